@@ -1,0 +1,92 @@
+"""Shared fixtures: municipalities, users, a staff client that passed 2FA."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def make_municipality(db):
+    from rathaus.tenants.models import Municipality
+
+    def make(slug: str = "musterstadt", name: str = "Musterstadt", ags: str = "09999001", prefix: str = "MUS"):
+        return Municipality.objects.create(slug=slug, name=name, ags=ags, reference_prefix=prefix,
+                                           contact_email=f"info@{slug}.example")
+
+    return make
+
+
+@pytest.fixture
+def town(make_municipality):
+    return make_municipality()
+
+
+@pytest.fixture
+def other_town(make_municipality):
+    return make_municipality("beispielhausen", "Beispielhausen", "09999002", "BSP")
+
+
+@pytest.fixture
+def make_user(db):
+    from rathaus.accounts.models import User
+
+    def make(email: str = "person@example.org", password: str = "Sehr-sicheres-Passwort-1", verified: bool = True,  # noqa: S107
+             **extra):
+        user = User.objects.create_user(username=email, email=email, password=password, email_verified=verified, **extra)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_staff(make_user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rathaus.accounts.models import Membership, Role
+
+    def make(municipality, email: str | None = None, role: str = Role.CASE_WORKER):
+        user = make_user(email or f"staff-{role}@{municipality.slug}.example")
+        Membership.objects.create(user=user, municipality=municipality, role=role)
+        TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login_verified():
+    """Log a staff user in with a session that already passed the second factor."""
+
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def login(client, user):
+        client.force_login(user)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    return login
+
+
+@pytest.fixture
+def staff_client(client, town, make_staff, login_verified):
+    return login_verified(client, make_staff(town))
+
+
+@pytest.fixture
+def demo_services(town):
+    """The three hand-written demo services for `town`."""
+    from rathaus.catalog import demo_forms
+    from rathaus.catalog.services import form_definition_create, service_upsert
+
+    created = {}
+    for slug, builder, days in (("hund-anmelden", demo_forms.dog_registration, 5),
+                                ("bewohnerparkausweis", demo_forms.parking_permit, 10),
+                                ("halteverbot-umzug", demo_forms.street_space, 10)):
+        form = form_definition_create(municipality=town, key=slug, title=slug, schema=builder())
+        created[slug] = service_upsert(municipality=town, slug=slug, form=form, leika_key="99108002001000", name=slug.title(),
+                                       summary="Kurz", office="Bürgerbüro", processing_days=days)
+    return created

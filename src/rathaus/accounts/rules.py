@@ -1,0 +1,28 @@
+"""Permission names as constants; each maps to a predicate over (user, municipality)."""
+
+import rules
+
+from .predicates import is_case_worker, is_team_lead, is_tenant_admin
+
+
+class Perm:
+    VIEW_INBOX = "applications.view_inbox"
+    HANDLE_APPLICATION = "applications.handle"
+    ASSISTED_ENTRY = "applications.assisted_entry"
+    MANAGE_SERVICES = "catalog.manage"
+    MANAGE_EXCHANGES = "exchanges.manage"
+    RUN_ALLOCATION = "exchanges.allocate"
+    WORK_TASKS = "processes.work_tasks"
+    ASSIGN_TASKS = "processes.assign_tasks"
+    MANAGE_PROCESSES = "processes.manage"
+
+
+rules.add_perm(Perm.VIEW_INBOX, is_case_worker)
+rules.add_perm(Perm.HANDLE_APPLICATION, is_case_worker)
+rules.add_perm(Perm.ASSISTED_ENTRY, is_case_worker)
+rules.add_perm(Perm.MANAGE_SERVICES, is_tenant_admin)
+rules.add_perm(Perm.MANAGE_EXCHANGES, is_case_worker)
+rules.add_perm(Perm.RUN_ALLOCATION, is_team_lead)
+rules.add_perm(Perm.WORK_TASKS, is_case_worker)
+rules.add_perm(Perm.ASSIGN_TASKS, is_team_lead)
+rules.add_perm(Perm.MANAGE_PROCESSES, is_tenant_admin)

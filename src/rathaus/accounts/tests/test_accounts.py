@@ -1,0 +1,210 @@
+"""Accounts: argon2, registration with e-mail verification, staff 2FA, audit of logins."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.hashers import check_password, make_password
+from django.core import mail
+from django.core.cache import cache
+from django.test import override_settings
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from rathaus.accounts.models import Membership, Role, User
+from rathaus.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "Sehr-sicheres-Passwort-1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def code_for(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+
+
+def test_passwords_are_hashed_with_argon2_in_every_environment_but_tests():
+    from rathaus.config.settings import base
+
+    assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    with override_settings(PASSWORD_HASHERS=base.PASSWORD_HASHERS):
+        encoded = make_password(PASSWORD)
+        assert encoded.startswith("argon2$argon2id$")
+        assert check_password(PASSWORD, encoded)
+        assert not check_password("falsch", encoded)
+
+
+# ---------------------------------------------------------------- citizens
+
+
+def register(client, email="erika@example.org", password=PASSWORD):
+    return client.post("/konto/registrieren/", {"first_name": "Erika", "last_name": "Mustermann", "email": email,
+                                               "password": password})
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/konto/anmelden/", {"username": username, "password": password})
+
+
+def test_registration_sends_a_verification_link_and_login_waits_for_it(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = register(client, email="Erika@Example.org")
+    assert response.status_code == 200
+    user = User.objects.get()
+    assert (user.email, user.email_verified) == ("erika@example.org", False)
+    assert user.password.startswith("md5$")  # the test hasher; production uses argon2 (test above)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["erika@example.org"]
+    link = re.search(r"http://testserver(/konto/bestaetigen/[^\s]+/)", mail.outbox[0].body).group(1)
+
+    refused = login(client, "erika@example.org")
+    assert refused.status_code == 200
+    assert "Bitte bestätigen Sie zuerst Ihre E-Mail-Adresse" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+    verified = client.get(link)
+    assert verified.status_code == 302 and verified["Location"] == "/konto/anmelden/"
+    user.refresh_from_db()
+    assert user.email_verified
+    assert login(client, "erika@example.org").status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    actions = list(AuditEntry.objects.filter(actor=user).order_by("id").values_list("action", flat=True))
+    assert actions == ["account.registered", "account.email_verified", "account.login"]
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + "xx", lambda t: "x" + t, lambda t: ""])
+def test_tampered_verification_link_verifies_nothing(client, django_capture_on_commit_callbacks, mangle):
+    with django_capture_on_commit_callbacks(execute=True):
+        register(client)
+    token = re.search(r"/konto/bestaetigen/([^\s/]+)/", mail.outbox[0].body).group(1)
+    response = client.get(f"/konto/bestaetigen/{mangle(token)}/")
+    assert response.status_code in (400, 404)
+    assert not User.objects.get().email_verified
+
+
+def test_registration_refuses_weak_passwords_and_taken_addresses(client, make_user):
+    make_user("taken@example.org")
+    weak = register(client, email="new@example.org", password="12345678901")
+    assert weak.status_code == 200
+    assert "password" in weak.context["form"].errors
+    taken = register(client, email="TAKEN@example.org")
+    assert "email" in taken.context["form"].errors
+    assert User.objects.count() == 1
+    assert len(mail.outbox) == 0
+
+
+def test_failed_login_is_audited_with_the_attempted_name(client, make_user):
+    make_user("erika@example.org")
+    response = login(client, "erika@example.org", "falsch")
+    assert response.status_code == 200
+    entry = AuditEntry.objects.get(action="account.login_failed")
+    assert (entry.actor, entry.actor_label, entry.ip_address) == (None, "erika@example.org", "127.0.0.1")
+
+
+# ---------------------------------------------------------------- staff and the second factor
+
+
+@pytest.fixture
+def new_staff(town, make_user):
+    user = make_user("neu@musterstadt.example")
+    Membership.objects.create(user=user, municipality=town, role=Role.CASE_WORKER)
+    return user
+
+
+def test_staff_set_up_totp_on_first_login_and_then_reach_staff_pages(client, town, new_staff):
+    inbox = f"/m/{town.slug}/verwaltung/posteingang/"
+    response = login(client, new_staff.email)
+    assert response.status_code == 302
+    setup_url = response["Location"]
+    assert setup_url.startswith("/konto/2fa/einrichten/")
+    assert client.get(inbox).status_code == 302  # logged in, but without a second factor
+
+    page = client.get(setup_url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    device = TOTPDevice.objects.get(user=new_staff)
+    assert device.confirmed is False
+    assert 'src="data:image/svg+xml;base64,' in html
+    assert 'class="otp-secret"' in html
+    assert client.get(setup_url).status_code == 200
+    assert TOTPDevice.objects.filter(user=new_staff).count() == 1  # a reload keeps the same secret
+
+    wrong = client.post(setup_url, {"token": "000000" if code_for(device) != "000000" else "111111", "next": inbox})
+    assert wrong.status_code == 200
+    device.refresh_from_db()
+    assert device.confirmed is False
+
+    throttled = client.post(setup_url, {"token": code_for(device), "next": inbox})
+    assert "Zu viele falsche Codes" in throttled.content.decode()
+    device.refresh_from_db()
+    assert device.confirmed is False
+    device.throttle_reset()  # the user waited out django-otp's back-off
+
+    confirmed = client.post(setup_url, {"token": code_for(device), "next": inbox})
+    assert confirmed.status_code == 302 and confirmed["Location"] == inbox
+    device.refresh_from_db()
+    assert device.confirmed is True
+    assert client.get(inbox).status_code == 200
+    actions = list(AuditEntry.objects.filter(actor=new_staff).order_by("id").values_list("action", flat=True))
+    assert actions == ["account.login", "account.2fa_enabled"]
+
+
+def test_staff_with_a_device_must_enter_a_valid_code(client, town, make_staff):
+    staff = make_staff(town)
+    device = TOTPDevice.objects.get(user=staff)
+    inbox = f"/m/{town.slug}/verwaltung/posteingang/"
+    response = login(client, staff.email)
+    assert response["Location"].startswith("/konto/2fa/?next=")
+    assert parse_qs(urlsplit(response["Location"]).query)["next"] == ["/"]
+
+    failed = client.post("/konto/2fa/", {"token": "12345" + ("9" if code_for(device)[-1] != "9" else "8"), "next": inbox})
+    assert failed.status_code == 200
+    assert "Der Code stimmt nicht" in failed.content.decode()
+    assert client.get(inbox).status_code == 302
+
+    # Right after a failure even the right code is refused (back-off), with a message that says so.
+    throttled = client.post("/konto/2fa/", {"token": code_for(device), "next": inbox})
+    assert throttled.status_code == 200
+    assert "Zu viele falsche Codes" in throttled.content.decode()
+    assert client.get(inbox).status_code == 302
+    TOTPDevice.objects.get(pk=device.pk).throttle_reset()  # the user waited
+
+    passed = client.post("/konto/2fa/", {"token": code_for(device), "next": inbox})
+    assert passed.status_code == 302 and passed["Location"] == inbox
+    assert client.get(inbox).status_code == 200
+    actions = list(AuditEntry.objects.filter(actor=staff).order_by("id").values_list("action", flat=True))
+    assert actions == ["account.login", "account.2fa_failed", "account.2fa_failed", "account.2fa_passed"]
+
+
+def test_second_factor_next_cannot_point_to_another_site(client, town, make_staff):
+    staff = make_staff(town)
+    device = TOTPDevice.objects.get(user=staff)
+    login(client, staff.email)
+    response = client.post("/konto/2fa/", {"token": code_for(device), "next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_citizens_are_not_asked_for_a_second_factor(client, make_user):
+    make_user("erika@example.org")
+    response = login(client, "erika@example.org")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert TOTPDevice.objects.count() == 0
+
+
+def test_logout_is_post_only_and_audited(client, make_user):
+    user = make_user("erika@example.org")
+    client.force_login(user)
+    assert client.get("/konto/abmelden/").status_code == 405
+    assert client.post("/konto/abmelden/").status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert AuditEntry.objects.filter(action="account.logout", actor=user).count() == 1

@@ -1,0 +1,60 @@
+"""The JSON API: one NinjaAPI, routers per app, RFC 9457 problem documents for every error."""
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from rathaus.core.problems import ProblemError, ProblemResponse
+
+api = NinjaAPI(
+    title="Rathaus API",
+    version="1.0.0",
+    description="Öffentliche Schnittstelle von Rathaus: Kommunen, Leistungskatalog, Anträge. "
+    "Fehler sind Problem-Dokumente nach RFC 9457.",
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ProblemError)
+def _problem(request, exc: ProblemError):
+    return exc.response()
+
+
+@api.exception_handler(ValidationError)
+def _validation(request, exc: ValidationError):
+    errors = [
+        {"pointer": "/" + "/".join(str(p) for p in e.get("loc", [])[1:]), "detail": e.get("msg", ""), "code": e.get("type", "")}
+        for e in exc.errors
+    ]
+    return ProblemResponse(422, "Unprocessable Content", "Die Anfrage ist unvollständig oder falsch aufgebaut.",
+                           type_="invalid-request", errors=errors)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return ProblemResponse(404, "Not Found", "Nicht gefunden.", type_="not-found")
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    return ProblemResponse(401, "Unauthorized", "Zugangsdaten fehlen oder sind ungültig.", type_="unauthorized")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return ProblemResponse(exc.status_code, str(exc) or "Error", str(exc), type_="http-error")
+
+
+def _register_routers() -> None:
+    from rathaus.applications.api import router as applications_router
+    from rathaus.catalog.api import router as catalog_router
+    from rathaus.processes.api import router as processes_router
+    from rathaus.tenants.api import router as tenants_router
+
+    api.add_router("/", tenants_router)
+    api.add_router("/", catalog_router)
+    api.add_router("/", applications_router)
+    api.add_router("/", processes_router)
+
+
+_register_routers()

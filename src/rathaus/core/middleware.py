@@ -1,0 +1,29 @@
+"""Request guards that run before any view reads the body."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+
+from .problems import ProblemResponse
+
+
+class RequestLimitsMiddleware:
+    """Refuses oversized bodies before they are read, with a problem document on the API."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        limit = settings.RATHAUS_MAX_BODY_BYTES
+        if length < 0 or length > limit:
+            detail = _("Die Anfrage ist zu groß (höchstens %(mb)s MB).") % {"mb": limit // (1024 * 1024)}
+            if request.path.startswith("/api/"):
+                return ProblemResponse(413, "Payload Too Large", detail, type_="payload-too-large")
+            return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

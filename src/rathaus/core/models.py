@@ -1,0 +1,121 @@
+"""Base models shared by every app: tenant ownership and the audit log."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TenantQuerySet(models.QuerySet):
+    """Querysets of tenant-owned rows; selectors always start from `for_municipality`."""
+
+    def for_municipality(self, municipality):
+        if municipality is None:
+            # A missing tenant must never widen a query to every municipality.
+            raise ValueError("municipality is required")
+        return self.filter(municipality=municipality)
+
+
+class TenantModel(models.Model):
+    """A row owned by one municipality."""
+
+    municipality = models.ForeignKey(
+        "tenants.Municipality", on_delete=models.PROTECT, related_name="+", verbose_name=_("Kommune")
+    )
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class AuditEntry(models.Model):
+    """Append-only record of a login or a write: who, what, when, in which municipality."""
+
+    municipality = models.ForeignKey(
+        "tenants.Municipality", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80, blank=True)
+    object_id = models.CharField(max_length=80, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Hash chain per municipality (see audit.py): each entry commits to its predecessor, so a
+    # changed or deleted row breaks every later hash (`rathaus verify-audit`).
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["municipality", "-id"]), models.Index(fields=["object_type", "object_id"])]
+        verbose_name = _("Protokolleintrag")
+        verbose_name_plural = _("Protokoll")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("audit entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit entries are append-only")
+
+
+class AuditChainHead(models.Model):
+    """The last hash of one audit chain (one per municipality, one for entries without).
+
+    Appending locks this row (`select_for_update`), so concurrent writers of one municipality
+    extend the chain one after another while other municipalities are not blocked.
+    """
+
+    key = models.CharField(max_length=40, unique=True)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+    last_entry_id = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class PeriodicRun(models.Model):
+    """When each periodic job last ran; a conditional UPDATE lets exactly one worker claim a run."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrderedJSONField(models.TextField):
+    """JSON kept as text, so key order survives on PostgreSQL.
+
+    PostgreSQL's jsonb reorders object keys; for a form schema the order of properties *is* the
+    order of steps and fields, so such documents are stored verbatim.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else json.loads(value)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    def get_prep_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def value_to_string(self, obj):
+        return self.get_prep_value(self.value_from_object(obj))
