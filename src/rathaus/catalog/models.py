@@ -1,0 +1,67 @@
+"""The service catalogue: what a citizen can apply for, described in plain language."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from rathaus.core.models import TenantModel
+
+
+class LifeSituation(models.Model):
+    """A life-situation category shared by all municipalities (e.g. "Umzug", "Tiere")."""
+
+    key = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(_("Name"), max_length=80)
+    name_en = models.CharField(_("Name (Englisch)"), max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("Lebenslage")
+        verbose_name_plural = _("Lebenslagen")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(TenantModel):
+    leika_key = models.CharField(
+        _("LeiKa-Schlüssel"), max_length=14,
+        validators=[RegexValidator(r"^[0-9]{14}$", _("Der LeiKa-Schlüssel hat 14 Ziffern."))],
+    )
+    slug = models.SlugField(_("Kürzel"), max_length=80)
+    name = models.CharField(_("Name"), max_length=200)
+    summary = models.CharField(_("Kurzbeschreibung in einfacher Sprache"), max_length=400)
+    description = models.TextField(_("Beschreibung"), max_length=5000, blank=True)
+    legal_basis = models.CharField(_("Rechtsgrundlage"), max_length=400, blank=True)
+    fee = models.DecimalField(_("Gebühr in Euro"), max_digits=9, decimal_places=2, default=Decimal("0"),
+                              validators=[MinValueValidator(Decimal("0"))])
+    fee_note = models.CharField(_("Hinweis zur Gebühr"), max_length=300, blank=True)
+    processing_days = models.PositiveIntegerField(_("Bearbeitungszeit (Arbeitstage, Richtwert)"), default=10)
+    required_documents = models.JSONField(_("Erforderliche Unterlagen"), default=list, blank=True)
+    office = models.CharField(_("Zuständige Stelle"), max_length=200)
+    office_contact = models.CharField(_("Kontakt der Stelle"), max_length=300, blank=True)
+    life_situations = models.ManyToManyField(LifeSituation, blank=True, verbose_name=_("Lebenslagen"))
+    form = models.ForeignKey("rathaus_forms.FormDefinition", on_delete=models.PROTECT, related_name="services",
+                             verbose_name=_("Formular"))
+    retention_days = models.PositiveIntegerField(
+        _("Aufbewahrung nach Abschluss (Tage)"), default=365 * 2,
+        help_text=_("So lange bleiben abgeschlossene Anträge gespeichert; danach werden sie anonymisiert."),
+    )
+    is_published = models.BooleanField(_("veröffentlicht"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["municipality", "slug"], name="service_slug_unique")]
+        verbose_name = _("Leistung")
+        verbose_name_plural = _("Leistungen")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:detail", kwargs={"municipality": self.municipality.slug, "service": self.slug})

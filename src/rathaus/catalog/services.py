@@ -1,0 +1,66 @@
+"""Writes on the catalogue: services and their forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from rathaus.core.audit import audit_record
+from rathaus.forms.models import FormDefinition
+from rathaus_domain.forms.fim import import_xdf
+from rathaus_domain.forms.validation import check_form_schema
+
+from .models import LifeSituation, Service
+
+
+class FormSchemaInvalid(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def form_definition_create(*, municipality, key: str, title: str, schema: dict[str, Any], source: str = FormDefinition.Source.MANUAL,
+                           fim_id: str = "", rules: list | None = None, actor=None) -> FormDefinition:
+    """Store a new version of a form after checking it is a closed, valid form schema."""
+    problems = check_form_schema(schema)
+    if problems:
+        raise FormSchemaInvalid(problems)
+    with transaction.atomic():
+        latest = FormDefinition.objects.for_municipality(municipality).filter(key=key).order_by("-version").first()
+        if latest is not None and latest.schema == schema:
+            return latest
+        form = FormDefinition.objects.create(municipality=municipality, key=key, title=title, schema=schema, source=source,
+                                             fim_id=fim_id, rules=rules or [], version=(latest.version + 1) if latest else 1)
+        audit_record(action="form.created", municipality=municipality, actor=actor, obj=form, summary=f"{key} v{form.version}")
+    return form
+
+
+def service_upsert(*, municipality, slug: str, form: FormDefinition, actor=None, life_situations: list[tuple[str, str, str]] = (),
+                   **fields: Any) -> Service:
+    """Create or update a service by slug; it always points at the given form version."""
+    with transaction.atomic():
+        service, created = Service.objects.update_or_create(municipality=municipality, slug=slug,
+                                                            defaults={**fields, "form": form})
+        situations = [LifeSituation.objects.get_or_create(key=key, defaults={"name": name, "name_en": name_en})[0]
+                      for key, name, name_en in life_situations]
+        if situations:
+            service.life_situations.set(situations)
+        audit_record(action="service.created" if created else "service.updated", municipality=municipality, actor=actor,
+                     obj=service, summary=service.name)
+    return service
+
+
+def service_import_fim(*, municipality, xml: bytes, leika_key: str, office: str, slug: str | None = None,
+                       processing_days: int = 20, actor=None, publish: bool = True) -> Service:
+    """Import a FIM XDatenfelder schema as a form and offer it as a service."""
+    imported = import_xdf(xml)
+    key = (slug or imported.fim_id or "fim").lower()
+    form = form_definition_create(municipality=municipality, key=key, title=imported.title, schema=imported.schema,
+                                  source=FormDefinition.Source.FIM, fim_id=imported.fim_id, rules=imported.rules, actor=actor)
+    description = imported.schema.get("description", "") or imported.title
+    return service_upsert(
+        municipality=municipality, slug=key, form=form, actor=actor, leika_key=leika_key, name=imported.title,
+        summary=str(description)[:400], description=str(description), office=office, processing_days=processing_days,
+        legal_basis=str(imported.schema.get("x-legal-basis", ""))[:400], is_published=publish,
+    )

@@ -1,0 +1,147 @@
+"""Turn a form step into plain dictionaries the templates render without logic.
+
+The pure form model (rathaus_domain.forms) knows the schema; this module adds what HTML needs:
+element ids, current values, checked states, error messages and the describedby links that
+screen readers follow from an input to its help text and error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rathaus_domain.forms.model import Field, FormSpec, Group, Step, display_value, format_bytes, value_at
+
+
+def _dom_id(name: str) -> str:
+    return "f-" + name.replace(".", "-")
+
+
+def _text_value(field: Field, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else ""
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return str(value)
+
+
+def render_field(field: Field, data: dict, errors: dict[str, list[str]]) -> dict[str, Any]:
+    found, value = value_at(data, field.path)
+    name = field.name
+    dom_id = _dom_id(name)
+    field_errors = errors.get(name, [])
+    described = [f"{dom_id}-hint"] if field.help else []
+    if field_errors:
+        described.append(f"{dom_id}-error")
+    selected: set[str] = set()
+    if found and isinstance(value, list):
+        selected = {v if isinstance(v, str) else json.dumps(v) for v in value}
+    elif found and value is not None:
+        selected = {value if isinstance(value, str) else json.dumps(value)}
+    file_info = None
+    if field.widget == "file" and found and isinstance(value, dict):
+        file_info = display_value(field, value)
+    constraints = field.constraints
+    return {
+        "kind": "field",
+        "name": name,
+        "id": dom_id,
+        "label": field.label,
+        "help": field.help,
+        "widget": field.widget,
+        "type": field.type,
+        "required": field.required,
+        "value": _text_value(field, value) if found else "",
+        "checked": bool(found and value is True),
+        "choices": [
+            {"value": v, "label": label, "id": f"{dom_id}-{i}", "checked": v in selected}
+            for i, (v, label) in enumerate(field.choices)
+        ],
+        "errors": field_errors,
+        "describedby": " ".join(described),
+        "autocomplete": field.autocomplete or "",
+        "placeholder": field.placeholder or "",
+        "maxlength": constraints.get("maxLength"),
+        "min": constraints.get("minimum"),
+        "max": constraints.get("maximum"),
+        "step": "1" if field.type == "integer" else "any",
+        "accept": ",".join(constraints.get("accept", []) or []),
+        "max_bytes": format_bytes(constraints["max_bytes"]) if constraints.get("max_bytes") else "",
+        "file_info": file_info,
+        "condition": _condition(field.condition),
+    }
+
+
+def _condition(condition) -> dict[str, str] | None:
+    if condition is None:
+        return None
+    equals = condition.equals if isinstance(condition.equals, str) else json.dumps(condition.equals)
+    return {"field": FormSpec.html_name(condition.field_path), "equals": equals}
+
+
+def render_nodes(nodes, data: dict, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    rendered = []
+    for node in nodes:
+        if isinstance(node, Field):
+            rendered.append(render_field(node, data, errors))
+        else:
+            rendered.append(render_group(node, data, errors))
+    return rendered
+
+
+def render_group(group: Group, data: dict, errors: dict[str, list[str]]) -> dict[str, Any]:
+    base = {"kind": "group", "name": group.name, "id": _dom_id(group.name), "title": group.title, "help": group.help,
+            "required": group.required, "errors": errors.get(group.name, []), "condition": _condition(group.condition),
+            "repeatable": group.repeatable}
+    if not group.repeatable:
+        base["children"] = render_nodes(group.children, data, errors)
+        return base
+    found, value = value_at(data, group.path)
+    count = len(value) if found and isinstance(value, list) else 0
+    count = max(count, group.min_items, 1 if group.required or not found else 0)
+    items = []
+    for index in range(count):
+        items.append({"index": index, "number": index + 1, "name": f"{group.name}.{index}",
+                      "children": render_nodes(group.item(index), data, errors),
+                      "removable": count > group.min_items})
+    base.update({"items": items, "can_add": group.max_items is None or count < group.max_items,
+                 "count": count, "min_items": group.min_items, "max_items": group.max_items})
+    return base
+
+
+def render_step(step: Step, data: dict, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    return render_nodes(step.children, data, errors)
+
+
+def error_summary(step: Step, errors: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Errors of one step in form order, each linking to its input."""
+    labels: dict[str, str] = {}
+
+    def collect(nodes, prefix=""):
+        for node in nodes:
+            if isinstance(node, Field):
+                labels[node.name] = node.label
+            else:
+                labels[node.name] = node.title
+
+    collect(step.children)
+    summary = []
+    for name, messages in errors.items():
+        label = labels.get(name) or _label_for(step, name)
+        target = _dom_id(name)
+        for message in messages:
+            summary.append({"href": f"#{target}", "label": label, "message": message})
+    return summary
+
+
+def _label_for(step: Step, name: str) -> str:
+    # Names inside repeatable groups are bound (dogs.1.breed); match them against the unbound model.
+    parts = name.split(".")
+    for field in step.fields():
+        field_parts = field.name.split(".")
+        if len(field_parts) == len(parts) and all(a == b or a == "*" for a, b in zip(field_parts, parts, strict=True)):
+            number = next((int(p) + 1 for p in parts if p.isdigit()), None)
+            return f"{field.label} ({number}.)" if number else field.label
+    return name

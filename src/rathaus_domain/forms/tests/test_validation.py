@@ -1,0 +1,414 @@
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from typing import Any
+
+import pytest
+
+from rathaus_domain.forms.validation import (
+    FILENAME_PATTERN,
+    FieldError,
+    check_form_schema,
+    content_pattern,
+    file_field_schema,
+    sniff_content_type,
+    validate,
+)
+
+from .conftest import GIF_BYTES, PDF_BYTES, PNG_BYTES
+
+
+def _only(errors: list[FieldError]) -> FieldError:
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_valid_data_has_no_errors(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    assert validate(dog_schema, dog_data) == []
+
+
+def test_missing_required_field_points_at_the_field(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    del dog_data["applicant"]["name"]
+
+    assert validate(dog_schema, dog_data) == [
+        FieldError(
+            path=("applicant", "name"),
+            pointer="/applicant/name",
+            code="required",
+            message="Dieses Feld ist ein Pflichtfeld.",
+            message_en="This field is required.",
+        )
+    ]
+
+
+def test_too_long_text_names_the_limit(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["applicant"]["name"] = "x" * 81
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert (error.pointer, error.code) == ("/applicant/name", "maxLength")
+    assert error.message == "Bitte geben Sie höchstens 80 Zeichen ein."
+    assert error.message_en == "Please enter at most 80 characters."
+
+
+def test_fixed_length_says_exactly(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["applicant"]["address"]["postcode"] = "1234"
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert (error.path, error.code) == (("applicant", "address", "postcode"), "minLength")
+    assert error.message == "Bitte geben Sie genau 5 Zeichen ein."
+
+
+def test_value_outside_the_enum(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["dogs"]["dogs"][0]["breed"] = "wolf"
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert (error.pointer, error.code, error.message) == (
+        "/dogs/dogs/0/breed",
+        "enum",
+        "Bitte wählen Sie einen der angebotenen Werte.",
+    )
+
+
+def test_unknown_field_is_named(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["applicant"]["nickname"] = "Eri"
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert (error.path, error.code) == (("applicant", "nickname"), "additionalProperties")
+    assert error.message == "Unbekanntes Feld „nickname“."
+    assert error.message_en == "Unknown field “nickname”."
+
+
+def test_date_in_the_wrong_format_and_a_date_that_does_not_exist(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["applicant"]["birth_date"] = "29.02.1980"
+    wrong_format = _only(validate(dog_schema, dog_data))
+    dog_data["applicant"]["birth_date"] = "1981-02-29"
+    impossible = _only(validate(dog_schema, dog_data))
+
+    assert (wrong_format.code, wrong_format.message) == (
+        "pattern",
+        "Das Datum muss im Format TT.MM.JJJJ angegeben werden, z. B. 31.01.2025.",
+    )
+    assert (impossible.code, impossible.message) == (
+        "format",
+        "Dieses Datum gibt es nicht. Bitte prüfen Sie Tag und Monat.",
+    )
+
+
+def test_a_trailing_line_break_does_not_slip_through_a_pattern(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["applicant"]["address"]["postcode"] = "1234\n"
+
+    assert [e.code for e in validate(dog_schema, dog_data)] == ["pattern"]
+
+
+def test_invalid_email(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["applicant"]["email"] = "erika at example"
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert error.message == "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@example.de."
+
+
+def test_condition_inside_all_of_requires_the_dependent_field(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    del dog_data["details"]["company"]
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert (error.pointer, error.code) == ("/details/company", "required")
+
+
+def test_condition_inside_repeatable_items(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    del dog_data["dogs"]["dogs"][1]["breed_other"]
+
+    error = _only(validate(dog_schema, dog_data))
+
+    assert error.path == ("dogs", "dogs", 1, "breed_other")
+
+
+def test_wrong_type_explains_what_is_expected(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["dogs"]["count_previous"] = "zwei"
+    dog_data["dogs"]["dogs"][0]["weight_kg"] = "schwer"
+
+    errors = validate(dog_schema, dog_data)
+
+    assert [(e.pointer, e.message, e.message_en) for e in errors] == [
+        ("/dogs/dogs/0/weight_kg", "Bitte geben Sie eine Zahl ein.", "Please enter a number."),
+        ("/dogs/count_previous", "Bitte geben Sie eine ganze Zahl ein.", "Please enter a whole number."),
+    ]
+
+
+def test_numbers_outside_their_range(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["dogs"]["dogs"][0]["weight_kg"] = 120.5
+    dog_data["dogs"]["count_previous"] = -1
+
+    assert [(e.code, e.message) for e in validate(dog_schema, dog_data)] == [
+        ("maximum", "Der Wert darf höchstens 120 betragen."),
+        ("minimum", "Der Wert muss mindestens 0 betragen."),
+    ]
+
+
+def test_missing_or_false_confirmation_asks_for_confirmation(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["details"]["consent"] = False
+    refused = _only(validate(dog_schema, dog_data))
+    del dog_data["details"]["consent"]
+    missing = _only(validate(dog_schema, dog_data))
+
+    assert (refused.code, refused.message) == ("const", "Bitte bestätigen Sie diese Angabe.")
+    assert (missing.code, missing.message) == ("required", "Bitte bestätigen Sie diese Angabe.")
+
+
+def test_required_choice_and_checkbox_group_messages(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    del dog_data["details"]["kind"]
+    del dog_data["details"]["company"]
+    dog_data["details"]["reductions"] = ["rettungshund", "rettungshund"]
+
+    assert [(e.path[-1], e.code, e.message) for e in validate(dog_schema, dog_data)] == [
+        ("kind", "required", "Bitte wählen Sie eine Möglichkeit aus."),
+        ("reductions", "uniqueItems", "Jeder Eintrag darf nur einmal vorkommen."),
+    ]
+
+
+def test_repeatable_group_limits(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["dogs"]["dogs"] = []
+    dog_data["details"]["nicknames"] = ["a", "b", "c", "d"]
+
+    assert [(e.pointer, e.message) for e in validate(dog_schema, dog_data)] == [
+        ("/dogs/dogs", "Bitte geben Sie mindestens einen Eintrag an."),
+        ("/details/nicknames", "Bitte geben Sie höchstens 3 Einträge an."),
+    ]
+
+
+def test_errors_follow_schema_order_not_alphabet(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["details"]["consent"] = False
+    dog_data["applicant"]["name"] = 5
+    dog_data["details"]["insured"] = "ja"
+    dog_data["applicant"]["address"]["street"] = "x" * 101
+
+    assert [e.pointer for e in validate(dog_schema, dog_data)] == [
+        "/applicant/name",
+        "/applicant/address/street",
+        "/details/insured",
+        "/details/consent",
+    ]
+
+
+def test_one_of_is_unwrapped_to_the_concrete_error() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "contact": {
+                "oneOf": [
+                    {"type": "object", "properties": {"phone": {"type": "string", "maxLength": 3}}, "required": ["phone"]},
+                    {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]},
+                ]
+            }
+        },
+    }
+
+    error = _only(validate(schema, {"contact": {"phone": "12345"}}))
+
+    assert (error.path, error.code, error.message) == (
+        ("contact", "phone"),
+        "maxLength",
+        "Bitte geben Sie höchstens 3 Zeichen ein.",
+    )
+
+
+def test_pointer_escapes_slash_and_tilde() -> None:
+    schema = {"type": "object", "properties": {"a/b~c": {"type": "string"}}, "required": ["a/b~c"]}
+
+    assert _only(validate(schema, {})).pointer == "/a~1b~0c"
+
+
+class TestFiles:
+    def _file(self, raw: bytes, content_type: str = "application/pdf", name: str = "impfpass.pdf") -> dict[str, str]:
+        return {"filename": name, "content_type": content_type, "content": base64.b64encode(raw).decode()}
+
+    def test_an_allowed_file_is_valid(self, dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+        dog_data["details"]["vaccination"] = self._file(PNG_BYTES, "image/png", "pass.png")
+
+        assert validate(dog_schema, dog_data) == []
+
+    def test_errors_inside_a_file_belong_to_the_upload_field(self, dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+        dog_data["details"]["vaccination"] = self._file(GIF_BYTES, "image/gif", "pass.gif")
+
+        error = _only(validate(dog_schema, dog_data))
+
+        assert (error.pointer, error.code) == ("/details/vaccination", "enum")
+        assert error.message == "Dieser Dateityp ist nicht erlaubt. Erlaubt sind: PDF, PNG, JPEG."
+
+    def test_too_large_file_names_the_limit(self) -> None:
+        schema = {
+            "type": "object",
+            "properties": {"scan": file_field_schema(["application/pdf"], 1000, "Scan")},
+        }
+
+        error = _only(validate(schema, {"scan": self._file(PDF_BYTES[:5] + bytes(1000))}))
+
+        assert (error.path, error.code) == (("scan",), "maxLength")
+        assert error.message == "Die Datei ist zu groß. Erlaubt sind höchstens 1000 Bytes."
+
+    def test_missing_file_and_path_in_file_name(self, dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+        dog_schema["properties"]["details"]["required"].append("vaccination")
+        missing = _only(validate(dog_schema, dog_data))
+        dog_data["details"]["vaccination"] = self._file(PDF_BYTES, name="../../etc/passwd")
+        bad_name = _only(validate(dog_schema, dog_data))
+
+        assert (missing.pointer, missing.message) == ("/details/vaccination", "Bitte laden Sie eine Datei hoch.")
+        assert (bad_name.pointer, bad_name.code) == ("/details/vaccination", "pattern")
+        assert bad_name.message.startswith("Der Dateiname ist ungültig")
+
+
+def test_file_field_schema_is_the_documented_leaf() -> None:
+    assert file_field_schema(["application/pdf", "image/jpeg"], 1_000_000, "Nachweis", "PDF oder Foto") == {
+        "type": "object",
+        "title": "Nachweis",
+        "description": "PDF oder Foto",
+        "x-widget": "file",
+        "x-max-bytes": 1_000_000,
+        "properties": {
+            "filename": {"type": "string", "maxLength": 255, "pattern": FILENAME_PATTERN},
+            "content_type": {"enum": ["application/pdf", "image/jpeg"]},
+            "content": {
+                "type": "string",
+                "contentEncoding": "base64",
+                "maxLength": 1_333_336,
+                "pattern": r"^(?:JVBERi0[A-Za-z0-9+/]|/9j/)(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\s\S])",
+            },
+        },
+        "required": ["filename", "content_type", "content"],
+        "additionalProperties": False,
+        "allOf": [
+            {"if": {"properties": {"content_type": {"const": "application/pdf"}}, "required": ["content_type"]},
+             "then": {"properties": {"content": {"pattern": content_pattern(["application/pdf"])}}}},
+            {"if": {"properties": {"content_type": {"const": "image/jpeg"}}, "required": ["content_type"]},
+             "then": {"properties": {"content": {"pattern": content_pattern(["image/jpeg"])}}}},
+        ],
+    }
+
+
+def test_file_content_must_be_decodable_base64_of_the_declared_type() -> None:
+    schema = file_field_schema(["application/pdf", "image/png"], 1000, "Nachweis")
+    pdf = base64.b64encode(PDF_BYTES).decode()
+    assert validate(schema, {"filename": "a.pdf", "content_type": "application/pdf", "content": pdf}) == []
+    truncated = {"filename": "a.pdf", "content_type": "application/pdf", "content": pdf[:-1]}
+    assert [e.code for e in validate(schema, truncated)] == ["pattern"]
+    mislabelled = {"filename": "a.png", "content_type": "image/png", "content": pdf}
+    assert validate(schema, mislabelled) != []
+
+
+@pytest.mark.parametrize(
+    ("accept", "max_bytes", "message"),
+    [(["image/gif"], 10, "known content types"), ([], 10, "known content types"), (["image/png"], 0, "positive")],
+)
+def test_file_field_schema_refuses_unknown_types_and_sizes(accept: list[str], max_bytes: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        file_field_schema(accept, max_bytes, "Datei")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (PDF_BYTES, "application/pdf"),
+        (PNG_BYTES, "image/png"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
+        (GIF_BYTES, None),
+        (b"", None),
+        (b"%PD", None),
+    ],
+)
+def test_sniff_content_type_reads_magic_bytes(raw: bytes, expected: str | None) -> None:
+    assert sniff_content_type(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [(PDF_BYTES, "application/pdf"), (PNG_BYTES, "image/png"), (b"\xff\xd8\xff\xdb" + bytes(9), "image/jpeg")],
+)
+def test_content_pattern_agrees_with_sniffing(raw: bytes, content_type: str) -> None:
+    encoded = base64.b64encode(raw).decode()
+    others = [t for t in ("application/pdf", "image/png", "image/jpeg") if t != content_type]
+
+    assert re.search(content_pattern([content_type]), encoded)
+    assert not re.search(content_pattern(others), encoded)
+
+
+class TestCheckFormSchema:
+    def test_the_sample_form_is_clean(self, dog_schema: dict[str, Any]) -> None:
+        assert check_form_schema(dog_schema) == []
+
+    def test_metaschema_errors_come_first_and_alone(self, dog_schema: dict[str, Any]) -> None:
+        dog_schema["properties"]["applicant"]["properties"]["name"]["maxLength"] = -1
+        dog_schema["properties"]["details"]["properties"]["notes"]["pattern"] = "(unclosed"
+
+        problems = check_form_schema(dog_schema)
+
+        assert len(problems) == 2
+        assert problems[0].startswith("/properties/applicant/properties/name/maxLength: metaschema:")
+        assert problems[1].startswith("/properties/details/properties/notes/pattern: metaschema:")
+
+    @pytest.mark.parametrize(
+        ("change", "problem"),
+        [
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["address"].pop("additionalProperties"),
+                "/properties/applicant/properties/address: object is not closed (additionalProperties: false missing)",
+            ),
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["name"].pop("maxLength"),
+                "/properties/applicant/properties/name: string without maxLength",
+            ),
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["email"].pop("pattern"),
+                "/properties/applicant/properties/email: format 'email' without a pattern",
+            ),
+            (
+                lambda s: s["properties"]["details"]["properties"]["nicknames"].pop("maxItems"),
+                "/properties/details/properties/nicknames: array without maxItems",
+            ),
+            (
+                lambda s: s["properties"]["details"]["properties"]["reductions"].pop("uniqueItems"),
+                "/properties/details/properties/reductions: checkbox group without uniqueItems: true",
+            ),
+            (
+                lambda s: s["properties"]["details"]["properties"]["kind"]["x-enum-labels"].pop(),
+                "/properties/details/properties/kind: x-enum-labels must have one label per enum value",
+            ),
+            (lambda s: s["required"].pop(), "/: required must list every step"),
+            (lambda s: s.pop("$schema"), "/: $schema must be https://json-schema.org/draft/2020-12/schema"),
+            (
+                lambda s: s["properties"]["details"]["allOf"][0]["then"]["required"].append("fax"),
+                "/properties/details: then requires unknown property 'fax'",
+            ),
+            (
+                lambda s: s["properties"]["details"]["allOf"][0]["if"].pop("required"),
+                "/properties/details: condition on 'kind' must list it in if.required",
+            ),
+            (
+                lambda s: s["properties"]["details"]["allOf"][0]["then"].update(
+                    {"properties": {"fax": {"type": "string", "maxLength": 20}}}
+                ),
+                "/properties/details: then defines property 'fax' that additionalProperties: false rejects",
+            ),
+            (
+                lambda s: s["properties"]["details"]["properties"]["vaccination"]["properties"]["content"].update(
+                    {"maxLength": 1_000_000}
+                ),
+                "/properties/details/properties/vaccination/properties/content: file field needs maxLength = 1333336",
+            ),
+            (
+                lambda s: s["properties"]["details"]["properties"]["vaccination"].pop("x-max-bytes"),
+                "/properties/details/properties/vaccination: file field needs a positive integer x-max-bytes",
+            ),
+        ],
+    )
+    def test_each_problem_is_reported_once(self, dog_schema: dict[str, Any], change: Any, problem: str) -> None:
+        schema = copy.deepcopy(dog_schema)
+        change(schema)
+
+        assert check_form_schema(schema) == [problem]

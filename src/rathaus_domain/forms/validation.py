@@ -1,0 +1,652 @@
+"""Validation of form data against a form schema, with plain-language messages.
+
+The schema is the contract (docs/forms.md): ``validate`` only translates what
+``jsonschema`` finds into ``FieldError`` objects a form or an API problem document can show,
+and ``check_form_schema`` lints a form definition before it is published.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ._schema import (
+    DRAFT_2020_12,
+    Path,
+    Schema,
+    SchemaReferenceError,
+    conditionals,
+    is_file_schema,
+    item_schema,
+    json_pointer,
+    property_order,
+    property_schema,
+    resolve,
+    schema_for_path,
+    schema_type,
+)
+from .model import format_bytes
+
+__all__ = [
+    "FILENAME_PATTERN",
+    "FILE_TYPES",
+    "FieldError",
+    "FileType",
+    "check_form_schema",
+    "content_pattern",
+    "file_field_schema",
+    "sniff_content_type",
+    "validate",
+]
+
+
+@dataclass(frozen=True)
+class FileType:
+    """An upload type Rathaus recognises by its first bytes."""
+
+    content_type: str
+    magic: bytes
+    base64_prefix: str
+    label: str
+
+
+#: The allowed upload types; the base64 prefix is how the magic bytes look once encoded.
+FILE_TYPES: Mapping[str, FileType] = {
+    "application/pdf": FileType("application/pdf", b"%PDF-", "JVBERi0", "PDF"),
+    "image/png": FileType("image/png", b"\x89PNG\r\n\x1a\n", "iVBORw0KGgo", "PNG"),
+    "image/jpeg": FileType("image/jpeg", b"\xff\xd8\xff", "/9j/", "JPEG"),
+}
+
+#: Ends a pattern at the true end of the text. `$` would do in ECMA-262, but the validator
+#: runs Python's `re`, where `$` also matches before a final line break ("a.pdf\n").
+END_OF_TEXT = r"(?![\s\S])"
+
+#: A bare file name: no directory part, no control characters, not "." or "..".
+FILENAME_PATTERN = r"^(?!\.{1,2}(?![\s\S]))[^/\\\u0000-\u001f\u007f]+" + END_OF_TEXT
+
+FILENAME_MAX_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with submitted data, addressed by data path and JSON pointer."""
+
+    path: Path
+    pointer: str
+    code: str
+    message: str
+    message_en: str
+
+
+# When several keywords fail on one field, the field shows the most helpful message only.
+_PRIORITY = {
+    "required": 0,
+    "type": 1,
+    "additionalProperties": 1,
+    "unevaluatedProperties": 1,
+    "const": 2,
+    "enum": 2,
+    "minLength": 3,
+    "maxLength": 3,
+    "pattern": 4,
+    "format": 5,
+}
+# For dates and e-mail addresses "wrong format" says more than "too long".
+_PRIORITY_FORMATTED = {**_PRIORITY, "pattern": 3, "format": 4, "minLength": 5, "maxLength": 5}
+
+
+def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
+    """Validate ``data`` against a form schema (2020-12, formats asserted).
+
+    Returns at most one error per field (the most helpful one), sorted by the position of
+    the field in the schema. ``required`` errors point at the missing field itself; for
+    ``oneOf``/``anyOf`` the errors of the alternative that came closest are reported.
+    """
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    best: dict[str, tuple[int, FieldError]] = {}
+    for error in validator.iter_errors(data):
+        for inner in _innermost(error):
+            for field_error in _field_errors(inner, schema):
+                rank = _rank(schema, field_error)
+                current = best.get(field_error.pointer)
+                if current is None or rank < current[0]:
+                    best[field_error.pointer] = (rank, field_error)
+    return sorted((e for _, e in best.values()), key=lambda e: _order_key(schema, e.path))
+
+
+def _rank(schema: Schema, error: FieldError) -> int:
+    target = schema_for_path(schema, error.path)
+    formatted = isinstance(target, Mapping) and "format" in target
+    return (_PRIORITY_FORMATTED if formatted else _PRIORITY).get(error.code, 9)
+
+
+def file_field_schema(accept: Sequence[str], max_bytes: int, title: str, description: str = "") -> dict[str, Any]:
+    """Build the file leaf of docs/forms.md for the given content types and size limit.
+
+    The ``content`` pattern ties the first bytes to the allowed types, so content
+    sniffing is part of the published schema. Raises ``ValueError`` for unknown types.
+    """
+    types = list(dict.fromkeys(accept))
+    unknown = [t for t in types if t not in FILE_TYPES]
+    if not types or unknown:
+        raise ValueError(f"accept must list known content types {sorted(FILE_TYPES)}, got {accept!r}")
+    if max_bytes <= 0:
+        raise ValueError("max_bytes must be positive")
+    leaf: dict[str, Any] = {"type": "object", "title": title}
+    if description:
+        leaf["description"] = description
+    leaf.update(
+        {
+            "x-widget": "file",
+            "x-max-bytes": max_bytes,
+            "properties": {
+                "filename": {
+                    "type": "string",
+                    "maxLength": FILENAME_MAX_LENGTH,
+                    "pattern": FILENAME_PATTERN,
+                },
+                "content_type": {"enum": types},
+                "content": {
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "maxLength": base64_length(max_bytes),
+                    "pattern": content_pattern(types),
+                },
+            },
+            "required": ["filename", "content_type", "content"],
+            "additionalProperties": False,
+        }
+    )
+    if len(types) > 1:
+        # The declared type must be the one the first bytes show: a PNG declared as PDF is refused.
+        leaf["allOf"] = [
+            {
+                "if": {"properties": {"content_type": {"const": t}}, "required": ["content_type"]},
+                "then": {"properties": {"content": {"pattern": content_pattern([t])}}},
+            }
+            for t in types
+        ]
+    return leaf
+
+
+def base64_length(size: int) -> int:
+    """Length of the base64 text for ``size`` bytes (with padding)."""
+    return 4 * math.ceil(size / 3)
+
+
+def content_pattern(content_types: Sequence[str]) -> str:
+    """The base64 pattern accepting only content that starts with an allowed type's magic bytes.
+
+    It also checks that the text is well-formed base64 (whole 4-character groups, correct
+    padding): whatever the published schema accepts, the server must be able to decode.
+    """
+    # Each prefix is padded to whole 4-character groups, so no lookahead is needed (generators of
+    # example data, like hypothesis-jsonschema, handle plain patterns far better).
+    prefixes = "|".join(
+        FILE_TYPES[t].base64_prefix + "[A-Za-z0-9+/]" * (-len(FILE_TYPES[t].base64_prefix) % 4)
+        for t in dict.fromkeys(content_types)
+    )
+    return f"^(?:{prefixes})(?:[A-Za-z0-9+/]{{4}})*(?:[A-Za-z0-9+/]{{2}}==|[A-Za-z0-9+/]{{3}}=)?{END_OF_TEXT}"
+
+
+def sniff_content_type(raw: bytes) -> str | None:
+    """The content type whose magic bytes ``raw`` starts with, or ``None``."""
+    for file_type in FILE_TYPES.values():
+        if raw.startswith(file_type.magic):
+            return file_type.content_type
+    return None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _innermost(error: ValidationError) -> list[ValidationError]:
+    """Replace a ``oneOf``/``anyOf`` umbrella error by the errors of its closest alternative.
+
+    Closest: not rejected for its type at the top, fewest errors, then the deepest ones
+    (the alternative the data got furthest into).
+    """
+    if not error.context:
+        return [error]
+    depth = len(error.absolute_path)
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def distance(errors: list[ValidationError]) -> tuple[bool, int, int]:
+        wrong_type = any(e.validator == "type" and len(e.absolute_path) == depth for e in errors)
+        return wrong_type, len(errors), -max(len(e.absolute_path) for e in errors)
+
+    closest = min(branches.values(), key=distance)
+    return [inner for sub in closest for inner in _innermost(sub)]
+
+
+def _field_errors(error: ValidationError, root: Schema) -> Iterator[FieldError]:
+    path: Path = tuple(error.absolute_path)
+    keyword = str(error.validator) if error.validator is not None else "false"
+    instance = error.instance
+    if keyword in ("required", "dependentRequired"):
+        for name in _missing(keyword, error.validator_value, instance):
+            yield _make(root, (*path, name), "required", error)
+    elif keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, Mapping):
+        parent = error.schema if isinstance(error.schema, Mapping) else {}
+        for name in instance:
+            if not _declared(parent, str(name), root):
+                yield _make(root, (*path, str(name)), keyword, error)
+    else:
+        yield _make(root, path, keyword, error)
+
+
+def _missing(keyword: str, value: Any, instance: Any) -> list[str]:
+    if not isinstance(instance, Mapping):
+        return []
+    if keyword == "required":
+        names = value if isinstance(value, list) else []
+    else:
+        names = [n for trigger, deps in value.items() if trigger in instance for n in deps]
+    return [str(name) for name in names if name not in instance]
+
+
+def _declared(schema: Schema, name: str, root: Schema) -> bool:
+    if name in property_order(schema, root):
+        return True
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, Mapping):
+        return any(re.search(pattern, name) for pattern in patterns)
+    return False
+
+
+def _make(root: Schema, path: Path, code: str, error: ValidationError) -> FieldError:
+    # Problems inside a file leaf belong to the upload control, which has no sub-fields.
+    part: str | None = None
+    if len(path) >= 1 and is_file_schema(schema_for_path(root, path[:-1])):
+        part, path = str(path[-1]), path[:-1]
+    target = schema_for_path(root, path)
+    target = target if isinstance(target, Mapping) else {}
+    if code in ("additionalProperties", "unevaluatedProperties") and part is None:
+        german, english = f"Unbekanntes Feld „{path[-1]}“.", f"Unknown field “{path[-1]}”."
+    else:
+        german, english = _message(code, error, target, part)
+    return FieldError(path=path, pointer=json_pointer(path), code=code, message=german, message_en=english)
+
+
+def _message(code: str, error: ValidationError, target: Schema, file_part: str | None) -> tuple[str, str]:
+    if is_file_schema(target):
+        return _file_message(code, target, file_part)
+    rule = error.schema if isinstance(error.schema, Mapping) else {}
+    value = error.validator_value
+    if code == "required":
+        return _required_message(target)
+    if code == "type":
+        return _type_message(value)
+    if code == "enum":
+        return (
+            "Bitte wählen Sie einen der angebotenen Werte.",
+            "Please choose one of the offered values.",
+        )
+    if code == "const":
+        if value is True:
+            return "Bitte bestätigen Sie diese Angabe.", "Please confirm this statement."
+        return "Hier ist nur der vorgegebene Wert zulässig.", "Only the prescribed value is allowed here."
+    if code in ("minLength", "maxLength"):
+        return _length_message(code, rule)
+    if code == "pattern" or code == "format":
+        return _format_message(code, rule)
+    if code in _NUMBER_MESSAGES:
+        german, english = _NUMBER_MESSAGES[code]
+        return german.format(_de_number(value)), english.format(value)
+    if code in ("minItems", "maxItems"):
+        return _items_message(code, int(value), target)
+    if code == "uniqueItems":
+        return "Jeder Eintrag darf nur einmal vorkommen.", "Each entry may appear only once."
+    if code in ("oneOf", "anyOf"):
+        return (
+            "Bitte wählen Sie genau eine der Möglichkeiten.",
+            "Please choose exactly one of the alternatives.",
+        )
+    if code in ("not", "false"):
+        return "Diese Angabe ist hier nicht zulässig.", "This entry is not allowed here."
+    return "Diese Angabe ist ungültig.", "This entry is invalid."
+
+
+def _required_message(target: Schema) -> tuple[str, str]:
+    if target.get("const") is True:
+        return "Bitte bestätigen Sie diese Angabe.", "Please confirm this statement."
+    if "enum" in target:
+        return "Bitte wählen Sie eine Möglichkeit aus.", "Please choose one of the options."
+    items = target.get("items")
+    if schema_type(target) == "array" and isinstance(items, Mapping) and "enum" in items:
+        return (
+            "Bitte wählen Sie mindestens eine Möglichkeit aus.",
+            "Please choose at least one option.",
+        )
+    return "Dieses Feld ist ein Pflichtfeld.", "This field is required."
+
+
+def _type_message(expected: Any) -> tuple[str, str]:
+    kinds = expected if isinstance(expected, list) else [expected]
+    kind = next((k for k in kinds if k != "null"), "string")
+    return _TYPE_MESSAGES.get(kind, _TYPE_MESSAGES["string"])
+
+
+_TYPE_MESSAGES: Mapping[str, tuple[str, str]] = {
+    "integer": ("Bitte geben Sie eine ganze Zahl ein.", "Please enter a whole number."),
+    "number": ("Bitte geben Sie eine Zahl ein.", "Please enter a number."),
+    "boolean": ("Bitte antworten Sie mit „Ja“ oder „Nein“.", "Please answer yes or no."),
+    "string": ("Bitte geben Sie einen Text ein.", "Please enter text."),
+    "object": (
+        "Die Angaben zu diesem Abschnitt haben nicht die erwartete Form.",
+        "The data for this section does not have the expected structure (an object).",
+    ),
+    "array": ("Hier wird eine Liste von Angaben erwartet.", "A list of entries is expected here."),
+}
+
+_NUMBER_MESSAGES: Mapping[str, tuple[str, str]] = {
+    "minimum": ("Der Wert muss mindestens {} betragen.", "The value must be at least {}."),
+    "maximum": ("Der Wert darf höchstens {} betragen.", "The value must be at most {}."),
+    "exclusiveMinimum": ("Der Wert muss größer als {} sein.", "The value must be greater than {}."),
+    "exclusiveMaximum": ("Der Wert muss kleiner als {} sein.", "The value must be less than {}."),
+    "multipleOf": ("Der Wert muss ein Vielfaches von {} sein.", "The value must be a multiple of {}."),
+}
+
+
+def _length_message(code: str, rule: Schema) -> tuple[str, str]:
+    minimum, maximum = rule.get("minLength"), rule.get("maxLength")
+    if minimum is not None and minimum == maximum:
+        return (
+            f"Bitte geben Sie genau {minimum} Zeichen ein.",
+            f"Please enter exactly {minimum} {_plural(minimum, 'character')}.",
+        )
+    if code == "minLength":
+        if minimum == 1:
+            return "Dieses Feld darf nicht leer sein.", "This field must not be empty."
+        return (
+            f"Bitte geben Sie mindestens {minimum} Zeichen ein.",
+            f"Please enter at least {minimum} {_plural(minimum, 'character')}.",
+        )
+    return (
+        f"Bitte geben Sie höchstens {maximum} Zeichen ein.",
+        f"Please enter at most {maximum} {_plural(maximum, 'character')}.",
+    )
+
+
+def _format_message(code: str, rule: Schema) -> tuple[str, str]:
+    kind = rule.get("format")
+    if kind == "date":
+        if code == "format":
+            return (
+                "Dieses Datum gibt es nicht. Bitte prüfen Sie Tag und Monat.",
+                "This date does not exist. Please check the day and the month.",
+            )
+        return (
+            "Das Datum muss im Format TT.MM.JJJJ angegeben werden, z. B. 31.01.2025.",
+            "The date must be given as DD.MM.YYYY, e.g. 31.01.2025 (YYYY-MM-DD in the API).",
+        )
+    if kind == "email":
+        return (
+            "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@example.de.",
+            "Please enter a valid e-mail address, e.g. name@example.org.",
+        )
+    return "Die Eingabe hat nicht das erwartete Format.", "The input does not have the expected format."
+
+
+def _items_message(code: str, count: int, target: Schema) -> tuple[str, str]:
+    items = target.get("items")
+    is_choice = isinstance(items, Mapping) and "enum" in items
+    at = "mindestens" if code == "minItems" else "höchstens"
+    at_en = "at least" if code == "minItems" else "at most"
+    if is_choice:
+        what = "eine Möglichkeit" if count == 1 else f"{count} Möglichkeiten"
+        return (
+            f"Bitte wählen Sie {at} {what} aus.",
+            f"Please choose {at_en} {count} {_plural(count, 'option')}.",
+        )
+    what = "einen Eintrag" if count == 1 else f"{count} Einträge"
+    return (
+        f"Bitte geben Sie {at} {what} an.",
+        f"Please add {at_en} {count} {_plural(count, 'entry', 'entries')}.",
+    )
+
+
+def _file_message(code: str, target: Schema, part: str | None) -> tuple[str, str]:
+    accepted = _accepted_labels(target)
+    if part is None and code == "required":
+        return "Bitte laden Sie eine Datei hoch.", "Please upload a file."
+    if part == "content" and code == "maxLength":
+        limit = format_bytes(int(target.get("x-max-bytes", 0)))
+        return (
+            f"Die Datei ist zu groß. Erlaubt sind höchstens {limit}.",
+            f"The file is too large. The limit is {limit.replace(',', '.')}.",
+        )
+    if part in ("content", "content_type") and code in ("pattern", "enum"):
+        return (
+            f"Dieser Dateityp ist nicht erlaubt. Erlaubt sind: {accepted}.",
+            f"This file type is not allowed. Allowed: {accepted}.",
+        )
+    if part == "filename" and code in ("pattern", "maxLength", "minLength"):
+        return (
+            "Der Dateiname ist ungültig: höchstens 255 Zeichen, ohne Verzeichnisangaben und Steuerzeichen.",
+            "The file name is invalid: at most 255 characters, no directories or control characters.",
+        )
+    return (
+        "Die Datei wurde nicht vollständig übermittelt. Bitte laden Sie sie erneut hoch.",
+        "The file was not transmitted completely. Please upload it again.",
+    )
+
+
+def _accepted_labels(target: Schema) -> str:
+    content_type = target.get("properties", {}).get("content_type", {})
+    types = content_type.get("enum", []) if isinstance(content_type, Mapping) else []
+    return ", ".join(FILE_TYPES[t].label if t in FILE_TYPES else str(t) for t in types)
+
+
+def _plural(count: Any, singular: str, plural: str | None = None) -> str:
+    return singular if count == 1 else (plural or singular + "s")
+
+
+def _de_number(value: Any) -> str:
+    return str(value).replace(".", ",") if isinstance(value, float) else str(value)
+
+
+def _order_key(root: Schema, path: Path) -> tuple[tuple[int, str], ...]:
+    key: list[tuple[int, str]] = []
+    current: Any = resolve(root, root)
+    for part in path:
+        schema = current if isinstance(current, Mapping) else {}
+        if isinstance(part, int):
+            key.append((part, ""))
+            current = item_schema(schema, part, root)
+        else:
+            order = property_order(schema, root)
+            key.append((order.index(part) if part in order else len(order), part))
+            current = property_schema(schema, part, root)
+    return tuple(key)
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def check_form_schema(schema: Any) -> list[str]:
+    """Lint a form definition; an empty list means it follows docs/forms.md.
+
+    Checks: valid against the 2020-12 metaschema (regexes included), root and step shape,
+    every object closed, every string bounded, every ``format`` backed by a ``pattern``,
+    file leaves complete, enum labels matching, conditions referring to real fields.
+    Messages start with the JSON pointer of the offending subschema.
+    """
+    if not isinstance(schema, Mapping):
+        return ["/: a form schema must be a JSON object"]
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    problems = [
+        f"{json_pointer(tuple(e.absolute_path)) or '/'}: metaschema: {e.message}"
+        for e in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if problems:
+        # The structural checks below assume a well-formed schema.
+        return problems
+    linter = _Linter(schema)
+    linter.check_root()
+    return linter.problems
+
+
+class _Linter:
+    def __init__(self, root: Schema) -> None:
+        self.root = root
+        self.problems: list[str] = []
+        self._visited_refs: set[str] = set()
+
+    def report(self, pointer: str, text: str) -> None:
+        self.problems.append(f"{pointer or '/'}: {text}")
+
+    def check_root(self) -> None:
+        root = self.root
+        if root.get("$schema") != DRAFT_2020_12:
+            self.report("", f"$schema must be {DRAFT_2020_12}")
+        if root.get("type") != "object":
+            self.report("", "the root must have type object")
+        if not root.get("title"):
+            self.report("", "the form needs a title")
+        steps = root.get("properties")
+        if not isinstance(steps, Mapping) or not steps:
+            self.report("", "the form needs at least one step in properties")
+            steps = {}
+        required = root.get("required")
+        if not isinstance(required, list) or set(required) != set(steps):
+            self.report("", "required must list every step")
+        for key, step in steps.items():
+            pointer = json_pointer(("properties", key))
+            try:
+                resolved = resolve(step, root)
+            except SchemaReferenceError as exc:
+                self.report(pointer, str(exc))
+                continue
+            if not isinstance(resolved, Mapping) or resolved.get("type") != "object":
+                self.report(pointer, "a step must be an object")
+                continue
+            if not resolved.get("title"):
+                self.report(pointer, "a step needs a title")
+        self.check(root, "")
+
+    def check(self, raw: Any, pointer: str) -> None:
+        if isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str):
+            ref = raw["$ref"]
+            try:
+                schema = resolve(raw, self.root)
+            except SchemaReferenceError as exc:
+                self.report(pointer, str(exc))
+                return
+            if ref in self._visited_refs:
+                return  # a shared definition is checked once, not once per use
+            self._visited_refs.add(ref)
+        else:
+            schema = raw
+        if not isinstance(schema, Mapping):
+            return  # boolean schemas need no limits
+        if is_file_schema(schema):
+            self.check_file(schema, pointer)
+            return
+        kind = schema_type(schema)
+        if kind == "object":
+            self.check_object(schema, pointer)
+        elif kind == "array":
+            self.check_array(schema, pointer)
+        elif kind is None:
+            self.report(pointer, "no type (and no enum/const) given")
+        else:
+            self.check_leaf(schema, kind, pointer)
+
+    def check_object(self, schema: Schema, pointer: str) -> None:
+        if schema.get("additionalProperties") is not False and schema.get("unevaluatedProperties") is not False:
+            self.report(pointer, "object is not closed (additionalProperties: false missing)")
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, Mapping) else {}
+        for name, subschema in properties.items():
+            self.check(subschema, f"{pointer}/properties/{json_pointer((name,))[1:]}")
+        all_of = schema.get("allOf")
+        for index, part in enumerate(all_of if isinstance(all_of, list) else []):
+            part_properties = part.get("properties") if isinstance(part, Mapping) else None
+            for name, subschema in (part_properties or {}).items():
+                self.check(subschema, f"{pointer}/allOf/{index}/properties/{name}")
+        known = set(property_order(schema, self.root))
+        for condition, consequence in conditionals(schema, self.root):
+            self.check_condition(condition, consequence, known, pointer)
+
+    def check_condition(self, condition: Schema, consequence: Schema, known: set[str], pointer: str) -> None:
+        tested = condition.get("properties")
+        tested_names = set(tested) if isinstance(tested, Mapping) else set()
+        for name in sorted(tested_names - known):
+            self.report(pointer, f"condition tests unknown property {name!r}")
+        listed = condition.get("required")
+        for name in sorted(tested_names - set(listed if isinstance(listed, list) else [])):
+            # Without it, `if` holds vacuously whenever the field is left empty.
+            self.report(pointer, f"condition on {name!r} must list it in if.required")
+        required = consequence.get("required")
+        for name in required if isinstance(required, list) else []:
+            if name not in known:
+                self.report(pointer, f"then requires unknown property {name!r}")
+        extra = consequence.get("properties")
+        for name in extra if isinstance(extra, Mapping) else {}:
+            if name not in known:
+                self.report(
+                    pointer,
+                    f"then defines property {name!r} that additionalProperties: false rejects",
+                )
+
+    def check_array(self, schema: Schema, pointer: str) -> None:
+        items = schema.get("items")
+        if not isinstance(items, Mapping):
+            self.report(pointer, "array without an items schema")
+            return
+        if not isinstance(schema.get("maxItems"), int):
+            self.report(pointer, "array without maxItems")
+        resolved = resolve(items, self.root)
+        if isinstance(resolved, Mapping) and "enum" in resolved and schema.get("uniqueItems") is not True:
+            self.report(pointer, "checkbox group without uniqueItems: true")
+        self.check(items, f"{pointer}/items")
+
+    def check_leaf(self, schema: Schema, kind: str, pointer: str) -> None:
+        enum = schema.get("enum")
+        labels = schema.get("x-enum-labels")
+        if labels is not None and (not isinstance(enum, list) or not isinstance(labels, list) or len(labels) != len(enum)):
+            self.report(pointer, "x-enum-labels must have one label per enum value")
+        if kind != "string" or enum is not None or "const" in schema:
+            return
+        if not isinstance(schema.get("maxLength"), int):
+            self.report(pointer, "string without maxLength")
+        if "format" in schema and "pattern" not in schema:
+            self.report(pointer, f"format {schema['format']!r} without a pattern")
+
+    def check_file(self, schema: Schema, pointer: str) -> None:
+        max_bytes = schema.get("x-max-bytes")
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, Mapping) else {}
+        content_type = properties.get("content_type")
+        types = content_type.get("enum") if isinstance(content_type, Mapping) else None
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
+            self.report(pointer, "file field needs a positive integer x-max-bytes")
+            return
+        if not isinstance(types, list) or not types or any(t not in FILE_TYPES for t in types):
+            self.report(pointer, f"file content_type enum must list some of {sorted(FILE_TYPES)}")
+            return
+        expected = file_field_schema(types, max_bytes, str(schema.get("title", "")))
+        if schema.get("type") != "object" or schema.get("additionalProperties") is not False:
+            self.report(pointer, "file field must be a closed object")
+        if set(schema.get("required") or []) != set(expected["required"]):
+            self.report(pointer, "file field must require filename, content_type and content")
+        if set(properties) != set(expected["properties"]):
+            self.report(pointer, "file field must have exactly filename, content_type and content")
+        for name, wanted in expected["properties"].items():
+            actual = properties.get(name)
+            actual = actual if isinstance(actual, Mapping) else {}
+            for keyword, value in wanted.items():
+                if actual.get(keyword) != value:
+                    self.report(
+                        f"{pointer}/properties/{name}",
+                        f"file field needs {keyword} = {value!r}",
+                    )
