@@ -1,0 +1,215 @@
+"""Applications over the JSON API: submit (idempotent) and read the status."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.translation import get_language
+from django_ratelimit.core import is_ratelimited
+from ninja import Router, Schema
+
+from rathaus.catalog.models import Service
+from rathaus.core.audit import client_ip
+from rathaus.core.problems import ProblemError, ProblemResponse
+from rathaus.tenants.selectors import municipality_get
+
+from . import selectors, services
+from .models import Channel
+
+router = Router(tags=["Anträge"])
+
+SUBMIT_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False, "required": ["service", "data"],
+        "properties": {
+            "service": {"type": "integer", "description": "ID der Leistung (siehe /services)"},
+            "data": {"type": "object", "description": "Antragsdaten; gültig nach dem JSON Schema des Formulars der Leistung"},
+        },
+    }}},
+}
+
+# The path parameter is repeated here because openapi_extra replaces the generated list.
+SUBMIT_PARAMETERS = [
+    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Kürzel der Kommune"},
+    {"name": "Idempotency-Key", "in": "header", "required": False,
+     "schema": {"type": "string", "maxLength": 200},
+     "description": "Beliebiger eindeutiger Wert; eine Wiederholung mit demselben Schlüssel und Inhalt liefert das erste Ergebnis."},
+]
+
+
+class SubmissionOut(Schema):
+    reference: str
+    status: str
+    access_token: str
+    status_url: str
+
+
+class HistoryOut(Schema):
+    status: str
+    text: str
+    at: datetime
+
+
+class ApplicationOut(Schema):
+    reference: str
+    service: int
+    status: str
+    status_label: str
+    channel: str
+    submitted_at: datetime
+    due_date: date
+    history: list[HistoryOut]
+
+
+class Problem(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+# Forms nest a few levels; anything deeper is an attack on the parser or the validator's recursion.
+MAX_JSON_DEPTH = 64
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_body(request) -> dict[str, Any]:
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ProblemError(415, "Unsupported Media Type", "Bitte senden Sie JSON (Content-Type: application/json).",
+                           type_="unsupported-media-type")
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProblemError(400, "Bad Request", "Der Inhalt ist kein gültiges UTF-8.", type_="invalid-encoding") from None
+    try:
+        # NaN and Infinity are not JSON (RFC 8259) and PostgreSQL's jsonb cannot store them.
+        body = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ProblemError(400, "Bad Request", f"Ungültiges JSON (Zeile {exc.lineno}, Spalte {exc.colno}).",
+                           type_="invalid-json") from None
+    except (ValueError, RecursionError):
+        # Integers beyond Python's digit limit, NaN/Infinity, or nesting deeper than the C parser allows.
+        raise ProblemError(400, "Bad Request", "Ungültiges JSON (unzulässige Zahl oder zu tief verschachtelt).",
+                           type_="invalid-json") from None
+    _check_structure(body)
+    errors = []
+    if not isinstance(body, dict):
+        raise ProblemError(422, "Unprocessable Content", "Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}.",
+                           type_="invalid-request", errors=[{"pointer": "", "detail": "Objekt erwartet", "code": "type"}])
+    for key in body:
+        if key not in ("service", "data"):
+            errors.append({"pointer": f"/{_pointer_token(key)}", "detail": f"Unbekanntes Feld „{key}“.", "code": "additionalProperties"})
+    if not isinstance(body.get("service"), int) or isinstance(body.get("service"), bool):
+        errors.append({"pointer": "/service", "detail": "Die ID der Leistung (Ganzzahl) fehlt.", "code": "type"})
+    if not isinstance(body.get("data"), dict):
+        errors.append({"pointer": "/data", "detail": "Die Antragsdaten (Objekt) fehlen.", "code": "type"})
+    if errors:
+        raise ProblemError(422, "Unprocessable Content", "Die Anfrage ist falsch aufgebaut.", type_="invalid-request", errors=errors)
+    return body
+
+
+def _check_structure(body: Any) -> None:
+    """Refuse nesting beyond MAX_JSON_DEPTH and lone surrogates (escaped `\\ud800` is JSON but not text)."""
+    stack = [(body, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ProblemError(400, "Bad Request", f"Die Daten sind zu tief verschachtelt (höchstens {MAX_JSON_DEPTH} Ebenen).",
+                               type_="invalid-json")
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                _check_text(key)
+                stack.append((child, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((child, depth + 1) for child in value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProblemError(400, "Bad Request", "Der Inhalt enthält ungültige Unicode-Zeichen (einzelne Surrogate).",
+                           type_="invalid-encoding") from None
+
+
+def _pointer_token(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _status_url(request, municipality, reference: str, token: str) -> str:
+    return request.build_absolute_uri(reverse("applications:status", kwargs={
+        "municipality": municipality.slug, "reference": reference, "token": token}))
+
+
+@router.post("/m/{slug}/applications", response={201: SubmissionOut, 400: Problem, 404: Problem, 409: Problem,
+             413: Problem, 415: Problem, 422: Problem, 429: Problem}, openapi_extra={"requestBody": SUBMIT_BODY, "parameters": SUBMIT_PARAMETERS},
+             summary="Antrag stellen (mit Idempotency-Key wiederholbar)")
+def submit(request, slug: str):
+    # Counted before anything else, so floods of forged slugs or broken bodies are limited too.
+    if is_ratelimited(request, group="api-submit", key="ip", rate=settings.RATELIMIT_SUBMISSIONS, method="POST", increment=True):
+        raise ProblemError(429, "Too Many Requests", "Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute.",
+                           type_="rate-limited")
+    body = _parse_body(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 200 or (key and not key.isprintable()):
+        raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
+                           type_="invalid-idempotency-key")
+    # Tenant and service in one query on the hot path; the tenant alone only to tell 404 from 422.
+    service = (Service.objects.filter(municipality__slug=slug, municipality__is_active=True, pk=body["service"],
+                                      is_published=True).select_related("municipality", "form").first())
+    if service is None:
+        municipality_get(slug=slug)
+        raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",
+                           type_="unknown-service", errors=[{"pointer": "/service", "detail": "Unbekannte Leistung", "code": "unknown"}])
+    municipality = service.municipality
+    try:
+        result = services.application_submit(municipality=municipality, service=service, data=body["data"],
+                                              channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request))
+    except services.ApplicationInvalid as exc:
+        english = (get_language() or "de").startswith("en")
+        return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",
+                               type_="invalid-application", errors=[
+                                   {"pointer": "/data" + e.pointer, "detail": e.message_en if english else e.message,
+                                    "detail_en": e.message_en, "code": e.code} for e in exc.errors])
+    except services.IdempotencyConflict:
+        raise ProblemError(409, "Conflict", "Dieser Idempotency-Key wurde schon für eine andere Anfrage verwendet.",
+                           type_="idempotency-conflict") from None
+    application = result.application
+    response = {"reference": application.reference, "status": application.status, "access_token": result.access_token,
+                "status_url": _status_url(request, municipality, application.reference, result.access_token)}
+    if not result.created:
+        request.idempotent_replay = True
+    return 201, response
+
+
+@router.get("/m/{slug}/applications/{reference}", response={200: ApplicationOut, 401: Problem, 404: Problem},
+            summary="Stand eines Antrags (Bearer-Zugangscode oder Mitarbeitende)")
+def get_application(request, slug: str, reference: str):
+    municipality = municipality_get(slug=slug)
+    application = selectors.application_get(municipality=municipality, reference=reference[:20])
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    user = request.user
+    is_staff = (user.is_authenticated and user.is_verified()
+                and user.memberships.filter(municipality=municipality).exists())
+    if not is_staff and not services.access_token_matches(application, token):
+        # Same answer for "wrong token" and "no such reference": nothing leaks about other applications.
+        raise ProblemError(404, "Not Found", "Nicht gefunden.", type_="not-found")
+    return 200, {
+        "reference": application.reference, "service": application.service_id, "status": application.status,
+        "status_label": str(application.get_status_display()), "channel": application.channel,
+        "submitted_at": application.submitted_at, "due_date": application.due_date,
+        "history": [{"status": h.status, "text": h.public_text, "at": h.created_at} for h in application.history.all()],
+    }

@@ -1,0 +1,154 @@
+"""Applications (Anträge): what a citizen submitted, its status history and attachments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from rathaus.core.models import TenantModel
+
+
+class Status(models.TextChoices):
+    RECEIVED = "received", _("Eingegangen")
+    IN_REVIEW = "in_review", _("In Bearbeitung")
+    WAITING = "waiting", _("Rückfrage an Sie")
+    APPROVED = "approved", _("Bewilligt")
+    REJECTED = "rejected", _("Abgelehnt")
+    WITHDRAWN = "withdrawn", _("Zurückgezogen")
+    CLOSED = "closed", _("Abgeschlossen")
+
+
+OPEN_STATUSES = (Status.RECEIVED, Status.IN_REVIEW, Status.WAITING)
+FINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED)
+
+# What the citizen reads when staff change the status without writing their own text.
+DEFAULT_PUBLIC_TEXT = {
+    Status.RECEIVED: _("Ihr Antrag ist eingegangen und wird bald bearbeitet."),
+    Status.IN_REVIEW: _("Ihr Antrag wird gerade bearbeitet."),
+    Status.WAITING: _("Wir brauchen noch etwas von Ihnen. Bitte lesen Sie die Nachricht der Behörde."),
+    Status.APPROVED: _("Ihr Antrag wurde bewilligt."),
+    Status.REJECTED: _("Ihr Antrag wurde abgelehnt. Die Begründung erhalten Sie mit dem Bescheid."),
+    Status.WITHDRAWN: _("Der Antrag wurde zurückgezogen."),
+    Status.CLOSED: _("Der Vorgang ist abgeschlossen."),
+}
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", _("Online")
+    OFFICE = "office", _("Vor Ort im Bürgerbüro")
+    PAPER = "paper", _("Papierantrag")
+    PHONE = "phone", _("Telefonisch")
+
+
+class ReferenceCounter(TenantModel):
+    """Next number for readable references per municipality and year (MUS-2026-000123)."""
+
+    year = models.PositiveIntegerField()
+    value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "year"], name="reference_counter_unique")]
+
+
+class Application(TenantModel):
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="applications",
+                                verbose_name=_("Leistung"))
+    form = models.ForeignKey("rathaus_forms.FormDefinition", on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(_("Vorgangsnummer"), max_length=20)
+    status = models.CharField(_("Status"), max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    channel = models.CharField(_("Eingangskanal"), max_length=8, choices=Channel.choices, default=Channel.ONLINE)
+    data = models.JSONField(_("Antragsdaten"))
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="applications", verbose_name=_("Konto"))
+    applicant_name = models.CharField(_("Name"), max_length=200, blank=True)
+    applicant_email = models.EmailField(_("E-Mail"), blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("erfasst von"))
+    access_token_hash = models.CharField(max_length=64, db_index=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    submitted_at = models.DateTimeField(_("eingegangen am"), db_index=True)
+    due_date = models.DateField(_("Richtwert erledigt bis"), db_index=True)
+    closed_at = models.DateTimeField(_("abgeschlossen am"), null=True, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "reference"], name="application_reference_unique"),
+            models.UniqueConstraint(fields=["municipality", "idempotency_key"], name="application_idempotency_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["municipality", "status", "-submitted_at"]),
+            models.Index(fields=["municipality", "-submitted_at", "-id"]),
+        ]
+        verbose_name = _("Antrag")
+        verbose_name_plural = _("Anträge")
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def get_absolute_url(self) -> str:
+        return reverse("applications:staff_detail", kwargs={"municipality": self.municipality.slug, "reference": self.reference})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class StatusChange(TenantModel):
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="history")
+    status = models.CharField(_("Status"), max_length=12, choices=Status.choices)
+    public_text = models.TextField(_("Nachricht an die antragstellende Person"), max_length=2000)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Note(TenantModel):
+    """An internal note by staff; never shown to the citizen."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(_("Notiz"), max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    # Never the citizen's filename on disk: it is stored as data only.
+    return f"attachments/{instance.municipality_id}/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class Attachment(TenantModel):
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attachments")
+    field = models.CharField(max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Draft(TenantModel):
+    """A form in progress: "save and continue later" keeps it under an unguessable token."""
+
+    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True)
+    data = models.JSONField(default=dict)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ONLINE)
+    assisted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(db_index=True)

@@ -1,0 +1,309 @@
+"""Every write on applications: one function per use case, atomic, audited, jobs after commit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rathaus.core.audit import audit_record
+from rathaus_domain.forms.model import FormSpec, value_at
+from rathaus_domain.forms.validation import FieldError, validate
+
+from .models import (
+    DEFAULT_PUBLIC_TEXT,
+    FINAL_STATUSES,
+    Application,
+    Attachment,
+    Channel,
+    Draft,
+    Note,
+    ReferenceCounter,
+    Status,
+    StatusChange,
+)
+
+DRAFT_LIFETIME = timedelta(days=30)
+
+
+class ApplicationInvalid(Exception):
+    """The data does not meet the form's schema; nothing was stored."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before for a different request."""
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    application: Application
+    access_token: str
+    created: bool
+
+
+def access_token_for(application: Application) -> str:
+    """The citizen's access token, derived (not stored) so a retried submission can return it again."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"access:{application.access_token_hash}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
+
+
+def access_token_matches(application: Application, token: str) -> bool:
+    return bool(token) and hmac.compare_digest(access_token_for(application), token)
+
+
+def add_working_days(start: date, days: int) -> date:
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def _next_reference(municipality, year: int) -> str:
+    """Take the next number in one statement, in its own short transaction.
+
+    Taking it outside the submission's transaction keeps the counter row locked for one
+    statement instead of the whole submission, so submissions to one municipality run in
+    parallel; the price is a gap in the numbering when a submission fails after this point.
+    """
+    table = ReferenceCounter._meta.db_table
+    with transaction.atomic(using="default"), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (municipality_id, year, value) VALUES (%s, %s, 1) "  # noqa: S608 - table name from the model
+            f"ON CONFLICT (municipality_id, year) DO UPDATE SET value = {table}.value + 1 RETURNING value",
+            [municipality.pk, year],
+        )
+        value = cursor.fetchone()[0]
+    return f"{municipality.reference_prefix}-{year}-{value:06d}"
+
+
+def _request_hash(service_id: int, data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([service_id, data], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _extract_files(spec: FormSpec, data: Any, path: tuple = ()) -> list[tuple[tuple, dict]]:
+    """Find file leaves (objects with base64 `content`) anywhere in the data."""
+    found: list[tuple[tuple, dict]] = []
+    if isinstance(data, dict):
+        if "content" in data and "content_type" in data and "filename" in data:
+            return [(path, data)]
+        for key, value in data.items():
+            found += _extract_files(spec, value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _extract_files(spec, value, (*path, index))
+    return found
+
+
+def _set_path(data: Any, path: tuple, value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+def _applicant_from_data(spec: FormSpec, data: dict) -> tuple[str, str]:
+    """Name and e-mail from the fields annotated for once-only prefill (x-prefill)."""
+    values: dict[str, str] = {}
+    for field in spec.fields():
+        if field.prefill in ("given_name", "family_name", "email", "name"):
+            found, value = value_at(data, field.path)
+            if found and isinstance(value, str):
+                values[field.prefill] = value
+    name = values.get("name") or " ".join(v for v in (values.get("given_name"), values.get("family_name")) if v)
+    return name[:200], values.get("email", "")[:254]
+
+
+def application_submit(
+    *,
+    municipality,
+    service,
+    data: dict[str, Any],
+    channel: str = Channel.ONLINE,
+    applicant=None,
+    entered_by=None,
+    idempotency_key: str | None = None,
+    ip: str | None = None,
+) -> SubmissionResult:
+    """Validate and store an application with its reference and first status, all or nothing.
+
+    A retry with the same Idempotency-Key and the same body returns the first application; the
+    same key with another body raises IdempotencyConflict.
+    """
+    if service.municipality_id != municipality.pk:
+        raise ValueError("service belongs to another municipality")
+    request_hash = _request_hash(service.pk, data)
+    if idempotency_key:
+        existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, request_hash)
+    schema = service.form.schema
+    errors = validate(schema, data)
+    if errors:
+        raise ApplicationInvalid(errors)
+    spec = FormSpec.from_schema(schema)
+    stored = json.loads(json.dumps(data))
+    files = _extract_files(spec, stored)
+    now = timezone.now()
+    name, email = _applicant_from_data(spec, data)
+    if applicant is not None and not email:
+        email = applicant.email
+        name = name or applicant.get_full_name()
+    reference = _next_reference(municipality, now.year)
+    try:
+        with transaction.atomic():
+            application = Application(
+                municipality=municipality, service=service, form=service.form,
+                reference=reference, status=Status.RECEIVED, channel=channel,
+                data=stored, applicant=applicant, applicant_name=name, applicant_email=email, entered_by=entered_by,
+                access_token_hash=secrets.token_hex(16), idempotency_key=idempotency_key or None,
+                request_hash=request_hash, submitted_at=now,
+                due_date=add_working_days(timezone.localdate(now), service.processing_days),
+            )
+            application.save()
+            for path, leaf in files:
+                raw = base64.b64decode(leaf["content"], validate=False)
+                digest = hashlib.sha256(raw).hexdigest()
+                attachment = Attachment(municipality=municipality, application=application, field="/".join(map(str, path)),
+                                        filename=leaf["filename"], content_type=leaf["content_type"], size=len(raw), sha256=digest)
+                attachment.file.save(digest, ContentFile(raw), save=False)
+                attachment.save()
+                _set_path(stored, path, {"filename": leaf["filename"], "content_type": leaf["content_type"],
+                                         "size": len(raw), "sha256": digest, "attachment_id": attachment.pk})
+            if files:
+                application.save(update_fields=["data"])
+            StatusChange.objects.create(municipality=municipality, application=application, status=Status.RECEIVED,
+                                        public_text=str(DEFAULT_PUBLIC_TEXT[Status.RECEIVED]), actor=entered_by)
+            audit_record(action="application.submitted", municipality=municipality, actor=entered_by or applicant,
+                         obj=application, summary=f"{application.reference} {service.name}",
+                         data={"channel": channel, "service": service.pk}, ip_address=ip)
+            token = access_token_for(application)
+            # The service's process (if one is published) starts in the worker right after commit.
+            from rathaus.processes.tasks import start_process
+
+            transaction.on_commit(lambda: start_process.enqueue(application.pk))
+            if email:
+                from .tasks import send_receipt_email
+
+                transaction.on_commit(lambda: send_receipt_email.enqueue(application.pk, token))
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race: answer with its result.
+        if idempotency_key:
+            existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return _replay(existing, request_hash)
+        raise
+    return SubmissionResult(application, token, True)
+
+
+def _replay(existing: Application, request_hash: str) -> SubmissionResult:
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflict
+    return SubmissionResult(existing, access_token_for(existing), False)
+
+
+def application_change_status(*, application: Application, status: str, public_text: str = "", actor, ip: str | None = None) -> StatusChange:
+    """Move an application to a new status with the text the citizen will read."""
+    status = Status(status)
+    text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
+    with transaction.atomic():
+        locked = Application.objects.select_for_update().get(pk=application.pk)
+        old = locked.status
+        locked.status = status
+        locked.closed_at = timezone.now() if status in FINAL_STATUSES else None
+        locked.save(update_fields=["status", "closed_at"])
+        change = StatusChange.objects.create(municipality=locked.municipality, application=locked, status=status,
+                                             public_text=text, actor=actor)
+        audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
+                     summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)
+        if locked.applicant_email:
+            from .tasks import send_status_email
+
+            transaction.on_commit(lambda: send_status_email.enqueue(change.pk))
+    application.status, application.closed_at = locked.status, locked.closed_at
+    return change
+
+
+def note_add(*, application: Application, author, text: str, ip: str | None = None) -> Note:
+    with transaction.atomic():
+        note = Note.objects.create(municipality=application.municipality, application=application, author=author, text=text.strip())
+        audit_record(action="application.note_added", municipality=application.municipality, actor=author, obj=application,
+                     summary=application.reference, ip_address=ip)
+    return note
+
+
+def draft_create(*, municipality, service, user=None, channel: str = Channel.ONLINE, assisted_by=None) -> Draft:
+    user = user if user is not None and user.is_authenticated else None
+    return Draft.objects.create(municipality=municipality, service=service, token=secrets.token_urlsafe(32),
+                                user=user, channel=channel, assisted_by=assisted_by,
+                                expires_at=timezone.now() + DRAFT_LIFETIME)
+
+
+def draft_save(*, draft: Draft, data: dict[str, Any]) -> Draft:
+    draft.data = data
+    draft.expires_at = timezone.now() + DRAFT_LIFETIME
+    draft.save(update_fields=["data", "expires_at", "updated_at"])
+    return draft
+
+
+def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
+    """Submit a finished draft through the same path as the API, then drop the draft."""
+    with transaction.atomic():
+        result = application_submit(
+            municipality=draft.municipality, service=draft.service, data=draft.data, channel=draft.channel,
+            applicant=draft.user, entered_by=draft.assisted_by, ip=ip,
+            idempotency_key=f"draft:{draft.token[:40]}",
+        )
+        Draft.objects.filter(pk=draft.pk).delete()
+    return result
+
+
+def applications_apply_retention(*, now=None) -> dict[str, int]:
+    """Anonymise closed applications past their service's retention period and drop stale drafts.
+
+    Personal data (form data, names, e-mail, attachments, notes, free status texts) is removed;
+    the reference, service, dates and final status stay for statistics. Each case is logged.
+    """
+    now = now or timezone.now()
+    anonymised = 0
+    from rathaus.catalog.models import Service
+
+    # Per service, so the database selects exactly what is due instead of scanning closed cases.
+    for service in Service.objects.only("id", "retention_days", "municipality_id").iterator():
+        due = (Application.objects.filter(service=service, anonymised_at__isnull=True,
+                                          closed_at__lt=now - timedelta(days=service.retention_days))
+               .select_related("municipality"))
+        for application in due.iterator():
+            with transaction.atomic():
+                for attachment in application.attachments.all():
+                    attachment.file.delete(save=False)
+                application.attachments.all().delete()
+                application.notes.all().delete()
+                application.history.update(public_text=_("(gelöscht nach Ablauf der Aufbewahrungsfrist)"))
+                application.data = {}
+                application.applicant_name = ""
+                application.applicant_email = ""
+                application.applicant = None
+                application.anonymised_at = now
+                application.save(update_fields=["data", "applicant_name", "applicant_email", "applicant", "anonymised_at"])
+                audit_record(action="application.anonymised", municipality=application.municipality, obj=application,
+                             summary=f"{application.reference}: retention {service.retention_days} days",
+                             actor_label="retention-job")
+                anonymised += 1
+    drafts_deleted, _details = Draft.objects.filter(expires_at__lt=now).delete()
+    return {"anonymised": anonymised, "drafts_deleted": drafts_deleted}

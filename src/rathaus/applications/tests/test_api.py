@@ -1,0 +1,474 @@
+"""The JSON API contract of DESIGN.md §4: tenants, catalogue, submission, status, OpenAPI.
+
+The property tests draw data from the form schema the API itself publishes and check that the
+API accepts exactly what that schema accepts: every rule lives in the published schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from jsonschema import Draft202012Validator
+
+from rathaus.applications.models import Application, Attachment, StatusChange
+from rathaus.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+FIM_DIR = Path(__file__).resolve().parents[2] / "catalog" / "demo_data"
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Rate-limit counters live in the cache; without this one test's requests throttle the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def post_application(client, slug: str, body, key: str | None = None):
+    headers = {"Idempotency-Key": key} if key else {}
+    payload = body if isinstance(body, bytes | str) else json.dumps(body)
+    return client.post(f"/api/v1/m/{slug}/applications", data=payload, content_type="application/json", headers=headers)
+
+
+def get_application(client, slug: str, reference: str, token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return client.get(f"/api/v1/m/{slug}/applications/{reference}", headers=headers)
+
+
+@pytest.fixture
+def dog(demo_services):
+    return demo_services["hund-anmelden"]
+
+
+# ---------------------------------------------------------------- tenants and catalogue
+
+
+def test_municipalities_lists_slug_name_and_ags_of_active_tenants(client, town, other_town, make_municipality):
+    hidden = make_municipality("geschlossen", "Geschlossen", "09999003", "GES")
+    hidden.is_active = False
+    hidden.save()
+    response = client.get("/api/v1/municipalities")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"slug": "beispielhausen", "name": "Beispielhausen", "ags": "09999002"},
+        {"slug": "musterstadt", "name": "Musterstadt", "ags": "09999001"},
+    ]
+
+
+def test_service_list_is_the_tenants_catalogue(client, town, other_town, demo_services):
+    response = client.get(f"/api/v1/m/{town.slug}/services")
+    assert response.status_code == 200
+    body = response.json()
+    assert sorted(s["slug"] for s in body) == ["bewohnerparkausweis", "halteverbot-umzug", "hund-anmelden"]
+    assert set(body[0]) == {"id", "slug", "leika_key", "name", "summary", "fee", "processing_days", "office"}
+    assert client.get(f"/api/v1/m/{other_town.slug}/services").json() == []
+
+
+def test_service_detail_publishes_the_forms_json_schema(client, town, dog):
+    response = client.get(f"/api/v1/m/{town.slug}/services/{dog.pk}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == dog.pk
+    assert body["form_version"] == dog.form.version
+    assert body["form_schema"] == dog.form.schema
+    assert body["form_schema"]["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_service_of_another_tenant_is_not_found(client, town, other_town, dog):
+    response = client.get(f"/api/v1/m/{other_town.slug}/services/{dog.pk}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_unknown_tenant_slug_is_a_404_problem(client, town):
+    response = client.get("/api/v1/m/gibt-es-nicht/services")
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["status"] == 404
+
+
+# ---------------------------------------------------------------- submitting
+
+
+def test_submission_returns_reference_token_and_status_url(client, town, dog, dog_data):
+    response = post_application(client, town.slug, {"service": dog.pk, "data": dog_data})
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"reference", "status", "access_token", "status_url"}
+    application = Application.objects.get()
+    assert body["reference"] == application.reference == f"MUS-{application.submitted_at.year}-000001"
+    assert body["status"] == "received"
+    assert body["status_url"] == f"http://testserver/m/{town.slug}/status/{application.reference}/{body['access_token']}/"
+    assert application.data == dog_data
+    assert application.channel == "online"
+    assert client.get(body["status_url"]).status_code == 200
+
+
+def test_retried_submission_returns_the_first_reference(client, town, dog, dog_data):
+    first = post_application(client, town.slug, {"service": dog.pk, "data": dog_data}, key="retry-1")
+    again = post_application(client, town.slug, {"service": dog.pk, "data": dog_data}, key="retry-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert Application.objects.count() == 1
+    assert StatusChange.objects.count() == 1
+    assert AuditEntry.objects.filter(action="application.submitted").count() == 1
+
+
+def test_same_idempotency_key_with_another_body_is_a_conflict(client, town, dog, dog_data):
+    assert post_application(client, town.slug, {"service": dog.pk, "data": dog_data}, key="k").status_code == 201
+    changed = copy.deepcopy(dog_data)
+    changed["dog"]["name"] = "Rex"
+    response = post_application(client, town.slug, {"service": dog.pk, "data": changed}, key="k")
+    assert response.status_code == 409
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["type"].endswith("/idempotency-conflict")
+    assert list(Application.objects.values_list("data__dog__name", flat=True)) == ["Bello"]
+
+
+def test_idempotency_keys_are_per_tenant(client, town, other_town, dog, dog_data, demo_services):
+    from rathaus.catalog.services import service_upsert
+
+    other_dog = service_upsert(municipality=other_town, slug="hund-anmelden", form=dog.form, leika_key=dog.leika_key,
+                               name="Hund", summary="", office="", processing_days=5)
+    ours = post_application(client, town.slug, {"service": dog.pk, "data": dog_data}, key="shared")
+    theirs = post_application(client, other_town.slug, {"service": other_dog.pk, "data": dog_data}, key="shared")
+    assert ours.status_code == theirs.status_code == 201
+    assert ours.json()["reference"].startswith("MUS-") and theirs.json()["reference"].startswith("BSP-")
+
+
+def test_invalid_data_lists_each_fields_json_pointer_in_german(client, town, dog, dog_data):
+    bad = copy.deepcopy(dog_data)
+    bad["owner"]["address"]["postal_code"] = "9999"
+    del bad["dog"]["chip_number"]
+    bad["dog"]["other_dogs"] = "zwei"
+    response = post_application(client, town.slug, {"service": dog.pk, "data": bad})
+    assert response.status_code == 422
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == 422
+    assert body["detail"] == "Die Antragsdaten erfüllen das Formular nicht."
+    by_pointer = {e["pointer"]: e for e in body["errors"]}
+    assert set(by_pointer) == {"/data/owner/address/postal_code", "/data/dog/chip_number", "/data/dog/other_dogs"}
+    assert by_pointer["/data/dog/chip_number"]["detail"] == "Dieses Feld ist ein Pflichtfeld."
+    assert by_pointer["/data/dog/chip_number"]["code"] == "required"
+    assert by_pointer["/data/dog/other_dogs"]["detail"] == "Bitte geben Sie eine ganze Zahl ein."
+    assert by_pointer["/data/owner/address/postal_code"]["code"] in ("minLength", "pattern")
+    assert Application.objects.count() == 0
+    assert not AuditEntry.objects.filter(action="application.submitted").exists()
+
+
+def test_unknown_fields_in_the_data_are_refused(client, town, dog, dog_data):
+    bad = copy.deepcopy(dog_data)
+    bad["dog"]["colour"] = "braun"
+    response = post_application(client, town.slug, {"service": dog.pk, "data": bad})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"pointer": "/data/dog/colour", "detail": "Unbekanntes Feld „colour“.",
+                                          "detail_en": "Unknown field “colour”.", "code": "additionalProperties"}]
+    assert Application.objects.count() == 0
+
+
+def test_unknown_fields_in_the_envelope_are_refused(client, town, dog, dog_data):
+    response = post_application(client, town.slug, {"service": dog.pk, "data": dog_data, "status": "approved"})
+    assert response.status_code == 422
+    assert response["Content-Type"] == PROBLEM
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/status"]
+    assert Application.objects.count() == 0
+
+
+@pytest.mark.parametrize(("body", "pointers"), [
+    ({"data": {}}, ["/service"]),
+    ({"service": "1", "data": {}}, ["/service"]),
+    ({"service": True, "data": {}}, ["/service"]),
+    ({"service": 1}, ["/data"]),
+    ({"service": 1, "data": []}, ["/data"]),
+    ([], [""]),
+])
+def test_malformed_envelope_is_a_422_problem(client, town, dog, body, pointers):
+    response = post_application(client, town.slug, body)
+    assert response.status_code == 422
+    assert response["Content-Type"] == PROBLEM
+    assert [e["pointer"] for e in response.json()["errors"]] == pointers
+    assert Application.objects.count() == 0
+
+
+def test_service_of_another_tenant_cannot_be_applied_for(client, town, other_town, dog, dog_data):
+    response = post_application(client, other_town.slug, {"service": dog.pk, "data": dog_data})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/service"
+    assert Application.objects.count() == 0
+
+
+def test_unpublished_service_cannot_be_applied_for(client, town, dog, dog_data):
+    dog.is_published = False
+    dog.save()
+    response = post_application(client, town.slug, {"service": dog.pk, "data": dog_data})
+    assert response.status_code == 422
+    assert Application.objects.count() == 0
+
+
+# ---------------------------------------------------------------- reading the status
+
+
+@pytest.fixture
+def submitted(client, town, dog, dog_data):
+    return post_application(client, town.slug, {"service": dog.pk, "data": dog_data}).json()
+
+
+def test_status_with_bearer_token_shows_status_and_history(client, town, dog, submitted):
+    response = get_application(client, town.slug, submitted["reference"], submitted["access_token"])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["reference"] == submitted["reference"]
+    assert body["service"] == dog.pk
+    assert (body["status"], body["status_label"], body["channel"]) == ("received", "Eingegangen", "online")
+    assert [(h["status"], h["text"]) for h in body["history"]] == [
+        ("received", "Ihr Antrag ist eingegangen und wird bald bearbeitet.")]
+
+
+def test_status_history_grows_with_each_status_change(client, town, submitted, make_staff):
+    from rathaus.applications.services import application_change_status
+
+    application = Application.objects.get()
+    application_change_status(application=application, status="in_review", public_text="Wir prüfen die Chipnummer.",
+                              actor=make_staff(town))
+    body = get_application(client, town.slug, submitted["reference"], submitted["access_token"]).json()
+    assert body["status"] == "in_review"
+    assert [(h["status"], h["text"]) for h in body["history"]][1] == ("in_review", "Wir prüfen die Chipnummer.")
+
+
+@pytest.mark.parametrize("token", [None, "", "falsch", "x" * 200])
+def test_status_without_the_right_token_is_not_found(client, town, submitted, token):
+    response = get_application(client, town.slug, submitted["reference"], token)
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_status_with_basic_instead_of_bearer_is_not_found(client, town, submitted):
+    response = client.get(f"/api/v1/m/{town.slug}/applications/{submitted['reference']}",
+                          headers={"Authorization": f"Basic {submitted['access_token']}"})
+    assert response.status_code == 404
+
+
+def test_unknown_reference_and_wrong_token_look_the_same(client, town, submitted):
+    unknown = get_application(client, town.slug, "MUS-2000-999999", submitted["access_token"])
+    wrong = get_application(client, town.slug, submitted["reference"], "falsch")
+    assert unknown.status_code == wrong.status_code == 404
+    assert unknown.json() == wrong.json()
+
+
+def test_reference_under_another_tenants_slug_is_not_found(client, town, other_town, submitted):
+    response = get_application(client, other_town.slug, submitted["reference"], submitted["access_token"])
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_verified_staff_read_their_tenants_application_without_token(client, town, submitted, make_staff, login_verified):
+    login_verified(client, make_staff(town))
+    assert get_application(client, town.slug, submitted["reference"], None).status_code == 200
+
+
+def test_staff_of_another_tenant_cannot_read_the_application(client, town, other_town, submitted, make_staff,
+                                                             login_verified):
+    login_verified(client, make_staff(other_town))
+    assert get_application(client, town.slug, submitted["reference"], None).status_code == 404
+
+
+def test_staff_without_second_factor_cannot_read_without_token(client, town, submitted, make_staff):
+    client.force_login(make_staff(town))
+    assert get_application(client, town.slug, submitted["reference"], None).status_code == 404
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+
+def test_openapi_lists_every_public_path_that_exists():
+    from django.test import Client
+
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    expected = {
+        "/api/v1/municipalities": {"get"},
+        "/api/v1/m/{slug}/services": {"get"},
+        "/api/v1/m/{slug}/services/{service_id}": {"get"},
+        "/api/v1/m/{slug}/applications": {"post"},
+        "/api/v1/m/{slug}/applications/{reference}": {"get"},
+    }
+    for path, methods in expected.items():
+        assert path in paths, path
+        assert methods <= set(paths[path]), path
+    submit = paths["/api/v1/m/{slug}/applications"]["post"]
+    assert {"201", "409", "413", "415", "422", "429"} <= set(submit["responses"])
+    body_schema = submit["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema["required"] == ["service", "data"]
+    assert body_schema["additionalProperties"] is False
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in submit.get("parameters", []))
+
+
+def test_api_docs_page_is_served(client):
+    assert client.get("/api/v1/docs").status_code == 200
+
+
+# ---------------------------------------------------------------- the published schema is the contract
+
+
+@pytest.fixture
+def published(client, town, demo_services):
+    """(service id, schema) as the API publishes them, for the demo services and both FIM imports."""
+    from rathaus.catalog.services import service_import_fim
+
+    service_import_fim(municipality=town, xml=(FIM_DIR / "S00000036_waffenbesitzkarte_xdf1.xml").read_bytes(),
+                       leika_key="99089013000000", office="Waffenbehörde", slug="waffenbesitzkarte")
+    service_import_fim(municipality=town, xml=(FIM_DIR / "S00000121_blaue_karte_eu_xdf2.xml").read_bytes(),
+                       leika_key="99010003001000", office="Ausländerbehörde", slug="blaue-karte-eu")
+    listing = client.get(f"/api/v1/m/{town.slug}/services").json()
+    return {s["slug"]: (s["id"], client.get(f"/api/v1/m/{town.slug}/services/{s['id']}").json()["form_schema"])
+            for s in listing}
+
+
+SERVICE_SLUGS = ["hund-anmelden", "bewohnerparkausweis", "halteverbot-umzug", "waffenbesitzkarte", "blaue-karte-eu"]
+# 12 examples per service and direction keep the two CI runs well inside their time budget.
+PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, database=None,
+                             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                                    HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+def _validator(schema):
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _paths(value, prefix=()):
+    """Every (path, node) of a JSON value, the root included."""
+    yield prefix, value
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, (*prefix, index))
+
+
+def _replace(value, path, new):
+    if not path:
+        return new
+    value = copy.deepcopy(value)
+    target = value
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = new
+    return value
+
+
+JSON_SCALARS = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=20) | st.sampled_from(
+    ["<script>alert(1)</script>", "", " ", "2026-02-30", "1980-01-31\n", "x" * 300, "99999 ", "ä@example"])
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+
+
+def _bounded(schema):
+    """The published schema with long strings capped: a stricter schema, so everything drawn from
+    it is still valid under the published one, but examples (file contents) stay small and fast."""
+    if isinstance(schema, dict):
+        bounded = {key: _bounded(value) for key, value in schema.items()}
+        if isinstance(bounded.get("maxLength"), int) and bounded["maxLength"] > 400:
+            bounded["maxLength"] = 400
+        return bounded
+    if isinstance(schema, list):
+        return [_bounded(item) for item in schema]
+    return schema
+
+
+@st.composite
+def mutated(draw, schema):
+    """Valid data with one node replaced, one key dropped or one unknown key added."""
+    data = draw(from_schema(_bounded(schema)))
+    nodes = list(_paths(data))
+    path, node = draw(st.sampled_from(nodes))
+    how = draw(st.sampled_from(["replace", "drop", "add"] if isinstance(node, dict) and node else ["replace", "add"]
+                               if isinstance(node, dict) else ["replace"]))
+    if how == "replace":
+        return _replace(data, path, draw(JSON_VALUES))
+    changed = dict(node)
+    if how == "drop":
+        changed.pop(draw(st.sampled_from(sorted(changed))))
+    else:
+        changed[draw(st.text(min_size=1, max_size=12).filter(lambda k: k not in node))] = draw(JSON_SCALARS)
+    return _replace(data, path, changed)
+
+
+@pytest.mark.slow_property
+@pytest.mark.parametrize("slug", SERVICE_SLUGS)
+def test_any_data_valid_under_the_published_schema_is_accepted(client, published, settings, slug):
+    settings.RATELIMIT_SUBMISSIONS = "100000/m"
+    service_id, schema = published[slug]
+    validator = _validator(schema)
+
+    @PROPERTY_SETTINGS
+    @given(data=from_schema(_bounded(schema)))
+    def check(data):
+        assume(validator.is_valid(data))
+        before = Application.objects.count()
+        response = post_application(client, "musterstadt", {"service": service_id, "data": data})
+        note(response.content.decode()[:2000])
+        assert response.status_code == 201
+        assert Application.objects.count() == before + 1
+        stored = Application.objects.get(reference=response.json()["reference"])
+        # File leaves are replaced by attachment metadata; every other value is stored as sent.
+        file_paths = {tuple(a.field.split("/")) for a in Attachment.objects.filter(application=stored)}
+        for path, value in _paths(data):
+            if not isinstance(value, dict | list) and not any(tuple(map(str, path[: len(f)])) == f for f in file_paths):
+                found = stored.data
+                for key in path:
+                    found = found[key]
+                assert found == value, path
+
+    check()
+
+
+@pytest.mark.slow_property
+@pytest.mark.parametrize("slug", SERVICE_SLUGS)
+def test_any_data_invalid_under_the_published_schema_is_refused_and_nothing_stored(client, published, settings, slug):
+    settings.RATELIMIT_SUBMISSIONS = "100000/m"
+    service_id, schema = published[slug]
+    validator = _validator(schema)
+
+    @PROPERTY_SETTINGS
+    @given(data=mutated(schema))
+    def check(data):
+        assume(not validator.is_valid(data))
+        before = (Application.objects.count(), AuditEntry.objects.count(), Attachment.objects.count())
+        response = post_application(client, "musterstadt", {"service": service_id, "data": data})
+        note(response.content.decode()[:2000])
+        assert response.status_code == 422
+        assert response["Content-Type"] == PROBLEM
+        errors = response.json()["errors"]
+        assert errors and all(e["pointer"].startswith("/data") and e["detail"] for e in errors)
+        assert (Application.objects.count(), AuditEntry.objects.count(), Attachment.objects.count()) == before
+
+    check()
+
+
+@pytest.mark.parametrize("content", ["JVBERi0xLjQK", "JVBERi0xLjQKJQ", "JVBERi0xLjQKJ", "JVBERi0xLjQKJQ=", "JVBERi0="])
+def test_file_content_is_accepted_exactly_when_the_published_schema_accepts_it(client, town, dog, dog_data, content):
+    # The schema's content pattern checks alphabet and magic bytes but not base64 padding, so
+    # unpadded or odd-length content is valid under it and must not crash the decoder.
+    schema = client.get(f"/api/v1/m/{town.slug}/services/{dog.pk}").json()["form_schema"]
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "nachweis.pdf", "content_type": "application/pdf", "content": content}}
+    response = post_application(client, town.slug, {"service": dog.pk, "data": dog_data})
+    if _validator(schema).is_valid(dog_data):
+        assert response.status_code == 201, response.content
+        assert Attachment.objects.get().content_type == "application/pdf"
+    else:
+        assert response.status_code == 422
+        assert Application.objects.count() == 0

@@ -1,0 +1,68 @@
+"""File uploads in forms, and citizens who apply with an account."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from rathaus.applications.models import Application, Attachment
+from rathaus.applications.tests.test_web_flow import STEP_VALUES
+
+pytestmark = pytest.mark.django_db
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _to_step(client, town, upto: int) -> str:
+    base = client.post(f"/m/{town.slug}/leistungen/hund-anmelden/antrag/")["Location"].rsplit("/schritt/", 1)[0]
+    for index in range(1, upto):
+        assert client.post(f"{base}/schritt/{index}/", STEP_VALUES[index]).status_code == 302
+    return base
+
+
+def test_exemption_needs_a_proof_and_accepts_a_png(client, town, demo_services):
+    base = _to_step(client, town, 3)
+    missing = client.post(f"{base}/schritt/3/", {"reduction.exemption": "blindenfuehrhund"})
+    assert missing.status_code == 422
+    assert 'href="#f-reduction-proof"' in missing.content.decode()
+    upload = SimpleUploadedFile("ausweis.png", PNG, content_type="image/png")
+    ok = client.post(f"{base}/schritt/3/", {"reduction.exemption": "blindenfuehrhund", "reduction.proof": upload})
+    assert ok.status_code == 302
+    # The uploaded file stays when the step is sent again without a new file.
+    again = client.get(f"{base}/schritt/3/").content.decode()
+    assert "ausweis.png" in again
+    assert client.post(f"{base}/schritt/3/", {"reduction.exemption": "blindenfuehrhund"}).status_code == 302
+    assert client.post(f"{base}/schritt/4/", STEP_VALUES[4]).status_code == 302
+    client.post(f"{base}/pruefen/")
+    application = Application.objects.get()
+    attachment = Attachment.objects.get(application=application)
+    assert (attachment.filename, attachment.content_type, attachment.size) == ("ausweis.png", "image/png", len(PNG))
+    assert application.data["reduction"]["proof"]["attachment_id"] == attachment.pk
+    assert "content" not in application.data["reduction"]["proof"]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("ausweis.pdf", b"MZ\x90\x00 not a pdf", "kein erlaubtes Format"),
+    ("ausweis.pdf.exe", b"MZ\x90\x00", "kein erlaubtes Format"),
+    ("gross.png", PNG + b"\x00" * (5 * 1024 * 1024), "zu groß"),
+])
+def test_uploads_that_fail_a_check_are_refused_and_not_stored(client, town, demo_services, name, content, message):
+    base = _to_step(client, town, 3)
+    response = client.post(f"{base}/schritt/3/", {"reduction.exemption": "rettungshund",
+                                                  "reduction.proof": SimpleUploadedFile(name, content)})
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert Attachment.objects.count() == 0
+
+
+def test_citizen_with_account_finds_the_application_under_my_applications(client, town, demo_services, make_user):
+    user = make_user("berta@example.org")
+    client.force_login(user)
+    base = _to_step(client, town, 5)
+    client.post(f"{base}/pruefen/")
+    application = Application.objects.get()
+    assert application.applicant == user
+    page = client.get("/meine-antraege/").content.decode()
+    assert application.reference in page
+    own = client.get(f"/m/{town.slug}/meine-antraege/{application.reference}/")
+    assert own.status_code == 200 and "Eingegangen" in own.content.decode()
+    client.force_login(make_user("fremd@example.org"))
+    assert client.get(f"/m/{town.slug}/meine-antraege/{application.reference}/").status_code == 404

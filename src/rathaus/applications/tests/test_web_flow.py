@@ -1,0 +1,95 @@
+"""A citizen fills the dog form without JavaScript, fixes errors, submits and follows the status."""
+
+import re
+
+import pytest
+from django.core import mail
+
+from rathaus.applications.models import Application, Status
+
+pytestmark = pytest.mark.django_db
+
+STEP_VALUES = {
+    1: {"owner.given_name": "Erika", "owner.family_name": "Mustermann", "owner.birth_date": "31.01.1980",
+        "owner.address.street": "Hauptstraße", "owner.address.house_number": "12a",
+        "owner.address.postal_code": "99999", "owner.address.city": "Musterstadt", "owner.email": "erika@example.org"},
+    2: {"dog.name": "Bello", "dog.breed": "labrador", "dog.birth_date": "2024-05-01", "dog.sex": "maennlich",
+        "dog.chip_number": "276098106123456", "dog.kept_since": "2026-11-01", "dog.other_dogs": "0"},
+    3: {"reduction.exemption": "keine"},
+    4: {"declaration.truthful": "true", "declaration.privacy": "true"},
+}
+
+
+def _start(client, town):
+    response = client.post(f"/m/{town.slug}/leistungen/hund-anmelden/antrag/")
+    assert response.status_code == 302
+    return response["Location"].rsplit("/schritt/", 1)[0]
+
+
+def test_citizen_applies_fixes_errors_and_follows_status(client, town, demo_services, django_capture_on_commit_callbacks):
+    base = _start(client, town)
+    empty = client.post(f"{base}/schritt/1/", {"_next": ""})
+    assert empty.status_code == 422
+    page = empty.content.decode()
+    assert "Bitte korrigieren Sie" in page
+    assert 'href="#f-owner-given_name"' in page
+    assert 'id="f-owner-given_name"' in page and 'aria-invalid="true"' in page
+
+    bad = dict(STEP_VALUES[1], **{"owner.address.postal_code": "9999"})
+    response = client.post(f"{base}/schritt/1/", bad)
+    assert response.status_code == 422
+    assert 'href="#f-owner-address-postal_code"' in response.content.decode()
+
+    for index, values in STEP_VALUES.items():
+        response = client.post(f"{base}/schritt/{index}/", values)
+        assert response.status_code == 302, (index, response.content.decode()[:3000])
+    assert response["Location"].endswith("/pruefen/")
+
+    review = client.get(f"{base}/pruefen/")
+    text = review.content.decode()
+    assert "Labrador Retriever" in text and "31.01.1980" in text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submitted = client.post(f"{base}/pruefen/")
+    assert submitted.status_code == 302
+    receipt = client.get(submitted["Location"])
+    assert receipt.status_code == 200
+    application = Application.objects.get()
+    assert application.reference == f"MUS-{application.submitted_at.year}-000001"
+    assert application.data["dog"]["name"] == "Bello"
+    assert application.status == Status.RECEIVED
+    assert application.reference in receipt.content.decode()
+
+    pdf_url = re.search(r'href="([^"]+eingangsbestaetigung\.pdf)"', receipt.content.decode()).group(1)
+    pdf = client.get(pdf_url)
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+
+    assert len(mail.outbox) == 1
+    assert application.reference in mail.outbox[0].subject
+    assert mail.outbox[0].to == ["erika@example.org"]
+    assert mail.outbox[0].attachments[0][0].endswith(".pdf")
+
+    status_url = re.search(r'href="([^"]+)" class="status-link"', receipt.content.decode()).group(1)
+    status = client.get(status_url)
+    assert status.status_code == 200
+    assert "Eingegangen" in status.content.decode()
+
+
+def test_draft_is_saved_and_resumed_later(client, town, demo_services):
+    base = _start(client, town)
+    response = client.post(f"{base}/schritt/1/", {**STEP_VALUES[1], "_save": ""})
+    assert response.status_code == 200
+    assert f"{base}/schritt/1/" in response.content.decode()
+    client.cookies.clear()
+    resumed = client.get(f"{base}/schritt/1/")
+    assert 'value="Mustermann"' in resumed.content.decode()
+
+
+def test_wrong_access_token_shows_nothing(client, town, demo_services, dog_data):
+    from rathaus.applications.services import application_submit
+
+    result = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data)
+    ref = result.application.reference
+    assert client.get(f"/m/{town.slug}/status/{ref}/{result.access_token}/").status_code == 200
+    assert client.get(f"/m/{town.slug}/status/{ref}/falsch/").status_code == 404

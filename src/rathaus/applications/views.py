@@ -1,0 +1,378 @@
+"""Citizen-facing intake (multi-step form, review, receipt, status) and the staff inbox."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from rathaus.accounts.rules import Perm
+from rathaus.catalog.selectors import service_choices, service_get, service_list
+from rathaus.core.audit import client_ip
+from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.forms.rendering import error_summary, render_step
+from rathaus_domain.forms.coerce import step_data_from_post, with_file
+from rathaus_domain.forms.model import FormSpec, Group, value_at
+from rathaus_domain.forms.validation import sniff_content_type, validate
+
+from . import selectors, services
+from .forms import StaffNoteForm, StatusChangeForm, StatusLookupForm
+from .models import Channel, Status
+from .pdf import receipt_pdf
+
+
+def _messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str]]:
+    english = (get_language() or "de").startswith("en")
+    by_name: dict[str, list[str]] = {}
+    for error in errors:
+        if step_key is not None and (not error.path or error.path[0] != step_key):
+            continue
+        by_name.setdefault(FormSpec.html_name(error.path), []).append(error.message_en if english else error.message)
+    return by_name
+
+
+def _submit_rate(group, request) -> str:
+    return settings.RATELIMIT_SUBMISSIONS
+
+
+# ---------------------------------------------------------------- citizen: form flow
+
+@tenant_view
+@require_POST
+def start(request, service: str):
+    service_obj = service_get(municipality=request.municipality, slug=service)
+    draft = services.draft_create(municipality=request.municipality, service=service_obj, user=request.user)
+    return redirect("applications:step", municipality=request.municipality.slug, token=draft.token, index=1)
+
+
+def _draft_context(request, token: str):
+    draft = selectors.draft_get(municipality=request.municipality, token=token)
+    spec = FormSpec.from_schema(draft.service.form.schema)
+    return draft, spec
+
+
+def _change_repeat(spec: FormSpec, data: dict, add: str | None, remove: str | None) -> None:
+    """Add or remove an item of a repeatable group (the no-JavaScript way: a submit button)."""
+    groups = {}
+
+    def collect(nodes):
+        for node in nodes:
+            if isinstance(node, Group):
+                groups[node.name] = node
+                collect(node.children)
+
+    for step in spec.steps:
+        collect(step.children)
+    if add and add in groups:
+        group = groups[add]
+        found, items = value_at(data, group.path)
+        items = list(items) if found and isinstance(items, list) else []
+        items = items or [{} for _ in range(max(group.min_items, 1))]
+        items.append("" if group.holds_values else {})
+        _put(data, group.path, items)
+    if remove:
+        name, _sep, index = remove.rpartition(".")
+        if name in groups and index.isdigit():
+            found, items = value_at(data, groups[name].path)
+            if found and isinstance(items, list) and int(index) < len(items):
+                items.pop(int(index))
+
+
+def _put(data: dict, path, value) -> None:
+    for key in path[:-1]:
+        data = data.setdefault(key, {})
+    data[path[-1]] = value
+
+
+def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Add uploaded files to the data; refuse what is too large or not of an allowed type."""
+    problems: dict[str, list[str]] = {}
+    for field in step.fields():
+        if field.widget != "file":
+            continue
+        for name, upload in request.FILES.items():
+            # Fields inside repeatable groups arrive bound (docs.0.scan); match by shape.
+            if not _matches(field.name, name):
+                continue
+            max_bytes = field.constraints.get("max_bytes") or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            accept = field.constraints.get("accept") or []
+            if upload.size > max_bytes:
+                problems.setdefault(name, []).append(_("Die Datei ist zu groß. Erlaubt sind höchstens %(mb).1f MB.") % {"mb": max_bytes / 1e6})
+                continue
+            raw = upload.read()
+            sniffed = sniff_content_type(raw)
+            if sniffed is None or (accept and sniffed not in accept):
+                problems.setdefault(name, []).append(_("Diese Datei hat kein erlaubtes Format. Erlaubt sind: %(types)s.") % {"types": ", ".join(accept)})
+                continue
+            path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
+            data = with_file(data, path, upload.name, sniffed, raw)
+    return data, problems
+
+
+def _matches(pattern: str, name: str) -> bool:
+    a, b = pattern.split("."), name.split(".")
+    return len(a) == len(b) and all(x == y or x == "*" for x, y in zip(a, b, strict=True))
+
+
+@tenant_view
+@ratelimit(key="ip", rate=_submit_rate, method="POST", block=True)
+def step(request, token: str, index: int):
+    draft, spec = _draft_context(request, token)
+    if not 1 <= index <= len(spec.steps):
+        raise Http404
+    current = spec.steps[index - 1]
+    data = copy.deepcopy(draft.data)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        step_data = step_data_from_post(spec, current.key, dict(request.POST.lists()))
+        # Files already uploaded stay unless a new file replaces them.
+        old = data.get(current.key, {})
+        for field in current.fields():
+            if field.widget == "file":
+                _keep_file(old, step_data, field.path[1:])
+        data[current.key] = step_data
+        data, errors = _read_files(request, spec, current, data)
+        if request.POST.get("_add") or request.POST.get("_remove"):
+            _change_repeat(spec, data, request.POST.get("_add"), request.POST.get("_remove"))
+            services.draft_save(draft=draft, data=data)
+            return redirect(request.path + "#main")
+        services.draft_save(draft=draft, data=data)
+        if "_save" in request.POST:
+            return render(request, "applications/saved.html", {"draft": draft, "service": draft.service,
+                          "resume_url": request.build_absolute_uri(request.path)})
+        if "_back" in request.POST:
+            return redirect("applications:step", municipality=request.municipality.slug, token=token, index=max(1, index - 1))
+        all_errors = _messages_by_name(validate(spec.schema, _validation_view(data, spec, index)), current.key)
+        for name, msgs in all_errors.items():
+            errors.setdefault(name, []).extend(msgs)
+        if not errors:
+            if index < len(spec.steps):
+                return redirect("applications:step", municipality=request.municipality.slug, token=token, index=index + 1)
+            return redirect("applications:review", municipality=request.municipality.slug, token=token)
+    return render(request, "applications/step.html", {
+        "draft": draft, "service": draft.service, "spec": spec, "step": current, "index": index,
+        "steps": spec.steps, "total": len(spec.steps), "nodes": render_step(current, data, errors),
+        "errors": error_summary(current, errors), "has_files": any(f.widget == "file" for f in current.fields()),
+    }, status=422 if errors else 200)
+
+
+def _keep_file(old: dict, new: dict, rel_path) -> None:
+    found, value = value_at(old, rel_path)
+    if not found or any(part == "*" for part in rel_path):
+        return
+    present, _v = value_at(new, rel_path)
+    if not present:
+        target = new
+        for key in rel_path[:-1]:
+            target = target.setdefault(key, {})
+        target[rel_path[-1]] = value
+
+
+def _validation_view(data: dict, spec: FormSpec, index: int) -> dict:
+    """Later steps are not filled yet: validate them as if their content were right."""
+    view = dict(data)
+    for later in spec.steps[index:]:
+        view.pop(later.key, None)
+    return view
+
+
+@tenant_view
+@ratelimit(key="ip", rate=_submit_rate, method="POST", block=True)
+def review(request, token: str):
+    draft, spec = _draft_context(request, token)
+    errors = validate(spec.schema, draft.data)
+    if request.method == "POST" and not errors:
+        result = services.draft_submit(draft=draft, ip=client_ip(request))
+        return redirect("applications:receipt", municipality=request.municipality.slug,
+                        reference=result.application.reference, token=result.access_token)
+    first_bad = next((i for i, s in enumerate(spec.steps, 1) if any(e.path and e.path[0] == s.key for e in errors)), None)
+    return render(request, "applications/review.html", {
+        "draft": draft, "service": draft.service, "spec": spec, "summary": spec.summary(draft.data),
+        "steps": spec.steps, "total": len(spec.steps), "first_bad": first_bad,
+        "error_count": len(errors),
+    }, status=422 if request.method == "POST" and errors else 200)
+
+
+# ---------------------------------------------------------------- citizen: receipt and status
+
+def _application_by_token(request, reference: str, token: str):
+    application = selectors.application_get(municipality=request.municipality, reference=reference)
+    if not services.access_token_matches(application, token):
+        raise Http404
+    return application
+
+
+@tenant_view
+def receipt(request, reference: str, token: str):
+    application = _application_by_token(request, reference, token)
+    return render(request, "applications/receipt.html", _status_context(request, application, token))
+
+
+@tenant_view
+def status(request, reference: str, token: str):
+    application = _application_by_token(request, reference, token)
+    return render(request, "applications/status.html", _status_context(request, application, token))
+
+
+@tenant_view
+def receipt_pdf_view(request, reference: str, token: str):
+    application = _application_by_token(request, reference, token)
+    return _pdf_response(application)
+
+
+def _pdf_response(application) -> HttpResponse:
+    response = HttpResponse(receipt_pdf(application), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="Eingangsbestaetigung-{application.reference}.pdf"'
+    return response
+
+
+def _status_context(request, application, token: str | None) -> dict:
+    spec = FormSpec.from_schema(application.form.schema)
+    status_url = (request.build_absolute_uri(reverse("applications:status", kwargs={
+        "municipality": request.municipality.slug, "reference": application.reference, "token": token})) if token else "")
+    return {"application": application, "service": application.service, "token": token, "status_url": status_url,
+            "summary": spec.summary(application.data), "history": list(application.history.all())}
+
+
+@tenant_view
+def status_lookup(request):
+    form = StatusLookupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        reference, token = form.cleaned_data["reference"], form.cleaned_data["token"]
+        application = selectors.application_inbox(municipality=request.municipality).filter(reference=reference).first()
+        if application is not None and services.access_token_matches(application, token):
+            return redirect("applications:status", municipality=request.municipality.slug, reference=reference, token=token)
+        form.add_error(None, _("Vorgangsnummer oder Zugangscode stimmen nicht. Beide stehen in Ihrer Eingangsbestätigung."))
+    return render(request, "applications/status_lookup.html", {"form": form})
+
+
+@tenant_view
+def my_status(request, reference: str):
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('accounts:login')}?next={request.path}")
+    application = selectors.application_get(municipality=request.municipality, reference=reference)
+    if application.applicant_id != request.user.pk:
+        raise Http404
+    if request.GET.get("format") == "pdf":
+        return _pdf_response(application)
+    context = _status_context(request, application, None)
+    context["own"] = True
+    return render(request, "applications/status.html", context)
+
+
+# ---------------------------------------------------------------- staff
+
+INBOX_PAGE_SIZE = 25
+
+
+@staff_view(Perm.VIEW_INBOX)
+def inbox(request):
+    params = request.GET
+    service_id = params.get("leistung", "")
+    qs = selectors.application_inbox(
+        municipality=request.municipality, status=params.get("status", "") if params.get("status") in Status.values else "",
+        service_id=int(service_id) if service_id.isdigit() else None,
+        channel=params.get("kanal", "") if params.get("kanal") in Channel.values else "",
+        overdue=params.get("ueberfaellig") == "1", query=params.get("q", "")[:50],
+    )
+    export = params.get("export")
+    if export in ("csv", "json"):
+        return _export(qs, export, request.municipality)
+    page = Paginator(qs, INBOX_PAGE_SIZE).get_page(params.get("seite"))
+    query = params.copy()
+    query.pop("seite", None)
+    return render(request, "applications/inbox.html", {
+        "page": page, "services": service_choices(municipality=request.municipality),
+        "statuses": Status.choices, "channels": Channel.choices, "params": params, "query": query.urlencode(),
+        "today": timezone.localdate(),
+    })
+
+
+def _export(qs, fmt: str, municipality):
+    rows = [{"reference": a.reference, "service": a.service.name, "status": a.status, "channel": a.channel,
+             "submitted_at": a.submitted_at.isoformat(), "due_date": a.due_date.isoformat(),
+             "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
+    filename = f"antraege-{municipality.slug}.{fmt}"
+    if fmt == "json":
+        response = JsonResponse(rows, safe=False, json_dumps_params={"ensure_ascii": False})
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.DictWriter(response, fieldnames=list(rows[0]) if rows else ["reference"])
+        writer.writeheader()
+        writer.writerows(rows)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+def staff_detail(request, reference: str):
+    application = selectors.application_get(municipality=request.municipality, reference=reference)
+    status_form = StatusChangeForm(initial={"status": application.status})
+    note_form = StaffNoteForm()
+    if request.method == "POST":
+        if "status" in request.POST:
+            status_form = StatusChangeForm(request.POST)
+            if status_form.is_valid():
+                services.application_change_status(application=application, actor=request.user, ip=client_ip(request),
+                                                   **status_form.cleaned_data)
+                messages.success(request, _("Status geändert."))
+                return redirect(request.path)
+        else:
+            note_form = StaffNoteForm(request.POST)
+            if note_form.is_valid():
+                services.note_add(application=application, author=request.user, text=note_form.cleaned_data["text"],
+                                  ip=client_ip(request))
+                messages.success(request, _("Notiz gespeichert."))
+                return redirect(request.path)
+    context = _status_context(request, application, None)
+    context.update({"status_form": status_form, "note_form": note_form, "notes": list(application.notes.all()),
+                    "attachments": list(application.attachments.all()),
+                    "rules": FormSpec.from_schema(application.form.schema).rules()})
+    return render(request, "applications/staff_detail.html", context)
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+def staff_receipt_pdf(request, reference: str):
+    return _pdf_response(selectors.application_get(municipality=request.municipality, reference=reference))
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+def staff_attachment(request, reference: str, attachment_id: int):
+    application = selectors.application_get(municipality=request.municipality, reference=reference)
+    attachment = next((a for a in application.attachments.all() if a.pk == attachment_id), None)
+    if attachment is None:
+        raise Http404
+    response = HttpResponse(attachment.file.open("rb").read(), content_type=attachment.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{attachment.sha256[:12]}.{attachment.content_type.split("/")[-1]}"'
+    return response
+
+
+@staff_view(Perm.ASSISTED_ENTRY)
+def assisted_start(request):
+    services_qs = service_list(municipality=request.municipality)
+    if request.method == "POST":
+        slug = request.POST.get("service", "")
+        channel = request.POST.get("channel", "")
+        if channel in (Channel.OFFICE, Channel.PAPER, Channel.PHONE) and services_qs.filter(slug=slug).exists():
+            draft = services.draft_create(municipality=request.municipality, service=services_qs.get(slug=slug),
+                                          channel=channel, assisted_by=request.user)
+            return redirect("applications:step", municipality=request.municipality.slug, token=draft.token, index=1)
+        messages.error(request, _("Bitte wählen Sie eine Leistung und den Eingangskanal."))
+    return render(request, "applications/assisted_start.html", {
+        "services": services_qs, "channels": [(c, label) for c, label in Channel.choices if c != Channel.ONLINE]})
+
+
+def _json(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
