@@ -1,0 +1,103 @@
+"""`manage.py allocate`: file round trip, clear errors, stored rounds and programmes."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from rathaus.exchanges import services
+from rathaus.exchanges.models import ProgrammeStatus, RoundStatus
+
+EXAMPLE = {"seed": 1, "facilities": [{"id": "k1", "capacity": {"U3": 1, "Ü3": 20}}, {"id": "k2", "capacity": {"U3": 1}}],
+           "children": [{"id": "c1", "group": "U3", "wishes": ["k1", "k2"], "priority": {"k1": 2, "k2": 0}},
+                        {"id": "c2", "group": "U3", "wishes": ["k1"], "priority": {"k1": 1}},
+                        {"id": "c3", "group": "Ü3", "wishes": ["k1"]}]}
+
+
+def run_file(tmp_path, document, *extra):
+    source, target = tmp_path / "in.json", tmp_path / "out.json"
+    source.write_text(document if isinstance(document, str) else json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    call_command("allocate", "daycare", "--input", str(source), "--output", str(target), *extra)
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def test_file_round_trip(tmp_path, capsys):
+    out = run_file(tmp_path, EXAMPLE)
+    assert out == {"assignments": {"c1": "k1", "c3": "k1"}, "unassigned": ["c2"]}
+    assert "2 children placed, 1 without a place" in capsys.readouterr().out
+
+
+def test_file_mode_can_add_waiting_lists(tmp_path):
+    out = run_file(tmp_path, EXAMPLE, "--include", "waiting_lists,seed")
+    assert out["waiting_lists"]["k1"] == ["c2"]
+    assert out["seed"] == 1
+
+
+def test_invalid_json_is_reported_with_its_position(tmp_path):
+    with pytest.raises(CommandError, match=r"not valid JSON \(line 1, column 2\)"):
+        run_file(tmp_path, "{oops")
+
+
+def test_invalid_input_names_the_offending_path(tmp_path):
+    bad = {**EXAMPLE, "children": [{"id": "c1", "group": "U3", "wishes": ["k9"]}]}
+    with pytest.raises(CommandError, match=r"children\[0\]\.wishes\[0\]: unknown facility 'k9'"):
+        run_file(tmp_path, bad)
+
+
+def test_missing_input_and_unknown_parts_are_refused(tmp_path):
+    with pytest.raises(CommandError, match="Input file not found"):
+        call_command("allocate", "daycare", "--input", str(tmp_path / "nope.json"), "--output", str(tmp_path / "o.json"))
+    with pytest.raises(CommandError, match="Unknown --include part"):
+        run_file(tmp_path, EXAMPLE, "--include", "secrets")
+    with pytest.raises(CommandError, match="--input FILE --output FILE"):
+        call_command("allocate", "daycare")
+
+
+@pytest.mark.django_db
+def test_stored_round_runs_from_the_command_line(municipality, team_lead, register_child, citizen):
+    register_child(citizen, "Anna", ["sonne"])
+    prepared = services.round_create(municipality=municipality, actor=team_lead, follow_up=False, seed=3,
+                                     offer_deadline=timezone.localdate() + timedelta(days=7))
+    call_command("allocate", "daycare", "--municipality", municipality.slug, "--round", str(prepared.pk))
+    prepared.refresh_from_db()
+    assert prepared.status == RoundStatus.COMPLETED
+    assert prepared.run_by is None
+    with pytest.raises(CommandError, match="schon durchgeführt"):
+        call_command("allocate", "daycare", "--municipality", municipality.slug, "--round", str(prepared.pk))
+
+
+@pytest.mark.django_db
+def test_round_of_another_municipality_is_not_found(other_municipality, municipality, team_lead):
+    prepared = services.round_create(municipality=municipality, actor=team_lead, follow_up=False,
+                                     offer_deadline=timezone.localdate() + timedelta(days=7))
+    with pytest.raises(CommandError, match="No round"):
+        call_command("allocate", "daycare", "--municipality", other_municipality.slug, "--round", str(prepared.pk))
+
+
+@pytest.mark.django_db
+def test_holiday_programme_is_drawn_from_the_command_line(programme, activities, register_holiday, citizen):
+    register_holiday(citizen, "Ida", [activities["wald"]])
+    call_command("allocate", "holiday", "--municipality", programme.municipality.slug, "--programme", str(programme.pk),
+                 "--seed", "11")
+    programme.refresh_from_db()
+    assert (programme.status, programme.seed) == (ProgrammeStatus.ALLOCATED, 11)
+    with pytest.raises(CommandError, match="Unknown municipality"):
+        call_command("allocate", "holiday", "--municipality", "nirgendwo", "--programme", str(programme.pk))
+
+
+def test_django_free_entry_point_exit_codes(tmp_path, capsys):
+    from rathaus.exchanges.allocate_cli import main
+
+    source, target = tmp_path / "in.json", tmp_path / "out.json"
+    source.write_text(json.dumps(EXAMPLE, ensure_ascii=False), encoding="utf-8")
+    assert main(["--input", str(source), "--output", str(target)]) == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["unassigned"] == ["c2"]
+    source.write_text('{"seed": -1, "facilities": [], "children": []}', encoding="utf-8")
+    assert main(["--input", str(source), "--output", str(target)]) == 1
+    assert "invalid input at seed: must be a non-negative integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--input", str(source)])
+    assert excinfo.value.code == 2

@@ -1,0 +1,381 @@
+"""Daycare exchange: priority points, registrations, rounds, offers, follow-up rounds, staff pages."""
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from rathaus.accounts.models import Role
+from rathaus.exchanges import priority, services
+from rathaus.exchanges.models import (
+    AllocationOutcome,
+    AllocationRound,
+    PlaceOffer,
+    PlaceOfferStatus,
+    RegistrationStatus,
+    RoundStatus,
+    WaitingListEntry,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_distance_bands_count_only_the_best_band():
+    rules = [priority.RuleFacts("distance", 3, "distance:1"), priority.RuleFacts("distance", 1, "distance:3"),
+             priority.RuleFacts("single_parent", 2, "single_parent")]
+    rules = [priority.RuleFacts(r.criterion, r.points, r.label, 1.0 if r.points == 3 else 3.0 if r.points == 1 else None)
+             for r in rules]
+    facility = priority.FacilityFacts(id=1, latitude=50.0, longitude=10.0, catchment_districts=frozenset())
+    near = priority.ChildFacts(district_id=None, home=(50.005, 10.0), sibling_facility_id=None, single_parent=True,
+                               parents_working=False, special_needs=False)
+    assert priority.points_for(rules, near, facility) == (5, [("single_parent", 2), ("distance:1", 3)])
+    far = priority.ChildFacts(district_id=None, home=(50.02, 10.0), sibling_facility_id=None, single_parent=False,
+                              parents_working=False, special_needs=False)
+    assert priority.points_for(rules, far, facility) == (1, [("distance:3", 1)])
+
+
+def test_points_from_order_make_each_criterion_outweigh_all_later_ones():
+    points = priority.points_from_order(4)
+    assert points == [8, 4, 2, 1]
+    assert all(p > sum(points[i + 1:]) for i, p in enumerate(points))
+
+
+def test_group_kind_follows_age_at_start(start_month):
+    from rathaus.exchanges.tests.conftest import birth_for
+
+    assert services.group_kind_for(birth_for(1, start_month), start_month) == "U3"
+    assert services.group_kind_for(birth_for(4, start_month), start_month) == "Ü3"
+    assert services.group_kind_for(birth_for(7, start_month), start_month) == "Hort"
+
+
+def test_registration_rejects_more_wishes_than_allowed(register_child, citizen, daycare, municipality):
+    from rathaus.exchanges.models import ExchangeSettings
+
+    ExchangeSettings.objects.filter(municipality=municipality).update(daycare_max_wishes=2)
+    with pytest.raises(ValidationError) as excinfo:
+        register_child(citizen, "Anna", ["sonne", "regen", "wald"])
+    assert "höchstens 2" in str(excinfo.value)
+
+
+def test_registration_rejects_care_hours_the_facility_does_not_offer(register_child, citizen):
+    with pytest.raises(ValidationError) as excinfo:
+        register_child(citizen, "Anna", ["sonne"], care_hours=50)
+    assert "50 Wochenstunden" in str(excinfo.value)
+
+
+def test_max_wishes_is_not_a_cap_when_it_covers_every_facility(municipality, daycare):
+    assert services.max_wishes_for(municipality) == (3, False)
+
+
+@pytest.fixture
+def two_families(citizen, other_citizen, register_child, daycare):
+    """Anna lives in Nord (catchment of Sonnenschein, 3 points there); Ben has a sibling there (4 points)."""
+    anna = register_child(citizen, "Anna", ["sonne", "regen"], district=daycare["districts"]["north"])
+    ben = register_child(other_citizen, "Ben", ["sonne", "wald"], sibling_facility=daycare["facilities"]["sonne"])
+    return anna, ben
+
+
+def run_round(municipality, actor, *, follow_up=False, seed=7, capture=None):
+    allocation_round = services.round_create(municipality=municipality, actor=actor, follow_up=follow_up, seed=seed,
+                                             offer_deadline=timezone.localdate() + timedelta(days=14))
+    if capture is not None:
+        with capture(execute=True):
+            return services.round_run(allocation_round=allocation_round, actor=actor)
+    return services.round_run(allocation_round=allocation_round, actor=actor)
+
+
+def live_offer(registration):
+    return PlaceOffer.objects.get(registration=registration, status__in=["open", "accepted"])
+
+
+def test_round_persists_offers_outcomes_and_waiting_lists(municipality, team_lead, two_families, daycare,
+                                                          django_capture_on_commit_callbacks):
+    anna, ben = two_families
+    done = run_round(municipality, team_lead, capture=django_capture_on_commit_callbacks)
+    assert done.status == RoundStatus.COMPLETED
+    assert done.snapshot["children"][0]["priority"] == {"sonne": 3, "regen": 0}
+    assert live_offer(ben).facility.code == "sonne"
+    assert live_offer(anna).facility.code == "regen"
+    assert list(WaitingListEntry.objects.filter(round=done).values_list("facility__code", "registration_id", "position")) == [
+        ("sonne", anna.pk, 1)]
+    explanation = AllocationOutcome.objects.get(round=done, registration=anna).explanations
+    assert explanation[0]["outcome"] == "rejected"
+    assert explanation[0]["text_de"] == ("Wunsch 1 (Kita Sonnenschein): 1 Platz; der letzte Platz ging an Prioritätsstufe 4; "
+                                         "Ihr Kind hatte Stufe 3 (höhere Stufen haben Vorrang).")
+    assert explanation[1]["outcome"] == "admitted"
+    assert {m.to[0] for m in mail.outbox} == {"eltern@example.org", "nachbar@example.org"}
+    assert done.stats["assigned"] == 2
+    assert done.stats["first_wish"] == 1
+
+
+def test_a_round_runs_only_once(municipality, team_lead, two_families):
+    done = run_round(municipality, team_lead)
+    with pytest.raises(services.ExchangeError):
+        services.round_run(allocation_round=done, actor=team_lead)
+    assert PlaceOffer.objects.count() == 2
+
+
+def test_a_case_worker_may_not_run_rounds(municipality, case_worker, two_families):
+    with pytest.raises(PermissionDenied):
+        services.round_create(municipality=municipality, actor=case_worker, follow_up=False,
+                              offer_deadline=timezone.localdate() + timedelta(days=3))
+    assert not AllocationRound.objects.exists()
+
+
+def test_parents_accept_or_decline_only_their_own_open_offers(municipality, team_lead, two_families, other_citizen, citizen):
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    offer = live_offer(anna)
+    with pytest.raises(PermissionDenied):
+        services.place_offer_accept(offer=offer, actor=other_citizen)
+    services.place_offer_accept(offer=offer, actor=citizen)
+    offer.refresh_from_db()
+    anna.refresh_from_db()
+    assert (offer.status, anna.status) == (PlaceOfferStatus.ACCEPTED, RegistrationStatus.PLACED)
+    with pytest.raises(services.ExchangeError):
+        services.place_offer_decline(offer=offer, actor=citizen)
+
+
+def test_an_offer_past_its_deadline_cannot_be_answered(municipality, team_lead, two_families, citizen):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    PlaceOffer.objects.filter(registration=anna).update(deadline=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(services.ExchangeError):
+        services.place_offer_accept(offer=live_offer(anna), actor=citizen)
+    assert services.place_offers_expire(municipality=municipality) == 1
+
+
+def test_follow_up_round_gives_a_declined_place_to_the_waiting_list(municipality, team_lead, two_families,
+                                                                    other_citizen, django_capture_on_commit_callbacks):
+    anna, ben = two_families
+    first = run_round(municipality, team_lead)
+    regen_offer = live_offer(anna)
+    services.place_offer_decline(offer=live_offer(ben), actor=other_citizen)
+    mail.outbox.clear()
+    second = run_round(municipality, team_lead, follow_up=True, seed=99, capture=django_capture_on_commit_callbacks)
+    assert second.previous == first
+    assert live_offer(anna).facility.code == "sonne"  # moved up to her first wish
+    regen_offer.refresh_from_db()
+    assert regen_offer.status == PlaceOfferStatus.SUPERSEDED
+    assert live_offer(ben).facility.code == "wald"
+    ben_explained = AllocationOutcome.objects.get(round=second, registration=ben).explanations
+    assert ben_explained[0]["outcome"] == "declined"
+    assert len(mail.outbox) == 2
+    # Lottery numbers stay, so waiting lists keep their order across rounds.
+    assert second.result["lottery"][str(anna.pk)] == first.result["lottery"][str(anna.pk)]
+
+
+def test_follow_up_round_keeps_accepted_places(municipality, team_lead, two_families, citizen, other_citizen):
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    services.place_offer_accept(offer=live_offer(anna), actor=citizen)
+    services.place_offer_decline(offer=live_offer(ben), actor=other_citizen)
+    second = run_round(municipality, team_lead, follow_up=True)
+    assert live_offer(anna).facility.code == "regen"
+    assert live_offer(anna).status == PlaceOfferStatus.ACCEPTED
+    assert second.result["assignments"][str(anna.pk)] == "regen"
+    assert not AllocationOutcome.objects.filter(round=second, registration=anna).exists()
+
+
+def test_withdrawal_frees_the_place_for_the_follow_up(municipality, team_lead, two_families, other_citizen):
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    services.registration_withdraw(registration=ben, actor=other_citizen)
+    run_round(municipality, team_lead, follow_up=True)
+    assert live_offer(anna).facility.code == "sonne"
+    assert not PlaceOffer.objects.filter(registration=ben, status__in=["open", "accepted"]).exists()
+
+
+def test_a_round_is_reproducible_from_its_input_file(municipality, team_lead, two_families, tmp_path):
+    from django.core.management import call_command
+
+    done = run_round(municipality, team_lead, seed=12345)
+    source, target = tmp_path / "in.json", tmp_path / "out.json"
+    source.write_text(json.dumps(done.snapshot), encoding="utf-8")
+    call_command("allocate", "daycare", "--input", str(source), "--output", str(target))
+    assert json.loads(target.read_text(encoding="utf-8"))["assignments"] == done.result["assignments"]
+
+
+# ---------------------------------------------------------------------------- views
+
+
+def page(client, name, municipality, **kwargs):
+    return client.get(reverse(f"exchanges:{name}", kwargs={"municipality": municipality.slug, **kwargs}))
+
+
+def test_parent_registers_a_child_through_the_form(client, municipality, citizen, daycare, start_month):
+    from rathaus.exchanges.tests.conftest import birth_for
+
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_register", kwargs={"municipality": municipality.slug})
+    form = client.get(url)
+    html = form.content.decode()
+    assert form.status_code == 200
+    assert "Ehrlich sortieren ist die beste Strategie" in html
+    assert "begrenzt" not in html.split("wishes-hint")[1].split("</p>")[0]
+    response = client.post(url, {
+        "child_first_name": "Mia", "child_last_name": "Muster", "birth_date": birth_for(1, start_month).isoformat(),
+        "desired_start": start_month.isoformat(), "care_hours": "35", "district": daycare["districts"]["south"].pk,
+        "wish_1": daycare["facilities"]["regen"].pk, "wish_2": daycare["facilities"]["wald"].pk, "single_parent": "on"})
+    assert response.status_code == 302
+    registration = citizen.daycare_registrations.get()
+    assert [w.facility.code for w in registration.wishes.all()] == ["regen", "wald"]
+    assert (registration.group_kind, registration.single_parent) == ("U3", True)
+
+
+def test_wish_cap_is_explained_when_wishes_are_capped(client, municipality, citizen, daycare):
+    from rathaus.exchanges.models import ExchangeSettings
+
+    ExchangeSettings.objects.filter(municipality=municipality).update(daycare_max_wishes=2)
+    client.force_login(citizen)
+    html = page(client, "daycare_register", municipality).content.decode()
+    assert "Die Zahl der Wünsche ist begrenzt" in html
+    assert 'name="wish_2"' in html
+    assert 'name="wish_3"' not in html
+
+
+def test_parent_sees_the_explanation_but_nothing_about_other_families(client, municipality, team_lead, two_families, citizen):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(citizen)
+    html = page(client, "daycare_registration", municipality, pk=anna.pk).content.decode()
+    assert "der letzte Platz ging an Prioritätsstufe 4; Ihr Kind hatte Stufe 3" in html
+    assert "Wohnort im Einzugsgebiet der Einrichtung (+2)" in html
+    assert "Ben" not in html
+    assert "nachbar@example.org" not in html
+    assert "Kita Sonnenschein: Platz 1 der Warteliste" in html
+
+
+def test_parent_answers_an_offer_in_the_portal(client, municipality, team_lead, two_families, citizen):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(citizen)
+    offer = live_offer(anna)
+    url = reverse("exchanges:daycare_offer_answer", kwargs={"municipality": municipality.slug, "pk": offer.pk})
+    assert client.post(url, {"answer": "accept"}).status_code == 302
+    offer.refresh_from_db()
+    assert offer.status == PlaceOfferStatus.ACCEPTED
+
+
+def test_another_parent_cannot_see_or_answer_an_offer(client, municipality, team_lead, two_families, other_citizen):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(other_citizen)
+    assert page(client, "daycare_registration", municipality, pk=anna.pk).status_code == 404
+    url = reverse("exchanges:daycare_offer_answer", kwargs={"municipality": municipality.slug, "pk": live_offer(anna).pk})
+    assert client.post(url, {"answer": "decline"}).status_code == 404
+    assert live_offer(anna).status == PlaceOfferStatus.OPEN
+
+
+def test_staff_round_page_shows_chart_table_and_exports(staff_client, municipality, team_lead, two_families):
+    done = run_round(municipality, team_lead)
+    response = page(staff_client, "staff_round", municipality, pk=done.pk)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<svg' in html
+    assert 'role="img"' in html
+    assert "100 % (1/1)" in html
+    assert "<caption>Auslastung als Tabelle</caption>" in html
+    assert '<th scope="row">Kita Sonnenschein</th>' in html
+    rows = list(csv.DictReader(io.StringIO(page(staff_client, "staff_round_export", municipality, pk=done.pk, fmt="csv")
+                                           .content.decode("utf-8-sig"))))
+    assert {(r["child_name"], r["facility"]) for r in rows} == {("Anna Kind", "regen"), ("Ben Kind", "sonne")}
+    document = json.loads(page(staff_client, "staff_round_export", municipality, pk=done.pk, fmt="json").content)
+    assert document["seed"] == 7
+    assert document["waiting_lists"]["sonne"] == [str(two_families[0].pk)]
+    snapshot = json.loads(page(staff_client, "staff_round_input", municipality, pk=done.pk).content)
+    assert snapshot == done.snapshot
+
+
+def test_staff_prepare_and_run_a_round_through_the_pages(staff_client, municipality, two_families):
+    url = reverse("exchanges:staff_rounds", kwargs={"municipality": municipality.slug})
+    deadline = (timezone.localdate() + timedelta(days=10)).isoformat()
+    response = staff_client.post(url, {"follow_up": "0", "offer_deadline": deadline, "seed": "42"})
+    assert response.status_code == 302
+    prepared = AllocationRound.objects.get()
+    assert (prepared.seed, prepared.status) == (42, RoundStatus.PREPARED)
+    staff_client.post(reverse("exchanges:staff_round", kwargs={"municipality": municipality.slug, "pk": prepared.pk}))
+    prepared.refresh_from_db()
+    assert prepared.status == RoundStatus.COMPLETED
+
+
+def test_case_worker_sees_rounds_but_cannot_run_them(client, staff_login, case_worker, municipality, team_lead, two_families):
+    prepared = services.round_create(municipality=municipality, actor=team_lead, follow_up=False,
+                                     offer_deadline=timezone.localdate() + timedelta(days=5))
+    staff_login(client, case_worker)
+    url = reverse("exchanges:staff_round", kwargs={"municipality": municipality.slug, "pk": prepared.pk})
+    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 404
+    prepared.refresh_from_db()
+    assert prepared.status == RoundStatus.PREPARED
+
+
+STAFF_PAGES = [
+    ("staff_dashboard", {}), ("staff_providers", {}), ("staff_offers", {}), ("staff_facilities", {}),
+    ("staff_rules", {}), ("staff_registrations", {}), ("staff_rounds", {}), ("staff_programmes", {}),
+    ("staff_categories", {}), ("staff_facility_create", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), STAFF_PAGES)
+def test_staff_pages_render_for_staff(staff_client, municipality, daycare, name, kwargs):
+    assert page(staff_client, name, municipality, **kwargs).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "kwargs"), STAFF_PAGES)
+def test_staff_pages_are_hidden_from_citizens_and_other_towns(client, staff_login, make_staff, other_municipality,
+                                                               citizen, municipality, name, kwargs):
+    client.force_login(citizen)
+    assert page(client, name, municipality, **kwargs).status_code == 404
+    staff_login(client, make_staff(other_municipality, Role.TENANT_ADMIN, "admin@andersdorf.example"))
+    assert page(client, name, municipality, **kwargs).status_code == 404
+
+
+@pytest.mark.parametrize(("name", "kwargs"), STAFF_PAGES)
+def test_staff_pages_send_anonymous_visitors_to_the_login(client, municipality, name, kwargs):
+    response = page(client, name, municipality, **kwargs)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_staff_edit_priority_rules_without_code(staff_client, municipality, daycare):
+    from rathaus.exchanges.models import PriorityRule
+
+    rules = list(PriorityRule.objects.filter(municipality=municipality))
+    data = {"action": "save", "rules-TOTAL_FORMS": "4", "rules-INITIAL_FORMS": "3", "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "30"}
+    for i, rule in enumerate(rules):
+        data.update({f"rules-{i}-id": rule.pk, f"rules-{i}-position": str(i), f"rules-{i}-criterion": rule.criterion,
+                     f"rules-{i}-points": str(rule.points), f"rules-{i}-is_active": "on",
+                     f"rules-{i}-max_km": "1,5" if rule.criterion == "distance" else ""})
+    data.update({"rules-0-points": "10", "rules-3-criterion": "single_parent", "rules-3-points": "3",
+                 "rules-3-position": "3", "rules-3-is_active": "on"})
+    response = staff_client.post(reverse("exchanges:staff_rules", kwargs={"municipality": municipality.slug}), data)
+    assert response.status_code == 302
+    saved = {(r.criterion, r.points, r.max_km and str(r.max_km)) for r in PriorityRule.objects.filter(municipality=municipality)}
+    assert saved == {("sibling", 10, None), ("catchment", 2, None), ("distance", 1, "1.5"), ("single_parent", 3, None)}
+
+
+def test_staff_set_points_from_order(staff_client, municipality, daycare):
+    from rathaus.exchanges.models import PriorityRule
+
+    staff_client.post(reverse("exchanges:staff_rules", kwargs={"municipality": municipality.slug}), {"action": "order"})
+    assert list(PriorityRule.objects.filter(municipality=municipality).values_list("points", flat=True)) == [4, 2, 1]
+
+
+def test_staff_edit_facility_groups_and_places(staff_client, municipality, daycare, start_month):
+    facility = daycare["facilities"]["wald"]
+    group = facility.groups.get()
+    url = reverse("exchanges:staff_facility", kwargs={"municipality": municipality.slug, "pk": facility.pk})
+    assert staff_client.get(url).status_code == 200
+    data = {"action": "capacities", "cap-TOTAL_FORMS": "2", "cap-INITIAL_FORMS": "1", "cap-MIN_NUM_FORMS": "0",
+            "cap-MAX_NUM_FORMS": "200", "cap-0-group": group.pk, "cap-0-start_month": start_month.isoformat(),
+            "cap-0-places": "7"}
+    assert staff_client.post(url, data).status_code == 302
+    assert list(group.capacities.values_list("places", flat=True)) == [7]
