@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from rathaus.processes.services import process_check
+
+
+class Command(BaseCommand):
+    help = "Parse and lint BPMN/DMN files; prints each problem with its element id; exit 1 on any error."
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+")
+        parser.add_argument("--lang", choices=["de", "en", "both"], default="both")
+
+    def handle(self, *args, files, lang, **options):
+        loaded = []
+        for name in files:
+            path = Path(name)
+            if not path.is_file():
+                raise CommandError(f"Datei nicht gefunden / file not found: {name}")
+            loaded.append((path.name, path.read_bytes()))
+        problems = process_check(loaded)
+        errors = 0
+        for p in problems:
+            errors += p["severity"] == "error"
+            message = {"de": p["message_de"], "en": p["message_en"]}.get(lang, f"{p['message_de']}\n    ({p['message_en']})")
+            self.stdout.write(f"{p['file'] or '-'}: {p['element_id'] or '-'}: {p['severity']}: {message}")
+        if errors:
+            self.stdout.write(self.style.ERROR(f"{errors} Fehler / error(s)"))
+            raise SystemExit(1)
+        self.stdout.write(self.style.SUCCESS("OK" + (f" ({len(problems)} Hinweise / warnings)" if problems else "")))

@@ -1,0 +1,213 @@
+"""Process models (BPMN + DMN per service, versioned), running instances, tasks, timers, outbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from rathaus.core.models import TenantModel
+
+
+class DefinitionState(models.TextChoices):
+    DRAFT = "draft", _("Entwurf")
+    PUBLISHED = "published", _("Veröffentlicht")
+    RETIRED = "retired", _("Außer Betrieb")
+
+
+class ProcessDefinition(TenantModel):
+    """One version of a service's process. Files never change after creation: a change is a new version."""
+
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="process_definitions",
+                                verbose_name=_("Leistung"))
+    version = models.PositiveIntegerField(_("Version"))
+    state = models.CharField(_("Zustand"), max_length=10, choices=DefinitionState.choices, default=DefinitionState.DRAFT)
+    name = models.CharField(_("Name"), max_length=200)
+    process_id = models.CharField(max_length=200)
+    digest = models.CharField(max_length=64)
+    # [{"name": "x.bpmn", "kind": "bpmn"|"dmn", "content": "<xml…>"}]
+    files = models.JSONField(default=list)
+    problems = models.JSONField(_("Prüfergebnis"), default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["service", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "version"], name="process_definition_version_unique"),
+            models.UniqueConstraint(fields=["service"], condition=Q(state="published"), name="one_published_process_per_service"),
+        ]
+        verbose_name = _("Prozessmodell")
+        verbose_name_plural = _("Prozessmodelle")
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.state})"
+
+    def bpmn_files(self) -> list[tuple[str, bytes]]:
+        return [(f["name"], f["content"].encode()) for f in self.files if f["kind"] == "bpmn"]
+
+    def dmn_files(self) -> list[tuple[str, bytes]]:
+        return [(f["name"], f["content"].encode()) for f in self.files if f["kind"] == "dmn"]
+
+
+class InstanceStatus(models.TextChoices):
+    RUNNING = "running", _("Läuft")
+    WAITING = "waiting", _("Wartet")
+    COMPLETED = "completed", _("Abgeschlossen")
+    FAILED = "failed", _("Fehler")
+
+
+class ProcessInstance(TenantModel):
+    """The process of one application; its engine state is saved in the same transaction as its effects."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="process_instances")
+    definition = models.ForeignKey(ProcessDefinition, on_delete=models.PROTECT, related_name="instances")
+    status = models.CharField(max_length=10, choices=InstanceStatus.choices, default=InstanceStatus.RUNNING, db_index=True)
+    state = models.TextField(blank=True)
+    current_elements = models.JSONField(default=list, blank=True)
+    completed_elements = models.JSONField(default=list, blank=True)
+    waiting_messages = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application"], name="one_process_per_application")]
+        verbose_name = _("Prozessinstanz")
+        verbose_name_plural = _("Prozessinstanzen")
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.definition_id} {self.status}"
+
+
+class TaskState(models.TextChoices):
+    OPEN = "open", _("Offen")
+    COMPLETED = "completed", _("Erledigt")
+    CANCELLED = "cancelled", _("Entfallen")
+
+
+class UserTask(TenantModel):
+    """A user task of the engine, mirrored for the staff inbox (the engine state stays authoritative)."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks")
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="process_tasks")
+    engine_task_id = models.CharField(max_length=40)
+    element_id = models.CharField(max_length=200)
+    name = models.CharField(_("Aufgabe"), max_length=200)
+    documentation = models.TextField(blank=True)
+    lane = models.CharField(max_length=200, blank=True)
+    candidate_groups = models.JSONField(default=list, blank=True)
+    role = models.CharField(_("Rolle"), max_length=20, default="case_worker")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="process_tasks", verbose_name=_("Bearbeitung"))
+    state = models.CharField(max_length=10, choices=TaskState.choices, default=TaskState.OPEN)
+    form_key = models.CharField(max_length=100, blank=True)
+    form_schema = models.JSONField(default=dict, blank=True)
+    due_at = models.DateTimeField(_("fällig am"), null=True, blank=True, db_index=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "engine_task_id"], name="user_task_engine_id_unique")]
+        indexes = [
+            models.Index(fields=["municipality", "state", "due_at"]),
+            models.Index(fields=["assignee", "state", "due_at"]),
+        ]
+        verbose_name = _("Aufgabe")
+        verbose_name_plural = _("Aufgaben")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.application_id})"
+
+
+class Timer(TenantModel):
+    """A timer the engine waits for. The scheduler reads `due_at <= now` through the index, never instances."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="timers")
+    engine_task_id = models.CharField(max_length=40)
+    element_id = models.CharField(max_length=200, blank=True)
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "engine_task_id"], name="timer_engine_id_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.element_id} @ {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class OutboxKind(models.TextChoices):
+    EMAIL = "email", _("E-Mail")
+    HTTP = "http", _("HTTP")
+
+
+class OutboxMessage(TenantModel):
+    """A side effect to perform after commit; the idempotency key makes a repeated step a no-op."""
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=8, choices=OutboxKind.choices)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sent_at", "id"])]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class CaseEvent(TenantModel):
+    """One line of the case timeline: an automatic step, a decision or a human action, in plain words."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="case_events")
+    instance = models.ForeignKey(ProcessInstance, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    element_id = models.CharField(max_length=200, blank=True)
+    text = models.CharField(max_length=1000)
+    # Decisions the citizen may read ("why was this decided"): the rule annotation in plain words.
+    public = models.BooleanField(default=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["application", "id"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+def _document_path(instance: CaseDocument, filename: str) -> str:
+    return f"documents/{instance.municipality_id}/{instance.application_id}/{filename}"
+
+
+class CaseDocument(TenantModel):
+    """A document the process produced (e.g. the decision letter), visible to staff and the citizen."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="case_documents")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=200)
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100, default="application/pdf")
+    file = models.FileField(upload_to=_document_path, max_length=300)
+    public = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,81 @@
+"""The outbox: side effects are rows written in the step's transaction and delivered after commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import urllib.request
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import OutboxKind, OutboxMessage
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 10
+
+
+def outbox_add(*, municipality, key: str, kind: str, payload: dict) -> OutboxMessage:
+    """Queue a side effect once per idempotency key (a second call with the same key is a no-op)."""
+    message, created = OutboxMessage.objects.get_or_create(
+        idempotency_key=key[:200], defaults={"municipality": municipality, "kind": kind, "payload": payload})
+    if created:
+        from .tasks import deliver_outbox
+
+        transaction.on_commit(lambda: deliver_outbox.enqueue(message.pk))
+    return message
+
+
+def message_id(key: str) -> str:
+    """Message-ID derived from the idempotency key, so receivers can drop a duplicate too."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@rathaus.outbox>"
+
+
+def _send(message: OutboxMessage) -> None:
+    payload = message.payload
+    if message.kind == OutboxKind.EMAIL:
+        EmailMessage(payload["subject"], payload["body"], to=payload["to"],
+                     headers={"Message-ID": message_id(message.idempotency_key),
+                              "X-Rathaus-Idempotency-Key": message.idempotency_key}).send()
+    elif message.kind == OutboxKind.HTTP:
+        url = payload.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", "")
+        if not url:
+            return  # no back-office system configured: nothing to call
+        request = urllib.request.Request(  # noqa: S310 - the URL is configured by the operator
+            url, data=json.dumps(payload.get("body", {})).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key})
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+
+def outbox_deliver(*, message_id_: int) -> bool:
+    """Send one message if still unsent; returns whether it was sent now.
+
+    The row stays locked while sending and is marked sent in the same transaction, so two
+    workers never send it both; a crash before the commit leaves it unsent for the sweep.
+    """
+    with transaction.atomic():
+        qs = OutboxMessage.objects.filter(pk=message_id_, sent_at__isnull=True)
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        message = qs.first()
+        if message is None:
+            return False
+        try:
+            _send(message)
+        except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
+            OutboxMessage.objects.filter(pk=message.pk).update(attempts=message.attempts + 1, last_error=str(exc)[:2000])
+            logger.warning("outbox %s failed: %s", message.idempotency_key, exc)
+            return False
+        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=message.attempts + 1)
+    return True
+
+
+def outbox_deliver_pending(*, limit: int = 200) -> int:
+    """Deliver unsent messages (oldest first); the sweep's safety net after a crash."""
+    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+               .order_by("id").values_list("pk", flat=True)[:limit])
+    return sum(outbox_deliver(message_id_=pk) for pk in ids)

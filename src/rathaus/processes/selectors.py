@@ -1,0 +1,69 @@
+"""Reads of the process side, each scoped to a municipality; fixed number of queries per page."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from rathaus.accounts.models import Membership
+
+from .models import CaseDocument, CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
+
+TASK_VIEWS = ("mine", "team", "overdue")
+
+
+def task_list(*, municipality, user, view: str = "mine", service_id: int | None = None, query: str = "") -> QuerySet[UserTask]:
+    """Open tasks: mine (assigned to me), team (everything open), overdue (due date passed)."""
+    qs = (UserTask.objects.for_municipality(municipality).filter(state=TaskState.OPEN)
+          .select_related("application__service", "assignee").order_by("due_at", "id"))
+    if view == "mine":
+        qs = qs.filter(assignee=user)
+    elif view == "overdue":
+        qs = qs.filter(due_at__lt=timezone.now())
+    if service_id:
+        qs = qs.filter(application__service_id=service_id)
+    if query:
+        qs = qs.filter(Q(application__reference__icontains=query) | Q(name__icontains=query)
+                       | Q(application__applicant_name__icontains=query))
+    return qs
+
+
+def task_get(*, municipality, pk: int) -> UserTask:
+    task = (UserTask.objects.for_municipality(municipality).select_related("application__service", "assignee", "instance")
+            .filter(pk=pk).first())
+    if task is None:
+        raise Http404("no such task")
+    return task
+
+
+def staff_members(*, municipality) -> list:
+    return [m.user for m in Membership.objects.for_municipality(municipality).select_related("user").order_by("user__last_name")]
+
+
+def instance_for(*, municipality, application) -> ProcessInstance | None:
+    return (ProcessInstance.objects.for_municipality(municipality).select_related("definition")
+            .filter(application=application).first())
+
+
+def case_timeline(*, municipality, application, public_only: bool = False) -> list[CaseEvent]:
+    qs = CaseEvent.objects.for_municipality(municipality).filter(application=application).select_related("actor")
+    if public_only:
+        qs = qs.filter(public=True)
+    return list(qs.order_by("created_at", "id"))
+
+
+def case_documents(*, municipality, application, public_only: bool = False) -> list[CaseDocument]:
+    qs = CaseDocument.objects.for_municipality(municipality).filter(application=application)
+    if public_only:
+        qs = qs.filter(public=True)
+    return list(qs)
+
+
+def case_tasks(*, municipality, application) -> list[UserTask]:
+    return list(UserTask.objects.for_municipality(municipality).filter(application=application).select_related("assignee"))
+
+
+def definition_list(*, municipality) -> QuerySet[ProcessDefinition]:
+    return (ProcessDefinition.objects.for_municipality(municipality).select_related("service")
+            .defer("files").order_by("service__name", "-version"))

@@ -1,0 +1,522 @@
+"""Every write of the process side: definitions, starting and moving instances, tasks, timers.
+
+Each function opens a transaction, locks the instance row, restores the engine run from its
+saved state, moves it, and saves the new state together with everything the move caused
+(status changes, documents, outbox rows, task and timer mirrors, timeline, audit entries).
+A crash anywhere rolls all of it back, so a retried job neither loses nor repeats a step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from rathaus.accounts.models import Membership, Role
+from rathaus.applications.models import Application
+from rathaus.core.audit import audit_record, audit_record_many
+from rathaus_domain.forms.validation import FieldError, validate
+from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
+from rathaus_domain.processes.lint import check_files, has_errors
+
+from .engine import model_for
+from .models import (
+    CaseEvent,
+    DefinitionState,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskState,
+    Timer,
+    UserTask,
+)
+from .steps.registry import CaseContext, case_context, load_contrib, steps
+from .task_forms import flatten, task_form
+
+logger = logging.getLogger(__name__)
+
+# Candidate groups / lanes named like a role map to it; anything else is case-worker work.
+_ROLE_NAMES = {
+    "case_worker": Role.CASE_WORKER, "sachbearbeitung": Role.CASE_WORKER,
+    "team_lead": Role.TEAM_LEAD, "teamleitung": Role.TEAM_LEAD,
+    "tenant_admin": Role.TENANT_ADMIN, "administration": Role.TENANT_ADMIN,
+}
+
+
+class ProcessUploadInvalid(Exception):
+    """The uploaded model has errors; nothing was stored."""
+
+    def __init__(self, problems: list[dict[str, Any]]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+class TaskInvalid(Exception):
+    """The task form data does not meet its schema."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+class TaskNotAllowed(Exception):
+    """The user may not do this with the task (role, state or assignee)."""
+
+
+def problem_dict(problem) -> dict[str, Any]:
+    return {"file": problem.file, "element_id": problem.element_id, "severity": problem.severity,
+            "message_de": problem.message_de, "message_en": problem.message_en, "code": problem.code}
+
+
+# ------------------------------------------------------------------ definitions
+
+def process_check(files: Iterable[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """Lint BPMN/DMN files with the registered steps (the same check as `rathaus check-process`)."""
+    load_contrib()
+    return [problem_dict(p) for p in check_files(list(files), registry=steps)]
+
+
+def process_definition_create(*, municipality, service, files: list[tuple[str, bytes]], publish: bool = False,
+                              actor=None) -> ProcessDefinition:
+    """Check and store a new version of a service's process; optionally publish it at once."""
+    if service.municipality_id != municipality.pk:
+        raise ValueError("service belongs to another municipality")
+    problems = process_check(files)
+    if has_errors(_Problems(problems)):
+        raise ProcessUploadInvalid(problems)
+    load_contrib()
+    bpmn = [(n, c) for n, c in files if not n.lower().endswith(".dmn")]
+    dmn = [(n, c) for n, c in files if n.lower().endswith(".dmn")]
+    try:
+        from rathaus_domain.processes.engine import ProcessModel
+
+        model = ProcessModel.from_files(bpmn, dmn, registry=steps)
+    except ProcessModelError as exc:
+        raise ProcessUploadInvalid([{"file": exc.file, "element_id": exc.element_id, "severity": "error",
+                                     "message_de": exc.message_de, "message_en": exc.message_en, "code": "invalid"}]) from None
+    with transaction.atomic():
+        last = ProcessDefinition.objects.filter(service=service).order_by("-version").select_for_update().first()
+        definition = ProcessDefinition.objects.create(
+            municipality=municipality, service=service, version=(last.version + 1) if last else 1, name=model.name,
+            process_id=model.process_id, digest=model.digest, problems=problems, created_by=actor,
+            files=[{"name": n, "kind": "dmn" if n.lower().endswith(".dmn") else "bpmn", "content": c.decode("utf-8")}
+                   for n, c in files])
+        audit_record(action="process.definition_created", municipality=municipality, actor=actor, obj=definition,
+                     summary=f"{service.slug} v{definition.version}", data={"digest": model.digest, "files": [n for n, _ in files]})
+        if publish:
+            process_definition_publish(definition=definition, actor=actor)
+    return definition
+
+
+class _Problems(list):
+    """Problem dicts that look like lint Problems to `has_errors`."""
+
+    def __iter__(self):
+        return (type("P", (), {"severity": p["severity"]}) for p in list.__iter__(self))
+
+
+def process_definition_publish(*, definition: ProcessDefinition, actor=None) -> ProcessDefinition:
+    """Publish a version; the previously published one retires. Running cases keep their version."""
+    with transaction.atomic():
+        ProcessDefinition.objects.filter(service=definition.service, state=DefinitionState.PUBLISHED).exclude(
+            pk=definition.pk).update(state=DefinitionState.RETIRED)
+        definition.state = DefinitionState.PUBLISHED
+        definition.published_at = timezone.now()
+        definition.save(update_fields=["state", "published_at"])
+        audit_record(action="process.definition_published", municipality=definition.municipality, actor=actor,
+                     obj=definition, summary=f"{definition.service.slug} v{definition.version}")
+    return definition
+
+
+def process_definition_retire(*, definition: ProcessDefinition, actor=None) -> ProcessDefinition:
+    with transaction.atomic():
+        definition.state = DefinitionState.RETIRED
+        definition.save(update_fields=["state"])
+        audit_record(action="process.definition_retired", municipality=definition.municipality, actor=actor,
+                     obj=definition, summary=f"{definition.service.slug} v{definition.version}")
+    return definition
+
+
+# ------------------------------------------------------------------ running
+
+def _start_data(application: Application) -> dict[str, Any]:
+    data = dict(application.data)
+    data.update({
+        "case_ref": application.reference,
+        "service": application.service.slug,
+        "applicant_email": application.applicant_email,
+        "submitted_on": timezone.localdate(application.submitted_at).isoformat(),
+    })
+    return data
+
+
+def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
+    """A plain-language line for the timeline, whether the citizen sees it, and audit data."""
+    name = event.element_name or event.element_id or ""
+    details = dict(event.details)
+    if event.kind == "process_started":
+        return f"Das Verfahren „{model.name}“ wurde gestartet.", False, details
+    if event.kind == "step":
+        description = steps.describe(details["step"]) if details.get("step") in steps else details.get("step")
+        return f"Automatischer Schritt: {name or description}.", False, details
+    if event.kind == "decision":
+        rules = [r.get("annotation") or r.get("rule_id") for r in details.get("matched_rules", [])]
+        outputs = details.get("output")
+        why = "; ".join(str(r) for r in rules if r) or "keine Regel traf zu"
+        return f"Automatische Entscheidung „{details.get('decision_name') or name}“: {why}.", True, {
+            "inputs": details.get("inputs_used"), "matched_rules": details.get("matched_rules"), "output": outputs,
+            "decision_id": details.get("decision_id")}
+    if event.kind == "user_task_ready":
+        return f"Aufgabe „{name}“ an die Sachbearbeitung übergeben.", False, details
+    if event.kind == "user_task_completed":
+        return f"Aufgabe „{name}“ erledigt.", False, details
+    if event.kind == "timer_fired":
+        return f"Frist abgelaufen: {name}.", False, details
+    if event.kind == "message_received":
+        return f"Eingegangen: {details.get('message')}.", False, details
+    if event.kind == "process_completed":
+        return "Das Verfahren ist abgeschlossen.", False, details
+    return f"{event.kind}: {name}", False, details
+
+
+def _role_for(groups: Iterable[str], lane: str | None) -> str:
+    for name in [*groups, lane or ""]:
+        role = _ROLE_NAMES.get(name.strip().lower())
+        if role:
+            return role
+    return Role.CASE_WORKER
+
+
+def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, actor=None, now: datetime) -> None:
+    """Save state, mirror tasks and timers, write timeline and audit entries (inside the caller's transaction)."""
+    application = case.application
+    municipality = instance.municipality
+    instance.state = run.serialize()
+    instance.current_elements = run.current_element_ids()
+    instance.completed_elements = run.completed_element_ids()
+    instance.waiting_messages = run.waiting_messages()
+    ready = run.ready_user_tasks()
+    if run.completed:
+        instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
+    else:
+        instance.status = InstanceStatus.WAITING if (ready or instance.waiting_messages or run.pending_timers()) \
+            else InstanceStatus.RUNNING
+    instance.error = ""
+    instance.save()
+
+    ready_ids = {t.id for t in ready}
+    open_tasks = {t.engine_task_id: t for t in instance.tasks.filter(state=TaskState.OPEN)}
+    gone = [t.pk for engine_id, t in open_tasks.items() if engine_id not in ready_ids]
+    if gone:
+        # Interrupted by a boundary event or a terminate end: the task no longer exists in the engine.
+        UserTask.objects.filter(pk__in=gone).update(state=TaskState.CANCELLED, completed_at=now)
+    new_tasks = []
+    for info in ready:
+        if info.id in open_tasks:
+            continue
+        due = info.due or _default_due(application)
+        new_tasks.append(UserTask(
+            municipality=municipality, instance=instance, application=application, engine_task_id=info.id,
+            element_id=info.element_id, name=(info.name or info.element_id)[:200], documentation=info.documentation or "",
+            lane=info.lane or "", candidate_groups=list(info.candidate_groups),
+            role=_role_for(info.candidate_groups, info.lane), form_key=info.form_key or "",
+            form_schema=task_form(info.form_key), due_at=due))
+    UserTask.objects.bulk_create(new_tasks, ignore_conflicts=True)
+
+    pending = {t.task_id: t for t in run.pending_timers()}
+    existing_timers = set(instance.timers.values_list("engine_task_id", flat=True))
+    stale = existing_timers - set(pending)
+    if stale:
+        instance.timers.filter(engine_task_id__in=stale).delete()
+    Timer.objects.bulk_create([Timer(municipality=municipality, instance=instance, engine_task_id=tid,
+                                     element_id=t.element_id or "", due_at=t.due)
+                               for tid, t in pending.items() if tid not in existing_timers])
+
+    lines: list[CaseEvent] = []
+    for event in run.drain_events():
+        text, public, data = _event_line(event, run.model)
+        lines.append(CaseEvent(municipality=municipality, application=application, instance=instance, kind=event.kind,
+                               element_id=event.element_id or "", text=text[:1000], public=public, actor=actor, data=data))
+    for note in case.notes:
+        lines.append(CaseEvent(municipality=municipality, application=application, instance=instance, kind=note["kind"],
+                               element_id=note["element_id"], text=note["text"][:1000], public=note["public"],
+                               actor=actor, data=note["data"]))
+    case.notes.clear()
+    CaseEvent.objects.bulk_create(lines)
+    audit_record_many([
+        {"action": f"process.{line.kind}", "actor": actor, "obj": application,
+         "summary": f"{application.reference}: {line.text}", "data": {"element": line.element_id, **line.data},
+         "actor_label": "" if actor else "process-engine"}
+        for line in lines
+    ], municipality=municipality)
+
+
+def _default_due(application: Application) -> datetime:
+    # Without a due date in the model the service's processing norm applies.
+    return timezone.make_aware(datetime.combine(application.due_date, datetime.max.time().replace(microsecond=0)))
+
+
+def _fail(instance: ProcessInstance, exc: ProcessError) -> None:
+    instance.status = InstanceStatus.FAILED
+    instance.error = f"{exc.message_de} / {exc.message_en}" + (f" [{exc.element_id}]" if exc.element_id else "")
+    instance.save(update_fields=["status", "error", "updated_at"])
+    CaseEvent.objects.create(municipality=instance.municipality, application_id=instance.application_id, instance=instance,
+                             kind="error", element_id=exc.element_id or "", text=f"Fehler im Verfahren: {exc.message_de}"[:1000])
+    audit_record(action="process.failed", municipality=instance.municipality, obj=instance, summary=instance.error[:500],
+                 actor_label="process-engine")
+
+
+def _move(instance: ProcessInstance, application: Application, action: Callable[[ProcessRun], None], *,
+          actor=None, now: datetime | None = None) -> ProcessInstance:
+    """Restore the run, apply `action`, persist; an engine error marks the instance failed (state unchanged)."""
+    now = now or timezone.now()
+    model = model_for(instance.definition)
+    if instance.state:
+        run = ProcessRun.deserialize(model, instance.state, registry=steps, case_ref=application.reference,
+                                     clock=lambda: now)
+    else:
+        run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: now)
+    case = CaseContext(application=application, instance=instance, model=model)
+    try:
+        with transaction.atomic(), case_context(case):
+            action(run)
+            _persist(instance, run, case, actor=actor, now=now)
+    except MessageNotExpected:
+        raise
+    except ProcessError as exc:
+        logger.warning("process %s failed: %s", instance.pk, exc)
+        _fail(instance, exc)
+    return instance
+
+
+def _published(service) -> ProcessDefinition | None:
+    return ProcessDefinition.objects.filter(service=service, state=DefinitionState.PUBLISHED).first()
+
+
+def process_start(*, application: Application, now: datetime | None = None) -> ProcessInstance | None:
+    """Start the service's published process for an application (once; a second call returns the first).
+
+    Runs the automatic steps up to the first wait in the same transaction as their effects.
+    Returns None when the service has no published process.
+    """
+    with transaction.atomic():
+        locked = Application.objects.select_for_update(of=("self",)).select_related("service", "municipality").get(pk=application.pk)
+        existing = ProcessInstance.objects.filter(application=locked).first()
+        if existing is not None:
+            return existing
+        definition = _published(locked.service)
+        if definition is None:
+            return None
+        instance = ProcessInstance.objects.create(municipality=locked.municipality, application=locked, definition=definition)
+        data = _start_data(locked)
+        _move(instance, locked, lambda run: run.start(data), now=now)
+    application.status = locked.status
+    return instance
+
+
+def _locked_instance(instance_id: int) -> tuple[ProcessInstance, Application]:
+    instance = ProcessInstance.objects.select_for_update(of=("self",)).select_related("definition", "municipality").get(pk=instance_id)
+    application = Application.objects.select_related("service", "municipality").get(pk=instance.application_id)
+    return instance, application
+
+
+def message_deliver(*, application: Application, name: str, payload: dict[str, Any] | None = None, actor=None,
+                    now: datetime | None = None) -> ProcessInstance:
+    """Deliver a BPMN message (e.g. `payment_received`, `document_uploaded`) to the case's process.
+
+    Raises MessageNotExpected when the process does not wait for it (nothing changes then).
+    """
+    with transaction.atomic():
+        instance = ProcessInstance.objects.filter(application=application).values_list("pk", flat=True).first()
+        if instance is None:
+            raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
+        locked, app = _locked_instance(instance)
+        if name not in locked.waiting_messages:
+            raise MessageNotExpected(f"Der Prozess erwartet die Nachricht «{name}» nicht",
+                                     f"the process does not expect the message «{name}»")
+        return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+
+
+def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Fire timers whose due time has passed (index on `due_at`; at most `limit` per call)."""
+    now = now or timezone.now()
+    due = list(Timer.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", "instance_id", "engine_task_id")[:limit])
+    fired = 0
+    for timer_id, instance_id, engine_task_id in due:
+        with transaction.atomic():
+            locked, app = _locked_instance(instance_id)
+            if not Timer.objects.filter(pk=timer_id).exists():
+                continue  # another worker fired it or the process moved on
+            _move(locked, app, lambda run, tid=engine_task_id: run.fire_timer(tid), now=now)
+            fired += 1
+    return fired
+
+
+# ------------------------------------------------------------------ tasks
+
+def _membership(user, municipality) -> Membership | None:
+    return Membership.objects.filter(user=user, municipality=municipality).first()
+
+
+def _require_role(user, municipality, role: str) -> Membership:
+    membership = _membership(user, municipality)
+    if membership is None or not membership.has_role(role):
+        raise TaskNotAllowed("role")
+    return membership
+
+
+def _task_event(task: UserTask, text: str, actor, kind: str, data: dict | None = None) -> None:
+    CaseEvent.objects.create(municipality=task.municipality, application_id=task.application_id, instance_id=task.instance_id,
+                             kind=kind, element_id=task.element_id, text=text[:1000], actor=actor, data=data or {})
+    audit_record(action=f"process.{kind}", municipality=task.municipality, actor=actor, obj=task,
+                 summary=text[:500], data=data or {})
+
+
+def _locked_task(task: UserTask) -> UserTask:
+    locked = UserTask.objects.select_for_update(of=("self",)).select_related("municipality").get(pk=task.pk)
+    if locked.state != TaskState.OPEN:
+        raise TaskNotAllowed("closed")
+    return locked
+
+
+def task_claim(*, task: UserTask, user) -> UserTask:
+    """Take an open, unassigned task of one's role."""
+    with transaction.atomic():
+        locked = _locked_task(task)
+        _require_role(user, locked.municipality, locked.role)
+        if locked.assignee_id not in (None, user.pk):
+            raise TaskNotAllowed("assigned")
+        locked.assignee = user
+        locked.save(update_fields=["assignee"])
+        _task_event(locked, f"Aufgabe „{locked.name}“ übernommen von {user}.", user, "task_claimed")
+    return locked
+
+
+def task_assign(*, task: UserTask, assignee, user) -> UserTask:
+    """A team lead assigns the task to a staff member of the municipality."""
+    with transaction.atomic():
+        locked = _locked_task(task)
+        _require_role(user, locked.municipality, Role.TEAM_LEAD)
+        if _membership(assignee, locked.municipality) is None:
+            raise TaskNotAllowed("assignee")
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee"])
+        _task_event(locked, f"Aufgabe „{locked.name}“ zugewiesen an {assignee}.", user, "task_assigned",
+                    {"assignee": assignee.pk})
+    return locked
+
+
+def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
+    """The assignee (or a team lead) hands the task to a colleague."""
+    with transaction.atomic():
+        locked = _locked_task(task)
+        membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
+        if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
+            raise TaskNotAllowed("not yours")
+        if _membership(assignee, locked.municipality) is None:
+            raise TaskNotAllowed("assignee")
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee"])
+        _task_event(locked, f"Aufgabe „{locked.name}“ abgegeben an {assignee}.", user, "task_delegated",
+                    {"assignee": assignee.pk})
+    return locked
+
+
+def task_return(*, task: UserTask, user) -> UserTask:
+    """Give the task back to the team (unassigned)."""
+    with transaction.atomic():
+        locked = _locked_task(task)
+        membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
+        if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
+            raise TaskNotAllowed("not yours")
+        locked.assignee = None
+        locked.save(update_fields=["assignee"])
+        _task_event(locked, f"Aufgabe „{locked.name}“ zurück an das Team.", user, "task_returned")
+    return locked
+
+
+def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime | None = None) -> UserTask:
+    """Complete the task with its form data (validated against the task's JSON Schema) and move the process on."""
+    errors = validate(task.form_schema, data)
+    if errors:
+        raise TaskInvalid(errors)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_task(task)
+        _require_role(user, locked.municipality, locked.role)
+        if locked.assignee_id not in (None, user.pk):
+            raise TaskNotAllowed("assigned to someone else")
+        instance, application = _locked_instance(locked.instance_id)
+        flat = flatten(data)
+        flat.setdefault("note", "")
+        locked.state, locked.completed_at, locked.completed_by, locked.result = TaskState.COMPLETED, now, user, data
+        locked.assignee = locked.assignee or user
+        locked.save(update_fields=["state", "completed_at", "completed_by", "result", "assignee"])
+        audit_record(action="process.task_completed", municipality=locked.municipality, actor=user, obj=locked,
+                     summary=f"{application.reference}: {locked.name}", data={"result": data})
+        _move(instance, application, lambda run: run.complete_user_task(locked.engine_task_id, flat), actor=user, now=now)
+        if instance.status == InstanceStatus.FAILED:
+            raise ProcessError(instance.error, instance.error)
+    task.state = locked.state
+    return locked
+
+
+def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24) -> dict[str, int]:
+    """Remind the assignee before the due date; escalate to the team leads after it (once each)."""
+    from datetime import timedelta
+
+    from .outbox import outbox_add
+
+    now = now or timezone.now()
+    reminded = escalated = 0
+    soon = UserTask.objects.filter(state=TaskState.OPEN, reminded_at__isnull=True, due_at__gt=now,
+                                   due_at__lte=now + timedelta(hours=remind_before_hours)).select_related("assignee", "application")
+    for task in soon[:500]:
+        with transaction.atomic():
+            if task.assignee and task.assignee.email:
+                outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
+                    "subject": f"Erinnerung: {task.name} ({task.application.reference})",
+                    "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
+                    "to": [task.assignee.email]})
+            UserTask.objects.filter(pk=task.pk).update(reminded_at=now)
+            reminded += 1
+    overdue = UserTask.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now).select_related("application")
+    for task in overdue[:500]:
+        with transaction.atomic():
+            leads = list(Membership.objects.filter(municipality_id=task.municipality_id, role__in=[Role.TEAM_LEAD])
+                         .values_list("user__email", flat=True))
+            if leads:
+                outbox_add(municipality=task.municipality, key=f"escalate:{task.pk}", kind="email", payload={
+                    "subject": f"Überfällig: {task.name} ({task.application.reference})",
+                    "body": f"Die Aufgabe „{task.name}“ war am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig "
+                            "und ist noch offen.", "to": leads})
+            UserTask.objects.filter(pk=task.pk).update(escalated_at=now)
+            _task_event(task, f"Aufgabe „{task.name}“ ist überfällig und wurde an die Teamleitung eskaliert.", None,
+                        "task_escalated")
+            escalated += 1
+    return {"reminded": reminded, "escalated": escalated}
+
+
+def processes_sweep(*, now: datetime | None = None, min_age_seconds: int = 5) -> dict[str, int]:
+    """Restart what a killed worker left: applications without their process, undelivered outbox rows."""
+    from datetime import timedelta
+
+    from .outbox import outbox_deliver_pending
+
+    now = now or timezone.now()
+    missing: list[int] = []
+    # Only applications submitted while the process was published: older ones stay manual.
+    for service_id, published_at in ProcessDefinition.objects.filter(state=DefinitionState.PUBLISHED).values_list(
+            "service_id", "published_at"):
+        missing += Application.objects.filter(
+            service_id=service_id, process_instances__isnull=True, submitted_at__gte=published_at,
+            submitted_at__lte=now - timedelta(seconds=min_age_seconds)).order_by("id").values_list("pk", flat=True)[:500]
+    started = 0
+    for pk in missing:
+        if process_start(application=Application.objects.get(pk=pk)) is not None:
+            started += 1
+    return {"started": started, "delivered": outbox_deliver_pending()}

@@ -1,0 +1,178 @@
+"""The standard automation steps of Rathaus (fee, documents, decision letter, notices, status, payment)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from rathaus_domain.processes import dmn
+from rathaus_domain.processes.engine import StepContext
+
+from ..registry import current_case, register
+
+
+def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+    """`str.format_map` over flat process data; unknown names stay as they are."""
+
+    class _Safe(dict):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    values = _Safe({k: v for k, v in data.items() if isinstance(v, str | int | float | Decimal)})
+    values.update(extra or {})
+    return template.format_map(values)
+
+
+@register("compute_fee", description="Gebühr nach Entscheidungstabelle (DMN) berechnen")
+def compute_fee(ctx: StepContext) -> dict[str, Any]:
+    """Evaluate the DMN decision named in ``decision``; returns ``fee`` and ``fee_reason``."""
+    case = current_case()
+    decision_id = str(ctx.params.get("decision") or "fee")
+    inputs = dict(ctx.data)
+    inputs.update({k: v for k, v in ctx.params.items() if k != "decision"})
+    result = dmn.decide(case.model.dmn, decision_id, inputs, now=ctx.now)
+    value = result.value
+    fee = value.get("fee") if isinstance(value, dict) else value
+    reason = "; ".join(r.annotation for r in result.matched_rules if r.annotation)
+    case.note(f"Gebühr berechnet: {fee} € ({reason})" if reason else f"Gebühr berechnet: {fee} €", kind="decision",
+              public=True, element_id=ctx.element_id, decision=result.to_dict())
+    return {"fee": fee, "fee_reason": reason}
+
+
+def _file_leaves(data: Any, path: tuple = ()) -> list[tuple[str, dict]]:
+    found: list[tuple[str, dict]] = []
+    if isinstance(data, dict):
+        if "sha256" in data and "filename" in data:
+            return [("/".join(map(str, path)), data)]
+        for key, value in data.items():
+            found += _file_leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _file_leaves(value, (*path, index))
+    return found
+
+
+@register("check_documents", description="Vollständigkeit der Unterlagen prüfen")
+def check_documents(ctx: StepContext) -> dict[str, Any]:
+    """Every file the data names must be stored; ``required`` (comma-separated paths) must be present."""
+    case = current_case()
+    stored = set(case.application.attachments.values_list("sha256", flat=True))
+    present = {path: leaf for path, leaf in _file_leaves(dict(ctx.data))}
+    missing = [path for path, leaf in present.items() if leaf.get("sha256") not in stored]
+    for required in [p.strip() for p in str(ctx.params.get("required") or "").split(",") if p.strip()]:
+        if required.replace(".", "/") not in present:
+            missing.append(required)
+    complete = not missing
+    case.note("Unterlagen vollständig." if complete else f"Es fehlen Unterlagen: {', '.join(missing)}.",
+              public=not complete, element_id=ctx.element_id)
+    return {"documents_complete": complete, "missing_documents": missing}
+
+
+@register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen")
+def issue_decision(ctx: StepContext) -> dict[str, Any]:
+    """Write the decision letter as a PDF document of the case (once per step execution)."""
+    from ...models import CaseDocument
+    from ...pdf import decision_letter_pdf
+
+    case = current_case()
+    application = case.application
+    if CaseDocument.objects.filter(idempotency_key=ctx.idempotency_key).exists():
+        return {"decision_issued": True}
+    title = str(ctx.params.get("title") or "Bescheid")
+    body = _format(str(ctx.params.get("text") or "Ihrem Antrag wird entsprochen."), dict(ctx.data))
+    fee = ctx.data.get("fee")
+    raw = decision_letter_pdf(
+        title=title, town=application.municipality.name, body=body,
+        facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
+               ("Datum", timezone.localtime(ctx.now).strftime("%d.%m.%Y")), ("Empfänger/in", application.applicant_name or "–")],
+        amount_line=f"Betrag: {fee} €. {ctx.data.get('fee_reason') or ''}" if fee not in (None, "") else "")
+    filename = f"Bescheid-{application.reference}.pdf"
+    document = CaseDocument(municipality=application.municipality, application=application,
+                            idempotency_key=ctx.idempotency_key, title=title, filename=filename)
+    document.file.save(f"{hashlib.sha256(raw).hexdigest()[:16]}.pdf", ContentFile(raw), save=False)
+    document.save()
+    case.note(f"Bescheid erstellt: {title}.", public=True, element_id=ctx.element_id, document=document.pk)
+    return {"decision_issued": True, "decision_document": document.pk}
+
+
+@register("notify_citizen", description="Antragsteller/in per E-Mail benachrichtigen")
+def notify_citizen(ctx: StepContext) -> dict[str, Any]:
+    """Queue an e-mail (``subject``, ``text`` with ``{name}`` placeholders) to the applicant via the outbox."""
+    from ...outbox import outbox_add
+
+    case = current_case()
+    application = case.application
+    if not application.applicant_email:
+        return {"citizen_notified": False}
+    data = dict(ctx.data)
+    subject = _format(str(ctx.params.get("subject") or "Neuigkeiten zu Ihrem Antrag {case_ref}"), data)
+    text = _format(str(ctx.params.get("text") or "es gibt Neuigkeiten zu Ihrem Antrag."), data)
+    body = f"Guten Tag,\n\n{text}\n\nVorgangsnummer: {application.reference}\n\nMit freundlichen Grüßen\n{application.municipality.name}"
+    outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="email",
+               payload={"subject": subject, "body": body, "to": [application.applicant_email]})
+    case.note(f"Benachrichtigung an die antragstellende Person: {subject}", element_id=ctx.element_id)
+    return {"citizen_notified": True}
+
+
+@register("set_status", description="Status des Antrags setzen (mit Text für die Bürgerin / den Bürger)")
+def set_status(ctx: StepContext) -> dict[str, Any]:
+    """``status`` (received/in_review/waiting/approved/rejected/closed) and ``text`` the citizen reads."""
+    from rathaus.applications.services import application_change_status
+
+    case = current_case()
+    status = str(ctx.params.get("status") or "in_review")
+    text = _format(str(ctx.params.get("text") or ""), dict(ctx.data))
+    if case.application.status != status or text:
+        application_change_status(application=case.application, status=status, public_text=text, actor=None)
+    return {"status": status}
+
+
+@register("set_deadline", description="Frist in Arbeitstagen setzen")
+def set_deadline(ctx: StepContext) -> dict[str, Any]:
+    """``working_days`` from now (Monday to Friday); returns ``deadline`` (ISO date-time, end of day)."""
+    from rathaus.applications.services import add_working_days
+
+    days = int(ctx.params.get("working_days") or 10)
+    day = add_working_days(timezone.localdate(ctx.now), days)
+    deadline = timezone.make_aware(datetime.combine(day, time(23, 59)))
+    return {str(ctx.params.get("variable") or "deadline"): deadline.isoformat()}
+
+
+@register("wait_for_payment", description="Zahlungsaufforderung senden und auf die Zahlung warten")
+def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
+    """Send the payment request with a reference; the BPMN message ``payment_received`` continues."""
+    from ...outbox import outbox_add
+
+    case = current_case()
+    application = case.application
+    amount = ctx.params.get("amount", ctx.data.get("fee"))
+    reference = f"{application.reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
+    if application.applicant_email:
+        body = (f"Guten Tag,\n\nbitte überweisen Sie {amount} € mit dem Verwendungszweck {reference}.\n"
+                f"Sobald die Zahlung eingegangen ist, erhalten Sie die Erlaubnis.\n\n{application.municipality.name}")
+        outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="email",
+                   payload={"subject": f"Zahlungsaufforderung {application.reference}", "body": body,
+                            "to": [application.applicant_email]})
+    case.note(f"Zahlungsaufforderung über {amount} € gesendet (Verwendungszweck {reference}).", public=True,
+              element_id=ctx.element_id)
+    return {"payment_reference": reference, "amount_due": amount}
+
+
+@register("notify_backoffice", description="Fachverfahren benachrichtigen (HTTP)")
+def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
+    """POST the case summary to the back-office system (``url`` or RATHAUS_BACKOFFICE_URL) via the outbox."""
+    from ...outbox import outbox_add
+
+    case = current_case()
+    application = case.application
+    url = str(ctx.params.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", ""))
+    outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="http",
+               payload={"url": url, "body": {"reference": application.reference, "service": application.service.slug,
+                                             "event": str(ctx.params.get("event") or "case_updated")}})
+    return {"backoffice_notified": True}

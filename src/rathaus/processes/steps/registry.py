@@ -1,0 +1,79 @@
+"""The registry of automation steps BPMN service tasks call (Open Forms-style plugins).
+
+A step is a function of :class:`~rathaus_domain.processes.engine.StepContext`; it returns the
+data updates for the process. Steps that need the case (the application, the municipality)
+read it from :func:`current_case`, which the process services set while the engine runs. Side
+effects go through the outbox (:func:`rathaus.processes.outbox.outbox_add`) keyed by
+``ctx.idempotency_key`` so a re-run step never sends twice.
+
+New steps live in ``steps/contrib/<name>.py`` (or any installed module) and register with::
+
+    from rathaus.processes.steps.registry import register
+
+    @register("compute_fee", description="Gebühr nach DMN berechnen")
+    def compute_fee(ctx): ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rathaus_domain.processes.engine import ServiceStepRegistry
+
+steps = ServiceStepRegistry()
+register = steps.register
+
+
+@dataclass
+class CaseContext:
+    """What Django-side steps may use while the engine runs for one case."""
+
+    application: Any
+    instance: Any
+    model: Any
+    # Plain-language lines for the case timeline that steps add (kind, text, public, data).
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, text: str, *, kind: str = "step", public: bool = False, element_id: str = "", **data: Any) -> None:
+        self.notes.append({"kind": kind, "text": text, "public": public, "element_id": element_id, "data": data})
+
+
+_current: contextvars.ContextVar[CaseContext | None] = contextvars.ContextVar("rathaus_case", default=None)
+
+
+def current_case() -> CaseContext:
+    """The case the engine is running for (only inside process services)."""
+    case = _current.get()
+    if case is None:
+        raise RuntimeError("this step needs a case; it runs only inside the process services")
+    return case
+
+
+@contextlib.contextmanager
+def case_context(case: CaseContext) -> Iterator[CaseContext]:
+    token = _current.set(case)
+    try:
+        yield case
+    finally:
+        _current.reset(token)
+
+
+_loaded = False
+
+
+def load_contrib() -> None:
+    """Import every module in ``steps/contrib`` once, which registers its steps."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from . import contrib
+
+    for module in pkgutil.iter_modules(contrib.__path__):
+        importlib.import_module(f"{contrib.__name__}.{module.name}")

@@ -1,0 +1,29 @@
+"""Partials other apps' templates include: the staff case panel and the citizen's "why" section."""
+
+from django import template
+
+from .. import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("processes/_staff_panel.html", takes_context=True)
+def process_staff_panel(context, application):
+    municipality = application.municipality
+    instance = selectors.instance_for(municipality=municipality, application=application)
+    return {
+        "application": application, "municipality": municipality, "instance": instance,
+        "tasks": selectors.case_tasks(municipality=municipality, application=application) if instance else [],
+        "timeline": selectors.case_timeline(municipality=municipality, application=application) if instance else [],
+        "documents": selectors.case_documents(municipality=municipality, application=application),
+    }
+
+
+@register.inclusion_tag("processes/_citizen_why.html", takes_context=True)
+def process_citizen_why(context, application, token=None):
+    municipality = application.municipality
+    return {
+        "application": application, "municipality": municipality, "token": token,
+        "reasons": selectors.case_timeline(municipality=municipality, application=application, public_only=True),
+        "documents": selectors.case_documents(municipality=municipality, application=application, public_only=True),
+    }

@@ -1,0 +1,112 @@
+"""Command line (check-process, decide, import-process, verify-audit) and the audit hash chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from rathaus.core.audit import audit_record, audit_verify
+from rathaus.core.models import AuditEntry
+from rathaus.processes.demo import DEMO_DIR
+from rathaus.processes.models import ProcessDefinition, ProcessInstance
+
+MIWG = Path(__file__).resolve().parents[5] / "shared" / "data" / "bpmn-miwg"
+
+
+def _run(*args) -> tuple[int, str]:
+    from io import StringIO
+
+    out = StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=out)
+        return 0, out.getvalue()
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue()
+
+
+def test_check_process_accepts_the_demo_models():
+    code, out = _run("check_process", str(DEMO_DIR / "street_space.bpmn"), str(DEMO_DIR / "street_fee.dmn"))
+    assert code == 0 and "OK" in out
+
+
+def test_check_process_names_the_element_and_explains_in_german_and_english(tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes((DEMO_DIR / "dog_registration.bpmn").read_bytes().replace(b'camunda:topic="issue_decision"',
+                                                                               b'camunda:topic="unknown_step"'))
+    code, out = _run("check_process", str(bad), str(DEMO_DIR / "dog_tax.dmn"))
+    assert code == 1
+    assert "issue_decision" in out and "unknown_step" in out
+
+
+@pytest.mark.skipif(not MIWG.exists(), reason="bpmn-miwg data not available")
+def test_every_miwg_model_gets_ok_or_named_problems_never_a_traceback():
+    files = sorted(MIWG.rglob("*.bpmn"))
+    assert files
+    for file in files:
+        code, out = _run("check_process", str(file))
+        assert code in (0, 1), file
+        assert "Traceback" not in out
+        assert out.strip().splitlines()[-1].startswith(("OK", f"{out.count(': error:')} Fehler")), (file, out[-300:])
+
+
+def test_decide_prints_the_result_with_the_matched_rule(capsys):
+    code, out = _run("decide", str(DEMO_DIR / "dog_tax.dmn"), "--decision", "dog_tax", "--input",
+                     json.dumps({"reduction": {"exemption": "keine"}, "exemption_review": "pending",
+                                 "dog": {"breed": "mischling", "other_dogs": 2}}))
+    result = json.loads(out)
+    assert code == 0
+    assert result["output"] == {"fee": 120, "needs_review": False, "reason": "Weiterer Hund"}
+    assert result["matched_rules"][0]["annotation"] == "Zweiter und jeder weitere Hund"
+
+
+@pytest.mark.django_db
+def test_import_process_versions_and_running_cases_stay_on_their_version(town, demo_services, submit, dog_data):
+    files = [str(DEMO_DIR / "street_space.bpmn"), str(DEMO_DIR / "street_fee.dmn")]
+    code, _ = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")
+    assert code == 0
+    from .conftest import _person
+
+    data = {"applicant": _person(), "place": {"street": "Hauptstraße", "house_number": "1", "length_m": 20, "side": "house",
+                                              "date": "2026-12-20", "from_time": "07:00", "to_time": "18:00"},
+            "vehicles": {"items": [{"kind": "van"}]}, "declaration": {"truthful": True, "privacy": True}}
+    first = submit("halteverbot-umzug", data)
+    v_first = ProcessInstance.objects.get(application=first).definition
+    code, _ = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")
+    assert code == 0
+    versions = list(ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").values_list("version", "state"))
+    assert sorted(versions)[-2:] == [(v_first.version, "retired"), (v_first.version + 1, "published")]
+    assert ProcessInstance.objects.get(application=first).definition == v_first
+
+
+@pytest.mark.django_db
+def test_verify_audit_finds_a_changed_entry(town, other_town):
+    for i in range(3):
+        audit_record(action="test.write", municipality=town, summary=f"entry {i}")
+        audit_record(action="test.write", municipality=other_town, summary=f"other {i}")
+    assert audit_verify() == []
+    assert _run("verify_audit")[0] == 0
+    middle = AuditEntry.objects.filter(municipality=town).order_by("id")[1]
+    AuditEntry.objects.filter(pk=middle.pk).update(summary="forged")
+    findings = audit_verify()
+    assert findings == [{"chain": f"m:{town.pk}", "entry_id": middle.pk, "problem": "content does not match its hash (entry changed)"}]
+    code, out = _run("verify_audit")
+    assert code == 1 and str(middle.pk) in out
+
+
+@pytest.mark.django_db
+def test_verify_audit_finds_a_deleted_entry(town):
+    for i in range(3):
+        audit_record(action="test.write", municipality=town, summary=f"entry {i}")
+    entries = list(AuditEntry.objects.filter(municipality=town).order_by("id"))
+    AuditEntry.objects.filter(pk=entries[1].pk)._raw_delete(AuditEntry.objects.db)
+    assert audit_verify()[0]["entry_id"] == entries[2].pk
+
+
+@pytest.mark.django_db
+def test_chain_survives_the_database_round_trip_of_odd_values(town):
+    audit_record(action="test.write", municipality=town, ip_address="2001:DB8::1", data={1: "int key", "b": [1.5, None]})
+    audit_record(action="test.write", municipality=None, summary="global chain")
+    assert audit_verify() == []

@@ -1,0 +1,104 @@
+"""The demo processes end to end through the services (submission → process → decision)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from rathaus.accounts.models import Role
+from rathaus.processes.models import CaseDocument, CaseEvent, InstanceStatus, OutboxMessage, ProcessInstance, Timer, UserTask
+from rathaus.processes.services import message_deliver, task_claim, task_complete, timer_fire_due
+
+pytestmark = pytest.mark.django_db
+
+
+def test_first_dog_is_decided_automatically_with_90_euros(submit, dog_data):
+    application = submit("hund-anmelden", dog_data)
+    instance = ProcessInstance.objects.get(application=application)
+    assert instance.status == InstanceStatus.COMPLETED, instance.error
+    assert application.status == "approved"
+    assert "90 €" in application.history.last().public_text
+    decision = CaseEvent.objects.get(application=application, kind="decision")
+    assert decision.public and "Erster Hund" in decision.text
+    assert decision.data["inputs"]["Bereits gehaltene Hunde"] == 0
+    assert decision.data["matched_rules"][0]["annotation"] == "Erster Hund: Regelsteuersatz"
+    assert CaseDocument.objects.filter(application=application).count() == 1
+    assert OutboxMessage.objects.filter(kind="email").count() == 1
+
+
+@pytest.mark.parametrize(("breed", "others", "fee"), [("labrador", 1, 120), ("pitbull", 0, 600)])
+def test_further_and_listed_dogs_get_their_rate(submit, dog_data, breed, others, fee):
+    dog_data["dog"].update(breed=breed, other_dogs=others)
+    application = submit("hund-anmelden", dog_data)
+    assert application.status == "approved"
+    assert f"{fee} €" in application.history.last().public_text
+
+
+def test_exemption_goes_to_a_case_worker_who_grants_it(submit, dog_data, town, make_staff):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    instance = ProcessInstance.objects.get(application=application)
+    assert instance.status == InstanceStatus.WAITING
+    assert application.status == "received"
+    task = UserTask.objects.get(application=application)
+    assert task.state == "open" and task.role == Role.CASE_WORKER and task.due_at is not None
+    worker = make_staff(town)
+    task_claim(task=task, user=worker)
+    task_complete(task=task, user=worker, data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.COMPLETED
+    assert application.status == "approved"
+    assert "0 €" in application.history.last().public_text
+
+
+def test_parking_permit_is_auto_approved_when_zone_matches(submit, parking_data):
+    application = submit("bewohnerparkausweis", parking_data)
+    assert application.status == "approved", ProcessInstance.objects.get(application=application).error
+    assert not UserTask.objects.filter(application=application).exists()
+
+
+def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(submit, parking_data, town, make_staff):
+    parking_data["zone"]["zone"] = "C"
+    application = submit("bewohnerparkausweis", parking_data)
+    assert application.status == "in_review"
+    task = UserTask.objects.get(application=application)
+    assert timedelta(days=12) < task.due_at - timezone.now() < timedelta(days=17)
+    task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "reject", "note": "Falsche Zone."}})
+    application.refresh_from_db()
+    assert application.status == "rejected"
+    assert "Falsche Zone." in application.history.last().public_text
+
+
+def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_data, town, make_staff):
+    application = submit("halteverbot-umzug", street_data)
+    assert application.status == "in_review"
+    assert "45 €" in application.history.last().public_text
+    task = UserTask.objects.get(application=application)
+    task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    assert application.status == "waiting"
+    instance = ProcessInstance.objects.get(application=application)
+    assert instance.waiting_messages == ["payment_received"]
+    assert Timer.objects.filter(instance=instance).count() == 1
+    message_deliver(application=application, name="payment_received", payload={"amount": 45})
+    application.refresh_from_db()
+    instance.refresh_from_db()
+    assert application.status == "approved"
+    assert instance.status == InstanceStatus.COMPLETED
+    assert not Timer.objects.filter(instance=instance).exists()
+
+
+def test_unpaid_street_space_closes_after_fourteen_days(submit, street_data, town, make_staff):
+    application = submit("halteverbot-umzug", street_data)
+    task = UserTask.objects.get(application=application)
+    task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
+    assert timer_fire_due(now=timezone.now() + timedelta(days=13)) == 0
+    assert timer_fire_due(now=timezone.now() + timedelta(days=15)) == 1
+    application.refresh_from_db()
+    assert application.status == "closed"

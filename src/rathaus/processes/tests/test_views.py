@@ -1,0 +1,122 @@
+"""Staff task inbox, task detail actions, diagram data, model upload; the citizen's "why"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from rathaus.accounts.models import Role
+from rathaus.applications.services import access_token_for
+from rathaus.processes.models import ProcessDefinition, UserTask
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(name, town, **kw):
+    return reverse(f"processes:{name}", kwargs={"municipality": town.slug, **kw})
+
+
+@pytest.fixture
+def exemption_case(submit, dog_data):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "nachweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    return submit("hund-anmelden", dog_data)
+
+
+def test_case_worker_claims_and_completes_a_task_in_the_browser_flow(staff_client, town, exemption_case):
+    task = UserTask.objects.get(application=exemption_case)
+    team = staff_client.get(_url("tasks_team", town))
+    assert team.status_code == 200 and task.name in team.content.decode()
+    assert staff_client.get(_url("tasks_mine", town)).content.decode().count(task.name) == 0
+    detail = staff_client.get(_url("task_detail", town, pk=task.pk))
+    assert detail.status_code == 200 and 'name="decision.outcome"' in detail.content.decode()
+    assert staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "claim"}).status_code == 302
+    assert task.name in staff_client.get(_url("tasks_mine", town)).content.decode()
+    invalid = staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "complete"})
+    assert invalid.status_code == 422
+    done = staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "complete", "decision.outcome": "approve"})
+    assert done.status_code == 302
+    task.refresh_from_db()
+    exemption_case.refresh_from_db()
+    assert task.state == "completed" and exemption_case.status == "approved"
+
+
+def test_task_inbox_costs_the_same_queries_for_more_tasks(staff_client, town, submit, dog_data):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
+    submit("hund-anmelden", dog_data)
+    staff_client.get(_url("tasks_team", town))
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get(_url("tasks_team", town))
+    for _ in range(3):
+        submit("hund-anmelden", dog_data)
+    with CaptureQueriesContext(connection) as four:
+        response = staff_client.get(_url("tasks_team", town))
+    assert response.content.decode().count("Nachweis für die Befreiung prüfen") == 4
+    assert len(four) == len(one)
+
+
+def test_task_list_exports_csv_and_json(staff_client, town, exemption_case):
+    rows = json.loads(staff_client.get(_url("tasks_team", town) + "?export=json").content)
+    assert rows[0]["reference"] == exemption_case.reference
+    csv_text = staff_client.get(_url("tasks_team", town) + "?export=csv").content.decode()
+    assert csv_text.startswith("task,name,reference") and exemption_case.reference in csv_text
+    assert staff_client.get(_url("tasks_overdue", town) + "?export=csv").content.decode().strip() == "task"
+
+
+def test_staff_detail_shows_diagram_endpoint_and_timeline(staff_client, town, submit, dog_data):
+    application = submit("hund-anmelden", dog_data)
+    page = staff_client.get(reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference}))
+    html = page.content.decode()
+    assert "processes/diagram.js" in html and "<script>" not in html
+    assert "Automatische Entscheidung" in html
+    data = staff_client.get(_url("diagram_data", town, reference=application.reference)).json()
+    assert "dog_registration" in data["xml"]
+    assert "decide_tax" in data["completed"] and data["status"] == "completed"
+
+
+def test_citizen_status_page_explains_the_automatic_decision(client, town, submit, dog_data):
+    application = submit("hund-anmelden", dog_data)
+    token = access_token_for(application)
+    page = client.get(reverse("applications:status", kwargs={"municipality": town.slug, "reference": application.reference,
+                                                             "token": token}))
+    html = page.content.decode()
+    assert "Warum so entschieden wurde" in html
+    assert "Erster Hund: Regelsteuersatz" in html
+    assert "Hundesteuerbescheid" in html
+    document = application.case_documents.get()
+    pdf = client.get(_url("citizen_document", town, reference=application.reference, token=token, document_id=document.pk))
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
+    wrong = client.get(_url("citizen_document", town, reference=application.reference, token="x" * 32, document_id=document.pk))
+    assert wrong.status_code == 404
+
+
+def test_tenant_admin_uploads_a_model_and_bad_models_are_rejected_with_named_problems(client, town, demo_services,
+                                                                                     make_staff, login_verified):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.processes.demo import demo_files
+
+    admin = login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+    service = demo_services["hund-anmelden"]
+    files = [SimpleUploadedFile(n, c) for n, c in demo_files("hund-anmelden")]
+    ok = admin.post(_url("definitions", town), {"action": "upload", "service": service.pk, "publish": "1", "files": files})
+    assert ok.status_code == 302
+    assert ProcessDefinition.objects.get(service=service).state == "published"
+    bad = SimpleUploadedFile("bad.bpmn", demo_files("hund-anmelden")[0][1].replace(b'camunda:topic="check_documents"', b'camunda:topic="no_such_step"'))
+    response = admin.post(_url("definitions", town), {"action": "upload", "service": service.pk, "files": [bad]})
+    assert response.status_code == 422
+    assert "check_documents" in response.content.decode()
+    assert ProcessDefinition.objects.filter(service=service).count() == 1
+
+
+def test_case_worker_may_not_upload_models(staff_client, town):
+    assert staff_client.get(_url("definitions", town)).status_code == 404

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "processes"
+urlpatterns = [
+    path("verwaltung/aufgaben/", views.task_inbox, {"view": "mine"}, name="tasks_mine"),
+    path("verwaltung/aufgaben/team/", views.task_inbox, {"view": "team"}, name="tasks_team"),
+    path("verwaltung/aufgaben/ueberfaellig/", views.task_inbox, {"view": "overdue"}, name="tasks_overdue"),
+    path("verwaltung/aufgaben/<int:pk>/", views.task_detail, name="task_detail"),
+    path("verwaltung/antraege/<str:reference>/prozess.json", views.diagram_data, name="diagram_data"),
+    path("verwaltung/antraege/<str:reference>/dokumente/<int:document_id>/", views.staff_document, name="staff_document"),
+    path("verwaltung/prozesse/", views.definitions, name="definitions"),
+    path("status/<str:reference>/<str:token>/dokumente/<int:document_id>/", views.citizen_document, name="citizen_document"),
+]

@@ -1,0 +1,191 @@
+"""Staff: task inbox (mine, team, overdue), task detail with its form, process diagram data, model upload.
+Citizens: their decision documents."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from rathaus.accounts.models import User
+from rathaus.accounts.rules import Perm
+from rathaus.applications.selectors import application_get
+from rathaus.applications.services import access_token_matches
+from rathaus.catalog.models import Service
+from rathaus.catalog.selectors import service_choices
+from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.forms.rendering import error_summary, render_step
+from rathaus_domain.forms.coerce import step_data_from_post
+from rathaus_domain.forms.model import FormSpec
+from rathaus_domain.processes.engine import ProcessError
+
+from . import selectors, services
+from .models import CaseDocument, DefinitionState
+
+PAGE_SIZE = 50
+TITLES = {"mine": _("Meine Aufgaben"), "team": _("Aufgaben im Team"), "overdue": _("Überfällige Aufgaben")}
+
+
+@staff_view(Perm.WORK_TASKS)
+def task_inbox(request, view: str):
+    params = request.GET
+    service_id = params.get("leistung", "")
+    qs = selectors.task_list(municipality=request.municipality, user=request.user, view=view,
+                             service_id=int(service_id) if service_id.isdigit() else None, query=params.get("q", "")[:50])
+    if params.get("export") in ("csv", "json"):
+        return _export(qs, params["export"], request.municipality, view)
+    page = Paginator(qs, PAGE_SIZE).get_page(params.get("seite"))
+    query = params.copy()
+    query.pop("seite", None)
+    return render(request, "processes/inbox.html", {
+        "page": page, "view": view, "title": TITLES[view], "services": service_choices(municipality=request.municipality),
+        "params": params, "query": query.urlencode(), "now": timezone.now()})
+
+
+def _export(qs, fmt: str, municipality, view: str):
+    rows = [{"task": t.pk, "name": t.name, "reference": t.application.reference, "service": t.application.service.name,
+             "assignee": t.assignee.get_username() if t.assignee else "", "role": t.role,
+             "due_at": t.due_at.isoformat() if t.due_at else "", "created_at": t.created_at.isoformat()}
+            for t in qs.iterator(chunk_size=2000)]
+    filename = f"aufgaben-{view}-{municipality.slug}.{fmt}"
+    if fmt == "json":
+        response = JsonResponse(rows, safe=False, json_dumps_params={"ensure_ascii": False})
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.DictWriter(response, fieldnames=list(rows[0]) if rows else ["task"])
+        writer.writeheader()
+        writer.writerows(rows)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _errors_by_name(errors) -> dict[str, list[str]]:
+    english = (get_language() or "de").startswith("en")
+    by_name: dict[str, list[str]] = {}
+    for error in errors:
+        by_name.setdefault(FormSpec.html_name(error.path), []).append(error.message_en if english else error.message)
+    return by_name
+
+
+@staff_view(Perm.WORK_TASKS)
+def task_detail(request, pk: int):
+    task = selectors.task_get(municipality=request.municipality, pk=pk)
+    spec = FormSpec.from_schema(task.form_schema)
+    step = spec.steps[0]
+    data: dict = {}
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "claim":
+                services.task_claim(task=task, user=request.user)
+                messages.success(request, _("Sie haben die Aufgabe übernommen."))
+            elif action == "return":
+                services.task_return(task=task, user=request.user)
+                messages.success(request, _("Die Aufgabe ist zurück im Team."))
+            elif action in ("assign", "delegate"):
+                assignee = get_object_or_404(User, pk=request.POST.get("assignee") or 0,
+                                             memberships__municipality=request.municipality)
+                use = services.task_assign if action == "assign" else services.task_delegate
+                use(task=task, assignee=assignee, user=request.user)
+                messages.success(request, _("Die Aufgabe ist jetzt bei %(name)s.") % {"name": assignee})
+            elif action == "complete":
+                data = {step.key: step_data_from_post(spec, step.key, dict(request.POST.lists()))}
+                services.task_complete(task=task, user=request.user, data=data)
+                messages.success(request, _("Aufgabe erledigt."))
+                return redirect("processes:tasks_mine", municipality=request.municipality.slug)
+            else:
+                raise Http404("unknown action")
+            return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
+        except services.TaskInvalid as exc:
+            errors, status = _errors_by_name(exc.errors), 422
+        except ProcessError as exc:
+            messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": exc.message_de})
+            return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
+        except services.TaskNotAllowed:
+            messages.error(request, _("Das ist bei dieser Aufgabe nicht möglich (Rolle, Bearbeitung oder Stand)."))
+            return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
+    application = task.application
+    return render(request, "processes/task_detail.html", {
+        "task": task, "application": application, "step": step, "nodes": render_step(step, data, errors),
+        "errors": error_summary(step, errors), "staff": selectors.staff_members(municipality=request.municipality),
+        "can_assign": request.user.has_perm(Perm.ASSIGN_TASKS, request.municipality),
+        "timeline": selectors.case_timeline(municipality=request.municipality, application=application),
+        "now": timezone.now()}, status=status)
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+@require_GET
+def diagram_data(request, reference: str):
+    """The BPMN XML and the highlighted elements for bpmn-js (loaded by static JS; no inline script)."""
+    application = application_get(municipality=request.municipality, reference=reference)
+    instance = selectors.instance_for(municipality=request.municipality, application=application)
+    if instance is None:
+        raise Http404("no process")
+    bpmn = next((f["content"] for f in instance.definition.files if f["kind"] == "bpmn"), "")
+    return JsonResponse({"xml": bpmn, "completed": instance.completed_elements, "current": instance.current_elements,
+                         "status": instance.status})
+
+
+def _document_response(document: CaseDocument):
+    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.filename,
+                        content_type=document.content_type)
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+def staff_document(request, reference: str, document_id: int):
+    application = application_get(municipality=request.municipality, reference=reference)
+    document = get_object_or_404(CaseDocument.objects.for_municipality(request.municipality), application=application,
+                                 pk=document_id)
+    return _document_response(document)
+
+
+@tenant_view
+def citizen_document(request, reference: str, token: str, document_id: int):
+    application = application_get(municipality=request.municipality, reference=reference)
+    if not access_token_matches(application, token):
+        raise Http404("wrong token")
+    document = get_object_or_404(CaseDocument.objects.for_municipality(request.municipality), application=application,
+                                 pk=document_id, public=True)
+    return _document_response(document)
+
+
+@staff_view(Perm.MANAGE_PROCESSES)
+def definitions(request):
+    """Upload a model (checked like `rathaus check-process`), publish or retire versions."""
+    problems: list[dict] = []
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("action") == "upload":
+            service = get_object_or_404(Service.objects.for_municipality(request.municipality), pk=request.POST.get("service") or 0)
+            files = [(f.name, f.read()) for f in request.FILES.getlist("files")][:10]
+            if not files:
+                messages.error(request, _("Bitte wählen Sie mindestens eine BPMN-Datei."))
+            else:
+                try:
+                    definition = services.process_definition_create(
+                        municipality=request.municipality, service=service, files=files,
+                        publish=request.POST.get("publish") == "1", actor=request.user)
+                    messages.success(request, _("Version %(v)s gespeichert.") % {"v": definition.version})
+                    return redirect("processes:definitions", municipality=request.municipality.slug)
+                except services.ProcessUploadInvalid as exc:
+                    problems, status = exc.problems, 422
+        elif request.POST.get("action") in ("publish", "retire"):
+            definition = get_object_or_404(selectors.definition_list(municipality=request.municipality), pk=request.POST.get("definition") or 0)
+            if request.POST["action"] == "publish":
+                services.process_definition_publish(definition=definition, actor=request.user)
+            else:
+                services.process_definition_retire(definition=definition, actor=request.user)
+            return redirect("processes:definitions", municipality=request.municipality.slug)
+    return render(request, "processes/definitions.html", {
+        "definitions": selectors.definition_list(municipality=request.municipality),
+        "services": service_choices(municipality=request.municipality), "problems": problems,
+        "states": DefinitionState}, status=status)

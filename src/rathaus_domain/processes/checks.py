@@ -1,0 +1,573 @@
+"""Structural checks of BPMN files against what our engine supports.
+
+Used by :func:`.lint.check_files` and by :meth:`.engine.ProcessModel.from_files` (which refuses
+models with errors), so an upload and ``rathaus check-process`` report the same problems.
+
+Supported in executable processes: none start events; none and terminate end events; user,
+service, script and business-rule tasks; untyped tasks (no-ops, with a warning); exclusive,
+parallel and event-based gateways; sequence flows; timer and message intermediate catch
+events; none intermediate throw events; timer and message boundary events (interrupting or
+not); lanes; embedded sub-processes; call activities to processes in the same upload; data
+objects.  Everything else is named as an unsupported element.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from lxml import etree
+
+from . import evaluator
+from .bpmnext import (
+    BPMN_NS,
+    ConfigError,
+    decision_config,
+    is_expression_param,
+    script_source,
+    service_step_config,
+    user_task_config,
+)
+from .evaluator import ExpressionError
+from .expressions import check_timer, compile_process_expression, timer_literal_kind
+from .xmlutil import local_name, namespace
+
+__all__ = ["ERROR", "WARNING", "Problem", "check_bpmn"]
+
+ERROR = "error"
+WARNING = "warning"
+
+# Element kinds that carry no behaviour we need to check.
+_PASSIVE = frozenset(
+    {
+        "extensionElements", "documentation", "laneSet", "lane", "childLaneSet", "flowNodeRef",
+        "textAnnotation", "text", "association", "group", "dataObject", "dataObjectReference",
+        "dataState", "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet",
+        "dataInputRefs", "dataOutputRefs", "optionalInputRefs", "outputSetRefs", "inputSetRefs",
+        "incoming", "outgoing", "sequenceFlow", "categoryValue", "auditing", "monitoring",
+    }
+)  # fmt: skip
+_IGNORED_WITH_WARNING = {
+    "property": ("Eigenschaften (property) werden ignoriert", "properties (property) are ignored"),
+    "potentialOwner": (
+        "potentialOwner wird ignoriert; bitte camunda:candidateGroups verwenden",
+        "potentialOwner is ignored; use camunda:candidateGroups",
+    ),
+    "performer": (
+        "performer wird ignoriert; bitte camunda:candidateGroups verwenden",
+        "performer is ignored; use camunda:candidateGroups",
+    ),
+    "humanPerformer": (
+        "humanPerformer wird ignoriert; bitte camunda:candidateGroups verwenden",
+        "humanPerformer is ignored; use camunda:candidateGroups",
+    ),
+    "resourceRole": ("resourceRole wird ignoriert", "resourceRole is ignored"),
+}
+_ELEMENT_NAMES_DE = {
+    "manualTask": "Manuelle Aufgabe", "sendTask": "Sende-Aufgabe", "receiveTask": "Empfangs-Aufgabe",
+    "inclusiveGateway": "Inklusives Gateway", "complexGateway": "Komplexes Gateway",
+    "transaction": "Transaktion", "adHocSubProcess": "Ad-hoc-Unterprozess",
+    "dataStoreReference": "Datenspeicher", "dataStore": "Datenspeicher",
+    "callChoreography": "Choreographie", "subChoreography": "Choreographie",
+    "choreographyTask": "Choreographie",
+}  # fmt: skip
+_MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
+_FLOW_NODES = frozenset(
+    {
+        "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+        "task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask", "sendTask",
+        "receiveTask", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+        "complexGateway", "subProcess", "transaction", "adHocSubProcess", "callActivity",
+        "callChoreography", "subChoreography", "choreographyTask",
+    }
+)  # fmt: skip
+_EVENT_NAMES = {
+    "messageEventDefinition": ("Nachricht", "message"),
+    "timerEventDefinition": ("Timer", "timer"),
+    "signalEventDefinition": ("Signal", "signal"),
+    "none": ("leer", "none"),
+    "errorEventDefinition": ("Fehler", "error"),
+    "escalationEventDefinition": ("Eskalation", "escalation"),
+    "conditionalEventDefinition": ("Bedingung", "conditional"),
+    "compensateEventDefinition": ("Kompensation", "compensation"),
+    "cancelEventDefinition": ("Abbruch", "cancel"),
+    "linkEventDefinition": ("Link", "link"),
+    "terminateEventDefinition": ("Terminierung", "terminate"),
+    "eventDefinitionRef": ("Ereignis-Referenz", "event definition reference"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a model file; ``element_id`` names the BPMN/DMN element at fault."""
+
+    file: str | None
+    element_id: str | None
+    severity: str
+    message_de: str
+    message_en: str
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = f"{self.file or '-'}: {self.element_id or '-'}"
+        return f"{where}: {self.severity}: {self.message_de} / {self.message_en}"
+
+
+def element_id(element: etree._Element | None) -> str | None:
+    """The element's id, else the id of its nearest ancestor that has one."""
+    while element is not None:
+        found = element.get("id") if isinstance(element.tag, str) else None
+        if found:
+            return str(found)
+        element = element.getparent()
+    return None
+
+
+def _bpmn_children(node: etree._Element, name: str | None = None) -> list[etree._Element]:
+    return [c for c in node if namespace(c) == BPMN_NS and (name is None or local_name(c) == name)]
+
+
+def _describe(node: etree._Element) -> str:
+    name = " ".join((node.get("name") or "").split())
+    return f"«{name}»" if name else str(node.get("id") or local_name(node))
+
+
+class _Checker:
+    def __init__(
+        self,
+        root: etree._Element,
+        file: str | None,
+        decisions: Collection[str] | None,
+        steps: Collection[str] | None,
+        process_ids: Collection[str],
+    ) -> None:
+        self.root = root
+        self.file = file
+        self.decisions = decisions
+        self.steps = steps
+        self.process_ids = process_ids
+        self.problems: list[Problem] = []
+        self.messages = {str(m.get("id")): m for m in root.iter(f"{{{BPMN_NS}}}message") if m.get("id")}
+
+    def add(self, node: etree._Element | None, severity: str, de: str, en: str, code: str) -> None:
+        self.problems.append(Problem(self.file, element_id(node), severity, de, en, code))
+
+    def error(self, node: etree._Element | None, de: str, en: str, code: str = "invalid") -> None:
+        self.add(node, ERROR, de, en, code)
+
+    def warning(self, node: etree._Element | None, de: str, en: str, code: str = "ignored") -> None:
+        self.add(node, WARNING, de, en, code)
+
+    def unsupported(self, node: etree._Element, what_de: str | None = None, what_en: str | None = None) -> None:
+        kind = local_name(node)
+        label_de = what_de or _ELEMENT_NAMES_DE.get(kind, kind)
+        label_en = what_en or kind
+        self.error(
+            node,
+            f"{label_de} {_describe(node)} wird nicht unterstützt",
+            f"{label_en} {_describe(node)} is not supported",
+            "unsupported-element",
+        )
+
+    # -- top level -------------------------------------------------------------------------
+    def run(self) -> list[Problem]:
+        processes = _bpmn_children(self.root, "process")
+        if not processes:
+            self.error(None, "Die Datei enthält keinen Prozess", "the file contains no process", "no-process")
+            return self.problems
+        executable = [p for p in processes if (p.get("isExecutable") or "true").strip().lower() == "true"]
+        for process in processes:
+            if process not in executable:
+                self.warning(
+                    process,
+                    f"Prozess {_describe(process)} ist nicht als ausführbar markiert und wird ignoriert",
+                    f"process {_describe(process)} is not marked executable and is ignored",
+                    "not-executable",
+                )
+        if not executable:
+            self.error(
+                None,
+                'Kein Prozess ist als ausführbar markiert (isExecutable="true")',
+                'no process is marked executable (isExecutable="true")',
+                "no-executable-process",
+            )
+        for store in self.root.iter(f"{{{BPMN_NS}}}dataStore"):
+            self.unsupported(store, "Datenspeicher", "data store")
+        for process in executable:
+            self.container(process)
+        return self.problems
+
+    # -- processes and sub-processes -------------------------------------------------------
+    def container(self, container: etree._Element) -> None:
+        children = _bpmn_children(container)
+        nodes = {str(c.get("id")): c for c in children if local_name(c) in _FLOW_NODES and c.get("id")}
+        flows = [c for c in children if local_name(c) == "sequenceFlow"]
+        outgoing: dict[str, list[etree._Element]] = defaultdict(list)
+        for flow in flows:
+            source, target = flow.get("sourceRef"), flow.get("targetRef")
+            if source not in nodes or target not in nodes:
+                self.error(
+                    flow,
+                    f"Sequenzfluss {flow.get('id')} verbindet unbekannte Elemente ({source} → {target})",
+                    f"sequence flow {flow.get('id')} connects unknown elements ({source} → {target})",
+                    "invalid-reference",
+                )
+                continue
+            outgoing[str(source)].append(flow)
+        starts = [c for c in children if local_name(c) == "startEvent"]
+        is_sub = local_name(container) != "process"
+        if not starts:
+            self.error(
+                container,
+                f"{_describe(container)} hat kein Startereignis",
+                f"{_describe(container)} has no start event",
+                "missing-start-event",
+            )
+        elif is_sub and len(starts) != 1:
+            self.error(
+                container,
+                "Ein Unterprozess braucht genau ein Startereignis",
+                "a sub-process needs exactly one start event",
+                "invalid-subprocess",
+            )
+        if is_sub and not any(local_name(c) == "endEvent" for c in children):
+            self.error(
+                container, "Ein Unterprozess braucht ein Endereignis", "a sub-process needs an end event", "invalid-subprocess"
+            )
+
+        for child in children:
+            kind = local_name(child)
+            try:
+                if kind in _PASSIVE:
+                    continue
+                if kind in _IGNORED_WITH_WARNING:
+                    de, en = _IGNORED_WITH_WARNING[kind]
+                    self.warning(child, de, en)
+                    continue
+                if kind not in _FLOW_NODES:
+                    self.unsupported(child)
+                    continue
+                self.flow_node(child, kind, nodes, outgoing.get(str(child.get("id")), []))
+            except Exception as exc:  # noqa: BLE001 - a checker must name problems, never crash
+                self.error(
+                    child,
+                    f"Interner Fehler beim Prüfen: {type(exc).__name__}: {exc}",
+                    f"internal error while checking: {type(exc).__name__}: {exc}",
+                    "internal-error",
+                )
+        for flow in flows:
+            source = nodes.get(str(flow.get("sourceRef")))
+            condition = _bpmn_children(flow, "conditionExpression")
+            if source is not None and condition and local_name(source) != "exclusiveGateway":
+                self.warning(
+                    flow,
+                    "Bedingungen sind nur an Ausgängen exklusiver Gateways wirksam und werden hier ignoriert",
+                    "conditions only take effect on exclusive gateway outputs and are ignored here",
+                )
+
+    def flow_node(
+        self, node: etree._Element, kind: str, nodes: dict[str, etree._Element], outgoing: list[etree._Element]
+    ) -> None:
+        for child in _bpmn_children(node):
+            child_kind = local_name(child)
+            if child_kind in ("multiInstanceLoopCharacteristics", "standardLoopCharacteristics"):
+                self.error(
+                    node,
+                    f"Schleifen und Mehrfachinstanzen wie {_describe(node)} werden nicht unterstützt",
+                    f"loops and multi-instance activities like {_describe(node)} are not supported",
+                    "unsupported-element",
+                )
+            elif child_kind in _IGNORED_WITH_WARNING:
+                de, en = _IGNORED_WITH_WARNING[child_kind]
+                self.warning(child, de, en)
+        if len(outgoing) > 1 and kind not in _MULTIPLE_OUTGOING_OK:
+            self.error(
+                node,
+                f"{_describe(node)} hat mehrere ausgehende Flüsse; bitte ein Gateway verwenden",
+                f"{_describe(node)} has several outgoing flows; use a gateway",
+                "multiple-outgoing",
+            )
+        handler = getattr(self, f"check_{kind}", None)
+        if handler is None:
+            self.unsupported(node)
+        else:
+            handler(node, nodes, outgoing)
+
+    def _definitions(self, node: etree._Element) -> list[etree._Element]:
+        return [
+            c for c in _bpmn_children(node) if local_name(c).endswith("EventDefinition") or local_name(c) == "eventDefinitionRef"
+        ]
+
+    def _event(self, node: etree._Element, allowed: Iterable[str], what_de: str, what_en: str) -> etree._Element | None:
+        definitions = self._definitions(node)
+        allowed = set(allowed)
+        if len(definitions) > 1:
+            self.error(
+                node,
+                f"Mehrfach-Ereignisse wie {_describe(node)} werden nicht unterstützt",
+                f"multiple events like {_describe(node)} are not supported",
+                "unsupported-element",
+            )
+            return None
+        definition = definitions[0] if definitions else None
+        kind = local_name(definition) if definition is not None else "none"
+        if kind not in allowed:
+            name_de, name_en = _EVENT_NAMES.get(kind, (kind, kind))
+            self.error(
+                node,
+                f"{what_de} vom Typ {name_de} {_describe(node)} wird nicht unterstützt",
+                f"{what_en} of type {name_en} {_describe(node)} is not supported",
+                "unsupported-element",
+            )
+            return None
+        if definition is not None and kind == "timerEventDefinition":
+            self.timer(node, definition)
+        elif definition is not None and kind == "messageEventDefinition":
+            self.message(node, definition)
+        return definition
+
+    def timer(self, node: etree._Element, definition: etree._Element) -> None:
+        parts = [c for c in _bpmn_children(definition) if local_name(c) in ("timeDate", "timeDuration", "timeCycle")]
+        if len(parts) != 1:
+            self.error(
+                node,
+                "Timer braucht genau eine Angabe (Datum, Dauer oder Zyklus)",
+                "timer needs exactly one value (date, duration or cycle)",
+                "invalid-timer",
+            )
+            return
+        text = "".join(parts[0].itertext()).strip()
+        if not text:
+            self.error(node, "Timer ohne Wert", "timer without a value", "invalid-timer")
+            return
+        try:
+            check_timer(local_name(parts[0]), text)
+        except ExpressionError as exc:
+            self.error(node, f"Timer: {exc.message_de}", f"timer: {exc.message_en}", _expression_code(exc))
+
+    def message(self, node: etree._Element, definition: etree._Element) -> None:
+        ref = definition.get("messageRef")
+        if ref:
+            message = self.messages.get(ref)
+            if message is None:
+                self.error(node, f"Nachricht «{ref}» ist nicht definiert", f"message «{ref}» is not defined", "invalid-reference")
+            elif not (message.get("name") or "").strip():
+                self.error(message, "Nachricht ohne Namen", "message without a name", "invalid-message")
+        elif not (node.get("name") or "").strip():
+            self.error(
+                node,
+                "Nachrichtenereignis ohne Nachricht (messageRef)",
+                "message event without a message (messageRef)",
+                "invalid-message",
+            )
+
+    def expression(self, node: etree._Element, text: str, what_de: str, what_en: str) -> None:
+        try:
+            compile_process_expression(text)
+        except ExpressionError as exc:
+            self.error(node, f"{what_de}: {exc.message_de}", f"{what_en}: {exc.message_en}", _expression_code(exc))
+
+    def config_error(self, node: etree._Element, exc: ConfigError, code: str) -> None:
+        self.error(node, f"{_describe(node)}: {exc.message_de}", f"{_describe(node)}: {exc.message_en}", code)
+
+    # -- element kinds ---------------------------------------------------------------------
+    def check_startEvent(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        self._event(node, ["none"], "Startereignis", "start event")
+
+    def check_endEvent(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        self._event(node, ["none", "terminateEventDefinition"], "Endereignis", "end event")
+
+    def check_intermediateCatchEvent(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        self._event(node, ["timerEventDefinition", "messageEventDefinition"], "Zwischenereignis", "intermediate event")
+
+    def check_intermediateThrowEvent(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        self._event(node, ["none"], "Auslösendes Zwischenereignis", "intermediate throw event")
+
+    def check_boundaryEvent(self, node: etree._Element, nodes: dict[str, etree._Element], outgoing: object) -> None:
+        attached = node.get("attachedToRef")
+        if attached not in nodes:
+            self.error(
+                node,
+                f"Randereignis hängt an unbekanntem Element «{attached}»",
+                f"boundary event is attached to unknown element «{attached}»",
+                "invalid-reference",
+            )
+        self._event(node, ["timerEventDefinition", "messageEventDefinition"], "Randereignis", "boundary event")
+
+    def check_task(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        self.warning(
+            node,
+            f"Aufgabe ohne Typ {_describe(node)} wird übersprungen",
+            f"task without a type {_describe(node)} does nothing",
+            "untyped-task",
+        )
+
+    def check_userTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        try:
+            config = user_task_config(node)
+        except ConfigError as exc:
+            self.config_error(node, exc, "invalid-user-task")
+            return
+        if config.due_date and timer_literal_kind(config.due_date) not in ("duration", "datetime"):
+            self.expression(node, config.due_date, "Fälligkeit", "due date")
+
+    def check_serviceTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        try:
+            config = service_step_config(node)
+        except ConfigError as exc:
+            self.config_error(node, exc, "invalid-service-task")
+            return
+        if self.steps is not None and config.step not in self.steps:
+            known = ", ".join(sorted(self.steps)) or "—"
+            self.error(
+                node,
+                f"Automatisierungsschritt «{config.step}» ({config.source}) ist nicht registriert (vorhanden: {known})",
+                f"automation step «{config.step}» ({config.source}) is not registered (available: {known})",
+                "unknown-step",
+            )
+        for name, value in config.params.items():
+            if is_expression_param(value):
+                self.expression(node, value, f"Parameter «{name}»", f"parameter «{name}»")
+
+    def check_scriptTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        try:
+            source = script_source(node)
+        except ConfigError as exc:
+            self.config_error(node, exc, "invalid-script")
+            return
+        try:
+            evaluator.check_script(source)
+        except ExpressionError as exc:
+            self.error(node, f"Skript: {exc.message_de}", f"script: {exc.message_en}", _expression_code(exc))
+
+    def check_businessRuleTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        try:
+            config = decision_config(node)
+        except ConfigError as exc:
+            self.config_error(node, exc, "invalid-business-rule-task")
+            return
+        if self.decisions is not None and config.decision_ref not in self.decisions:
+            known = ", ".join(sorted(self.decisions)) or "—"
+            self.error(
+                node,
+                f"Entscheidung «{config.decision_ref}» fehlt in den DMN-Dateien (vorhanden: {known})",
+                f"decision «{config.decision_ref}» is missing from the DMN files (available: {known})",
+                "missing-decision",
+            )
+
+    def check_exclusiveGateway(self, node: etree._Element, nodes: object, outgoing: list[etree._Element]) -> None:
+        default = node.get("default")
+        flow_ids = [f.get("id") for f in outgoing]
+        if default and default not in flow_ids:
+            self.error(
+                node,
+                f"Standardfluss «{default}» geht nicht von diesem Gateway aus",
+                f"default flow «{default}» does not leave this gateway",
+                "invalid-reference",
+            )
+        if len(outgoing) > 1 and not default:
+            self.error(
+                node,
+                f"Exklusives Gateway {_describe(node)} hat keinen Standardfluss",
+                f"exclusive gateway {_describe(node)} has no default flow",
+                "gateway-without-default",
+            )
+        for flow in outgoing:
+            conditions = _bpmn_children(flow, "conditionExpression")
+            text = "".join(conditions[0].itertext()).strip() if conditions else ""
+            if flow.get("id") == default:
+                if text:
+                    self.warning(flow, "Bedingung am Standardfluss wird ignoriert", "condition on the default flow is ignored")
+                continue
+            if not text:
+                if len(outgoing) > 1:
+                    self.error(
+                        flow,
+                        f"Ausgang {flow.get('id')} des Gateways hat keine Bedingung",
+                        f"gateway output {flow.get('id')} has no condition",
+                        "missing-condition",
+                    )
+                continue
+            self.expression(flow, text, "Bedingung", "condition")
+
+    def check_parallelGateway(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        return None
+
+    def check_eventBasedGateway(
+        self, node: etree._Element, nodes: dict[str, etree._Element], outgoing: list[etree._Element]
+    ) -> None:
+        for flow in outgoing:
+            target = nodes.get(str(flow.get("targetRef")))
+            if target is None:
+                continue
+            kinds = [local_name(d) for d in self._definitions(target)]
+            if local_name(target) != "intermediateCatchEvent" or kinds not in (
+                ["timerEventDefinition"],
+                ["messageEventDefinition"],
+            ):
+                self.error(
+                    target,
+                    "Nach einem ereignisbasierten Gateway muss ein Timer- oder Nachrichten-Zwischenereignis folgen",
+                    "an event-based gateway must be followed by timer or message intermediate events",
+                    "invalid-event-gateway",
+                )
+
+    def check_subProcess(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        if (node.get("triggeredByEvent") or "").strip().lower() == "true":
+            self.unsupported(node, "Ereignis-Unterprozess", "event sub-process")
+            return
+        self.container(node)
+
+    def check_callActivity(self, node: etree._Element, nodes: object, outgoing: object) -> None:
+        called = (node.get("calledElement") or "").strip()
+        if not called:
+            self.error(node, "Aufrufaktivität ohne calledElement", "call activity without calledElement", "invalid-reference")
+        elif called not in self.process_ids:
+            self.error(
+                node,
+                f"Aufgerufener Prozess «{called}» ist nicht Teil des Modells",
+                f"called process «{called}» is not part of the model",
+                "missing-process",
+            )
+
+
+def _expression_code(exc: ExpressionError) -> str:
+    return "unsafe-expression" if isinstance(exc, evaluator.UnsafeExpression) else "invalid-expression"
+
+
+def executable_process_ids(root: etree._Element) -> list[str]:
+    """Ids of the executable processes defined in a BPMN file."""
+    return [
+        str(p.get("id"))
+        for p in _bpmn_children(root, "process")
+        if p.get("id") and (p.get("isExecutable") or "true").strip().lower() == "true"
+    ]
+
+
+def check_bpmn(
+    root: etree._Element,
+    file: str | None = None,
+    *,
+    decisions: Collection[str] | None = None,
+    steps: Collection[str] | None = None,
+    process_ids: Collection[str] | None = None,
+) -> list[Problem]:
+    """Check one parsed BPMN file.
+
+    ``decisions``: decision ids available (None: don't check references); ``steps``: registered
+    step names (None: don't check); ``process_ids``: processes available to call activities.
+    """
+    if local_name(root) != "definitions" or namespace(root) != BPMN_NS:
+        return [
+            Problem(
+                file,
+                None,
+                ERROR,
+                f"Keine BPMN-2.0-Datei (Wurzelelement {local_name(root)})",
+                f"not a BPMN 2.0 file (root element {local_name(root)})",
+                "not-bpmn",
+            )  # fmt: skip
+        ]
+    ids = process_ids if process_ids is not None else executable_process_ids(root)
+    return _Checker(root, file, decisions, steps, ids).run()

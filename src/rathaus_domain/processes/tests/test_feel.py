@@ -1,0 +1,167 @@
+"""FEEL: the unary tests and expressions Camunda Modeler users type into decision tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rathaus_domain.processes.evaluator import ExpressionError
+from rathaus_domain.processes.feel import FeelError, compile_expression, compile_unary_tests
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "matches"),
+    [
+        ("-", 5, True),
+        ("", None, True),
+        ("  ", "x", True),
+        ("< 5", 4, True),
+        ("< 5", 5, False),
+        ("<= 5", 5, True),
+        ("> 5", 5.5, True),
+        (">= 18", 17.99, False),
+        ("< 5", None, False),
+        ("< 5", "4", False),
+        ("[1..10]", 1, True),
+        ("[1..10]", 10, True),
+        ("[1..10]", 10.5, False),
+        ("(0..5]", 0, False),
+        ("(0..5]", 5, True),
+        ("]0..5[", 5, False),
+        ("]0..5[", 0.1, True),
+        ("[0..5)", 5, False),
+        ('"a","b"', "b", True),
+        ('"a","b"', "c", False),
+        ('"a", "b"', "a", True),
+        ('not("a","b")', "c", True),
+        ('not("a","b")', "a", False),
+        ("not(< 5)", 7, True),
+        ("not([1..3])", 2, False),
+        ("< 5, > 10", 11, True),
+        ("< 5, > 10", 7, False),
+        ("[1..2], [5..6]", 5, True),
+        ('"Zone A"', "Zone A", True),
+        ('"Straße"', "Straße", True),
+        ('"say \\"hi\\""', 'say "hi"', True),
+        ("true", True, True),
+        ("true", 1, False),
+        ("false", False, True),
+        ("1", True, False),
+        ("1", 1.0, True),
+        ("null", None, True),
+        ("null", 0, False),
+        ("-5", -5, True),
+        ("1.5", 1.5, True),
+        ('date("2026-01-01")', date(2026, 1, 1), True),
+        ('date("2026-01-01")', "2026-01-01", True),
+        ('>= date("2026-01-01")', date(2026, 3, 1), True),
+        ('>= date("2026-01-01")', "2025-12-31", False),
+        ('< date("2026-01-01")', "not a date", False),
+        ('[date("2026-01-01")..date("2026-12-31")]', date(2026, 6, 1), True),
+        ('>= date and time("2026-01-01T08:00:00")', datetime(2026, 1, 1, 9, 0), True),
+        ("? > 3", 4, True),
+        ("? > 3", 2, False),
+        ('contains(?, "hund")', "Hund", False),
+        ('contains(lower case(?), "hund")', "Hund", True),
+        ("[1, 2, 3]", 2, True),
+        ("< limit", 3, True),
+        ("[low..high]", 7, True),
+        ("string length(?) > 3", "abcd", True),
+    ],
+)
+def test_unary_test_cells(cell: str, value: Any, matches: bool) -> None:
+    assert compile_unary_tests(cell).matches(value, {"limit": 5, "low": 5, "high": 10}) is matches
+
+
+def test_dash_and_empty_cells_match_anything() -> None:
+    assert compile_unary_tests("-").is_any
+    assert compile_unary_tests(None).is_any
+    assert not compile_unary_tests("< 1").is_any
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("a + b * 2", 8),
+        ("(a + b) * 2", 10),
+        ("a ** 2", 4),
+        ("-a", -2),
+        ('if a > 1 then "gross" else "klein"', "gross"),
+        ("applicant.age >= 18 and not(blocked)", True),
+        ("a > 5 or b = 3", True),
+        ("a != 2", False),
+        ("x between 1 and 5", True),
+        ("a in (1, 2)", True),
+        ('date("2026-01-01")', date(2026, 1, 1)),
+        ('date and time("2026-01-01T10:00:00")', datetime(2026, 1, 1, 10, 0)),
+        ('duration("P2D")', timedelta(days=2)),
+        ("string length(name)", 6),
+        ("upper case(name)", "ERIKA!"),
+        ('starts with(name, "Er")', True),
+        ("count([1, 2, 3])", 3),
+        ("sum([1, 2])", 3),
+        ("sum(1, 2, 3)", 6),
+        ("min(4, 2)", 2),
+        ("floor(2.7) + ceiling(2.1)", 5),
+        ("decimal(1.2345, 2)", 1.23),
+        ('number("12")', 12),
+        ("string(a)", "2"),
+        ("null", None),
+        ("true and false", False),
+        ("Gebühr * 2", 10),
+        ('years_between(date("2000-03-02"), today())', 26),
+        ("is defined(a)", True),
+    ],
+)
+def test_simple_expressions(expression: str, expected: Any) -> None:
+    context = {"a": 2, "b": 3, "applicant": {"age": 20}, "blocked": False, "x": 3, "name": "Erika!", "Gebühr": 5}
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    assert compile_expression(expression).evaluate(context, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a +", "value expected"),
+        ("for x in y return x", "not supported"),
+        ("some x in y satisfies x > 1", "not supported"),
+        ("{a: 1}", "contexts"),
+        ("a[1]", "filters"),
+        ('__import__("os")', "unknown FEEL function"),
+        ("a.__class__", "not allowed"),
+        ("foo(1)", "unknown FEEL function"),
+        ('"abc', "unexpected character"),
+        ("1 2", "end of expression"),
+        ("not(", "value expected"),
+        ("@", "unexpected character"),
+    ],
+)
+def test_invalid_expressions_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(FeelError) as info:
+        compile_expression(text)
+    assert message in info.value.message_en
+    assert text.strip() in info.value.message_de
+
+
+@pytest.mark.parametrize("cell", ["[1..", ">", "not(", "< ", "]1..2", '"a",', "[1..2] x", "9 ** 9 ** 9"])
+def test_invalid_cells_fail_when_compiled(cell: str) -> None:
+    with pytest.raises(ExpressionError):
+        compile_unary_tests(cell)
+
+
+def test_feel_never_reaches_python_eval() -> None:
+    translated = compile_expression('if a = 1 then "x" else "y"').python
+    assert "==" in translated
+    # The translation is checked by the safe evaluator like any other expression.
+    assert compile_expression("a").compiled.names == frozenset({"a"})
+
+
+@given(st.integers(-100, 100), st.integers(-100, 100), st.integers(-100, 100), st.booleans(), st.booleans())
+def test_intervals_agree_with_comparisons(low: int, high: int, value: int, low_closed: bool, high_closed: bool) -> None:
+    cell = f"{'[' if low_closed else '('}{low}..{high}{']' if high_closed else ')'}"
+    expected = (low <= value if low_closed else low < value) and (value <= high if high_closed else value < high)
+    assert compile_unary_tests(cell).matches(value) is expected
