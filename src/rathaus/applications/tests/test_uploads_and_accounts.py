@@ -43,7 +43,7 @@ def test_exemption_needs_a_proof_and_accepts_a_png(client, town, demo_services):
     ("ausweis.pdf", b"MZ\x90\x00 not a pdf", "kein erlaubtes Format"),
     ("ausweis.pdf.exe", b"MZ\x90\x00", "kein erlaubtes Format"),
     ("gross.png", PNG + b"\x00" * (5 * 1024 * 1024), "zu groß"),
-])
+], ids=["wrong-magic-bytes", "double-extension", "oversize"])
 def test_uploads_that_fail_a_check_are_refused_and_not_stored(client, town, demo_services, name, content, message):
     base = _to_step(client, town, 3)
     response = client.post(f"{base}/schritt/3/", {"reduction.exemption": "rettungshund",
