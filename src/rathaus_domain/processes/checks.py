@@ -31,6 +31,7 @@ from .bpmnext import (
 )
 from .evaluator import ExpressionError
 from .expressions import check_timer, compile_process_expression, timer_literal_kind
+from .texts import template_problems
 from .xmlutil import local_name, namespace
 
 __all__ = ["ERROR", "WARNING", "Problem", "check_bpmn"]
@@ -429,6 +430,9 @@ class _Checker:
         for name, value in config.params.items():
             if is_expression_param(value):
                 self.expression(node, value, f"Parameter «{name}»", f"parameter «{name}»")
+                continue
+            for de, en in template_problems(value):
+                self.error(node, f"Parameter «{name}»: {de}", f"parameter «{name}»: {en}", "unsafe-template")
 
     def check_scriptTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
         try:

@@ -92,6 +92,14 @@ def test_demo_fixtures_are_clean() -> None:
             ),
             [("unsafe-expression", "param")],
         ),
+        (
+            linear(
+                '<bpmn:serviceTask id="fmt" rathaus:step="notify"><bpmn:extensionElements><camunda:inputOutput>'
+                '<camunda:inputParameter name="text">Hallo {case_ref.__class__.__mro__} und {fee:>200000000}</camunda:inputParameter>'
+                "</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>"
+            ),
+            [("unsafe-template", "fmt"), ("unsafe-template", "fmt")],
+        ),
         (linear('<bpmn:businessRuleTask id="brt" camunda:decisionRef="no_such_decision"/>'), [("missing-decision", "brt")]),
         (linear('<bpmn:businessRuleTask id="brt2"/>'), [("invalid-business-rule-task", "brt2")]),
         (linear('<bpmn:userTask id="ut" camunda:dueDate="${__import__(1)}"/>'), [("unsafe-expression", "ut")]),

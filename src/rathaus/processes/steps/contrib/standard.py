@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, time
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -13,20 +12,14 @@ from django.utils import timezone
 
 from rathaus_domain.processes import dmn
 from rathaus_domain.processes.engine import StepContext
+from rathaus_domain.processes.texts import render_text
 
 from ..registry import current_case, register
 
 
 def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
-    """`str.format_map` over flat process data; unknown names stay as they are."""
-
-    class _Safe(dict):
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
-
-    values = _Safe({k: v for k, v in data.items() if isinstance(v, str | int | float | Decimal)})
-    values.update(extra or {})
-    return template.format_map(values)
+    """Fill ``{name}`` placeholders from the process data (plain names only, bounded lengths)."""
+    return render_text(template, {**data, **(extra or {})})
 
 
 @register("compute_fee", description="Gebühr nach Entscheidungstabelle (DMN) berechnen")
