@@ -107,8 +107,11 @@ class PlaceOfferAdmin(TenantAdmin):
 
 @admin.register(models.HolidayProgramme)
 class HolidayProgrammeAdmin(TenantAdmin):
-    list_display = ("name", "municipality", "starts_on", "status", "seed")
-    readonly_fields = ("snapshot", "result")
+    list_display = ("name", "municipality", "starts_on", "status", "allocated_at")
+    # The seed is recorded by `holiday_draw_prepare` and stays hidden until the draw; only the
+    # services change it and the status, so the admin neither shows nor edits them.
+    exclude = ("seed", "seed_nonce")
+    readonly_fields = ("status", "seed_commitment", "seed_recorded_at", "allocated_at", "snapshot", "result")
 
 
 @admin.register(models.HolidayActivity)

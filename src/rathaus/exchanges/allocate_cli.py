@@ -12,11 +12,11 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-INCLUDE_CHOICES = ("waiting_lists", "cutoffs", "lottery", "seed", "rounds")
+INCLUDE_CHOICES = ("waiting_lists", "cutoffs", "lottery", "seed", "rounds", "declined")
 
 
 class AllocationFileError(Exception):
@@ -29,6 +29,8 @@ class FileSummary:
     unassigned: int
     seconds: float
     output: Path
+    # One line per facility the file names but does not define; its wishes were skipped.
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (f"{self.assigned} children placed, {self.unassigned} without a place; "
@@ -44,7 +46,12 @@ def parse_include(value: str) -> list[str]:
 
 def run_daycare_file(source: str | Path, target: str | Path, include: Sequence[str] = (),
                      status: IO[str] | None = None) -> FileSummary:
-    """Validate, allocate and write; every expected failure becomes an AllocationFileError."""
+    """Validate, allocate and write; every expected failure becomes an AllocationFileError.
+
+    Wishes and priorities for facilities missing from the file are skipped, as the core skips
+    them; the summary lists one warning per such facility (never the output file, which stays
+    exactly the documented format).
+    """
     from rathaus_domain.allocation.daycare import AllocationInputError, allocate_file
 
     source, target = Path(source), Path(target)
@@ -53,9 +60,11 @@ def run_daycare_file(source: str | Path, target: str | Path, include: Sequence[s
     if not target.parent.is_dir():
         raise AllocationFileError(f"Output directory does not exist: {target.parent}")
     started = time.perf_counter()
+    warnings: list[str] = []
     try:
         with _spinner(status, f"Allocating places from {source.name} …"):
-            out = allocate_file(source, target, include=list(include))
+            out = allocate_file(source, target, include=list(include),
+                                warn=lambda w: warnings.append(f"{source}: {w}"))
     except json.JSONDecodeError as exc:
         raise AllocationFileError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
     except UnicodeDecodeError:
@@ -64,7 +73,8 @@ def run_daycare_file(source: str | Path, target: str | Path, include: Sequence[s
         raise AllocationFileError(f"{source}: invalid input at {exc.path or '$'}: {exc.message}") from None
     except OSError as exc:
         raise AllocationFileError(f"Cannot read or write a file: {exc}") from None
-    return FileSummary(len(out["assignments"]), len(out["unassigned"]), time.perf_counter() - started, target)
+    return FileSummary(len(out["assignments"]), len(out["unassigned"]), time.perf_counter() - started, target,
+                       warnings)
 
 
 def _spinner(stream: IO[str] | None, text: str):
@@ -90,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AllocationFileError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+    for warning in summary.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
     print(summary)
     return 0
 

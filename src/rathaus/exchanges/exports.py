@@ -62,10 +62,14 @@ def offer_record(offer: Offer, url: str) -> dict[str, Any]:
 
 
 def offers_dataset(offers: Iterable[Offer], url_for: Callable[[Offer], str], *, municipality, directory_label: str,
-                   source_url: str) -> dict[str, Any]:
-    """The JSON document: a little metadata, then the records (same fields as the CSV)."""
+                   source_url: str, limit: int, truncated: bool) -> dict[str, Any]:
+    """The JSON document: a little metadata, then the records (same fields as the CSV).
+
+    `truncated` says that more offers matched than the `limit` a download holds.
+    """
     records = [offer_record(o, url_for(o)) for o in offers]
     return {
         "title": f"{directory_label} {municipality.name}", "publisher": municipality.name,
-        "source": source_url, "generated_at": timezone.now().isoformat(), "count": len(records), "offers": records,
+        "source": source_url, "generated_at": timezone.now().isoformat(), "count": len(records),
+        "limit": limit, "truncated": truncated, "offers": records,
     }

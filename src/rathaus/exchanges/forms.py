@@ -514,9 +514,3 @@ class HolidayRegistrationForm(A11yMixin, forms.Form):
             self.add_error(None, _("Sie haben eine Aktivität mehrfach gewählt. Jede zählt nur einmal."))
         data["wishes"] = [self._activities[pk] for pk in dict.fromkeys(wishes)]
         return data
-
-
-class SeedForm(A11yMixin, forms.Form):
-    seed = forms.IntegerField(label=_("Startwert der Verlosung (optional)"), min_value=0, max_value=2**62, required=False,
-                              help_text=_("Leer lassen für einen zufälligen Startwert. Er wird gespeichert und veröffentlicht."))
-

@@ -12,6 +12,7 @@ moderation and the idea of bringing offers and families together:
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -577,6 +578,7 @@ class WaitingListEntry(TenantModel):
 
 class ProgrammeStatus(models.TextChoices):
     OPEN = "open", _("Anmeldung offen")
+    PREPARED = "prepared", _("Anmeldung geschlossen, Startwert festgehalten")
     ALLOCATED = "allocated", _("verlost")
     CLOSED = "closed", _("abgeschlossen")
 
@@ -593,6 +595,10 @@ class HolidayProgramme(TenantModel):
                                                             validators=[MinValueValidator(1), MaxValueValidator(20)])
     status = models.CharField(_("Status"), max_length=10, choices=ProgrammeStatus.choices, default=ProgrammeStatus.OPEN)
     seed = models.BigIntegerField(_("Startwert der Verlosung"), null=True, blank=True)
+    # Random text published with the seed after the draw; before it, only the SHA-256 of
+    # "seed:nonce" is shown, and the nonce keeps that from being guessed back (the seed has 31 bits).
+    seed_nonce = models.CharField(_("Zusatz zum Startwert"), max_length=32, blank=True)
+    seed_recorded_at = models.DateTimeField(_("Startwert festgehalten am"), null=True, blank=True)
     allocated_at = models.DateTimeField(_("verlost am"), null=True, blank=True)
     # Input and lottery positions of the draw: reproducible from the seed and needed for move-ups.
     snapshot = models.JSONField(default=dict, blank=True)
@@ -609,6 +615,14 @@ class HolidayProgramme(TenantModel):
 
     def accepts_registrations(self, today: date) -> bool:
         return self.status == ProgrammeStatus.OPEN and today <= self.registration_until
+
+    @property
+    def seed_commitment(self) -> str:
+        """SHA-256 (hex) of "seed:nonce": shown from the moment the seed is recorded, so that
+        anyone can check after the draw that it used exactly that seed. Empty before."""
+        if self.seed is None or not self.seed_nonce:
+            return ""
+        return hashlib.sha256(f"{self.seed}:{self.seed_nonce}".encode()).hexdigest()
 
 
 class HolidayActivity(TenantModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from rathaus.applications.pdf import _Pdf
+from rathaus.applications.pdf import TextPdf
 
 from .models import HolidayActivity
 
@@ -12,8 +12,7 @@ from .models import HolidayActivity
 def participants_pdf(activity: HolidayActivity, placements) -> bytes:
     """A printable list for the provider: who comes, how to reach the family, what to look out for."""
     programme = activity.programme
-    pdf = _Pdf(f"Teilnehmende {activity.title}", activity.municipality.name)
-    pdf.alias_nb_pages()
+    pdf = TextPdf(f"Teilnehmende {activity.title}", activity.municipality.name)
     pdf.add_page(orientation="L")
     pdf.set_font(pdf.family, "B", 15)
     pdf.multi_cell(0, 8, pdf.safe(f"Teilnehmende: {activity.title}"), new_x="LMARGIN", new_y="NEXT")

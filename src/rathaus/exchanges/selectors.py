@@ -242,6 +242,11 @@ class RegistrationState:
     outcome: AllocationOutcome | None
     waiting: list[WaitingListEntry]
 
+    @property
+    def past_offers(self) -> list[PlaceOffer]:
+        """Offers that are no longer live: declined, expired, superseded or withdrawn."""
+        return [o for o in self.offers if o != self.live_offer]
+
 
 def registration_state(*, municipality, registration: ChildRegistration) -> RegistrationState:
     offers = list(PlaceOffer.objects.for_municipality(municipality).filter(registration=registration)

@@ -740,13 +740,9 @@ class DaycareSnapshot:
     points: dict[str, dict[str, list[tuple[str, int]]]]
 
     def as_json(self, seed: int) -> dict[str, Any]:
-        """The input in the `allocate daycare --input` file format."""
-        return {
-            "seed": seed,
-            "facilities": [{"id": f.id, "capacity": dict(f.capacity)} for f in self.facilities],
-            "children": [{"id": c.id, "group": c.group, "wishes": list(c.wishes), "priority": dict(c.priority),
-                          "start_month": c.start_month} for c in self.children],
-        }
+        """The complete input in the `allocate daycare --input` file format: re-running it gives
+        the stored result of the round, follow-up rounds included."""
+        return daycare_core.input_json(seed, self.facilities, self.children)
 
 
 def daycare_snapshot(*, municipality, registrations: Sequence[ChildRegistration]) -> DaycareSnapshot:
@@ -789,9 +785,8 @@ def daycare_snapshot(*, municipality, registrations: Sequence[ChildRegistration]
 
 
 def result_to_json(result: daycare_core.DaycareResult) -> dict[str, Any]:
-    doc = daycare_core.dump_json(result, include=("waiting_lists", "cutoffs", "lottery", "seed", "rounds"))
-    doc["declined"] = {cid: sorted(fids) for cid, fids in result.declined.items()}
-    return doc
+    """The core's output with every part, as `allocate daycare --include` writes it."""
+    return daycare_core.dump_json(result, include=daycare_core.DUMP_EXTRAS)
 
 
 def result_from_json(doc: dict[str, Any]) -> daycare_core.DaycareResult:
@@ -834,8 +829,8 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
             previous = locked.previous
             if previous.status != RoundStatus.COMPLETED:
                 raise ExchangeError(_("Die vorherige Runde ist noch nicht durchgeführt."))
-            PlaceOffer.objects.for_municipality(municipality).filter(
-                status=PlaceOfferStatus.OPEN, deadline__lt=today).update(status=PlaceOfferStatus.EXPIRED)
+            # The worker expires offers daily; do it here too so an offer is never live past its deadline.
+            place_offers_expire(municipality=municipality, today=today)
             previous_result = result_from_json(previous.result)
             live = {str(o.registration_id): o for o in PlaceOffer.objects.for_municipality(municipality)
                     .filter(status__in=[PlaceOfferStatus.ACCEPTED, PlaceOfferStatus.OPEN]).select_related("facility")}
@@ -852,8 +847,11 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
             snapshot = daycare_snapshot(municipality=municipality, registrations=registrations)
             progress(_("Plätze verteilen"))
             try:
-                result = daycare_core.follow_up(previous_result, declined, accepted, snapshot.facilities,
-                                                snapshot.children, locked.seed)
+                # The children carry what earlier rounds decided (kept lottery numbers, declined
+                # facilities, held places), so the stored input alone reproduces this round.
+                snapshot.children = daycare_core.follow_up_children(previous_result, declined, accepted,
+                                                                    snapshot.children)
+                result = daycare_core.allocate(snapshot.facilities, snapshot.children, locked.seed)
             except daycare_core.AllocationInputError as exc:
                 raise ExchangeError(_("Die Nachrückrunde ist nicht möglich: %(e)s") % {"e": exc}) from exc
         progress(_("Ergebnisse speichern"))
@@ -1151,17 +1149,46 @@ def _holiday_result_from_db(programme: HolidayProgramme) -> holiday_core.Holiday
                                       activities=activities, children=children)
 
 
-def holiday_programme_allocate(*, programme: HolidayProgramme, actor, seed: int | None = None,
-                               progress: Progress | None = None) -> HolidayProgramme:
-    """Draw the published lottery once: places, waiting lists and the seed are stored; families are told."""
-    progress = progress or _noop
+def holiday_draw_prepare(*, programme: HolidayProgramme, actor) -> HolidayProgramme:
+    """Close registration and record the seed of the draw, before anyone can run it.
+
+    The seed comes from the system's random source; nobody chooses it. Until the draw, families
+    and staff see its SHA-256 commitment (of "seed:nonce"); the draw then uses exactly this seed
+    and publishes it with the nonce, so anyone can check that it was fixed beforehand.
+    """
     _check_staff(actor, Perm.RUN_ALLOCATION, programme.municipality)
     with transaction.atomic():
         programme = HolidayProgramme.objects.select_for_update().get(pk=programme.pk)
         if programme.status != ProgrammeStatus.OPEN:
+            raise ExchangeError(_("Die Verlosung ist schon vorbereitet."))
+        if timezone.localdate() <= programme.registration_until:
+            raise ExchangeError(_("Die Anmeldung läuft noch bis zum %(d)s. Danach können Sie die Verlosung vorbereiten.")
+                                % {"d": programme.registration_until.strftime("%d.%m.%Y")})
+        programme.seed = new_seed()
+        programme.seed_nonce = secrets.token_hex(16)
+        programme.seed_recorded_at = timezone.now()
+        programme.status = ProgrammeStatus.PREPARED
+        programme.save(update_fields=["seed", "seed_nonce", "seed_recorded_at", "status"])
+        # The audit log names the commitment only: the seed stays unknown until the draw.
+        audit_record(action="exchanges.programme_draw_prepared", municipality=programme.municipality, actor=actor,
+                     obj=programme, summary=programme.name, data={"seed_sha256": programme.seed_commitment})
+    return programme
+
+
+def holiday_programme_allocate(*, programme: HolidayProgramme, actor,
+                               progress: Progress | None = None) -> HolidayProgramme:
+    """Draw the published lottery once, with the seed recorded by `holiday_draw_prepare`:
+    places, waiting lists and the seed are stored; families are told."""
+    progress = progress or _noop
+    _check_staff(actor, Perm.RUN_ALLOCATION, programme.municipality)
+    with transaction.atomic():
+        programme = HolidayProgramme.objects.select_for_update().get(pk=programme.pk)
+        if programme.status == ProgrammeStatus.OPEN:
+            raise ExchangeError(_("Bitte bereiten Sie die Verlosung zuerst vor: Dabei wird der Startwert festgehalten."))
+        if programme.status != ProgrammeStatus.PREPARED or programme.seed is None:
             raise ExchangeError(_("Dieses Ferienprogramm wurde schon verlost."))
         progress(_("Anmeldungen und Aktivitäten einlesen"))
-        seed = new_seed() if seed is None else seed
+        seed = programme.seed
         published = list(programme.activities.filter(status=ModerationStatus.PUBLISHED).order_by("pk"))
         ids = {a.pk for a in published}
         registrations = list(programme.registrations.filter(status=RegistrationStatus.ACTIVE)
@@ -1183,7 +1210,6 @@ def holiday_programme_allocate(*, programme: HolidayProgramme, actor, seed: int 
             HolidayWaitlistEntry(municipality_id=municipality_id, activity_id=int(aid), registration_id=int(cid),
                                  position=position)
             for aid, waiting in result.waiting_lists.items() for position, cid in enumerate(waiting, start=1)])
-        programme.seed = seed
         programme.status = ProgrammeStatus.ALLOCATED
         programme.allocated_at = timezone.now()
         programme.snapshot = {
@@ -1199,7 +1225,8 @@ def holiday_programme_allocate(*, programme: HolidayProgramme, actor, seed: int 
         placed = sum(len(a) for a in result.assignments.values())
         audit_record(action="exchanges.programme_allocated", municipality=programme.municipality, actor=actor,
                      obj=programme, summary=programme.name,
-                     data={"seed": seed, "children": len(children), "places": placed})
+                     data={"seed": seed, "seed_nonce": programme.seed_nonce, "seed_sha256": programme.seed_commitment,
+                           "children": len(children), "places": placed})
         from .tasks import send_holiday_results
 
         _on_commit(send_holiday_results, programme.pk)

@@ -17,6 +17,7 @@ from .models import (
     Offer,
     PlacementStatus,
     PlaceOffer,
+    PlaceOfferStatus,
     Provider,
     ProviderStatus,
 )
@@ -93,6 +94,24 @@ def send_place_offers(round_id: int) -> int:
                   [registration.parent.email])
             sent += 1
     return sent
+
+
+@task()
+def expire_place_offers() -> int:
+    """Periodic: open place offers past their deadline expire, in every municipality that has any.
+
+    An expired offer counts as declined in the next follow-up round, and the family sees it as
+    expired rather than as an offer it can still take. Returns the number of offers expired.
+    """
+    from django.utils import timezone
+
+    from rathaus.tenants.models import Municipality
+
+    from . import services
+
+    due = PlaceOffer.objects.filter(status=PlaceOfferStatus.OPEN, deadline__lt=timezone.localdate())
+    return sum(services.place_offers_expire(municipality=municipality)
+               for municipality in Municipality.objects.filter(pk__in=due.values("municipality_id")))
 
 
 @task()

@@ -52,6 +52,8 @@ urlpatterns = [
          name="staff_round_export"),
     path("boersen/verwaltung/kita/runden/<int:pk>/eingabe.json", views.staff_round_export, {"fmt": "eingabe"},
          name="staff_round_input"),
+    path("boersen/verwaltung/kita/runden/<int:pk>/ausgabe.json", views.staff_round_export, {"fmt": "ausgabe"},
+         name="staff_round_output"),
     path("boersen/verwaltung/ferien/", views.staff_programmes, name="staff_programmes"),
     path("boersen/verwaltung/ferien/<int:pk>/", views.staff_programme, name="staff_programme"),
     path("boersen/verwaltung/ferien/<int:programme>/aktivitaeten/neu/", views.staff_activity, name="staff_activity_create"),

@@ -47,7 +47,6 @@ from .forms import (
     RegistrationForm,
     RoundForm,
     RuleFormSet,
-    SeedForm,
     SettingsForm,
     SlotFormSet,
     StaffActivityForm,
@@ -72,6 +71,9 @@ from .models import (
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILE_ATTRIBUTION = "© OpenStreetMap-Mitwirkende"
 SEARCH_PAGE_SIZE = 30
+# The downloads (dataset, calendar) hold at most this many offers, so one request stays cheap;
+# narrower filters give the rest. The search page and docs/exchanges.md state the cap.
+EXPORT_LIMIT = 2000
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -154,6 +156,7 @@ def directory_search(request, directory: str):
         "weekdays": WEEKDAYS, "accessibility": ACCESSIBILITY_FLAGS,
         "tile_url": tile_url, "attribution": attribution,
         "has_map": bool(tile_url) and any(o.has_location for o in page),
+        "export_limit": EXPORT_LIMIT,
     })
     origin = _tile_origin(tile_url) if tile_url else ""
     if origin:
@@ -167,7 +170,9 @@ def directory_export(request, directory: str, fmt: str):
     """The directory (with the current filters) as a dataset or a calendar."""
     kind = _directory_or_404(directory)
     filters = selectors.OfferFilters.from_params(request.GET)
-    offers = list(selectors.offer_search(municipality=request.municipality, directory=kind, filters=filters)[:2000])
+    offers = list(selectors.offer_search(municipality=request.municipality, directory=kind, filters=filters)[:EXPORT_LIMIT + 1])
+    truncated = len(offers) > EXPORT_LIMIT
+    offers = offers[:EXPORT_LIMIT]
     name = f"{kind}-{request.municipality.slug}"
     if fmt == "ics":
         body = ical.offers_calendar(f"{kind.label} {request.municipality.name}", request.get_host().split(":")[0],
@@ -178,7 +183,7 @@ def directory_export(request, directory: str, fmt: str):
     if fmt == "json":
         return exports.json_response(exports.offers_dataset(
             offers, lambda o: _offer_url(request, o), municipality=request.municipality, directory_label=str(kind.label),
-            source_url=request.build_absolute_uri()), f"{name}.json")
+            source_url=request.build_absolute_uri(), limit=EXPORT_LIMIT, truncated=truncated), f"{name}.json")
     if fmt == "csv":
         return exports.csv_response((exports.offer_record(o, _offer_url(request, o)) for o in offers),
                                     exports.OFFER_COLUMNS, f"{name}.csv")
@@ -866,6 +871,8 @@ def staff_round_export(request, pk: int, fmt: str):
     name = f"kita-runde-{allocation_round.number}-{municipality.slug}"
     if fmt == "eingabe":
         return exports.json_response(allocation_round.snapshot, f"{name}-eingabe.json")
+    if fmt == "ausgabe":
+        return exports.json_response(allocation_round.result, f"{name}-ausgabe.json")
     offers = {o.registration_id: o for o in selectors.round_offers(municipality=municipality, allocation_round=allocation_round)}
     rows = []
     for outcome in selectors.round_outcomes(municipality=municipality, allocation_round=allocation_round):
@@ -918,19 +925,20 @@ def staff_programme(request, pk: int):
     municipality = request.municipality
     programme = selectors.programme_get(municipality=municipality, pk=pk)
     form = ProgrammeForm(instance=programme)
-    seed_form = SeedForm()
     if request.method == "POST":
         action = request.POST.get("action")
         try:
+            if action in ("prepare", "allocate") and not _can(request, Perm.RUN_ALLOCATION):
+                raise Http404
+            if action == "prepare":
+                services.holiday_draw_prepare(programme=programme, actor=request.user)
+                messages.success(request, _("Die Anmeldung ist geschlossen und der Startwert festgehalten."))
+                return redirect(request.path)
             if action == "allocate":
-                if not _can(request, Perm.RUN_ALLOCATION):
-                    raise Http404
-                seed_form = SeedForm(request.POST)
-                if seed_form.is_valid():
-                    services.holiday_programme_allocate(programme=programme, actor=request.user,
-                                                        seed=seed_form.cleaned_data["seed"])
-                    messages.success(request, _("Verlost. Die Familien werden per E-Mail benachrichtigt."))
-                    return redirect(request.path)
+                # The seed was recorded when the draw was prepared; nobody picks one here.
+                services.holiday_programme_allocate(programme=programme, actor=request.user)
+                messages.success(request, _("Verlost. Die Familien werden per E-Mail benachrichtigt."))
+                return redirect(request.path)
             else:
                 form = ProgrammeForm(request.POST, instance=programme)
                 if form.is_valid():
@@ -942,10 +950,11 @@ def staff_programme(request, pk: int):
         except services.ExchangeError as exc:
             messages.error(request, str(exc))
             return redirect(request.path)
-    errors = error_summary(form, seed_form)
+    errors = error_summary(form)
     registrations = selectors.programme_registrations(municipality=municipality, programme=programme)
     return render(request, "exchanges/staff/programme_detail.html", {
-        "programme": programme, "form": form, "seed_form": seed_form, "errors": errors,
+        "programme": programme, "form": form, "errors": errors,
+        "registration_closed": timezone.localdate() > programme.registration_until,
         "activities": selectors.activities_for_staff(municipality=municipality, programme=programme),
         "registration_count": registrations.filter(status=RegistrationStatus.ACTIVE).count(),
         "can_allocate": _can(request, Perm.RUN_ALLOCATION),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from typing import Any
 
 from django.http import Http404
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
+from ninja.utils import check_csrf
 
 from rathaus.accounts.rules import Perm
+from rathaus.applications.selectors import application_get
 from rathaus.core.problems import ProblemResponse
 from rathaus.tenants.selectors import municipality_get
+from rathaus_domain.processes.engine import MessageNotExpected
 
 from . import selectors, services
 from .selectors import TASK_VIEWS
@@ -34,11 +39,17 @@ class CompleteIn(Schema):
     data: dict[str, Any]
 
 
-def _staff(request, slug: str):
+def _staff(request, slug: str, perm: str = Perm.WORK_TASKS):
     municipality = municipality_get(slug=slug)
     user = request.user
-    if not (user.is_authenticated and user.is_verified() and user.has_perm(Perm.WORK_TASKS, municipality)):
+    if not (user.is_authenticated and user.is_verified()):
         raise HttpError(401, "Anmeldung als Mitarbeiterin oder Mitarbeiter mit zweitem Faktor nötig.")
+    if not user.has_perm(perm, municipality):
+        # Staff of another municipality learn nothing about this one, not even that it checks rights.
+        raise Http404("not staff here")
+    # The session cookie authenticates, so a cross-site form must not be able to post here.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request) is not None:
+        raise HttpError(403, "Sicherheitsprüfung (CSRF) fehlgeschlagen.")
     return municipality
 
 
@@ -68,3 +79,55 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
     except services.TaskNotAllowed as exc:
         return ProblemResponse(409, "Conflict", f"Nicht möglich: {exc}", type_="task-not-allowed")
     return _out(selectors.task_get(municipality=municipality, pk=task_id))
+
+
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+class MessageIn(Schema):
+    name: str = Field(..., max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+                      description="BPMN message name, e.g. payment_received")
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    description="Available to the process as a variable named like the message")
+
+
+class MessageOut(Schema):
+    reference: str
+    status: str
+    process_status: str
+    waiting_for: list[str]
+
+
+def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
+    if depth > 5:
+        return [path or "/"]
+    if isinstance(value, dict):
+        bad = [f"{path}/{k}" for k in value if not isinstance(k, str) or not _KEY.fullmatch(k)]
+        return bad + [p for k, v in value.items() for p in _bad_keys(v, f"{path}/{k}", depth + 1)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _bad_keys(v, f"{path}/{i}", depth + 1)]
+    return []
+
+
+@router.post("/m/{slug}/applications/{reference}/messages", response={202: MessageOut},
+             summary="Ereignis an das wartende Verfahren melden (Zahlung, Antwort eines Fachverfahrens)")
+def deliver_message(request, slug: str, reference: str, body: MessageIn):
+    municipality = _staff(request, slug, Perm.HANDLE_APPLICATION)
+    application = application_get(municipality=municipality, reference=reference)
+    bad = _bad_keys(body.payload)
+    if bad or len(json.dumps(body.payload)) > MAX_PAYLOAD_BYTES:
+        return ProblemResponse(422, "Unprocessable Content",
+                               "Die Nutzdaten sind zu groß oder enthalten ungültige Feldnamen "
+                               "(erlaubt: Buchstaben, Ziffern, _; höchstens 5 Ebenen, 64 KB).",
+                               type_="invalid-message-payload",
+                               errors=[{"pointer": "/payload" + p, "detail": "ungültiger Feldname"} for p in bad[:20]])
+    try:
+        instance = services.message_deliver(application=application, name=body.name,
+                                            payload={body.name: body.payload} if body.payload else {}, actor=request.user)
+    except MessageNotExpected:
+        return ProblemResponse(409, "Conflict", f"Das Verfahren wartet nicht auf «{body.name}».",
+                               type_="message-not-expected")
+    application.refresh_from_db(fields=["status"])
+    return 202, {"reference": application.reference, "status": application.status, "process_status": instance.status,
+                 "waiting_for": instance.waiting_messages}

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from rathaus.accounts.models import Membership
+from rathaus.accounts.models import ROLE_RANK, Membership
 
 from .models import CaseDocument, CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
 
@@ -14,11 +14,14 @@ TASK_VIEWS = ("mine", "team", "overdue")
 
 
 def task_list(*, municipality, user, view: str = "mine", service_id: int | None = None, query: str = "") -> QuerySet[UserTask]:
-    """Open tasks: mine (assigned to me), team (everything open), overdue (due date passed)."""
+    """Open tasks: mine (assigned to me), team (open tasks of the roles I hold), overdue (due date passed)."""
     qs = (UserTask.objects.for_municipality(municipality).filter(state=TaskState.OPEN)
           .select_related("application__service", "assignee").order_by("due_at", "id"))
     if view == "mine":
         qs = qs.filter(assignee=user)
+    elif view == "team":
+        membership = Membership.objects.for_municipality(municipality).filter(user=user).first()
+        qs = qs.filter(role__in=[r for r in ROLE_RANK if membership and membership.has_role(r)])
     elif view == "overdue":
         qs = qs.filter(due_at__lt=timezone.now())
     if service_id:

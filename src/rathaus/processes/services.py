@@ -8,6 +8,7 @@ A crash anywhere rolls all of it back, so a retried job neither loses nor repeat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from rathaus.accounts.models import Membership, Role
 from rathaus.applications.models import Application
-from rathaus.core.audit import audit_record, audit_record_many
+from rathaus.core.audit import audit_batch, audit_record, audit_record_many
 from rathaus_domain.forms.validation import FieldError, validate
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
 from rathaus_domain.processes.lint import check_files, has_errors
@@ -35,7 +36,7 @@ from .models import (
     UserTask,
 )
 from .steps.registry import CaseContext, case_context, load_contrib, steps
-from .task_forms import flatten, task_form
+from .task_forms import TASK_FORMS, flatten, task_form
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def problem_dict(problem) -> dict[str, Any]:
 def process_check(files: Iterable[tuple[str, bytes]]) -> list[dict[str, Any]]:
     """Lint BPMN/DMN files with the registered steps (the same check as `rathaus check-process`)."""
     load_contrib()
-    return [problem_dict(p) for p in check_files(list(files), registry=steps)]
+    return [problem_dict(p) for p in check_files(list(files), registry=steps, forms=TASK_FORMS)]
 
 
 def process_definition_create(*, municipality, service, files: list[tuple[str, bytes]], publish: bool = False,
@@ -191,8 +192,12 @@ def _role_for(groups: Iterable[str], lane: str | None) -> str:
     return Role.CASE_WORKER
 
 
-def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, actor=None, now: datetime) -> None:
-    """Save state, mirror tasks and timers, write timeline and audit entries (inside the caller's transaction)."""
+def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, actor=None, now: datetime,
+             fresh: bool = False) -> None:
+    """Save state, mirror tasks and timers, write timeline and audit entries (inside the caller's transaction).
+
+    `fresh`: the instance was created in this transaction, so it has no task or timer rows yet.
+    """
     application = case.application
     municipality = instance.municipality
     instance.state = run.serialize()
@@ -209,7 +214,7 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
     instance.save()
 
     ready_ids = {t.id for t in ready}
-    open_tasks = {t.engine_task_id: t for t in instance.tasks.filter(state=TaskState.OPEN)}
+    open_tasks = {} if fresh else {t.engine_task_id: t for t in instance.tasks.filter(state=TaskState.OPEN)}
     gone = [t.pk for engine_id, t in open_tasks.items() if engine_id not in ready_ids]
     if gone:
         # Interrupted by a boundary event or a terminate end: the task no longer exists in the engine.
@@ -228,7 +233,7 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
     UserTask.objects.bulk_create(new_tasks, ignore_conflicts=True)
 
     pending = {t.task_id: t for t in run.pending_timers()}
-    existing_timers = set(instance.timers.values_list("engine_task_id", flat=True))
+    existing_timers = set() if fresh else set(instance.timers.values_list("engine_task_id", flat=True))
     stale = existing_timers - set(pending)
     if stale:
         instance.timers.filter(engine_task_id__in=stale).delete()
@@ -275,6 +280,7 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
     """Restore the run, apply `action`, persist; an engine error marks the instance failed (state unchanged)."""
     now = now or timezone.now()
     model = model_for(instance.definition)
+    fresh = not instance.state
     if instance.state:
         run = ProcessRun.deserialize(model, instance.state, registry=steps, case_ref=application.reference,
                                      clock=lambda: now)
@@ -282,9 +288,10 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
         run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: now)
     case = CaseContext(application=application, instance=instance, model=model)
     try:
-        with transaction.atomic(), case_context(case):
+        # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
+        with transaction.atomic(), case_context(case), audit_batch():
             action(run)
-            _persist(instance, run, case, actor=actor, now=now)
+            _persist(instance, run, case, actor=actor, now=now, fresh=fresh)
     except MessageNotExpected:
         raise
     except ProcessError as exc:
@@ -341,19 +348,139 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
         return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
 
 
+#: What a citizen may hand in later on her status page, and how large it may be.
+LATE_UPLOAD_TYPES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+LATE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_MESSAGE = "document_uploaded"
+
+
+#: Plain-language names of the messages the standard processes wait for (anything else: its name).
+MESSAGE_LABELS = {
+    "payment_received": "Zahlung eingegangen",
+    "document_uploaded": "Unterlagen eingegangen",
+    "backoffice_answer": "Antwort des Fachverfahrens eingegangen",
+}
+
+
+def message_label(name: str) -> str:
+    return MESSAGE_LABELS.get(name, name)
+
+
+class UploadRefused(Exception):
+    """The file fails a check; nothing was stored."""
+
+    def __init__(self, message_de: str, message_en: str):
+        super().__init__(message_en)
+        self.message_de, self.message_en = message_de, message_en
+
+
+def _check_late_upload(filename: str, raw: bytes) -> tuple[str, str]:
+    """Sniffed content type and a safe file name, or UploadRefused."""
+    import os
+
+    from django.utils.text import get_valid_filename
+
+    from rathaus_domain.forms.validation import sniff_content_type
+
+    if not raw:
+        raise UploadRefused("Die Datei ist leer.", "the file is empty")
+    if len(raw) > LATE_UPLOAD_MAX_BYTES:
+        raise UploadRefused(f"Die Datei ist zu groß. Erlaubt sind höchstens {LATE_UPLOAD_MAX_BYTES // (1024 * 1024)} MB.",
+                            f"the file is too large (at most {LATE_UPLOAD_MAX_BYTES // (1024 * 1024)} MB)")
+    content_type = sniff_content_type(raw)
+    if content_type not in LATE_UPLOAD_TYPES:
+        raise UploadRefused("Diese Datei hat kein erlaubtes Format. Erlaubt sind PDF, PNG und JPEG.",
+                            "this file type is not allowed (PDF, PNG and JPEG are)")
+    # The stored name ends in the extension of what the bytes are, whatever the upload claimed.
+    stem = os.path.splitext(os.path.basename(filename.replace("\\", "/")))[0].split(".")[0]
+    try:
+        stem = get_valid_filename(stem)[:80]
+    except Exception:  # noqa: BLE001 - Django raises SuspiciousFileOperation for names like ".."
+        stem = ""
+    return content_type, (stem or "nachweis") + LATE_UPLOAD_TYPES[content_type]
+
+
+def document_upload_later(*, application: Application, filename: str, raw: bytes, actor=None,
+                          ip: str | None = None, now: datetime | None = None):
+    """A citizen hands in a document her case waits for; the waiting process continues by itself.
+
+    The attachment, its audit entry and the process step it triggers are stored together or not
+    at all. Raises UploadRefused (bad file) or MessageNotExpected (the case waits for nothing).
+    """
+    from django.core.files.base import ContentFile
+
+    from rathaus.applications.models import Attachment
+
+    content_type, safe_name = _check_late_upload(filename, raw)
+    digest = hashlib.sha256(raw).hexdigest()
+    with transaction.atomic():
+        instance_id = ProcessInstance.objects.filter(application=application).values_list("pk", flat=True).first()
+        if instance_id is None:
+            raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
+        locked, app = _locked_instance(instance_id)
+        if DOCUMENT_MESSAGE not in locked.waiting_messages:
+            raise MessageNotExpected("Zu diesem Antrag werden derzeit keine Unterlagen erwartet",
+                                     "this application does not wait for documents")
+        count = Attachment.objects.filter(application=app, field__startswith="nachgereicht/").count()
+        attachment = Attachment(municipality=app.municipality, application=app, field=f"nachgereicht/{count + 1}",
+                                filename=safe_name, content_type=content_type, size=len(raw), sha256=digest)
+        attachment.file.save(digest, ContentFile(raw), save=False)
+        attachment.save()
+        audit_record(action="application.document_added", municipality=app.municipality, actor=actor, obj=app,
+                     summary=f"{app.reference}: {safe_name}", data={"attachment": attachment.pk, "sha256": digest,
+                                                                     "content_type": content_type}, ip_address=ip)
+        _move(locked, app, lambda run: run.deliver_message(DOCUMENT_MESSAGE, {"uploaded_document": attachment.pk}),
+              actor=actor, now=now)
+        if locked.status == InstanceStatus.FAILED:
+            # Roll back the upload too: the citizen tries again rather than leaving a half-handled file.
+            raise ProcessError(locked.error, locked.error)
+    return attachment
+
+
 def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
-    """Fire timers whose due time has passed (index on `due_at`; at most `limit` per call)."""
+    """Fire timers whose due time has passed (index on `due_at`; at most `limit` per call).
+
+    Timers of failed instances wait until staff retry the instance, so one broken case can
+    neither block the others nor fill its timeline with the same error on every tick.
+    """
     now = now or timezone.now()
-    due = list(Timer.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", "instance_id", "engine_task_id")[:limit])
+    due = list(Timer.objects.filter(due_at__lte=now).exclude(instance__status=InstanceStatus.FAILED)
+               .order_by("due_at").values_list("pk", "instance_id", "engine_task_id")[:limit])
     fired = 0
     for timer_id, instance_id, engine_task_id in due:
-        with transaction.atomic():
-            locked, app = _locked_instance(instance_id)
-            if not Timer.objects.filter(pk=timer_id).exists():
-                continue  # another worker fired it or the process moved on
-            _move(locked, app, lambda run, tid=engine_task_id: run.fire_timer(tid), now=now)
-            fired += 1
+        try:
+            with transaction.atomic():
+                locked, app = _locked_instance(instance_id)
+                if locked.status == InstanceStatus.FAILED or not Timer.objects.filter(pk=timer_id).exists():
+                    continue  # another worker fired it, the process moved on, or it failed meanwhile
+                _move(locked, app, lambda run, tid=engine_task_id: run.fire_timer(tid), now=now)
+                if locked.status != InstanceStatus.FAILED:
+                    fired += 1
+        except Exception as exc:  # noqa: BLE001 - any crash of one case must not stop the other timers
+            logger.exception("timer %s of instance %s could not fire", timer_id, instance_id)
+            with transaction.atomic():
+                instance = ProcessInstance.objects.select_for_update().get(pk=instance_id)
+                _fail(instance, ProcessError(f"Frist konnte nicht ausgelöst werden: {exc}", f"timer could not fire: {exc}"))
     return fired
+
+
+def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
+    """Staff retry a failed instance from its last saved state (or from the start if it never ran)."""
+    with transaction.atomic():
+        locked, app = _locked_instance(instance.pk)
+        if locked.status != InstanceStatus.FAILED:
+            raise TaskNotAllowed("not failed")
+        audit_record(action="process.retried", municipality=locked.municipality, actor=actor, obj=locked,
+                     summary=f"{app.reference}: {locked.error[:400]}")
+        if locked.state:
+            action: Callable[[ProcessRun], None] = lambda run: None  # noqa: E731 - restore and re-persist only
+        else:
+            data = _start_data(app)
+            action = lambda run: run.start(data)  # noqa: E731
+        _move(locked, app, action, actor=actor)
+        CaseEvent.objects.create(municipality=locked.municipality, application=app, instance=locked, kind="retried",
+                                 text="Das Verfahren wurde nach einem Fehler erneut angestoßen.", actor=actor)
+    return locked
 
 
 # ------------------------------------------------------------------ tasks

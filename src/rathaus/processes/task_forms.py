@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 _NOTE = {"type": "string", "title": "Begründung / Hinweis", "maxLength": 2000, "x-widget": "textarea",
-         "description": "Wird bei einer Ablehnung der antragstellenden Person mitgeteilt."}
+         "description": "Wird bei einer Ablehnung oder Nachforderung der antragstellenden Person mitgeteilt."}
 
 
-def _decision_form(title: str, approve: str, reject: str) -> dict[str, Any]:
+def _decision_form(title: str, approve: str, reject: str | None,
+                   request: tuple[str, str] | None = None) -> dict[str, Any]:
+    """One radio group of outcomes (approve, reject, optionally a third) and a note."""
+    options = [("approve", approve)] + ([("reject", reject)] if reject else []) + ([request] if request else [])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": title,
         "properties": {"decision": {
             "type": "object", "title": title, "additionalProperties": False,
             "properties": {
-                "outcome": {"type": "string", "title": "Ergebnis", "enum": ["approve", "reject"],
-                            "x-enum-labels": [approve, reject], "x-widget": "radio"},
+                "outcome": {"type": "string", "title": "Ergebnis", "enum": [value for value, _ in options],
+                            "x-enum-labels": [label for _, label in options], "x-widget": "radio"},
                 "note": _NOTE,
             },
             "required": ["outcome"],
@@ -27,7 +30,10 @@ def _decision_form(title: str, approve: str, reject: str) -> dict[str, Any]:
 TASK_FORMS: dict[str, dict[str, Any]] = {
     "approve-or-reject": _decision_form("Entscheidung", "Bewilligen", "Ablehnen"),
     "dog-exemption-review": _decision_form("Nachweis für die Steuerbefreiung prüfen", "Befreiung anerkennen",
-                                           "Befreiung ablehnen (normaler Steuersatz)"),
+                                           "Befreiung ablehnen (normaler Steuersatz)",
+                                           request=("request_documents", "Neuen Nachweis anfordern (Frist 28 Tage)")),
+    "proof-received": _decision_form("Nachweis eingegangen", "Der Nachweis liegt vor (z. B. per Post) – erneut prüfen",
+                                     None),
     "parking-review": _decision_form("Bewohnerparkausweis prüfen", "Ausweis ausstellen", "Antrag ablehnen"),
     "street-space-approval": _decision_form("Halteverbot genehmigen", "Genehmigen", "Ablehnen"),
 }

@@ -12,4 +12,8 @@ urlpatterns = [
     path("verwaltung/antraege/<str:reference>/dokumente/<int:document_id>/", views.staff_document, name="staff_document"),
     path("verwaltung/prozesse/", views.definitions, name="definitions"),
     path("status/<str:reference>/<str:token>/dokumente/<int:document_id>/", views.citizen_document, name="citizen_document"),
+    path("status/<str:reference>/<str:token>/nachreichen/", views.citizen_upload, name="citizen_upload"),
+    path("meine-antraege/<str:reference>/nachreichen/", views.my_upload, name="my_upload"),
+    path("verwaltung/antraege/<str:reference>/eingang/", views.case_message, name="case_message"),
+    path("verwaltung/antraege/<str:reference>/prozess/erneut/", views.case_retry, name="case_retry"),
 ]

@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
@@ -20,11 +21,12 @@ from rathaus.applications.selectors import application_get
 from rathaus.applications.services import access_token_matches
 from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
+from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
-from rathaus_domain.processes.engine import ProcessError
+from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
 
 from . import selectors, services
 from .models import CaseDocument, DefinitionState
@@ -189,3 +191,103 @@ def definitions(request):
         "definitions": selectors.definition_list(municipality=request.municipality),
         "services": service_choices(municipality=request.municipality), "problems": problems,
         "states": DefinitionState}, status=status)
+
+
+# ---------------------------------------------------------------- events from outside the process
+
+def _upload_rate(group, request) -> str:
+    from django.conf import settings
+
+    return settings.RATELIMIT_SUBMISSIONS
+
+
+def _handle_upload(request, application, back):
+    upload = request.FILES.get("document")
+    if upload is None:
+        messages.error(request, _("Bitte wählen Sie eine Datei aus."))
+        return back
+    try:
+        services.document_upload_later(application=application, filename=upload.name,
+                                       raw=upload.read(services.LATE_UPLOAD_MAX_BYTES + 1),
+                                       actor=request.user if request.user.is_authenticated else None, ip=client_ip(request))
+    except services.UploadRefused as exc:
+        messages.error(request, _("Die Datei wurde nicht angenommen: %(e)s") % {
+            "e": exc.message_en if (get_language() or "de").startswith("en") else exc.message_de})
+    except MessageNotExpected:
+        messages.error(request, _("Zu diesem Antrag werden derzeit keine Unterlagen erwartet."))
+    except ProcessError:
+        messages.error(request, _("Ihre Datei konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es später noch einmal."))
+    else:
+        messages.success(request, _("Vielen Dank, Ihr Nachweis ist eingegangen. Wir bearbeiten Ihren Antrag weiter."))
+    return back
+
+
+@tenant_view
+@require_POST
+@ratelimit(key="ip", rate=_upload_rate, method="POST", block=True)
+def citizen_upload(request, reference: str, token: str):
+    """The citizen hands in a document her case waits for (status page with access token)."""
+    application = application_get(municipality=request.municipality, reference=reference)
+    if not access_token_matches(application, token):
+        raise Http404("wrong token")
+    return _handle_upload(request, application, redirect("applications:status", municipality=request.municipality.slug,
+                                                         reference=reference, token=token))
+
+
+@tenant_view
+@require_POST
+@ratelimit(key="ip", rate=_upload_rate, method="POST", block=True)
+def my_upload(request, reference: str):
+    """The same for a signed-in citizen on "Meine Anträge"."""
+    application = application_get(municipality=request.municipality, reference=reference)
+    if not request.user.is_authenticated or application.applicant_id != request.user.pk:
+        raise Http404("not yours")
+    return _handle_upload(request, application, redirect("applications:my_status", municipality=request.municipality.slug,
+                                                         reference=reference))
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+def case_message(request, reference: str):
+    """Staff record an event the process waits for (payment booked, proof by post, answer of a back-office system).
+
+    GET shows what will happen and asks for confirmation; POST records it.
+    """
+    application = application_get(municipality=request.municipality, reference=reference)
+    instance = selectors.instance_for(municipality=request.municipality, application=application)
+    waiting = instance.waiting_messages if instance else []
+    back = redirect("applications:staff_detail", municipality=request.municipality.slug, reference=reference)
+    name = (request.POST if request.method == "POST" else request.GET).get("message", "")[:100]
+    if request.method != "POST":
+        return render(request, "processes/case_action.html", {
+            "application": application, "action": "message", "waiting": [(n, services.message_label(n)) for n in waiting],
+            "selected": name})
+    try:
+        services.message_deliver(application=application, name=name, actor=request.user)
+    except MessageNotExpected:
+        messages.error(request, _("Das Verfahren wartet nicht auf dieses Ereignis."))
+    else:
+        messages.success(request, _("Eingang erfasst: %(m)s") % {"m": services.message_label(name)})
+    return back
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+def case_retry(request, reference: str):
+    """Retry a failed process from its last saved state (GET: explain and confirm; POST: retry)."""
+    application = application_get(municipality=request.municipality, reference=reference)
+    instance = selectors.instance_for(municipality=request.municipality, application=application)
+    if instance is None:
+        raise Http404("no process")
+    if request.method != "POST":
+        return render(request, "processes/case_action.html", {"application": application, "action": "retry",
+                                                              "instance": instance})
+    try:
+        services.process_retry(instance=instance, actor=request.user)
+    except services.TaskNotAllowed:
+        messages.error(request, _("Das Verfahren ist nicht fehlgeschlagen."))
+    else:
+        instance.refresh_from_db()
+        if instance.status == "failed":
+            messages.error(request, _("Der erneute Versuch ist fehlgeschlagen: %(e)s") % {"e": instance.error})
+        else:
+            messages.success(request, _("Das Verfahren läuft wieder."))
+    return redirect("applications:staff_detail", municipality=request.municipality.slug, reference=reference)

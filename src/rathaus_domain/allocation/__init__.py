@@ -7,6 +7,7 @@ from rathaus_domain.allocation.daycare import (
     DaycareProblem,
     DaycareResult,
     Facility,
+    InputWarning,
     WishExplanation,
     allocate,
     allocate_file,
@@ -15,6 +16,8 @@ from rathaus_domain.allocation.daycare import (
     dump_json,
     explain,
     follow_up,
+    follow_up_children,
+    input_json,
     load_json,
 )
 from rathaus_domain.allocation.holiday import (
@@ -34,6 +37,7 @@ __all__ = [
     "DaycareResult",
     "Facility",
     "HolidayChild",
+    "InputWarning",
     "HolidayResult",
     "MoveUp",
     "WishExplanation",
@@ -45,6 +49,8 @@ __all__ = [
     "dump_json",
     "explain",
     "follow_up",
+    "follow_up_children",
+    "input_json",
     "load_json",
     "move_up",
 ]

@@ -28,7 +28,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, repeat
 from operator import attrgetter, methodcaller
 from os import PathLike
@@ -75,6 +75,12 @@ class Child:
     number that facility gives the child under the municipality's statute (higher = ranked
     higher; missing = 0). ``lottery`` fixes the child's lottery number (lower wins a tie);
     ``None`` draws it from the seed.
+
+    Three fields carry what earlier rounds decided (see :func:`follow_up_children`):
+    ``declined`` are facilities whose offers the family declined (skipped among the wishes);
+    ``holds`` is a facility whose place the child keeps for sure, an open or accepted offer (it
+    outranks every other child there, and the child competes only for wishes ranked above it);
+    ``accepted`` says the family accepted ``holds``, so the child competes for nothing else.
     """
 
     id: str
@@ -83,6 +89,9 @@ class Child:
     priority: Mapping[str, float] = field(default_factory=dict)
     lottery: float | None = None
     start_month: str | None = None
+    declined: frozenset[str] = frozenset()
+    holds: str | None = None
+    accepted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +185,8 @@ class _Columns:
     lotteries: list[float | None] | None
     # Facility id whose place is guaranteed to the child (follow-up rounds), per child.
     guaranteed: list[str | None] | None = None
+    # Facilities whose offers the family declined, per child (only children with any).
+    declined: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_children(cls, children: Sequence[Child]) -> _Columns:
@@ -183,7 +194,7 @@ class _Columns:
             return list(map(attrgetter(name), children))
 
         months, lotteries = column("start_month"), column("lottery")
-        return cls(
+        cols = cls(
             ids=column("id"),
             groups=column("group"),
             months=_unless_all_none(months),
@@ -191,6 +202,30 @@ class _Columns:
             priorities=column("priority"),
             lotteries=_unless_all_none(lotteries),
         )
+        declined, holds, accepted = column("declined"), column("holds"), column("accepted")
+        if any(declined) or any(accepted) or holds.count(None) != len(holds):
+            for i, (h, a) in enumerate(zip(holds, accepted, strict=True)):
+                if a and h is None:
+                    raise AllocationInputError(f"children[{i}].accepted", "needs the place it accepted in 'holds'")
+            cols.apply_earlier_rounds(declined, holds, accepted)
+        return cols
+
+    def apply_earlier_rounds(self, declined: list[Any], holds: list[str | None], accepted: list[bool]) -> None:
+        """Turn each child's wishes into those it competes with after earlier rounds (see
+        :class:`Child`): declined facilities leave, a held place becomes the last wish."""
+        self.wishes = list(map(_competing_wishes, self.wishes, declined, holds, accepted))
+        self.guaranteed = _unless_all_none(holds)
+        self.declined = {cid: frozenset(d) for cid, d in zip(self.ids, declined, strict=True) if d}
+
+
+def _competing_wishes(wishes: Sequence[str], declined: Collection[str], holds: str | None, accepted: bool) -> Sequence[str]:
+    own = tuple(f for f in wishes if f not in declined) if declined else wishes
+    if holds is None:
+        return own
+    if accepted:
+        return (holds,)
+    own = tuple(own)
+    return (*own[: own.index(holds)], holds) if holds in own else (*own, holds)
 
 
 def _unless_all_none(values: list[Any]) -> list[Any] | None:
@@ -236,10 +271,11 @@ def _prepare(
 ) -> _Instance:
     """Turn facilities and child columns into flat numpy arrays of usable (child, slot) edges.
 
-    Without ``validate``, wishes for unknown facilities or repeated ones are skipped like wishes
-    for which the facility has no places. The file format passes its precise validator instead:
+    Wishes for unknown facilities are skipped like wishes for which the facility has no places;
+    without ``validate``, so are repeated ones. The file format passes its precise validator:
     whenever a bulk check here finds something odd (an unknown or repeated wish, a priority
-    that is not a number or names a facility not wished), it runs and raises the exact error.
+    that is not a number or names a facility not wished), it runs, raises the exact error for
+    anything invalid and notes the unknown facilities it lets pass.
     """
     n = len(cols.ids)
     fac_ids = [f.id for f in facilities]
@@ -629,10 +665,80 @@ def allocate(facilities: Sequence[Facility], children: Sequence[Child], seed: in
     lottery numbers, drawn from ``seed`` where a child has none. The result is the child-optimal
     stable matching: no family can get a wish it prefers by reporting other wishes.
 
-    Raises :class:`AllocationInputError` for repeated ids or non-finite numbers.
+    Children with ``declined``, ``holds`` or ``accepted`` (see :class:`Child`) carry the
+    decisions of earlier rounds; this is how :func:`follow_up` runs, so a stored follow-up round
+    is re-run from its input alone.
+
+    Raises :class:`AllocationInputError` for repeated ids, non-finite numbers, or held places
+    that no longer fit the capacities.
     """
-    inst = _prepare(facilities, _Columns.from_children(children), seed)
-    return _result(inst, _solve(inst))
+    cols = _Columns.from_children(children)
+    inst = _prepare(facilities, cols, seed)
+    result = _result(inst, _solve(inst), declined=cols.declined)
+    _check_held(cols, result.assignments)
+    return result
+
+
+def _check_held(cols: _Columns, assignments: Mapping[str, str]) -> None:
+    """A held place outranks everyone, so only shrunken capacities can push its holder out."""
+    if cols.guaranteed is None:
+        return
+    for i, (cid, held) in enumerate(zip(cols.ids, cols.guaranteed, strict=True)):
+        if held is not None and cid not in assignments:
+            raise AllocationInputError(f"children[{i}].holds", f"the place held by child {cid!r} no longer fits the capacities")
+
+
+def follow_up_children(
+    previous: DaycareResult,
+    declined: Collection[str],
+    accepted: Collection[str],
+    children: Sequence[Child],
+) -> list[Child]:
+    """The children of a follow-up round, each carrying what earlier rounds decided.
+
+    Semantics:
+
+    * ``accepted`` children keep their place (``holds`` and ``accepted``): it is fixed and they
+      compete for nothing else.
+    * ``declined`` children lose their offer and compete again with their other wishes; the
+      declined facility goes into ``declined`` for this and later follow-up rounds.
+    * Children with an offer in neither set (no answer yet) hold that offer as a guaranteed
+      place but still compete for the wishes they ranked above it; if they get a better one,
+      their old place goes to others in the same round.
+    * Everyone else in ``children`` (unplaced or newly registered) competes with all wishes.
+    * Lottery numbers of ``previous`` are kept, so waiting lists stay in the same order; children
+      not in ``previous`` keep ``lottery=None`` and draw from the new round's seed.
+
+    Children of ``previous`` missing from ``children`` have withdrawn; their places are free.
+    Raises :class:`AllocationInputError` if the answers do not fit ``previous``.
+    """
+    declined_set, accepted_set = set(declined), set(accepted)
+    for name, answered in (("declined", declined_set), ("accepted", accepted_set)):
+        stray = sorted(answered - previous.assignments.keys())
+        if stray:
+            raise AllocationInputError(name, f"child {stray[0]!r} had no offer in the previous round")
+    if both := sorted(declined_set & accepted_set):
+        raise AllocationInputError("accepted", f"child {both[0]!r} both accepted and declined")
+    if missing := sorted(accepted_set - {c.id for c in children}):
+        raise AllocationInputError("accepted", f"child {missing[0]!r} is not among the children")
+
+    out: list[Child] = []
+    for c in children:
+        offer = previous.assignments.get(c.id)
+        excluded = previous.declined.get(c.id, frozenset()) | c.declined
+        if c.id in declined_set and offer is not None:
+            excluded |= {offer}
+            offer = None
+        out.append(
+            replace(
+                c,
+                declined=frozenset(excluded),
+                holds=offer,
+                accepted=c.id in accepted_set,
+                lottery=previous.lottery.get(c.id, c.lottery),
+            )
+        )
+    return out
 
 
 def follow_up(
@@ -645,66 +751,12 @@ def follow_up(
 ) -> DaycareResult:
     """Run a follow-up round after families answered the offers of ``previous``.
 
-    Semantics:
-
-    * ``accepted`` children keep their place; it is fixed and they leave the allocation.
-    * ``declined`` children lose their offer and compete again with their other wishes; the
-      declined facility is excluded for them in this and later follow-up rounds.
-    * Children with an offer in neither set (no answer yet) keep that offer as a guaranteed
-      place but still compete for the wishes they ranked above it; if they get a better one,
-      their old place goes to others in the same round.
-    * Everyone else in ``children`` (unplaced or newly registered) competes with all wishes.
-    * Lottery numbers of ``previous`` are kept, so waiting lists stay in the same order;
-      ``seed`` only draws numbers for children not in ``previous``.
-
-    Children of ``previous`` missing from ``children`` have withdrawn; their places are free.
-    Raises :class:`AllocationInputError` if the answers do not fit ``previous`` or if accepted
-    places and open offers no longer fit the capacities.
+    The same as ``allocate(facilities, follow_up_children(previous, declined, accepted,
+    children), seed)``; see :func:`follow_up_children` for what happens to whom. Raises
+    :class:`AllocationInputError` if the answers do not fit ``previous`` or if accepted places
+    and open offers no longer fit the capacities.
     """
-    declined_set, accepted_set = set(declined), set(accepted)
-    for name, answered in (("declined", declined_set), ("accepted", accepted_set)):
-        stray = sorted(answered - previous.assignments.keys())
-        if stray:
-            raise AllocationInputError(name, f"child {stray[0]!r} had no offer in the previous round")
-    if both := sorted(declined_set & accepted_set):
-        raise AllocationInputError("accepted", f"child {both[0]!r} both accepted and declined")
-
-    excluded = dict(previous.declined)
-    for cid in declined_set:
-        excluded[cid] = excluded.get(cid, frozenset()) | {previous.assignments[cid]}
-    ids = {c.id for c in children}
-    if missing := sorted(accepted_set - ids):
-        raise AllocationInputError("accepted", f"child {missing[0]!r} is not among the children")
-
-    cols = _Columns.from_children(children)
-    guaranteed: list[str | None] = []
-    wishes: list[Sequence[str]] = []
-    lotteries: list[float | None] = []
-    for c in children:
-        offer = previous.assignments.get(c.id)
-        own: Sequence[str] = c.wishes
-        if c.id in excluded:
-            own = tuple(f for f in own if f not in excluded[c.id])
-        if c.id in accepted_set:
-            own = (offer,) if offer is not None else ()
-        elif offer is not None and c.id not in declined_set:
-            # Pending offer: keep the wishes above it, and the offer itself as a safe fallback.
-            own = (*own[: own.index(offer)], offer) if offer in own else (*own, offer)
-        else:
-            offer = None
-        guaranteed.append(offer)
-        wishes.append(own)
-        lotteries.append(previous.lottery.get(c.id, c.lottery))
-    cols.wishes, cols.guaranteed, cols.lotteries = wishes, guaranteed, lotteries
-
-    inst = _prepare(facilities, cols, seed)
-    result = _result(inst, _solve(inst), declined=excluded)
-    for c, offer in zip(children, guaranteed, strict=True):
-        # Accepted places and open offers outrank everyone, so only shrunken capacities can
-        # push them out.
-        if offer is not None and c.id not in result.assignments:
-            raise AllocationInputError("facilities", f"the place offered to child {c.id!r} no longer fits the capacities")
-    return result
+    return allocate(facilities, follow_up_children(previous, declined, accepted, children), seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -838,7 +890,10 @@ def _texts(outcome: Outcome, places: int, prio: float, cutoff: float | None, gro
 
 _TOP_KEYS = frozenset({"seed", "facilities", "children"})
 _FACILITY_KEYS = frozenset({"id", "capacity"})
-_CHILD_KEYS = frozenset({"id", "group", "wishes", "priority", "lottery", "start_month"})
+_BASIC_KEYS = ("id", "group", "wishes", "priority", "lottery", "start_month")
+# What earlier rounds decided (see Child); only stored follow-up rounds carry them.
+_ROUND_KEYS = ("declined", "holds", "accepted")
+_CHILD_KEYS = frozenset((*_BASIC_KEYS, *_ROUND_KEYS))
 _EMPTY: dict[str, float] = {}
 
 
@@ -847,7 +902,49 @@ class _Missing:
 
 
 _MISSING = _Missing()
-DUMP_EXTRAS = frozenset({"waiting_lists", "cutoffs", "lottery", "seed", "rounds"})
+DUMP_EXTRAS = frozenset({"waiting_lists", "cutoffs", "lottery", "seed", "rounds", "declined"})
+
+
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """Something in an input file that was skipped rather than refused; ``path`` names its first
+    occurrence, e.g. ``children[0].wishes[1]``."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+Warn = Callable[[InputWarning], None]
+
+
+@dataclass(slots=True)
+class _Skipped:
+    """References to facilities that are not in the file, collected by the validator."""
+
+    first: dict[str, str] = field(default_factory=dict)  # facility id -> path of its first use
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (facility id, kind) -> uses
+
+    def add(self, facility: str, path: str, kind: str) -> None:
+        self.first.setdefault(facility, path)
+        self.counts[facility, kind] = self.counts.get((facility, kind), 0) + 1
+
+    def clear(self) -> None:
+        self.first.clear()
+        self.counts.clear()
+
+    def warnings(self) -> list[InputWarning]:
+        """One warning per facility, in the order of first use."""
+        out = []
+        for fid, path in self.first.items():
+            wishes, priorities = self.counts.get((fid, "wish"), 0), self.counts.get((fid, "priority"), 0)
+            parts = [f"{wishes} wish" + ("es" if wishes != 1 else "")] if wishes else []
+            if priorities:
+                parts.append(f"{priorities} priorit" + ("ies" if priorities != 1 else "y"))
+            out.append(InputWarning(path, f"facility {fid!r} is not in the file; {' and '.join(parts)} skipped"))
+        return out
 
 
 def _is_number(value: object) -> bool:
@@ -889,8 +986,12 @@ def _read_top(data: object) -> tuple[int, list[Facility], list[Any]]:
     return seed, facilities, children
 
 
-def _check_child(i: int, c: object, fac_ids: Collection[str]) -> None:
-    """Validate one child precisely; the authority behind all bulk checks of the file format."""
+def _check_child(i: int, c: object, fac_ids: Collection[str], skipped: _Skipped) -> None:
+    """Validate one child precisely; the authority behind all bulk checks of the file format.
+
+    Wishes and priorities for facilities that are not in the file are skipped, as
+    :func:`allocate` skips them, and recorded in ``skipped`` so the caller can warn.
+    """
     path = f"children[{i}]"
     if not isinstance(c, dict):
         raise AllocationInputError(path, "must be an object")
@@ -907,24 +1008,42 @@ def _check_child(i: int, c: object, fac_ids: Collection[str]) -> None:
     for j, w in enumerate(wishes):
         if type(w) is not str:
             raise AllocationInputError(f"{path}.wishes[{j}]", "must be a string")
-        if w not in fac_ids:
-            raise AllocationInputError(f"{path}.wishes[{j}]", f"unknown facility {w!r}")
         if w in wishes[:j]:
             raise AllocationInputError(f"{path}.wishes[{j}]", f"facility {w!r} is listed twice")
+        if w not in fac_ids:
+            skipped.add(w, f"{path}.wishes[{j}]", "wish")
     priority = c.get("priority", _EMPTY)
     if type(priority) is not dict:
         raise AllocationInputError(f"{path}.priority", "must be an object")
     for fid, value in priority.items():
-        if fid not in fac_ids:
-            raise AllocationInputError(f"{path}.priority.{fid}", f"unknown facility {fid!r}")
         if not _is_number(value):
             raise AllocationInputError(f"{path}.priority.{fid}", "must be a finite number")
+        if fid not in fac_ids:
+            skipped.add(fid, f"{path}.priority.{fid}", "priority")
     lottery = c.get("lottery")
     if lottery is not None and not _is_number(lottery):
         raise AllocationInputError(f"{path}.lottery", "must be a finite number or null")
     month = c.get("start_month")
     if month is not None and (type(month) is not str or not _MONTH_RE.match(month)):
         raise AllocationInputError(f"{path}.start_month", "must be 'YYYY-MM' or null")
+    declined = c.get("declined", [])
+    if type(declined) is not list:
+        raise AllocationInputError(f"{path}.declined", "must be a list of facility ids")
+    for j, d in enumerate(declined):
+        if type(d) is not str:
+            raise AllocationInputError(f"{path}.declined[{j}]", "must be a string")
+    holds = c.get("holds")
+    if holds is not None:
+        if type(holds) is not str:
+            raise AllocationInputError(f"{path}.holds", "must be a facility id or null")
+        # Unlike a wish, a held place cannot be skipped: it was promised to the family.
+        if holds not in fac_ids:
+            raise AllocationInputError(f"{path}.holds", f"unknown facility {holds!r}")
+    accepted = c.get("accepted", False)
+    if type(accepted) is not bool:
+        raise AllocationInputError(f"{path}.accepted", "must be true or false")
+    if accepted and holds is None:
+        raise AllocationInputError(f"{path}.accepted", "needs the place it accepted in 'holds'")
 
 
 def _all_strings(values: Iterable[Any]) -> bool:
@@ -935,18 +1054,47 @@ def _all_strings(values: Iterable[Any]) -> bool:
     return True
 
 
-def _columns(children: list[Any], fac_ids: Collection[str]) -> tuple[_Columns, Callable[[], None]]:
+RoundColumns = tuple[list[frozenset[str]], list[str | None], list[bool]]
+
+
+@dataclass(slots=True)
+class _FileChildren:
+    """The children of a file: columns with the wishes as given, the decisions of earlier
+    rounds (``None`` when the file has none), the precise validator and what it skipped."""
+
+    cols: _Columns
+    rounds: RoundColumns | None
+    validate: Callable[[], None]
+    skipped: _Skipped
+
+    def competing(self) -> _Columns:
+        """The columns the allocation works on: wishes after the decisions of earlier rounds."""
+        if self.rounds is None:
+            return self.cols
+        cols = replace(self.cols)
+        cols.apply_earlier_rounds(*self.rounds)
+        return cols
+
+    def warn(self, warn: Warn | None) -> None:
+        if warn is not None:
+            for warning in self.skipped.warnings():
+                warn(warning)
+
+
+def _columns(children: list[Any], fac_ids: Collection[str]) -> _FileChildren:
     """Children of the file as columns, checked in bulk, and the precise validator.
 
     The bulk checks run at C speed over whole columns; when one fails, the per-child validator
-    runs to name the exact path. Wishes and priorities are checked while ``_prepare`` reads
-    them, which hands the same validator over.
+    runs to name the exact path (or to note the facilities it skips). Wishes and priorities are
+    checked while ``_prepare`` reads them, which hands the same validator over.
     """
     fac_set = frozenset(fac_ids)
+    skipped = _Skipped()
 
     def validate() -> None:
+        skipped.clear()  # it may run twice; each run finds the same
         for i, c in enumerate(children):
-            _check_child(i, c, fac_set)
+            _check_child(i, c, fac_set, skipped)
 
     n = len(children)
     ids: list[Any] = []
@@ -957,8 +1105,7 @@ def _columns(children: list[Any], fac_ids: Collection[str]) -> tuple[_Columns, C
     months: list[Any] = []
     try:
         ids, groups, wishes, priorities, lotteries, months = (
-            list(map(dict.get, children, repeat(name), repeat(_MISSING)))
-            for name in ("id", "group", "wishes", "priority", "lottery", "start_month")
+            list(map(dict.get, children, repeat(name), repeat(_MISSING))) for name in _BASIC_KEYS
         )
         ok = True
     except TypeError:  # dict.get on something that is not an object
@@ -979,8 +1126,17 @@ def _columns(children: list[Any], fac_ids: Collection[str]) -> tuple[_Columns, C
             and set(map(type, months)) <= {type(None), str, _Missing}
             and all(_MONTH_RE.match(m) for m in set(months) if type(m) is str)
         )
+    rounds: RoundColumns | None = None
     if not ok:
         validate()
+        # Valid now; other keys than the six can only be decisions of earlier rounds.
+        if sum(map(len, children)) != 3 * n + sum(n - col.count(_MISSING) for col in (priorities, lotteries, months)):
+            declined, holds, accepted = (list(map(dict.get, children, repeat(name))) for name in _ROUND_KEYS)
+            rounds = (
+                [frozenset(d) if d else frozenset() for d in declined],
+                holds,
+                [a is True for a in accepted],
+            )
     if _MISSING in priorities:
         priorities = [_EMPTY if p is _MISSING else p for p in priorities]
     lotteries = [None if x is _MISSING else x for x in lotteries] if _MISSING in lotteries else lotteries
@@ -993,24 +1149,31 @@ def _columns(children: list[Any], fac_ids: Collection[str]) -> tuple[_Columns, C
         priorities=priorities,
         lotteries=_unless_all_none(lotteries),
     )
-    return cols, validate
+    return _FileChildren(cols=cols, rounds=rounds, validate=validate, skipped=skipped)
 
 
-def load_json(data: object) -> DaycareProblem:
+def load_json(data: object, *, warn: Warn | None = None) -> DaycareProblem:
     """Validate a parsed input file and return it as dataclasses.
 
     Format: ``{"seed": 1, "facilities": [{"id": "k1", "capacity": {"U3": 10, "Ü3@2025-08": 4}}],
     "children": [{"id": "c1", "group": "U3", "wishes": ["k1"], "priority": {"k1": 2},
     "lottery": 0.31, "start_month": "2025-08"}]}``; ``priority``, ``lottery`` and
-    ``start_month`` are optional. Unknown keys, unknown or repeated facilities in wishes or
-    priorities, repeated ids and non-finite numbers raise :class:`AllocationInputError` naming
-    the JSON path, e.g. ``children[3].wishes[1]: unknown facility 'k9'``.
+    ``start_month`` are optional, and so are ``declined``, ``holds`` and ``accepted``, the
+    decisions of earlier rounds (see :class:`Child`). Wishes and priorities naming facilities
+    that are not in the file are skipped, with one :class:`InputWarning` per such facility passed
+    to ``warn``. Unknown keys, repeated wishes or ids, non-finite numbers and the like raise
+    :class:`AllocationInputError` naming the JSON path, e.g. ``children[3].wishes[1]: facility
+    'k1' is listed twice``.
     """
     seed, facilities, children = _read_top(data)
-    cols, validate = _columns(children, [f.id for f in facilities])
-    _prepare(facilities, cols, seed, validate=validate)  # checks wishes and priorities
-    months = cols.months or [None] * len(cols.ids)
-    lotteries = cols.lotteries or [None] * len(cols.ids)
+    fc = _columns(children, [f.id for f in facilities])
+    _prepare(facilities, fc.competing(), seed, validate=fc.validate)  # checks wishes and priorities
+    fc.warn(warn)
+    cols = fc.cols
+    n = len(cols.ids)
+    months = cols.months or [None] * n
+    lotteries = cols.lotteries or [None] * n
+    declined, holds, accepted = fc.rounds or ([frozenset()] * n, [None] * n, [False] * n)
     return DaycareProblem(
         seed=seed,
         facilities=tuple(facilities),
@@ -1022,12 +1185,40 @@ def load_json(data: object) -> DaycareProblem:
                 priority=p,
                 lottery=None if lot is None else float(lot),
                 start_month=m,
+                declined=d,
+                holds=h,
+                accepted=a,
             )
-            for cid, group, w, p, lot, m in zip(
-                cols.ids, cols.groups, cols.wishes, cols.priorities, lotteries, months, strict=True
+            for cid, group, w, p, lot, m, d, h, a in zip(
+                cols.ids, cols.groups, cols.wishes, cols.priorities, lotteries, months, declined, holds, accepted,
+                strict=True,
             )
         ),
     )
+
+
+def input_json(seed: int, facilities: Iterable[Facility], children: Iterable[Child]) -> dict[str, Any]:
+    """The input file for these facilities and children, the inverse of :func:`load_json`.
+
+    Optional keys appear only when they carry something, so a main round's file stays as plain
+    as the documented example; a follow-up round's file adds the kept lottery numbers and the
+    decisions of earlier rounds, and re-running it gives the same result.
+    """
+    out: list[dict[str, Any]] = []
+    for c in children:
+        row: dict[str, Any] = {"id": c.id, "group": c.group, "wishes": list(c.wishes), "priority": dict(c.priority)}
+        if c.lottery is not None:
+            row["lottery"] = c.lottery
+        if c.start_month is not None:
+            row["start_month"] = c.start_month
+        if c.declined:
+            row["declined"] = sorted(c.declined)
+        if c.holds is not None:
+            row["holds"] = c.holds
+        if c.accepted:
+            row["accepted"] = True
+        out.append(row)
+    return {"seed": seed, "facilities": [{"id": f.id, "capacity": dict(f.capacity)} for f in facilities], "children": out}
 
 
 def dump_json(result: DaycareResult, include: Collection[str] = ()) -> dict[str, Any]:
@@ -1035,7 +1226,7 @@ def dump_json(result: DaycareResult, include: Collection[str] = ()) -> dict[str,
 
     ``include`` adds any of ``waiting_lists``, ``cutoffs`` (a list of ``{"facility",
     "capacity_key", "priority", "lottery"}``; null values while places remain), ``lottery``,
-    ``seed`` and ``rounds``.
+    ``seed``, ``rounds`` and ``declined`` (facility ids per child, sorted).
     """
     if unknown := sorted(set(include) - DUMP_EXTRAS):
         raise AllocationInputError("include", f"unknown output part {unknown[0]!r}")
@@ -1055,22 +1246,29 @@ def dump_json(result: DaycareResult, include: Collection[str] = ()) -> dict[str,
     for name in ("lottery", "seed", "rounds"):
         if name in include:
             out[name] = getattr(result, name)
+    if "declined" in include:
+        out["declined"] = {cid: sorted(fids) for cid, fids in result.declined.items()}
     return out
 
 
-def allocate_json(data: object, include: Collection[str] = ()) -> dict[str, Any]:
+def allocate_json(data: object, include: Collection[str] = (), *, warn: Warn | None = None) -> dict[str, Any]:
     """Validate a parsed input document, allocate, and return the output document
-    (see :func:`dump_json` for ``include``)."""
+    (see :func:`dump_json` for ``include``, :func:`load_json` for ``warn``)."""
     if unknown := sorted(set(include) - DUMP_EXTRAS):
         raise AllocationInputError("include", f"unknown output part {unknown[0]!r}")
     seed, facilities, children = _read_top(data)
-    cols, validate = _columns(children, [f.id for f in facilities])
-    inst = _prepare(facilities, cols, seed, validate=validate)
+    fc = _columns(children, [f.id for f in facilities])
+    cols = fc.competing()
+    inst = _prepare(facilities, cols, seed, validate=fc.validate)
+    fc.warn(warn)
     sol = _solve(inst)
     if include:
-        return dump_json(_result(inst, sol), include)
+        result = _result(inst, sol, declined=cols.declined)
+        _check_held(cols, result.assignments)
+        return dump_json(result, include)
     # The plain output needs no waiting lists or cut-offs: skip computing them.
     assignments, unassigned = _assignments(inst, sol)
+    _check_held(cols, assignments)
     return {"assignments": assignments, "unassigned": unassigned}
 
 
@@ -1078,11 +1276,14 @@ def allocate_file(
     input_path: str | PathLike[str],
     output_path: str | PathLike[str],
     include: Collection[str] = (),
+    *,
+    warn: Warn | None = None,
 ) -> dict[str, Any]:
     """Read an input file, allocate, and write the output file (UTF-8 JSON); return the output.
 
     This is the core of ``rathaus allocate daycare --input FILE --output FILE``. It never builds
-    a dataclass per child, which keeps 150,000 children within about two seconds.
+    a dataclass per child, which keeps 150,000 children within about two seconds. ``warn``
+    receives an :class:`InputWarning` per facility the file names but does not define.
     """
     # A parsed file is a few million objects that all stay alive: cyclic garbage collection
     # would traverse them again and again without ever freeing one, so pause it meanwhile.
@@ -1091,7 +1292,7 @@ def allocate_file(
     try:
         with open(input_path, encoding="utf-8") as fh:
             data = json.load(fh)
-        out = allocate_json(data, include)
+        out = allocate_json(data, include, warn=warn)
         text = json.dumps(out, ensure_ascii=False)
     finally:
         if was_enabled:

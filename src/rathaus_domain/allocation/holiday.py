@@ -1,18 +1,20 @@
 """Holiday programme (Ferienbörse): a published, reproducible lottery over ranked wishes.
 
-Random serial dictatorship in rounds. A seeded random permutation gives every child a lottery
-position. In each round the children who can still receive something pick in the order
-(activities received so far, lottery position): a child with fewer places goes first, ties go to
-the better lottery position. Each child takes its best remaining wish that has a free place, fits
-its age and does not share a day with an activity it already has. Rounds repeat until every
-child has its maximum or has run out of wishes. (As long as nobody starts with places, every
-child still choosing in round r holds r - 1 places, so each round runs in lottery order; the
-rule is kept explicit so that it stays true if rounds ever start from earlier places.)
+Random serial dictatorship in rounds, in snake order. A seeded random permutation gives every
+child a lottery position. In each round every child that can still receive something takes its
+best remaining wish that has a free place, fits its age and does not share a day with an
+activity it already has. Round 1 runs in lottery order, round 2 in reverse lottery order, round
+3 in lottery order again, and so on: the child drawn first picks first in round 1 but last in
+round 2, so an early lottery position is not an advantage in every round. Rounds repeat until
+every child has its maximum or has run out of wishes. (Every child still choosing in round r
+holds r - 1 places, so "fewer places first" would change nothing within a round; the snake
+order is what spreads the advantage of the draw.)
 
-A child that finds a wished activity full joins its waiting list; waiting lists are ordered by
-lottery position. When a participant cancels, :func:`move_up` gives the place to the first child
-on the waiting list who can take it, possibly by giving up activities it ranked lower, and the
-places given up move up in turn.
+A child that finds a wished activity full joins its waiting list. Waiting lists put children
+with fewer places from the draw first (a child that got nothing comes before one that got an
+activity), then go by lottery position. When a participant cancels, :func:`move_up` gives the
+place to the first child on the waiting list who can take it, possibly by giving up activities
+it ranked lower, and the places given up move up in turn.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class HolidayChild:
 @dataclass(frozen=True)
 class HolidayResult:
     """The allocation: activities per child (in the order received), waiting lists per activity
-    (child ids by lottery position) and every child's lottery position (0 = drawn first)."""
+    (child ids, fewer places from the draw first, then by lottery position) and every child's
+    lottery position (0 = drawn first)."""
 
     seed: int
     assignments: dict[str, list[str]]
@@ -105,7 +108,8 @@ def _check(activities: Sequence[Activity], children: Sequence[HolidayChild]) -> 
 
 
 def allocate_holiday(activities: Sequence[Activity], children: Sequence[HolidayChild], seed: int) -> HolidayResult:
-    """Allocate activities by random serial dictatorship in rounds (see the module docstring).
+    """Allocate activities by random serial dictatorship in snake-order rounds (see the module
+    docstring).
 
     Wishes for unknown activities, outside the child's age range or repeated are skipped. The
     lottery is ``numpy.random.Generator(PCG64(seed)).permutation`` over the children in input
@@ -125,8 +129,10 @@ def allocate_holiday(activities: Sequence[Activity], children: Sequence[HolidayC
     ptr = [0] * len(children)
     waiting: dict[str, set[int]] = {a.id: set() for a in activities}
     active = [i for i, c in enumerate(children) if c.max_activities > 0 and c.wishes]
+    forward = True
     while active:
-        active.sort(key=lambda i: (len(got[i]), position[i]))
+        active.sort(key=position.__getitem__, reverse=not forward)
+        forward = not forward
         still: list[int] = []
         for i in active:
             child = children[i]
@@ -154,7 +160,8 @@ def allocate_holiday(activities: Sequence[Activity], children: Sequence[HolidayC
     return HolidayResult(
         seed=seed,
         assignments={c.id: got[i] for i, c in enumerate(children)},
-        waiting_lists={aid: [children[i].id for i in sorted(w, key=position.__getitem__)] for aid, w in waiting.items()},
+        waiting_lists={aid: [children[i].id for i in sorted(w, key=lambda i: (len(got[i]), position[i]))]
+                       for aid, w in waiting.items()},
         lottery_positions={c.id: position[i] for i, c in enumerate(children)},
         activities=acts,
         children={c.id: c for c in children},
@@ -164,7 +171,7 @@ def allocate_holiday(activities: Sequence[Activity], children: Sequence[HolidayC
 def move_up(result: HolidayResult, cancelled_child: str, activity: str) -> MoveUp:
     """Cancel ``cancelled_child``'s place in ``activity`` and fill it from the waiting list.
 
-    The place goes to the first child on the waiting list (by lottery position) who can take it:
+    The place goes to the first child on the waiting list (in its published order) who can take it:
     one whose other activities do not share a day with it and who is below its maximum, where
     the child may give up activities it ranked *lower* than this one to make room (overlapping
     ones, then its lowest-ranked one if it is at its maximum). Places given up are filled the

@@ -142,8 +142,10 @@ class _Checker:
         decisions: Collection[str] | None,
         steps: Collection[str] | None,
         process_ids: Collection[str],
+        forms: Collection[str] | None = None,
     ) -> None:
         self.root = root
+        self.forms = forms
         self.file = file
         self.decisions = decisions
         self.steps = steps
@@ -412,6 +414,14 @@ class _Checker:
             return
         if config.due_date and timer_literal_kind(config.due_date) not in ("duration", "datetime"):
             self.expression(node, config.due_date, "Fälligkeit", "due date")
+        if self.forms is not None and config.form_key and config.form_key not in self.forms:
+            known = ", ".join(sorted(self.forms)) or "—"
+            self.error(
+                node,
+                f"Aufgabenformular «{config.form_key}» ist nicht bekannt (vorhanden: {known})",
+                f"task form «{config.form_key}» is unknown (available: {known})",
+                "unknown-form",
+            )
 
     def check_serviceTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
         try:
@@ -556,11 +566,13 @@ def check_bpmn(
     decisions: Collection[str] | None = None,
     steps: Collection[str] | None = None,
     process_ids: Collection[str] | None = None,
+    forms: Collection[str] | None = None,
 ) -> list[Problem]:
     """Check one parsed BPMN file.
 
     ``decisions``: decision ids available (None: don't check references); ``steps``: registered
-    step names (None: don't check); ``process_ids``: processes available to call activities.
+    step names (None: don't check); ``process_ids``: processes available to call activities;
+    ``forms``: known user-task form keys (None: don't check).
     """
     if local_name(root) != "definitions" or namespace(root) != BPMN_NS:
         return [
@@ -574,4 +586,4 @@ def check_bpmn(
             )  # fmt: skip
         ]
     ids = process_ids if process_ids is not None else executable_process_ids(root)
-    return _Checker(root, file, decisions, steps, ids).run()
+    return _Checker(root, file, decisions, steps, ids, forms).run()

@@ -66,11 +66,17 @@ def has_errors(problems: Iterable[Problem]) -> bool:
     return any(p.severity == ERROR for p in problems)
 
 
-def check_files(files: Iterable[FileInput], *, registry: ServiceStepRegistry | Collection[str] | None = None) -> list[Problem]:
+def check_files(
+    files: Iterable[FileInput],
+    *,
+    registry: ServiceStepRegistry | Collection[str] | None = None,
+    forms: Collection[str] | None = None,
+) -> list[Problem]:
     """Check BPMN and DMN files together (paths or ``(name, bytes)`` pairs).
 
     ``registry``: the step registry (or step names) service tasks may use; without it step
-    names are not checked. Returns all problems; an empty list means OK.
+    names are not checked. ``forms``: the user-task form keys that exist; without it form keys
+    are not checked. Returns all problems; an empty list means OK.
     """
     problems: list[Problem] = []
     bpmn: list[tuple[str, bytes, etree._Element]] = []
@@ -135,7 +141,9 @@ def check_files(files: Iterable[FileInput], *, registry: ServiceStepRegistry | C
     available = [pid for _, _, root in bpmn for pid in checks.executable_process_ids(root)]
     for name, _, root in bpmn:
         try:
-            problems.extend(checks.check_bpmn(root, name, decisions=decisions, steps=steps, process_ids=available))
+            problems.extend(
+                checks.check_bpmn(root, name, decisions=decisions, steps=steps, process_ids=available, forms=forms)
+            )
         except Exception as exc:  # noqa: BLE001 - report, never crash
             problems.append(_internal(name, exc))
 

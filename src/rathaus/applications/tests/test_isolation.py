@@ -115,6 +115,16 @@ def world(town, other_town, make_staff, login_verified, demo_services, django_ca
                 "owner": owner, "dog": dog_details, "reduction": {"exemption": "blindenfuehrhund", "proof": proof},
                 "declaration": declaration})
         references[municipality.slug] = result.application.reference
+        # The case worker asks for a new proof: the case waits for a message (staff can record it).
+        from rathaus.processes.models import ProcessInstance, UserTask
+        from rathaus.processes.services import task_complete
+
+        reviewer = make_staff(municipality, f"review@{municipality.slug}.example")
+        task_complete(task=UserTask.objects.get(application=result.application), user=reviewer,
+                      data={"decision": {"outcome": "request_documents"}})
+        # A broken case, so the retry page has a real object.
+        ProcessInstance.objects.filter(application__municipality=municipality, status="completed").update(
+            status="failed", error="Testfehler")
         if seed_demo_exchanges is not None:
             seed_demo_exchanges(municipality)
     ours = make_staff(town, "admin@musterstadt.example", role=Role.TENANT_ADMIN)

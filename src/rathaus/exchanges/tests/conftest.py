@@ -285,3 +285,21 @@ def register_holiday(programme):
         return services.holiday_registration_create(programme=programme, parent=parent, data=data, wishes=list(wishes))
 
     return register
+
+
+def close_registration(programme) -> None:
+    """Let the registration deadline pass (the draw can only be prepared afterwards)."""
+    HolidayProgramme.objects.filter(pk=programme.pk).update(registration_until=timezone.localdate() - timedelta(days=1))
+    programme.refresh_from_db()
+
+
+@pytest.fixture
+def draw_holiday():
+    """Close registration, record the seed, then draw: the published order of the lottery."""
+
+    def draw(programme, actor):
+        close_registration(programme)
+        services.holiday_draw_prepare(programme=programme, actor=actor)
+        return services.holiday_programme_allocate(programme=programme, actor=actor)
+
+    return draw

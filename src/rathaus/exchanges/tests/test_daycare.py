@@ -151,6 +151,26 @@ def test_an_offer_past_its_deadline_cannot_be_answered(municipality, team_lead, 
     assert services.place_offers_expire(municipality=municipality) == 1
 
 
+def test_the_worker_expires_an_unanswered_offer_and_its_place_goes_to_the_follow_up(
+        client, municipality, team_lead, two_families, other_citizen):
+    from rathaus.core.scheduling import enqueue_due_jobs
+
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    PlaceOffer.objects.filter(registration=ben).update(deadline=timezone.localdate() - timedelta(days=1))
+    assert "exchanges.place_offers_expire" in enqueue_due_jobs()  # what the worker's scheduler does
+    ben_offer = PlaceOffer.objects.get(registration=ben)
+    assert ben_offer.status == PlaceOfferStatus.EXPIRED
+    assert live_offer(anna).status == PlaceOfferStatus.OPEN  # still within its deadline
+    client.force_login(other_citizen)
+    html = page(client, "daycare_registration", municipality, pk=ben.pk).content.decode()
+    assert "Kita Sonnenschein (Runde 1): Frist abgelaufen" in html
+    assert "Platz annehmen" not in html
+    run_round(municipality, team_lead, follow_up=True, seed=99)
+    assert live_offer(anna).facility.code == "sonne"  # the expired place moved up to her
+    assert live_offer(ben).facility.code == "wald"
+
+
 def test_follow_up_round_gives_a_declined_place_to_the_waiting_list(municipality, team_lead, two_families,
                                                                     other_citizen, django_capture_on_commit_callbacks):
     anna, ben = two_families
@@ -192,14 +212,51 @@ def test_withdrawal_frees_the_place_for_the_follow_up(municipality, team_lead, t
     assert not PlaceOffer.objects.filter(registration=ben, status__in=["open", "accepted"]).exists()
 
 
-def test_a_round_is_reproducible_from_its_input_file(municipality, team_lead, two_families, tmp_path):
+FULL_OUTPUT = "waiting_lists,cutoffs,lottery,seed,rounds,declined"
+
+
+def recompute(tmp_path, document: dict) -> dict:
+    """What an outsider gets from the downloaded input file with the documented command."""
     from django.core.management import call_command
 
-    done = run_round(municipality, team_lead, seed=12345)
     source, target = tmp_path / "in.json", tmp_path / "out.json"
-    source.write_text(json.dumps(done.snapshot), encoding="utf-8")
-    call_command("allocate", "daycare", "--input", str(source), "--output", str(target))
-    assert json.loads(target.read_text(encoding="utf-8"))["assignments"] == done.result["assignments"]
+    source.write_text(json.dumps(document), encoding="utf-8")
+    call_command("allocate", "daycare", "--input", str(source), "--output", str(target), "--include", FULL_OUTPUT)
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def test_a_round_is_reproducible_from_its_input_file(municipality, team_lead, two_families, tmp_path):
+    done = run_round(municipality, team_lead, seed=12345)
+    assert recompute(tmp_path, done.snapshot) == done.result
+
+
+def test_a_follow_up_round_is_reproducible_from_its_downloaded_input(municipality, team_lead, staff_client,
+                                                                      register_child, make_user, citizen,
+                                                                      other_citizen, two_families, tmp_path):
+    anna, ben = two_families
+    cleo = register_child(make_user("cleo@example.org"), "Cleo", ["regen", "sonne"])
+    first = run_round(municipality, team_lead)
+    offers = {r.child_first_name: live_offer(r) for r in (anna, ben, cleo)}
+    assert {name: o.facility.code for name, o in offers.items()} == {"Anna": "regen", "Ben": "sonne", "Cleo": "regen"}
+    services.place_offer_decline(offer=offers["Ben"], actor=other_citizen)   # Sonnenschein frees up
+    services.place_offer_accept(offer=offers["Cleo"], actor=cleo.parent)      # kept, competes no more
+    late = register_child(make_user("dora@example.org"), "Dora", ["sonne", "wald"])  # new: fresh lottery number
+    second = run_round(municipality, team_lead, follow_up=True, seed=99)
+    # Anna (no answer yet) moves up to Sonnenschein; Ben competes without it.
+    assert live_offer(anna).facility.code == "sonne"
+    assert live_offer(ben).facility.code == "wald"
+
+    kwargs = {"municipality": municipality.slug, "pk": second.pk}
+    document = json.loads(staff_client.get(reverse("exchanges:staff_round_input", kwargs=kwargs)).content)
+    stored = json.loads(staff_client.get(reverse("exchanges:staff_round_output", kwargs=kwargs)).content)
+    children = {c["id"]: c for c in document["children"]}
+    assert children[str(ben.pk)]["declined"] == ["sonne"]
+    assert (children[str(cleo.pk)]["holds"], children[str(cleo.pk)]["accepted"]) == ("regen", True)
+    assert children[str(anna.pk)]["holds"] == "regen"
+    assert children[str(anna.pk)]["lottery"] == first.result["lottery"][str(anna.pk)]
+    assert "lottery" not in children[str(late.pk)]  # drawn from the round's seed
+    assert stored == second.result
+    assert recompute(tmp_path, document) == stored
 
 
 # ---------------------------------------------------------------------------- views

@@ -46,7 +46,11 @@ def test_demo_rounds_and_draws_run(municipality, demo, team_lead):
         municipality=municipality, actor=team_lead, follow_up=False,
         offer_deadline=timezone.localdate() + timedelta(days=14)), actor=team_lead)
     assert done.stats["assigned"] > 10
+    from rathaus.exchanges.tests.conftest import close_registration
+
     programme = HolidayProgramme.objects.get(municipality=municipality)
+    close_registration(programme)
+    services.holiday_draw_prepare(programme=programme, actor=team_lead)
     drawn = services.holiday_programme_allocate(programme=programme, actor=team_lead)
     assert any(drawn.result["waiting_lists"].values())
 

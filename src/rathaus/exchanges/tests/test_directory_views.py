@@ -193,3 +193,18 @@ def test_provider_request_form(client, municipality, citizen):
     response = client.post(url, {"name": "Lauftreff", "email": "lauf@example.org", "website": "lauftreff.example"})
     assert response.status_code == 302
     assert citizen.exchange_providers.get().website == "https://lauftreff.example"
+
+
+def test_dataset_downloads_are_capped_and_the_cap_is_stated(client, municipality, published_offers, monkeypatch):
+    from rathaus.exchanges import views
+
+    monkeypatch.setattr(views, "EXPORT_LIMIT", 2)
+    html = search(client, municipality).content.decode()
+    assert "höchstens 2 Angebote je Download" in html
+    assert "Ein Download enthält höchstens 2 Angebote." in html
+    document = json.loads(export(client, municipality, "json").content)
+    assert (document["count"], document["limit"], document["truncated"]) == (2, 2, True)
+    rows = list(csv.DictReader(io.StringIO(export(client, municipality, "csv").content.decode("utf-8-sig"))))
+    assert len(rows) == 2
+    narrowed = json.loads(export(client, municipality, "json", kosten="frei").content)
+    assert (narrowed["count"], narrowed["truncated"]) == (1, False)

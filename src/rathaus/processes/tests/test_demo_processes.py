@@ -102,3 +102,37 @@ def test_unpaid_street_space_closes_after_fourteen_days(submit, street_data, tow
     assert timer_fire_due(now=timezone.now() + timedelta(days=15)) == 1
     application.refresh_from_db()
     assert application.status == "closed"
+
+
+def test_a_broken_case_neither_blocks_other_timers_nor_repeats_its_error(submit, street_data, town, make_staff):
+    from rathaus.processes.services import process_retry
+
+    worker = make_staff(town)
+    broken, healthy = (submit("halteverbot-umzug", street_data) for _ in range(2))
+    for application in (broken, healthy):
+        task_complete(task=UserTask.objects.get(application=application), user=worker,
+                      data={"decision": {"outcome": "approve"}})
+    instance = ProcessInstance.objects.get(application=broken)
+    saved_state = instance.state
+    ProcessInstance.objects.filter(pk=instance.pk).update(state="{kaputt")
+    later = timezone.now() + timedelta(days=15)
+
+    # The broken case's timer is due first; with one timer per tick it must not starve the other.
+    assert timer_fire_due(now=later, limit=1) == 0
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.FAILED
+    assert timer_fire_due(now=later, limit=1) == 1
+    healthy.refresh_from_db()
+    assert healthy.status == "closed"
+    assert timer_fire_due(now=later, limit=1) == 0
+    assert CaseEvent.objects.filter(application=broken, kind="error").count() == 1
+
+    # Once the state is repaired, staff retry the case and its timer fires on the next tick.
+    ProcessInstance.objects.filter(pk=instance.pk).update(state=saved_state)
+    process_retry(instance=instance, actor=worker)
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.WAITING
+    assert timer_fire_due(now=later) == 1
+    broken.refresh_from_db()
+    assert broken.status == "closed"
+    assert CaseEvent.objects.filter(application=broken, kind="retried").count() == 1

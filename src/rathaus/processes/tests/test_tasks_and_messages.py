@@ -116,3 +116,14 @@ def test_process_audit_entries_form_an_intact_chain(submit, dog_data):
     assert decision.data["output"]["fee"] == 90
     assert audit_verify() == []
     _ = timezone.now()
+
+
+def test_staff_of_another_municipality_get_404_from_the_task_api(client, street_task, town, other_town, make_staff,
+                                                                login_verified):
+    stranger = login_verified(client, make_staff(other_town, "x@beispielhausen.example"))
+    assert stranger.get(f"/api/v1/m/{town.slug}/tasks").status_code == 404
+    response = stranger.post(f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete",
+                             {"data": {"decision": {"outcome": "approve"}}}, content_type="application/json")
+    assert response.status_code == 404
+    street_task.refresh_from_db()
+    assert street_task.state == "open"

@@ -120,3 +120,13 @@ def test_tenant_admin_uploads_a_model_and_bad_models_are_rejected_with_named_pro
 
 def test_case_worker_may_not_upload_models(staff_client, town):
     assert staff_client.get(_url("definitions", town)).status_code == 404
+
+
+def test_team_view_shows_only_tasks_of_roles_the_user_holds(client, town, make_staff, login_verified, exemption_case):
+    task = UserTask.objects.get(application=exemption_case)
+    UserTask.objects.filter(pk=task.pk).update(role=Role.TEAM_LEAD)
+    worker_page = login_verified(client, make_staff(town)).get(_url("tasks_team", town)).content.decode()
+    assert task.name not in worker_page
+    lead = make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
+    lead_page = login_verified(client, lead).get(_url("tasks_team", town)).content.decode()
+    assert task.name in lead_page

@@ -99,13 +99,17 @@ def blocking_pairs(facilities: Sequence[Facility], children: Sequence[Child], re
 def holiday_rounds(
     activities: Sequence[Activity], children: Sequence[HolidayChild], positions: dict[str, int]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The holiday rounds as described, rescanning every wish list from the top each round."""
+    """The holiday rounds as described, rescanning every wish list from the top each round:
+    odd rounds in lottery order, even rounds in reverse; waiting lists put children with fewer
+    places first, then go by lottery position."""
     acts = {a.id: a for a in activities}
     free = {a.id: a.capacity for a in activities}
     got: dict[str, list[str]] = {c.id: [] for c in children}
     waiting: dict[str, set[str]] = {a.id: set() for a in activities}
+    round_number = 0
     while True:
-        order = sorted(children, key=lambda c: (len(got[c.id]), positions[c.id]))
+        round_number += 1
+        order = sorted(children, key=lambda c: positions[c.id], reverse=round_number % 2 == 0)
         took = False
         for c in order:
             if len(got[c.id]) >= c.max_activities:
@@ -126,4 +130,4 @@ def holiday_rounds(
                 break
         if not took:
             break
-    return got, {a: sorted(w, key=positions.__getitem__) for a, w in waiting.items()}
+    return got, {a: sorted(w, key=lambda c: (len(got[c]), positions[c])) for a, w in waiting.items()}

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import copy
 import gc
 import json
 import math
@@ -11,6 +10,7 @@ from rathaus_domain.allocation.daycare import (
     AllocationInputError,
     Child,
     Facility,
+    InputWarning,
     allocate,
     allocate_file,
     allocate_json,
@@ -42,20 +42,40 @@ def valid() -> dict:
 
 
 def test_issue_example_file_gives_the_documented_output(tmp_path):
-    data = copy.deepcopy(ISSUE_EXAMPLE)
-    data["facilities"].append({"id": "k2", "capacity": {"U3": 1}})
     src, dst = tmp_path / "in.json", tmp_path / "out.json"
-    src.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    out = allocate_file(src, dst)
+    src.write_text(json.dumps(ISSUE_EXAMPLE, ensure_ascii=False), encoding="utf-8")
+    warnings: list[InputWarning] = []
+    out = allocate_file(src, dst, warn=warnings.append)
     assert out == {"assignments": {"c1": "k1"}, "unassigned": []}
-    assert json.loads(dst.read_text(encoding="utf-8")) == out
+    assert json.loads(dst.read_text(encoding="utf-8")) == {"assignments": {"c1": "k1"}, "unassigned": []}
+    assert [str(w) for w in warnings] == [
+        "children[0].wishes[1]: facility 'k2' is not in the file; 1 wish and 1 priority skipped"
+    ]
 
 
-def test_wish_for_an_unknown_facility_is_an_error_in_the_file_format():
-    with pytest.raises(AllocationInputError) as err:
-        allocate_json(ISSUE_EXAMPLE)
-    assert str(err.value) == "children[0].wishes[1]: unknown facility 'k2'"
-    assert err.value.path == "children[0].wishes[1]"
+def test_facilities_not_in_the_file_are_skipped_like_allocate_skips_them():
+    data = valid()
+    data["children"][0]["wishes"] = ["k9", "k1", "k2"]
+    data["children"][1]["priority"] = {"k1": 2, "k7": 4}
+    data["children"][3]["wishes"] = ["k9"]
+    warnings: list[InputWarning] = []
+    out = allocate_json(data, include=["waiting_lists"], warn=warnings.append)
+    assert [str(w) for w in warnings] == [
+        "children[0].wishes[0]: facility 'k9' is not in the file; 2 wishes skipped",
+        "children[1].priority.k7: facility 'k7' is not in the file; 1 priority skipped",
+    ]
+    problem = load_json(data)
+    assert problem.children[0].wishes == ("k9", "k1", "k2")  # kept as given; allocate() skips it
+    assert out == dump_json(allocate(problem.facilities, problem.children, problem.seed), ["waiting_lists"])
+    assert out["assignments"] == {"a": "k2", "b": "k1", "c": "k1"}
+    assert "k9" not in out["waiting_lists"]
+
+
+def test_a_clean_file_gives_no_warnings():
+    warnings: list[InputWarning] = []
+    allocate_json(valid(), warn=warnings.append)
+    load_json(valid(), warn=warnings.append)
+    assert warnings == []
 
 
 def test_file_and_dataclass_paths_agree():
@@ -109,7 +129,7 @@ def _set(path: list, value):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (_set(["children", 1, "wishes"], ["k2", "k9"]), "children[1].wishes[1]: unknown facility 'k9'"),
+        (_set(["children", 1, "wishes"], ["k9", "k9"]), "children[1].wishes[1]: facility 'k9' is listed twice"),
         (_set(["children", 0, "wishes"], ["k2", "k2"]), "children[0].wishes[1]: facility 'k2' is listed twice"),
         (_set(["children", 0, "wishes"], ["k2", 7]), "children[0].wishes[1]: must be a string"),
         (_set(["children", 0, "wishes"], "k2"), "children[0].wishes: must be a list of facility ids"),
@@ -121,7 +141,13 @@ def _set(path: list, value):
         (_set(["children", 1, "priority"], {"k1": True}), "children[1].priority.k1: must be a finite number"),
         (_set(["children", 1, "priority"], {"k1": "2"}), "children[1].priority.k1: must be a finite number"),
         (_set(["children", 1, "priority"], {"k1": math.nan}), "children[1].priority.k1: must be a finite number"),
-        (_set(["children", 1, "priority"], {"k7": 1}), "children[1].priority.k7: unknown facility 'k7'"),
+        (_set(["children", 1, "priority"], {"k7": "1"}), "children[1].priority.k7: must be a finite number"),
+        (_set(["children", 1, "holds"], "k9"), "children[1].holds: unknown facility 'k9'"),
+        (_set(["children", 1, "holds"], 1), "children[1].holds: must be a facility id or null"),
+        (_set(["children", 1, "accepted"], True), "children[1].accepted: needs the place it accepted in 'holds'"),
+        (_set(["children", 1, "accepted"], "yes"), "children[1].accepted: must be true or false"),
+        (_set(["children", 1, "declined"], "k1"), "children[1].declined: must be a list of facility ids"),
+        (_set(["children", 1, "declined"], [None]), "children[1].declined[0]: must be a string"),
         (_set(["children", 0, "priority"], {"k2": math.inf}), "children[0].priority.k2: must be a finite number"),
         (_set(["children", 1, "priority"], [1]), "children[1].priority: must be an object"),
         (_set(["children", 2, "lottery"], "0.5"), "children[2].lottery: must be a finite number or null"),

@@ -214,3 +214,44 @@ def test_move_up_never_gives_up_a_place_the_child_did_not_wish():
     moved = move_up(edited, holder, "a")
     assert moved.moved_up is None
     assert moved.result.assignments[waiting] == ["staff"]
+
+
+def test_rounds_snake_so_the_child_drawn_last_picks_first_in_round_two():
+    x = Activity("x", 1, 6, 12, (DAY,))
+    y = Activity("y", 1, 6, 12, (DAY + timedelta(days=1),))
+    w = Activity("w", 1, 6, 12, (DAY + timedelta(days=2),))  # both want it in round 2
+    children = [HolidayChild("anna", 8, ("x", "w"), 2), HolidayChild("ben", 8, ("y", "w"), 2)]
+    for order in (["anna", "ben"], ["ben", "anna"]):
+        first, last = order
+        result = allocate_holiday([x, y, w], children, _seed_drawing(order, [x, y, w], children))
+        # In a fixed lottery order the first-drawn child would take w as well.
+        assert "w" in result.assignments[last]
+        assert "w" not in result.assignments[first]
+        assert result.waiting_lists["w"] == [first]
+
+
+def test_rounds_alternate_direction_in_round_three_again():
+    acts = [Activity(name, 1, 6, 12, (DAY + timedelta(days=k),)) for k, name in enumerate("abcde")]
+    children = [HolidayChild("p", 8, ("a", "c", "e"), 3), HolidayChild("q", 8, ("b", "d", "e"), 3)]
+    result = allocate_holiday(acts, children, _seed_drawing(["p", "q"], acts, children))
+    # Round 1 forward: p a, q b. Round 2 backward: q d, p c. Round 3 forward: p e, q waits.
+    assert result.assignments == {"p": ["a", "c", "e"], "q": ["b", "d"]}
+    assert result.waiting_lists["e"] == ["q"]
+
+
+def test_waiting_lists_put_children_without_a_place_first():
+    full = Activity("full", 1, 6, 12, (DAY,))
+    other = Activity("other", 1, 6, 12, (DAY + timedelta(days=1),))
+    children = [
+        HolidayChild("holder", 8, ("full",)),
+        HolidayChild("early", 8, ("full", "other")),
+        HolidayChild("late", 8, ("full", "other")),
+    ]
+    seed = _seed_drawing(["holder", "early", "late"], [full, other], children)
+    result = allocate_holiday([full, other], children, seed)
+    assert result.assignments == {"holder": ["full"], "early": ["other"], "late": []}
+    # "late" was drawn after "early" but got nothing, so it comes first.
+    assert result.waiting_lists == {"full": ["late", "early"], "other": ["late"]}
+    moved = move_up(result, "holder", "full")
+    assert moved.moves == [("late", "full")]
+    assert moved.result.assignments == {"holder": [], "early": ["other"], "late": ["full"]}

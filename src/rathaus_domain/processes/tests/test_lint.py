@@ -219,3 +219,9 @@ def test_spiffworkflow_rejections_are_named() -> None:
     problems = check_files([("p.bpmn", bpmn(body))])
     assert [(p.code, p.severity) for p in problems] == [("invalid-model", ERROR)]
     assert problems[0].element_id == "ut"
+
+
+def test_unknown_task_form_is_named_when_forms_are_known() -> None:
+    model = bpmn(linear('<bpmn:userTask id="ut" camunda:formKey="no-such-form"/>'))
+    assert codes(check_files([("p.bpmn", model)], forms={"approve-or-reject"})) == [("unknown-form", "ut")]
+    assert check_files([("p.bpmn", model)]) == []

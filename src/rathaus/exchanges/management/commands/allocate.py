@@ -2,7 +2,8 @@
 
     allocate daycare --input FILE.json --output FILE.json [--include waiting_lists,cutoffs]
     allocate daycare --municipality SLUG --round ID
-    allocate holiday --municipality SLUG --programme ID [--seed N]
+    allocate holiday --municipality SLUG --programme ID --prepare   (close registration, record the seed)
+    allocate holiday --municipality SLUG --programme ID             (draw with the recorded seed)
 
 File mode runs the pure core only (no database), so it is as fast as the core and can check a
 round independently from its downloaded input file.
@@ -33,7 +34,8 @@ class Command(BaseCommand):
         holiday = sub.add_parser("holiday", help="holiday programme lottery of a stored programme")
         holiday.add_argument("--municipality", required=True, help="municipality slug")
         holiday.add_argument("--programme", type=int, required=True, help="ID of the programme")
-        holiday.add_argument("--seed", type=int, help="seed of the lottery (random if omitted)")
+        holiday.add_argument("--prepare", action="store_true",
+                             help="close registration and record a random seed (its SHA-256 is shown until the draw)")
 
     def handle(self, *args, **options):
         if options["kind"] == "daycare":
@@ -56,6 +58,8 @@ class Command(BaseCommand):
                                        status=self._raw_stderr())
         except AllocationFileError as exc:
             raise CommandError(str(exc)) from None
+        for warning in summary.warnings:
+            self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
         self.stdout.write(self.style.SUCCESS(str(summary)))
 
     # -------------------------------------------------------------------- stored rounds
@@ -94,12 +98,14 @@ class Command(BaseCommand):
         programme = HolidayProgramme.objects.for_municipality(municipality).filter(pk=options["programme"]).first()
         if programme is None:
             raise CommandError(f"No holiday programme {options['programme']} in {municipality.slug}.")
-        if options.get("seed") is not None and options["seed"] < 0:
-            raise CommandError("--seed must not be negative.")
         try:
+            if options.get("prepare"):
+                prepared = services.holiday_draw_prepare(programme=programme, actor=None)
+                self.stdout.write(self.style.SUCCESS(
+                    f"{prepared.name}: registration closed, seed recorded; SHA-256 {prepared.seed_commitment}."))
+                return
             with self._progress() as step:
-                done = services.holiday_programme_allocate(programme=programme, actor=None, seed=options.get("seed"),
-                                                           progress=step)
+                done = services.holiday_programme_allocate(programme=programme, actor=None, progress=step)
         except services.ExchangeError as exc:
             raise CommandError(str(exc)) from None
         places = sum(len(v) for v in done.result["assignments"].values())
