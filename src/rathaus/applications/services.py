@@ -222,7 +222,7 @@ def application_change_status(*, application: Application, status: str, public_t
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
     with transaction.atomic():
-        locked = Application.objects.select_for_update().get(pk=application.pk)
+        locked = Application.objects.select_for_update(of=("self",)).select_related("municipality").get(pk=application.pk)
         old = locked.status
         locked.status = status
         locked.closed_at = timezone.now() if status in FINAL_STATUSES else None

@@ -1,15 +1,41 @@
-"""One entry point for the audit log, called by every service that writes."""
+"""One entry point for the audit log, called by every service that writes.
+
+Entries of one municipality form a hash chain; appending locks the chain's head row until the
+transaction commits. So that the lock is held briefly, every append computes the hashes before
+it inserts and writes the entries of a call in one statement (lock, insert, move the head: three
+queries), and a service that writes several entries can collect them with `audit_batch` and
+append them together at the end of its transaction.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from .models import AuditChainHead, AuditEntry
+
+_batch: contextvars.ContextVar[list[tuple[Any, AuditEntry]] | None] = contextvars.ContextVar("rathaus_audit_batch",
+                                                                                            default=None)
+
+
+def _entry(*, action: str, municipality=None, actor=None, obj=None, summary: str = "", data: dict[str, Any] | None = None,
+           ip_address: str | None = None, actor_label: str = "") -> AuditEntry:
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    label = actor_label or (actor.get_username() if actor is not None else "")
+    return AuditEntry(
+        municipality=municipality, actor=actor, actor_label=label[:200], action=action,
+        object_type=obj._meta.label_lower if obj is not None else "", object_id=str(obj.pk) if obj is not None else "",
+        summary=summary[:500], data=data or {}, ip_address=ip_address,
+    )
 
 
 def audit_record(
@@ -23,33 +49,17 @@ def audit_record(
     ip_address: str | None = None,
     actor_label: str = "",
 ) -> AuditEntry:
-    """Append one audit entry; call inside the service's transaction so both commit together."""
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
-    label = actor_label or (actor.get_username() if actor is not None else "")
-    # No savepoint: inside a service's transaction a failure here must roll back the whole write anyway.
-    with transaction.atomic(savepoint=False):
-        key = chain_key(getattr(municipality, "pk", None))
-        head = AuditChainHead.objects.select_for_update().filter(key=key).first()
-        if head is None:
-            AuditChainHead.objects.get_or_create(key=key)
-            head = AuditChainHead.objects.select_for_update().get(key=key)
-        entry = AuditEntry.objects.create(
-            municipality=municipality,
-            actor=actor,
-            actor_label=label[:200],
-            action=action,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            summary=summary[:500],
-            data=data or {},
-            ip_address=ip_address,
-            prev_hash=head.last_hash,
-        )
-        # created_at is only known after the insert; update() writes the hash without save().
-        entry.hash = entry_hash(entry)
-        AuditEntry.objects.filter(pk=entry.pk).update(hash=entry.hash)
-        AuditChainHead.objects.filter(pk=head.pk).update(last_hash=entry.hash, last_entry_id=entry.pk)
+    """Append one audit entry; call inside the service's transaction so both commit together.
+
+    Inside `audit_batch` the entry is only collected (and returned unsaved); the batch appends it.
+    """
+    entry = _entry(action=action, municipality=municipality, actor=actor, obj=obj, summary=summary, data=data,
+                   ip_address=ip_address, actor_label=actor_label)
+    pending = _batch.get()
+    if pending is not None:
+        pending.append((municipality, entry))
+        return entry
+    _append(municipality, [entry])
     return entry
 
 
@@ -59,35 +69,63 @@ def audit_record_many(records: list[dict[str, Any]], *, municipality=None) -> li
     Each record takes the keyword arguments of :func:`audit_record` (without `municipality`).
     Used by services that write many entries at once (a process step sequence).
     """
-    if not records:
-        return []
-    entries = []
-    for record in records:
-        actor = record.get("actor")
-        if actor is not None and not getattr(actor, "is_authenticated", False):
-            actor = None
-        obj = record.get("obj")
-        label = record.get("actor_label") or (actor.get_username() if actor is not None else "")
-        entries.append(AuditEntry(
-            municipality=municipality, actor=actor, actor_label=label[:200], action=record["action"],
-            object_type=obj._meta.label_lower if obj is not None else "", object_id=str(obj.pk) if obj is not None else "",
-            summary=record.get("summary", "")[:500], data=record.get("data") or {}, ip_address=record.get("ip_address"),
-        ))
-    with transaction.atomic():
+    entries = [_entry(municipality=municipality, **record) for record in records]
+    pending = _batch.get()
+    if pending is not None:
+        pending.extend((municipality, entry) for entry in entries)
+    elif entries:
+        _append(municipality, entries)
+    return entries
+
+
+@contextlib.contextmanager
+def audit_batch() -> Iterator[None]:
+    """Collect the audit entries written inside the block and append them at its end, in order.
+
+    Use it inside the service's transaction, around everything that writes: the chain head is
+    then locked once, just before the commit, instead of from the first entry on. Nested
+    batches join the outer one. If the block raises, nothing is appended.
+    """
+    if _batch.get() is not None:
+        yield
+        return
+    pending: list[tuple[Any, AuditEntry]] = []
+    token = _batch.set(pending)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    chains: dict[int | None, tuple[Any, list[AuditEntry]]] = {}
+    for municipality, entry in pending:
+        chains.setdefault(getattr(municipality, "pk", None), (municipality, []))[1].append(entry)
+    for municipality, entries in chains.values():
+        _append(municipality, entries)
+
+
+def _append(municipality, entries: list[AuditEntry]) -> None:
+    """Extend the municipality's chain with `entries` (hashes computed here, then one INSERT)."""
+    fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+    # No savepoint: inside a service's transaction a failure here must roll back the whole write anyway.
+    with transaction.atomic(savepoint=False):
         key = chain_key(getattr(municipality, "pk", None))
         head = AuditChainHead.objects.select_for_update().filter(key=key).first()
         if head is None:
             AuditChainHead.objects.get_or_create(key=key)
             head = AuditChainHead.objects.select_for_update().get(key=key)
-        # bulk_create sets created_at on the objects (auto_now_add), so the hashes can be computed after it.
-        AuditEntry.objects.bulk_create(entries)
+        now = timezone.now()
         previous = head.last_hash
         for entry in entries:
-            entry.prev_hash = previous
+            entry.created_at, entry.prev_hash = now, previous
             entry.hash = previous = entry_hash(entry)
-        AuditEntry.objects.bulk_update(entries, ["prev_hash", "hash"])
+        # raw=True inserts the values as set here: auto_now_add would stamp a new time the hash does not cover.
+        for start in range(0, len(entries), 500):
+            chunk = entries[start:start + 500]
+            rows = AuditEntry._base_manager._insert(chunk, fields=fields, returning_fields=AuditEntry._meta.db_returning_fields,
+                                                    raw=True)
+            for entry, row in zip(chunk, rows, strict=True):
+                entry.pk = row[0]
+                entry._state.adding = False
         AuditChainHead.objects.filter(pk=head.pk).update(last_hash=previous, last_entry_id=entries[-1].pk)
-    return entries
 
 
 def chain_key(municipality_id: int | None) -> str:
