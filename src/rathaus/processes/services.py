@@ -566,17 +566,33 @@ def task_return(*, task: UserTask, user) -> UserTask:
     return locked
 
 
+def _result_summary(schema: dict[str, Any], data: dict[str, Any]) -> str:
+    """The task result in words for the case timeline: chosen options by their labels, then the note."""
+    parts: list[str] = []
+    for step_key, step in (schema.get("properties") or {}).items():
+        values = data.get(step_key) or {}
+        for key, field in (step.get("properties") or {}).items():
+            value = values.get(key)
+            if value in (None, ""):
+                continue
+            if "enum" in field and "x-enum-labels" in field and value in field["enum"]:
+                value = field["x-enum-labels"][field["enum"].index(value)]
+            parts.append(f"{field.get('title', key)}: {value}")
+    return "; ".join(parts)
+
+
 def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime | None = None) -> UserTask:
     """Complete the task with its form data (validated against the task's JSON Schema) and move the process on."""
-    errors = validate(task.form_schema, data)
-    if errors:
-        raise TaskInvalid(errors)
     now = now or timezone.now()
     with transaction.atomic():
+        # Rights and state first: someone who may not complete the task learns nothing from field errors.
         locked = _locked_task(task)
         _require_role(user, locked.municipality, locked.role)
         if locked.assignee_id not in (None, user.pk):
             raise TaskNotAllowed("assigned to someone else")
+        errors = validate(locked.form_schema, data)
+        if errors:
+            raise TaskInvalid(errors)
         instance, application = _locked_instance(locked.instance_id)
         flat = flatten(data)
         flat.setdefault("note", "")
@@ -585,6 +601,11 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         locked.save(update_fields=["state", "completed_at", "completed_by", "result", "assignee"])
         audit_record(action="process.task_completed", municipality=locked.municipality, actor=user, obj=locked,
                      summary=f"{application.reference}: {locked.name}", data={"result": data})
+        summary = _result_summary(locked.form_schema, data)
+        if summary:
+            CaseEvent.objects.create(municipality=locked.municipality, application=application, instance=instance,
+                                     kind="task_result", element_id=locked.element_id, actor=user,
+                                     text=f"Ergebnis „{locked.name}“: {summary}"[:1000])
         _move(instance, application, lambda run: run.complete_user_task(locked.engine_task_id, flat), actor=user, now=now)
         if instance.status == InstanceStatus.FAILED:
             raise ProcessError(instance.error, instance.error)

@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
@@ -32,7 +32,8 @@ from . import selectors, services
 from .models import CaseDocument, DefinitionState
 
 PAGE_SIZE = 50
-TITLES = {"mine": _("Meine Aufgaben"), "team": _("Aufgaben im Team"), "overdue": _("Überfällige Aufgaben")}
+TITLES = {"mine": gettext_lazy("Meine Aufgaben"), "team": gettext_lazy("Aufgaben im Team"),
+          "overdue": gettext_lazy("Überfällige Aufgaben")}
 
 
 @staff_view(Perm.WORK_TASKS)
@@ -121,6 +122,7 @@ def task_detail(request, pk: int):
         "errors": error_summary(step, errors), "staff": selectors.staff_members(municipality=request.municipality),
         "can_assign": request.user.has_perm(Perm.ASSIGN_TASKS, request.municipality),
         "timeline": selectors.case_timeline(municipality=request.municipality, application=application),
+        "attachments": list(application.attachments.all()),
         "now": timezone.now()}, status=status)
 
 

@@ -210,6 +210,8 @@ RATHAUS_PERIODIC_TASKS = {
     "processes.timers": ("rathaus.processes.tasks.fire_due_timers", env.int("RATHAUS_PROCESS_TIMER_SECONDS", default=60)),
     "processes.sweep": ("rathaus.processes.tasks.sweep", env.int("RATHAUS_PROCESS_SWEEP_SECONDS", default=60)),
     "processes.deadlines": ("rathaus.processes.tasks.task_deadlines", 3600),
+    # Daycare offers answer by a date; checking hourly expires them within an hour of the deadline.
+    "exchanges.place_offers_expire": ("rathaus.exchanges.tasks.expire_place_offers", 3600),
 }
 
 # Map tiles for the directories' map. Empty: no map (the list works without it). Production should

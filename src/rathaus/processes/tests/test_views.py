@@ -130,3 +130,23 @@ def test_team_view_shows_only_tasks_of_roles_the_user_holds(client, town, make_s
     lead = make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
     lead_page = login_verified(client, lead).get(_url("tasks_team", town)).content.decode()
     assert task.name in lead_page
+
+
+def test_task_page_links_the_proof_and_the_result_is_in_the_timeline(staff_client, town, exemption_case):
+    task = UserTask.objects.get(application=exemption_case)
+    page = staff_client.get(_url("task_detail", town, pk=task.pk)).content.decode()
+    assert "nachweis.pdf" in page and "/anlagen/" in page
+    staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "claim"})
+    staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "complete", "decision.outcome": "reject",
+                                                              "decision.note": "Ausweis abgelaufen."})
+    detail = staff_client.get(reverse("applications:staff_detail", kwargs={
+        "municipality": town.slug, "reference": exemption_case.reference})).content.decode()
+    assert "Befreiung ablehnen (normaler Steuersatz)" in detail and "Ausweis abgelaufen." in detail
+
+
+def test_task_lists_are_in_the_navigation_and_translated(staff_client, town):
+    page = staff_client.get(reverse("applications:inbox", kwargs={"municipality": town.slug})).content.decode()
+    assert _url("tasks_mine", town) in page
+    staff_client.cookies["django_language"] = "en"
+    assert "<h1" in (english := staff_client.get(_url("tasks_mine", town)).content.decode())
+    assert "My tasks" in english
