@@ -90,3 +90,13 @@ def demo_services(town):
         created[slug] = service_upsert(municipality=town, slug=slug, form=form, leika_key="99108002001000", name=slug.title(),
                                        summary="Kurz", office="Bürgerbüro", processing_days=days)
     return created
+
+
+@pytest.fixture(autouse=True)
+def _german_after_each_test():
+    """A request with an English cookie leaves English active in the thread; the next test starts German."""
+    yield
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)

@@ -1,5 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import router, transaction
+
+from rathaus.core.admin import AuditedAdminMixin
 
 from .models import Membership, User
 
@@ -10,7 +13,15 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     inlines = [MembershipInline]
     list_display = ("username", "email", "first_name", "last_name", "email_verified", "is_staff")
     fieldsets = (*BaseUserAdmin.fieldsets, ("Rathaus", {"fields": ("email_verified",)}))
+    # Rights, not personal data: what a reviewer of the trail must see changed.
+    audit_values = ("is_active", "is_staff", "is_superuser")
+    audit_inline_values = {"accounts.membership": ("user", "role")}
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's password form saves outside a transaction; the audit entry must commit with it.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            return super().user_change_password(request, id, form_url)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from rathaus.core.audit import audit_record
 from rathaus_domain.forms.model import FormSpec, value_at
@@ -35,6 +37,7 @@ from .models import (
 )
 
 DRAFT_LIFETIME = timedelta(days=30)
+logger = logging.getLogger(__name__)
 
 
 class ApplicationInvalid(Exception):
@@ -273,37 +276,122 @@ def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
     return result
 
 
+# Stored in place of removed texts, translated when written (as the citizen-facing texts are).
+RETENTION_MARKER = gettext_noop("(gelöscht nach Ablauf der Aufbewahrungsfrist)")
+
+
 def applications_apply_retention(*, now=None) -> dict[str, int]:
     """Anonymise closed applications past their service's retention period and drop stale drafts.
 
-    Personal data (form data, names, e-mail, attachments, notes, free status texts) is removed;
-    the reference, service, dates and final status stay for statistics. Each case is logged.
+    Everything personal that hangs off an application goes with it, each case in one
+    transaction: form data, name, e-mail, account link, attachments, notes, free status texts,
+    the process's engine state, task results, timeline texts and data, decision letters and the
+    outbox messages written for it. Files leave the storage only after the commit. Reference,
+    service, channel, dates, final status and the counts of what was removed stay for
+    statistics; each case gets an audit entry with those counts and nothing personal.
     """
     now = now or timezone.now()
-    anonymised = 0
+    anonymised = failed = 0
     from rathaus.catalog.models import Service
 
     # Per service, so the database selects exactly what is due instead of scanning closed cases.
     for service in Service.objects.only("id", "retention_days", "municipality_id").iterator():
-        due = (Application.objects.filter(service=service, anonymised_at__isnull=True,
-                                          closed_at__lt=now - timedelta(days=service.retention_days))
-               .select_related("municipality"))
-        for application in due.iterator():
-            with transaction.atomic():
-                for attachment in application.attachments.all():
-                    attachment.file.delete(save=False)
-                application.attachments.all().delete()
-                application.notes.all().delete()
-                application.history.update(public_text=_("(gelöscht nach Ablauf der Aufbewahrungsfrist)"))
-                application.data = {}
-                application.applicant_name = ""
-                application.applicant_email = ""
-                application.applicant = None
-                application.anonymised_at = now
-                application.save(update_fields=["data", "applicant_name", "applicant_email", "applicant", "anonymised_at"])
-                audit_record(action="application.anonymised", municipality=application.municipality, obj=application,
-                             summary=f"{application.reference}: retention {service.retention_days} days",
-                             actor_label="retention-job")
-                anonymised += 1
+        cutoff = now - timedelta(days=service.retention_days)
+        due = Application.objects.filter(service=service, anonymised_at__isnull=True, closed_at__lt=cutoff)
+        # Ids first: each case then runs in its own transaction without a cursor open across them.
+        for application_id in list(due.values_list("pk", flat=True)):
+            try:
+                if _application_anonymise(application_id=application_id, cutoff=cutoff, now=now,
+                                          retention_days=service.retention_days):
+                    anonymised += 1
+            except Exception:  # noqa: BLE001 - one broken case must not keep the others past their period
+                logger.exception("retention: application %s could not be anonymised; retried on the next run", application_id)
+                failed += 1
     drafts_deleted, _details = Draft.objects.filter(expires_at__lt=now).delete()
-    return {"anonymised": anonymised, "drafts_deleted": drafts_deleted}
+    logger.info("retention: %d application(s) anonymised, %d failed, %d draft(s) deleted", anonymised, failed, drafts_deleted)
+    return {"anonymised": anonymised, "failed": failed, "drafts_deleted": drafts_deleted}
+
+
+def _application_anonymise(*, application_id: int, cutoff, now, retention_days: int) -> bool:
+    """Remove the personal data of one due application and of every row derived from it.
+
+    Returns False when the case is no longer due (another run got it first, or it was reopened).
+    """
+    from django.db.models import Q
+
+    from rathaus.processes.models import (
+        CaseDocument,
+        CaseEvent,
+        InstanceStatus,
+        OutboxMessage,
+        ProcessInstance,
+        TaskState,
+        UserTask,
+    )
+
+    with transaction.atomic():
+        # Lock in the engine's order (task, instance, application), so a concurrent step waits instead of deadlocking.
+        tasks = list(UserTask.objects.select_for_update().filter(application_id=application_id).order_by("pk"))
+        instances = list(ProcessInstance.objects.select_for_update().filter(application_id=application_id).order_by("pk"))
+        application = (Application.objects.select_for_update(of=("self",)).select_related("municipality")
+                       .filter(pk=application_id, anonymised_at__isnull=True, closed_at__lt=cutoff).first())
+        if application is None:
+            return False
+        municipality = application.municipality
+        files = [(a.file.storage, a.file.name) for a in application.attachments.all() if a.file]
+        documents = CaseDocument.objects.filter(application=application)
+        files += [(d.file.storage, d.file.name) for d in documents if d.file]
+        counts = {
+            "attachments": application.attachments.all().delete()[0],
+            "documents": documents.delete()[0],
+            "notes": application.notes.all().delete()[0],
+            "status_texts": application.history.update(public_text=_(RETENTION_MARKER)),
+            "events": CaseEvent.objects.filter(application=application).update(text=_(RETENTION_MARKER), data={}),
+            "tasks": len(tasks),
+            "processes": len(instances),
+            "timers": 0,
+        }
+        for task in tasks:
+            task.result = {}
+            if task.state == TaskState.OPEN:
+                task.state, task.completed_at = TaskState.CANCELLED, now
+            task.save(update_fields=["result", "state", "completed_at"])
+        for instance in instances:
+            counts["timers"] += instance.timers.all().delete()[0]
+            # The engine state holds the applicant's data; without it the case cannot move on, so it ends here.
+            instance.state, instance.error = "", ""
+            instance.current_elements, instance.waiting_messages = [], []
+            if instance.status != InstanceStatus.COMPLETED:
+                instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
+            instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status",
+                                         "completed_at", "updated_at"])
+        # Outbox keys: the engine's steps use "<reference>:<task>", deadline mails "remind:<id>"/"escalate:<id>".
+        outbox = OutboxMessage.objects.filter(municipality=municipality).filter(
+            Q(idempotency_key__startswith=f"{application.reference}:")
+            | Q(idempotency_key__in=[f"{kind}:{task.pk}" for task in tasks for kind in ("remind", "escalate")]))
+        # Unsent mail about a case whose data is gone must not go out; sent rows stay (without content) for statistics.
+        counts["outbox_cancelled"] = outbox.filter(sent_at__isnull=True).delete()[0]
+        counts["outbox_cleared"] = outbox.update(payload={}, last_error="")
+        application.data = {}
+        application.applicant_name = ""
+        application.applicant_email = ""
+        application.applicant = None
+        application.idempotency_key = None
+        application.request_hash = ""
+        application.anonymised_at = now
+        application.save(update_fields=["data", "applicant_name", "applicant_email", "applicant", "idempotency_key",
+                                        "request_hash", "anonymised_at"])
+        audit_record(action="application.anonymised", municipality=municipality, obj=application,
+                     summary=f"{application.reference}: retention {retention_days} days",
+                     data={"retention_days": retention_days, "removed": counts}, actor_label="retention-job")
+        transaction.on_commit(lambda: _files_delete(files))
+    return True
+
+
+def _files_delete(files: list[tuple[Any, str]]) -> None:
+    """Delete stored files after the rows that named them are gone; a missing file is no error."""
+    for storage, name in files:
+        try:
+            storage.delete(name)
+        except Exception:  # noqa: BLE001 - one unreadable file must not keep the others
+            logger.exception("retention: could not delete a stored file")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import json
 
 from django.conf import settings
@@ -22,6 +21,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.core.exports import SafeDictWriter
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
@@ -309,7 +309,7 @@ def _export(qs, fmt: str, municipality):
         response = JsonResponse(rows, safe=False, json_dumps_params={"ensure_ascii": False})
     else:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = csv.DictWriter(response, fieldnames=list(rows[0]) if rows else ["reference"])
+        writer = SafeDictWriter(response, fieldnames=list(rows[0]) if rows else ["reference"])
         writer.writeheader()
         writer.writerows(rows)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

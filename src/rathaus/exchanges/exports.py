@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
+
+from rathaus.core.exports import SafeDictWriter
 
 from .models import ACCESSIBILITY_FLAGS, Offer
 
@@ -17,7 +18,7 @@ def csv_response(rows: Iterable[dict[str, Any]], fieldnames: list[str], filename
     # A BOM lets spreadsheet programs on Windows read the UTF-8 umlauts correctly.
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response.write("\ufeff")
-    writer = csv.DictWriter(response, fieldnames=fieldnames, extrasaction="ignore")
+    writer = SafeDictWriter(response, fieldnames=fieldnames, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

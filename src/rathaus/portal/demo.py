@@ -13,6 +13,7 @@ from rathaus.accounts.models import Membership, Role, User
 from rathaus.catalog import demo_forms
 from rathaus.catalog.services import form_definition_create, service_import_fim, service_upsert
 from rathaus.tenants.models import Municipality
+from rathaus.tenants.services import municipality_create, municipality_update
 
 DEMO_PASSWORD = "Rathaus-Demo-2026"  # noqa: S105 - the published demo password (README)
 # Published on purpose: the README tells demo users to add this key to an authenticator app
@@ -100,7 +101,9 @@ def seed_demo(*, with_exchanges: bool = True) -> dict[str, int]:
     with transaction.atomic():
         towns = {}
         for data in TOWNS:
-            town, _ = Municipality.objects.update_or_create(slug=data["slug"], defaults=data)
+            town = Municipality.objects.filter(slug=data["slug"]).first()
+            town = (municipality_update(municipality=town, actor_label="seed-demo", **data) if town is not None
+                    else municipality_create(actor_label="seed-demo", **data))
             towns[town.slug] = town
             _services(town)
             from rathaus.processes.demo import attach_demo_processes

@@ -427,8 +427,8 @@ def document_upload_later(*, application: Application, filename: str, raw: bytes
         attachment.file.save(digest, ContentFile(raw), save=False)
         attachment.save()
         audit_record(action="application.document_added", municipality=app.municipality, actor=actor, obj=app,
-                     summary=f"{app.reference}: {safe_name}", data={"attachment": attachment.pk, "sha256": digest,
-                                                                     "content_type": content_type}, ip_address=ip)
+                     summary=f"{app.reference}: Unterlage nachgereicht",
+                     data={"attachment": attachment.pk, "sha256": digest, "content_type": content_type}, ip_address=ip)
         _move(locked, app, lambda run: run.deliver_message(DOCUMENT_MESSAGE, {"uploaded_document": attachment.pk}),
               actor=actor, now=now)
         if locked.status == InstanceStatus.FAILED:

@@ -3,8 +3,6 @@ Citizens: their decision documents."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -23,6 +21,7 @@ from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.core.exports import SafeDictWriter
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
@@ -62,7 +61,7 @@ def _export(qs, fmt: str, municipality, view: str):
         response = JsonResponse(rows, safe=False, json_dumps_params={"ensure_ascii": False})
     else:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = csv.DictWriter(response, fieldnames=list(rows[0]) if rows else ["task"])
+        writer = SafeDictWriter(response, fieldnames=list(rows[0]) if rows else ["task"])
         writer.writeheader()
         writer.writerows(rows)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -1,9 +1,24 @@
 from django.contrib import admin
 
+from rathaus.core.admin import AuditedAdminMixin
+from rathaus.core.audit import client_ip
+
 from .models import Municipality
+from .services import municipality_create
 
 
 @admin.register(Municipality)
-class MunicipalityAdmin(admin.ModelAdmin):
+class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "ags", "is_active")
     search_fields = ("name", "slug", "ags")
+    audit_values = ("slug", "ags", "is_active")
+    audited_by_service = frozenset({"added"})
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        fields = {f.name: getattr(obj, f.name) for f in Municipality._meta.concrete_fields if f.editable and not f.primary_key}
+        created = municipality_create(actor=request.user, ip_address=client_ip(request), **fields)
+        # The admin goes on with its own instance (history entry, redirect), which is now the stored row.
+        obj.pk, obj.created_at, obj._state.adding = created.pk, created.created_at, False
