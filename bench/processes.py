@@ -1,6 +1,7 @@
 """Benchmark: cases through the full stack on PostgreSQL vs the engine in memory, in one run.
 
-Run: ``.venv/bin/python bench/processes.py [--cases 600] [--workers 8] [--database-url postgres://…/rathaus_bench_processes]``
+Run: ``.venv/bin/python bench/processes.py [--cases 600] [--workers 4] [--tasks db|immediate] [--db-workers 4]
+[--database-url postgres://…/rathaus_bench_processes] [--profile PREFIX]``
 
 Settings are the production ones (``rathaus.config.settings.production``: DEBUG off, documents on
 the file system under a temporary MEDIA_ROOT, e-mails through a file backend instead of SMTP);
@@ -8,15 +9,15 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
 
 * **full stack**: ``--workers`` processes, each with its own database connection (as gunicorn
   and ``db_worker`` processes would have), submit dog registrations with ``application_submit``
-  (validation, reference, status history, audit hash chain) — one transaction, as in the web
-  request. After commit the jobs run: the process start (completeness check, DMN fee decision,
+  (validation, reference, status history, audit hash chain) as the API view calls it: a short
+  transaction for the reference number, then one for the submission. After commit the jobs run: the process start (completeness check, DMN fee decision,
   script, gateway, decision letter PDF in the case file, outbox e-mail, status change, timeline
   and audit entries; one transaction), the outbox delivery and the receipt e-mail with its PDF.
-  With ``--tasks immediate`` (default) each job runs in the submitting process right after
-  commit, exactly as the job function runs in a worker, but without the task queue's own rows;
-  with ``--tasks db`` the jobs go through django-tasks-db and ``--db-workers`` ``db_worker``
-  processes run them, as in production. Timed from the first submission until every process
-  has ended and every job has run.
+  By default (``--tasks db``, as in production) the jobs go through django-tasks-db and
+  ``--db-workers`` ``db_worker`` processes run them; with ``--tasks immediate`` each job runs in
+  the submitting process right after commit (the same job functions, without the queue's rows).
+  Timed from the first submission until every process has ended and every job has run; the CPU
+  column includes the ``db_worker`` processes.
 * **process only**: the same workers time ``process_start`` alone for submitted applications.
 * **in memory, our engine**: ``ProcessRun`` (SpiffWorkflow with our parser, evaluator and DMN)
   on the same BPMN + DMN with no-op steps returning what the real ones return, state
@@ -88,10 +89,11 @@ def _proc_cpu(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _parallel(target, shares: list[list[int]], *args) -> tuple[float, float, list]:
+def _parallel(target, shares: list[list[int]], *args, before_start=None) -> tuple[float, float, list]:
     """Run `target(share, barrier, queue, *args)` in one forked process per share.
 
-    Returns (wall seconds from the common start to the last finish, CPU seconds of all
+    `before_start` runs in the parent once every child has warmed up, just before the common
+    start. Returns (wall seconds from the common start to the last finish, CPU seconds of all
     children while timed, the children's extra results).
     """
     from django.db import connections
@@ -103,6 +105,10 @@ def _parallel(target, shares: list[list[int]], *args) -> tuple[float, float, lis
     for child in children:
         child.start()
     try:
+        if before_start is not None:
+            while barrier.n_waiting < len(children) and not barrier.broken:
+                time.sleep(0.01)
+            before_start()
         barrier.wait()
     except threading.BrokenBarrierError:
         pass  # a child failed while preparing; its report says why
@@ -346,7 +352,7 @@ def _db_workers(count: int) -> list[subprocess.Popen]:
     env = dict(os.environ, DATABASE_URL=os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"],
                PYTHONPATH=str(ROOT / "src"))
     return [subprocess.Popen([sys.executable, "-m", "django", "db_worker", "--interval", "0.05", "--no-startup-delay"],
-                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(count)]
+                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
 
 
 def main() -> None:
@@ -354,8 +360,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
                         help="processes with their own connection that submit (default: 2 per CPU, so waits overlap)")
-    parser.add_argument("--tasks", choices=["immediate", "db"], default="immediate")
-    parser.add_argument("--db-workers", type=int, default=os.cpu_count() or 1, help="db_worker processes with --tasks db")
+    parser.add_argument("--tasks", choices=["db", "immediate"], default="db",
+                        help="db (default, as in production): django-tasks-db and db_worker processes run the jobs; "
+                             "immediate: each job runs in the submitting process right after commit")
+    parser.add_argument("--db-workers", type=int, default=2 * (os.cpu_count() or 1),
+                        help="db_worker processes with --tasks db (default: 2 per CPU, so their waits overlap)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rathaus_bench_processes"))
     parser.add_argument("--profile", metavar="PREFIX", help="write cProfile data of each worker's timed part to PREFIX.<pid>")
     args = parser.parse_args()
@@ -389,20 +398,26 @@ def main() -> None:
             workers = _db_workers(args.db_workers)
 
         shares = _shares(1000, args.cases, args.workers)
-        if args.tasks == "db":
+        worker_cpu = [0.0]
+
+        def warm_workers() -> None:
+            # The warm-up submissions' jobs warm the db_worker processes (model, fonts) before timing.
             _drain_queue()
-        worker_cpu = _proc_cpu([w.pid for w in workers])
-        full_wall, full_cpu, _ = _parallel(_child(_submitter), shares, town.pk, service.pk, True, args.profile)
+            worker_cpu[0] = _proc_cpu([w.pid for w in workers])
+
+        full_wall, full_cpu, _ = _parallel(_child(_submitter), shares, town.pk, service.pk, True, args.profile,
+                                           before_start=warm_workers if args.tasks == "db" else None)
         if args.tasks == "db":
             full_wall += _wait_for_jobs(args.cases + WARMUP * args.workers)
-            # The warm-up's jobs run in the db_worker processes too (a few per worker): counted here.
-            full_cpu += _proc_cpu([w.pid for w in workers]) - worker_cpu
+            full_cpu += _proc_cpu([w.pid for w in workers]) - worker_cpu[0]
         done = ProcessInstance.objects.filter(status="completed").count()
         expected = args.cases + WARMUP * args.workers
         assert done == expected, f"only {done} of {expected} processes completed"
 
         shares = _shares(500_000, args.cases, args.workers)
         process_wall, process_cpu, _ = _parallel(_child(_submitter), shares, town.pk, service.pk, False, args.profile)
+        if args.tasks == "db":
+            _drain_queue()  # the e-mail jobs the timed process starts enqueued (not timed)
         approved = Application.objects.filter(status="approved").count()
         assert approved == 2 * expected, f"{approved} approved, expected {2 * expected}"
         assert CaseDocument.objects.count() == 2 * expected, "every case needs its decision letter"
