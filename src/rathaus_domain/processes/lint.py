@@ -23,11 +23,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from . import checks
+from . import checks, feel
 from .bpmnext import BPMN_NS
 from .checks import ERROR, WARNING, Problem
 from .dmn import DMN_NAMESPACES, DecisionTable, DmnError, DmnModel, load_dmn
 from .engine import ProcessModel, ProcessModelError, ServiceStepRegistry
+from .evaluator import ExpressionError
 from .xmlutil import XmlError, local_name, namespace, parse_xml
 
 __all__ = ["FILE_LEVEL_CODES", "FileInput", "Problem", "check_files", "has_errors"]
@@ -64,6 +65,28 @@ def _problem(file: str | None, element_id: str | None, de: str, en: str, code: s
 def has_errors(problems: Iterable[Problem]) -> bool:
     """Whether any problem is an error (the CLI exits with status 1 then)."""
     return any(p.severity == ERROR for p in problems)
+
+
+def _dmn_cell_problems(name: str, root: etree._Element) -> list[Problem]:
+    """Every rule cell of every decision table that does not compile, each with its element id."""
+    found: list[Problem] = []
+    ns = namespace(root)
+    for rule in root.iter(f"{{{ns}}}rule"):
+        for cell in rule:
+            kind = local_name(cell)
+            if kind not in ("inputEntry", "outputEntry"):
+                continue
+            text_node = cell.find(f"{{{ns}}}text")
+            text = (text_node.text or "") if text_node is not None else ""
+            try:
+                if kind == "inputEntry":
+                    feel.compile_unary_tests(text)
+                elif text.strip():
+                    feel.compile_expression(text)
+            except ExpressionError as exc:
+                cell_id = cell.get("id") or rule.get("id")
+                found.append(_problem(name, cell_id, exc.message_de, exc.message_en, "invalid-dmn"))
+    return found
 
 
 def check_files(
@@ -108,6 +131,8 @@ def check_files(
             except DmnError as exc:
                 dmn_failed = True
                 problems.append(_problem(name, exc.element_id, exc.message_de, exc.message_en, "invalid-dmn"))
+                # Loading stops at the first fault; a designer wants every bad cell in one go.
+                problems.extend(p for p in _dmn_cell_problems(name, root) if p.element_id != exc.element_id)
             except Exception as exc:  # noqa: BLE001 - report, never crash
                 dmn_failed = True
                 problems.append(_internal(name, exc))

@@ -225,3 +225,13 @@ def test_unknown_task_form_is_named_when_forms_are_known() -> None:
     model = bpmn(linear('<bpmn:userTask id="ut" camunda:formKey="no-such-form"/>'))
     assert codes(check_files([("p.bpmn", model)], forms={"approve-or-reject"})) == [("unknown-form", "ut")]
     assert check_files([("p.bpmn", model)]) == []
+
+
+def test_every_bad_dmn_cell_is_named_not_only_the_first() -> None:
+    broken = (fixture_bytes("hit_policies.dmn")
+              .replace(b"<text>[10..100]</text>", b"<text>[10..</text>", 1)
+              .replace(b"<text>&gt; 50</text>", b"<text>&gt;&gt; 50</text>", 1)
+              .replace(b'<text>"large"</text>', b'<text>"large</text>', 1))
+    problems = check_files([("broken.dmn", broken)])
+    assert [code for code, _ in codes(problems)] == ["invalid-dmn"] * 3
+    assert len({p.element_id for p in problems}) == 3
