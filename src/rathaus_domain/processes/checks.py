@@ -217,6 +217,17 @@ class _Checker:
                     "invalid-reference",
                 )
                 continue
+            if local_name(nodes[str(target)]) in ("boundaryEvent", "startEvent"):
+                # SpiffWorkflow would silently wait on such an event forever.
+                self.error(
+                    flow,
+                    f"Sequenzfluss {flow.get('id')} führt in ein {local_name(nodes[str(target)])} ({target}); "
+                    "Start- und Randereignisse haben keine eingehenden Flüsse",
+                    f"sequence flow {flow.get('id')} leads into a {local_name(nodes[str(target)])} ({target}); "
+                    "start and boundary events take no incoming flows",
+                    "invalid-flow",
+                )
+                continue
             outgoing[str(source)].append(flow)
         starts = [c for c in children if local_name(c) == "startEvent"]
         is_sub = local_name(container) != "process"

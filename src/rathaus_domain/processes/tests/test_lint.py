@@ -235,3 +235,15 @@ def test_every_bad_dmn_cell_is_named_not_only_the_first() -> None:
     problems = check_files([("broken.dmn", broken)])
     assert [code for code, _ in codes(problems)] == ["invalid-dmn"] * 3
     assert len({p.element_id for p in problems}) == 3
+
+
+def test_a_flow_into_a_boundary_event_is_named() -> None:
+    body = (
+        '<bpmn:startEvent id="start"/><bpmn:userTask id="wait"/><bpmn:endEvent id="end"/>'
+        '<bpmn:boundaryEvent id="arrived" attachedToRef="wait"><bpmn:messageEventDefinition messageRef="m"/></bpmn:boundaryEvent>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="arrived"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end"/>'
+        '<bpmn:sequenceFlow id="f3" sourceRef="arrived" targetRef="end"/>'
+    )
+    problems = check_files([("p.bpmn", bpmn(body, root_extra='<bpmn:message id="m" name="m"/>'))])
+    assert ("invalid-flow", "f1") in codes(problems)
