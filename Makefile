@@ -30,7 +30,8 @@ worker: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) -q -m "not slow_property"
 
-# Property tests over every published form schema: slow (minutes per service), run before releases.
+# Thorough property tests over every published form schema (200 examples each, about 3 minutes); the
+# fast versions run in `make test`.
 test-property: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) -q -m slow_property
 

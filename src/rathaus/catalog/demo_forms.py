@@ -4,23 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from rathaus_domain.forms.validation import FILENAME_PATTERN, file_field_schema
+from rathaus_domain.forms.validation import (
+    CONTROL_CHARACTERS,
+    DATE_PATTERN,
+    END_OF_TEXT,
+    MULTI_LINE_TEXT_PATTERN,
+    file_field_schema,
+)
 
-DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-EMAIL_PATTERN = r"^[^@\s<>]{1,64}@[^@\s<>]{1,190}\.[A-Za-z]{2,24}$"
+# Every pattern ends with END_OF_TEXT, not `$`: Python's re (the server's validator) lets `$`
+# match before a final line break, ECMA-262 (other validators) does not, and the published
+# schema must mean the same to both. Character classes list control characters as \u escapes
+# and avoid \s, \d and `.`, which the two engines define differently.
+_SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+EMAIL_PATTERN = rf"^[^@<>{CONTROL_CHARACTERS}{_SPACES}]{{1,64}}@[^@<>{CONTROL_CHARACTERS}{_SPACES}]{{1,190}}\.[A-Za-z]{{2,24}}{END_OF_TEXT}"
 # Names and address lines: letters of any script, spaces and the punctuation real names use.
-NAME_PATTERN = r"^[^<>{}\[\]\\/@#$%^*=|~`\u0000-\u001f]+$"
-POSTCODE_PATTERN = r"^[0-9]{5}$"
-PHONE_PATTERN = r"^\+?[0-9 ()/-]{6,30}$"
-TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-PLATE_PATTERN = r"^[A-ZÄÖÜ]{1,3}-[A-Z]{1,2} ?[0-9]{1,4}[EH]?$"
+NAME_PATTERN = rf"^[^<>{{}}\[\]\\/@#$%^*=|~`{CONTROL_CHARACTERS}]+{END_OF_TEXT}"
+POSTCODE_PATTERN = r"^[0-9]{5}" + END_OF_TEXT
+PHONE_PATTERN = r"^\+?[0-9 ()/-]{6,30}" + END_OF_TEXT
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]" + END_OF_TEXT
+PLATE_PATTERN = r"^[A-ZÄÖÜ]{1,3}-[A-Z]{1,2} ?[0-9]{1,4}[EH]?" + END_OF_TEXT
+HOUSE_NUMBER_PATTERN = r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?" + END_OF_TEXT
+SIMPLE_HOUSE_NUMBER_PATTERN = r"^[0-9]{1,4}[a-zA-Z]?" + END_OF_TEXT
+CHIP_NUMBER_PATTERN = r"^[0-9]{15}" + END_OF_TEXT
 MB = 1024 * 1024
 
-assert FILENAME_PATTERN  # imported so the demo forms use the same filename rule as generated leaves
 
-
-def text(title: str, *, max_length: int = 100, pattern: str = NAME_PATTERN, description: str = "",
+def text(title: str, *, max_length: int = 100, pattern: str = "", description: str = "",
          autocomplete: str = "", prefill: str = "", widget: str = "", min_length: int = 1) -> dict[str, Any]:
+    # Without a pattern of its own a line holds a name or address part; a textarea any text.
+    pattern = pattern or (MULTI_LINE_TEXT_PATTERN if widget == "textarea" else NAME_PATTERN)
     node: dict[str, Any] = {"type": "string", "title": title, "minLength": min_length, "maxLength": max_length,
                             "pattern": pattern}
     if description:
@@ -84,7 +97,7 @@ def person_step(title: str = "Antragstellerin oder Antragsteller", *, birth_date
         required.append("birth_date")
     props["address"] = obj("Anschrift", {
         "street": text("Straße", autocomplete="address-line1", prefill="street"),
-        "house_number": text("Hausnummer", max_length=10, pattern=r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?$",
+        "house_number": text("Hausnummer", max_length=10, pattern=HOUSE_NUMBER_PATTERN,
                              description="Zum Beispiel 12 oder 12a", prefill="house_number"),
         "postal_code": text("Postleitzahl", max_length=5, pattern=POSTCODE_PATTERN, description="5 Ziffern",
                             autocomplete="postal-code", prefill="postal_code"),
@@ -132,7 +145,7 @@ def dog_registration() -> dict[str, Any]:
             "breed": choice("Rasse", DOG_BREEDS, "Bei Mischlingen die Rasse, der der Hund am meisten ähnelt, oder „Mischling“."),
             "birth_date": date("Geburtsdatum des Hundes", "Wenn Sie es nicht genau wissen: ungefähres Datum."),
             "sex": choice("Geschlecht", [("maennlich", "Rüde"), ("weiblich", "Hündin")]),
-            "chip_number": text("Chipnummer", max_length=15, pattern=r"^[0-9]{15}$",
+            "chip_number": text("Chipnummer", max_length=15, pattern=CHIP_NUMBER_PATTERN,
                                 description="15 Ziffern, steht im Heimtierausweis.", min_length=15),
             "kept_since": date("Gehalten seit", "Ab diesem Tag ist die Steuer zu zahlen."),
             "other_dogs": {"type": "integer", "minimum": 0, "maximum": 20, "title": "Wie viele andere Hunde halten Sie bereits in Musterstadt?",
@@ -183,7 +196,7 @@ def street_space() -> dict[str, Any]:
         "applicant": person_step(),
         "place": obj("Ort und Zeit", {
             "street": text("Straße"),
-            "house_number": text("Hausnummer", max_length=10, pattern=r"^[0-9]{1,4}[a-zA-Z]?$"),
+            "house_number": text("Hausnummer", max_length=10, pattern=SIMPLE_HOUSE_NUMBER_PATTERN),
             "length_m": {"type": "integer", "minimum": 5, "maximum": 50, "title": "Länge der Fläche in Metern",
                          "description": "Für einen Umzugswagen reichen meist 15 Meter."},
             "side": choice("Straßenseite", [("house", "Vor dem Haus"), ("opposite", "Gegenüber"), ("both", "Beide Seiten")], widget="radio"),

@@ -5,6 +5,9 @@ HTML transports every value as text under names built by ``FormSpec.html_name``
 spelling (``12,5``, ``31.01.2025``) but never guesses: whatever cannot be read stays
 text, so the validator reports it with its own clear message.
 
+A NUL character (which no keyboard types, and which PostgreSQL cannot store even in a
+draft) becomes U+FFFD, the replacement character, as HTML parsers do.
+
 Files never arrive in the POST data here; the caller reads the upload and stores it
 with ``with_file`` after coercion (and re-injects a file uploaded in an earlier attempt,
 since coercion builds the step's data afresh).
@@ -135,7 +138,7 @@ class _Reader:
         raw = self.post.get(name)
         if raw is None:
             return []
-        return [raw] if isinstance(raw, str) else [str(v) for v in raw]
+        return [_without_nul(raw)] if isinstance(raw, str) else [_without_nul(str(v)) for v in raw]
 
     def first(self, name: str) -> str | None:
         values = self.values(name)
@@ -301,5 +304,9 @@ def _set_in(container: Any, path: Path, value: Any) -> Any:
 
 
 def _bare_filename(filename: str) -> str:
-    name = re.split(r"[\\/]", filename)[-1].strip()
+    name = re.split(r"[\\/]", _without_nul(filename))[-1].strip()
     return name or "Datei"
+
+
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "\ufffd")

@@ -8,7 +8,10 @@ Mapping (see docs/forms.md for the target shape):
   one step "Angaben"; an optional or repeatable top-level group is wrapped in a step;
 * nested groups become fieldsets; ``anzahl`` decides required/optional/repeatable;
 * ``datentyp``, ``feldart`` and ``praezisierung`` decide the leaf schema; every string gets
-  a ``maxLength`` so the published schema stays closed;
+  a ``maxLength`` so the published schema stays closed, and every free text a ``pattern``
+  that refuses control characters (tab and line breaks only in a textarea); a FIM
+  ``pattern`` (an XML Schema regex) is translated into the subset Python's ``re`` and
+  ECMA-262 read alike, or left out with a warning;
 * code lists contained in the file (genericode) become ``enum`` + ``x-enum-labels``; lists
   that are only referenced fall back to free text with a warning;
 * prose rules (``regel``) are collected into ``x-rules`` at the root.
@@ -30,9 +33,10 @@ from typing import Any
 from lxml import etree
 
 from ._schema import DRAFT_2020_12
-from .validation import END_OF_TEXT, file_field_schema
+from .validation import DATE_PATTERN, file_field_schema, text_pattern
 
 __all__ = [
+    "DATE_PATTERN",
     "DEFAULT_FILE_TYPES",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_ITEMS",
@@ -41,6 +45,7 @@ __all__ = [
     "ImportedForm",
     "import_xdf",
     "slugify",
+    "xsd_pattern_to_regex",
 ]
 
 XDF1 = "urn:xoev-de:fim:standard:xdatenfelder_1"
@@ -58,8 +63,6 @@ TEXTAREA_FROM_LENGTH = 256
 MAX_XML_BYTES = 20 * 1024 * 1024
 KEY_MAX_LENGTH = 40
 LOOSE_FIELDS_STEP = ("angaben", "Angaben")
-
-DATE_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])" + END_OF_TEXT
 
 _PRECISION_KEYS = ("minLength", "maxLength", "minValue", "maxValue", "pattern")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
@@ -402,26 +405,25 @@ class _Importer:
             return file_field_schema(DEFAULT_FILE_TYPES, DEFAULT_MAX_BYTES, title, help_text)
         if datatype not in ("text", "text_latin", "string"):
             self.warn(element, f"datentyp {datatype!r} is not supported; imported as text")
-        return self.text_leaf(element, precision)
+        return self.text_leaf(element, precision, textarea=kind == "textarea")
 
-    def text_leaf(self, element: etree._Element, precision: dict[str, str]) -> dict[str, Any]:
+    def text_leaf(self, element: etree._Element, precision: dict[str, str], *, textarea: bool = False) -> dict[str, Any]:
         leaf: dict[str, Any] = {"type": "string"}
         minimum = self.integer(element, precision, "minLength")
         maximum = self.integer(element, precision, "maxLength")
         if minimum:
             leaf["minLength"] = minimum
         leaf["maxLength"] = maximum if maximum is not None else max(DEFAULT_MAX_LENGTH, minimum or 0)
+        multi_line = textarea or leaf["maxLength"] >= TEXTAREA_FROM_LENGTH
+        body: str | None = None
         pattern = precision.get("pattern")
         if pattern:
-            # FIM patterns are XML Schema regexes, which always match the whole value.
-            anchored = f"^(?:{pattern}){END_OF_TEXT}"
-            try:
-                re.compile(anchored)
-            except re.error:
-                self.warn(element, f"pattern {pattern!r} is not a valid regular expression; left out")
-            else:
-                leaf["pattern"] = anchored
-        if leaf["maxLength"] >= TEXTAREA_FROM_LENGTH:
+            body = xsd_pattern_to_regex(pattern)
+            if body is None:
+                self.warn(element, f"pattern {pattern!r} cannot be imported (unsupported XML Schema regex); left out")
+        # Every text gets a pattern: the published schema, not the server, refuses control characters.
+        leaf["pattern"] = text_pattern(body, multi_line=multi_line)
+        if multi_line:
             leaf["x-widget"] = "textarea"
         return leaf
 
@@ -554,6 +556,82 @@ class _ObjectBuilder:
             schema["required"] = self.required
         schema["additionalProperties"] = False
         return schema
+
+
+# XML Schema escapes for one character that mean the same character in Python's re and ECMA-262.
+_XSD_SINGLE_CHARACTER_ESCAPES = frozenset("nrt\\|.?*+(){}[]^-")
+# Multi-character escapes with a translation both engines read alike. XSD's \d is any Unicode
+# digit, but a FIM pattern means 0-9; \s is exactly these four characters in XSD.
+_XSD_CLASS_ESCAPES = {"d": "[0-9]", "D": "[^0-9]", "s": "[ \\t\\n\\r]", "S": "[^ \\t\\n\\r]"}
+_XSD_QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+
+
+def xsd_pattern_to_regex(pattern: str) -> str | None:
+    """Translate an XML Schema regex into one that Python's ``re`` and ECMA-262 read alike.
+
+    XSD has no anchors (``^`` and ``$`` are plain characters there), its ``.`` excludes only
+    line breaks, and ``\\d``/``\\s`` differ between the engines; those are rewritten. Returns
+    ``None`` for constructs without a common meaning (``\\w``, ``\\i``, ``\\c``, ``\\p{..}``,
+    class subtraction) and for malformed patterns. The result is not anchored.
+    """
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            escaped = pattern[index + 1 : index + 2]
+            index += 2
+            if escaped in _XSD_CLASS_ESCAPES:
+                translated = _XSD_CLASS_ESCAPES[escaped]
+                if in_class and translated.startswith("[^"):
+                    return None  # a negated set inside a set has no plain equivalent
+                out.append(translated[1:-1] if in_class else translated)
+            elif escaped and escaped in _XSD_SINGLE_CHARACTER_ESCAPES:
+                # ECMA-262 with the u flag refuses "\-" outside a character class.
+                out.append("-" if escaped == "-" and not in_class else "\\" + escaped)
+            else:
+                return None
+            continue
+        if in_class:
+            if char == "[":
+                return None  # class subtraction ([a-z-[aeiou]]) or a stray bracket
+            in_class = char != "]"
+            out.append(char)
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            if pattern.startswith("^", index + 1):
+                out.append("^")
+                index += 1
+            if pattern.startswith("]", index + 1):
+                return None  # "[]" is an empty set in ECMA-262 but starts a set holding "]" in Python
+        elif char == "{":
+            quantifier = _XSD_QUANTIFIER.match(pattern, index)
+            if quantifier is None:
+                return None
+            out.append(quantifier.group())
+            index = quantifier.end()
+            continue
+        elif char in "]}":
+            return None
+        elif char == ".":
+            out.append("[^\\n\\r]")
+        elif char in "^$":
+            out.append("\\" + char)
+        elif char == "(" and pattern.startswith("?", index + 1):
+            return None  # (?...) is not XSD syntax
+        else:
+            out.append(char)
+        index += 1
+    if in_class:
+        return None
+    translated = "".join(out)
+    try:
+        re.compile(translated)
+    except re.error:
+        return None
+    return translated
 
 
 def _genericode_rows(document: etree._Element) -> list[tuple[str, str]]:

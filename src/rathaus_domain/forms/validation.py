@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +34,21 @@ from ._schema import (
 from .model import format_bytes
 
 __all__ = [
+    "CONTROL_CHARACTERS",
+    "CONTROL_CHARACTERS_BUT_LINE_BREAKS",
+    "DATE_PATTERN",
+    "END_OF_TEXT",
     "FILENAME_PATTERN",
     "FILE_TYPES",
     "FieldError",
     "FileType",
+    "MULTI_LINE_TEXT_PATTERN",
+    "SINGLE_LINE_TEXT_PATTERN",
     "check_form_schema",
     "content_pattern",
     "file_field_schema",
     "sniff_content_type",
+    "text_pattern",
     "validate",
 ]
 
@@ -63,9 +70,41 @@ FILE_TYPES: Mapping[str, FileType] = {
     "image/jpeg": FileType("image/jpeg", b"\xff\xd8\xff", "/9j/", "JPEG"),
 }
 
+# Published patterns must mean the same in Python's `re` (which validates here) and in
+# ECMA-262 (which other validators use), with or without the `u` flag. So they avoid `$`, `.`,
+# `\d`, `\w`, `\b` and a lone `\s` (each defined differently by the two) and write characters as
+# `\uXXXX` escapes, which both read alike. `[\s\S]` (any character) is the same in both.
+
 #: Ends a pattern at the true end of the text. `$` would do in ECMA-262, but the validator
 #: runs Python's `re`, where `$` also matches before a final line break ("a.pdf\n").
 END_OF_TEXT = r"(?![\s\S])"
+
+#: The control characters (Unicode category Cc: C0, DEL and C1), as the body of a character class.
+CONTROL_CHARACTERS = r"\u0000-\u001f\u007f-\u009f"
+#: The same without tab, line feed and carriage return, which multi-line text may contain.
+CONTROL_CHARACTERS_BUT_LINE_BREAKS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+
+#: One line of free text: anything but control characters (so no NUL, which PostgreSQL cannot store).
+SINGLE_LINE_TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS}]*{END_OF_TEXT}"
+#: Free text over several lines (textarea): tab and line breaks allowed, other control characters not.
+MULTI_LINE_TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS_BUT_LINE_BREAKS}]*{END_OF_TEXT}"
+
+#: A calendar date as JSON Schema's `format: date` writes it (YYYY-MM-DD).
+DATE_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])" + END_OF_TEXT
+
+
+def text_pattern(body: str | None = None, *, multi_line: bool = False) -> str:
+    """The pattern of a free-text field: no control characters, and the whole text matching ``body``.
+
+    Without ``body`` any text without control characters matches; ``multi_line`` allows tab
+    and line breaks. ``body`` must itself read alike in Python's ``re`` and ECMA-262; it is
+    wrapped in a group and anchored at both ends.
+    """
+    if body is None:
+        return MULTI_LINE_TEXT_PATTERN if multi_line else SINGLE_LINE_TEXT_PATTERN
+    forbidden = CONTROL_CHARACTERS_BUT_LINE_BREAKS if multi_line else CONTROL_CHARACTERS
+    return rf"^(?![\s\S]*[{forbidden}])(?:{body}){END_OF_TEXT}"
+
 
 #: A bare file name: no directory part, no control characters, not "." or "..".
 FILENAME_PATTERN = r"^(?!\.{1,2}(?![\s\S]))[^/\\\u0000-\u001f\u007f]+" + END_OF_TEXT
@@ -117,6 +156,10 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
                 current = best.get(field_error.pointer)
                 if current is None or rank < current[0]:
                     best[field_error.pointer] = (rank, field_error)
+    # Normally the schema's patterns have refused a NUL already; this keeps a form whose schema
+    # forgot one from sending it to the database, which cannot store it (PostgreSQL).
+    for field_error in list(_nul_errors(schema, data, best)):
+        best[field_error.pointer] = (_rank(schema, field_error), field_error)
     return sorted((e for _, e in best.values()), key=lambda e: _order_key(schema, e.path))
 
 
@@ -241,6 +284,40 @@ def _field_errors(error: ValidationError, root: Schema) -> Iterator[FieldError]:
                 yield _make(root, (*path, str(name)), keyword, error)
     else:
         yield _make(root, path, keyword, error)
+
+
+def _nul_errors(root: Schema, data: Any, reported: Iterable[str]) -> Iterator[FieldError]:
+    """A ``pattern`` error for each field holding a NUL character (in a text or a key) that has
+    no error yet, at the field itself or below it."""
+    taken = set(reported)
+    stack: list[tuple[Path, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                yield from _control_character_error(root, path, taken)
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                if "\x00" in str(key):
+                    yield from _control_character_error(root, (*path, str(key)), taken)
+                else:
+                    stack.append(((*path, str(key)), child))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), child) for index, child in enumerate(value))
+
+
+def _control_character_error(root: Schema, path: Path, taken: set[str]) -> Iterator[FieldError]:
+    # Report at the deepest node the schema knows, and a file leaf as one control (as in _make).
+    while path and schema_for_path(root, path) is None:
+        path = path[:-1]
+    if path and is_file_schema(schema_for_path(root, path[:-1])):
+        path = path[:-1]
+    pointer = json_pointer(path)
+    if any(p == pointer or p.startswith(pointer + "/") for p in taken):
+        return  # the data is refused already, by an error that says more
+    taken.add(pointer)
+    german, english = _CONTROL_CHARACTER_MESSAGE
+    yield FieldError(path=path, pointer=pointer, code="pattern", message=german, message_en=english)
 
 
 def _missing(keyword: str, value: Any, instance: Any) -> list[str]:
@@ -388,12 +465,27 @@ def _format_message(code: str, rule: Schema) -> tuple[str, str]:
             "Das Datum muss im Format TT.MM.JJJJ angegeben werden, z. B. 31.01.2025.",
             "The date must be given as DD.MM.YYYY, e.g. 31.01.2025 (YYYY-MM-DD in the API).",
         )
+    pattern = rule.get("pattern")
+    if pattern == SINGLE_LINE_TEXT_PATTERN:
+        return _SINGLE_LINE_MESSAGE
+    if pattern == MULTI_LINE_TEXT_PATTERN:
+        return _CONTROL_CHARACTER_MESSAGE
     if kind == "email":
         return (
             "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@example.de.",
             "Please enter a valid e-mail address, e.g. name@example.org.",
         )
     return "Die Eingabe hat nicht das erwartete Format.", "The input does not have the expected format."
+
+
+_CONTROL_CHARACTER_MESSAGE = (
+    "Der Text enthält unzulässige Steuerzeichen. Bitte geben Sie ihn erneut ein.",
+    "The text contains control characters that are not allowed. Please enter it again.",
+)
+_SINGLE_LINE_MESSAGE = (
+    "Bitte geben Sie den Text in einer Zeile ein, ohne Zeilenumbrüche und Steuerzeichen.",
+    "Please enter the text on one line, without line breaks or control characters.",
+)
 
 
 def _items_message(code: str, count: int, target: Schema) -> tuple[str, str]:
@@ -477,7 +569,9 @@ def check_form_schema(schema: Any) -> list[str]:
 
     Checks: valid against the 2020-12 metaschema (regexes included), root and step shape,
     every object closed, every string bounded, every ``format`` backed by a ``pattern``,
-    file leaves complete, enum labels matching, conditions referring to real fields.
+    patterns that read alike in Python's ``re`` and ECMA-262 (``END_OF_TEXT``, not ``$``; no
+    ``.``, ``\\d``, ``\\w``, ``\\b`` or lone ``\\s``) and refuse NUL, file leaves complete, enum
+    labels matching, conditions referring to real fields.
     Messages start with the JSON pointer of the offending subschema.
     """
     if not isinstance(schema, Mapping):
@@ -621,6 +715,10 @@ class _Linter:
             self.report(pointer, "string without maxLength")
         if "format" in schema and "pattern" not in schema:
             self.report(pointer, f"format {schema['format']!r} without a pattern")
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            for problem in _pattern_problems(pattern):
+                self.report(pointer, problem)
 
     def check_file(self, schema: Schema, pointer: str) -> None:
         max_bytes = schema.get("x-max-bytes")
@@ -650,3 +748,62 @@ class _Linter:
                         f"{pointer}/properties/{name}",
                         f"file field needs {keyword} = {value!r}",
                     )
+
+
+# Texts no pattern may accept. A heuristic: a pattern can demand more than these contain (an
+# "@", say) and still let a NUL through elsewhere, but a character class that forgot the control
+# characters, the usual mistake, is caught.
+_NUL_PROBES = ("\x00", "a\x00b", "0\x00", "\x00\n")
+
+
+def _pattern_problems(pattern: str) -> list[str]:
+    """What makes ``pattern`` unfit for a published form: engines disagreeing, or a NUL accepted."""
+    problems: list[str] = []
+    for construct in _engine_dependent(pattern):
+        if construct == "$":
+            problems.append("pattern uses $, which Python's re also matches before a final line break; end it with (?![\\s\\S])")
+        else:
+            problems.append(
+                f"pattern uses {construct}, which Python's re and ECMA-262 read differently; list the characters instead"
+            )
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return problems  # the metaschema check reports it
+    if any(compiled.search(probe) for probe in _NUL_PROBES):
+        problems.append("pattern accepts a NUL character, which the database cannot store; exclude control characters")
+    return problems
+
+
+def _engine_dependent(pattern: str) -> list[str]:
+    """The constructs in ``pattern`` that Python's ``re`` and ECMA-262 read differently, once each.
+
+    ``$`` (outside a class), ``.`` (outside a class), ``\\d``, ``\\w``, ``\\b`` and ``\\s`` (but
+    ``[\\s\\S]``, any character in both, is fine).
+    """
+    found: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            escape = pattern[index : index + 2]
+            if escape[1:] in ("d", "D", "w", "W", "b", "B", "s", "S") and not _is_any_character(pattern, index):
+                found.append(escape)
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("^", index + 1):
+                index += 1
+        elif char in "$.":
+            found.append(char)
+        index += 1
+    return list(dict.fromkeys(found))
+
+
+def _is_any_character(pattern: str, index: int) -> bool:
+    """True if the escape at ``index`` is part of the class ``[\\s\\S]`` (or ``[\\S\\s]``)."""
+    return any(pattern.startswith(whole, start) for whole in (r"[\s\S]", r"[\S\s]") for start in (index - 1, index - 3))

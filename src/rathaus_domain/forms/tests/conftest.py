@@ -6,13 +6,21 @@ from typing import Any
 import pytest
 
 from rathaus_domain.forms.fim import DATE_PATTERN, ImportedForm, import_xdf
-from rathaus_domain.forms.validation import END_OF_TEXT, file_field_schema
+from rathaus_domain.forms.validation import (
+    CONTROL_CHARACTERS,
+    END_OF_TEXT,
+    MULTI_LINE_TEXT_PATTERN,
+    SINGLE_LINE_TEXT_PATTERN,
+    file_field_schema,
+)
 
 FIM_DIR = Path(__file__).resolve().parents[5] / "shared" / "data" / "fim"
 WAFFENBESITZKARTE = FIM_DIR / "S00000036_waffenbesitzkarte_xdf1.xml"
 BLAUE_KARTE = FIM_DIR / "S00000121_blaue_karte_eu_xdf2.xml"
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+" + END_OF_TEXT
+# No `\s`: Python's re and ECMA-262 define it differently (docs/forms.md).
+_NO_AT_OR_SPACE = rf"[^@ {CONTROL_CHARACTERS}\u00a0\u2028\u2029\ufeff]+"
+EMAIL_PATTERN = rf"^{_NO_AT_OR_SPACE}@{_NO_AT_OR_SPACE}\.{_NO_AT_OR_SPACE}{END_OF_TEXT}"
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(17)
@@ -36,6 +44,7 @@ def dog_form_schema() -> dict[str, Any]:
                         "type": "string",
                         "title": "Name",
                         "maxLength": 80,
+                        "pattern": SINGLE_LINE_TEXT_PATTERN,
                         "x-autocomplete": "name",
                         "x-prefill": "profile.name",
                         "x-placeholder": "Vor- und Nachname",
@@ -59,7 +68,12 @@ def dog_form_schema() -> dict[str, Any]:
                         "type": "object",
                         "title": "Anschrift",
                         "properties": {
-                            "street": {"type": "string", "title": "Straße", "maxLength": 100},
+                            "street": {
+                                "type": "string",
+                                "title": "Straße",
+                                "maxLength": 100,
+                                "pattern": SINGLE_LINE_TEXT_PATTERN,
+                            },
                             "postcode": {
                                 "type": "string",
                                 "title": "Postleitzahl",
@@ -88,14 +102,24 @@ def dog_form_schema() -> dict[str, Any]:
                             "type": "object",
                             "title": "Hund",
                             "properties": {
-                                "name": {"type": "string", "title": "Name des Hundes", "maxLength": 40},
+                                "name": {
+                                    "type": "string",
+                                    "title": "Name des Hundes",
+                                    "maxLength": 40,
+                                    "pattern": SINGLE_LINE_TEXT_PATTERN,
+                                },
                                 "breed": {
                                     "type": "string",
                                     "title": "Rasse",
                                     "enum": ["labrador", "pudel", "dackel", "mischling", "schaeferhund", "andere"],
                                     "x-enum-labels": ["Labrador", "Pudel", "Dackel", "Mischling", "Schäferhund", "Andere"],
                                 },
-                                "breed_other": {"type": "string", "title": "Andere Rasse", "maxLength": 60},
+                                "breed_other": {
+                                    "type": "string",
+                                    "title": "Andere Rasse",
+                                    "maxLength": 60,
+                                    "pattern": SINGLE_LINE_TEXT_PATTERN,
+                                },
                                 "weight_kg": {"type": "number", "title": "Gewicht in kg", "minimum": 0, "maximum": 120},
                             },
                             "required": ["name", "breed"],
@@ -124,8 +148,14 @@ def dog_form_schema() -> dict[str, Any]:
                         "enum": ["privat", "gewerblich"],
                         "x-enum-labels": ["Privat", "Gewerblich"],
                     },
-                    "company": {"type": "string", "title": "Firma", "maxLength": 120},
-                    "notes": {"type": "string", "title": "Bemerkungen", "maxLength": 1000, "x-widget": "textarea"},
+                    "company": {"type": "string", "title": "Firma", "maxLength": 120, "pattern": SINGLE_LINE_TEXT_PATTERN},
+                    "notes": {
+                        "type": "string",
+                        "title": "Bemerkungen",
+                        "maxLength": 1000,
+                        "pattern": MULTI_LINE_TEXT_PATTERN,
+                        "x-widget": "textarea",
+                    },
                     "insured": {"type": "boolean", "title": "Haftpflichtversichert"},
                     "reductions": {
                         "type": "array",
@@ -145,7 +175,7 @@ def dog_form_schema() -> dict[str, Any]:
                         "type": "array",
                         "title": "Rufnamen",
                         "maxItems": 3,
-                        "items": {"type": "string", "maxLength": 30},
+                        "items": {"type": "string", "maxLength": 30, "pattern": SINGLE_LINE_TEXT_PATTERN},
                     },
                     "consent": {
                         "type": "boolean",

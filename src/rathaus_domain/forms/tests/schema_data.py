@@ -1,30 +1,38 @@
-"""Test data derived from a form schema: a minimal and a full valid instance, and a
-hypothesis strategy for near-valid data (mostly right, sometimes wrong in every way a
-client can get it wrong)."""
+"""Test data derived from a form schema: a minimal and a full valid instance, a hypothesis
+strategy for near-valid data (mostly right, sometimes wrong in every way a client can get
+it wrong), and strategies for valid data and for data broken in one known way."""
 
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import functools
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
 from rathaus_domain.forms._schema import (
     WILDCARD,
+    Path,
     Schema,
     conditionals,
     is_file_schema,
     item_schema,
+    json_pointer,
     property_order,
     property_schema,
     resolve,
+    schema_for_path,
     schema_type,
 )
-from rathaus_domain.forms.validation import FILE_TYPES
+from rathaus_domain.forms.validation import END_OF_TEXT, FILE_TYPES
 
 SAMPLE_TEXT = "Beispieltext"
 
@@ -172,3 +180,242 @@ def _right(node: Any, root: Schema, depth: int) -> st.SearchStrategy[Any]:
         st.text(min_size=min(low, high), max_size=min(max(low, 10), high)),
         st.sampled_from(["", " ", "x" * high, "x" * (high + 1)]),
     )
+
+
+# --------------------------------------------------------------------- valid and broken data
+#
+# Property tests of "the published schema is the contract" need data that is valid under a
+# form schema, drawn fast enough for the normal suite. hypothesis-jsonschema's ``from_schema``
+# over a whole form rejects nearly every example: file leaves (an ``allOf`` of ``if``/``then``
+# content patterns) and free texts with a length window are reached only through filters.
+# So the strategy below walks the form (docs/forms.md) itself, draws leaves with
+# ``from_schema`` from their published subschema, and builds exactly what filters would hunt
+# for: free texts from the alphabet their pattern allows, files from real magic bytes, and
+# conditionally required fields once their condition holds. Nothing is made laxer: every
+# example must still pass the published schema, and the tests assert that it does.
+
+# Text drawn for a free-text field is cut to this length: long enough for every limit the
+# forms set below it, short enough to keep examples cheap.
+_TEXT_MAX_DRAWN = 40
+# Arrays are drawn with at most this many items beyond minItems.
+_EXTRA_ITEMS = 2
+# Bytes after a file's magic bytes that keep the published base64 prefix intact (the prefix
+# pins a few bits past the magic bytes: "%PDF-1", a PNG's IHDR length).
+_FILE_STARTS = {"application/pdf": b"1.7\n", "image/png": b"\x00\x00\x00\x0dIHDR", "image/jpeg": b"\xe0"}
+# "^[^...]*" or "+" up to the end: one negated class (escapes allowed, no bare "]" inside).
+_FREE_TEXT = re.compile(r"\^\[\^((?:\\.|[^\]\\])+)\]([*+])" + re.escape(END_OF_TEXT))
+
+
+def valid_data(schema: Schema) -> st.SearchStrategy[Any]:
+    """Data valid under the form ``schema`` (docs/forms.md), optional parts included at random."""
+    return _valid(schema, schema)
+
+
+def _valid(node: Any, root: Schema) -> st.SearchStrategy[Any]:
+    node = resolve(node, root)
+    if is_file_schema(node):
+        return _valid_file(node)
+    kind = schema_type(node)
+    if kind == "object" and "enum" not in node and "const" not in node:
+        return _valid_object(node, root)
+    if kind == "array" and "enum" not in node and "const" not in node:
+        items = item_schema(node, WILDCARD, root)
+        low = node.get("minItems", 0)
+        return st.lists(
+            _valid(items, root),
+            min_size=low,
+            max_size=min(node.get("maxItems", low + _EXTRA_ITEMS), low + _EXTRA_ITEMS),
+            unique_by=_canonical if node.get("uniqueItems") else None,
+        )
+    plain_text = kind == "string" and "enum" not in node and "format" not in node
+    alphabet = _free_text_alphabet(node.get("pattern")) if plain_text else None
+    if alphabet is not None:
+        low = node.get("minLength", 0)
+        high = max(low, min(node.get("maxLength", _TEXT_MAX_DRAWN), _TEXT_MAX_DRAWN))
+        return st.text(alphabet, min_size=low, max_size=high)
+    leaf = {key: value for key, value in node.items() if not key.startswith("x-")}
+    return from_schema(leaf)
+
+
+@st.composite
+def _valid_object(draw: st.DrawFn, node: Schema, root: Schema) -> dict[str, Any]:
+    required = set(node.get("required", []))
+    result: dict[str, Any] = {}
+    for name in property_order(node, root):
+        if name in required or draw(st.booleans()):
+            result[name] = draw(_valid(property_schema(node, name, root), root))
+    # A field required by a condition is added once the condition holds; adding it may make
+    # another condition hold, so repeat until nothing changes.
+    changed = True
+    while changed:
+        changed = False
+        for condition, consequence in conditionals(node, root):
+            if set(consequence) - {"required"}:
+                raise NotImplementedError(f"then with more than required: {consequence!r}")
+            if Draft202012Validator(condition).is_valid(result):
+                for name in consequence.get("required", []):
+                    if name not in result:
+                        result[name] = draw(_valid(property_schema(node, name, root), root))
+                        changed = True
+    return result
+
+
+@st.composite
+def _valid_file(draw: st.DrawFn, node: Schema) -> dict[str, Any]:
+    properties = node["properties"]
+    content_type = draw(st.sampled_from(properties["content_type"]["enum"]))
+    raw = FILE_TYPES[content_type].magic + _FILE_STARTS[content_type] + draw(st.binary(max_size=48))
+    return {
+        "filename": draw(from_schema({k: v for k, v in properties["filename"].items()})),
+        "content_type": content_type,
+        "content": base64.b64encode(raw).decode(),
+    }
+
+
+@functools.cache
+def _free_text_alphabet(pattern: str | None) -> st.SearchStrategy[str] | None:
+    """For a pattern ``^[^...]*`` (or ``+``) up to the end: the characters it allows, else ``None``."""
+    match = _FREE_TEXT.fullmatch(pattern or "")
+    if match is None:
+        return None
+    allowed = re.compile(f"[^{match.group(1)}]")
+    # Such classes exclude characters of the Basic Multilingual Plane only; listing those is exact.
+    excluded = "".join(chr(c) for c in range(0x10000) if not allowed.fullmatch(chr(c)))
+    return st.characters(codec="utf-8", exclude_characters=excluded)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """Data made invalid in one known way, and the JSON pointer the error must be reported at."""
+
+    data: Any
+    pointer: str
+    how: str
+
+
+# Values of each JSON type, to put where the schema wants another type.
+_OF_TYPE: dict[str, Any] = {
+    "null": None,
+    "boolean": True,
+    "integer": 42,
+    "number": 1.5,
+    "string": "Text",
+    "array": ["Text"],
+    "object": {"a": "b"},
+}
+_UNKNOWN_KEY = "x_unbekannt"
+
+
+#: The kinds of defect ``broken_data`` plants.
+DEFECTS = ("type", "unknown", "missing", "pattern", "enum", "bounds")
+
+
+def broken_data(schema: Schema, prefer: str | None = None) -> st.SearchStrategy[Broken]:
+    """Valid data with one known defect: a wrong type, an unknown field, a missing required
+    field, a text against its pattern, a value outside its enum or its bounds.
+
+    With ``prefer`` (one of ``DEFECTS``) that kind is planted whenever the drawn data has a
+    place for it, so a handful of examples per kind covers them all.
+    """
+    return _broken(schema, prefer)
+
+
+@st.composite
+def _broken(draw: st.DrawFn, schema: Schema, prefer: str | None) -> Broken:
+    data = draw(valid_data(schema))
+    sites: dict[str, list[tuple[Path, Any]]] = {}
+    for how, path, value in _defect_sites(schema, data):
+        sites.setdefault(how, []).append((path, value))
+    # The kind of defect first, then where: otherwise the many objects (each a site for an
+    # unknown field) would crowd out the rarer kinds.
+    how = prefer if prefer is not None and prefer in sites else draw(st.sampled_from(sorted(sites)))
+    path, replacement = draw(st.sampled_from(sites[how]))
+    broken = copy.deepcopy(data)
+    if how == "missing":
+        parent = _at(broken, path[:-1])
+        del parent[path[-1]]
+    else:
+        _put(broken, path, replacement)
+    # A problem inside a file leaf is reported on the leaf, which is one control.
+    reported = path[:-1] if len(path) >= 1 and is_file_schema(schema_for_path(schema, path[:-1])) else path
+    return Broken(broken, json_pointer(reported), how)
+
+
+def _defect_sites(schema: Schema, data: Any) -> Iterator[tuple[str, Path, Any]]:
+    """``(how, path, new value)`` for every defect that can be planted in ``data``."""
+    for path, value in _nodes(data):
+        node = resolve(schema_for_path(schema, path), schema) if path else resolve(schema, schema)
+        if not isinstance(node, Mapping):
+            continue
+        if path:
+            allowed = _json_types(node)
+            for kind, wrong in _OF_TYPE.items():
+                if kind not in allowed and not (kind == "integer" and "number" in allowed):
+                    yield "type", path, wrong
+        if isinstance(value, dict):
+            assert node.get("additionalProperties") is False, path
+            yield "unknown", (*path, _UNKNOWN_KEY), "1"
+            for name in node.get("required", []):
+                yield "missing", (*path, name), None
+        elif isinstance(value, str) and isinstance(node.get("pattern"), str):
+            pattern = re.compile(node["pattern"])
+            for bad in (value + "\n", value[: len(value) // 2] + "\x00" + value[len(value) // 2 :]):
+                if not pattern.search(bad):
+                    yield "pattern", path, bad
+                    break
+        if isinstance(node.get("enum"), list) and "kein-wert" not in node["enum"]:
+            yield "enum", path, "kein-wert"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if "maximum" in node:
+                yield "bounds", path, node["maximum"] + 1
+            if "minimum" in node:
+                yield "bounds", path, node["minimum"] - 1
+
+
+def _json_types(node: Schema) -> set[str]:
+    declared = node.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return set(declared)
+    values = node.get("enum", [node["const"]] if "const" in node else [])
+    return {_json_type(v) for v in values}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "null" if value is None else "object"
+
+
+def _nodes(value: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every ``(path, value)`` of JSON data, the root included."""
+    yield prefix, value
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _nodes(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _nodes(child, (*prefix, index))
+
+
+def _at(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _put(data: Any, path: Path, value: Any) -> None:
+    _at(data, path[:-1])[path[-1]] = value

@@ -40,6 +40,18 @@ def test_text_is_trimmed_empty_inputs_are_left_out_and_dates_normalised(spec: Fo
     }
 
 
+def test_a_nul_in_posted_text_or_a_file_name_becomes_the_replacement_character(spec: FormSpec) -> None:
+    # A draft is stored before it is validated, and PostgreSQL cannot store a NUL.
+    post = {**APPLICANT_POST, "applicant.name": ["Erika\x00Mustermann"], "applicant.address.street": "\x00"}
+
+    data = step_data_from_post(spec, "applicant", post)
+
+    assert (data["name"], data["address"]["street"]) == ("Erika\ufffdMustermann", "\ufffd")
+    assert with_file({}, ("vaccination",), "C:\\pass\x00.pdf", "application/pdf", PDF_BYTES)["vaccination"]["filename"] == (
+        "pass\ufffd.pdf"
+    )
+
+
 def test_an_unreadable_date_stays_text_so_validation_explains_the_format(spec: FormSpec) -> None:
     post = {**APPLICANT_POST, "applicant.birth_date": ["29.2.80"]}
     data = step_data_from_post(spec, "applicant", post)

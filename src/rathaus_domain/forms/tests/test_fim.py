@@ -16,9 +16,17 @@ from rathaus_domain.forms.fim import (
     ImportedForm,
     import_xdf,
     slugify,
+    xsd_pattern_to_regex,
 )
 from rathaus_domain.forms.model import FormSpec
-from rathaus_domain.forms.validation import FieldError, check_form_schema, file_field_schema, validate
+from rathaus_domain.forms.validation import (
+    MULTI_LINE_TEXT_PATTERN,
+    SINGLE_LINE_TEXT_PATTERN,
+    FieldError,
+    check_form_schema,
+    file_field_schema,
+    validate,
+)
 
 from .conftest import BLAUE_KARTE
 from .schema_data import instance
@@ -104,6 +112,33 @@ def test_imported_form_renders_and_summarises(imported: ImportedForm) -> None:
     assert sum(len(rows) for _, rows in summary) >= len(list(spec.fields()))
 
 
+def _free_texts(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for pointer, node in _walk(schema):
+        if node.get("type") == "string" and "enum" not in node and "format" not in node:
+            yield pointer, node
+
+
+def test_every_free_text_of_an_imported_form_refuses_control_characters(imported: ImportedForm) -> None:
+    texts = dict(_free_texts(imported.schema))
+
+    assert len(texts) >= 25
+    for pointer, node in texts.items():
+        assert node["pattern"] == SINGLE_LINE_TEXT_PATTERN, pointer
+        for bad in ("ab\x00c", "\x00", "a\nb", "Erika\n", "a\tb", "a\x7fb", "a\x85b", "a\x1bb"):
+            assert not re.search(node["pattern"], bad), (pointer, bad)
+        assert re.search(node["pattern"], "Müller-Lüdenscheidt <b>&amp; Söhne</b> 😀")
+
+
+def test_a_nul_in_an_imported_text_field_is_a_pattern_error_at_that_field(blaue_karte: ImportedForm) -> None:
+    data = instance(blaue_karte.schema, full=True)
+    data["persoenliche_angaben_antragsteller_inkl"]["familienname"] = "ab\x00c"
+
+    errors = validate(blaue_karte.schema, data)
+
+    assert [(e.pointer, e.code) for e in errors] == [("/persoenliche_angaben_antragsteller_inkl/familienname", "pattern")]
+    assert errors[0].message == "Bitte geben Sie den Text in einer Zeile ein, ohne Zeilenumbrüche und Steuerzeichen."
+
+
 # --------------------------------------------------------------------- XDF1: Waffenbesitzkarte
 
 
@@ -168,6 +203,7 @@ def test_xdf1_praezisierung_json_becomes_length_limits(waffenbesitzkarte: Import
         "type": "string",
         "minLength": 1,
         "maxLength": 250,
+        "pattern": SINGLE_LINE_TEXT_PATTERN,
     }
     assert short_name["maxLength"] == 255  # no limit in FIM: the default keeps it bounded
 
@@ -486,7 +522,7 @@ def test_praezisierung_as_attributes_and_elements_with_pattern_and_number_limits
     assert {k: fields["aktenzeichen"][k] for k in ("minLength", "maxLength", "pattern")} == {
         "minLength": 3,
         "maxLength": 12,
-        "pattern": "^(?:[A-Z]{2}-[0-9]+)(?![\\s\\S])",
+        "pattern": "^(?![\\s\\S]*[\\u0000-\\u001f\\u007f-\\u009f])(?:[A-Z]{2}-[0-9]+)(?![\\s\\S])",
     }
     assert {k: fields["anzahl_kinder"][k] for k in ("type", "minimum", "maximum")} == {
         "type": "integer",
@@ -564,6 +600,7 @@ def test_optional_top_level_groups_are_wrapped_and_unknown_types_warned() -> Non
                         "x-fim-version": "1.0",
                         "type": "string",
                         "maxLength": 255,
+                        "pattern": SINGLE_LINE_TEXT_PATTERN,
                     }
                 },
                 "required": ["bemerkung"],
@@ -655,4 +692,69 @@ def test_unreadable_limits_are_left_out_with_a_warning() -> None:
         "F99000040 Text: maxLength '²' is not a whole number; left out",
         "F99000041 Zahl: minValue '1e400' is not a number; left out",
         "F99000042 Kaputt: praezisierung '{maxLength: 3}' is not valid JSON; ignored",
+    ]
+
+
+def test_a_textarea_allows_tab_and_line_breaks_but_no_other_control_characters() -> None:
+    body = _group(
+        "G99000001",
+        "Daten",
+        _field("F99000050", "Begründung", kind="textarea")
+        + _field("F99000051", "Lang", precision='<xdf:praezisierung>{"maxLength":"2000"}</xdf:praezisierung>'),
+    )
+
+    fields = import_xdf(_xdf2(body)).schema["properties"]["daten"]["properties"]
+
+    for node in fields.values():
+        assert (node["x-widget"], node["pattern"]) == ("textarea", MULTI_LINE_TEXT_PATTERN)
+        assert re.search(node["pattern"], "Zeile 1\r\nZeile 2\n\tEingerückt")
+        for bad in ("a\x00b", "a\x0bb", "a\x1fb", "a\x7f", "\x9f"):
+            assert not re.search(node["pattern"], bad), bad
+
+
+def test_a_fim_pattern_is_kept_and_control_characters_are_refused_on_top() -> None:
+    precision = '<xdf:praezisierung pattern="[A-Z]{2}.[0-9]+"/>'
+    body = _group("G99000001", "Daten", _field("F99000052", "Aktenzeichen", precision=precision))
+
+    pattern = import_xdf(_xdf2(body)).schema["properties"]["daten"]["properties"]["aktenzeichen"]["pattern"]
+
+    assert re.search(pattern, "AB-12") and re.search(pattern, "AB 12")
+    for bad in ("AB\x0012", "AB\n12", "AB-12\n", "xAB-12", "AB-1x"):
+        assert not re.search(pattern, bad), bad
+
+
+@pytest.mark.parametrize(
+    ("xsd", "regex"),
+    [
+        ("[A-Z]{2}-[0-9]+", "[A-Z]{2}-[0-9]+"),
+        (r"\d{5}", "[0-9]{5}"),
+        (r"[\d\s]+", r"[0-9 \t\n\r]+"),
+        (r"\S+\s\S+", r"[^ \t\n\r]+[ \t\n\r][^ \t\n\r]+"),
+        ("a.c", r"a[^\n\r]c"),
+        ("$^", r"\$\^"),  # XML Schema regexes have no anchors
+        (r"[^$]\-x", r"[^$]-x"),
+        (r"[a\-z]", r"[a\-z]"),
+        ("(ab|cd)?", "(ab|cd)?"),
+    ],
+)
+def test_xml_schema_patterns_are_translated_into_the_common_subset(xsd: str, regex: str) -> None:
+    assert xsd_pattern_to_regex(xsd) == regex
+
+
+@pytest.mark.parametrize(
+    "xsd",
+    [r"\w+", r"\i\c*", r"\p{Lu}", "[a-z-[aeiou]]", r"[\D]", "[]a]", "a{,3}", "a}", "(?i)a", "[a-z", "(a", "\\"],
+)
+def test_xml_schema_patterns_without_a_common_meaning_are_refused(xsd: str) -> None:
+    assert xsd_pattern_to_regex(xsd) is None
+
+
+def test_an_untranslatable_fim_pattern_is_left_out_with_a_warning() -> None:
+    body = _group("G99000001", "Daten", _field("F99000053", "Kennung", precision='<xdf:praezisierung pattern="\\w+"/>'))
+
+    imported = import_xdf(_xdf2(body))
+
+    assert imported.schema["properties"]["daten"]["properties"]["kennung"]["pattern"] == SINGLE_LINE_TEXT_PATTERN
+    assert imported.warnings == [
+        "F99000053 Kennung: pattern '\\\\w+' cannot be imported (unsupported XML Schema regex); left out"
     ]

@@ -14,6 +14,7 @@ from rathaus_domain.forms.model import (
     default_widget,
     format_bytes,
 )
+from rathaus_domain.forms.validation import SINGLE_LINE_TEXT_PATTERN
 
 from .conftest import PDF_BYTES
 
@@ -46,7 +47,7 @@ def test_a_text_field_carries_every_ui_hint(dog_schema: dict[str, Any]) -> None:
         type="string",
         required=True,
         choices=(),
-        constraints={"maxLength": 80},
+        constraints={"maxLength": 80, "pattern": SINGLE_LINE_TEXT_PATTERN},
         autocomplete="name",
         placeholder="Vor- und Nachname",
         condition=None,
@@ -159,7 +160,11 @@ def test_a_list_of_plain_values_is_a_repeatable_group_of_one_field(dog_schema: d
     assert nicknames.holds_values is True
     (child,) = nicknames.item(2)
     assert isinstance(child, Field)
-    assert (child.name, child.label, child.constraints) == ("details.nicknames.2", "Rufnamen", {"maxLength": 30})
+    assert (child.name, child.label, child.constraints) == (
+        "details.nicknames.2",
+        "Rufnamen",
+        {"maxLength": 30, "pattern": SINGLE_LINE_TEXT_PATTERN},
+    )
 
 
 def test_item_of_a_plain_group_is_refused(dog_schema: dict[str, Any]) -> None:

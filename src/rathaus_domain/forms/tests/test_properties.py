@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from rathaus_domain.forms._schema import WILDCARD, is_file_schema, json_pointer, schema_for_path, value_at
 from rathaus_domain.forms.coerce import errors_for_step, step_data_from_post
@@ -15,7 +17,7 @@ from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import FieldError, validate
 
 from .conftest import BLAUE_KARTE, WAFFENBESITZKARTE, dog_form_schema
-from .schema_data import near_valid
+from .schema_data import DEFECTS, broken_data, near_valid, valid_data
 
 FORMS = {
     "waffenbesitzkarte": import_xdf(WAFFENBESITZKARTE.read_bytes()).schema,
@@ -85,6 +87,44 @@ def test_blaue_karte_errors_point_into_the_schema(data: Any) -> None:
 @given(NEAR_VALID["dog"])
 def test_dog_form_errors_point_into_the_schema(data: Any) -> None:
     _check("dog", data)
+
+
+# The strategies the API's property tests draw from: few examples, always the same ones.
+STRATEGY_SETTINGS = settings(
+    max_examples=10, database=None, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_valid_data_is_valid_for_jsonschema_and_for_validate(name: str) -> None:
+    schema = FORMS[name]
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+    @STRATEGY_SETTINGS
+    @given(valid_data(schema))
+    def check(data: Any) -> None:
+        assert validator.is_valid(data)
+        assert validate(schema, data) == []
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("how", DEFECTS)
+def test_broken_data_is_invalid_and_validate_reports_the_defect_where_it_is(name: str, how: str) -> None:
+    schema = FORMS[name]
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+    @settings(STRATEGY_SETTINGS, max_examples=3)
+    @given(broken_data(schema, how))
+    def check(broken: Any) -> None:
+        assert not validator.is_valid(broken.data)
+        errors = validate(schema, broken.data)
+        pointers = [e.pointer for e in errors]
+        assert broken.pointer in pointers, (broken.how, errors)
+        assert len(set(pointers)) == len(pointers)
+
+    check()
 
 
 @PROPERTY_SETTINGS

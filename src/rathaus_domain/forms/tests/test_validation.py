@@ -8,12 +8,16 @@ from typing import Any
 import pytest
 
 from rathaus_domain.forms.validation import (
+    END_OF_TEXT,
     FILENAME_PATTERN,
+    MULTI_LINE_TEXT_PATTERN,
+    SINGLE_LINE_TEXT_PATTERN,
     FieldError,
     check_form_schema,
     content_pattern,
     file_field_schema,
     sniff_content_type,
+    text_pattern,
     validate,
 )
 
@@ -104,6 +108,34 @@ def test_a_trailing_line_break_does_not_slip_through_a_pattern(dog_schema: dict[
     dog_data["applicant"]["address"]["postcode"] = "1234\n"
 
     assert [e.code for e in validate(dog_schema, dog_data)] == ["pattern"]
+
+
+def test_a_nul_is_refused_even_where_the_schema_forgot_a_pattern(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    del dog_schema["properties"]["applicant"]["properties"]["name"]["pattern"]
+    del dog_schema["properties"]["dogs"]["properties"]["dogs"]["items"]["properties"]["breed_other"]["pattern"]
+    dog_data["applicant"]["name"] = "Erika\x00Mustermann"
+    dog_data["dogs"]["dogs"][1]["breed_other"] = "\x00"
+
+    errors = validate(dog_schema, dog_data)
+
+    assert [(e.pointer, e.code) for e in errors] == [("/applicant/name", "pattern"), ("/dogs/dogs/1/breed_other", "pattern")]
+    assert errors[0].message == "Der Text enthält unzulässige Steuerzeichen. Bitte geben Sie ihn erneut ein."
+
+
+def test_a_nul_in_a_file_name_or_an_unknown_key_is_reported_once(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
+    dog_data["details"]["vaccination"] = {
+        "filename": "impf\x00pass.pdf",
+        "content_type": "application/pdf",
+        "content": base64.b64encode(PDF_BYTES).decode(),
+    }
+    dog_data["details"]["fa\x00x"] = "\x00"
+
+    errors = validate(dog_schema, dog_data)
+
+    assert [(e.pointer, e.code) for e in errors] == [
+        ("/details/vaccination", "pattern"),
+        ("/details/fa\x00x", "additionalProperties"),
+    ]
 
 
 def test_invalid_email(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
@@ -284,10 +316,14 @@ def test_file_field_schema_is_the_documented_leaf() -> None:
         "required": ["filename", "content_type", "content"],
         "additionalProperties": False,
         "allOf": [
-            {"if": {"properties": {"content_type": {"const": "application/pdf"}}, "required": ["content_type"]},
-             "then": {"properties": {"content": {"pattern": content_pattern(["application/pdf"])}}}},
-            {"if": {"properties": {"content_type": {"const": "image/jpeg"}}, "required": ["content_type"]},
-             "then": {"properties": {"content": {"pattern": content_pattern(["image/jpeg"])}}}},
+            {
+                "if": {"properties": {"content_type": {"const": "application/pdf"}}, "required": ["content_type"]},
+                "then": {"properties": {"content": {"pattern": content_pattern(["application/pdf"])}}},
+            },
+            {
+                "if": {"properties": {"content_type": {"const": "image/jpeg"}}, "required": ["content_type"]},
+                "then": {"properties": {"content": {"pattern": content_pattern(["image/jpeg"])}}},
+            },
         ],
     }
 
@@ -405,6 +441,32 @@ class TestCheckFormSchema:
                 lambda s: s["properties"]["details"]["properties"]["vaccination"].pop("x-max-bytes"),
                 "/properties/details/properties/vaccination: file field needs a positive integer x-max-bytes",
             ),
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["address"]["properties"]["postcode"].update(
+                    {"pattern": "^[0-9]{5}$"}
+                ),
+                "/properties/applicant/properties/address/properties/postcode: pattern uses $, which Python's re "
+                "also matches before a final line break; end it with (?![\\s\\S])",
+            ),
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["address"]["properties"]["postcode"].update(
+                    {"pattern": r"^\d{5}" + END_OF_TEXT}
+                ),
+                "/properties/applicant/properties/address/properties/postcode: pattern uses \\d, which Python's re "
+                "and ECMA-262 read differently; list the characters instead",
+            ),
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["address"]["properties"]["postcode"].update(
+                    {"pattern": "^[0-9]{4}.?" + END_OF_TEXT}
+                ),
+                "/properties/applicant/properties/address/properties/postcode: pattern uses ., which Python's re "
+                "and ECMA-262 read differently; list the characters instead",
+            ),
+            (
+                lambda s: s["properties"]["applicant"]["properties"]["name"].update({"pattern": "^[^<>]*" + END_OF_TEXT}),
+                "/properties/applicant/properties/name: pattern accepts a NUL character, which the database cannot "
+                "store; exclude control characters",
+            ),
         ],
     )
     def test_each_problem_is_reported_once(self, dog_schema: dict[str, Any], change: Any, problem: str) -> None:
@@ -412,3 +474,51 @@ class TestCheckFormSchema:
         change(schema)
 
         assert check_form_schema(schema) == [problem]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^[0-9$.]{5}" + END_OF_TEXT,
+        r"^[0-9]{4}\$\." + END_OF_TEXT,
+        r"^[0-9]{5}(?![\S\s])",
+        SINGLE_LINE_TEXT_PATTERN,
+        MULTI_LINE_TEXT_PATTERN,
+        text_pattern("[0-9]{5}"),
+    ],
+)
+def test_escaped_or_in_a_class_dollar_and_dot_are_fine_for_the_lint(dog_schema: dict[str, Any], pattern: str) -> None:
+    dog_schema["properties"]["applicant"]["properties"]["address"]["properties"]["postcode"]["pattern"] = pattern
+
+    assert check_form_schema(dog_schema) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "single_line", "multi_line"),
+    [
+        ("Erika Mustermann", True, True),
+        ("", True, True),
+        ("<script>alert(1)</script> & 😀", True, True),
+        ("Zeile 1\nZeile 2", False, True),
+        ("Zeile 1\r\n\tZeile 2", False, True),
+        ("Erika\n", False, True),
+        ("ab\x00c", False, False),
+        ("\x1b[31m", False, False),
+        ("a\x7f", False, False),
+        ("a\x85", False, False),
+        ("a\x0b", False, False),
+    ],
+)
+def test_free_text_patterns(text: str, single_line: bool, multi_line: bool) -> None:
+    assert bool(re.search(text_pattern(), text)) is single_line
+    assert bool(re.search(text_pattern(multi_line=True), text)) is multi_line
+
+
+def test_a_text_pattern_with_a_body_must_match_the_whole_text_and_refuses_control_characters() -> None:
+    pattern = text_pattern("[A-Z]{2}[^ ]*")
+
+    assert re.search(pattern, "AB-1")
+    assert not re.search(pattern, "AB-1\n")
+    assert not re.search(pattern, "AB\x00")
+    assert not re.search(pattern, "xAB")
+    assert re.search(text_pattern("[A-Z]+[^!]*", multi_line=True), "AB\nCD")
