@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.translation import get_language
 from django_ratelimit.core import is_ratelimited
@@ -18,7 +19,7 @@ from rathaus.core.problems import ProblemError, ProblemResponse
 from rathaus.tenants.selectors import municipality_get
 
 from . import selectors, services
-from .models import Channel
+from .models import Application, Channel
 
 router = Router(tags=["Anträge"])
 
@@ -166,9 +167,15 @@ def submit(request, slug: str):
     if len(key) > 200 or (key and not key.isprintable()):
         raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
                            type_="invalid-idempotency-key")
-    # Tenant and service in one query on the hot path; the tenant alone only to tell 404 from 422.
-    service = (Service.objects.filter(municipality__slug=slug, municipality__is_active=True, pk=body["service"],
-                                      is_published=True).select_related("municipality", "form").first())
+    # Tenant, service and the idempotency look-up in one query on the hot path; the tenant alone
+    # only to tell 404 from 422.
+    services_qs = (Service.objects.filter(municipality__slug=slug, municipality__is_active=True, pk=body["service"],
+                                          is_published=True).select_related("municipality", "form"))
+    if key:
+        services_qs = services_qs.annotate(replay_id=Subquery(
+            Application.objects.filter(municipality=OuterRef("municipality"), idempotency_key=key).values("pk")[:1]))
+    # At most one row (filtered by pk): no ORDER BY to compile or run (.first() and Meta.ordering add one).
+    service = next(iter(services_qs.order_by()[:1]), None)
     if service is None:
         municipality_get(slug=slug)
         raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",
@@ -176,7 +183,8 @@ def submit(request, slug: str):
     municipality = service.municipality
     try:
         result = services.application_submit(municipality=municipality, service=service, data=body["data"],
-                                              channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request))
+                                              channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request),
+                                              idempotency_key_unused=bool(key) and service.replay_id is None)
     except services.ApplicationInvalid as exc:
         english = (get_language() or "de").startswith("en")
         return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",

@@ -14,10 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from rathaus.core.audit import audit_record
 from rathaus_domain.forms.model import FormSpec, value_at
@@ -84,9 +86,11 @@ def _next_reference(municipality, year: int) -> str:
     Taking it outside the submission's transaction keeps the counter row locked for one
     statement instead of the whole submission, so submissions to one municipality run in
     parallel; the price is a gap in the numbering when a submission fails after this point.
+    Called outside a transaction (as `application_submit` does), the statement is its own
+    transaction in autocommit mode: one round trip, no BEGIN/COMMIT around it.
     """
     table = ReferenceCounter._meta.db_table
-    with transaction.atomic(using="default"), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (municipality_id, year, value) VALUES (%s, %s, 1) "  # noqa: S608 - table name from the model
             f"ON CONFLICT (municipality_id, year) DO UPDATE SET value = {table}.value + 1 RETURNING value",
@@ -142,16 +146,20 @@ def application_submit(
     entered_by=None,
     idempotency_key: str | None = None,
     ip: str | None = None,
+    idempotency_key_unused: bool = False,
 ) -> SubmissionResult:
     """Validate and store an application with its reference and first status, all or nothing.
 
     A retry with the same Idempotency-Key and the same body returns the first application; the
-    same key with another body raises IdempotencyConflict.
+    same key with another body raises IdempotencyConflict. `idempotency_key_unused` says the
+    caller has just looked the key up and found no application (the API does so in the query
+    that loads the service), which saves the look-up here; a concurrent first use of the key is
+    caught by the unique constraint either way.
     """
     if service.municipality_id != municipality.pk:
         raise ValueError("service belongs to another municipality")
     request_hash = _request_hash(service.pk, data)
-    if idempotency_key:
+    if idempotency_key and not idempotency_key_unused:
         existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, request_hash)
@@ -192,18 +200,20 @@ def application_submit(
                 application.save(update_fields=["data"])
             StatusChange.objects.create(municipality=municipality, application=application, status=Status.RECEIVED,
                                         public_text=str(DEFAULT_PUBLIC_TEXT[Status.RECEIVED]), actor=entered_by)
-            audit_record(action="application.submitted", municipality=municipality, actor=entered_by or applicant,
-                         obj=application, summary=f"{application.reference} {service.name}",
-                         data={"channel": channel, "service": service.pk}, ip_address=ip)
             token = access_token_for(application)
-            # The service's process (if one is published) starts in the worker right after commit.
+            # The service's process (if one is published) starts in the worker once this commits;
+            # the receipt e-mail goes out the same way. Enqueued before the audit append, so the
+            # audit chain's lock (taken last) is not held while the jobs are written.
             from rathaus.processes.tasks import start_process
 
-            transaction.on_commit(lambda: start_process.enqueue(application.pk))
+            _enqueue_on_commit(start_process, application.pk)
             if email:
                 from .tasks import send_receipt_email
 
-                transaction.on_commit(lambda: send_receipt_email.enqueue(application.pk, token))
+                _enqueue_on_commit(send_receipt_email, application.pk, token)
+            audit_record(action="application.submitted", municipality=municipality, actor=entered_by or applicant,
+                         obj=application, summary=f"{application.reference} {service.name}",
+                         data={"channel": channel, "service": service.pk}, ip_address=ip)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: answer with its result.
         if idempotency_key:
@@ -212,6 +222,22 @@ def application_submit(
                 return _replay(existing, request_hash)
         raise
     return SubmissionResult(application, token, True)
+
+
+def _enqueue_on_commit(task, *args) -> None:
+    """Have `task` run if, and only if, the current transaction commits.
+
+    The database queue (django-tasks-db on this database) writes the job row inside the
+    transaction itself: the worker sees it exactly when the application commits, a rollback
+    removes it, and no job is lost if the process dies between commit and enqueue. It also
+    saves a commit per job. Any other backend (the immediate one in tests, an external broker)
+    is enqueued after commit, as before.
+    """
+    backend = task.get_backend()
+    if isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == DEFAULT_DB_ALIAS:
+        task.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: task.enqueue(*args))
 
 
 def _replay(existing: Application, request_hash: str) -> SubmissionResult:

@@ -1,0 +1,44 @@
+"""With the database job queue, a submission's jobs are written in its own transaction."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from rathaus.applications.models import Application
+from rathaus.applications.services import application_submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DB_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def db_queue():
+    # django-tasks rebuilds its backends when the setting changes (setting_changed signal).
+    with override_settings(TASKS=DB_QUEUE):
+        yield
+
+
+def test_jobs_exist_exactly_when_the_application_commits(db_queue, town, demo_services, dog_data):
+    from django_tasks_db.models import DBTaskResult
+
+    class Abort(Exception):
+        pass
+
+    def submit_then_fail():
+        with transaction.atomic():
+            application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data)
+            assert DBTaskResult.objects.count() == 2  # written inside the transaction
+            raise Abort
+
+    with pytest.raises(Abort):
+        submit_then_fail()
+    assert Application.objects.count() == 0
+    assert DBTaskResult.objects.count() == 0  # rolled back with the application
+
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    names = sorted(DBTaskResult.objects.values_list("task_path", flat=True))
+    assert names == ["rathaus.applications.tasks.send_receipt_email", "rathaus.processes.tasks.start_process"]
+    assert all(str(application.pk) in str(args) for args in DBTaskResult.objects.values_list("args_kwargs", flat=True))
