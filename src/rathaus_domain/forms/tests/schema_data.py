@@ -22,6 +22,7 @@ from rathaus_domain.forms._schema import (
     WILDCARD,
     Path,
     Schema,
+    _json_type_of,
     conditionals,
     is_file_schema,
     item_schema,
@@ -383,21 +384,7 @@ def _json_types(node: Schema) -> set[str]:
     if isinstance(declared, list):
         return set(declared)
     values = node.get("enum", [node["const"]] if "const" in node else [])
-    return {_json_type(v) for v in values}
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "null" if value is None else "object"
+    return {_json_type_of(v) for v in values}
 
 
 def _nodes(value: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
