@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from rathaus.core.models import TenantModel
+from rathaus.core.models import OrderedJSONField, TenantModel
 
 
 class DefinitionState(models.TextChoices):
@@ -105,7 +105,7 @@ class UserTask(TenantModel):
                                  related_name="process_tasks", verbose_name=_("Bearbeitung"))
     state = models.CharField(max_length=10, choices=TaskState.choices, default=TaskState.OPEN)
     form_key = models.CharField(max_length=100, blank=True)
-    form_schema = models.JSONField(default=dict, blank=True)
+    form_schema = OrderedJSONField(default=dict, blank=True)  # field order is the order on screen
     due_at = models.DateTimeField(_("fällig am"), null=True, blank=True, db_index=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)

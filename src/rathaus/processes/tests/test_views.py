@@ -150,3 +150,12 @@ def test_task_lists_are_in_the_navigation_and_translated(staff_client, town):
     staff_client.cookies["django_language"] = "en"
     assert "<h1" in (english := staff_client.get(_url("tasks_mine", town)).content.decode())
     assert "My tasks" in english
+
+
+def test_task_form_fields_keep_their_order_after_storage(staff_client, town, exemption_case):
+    # PostgreSQL's jsonb sorts object keys; the outcome must still come before the note.
+    task = UserTask.objects.get(application=exemption_case)
+    task.refresh_from_db()
+    assert list(task.form_schema["properties"]["decision"]["properties"]) == ["outcome", "note"]
+    page = staff_client.get(_url("task_detail", town, pk=task.pk)).content.decode()
+    assert page.index('name="decision.outcome"') < page.index('name="decision.note"')
