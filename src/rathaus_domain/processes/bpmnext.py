@@ -30,6 +30,7 @@ from typing import Any
 from lxml import etree
 
 from . import feel
+from .errors import BilingualError
 from .evaluator import ExpressionError
 from .xmlutil import local_name, namespace
 
@@ -62,13 +63,8 @@ _STEP_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
 _EXPRESSION_NAME_RE = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(BilingualError, ValueError):
     """An element's engine configuration is missing or unsupported."""
-
-    def __init__(self, message_de: str, message_en: str) -> None:
-        self.message_de = message_de
-        self.message_en = message_en
-        super().__init__(f"{message_de} / {message_en}")
 
 
 def _attr(node: etree._Element, name: str, *namespaces: str) -> str | None:

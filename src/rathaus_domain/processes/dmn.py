@@ -30,6 +30,7 @@ from typing import Any
 from lxml import etree
 
 from . import feel
+from .errors import BilingualError
 from .evaluator import ExpressionError
 from .feel import FeelExpression, UnaryTests, feel_equal
 from .xmlutil import XmlError, local_name, namespace, parse_xml
@@ -82,15 +83,13 @@ _UNSUPPORTED_LOGIC = {
 }
 
 
-class DmnError(ValueError):
+class DmnError(BilingualError, ValueError):
     """A DMN file or decision is invalid; names the element at fault where there is one."""
 
     def __init__(self, message_de: str, message_en: str, *, element_id: str | None = None, file: str | None = None) -> None:
-        self.message_de = message_de
-        self.message_en = message_en
+        super().__init__(message_de, message_en, where=element_id)
         self.element_id = element_id
         self.file = file
-        super().__init__(f"{message_de} / {message_en}" + (f" [{element_id}]" if element_id else ""))
 
 
 class DecisionError(DmnError):

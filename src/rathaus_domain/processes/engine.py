@@ -80,6 +80,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import bpmnext, checks, dmn
 from .checks import Problem
 from .dmn import DecisionResult, DmnError, DmnModel
+from .errors import BilingualError
 from .evaluator import ExpressionError, run_script
 from .expressions import (
     check_timer,
@@ -118,7 +119,7 @@ STATE_VERSION = 1
 # Errors
 
 
-class ProcessError(Exception):
+class ProcessError(BilingualError):
     """Running a process failed; names the BPMN element (and task) where it happened."""
 
     def __init__(
@@ -129,11 +130,9 @@ class ProcessError(Exception):
         element_id: str | None = None,
         task_id: str | None = None,
     ) -> None:
-        self.message_de = message_de
-        self.message_en = message_en
+        super().__init__(message_de, message_en, where=element_id)
         self.element_id = element_id
         self.task_id = task_id
-        super().__init__(f"{message_de} / {message_en}" + (f" [{element_id}]" if element_id else ""))
 
 
 class ProcessModelError(ProcessError):
@@ -398,44 +397,42 @@ class _ClockedTimer:
         my_task._set_internal_data(event_fired=True)
 
 
-class RathausTimeDateTimer(_ClockedTimer, TimeDateEventDefinition):  # type: ignore[misc]
+class _OneShotTimer(_ClockedTimer):
+    """A timer that fires once: its due time is fixed when reached, then compared with the clock."""
+
+    def _first_due(self, text: str, now: datetime) -> datetime:
+        raise NotImplementedError
+
+    def has_fired(self, my_task: Any) -> bool:
+        if my_task._get_internal_data("event_fired", False):
+            return True
+        engine = self._engine(my_task)
+        now = engine.now()
+        value = my_task._get_internal_data("event_value")
+        if value is None:
+            value = self._first_due(engine.timer_value(my_task, self.expression), now).isoformat()
+            my_task._set_internal_data(event_value=value)
+        if datetime.fromisoformat(value) <= now:
+            my_task._set_internal_data(event_fired=True)
+        return bool(my_task._get_internal_data("event_fired", False))
+
+
+class RathausTimeDateTimer(_OneShotTimer, TimeDateEventDefinition):  # type: ignore[misc]
     """``timeDate`` timer on the run's clock."""
 
     kind = "timeDate"
 
-    def has_fired(self, my_task: Any) -> bool:
-        if my_task._get_internal_data("event_fired", False):
-            return True
-        engine = self._engine(my_task)
-        now = engine.now()
-        value = my_task._get_internal_data("event_value")
-        if value is None:
-            text = engine.timer_value(my_task, self.expression)
-            value = parse_datetime(text[:10] if len(text) == 10 else text, now.tzinfo).isoformat()
-            my_task._set_internal_data(event_value=value)
-        if datetime.fromisoformat(value) <= now:
-            my_task._set_internal_data(event_fired=True)
-        return bool(my_task._get_internal_data("event_fired", False))
+    def _first_due(self, text: str, now: datetime) -> datetime:
+        return parse_datetime(text[:10] if len(text) == 10 else text, now.tzinfo)
 
 
-class RathausDurationTimer(_ClockedTimer, DurationTimerEventDefinition):  # type: ignore[misc]
+class RathausDurationTimer(_OneShotTimer, DurationTimerEventDefinition):  # type: ignore[misc]
     """``timeDuration`` timer counted from when it is reached, on the run's clock."""
 
     kind = "timeDuration"
 
-    def has_fired(self, my_task: Any) -> bool:
-        if my_task._get_internal_data("event_fired", False):
-            return True
-        engine = self._engine(my_task)
-        now = engine.now()
-        value = my_task._get_internal_data("event_value")
-        if value is None:
-            text = engine.timer_value(my_task, self.expression)
-            value = (now + parse_duration(text, now)).isoformat()
-            my_task._set_internal_data(event_value=value)
-        if datetime.fromisoformat(value) <= now:
-            my_task._set_internal_data(event_fired=True)
-        return bool(my_task._get_internal_data("event_fired", False))
+    def _first_due(self, text: str, now: datetime) -> datetime:
+        return now + parse_duration(text, now)
 
 
 class RathausCycleTimer(_ClockedTimer, CycleTimerEventDefinition):  # type: ignore[misc]

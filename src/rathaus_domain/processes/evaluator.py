@@ -37,6 +37,8 @@ from typing import Any, NoReturn
 
 from simpleeval import EvalWithCompoundTypes
 
+from .errors import BilingualError
+
 __all__ = [
     "FUNCTION_NAMES",
     "MAX_INT_BITS",
@@ -70,7 +72,7 @@ MAX_DAYS = 1_000_000
 # Errors
 
 
-class ExpressionError(ValueError):
+class ExpressionError(BilingualError, ValueError):
     """An expression is invalid or failed while running; carries a German and an English text."""
 
     def __init__(
@@ -81,11 +83,9 @@ class ExpressionError(ValueError):
         expression: str | None = None,
         line: int | None = None,
     ) -> None:
-        self.message_de = message_de
-        self.message_en = message_en
+        super().__init__(message_de, message_en)
         self.expression = expression
         self.line = line
-        super().__init__(f"{message_de} / {message_en}")
 
     def with_context(self, *, expression: str | None = None, line: int | None = None) -> ExpressionError:
         """Return a copy of this error that names the expression and line it came from."""

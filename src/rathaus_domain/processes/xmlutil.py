@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from lxml import etree
 
+from .errors import BilingualError
+
 __all__ = ["MAX_XML_BYTES", "XmlError", "local_name", "namespace", "parse_xml"]
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 
 
-class XmlError(ValueError):
+class XmlError(BilingualError, ValueError):
     """A file is not well-formed or uses forbidden XML features."""
 
     def __init__(self, message_de: str, message_en: str, *, line: int | None = None) -> None:
-        self.message_de = message_de
-        self.message_en = message_en
+        super().__init__(message_de, message_en)
         self.line = line
-        super().__init__(f"{message_de} / {message_en}")
 
 
 def _parser() -> etree.XMLParser:
