@@ -8,7 +8,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import SafeDictWriter
+from rathaus.core.exports import list_export
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
@@ -304,16 +304,7 @@ def _export(qs, fmt: str, municipality):
     rows = [{"reference": a.reference, "service": a.service.name, "status": a.status, "channel": a.channel,
              "submitted_at": a.submitted_at.isoformat(), "due_date": a.due_date.isoformat(),
              "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
-    filename = f"antraege-{municipality.slug}.{fmt}"
-    if fmt == "json":
-        response = JsonResponse(rows, safe=False, json_dumps_params={"ensure_ascii": False})
-    else:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = SafeDictWriter(response, fieldnames=list(rows[0]) if rows else ["reference"])
-        writer.writeheader()
-        writer.writerows(rows)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return list_export(rows, fmt, f"antraege-{municipality.slug}", "reference")
 
 
 @staff_view(Perm.HANDLE_APPLICATION)

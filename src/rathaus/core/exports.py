@@ -10,8 +10,11 @@ it is. Numbers are not text and stay as they are: only strings are changed.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from django.http import HttpResponse
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,3 +36,31 @@ class SafeDictWriter(csv.DictWriter):
         # csv.DictWriter.writerows does not go through writerow, so each row is passed on here.
         for rowdict in rowdicts:
             self.writerow(rowdict)
+
+
+def csv_response(rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str], filename: str, *,
+                 bom: bool = True) -> HttpResponse:
+    """A CSV download; the BOM lets spreadsheet programs on Windows read UTF-8 umlauts correctly."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    if bom:
+        response.write("\ufeff")
+    writer = SafeDictWriter(response, fieldnames=list(fieldnames), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def json_response(document: Any, filename: str) -> HttpResponse:
+    """A JSON download (readable indentation, dates as text)."""
+    response = HttpResponse(json.dumps(document, ensure_ascii=False, indent=2, default=str),
+                            content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def list_export(rows: list[dict[str, Any]], fmt: str, filename: str, empty_header: str) -> HttpResponse:
+    """A staff list as `fmt` ("csv" or "json"); the columns are the rows' keys."""
+    if fmt == "json":
+        return json_response(rows, f"{filename}.json")
+    return csv_response(rows, list(rows[0]) if rows else [empty_header], f"{filename}.csv", bom=False)

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.http import HttpResponse
 from django.utils import timezone
 
-from rathaus.core.exports import SafeDictWriter
+from rathaus.core.exports import csv_response, json_response  # noqa: F401 - the app's download helpers
 
 from .models import ACCESSIBILITY_FLAGS, Offer
-
-
-def csv_response(rows: Iterable[dict[str, Any]], fieldnames: list[str], filename: str) -> HttpResponse:
-    # A BOM lets spreadsheet programs on Windows read the UTF-8 umlauts correctly.
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write("\ufeff")
-    writer = SafeDictWriter(response, fieldnames=fieldnames, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def json_response(document: Any, filename: str) -> HttpResponse:
-    response = HttpResponse(json.dumps(document, ensure_ascii=False, indent=2, default=str),
-                            content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
 
 OFFER_COLUMNS = [
     "id", "directory", "category", "title", "description", "provider", "min_age", "max_age", "weekly", "dates",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
@@ -21,7 +21,7 @@ from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import SafeDictWriter
+from rathaus.core.exports import list_export
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
@@ -56,16 +56,7 @@ def _export(qs, fmt: str, municipality, view: str):
              "assignee": t.assignee.get_username() if t.assignee else "", "role": t.role,
              "due_at": t.due_at.isoformat() if t.due_at else "", "created_at": t.created_at.isoformat()}
             for t in qs.iterator(chunk_size=2000)]
-    filename = f"aufgaben-{view}-{municipality.slug}.{fmt}"
-    if fmt == "json":
-        response = JsonResponse(rows, safe=False, json_dumps_params={"ensure_ascii": False})
-    else:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = SafeDictWriter(response, fieldnames=list(rows[0]) if rows else ["task"])
-        writer.writeheader()
-        writer.writerows(rows)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return list_export(rows, fmt, f"aufgaben-{view}-{municipality.slug}", "task")
 
 
 def _errors_by_name(errors) -> dict[str, list[str]]:
