@@ -107,6 +107,9 @@ def seed_demo_exchanges(municipality, *, center: tuple[float, float] = DEFAULT_C
     facilities = _daycare(municipality, center)
     registrations = _daycare_registrations(municipality, facilities, rng, domain, password)
     programme, holiday = _holiday(municipality, center, providers, rng, domain, password)
+    # A second programme whose registration closed yesterday, so staff can prepare and run a draw.
+    _holiday(municipality, center, providers, rng, domain, password, season="Herbst", starts_in=21, closes_in=-1,
+             prefix="herbst")
     return {
         "providers": len(providers),
         "offers": Offer.objects.for_municipality(municipality).count(),
@@ -271,13 +274,15 @@ def _daycare_registrations(municipality, facilities, rng: random.Random, domain:
     return count
 
 
-def _holiday(municipality, center, providers, rng: random.Random, domain: str, password: str | None):
+def _holiday(municipality, center, providers, rng: random.Random, domain: str, password: str | None, *,
+             season: str = "Sommer", starts_in: int = 60, closes_in: int = 30, prefix: str = "ferien"):
     today = timezone.localdate()
-    starts = today + timedelta(days=60)
+    starts = today + timedelta(days=starts_in)
     programme, _created = HolidayProgramme.objects.get_or_create(
-        municipality=municipality, name=f"Ferienprogramm Sommer {starts.year}",
-        defaults={"description": "Spiel, Sport und Natur in den Sommerferien – für Kinder von 6 bis 14 Jahren.",
-                  "starts_on": starts, "ends_on": starts + timedelta(days=41), "registration_until": today + timedelta(days=30),
+        municipality=municipality, name=f"Ferienprogramm {season} {starts.year}",
+        defaults={"description": f"Spiel, Sport und Natur in den {season}ferien – für Kinder von 6 bis 14 Jahren.",
+                  "starts_on": starts, "ends_on": starts + timedelta(days=41),
+                  "registration_until": today + timedelta(days=closes_in),
                   "max_wishes": 5, "max_activities_limit": 3, "status": ProgrammeStatus.OPEN})
     specs = [
         ("natur", "Bachforscher", "Kleintiere im Bach bestimmen.", 1, 1, 12, 6, 10, "0", (2400, -1500)),
@@ -303,7 +308,7 @@ def _holiday(municipality, center, providers, rng: random.Random, domain: str, p
         activities.append(activity)
     count = 0
     for index in range(40):
-        parent = _user(f"ferien-{index + 1:02d}@{domain}", rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), password)
+        parent = _user(f"{prefix}-{index + 1:02d}@{domain}", rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), password)
         first_name = FIRST_NAMES[(index * 7) % len(FIRST_NAMES)]
         age = rng.randint(6, 13)
         birth = date(programme.starts_on.year - age - 1, rng.randint(1, 12), rng.randint(1, 28))

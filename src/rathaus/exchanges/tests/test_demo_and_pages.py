@@ -48,16 +48,25 @@ def test_demo_rounds_and_draws_run(municipality, demo, team_lead):
     assert done.stats["assigned"] > 10
     from rathaus.exchanges.tests.conftest import close_registration
 
-    programme = HolidayProgramme.objects.get(municipality=municipality)
+    programme = HolidayProgramme.objects.get(municipality=municipality, name__startswith="Ferienprogramm Sommer")
     close_registration(programme)
     services.holiday_draw_prepare(programme=programme, actor=team_lead)
     drawn = services.holiday_programme_allocate(programme=programme, actor=team_lead)
     assert any(drawn.result["waiting_lists"].values())
 
 
+def test_the_demo_has_a_closed_programme_staff_can_draw(team_lead, municipality, demo):
+    from rathaus.exchanges import services
+
+    autumn = HolidayProgramme.objects.get(municipality=municipality, name__startswith="Ferienprogramm Herbst")
+    services.holiday_draw_prepare(programme=autumn, actor=team_lead)
+    drawn = services.holiday_programme_allocate(programme=autumn, actor=team_lead)
+    assert drawn.result["assignments"]
+
+
 def test_public_and_staff_pages_render_with_demo_data(client, staff_login, team_lead, municipality, demo):
     slug = municipality.slug
-    programme = HolidayProgramme.objects.get(municipality=municipality)
+    programme = HolidayProgramme.objects.get(municipality=municipality, name__startswith="Ferienprogramm Sommer")
     offer = Offer.objects.filter(status="published").first()
     public = [reverse("exchanges:index", kwargs={"municipality": slug}),
               reverse("exchanges:directory", kwargs={"municipality": slug, "directory": Directory.FAMILY}),
@@ -88,7 +97,7 @@ def test_provider_and_family_pages_render_with_demo_data(client, municipality, d
     provider = Provider.objects.get(municipality=municipality, name__startswith="TSV")
     member = provider.members.first()
     client.force_login(member)
-    programme = HolidayProgramme.objects.get(municipality=municipality)
+    programme = HolidayProgramme.objects.get(municipality=municipality, name__startswith="Ferienprogramm Sommer")
     activity = provider.holiday_activities.first()
     offer = provider.offers.first()
     for url in [reverse("exchanges:provider_home", kwargs={"municipality": slug}),
