@@ -25,5 +25,7 @@ urlpatterns = [
     path("m/<slug:municipality>/", include("rathaus.applications.urls")),
     path("m/<slug:municipality>/", include("rathaus.exchanges.urls")),
     path("m/<slug:municipality>/", include("rathaus.processes.urls")),
+    path("m/<slug:municipality>/", include("rathaus.cases.urls")),
+    path("m/<slug:municipality>/", include("rathaus.integration.urls")),
     path("", include("rathaus.portal.urls")),
 ]

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "rathaus.applications",
     "rathaus.exchanges",
     "rathaus.processes",
+    "rathaus.cases",
+    "rathaus.integration",
     "rathaus.portal",
 ]
 
