@@ -152,3 +152,37 @@ class Draft(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(db_index=True)
+
+
+class MandateKind(models.TextChoices):
+    PARENT = "parent", _("Elternteil für ein Kind")
+    GUARDIAN = "guardian", _("Vormund oder rechtliche Betreuung")
+    COMPANY = "company", _("Vertretung eines Unternehmens")
+    AUTHORISED = "authorised", _("Bevollmächtigte Person")
+
+
+class Representation(TenantModel):
+    """An application made on behalf of someone else: who acted, for whom, and under which mandate.
+
+    Both persons are stored as they were stated at submission (a snapshot), so the case keeps them
+    even if an account changes later.
+    """
+
+    application = models.OneToOneField(Application, on_delete=models.CASCADE, related_name="representation")
+    kind = models.CharField(_("Art der Vertretung"), max_length=12, choices=MandateKind.choices)
+    representative_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                            related_name="+")
+    representative_name = models.CharField(_("Name der vertretenden Person"), max_length=200)
+    representative_email = models.EmailField(_("E-Mail der vertretenden Person"), blank=True)
+    principal_name = models.CharField(_("Name der vertretenen Person oder Firma"), max_length=200)
+    principal_birth_date = models.DateField(_("Geburtsdatum der vertretenen Person"), null=True, blank=True)
+    principal_register_number = models.CharField(_("Registernummer (Unternehmen)"), max_length=50, blank=True)
+    principal_address = models.CharField(_("Anschrift der vertretenen Person oder Firma"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Vertretung")
+        verbose_name_plural = _("Vertretungen")
+
+    def __str__(self) -> str:
+        return f"{self.representative_name} → {self.principal_name}"
