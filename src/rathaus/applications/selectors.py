@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .models import OPEN_STATUSES, Application, Draft, StatusChange
+
+# A whole reference number as printed on receipts, e.g. MUS-2026-000123.
+FULL_REFERENCE = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{6,}$")
 
 
 def application_inbox(*, municipality, status: str = "", service_id: int | None = None, channel: str = "",
@@ -25,7 +30,12 @@ def application_inbox(*, municipality, status: str = "", service_id: int | None 
     if overdue:
         qs = qs.filter(status__in=OPEN_STATUSES, due_date__lt=timezone.localdate())
     if query:
-        qs = qs.filter(reference__icontains=query) | qs.filter(applicant_name__icontains=query)
+        query = query.strip()
+        if FULL_REFERENCE.match(query):
+            # A pasted reference is looked up through the unique index, not by scanning every case.
+            qs = qs.filter(reference=query.upper())
+        else:
+            qs = qs.filter(reference__icontains=query) | qs.filter(applicant_name__icontains=query)
     return qs.order_by("-submitted_at", "-id")
 
 

@@ -7,7 +7,6 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
+from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
@@ -290,7 +290,7 @@ def inbox(request):
     export = params.get("export")
     if export in ("csv", "json"):
         return _export(qs, export, request.municipality)
-    page = Paginator(qs, INBOX_PAGE_SIZE).get_page(params.get("seite"))
+    page = paginate_by_keys(qs, INBOX_PAGE_SIZE, params.get("seite"))
     query = params.copy()
     query.pop("seite", None)
     return render(request, "applications/inbox.html", {

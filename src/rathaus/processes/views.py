@@ -4,7 +4,6 @@ Citizens: their decision documents."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -22,6 +21,7 @@ from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
+from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
@@ -43,7 +43,7 @@ def task_inbox(request, view: str):
                              service_id=int(service_id) if service_id.isdigit() else None, query=params.get("q", "")[:50])
     if params.get("export") in ("csv", "json"):
         return _export(qs, params["export"], request.municipality, view)
-    page = Paginator(qs, PAGE_SIZE).get_page(params.get("seite"))
+    page = paginate_by_keys(qs, PAGE_SIZE, params.get("seite"))
     query = params.copy()
     query.pop("seite", None)
     return render(request, "processes/inbox.html", {

@@ -117,3 +117,14 @@ def test_retention_anonymises_only_what_is_due_and_logs_it(town, demo_services, 
     assert recent.data["dog"]["name"] == "Bello" and open_.data["dog"]["name"] == "Bello"
     assert AuditEntry.objects.filter(action="application.anonymised", object_id=str(due.pk)).exists()
     assert applications_apply_retention()["anonymised"] == 0
+
+
+def test_inbox_search_finds_a_whole_reference_and_parts_of_names(staff_client, town, demo_services, dog_data):
+    dog = demo_services["hund-anmelden"]
+    first, second = _submit(town, dog, dog_data), _submit(town, dog, dog_data)
+    page = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/", {"q": f" {second.reference.lower()} "}).content.decode()
+    assert second.reference in page and first.reference not in page
+    page = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/", {"q": "mustermann"}).content.decode()
+    assert first.reference in page and second.reference in page
+    page = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/", {"q": first.reference[-6:]}).content.decode()
+    assert first.reference in page and second.reference not in page
