@@ -7,7 +7,7 @@ PORT ?= 8000
 # xdist workers: one per core; override with `make test WORKERS=1`
 WORKERS ?= auto
 
-.PHONY: demo test test-property test-postgres lint install serve worker bench clean
+.PHONY: demo test test-property test-postgres lint install serve worker bench clean openapi
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -38,6 +38,10 @@ test-property: $(STAMP)
 # The whole suite against PostgreSQL (DATABASE_URL must name a server; tests create their own database).
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/rathaus} $(BIN)/python -m pytest -n $(WORKERS) -q -m "not slow_property"
+
+# Regenerate docs/openapi.json from the code (tests/test_openapi_document.py fails until it is committed).
+openapi: $(STAMP)
+	RATHAUS_UPDATE_OPENAPI=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_openapi_document.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

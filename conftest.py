@@ -114,3 +114,16 @@ def dog_data():
         "reduction": {"exemption": "keine"},
         "declaration": {"truthful": True, "privacy": True},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the cache; each test starts with none, as if a minute had passed.
+
+    Every test client comes from 127.0.0.1, so counters of earlier tests in the same worker would
+    otherwise add up and a test would meet another test's limit.
+    """
+    from django.core.cache import caches
+
+    for alias in caches:
+        caches[alias].clear()

@@ -377,11 +377,12 @@ def main() -> None:
     from django.db import connection
 
     from rathaus.applications.models import Application
+    from rathaus.cases.models import Document
     from rathaus.catalog import demo_forms
     from rathaus.catalog.services import form_definition_create, service_upsert
     from rathaus.core.audit import audit_verify
     from rathaus.processes.demo import attach_demo_processes
-    from rathaus.processes.models import CaseDocument, OutboxMessage, ProcessInstance
+    from rathaus.processes.models import OutboxMessage, ProcessInstance
     from rathaus.tenants.models import Municipality
 
     old_name = connection.settings_dict["NAME"]
@@ -420,7 +421,8 @@ def main() -> None:
             _drain_queue()  # the e-mail jobs the timed process starts enqueued (not timed)
         approved = Application.objects.filter(status="approved").count()
         assert approved == 2 * expected, f"{approved} approved, expected {2 * expected}"
-        assert CaseDocument.objects.count() == 2 * expected, "every case needs its decision letter"
+        assert Document.objects.filter(document_type="decision").count() == 2 * expected, \
+            "every case needs its decision letter"
         assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists(), "every outbox message must be delivered"
         mails = sum(path.read_text(errors="replace").count("\nMessage-ID: ") for path in (Path(media) / "mail").iterdir())
         assert mails == 6 * expected, f"{mails} e-mails written, expected {6 * expected} (3 per case)"

@@ -1,6 +1,10 @@
+from datetime import date
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import RegexValidator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -57,3 +61,69 @@ class RegisterForm(forms.Form):
 class TokenForm(forms.Form):
     token = forms.CharField(label=_("Sicherheitscode aus Ihrer Authenticator-App"), min_length=6, max_length=8,
                             widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}))
+
+
+_NO_CONTROL = RegexValidator(r"^[^\x00-\x1f\x7f-\x9f<>]*\Z", _("Bitte keine Steuerzeichen und keine spitzen Klammern verwenden."))
+_NO_CONTROL_MULTILINE = RegexValidator(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*\Z", _("Bitte keine Steuerzeichen verwenden."))
+
+
+class ProfileForm(forms.Form):
+    """„Meine Daten": what forms may take over. Every field but the name is optional."""
+
+    first_name = forms.CharField(label=_("Vorname"), max_length=150, validators=[_NO_CONTROL],
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label=_("Nachname"), max_length=150, validators=[_NO_CONTROL],
+                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    birth_date = forms.DateField(label=_("Geburtsdatum"), required=False, input_formats=["%d.%m.%Y", "%Y-%m-%d"],
+                                 help_text=_("Format: TT.MM.JJJJ, zum Beispiel 31.01.1980"),
+                                 error_messages={"invalid": _("Bitte geben Sie das Datum als TT.MM.JJJJ ein, zum Beispiel 31.01.1980.")},
+                                 widget=forms.TextInput(attrs={"autocomplete": "bday"}))
+    street = forms.CharField(label=_("Straße"), max_length=100, required=False, validators=[_NO_CONTROL],
+                             widget=forms.TextInput(attrs={"autocomplete": "address-line1"}))
+    house_number = forms.RegexField(label=_("Hausnummer"), max_length=10, required=False,
+                                    regex=r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?\Z",
+                                    help_text=_("Zum Beispiel 12 oder 12a"),
+                                    error_messages={"invalid": _("Die Hausnummer besteht aus Ziffern, eventuell mit Buchstaben, zum Beispiel 12a.")},
+                                    widget=forms.TextInput())
+    postal_code = forms.RegexField(label=_("Postleitzahl"), max_length=5, required=False, regex=r"^[0-9]{5}\Z",
+                                   error_messages={"invalid": _("Die Postleitzahl hat 5 Ziffern.")},
+                                   widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}))
+    city = forms.CharField(label=_("Ort"), max_length=100, required=False, validators=[_NO_CONTROL],
+                           widget=forms.TextInput(attrs={"autocomplete": "address-level2"}))
+    phone = forms.RegexField(label=_("Telefon"), max_length=30, required=False, regex=r"^\+?[0-9 ()/-]{6,30}\Z",
+                             help_text=_("Nur Ziffern, Leerzeichen, +, /, - und Klammern."),
+                             error_messages={"invalid": _("Bitte geben Sie eine Telefonnummer nur mit Ziffern, Leerzeichen, +, /, - und Klammern an.")},
+                             widget=forms.TextInput(attrs={"autocomplete": "tel"}))
+
+    def clean_birth_date(self):
+        value = self.cleaned_data.get("birth_date")
+        if value is not None and not date(1900, 1, 1) <= value <= timezone.localdate():
+            raise forms.ValidationError(_("Das Geburtsdatum muss zwischen 1900 und heute liegen."))
+        return value
+
+
+class ErasureRequestForm(forms.Form):
+    reason = forms.CharField(label=_("Begründung (freiwillig)"), max_length=2000, required=False, validators=[_NO_CONTROL_MULTILINE],
+                             widget=forms.Textarea(attrs={"rows": 4}),
+                             help_text=_("Zum Beispiel: Ich nutze die Angebote nicht mehr. Eine Begründung ist nicht nötig."))
+    confirm = forms.BooleanField(label=_("Ich möchte, dass meine Daten gelöscht werden, soweit das Gesetz es erlaubt."),
+                                 error_messages={"required": _("Bitte bestätigen Sie, dass Sie die Löschung wünschen.")})
+
+
+class DataRequestRefuseForm(forms.Form):
+    reason = forms.CharField(label=_("Begründung der Ablehnung"), max_length=4000, validators=[_NO_CONTROL_MULTILINE],
+                             widget=forms.Textarea(attrs={"rows": 4}),
+                             help_text=_("Die Person liest diesen Text. Nennen Sie die Rechtsgrundlage, zum Beispiel eine gesetzliche Aufbewahrungspflicht (Art. 17 Abs. 3 DSGVO)."),
+                             error_messages={"required": _("Bitte begründen Sie die Ablehnung.")})
+
+
+class DataRequestCompleteForm(forms.Form):
+    applications = forms.TypedMultipleChoiceField(label=_("Diese abgeschlossenen Anträge jetzt anonymisieren"), coerce=int,
+                                                  required=False, widget=forms.CheckboxSelectMultiple)
+    message = forms.CharField(label=_("Nachricht an die Person (freiwillig)"), max_length=4000, required=False,
+                              validators=[_NO_CONTROL_MULTILINE], widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text=_("Zum Beispiel, warum ein Antrag noch aufbewahrt wird."))
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["applications"].choices = list(choices)

@@ -46,3 +46,88 @@ class Membership(TenantModel):
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class Profile(models.Model):
+    """What a citizen keeps with her account to fill forms once-only (name and e-mail live on User)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
+    birth_date = models.DateField(_("Geburtsdatum"), null=True, blank=True)
+    street = models.CharField(_("Straße"), max_length=100, blank=True)
+    house_number = models.CharField(_("Hausnummer"), max_length=10, blank=True)
+    postal_code = models.CharField(_("Postleitzahl"), max_length=5, blank=True)
+    city = models.CharField(_("Ort"), max_length=100, blank=True)
+    phone = models.CharField(_("Telefon"), max_length=30, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Persönliche Daten")
+        verbose_name_plural = _("Persönliche Daten")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def as_prefill(self) -> dict[str, str]:
+        """The profile as the plain mapping the form prefill reads (rathaus_domain.forms.prefill)."""
+        return {
+            "given_name": self.user.first_name, "family_name": self.user.last_name, "email": self.user.email,
+            "birth_date": self.birth_date.isoformat() if self.birth_date else "",
+            "street": self.street, "house_number": self.house_number, "postal_code": self.postal_code,
+            "city": self.city, "phone": self.phone,
+        }
+
+
+class RequestKind(models.TextChoices):
+    ERASURE = "erasure", _("Löschung (Art. 17 DSGVO)")
+
+
+class RequestState(models.TextChoices):
+    OPEN = "open", _("Offen")
+    DONE = "done", _("Erledigt")
+    REFUSED = "refused", _("Abgelehnt")
+
+
+class DataSubjectRequest(TenantModel):
+    """A citizen's request under the GDPR to one municipality that holds data about her.
+
+    Asking once creates one request per municipality: each is its own controller, decides on its
+    own and answers within one month (Art. 12(3) GDPR). Name and address are kept as stated, so
+    the answer reaches her even when the account is gone.
+    """
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="data_subject_requests",
+                             verbose_name=_("Konto"))
+    kind = models.CharField(_("Art"), max_length=10, choices=RequestKind.choices, default=RequestKind.ERASURE)
+    state = models.CharField(_("Stand"), max_length=8, choices=RequestState.choices, default=RequestState.OPEN, db_index=True)
+    requester_name = models.CharField(_("Name"), max_length=200)
+    requester_email = models.EmailField(_("E-Mail"))
+    reason = models.TextField(_("Begründung der Person"), max_length=2000, blank=True)
+    due_date = models.DateField(_("Antwort fällig bis"))
+    created_at = models.DateTimeField(_("eingegangen am"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("erledigt am"), null=True, blank=True)
+    closed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  verbose_name=_("erledigt von"))
+    outcome_text = models.TextField(_("Antwort an die Person"), max_length=4000, blank=True)
+    # What was removed (counts per kind) or kept, for the answer and for accountability (Art. 5(2)).
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "user", "kind"], condition=models.Q(state="open"),
+                                    name="one_open_data_request_per_tenant"),
+        ]
+        indexes = [models.Index(fields=["municipality", "state", "due_date"])]
+        verbose_name = _("Datenschutz-Anfrage")
+        verbose_name_plural = _("Datenschutz-Anfragen")
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"DS-{self.pk:06d}" if self.pk else "DS-?"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == RequestState.OPEN

@@ -15,6 +15,10 @@ class Perm:
     WORK_TASKS = "processes.work_tasks"
     ASSIGN_TASKS = "processes.assign_tasks"
     MANAGE_PROCESSES = "processes.manage"
+    MANAGE_API_TOKENS = "integration.manage_tokens"
+    MANAGE_INTEGRATION = "integration.manage"
+    VIEW_DATA_REQUESTS = "accounts.view_data_requests"
+    DECIDE_DATA_REQUESTS = "accounts.decide_data_requests"
 
 
 rules.add_perm(Perm.VIEW_INBOX, is_case_worker)
@@ -26,3 +30,8 @@ rules.add_perm(Perm.RUN_ALLOCATION, is_team_lead)
 rules.add_perm(Perm.WORK_TASKS, is_case_worker)
 rules.add_perm(Perm.ASSIGN_TASKS, is_team_lead)
 rules.add_perm(Perm.MANAGE_PROCESSES, is_tenant_admin)
+rules.add_perm(Perm.MANAGE_API_TOKENS, is_tenant_admin)
+rules.add_perm(Perm.MANAGE_INTEGRATION, is_tenant_admin)
+rules.add_perm(Perm.VIEW_DATA_REQUESTS, is_case_worker)
+# Erasing a person's data cannot be undone: a team lead decides.
+rules.add_perm(Perm.DECIDE_DATA_REQUESTS, is_team_lead)

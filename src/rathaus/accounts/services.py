@@ -1,17 +1,21 @@
-"""Writes on accounts: registration, e-mail verification, second factor."""
+"""Writes on accounts: registration, e-mail verification, second factor, profile, data subject requests."""
 
 from __future__ import annotations
+
+import calendar
+from datetime import date
 
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rathaus.core.audit import audit_record
 
-from .models import User
+from .models import DataSubjectRequest, Profile, RequestKind, RequestState, User
 
 VERIFY_SALT = "rathaus.accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
@@ -68,3 +72,225 @@ def totp_confirm(*, user: User, device: TOTPDevice, token: str, ip: str | None =
         device.save(update_fields=["confirmed"])
         audit_record(action="account.2fa_enabled", actor=user, obj=user, ip_address=ip)
     return True
+
+
+# ---------------------------------------------------------------- profile ("Meine Daten")
+
+PROFILE_FIELDS = ("birth_date", "street", "house_number", "postal_code", "city", "phone")
+
+
+def profile_update(*, user: User, first_name: str, last_name: str, ip: str | None = None, **values) -> Profile:
+    """Save the citizen's name and profile; the audit entry names the changed fields, never their values."""
+    unknown = set(values) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown profile fields: {sorted(unknown)}")
+    with transaction.atomic():
+        profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+        changed = [name for name, value in values.items() if getattr(profile, name) != value]
+        for name, value in values.items():
+            setattr(profile, name, value)
+        profile.save()
+        if (user.first_name, user.last_name) != (first_name, last_name):
+            changed += [name for name, value in (("first_name", first_name), ("last_name", last_name))
+                        if getattr(user, name) != value]
+            user.first_name, user.last_name = first_name, last_name
+            user.save(update_fields=["first_name", "last_name"])
+        if changed:
+            audit_record(action="account.profile_updated", actor=user, obj=user, data={"fields": sorted(changed)}, ip_address=ip)
+    return profile
+
+
+def profile_update_from_application(*, user: User, application, keys: list[str], ip: str | None = None) -> list[str]:
+    """Take the chosen values the citizen entered in her application into her profile (her explicit choice).
+
+    Only keys whose submitted value differs from the profile are taken; returns them.
+    """
+    from rathaus_domain.forms.model import FormSpec
+    from rathaus_domain.forms.prefill import profile_changes
+
+    if application.applicant_id != user.pk or application.anonymised_at is not None:
+        raise PermissionError("not her application")
+    profile = Profile.objects.filter(user=user).first() or Profile(user=user)
+    changes = profile_changes(application.data, FormSpec.from_schema(application.form.schema), profile.as_prefill(),
+                              keys=[k for k in keys if k != "email"])
+    if not changes:
+        return []
+    values = {name: getattr(profile, name) for name in PROFILE_FIELDS}
+    for key, value in changes.items():
+        if key == "birth_date":
+            try:
+                values[key] = date.fromisoformat(value)
+            except ValueError:
+                continue
+        elif key in values:
+            values[key] = value[:Profile._meta.get_field(key).max_length]
+    first = changes.get("given_name", user.first_name)[:150]
+    last = changes.get("family_name", user.last_name)[:150]
+    profile_update(user=user, first_name=first, last_name=last, ip=ip, **values)
+    return sorted(changes)
+
+
+# ---------------------------------------------------------------- data subject rights (GDPR Art. 15, 17)
+
+def one_month_after(day: date) -> date:
+    """The same day next month, or its last day (Art. 12(3) GDPR: answer within one month)."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def data_export_record(*, user: User, fmt: str, ip: str | None = None) -> None:
+    """Note in the audit log that the citizen downloaded her data (Art. 15 GDPR)."""
+    with transaction.atomic():
+        audit_record(action="account.data_exported", actor=user, obj=user, data={"format": fmt}, ip_address=ip)
+
+
+class NothingToErase(Exception):
+    """No municipality holds data about the person (beyond her account), or every one has an open request."""
+
+
+def erasure_request(*, user: User, reason: str, ip: str | None = None) -> list[DataSubjectRequest]:
+    """Ask every municipality that holds data about the citizen to erase it: one request (and task) each.
+
+    A municipality that already has an open request of hers is skipped. She gets one
+    confirmation e-mail listing the municipalities and the date by which each must answer.
+    """
+    from .selectors import municipalities_with_data
+
+    today = timezone.localdate()
+    created: list[DataSubjectRequest] = []
+    with transaction.atomic():
+        for municipality in municipalities_with_data(user=user):
+            if DataSubjectRequest.objects.for_municipality(municipality).filter(
+                    user=user, kind=RequestKind.ERASURE, state=RequestState.OPEN).exists():
+                continue
+            request = DataSubjectRequest.objects.create(
+                municipality=municipality, user=user, kind=RequestKind.ERASURE, requester_name=user.get_full_name()[:200] or user.email,
+                requester_email=user.email, reason=reason.strip()[:2000], due_date=one_month_after(today))
+            audit_record(action="data_request.created", municipality=municipality, actor=user, obj=request,
+                         summary=request.reference, data={"kind": request.kind}, ip_address=ip)
+            created.append(request)
+        if not created:
+            raise NothingToErase
+    lines = "\n".join(f"- {r.municipality.name}: {r.reference}, " + _("Antwort bis %(d)s") % {"d": r.due_date.strftime("%d.%m.%Y")}
+                      for r in created)
+    email = user.email
+    transaction.on_commit(lambda: send_mail(
+        _("Ihr Antrag auf Löschung Ihrer Daten ist eingegangen"),
+        _("Guten Tag %(name)s,\n\nwir haben Ihren Antrag auf Löschung Ihrer Daten an diese Stellen weitergeleitet:\n%(lines)s\n\n"
+          "Jede Stelle prüft, welche Daten sie löschen darf, und antwortet Ihnen innerhalb eines Monats. "
+          "Den Stand sehen Sie auch in Ihrem Konto unter „Meine Daten“.") % {"name": user.get_full_name() or email, "lines": lines},
+        None, [email]))
+    return created
+
+
+class RequestClosed(Exception):
+    """The request was already answered."""
+
+
+def _locked_open(request: DataSubjectRequest) -> DataSubjectRequest:
+    locked = DataSubjectRequest.objects.select_for_update(of=("self",)).select_related("municipality", "user").get(pk=request.pk)
+    if locked.state != RequestState.OPEN:
+        raise RequestClosed
+    return locked
+
+
+def data_request_complete(*, request: DataSubjectRequest, actor: User, application_ids: list[int], message: str = "",
+                          ip: str | None = None) -> DataSubjectRequest:
+    """Grant an erasure request: anonymise the chosen closed applications of the person and drop her drafts.
+
+    Applications still in progress, or not chosen (a legal duty to keep them), stay and are named
+    in the answer. Everything happens in one transaction with an audit entry per application and
+    one for the request; the citizen gets the answer by e-mail through the outbox.
+    """
+    from rathaus.applications.models import Application, Draft
+    from rathaus.applications.services import application_anonymise
+
+    with transaction.atomic():
+        locked = _locked_open(request)
+        municipality = locked.municipality
+        anonymised, kept = [], []
+        if locked.user_id is not None:
+            applications = (Application.objects.for_municipality(municipality).filter(applicant_id=locked.user_id)
+                            .select_related("service").order_by("submitted_at", "id"))
+            chosen = set(application_ids)
+            for application in applications:
+                if application.pk in chosen and application_anonymise(
+                        application=application, actor=actor, reason=f"erasure request {locked.reference}"):
+                    anonymised.append(application.reference)
+                elif application.anonymised_at is None:
+                    kept.append({"reference": application.reference,
+                                 "reason": "open" if application.is_open else "retention"})
+            drafts = Draft.objects.for_municipality(municipality).filter(user_id=locked.user_id).delete()[0]
+        else:
+            drafts = 0
+        locked.state, locked.closed_at, locked.closed_by = RequestState.DONE, timezone.now(), actor
+        locked.outcome_text = message.strip()[:4000]
+        locked.result = {"anonymised": anonymised, "kept": kept, "drafts_deleted": drafts}
+        locked.save(update_fields=["state", "closed_at", "closed_by", "outcome_text", "result"])
+        audit_record(action="data_request.completed", municipality=municipality, actor=actor, obj=locked,
+                     summary=locked.reference, data={"anonymised": len(anonymised), "kept": len(kept), "drafts_deleted": drafts},
+                     ip_address=ip)
+        _notify_outcome(locked)
+    request.refresh_from_db()
+    return request
+
+
+def data_request_refuse(*, request: DataSubjectRequest, actor: User, reason: str, ip: str | None = None) -> DataSubjectRequest:
+    """Refuse an erasure request with the reason the citizen will read (e.g. a legal duty to keep the files)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a refusal needs a reason")
+    with transaction.atomic():
+        locked = _locked_open(request)
+        locked.state, locked.closed_at, locked.closed_by = RequestState.REFUSED, timezone.now(), actor
+        locked.outcome_text = reason[:4000]
+        locked.save(update_fields=["state", "closed_at", "closed_by", "outcome_text"])
+        audit_record(action="data_request.refused", municipality=locked.municipality, actor=actor, obj=locked,
+                     summary=locked.reference, ip_address=ip)
+        _notify_outcome(locked)
+    request.refresh_from_db()
+    return request
+
+
+def _notify_outcome(request: DataSubjectRequest) -> None:
+    """Queue the answer e-mail in the outbox (sent after commit, once, retried by the sweep)."""
+    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.outbox import outbox_add
+
+    municipality = request.municipality
+    if request.state == RequestState.REFUSED:
+        body = _("Guten Tag %(name)s,\n\n%(town)s hat Ihren Antrag auf Löschung (%(ref)s) abgelehnt.\n\nBegründung:\n%(text)s\n\n"
+                 "Sie können sich bei der oder dem Datenschutzbeauftragten der Kommune oder bei der Aufsichtsbehörde beschweren.")
+        text = request.outcome_text
+    else:
+        result = request.result
+        parts = []
+        if result.get("anonymised"):
+            parts.append(_("Gelöscht (anonymisiert): %(refs)s") % {"refs": ", ".join(result["anonymised"])})
+        kept_open = [k["reference"] for k in result.get("kept", []) if k["reason"] == "open"]
+        kept_retention = [k["reference"] for k in result.get("kept", []) if k["reason"] != "open"]
+        if kept_open:
+            parts.append(_("Noch nicht gelöscht, weil das Verfahren noch läuft: %(refs)s") % {"refs": ", ".join(kept_open)})
+        if kept_retention:
+            parts.append(_("Aufbewahrt wegen einer gesetzlichen Aufbewahrungspflicht: %(refs)s") % {"refs": ", ".join(kept_retention)})
+        if result.get("drafts_deleted"):
+            parts.append(_("Gelöschte Entwürfe: %(n)d") % {"n": result["drafts_deleted"]})
+        if request.outcome_text:
+            parts.append(_("Nachricht der Verwaltung: %(text)s") % {"text": request.outcome_text})
+        body = _("Guten Tag %(name)s,\n\n%(town)s hat Ihren Antrag auf Löschung (%(ref)s) bearbeitet.\n\n%(text)s")
+        text = "\n".join(parts) or _("Es waren keine Daten mehr zu löschen.")
+    outbox_add(municipality=municipality, key=f"dsr:{request.pk}:{request.state}", kind=OutboxKind.EMAIL, payload={
+        "subject": _("Antwort auf Ihren Antrag auf Löschung (%(ref)s)") % {"ref": request.reference},
+        "body": body % {"name": request.requester_name, "town": municipality.name, "ref": request.reference, "text": text},
+        "to": [request.requester_email],
+    })
+
+
+def profile_disclose(*, user: User, actor: User, municipality, ip: str | None = None) -> dict[str, str]:
+    """The citizen's profile for assisted entry by staff; the disclosure is audited (who saw whose data)."""
+    from .selectors import prefill_profile
+
+    with transaction.atomic():
+        audit_record(action="account.profile_disclosed", municipality=municipality, actor=actor, obj=user,
+                     summary="assisted entry", ip_address=ip)
+    return prefill_profile(user=user)

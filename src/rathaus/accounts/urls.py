@@ -10,4 +10,9 @@ urlpatterns = [
     path("bestaetigen/<str:token>/", views.verify_email, name="verify"),
     path("2fa/", views.otp_verify, name="otp"),
     path("2fa/einrichten/", views.otp_setup, name="otp_setup"),
+    path("meine-daten/", views.my_data, name="my_data"),
+    path("meine-daten/meine-daten.json", views.my_data_export, {"fmt": "json"}, name="my_data_json"),
+    path("meine-daten/meine-daten.pdf", views.my_data_export, {"fmt": "pdf"}, name="my_data_pdf"),
+    path("meine-daten/loeschen/", views.erasure, name="erasure"),
+    path("meine-daten/uebernehmen/<slug:municipality>/<str:reference>/", views.profile_take_over, name="profile_take_over"),
 ]

@@ -10,7 +10,11 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -20,9 +24,22 @@ from django_otp import login as otp_login
 from django_ratelimit.decorators import ratelimit
 
 from rathaus.core.audit import audit_record, client_ip
+from rathaus.core.decorators import staff_view
+from rathaus.core.exports import json_response, list_export
 
-from . import services
-from .forms import LoginForm, RegisterForm, TokenForm
+from . import selectors, services
+from .forms import (
+    DataRequestCompleteForm,
+    DataRequestRefuseForm,
+    ErasureRequestForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    TokenForm,
+)
+from .models import RequestState
+from .pdf import personal_data_pdf
+from .rules import Perm
 
 
 def _safe_next(request, default: str = "/") -> str:
@@ -130,3 +147,144 @@ def verify_email(request, token: str):
         return render(request, "accounts/verify_failed.html", status=400)
     messages.success(request, _("Ihre E-Mail-Adresse ist bestätigt. Sie können sich jetzt anmelden."))
     return redirect("accounts:login")
+
+
+# ---------------------------------------------------------------- citizen: "Meine Daten", export, erasure
+
+@login_required
+def my_data(request):
+    """The citizen's account page: profile for once-only prefill, her data, her requests."""
+    profile = selectors.profile_for(user=request.user)
+    initial = {"first_name": request.user.first_name, "last_name": request.user.last_name,
+               "birth_date": profile.birth_date.strftime("%d.%m.%Y") if profile.birth_date else "",
+               **{name: getattr(profile, name) for name in ("street", "house_number", "postal_code", "city", "phone")}}
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(user=request.user, ip=client_ip(request), **form.cleaned_data)
+        messages.success(request, _("Ihre Daten sind gespeichert. Neue Anträge übernehmen sie; gestellte Anträge bleiben, wie sie sind."))
+        return redirect("accounts:my_data")
+    return render(request, "accounts/my_data.html", {
+        "form": form, "requests": list(selectors.data_requests_for_user(user=request.user)),
+        "municipalities": selectors.municipalities_with_data(user=request.user)}, status=422 if form.errors else 200)
+
+
+@login_required
+@ratelimit(key="user", rate="20/h", block=True)
+def my_data_export(request, fmt: str):
+    """Everything stored about the citizen (Art. 15 GDPR): JSON for machines, PDF for people."""
+    document = selectors.personal_data_export(user=request.user)
+    services.data_export_record(user=request.user, fmt=fmt, ip=client_ip(request))
+    stamp = timezone.localdate().isoformat()
+    if fmt == "json":
+        return json_response(document, f"meine-daten-{stamp}.json")
+    response = HttpResponse(personal_data_pdf(document), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="meine-daten-{stamp}.pdf"'
+    return response
+
+
+@login_required
+@ratelimit(key="user", rate="10/h", method="POST", block=True)
+def erasure(request):
+    """Ask for erasure (Art. 17 GDPR): one request to each municipality that holds her data."""
+    form = ErasureRequestForm(request.POST or None)
+    municipalities = selectors.municipalities_with_data(user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.erasure_request(user=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
+        except services.NothingToErase:
+            messages.info(request, _("Es gibt keine Stelle, bei der ein neuer Antrag nötig ist: Entweder ist keine Kommune mit Daten von Ihnen gespeichert, oder Ihr Antrag liegt dort schon."))
+        else:
+            messages.success(request, _("Ihr Antrag auf Löschung ist an %(n)d Stelle(n) gegangen. Sie erhalten die Antworten per E-Mail.") % {"n": len(created)})
+        return redirect("accounts:my_data")
+    return render(request, "accounts/erasure.html", {"form": form, "municipalities": municipalities},
+                  status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def profile_take_over(request, municipality: str, reference: str):
+    """After submitting: take the values she entered into her profile, if she chooses to."""
+    from rathaus.applications.models import Application
+
+    application = (Application.objects.filter(municipality__slug=municipality, reference=reference, applicant=request.user,
+                                              anonymised_at__isnull=True).select_related("form").first())
+    if application is None:
+        raise Http404
+    keys = request.POST.getlist("key")
+    taken = services.profile_update_from_application(user=request.user, application=application, keys=keys,
+                                                     ip=client_ip(request))
+    if taken:
+        messages.success(request, _("Ihre Angaben sind in „Meine Daten“ übernommen."))
+    else:
+        messages.info(request, _("Es gab nichts zu übernehmen."))
+    return redirect(_safe_next(request, reverse("accounts:my_data")))
+
+
+# ---------------------------------------------------------------- staff: data subject requests
+
+DATA_REQUESTS_PAGE_SIZE = 50
+
+
+@staff_view(Perm.VIEW_DATA_REQUESTS)
+def data_requests(request):
+    """The municipality's GDPR requests, open first, with their one-month deadline; CSV/JSON export."""
+    params = request.GET
+    state = params.get("stand", "") if params.get("stand") in RequestState.values else ""
+    qs = selectors.data_request_list(municipality=request.municipality, state=state, overdue=params.get("ueberfaellig") == "1")
+    if params.get("export") in ("csv", "json"):
+        rows = [{"reference": r.reference, "kind": r.kind, "state": r.state, "requester_name": r.requester_name,
+                 "created_at": r.created_at.isoformat(), "due_date": r.due_date.isoformat(),
+                 "closed_at": r.closed_at.isoformat() if r.closed_at else "",
+                 "closed_by": r.closed_by.get_username() if r.closed_by else ""} for r in qs]
+        return list_export(rows, params["export"], f"datenschutz-anfragen-{request.municipality.slug}", "reference")
+    page = Paginator(qs, DATA_REQUESTS_PAGE_SIZE).get_page(params.get("seite"))
+    query = params.copy()
+    query.pop("seite", None)
+    return render(request, "accounts/data_requests.html", {
+        "page": page, "states": RequestState.choices, "params": params, "query": query.urlencode(),
+        "today": timezone.localdate()})
+
+
+@staff_view(Perm.VIEW_DATA_REQUESTS)
+def data_request_detail(request, pk: int):
+    """One request: what the municipality holds about the person, and the decision (team lead)."""
+    data_request = selectors.data_request_get(municipality=request.municipality, pk=pk)
+    held = selectors.subject_data_in(municipality=request.municipality, user=data_request.user)
+    closable = [a for a in held["applications"] if a.closed_at and not a.anonymised_at]
+    choices = [(a.pk, f"{a.reference} – {a.service.name}") for a in closable]
+    may_decide = request.user.has_perm(Perm.DECIDE_DATA_REQUESTS, request.municipality) and data_request.is_open
+    complete_form = DataRequestCompleteForm(choices=choices, initial={"applications": [a.pk for a in closable]})
+    refuse_form = DataRequestRefuseForm()
+    if request.method == "POST":
+        if not may_decide:
+            raise Http404("no decision possible")
+        back = redirect("dataprotection:detail", municipality=request.municipality.slug, pk=data_request.pk)
+        try:
+            if "_refuse" in request.POST:
+                refuse_form = DataRequestRefuseForm(request.POST)
+                if refuse_form.is_valid():
+                    services.data_request_refuse(request=data_request, actor=request.user,
+                                                 reason=refuse_form.cleaned_data["reason"], ip=client_ip(request))
+                    messages.success(request, _("Die Anfrage ist abgelehnt; die Person erhält Ihre Begründung per E-Mail."))
+                    return back
+            else:
+                complete_form = DataRequestCompleteForm(request.POST, choices=choices)
+                if complete_form.is_valid():
+                    chosen = [a for a in closable if a.pk in complete_form.cleaned_data["applications"]]
+                    if "_confirm" not in request.POST:
+                        return render(request, "accounts/data_request_confirm.html", {
+                            "data_request": data_request, "chosen": chosen, "form": complete_form,
+                            "kept": [a for a in held["applications"] if a not in chosen and not a.anonymised_at]})
+                    services.data_request_complete(request=data_request, actor=request.user,
+                                                   application_ids=[a.pk for a in chosen],
+                                                   message=complete_form.cleaned_data["message"], ip=client_ip(request))
+                    messages.success(request, _("Die Anfrage ist erledigt; die Person erhält die Antwort per E-Mail."))
+                    return back
+        except services.RequestClosed:
+            messages.error(request, _("Diese Anfrage wurde inzwischen schon beantwortet."))
+            return back
+    return render(request, "accounts/data_request_detail.html", {
+        "data_request": data_request, "held": held, "closable": closable, "may_decide": may_decide,
+        "complete_form": complete_form, "refuse_form": refuse_form, "today": timezone.localdate(),
+        "checked": {str(value) for value in complete_form["applications"].value() or []},
+    }, status=422 if complete_form.errors or refuse_form.errors else 200)

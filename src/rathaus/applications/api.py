@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
@@ -12,16 +12,76 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django_ratelimit.core import is_ratelimited
 from ninja import Router, Schema
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rathaus.accounts.rules import Perm
 from rathaus.catalog.models import Service
 from rathaus.core.audit import client_ip
-from rathaus.core.problems import ProblemError, ProblemResponse
+from rathaus.core.problems import Problem, ProblemError, ProblemResponse
+from rathaus.integration.auth import token_user_for
 from rathaus.tenants.selectors import municipality_get
 
 from . import selectors, services
-from .models import Application, Channel
+from .models import Application, Channel, MandateKind
 
 router = Router(tags=["Anträge"])
+
+
+class RepresentationIn(Schema):
+    """Applying on behalf of someone else: the mandate and the person or company represented."""
+
+    model_config = ConfigDict(extra="forbid", title="Vertretung")
+
+    # A Literal, not the enum: the schema is inlined in the request body, where a $ref to $defs would not resolve.
+    kind: Literal["parent", "guardian", "company", "authorised"] = Field(description="parent (Elternteil für ein Kind), guardian (Vormund/Betreuung), "
+                                          "company (Vertretung eines Unternehmens), authorised (Vollmacht)")
+    principal_name: str = Field(min_length=1, max_length=200, description="Name der vertretenen Person oder Firma")
+    principal_birth_date: date | None = Field(None, description="Geburtsdatum; Pflicht bei parent und guardian")
+    principal_register_number: str = Field("", max_length=50, description="Registernummer eines Unternehmens")
+    principal_address: str = Field("", max_length=300)
+    representative_name: str = Field("", max_length=200, description="Leer: der Name aus den Antragsdaten")
+    representative_email: str = Field("", max_length=254, description="Leer: die E-Mail-Adresse aus den Antragsdaten")
+
+    @field_validator("principal_name", "principal_register_number", "principal_address", "representative_name",
+                     "representative_email")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+            raise ValueError("Steuerzeichen sind nicht erlaubt.")
+        return value.strip()
+
+    @field_validator("representative_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        local, at, domain = value.partition("@")
+        if value and (not at or not local or "." not in domain or " " in value):
+            raise ValueError("Keine gültige E-Mail-Adresse.")
+        return value
+
+    @model_validator(mode="after")
+    def _birth_date(self) -> RepresentationIn:
+        if self.kind in (MandateKind.PARENT, MandateKind.GUARDIAN) and self.principal_birth_date is None:
+            raise ValueError("Bei parent und guardian ist principal_birth_date Pflicht.")
+        if self.principal_birth_date is not None and self.principal_birth_date > date.today():  # noqa: DTZ011 - a calendar date
+            raise ValueError("principal_birth_date liegt in der Zukunft.")
+        return self
+
+
+def _representation(value: Any) -> services.RepresentationData | None:
+    """The optional `representation` object, validated by its schema; 422 problem naming each bad field."""
+    if value is None:
+        return None
+    try:
+        parsed = RepresentationIn.model_validate(value)
+    except ValidationError as exc:
+        errors = [{"pointer": "/representation" + "".join(f"/{_pointer_token(str(part))}" for part in error["loc"]),
+                   "detail": error["msg"].removeprefix("Value error, "), "code": error["type"]} for error in exc.errors()]
+        raise ProblemError(422, "Unprocessable Content", "Die Angaben zur Vertretung sind nicht gültig.",
+                           type_="invalid-representation", errors=errors) from None
+    return services.RepresentationData(
+        kind=parsed.kind, principal_name=parsed.principal_name, principal_birth_date=parsed.principal_birth_date,
+        principal_register_number=parsed.principal_register_number, principal_address=parsed.principal_address,
+        representative_name=parsed.representative_name, representative_email=parsed.representative_email)
 
 SUBMIT_BODY = {
     "required": True,
@@ -30,6 +90,8 @@ SUBMIT_BODY = {
         "properties": {
             "service": {"type": "integer", "description": "ID der Leistung (siehe /services)"},
             "data": {"type": "object", "description": "Antragsdaten; gültig nach dem JSON Schema des Formulars der Leistung"},
+            "representation": {**RepresentationIn.model_json_schema(),
+                               "description": "Optional: der Antrag wird für eine andere Person oder ein Unternehmen gestellt."},
         },
     }}},
 }
@@ -67,14 +129,6 @@ class ApplicationOut(Schema):
     history: list[HistoryOut]
 
 
-class Problem(Schema):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[dict[str, Any]] | None = None
-
-
 # Forms nest a few levels; anything deeper is an attack on the parser or the validator's recursion.
 MAX_JSON_DEPTH = 64
 
@@ -108,7 +162,7 @@ def _parse_body(request) -> dict[str, Any]:
         raise ProblemError(422, "Unprocessable Content", "Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}.",
                            type_="invalid-request", errors=[{"pointer": "", "detail": "Objekt erwartet", "code": "type"}])
     for key in body:
-        if key not in ("service", "data"):
+        if key not in ("service", "data", "representation"):
             errors.append({"pointer": f"/{_pointer_token(key)}", "detail": f"Unbekanntes Feld „{key}“.", "code": "additionalProperties"})
     if not isinstance(body.get("service"), int) or isinstance(body.get("service"), bool):
         errors.append({"pointer": "/service", "detail": "Die ID der Leistung (Ganzzahl) fehlt.", "code": "type"})
@@ -163,6 +217,7 @@ def submit(request, slug: str):
         raise ProblemError(429, "Too Many Requests", "Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute.",
                            type_="rate-limited")
     body = _parse_body(request)
+    representation = _representation(body.get("representation"))
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 200 or (key and not key.isprintable()):
         raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
@@ -184,7 +239,8 @@ def submit(request, slug: str):
     try:
         result = services.application_submit(municipality=municipality, service=service, data=body["data"],
                                               channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request),
-                                              idempotency_key_unused=bool(key) and service.replay_id is None)
+                                              idempotency_key_unused=bool(key) and service.replay_id is None,
+                                              representation=representation)
     except services.ApplicationInvalid as exc:
         english = (get_language() or "de").startswith("en")
         return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",
@@ -203,15 +259,16 @@ def submit(request, slug: str):
 
 
 @router.get("/m/{slug}/applications/{reference}", response={200: ApplicationOut, 401: Problem, 404: Problem},
-            summary="Stand eines Antrags (Bearer-Zugangscode oder Mitarbeitende)")
+            summary="Stand eines Antrags (Bearer-Zugangscode, API-Token oder Mitarbeitende)")
 def get_application(request, slug: str, reference: str):
     municipality = municipality_get(slug=slug)
     application = selectors.application_get(municipality=municipality, reference=reference[:20])
     auth = request.headers.get("Authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
     user = request.user
-    is_staff = (user.is_authenticated and user.is_verified()
-                and user.memberships.filter(municipality=municipality).exists())
+    is_staff = ((user.is_authenticated and user.is_verified()
+                 and user.memberships.filter(municipality=municipality).exists())
+                or token_user_for(request, municipality, Perm.VIEW_INBOX) is not None)
     if not is_staff and not services.access_token_matches(application, token):
         # Same answer for "wrong token" and "no such reference": nothing leaks about other applications.
         raise ProblemError(404, "Not Found", "Nicht gefunden.", type_="not-found")

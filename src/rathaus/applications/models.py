@@ -1,4 +1,4 @@
-"""Applications (Anträge): what a citizen submitted, its status history and attachments."""
+"""Applications (Anträge): what a citizen submitted and its status history (documents: `rathaus.cases`)."""
 
 from __future__ import annotations
 
@@ -121,23 +121,9 @@ class Note(TenantModel):
         ordering = ["created_at", "id"]
 
 
-def _attachment_path(instance: Attachment, filename: str) -> str:
-    # Never the citizen's filename on disk: it is stored as data only.
+def _attachment_path(instance, filename: str) -> str:
+    """Upload path of the former Attachment model (documents moved to `rathaus.cases`); migration 0001 names it."""
     return f"attachments/{instance.municipality_id}/{instance.sha256[:2]}/{instance.sha256}"
-
-
-class Attachment(TenantModel):
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attachments")
-    field = models.CharField(max_length=300)
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    file = models.FileField(upload_to=_attachment_path, max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
 
 
 class Draft(TenantModel):
@@ -152,6 +138,8 @@ class Draft(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(db_index=True)
+    # Applying on behalf of someone else (as RepresentationData.as_json); kept apart from the form data.
+    representation = models.JSONField(null=True, blank=True)
 
 
 class MandateKind(models.TextChoices):

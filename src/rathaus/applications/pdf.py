@@ -34,7 +34,7 @@ from fpdf.syntax import Name, PDFArray, PDFContentStream
 
 from rathaus_domain.forms.model import FormSpec
 
-from .models import Application
+from .models import Application, Representation
 
 logger = logging.getLogger(__name__)
 _BASE_CHARS = (*range(0x20, 0x7F), *map(ord, "ÄÖÜäöüß€–„“§·"))
@@ -305,9 +305,14 @@ class TextPdf(FPDF):
             lines.append(line)
         return lines
 
+    def output(self, *args, output_producer_class=_Producer, **kwargs):
+        # fpdf2's own producer subsets a font's parsed tables in place: on the fonts shared between
+        # documents that would strip glyphs from every later document of the process.
+        return super().output(*args, output_producer_class=output_producer_class, **kwargs)
+
     def render(self) -> bytes:
         """The finished document."""
-        return bytes(self.output(output_producer_class=_Producer))
+        return bytes(self.output())
 
 
 _LATIN1 = str.maketrans({"€": "EUR", "„": '"', "“": '"', "”": '"', "‚": "'", "‘": "'", "’": "'", "–": "-", "—": "-",
@@ -337,6 +342,20 @@ def receipt_pdf(application: Application) -> bytes:
     for label, value in facts:
         pdf.fact(label, value)
     pdf.ln(3)
+    representation = Representation.objects.filter(application=application).first()
+    if representation is not None:
+        pdf.block("Vertretung", 13, "B", 8)
+        rows = [("Art der Vertretung", str(representation.get_kind_display())),
+                ("Gestellt von", representation.representative_name or "–"), ("Für", representation.principal_name)]
+        if representation.principal_birth_date:
+            rows.append(("Geburtsdatum", representation.principal_birth_date.strftime("%d.%m.%Y")))
+        if representation.principal_register_number:
+            rows.append(("Registernummer", representation.principal_register_number))
+        if representation.principal_address:
+            rows.append(("Anschrift", representation.principal_address))
+        for label, value in rows:
+            pdf.fact(label, value)
+        pdf.ln(3)
     for step_title, rows in spec.summary(application.data):
         pdf.block(step_title, 13, "B", 8)
         for label, value in rows:

@@ -43,7 +43,7 @@ def application_get(*, municipality, reference: str) -> Application:
     qs = (Application.objects.for_municipality(municipality)
           .select_related("service", "form", "municipality", "applicant", "entered_by")
           .prefetch_related(Prefetch("history", queryset=StatusChange.objects.select_related("actor")),
-                            "notes__author", "attachments"))
+                            "notes__author"))
     return get_object_or_404(qs, reference=reference)
 
 

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,19 +20,24 @@ from django.utils.translation import gettext_noop
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
+from rathaus.cases.files import discard_files_on_error
+from rathaus.cases.services import documents_from_submission
+from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.core.audit import audit_record
 from rathaus_domain.forms.model import FormSpec, value_at
-from rathaus_domain.forms.validation import FieldError, validate
+from rathaus_domain.forms.prefill import profile_key
+from rathaus_domain.forms.validation import FieldError, json_pointer, validate
 
 from .models import (
     DEFAULT_PUBLIC_TEXT,
     FINAL_STATUSES,
     Application,
-    Attachment,
     Channel,
     Draft,
+    MandateKind,
     Note,
     ReferenceCounter,
+    Representation,
     Status,
     StatusChange,
 )
@@ -52,6 +56,40 @@ class ApplicationInvalid(Exception):
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before for a different request."""
+
+
+@dataclass(frozen=True)
+class RepresentationData:
+    """Who applies for whom (validated by the caller: the web form or the API schema).
+
+    The representative's name and e-mail default to the applicant's (the person filling in the form).
+    """
+
+    kind: str
+    principal_name: str
+    principal_birth_date: date | None = None
+    principal_register_number: str = ""
+    principal_address: str = ""
+    representative_name: str = ""
+    representative_email: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "principal_name": self.principal_name,
+                "principal_birth_date": self.principal_birth_date.isoformat() if self.principal_birth_date else None,
+                "principal_register_number": self.principal_register_number, "principal_address": self.principal_address,
+                "representative_name": self.representative_name, "representative_email": self.representative_email}
+
+    @classmethod
+    def from_json(cls, value: Any) -> RepresentationData | None:
+        if not isinstance(value, dict) or value.get("kind") not in MandateKind.values or not value.get("principal_name"):
+            return None
+        birth = value.get("principal_birth_date")
+        return cls(kind=value["kind"], principal_name=str(value["principal_name"]),
+                   principal_birth_date=date.fromisoformat(birth) if birth else None,
+                   principal_register_number=str(value.get("principal_register_number") or ""),
+                   principal_address=str(value.get("principal_address") or ""),
+                   representative_name=str(value.get("representative_name") or ""),
+                   representative_email=str(value.get("representative_email") or ""))
 
 
 @dataclass(frozen=True)
@@ -118,6 +156,38 @@ def _extract_files(spec: FormSpec, data: Any, path: tuple = ()) -> list[tuple[tu
     return found
 
 
+def _field_for(spec: FormSpec, path: tuple):
+    """The form field a concrete data path belongs to (items of repeatable groups match "*")."""
+    for field in spec.fields():
+        if len(field.path) == len(path) and all(a == b or a == "*" for a, b in zip(field.path, path, strict=True)):
+            return field
+    return None
+
+
+def _checked_files(spec: FormSpec, files: list[tuple[tuple, dict]]) -> list[tuple[tuple, dict, str, CheckedUpload]]:
+    """Run every file through the upload checks; ApplicationInvalid names each refused one.
+
+    The schema already tied type and size to the field; this adds what a schema cannot see:
+    archives, file names, the malware scanner (if configured).
+    """
+    checked, errors = [], []
+    for path, leaf in files:
+        field = _field_for(spec, path)
+        constraints = field.constraints if field is not None else {}
+        try:
+            upload = check_upload(raw=base64.b64decode(leaf["content"], validate=False), filename=leaf["filename"],
+                                  declared_type=leaf["content_type"], field_accept=constraints.get("accept"),
+                                  max_bytes=constraints.get("max_bytes"))
+        except UploadRefused as exc:
+            errors.append(FieldError(path=path, pointer=json_pointer(path), code=f"upload_{exc.code}",
+                                     message=exc.message_de, message_en=exc.message_en))
+            continue
+        checked.append((path, leaf, field.label if field is not None else "", upload))
+    if errors:
+        raise ApplicationInvalid(errors)
+    return checked
+
+
 def _set_path(data: Any, path: tuple, value: Any) -> None:
     for key in path[:-1]:
         data = data[key]
@@ -128,10 +198,11 @@ def _applicant_from_data(spec: FormSpec, data: dict) -> tuple[str, str]:
     """Name and e-mail from the fields annotated for once-only prefill (x-prefill)."""
     values: dict[str, str] = {}
     for field in spec.fields():
-        if field.prefill in ("given_name", "family_name", "email", "name"):
+        key = profile_key(field)
+        if key in ("given_name", "family_name", "email", "name"):
             found, value = value_at(data, field.path)
             if found and isinstance(value, str):
-                values[field.prefill] = value
+                values[key] = value
     name = values.get("name") or " ".join(v for v in (values.get("given_name"), values.get("family_name")) if v)
     return name[:200], values.get("email", "")[:254]
 
@@ -147,6 +218,7 @@ def application_submit(
     idempotency_key: str | None = None,
     ip: str | None = None,
     idempotency_key_unused: bool = False,
+    representation: RepresentationData | None = None,
 ) -> SubmissionResult:
     """Validate and store an application with its reference and first status, all or nothing.
 
@@ -154,11 +226,16 @@ def application_submit(
     same key with another body raises IdempotencyConflict. `idempotency_key_unused` says the
     caller has just looked the key up and found no application (the API does so in the query
     that loads the service), which saves the look-up here; a concurrent first use of the key is
-    caught by the unique constraint either way.
+    caught by the unique constraint either way. A `representation` (applying on behalf of someone
+    else) is stored with the application in the same transaction.
     """
     if service.municipality_id != municipality.pk:
         raise ValueError("service belongs to another municipality")
-    request_hash = _request_hash(service.pk, data)
+    if representation is not None and representation.kind not in MandateKind.values:
+        raise ValueError(f"unknown mandate kind {representation.kind!r}")
+    # Without a representation the hash stays what it always was, so earlier keys still replay.
+    request_hash = _request_hash(service.pk, data if representation is None
+                                 else {"data": data, "representation": representation.as_json()})
     if idempotency_key and not idempotency_key_unused:
         existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -169,7 +246,7 @@ def application_submit(
         raise ApplicationInvalid(errors)
     spec = FormSpec.from_schema(schema)
     stored = json.loads(json.dumps(data))
-    files = _extract_files(spec, stored)
+    files = _checked_files(spec, _extract_files(spec, stored))
     now = timezone.now()
     name, email = _applicant_from_data(spec, data)
     if applicant is not None and not email:
@@ -177,7 +254,7 @@ def application_submit(
         name = name or applicant.get_full_name()
     reference = _next_reference(municipality, now.year)
     try:
-        with transaction.atomic():
+        with discard_files_on_error(), transaction.atomic():
             application = Application(
                 municipality=municipality, service=service, form=service.form,
                 reference=reference, status=Status.RECEIVED, channel=channel,
@@ -187,20 +264,26 @@ def application_submit(
                 due_date=add_working_days(timezone.localdate(now), service.processing_days),
             )
             application.save()
-            for path, leaf in files:
-                raw = base64.b64decode(leaf["content"], validate=False)
-                digest = hashlib.sha256(raw).hexdigest()
-                attachment = Attachment(municipality=municipality, application=application, field="/".join(map(str, path)),
-                                        filename=leaf["filename"], content_type=leaf["content_type"], size=len(raw), sha256=digest)
-                attachment.file.save(digest, ContentFile(raw), save=False)
-                attachment.save()
-                _set_path(stored, path, {"filename": leaf["filename"], "content_type": leaf["content_type"],
-                                         "size": len(raw), "sha256": digest, "attachment_id": attachment.pk})
+            # The files go into the case file; the data keeps what they were and where they are.
+            documents = documents_from_submission(application=application, actor=entered_by or applicant, ip=ip, files=[
+                ("/".join(map(str, path)), label, upload) for path, _leaf, label, upload in files])
+            for path, leaf, _label, upload in files:
+                document = documents["/".join(map(str, path))]
+                _set_path(stored, path, {"filename": leaf["filename"], "content_type": upload.content_type,
+                                         "size": upload.size, "sha512": upload.sha512, "document_id": document.pk})
             if files:
                 application.save(update_fields=["data"])
             StatusChange.objects.create(municipality=municipality, application=application, status=Status.RECEIVED,
                                         public_text=str(DEFAULT_PUBLIC_TEXT[Status.RECEIVED]), actor=entered_by)
+            if representation is not None:
+                _representation_create(application, representation, applicant=applicant)
             token = access_token_for(application)
+            from rathaus.integration.models import EventKind
+            from rathaus.integration.services import application_event_data, event_emit
+
+            # In this transaction: subscribers hear of the application if, and only if, it is stored.
+            event_emit(municipality=municipality, kind=EventKind.APPLICATION_SUBMITTED, application=application,
+                       data=application_event_data(application, channel=channel))
             # The service's process (if one is published) starts in the worker once this commits;
             # the receipt e-mail goes out the same way. Enqueued before the audit append, so the
             # audit chain's lock (taken last) is not held while the jobs are written.
@@ -222,6 +305,18 @@ def application_submit(
                 return _replay(existing, request_hash)
         raise
     return SubmissionResult(application, token, True)
+
+
+def _representation_create(application: Application, data: RepresentationData, *, applicant) -> Representation:
+    return Representation.objects.create(
+        municipality=application.municipality, application=application, kind=data.kind,
+        representative_user=applicant,
+        representative_name=(data.representative_name or application.applicant_name
+                             or (applicant.get_full_name() if applicant is not None else ""))[:200],
+        representative_email=(data.representative_email or application.applicant_email)[:254],
+        principal_name=data.principal_name[:200], principal_birth_date=data.principal_birth_date,
+        principal_register_number=data.principal_register_number[:50], principal_address=data.principal_address[:300],
+    )
 
 
 def _enqueue_on_commit(task, *args) -> None:
@@ -251,13 +346,20 @@ def application_change_status(*, application: Application, status: str, public_t
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
     with transaction.atomic():
-        locked = Application.objects.select_for_update(of=("self",)).select_related("municipality").get(pk=application.pk)
+        locked = (Application.objects.select_for_update(of=("self",)).select_related("municipality", "service")
+                  .get(pk=application.pk))
         old = locked.status
         locked.status = status
         locked.closed_at = timezone.now() if status in FINAL_STATUSES else None
         locked.save(update_fields=["status", "closed_at"])
         change = StatusChange.objects.create(municipality=locked.municipality, application=locked, status=status,
                                              public_text=text, actor=actor)
+        if old != status:
+            from rathaus.integration.models import EventKind
+            from rathaus.integration.services import application_event_data, event_emit
+
+            event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
+                       data=application_event_data(locked, previous_status=old))
         audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)
         if locked.applicant_email:
@@ -276,11 +378,25 @@ def note_add(*, application: Application, author, text: str, ip: str | None = No
     return note
 
 
-def draft_create(*, municipality, service, user=None, channel: str = Channel.ONLINE, assisted_by=None) -> Draft:
+def draft_create(*, municipality, service, user=None, channel: str = Channel.ONLINE, assisted_by=None,
+                 data: dict[str, Any] | None = None) -> Draft:
+    """A new draft; `data` starts it filled in (once-only prefill from the citizen's profile)."""
     user = user if user is not None and user.is_authenticated else None
     return Draft.objects.create(municipality=municipality, service=service, token=secrets.token_urlsafe(32),
-                                user=user, channel=channel, assisted_by=assisted_by,
+                                user=user, channel=channel, assisted_by=assisted_by, data=data or {},
                                 expires_at=timezone.now() + DRAFT_LIFETIME)
+
+
+def draft_representation(draft: Draft) -> RepresentationData | None:
+    return RepresentationData.from_json(draft.representation)
+
+
+def draft_set_representation(*, draft: Draft, representation: RepresentationData | None) -> Draft:
+    """Record (or, with None, drop) that the draft is made on behalf of someone else."""
+    draft.representation = representation.as_json() if representation is not None else None
+    draft.expires_at = timezone.now() + DRAFT_LIFETIME
+    draft.save(update_fields=["representation", "expires_at", "updated_at"])
+    return draft
 
 
 def draft_save(*, draft: Draft, data: dict[str, Any]) -> Draft:
@@ -296,7 +412,7 @@ def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
         result = application_submit(
             municipality=draft.municipality, service=draft.service, data=draft.data, channel=draft.channel,
             applicant=draft.user, entered_by=draft.assisted_by, ip=ip,
-            idempotency_key=f"draft:{draft.token[:40]}",
+            idempotency_key=f"draft:{draft.token[:40]}", representation=draft_representation(draft),
         )
         Draft.objects.filter(pk=draft.pk).delete()
     return result
@@ -310,7 +426,7 @@ def applications_apply_retention(*, now=None) -> dict[str, int]:
     """Anonymise closed applications past their service's retention period and drop stale drafts.
 
     Everything personal that hangs off an application goes with it, each case in one
-    transaction: form data, name, e-mail, account link, attachments, notes, free status texts,
+    transaction: form data, name, e-mail, account link, the case file, notes, free status texts,
     the process's engine state, task results, timeline texts and data, decision letters and the
     outbox messages written for it. Files leave the storage only after the commit. Reference,
     service, channel, dates, final status and the counts of what was removed stay for
@@ -318,12 +434,17 @@ def applications_apply_retention(*, now=None) -> dict[str, int]:
     """
     now = now or timezone.now()
     anonymised = failed = 0
+    from django.db.models import Exists, OuterRef
+
+    from rathaus.cases.models import LegalHold
     from rathaus.catalog.models import Service
 
     # Per service, so the database selects exactly what is due instead of scanning closed cases.
     for service in Service.objects.only("id", "retention_days", "municipality_id").iterator():
         cutoff = now - timedelta(days=service.retention_days)
-        due = Application.objects.filter(service=service, anonymised_at__isnull=True, closed_at__lt=cutoff)
+        # A case under a legal hold keeps everything until the hold is released.
+        due = (Application.objects.filter(service=service, anonymised_at__isnull=True, closed_at__lt=cutoff)
+               .exclude(Exists(LegalHold.objects.filter(application=OuterRef("pk"), released_at__isnull=True))))
         # Ids first: each case then runs in its own transaction without a cursor open across them.
         for application_id in list(due.values_list("pk", flat=True)):
             try:
@@ -338,15 +459,29 @@ def applications_apply_retention(*, now=None) -> dict[str, int]:
     return {"anonymised": anonymised, "failed": failed, "drafts_deleted": drafts_deleted}
 
 
-def _application_anonymise(*, application_id: int, cutoff, now, retention_days: int) -> bool:
+def application_anonymise(*, application: Application, actor, reason: str, now=None) -> bool:
+    """Anonymise one closed application now, ahead of its retention period, as the retention job would.
+
+    For an erasure request (Art. 17 GDPR) that staff granted; the audit entry names them and the
+    reason. Returns False if the application is still open or already anonymised.
+    """
+    now = now or timezone.now()
+    if application.closed_at is None or application.anonymised_at is not None:
+        return False
+    return _application_anonymise(application_id=application.pk, cutoff=now, now=now,
+                                  retention_days=application.service.retention_days, actor=actor, reason=reason)
+
+
+def _application_anonymise(*, application_id: int, cutoff, now, retention_days: int, actor=None, reason: str = "") -> bool:
     """Remove the personal data of one due application and of every row derived from it.
 
     Returns False when the case is no longer due (another run got it first, or it was reopened).
     """
     from django.db.models import Q
 
+    from rathaus.cases.models import LegalHold
+    from rathaus.cases.services import case_file_purge
     from rathaus.processes.models import (
-        CaseDocument,
         CaseEvent,
         InstanceStatus,
         OutboxMessage,
@@ -361,18 +496,16 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         instances = list(ProcessInstance.objects.select_for_update().filter(application_id=application_id).order_by("pk"))
         application = (Application.objects.select_for_update(of=("self",)).select_related("municipality")
                        .filter(pk=application_id, anonymised_at__isnull=True, closed_at__lt=cutoff).first())
-        if application is None:
+        if application is None or LegalHold.objects.filter(application=application, released_at__isnull=True).exists():
             return False
         municipality = application.municipality
-        files = [(a.file.storage, a.file.name) for a in application.attachments.all() if a.file]
-        documents = CaseDocument.objects.filter(application=application)
-        files += [(d.file.storage, d.file.name) for d in documents if d.file]
         counts = {
-            "attachments": application.attachments.all().delete()[0],
-            "documents": documents.delete()[0],
+            # The whole case file: documents, all their versions (files after the commit), requests.
+            **case_file_purge(application=application),
             "notes": application.notes.all().delete()[0],
             "status_texts": application.history.update(public_text=_(RETENTION_MARKER)),
             "events": CaseEvent.objects.filter(application=application).update(text=_(RETENTION_MARKER), data={}),
+            "representations": Representation.objects.filter(application=application).delete()[0],
             "tasks": len(tasks),
             "processes": len(instances),
             "timers": 0,
@@ -408,16 +541,7 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         application.save(update_fields=["data", "applicant_name", "applicant_email", "applicant", "idempotency_key",
                                         "request_hash", "anonymised_at"])
         audit_record(action="application.anonymised", municipality=municipality, obj=application,
-                     summary=f"{application.reference}: retention {retention_days} days",
-                     data={"retention_days": retention_days, "removed": counts}, actor_label="retention-job")
-        transaction.on_commit(lambda: _files_delete(files))
+                     summary=f"{application.reference}: {reason or f'retention {retention_days} days'}"[:500],
+                     data={"retention_days": retention_days, "removed": counts, **({"reason": reason} if reason else {})},
+                     actor=actor, actor_label="" if actor is not None else "retention-job")
     return True
-
-
-def _files_delete(files: list[tuple[Any, str]]) -> None:
-    """Delete stored files after the rows that named them are gone; a missing file is no error."""
-    for storage, name in files:
-        try:
-            storage.delete(name)
-        except Exception:  # noqa: BLE001 - one unreadable file must not keep the others
-            logger.exception("retention: could not delete a stored file")

@@ -19,6 +19,9 @@ def _status_url(application: Application, token: str) -> str:
 @task()
 def send_receipt_email(application_id: int, token: str) -> None:
     """Confirmation of receipt with the PDF and the status link."""
+    from rathaus.cases.files import read_bytes
+    from rathaus.cases.services import receipt_document_ensure
+
     from .pdf import receipt_pdf
 
     application = Application.objects.select_related("municipality", "service", "form").get(pk=application_id)
@@ -31,7 +34,10 @@ def send_receipt_email(application_id: int, token: str) -> None:
              "town": application.municipality.name, "ref": application.reference, "url": _status_url(application, token)}
         message = EmailMessage(_("Eingangsbestätigung %(ref)s") % {"ref": application.reference}, body,
                                to=[application.applicant_email])
-        message.attach(f"Eingangsbestaetigung-{application.reference}.pdf", receipt_pdf(application), "application/pdf")
+        # The receipt goes into the case file here (version 1), so mail, status page and staff share one document.
+        version = receipt_document_ensure(application=application)
+        pdf = read_bytes(version.file) if version is not None else receipt_pdf(application)
+        message.attach(f"Eingangsbestaetigung-{application.reference}.pdf", pdf, "application/pdf")
         message.send()
 
 

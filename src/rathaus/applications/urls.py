@@ -7,6 +7,7 @@ urlpatterns = [
     path("leistungen/<slug:service>/antrag/", views.start, name="start"),
     path("antrag/<str:token>/schritt/<int:index>/", views.step, name="step"),
     path("antrag/<str:token>/pruefen/", views.review, name="review"),
+    path("antrag/<str:token>/vertretung/", views.representation, name="representation"),
     path("status/", views.status_lookup, name="status_lookup"),
     path("status/<str:reference>/<str:token>/", views.status, name="status"),
     path("status/<str:reference>/<str:token>/bestaetigung/", views.receipt, name="receipt"),
@@ -16,5 +17,4 @@ urlpatterns = [
     path("verwaltung/erfassen/", views.assisted_start, name="assisted_start"),
     path("verwaltung/antraege/<str:reference>/", views.staff_detail, name="staff_detail"),
     path("verwaltung/antraege/<str:reference>/eingangsbestaetigung.pdf", views.staff_receipt_pdf, name="staff_receipt_pdf"),
-    path("verwaltung/antraege/<str:reference>/anlagen/<int:attachment_id>/", views.staff_attachment, name="staff_attachment"),
 ]

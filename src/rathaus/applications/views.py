@@ -16,7 +16,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
+from rathaus.accounts import selectors as account_selectors
+from rathaus.accounts import services as account_services
 from rathaus.accounts.rules import Perm
+from rathaus.cases.files import read_bytes
+from rathaus.cases.services import receipt_document_ensure
+from rathaus.cases.uploads import UploadRefused, check_upload
 from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
@@ -25,11 +30,12 @@ from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
-from rathaus_domain.forms.validation import sniff_content_type, validate
+from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
+from rathaus_domain.forms.validation import validate
 
 from . import selectors, services
-from .forms import StaffNoteForm, StatusChangeForm, StatusLookupForm
-from .models import Channel, Status
+from .forms import SELF, RepresentationForm, StaffNoteForm, StatusChangeForm, StatusLookupForm
+from .models import Channel, MandateKind, Representation, Status
 from .pdf import receipt_pdf
 
 
@@ -43,6 +49,10 @@ def _messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str
     return by_name
 
 
+def _english() -> bool:
+    return (get_language() or "de").startswith("en")
+
+
 def _submit_rate(group, request) -> str:
     return settings.RATELIMIT_SUBMISSIONS
 
@@ -53,7 +63,10 @@ def _submit_rate(group, request) -> str:
 @require_POST
 def start(request, service: str):
     service_obj = service_get(municipality=request.municipality, slug=service)
-    draft = services.draft_create(municipality=request.municipality, service=service_obj, user=request.user)
+    # Once-only: a logged-in citizen's profile fills the matching fields; anonymous visitors get an empty form.
+    profile = account_selectors.prefill_profile(user=request.user)
+    data = apply_prefill({}, FormSpec.from_schema(service_obj.form.schema), profile)[0] if profile else None
+    draft = services.draft_create(municipality=request.municipality, service=service_obj, user=request.user, data=data)
     return redirect("applications:step", municipality=request.municipality.slug, token=draft.token, index=1)
 
 
@@ -61,6 +74,19 @@ def _draft_context(request, token: str):
     draft = selectors.draft_get(municipality=request.municipality, token=token)
     spec = FormSpec.from_schema(draft.service.form.schema)
     return draft, spec
+
+
+def _draft_profile(request, draft) -> dict[str, str]:
+    """The profile the draft was filled from, for the person it belongs to (or the staff entering it), else nothing.
+
+    Whoever else holds the link sees the values but not which came from whose profile.
+    """
+    user = request.user
+    if draft.user_id is None or not user.is_authenticated:
+        return {}
+    if user.pk != draft.user_id and user.pk != draft.assisted_by_id:
+        return {}
+    return account_selectors.prefill_profile(user=draft.user)
 
 
 def _change_repeat(spec: FormSpec, data: dict, add: str | None, remove: str | None) -> None:
@@ -112,12 +138,16 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
                 problems.setdefault(name, []).append(_("Die Datei ist zu groß. Erlaubt sind höchstens %(mb).1f MB.") % {"mb": max_bytes / 1e6})
                 continue
             raw = upload.read()
-            sniffed = sniff_content_type(raw)
-            if sniffed is None or (accept and sniffed not in accept):
-                problems.setdefault(name, []).append(_("Diese Datei hat kein erlaubtes Format. Erlaubt sind: %(types)s.") % {"types": ", ".join(accept)})
+            # The case file's checks (type by magic bytes, archives, file name, malware scanner) run here
+            # already, so the citizen learns of a refused file at the field, and again at submission.
+            try:
+                checked = check_upload(raw=raw, filename=upload.name, declared_type=upload.content_type,
+                                       field_accept=accept, max_bytes=max_bytes)
+            except UploadRefused as exc:
+                problems.setdefault(name, []).append(exc.message_en if _english() else exc.message_de)
                 continue
             path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
-            data = with_file(data, path, upload.name, sniffed, raw)
+            data = with_file(data, path, upload.name, checked.content_type, raw)
     return data, problems
 
 
@@ -161,10 +191,14 @@ def step(request, token: str, index: int):
             if index < len(spec.steps):
                 return redirect("applications:step", municipality=request.municipality.slug, token=token, index=index + 1)
             return redirect("applications:review", municipality=request.municipality.slug, token=token)
+    profile = _draft_profile(request, draft)
+    prefilled = prefilled_names(data, spec, profile) if profile else set()
+    step_prefilled = {name for name in prefilled if name.split(".", 1)[0] == current.key}
     return render(request, "applications/step.html", {
         "draft": draft, "service": draft.service, "spec": spec, "step": current, "index": index,
-        "steps": spec.steps, "total": len(spec.steps), "nodes": render_step(current, data, errors),
+        "steps": spec.steps, "total": len(spec.steps), "nodes": render_step(current, data, errors, step_prefilled),
         "errors": error_summary(current, errors), "has_files": any(f.widget == "file" for f in current.fields()),
+        "prefilled_count": len(step_prefilled),
     }, status=422 if errors else 200)
 
 
@@ -192,17 +226,50 @@ def _validation_view(data: dict, spec: FormSpec, index: int) -> dict:
 @ratelimit(key="ip", rate=_submit_rate, method="POST", block=True)
 def review(request, token: str):
     draft, spec = _draft_context(request, token)
-    errors = validate(spec.schema, draft.data)
+    form_data = draft.data
+    errors = validate(spec.schema, form_data)
+    refused: list[str] = []
     if request.method == "POST" and not errors:
-        result = services.draft_submit(draft=draft, ip=client_ip(request))
-        return redirect("applications:receipt", municipality=request.municipality.slug,
-                        reference=result.application.reference, token=result.access_token)
+        try:
+            result = services.draft_submit(draft=draft, ip=client_ip(request))
+        except services.ApplicationInvalid as exc:
+            # A file the upload checks refuse now (e.g. the malware scanner is down): say which, store nothing.
+            refused = [exc_error.message_en if _english() else exc_error.message for exc_error in exc.errors]
+        else:
+            return redirect("applications:receipt", municipality=request.municipality.slug,
+                            reference=result.application.reference, token=result.access_token)
     first_bad = next((i for i, s in enumerate(spec.steps, 1) if any(e.path and e.path[0] == s.key for e in errors)), None)
     return render(request, "applications/review.html", {
-        "draft": draft, "service": draft.service, "spec": spec, "summary": spec.summary(draft.data),
+        "draft": draft, "service": draft.service, "spec": spec, "summary": spec.summary(form_data),
         "steps": spec.steps, "total": len(spec.steps), "first_bad": first_bad,
-        "error_count": len(errors),
-    }, status=422 if request.method == "POST" and errors else 200)
+        "error_count": len(errors), "representation": services.draft_representation(draft),
+        "mandate_labels": dict(MandateKind.choices), "refused": refused,
+    }, status=422 if request.method == "POST" and (errors or refused) else 200)
+
+
+@tenant_view
+@ratelimit(key="ip", rate=_submit_rate, method="POST", block=True)
+def representation(request, token: str):
+    """Applying on behalf of someone else (child, ward, company, principal): the mandate and for whom."""
+    draft, spec = _draft_context(request, token)
+    current = services.draft_representation(draft)
+    initial = {"kind": SELF}
+    if current is not None:
+        initial = {**current.as_json(), "mandate_confirmed": True,
+                   "principal_birth_date": current.principal_birth_date.strftime("%d.%m.%Y") if current.principal_birth_date else ""}
+    form = RepresentationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        chosen = None
+        if data["kind"] != SELF:
+            chosen = services.RepresentationData(
+                kind=data["kind"], principal_name=data["principal_name"], principal_birth_date=data["principal_birth_date"],
+                principal_register_number=data["principal_register_number"], principal_address=data["principal_address"])
+        services.draft_set_representation(draft=draft, representation=chosen)
+        return redirect("applications:review", municipality=request.municipality.slug, token=token)
+    return render(request, "applications/representation.html", {
+        "draft": draft, "service": draft.service, "form": form, "total": len(spec.steps), "steps": spec.steps,
+    }, status=422 if form.errors else 200)
 
 
 # ---------------------------------------------------------------- citizen: receipt and status
@@ -233,8 +300,12 @@ def receipt_pdf_view(request, reference: str, token: str):
 
 
 def _pdf_response(application) -> HttpResponse:
-    response = HttpResponse(receipt_pdf(application), content_type="application/pdf")
+    """The receipt from the case file (stored there the first time it is made); rendered only for anonymised cases."""
+    version = receipt_document_ensure(application=application)
+    response = HttpResponse(read_bytes(version.file) if version is not None else receipt_pdf(application),
+                            content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="Eingangsbestaetigung-{application.reference}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -242,8 +313,18 @@ def _status_context(request, application, token: str | None) -> dict:
     spec = FormSpec.from_schema(application.form.schema)
     status_url = (request.build_absolute_uri(reverse("applications:status", kwargs={
         "municipality": request.municipality.slug, "reference": application.reference, "token": token})) if token else "")
-    return {"application": application, "service": application.service, "token": token, "status_url": status_url,
-            "summary": spec.summary(application.data), "history": list(application.history.all())}
+    context = {"application": application, "service": application.service, "token": token, "status_url": status_url,
+               "summary": spec.summary(application.data), "history": list(application.history.all()),
+               "representation": Representation.objects.filter(application=application).first(),
+               "mandate_labels": dict(MandateKind.choices)}
+    user = request.user
+    if user.is_authenticated and application.applicant_id == user.pk and application.anonymised_at is None:
+        # After submitting, she may take what she entered into her profile; never without asking.
+        profile = account_selectors.prefill_profile(user=user)
+        changes = profile_changes(application.data, spec, profile)
+        changes.pop("email", None)
+        context["profile_offer"] = [(key, profile.get(key, ""), value) for key, value in changes.items()]
+    return context
 
 
 @tenant_view
@@ -291,12 +372,13 @@ def inbox(request):
     if export in ("csv", "json"):
         return _export(qs, export, request.municipality)
     page = paginate_by_keys(qs, INBOX_PAGE_SIZE, params.get("seite"))
+    open_data_requests = account_selectors.data_request_open_count(municipality=request.municipality)
     query = params.copy()
     query.pop("seite", None)
     return render(request, "applications/inbox.html", {
         "page": page, "services": service_choices(municipality=request.municipality),
         "statuses": Status.choices, "channels": Channel.choices, "params": params, "query": query.urlencode(),
-        "today": timezone.localdate(),
+        "today": timezone.localdate(), "open_data_requests": open_data_requests,
     })
 
 
@@ -329,7 +411,6 @@ def staff_detail(request, reference: str):
                 return redirect(request.path)
     context = _status_context(request, application, None)
     context.update({"status_form": status_form, "note_form": note_form, "notes": list(application.notes.all()),
-                    "attachments": list(application.attachments.all()),
                     "rules": FormSpec.from_schema(application.form.schema).rules()})
     return render(request, "applications/staff_detail.html", context)
 
@@ -339,30 +420,34 @@ def staff_receipt_pdf(request, reference: str):
     return _pdf_response(selectors.application_get(municipality=request.municipality, reference=reference))
 
 
-@staff_view(Perm.HANDLE_APPLICATION)
-def staff_attachment(request, reference: str, attachment_id: int):
-    application = selectors.application_get(municipality=request.municipality, reference=reference)
-    attachment = next((a for a in application.attachments.all() if a.pk == attachment_id), None)
-    if attachment is None:
-        raise Http404
-    response = HttpResponse(attachment.file.open("rb").read(), content_type=attachment.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{attachment.sha256[:12]}.{attachment.content_type.split("/")[-1]}"'
-    return response
-
-
 @staff_view(Perm.ASSISTED_ENTRY)
 def assisted_start(request):
     services_qs = service_list(municipality=request.municipality)
+    person_error = ""
     if request.method == "POST":
         slug = request.POST.get("service", "")
         channel = request.POST.get("channel", "")
-        if channel in (Channel.OFFICE, Channel.PAPER, Channel.PHONE) and services_qs.filter(slug=slug).exists():
-            draft = services.draft_create(municipality=request.municipality, service=services_qs.get(slug=slug),
-                                          channel=channel, assisted_by=request.user)
+        person_email = request.POST.get("person", "").strip()[:254]
+        # Only when staff name a person (her account's e-mail) does her profile fill the form.
+        citizen = account_selectors.citizen_by_email(email=person_email) if person_email else None
+        if person_email and citizen is None:
+            person_error = _("Zu dieser E-Mail-Adresse gibt es kein bestätigtes Bürgerkonto. Lassen Sie das Feld leer, um ohne Konto zu erfassen.")
+        elif channel in (Channel.OFFICE, Channel.PAPER, Channel.PHONE) and services_qs.filter(slug=slug).exists():
+            service_obj = services_qs.get(slug=slug)
+            data = None
+            if citizen is not None:
+                profile = account_services.profile_disclose(user=citizen, actor=request.user, municipality=request.municipality,
+                                                            ip=client_ip(request))
+                data = apply_prefill({}, FormSpec.from_schema(service_obj.form.schema), profile)[0]
+            draft = services.draft_create(municipality=request.municipality, service=service_obj, user=citizen,
+                                          channel=channel, assisted_by=request.user, data=data)
             return redirect("applications:step", municipality=request.municipality.slug, token=draft.token, index=1)
-        messages.error(request, _("Bitte wählen Sie eine Leistung und den Eingangskanal."))
+        else:
+            messages.error(request, _("Bitte wählen Sie eine Leistung und den Eingangskanal."))
     return render(request, "applications/assisted_start.html", {
-        "services": services_qs, "channels": [(c, label) for c, label in Channel.choices if c != Channel.ONLINE]})
+        "services": services_qs, "channels": [(c, label) for c, label in Channel.choices if c != Channel.ONLINE],
+        "person": request.POST.get("person", "") if request.method == "POST" else "", "person_error": person_error,
+    }, status=422 if person_error else 200)
 
 
 def _json(data) -> str:

@@ -1,5 +1,18 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "cases"
-
-urlpatterns: list = []
+urlpatterns = [
+    path("verwaltung/antraege/<str:reference>/akte/neu/", views.document_upload, name="document_upload"),
+    path("verwaltung/antraege/<str:reference>/akte/<int:document_id>/", views.staff_download, name="staff_download"),
+    path("verwaltung/antraege/<str:reference>/akte/<int:document_id>/v<int:number>/", views.staff_download,
+         name="staff_version_download"),
+    path("verwaltung/antraege/<str:reference>/akte/<int:document_id>/neue-version/", views.version_upload,
+         name="version_upload"),
+    path("verwaltung/antraege/<str:reference>/unterlagen-nachfordern/", views.document_requests, name="document_requests"),
+    path("verwaltung/antraege/<str:reference>/aufbewahrungssperre/", views.legal_hold, name="legal_hold"),
+    path("verwaltung/aufbewahrung/", views.retention_settings, name="retention"),
+    path("status/<str:reference>/<str:token>/dokumente/<int:document_id>/", views.citizen_download, name="citizen_download"),
+    path("meine-antraege/<str:reference>/dokumente/<int:document_id>/", views.my_download, name="my_download"),
+]

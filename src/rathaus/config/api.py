@@ -4,13 +4,20 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from rathaus.core.problems import ProblemError, ProblemResponse
+from rathaus.core.problems import ProblemError, ProblemResponse, problems_in_openapi
 
-api = NinjaAPI(
+
+class RathausAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        return problems_in_openapi(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+
+api = RathausAPI(
     title="Rathaus API",
     version="1.0.0",
     description="Öffentliche Schnittstelle von Rathaus: Kommunen, Leistungskatalog, Anträge. "
-    "Fehler sind Problem-Dokumente nach RFC 9457.",
+    "Für Fachverfahren (mit API-Token der Kommune): Vorgänge, Dokumente, Ereignisse, Aufgaben und "
+    "FIT-Connect-Einreichungen. Fehler sind Problem-Dokumente nach RFC 9457.",
     urls_namespace="api",
 )
 
@@ -48,6 +55,7 @@ def _http_error(request, exc: HttpError):
 def _register_routers() -> None:
     from rathaus.applications.api import router as applications_router
     from rathaus.catalog.api import router as catalog_router
+    from rathaus.integration.api import router as integration_router
     from rathaus.processes.api import router as processes_router
     from rathaus.tenants.api import router as tenants_router
 
@@ -55,6 +63,7 @@ def _register_routers() -> None:
     api.add_router("/", catalog_router)
     api.add_router("/", applications_router)
     api.add_router("/", processes_router)
+    api.add_router("/", integration_router)
 
 
 _register_routers()

@@ -27,5 +27,6 @@ urlpatterns = [
     path("m/<slug:municipality>/", include("rathaus.processes.urls")),
     path("m/<slug:municipality>/", include("rathaus.cases.urls")),
     path("m/<slug:municipality>/", include("rathaus.integration.urls")),
+    path("m/<slug:municipality>/", include("rathaus.accounts.tenant_urls")),
     path("", include("rathaus.portal.urls")),
 ]

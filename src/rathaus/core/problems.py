@@ -5,8 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import JsonResponse
+from ninja import Schema
 
 PROBLEM_BASE = "https://rathaus.example/problems/"
+
+
+class Problem(Schema):
+    """A problem document as it appears in the OpenAPI document (every error response)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
 
 
 class ProblemResponse(JsonResponse):
@@ -33,3 +44,23 @@ class ProblemError(Exception):
 
     def response(self) -> ProblemResponse:
         return ProblemResponse(self.status, self.title, self.detail, type_=self.type_, errors=self.errors)
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def problems_in_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare error responses as `application/problem+json`, the media type they are sent with.
+
+    django-ninja documents every response schema as application/json; clients (and schemathesis)
+    compare the declared media type with the one they get.
+    """
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for response in (operation.get("responses") or {}).values() if isinstance(operation, dict) else ():
+                content = response.get("content") or {}
+                declared = content.get("application/json", {})
+                if declared.get("schema", {}).get("$ref") == PROBLEM_REF:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return document

@@ -43,4 +43,4 @@ def participants_pdf(activity: HolidayActivity, placements) -> bytes:
     pdf.set_font(pdf.family, "", 8)
     pdf.multi_cell(0, 4, pdf.safe("Vertraulich: Diese Liste enthält personenbezogene Daten. Nur für die Durchführung der "
                                   "Aktivität verwenden und danach vernichten."), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    return pdf.render()

@@ -27,12 +27,17 @@ def _text_value(field: Field, value: Any) -> str:
     return str(value)
 
 
-def render_field(field: Field, data: dict, errors: dict[str, list[str]]) -> dict[str, Any]:
+def render_field(field: Field, data: dict, errors: dict[str, list[str]],
+                 prefilled: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     found, value = value_at(data, field.path)
     name = field.name
     dom_id = _dom_id(name)
     field_errors = errors.get(name, [])
     described = [f"{dom_id}-hint"] if field.help else []
+    # Taken over from the citizen's profile: the note is read out with the field (WCAG 3.3.2).
+    is_prefilled = name in prefilled
+    if is_prefilled:
+        described.append(f"{dom_id}-prefill")
     if field_errors:
         described.append(f"{dom_id}-error")
     selected: set[str] = set()
@@ -71,6 +76,7 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]]) -> dict
         "max_bytes": format_bytes(constraints["max_bytes"]) if constraints.get("max_bytes") else "",
         "file_info": file_info,
         "condition": _condition(field.condition),
+        "prefilled": is_prefilled,
     }
 
 
@@ -81,22 +87,24 @@ def _condition(condition) -> dict[str, str] | None:
     return {"field": FormSpec.html_name(condition.field_path), "equals": equals}
 
 
-def render_nodes(nodes, data: dict, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+def render_nodes(nodes, data: dict, errors: dict[str, list[str]],
+                 prefilled: frozenset[str] | set[str] = frozenset()) -> list[dict[str, Any]]:
     rendered = []
     for node in nodes:
         if isinstance(node, Field):
-            rendered.append(render_field(node, data, errors))
+            rendered.append(render_field(node, data, errors, prefilled))
         else:
-            rendered.append(render_group(node, data, errors))
+            rendered.append(render_group(node, data, errors, prefilled))
     return rendered
 
 
-def render_group(group: Group, data: dict, errors: dict[str, list[str]]) -> dict[str, Any]:
+def render_group(group: Group, data: dict, errors: dict[str, list[str]],
+                 prefilled: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     base = {"kind": "group", "name": group.name, "id": _dom_id(group.name), "title": group.title, "help": group.help,
             "required": group.required, "errors": errors.get(group.name, []), "condition": _condition(group.condition),
             "repeatable": group.repeatable}
     if not group.repeatable:
-        base["children"] = render_nodes(group.children, data, errors)
+        base["children"] = render_nodes(group.children, data, errors, prefilled)
         return base
     found, value = value_at(data, group.path)
     count = len(value) if found and isinstance(value, list) else 0
@@ -104,15 +112,17 @@ def render_group(group: Group, data: dict, errors: dict[str, list[str]]) -> dict
     items = []
     for index in range(count):
         items.append({"index": index, "number": index + 1, "name": f"{group.name}.{index}",
-                      "children": render_nodes(group.item(index), data, errors),
+                      "children": render_nodes(group.item(index), data, errors, prefilled),
                       "removable": count > group.min_items})
     base.update({"items": items, "can_add": group.max_items is None or count < group.max_items,
                  "count": count, "min_items": group.min_items, "max_items": group.max_items})
     return base
 
 
-def render_step(step: Step, data: dict, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
-    return render_nodes(step.children, data, errors)
+def render_step(step: Step, data: dict, errors: dict[str, list[str]],
+                prefilled: frozenset[str] | set[str] = frozenset()) -> list[dict[str, Any]]:
+    """The step's nodes; fields named in `prefilled` carry a note that they came from the profile."""
+    return render_nodes(step.children, data, errors, prefilled)
 
 
 def error_summary(step: Step, errors: dict[str, list[str]]) -> list[dict[str, str]]:

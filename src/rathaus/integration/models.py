@@ -57,3 +57,124 @@ class ApiToken(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class SubscriptionKind(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook (HTTP)")
+    EMAIL = "email", _("E-Mail an ein Amt")
+
+
+class Subscription(TenantModel):
+    """A receiver of a municipality's domain events: a signed webhook or an office's e-mail address.
+
+    Subscriptions are never deleted (their delivery log stays); deactivating one stops it for good.
+    """
+
+    name = models.CharField(_("Bezeichnung"), max_length=100)
+    kind = models.CharField(_("Art"), max_length=10, choices=SubscriptionKind.choices, default=SubscriptionKind.WEBHOOK)
+    url = models.URLField(_("Adresse (URL)"), max_length=500, blank=True)
+    email = models.EmailField(_("E-Mail-Adresse"), blank=True)
+    # Empty list: every kind of event.
+    event_kinds = models.JSONField(_("Ereignisse"), default=list, blank=True)
+    active = models.BooleanField(_("aktiv"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Every event up to this id has been fanned out to this subscription (see services.deliveries_fan_out).
+    fanout_floor = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-active", "name", "id"]
+        indexes = [models.Index(fields=["municipality", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.target})"
+
+    @property
+    def target(self) -> str:
+        return self.url if self.kind == SubscriptionKind.WEBHOOK else self.email
+
+    def wants(self, kind: str) -> bool:
+        return not self.event_kinds or kind in self.event_kinds
+
+
+class SubscriptionSecret(TenantModel):
+    """A signing secret of a webhook. It is kept as it is because HMAC needs it; it is shown once.
+
+    After a rotation the old secret gets `expires_at` (the grace period); until then deliveries
+    carry a signature for each secret that is still valid.
+    """
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        # Never the secret itself: this string ends up in logs and the admin.
+        return f"secret #{self.pk} of subscription {self.subscription_id}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("ausstehend")
+    SENDING = "sending", _("wird gesendet")
+    DELIVERED = "delivered", _("zugestellt")
+    FAILED = "failed", _("fehlgeschlagen")
+    CANCELLED = "cancelled", _("abgebrochen")
+
+
+class Delivery(TenantModel):
+    """One event for one subscriber: retried with backoff until it is delivered or the cut-off is reached."""
+
+    event = models.ForeignKey(DomainEvent, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries")
+    # Copied from the event: the per-case log and the per-case ordering read it without a join.
+    application = models.ForeignKey("applications.Application", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    state = models.CharField(_("Zustand"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(_("Versuche"), default=0)
+    next_attempt_at = models.DateTimeField(_("nächster Versuch"), null=True, blank=True)
+    # Start of the current retry cycle (creation or the last manual resend): the age cut-off counts from here.
+    cycle_started_at = models.DateTimeField()
+    # A worker that claimed the delivery owns it until then; after a crash another one takes over.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(_("zugestellt am"), null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(_("letzte Antwort (HTTP)"), null=True, blank=True)
+    last_error = models.TextField(_("letzter Fehler"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["event", "subscription"], name="delivery_event_subscription_unique")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["subscription", "state", "event"]),
+            models.Index(fields=["municipality", "state", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.state})"
+
+
+class DeliveryAttempt(TenantModel):
+    """One try of a delivery: when, how long, what the receiver answered."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"

@@ -1,8 +1,11 @@
+from rathaus.accounts.models import Role
+
+
 def portal(request):
     """The current municipality (set by tenant views) and whether the user is staff there."""
     municipality = getattr(request, "municipality", None)
-    is_staff_here = False
+    role = None
     user = getattr(request, "user", None)
     if municipality is not None and user is not None and user.is_authenticated:
-        is_staff_here = user.memberships.filter(municipality=municipality).exists()
-    return {"municipality": municipality, "is_staff_here": is_staff_here}
+        role = user.memberships.filter(municipality=municipality).values_list("role", flat=True).first()
+    return {"municipality": municipality, "is_staff_here": role is not None, "is_admin_here": role == Role.TENANT_ADMIN}

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CaseDocument, CaseEvent, OutboxMessage, ProcessDefinition, ProcessInstance, Timer, UserTask
+from .models import CaseEvent, OutboxMessage, ProcessDefinition, ProcessInstance, Timer, UserTask
 
 
 @admin.register(ProcessDefinition)
@@ -21,4 +21,3 @@ admin.site.register(UserTask)
 admin.site.register(Timer)
 admin.site.register(OutboxMessage)
 admin.site.register(CaseEvent)
-admin.site.register(CaseDocument)

@@ -1,25 +1,21 @@
-"""Staff task API: list open tasks, complete one with its form data (session of staff with 2FA)."""
+"""Staff task API: list open tasks, complete one with its form data (API token or staff session with 2FA)."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from django.http import Http404
 from ninja import Field, Router, Schema
-from ninja.errors import HttpError
-from ninja.utils import check_csrf
 
 from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
-from rathaus.core.problems import ProblemResponse
-from rathaus.tenants.selectors import municipality_get
+from rathaus.core.problems import Problem, ProblemResponse
+from rathaus.integration.auth import STAFF_AUTH, staff_access
 from rathaus_domain.processes.engine import MessageNotExpected
 
 from . import selectors, services
-from .selectors import TASK_VIEWS
 
 router = Router(tags=["Aufgaben"])
 
@@ -39,18 +35,7 @@ class CompleteIn(Schema):
     data: dict[str, Any]
 
 
-def _staff(request, slug: str, perm: str = Perm.WORK_TASKS):
-    municipality = municipality_get(slug=slug)
-    user = request.user
-    if not (user.is_authenticated and user.is_verified()):
-        raise HttpError(401, "Anmeldung als Mitarbeiterin oder Mitarbeiter mit zweitem Faktor nötig.")
-    if not user.has_perm(perm, municipality):
-        # Staff of another municipality learn nothing about this one, not even that it checks rights.
-        raise Http404("not staff here")
-    # The session cookie authenticates, so a cross-site form must not be able to post here.
-    if request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request) is not None:
-        raise HttpError(403, "Sicherheitsprüfung (CSRF) fehlgeschlagen.")
-    return municipality
+STAFF_ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem}
 
 
 def _out(task) -> dict[str, Any]:
@@ -59,20 +44,21 @@ def _out(task) -> dict[str, Any]:
             "form_schema": task.form_schema}
 
 
-@router.get("/m/{slug}/tasks", response=list[TaskOut], summary="Offene Aufgaben (mine, team, overdue)")
-def list_tasks(request, slug: str, view: str = "team"):
-    municipality = _staff(request, slug)
-    if view not in TASK_VIEWS:
-        raise Http404
-    return [_out(t) for t in selectors.task_list(municipality=municipality, user=request.user, view=view)[:500]]
+@router.get("/m/{slug}/tasks", response={200: list[TaskOut], **STAFF_ERRORS, 422: Problem}, auth=STAFF_AUTH,
+            summary="Offene Aufgaben (mine, team, overdue)")
+def list_tasks(request, slug: str, view: Literal["mine", "team", "overdue"] = "team"):
+    access = staff_access(request, slug, Perm.WORK_TASKS)
+    return 200, [_out(t) for t in selectors.task_list(municipality=access.municipality, user=access.user, view=view)[:500]]
 
 
-@router.post("/m/{slug}/tasks/{task_id}/complete", response=TaskOut, summary="Aufgabe mit Formulardaten abschließen")
+@router.post("/m/{slug}/tasks/{task_id}/complete", response={200: TaskOut, **STAFF_ERRORS, 409: Problem, 422: Problem},
+             auth=STAFF_AUTH, summary="Aufgabe mit Formulardaten abschließen")
 def complete_task(request, slug: str, task_id: int, body: CompleteIn):
-    municipality = _staff(request, slug)
+    access = staff_access(request, slug, Perm.WORK_TASKS)
+    municipality = access.municipality
     task = selectors.task_get(municipality=municipality, pk=task_id)
     try:
-        services.task_complete(task=task, user=request.user, data=body.data)
+        services.task_complete(task=task, user=access.user, data=body.data)
     except services.TaskInvalid as exc:
         return ProblemResponse(422, "Unprocessable Content", "Die Formulardaten sind ungültig.", type_="invalid-task-data",
                                errors=[{"pointer": "/data/" + "/".join(map(str, e.path)), "detail": e.message} for e in exc.errors])
@@ -110,11 +96,12 @@ def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
     return []
 
 
-@router.post("/m/{slug}/applications/{reference}/messages", response={202: MessageOut},
+@router.post("/m/{slug}/applications/{reference}/messages", response={202: MessageOut, **STAFF_ERRORS, 409: Problem, 422: Problem},
+             auth=STAFF_AUTH,
              summary="Ereignis an das wartende Verfahren melden (Zahlung, Antwort eines Fachverfahrens)")
 def deliver_message(request, slug: str, reference: str, body: MessageIn):
-    municipality = _staff(request, slug, Perm.HANDLE_APPLICATION)
-    application = application_get(municipality=municipality, reference=reference)
+    access = staff_access(request, slug, Perm.HANDLE_APPLICATION)
+    application = application_get(municipality=access.municipality, reference=reference)
     bad = _bad_keys(body.payload)
     if bad or len(json.dumps(body.payload)) > MAX_PAYLOAD_BYTES:
         return ProblemResponse(422, "Unprocessable Content",
@@ -124,7 +111,7 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
                                errors=[{"pointer": "/payload" + p, "detail": "ungültiger Feldname"} for p in bad[:20]])
     try:
         instance = services.message_deliver(application=application, name=body.name,
-                                            payload={body.name: body.payload} if body.payload else {}, actor=request.user)
+                                            payload={body.name: body.payload} if body.payload else {}, actor=access.user)
     except MessageNotExpected:
         return ProblemResponse(409, "Conflict", f"Das Verfahren wartet nicht auf «{body.name}».",
                                type_="message-not-expected")

@@ -190,24 +190,6 @@ class CaseEvent(TenantModel):
         return self.text[:60]
 
 
-def _document_path(instance: CaseDocument, filename: str) -> str:
+def _document_path(instance, filename: str) -> str:
+    """Upload path of the former CaseDocument model (documents moved to `rathaus.cases`); migration 0001 names it."""
     return f"documents/{instance.municipality_id}/{instance.application_id}/{filename}"
-
-
-class CaseDocument(TenantModel):
-    """A document the process produced (e.g. the decision letter), visible to staff and the citizen."""
-
-    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="case_documents")
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    title = models.CharField(max_length=200)
-    filename = models.CharField(max_length=200)
-    content_type = models.CharField(max_length=100, default="application/pdf")
-    file = models.FileField(upload_to=_document_path, max_length=300)
-    public = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.title

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from rathaus.accounts.models import ROLE_RANK, Membership
 
-from .models import CaseDocument, CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
+from .models import CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
 
 TASK_VIEWS = ("mine", "team", "overdue")
 
@@ -54,13 +54,6 @@ def case_timeline(*, municipality, application, public_only: bool = False) -> li
     if public_only:
         qs = qs.filter(public=True)
     return list(qs.order_by("created_at", "id"))
-
-
-def case_documents(*, municipality, application, public_only: bool = False) -> list[CaseDocument]:
-    qs = CaseDocument.objects.for_municipality(municipality).filter(application=application)
-    if public_only:
-        qs = qs.filter(public=True)
-    return list(qs)
 
 
 def case_tasks(*, municipality, application) -> list[UserTask]:

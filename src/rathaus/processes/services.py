@@ -8,7 +8,6 @@ A crash anywhere rolls all of it back, so a retried job neither loses nor repeat
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from rathaus.accounts.models import Membership, Role
 from rathaus.applications.models import Application
+from rathaus.cases.files import discard_files_on_error
 from rathaus.core.audit import audit_batch, audit_record, audit_record_many
 from rathaus_domain.forms.validation import FieldError, validate
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
@@ -289,7 +289,7 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
     case = CaseContext(application=application, instance=instance, model=model)
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
-        with transaction.atomic(), case_context(case), audit_batch():
+        with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch():
             action(run)
             _persist(instance, run, case, actor=actor, now=now, fresh=fresh)
     except MessageNotExpected:
@@ -355,9 +355,6 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
         return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
 
 
-#: What a citizen may hand in later on her status page, and how large it may be.
-LATE_UPLOAD_TYPES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
-LATE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_MESSAGE = "document_uploaded"
 
 
@@ -373,71 +370,48 @@ def message_label(name: str) -> str:
     return MESSAGE_LABELS.get(name, name)
 
 
-class UploadRefused(Exception):
-    """The file fails a check; nothing was stored."""
-
-    def __init__(self, message_de: str, message_en: str):
-        super().__init__(message_en)
-        self.message_de, self.message_en = message_de, message_en
-
-
-def _check_late_upload(filename: str, raw: bytes) -> tuple[str, str]:
-    """Sniffed content type and a safe file name, or UploadRefused."""
-    import os
-
-    from django.utils.text import get_valid_filename
-
-    from rathaus_domain.forms.validation import sniff_content_type
-
-    if not raw:
-        raise UploadRefused("Die Datei ist leer.", "the file is empty")
-    if len(raw) > LATE_UPLOAD_MAX_BYTES:
-        raise UploadRefused(f"Die Datei ist zu groß. Erlaubt sind höchstens {LATE_UPLOAD_MAX_BYTES // (1024 * 1024)} MB.",
-                            f"the file is too large (at most {LATE_UPLOAD_MAX_BYTES // (1024 * 1024)} MB)")
-    content_type = sniff_content_type(raw)
-    if content_type not in LATE_UPLOAD_TYPES:
-        raise UploadRefused("Diese Datei hat kein erlaubtes Format. Erlaubt sind PDF, PNG und JPEG.",
-                            "this file type is not allowed (PDF, PNG and JPEG are)")
-    # The stored name ends in the extension of what the bytes are, whatever the upload claimed.
-    stem = os.path.splitext(os.path.basename(filename.replace("\\", "/")))[0].split(".")[0]
-    try:
-        stem = get_valid_filename(stem)[:80]
-    except Exception:  # noqa: BLE001 - Django raises SuspiciousFileOperation for names like ".."
-        stem = ""
-    return content_type, (stem or "nachweis") + LATE_UPLOAD_TYPES[content_type]
+def _waiting_instance(application: Application, name: str) -> tuple[ProcessInstance | None, Application]:
+    """The case's locked instance and application; the instance only if it waits for message `name`."""
+    instance_id = ProcessInstance.objects.filter(application=application).values_list("pk", flat=True).first()
+    if instance_id is None:
+        return None, Application.objects.select_for_update(of=("self",)).select_related("service", "municipality").get(
+            pk=application.pk)
+    locked, app = _locked_instance(instance_id)
+    return (locked if name in locked.waiting_messages else None), app
 
 
-def document_upload_later(*, application: Application, filename: str, raw: bytes, actor=None,
+def document_upload_later(*, application: Application, filename: str, raw: bytes, declared_type: str | None = None,
+                          request_id: int | None = None, request_item: int | None = None, actor=None,
                           ip: str | None = None, now: datetime | None = None):
     """A citizen hands in a document her case waits for; the waiting process continues by itself.
 
-    The attachment, its audit entry and the process step it triggers are stored together or not
-    at all. Raises UploadRefused (bad file) or MessageNotExpected (the case waits for nothing).
+    Accepted when the process waits for documents or staff asked for them (an open request);
+    the file goes through the upload checks and into the case file, answers the request (item),
+    and, once nothing requested is missing, the waiting process gets its `document_uploaded`
+    message. All of it is stored together or not at all. Raises UploadRefused (bad file),
+    CaseFileError (unknown request item) or MessageNotExpected (nothing is expected).
     """
-    from django.core.files.base import ContentFile
+    from rathaus.cases.selectors import request_missing_items
+    from rathaus.cases.services import citizen_document_add, request_for_upload
+    from rathaus.cases.uploads import check_upload
 
-    from rathaus.applications.models import Attachment
-
-    content_type, safe_name = _check_late_upload(filename, raw)
-    digest = hashlib.sha256(raw).hexdigest()
-    with transaction.atomic():
-        locked, app = _instance_waiting_for(application, DOCUMENT_MESSAGE,
-                                            "Zu diesem Antrag werden derzeit keine Unterlagen erwartet",
-                                            "this application does not wait for documents")
-        count = Attachment.objects.filter(application=app, field__startswith="nachgereicht/").count()
-        attachment = Attachment(municipality=app.municipality, application=app, field=f"nachgereicht/{count + 1}",
-                                filename=safe_name, content_type=content_type, size=len(raw), sha256=digest)
-        attachment.file.save(digest, ContentFile(raw), save=False)
-        attachment.save()
-        audit_record(action="application.document_added", municipality=app.municipality, actor=actor, obj=app,
-                     summary=f"{app.reference}: Unterlage nachgereicht",
-                     data={"attachment": attachment.pk, "sha256": digest, "content_type": content_type}, ip_address=ip)
-        _move(locked, app, lambda run: run.deliver_message(DOCUMENT_MESSAGE, {"uploaded_document": attachment.pk}),
-              actor=actor, now=now)
-        if locked.status == InstanceStatus.FAILED:
-            # Roll back the upload too: the citizen tries again rather than leaving a half-handled file.
-            raise ProcessError(locked.error, locked.error)
-    return attachment
+    upload = check_upload(raw=raw, filename=filename, declared_type=declared_type)
+    with discard_files_on_error(), transaction.atomic():
+        waiting, app = _waiting_instance(application, DOCUMENT_MESSAGE)
+        request, item = request_for_upload(application=app, request_id=request_id, item=request_item)
+        if waiting is None and request is None:
+            raise MessageNotExpected("Zu diesem Antrag werden derzeit keine Unterlagen erwartet",
+                                     "this application does not wait for documents")
+        document = citizen_document_add(application=app, upload=upload, request=request, request_item=item,
+                                        actor=actor, ip=ip)
+        # With several documents requested, the process goes on when the last of them is in.
+        if waiting is not None and (request is None or not request_missing_items(request=request)):
+            _move(waiting, app, lambda run: run.deliver_message(DOCUMENT_MESSAGE, {"uploaded_document": document.pk}),
+                  actor=actor, now=now)
+            if waiting.status == InstanceStatus.FAILED:
+                # Roll back the upload too: the citizen tries again rather than leaving a half-handled file.
+                raise ProcessError(waiting.error, waiting.error)
+    return document
 
 
 def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:

@@ -4,7 +4,7 @@ Citizens: their decision documents."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
@@ -16,6 +16,10 @@ from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
 from rathaus.applications.services import access_token_matches
+from rathaus.cases.rules import mark_openable
+from rathaus.cases.selectors import case_file
+from rathaus.cases.services import CaseFileError
+from rathaus.cases.uploads import UploadRefused, max_bytes_default
 from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
@@ -28,7 +32,7 @@ from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
 
 from . import selectors, services
-from .models import CaseDocument, DefinitionState
+from .models import DefinitionState
 
 PAGE_SIZE = 50
 TITLES = {"mine": gettext_lazy("Meine Aufgaben"), "team": gettext_lazy("Aufgaben im Team"),
@@ -112,7 +116,8 @@ def task_detail(request, pk: int):
         "errors": error_summary(step, errors), "staff": selectors.staff_members(municipality=request.municipality),
         "can_assign": request.user.has_perm(Perm.ASSIGN_TASKS, request.municipality),
         "timeline": selectors.case_timeline(municipality=request.municipality, application=application),
-        "attachments": list(application.attachments.all()),
+        "documents": mark_openable(case_file(municipality=request.municipality, application=application), request.user,
+                                   request.municipality),
         "now": timezone.now()}, status=status)
 
 
@@ -127,29 +132,6 @@ def diagram_data(request, reference: str):
     bpmn = next((f["content"] for f in instance.definition.files if f["kind"] == "bpmn"), "")
     return JsonResponse({"xml": bpmn, "completed": instance.completed_elements, "current": instance.current_elements,
                          "status": instance.status})
-
-
-def _document_response(document: CaseDocument):
-    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.filename,
-                        content_type=document.content_type)
-
-
-@staff_view(Perm.HANDLE_APPLICATION)
-def staff_document(request, reference: str, document_id: int):
-    application = application_get(municipality=request.municipality, reference=reference)
-    document = get_object_or_404(CaseDocument.objects.for_municipality(request.municipality), application=application,
-                                 pk=document_id)
-    return _document_response(document)
-
-
-@tenant_view
-def citizen_document(request, reference: str, token: str, document_id: int):
-    application = application_get(municipality=request.municipality, reference=reference)
-    if not access_token_matches(application, token):
-        raise Http404("wrong token")
-    document = get_object_or_404(CaseDocument.objects.for_municipality(request.municipality), application=application,
-                                 pk=document_id, public=True)
-    return _document_response(document)
 
 
 @staff_view(Perm.MANAGE_PROCESSES)
@@ -193,18 +175,28 @@ def _upload_rate(group, request) -> str:
     return settings.RATELIMIT_SUBMISSIONS
 
 
+def _posted_int(request, name: str) -> int | None:
+    value = request.POST.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
 def _handle_upload(request, application, back):
     upload = request.FILES.get("document")
     if upload is None:
         messages.error(request, _("Bitte wählen Sie eine Datei aus."))
         return back
+    english = (get_language() or "de").startswith("en")
     try:
+        # One byte over the limit is enough to refuse the file without reading all of it.
         services.document_upload_later(application=application, filename=upload.name,
-                                       raw=upload.read(services.LATE_UPLOAD_MAX_BYTES + 1),
+                                       raw=upload.read(max_bytes_default() + 1), declared_type=upload.content_type,
+                                       request_id=_posted_int(request, "request"), request_item=_posted_int(request, "item"),
                                        actor=request.user if request.user.is_authenticated else None, ip=client_ip(request))
-    except services.UploadRefused as exc:
+    except UploadRefused as exc:
         messages.error(request, _("Die Datei wurde nicht angenommen: %(e)s") % {
-            "e": exc.message_en if (get_language() or "de").startswith("en") else exc.message_de})
+            "e": exc.message_en if english else exc.message_de})
+    except CaseFileError as exc:
+        messages.error(request, exc.message_en if english else exc.message_de)
     except MessageNotExpected:
         messages.error(request, _("Zu diesem Antrag werden derzeit keine Unterlagen erwartet."))
     except ProcessError:

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from rathaus.applications.models import Application, Attachment, StatusChange
+from rathaus.applications.models import Application, StatusChange
+from rathaus.cases.models import Document, DocumentVersion
 from rathaus.core.models import AuditEntry
 from rathaus_domain.forms._schema import json_pointer, schema_for_path
 from rathaus_domain.forms.tests.schema_data import DEFECTS, broken_data, instance, valid_data
@@ -356,7 +357,7 @@ def _validator(schema):
 
 
 def _counts():
-    return Application.objects.count(), AuditEntry.objects.count(), Attachment.objects.count()
+    return Application.objects.count(), AuditEntry.objects.count(), DocumentVersion.objects.count()
 
 
 def _assert_accepted(client, service_id, validator, data):
@@ -367,7 +368,7 @@ def _assert_accepted(client, service_id, validator, data):
     assert Application.objects.count() == before + 1
     stored = Application.objects.get(reference=response.json()["reference"])
     # File leaves are replaced by attachment metadata; every other value is stored as sent.
-    file_paths = {tuple(a.field.split("/")) for a in Attachment.objects.filter(application=stored)}
+    file_paths = {tuple(d.form_field.split("/")) for d in Document.objects.filter(application=stored)}
     for path, value in _paths(data):
         if not isinstance(value, dict | list) and not any(tuple(map(str, path[: len(f)])) == f for f in file_paths):
             found = stored.data
@@ -553,7 +554,7 @@ def test_file_content_is_accepted_exactly_when_the_published_schema_accepts_it(c
     response = post_application(client, town.slug, {"service": dog.pk, "data": dog_data})
     if _validator(schema).is_valid(dog_data):
         assert response.status_code == 201, response.content
-        assert Attachment.objects.get().content_type == "application/pdf"
+        assert DocumentVersion.objects.get().content_type == "application/pdf"
     else:
         assert response.status_code == 422
         assert Application.objects.count() == 0

@@ -75,10 +75,11 @@ def _route_of(url: str) -> str | None:
 
 
 @pytest.fixture
-def world(town, other_town, make_staff, login_verified, demo_services, django_capture_on_commit_callbacks):
+def world(town, other_town, make_staff, make_user, login_verified, demo_services, django_capture_on_commit_callbacks):
     """Both towns seeded alike, each with an application carrying an attachment."""
     import base64
 
+    from rathaus.accounts.services import erasure_request
     from rathaus.applications.services import application_submit
     from rathaus.catalog.services import service_upsert
 
@@ -107,9 +108,13 @@ def world(town, other_town, make_staff, login_verified, demo_services, django_ca
         declaration = {"truthful": True, "privacy": True}
         # Jobs after commit (receipt, process start) run, so cases get their tasks and documents:
         # a plain registration runs through to a decision letter, an exemption waits for staff.
+        # A citizen with an account, who asks for erasure: the data-protection pages get a real request.
+        citizen = make_user(f"erika@{municipality.slug}.example")
         with django_capture_on_commit_callbacks(execute=True):
-            application_submit(municipality=municipality, service=dog, data={
+            application_submit(municipality=municipality, service=dog, applicant=citizen, data={
                 "owner": owner, "dog": dog_details, "reduction": {"exemption": "keine"}, "declaration": declaration})
+        with django_capture_on_commit_callbacks(execute=True):
+            erasure_request(user=citizen, reason="")
         with django_capture_on_commit_callbacks(execute=True):
             result = application_submit(municipality=municipality, service=dog, data={
                 "owner": owner, "dog": dog_details, "reduction": {"exemption": "blindenfuehrhund", "proof": proof},

@@ -58,3 +58,13 @@ def test_decision_letter_in_the_core_font_spells_out_what_latin1_lacks():
     assert "Die Steuer beträgt 120 EUR - jährlich." in text
     assert "?ukasz Müller" in text
     assert len(raw) < 5000
+
+
+def test_documents_written_with_fpdf2s_output_keep_every_glyph_for_the_next_document():
+    # fpdf2's own producer subsets fonts in place; a document output that way once stripped the
+    # shared font, and the next document with other letters failed (a participant list did).
+    for text in ("aaa bbb", "Zirkus Kunterbunt: Zelte und Kanus"):
+        pdf = TextPdf("Liste", "Musterstadt")
+        pdf.add_page()
+        pdf.block(text, 10, "B")  # bold: the font without a shared base repertoire
+        assert text in _text(bytes(pdf.output()))

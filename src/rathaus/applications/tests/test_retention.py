@@ -11,17 +11,17 @@ from django.core import serializers
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from rathaus.applications.models import Application, Attachment, Draft, Note, StatusChange
+from rathaus.applications.models import Application, Draft, Note, StatusChange
 from rathaus.applications.services import (
     application_change_status,
     application_submit,
     applications_apply_retention,
     note_add,
 )
+from rathaus.cases.models import Document, DocumentVersion
 from rathaus.core.audit import audit_verify
 from rathaus.core.models import AuditEntry
 from rathaus.processes.models import (
-    CaseDocument,
     CaseEvent,
     InstanceStatus,
     OutboxMessage,
@@ -37,8 +37,8 @@ pytestmark = pytest.mark.django_db
 PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
 # What the test data says about the applicant; none of it may survive retention in a derived row.
 PERSONAL = ("Erika", "Mustermann", "erika@example.org", "Hauptstra", "1980-01-31", "276098106123456", "Bello")
-DERIVED_MODELS = (Application, StatusChange, Note, Attachment, ProcessInstance, UserTask, Timer, OutboxMessage, CaseEvent,
-                  CaseDocument)
+DERIVED_MODELS = (Application, StatusChange, Note, Document, DocumentVersion, ProcessInstance, UserTask, Timer, OutboxMessage,
+                  CaseEvent)
 
 
 @pytest.fixture
@@ -103,9 +103,11 @@ def test_retention_removes_personal_data_from_every_derived_row_and_keeps_the_st
         application_change_status(application=application, status="closed", actor=worker,
                                   public_text="Liebe Frau Mustermann, Ihr Vorgang ist abgeschlossen.")
     application.refresh_from_db()
-    files = [a.file.name for a in Attachment.objects.filter(application=application)]
-    files += [d.file.name for d in CaseDocument.objects.filter(application=application)]
-    assert len(files) == 2 and all(default_storage.exists(name) for name in files)
+    # The proof from the form, the receipt (stored when the receipt e-mail went out) and the decision letter.
+    files = [v.file.name for v in DocumentVersion.objects.filter(document__application=application)]
+    assert sorted(Document.objects.filter(application=application).values_list("document_type", flat=True)) == [
+        "application_form", "decision", "proof"]
+    assert len(files) == 3 and all(default_storage.exists(name) for name in files)
     before = _dump()
     assert all(word in before for word in PERSONAL)
     assert OutboxMessage.objects.filter(idempotency_key__startswith=f"{application.reference}:").exists()
@@ -122,8 +124,8 @@ def test_retention_removes_personal_data_from_every_derived_row_and_keeps_the_st
     instance = ProcessInstance.objects.get(application=application)
     assert instance.state == "" and instance.status == InstanceStatus.COMPLETED
     assert UserTask.objects.get(pk=task.pk).result == {}
-    assert not Attachment.objects.filter(application=application).exists()
-    assert not CaseDocument.objects.filter(application=application).exists()
+    assert not Document.objects.filter(application=application).exists()
+    assert not DocumentVersion.objects.filter(document__application=application).exists()
     assert not Note.objects.filter(application=application).exists()
     assert all(m.payload == {} for m in OutboxMessage.objects.filter(idempotency_key__startswith=f"{application.reference}:"))
     # What statistics need stays: reference, service, status, channel, dates, the history and timeline rows.
@@ -132,8 +134,8 @@ def test_retention_removes_personal_data_from_every_derived_row_and_keeps_the_st
     assert list(application.history.values_list("status", "created_at")) == history
     assert CaseEvent.objects.filter(application=application).count() == events
     entry = AuditEntry.objects.get(action="application.anonymised", object_id=str(application.pk))
-    assert entry.data["removed"] == {"attachments": 1, "documents": 1, "notes": 1, "status_texts": len(history),
-                                     "events": events, "tasks": 1, "processes": 1, "timers": 0,
+    assert entry.data["removed"] == {"document_versions": 3, "documents": 3, "document_requests": 0, "notes": 1, "status_texts": len(history),
+                                     "events": events, "representations": 0, "tasks": 1, "processes": 1, "timers": 0,
                                      "outbox_cancelled": 0, "outbox_cleared": entry.data["removed"]["outbox_cleared"]}
     assert entry.data["removed"]["outbox_cleared"] >= 1
     assert [word for word in PERSONAL if word in json.dumps([entry.summary, entry.data])] == []
@@ -197,7 +199,7 @@ def test_a_failing_case_changes_nothing_and_does_not_stop_the_others(submit, dog
     for application in (broken, healthy):
         application_change_status(application=application, status="withdrawn", actor=worker)
         _age(application)
-    attachment = Attachment.objects.get(application=broken)
+    proof = DocumentVersion.objects.get(document__application=broken, document__document_type="proof")
     real_audit = services.audit_record
 
     def audit_failing_for_broken(**kwargs):
@@ -212,7 +214,7 @@ def test_a_failing_case_changes_nothing_and_does_not_stop_the_others(submit, dog
     broken.refresh_from_db()
     assert broken.anonymised_at is None and broken.data["owner"]["family_name"] == "Mustermann"
     assert broken.applicant_name == "Erika Mustermann"
-    assert Attachment.objects.filter(pk=attachment.pk).exists() and default_storage.exists(attachment.file.name)
+    assert DocumentVersion.objects.filter(pk=proof.pk).exists() and default_storage.exists(proof.file.name)
     assert ProcessInstance.objects.get(application=broken).state != ""
     assert Application.objects.get(pk=healthy.pk).anonymised_at is not None
 

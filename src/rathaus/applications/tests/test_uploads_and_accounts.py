@@ -3,8 +3,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from rathaus.applications.models import Application, Attachment
+from rathaus.applications.models import Application
 from rathaus.applications.tests.test_web_flow import STEP_VALUES
+from rathaus.cases.models import Document, DocumentVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +34,12 @@ def test_exemption_needs_a_proof_and_accepts_a_png(client, town, demo_services):
     assert client.post(f"{base}/schritt/4/", STEP_VALUES[4]).status_code == 302
     client.post(f"{base}/pruefen/")
     application = Application.objects.get()
-    attachment = Attachment.objects.get(application=application)
-    assert (attachment.filename, attachment.content_type, attachment.size) == ("ausweis.png", "image/png", len(PNG))
-    assert application.data["reduction"]["proof"]["attachment_id"] == attachment.pk
+    document = Document.objects.get(application=application, form_field="reduction/proof")
+    version = document.versions.get()
+    assert (version.original_filename, version.filename, version.content_type, version.size) == (
+        "ausweis.png", "ausweis.png", "image/png", len(PNG))
+    assert (document.document_type, document.source, document.confidentiality) == ("proof", "citizen_online", "public")
+    assert application.data["reduction"]["proof"]["document_id"] == document.pk
     assert "content" not in application.data["reduction"]["proof"]
 
 
@@ -50,7 +54,7 @@ def test_uploads_that_fail_a_check_are_refused_and_not_stored(client, town, demo
                                                   "reduction.proof": SimpleUploadedFile(name, content)})
     assert response.status_code == 422
     assert message in response.content.decode()
-    assert Attachment.objects.count() == 0
+    assert Document.objects.count() == 0 and DocumentVersion.objects.count() == 0
 
 
 def test_citizen_with_account_finds_the_application_under_my_applications(client, town, demo_services, make_user):

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import environ
 
+from rathaus.config.storage import storages_from_env
+
 BASE_DIR = Path(__file__).resolve().parents[4]
 SRC_DIR = BASE_DIR / "src" / "rathaus"
 
@@ -150,16 +152,23 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start while collectstatic has not run
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
+# Documents: the file system under MEDIA_ROOT, or S3-compatible storage (STORAGE_BACKEND=s3, AWS_* variables).
+STORAGES = storages_from_env(env, media_root=MEDIA_ROOT)
 WHITENOISE_USE_FINDERS = True
 
 # Uploads: the form's own limits are stricter; these cap what Django reads at all.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=15 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 RATHAUS_MAX_BODY_BYTES = env.int("RATHAUS_MAX_BODY_BYTES", default=15 * 1024 * 1024)
+# Upload checks of the case file (rathaus.cases.uploads): size, types, ZIP containers, malware scanners.
+RATHAUS_UPLOAD_MAX_BYTES = env.int("RATHAUS_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+RATHAUS_UPLOAD_ALLOWED_TYPES = env.list("RATHAUS_UPLOAD_ALLOWED_TYPES", default=["application/pdf", "image/png", "image/jpeg"])
+RATHAUS_ARCHIVE_MAX_ENTRIES = env.int("RATHAUS_ARCHIVE_MAX_ENTRIES", default=1000)
+RATHAUS_ARCHIVE_MAX_UNCOMPRESSED_BYTES = env.int("RATHAUS_ARCHIVE_MAX_UNCOMPRESSED_BYTES", default=100 * 1024 * 1024)
+RATHAUS_ARCHIVE_MAX_RATIO = env.int("RATHAUS_ARCHIVE_MAX_RATIO", default=100)
+CLAMAV_URL = env.str("CLAMAV_URL", default="")  # tcp://127.0.0.1:3310 or unix:///run/clamav/clamd.ctl
+CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=30.0)
+RATHAUS_UPLOAD_SCANNERS = env.list("RATHAUS_UPLOAD_SCANNERS", default=["clamav"] if CLAMAV_URL else [])
 
 # Four slashes: django-environ strips one, and the path must stay absolute.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail:///" + str(VAR_DIR / "mail"))
@@ -208,13 +217,29 @@ CSRF_FAILURE_VIEW = "rathaus.core.views.csrf_failure"
 # name → (task, interval in seconds); the worker enqueues each when due.
 RATHAUS_PERIODIC_TASKS = {
     "applications.retention": ("rathaus.applications.tasks.apply_retention", 24 * 3600),
+    # Case files: delete documents whose retention class has run out (legal holds excepted).
+    "cases.retention": ("rathaus.cases.tasks.apply_document_retention", 24 * 3600),
     # Processes: fire due timers, deliver the outbox, restart work a killed worker left behind.
     "processes.timers": ("rathaus.processes.tasks.fire_due_timers", env.int("RATHAUS_PROCESS_TIMER_SECONDS", default=60)),
     "processes.sweep": ("rathaus.processes.tasks.sweep", env.int("RATHAUS_PROCESS_SWEEP_SECONDS", default=60)),
     "processes.deadlines": ("rathaus.processes.tasks.task_deadlines", 3600),
     # Daycare offers answer by a date; checking hourly expires them within an hour of the deadline.
     "exchanges.place_offers_expire": ("rathaus.exchanges.tasks.expire_place_offers", 3600),
+    # Domain events to subscribers: fan out what a job missed, retry deliveries whose backoff ran out.
+    "integration.deliveries": ("rathaus.integration.tasks.deliveries_sweep",
+                               env.int("RATHAUS_WEBHOOK_SWEEP_SECONDS", default=30)),
 }
+
+# Deliveries of domain events to webhooks and office mailboxes (docs/integration.md).
+# Webhooks may only reach public addresses unless the operator allows internal ones (a back-office
+# system in the town's own network): otherwise a tenant admin could make the server call its neighbours.
+RATHAUS_WEBHOOK_ALLOW_PRIVATE = env.bool("RATHAUS_WEBHOOK_ALLOW_PRIVATE", default=False)
+RATHAUS_WEBHOOK_TIMEOUT_SECONDS = env.float("RATHAUS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+RATHAUS_WEBHOOK_MAX_ATTEMPTS = env.int("RATHAUS_WEBHOOK_MAX_ATTEMPTS", default=15)
+RATHAUS_WEBHOOK_MAX_AGE_HOURS = env.float("RATHAUS_WEBHOOK_MAX_AGE_HOURS", default=48.0)
+RATHAUS_WEBHOOK_BACKOFF_BASE_SECONDS = env.float("RATHAUS_WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
+RATHAUS_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("RATHAUS_WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600.0)
+RATHAUS_WEBHOOK_SECRET_GRACE_HOURS = env.float("RATHAUS_WEBHOOK_SECRET_GRACE_HOURS", default=24.0)
 
 # Map tiles for the directories' map. Empty: no map (the list works without it). Production should
 # use its own tile server; OpenStreetMap's public tiles are for light use only (their usage policy).

@@ -38,7 +38,8 @@ def setup(count: int) -> None:
 
 def report() -> None:
     from rathaus.applications.models import Application
-    from rathaus.processes.models import CaseDocument, OutboxMessage, ProcessInstance
+    from rathaus.cases.models import Document
+    from rathaus.processes.models import OutboxMessage, ProcessInstance
 
     print(json.dumps({
         "applications": Application.objects.count(),
@@ -46,7 +47,7 @@ def report() -> None:
         "instances": ProcessInstance.objects.count(),
         "completed": ProcessInstance.objects.filter(status="completed").count(),
         "failed": list(ProcessInstance.objects.exclude(error="").values_list("error", flat=True)[:3]),
-        "documents": CaseDocument.objects.count(),
+        "documents": Document.objects.filter(document_type="decision").count(),
         "outbox": sorted(OutboxMessage.objects.values_list("idempotency_key", flat=True)),
         "unsent": OutboxMessage.objects.filter(sent_at__isnull=True).count(),
         "status_changes": {a.reference: a.history.count() for a in Application.objects.prefetch_related("history")},

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from rathaus.accounts.models import Role
-from rathaus.processes.models import CaseDocument, CaseEvent, InstanceStatus, OutboxMessage, ProcessInstance, Timer, UserTask
+from rathaus.cases.models import Document
+from rathaus.processes.models import CaseEvent, InstanceStatus, OutboxMessage, ProcessInstance, Timer, UserTask
 from rathaus.processes.services import message_deliver, task_claim, task_complete, timer_fire_due
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def test_first_dog_is_decided_automatically_with_90_euros(submit, dog_data):
     assert decision.public and "Erster Hund" in decision.text
     assert decision.data["inputs"]["Bereits gehaltene Hunde"] == 0
     assert decision.data["matched_rules"][0]["annotation"] == "Erster Hund: Regelsteuersatz"
-    assert CaseDocument.objects.filter(application=application).count() == 1
+    assert Document.objects.filter(application=application, document_type="decision").count() == 1
     assert OutboxMessage.objects.filter(kind="email").count() == 1
 
 

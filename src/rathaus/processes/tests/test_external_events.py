@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from rathaus.applications.models import Attachment
 from rathaus.applications.services import access_token_for
+from rathaus.cases.models import Document
 from rathaus.processes.models import CaseEvent, InstanceStatus, OutboxMessage, ProcessInstance, TaskState, UserTask
 from rathaus.processes.services import message_deliver, task_complete, timer_fire_due
 
@@ -71,8 +71,10 @@ def test_a_requested_proof_puts_the_case_on_hold_and_asks_the_citizen(client, pr
 def test_the_citizens_upload_continues_the_process_by_itself(client, proof_requested):
     response = client.post(_upload_url(proof_requested), {"document": SimpleUploadedFile("neu.pdf", PDF_BYTES)})
     assert response.status_code == 302
-    stored = Attachment.objects.get(application=proof_requested, field="nachgereicht/1")
-    assert stored.content_type == "application/pdf" and stored.filename == "neu.pdf"
+    stored = Document.objects.get(application=proof_requested, form_field="nachgereicht/1")
+    version = stored.versions.get()
+    assert version.content_type == "application/pdf" and version.filename == "neu.pdf"
+    assert (stored.source, stored.document_type, stored.confidentiality) == ("citizen_later", "proof", "public")
     # The wait is over: the waiting task is gone and the proof goes back to the case worker.
     assert UserTask.objects.get(application=proof_requested, element_id="await_proof").state == TaskState.CANCELLED
     assert UserTask.objects.filter(application=proof_requested, element_id="review", state=TaskState.OPEN).count() == 1
@@ -91,13 +93,13 @@ def test_the_citizens_upload_continues_the_process_by_itself(client, proof_reque
 def test_a_refused_upload_stores_nothing_and_the_case_keeps_waiting(client, proof_requested, name, content, message):
     response = client.post(_upload_url(proof_requested), {"document": SimpleUploadedFile(name, content)}, follow=True)
     assert message in response.content.decode()
-    assert not Attachment.objects.filter(application=proof_requested, field__startswith="nachgereicht/").exists()
+    assert not Document.objects.filter(application=proof_requested, form_field__startswith="nachgereicht/").exists()
     assert ProcessInstance.objects.get(application=proof_requested).waiting_messages == ["document_uploaded"]
 
 
 def test_a_disguised_file_is_stored_under_the_extension_of_what_it_is(client, proof_requested):
     client.post(_upload_url(proof_requested), {"document": SimpleUploadedFile("../../etc/scan.exe.png", PDF_BYTES)})
-    assert Attachment.objects.get(application=proof_requested, field="nachgereicht/1").filename == "scan.pdf"
+    assert Document.objects.get(application=proof_requested, form_field="nachgereicht/1").versions.get().filename == "scan.pdf"
 
 
 def test_nobody_can_upload_to_a_case_that_waits_for_nothing_or_with_a_wrong_token(client, submit, dog_data, proof_requested):
@@ -108,7 +110,7 @@ def test_nobody_can_upload_to_a_case_that_waits_for_nothing_or_with_a_wrong_toke
     wrong = reverse("processes:citizen_upload", kwargs={"municipality": proof_requested.municipality.slug,
                                                         "reference": proof_requested.reference, "token": "falsch"})
     assert client.post(wrong, {"document": SimpleUploadedFile("x.pdf", PDF_BYTES)}).status_code == 404
-    assert not Attachment.objects.filter(field__startswith="nachgereicht/").exists()
+    assert not Document.objects.filter(form_field__startswith="nachgereicht/").exists()
 
 
 def test_reminder_after_14_days_and_normal_rate_after_28_days(proof_requested):

@@ -92,10 +92,12 @@ def test_citizen_status_page_explains_the_automatic_decision(client, town, submi
     assert "Warum so entschieden wurde" in html
     assert "Erster Hund: Regelsteuersatz" in html
     assert "Hundesteuerbescheid" in html
-    document = application.case_documents.get()
-    pdf = client.get(_url("citizen_document", town, reference=application.reference, token=token, document_id=document.pk))
+    document = application.documents.get(document_type="decision")
+    download = reverse("cases:citizen_download", kwargs={"municipality": town.slug, "reference": application.reference,
+                                                         "token": token, "document_id": document.pk})
+    pdf = client.get(download)
     assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
-    wrong = client.get(_url("citizen_document", town, reference=application.reference, token="x" * 32, document_id=document.pk))
+    wrong = client.get(download.replace(token, "x" * 32))
     assert wrong.status_code == 404
 
 
@@ -135,7 +137,11 @@ def test_team_view_shows_only_tasks_of_roles_the_user_holds(client, town, make_s
 def test_task_page_links_the_proof_and_the_result_is_in_the_timeline(staff_client, town, exemption_case):
     task = UserTask.objects.get(application=exemption_case)
     page = staff_client.get(_url("task_detail", town, pk=task.pk)).content.decode()
-    assert "nachweis.pdf" in page and "/anlagen/" in page
+    proof = exemption_case.documents.get(form_field="reduction/proof")
+    link = reverse("cases:staff_download", kwargs={"municipality": town.slug, "reference": exemption_case.reference,
+                                                   "document_id": proof.pk})
+    assert "nachweis.pdf" in page and link in page
+    assert b"".join(staff_client.get(link).streaming_content).startswith(b"%PDF")
     staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "claim"})
     staff_client.post(_url("task_detail", town, pk=task.pk), {"action": "complete", "decision.outcome": "reject",
                                                               "decision.note": "Ausweis abgelaufen."})

@@ -7,7 +7,6 @@ from datetime import datetime, time
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from rathaus_domain.processes import dmn
@@ -41,7 +40,8 @@ def compute_fee(ctx: StepContext) -> dict[str, Any]:
 def _file_leaves(data: Any, path: tuple = ()) -> list[tuple[str, dict]]:
     found: list[tuple[str, dict]] = []
     if isinstance(data, dict):
-        if "sha256" in data and "filename" in data:
+        # A stored file: {filename, content_type, size, sha512, document_id} (sha256/attachment_id before the case file).
+        if "filename" in data and ("document_id" in data or "sha256" in data):
             return [("/".join(map(str, path)), data)]
         for key, value in data.items():
             found += _file_leaves(value, (*path, key))
@@ -55,9 +55,13 @@ def _file_leaves(data: Any, path: tuple = ()) -> list[tuple[str, dict]]:
 def check_documents(ctx: StepContext) -> dict[str, Any]:
     """Every file the data names must be stored; ``required`` (comma-separated paths) must be present."""
     case = current_case()
-    stored = set(case.application.attachments.values_list("sha256", flat=True))
+    from rathaus.cases.models import Document
+
+    stored = list(Document.objects.filter(application=case.application).values_list("pk", "form_field"))
+    stored_ids, stored_fields = {pk for pk, _f in stored}, {f for _pk, f in stored}
     present = {path: leaf for path, leaf in _file_leaves(dict(ctx.data))}
-    missing = [path for path, leaf in present.items() if leaf.get("sha256") not in stored]
+    missing = [path for path, leaf in present.items()
+               if (leaf["document_id"] not in stored_ids if "document_id" in leaf else path not in stored_fields)]
     for required in [p.strip() for p in str(ctx.params.get("required") or "").split(",") if p.strip()]:
         if required.replace(".", "/") not in present:
             missing.append(required)
@@ -70,12 +74,14 @@ def check_documents(ctx: StepContext) -> dict[str, Any]:
 @register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen")
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
-    from ...models import CaseDocument
+    from rathaus.cases.models import Document, DocumentType
+    from rathaus.cases.services import Generated, document_add_generated
+
     from ...pdf import decision_letter_pdf
 
     case = current_case()
     application = case.application
-    if CaseDocument.objects.filter(idempotency_key=ctx.idempotency_key).exists():
+    if Document.objects.filter(idempotency_key=ctx.idempotency_key).exists():
         return {"decision_issued": True}
     title = str(ctx.params.get("title") or "Bescheid")
     body = _format(str(ctx.params.get("text") or "Ihrem Antrag wird entsprochen."), dict(ctx.data))
@@ -86,11 +92,21 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
                ("Datum", timezone.localtime(ctx.now).strftime("%d.%m.%Y")), ("Empfänger/in", application.applicant_name or "–")],
         amount_line=f"Betrag: {fee} €. {ctx.data.get('fee_reason') or ''}" if fee not in (None, "") else "")
     filename = f"Bescheid-{application.reference}.pdf"
-    document = CaseDocument(municipality=application.municipality, application=application,
-                            idempotency_key=ctx.idempotency_key, title=title, filename=filename)
-    document.file.save(f"{hashlib.sha256(raw).hexdigest()[:16]}.pdf", ContentFile(raw), save=False)
-    document.save()
+    # Into the case file as a decision the citizen may download (version 1, stored with the step's transaction).
+    document = document_add_generated(application=application, generated=Generated(raw=raw, filename=filename),
+                                      title=title, document_type=DocumentType.DECISION,
+                                      idempotency_key=ctx.idempotency_key)
     case.note(f"Bescheid erstellt: {title}.", public=True, element_id=ctx.element_id, document=document.pk)
+    from rathaus.integration.models import EventKind
+    from rathaus.integration.services import application_event_data, event_emit
+
+    # The outcome: the model's `outcome` parameter, else the case worker's decision, else a grant
+    # (the letter's default text grants the application).
+    outcome = str(ctx.params.get("outcome") or ctx.data.get("outcome") or "approve")
+    event_emit(municipality=application.municipality, kind=EventKind.DECISION_ISSUED, application=application,
+               data=application_event_data(application, decision={
+                   "outcome": outcome, "title": title, "fee": None if fee in (None, "") else fee if isinstance(fee, int | float) else str(fee),
+                   "fee_reason": ctx.data.get("fee_reason") or "", "document_id": document.pk}))
     return {"decision_issued": True, "decision_document": document.pk}
 
 

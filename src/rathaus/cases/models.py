@@ -1,0 +1,193 @@
+"""The case file (E-Akte): one per application, with versioned documents, document requests,
+retention rules per document type and case result, and legal holds."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from rathaus.core.models import TenantModel
+
+
+class DocumentType(models.TextChoices):
+    APPLICATION_FORM = "application_form", _("Antragsformular/Eingangsbestätigung")
+    PROOF = "proof", _("Nachweis")
+    DECISION = "decision", _("Bescheid")
+    CORRESPONDENCE = "correspondence", _("Schriftverkehr")
+    OTHER = "other", _("Sonstiges")
+
+
+class Confidentiality(models.TextChoices):
+    PUBLIC = "public", _("öffentlich für Antragsteller/in")
+    INTERNAL = "internal", _("intern")
+    CONFIDENTIAL = "confidential", _("vertraulich")
+
+
+class Source(models.TextChoices):
+    CITIZEN_ONLINE = "citizen_online", _("Antragsteller/in, mit dem Antrag")
+    CITIZEN_LATER = "citizen_later", _("Antragsteller/in, nachgereicht")
+    STAFF = "staff", _("Verwaltung")
+    GENERATED = "generated", _("automatisch erstellt")
+
+
+#: The case results retention classes distinguish (the final statuses of an application).
+OUTCOMES = ("approved", "rejected", "withdrawn", "closed")
+
+# Days after a case closed until a document of the type goes (None: it stays with the case until
+# the whole application is anonymised after the service's retention period, which also ends the
+# case file). Proofs and other papers are only needed for the decision and the objection period;
+# after a withdrawal nothing was decided on them.
+DEFAULT_RETENTION_DAYS: dict[tuple[str, str], int | None] = {
+    **{(DocumentType.PROOF, outcome): 365 for outcome in OUTCOMES},
+    **{(DocumentType.OTHER, outcome): 365 for outcome in OUTCOMES},
+    (DocumentType.PROOF, "withdrawn"): 90,
+    (DocumentType.OTHER, "withdrawn"): 90,
+}
+
+
+class DocumentRequest(TenantModel):
+    """Staff ask the citizen for missing documents: what, why, until when."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="document_requests")
+    # One entry per requested document, in the order staff wrote them ("Personalausweis, Rückseite").
+    items = models.JSONField(_("Angeforderte Unterlagen"), default=list)
+    message = models.TextField(_("Nachricht an die antragstellende Person"), max_length=2000)
+    deadline = models.DateField(_("Frist"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    fulfilled_at = models.DateTimeField(_("erfüllt am"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("zurückgenommen am"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["application", "fulfilled_at", "cancelled_at"])]
+        verbose_name = _("Nachforderung")
+        verbose_name_plural = _("Nachforderungen")
+
+    def __str__(self) -> str:
+        return ", ".join(self.items)[:80]
+
+    @property
+    def is_open(self) -> bool:
+        return self.fulfilled_at is None and self.cancelled_at is None
+
+
+class Document(TenantModel):
+    """One document of a case file; its content lives in one or more versions."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="documents")
+    document_type = models.CharField(_("Art"), max_length=20, choices=DocumentType.choices, default=DocumentType.OTHER)
+    title = models.CharField(_("Bezeichnung"), max_length=200)
+    confidentiality = models.CharField(_("Vertraulichkeit"), max_length=12, choices=Confidentiality.choices,
+                                       default=Confidentiality.INTERNAL)
+    source = models.CharField(_("Herkunft"), max_length=16, choices=Source.choices)
+    # The form field a citizen's file belongs to ("reduction/proof"), if any.
+    form_field = models.CharField(_("Formularfeld"), max_length=300, blank=True)
+    # Set for documents a job or process step writes, so a retried step does not write it twice.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    request = models.ForeignKey(DocumentRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents")
+    request_item = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("erstellt von"))
+    created_at = models.DateTimeField(_("erstellt am"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["municipality", "document_type"])]
+        verbose_name = _("Dokument")
+        verbose_name_plural = _("Dokumente")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def latest_version(self) -> DocumentVersion | None:
+        """The newest version (from prefetched versions where the selector loaded them)."""
+        versions = list(self.versions.all())
+        return max(versions, key=lambda v: v.number) if versions else None
+
+
+def version_path(instance: DocumentVersion, filename: str) -> str:
+    # Never the citizen's file name on disk (it is data only); ids and the hash make the name unique.
+    document = instance.document
+    return (f"cases/{document.municipality_id}/{document.application_id}/{document.pk}/"
+            f"v{instance.number}-{instance.sha512[:32]}")
+
+
+class DocumentVersion(TenantModel):
+    """The content of a document at one point; a new version never replaces an old one."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("Version"))
+    file = models.FileField(upload_to=version_path, max_length=300)
+    original_filename = models.CharField(_("ursprünglicher Dateiname"), max_length=255)
+    filename = models.CharField(_("Dateiname"), max_length=120)
+    content_type = models.CharField(_("Dateiformat"), max_length=100)
+    size = models.PositiveBigIntegerField(_("Größe"))
+    sha512 = models.CharField(max_length=128)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", verbose_name=_("hinzugefügt von"))
+    created_at = models.DateTimeField(_("hinzugefügt am"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["document", "number"]
+        constraints = [models.UniqueConstraint(fields=["document", "number"], name="document_version_number_unique")]
+        verbose_name = _("Dokumentversion")
+        verbose_name_plural = _("Dokumentversionen")
+
+    def __str__(self) -> str:
+        return f"{self.filename} (v{self.number})"
+
+
+class RetentionRule(TenantModel):
+    """How long documents of one type stay after a case closed with one result (a tenant's override).
+
+    `days` empty means: kept with the case until the whole application is anonymised after the
+    service's retention period.
+    """
+
+    document_type = models.CharField(_("Art"), max_length=20, choices=DocumentType.choices)
+    outcome = models.CharField(_("Ergebnis"), max_length=12)
+    days = models.PositiveIntegerField(_("Tage nach Abschluss"), null=True, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "document_type", "outcome"],
+                                               name="retention_rule_unique")]
+        verbose_name = _("Aufbewahrungsregel")
+        verbose_name_plural = _("Aufbewahrungsregeln")
+
+    def __str__(self) -> str:
+        return f"{self.document_type}/{self.outcome}: {self.days}"
+
+
+class LegalHold(TenantModel):
+    """A legal hold (Aufbewahrungssperre): while active, nothing of the case is deleted or anonymised."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="legal_holds")
+    reason = models.TextField(_("Grund"), max_length=1000)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    set_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(_("Grund der Aufhebung"), max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-set_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["application"], condition=Q(released_at__isnull=True),
+                                               name="one_active_legal_hold_per_application")]
+        verbose_name = _("Aufbewahrungssperre")
+        verbose_name_plural = _("Aufbewahrungssperren")
+
+    def __str__(self) -> str:
+        return self.reason[:60]
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None

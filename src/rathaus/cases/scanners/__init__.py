@@ -1,0 +1,1 @@
+"""Pluggable malware scanners for uploads (base class, registry, ClamAV in contrib)."""

@@ -1,0 +1,433 @@
+"""Every write on the case file: documents and versions, requests for documents, legal holds,
+retention rules and the retention job. One function per use case, atomic, audited; files
+written inside the transaction are removed again if it fails, and deleted files leave storage
+only after the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rathaus.applications.models import Application, Status
+from rathaus.core.audit import audit_record
+
+from . import selectors
+from .files import discard_files_on_error, file_written, files_delete_after_commit
+from .models import (
+    OUTCOMES,
+    Confidentiality,
+    Document,
+    DocumentRequest,
+    DocumentType,
+    DocumentVersion,
+    LegalHold,
+    RetentionRule,
+    Source,
+)
+from .uploads import KNOWN_TYPES, CheckedUpload, check_upload, sanitise_filename
+
+logger = logging.getLogger(__name__)
+RECEIPT_KEY = "receipt:{pk}"
+
+
+class CaseFileError(Exception):
+    """A request on the case file that cannot be done as asked; nothing changed."""
+
+    def __init__(self, message_de: str, message_en: str = ""):
+        super().__init__(message_en or message_de)
+        self.message_de, self.message_en = message_de, message_en or message_de
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Bytes Rathaus made itself (a receipt, a decision letter): trusted, not run through the upload checks."""
+
+    raw: bytes
+    filename: str
+    content_type: str = "application/pdf"
+
+    def checked(self) -> CheckedUpload:
+        name = sanitise_filename(self.filename, self.content_type) if self.content_type in KNOWN_TYPES else self.filename
+        return CheckedUpload(raw=self.raw, content_type=self.content_type, filename=name, original_filename=self.filename,
+                             size=len(self.raw), sha512=hashlib.sha512(self.raw).hexdigest())
+
+
+# ---------------------------------------------------------------- documents and versions
+
+def _store_version(*, document: Document, number: int, upload: CheckedUpload, added_by=None) -> DocumentVersion:
+    version = DocumentVersion(municipality_id=document.municipality_id, document=document, number=number,
+                              original_filename=upload.original_filename[:255], filename=upload.filename[:120],
+                              content_type=upload.content_type, size=upload.size, sha512=upload.sha512,
+                              added_by=added_by if getattr(added_by, "is_authenticated", False) else None)
+    version.file.save(f"v{number}", ContentFile(upload.raw), save=False)
+    file_written(version.file.storage, version.file.name)
+    version.save()
+    return version
+
+
+def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str | None = None,
+           actor_label: str = "") -> None:
+    """Audit entry and domain event of a new document or version, in the caller's transaction."""
+    from rathaus.integration.models import EventKind
+    from rathaus.integration.services import event_emit
+
+    application = document.application
+    details = {"document": document.pk, "version": version.number, "document_type": document.document_type,
+               "confidentiality": document.confidentiality, "source": document.source,
+               "content_type": version.content_type, "size": version.size, "sha512": version.sha512}
+    audit_record(action="case.document_added" if version.number == 1 else "case.version_added",
+                 municipality=application.municipality, actor=actor, obj=document,
+                 summary=f"{application.reference}: {document.get_document_type_display()} v{version.number}",
+                 data=details, ip_address=ip, actor_label=actor_label)
+    event_emit(municipality=application.municipality, kind=EventKind.DOCUMENT_ADDED, application=application,
+               data=details)
+
+
+def document_add(*, application: Application, upload: CheckedUpload, title: str, document_type: str,
+                 confidentiality: str, source: str, form_field: str = "", actor=None, ip: str | None = None,
+                 idempotency_key: str | None = None, request: DocumentRequest | None = None,
+                 request_item: int | None = None, actor_label: str = "") -> Document:
+    """Add a document (version 1) to the case file of `application`; `upload` has passed the checks."""
+    DocumentType(document_type)
+    Confidentiality(confidentiality)
+    Source(source)
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    with discard_files_on_error(), transaction.atomic():
+        document = Document.objects.create(
+            municipality_id=application.municipality_id, application=application, document_type=document_type,
+            title=(title.strip() or upload.filename)[:200], confidentiality=confidentiality, source=source,
+            form_field=form_field[:300], idempotency_key=idempotency_key, request=request, request_item=request_item,
+            created_by=actor)
+        version = _store_version(document=document, number=1, upload=upload, added_by=actor)
+        _added(document, version, actor=actor, ip=ip, actor_label=actor_label)
+    return document
+
+
+def document_add_generated(*, application: Application, generated: Generated, title: str, document_type: str,
+                           idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC) -> Document:
+    """Store a document Rathaus produced (once per key: a retried step or job returns the first)."""
+    existing = Document.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    return document_add(application=application, upload=generated.checked(), title=title, document_type=document_type,
+                        confidentiality=confidentiality, source=Source.GENERATED, idempotency_key=idempotency_key,
+                        actor_label="rathaus")
+
+
+def document_version_add(*, document: Document, filename: str, raw: bytes, declared_type: str | None = None,
+                         actor, ip: str | None = None) -> DocumentVersion:
+    """Staff add a new version of a document; the old versions stay. Raises UploadRefused."""
+    upload = check_upload(raw=raw, filename=filename, declared_type=declared_type)
+    with discard_files_on_error(), transaction.atomic():
+        locked = Document.objects.select_for_update().select_related("application__municipality").get(pk=document.pk)
+        last = locked.versions.order_by("-number").values_list("number", flat=True).first() or 0
+        version = _store_version(document=locked, number=last + 1, upload=upload, added_by=actor)
+        _added(locked, version, actor=actor, ip=ip)
+    return version
+
+
+def document_upload_staff(*, application: Application, filename: str, raw: bytes, title: str, document_type: str,
+                          confidentiality: str, actor, declared_type: str | None = None,
+                          ip: str | None = None) -> Document:
+    """Staff put a document into the case file (a letter received by post, a note of a call …)."""
+    upload = check_upload(raw=raw, filename=filename, declared_type=declared_type)
+    return document_add(application=application, upload=upload, title=title, document_type=document_type,
+                        confidentiality=confidentiality, source=Source.STAFF, actor=actor, ip=ip)
+
+
+def documents_from_submission(*, application: Application, files: Iterable[tuple[str, str, CheckedUpload]],
+                              actor=None, ip: str | None = None) -> dict[str, Document]:
+    """The files of a submitted form as documents (form field path → document), in the submission's transaction."""
+    stored: dict[str, Document] = {}
+    for form_field, label, upload in files:
+        stored[form_field] = document_add(
+            application=application, upload=upload, title=label or upload.filename, document_type=DocumentType.PROOF,
+            confidentiality=Confidentiality.PUBLIC, source=Source.CITIZEN_ONLINE, form_field=form_field, actor=actor,
+            ip=ip, actor_label="" if actor else "citizen")
+    return stored
+
+
+def citizen_document_add(*, application: Application, upload: CheckedUpload, request: DocumentRequest | None = None,
+                         request_item: int | None = None, actor=None, ip: str | None = None) -> Document:
+    """A citizen hands in a document later (status page); it answers `request` (item) if given.
+
+    The request is marked fulfilled once every item has a document. Call inside the caller's
+    transaction with the request locked (`request_for_upload`).
+    """
+    count = Document.objects.filter(application=application, source=Source.CITIZEN_LATER).count()
+    title = _("Nachgereichte Unterlage")
+    if request is not None and request_item is not None:
+        title = request.items[request_item]
+    document = document_add(application=application, upload=upload, title=str(title),
+                            document_type=DocumentType.PROOF, confidentiality=Confidentiality.PUBLIC,
+                            source=Source.CITIZEN_LATER, form_field=f"nachgereicht/{count + 1}", actor=actor, ip=ip,
+                            request=request, request_item=request_item, actor_label="" if actor else "citizen")
+    if request is not None and not selectors.request_missing_items(request=request):
+        request.fulfilled_at = timezone.now()
+        request.save(update_fields=["fulfilled_at"])
+        audit_record(action="case.request_fulfilled", municipality=application.municipality, actor=actor, obj=request,
+                     summary=f"{application.reference}: {len(request.items)} Unterlage(n) eingegangen", ip_address=ip,
+                     actor_label="" if actor else "citizen")
+    return document
+
+
+def request_for_upload(*, application: Application, request_id: int | None, item: int | None
+                       ) -> tuple[DocumentRequest | None, int | None]:
+    """The open request (locked) and item an upload answers; the only open one if none is named.
+
+    Raises CaseFileError for an unknown request or item, or one already handed in.
+    """
+    open_requests = DocumentRequest.objects.select_for_update().filter(
+        application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("created_at", "id")
+    if request_id is None:
+        requests = list(open_requests[:2])
+        if not requests:
+            return None, None
+        request = requests[0]
+    else:
+        request = open_requests.filter(pk=request_id).first()
+        if request is None:
+            raise CaseFileError("Diese Nachforderung ist nicht mehr offen.", "this request is no longer open")
+    missing = selectors.request_missing_items(request=request)
+    if item is None:
+        if len(missing) != 1:
+            raise CaseFileError("Bitte wählen Sie, welche Unterlage Sie hochladen.", "choose which document you upload")
+        item = missing[0]
+    if item not in missing:
+        raise CaseFileError("Diese Unterlage ist schon eingegangen oder wurde nicht angefordert.",
+                            "this document was handed in already or was not requested")
+    return request, item
+
+
+# ---------------------------------------------------------------- the receipt
+
+def receipt_document_ensure(*, application: Application) -> DocumentVersion | None:
+    """The receipt (Eingangsbestätigung) as version 1 in the case file, generated and stored the first time.
+
+    Runs when the receipt is first needed: the receipt e-mail job after the submission, or the
+    first download. Later calls return the stored file, so the citizen, staff and the e-mail all
+    have the same document. Nothing is stored for an anonymised application (None).
+    """
+    from rathaus.applications.pdf import receipt_pdf
+
+    key = RECEIPT_KEY.format(pk=application.pk)
+    existing = DocumentVersion.objects.filter(document__idempotency_key=key, number=1).select_related("document").first()
+    if existing is not None or application.anonymised_at is not None:
+        return existing
+    generated = Generated(raw=receipt_pdf(application), filename=f"Eingangsbestaetigung-{application.reference}.pdf")
+    try:
+        document = document_add_generated(application=application, generated=generated,
+                                          title=_("Eingangsbestätigung"), document_type=DocumentType.APPLICATION_FORM,
+                                          idempotency_key=key)
+    except IntegrityError:
+        # A concurrent first download or the e-mail job stored it a moment earlier.
+        document = Document.objects.get(idempotency_key=key)
+    return document.versions.get(number=1)
+
+
+# ---------------------------------------------------------------- requests for documents
+
+def document_request_create(*, application: Application, items: list[str], message: str, deadline: date, actor,
+                            ip: str | None = None) -> DocumentRequest:
+    """Ask the citizen for documents: stored, shown on her status page, and sent by e-mail (outbox)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from rathaus.processes.outbox import outbox_add
+
+    items = [item.strip()[:200] for item in items if item.strip()]
+    if not items:
+        raise CaseFileError("Bitte nennen Sie mindestens eine Unterlage.", "name at least one document")
+    if deadline < timezone.localdate():
+        raise CaseFileError("Die Frist darf nicht in der Vergangenheit liegen.", "the deadline is in the past")
+    if application.anonymised_at is not None or application.status not in (Status.RECEIVED, Status.IN_REVIEW,
+                                                                            Status.WAITING):
+        raise CaseFileError("Für abgeschlossene Anträge können keine Unterlagen nachgefordert werden.",
+                            "documents cannot be requested for a closed application")
+    with transaction.atomic():
+        request = DocumentRequest.objects.create(municipality_id=application.municipality_id, application=application,
+                                                 items=items[:20], message=message.strip()[:2000], deadline=deadline,
+                                                 requested_by=actor)
+        municipality = application.municipality
+        audit_record(action="case.documents_requested", municipality=municipality, actor=actor, obj=request,
+                     summary=f"{application.reference}: {len(request.items)} Unterlage(n) bis {deadline:%d.%m.%Y}",
+                     data={"items": len(request.items), "deadline": deadline.isoformat()}, ip_address=ip)
+        if application.applicant_email:
+            url = settings.SITE_URL.rstrip("/") + (
+                reverse("applications:my_status", kwargs={"municipality": municipality.slug,
+                                                          "reference": application.reference})
+                if application.applicant_id else reverse("applications:status_lookup",
+                                                         kwargs={"municipality": municipality.slug}))
+            listing = "\n".join(f"- {item}" for item in request.items)
+            body = (f"Guten Tag,\n\nfür Ihren Antrag {application.reference} ({application.service.name}) brauchen wir "
+                    f"noch folgende Unterlagen:\n\n{listing}\n\n{request.message}\n\n"
+                    f"Bitte laden Sie sie bis zum {deadline:%d.%m.%Y} auf der Statusseite Ihres Antrags hoch:\n{url}\n"
+                    "(Den persönlichen Link zur Statusseite finden Sie auch in Ihrer Eingangsbestätigung.)\n\n"
+                    f"Mit freundlichen Grüßen\n{municipality.name}")
+            outbox_add(municipality=municipality, key=f"{application.reference}:request:{request.pk}", kind="email",
+                       payload={"subject": f"Bitte Unterlagen nachreichen: {application.reference}", "body": body,
+                                "to": [application.applicant_email]})
+    return request
+
+
+def document_request_cancel(*, request: DocumentRequest, actor, ip: str | None = None) -> DocumentRequest:
+    """Withdraw an open request (e.g. the document arrived by post)."""
+    with transaction.atomic():
+        locked = DocumentRequest.objects.select_for_update().select_related("application").get(pk=request.pk)
+        if not locked.is_open:
+            raise CaseFileError("Diese Nachforderung ist nicht mehr offen.", "this request is no longer open")
+        locked.cancelled_at = timezone.now()
+        locked.save(update_fields=["cancelled_at"])
+        audit_record(action="case.request_cancelled", municipality=locked.application.municipality, actor=actor,
+                     obj=locked, summary=locked.application.reference, ip_address=ip)
+    return locked
+
+
+# ---------------------------------------------------------------- legal holds
+
+def _locked_application(application: Application) -> Application:
+    return Application.objects.select_for_update(of=("self",)).select_related("municipality").get(pk=application.pk)
+
+
+def legal_hold_set(*, application: Application, reason: str, actor, ip: str | None = None) -> LegalHold:
+    """Stop every deletion and the anonymisation of the case until the hold is released."""
+    reason = reason.strip()
+    if not reason:
+        raise CaseFileError("Bitte geben Sie einen Grund an.", "a reason is required")
+    with transaction.atomic():
+        locked = _locked_application(application)
+        if LegalHold.objects.filter(application=locked, released_at__isnull=True).exists():
+            raise CaseFileError("Für diesen Antrag besteht bereits eine Aufbewahrungssperre.", "a legal hold is active")
+        if locked.anonymised_at is not None:
+            raise CaseFileError("Der Antrag ist bereits anonymisiert.", "the application is anonymised already")
+        hold = LegalHold.objects.create(municipality=locked.municipality, application=locked, reason=reason[:1000],
+                                        set_by=actor)
+        audit_record(action="case.legal_hold_set", municipality=locked.municipality, actor=actor, obj=locked,
+                     summary=f"{locked.reference}: {reason[:200]}", data={"hold": hold.pk}, ip_address=ip)
+    return hold
+
+
+def legal_hold_release(*, application: Application, reason: str, actor, ip: str | None = None) -> LegalHold:
+    """End the active hold; retention applies again from the next run."""
+    reason = reason.strip()
+    if not reason:
+        raise CaseFileError("Bitte geben Sie einen Grund an.", "a reason is required")
+    with transaction.atomic():
+        locked = _locked_application(application)
+        hold = LegalHold.objects.select_for_update().filter(application=locked, released_at__isnull=True).first()
+        if hold is None:
+            raise CaseFileError("Für diesen Antrag besteht keine Aufbewahrungssperre.", "no legal hold is active")
+        hold.released_at, hold.released_by, hold.release_reason = timezone.now(), actor, reason[:1000]
+        hold.save(update_fields=["released_at", "released_by", "release_reason"])
+        audit_record(action="case.legal_hold_released", municipality=locked.municipality, actor=actor, obj=locked,
+                     summary=f"{locked.reference}: {reason[:200]}", data={"hold": hold.pk}, ip_address=ip)
+    return hold
+
+
+# ---------------------------------------------------------------- retention
+
+def retention_rules_save(*, municipality, rules: dict[tuple[str, str], int | None], actor,
+                         ip: str | None = None) -> None:
+    """Store the tenant's retention classes (days after closing; None = kept with the case)."""
+    with transaction.atomic():
+        before = selectors.retention_rules(municipality=municipality)
+        for (document_type, outcome), days in rules.items():
+            DocumentType(document_type)
+            if outcome not in OUTCOMES:
+                raise ValueError(f"unknown outcome {outcome!r}")
+            RetentionRule.objects.update_or_create(municipality=municipality, document_type=document_type,
+                                                   outcome=outcome, defaults={"days": days, "updated_by": actor})
+        changed = {f"{t}/{o}": [before.get((t, o)), d] for (t, o), d in rules.items() if before.get((t, o)) != d}
+        audit_record(action="case.retention_rules_saved", municipality=municipality, actor=actor, obj=None,
+                     summary=f"{len(changed)} Aufbewahrungsregel(n) geändert", data={"changed": changed}, ip_address=ip)
+
+
+def retention_rules_reset(*, municipality, actor, ip: str | None = None) -> None:
+    with transaction.atomic():
+        removed = RetentionRule.objects.for_municipality(municipality).delete()[0]
+        audit_record(action="case.retention_rules_reset", municipality=municipality, actor=actor,
+                     summary=f"{removed} Aufbewahrungsregel(n) auf Standard zurückgesetzt", ip_address=ip)
+
+
+def _active_hold():
+    return Exists(LegalHold.objects.filter(application=OuterRef("application"), released_at__isnull=True))
+
+
+def documents_apply_retention(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete documents (all versions) whose retention class ran out; cases under a legal hold keep theirs.
+
+    Each document goes in its own transaction with its audit entry; files leave storage after the commit.
+    """
+    from rathaus.tenants.models import Municipality
+
+    now = now or timezone.now()
+    deleted = failed = 0
+    for municipality in Municipality.objects.only("id"):
+        for (document_type, outcome), days in selectors.retention_rules(municipality=municipality).items():
+            if days is None:
+                continue
+            cutoff = now - timedelta(days=days)
+            due = (Document.objects.for_municipality(municipality)
+                   .filter(document_type=document_type, application__status=outcome, application__closed_at__lt=cutoff,
+                           application__anonymised_at__isnull=True)
+                   .exclude(_active_hold()).values_list("pk", flat=True))
+            for document_id in list(due):
+                try:
+                    if _document_expire(document_id=document_id, outcome=outcome, cutoff=cutoff, days=days):
+                        deleted += 1
+                except Exception:  # noqa: BLE001 - one broken document must not keep the others past their period
+                    logger.exception("retention: document %s could not be deleted; retried on the next run", document_id)
+                    failed += 1
+    logger.info("document retention: %d deleted, %d failed", deleted, failed)
+    return {"deleted": deleted, "failed": failed}
+
+
+def _document_expire(*, document_id: int, outcome: str, cutoff: datetime, days: int) -> bool:
+    with transaction.atomic():
+        application_id = Document.objects.filter(pk=document_id).values_list("application_id", flat=True).first()
+        if application_id is None:
+            return False
+        # The application row lock orders this against `legal_hold_set`, which takes the same lock.
+        application = (Application.objects.select_for_update(of=("self",)).select_related("municipality")
+                       .filter(pk=application_id, status=outcome, closed_at__lt=cutoff, anonymised_at__isnull=True)
+                       .first())
+        if application is None or LegalHold.objects.filter(application=application, released_at__isnull=True).exists():
+            return False
+        document = Document.objects.filter(pk=document_id).first()
+        if document is None:
+            return False
+        files = [(v.file.storage, v.file.name) for v in document.versions.all() if v.file]
+        versions = document.versions.all().delete()[0]
+        document_type = document.document_type
+        document.delete()
+        audit_record(action="case.document_deleted", municipality=application.municipality, obj=application,
+                     summary=f"{application.reference}: {DocumentType(document_type).label} nach {days} Tagen gelöscht",
+                     data={"document": document_id, "document_type": document_type, "outcome": outcome,
+                           "retention_days": days, "versions": versions}, actor_label="retention-job")
+        files_delete_after_commit(files)
+    return True
+
+
+def case_file_purge(*, application: Application) -> dict[str, Any]:
+    """Remove every document, version and request of a case (its anonymisation), in the caller's transaction.
+
+    Returns the counts; the files leave storage after the commit.
+    """
+    versions = DocumentVersion.objects.filter(document__application=application)
+    files = [(v.file.storage, v.file.name) for v in versions if v.file]
+    counts = {"document_versions": versions.delete()[0],
+              "documents": Document.objects.filter(application=application).delete()[0],
+              "document_requests": DocumentRequest.objects.filter(application=application).delete()[0]}
+    files_delete_after_commit(files)
+    return counts
+

@@ -1,0 +1,11 @@
+"""Background jobs of the case file (django-tasks; started by the worker's scheduler)."""
+
+from django_tasks import task
+
+
+@task()
+def apply_document_retention() -> dict:
+    """Delete documents whose retention class ran out (daily; see RATHAUS_PERIODIC_TASKS)."""
+    from .services import documents_apply_retention
+
+    return documents_apply_retention()

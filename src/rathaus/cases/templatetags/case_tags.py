@@ -1,0 +1,59 @@
+"""Partials of the case file other apps' templates include: the staff panel, the request form and
+the citizen's documents and uploads on her status page."""
+
+from django import template
+
+from .. import selectors
+from ..forms import DocumentRequestForm, DocumentUploadForm
+from ..rules import CasePerm, mark_openable
+from ..uploads import accept_attribute, configured_types, max_bytes_default, types_label
+
+register = template.Library()
+
+
+@register.inclusion_tag("cases/_staff_panel.html", takes_context=True)
+def case_file_panel(context, application):
+    municipality = application.municipality
+    user = context["request"].user
+    documents = selectors.case_file(municipality=municipality, application=application)
+    requests = selectors.document_requests(municipality=municipality, application=application, open_only=True)
+    upload_form = DocumentUploadForm()
+    return {
+        "application": application, "municipality": municipality,
+        "documents": mark_openable(documents, user, municipality),
+        "requests": [(r, selectors.request_rows(r)) for r in requests],
+        "hold": selectors.legal_hold_active(municipality=municipality, application=application),
+        "can_hold": user.has_perm(CasePerm.MANAGE_LEGAL_HOLDS, municipality),
+        "can_configure": user.has_perm(CasePerm.MANAGE_RETENTION, municipality),
+        "upload_form": upload_form, "accept": accept_attribute(configured_types()),
+        "upload_hint": types_label(configured_types()), "upload_max_mb": max_bytes_default() // (1024 * 1024),
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("cases/_request_form.html", takes_context=True)
+def case_request_form(context, application):
+    return {"application": application, "municipality": application.municipality, "form": DocumentRequestForm(),
+            "open": application.is_open and application.anonymised_at is None,
+            "csrf_token": context.get("csrf_token")}
+
+
+@register.inclusion_tag("cases/_citizen_panel.html", takes_context=True)
+def case_citizen_panel(context, application, token=None):
+    """Requests for documents, the upload form (when documents are expected) and her documents."""
+    from rathaus.processes.selectors import instance_for
+    from rathaus.processes.services import DOCUMENT_MESSAGE
+
+    municipality = application.municipality
+    requests = selectors.document_requests(municipality=municipality, application=application, open_only=True)
+    instance = instance_for(municipality=municipality, application=application)
+    types = configured_types()
+    return {
+        "application": application, "municipality": municipality, "token": token, "owner_view": token is None,
+        "requests": [(r, selectors.request_rows(r)) for r in requests],
+        "process_waits": bool(instance and DOCUMENT_MESSAGE in instance.waiting_messages),
+        "documents": selectors.case_file(municipality=municipality, application=application, public_only=True),
+        "accept": accept_attribute(types), "upload_hint": types_label(types),
+        "upload_max_mb": max_bytes_default() // (1024 * 1024),
+        "csrf_token": context.get("csrf_token"),
+    }
