@@ -9,7 +9,7 @@ One command does everything, on loopback only:
 2. bulk-loads ``--cases`` applications into Musterstadt (spread over three years, every status,
    service and channel; a fifth of the open ones with an open staff task) and a tenth as many into
    Beispielhausen, so tenant filtering has something to filter; then ``VACUUM ANALYZE``;
-3. requests each page through Django's full request cycle (middleware, session with the second
+3. requests each page (and the staff API's case list with a token) through Django's full request cycle (middleware, session with the second
    factor, permission checks, template rendering; production settings, DEBUG off) ``--repeat``
    times after a warm-up, as a logged-in case worker: the first page, a page in the middle and
    the last page of the inbox, filtered pages, a search, and the team task list;
@@ -97,7 +97,7 @@ def load(cases: int, rng: random.Random) -> dict[str, int]:
                         municipality=town, service=service, form_id=service.form_id, reference=f"{prefix}-{submitted.year}-{i:07d}",
                         status=status, channel=channels[i % len(channels)], data={"n": i},
                         applicant_name=f"Person {i}", applicant_email=f"p{i}@example.org",
-                        access_token_hash=secrets.token_hex(32), submitted_at=submitted,
+                        access_token_hash=secrets.token_hex(32), submitted_at=submitted, updated_at=submitted,
                         due_date=(submitted + timedelta(days=14)).date(),
                     ))
                 with transaction.atomic():
@@ -194,15 +194,32 @@ def measure(repeat: int, database_url: str) -> tuple[list[dict], bool]:
         "Team-Aufgaben, erste Seite": (raw_team, (town.pk, TASK_PAGE_SIZE, 0)),
         "Team-Aufgaben, Seite 100": (raw_team, (town.pk, TASK_PAGE_SIZE, 99 * TASK_PAGE_SIZE)),
     }
+    # The staff API's case list (cursor pages by last change) with a token, as a back-office system reads it.
+    from rathaus.accounts.rules import Perm
+    from rathaus.integration.api import _encode_cursor
+    from rathaus.integration.services import api_token_create
+
+    admin = Membership.objects.filter(municipality=town, role=Role.TENANT_ADMIN).select_related("user").first().user
+    admin.is_verified = lambda: True  # as after the second factor in a browser session
+    _token, raw_token = api_token_create(municipality=town, actor=admin, name="bench", permissions=[Perm.VIEW_INBOX],
+                                         valid_days=30)
+    api_cases = f"/api/v1/m/{TENANT}/cases"
+    middle = Application.objects.filter(municipality=town).order_by("updated_at", "id")[total // 2]
+    pages += [
+        ("API Vorgänge, erste Seite", api_cases, {"limit": 50}),
+        ("API Vorgänge, Cursor in der Mitte", api_cases, {"limit": 50, "cursor": _encode_cursor(middle)}),
+    ]
+    headers = {"Authorization": f"Bearer {raw_token}"}
     results = []
     with psycopg.connect(database_url) as pg:
         for label, url, params in pages:
             def get(url=url, params=params, label=label):
-                response = client.get(url, params, secure=True)
+                response = client.get(url, params, secure=True, headers=headers if url == api_cases else None)
                 if response.status_code != 200:
                     raise SystemExit(f"{label}: HTTP {response.status_code}")
                 return response
 
+            get()  # once before counting: first requests also do one-off work (e.g. a token's "last used")
             connection.queries_log.clear()  # a full log (9,000 entries) would capture nothing
             with CaptureQueriesContext(connection) as ctx:
                 get()
@@ -224,7 +241,8 @@ def measure(repeat: int, database_url: str) -> tuple[list[dict], bool]:
     by_label = {r["page"]: r for r in results}
     constant = (by_label["Posteingang, erste Seite"]["queries"] == by_label["Posteingang, mittlere Seite"]["queries"]
                 == by_label["Posteingang, letzte Seite"]["queries"]
-                and by_label["Team-Aufgaben, erste Seite"]["queries"] == by_label["Team-Aufgaben, Seite 100"]["queries"])
+                and by_label["Team-Aufgaben, erste Seite"]["queries"] == by_label["Team-Aufgaben, Seite 100"]["queries"]
+                and by_label["API Vorgänge, erste Seite"]["queries"] == by_label["API Vorgänge, Cursor in der Mitte"]["queries"])
     return results, constant
 
 

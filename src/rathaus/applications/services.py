@@ -260,7 +260,7 @@ def application_submit(
                 reference=reference, status=Status.RECEIVED, channel=channel,
                 data=stored, applicant=applicant, applicant_name=name, applicant_email=email, entered_by=entered_by,
                 access_token_hash=secrets.token_hex(16), idempotency_key=idempotency_key or None,
-                request_hash=request_hash, submitted_at=now,
+                request_hash=request_hash, submitted_at=now, updated_at=now,
                 due_date=add_working_days(timezone.localdate(now), service.processing_days),
             )
             application.save()
@@ -350,8 +350,9 @@ def application_change_status(*, application: Application, status: str, public_t
                   .get(pk=application.pk))
         old = locked.status
         locked.status = status
-        locked.closed_at = timezone.now() if status in FINAL_STATUSES else None
-        locked.save(update_fields=["status", "closed_at"])
+        locked.updated_at = timezone.now()
+        locked.closed_at = locked.updated_at if status in FINAL_STATUSES else None
+        locked.save(update_fields=["status", "closed_at", "updated_at"])
         change = StatusChange.objects.create(municipality=locked.municipality, application=locked, status=status,
                                              public_text=text, actor=actor)
         if old != status:
@@ -537,9 +538,9 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         application.applicant = None
         application.idempotency_key = None
         application.request_hash = ""
-        application.anonymised_at = now
+        application.anonymised_at = application.updated_at = now
         application.save(update_fields=["data", "applicant_name", "applicant_email", "applicant", "idempotency_key",
-                                        "request_hash", "anonymised_at"])
+                                        "request_hash", "anonymised_at", "updated_at"])
         audit_record(action="application.anonymised", municipality=municipality, obj=application,
                      summary=f"{application.reference}: {reason or f'retention {retention_days} days'}"[:500],
                      data={"retention_days": retention_days, "removed": counts, **({"reason": reason} if reason else {})},

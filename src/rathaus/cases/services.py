@@ -79,7 +79,7 @@ def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str 
            actor_label: str = "") -> None:
     """Audit entry and domain event of a new document or version, in the caller's transaction."""
     from rathaus.integration.models import EventKind
-    from rathaus.integration.services import event_emit
+    from rathaus.integration.services import application_event_data, event_emit
 
     application = document.application
     details = {"document": document.pk, "version": version.number, "document_type": document.document_type,
@@ -90,7 +90,9 @@ def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str 
                  summary=f"{application.reference}: {document.get_document_type_display()} v{version.number}",
                  data=details, ip_address=ip, actor_label=actor_label)
     event_emit(municipality=application.municipality, kind=EventKind.DOCUMENT_ADDED, application=application,
-               data=details)
+               data=application_event_data(application, **details))
+    # A back-office system syncing "cases changed since" must see the new document too.
+    Application.objects.filter(pk=application.pk).update(updated_at=timezone.now())
 
 
 def document_add(*, application: Application, upload: CheckedUpload, title: str, document_type: str,

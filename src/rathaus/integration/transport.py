@@ -82,7 +82,9 @@ class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(_GuardedHTTPSConnection, req, context=self._context)
 
 
-_opener = urllib.request.build_opener(_RefuseRedirects, _GuardedHTTPHandler, _GuardedHTTPSHandler)
+# No proxy from the environment: through a proxy only the proxy's address could be checked.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRedirects, _GuardedHTTPHandler,
+                                      _GuardedHTTPSHandler)
 
 
 def http_url_ok(url: str) -> bool:

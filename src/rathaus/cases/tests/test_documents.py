@@ -54,6 +54,9 @@ def test_a_submitted_file_becomes_version_1_of_a_document_with_event_and_audit(c
                                                "size": len(PDF), "sha512": version.sha512, "document_id": document.pk}
     event = DomainEvent.objects.get(kind="document.added")
     assert (event.application_id, event.data["document"], event.data["version"]) == (case.pk, document.pk, 1)
+    # Like every event about a case: reference, service and status for the subscriber's routing.
+    assert (event.data["reference"], event.data["service"]["slug"]) == (case.reference, case.service.slug)
+    assert event.data["status"] == case.status
     assert AuditEntry.objects.filter(action="case.document_added", object_id=str(document.pk)).count() == 1
 
 

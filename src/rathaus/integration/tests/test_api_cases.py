@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from rathaus.accounts.models import Role
 from rathaus.accounts.rules import Perm
@@ -52,7 +53,8 @@ def change_status(application, status, minutes_later):
     StatusChange.objects.filter(application=application, status=status).update(
         created_at=application.submitted_at + timedelta(minutes=minutes_later))
     application.status = status
-    application.save(update_fields=["status"])
+    application.updated_at = application.submitted_at + timedelta(minutes=minutes_later)
+    application.save(update_fields=["status", "updated_at"])
 
 
 def test_pages_list_every_case_once_in_order_of_last_change(town, reader, submit_dog):
@@ -90,6 +92,20 @@ def test_filters_status_service_and_updated_since(town, reader, submit_dog):
     assert bad.status_code == 422 and bad["Content-Type"] == PROBLEM
     naive = get(CASES, reader, updated_since="2026-01-01T00:00:00")
     assert naive.status_code == 400 and naive.json()["errors"][0]["pointer"] == "/updated_since"
+
+
+def test_status_changes_and_new_documents_bring_a_case_back_into_updated_since(town, reader, submit_dog):
+    from rathaus.applications.services import application_change_status
+    from rathaus.cases.services import Generated, document_add_generated
+
+    quiet, changed, documented = submit_dog(), submit_dog(), submit_dog()
+    since = timezone.now().isoformat()
+    assert all_pages(reader, updated_since=since)[0] == []
+    application_change_status(application=changed, status=Status.IN_REVIEW, actor=None)
+    document_add_generated(application=documented, generated=Generated(raw=PDF, filename="vermerk.pdf"),
+                           title="Vermerk", document_type="other", idempotency_key="test:vermerk")
+    assert all_pages(reader, updated_since=since)[0] == [changed.reference, documented.reference]
+    assert quiet.reference not in all_pages(reader)[0][-2:]
 
 
 @pytest.mark.parametrize("cursor", ["nonsense", "W10", "WyJ4IiwxXQ", "eyJhIjoxfQ"])

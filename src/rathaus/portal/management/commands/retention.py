@@ -1,15 +1,22 @@
 from django.core.management.base import BaseCommand
 
 from rathaus.applications.services import applications_apply_retention
+from rathaus.cases.services import documents_apply_retention
 
 
 class Command(BaseCommand):
-    help = "Anonymise closed applications past their retention period now (the worker does this daily)."
+    help = ("Apply retention now (the worker does this daily): delete documents whose retention class ran out, "
+            "then anonymise closed applications past their service's period.")
 
     def handle(self, *args, **options):
+        documents = documents_apply_retention()
+        self.stdout.write(f"deleted {documents.get('deleted', 0)} documents past their retention class")
         result = applications_apply_retention()
         self.stdout.write(f"anonymised {result['anonymised']} applications, deleted {result['drafts_deleted']} expired drafts")
-        if result.get("failed"):
+        if documents.get("failed"):
+            self.stderr.write(f"{documents['failed']} documents could not be deleted (see the log); they are retried next time")
+        if result.get("failed") or documents.get("failed"):
             # A case that could not be anonymised is logged and retried on the next run.
-            self.stderr.write(f"{result['failed']} applications could not be anonymised (see the log); they are retried next time")
+            if result.get("failed"):
+                self.stderr.write(f"{result['failed']} applications could not be anonymised (see the log); they are retried next time")
             raise SystemExit(1)
