@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.db import OperationalError
 from django.http import FileResponse, Http404, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.params import Path
 
 from rathaus.accounts.rules import Perm
@@ -219,6 +219,8 @@ def download_document(request, slug: str, document_id: int = Path(..., ge=1, le=
 
 FIT_CONNECT_RESPONSE = {"200": {"description": "ZIP mit metadata.json, data.json und attachments/",
                                 "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}}
+FIT_CONNECT_JWE_RESPONSE = {"200": {"description": "ZIP mit metadata.jwe, data.jwe und attachments/*.jwe",
+                                    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.get("/m/{slug}/cases/{reference}/fit-connect", response={200: bytes, **STAFF_ERRORS, 409: Problem},
@@ -227,8 +229,8 @@ FIT_CONNECT_RESPONSE = {"200": {"description": "ZIP mit metadata.json, data.json
 def export_fit_connect(request, slug: str, reference: str = Path(..., max_length=40)):
     """The same files `rathaus export-submission REF --format fit-connect` writes, as one ZIP.
 
-    Unencrypted (the connection is TLS and the caller is authorised staff); use the command
-    with `--encrypt-for` to get JWE files for a destination's public key.
+    Unencrypted (the connection is TLS and the caller is authorised staff); POST a destination's
+    public key to the same path (or use the command with `--encrypt-for`) to get JWE files.
     """
     access = staff_access(request, slug, Perm.HANDLE_APPLICATION)
     application = selectors.case_get(municipality=access.municipality, reference=reference)
@@ -239,6 +241,35 @@ def export_fit_connect(request, slug: str, reference: str = Path(..., max_length
         raise ProblemError(409, "Conflict", exc.message, type_="export-refused") from None
     response = HttpResponse(fitconnect.submission_zip(files), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{application.reference}-fit-connect.zip"'
+    return response
+
+
+class EncryptedExportIn(Schema):
+    public_key: dict[str, Any] | str = Field(
+        description="Öffentlicher RSA-Schlüssel des Empfängers: JWK (auch ein JWK-Set mit einem Verschlüsselungsschlüssel) "
+                    "oder PEM-Text; mindestens 2048 Bit")
+
+
+@router.post("/m/{slug}/cases/{reference}/fit-connect", response={200: bytes, **STAFF_ERRORS, 409: Problem, 422: Problem},
+             auth=STAFF_AUTH, openapi_extra={"responses": FIT_CONNECT_JWE_RESPONSE},
+             summary="Antrag als verschlüsselte FIT-Connect-Einreichung (ZIP mit JWE-Dateien für den Schlüssel des Empfängers)")
+def export_fit_connect_encrypted(request, slug: str, payload: EncryptedExportIn, reference: str = Path(..., max_length=40)):
+    """Like the GET, but every part is a compact JWE (RSA-OAEP-256, A256GCM) for the given public key."""
+    access = staff_access(request, slug, Perm.HANDLE_APPLICATION)
+    application = selectors.case_get(municipality=access.municipality, reference=reference)
+    raw_key = payload.public_key if isinstance(payload.public_key, str) else json.dumps(payload.public_key)
+    try:
+        key = fitconnect.load_public_key(raw_key.encode("utf-8"))
+    except fitconnect.KeyRefused as exc:
+        raise ProblemError(422, "Unprocessable Content", exc.message, type_="invalid-key",
+                           errors=[{"pointer": "/public_key", "detail": exc.message, "code": "key"}]) from None
+    try:
+        files = services.submission_export(application=application, actor=access.user, channel="api", encrypt_key=key,
+                                           actor_label=f"API-Token {access.token.prefix}…" if access.token else "")
+    except fitconnect.ExportRefused as exc:
+        raise ProblemError(409, "Conflict", exc.message, type_="export-refused") from None
+    response = HttpResponse(fitconnect.submission_zip(files), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{application.reference}-fit-connect-jwe.zip"'
     return response
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
+from rathaus.core.exports import list_export
 
 from . import selectors, services
 from .auth import grantable_permissions
@@ -76,6 +77,14 @@ def _page(request, form: TokenForm, status: int = 200):
 def tokens(request):
     """List, create (shown once) and revoke (after confirmation) the municipality's API tokens."""
     allowed = _allowed(request)
+    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
+        rows = [{"name": t.name, "prefix": t.prefix, "permissions": " ".join(t.permissions),
+                 "created_by": t.created_by.get_username() if t.created_by else "", "created_at": t.created_at.isoformat(),
+                 "expires_at": t.expires_at.isoformat() if t.expires_at else "",
+                 "last_used_at": t.last_used_at.isoformat() if t.last_used_at else "",
+                 "revoked_at": t.revoked_at.isoformat() if t.revoked_at else ""}
+                for t in selectors.api_token_list(municipality=request.municipality)]
+        return list_export(rows, request.GET["export"], f"api-zugaenge-{request.municipality.slug}", "name")
     if request.method != "POST":
         return _page(request, TokenForm(allowed=allowed))
     if request.POST.get("action") == "revoke":

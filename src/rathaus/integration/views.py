@@ -85,6 +85,14 @@ def subscriptions(request):
             return _secret_page(request, subscription, secret, rotated=True)
         else:
             raise Http404("unknown action")
+    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
+        rows = [{"name": sub.name, "kind": sub.kind, "url": sub.url.split("?", 1)[0], "email": sub.email,
+                 "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": sub.created_at.isoformat(),
+                 "deactivated_at": sub.deactivated_at.isoformat() if sub.deactivated_at else "",
+                 "failed": sub.failed_count, "pending": sub.pending_count}
+                for sub in selectors.subscription_list(municipality=municipality, now=timezone.now())]
+        # The query string of a URL may carry a receiver's own credentials: not in a download.
+        return list_export(rows, request.GET["export"], f"empfaenger-{municipality.slug}", "name")
     return render(request, "integration/subscriptions.html", {
         "subscriptions": selectors.subscription_list(municipality=municipality, now=timezone.now()),
         "errors": errors, "values": values, "event_kinds": EventKind.choices, "kinds": SubscriptionKind.choices,

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from rathaus.accounts import selectors as account_selectors
 from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
@@ -50,9 +51,15 @@ def task_inbox(request, view: str):
     page = paginate_by_keys(qs, PAGE_SIZE, params.get("seite"))
     query = params.copy()
     query.pop("seite", None)
+    # Data protection requests are tasks of the team too (answer due within a month, Art. 12(3) GDPR).
+    data_requests = []
+    if view != "mine" and request.user.has_perm(Perm.VIEW_DATA_REQUESTS, request.municipality):
+        data_requests = list(account_selectors.data_request_list(
+            municipality=request.municipality, state="" if view == "overdue" else "open", overdue=view == "overdue")[:20])
     return render(request, "processes/inbox.html", {
         "page": page, "view": view, "title": TITLES[view], "services": service_choices(municipality=request.municipality),
-        "params": params, "query": query.urlencode(), "now": timezone.now()})
+        "params": params, "query": query.urlencode(), "now": timezone.now(), "data_requests": data_requests,
+        "today": timezone.localdate()})
 
 
 def _export(qs, fmt: str, municipality, view: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -114,6 +115,15 @@ def test_erasure_request_becomes_a_task_per_municipality_and_staff_complete_it(
     lead = login_verified(Client(), people["lead"])
     inbox = lead.get(f"/m/{town.slug}/verwaltung/posteingang/").content.decode()
     assert "1 offene Datenschutz-Anfrage" in inbox
+    # It is a task of the team: listed with its due date beside the process tasks; overdue once late.
+    detail_link = f"/m/{town.slug}/verwaltung/datenschutz/{ours.pk}/"
+    assert detail_link in lead.get(f"/m/{town.slug}/verwaltung/aufgaben/team/").content.decode()
+    assert detail_link not in lead.get(f"/m/{town.slug}/verwaltung/aufgaben/ueberfaellig/").content.decode()
+    DataSubjectRequest.objects.filter(pk=ours.pk).update(due_date=ours.created_at.date() - timedelta(days=1))
+    overdue = lead.get(f"/m/{town.slug}/verwaltung/aufgaben/ueberfaellig/").content.decode()
+    assert detail_link in overdue
+    assert f"/m/{town.slug}/verwaltung/datenschutz/{requests[other_town.pk].pk}/" not in overdue  # other town's
+    DataSubjectRequest.objects.filter(pk=ours.pk).update(due_date=ours.due_date)
     listing = lead.get(f"/m/{town.slug}/verwaltung/datenschutz/").content.decode()
     assert ours.reference in listing and requests[other_town.pk].reference not in listing
     detail_url = f"/m/{town.slug}/verwaltung/datenschutz/{ours.pk}/"

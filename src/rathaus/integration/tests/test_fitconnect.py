@@ -187,6 +187,29 @@ def test_the_api_returns_the_same_files_as_a_zip(town, exempt_dog, make_token, t
     assert entry.data["channel"] == "api" and entry.actor_label.startswith("API-Token rth_")
 
 
+def test_the_api_encrypts_every_part_for_a_posted_public_key(town, exempt_dog, make_token, private_key):
+    raw = make_token([Perm.VIEW_INBOX, Perm.HANDLE_APPLICATION])
+    url = f"/api/v1/m/musterstadt/cases/{exempt_dog.reference}/fit-connect"
+    public = private_key.as_dict(private=False)
+    response = Client().post(url, {"public_key": public}, content_type="application/json", headers=bearer(raw))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.namelist()[:2] == ["data.jwe", "metadata.jwe"]
+    assert all(name.endswith(".jwe") for name in archive.namelist())
+    metadata = json.loads(fitconnect.decrypt(archive.read("metadata.jwe"), private_key))
+    data = fitconnect.decrypt(archive.read("data.jwe"), private_key)
+    assert metadata["contentStructure"]["data"]["hash"]["content"] == hashlib.sha512(data).hexdigest()
+    entry = AuditEntry.objects.filter(action="integration.submission_exported").get()
+    assert entry.data["encrypted"] is True
+
+    # A private key, or no RSA key at all, is refused with a problem naming the field; nothing is exported.
+    for bad in (private_key.as_dict(private=True), {"kty": "EC", "crv": "P-256"}, "kein Schlüssel"):
+        refused = Client().post(url, {"public_key": bad}, content_type="application/json", headers=bearer(raw))
+        assert refused.status_code == 422 and refused["Content-Type"] == PROBLEM
+        assert refused.json()["errors"][0]["pointer"] == "/public_key"
+    assert AuditEntry.objects.filter(action="integration.submission_exported").count() == 1
+
+
 def test_an_anonymised_application_is_not_exported(town, exempt_dog, make_token, tmp_path):
     Application.objects.filter(pk=exempt_dog.pk).update(anonymised_at=timezone.now(), data={})
     raw = make_token([Perm.HANDLE_APPLICATION])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -126,3 +127,15 @@ def test_another_municipalitys_admin_cannot_revoke_our_token(town, other_town, a
     assert theirs.post("/m/beispielhausen/verwaltung/api-zugaenge/", {"action": "revoke", "token": token.pk}).status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_the_token_list_exports_as_csv_and_json_without_secrets(town, admin_client):
+    response = create(admin_client)
+    [raw] = set(TOKEN.findall(response.content.decode()))
+    rows = admin_client.get(PAGE, {"export": "json"}).json()
+    assert [(r["name"], r["prefix"]) for r in rows] == [("Hundesteuer-Fachverfahren", raw[:12])]
+    assert rows[0]["permissions"] == f"{Perm.VIEW_INBOX} {Perm.WORK_TASKS}" and rows[0]["revoked_at"] == ""
+    csv = admin_client.get(PAGE, {"export": "csv"})
+    assert csv["Content-Type"].startswith("text/csv")
+    assert csv.content.decode().splitlines()[0].startswith("name,prefix,permissions")
+    assert raw not in csv.content.decode() and raw not in json.dumps(rows)

@@ -226,3 +226,14 @@ def test_staff_of_another_town_see_nothing(other_town, make_staff, login_verifie
 def test_admin_navigation_links_to_the_integration_page(admin):
     page = admin.get("/m/musterstadt/verwaltung/posteingang/").content.decode()
     assert f'href="{BASE}"' in page
+
+
+def test_the_subscriber_list_exports_as_csv_and_json_without_secrets_or_url_queries(admin):
+    admin.post(BASE, {"action": "add", "kind": "webhook", "name": "Gewerbe-FV", "url": "https://fv.example.de/hook?key=geheim",
+                      "events": ["application.submitted"]})
+    secret = SubscriptionSecret.objects.get().secret
+    rows = admin.get(BASE, {"export": "json"}).json()
+    assert [(r["name"], r["url"], r["events"], r["active"]) for r in rows] == [
+        ("Gewerbe-FV", "https://fv.example.de/hook", "application.submitted", True)]
+    csv = admin.get(BASE, {"export": "csv"}).content.decode()
+    assert csv.splitlines()[0].startswith("name,kind,url") and "geheim" not in csv and secret not in csv
