@@ -85,14 +85,17 @@ def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str 
     details = {"document": document.pk, "version": version.number, "document_type": document.document_type,
                "confidentiality": document.confidentiality, "source": document.source,
                "content_type": version.content_type, "size": version.size, "sha512": version.sha512}
+    # A back-office system syncing "cases changed since" must see the new document too. This row
+    # lock comes before the audit entry: the audit chain's lock is always the last one a
+    # transaction takes (a status change locks the application first, then the chain), else two
+    # transactions could each hold one and wait for the other.
+    Application.objects.filter(pk=application.pk).update(updated_at=timezone.now())
     audit_record(action="case.document_added" if version.number == 1 else "case.version_added",
                  municipality=application.municipality, actor=actor, obj=document,
                  summary=f"{application.reference}: {document.get_document_type_display()} v{version.number}",
                  data=details, ip_address=ip, actor_label=actor_label)
     event_emit(municipality=application.municipality, kind=EventKind.DOCUMENT_ADDED, application=application,
                data=application_event_data(application, **details))
-    # A back-office system syncing "cases changed since" must see the new document too.
-    Application.objects.filter(pk=application.pk).update(updated_at=timezone.now())
 
 
 def document_add(*, application: Application, upload: CheckedUpload, title: str, document_type: str,

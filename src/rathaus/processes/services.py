@@ -396,7 +396,9 @@ def document_upload_later(*, application: Application, filename: str, raw: bytes
     from rathaus.cases.uploads import check_upload
 
     upload = check_upload(raw=raw, filename=filename, declared_type=declared_type)
-    with discard_files_on_error(), transaction.atomic():
+    # audit_batch: the audit chain's lock is taken last, after the rows of the case, as every
+    # process step takes them; otherwise an upload and a step of the same town could deadlock.
+    with discard_files_on_error(), transaction.atomic(), audit_batch():
         waiting, app = _waiting_instance(application, DOCUMENT_MESSAGE)
         request, item = request_for_upload(application=app, request_id=request_id, item=request_item)
         if waiting is None and request is None:

@@ -263,3 +263,18 @@ def test_a_failing_transaction_leaves_no_file_behind(case):
         store_then_fail()
     assert len(written) == 1
     assert sorted(stored_files(default_storage)) == before and not Document.objects.filter(idempotency_key="x:2").exists()
+
+
+def test_adding_a_document_locks_the_case_before_the_audit_chain(case):
+    # Every write takes the audit chain's lock last (a status change locks the application, then
+    # the chain). Taking them the other way round here deadlocked against process steps on PostgreSQL.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+        document_add_generated(application=case, generated=Generated(raw=PDF, filename="vermerk.pdf"), title="Vermerk",
+                               document_type="other", idempotency_key="test:lock-order")
+    sql = [q["sql"] for q in ctx.captured_queries]
+    case_update = next(i for i, q in enumerate(sql) if q.startswith('UPDATE "applications_application"'))
+    chain = next(i for i, q in enumerate(sql) if "core_auditchainhead" in q)
+    assert case_update < chain
