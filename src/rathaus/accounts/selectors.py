@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
 from .models import DataSubjectRequest, Profile, RequestState, User
@@ -176,6 +177,8 @@ def personal_data_export(*, user) -> dict[str, Any]:
 
 
 def _application_export(application, representation, documents) -> dict[str, Any]:
+    from rathaus.cases.models import Confidentiality
+
     return {
         "municipality": application.municipality.slug, "reference": application.reference,
         "service": application.service.name, "status": application.status, "channel": application.channel,
@@ -186,10 +189,15 @@ def _application_export(application, representation, documents) -> dict[str, Any
         "data": application.data,
         "status_history": [{"status": h.status, "text": h.public_text, "at": h.created_at.isoformat()}
                            for h in application.history.all()],
+        # The files themselves stay in the case file; each one marked for her is linked for download.
         "documents": [{"title": d.title, "type": d.document_type, "source": d.source, "form_field": d.form_field,
                        "created_at": d.created_at.isoformat(),
+                       "download": reverse("cases:my_download", kwargs={
+                           "municipality": application.municipality.slug, "reference": application.reference,
+                           "document_id": d.pk}) if d.confidentiality == Confidentiality.PUBLIC else None,
                        "versions": [{"number": v.number, "filename": v.filename, "content_type": v.content_type,
-                                     "size": v.size, "added_at": v.created_at.isoformat()} for v in d.versions.all()]}
+                                     "size": v.size, "sha512": v.sha512, "added_at": v.created_at.isoformat()}
+                                    for v in d.versions.all()]}
                       for d in documents],
         "representation": _representation_export(representation) if representation else None,
     }

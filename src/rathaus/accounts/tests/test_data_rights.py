@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -72,6 +73,14 @@ def test_json_export_holds_all_of_her_data_and_nothing_of_another_citizen(client
     closed = next(a for a in document["applications"] if a["reference"] == people["closed"].reference)
     assert closed["data"]["dog"]["name"] == "Bello"
     assert [h["status"] for h in closed["status_history"]] == ["received", "approved"]
+    # Her documents are listed with a link that hands her the very file (same hash).
+    linked = [d for d in closed["documents"] if d["download"]]
+    assert linked
+    for entry in linked:
+        file = client.get(entry["download"])
+        assert file.status_code == 200
+        content = b"".join(file.streaming_content) if file.streaming else file.content
+        assert hashlib.sha512(content).hexdigest() == entry["versions"][-1]["sha512"]
     assert {e["action"] for e in document["audit"]} >= {"application.submitted"}
     text = response.content.decode()
     assert "Beispiel" not in text and "max@example.org" not in text and people["maxs"].reference not in text

@@ -12,11 +12,11 @@ Which scanners run is configured in ``RATHAUS_UPLOAD_SCANNERS`` (read at call ti
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
+
+from rathaus.core.plugins import import_submodules
 
 from .base import Scanner, ScannerUnavailable
 
@@ -47,19 +47,11 @@ class ScannerRegistry:
 
 registry = ScannerRegistry()
 register = registry.register
-_loaded = False
-
-
 def load_contrib() -> None:
     """Import every module in ``scanners/contrib`` once, which registers its scanners."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
     from . import contrib
 
-    for module in pkgutil.iter_modules(contrib.__path__):
-        importlib.import_module(f"{contrib.__name__}.{module.name}")
+    import_submodules(contrib)
 
 
 def active_scanners() -> list[Scanner]:

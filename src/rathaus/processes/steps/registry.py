@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import importlib
-import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rathaus.core.plugins import import_submodules
 from rathaus_domain.processes.engine import ServiceStepRegistry
 
 steps = ServiceStepRegistry()
@@ -64,16 +63,8 @@ def case_context(case: CaseContext) -> Iterator[CaseContext]:
         _current.reset(token)
 
 
-_loaded = False
-
-
 def load_contrib() -> None:
     """Import every module in ``steps/contrib`` once, which registers its steps."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
     from . import contrib
 
-    for module in pkgutil.iter_modules(contrib.__path__):
-        importlib.import_module(f"{contrib.__name__}.{module.name}")
+    import_submodules(contrib)
