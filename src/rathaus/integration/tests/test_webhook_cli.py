@@ -33,6 +33,16 @@ def test_add_with_secret_and_events_then_list(town):
     assert f"{subscription.pk}\tactive\twebhook\t{URL}\tapplication.submitted,decision.issued\tsecrets=1" in listing
 
 
+def test_the_secret_can_come_from_standard_input(town, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("aus-der-standardeingabe-42\n"))
+    output = run("add", "--municipality", "musterstadt", "--url", URL, "--secret", "-")
+    assert SubscriptionSecret.objects.get().secret == "aus-der-standardeingabe-42"
+    assert "aus-der-standardeingabe-42" not in output
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(CommandError, match="no secret on standard input"):
+        run("rotate-secret", "--municipality", "musterstadt", "--id", str(Subscription.objects.get().pk), "--secret", "-")
+
+
 def test_add_without_secret_prints_a_generated_one_once(town):
     output = run("add", "--municipality", "musterstadt", "--url", URL)
     secret = re.search(r"shown only now\): (\S+)", output).group(1)

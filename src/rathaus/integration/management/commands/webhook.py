@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -34,7 +35,8 @@ class Command(BaseCommand):
         target = add.add_mutually_exclusive_group(required=True)
         target.add_argument("--url", help="http(s) URL the events are POSTed to")
         target.add_argument("--email", help="office e-mail address the events are sent to")
-        add.add_argument("--secret", help="signing secret (at least 16 characters); default: a random one, shown once")
+        add.add_argument("--secret", help="signing secret (at least 16 characters); '-' reads it from standard input, "
+                                          "out of the process list; default: a random one, shown once")
         add.add_argument("--events", default="",
                          help=f"comma-separated event types (default: all): {', '.join(EventKind.values)}")
         add.add_argument("--name", default="", help="label shown to staff (default: the URL's host or the address)")
@@ -43,7 +45,8 @@ class Command(BaseCommand):
         rotate = actions.add_parser("rotate-secret", help="new signing secret; the old one stays valid for a grace period")
         rotate.add_argument("--municipality", required=True)
         rotate.add_argument("--id", type=int, required=True, help="subscription id (see `webhook list`)")
-        rotate.add_argument("--secret", help="the new secret (default: a random one, shown once)")
+        rotate.add_argument("--secret", help="the new secret ('-' reads it from standard input; default: a random one, "
+                                             "shown once)")
         rotate.add_argument("--grace-hours", type=float, default=None,
                             help="how long the old secret stays valid (default: RATHAUS_WEBHOOK_SECRET_GRACE_HOURS)")
         remove = actions.add_parser("remove", help="deactivate a subscriber (its delivery log is kept)")
@@ -55,6 +58,11 @@ class Command(BaseCommand):
         if town is None:
             known = ", ".join(Municipality.objects.order_by("slug").values_list("slug", flat=True)[:20])
             raise CommandError(f"unknown municipality '{municipality}' (known: {known or 'none'})")
+        if options.get("secret") == "-":
+            # A secret on the command line is visible to every user of the host (ps); stdin is not.
+            options["secret"] = sys.stdin.readline().strip()
+            if not options["secret"]:
+                raise CommandError("--secret -: no secret on standard input")
         if action == "add":
             return self._add(town, **options)
         if action == "list":
