@@ -5,6 +5,8 @@ from . import views
 app_name = "cases"
 urlpatterns = [
     path("verwaltung/antraege/<str:reference>/akte/neu/", views.document_upload, name="document_upload"),
+    path("verwaltung/antraege/<str:reference>/akte.csv", views.case_file_export, {"fmt": "csv"}, name="export_csv"),
+    path("verwaltung/antraege/<str:reference>/akte.json", views.case_file_export, {"fmt": "json"}, name="export_json"),
     path("verwaltung/antraege/<str:reference>/akte/<int:document_id>/", views.staff_download, name="staff_download"),
     path("verwaltung/antraege/<str:reference>/akte/<int:document_id>/v<int:number>/", views.staff_download,
          name="staff_version_download"),

@@ -13,6 +13,7 @@ from rathaus.applications.selectors import application_get
 from rathaus.applications.services import access_token_matches
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.core.exports import list_export
 
 from . import selectors, services
 from .forms import DocumentRequestForm, DocumentUploadForm, LegalHoldForm, RetentionForm, VersionUploadForm
@@ -58,6 +59,19 @@ def staff_download(request, reference: str, document_id: int, number: int | None
     if not may_open(request.user, request.municipality, document):
         raise Http404("confidential")
     return _file_response(selectors.version_get(document=document, number=number))
+
+
+@staff_view(CasePerm.HANDLE_DOCUMENTS)
+def case_file_export(request, reference: str, fmt: str):
+    """The case file's document list (one row per version) as CSV or JSON, for the paper trail or a transfer."""
+    application = application_get(municipality=request.municipality, reference=reference)
+    rows = [{"document": d.pk, "title": d.title, "type": d.document_type, "confidentiality": d.confidentiality,
+             "source": d.source, "version": v.number, "filename": v.filename, "content_type": v.content_type,
+             "size": v.size, "sha512": v.sha512, "added_by": v.added_by.get_username() if v.added_by else "",
+             "added_at": v.created_at.isoformat()}
+            for d in selectors.case_file(municipality=request.municipality, application=application)
+            for v in d.versions.all()]
+    return list_export(rows, fmt, f"akte-{application.reference}", "document")
 
 
 # ---------------------------------------------------------------- staff: documents and versions

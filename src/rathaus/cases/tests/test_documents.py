@@ -119,6 +119,13 @@ class TestStaffUploads:
         assert DomainEvent.objects.filter(kind="document.added", data__document=document.pk).count() == 1
         page = staff.get(_detail(case)).content.decode()
         assert "Anruf Tierarzt" in page and "Telefonnotiz.png" in page and "vertraulich" in page
+        # The document list exports, one row per version, with the hash that proves the file.
+        rows = staff.get(_url("export_json", case)).json()
+        row = next(r for r in rows if r["document"] == document.pk)
+        assert (row["title"], row["version"], row["confidentiality"]) == ("Anruf Tierarzt", 1, "confidential")
+        assert row["sha512"] == document.versions.get().sha512
+        csv = staff.get(_url("export_csv", case)).content.decode()
+        assert csv.splitlines()[0].startswith("document,title,type") and "Anruf Tierarzt" in csv
 
     @pytest.mark.parametrize(("name", "content", "message"), [
         ("brief.pdf", b"MZ\x90\x00", "kein erlaubtes Format"),
