@@ -636,3 +636,28 @@ def submission_export(*, application, actor=None, actor_label: str = "", encrypt
                      data={"channel": channel, "encrypted": encrypt_key is not None, "files": sorted(files),
                            "data_sha512": submission.metadata["contentStructure"]["data"]["hash"]["content"]})
     return files
+
+
+# ------------------------------------------------------- retention of the delivery log
+
+def deliveries_prune(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete finished deliveries (with their attempts) and events older than the delivery log's period.
+
+    Response excerpts in the attempts may hold whatever a receiver answered; the log is kept
+    `RATHAUS_DELIVERY_LOG_DAYS` days (default 180) and then goes. Pending deliveries and their
+    events stay whatever their age; an event is deleted only once no delivery refers to it.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.RATHAUS_DELIVERY_LOG_DAYS)
+    finished = Q(state=DeliveryState.DELIVERED, delivered_at__lt=cutoff) | Q(
+        state__in=[DeliveryState.FAILED, DeliveryState.CANCELLED], updated_at__lt=cutoff)
+    with transaction.atomic():
+        deliveries, by_model = Delivery.objects.filter(finished).delete()
+        attempts = by_model.get(DeliveryAttempt._meta.label, 0)
+        events, _by_model = (DomainEvent.objects.filter(created_at__lt=cutoff)
+                             .exclude(Exists(Delivery.objects.filter(event=OuterRef("pk")))).delete())
+        result = {"deliveries": by_model.get(Delivery._meta.label, 0), "attempts": attempts, "events": events}
+        if deliveries or events:
+            audit_record(action="integration.log_pruned", summary=f"Zustellprotokoll älter als {cutoff:%d.%m.%Y} gelöscht",
+                         data=result, actor_label="retention")
+    return result

@@ -26,3 +26,11 @@ def deliveries_sweep() -> dict:
     from .services import deliveries_sweep as run
 
     return run()
+
+
+@task()
+def deliveries_prune() -> dict:
+    """Periodic (daily): the delivery log's retention."""
+    from .services import deliveries_prune as run
+
+    return run()

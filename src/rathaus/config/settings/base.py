@@ -228,12 +228,16 @@ RATHAUS_PERIODIC_TASKS = {
     # Domain events to subscribers: fan out what a job missed, retry deliveries whose backoff ran out.
     "integration.deliveries": ("rathaus.integration.tasks.deliveries_sweep",
                                env.int("RATHAUS_WEBHOOK_SWEEP_SECONDS", default=30)),
+    # The delivery log's retention (RATHAUS_DELIVERY_LOG_DAYS).
+    "integration.prune": ("rathaus.integration.tasks.deliveries_prune", 24 * 3600),
 }
 
 # Deliveries of domain events to webhooks and office mailboxes (docs/integration.md).
 # Webhooks may only reach public addresses unless the operator allows internal ones (a back-office
 # system in the town's own network): otherwise a tenant admin could make the server call its neighbours.
 RATHAUS_WEBHOOK_ALLOW_PRIVATE = env.bool("RATHAUS_WEBHOOK_ALLOW_PRIVATE", default=False)
+# How long finished deliveries, their attempts and old events stay in the delivery log.
+RATHAUS_DELIVERY_LOG_DAYS = env.int("RATHAUS_DELIVERY_LOG_DAYS", default=180)
 RATHAUS_WEBHOOK_TIMEOUT_SECONDS = env.float("RATHAUS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 RATHAUS_WEBHOOK_MAX_ATTEMPTS = env.int("RATHAUS_WEBHOOK_MAX_ATTEMPTS", default=15)
 RATHAUS_WEBHOOK_MAX_AGE_HOURS = env.float("RATHAUS_WEBHOOK_MAX_AGE_HOURS", default=48.0)

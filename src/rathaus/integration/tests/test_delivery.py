@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from rathaus.applications.models import Status
 from rathaus.applications.services import application_change_status, application_submit
+from rathaus.core.models import AuditEntry
 from rathaus.integration.models import (
     Delivery,
     DeliveryAttempt,
@@ -427,3 +428,27 @@ def test_an_event_that_commits_after_a_later_one_is_still_fanned_out(town, other
     later = timezone.now() + timedelta(minutes=20)
     deliveries_fan_out(municipality_id=town.pk, now=later)
     assert Subscription.objects.get(pk=subscription.pk).fanout_floor == late.pk
+
+
+def test_the_delivery_log_is_pruned_after_its_period_but_pending_deliveries_stay(webhook, submit, receiver, settings):  # noqa: F811
+    from rathaus.integration.services import deliveries_prune
+
+    settings.RATHAUS_DELIVERY_LOG_DAYS = 30
+    submit()
+    delivered = Delivery.objects.get()
+    assert delivered.state == DeliveryState.DELIVERED and delivered.attempt_log.count() == 1
+    receiver.statuses = [500] * 5
+    submit()
+    pending = Delivery.objects.exclude(pk=delivered.pk).get()
+    assert pending.state == DeliveryState.PENDING
+
+    assert deliveries_prune(now=timezone.now() + timedelta(days=29)) == {"deliveries": 0, "attempts": 0, "events": 0}
+    later = timezone.now() + timedelta(days=31)
+    events_before = DomainEvent.objects.count()
+    result = deliveries_prune(now=later)
+    assert (result["deliveries"], result["attempts"]) == (1, 1)
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [pending.pk]  # still to be delivered
+    # Only the event a pending delivery still needs is left.
+    assert list(DomainEvent.objects.values_list("pk", flat=True)) == [pending.event_id]
+    assert result["events"] == events_before - 1
+    assert AuditEntry.objects.filter(action="integration.log_pruned").count() == 1
