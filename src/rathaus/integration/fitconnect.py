@@ -1,6 +1,6 @@
 """FIT-Connect-style submissions: an application as metadata, data and attachments.
 
-The shape follows FIT-Connect's submission (metadata schema 1.0.0, `../shared/data/fitconnect/`):
+The shape follows FIT-Connect's submission (metadata schema 1.0.0, shipped in `schemas/`):
 
 - ``metadata.json`` — the service as ``urn:de:fim:leika:leistung:<LeiKa key>``, the SHA-512 of
   the data and of every attachment with its purpose, the applicant's e-mail as reply channel, and
@@ -26,6 +26,8 @@ import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +35,7 @@ from django.db.models import Prefetch
 from joserfc import jwe
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import RSAKey
+from jsonschema import Draft202012Validator
 
 from rathaus_domain.forms.validation import validate
 
@@ -191,7 +194,22 @@ def submission_build(application) -> Submission:
     }
     if application.applicant_email:
         metadata["replyChannel"] = {"eMail": {"address": application.applicant_email}}
+    problems = sorted(metadata_validator().iter_errors(metadata), key=lambda e: list(e.absolute_path))
+    if problems:
+        # Never hand a receiving system metadata it would reject; this is a bug of ours, said plainly.
+        raise ExportRefused("Die Metadaten entsprechen nicht dem FIT-Connect-Schema (" + "; ".join(
+            f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in problems[:3]) + ").")
     return Submission(metadata=metadata, data=data_bytes, attachments=attachments)
+
+
+METADATA_SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "metadata.schema.v1.0.0.json"
+
+
+@lru_cache(maxsize=1)
+def metadata_validator() -> Draft202012Validator:
+    """The official FIT-Connect metadata schema 1.0.0 (shipped with Rathaus, see schemas/README.md)."""
+    schema = json.loads(METADATA_SCHEMA_FILE.read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _attachment_metadata(aid: str, file: CaseFile) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from .staff_api import PDF, PROBLEM, bearer
 
 pytestmark = pytest.mark.django_db
 
-METADATA_SCHEMA = Path(__file__).resolve().parents[5] / "shared" / "data" / "fitconnect" / "metadata.schema.v1.0.0.json"
+METADATA_SCHEMA = fitconnect.METADATA_SCHEMA_FILE  # the official schema, shipped unchanged (schemas/README.md)
+SHARED_COPY = Path(__file__).resolve().parents[5] / "shared" / "data" / "fitconnect" / "metadata.schema.v1.0.0.json"
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +234,15 @@ def test_the_console_script_prints_what_it_wrote(town, exempt_dog, tmp_path, cap
         size = (tmp_path / "out" / name).stat().st_size
         assert f"{tmp_path / 'out' / name}\t{size} bytes" in lines
     assert lines[-1].endswith(f"4 files written to {tmp_path / 'out'}, unencrypted")
+
+
+@pytest.mark.skipif(not SHARED_COPY.exists(), reason="the project's shared data (../shared/data/fitconnect) is not beside this checkout")
+def test_the_shipped_schema_is_the_official_file_unchanged():
+    assert METADATA_SCHEMA.read_bytes() == SHARED_COPY.read_bytes()
+
+
+def test_metadata_that_breaks_the_schema_is_never_exported(town, exempt_dog, monkeypatch):
+    original = fitconnect.service_identifier
+    monkeypatch.setattr(fitconnect, "service_identifier", lambda service: "kein-urn " + original(service))
+    with pytest.raises(fitconnect.ExportRefused, match="FIT-Connect-Schema"):
+        fitconnect.submission_build(exempt_dog)
