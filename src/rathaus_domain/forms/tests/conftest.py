@@ -14,7 +14,9 @@ from rathaus_domain.forms.validation import (
     file_field_schema,
 )
 
-FIM_DIR = Path(__file__).resolve().parents[5] / "shared" / "data" / "fim"
+# The two real FIM schemas of ../shared/data/fim, shipped unchanged with the demo (see FIM-README.md
+# there), so the tests run in a checkout that has nothing beside it.
+FIM_DIR = Path(__file__).resolve().parents[3] / "rathaus" / "catalog" / "demo_data"
 WAFFENBESITZKARTE = FIM_DIR / "S00000036_waffenbesitzkarte_xdf1.xml"
 BLAUE_KARTE = FIM_DIR / "S00000121_blaue_karte_eu_xdf2.xml"
 
