@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -96,6 +97,28 @@ def _services(town: Municipality) -> None:
                        leika_key="99010003001000", office=f"Ausländerbehörde {town.name}", slug="blaue-karte-eu")
 
 
+def _citizen_profile(user: User) -> None:
+    """The demo citizen has filled in "Meine Daten", so her next form starts prefilled (once-only)."""
+    from rathaus.accounts.models import Profile
+    from rathaus.accounts.services import profile_update
+
+    if not Profile.objects.filter(user=user).exclude(street="").exists():
+        profile_update(user=user, first_name=user.first_name, last_name=user.last_name, birth_date=date(1985, 4, 12),
+                       street="Lindenweg", house_number="7", postal_code="99999", city="Musterstadt", phone="09999 4711")
+
+
+def _office_subscribers(towns: dict) -> None:
+    """Each demo town tells its Ordnungsamt of new applications and decisions by e-mail (delivery log on every case)."""
+    from rathaus.integration.models import EventKind, Subscription, SubscriptionKind
+    from rathaus.integration.services import subscription_create
+
+    for town in towns.values():
+        if not Subscription.objects.for_municipality(town).exists():
+            subscription_create(municipality=town, kind=SubscriptionKind.EMAIL, name=f"Ordnungsamt {town.name}",
+                                email=f"ordnungsamt@{town.slug}.example",
+                                event_kinds=[EventKind.APPLICATION_SUBMITTED, EventKind.DECISION_ISSUED])
+
+
 def seed_demo(*, with_exchanges: bool = True) -> dict[str, int]:
     """Create or refresh the demo; safe to run again."""
     with transaction.atomic():
@@ -114,7 +137,8 @@ def seed_demo(*, with_exchanges: bool = True) -> dict[str, int]:
             Membership.objects.update_or_create(user=user, municipality=towns[slug], defaults={"role": role})
             if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
                 TOTPDevice.objects.create(user=user, name="Demo", key=DEMO_TOTP_KEY, confirmed=True)
-        _user(*CITIZEN)
+        _citizen_profile(_user(*CITIZEN))
+        _office_subscribers(towns)
     if with_exchanges:
         try:
             from rathaus.exchanges.demo import seed_demo_exchanges

@@ -72,3 +72,10 @@ def test_demo_seed_creates_its_towns_through_the_service_once():
     assert sorted(created.values_list("data__slug", flat=True)) == ["beispielhausen", "musterstadt"]
     assert set(created.values_list("actor_label", flat=True)) == {"seed-demo"}
     assert not AuditEntry.objects.filter(action="municipality.changed").exists()
+    # The demo shows once-only data and delivery: a filled-in citizen profile, an office subscriber per town.
+    from rathaus.accounts.models import Profile
+    from rathaus.integration.models import Subscription
+
+    assert Profile.objects.get(user__email="buergerin@example.org").street == "Lindenweg"
+    assert sorted(Subscription.objects.values_list("municipality__slug", "kind")) == [
+        ("beispielhausen", "email"), ("musterstadt", "email")]
