@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.utils import timezone
+from django.db import models
+from django.utils import timezone, translation
 
+from rathaus.applications.models import MandateKind, Status
 from rathaus.applications.pdf import TextPdf
+from rathaus.exchanges.models import RegistrationStatus
 
-STATES = {"received": "Eingegangen", "in_review": "In Bearbeitung", "waiting": "Rückfrage", "approved": "Bewilligt",
-          "rejected": "Abgelehnt", "withdrawn": "Zurückgezogen", "closed": "Abgeschlossen",
-          "open": "Offen", "done": "Erledigt", "refused": "Abgelehnt", "active": "aktiv", "placed": "Platz angenommen"}
-PROFILE_LABELS = {"birth_date": "Geburtsdatum", "street": "Straße", "house_number": "Hausnummer",
-                  "postal_code": "Postleitzahl", "city": "Ort", "phone": "Telefon"}
-MANDATES = {"parent": "Elternteil für ein Kind", "guardian": "Vormund oder rechtliche Betreuung",
-            "company": "Vertretung eines Unternehmens", "authorised": "Bevollmächtigte Person"}
+from .models import Profile, RequestState
+from .services import PROFILE_FIELDS
+
+
+def _label(choices: type[models.TextChoices], value: str) -> str:
+    """The model's own label of a stored choice (the PDF is German, like the rest of its text)."""
+    with translation.override("de"):
+        return str(choices(value).label) if value in choices.values else value
 
 
 def _when(value: str | None) -> str:
@@ -27,23 +31,6 @@ def _when(value: str | None) -> str:
         return timezone.localtime(datetime.fromisoformat(value)).strftime("%d.%m.%Y, %H:%M Uhr")
     except ValueError:
         return value
-
-
-def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Form data as "step › field: value" lines (files by name), for people rather than programs."""
-    rows: list[tuple[str, str]] = []
-    if isinstance(data, dict):
-        if "filename" in data and "content_type" in data:
-            return [(prefix, f"Datei {data['filename']}")]
-        for key, value in data.items():
-            rows += _flatten(value, f"{prefix} › {key}" if prefix else str(key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data, 1):
-            rows += _flatten(value, f"{prefix} {index}")
-    else:
-        text = "Ja" if data is True else "Nein" if data is False else str(data)
-        rows.append((prefix, text))
-    return rows
 
 
 def personal_data_pdf(document: dict[str, Any]) -> bytes:
@@ -62,8 +49,10 @@ def personal_data_pdf(document: dict[str, Any]) -> bytes:
         pdf.fact(label, value)
     pdf.ln(2)
     pdf.block("Meine Daten (für das Ausfüllen von Formularen)", 13, "B", 8)
-    for key, label in PROFILE_LABELS.items():
+    for key in PROFILE_FIELDS:
         value = document["profile"].get(key) or "–"
+        with translation.override("de"):
+            label = str(Profile._meta.get_field(key).verbose_name)
         pdf.fact(label, _when(value) if key == "birth_date" and value != "–" else value)
     pdf.ln(2)
     pdf.block(f"Anträge ({len(document['applications'])})", 13, "B", 8)
@@ -73,17 +62,18 @@ def personal_data_pdf(document: dict[str, Any]) -> bytes:
         pdf.block(f"{application['reference']} – {application['service']}", 11, "B", 7)
         pdf.fact("Kommune", application["municipality"], size=10, height=6)
         pdf.fact("Eingegangen", _when(application["submitted_at"]), size=10, height=6)
-        pdf.fact("Status", STATES.get(application["status"], application["status"]), size=10, height=6)
+        pdf.fact("Status", _label(Status, application["status"]), size=10, height=6)
         if application["anonymised_at"]:
             pdf.fact("Anonymisiert", _when(application["anonymised_at"]), size=10, height=6)
         representation = application.get("representation")
         if representation:
-            pdf.fact("Vertretung", f"{MANDATES.get(representation['kind'], representation['kind'])}: "
+            pdf.fact("Vertretung", f"{_label(MandateKind, representation['kind'])}: "
                                    f"für {representation['principal_name']}", size=10, height=6)
-        for label, value in _flatten(application["data"]):
-            pdf.block(f"{label}: {value}", 9, "", 5)
+        for step, rows in application["summary"]:
+            for label, value in rows:
+                pdf.block(f"{step} › {label}: {value}", 9, "", 5)
         for change in application["status_history"]:
-            pdf.block(f"{_when(change['at'])} – {STATES.get(change['status'], change['status'])}: {change['text']}", 9, "", 5)
+            pdf.block(f"{_when(change['at'])} – {_label(Status, change['status'])}: {change['text']}", 9, "", 5)
         for doc in application["documents"]:
             files = ", ".join(f"{v['filename']} ({v['size']} Bytes)" for v in doc["versions"])
             pdf.block(f"Dokument: {doc['title']} ({_when(doc['created_at'])}){': ' + files if files else ''}", 9, "", 5)
@@ -96,7 +86,7 @@ def personal_data_pdf(document: dict[str, Any]) -> bytes:
     for registration in exchanges["daycare_registrations"]:
         pdf.block(f"Kita-Anmeldung {registration['reference']} ({registration['municipality']}): "
                   f"{registration['child_first_name']} {registration['child_last_name']}, "
-                  f"Status {STATES.get(registration['status'], registration['status'])}", 10, "", 6)
+                  f"Status {_label(RegistrationStatus, registration['status'])}", 10, "", 6)
     for registration in exchanges["holiday_registrations"]:
         pdf.block(f"Ferienprogramm {registration['programme']} ({registration['municipality']}): "
                   f"{registration['child_first_name']} {registration['child_last_name']}", 10, "", 6)
@@ -104,7 +94,7 @@ def personal_data_pdf(document: dict[str, Any]) -> bytes:
     pdf.block(f"Ihre Datenschutz-Anfragen ({len(document['data_subject_requests'])})", 13, "B", 8)
     for request in document["data_subject_requests"]:
         pdf.block(f"{request['reference']} ({request['municipality']}), gestellt {_when(request['created_at'])}: "
-                  f"{STATES.get(request['state'], request['state'])}", 10, "", 6)
+                  f"{_label(RequestState, request['state'])}", 10, "", 6)
     pdf.ln(2)
     pdf.block(f"Protokoll ({len(document['audit'])} Einträge)", 13, "B", 8)
     pdf.block("Anmeldungen und Änderungen, die Sie vorgenommen haben oder die Ihr Konto und Ihre Anträge betreffen.", 9, "", 5)

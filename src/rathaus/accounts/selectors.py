@@ -13,6 +13,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
+from rathaus_domain.forms.model import FormSpec
+
 from .models import DataSubjectRequest, Profile, RequestState, User
 
 
@@ -109,7 +111,7 @@ def personal_data_export(*, user) -> dict[str, Any]:
     from rathaus.exchanges.models import ChildRegistration, HolidayRegistration, ProviderMember
 
     profile = profile_for(user=user)
-    applications = list(Application.objects.filter(applicant=user).select_related("service", "municipality")
+    applications = list(Application.objects.filter(applicant=user).select_related("service", "municipality", "form")
                         .prefetch_related("history").order_by("submitted_at", "id"))
     app_ids = [a.pk for a in applications]
     representations = {r.application_id: r for r in Representation.objects.filter(application_id__in=app_ids)}
@@ -187,6 +189,8 @@ def _application_export(application, representation, documents) -> dict[str, Any
         "anonymised_at": application.anonymised_at.isoformat() if application.anonymised_at else None,
         "applicant_name": application.applicant_name, "applicant_email": application.applicant_email,
         "data": application.data,
+        # The same data as people read it (the receipt's labels, steps and repeats), for the PDF.
+        "summary": FormSpec.from_schema(application.form.schema).summary(application.data),
         "status_history": [{"status": h.status, "text": h.public_text, "at": h.created_at.isoformat()}
                            for h in application.history.all()],
         # The files themselves stay in the case file; each one marked for her is linked for download.
