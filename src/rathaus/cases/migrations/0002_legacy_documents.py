@@ -60,8 +60,14 @@ def forward(apps, schema_editor):
     CaseDocument = apps.get_model("processes", "CaseDocument")
     Document = apps.get_model("cases", "Document")
     DocumentVersion = apps.get_model("cases", "DocumentVersion")
-    for attachment in Attachment.objects.select_related("application__form").order_by("id").iterator(chunk_size=500):
-        application = attachment.application
+    current = None
+    # Attachments of one application in a row, and that application's data loaded once: each file's
+    # leaf is rewritten in the same dict, so a second file of the case does not undo the first.
+    for attachment in (Attachment.objects.select_related("application__form").order_by("application_id", "id")
+                       .iterator(chunk_size=500)):
+        if current is None or current.pk != attachment.application_id:
+            current = attachment.application
+        application = current
         later = attachment.field.startswith("nachgereicht/")
         document = Document.objects.create(
             municipality_id=attachment.municipality_id, application_id=application.pk, document_type="proof",
