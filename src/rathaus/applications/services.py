@@ -23,7 +23,7 @@ from django_tasks_db.models import DBTaskResult
 from rathaus.cases.files import discard_files_on_error
 from rathaus.cases.services import documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
-from rathaus.core.audit import audit_record
+from rathaus.core.audit import audit_batch, audit_record
 from rathaus_domain.forms.model import FormSpec, value_at
 from rathaus_domain.forms.prefill import profile_key
 from rathaus_domain.forms.validation import FieldError, json_pointer, validate
@@ -254,7 +254,9 @@ def application_submit(
         name = name or applicant.get_full_name()
     reference = _next_reference(municipality, now.year)
     try:
-        with discard_files_on_error(), transaction.atomic():
+        # audit_batch: the entries of the uploaded files and of the submission join the audit chain
+        # together at the end, so its lock is taken once and last (not per file, early).
+        with discard_files_on_error(), transaction.atomic(), audit_batch():
             application = Application(
                 municipality=municipality, service=service, form=service.form,
                 reference=reference, status=Status.RECEIVED, channel=channel,

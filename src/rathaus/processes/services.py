@@ -445,7 +445,7 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
 
 def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
     """Staff retry a failed instance from its last saved state (or from the start if it never ran)."""
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():
         locked, app = _locked_instance(instance.pk)
         if locked.status != InstanceStatus.FAILED:
             raise TaskNotAllowed("not failed")
@@ -563,7 +563,7 @@ def _result_summary(schema: dict[str, Any], data: dict[str, Any]) -> str:
 def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime | None = None) -> UserTask:
     """Complete the task with its form data (validated against the task's JSON Schema) and move the process on."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():
         # Rights and state first: someone who may not complete the task learns nothing from field errors.
         locked = _locked_task(task)
         _require_role(user, locked.municipality, locked.role)
