@@ -95,9 +95,6 @@ class Subscription(TenantModel):
     def target(self) -> str:
         return self.url if self.kind == SubscriptionKind.WEBHOOK else self.email
 
-    def wants(self, kind: str) -> bool:
-        return not self.event_kinds or kind in self.event_kinds
-
 
 class SubscriptionSecret(TenantModel):
     """A signing secret of a webhook. It is kept as it is because HMAC needs it; it is shown once.

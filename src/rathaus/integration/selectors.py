@@ -36,8 +36,7 @@ def subscription_list(*, municipality, now: datetime):
                                        queryset=SubscriptionSecret.objects.filter(valid).only(
                                            "id", "subscription_id", "created_at", "expires_at")))
             .annotate(pending_count=_count(deliveries.filter(state__in=(DeliveryState.PENDING, DeliveryState.SENDING))),
-                      failed_count=_count(deliveries.filter(state=DeliveryState.FAILED)),
-                      secret_count=_count(SubscriptionSecret.objects.filter(valid, subscription=OuterRef("pk"))))
+                      failed_count=_count(deliveries.filter(state=DeliveryState.FAILED)))
             .order_by("-active", "name", "id"))
 
 
@@ -54,7 +53,7 @@ def delivery_list(*, municipality, state: str = "", subscription_id: int | None 
                   application=None):
     """Deliveries newest first; a page costs a fixed number of queries."""
     qs = (Delivery.objects.for_municipality(municipality)
-          .select_related("event", "subscription", "application"))
+          .select_related("event", "subscription"))
     if state:
         qs = qs.filter(state=state)
     if subscription_id:

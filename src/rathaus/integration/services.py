@@ -189,8 +189,8 @@ def subscription_validate(*, kind: str, name: str, url: str = "", email: str = "
     return errors
 
 
-def _url_for_audit(url: str) -> str:
-    # Receivers sometimes put an access key into the query string; the audit keeps only where it goes.
+def url_without_query(url: str) -> str:
+    """Where a webhook goes, without query and fragment: receivers sometimes put an access key there."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
@@ -220,7 +220,7 @@ def subscription_create(*, municipality, kind: str, name: str, url: str = "", em
                                               created_at=now)
         audit_record(action="integration.subscription_created", municipality=municipality, actor=actor,
                      obj=subscription, summary=f"{subscription.name}: {kind}",
-                     data={"kind": kind, "target": _url_for_audit(subscription.url) if subscription.url else subscription.email,
+                     data={"kind": kind, "target": url_without_query(subscription.url) if subscription.url else subscription.email,
                            "events": kinds or "all", "secret_given": bool(secret)},
                      ip_address=ip)
     return subscription, plain

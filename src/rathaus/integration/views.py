@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,6 +17,7 @@ from rathaus.applications.selectors import application_get
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
 from rathaus.core.exports import list_export
+from rathaus.core.pagination import paginate_by_keys
 
 from . import selectors, services
 from .models import DeliveryState, EventKind, SubscriptionKind
@@ -86,7 +86,7 @@ def subscriptions(request):
         else:
             raise Http404("unknown action")
     if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
-        rows = [{"name": sub.name, "kind": sub.kind, "url": sub.url.split("?", 1)[0], "email": sub.email,
+        rows = [{"name": sub.name, "kind": sub.kind, "url": services.url_without_query(sub.url) if sub.url else "", "email": sub.email,
                  "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": sub.created_at.isoformat(),
                  "deactivated_at": sub.deactivated_at.isoformat() if sub.deactivated_at else "",
                  "failed": sub.failed_count, "pending": sub.pending_count}
@@ -141,7 +141,7 @@ def deliveries(request):
     if params.get("export") in ("csv", "json"):
         return list_export(selectors.delivery_export_rows(qs), params["export"],
                            f"zustellungen-{state}-{municipality.slug}", "delivery")
-    page = Paginator(qs, PAGE_SIZE).get_page(params.get("seite"))
+    page = paginate_by_keys(qs, PAGE_SIZE, params.get("seite"))
     query = params.copy()
     query.pop("seite", None)
     return render(request, "integration/deliveries.html", {
@@ -162,10 +162,11 @@ def case_deliveries(request, reference: str):
         qs = selectors.delivery_list(municipality=municipality, application=application)
         _resend(request, get_object_or_404(qs, pk=_int(request.POST.get("delivery"))))
         return redirect(request.path)
-    qs = selectors.delivery_list_with_attempts(municipality=municipality, application=application)
     if request.GET.get("export") in ("csv", "json"):
+        qs = selectors.delivery_list(municipality=municipality, application=application)  # the attempts are not exported
         return list_export(selectors.delivery_export_rows(qs), request.GET["export"],
                            f"zustellungen-{application.reference}", "delivery")
+    qs = selectors.delivery_list_with_attempts(municipality=municipality, application=application)
     return render(request, "integration/case_deliveries.html", {
         "application": application, "deliveries": list(qs), "can_resend": can_resend,
         "events": list(application.domain_events.order_by("id"))})

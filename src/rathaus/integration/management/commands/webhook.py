@@ -100,7 +100,7 @@ class Command(BaseCommand):
         for s in rows:
             state = "active" if s.active else "inactive"
             self.stdout.write(f"{s.pk}\t{state}\t{s.kind}\t{s.target}\t{','.join(s.event_kinds) or 'all'}\t"
-                              f"secrets={s.secret_count}\tpending={s.pending_count}\tfailed={s.failed_count}\t{s.name}")
+                              f"secrets={len(s.secret_rows)}\tpending={s.pending_count}\tfailed={s.failed_count}\t{s.name}")
 
     def _rotate(self, subscription, secret, grace_hours):
         if grace_hours is not None and grace_hours < 0:
