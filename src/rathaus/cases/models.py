@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from rathaus.applications.models import FINAL_STATUSES
 from rathaus.core.models import TenantModel
 
 
@@ -33,7 +34,7 @@ class Source(models.TextChoices):
 
 
 #: The case results retention classes distinguish (the final statuses of an application).
-OUTCOMES = ("approved", "rejected", "withdrawn", "closed")
+OUTCOMES = tuple(str(status) for status in FINAL_STATUSES)
 
 # Days after a case closed until a document of the type goes (None: it stays with the case until
 # the whole application is anonymised after the service's retention period, which also ends the
