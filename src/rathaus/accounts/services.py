@@ -110,7 +110,9 @@ def profile_update_from_application(*, user: User, application, keys: list[str],
 
     if application.applicant_id != user.pk or application.anonymised_at is not None:
         raise PermissionError("not her application")
-    profile = Profile.objects.filter(user=user).first() or Profile(user=user)
+    from .selectors import profile_for
+
+    profile = profile_for(user=user)
     changes = profile_changes(application.data, FormSpec.from_schema(application.form.schema), profile.as_prefill(),
                               keys=[k for k in keys if k != "email"])
     if not changes:
@@ -159,9 +161,10 @@ def erasure_request(*, user: User, reason: str, ip: str | None = None) -> list[D
     today = timezone.localdate()
     created: list[DataSubjectRequest] = []
     with transaction.atomic():
+        already_open = set(DataSubjectRequest.objects.filter(user=user, kind=RequestKind.ERASURE, state=RequestState.OPEN)
+                           .values_list("municipality_id", flat=True))
         for municipality in municipalities_with_data(user=user):
-            if DataSubjectRequest.objects.for_municipality(municipality).filter(
-                    user=user, kind=RequestKind.ERASURE, state=RequestState.OPEN).exists():
+            if municipality.pk in already_open:
                 continue
             request = DataSubjectRequest.objects.create(
                 municipality=municipality, user=user, kind=RequestKind.ERASURE, requester_name=user.get_full_name()[:200] or user.email,

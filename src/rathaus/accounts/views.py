@@ -187,7 +187,6 @@ def my_data_export(request, fmt: str):
 def erasure(request):
     """Ask for erasure (Art. 17 GDPR): one request to each municipality that holds her data."""
     form = ErasureRequestForm(request.POST or None)
-    municipalities = selectors.municipalities_with_data(user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             created = services.erasure_request(user=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
@@ -196,6 +195,8 @@ def erasure(request):
         else:
             messages.success(request, _("Ihr Antrag auf Löschung ist an %(n)d Stelle(n) gegangen. Sie erhalten die Antworten per E-Mail.") % {"n": len(created)})
         return redirect("accounts:my_data")
+    # Listed only when the page is shown: the service looks them up itself when it files the requests.
+    municipalities = selectors.municipalities_with_data(user=request.user)
     return render(request, "accounts/erasure.html", {"form": form, "municipalities": municipalities},
                   status=422 if form.errors else 200)
 
