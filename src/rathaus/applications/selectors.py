@@ -47,6 +47,12 @@ def application_get(*, municipality, reference: str) -> Application:
     return get_object_or_404(qs, reference=reference)
 
 
+def application_row_get(*, municipality, reference: str) -> Application:
+    """One application with its service and municipality only: for pages and downloads that need no history."""
+    qs = Application.objects.for_municipality(municipality).select_related("service", "municipality")
+    return get_object_or_404(qs, reference=reference)
+
+
 def application_list_for_user(*, user):
     """A citizen's own applications across municipalities (they are hers, not a tenant's)."""
     return (Application.objects.filter(applicant=user).select_related("service", "municipality")

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from rathaus.applications.selectors import application_get
+from rathaus.applications.selectors import application_row_get
 from rathaus.applications.services import access_token_matches
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
@@ -54,7 +54,7 @@ def _upload_hint() -> str:
 
 @staff_view(CasePerm.HANDLE_DOCUMENTS)
 def staff_download(request, reference: str, document_id: int, number: int | None = None):
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     document = selectors.document_get(municipality=request.municipality, application=application, pk=document_id)
     if not may_open(request.user, request.municipality, document):
         raise Http404("confidential")
@@ -64,7 +64,7 @@ def staff_download(request, reference: str, document_id: int, number: int | None
 @staff_view(CasePerm.HANDLE_DOCUMENTS)
 def case_file_export(request, reference: str, fmt: str):
     """The case file's document list (one row per version) as CSV or JSON, for the paper trail or a transfer."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     rows = [{"document": d.pk, "title": d.title, "type": d.document_type, "confidentiality": d.confidentiality,
              "source": d.source, "version": v.number, "filename": v.filename, "content_type": v.content_type,
              "size": v.size, "sha512": v.sha512, "added_by": v.added_by.get_username() if v.added_by else "",
@@ -79,7 +79,7 @@ def case_file_export(request, reference: str, fmt: str):
 @staff_view(CasePerm.HANDLE_DOCUMENTS)
 def document_upload(request, reference: str):
     """Put a document into the case file (GET: the form on its own page; POST: store it)."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     form = DocumentUploadForm(request.POST or None, request.FILES or None)
     form.fields["file"].help_text = _upload_hint()
     status = 200
@@ -104,7 +104,7 @@ def document_upload(request, reference: str):
 @staff_view(CasePerm.HANDLE_DOCUMENTS)
 def version_upload(request, reference: str, document_id: int):
     """Add a new version of a document; the earlier versions stay."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     document = selectors.document_get(municipality=request.municipality, application=application, pk=document_id)
     if not may_open(request.user, request.municipality, document):
         raise Http404("confidential")
@@ -135,7 +135,7 @@ def version_upload(request, reference: str, document_id: int):
 @staff_view(CasePerm.HANDLE_DOCUMENTS)
 def document_requests(request, reference: str):
     """Ask the citizen for missing documents, or withdraw an open request."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     form = DocumentRequestForm(request.POST if request.method == "POST" and request.POST.get("action") != "cancel"
                                else None)
     status = 200
@@ -176,7 +176,7 @@ def document_requests(request, reference: str):
 @staff_view(CasePerm.MANAGE_LEGAL_HOLDS)
 def legal_hold(request, reference: str):
     """Set or release the case's legal hold (team lead), always with a reason."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     active = selectors.legal_hold_active(municipality=request.municipality, application=application)
     form = LegalHoldForm(request.POST or None)
     status = 200
@@ -237,7 +237,7 @@ def _citizen_version(request, application, document_id: int):
 @tenant_view
 def citizen_download(request, reference: str, token: str, document_id: int):
     """A document marked for the citizen, with the access token of her status page."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     if not access_token_matches(application, token):
         raise Http404("wrong token")
     return _citizen_version(request, application, document_id)
@@ -246,7 +246,7 @@ def citizen_download(request, reference: str, token: str, document_id: int):
 @tenant_view
 def my_download(request, reference: str, document_id: int):
     """The same for a signed-in citizen under "Meine Anträge"."""
-    application = application_get(municipality=request.municipality, reference=reference)
+    application = application_row_get(municipality=request.municipality, reference=reference)
     if not request.user.is_authenticated or application.applicant_id != request.user.pk:
         raise Http404("not yours")
     return _citizen_version(request, application, document_id)
