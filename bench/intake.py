@@ -175,6 +175,7 @@ class Run:
     bodies: list[dict] = field(default_factory=list)
     wall: float = 0.0
     server_cpu: float = 0.0  # seconds of CPU the gunicorn processes spent during the run
+    database_cpu: float = 0.0  # seconds of CPU the PostgreSQL server processes spent during the run
 
     @property
     def ok(self) -> int:
@@ -190,12 +191,30 @@ class Run:
         self.bodies += other.bodies
         self.wall += other.wall
         self.server_cpu += other.server_cpu
+        self.database_cpu += other.database_cpu
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL server process on this machine (0 if none is visible)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _sep, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -254,11 +273,13 @@ def fire(name: str, port: int, path: str, bodies: list[bytes], concurrency: int,
                 run.bodies.append(json.loads(payload))
 
     cpu_before = group_cpu_seconds(pgid) if pgid else 0.0
+    database_before = postgres_cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(post, bodies))
     run.wall = time.perf_counter() - started
     run.server_cpu = group_cpu_seconds(pgid) - cpu_before if pgid else 0.0
+    run.database_cpu = postgres_cpu_seconds() - database_before
     return run
 
 
@@ -291,20 +312,22 @@ def report(floor: Run, ours: Run, args, checks: list[tuple[str, bool]]) -> None:
 
     table = Table(title=f"Intake benchmark: {args.n} POSTs, {args.concurrency} client threads, "
                         f"gunicorn {args.workers}×{args.threads} gthread, PostgreSQL")
-    for column in ("", "ok", "failed", "per second", "p50 ms", "p95 ms", "app CPU ms/req"):
+    for column in ("", "ok", "failed", "per second", "p50 ms", "p95 ms", "app CPU ms/req", "PostgreSQL CPU ms/req"):
         table.add_column(column, justify="right" if column else "left")
     for run in (floor, ours):
         failed = sum(count for status, count in run.statuses.items() if status != 201)
         table.add_row(run.name, str(run.ok), str(failed), f"{run.rate:,.0f}", f"{run.percentile(0.5):.1f}",
-                      f"{run.percentile(0.95):.1f}", f"{1000 * run.server_cpu / max(run.ok, 1):.1f}")
+                      f"{run.percentile(0.95):.1f}", f"{1000 * run.server_cpu / max(run.ok, 1):.1f}",
+                      f"{1000 * run.database_cpu / max(run.ok, 1):.1f}")
     ratio = ours.rate / floor.rate if floor.rate else 0.0
     table.add_row("ours / floor", "", "", f"{ratio:.2f}", f"{ours.percentile(0.5) / floor.percentile(0.5):.2f}×",
                   f"{ours.percentile(0.95) / floor.percentile(0.95):.2f}×",
-                  f"{ours.server_cpu / max(ours.ok, 1) / (floor.server_cpu / max(floor.ok, 1) or 1):.2f}×", style="bold")
+                  f"{ours.server_cpu / max(ours.ok, 1) / (floor.server_cpu / max(floor.ok, 1) or 1):.2f}×",
+                  f"{ours.database_cpu / max(ours.ok, 1) / (floor.database_cpu / max(floor.ok, 1) or 1):.2f}×", style="bold")
     console = Console(width=max(120, Console().width))
     console.print(table)
-    console.print("app CPU: user+system time of the gunicorn processes per request; unlike the rates it does "
-                  "not depend on what else the machine is doing.")
+    console.print("app CPU: user+system time of the gunicorn processes per request; PostgreSQL CPU: the same for "
+                  "the database server's processes. Unlike the rates they do not depend on what else the machine is doing.")
     verdict = "meets" if ratio >= TARGET_RATIO else "is BELOW"
     console.print(f"Throughput ratio {ratio:.2f} {verdict} the target of {TARGET_RATIO:.2f}.")
     for text, ok in checks:
@@ -445,9 +468,11 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / "intake.json").write_text(json.dumps({
             "n": args.n, "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
             "floor": {"per_second": floor.rate, "p50_ms": floor.percentile(0.5), "p95_ms": floor.percentile(0.95),
-                      "app_cpu_ms": 1000 * floor.server_cpu / max(floor.ok, 1)},
+                      "app_cpu_ms": 1000 * floor.server_cpu / max(floor.ok, 1),
+                      "database_cpu_ms": 1000 * floor.database_cpu / max(floor.ok, 1)},
             "ours": {"per_second": ours.rate, "p50_ms": ours.percentile(0.5), "p95_ms": ours.percentile(0.95),
-                     "app_cpu_ms": 1000 * ours.server_cpu / max(ours.ok, 1)},
+                     "app_cpu_ms": 1000 * ours.server_cpu / max(ours.ok, 1),
+                     "database_cpu_ms": 1000 * ours.database_cpu / max(ours.ok, 1)},
             "ratio": ours.rate / floor.rate if floor.rate else None,
         }, indent=2))
         if args.profile:

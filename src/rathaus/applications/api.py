@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.translation import get_language
 from django_ratelimit.core import is_ratelimited
@@ -15,14 +14,14 @@ from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rathaus.accounts.rules import Perm
-from rathaus.catalog.models import Service
+from rathaus.catalog.selectors import service_for_submission
 from rathaus.core.audit import client_ip
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
 from rathaus.integration.auth import token_user_for
 from rathaus.tenants.selectors import municipality_get
 
 from . import selectors, services
-from .models import Application, Channel, MandateKind
+from .models import Channel, MandateKind
 
 router = Router(tags=["Anträge"])
 
@@ -222,15 +221,9 @@ def submit(request, slug: str):
     if len(key) > 200 or (key and not key.isprintable()):
         raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
                            type_="invalid-idempotency-key")
-    # Tenant, service and the idempotency look-up in one query on the hot path; the tenant alone
-    # only to tell 404 from 422.
-    services_qs = (Service.objects.filter(municipality__slug=slug, municipality__is_active=True, pk=body["service"],
-                                          is_published=True).select_related("municipality", "form"))
-    if key:
-        services_qs = services_qs.annotate(replay_id=Subquery(
-            Application.objects.filter(municipality=OuterRef("municipality"), idempotency_key=key).values("pk")[:1]))
-    # At most one row (filtered by pk): no ORDER BY to compile or run (.first() and Meta.ordering add one).
-    service = next(iter(services_qs.order_by()[:1]), None)
+    # Tenant, service, form and the idempotency look-up in one query on the hot path; the tenant
+    # alone only to tell 404 from 422.
+    service = service_for_submission(slug=slug, service_id=body["service"], idempotency_key=key)
     if service is None:
         municipality_get(slug=slug)
         raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",

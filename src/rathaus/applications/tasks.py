@@ -1,5 +1,7 @@
 """Background jobs of the applications app (django-tasks, enqueued after commit)."""
 
+import logging
+
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.urls import reverse
@@ -9,6 +11,8 @@ from django_tasks import task
 
 from .models import Application, StatusChange
 
+logger = logging.getLogger(__name__)
+
 
 def _status_url(application: Application, token: str) -> str:
     path = reverse("applications:status", kwargs={"municipality": application.municipality.slug,
@@ -17,14 +21,48 @@ def _status_url(application: Application, token: str) -> str:
 
 
 @task()
+def application_received(application_id: int) -> None:
+    """Everything that follows a submission, in one job: receipt, process start, subscribers.
+
+    One job row per submission instead of three keeps the submission's transaction short and the
+    worker's queue small. Each part runs even if an earlier one failed; the first failure is
+    raised at the end, so the job is marked failed and the log names what went wrong.
+    """
+    from rathaus.integration.services import deliveries_run_if_subscribed
+    from rathaus.processes.services import process_start
+
+    from .services import access_token_for
+
+    application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
+    if application is None:
+        return  # deleted (or anonymised away) before the worker came to it
+    failures: list[BaseException] = []
+    steps = [lambda: process_start(application=application),
+             lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
+    if application.applicant_email:
+        steps.insert(0, lambda: _send_receipt(application, access_token_for(application)))
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
+            logger.exception("after submission of application %s", application_id)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+@task()
 def send_receipt_email(application_id: int, token: str) -> None:
-    """Confirmation of receipt with the PDF and the status link."""
+    """Confirmation of receipt with the PDF and the status link (jobs queued before application_received)."""
+    _send_receipt(Application.objects.select_related("municipality", "service", "form").get(pk=application_id), token)
+
+
+def _send_receipt(application: Application, token: str) -> None:
     from rathaus.cases.files import read_bytes
     from rathaus.cases.services import receipt_document_ensure
 
     from .pdf import receipt_pdf
 
-    application = Application.objects.select_related("municipality", "service", "form").get(pk=application_id)
     with translation.override("de"):
         body = _(
             "Guten Tag,\n\nIhr Antrag „%(service)s“ ist am %(date)s bei %(town)s eingegangen.\n"

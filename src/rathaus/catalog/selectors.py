@@ -1,5 +1,9 @@
 """Reads on the service catalogue; every function needs the municipality."""
 
+import json
+from typing import Any
+
+from django.db import connections, router
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
@@ -34,3 +38,55 @@ def life_situation_list(*, municipality):
 def service_choices(*, municipality):
     """(id, name) of every service, published or not, for staff filters."""
     return Service.objects.for_municipality(municipality).order_by("name").values_list("id", "name")
+
+
+_SCHEMAS: dict[str, Any] = {}  # form schema text -> parsed document (forms change rarely; bounded below)
+
+
+def service_for_submission(*, slug: str, service_id: int, idempotency_key: str = "") -> Service | None:
+    """The published service of an active municipality, with municipality and form, in one query.
+
+    For the submission endpoint, where this look-up is on every request: hand-written SQL instead
+    of the ORM's (which compiles anew each time), the form's schema parsed once per distinct text,
+    and, with an Idempotency-Key, the id of an application that already used it (``replay_id``,
+    None if none did). None if no such service.
+    """
+    from rathaus.applications.models import Application
+    from rathaus.core.sql import instance_from_row, prepared_cursor, select_columns
+    from rathaus.forms.models import FormDefinition
+    from rathaus.tenants.models import Municipality
+
+    connection = connections[router.db_for_read(Service)]
+    quote = connection.ops.quote_name
+    s_cols, s_fields = select_columns(Service, "s", connection)
+    m_cols, m_fields = select_columns(Municipality, "m", connection)
+    f_cols, f_fields = select_columns(FormDefinition, "f", connection)
+    replay = "NULL"
+    params: list[Any] = []
+    if idempotency_key:
+        replay = (f"(SELECT a.id FROM {quote(Application._meta.db_table)} a "  # noqa: S608 - names from the models
+                  "WHERE a.municipality_id = s.municipality_id AND a.idempotency_key = %s LIMIT 1)")
+        params.append(idempotency_key)
+    sql = (f"SELECT {s_cols}, {m_cols}, {f_cols}, {replay} FROM {quote(Service._meta.db_table)} s "  # noqa: S608 - names from the models
+           f"JOIN {quote(Municipality._meta.db_table)} m ON m.id = s.municipality_id "
+           f"JOIN {quote(FormDefinition._meta.db_table)} f ON f.id = s.form_id "
+           "WHERE m.slug = %s AND m.is_active AND s.id = %s AND s.is_published")
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [*params, slug, service_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n_s, n_m = len(s_fields), len(m_fields)
+    schema_at = n_s + n_m + [f.attname for f in f_fields].index("schema")
+    text = row[schema_at]
+    schema = _SCHEMAS.get(text)
+    if schema is None:
+        schema = json.loads(text)
+        if len(_SCHEMAS) >= 256:
+            _SCHEMAS.clear()
+        _SCHEMAS[text] = schema
+    service = instance_from_row(Service, s_fields, row[:n_s], connection)
+    service.municipality = instance_from_row(Municipality, m_fields, row[n_s:n_s + n_m], connection)
+    service.form = instance_from_row(FormDefinition, f_fields, row[n_s + n_m:-1], connection, converted={"schema": schema})
+    service.replay_id = row[-1]
+    return service

@@ -18,10 +18,10 @@ from datetime import UTC
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEntry
+from .sql import insert_values, prepared_cursor
 
 _batch: contextvars.ContextVar[list[tuple[Any, AuditEntry]] | None] = contextvars.ContextVar("rathaus_audit_batch",
                                                                                             default=None)
@@ -139,7 +139,7 @@ def _append(municipality, entries: list[AuditEntry]) -> None:
 def _lock_head(connection, key: str) -> AuditChainHead | None:
     """The chain head, locked until commit (the ORM's select_for_update, without compiling it under contention)."""
     table = connection.ops.quote_name(AuditChainHead._meta.db_table)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(f'SELECT "id", "last_hash", "last_entry_id" FROM {table} WHERE "key" = %s FOR UPDATE', [key])  # noqa: S608 - table name from the model
         row = cursor.fetchone()
     if row is None:
@@ -152,11 +152,7 @@ def _lock_head(connection, key: str) -> AuditChainHead | None:
 
 def _insert_and_move_head(connection, head: AuditChainHead, entries: list[AuditEntry], fields, last_hash: str) -> None:
     """INSERT the entries (as prepared, raw) and set the head to the last one, in one statement."""
-    query = InsertQuery(AuditEntry)
-    query.insert_values(fields, entries, raw=True)
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [AuditEntry._meta.pk]
-    [(insert_sql, insert_params)] = compiler.as_sql()
+    insert_sql, insert_params = insert_values(connection, entries, returning=[AuditEntry._meta.pk.column], raw=True)
     head_table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     pk = connection.ops.quote_name(AuditEntry._meta.pk.column)
     head_pk = connection.ops.quote_name(AuditChainHead._meta.pk.column)
@@ -164,7 +160,7 @@ def _insert_and_move_head(connection, head: AuditChainHead, entries: list[AuditE
            f"moved AS (UPDATE {head_table} SET last_hash = %s, last_entry_id = (SELECT max({pk}) FROM inserted) "
            f"WHERE {head_pk} = %s) "
            f"SELECT {pk} FROM inserted ORDER BY {pk}")
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [*insert_params, last_hash, head.pk])
         ids = [row[0] for row in cursor.fetchall()]
     # One sequence, one statement: the ids rise in the order of the VALUES rows.

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DEFAULT_DB_ALIAS, connection, router, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
+from rathaus.core.jobs import enqueue_on_commit
 
 from . import fitconnect, selectors
 from .auth import grantable_permissions, token_display_prefix, token_generate, token_hash
@@ -73,58 +74,65 @@ def application_event_data(application, **extra: Any) -> dict[str, Any]:
             "status": str(application.status), **extra}
 
 
-def event_emit(*, municipality, kind: str, application=None, data: dict[str, Any] | None = None) -> DomainEvent:
+def event_emit(*, municipality, kind: str, application=None, data: dict[str, Any] | None = None,
+               fan_out: bool = True) -> DomainEvent:
     """Record a domain event; call inside the transaction of the change it reports.
 
     Raises when called outside a transaction: an event committed without its change (or the change
     without its event) is exactly what the outbox exists to prevent. The fan-out job is queued so
-    that it runs if, and only if, the transaction commits.
+    that it runs if, and only if, the transaction commits; `fan_out=False` says the caller's own
+    job fans out (see :func:`fan_out_by_caller`).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change")
     event = DomainEvent.objects.create(
         municipality=municipality, kind=kind, application=application,
         reference=getattr(application, "reference", "") or "", data=data or {})
-    _enqueue_fan_out(municipality.pk)
+    if fan_out:
+        _enqueue_fan_out(municipality.pk)
+    else:
+        fan_out_by_caller(municipality.pk)
     return event
+
+
+def fan_out_by_caller(municipality_id: int) -> None:
+    """Say that a job of the caller's, queued in this transaction, runs the municipality's fan-out.
+
+    Later events of the transaction then neither look up subscribers nor queue a job of their own.
+    """
+    def handled() -> None:
+        pass
+
+    handled.fan_out_for = municipality_id  # type: ignore[attr-defined]
+    transaction.on_commit(handled)
+
+
+def deliveries_run_if_subscribed(*, municipality_id: int) -> dict[str, int] | None:
+    """The fan-out of a job that took it over (`fan_out_by_caller`): nothing to do without subscribers."""
+    if not Subscription.objects.filter(municipality_id=municipality_id, active=True).exists():
+        return None
+    return deliveries_run(municipality_id=municipality_id)
 
 
 def _enqueue_fan_out(municipality_id: int) -> None:
     """Queue the fan-out job so that it runs if, and only if, the current transaction commits.
 
-    The database queue writes its job row inside the transaction (gone on rollback, never lost
-    between commit and enqueue), once per transaction and municipality: a process step that
-    emits three events costs one look-up and at most one job row. A no-op on-commit callback
-    marks the municipality as handled; Django drops it with a rolled-back savepoint, together
-    with the job row. Any other backend is enqueued after the commit.
+    The database queue writes its job row inside the transaction (see core/jobs.py), once per
+    transaction and municipality: a process step that emits three events costs one look-up and
+    at most one job row. A no-op on-commit callback marks the municipality as handled; Django
+    drops it with a rolled-back savepoint, together with the job row.
 
     Most municipalities have no subscriber: one indexed look-up is cheaper than a job row and
     a worker run. A subscriber added meanwhile receives only later events anyway.
     """
-    from django_tasks_db.backend import DatabaseBackend
-    from django_tasks_db.models import DBTaskResult
-
     from .tasks import fan_out_events
 
-    backend = fan_out_events.get_backend()
-    in_transaction = isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == DEFAULT_DB_ALIAS
     pending = transaction.get_connection().run_on_commit
-    if in_transaction and any(getattr(func, "fan_out_for", None) == municipality_id for _, func, _ in pending):
+    if any(getattr(func, "fan_out_for", None) == municipality_id for _, func, _ in pending):
         return
-    subscribed = Subscription.objects.filter(municipality_id=municipality_id, active=True).exists()
-    if not in_transaction:
-        if subscribed:
-            transaction.on_commit(lambda: fan_out_events.enqueue(municipality_id))
-        return
-    if subscribed:
-        fan_out_events.enqueue(municipality_id)
-
-    def handled() -> None:
-        pass
-
-    # Later events of this transaction neither look up nor enqueue again.
-    handled.fan_out_for = municipality_id  # type: ignore[attr-defined]
-    transaction.on_commit(handled)
+    if Subscription.objects.filter(municipality_id=municipality_id, active=True).exists():
+        enqueue_on_commit(fan_out_events, municipality_id)
+    fan_out_by_caller(municipality_id)
 
 
 # ----------------------------------------------------------------------------------- subscriptions

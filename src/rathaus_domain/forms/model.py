@@ -172,6 +172,9 @@ class Step:
         yield from _iter_fields(self.children)
 
 
+_SPECS: dict[int, tuple[Mapping[str, Any], FormSpec]] = {}
+
+
 @dataclass(frozen=True)
 class FormSpec:
     """A whole form: title, help text and steps, plus the schema it was read from."""
@@ -180,6 +183,21 @@ class FormSpec:
     description: str
     steps: tuple[Step, ...]
     schema: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def cached(cls, schema: Mapping[str, Any]) -> FormSpec:
+        """`from_schema`, remembered for the very same schema object (e.g. one a cache hands out).
+
+        Keyed by identity: a schema object must not be changed once parsed (nothing here does).
+        """
+        entry = _SPECS.get(id(schema))
+        if entry is not None and entry[0] is schema:
+            return entry[1]
+        spec = cls.from_schema(schema)
+        if len(_SPECS) >= 256:
+            _SPECS.clear()
+        _SPECS[id(schema)] = (schema, spec)  # holding the schema keeps its id from being reused
+        return spec
 
     @classmethod
     def from_schema(cls, schema: Mapping[str, Any]) -> FormSpec:

@@ -1,0 +1,45 @@
+"""Jobs that run if, and only if, the current transaction commits.
+
+With the database queue (django-tasks-db on the default database) the job row is written inside
+the transaction itself: the worker sees it exactly when the change commits, a rollback removes it,
+and no job is lost if the process dies between commit and enqueue. Any other backend (the
+immediate one in tests, an external broker) is enqueued after the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, router, transaction
+
+
+def queued_in_transaction(task) -> bool:
+    """True when `task`'s job row is written by the current transaction (the database queue)."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    return isinstance(task.get_backend(), DatabaseBackend) and router.db_for_write(DBTaskResult) == DEFAULT_DB_ALIAS
+
+
+def enqueue_on_commit(task, *args: Any) -> None:
+    """Have `task(*args)` run if, and only if, the current transaction commits."""
+    if queued_in_transaction(task):
+        task.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: task.enqueue(*args))
+
+
+def job_row(task, *args: Any):
+    """The unsaved job row the database queue would write for `task(*args)`.
+
+    For statements that insert the job together with the rows it is about (see core/sql.py);
+    the values are those of django-tasks-db's own enqueue.
+    """
+    from django_tasks.utils import normalize_json
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    backend = task.get_backend()
+    backend.validate_task(task)
+    return DBTaskResult(id=backend._get_id(), args_kwargs=normalize_json({"args": list(args), "kwargs": {}}),
+                        priority=task.priority, task_path=task.module_path, queue_name=task.queue_name,
+                        run_after=task.run_after or get_date_max(), backend_name=backend.alias)

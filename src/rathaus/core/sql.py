@@ -1,0 +1,160 @@
+"""Hand-built INSERT statements for hot write paths (PostgreSQL data-modifying CTEs).
+
+The ORM compiles every INSERT anew: on a submission that is most of its CPU. Here the SQL text of
+an ``INSERT … SELECT`` for a model is built once per shape and cached; each call only converts the
+instance's values with the fields' own ``get_db_prep_save`` (so JSON, dates and foreign keys are
+stored exactly as the ORM would store them). Columns can be given as SQL expressions instead,
+usually referring to an earlier CTE (``app.id``), which lets one statement insert a row and the
+rows that point at it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import models
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tuple[tuple[str, str], ...],
+                        source: str, returning: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+    from django.db import connections
+
+    connection = connections[vendor_alias]
+    quote = connection.ops.quote_name
+    overridden = dict(exprs)
+    columns: list[str] = []
+    values: list[str] = []
+    fields: list[models.Field] = []
+    for field in model._meta.concrete_fields:
+        if isinstance(field, models.AutoField):
+            continue  # the sequence numbers it
+        columns.append(quote(field.column))
+        # A typed parameter: on PostgreSQL INSERT … SELECT does not infer parameter types from the
+        # target columns. (SQLite's CAST would apply type affinity, turning a date into a number.)
+        typed = f"CAST(%s AS {field.db_type(connection)})" if connection.vendor == "postgresql" else "%s"
+        expression = overridden.pop(field.column, None)
+        if expression is None:
+            values.append(typed)
+            fields.append(field)
+        elif "$value" in expression:
+            values.append(expression.replace("$value", typed))
+            fields.append(field)
+        else:
+            values.append(expression)
+    if overridden:
+        raise ValueError(f"{model.__name__} has no columns {sorted(overridden)}")
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(values)}"
+    if source:
+        sql += f" FROM {source}"
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(name) for name in returning)
+    return sql, tuple(fields)
+
+
+def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | None = None, source: str = "",
+                  returning: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """``INSERT INTO <obj's table> (…) SELECT … [FROM source] [RETURNING …]`` and its parameters.
+
+    `exprs` maps column names to SQL expressions used instead of the instance's values; in an
+    expression, ``$value`` stands for the instance's value (as a typed parameter), and nothing
+    else may be a parameter. Auto-incrementing keys are left to the database; defaults and
+    ``auto_now_add`` are applied to `obj` as ``save()`` would.
+    """
+    sql, fields = _insert_select_text(type(obj), connection.alias, tuple(sorted((exprs or {}).items())), source,
+                                      tuple(returning))
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    return sql, params
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_values_text(model: type[models.Model], alias: str, rows: int,
+                        returning: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+    from django.db import connections
+
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names from the model
+           f"VALUES {', '.join([row] * rows)}")
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(name) for name in returning)
+    return sql, fields
+
+
+def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequence[str] = (),
+                  raw: bool = False) -> tuple[str, list[Any]]:
+    """``INSERT INTO … VALUES (…), (…) [RETURNING …]`` for instances of one model, and its parameters.
+
+    With `raw`, values are stored as set on the instances (no ``auto_now_add`` stamping), as the
+    ORM's ``_insert(raw=True)`` does.
+    """
+    model = type(objs[0])
+    sql, fields = _insert_values_text(model, connection.alias, len(objs), tuple(returning))
+    params = [field.get_db_prep_save(getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
+              for obj in objs for field in fields]
+    return sql, params
+
+
+def select_columns(model: type[models.Model], alias: str, connection) -> tuple[str, list[models.Field]]:
+    """``alias."col", …`` for every concrete field of `model`, and the fields in that order."""
+    quote = connection.ops.quote_name
+    fields = list(model._meta.concrete_fields)
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in fields), fields
+
+
+def instance_from_row(model: type[models.Model], fields: Sequence[models.Field], values: Sequence[Any], connection,
+                      converted: Mapping[str, Any] | None = None):
+    """A model instance from raw column values, converted as the ORM's compiler converts them.
+
+    `converted` gives ready values for some attributes (e.g. a parsed document from a cache).
+    """
+    ready = converted or {}
+    row = []
+    for field, value in zip(fields, values, strict=True):
+        if field.attname in ready:
+            value = ready[field.attname]
+        else:
+            col, converters = _converters(model, field, connection.alias)
+            for converter in converters:
+                value = converter(value, col, connection)
+        row.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], row)
+
+
+@functools.lru_cache(maxsize=1024)
+def _converters(model: type[models.Model], field: models.Field, alias: str) -> tuple[Any, tuple[Any, ...]]:
+    from django.db import connections
+
+    connection = connections[alias]
+    col = field.get_col(model._meta.db_table)
+    return col, (*connection.ops.get_db_converters(col), *col.get_db_converters(connection))
+
+
+def prepared_cursor(connection):
+    """A cursor whose statements PostgreSQL prepares once per connection (other databases: a plain one).
+
+    Django binds parameters on the client and never prepares (for the sake of transaction-mode
+    poolers). For the few statements on every submission the server's parse and plan cost more
+    than their execution, so they are bound on the server and prepared. ``DATABASE_PREPARED_STATEMENTS=false``
+    turns this off, e.g. behind a pooler that cannot keep prepared statements (PgBouncer before
+    1.21 in transaction mode). Errors, query logging and wrappers are Django's as usual.
+    """
+    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return connection.cursor()
+    connection.ensure_connection()
+    return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
+
+
+@functools.cache
+def _preparing_cursor_class():
+    import psycopg
+
+    class PreparingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+    return PreparingCursor

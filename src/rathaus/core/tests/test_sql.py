@@ -1,0 +1,105 @@
+"""Hand-built statements (core/sql.py) store and read exactly what the ORM would."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from rathaus.applications.models import Application, Channel, Status, StatusChange
+from rathaus.core.models import AuditEntry
+from rathaus.core.sql import insert_select, insert_values, instance_from_row, prepared_cursor, select_columns
+
+pytestmark = pytest.mark.django_db
+
+
+NOW = timezone.now()
+
+
+def _application(town, service, **extra) -> Application:
+    now = NOW
+    values = dict(municipality=town, service=service, form=service.form, reference="MUS-2026-000001",
+                  status=Status.RECEIVED, channel=Channel.ONLINE, data={"a": {"ü": [1, 2.5, None, "<b>"]}},
+                  applicant_name="Erika <Muster>", applicant_email="e@example.org", access_token_hash="f" * 32,
+                  request_hash="0" * 64, submitted_at=now, updated_at=now, due_date=date(2027, 1, 15))
+    values.update(extra)
+    return Application(**values)
+
+
+def _row(model, pk) -> dict:
+    return {f.attname: getattr(model.objects.get(pk=pk), f.attname) for f in model._meta.concrete_fields
+            if f.attname != "id"}
+
+
+def test_insert_select_stores_what_save_stores(town, demo_services):
+    service = demo_services["hund-anmelden"]
+    by_orm = _application(town, service)
+    by_orm.save()
+    by_sql = _application(town, service, reference="MUS-2026-000002")
+    sql, params = insert_select(connection, by_sql, returning=("id",))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        new_id = cursor.fetchone()[0]
+    expected = _row(Application, by_orm.pk) | {"reference": "MUS-2026-000002"}
+    assert _row(Application, new_id) == expected
+
+
+def test_insert_select_expressions_refer_to_an_earlier_row(town, demo_services):
+    service = demo_services["hund-anmelden"]
+    application = _application(town, service)
+    application.save()
+    change = StatusChange(municipality=town, application=application, status=Status.APPROVED, public_text="ok")
+    # The application id comes from the source; the text is the instance's value with a suffix.
+    sql, params = insert_select(connection, change, source=f"(SELECT {application.pk} AS id) src",
+                                exprs={"application_id": "src.id", "public_text": "$value || '!'"})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    stored = StatusChange.objects.get(status=Status.APPROVED)
+    assert stored.application_id == application.pk and stored.public_text == "ok!"
+    assert stored.created_at is not None and abs(stored.created_at - timezone.now()) < timedelta(minutes=1)
+
+
+def test_insert_select_refuses_unknown_columns(town, demo_services):
+    with pytest.raises(ValueError, match="no columns"):
+        insert_select(connection, _application(town, demo_services["hund-anmelden"]), exprs={"nonsense": "1"})
+
+
+def test_insert_values_raw_keeps_the_times_set_on_the_instances(town):
+    when = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.get_current_timezone())
+    entries = [AuditEntry(municipality=town, action=f"test.{i}", data={"i": i}, created_at=when) for i in range(3)]
+    sql, params = insert_values(connection, entries, returning=["id"], raw=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    stored = list(AuditEntry.objects.filter(pk__in=ids).order_by("id"))
+    assert [e.action for e in stored] == ["test.0", "test.1", "test.2"]
+    assert all(e.created_at == when for e in stored) and [e.data for e in stored] == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+def test_instance_from_row_converts_as_the_orm_does(town, demo_services):
+    application = _application(town, demo_services["hund-anmelden"])
+    application.save()
+    columns, fields = select_columns(Application, "a", connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {Application._meta.db_table} a WHERE a.id = %s", [application.pk])  # noqa: S608
+        row = cursor.fetchone()
+    loaded = instance_from_row(Application, fields, row, connection)
+    orm = Application.objects.get(pk=application.pk)
+    assert all(getattr(loaded, f.attname) == getattr(orm, f.attname) for f in fields)
+    assert isinstance(loaded.submitted_at, datetime) and isinstance(loaded.due_date, date)
+    assert loaded.data == {"a": {"ü": [1, 2.5, None, "<b>"]}}
+    assert not loaded._state.adding
+
+
+def test_prepared_cursor_prepares_on_postgresql_only():
+    sql = "SELECT CAST(%s AS integer) + 1"
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [41])
+        assert cursor.fetchone()[0] == 42
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["SELECT CAST($1 AS integer) + 1%"])
+        assert cursor.fetchone()[0] == 1
