@@ -143,7 +143,9 @@ def prepared_cursor(connection):
     turns this off, e.g. behind a pooler that cannot keep prepared statements (PgBouncer before
     1.21 in transaction mode). Errors, query logging and wrappers are Django's as usual.
     """
-    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+    if (connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None
+            # Django's query log (DEBUG, CaptureQueriesContext) reads the SQL from client-binding cursors only.
+            or connection.queries_logged):
         return connection.cursor()
     connection.ensure_connection()
     return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))

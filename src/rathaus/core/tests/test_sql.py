@@ -103,3 +103,12 @@ def test_prepared_cursor_prepares_on_postgresql_only():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["SELECT CAST($1 AS integer) + 1%"])
         assert cursor.fetchone()[0] == 1
+
+
+def test_statements_stay_visible_in_djangos_query_log():
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx, prepared_cursor(connection) as cursor:
+        cursor.execute("SELECT CAST(%s AS integer) + 2", [40])
+        assert cursor.fetchone()[0] == 42
+    assert ctx.captured_queries and "40" in ctx.captured_queries[-1]["sql"]
