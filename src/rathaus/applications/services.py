@@ -21,7 +21,7 @@ from django.utils.translation import gettext_noop
 from rathaus.cases.files import discard_files_on_error
 from rathaus.cases.services import documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
-from rathaus.core.audit import audit_batch, audit_record
+from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
 from rathaus.core.jobs import enqueue_on_commit, job_row, queued_in_transaction
 from rathaus.core.sql import insert_select, prepared_cursor
 from rathaus_domain.forms.model import FormSpec, value_at
@@ -260,47 +260,53 @@ def application_submit(
     postgres = connections[router.db_for_write(Application)].vendor == "postgresql"
     # On PostgreSQL the number is taken in the submission's statement (below); elsewhere before it.
     reference = "" if postgres else _next_reference(municipality, now.year)
+    actor = entered_by or applicant
     try:
-        # audit_batch: the entries of the uploaded files and of the submission join the audit chain
-        # together at the end, so its lock is taken once and last (not per file, early).
-        with discard_files_on_error(), transaction.atomic(), audit_batch():
-            application = Application(
-                municipality=municipality, service=service, form=service.form,
-                reference=reference, status=Status.RECEIVED, channel=channel,
-                data=stored, applicant=applicant, applicant_name=name, applicant_email=email, entered_by=entered_by,
-                access_token_hash=secrets.token_hex(16), idempotency_key=idempotency_key or None,
-                request_hash=request_hash, submitted_at=now, updated_at=now,
-                due_date=add_working_days(timezone.localdate(now), service.processing_days),
-            )
-            received = StatusChange(municipality=municipality, application=application, status=Status.RECEIVED,
-                                    public_text=str(DEFAULT_PUBLIC_TEXT[Status.RECEIVED]), actor=entered_by)
-            # Subscribers hear of the application if, and only if, it is stored. Everything that
-            # follows (receipt e-mail, the service's process, the fan-out to subscribers) is one job
-            # that runs once this commits.
-            event_data = application_event_data(application, channel=channel)
-            if postgres:
-                _insert_submission(application, received, event_data, year=now.year)
-            else:
-                application.save()
-                received.save()
-                event_emit(municipality=municipality, kind=EventKind.APPLICATION_SUBMITTED, application=application,
-                           data=event_data, fan_out=False)
-                enqueue_on_commit(application_received, application.pk)
-            # The files go into the case file; the data keeps what they were and where they are.
-            documents = documents_from_submission(application=application, actor=entered_by or applicant, ip=ip, files=[
-                ("/".join(map(str, path)), label, upload) for path, _leaf, label, upload in files])
-            for path, leaf, _label, upload in files:
-                document = documents["/".join(map(str, path))]
-                _set_path(stored, path, {"filename": leaf["filename"], "content_type": upload.content_type,
-                                         "size": upload.size, "sha512": upload.sha512, "document_id": document.pk})
-            if files:
-                application.save(update_fields=["data"])
-            if representation is not None:
-                _representation_create(application, representation, applicant=applicant)
-            token = access_token_for(application)
-            audit_record(action="application.submitted", municipality=municipality, actor=entered_by or applicant,
-                         obj=application, summary=f"{application.reference} {service.name}",
-                         data={"channel": channel, "service": service.pk}, ip_address=ip)
+        application = Application(
+            municipality=municipality, service=service, form=service.form,
+            reference=reference, status=Status.RECEIVED, channel=channel,
+            data=stored, applicant=applicant, applicant_name=name, applicant_email=email, entered_by=entered_by,
+            access_token_hash=secrets.token_hex(16), idempotency_key=idempotency_key or None,
+            request_hash=request_hash, submitted_at=now, updated_at=now,
+            due_date=add_working_days(timezone.localdate(now), service.processing_days),
+        )
+        received = StatusChange(municipality=municipality, application=application, status=Status.RECEIVED,
+                                public_text=str(DEFAULT_PUBLIC_TEXT[Status.RECEIVED]), actor=entered_by)
+        # Subscribers hear of the application if, and only if, it is stored. Everything that follows
+        # (receipt e-mail, the service's process, the fan-out to subscribers) is one job that runs
+        # once this commits.
+        event_data = application_event_data(application, channel=channel)
+        audit = {"action": "application.submitted", "municipality": municipality, "actor": actor,
+                 "data": {"channel": channel, "service": service.pk}, "ip_address": ip}
+        if postgres and not files and representation is None:
+            # One statement: atomic by itself, no transaction needed around it.
+            _insert_submission(application, received, event_data, year=now.year, audit=audit)
+        else:
+            # audit_batch: the entries of the uploaded files (and elsewhere the submission's) join
+            # the audit chain together at the end, so its lock is taken once and last.
+            with discard_files_on_error(), transaction.atomic(), audit_batch():
+                if postgres:
+                    _insert_submission(application, received, event_data, year=now.year, audit=audit)
+                else:
+                    application.save()
+                    received.save()
+                    event_emit(municipality=municipality, kind=EventKind.APPLICATION_SUBMITTED, application=application,
+                               data=event_data, fan_out=False)
+                    enqueue_on_commit(application_received, application.pk)
+                # The files go into the case file; the data keeps what they were and where they are.
+                documents = documents_from_submission(application=application, actor=actor, ip=ip, files=[
+                    ("/".join(map(str, path)), label, upload) for path, _leaf, label, upload in files])
+                for path, leaf, _label, upload in files:
+                    document = documents["/".join(map(str, path))]
+                    _set_path(stored, path, {"filename": leaf["filename"], "content_type": upload.content_type,
+                                             "size": upload.size, "sha512": upload.sha512, "document_id": document.pk})
+                if files:
+                    application.save(update_fields=["data"])
+                if representation is not None:
+                    _representation_create(application, representation, applicant=applicant)
+                if not postgres:
+                    audit_record(**audit, obj=application, summary=f"{application.reference} {service.name}")
+        token = access_token_for(application)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: answer with its result.
         if idempotency_key:
@@ -324,13 +330,17 @@ def _representation_create(application: Application, data: RepresentationData, *
 
 
 def _insert_submission(application: Application, received: StatusChange, event_data: dict[str, Any], *,
-                       year: int) -> None:
-    """PostgreSQL: the reference number, the application, its first status, the event and the job, in one statement.
+                       year: int, audit: dict[str, Any]) -> None:
+    """PostgreSQL: the whole submission in one statement (a data-modifying CTE).
 
-    One data-modifying CTE instead of six ORM inserts (the ORM compiles each anew; that was most
-    of a submission's time). The counter row stays locked until the submission commits, so the
-    numbers have no gaps; other municipalities and years are not blocked. Sets the application's
-    `pk` and `reference`.
+    Locks the municipality's audit chain head, takes the next reference number, inserts the
+    application, its first status, the event, the job and the audit entry (hashed by the database
+    into the chain) and moves the chain head. One statement instead of a dozen ORM queries (the
+    ORM compiles each anew: that was most of a submission's time); without files it needs no
+    transaction of its own. The counter row stays locked until commit, so the numbers have no
+    gaps. Lock order: chain head, then counter (every submission alike). `audit` takes the
+    arguments of `audit_entry` but the object and the summary, which name the application: the
+    database fills in its id and reference. Sets the application's `pk` and `reference`.
     """
     from rathaus.integration.models import DomainEvent, EventKind
     from rathaus.integration.services import fan_out_by_caller
@@ -342,8 +352,15 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     counter = db.ops.quote_name(ReferenceCounter._meta.db_table)
     application.reference = f"{municipality.reference_prefix}-{year}-"
     event = DomainEvent(municipality=municipality, kind=EventKind.APPLICATION_SUBMITTED, data=event_data)
+    id_token, reference_token = placeholder(), placeholder()
+    entry = audit_entry(**audit, object_type=Application._meta.label_lower, object_id=id_token,
+                        summary=f"{reference_token} {application.service.name}")
+    lock_head, append_entry = chained_insert_parts(db, entry, source="app", substitutions={
+        id_token: "app.id::text", reference_token: "app.reference"})
     parts = [
-        ("number", f"INSERT INTO {counter} (municipality_id, year, value) VALUES (%s, %s, 1) "  # noqa: S608 - table name from the model
+        *lock_head,
+        ("number", f"INSERT INTO {counter} (municipality_id, year, value) "  # noqa: S608 - table name from the model
+                   "SELECT CAST(%s AS bigint), CAST(%s AS integer), 1 FROM audit_head "
                    f"ON CONFLICT (municipality_id, year) DO UPDATE SET value = {counter}.value + 1 RETURNING value",
          [municipality.pk, year]),
         ("app", *insert_select(db, application, source="number", returning=("id", "reference"), exprs={
@@ -356,10 +373,19 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     if queued_in_transaction(application_received):
         parts.append(("job", *insert_select(db, job_row(application_received), source="app", exprs={
             "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)"})))
+    parts += append_entry
     sql = "WITH " + ", ".join(f"{name} AS ({part})" for name, part, _params in parts) + " SELECT id, reference FROM app"  # noqa: S608 - built from the models
-    with prepared_cursor(db) as cursor:
-        cursor.execute(sql, [param for _name, _part, params in parts for param in params])
-        application.pk, application.reference = cursor.fetchone()
+    params = [param for _name, _part, part_params in parts for param in part_params]
+    for _attempt in range(2):
+        with prepared_cursor(db) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is not None:
+            break
+        ensure_chain_head(municipality.pk)  # the municipality's first entry: nothing was written
+    else:
+        raise RuntimeError(f"audit chain head of municipality {municipality.pk} missing")
+    application.pk, application.reference = row
     application._state.adding, application._state.db = False, db.alias
     if not queued_in_transaction(application_received):
         enqueue_on_commit(application_received, application.pk)

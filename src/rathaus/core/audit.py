@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
@@ -21,20 +22,23 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEntry
-from .sql import insert_values, prepared_cursor
+from .sql import insert_select, insert_values, prepared_cursor
 
 _batch: contextvars.ContextVar[list[tuple[Any, AuditEntry]] | None] = contextvars.ContextVar("rathaus_audit_batch",
                                                                                             default=None)
 
 
-def _entry(*, action: str, municipality=None, actor=None, obj=None, summary: str = "", data: dict[str, Any] | None = None,
-           ip_address: str | None = None, actor_label: str = "") -> AuditEntry:
+def audit_entry(*, action: str, municipality=None, actor=None, obj=None, summary: str = "",
+                data: dict[str, Any] | None = None, ip_address: str | None = None, actor_label: str = "",
+                object_type: str = "", object_id: str = "") -> AuditEntry:
+    """An unsaved audit entry (for statements that insert it themselves, see chained_insert_parts)."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     label = actor_label or (actor.get_username() if actor is not None else "")
     return AuditEntry(
         municipality=municipality, actor=actor, actor_label=label[:200], action=action,
-        object_type=obj._meta.label_lower if obj is not None else "", object_id=str(obj.pk) if obj is not None else "",
+        object_type=obj._meta.label_lower if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id,
         summary=summary[:500], data=data or {}, ip_address=ip_address,
     )
 
@@ -54,7 +58,7 @@ def audit_record(
 
     Inside `audit_batch` the entry is only collected (and returned unsaved); the batch appends it.
     """
-    entry = _entry(action=action, municipality=municipality, actor=actor, obj=obj, summary=summary, data=data,
+    entry = audit_entry(action=action, municipality=municipality, actor=actor, obj=obj, summary=summary, data=data,
                    ip_address=ip_address, actor_label=actor_label)
     pending = _batch.get()
     if pending is not None:
@@ -70,7 +74,7 @@ def audit_record_many(records: list[dict[str, Any]], *, municipality=None) -> li
     Each record takes the keyword arguments of :func:`audit_record` (without `municipality`).
     Used by services that write many entries at once (a process step sequence).
     """
-    entries = [_entry(municipality=municipality, **record) for record in records]
+    entries = [audit_entry(municipality=municipality, **record) for record in records]
     pending = _batch.get()
     if pending is not None:
         pending.extend((municipality, entry) for entry in entries)
@@ -176,6 +180,10 @@ def chain_key(municipality_id: int | None) -> str:
 
 def entry_hash(entry: AuditEntry) -> str:
     """SHA-256 over the entry's content and its predecessor's hash (canonical JSON)."""
+    return hashlib.sha256(_hashed_text(entry).encode()).hexdigest()
+
+
+def _hashed_text(entry: AuditEntry) -> str:
     created = entry.created_at.astimezone(UTC).isoformat(timespec="microseconds") if entry.created_at else ""
     # Normalise as the database will: JSON round trip (int keys become strings), IPv6 spelling.
     data = json.loads(json.dumps(entry.data, default=str))
@@ -184,8 +192,61 @@ def entry_hash(entry: AuditEntry) -> str:
         entry.municipality_id, entry.actor_id, entry.actor_label, entry.action, entry.object_type, str(entry.object_id),
         entry.summary, data, ip, created, entry.prev_hash,
     ]
-    raw = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
+                         substitutions: dict[str, str]) -> tuple[list[tuple[str, str, list[Any]]],
+                                                                 list[tuple[str, str, list[Any]]]]:
+    """The audit entry of a one-statement write (PostgreSQL data-modifying CTE), chained like `_append`.
+
+    Returns two lists of ``(name, sql, params)`` CTE parts. The first locks the chain head
+    (``audit_head``: id, last_hash); it must come first and the write's own first insert must read
+    from it, so the head is locked before anything else (the lock order of every submission). The
+    second inserts the entry after the head and moves the head.
+
+    `entry` may hold placeholders (keys of `substitutions`: random letters and digits, e.g. from
+    :func:`placeholder`) in `object_id` and `summary`; each is replaced by its SQL expression over
+    `source` (no parameters), whose text JSON must leave as it is (digits, letters, hyphens). The
+    database hashes the same text that :func:`entry_hash` hashes, so `verify-audit` checks these
+    entries like any other. The placeholders are parameters, so the statement's text stays the
+    same from call to call (and is prepared once). Nothing is inserted while the chain has no head
+    row (see :func:`ensure_chain_head`).
+    """
+    head_table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    key = chain_key(entry.municipality_id)
+    entry.created_at = timezone.now()
+    entry.prev_hash = placeholder()
+    replacements = {entry.prev_hash: "audit_head.last_hash", **substitutions}
+    text, object_id, summary = "audit_text.t", "$value", "$value"
+    for index, (token, expression) in enumerate(replacements.items()):
+        column = f"audit_text.p{index}"
+        text = f"replace({text}, {column}, {expression})"
+        if token in str(entry.object_id):
+            object_id = f"replace({object_id}, {column}, {expression})"
+        if token in entry.summary:
+            summary = f"replace({summary}, {column}, {expression})"
+    columns = ", ".join(["CAST(%s AS text) AS t", *(f"CAST(%s AS text) AS p{i}" for i in range(len(replacements)))])
+    insert, params = insert_select(
+        connection, entry, raw=True, source=f"{source}, audit_head, audit_text", returning=("id", "hash"),
+        exprs={"object_id": object_id, "summary": summary, "prev_hash": "audit_head.last_hash",
+               "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"})
+    head = f'SELECT "id", "last_hash" FROM {head_table} WHERE "key" = %s FOR UPDATE'  # noqa: S608 - table name from the model
+    move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
+            f'FROM audit_row WHERE {head_table}."key" = %s')
+    return ([("audit_head", head, [key])],
+            [("audit_text", f"SELECT {columns}", [_hashed_text(entry), *replacements]),
+             ("audit_row", insert, params), ("audit_moved", move, [key])])
+
+
+def placeholder() -> str:
+    """A stand-in for a value the database fills in (see :func:`chained_insert_parts`)."""
+    return "x" + secrets.token_hex(12)
+
+
+def ensure_chain_head(municipality_id: int | None) -> None:
+    """Create the municipality's chain head if it does not exist yet (before its first entry)."""
+    AuditChainHead.objects.get_or_create(key=chain_key(municipality_id))
 
 
 def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True) -> list[dict[str, Any]]:

@@ -55,17 +55,18 @@ def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tup
 
 
 def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | None = None, source: str = "",
-                  returning: Sequence[str] = ()) -> tuple[str, list[Any]]:
+                  returning: Sequence[str] = (), raw: bool = False) -> tuple[str, list[Any]]:
     """``INSERT INTO <obj's table> (…) SELECT … [FROM source] [RETURNING …]`` and its parameters.
 
     `exprs` maps column names to SQL expressions used instead of the instance's values; in an
     expression, ``$value`` stands for the instance's value (as a typed parameter), and nothing
     else may be a parameter. Auto-incrementing keys are left to the database; defaults and
-    ``auto_now_add`` are applied to `obj` as ``save()`` would.
+    ``auto_now_add`` are applied to `obj` as ``save()`` would, unless `raw` (values as set).
     """
     sql, fields = _insert_select_text(type(obj), connection.alias, tuple(sorted((exprs or {}).items())), source,
                                       tuple(returning))
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    params = [field.get_db_prep_save(getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
+              for field in fields]
     return sql, params
 
 

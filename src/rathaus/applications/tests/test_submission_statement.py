@@ -5,6 +5,7 @@ Both databases must store the same: reference, first status, event with the refe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from unittest import mock
@@ -72,20 +73,45 @@ def test_html_in_the_data_is_stored_as_text(town, demo_services, dog_data):
     assert DomainEvent.objects.get(application=application).reference == application.reference
 
 
+def _failing_write(stack: contextlib.ExitStack) -> None:
+    """Make the submission's write fail half-way: PostgreSQL refuses a row of its one statement
+    (a job priority out of range), elsewhere the audit append raises after the inserts."""
+    if connection.vendor == "postgresql":
+        from rathaus.core import jobs
+
+        def bad_job(task, *args):
+            row = jobs.job_row(task, *args)
+            row.priority = 10**6
+            return row
+
+        stack.enter_context(override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}))
+        stack.enter_context(mock.patch("rathaus.applications.services.job_row", bad_job))
+    else:
+        stack.enter_context(mock.patch("rathaus.applications.services.audit_record", side_effect=RuntimeError("disk full")))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_submission_stores_nothing_and_leaves_no_gap_on_postgresql(town, demo_services, dog_data):
+    from rathaus.core.models import AuditEntry
+
     service = demo_services["hund-anmelden"]
     first = application_submit(municipality=town, service=service, data=dog_data).application
-    with mock.patch("rathaus.applications.services.audit_record", side_effect=RuntimeError("disk full")), \
-            pytest.raises(RuntimeError):
-        application_submit(municipality=town, service=service, data=dog_data)
+    audit_count = AuditEntry.objects.count()
+    with contextlib.ExitStack() as stack:
+        _failing_write(stack)
+        with pytest.raises(Exception, match="priority_range|disk full"):
+            application_submit(municipality=town, service=service, data=dog_data)
     assert Application.objects.count() == 1
     assert DomainEvent.objects.filter(kind=EventKind.APPLICATION_SUBMITTED).count() == 1
+    assert AuditEntry.objects.count() == audit_count
     after = application_submit(municipality=town, service=service, data=dog_data).application
     # On PostgreSQL the number is taken in the submission's statement and rolled back with it;
     # elsewhere it is taken before, in its own transaction, and the failed submission leaves a gap.
     step = 1 if connection.vendor == "postgresql" else 2
     assert int(after.reference.rsplit("-", 1)[1]) == int(first.reference.rsplit("-", 1)[1]) + step
+    from rathaus.core.audit import audit_verify
+
+    assert audit_verify() == []
 
 
 def test_lookup_finds_only_published_services_of_active_towns(town, other_town, demo_services):
@@ -149,3 +175,45 @@ def test_a_failing_part_of_the_job_does_not_stop_the_others(town, demo_services,
             pytest.raises(OSError, match="mail server down"):
         application_received.call(application.pk)
     assert ProcessInstance.objects.filter(application=application).exists()  # the process started all the same
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_hashes_the_entry_as_verify_audit_does(town, demo_services, dog_data, make_staff):
+    from rathaus.core.audit import audit_verify, entry_hash
+    from rathaus.core.models import AuditEntry
+
+    service = demo_services["hund-anmelden"]
+    service.name = 'Hund „Bello\\" anmelden – ÄÖÜß 🐕'
+    service.save(update_fields=["name"])
+    clerk = make_staff(town)
+    application = application_submit(municipality=town, service=service, data=dog_data, channel="office",
+                                     entered_by=clerk, ip="2001:0db8:0000:0000:0000:0000:0000:0001").application
+    stored = AuditEntry.objects.get(action="application.submitted", object_id=str(application.pk))
+    assert stored.summary == f"{application.reference} {service.name}"
+    assert stored.actor_id == clerk.pk and stored.ip_address == "2001:db8::1"
+    assert stored.hash == entry_hash(stored) and audit_verify() == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_get_consecutive_numbers_and_one_unbroken_chain(town, demo_services, dog_data):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from rathaus.core.audit import audit_verify
+
+    service = demo_services["hund-anmelden"]
+
+    def submit(i: int) -> str:
+        try:
+            return application_submit(municipality=town, service=service, data=dog_data,
+                                      idempotency_key=f"key-{i}").application.reference
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        references = list(pool.map(submit, range(60)))
+    numbers = sorted(int(reference.rsplit("-", 1)[1]) for reference in references)
+    assert numbers == list(range(1, 61))
+    assert audit_verify() == []
