@@ -363,16 +363,19 @@ def _insert_submission(application: Application, received: StatusChange, event_d
                    "SELECT CAST(%s AS bigint), CAST(%s AS integer), 1 FROM audit_head "
                    f"ON CONFLICT (municipality_id, year) DO UPDATE SET value = {counter}.value + 1 RETURNING value",
          [municipality.pk, year]),
-        ("app", *insert_select(db, application, source="number", returning=("id", "reference"), exprs={
+        # The rows about the submission carry its time (one parameter instead of one each).
+        ("app", *insert_select(db, application, source="number", returning=("id", "reference", "submitted_at"), exprs={
             "reference": "$value || lpad(number.value::text, greatest(6, length(number.value::text)), '0')"})),
-        ("received", *insert_select(db, received, source="app", exprs={"application_id": "app.id"})),
+        ("received", *insert_select(db, received, source="app", exprs={"application_id": "app.id",
+                                                                         "created_at": "app.submitted_at"})),
         ("event", *insert_select(db, event, source="app", exprs={
-            "application_id": "app.id", "reference": "app.reference",
+            "application_id": "app.id", "reference": "app.reference", "created_at": "app.submitted_at",
             "data": "jsonb_set($value, '{reference}', to_jsonb(app.reference))"})),
     ]
     if queued_in_transaction(application_received):
         parts.append(("job", *insert_select(db, job_row(application_received), source="app", exprs={
-            "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)"})))
+            "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)",
+            "enqueued_at": "app.submitted_at"})))
     parts += append_entry
     sql = "WITH " + ", ".join(f"{name} AS ({part})" for name, part, _params in parts) + " SELECT id, reference FROM app"  # noqa: S608 - built from the models
     params = [param for _name, _part, part_params in parts for param in part_params]

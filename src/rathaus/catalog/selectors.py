@@ -58,9 +58,11 @@ def service_for_submission(*, slug: str, service_id: int, idempotency_key: str =
 
     connection = connections[router.db_for_read(Service)]
     quote = connection.ops.quote_name
-    s_cols, s_fields = select_columns(Service, "s", connection)
-    m_cols, m_fields = select_columns(Municipality, "m", connection)
-    f_cols, f_fields = select_columns(FormDefinition, "f", connection)
+    # What a submission does not read stays deferred (time stamps are the dearest columns to load).
+    s_cols, s_fields = select_columns(Service, "s", connection, defer=(
+        "description", "required_documents", "created_at", "updated_at"))
+    m_cols, m_fields = select_columns(Municipality, "m", connection, defer=("address", "created_at"))
+    f_cols, f_fields = select_columns(FormDefinition, "f", connection, defer=("rules", "created_at"))
     replay = "NULL"
     params: list[Any] = []
     if idempotency_key:

@@ -17,9 +17,10 @@ from typing import Any
 from django.db import models
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tuple[tuple[str, str], ...],
-                        source: str, returning: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+                        source: str, returning: tuple[str, ...],
+                        nulls: frozenset[str] = frozenset()) -> tuple[str, tuple[models.Field, ...]]:
     from django.db import connections
 
     connection = connections[vendor_alias]
@@ -36,7 +37,9 @@ def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tup
         # target columns. (SQLite's CAST would apply type affinity, turning a date into a number.)
         typed = f"CAST(%s AS {field.db_type(connection)})" if connection.vendor == "postgresql" else "%s"
         expression = overridden.pop(field.column, None)
-        if expression is None:
+        if expression is None and field.column in nulls:
+            values.append("NULL")  # one parameter less to convert, send and bind
+        elif expression is None:
             values.append(typed)
             fields.append(field)
         elif "$value" in expression:
@@ -63,11 +66,14 @@ def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | N
     else may be a parameter. Auto-incrementing keys are left to the database; defaults and
     ``auto_now_add`` are applied to `obj` as ``save()`` would, unless `raw` (values as set).
     """
-    sql, fields = _insert_select_text(type(obj), connection.alias, tuple(sorted((exprs or {}).items())), source,
-                                      tuple(returning))
-    params = [field.get_db_prep_save(getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
-              for field in fields]
-    return sql, params
+    model = type(obj)
+    exprs = exprs or {}
+    values = {field: getattr(obj, field.attname) if raw else field.pre_save(obj, True)
+              for field in model._meta.concrete_fields if not isinstance(field, models.AutoField)}
+    nulls = frozenset(field.column for field, value in values.items() if value is None and field.column not in exprs)
+    sql, fields = _insert_select_text(model, connection.alias, tuple(sorted(exprs.items())), source, tuple(returning),
+                                      nulls)
+    return sql, [field.get_db_prep_save(values[field], connection) for field in fields]
 
 
 @functools.lru_cache(maxsize=256)
@@ -100,10 +106,14 @@ def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequen
     return sql, params
 
 
-def select_columns(model: type[models.Model], alias: str, connection) -> tuple[str, list[models.Field]]:
-    """``alias."col", …`` for every concrete field of `model`, and the fields in that order."""
+def select_columns(model: type[models.Model], alias: str, connection,
+                   defer: Sequence[str] = ()) -> tuple[str, list[models.Field]]:
+    """``alias."col", …`` for the concrete fields of `model` but `defer`, and the fields in that order.
+
+    Deferred fields load on first access, as with the ORM's ``defer()``.
+    """
     quote = connection.ops.quote_name
-    fields = list(model._meta.concrete_fields)
+    fields = [field for field in model._meta.concrete_fields if field.attname not in defer]
     return ", ".join(f"{alias}.{quote(field.column)}" for field in fields), fields
 
 
