@@ -200,8 +200,11 @@ class Run:
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU of every PostgreSQL server process on this machine (0 if none is visible)."""
+def _cpu_seconds(matches) -> float:
+    """User + system CPU of the processes for which ``matches(comm, stat_fields)`` is true.
+
+    `stat_fields` are the fields of /proc/PID/stat after "(comm)": state, ppid, pgrp, …, utime (12), stime (13).
+    """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for entry in Path("/proc").iterdir():
@@ -211,26 +214,20 @@ def postgres_cpu_seconds() -> float:
             head, _sep, rest = (entry / "stat").read_text().rpartition(")")
         except OSError:
             continue
-        if head.endswith("(postgres"):
-            fields = rest.split()
+        fields = rest.split()
+        if matches(head.partition("(")[2], fields):
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL server process on this machine (0 if none is visible)."""
+    return _cpu_seconds(lambda comm, _fields: comm == "postgres")
 
 
 def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in a process group (the gunicorn master and workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, …, utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+    """CPU of every process in a process group (the gunicorn master and workers)."""
+    return _cpu_seconds(lambda _comm, fields: int(fields[2]) == pgid)
 
 
 def fire(name: str, port: int, path: str, bodies: list[bytes], concurrency: int, idempotency: bool,
