@@ -112,3 +112,16 @@ def test_statements_stay_visible_in_djangos_query_log():
         cursor.execute("SELECT CAST(%s AS integer) + 2", [40])
         assert cursor.fetchone()[0] == 42
     assert ctx.captured_queries and "40" in ctx.captured_queries[-1]["sql"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_without_prepared_statements_nothing_is_prepared(monkeypatch):
+    # DATABASE_PREPARED_STATEMENTS=false leaves Django's prepare_threshold at None (e.g. behind PgBouncer < 1.21).
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {**connection.settings_dict["OPTIONS"],
+                                                              "prepare_threshold": None})
+    with prepared_cursor(connection) as cursor:
+        cursor.execute("SELECT CAST(%s AS integer) * 3", [14])
+        assert cursor.fetchone()[0] == 42
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%* 3%"])
+        assert cursor.fetchone()[0] == 0
