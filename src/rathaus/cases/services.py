@@ -103,6 +103,16 @@ def document_add(*, application: Application, upload: CheckedUpload, title: str,
                  idempotency_key: str | None = None, request: DocumentRequest | None = None,
                  request_item: int | None = None, actor_label: str = "") -> Document:
     """Add a document (version 1) to the case file of `application`; `upload` has passed the checks."""
+    return _document_add(application=application, upload=upload, title=title, document_type=document_type,
+                         confidentiality=confidentiality, source=source, form_field=form_field, actor=actor, ip=ip,
+                         idempotency_key=idempotency_key, request=request, request_item=request_item,
+                         actor_label=actor_label)[0]
+
+
+def _document_add(*, application: Application, upload: CheckedUpload, title: str, document_type: str,
+                  confidentiality: str, source: str, form_field: str = "", actor=None, ip: str | None = None,
+                  idempotency_key: str | None = None, request: DocumentRequest | None = None,
+                  request_item: int | None = None, actor_label: str = "") -> tuple[Document, DocumentVersion]:
     DocumentType(document_type)
     Confidentiality(confidentiality)
     Source(source)
@@ -115,7 +125,7 @@ def document_add(*, application: Application, upload: CheckedUpload, title: str,
             created_by=actor)
         version = _store_version(document=document, number=1, upload=upload, added_by=actor)
         _added(document, version, actor=actor, ip=ip, actor_label=actor_label)
-    return document
+    return document, version
 
 
 def document_add_generated(*, application: Application, generated: Generated, title: str, document_type: str,
@@ -231,13 +241,13 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
         return existing
     generated = Generated(raw=receipt_pdf(application), filename=f"Eingangsbestaetigung-{application.reference}.pdf")
     try:
-        document = document_add_generated(application=application, generated=generated,
-                                          title=_("Eingangsbestätigung"), document_type=DocumentType.APPLICATION_FORM,
-                                          idempotency_key=key)
+        # Just looked up and not found: stored directly, the key's unique constraint guarding the race.
+        return _document_add(application=application, upload=generated.checked(), title=_("Eingangsbestätigung"),
+                             document_type=DocumentType.APPLICATION_FORM, confidentiality=Confidentiality.PUBLIC,
+                             source=Source.GENERATED, idempotency_key=key, actor_label="rathaus")[1]
     except IntegrityError:
         # A concurrent first download or the e-mail job stored it a moment earlier.
-        document = Document.objects.get(idempotency_key=key)
-    return document.versions.get(number=1)
+        return DocumentVersion.objects.get(document__idempotency_key=key, number=1)
 
 
 # ---------------------------------------------------------------- requests for documents
