@@ -331,18 +331,6 @@ def _locked_instance(instance_id: int) -> tuple[ProcessInstance, Application]:
     return instance, application
 
 
-def _instance_waiting_for(application: Application, name: str, not_waiting_de: str,
-                          not_waiting_en: str) -> tuple[ProcessInstance, Application]:
-    """The case's locked instance if it waits for message `name`; MessageNotExpected otherwise."""
-    instance_id = ProcessInstance.objects.filter(application=application).values_list("pk", flat=True).first()
-    if instance_id is None:
-        raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
-    locked, app = _locked_instance(instance_id)
-    if name not in locked.waiting_messages:
-        raise MessageNotExpected(not_waiting_de, not_waiting_en)
-    return locked, app
-
-
 def message_deliver(*, application: Application, name: str, payload: dict[str, Any] | None = None, actor=None,
                     now: datetime | None = None) -> ProcessInstance:
     """Deliver a BPMN message (e.g. `payment_received`, `document_uploaded`) to the case's process.
@@ -350,8 +338,12 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
     Raises MessageNotExpected when the process does not wait for it (nothing changes then).
     """
     with transaction.atomic():
-        locked, app = _instance_waiting_for(application, name, f"Der Prozess erwartet die Nachricht «{name}» nicht",
-                                            f"the process does not expect the message «{name}»")
+        locked, app = _waiting_instance(application, name)
+        if locked is None:
+            if not ProcessInstance.objects.filter(application=application).exists():
+                raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
+            raise MessageNotExpected(f"Der Prozess erwartet die Nachricht «{name}» nicht",
+                                     f"the process does not expect the message «{name}»")
         return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
 
 

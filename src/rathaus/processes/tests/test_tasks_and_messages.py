@@ -88,6 +88,15 @@ def test_a_message_the_process_does_not_wait_for_changes_nothing(street_task):
     assert ProcessInstance.objects.get(application=application).state == before
 
 
+def test_a_message_for_a_case_without_process_says_so(town, demo_services, dog_data):
+    from rathaus.applications.services import application_submit
+
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    with pytest.raises(MessageNotExpected, match="kein Verfahren"):
+        message_deliver(application=application, name="payment_received")
+    assert not ProcessInstance.objects.filter(application=application).exists()
+
+
 def test_task_api_lists_and_completes(staff_client, street_task, town):
     listed = staff_client.get(f"/api/v1/m/{town.slug}/tasks?view=team").json()
     assert [t["id"] for t in listed] == [street_task.pk]
