@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils.translation import get_language
 from django_ratelimit.core import is_ratelimited
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,6 +15,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from rathaus.accounts.rules import Perm
 from rathaus.catalog.selectors import service_for_submission
 from rathaus.core.audit import client_ip
+from rathaus.core.language import in_english
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
 from rathaus.integration.auth import token_user_for
 from rathaus.tenants.selectors import municipality_get
@@ -235,7 +235,7 @@ def submit(request, slug: str):
                                               idempotency_key_unused=bool(key) and service.replay_id is None,
                                               representation=representation)
     except services.ApplicationInvalid as exc:
-        english = (get_language() or "de").startswith("en")
+        english = in_english()
         return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",
                                type_="invalid-application", errors=[
                                    {"pointer": "/data" + e.pointer, "detail": e.message_en if english else e.message,

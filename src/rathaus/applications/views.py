@@ -11,7 +11,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
@@ -26,6 +25,7 @@ from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
+from rathaus.core.language import in_english
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
@@ -40,7 +40,7 @@ from .pdf import receipt_pdf
 
 
 def _messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str]]:
-    english = (get_language() or "de").startswith("en")
+    english = in_english()
     by_name: dict[str, list[str]] = {}
     for error in errors:
         if step_key is not None and (not error.path or error.path[0] != step_key):
@@ -48,9 +48,6 @@ def _messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str
         by_name.setdefault(FormSpec.html_name(error.path), []).append(error.message_en if english else error.message)
     return by_name
 
-
-def _english() -> bool:
-    return (get_language() or "de").startswith("en")
 
 
 def _submit_rate(group, request) -> str:
@@ -144,7 +141,7 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
                 checked = check_upload(raw=raw, filename=upload.name, declared_type=upload.content_type,
                                        field_accept=accept, max_bytes=max_bytes)
             except UploadRefused as exc:
-                problems.setdefault(name, []).append(exc.message_en if _english() else exc.message_de)
+                problems.setdefault(name, []).append(exc.message_en if in_english() else exc.message_de)
                 continue
             path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
             data = with_file(data, path, upload.name, checked.content_type, raw)
@@ -234,7 +231,7 @@ def review(request, token: str):
             result = services.draft_submit(draft=draft, ip=client_ip(request))
         except services.ApplicationInvalid as exc:
             # A file the upload checks refuse now (e.g. the malware scanner is down): say which, store nothing.
-            refused = [exc_error.message_en if _english() else exc_error.message for exc_error in exc.errors]
+            refused = [exc_error.message_en if in_english() else exc_error.message for exc_error in exc.errors]
         else:
             return redirect("applications:receipt", municipality=request.municipality.slug,
                             reference=result.application.reference, token=result.access_token)

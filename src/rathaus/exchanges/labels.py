@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from rathaus.core.language import in_english
 
 from .models import Criterion
 
@@ -12,7 +13,7 @@ def rule_label(key: str) -> str:
     """"sibling" → "Geschwisterkind in der Einrichtung"; "distance:1.5" → "Entfernung bis 1,5 km"."""
     criterion, _sep, km = key.partition(":")
     if criterion == Criterion.DISTANCE and km:
-        english = (get_language() or "de").startswith("en")
+        english = in_english()
         return _("Entfernung bis %(km)s km") % {"km": km if english else km.replace(".", ",")}
     try:
         return str(Criterion(criterion).label)

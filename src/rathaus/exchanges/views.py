@@ -18,13 +18,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.core.language import in_english
 from rathaus.tenants.selectors import municipality_get
 
 from . import exports, ical, selectors, services
@@ -102,9 +102,6 @@ def _directory_or_404(directory: str) -> Directory:
 def _back(request, name: str, **kwargs):
     return redirect(name, municipality=request.municipality.slug, **kwargs)
 
-
-def _english() -> bool:
-    return (get_language() or "de").startswith("en")
 
 
 def _can(request, perm: str) -> bool:
@@ -453,7 +450,7 @@ def daycare_registration(request, pk: int):
     state = selectors.registration_state(municipality=request.municipality, registration=registration)
     explanations = []
     if state.outcome is not None:
-        english = _english()
+        english = in_english()
         for item in state.outcome.explanations:
             reasons = state.outcome.points.get(item["facility"], [])
             explanations.append({**item, "text": item["text_en"] if english else item["text_de"],

@@ -7,8 +7,8 @@ from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -26,6 +26,7 @@ from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
+from rathaus.core.language import in_english
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
@@ -71,7 +72,7 @@ def _export(qs, fmt: str, municipality, view: str):
 
 
 def _errors_by_name(errors) -> dict[str, list[str]]:
-    english = (get_language() or "de").startswith("en")
+    english = in_english()
     by_name: dict[str, list[str]] = {}
     for error in errors:
         by_name.setdefault(FormSpec.html_name(error.path), []).append(error.message_en if english else error.message)
@@ -192,7 +193,7 @@ def _handle_upload(request, application, back):
     if upload is None:
         messages.error(request, _("Bitte wählen Sie eine Datei aus."))
         return back
-    english = (get_language() or "de").startswith("en")
+    english = in_english()
     try:
         # One byte over the limit is enough to refuse the file without reading all of it.
         services.document_upload_later(application=application, filename=upload.name,
