@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -257,9 +258,12 @@ def application_submit(
 
     from .tasks import application_received
 
-    postgres = connections[router.db_for_write(Application)].vendor == "postgresql"
-    # On PostgreSQL the number is taken in the submission's statement (below); elsewhere before it.
-    reference = "" if postgres else _next_reference(municipality, now.year)
+    db = connections[router.db_for_write(Application)]
+    # PostgreSQL, without files or representation: the whole submission is one statement, which
+    # takes the number itself. Otherwise the number is taken first, in its own short transaction,
+    # so no counter lock is held while files are written (the audit chain's lock comes last).
+    one_statement = db.vendor == "postgresql" and not files and representation is None
+    reference = "" if one_statement else _next_reference(municipality, now.year)
     actor = entered_by or applicant
     try:
         application = Application(
@@ -278,21 +282,25 @@ def application_submit(
         event_data = application_event_data(application, channel=channel)
         audit = {"action": "application.submitted", "municipality": municipality, "actor": actor,
                  "data": {"channel": channel, "service": service.pk}, "ip_address": ip}
-        if postgres and not files and representation is None:
-            # One statement: atomic by itself, no transaction needed around it.
-            _insert_submission(application, received, event_data, year=now.year, audit=audit)
+        if one_statement:
+            # Atomic by itself; inside a caller's transaction it gets a savepoint, so a lost race
+            # for the Idempotency-Key leaves that transaction usable for the replay below.
+            with transaction.atomic(using=db.alias) if db.in_atomic_block else contextlib.nullcontext():
+                _insert_submission(application, received, event_data, year=now.year, audit=audit)
         else:
-            # audit_batch: the entries of the uploaded files (and elsewhere the submission's) join
-            # the audit chain together at the end, so its lock is taken once and last.
-            with discard_files_on_error(), transaction.atomic(), audit_batch():
-                if postgres:
-                    _insert_submission(application, received, event_data, year=now.year, audit=audit)
-                else:
-                    application.save()
-                    received.save()
-                    event_emit(municipality=municipality, kind=EventKind.APPLICATION_SUBMITTED, application=application,
-                               data=event_data, fan_out=False)
-                    enqueue_on_commit(application_received, application.pk)
+            # audit_batch: the entries of the uploaded files and of the submission join the audit
+            # chain together at the end, so its lock is taken once and last.
+            with discard_files_on_error(), transaction.atomic(using=db.alias), audit_batch():
+                application.save()
+                received.save()
+                event_emit(municipality=municipality, kind=EventKind.APPLICATION_SUBMITTED, application=application,
+                           data=event_data, fan_out=False)
+                enqueue_on_commit(application_received, application.pk, using=db.alias)
+                if email:
+                    # The receipt e-mail's outbox row, stored with the application: no crash can lose it.
+                    message = _receipt_message(application)
+                    message.idempotency_key = receipt_message_key(application.pk)
+                    message.save()
                 # The files go into the case file; the data keeps what they were and where they are.
                 documents = documents_from_submission(application=application, actor=actor, ip=ip, files=[
                     ("/".join(map(str, path)), label, upload) for path, _leaf, label, upload in files])
@@ -304,8 +312,7 @@ def application_submit(
                     application.save(update_fields=["data"])
                 if representation is not None:
                     _representation_create(application, representation, applicant=applicant)
-                if not postgres:
-                    audit_record(**audit, obj=application, summary=f"{application.reference} {service.name}")
+                audit_record(**audit, obj=application, summary=f"{application.reference} {service.name}")
         token = access_token_for(application)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: answer with its result.
@@ -331,7 +338,7 @@ def _representation_create(application: Application, data: RepresentationData, *
 
 def _insert_submission(application: Application, received: StatusChange, event_data: dict[str, Any], *,
                        year: int, audit: dict[str, Any]) -> None:
-    """PostgreSQL: the whole submission in one statement (a data-modifying CTE).
+    """PostgreSQL, without files or representation: the whole submission in one statement (a data-modifying CTE).
 
     Locks the municipality's audit chain head, takes the next reference number, inserts the
     application, its first status, the event, the job and the audit entry (hashed by the database
@@ -344,6 +351,7 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     """
     from rathaus.integration.models import DomainEvent, EventKind
     from rathaus.integration.services import fan_out_by_caller
+    from rathaus.processes.models import OutboxKind
 
     from .tasks import application_received
 
@@ -364,15 +372,22 @@ def _insert_submission(application: Application, received: StatusChange, event_d
                    f"ON CONFLICT (municipality_id, year) DO UPDATE SET value = {counter}.value + 1 RETURNING value",
          [municipality.pk, year]),
         # The rows about the submission carry its time (one parameter instead of one each).
-        ("app", *insert_select(db, application, source="number", returning=("id", "reference", "submitted_at"), exprs={
+        ("app", *insert_select(db, application, source="number",
+                               returning=("id", "municipality_id", "reference", "submitted_at"), exprs={
             "reference": "$value || lpad(number.value::text, greatest(6, length(number.value::text)), '0')"})),
-        ("received", *insert_select(db, received, source="app", exprs={"application_id": "app.id",
-                                                                         "created_at": "app.submitted_at"})),
+        ("received", *insert_select(db, received, source="app", exprs={
+            "application_id": "app.id", "municipality_id": "app.municipality_id", "created_at": "app.submitted_at"})),
         ("event", *insert_select(db, event, source="app", exprs={
-            "application_id": "app.id", "reference": "app.reference", "created_at": "app.submitted_at",
-            "data": "jsonb_set($value, '{reference}', to_jsonb(app.reference))"})),
+            "application_id": "app.id", "municipality_id": "app.municipality_id", "reference": "app.reference",
+            "created_at": "app.submitted_at", "data": "jsonb_set($value, '{reference}', to_jsonb(app.reference))"})),
     ]
-    if queued_in_transaction(application_received):
+    if application.applicant_email:
+        # The receipt e-mail's outbox row: stored with the application, so no crash can lose it.
+        parts.append(("receipt", *insert_select(db, _receipt_message(application), source="app", exprs={
+            "municipality_id": "app.municipality_id", "idempotency_key": "$value || app.id::text",
+            "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_build_object('receipt_for', app.id)",
+            "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})))
+    if queued_in_transaction(application_received, using=db.alias):
         parts.append(("job", *insert_select(db, job_row(application_received), source="app", exprs={
             "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)",
             "enqueued_at": "app.submitted_at"})))
@@ -390,9 +405,21 @@ def _insert_submission(application: Application, received: StatusChange, event_d
         raise RuntimeError(f"audit chain head of municipality {municipality.pk} missing")
     application.pk, application.reference = row
     application._state.adding, application._state.db = False, db.alias
-    if not queued_in_transaction(application_received):
-        enqueue_on_commit(application_received, application.pk)
+    if not queued_in_transaction(application_received, using=db.alias):
+        enqueue_on_commit(application_received, application.pk, using=db.alias)
     fan_out_by_caller(municipality.pk)
+
+
+def _receipt_message(application: Application):
+    """The receipt e-mail's outbox row (composed when sent: the row holds no access link)."""
+    from rathaus.processes.models import OutboxKind, OutboxMessage
+
+    return OutboxMessage(municipality=application.municipality, kind=OutboxKind.EMAIL, idempotency_key="receipt:",
+                         payload={"receipt_for": application.pk})
+
+
+def receipt_message_key(application_id: int) -> str:
+    return f"receipt:{application_id}"
 
 
 def _replay(existing: Application, request_hash: str) -> SubmissionResult:

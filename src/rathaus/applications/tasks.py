@@ -31,8 +31,6 @@ def application_received(application_id: int) -> None:
     from rathaus.integration.services import deliveries_run_if_subscribed
     from rathaus.processes.services import process_start
 
-    from .services import access_token_for
-
     application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
     if application is None:
         return  # deleted (or anonymised away) before the worker came to it
@@ -40,7 +38,7 @@ def application_received(application_id: int) -> None:
     steps = [lambda: process_start(application=application),
              lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
     if application.applicant_email:
-        steps.insert(0, lambda: _send_receipt(application, access_token_for(application)))
+        steps.insert(0, lambda: _send_receipt(application))
     for step in steps:
         try:
             step()
@@ -52,31 +50,54 @@ def application_received(application_id: int) -> None:
 
 
 @task()
-def send_receipt_email(application_id: int, token: str) -> None:
-    """Confirmation of receipt with the PDF and the status link (jobs queued before application_received)."""
-    _send_receipt(Application.objects.select_related("municipality", "service", "form").get(pk=application_id), token)
+def send_receipt_email(application_id: int, token: str = "") -> None:
+    """Confirmation of receipt (jobs queued before application_received; the token is derived anew)."""
+    _send_receipt(Application.objects.select_related("municipality", "service", "form").get(pk=application_id))
 
 
-def _send_receipt(application: Application, token: str) -> None:
+def _send_receipt(application: Application) -> None:
+    """Send the receipt e-mail's outbox message now (once per application; the sweep retries it).
+
+    The receipt PDF goes into the case file first (version 1), so mail, status page and staff
+    share one document. A re-run job finds the message sent and sends nothing; if the worker
+    died before, the outbox sweep sends it.
+    """
+    from rathaus.cases.services import receipt_document_ensure
+    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.outbox import outbox_add, outbox_deliver
+
+    from .services import receipt_message_key
+
+    receipt_document_ensure(application=application)
+    # The submission stored the message; applications from before that get it here.
+    message = outbox_add(municipality=application.municipality, key=receipt_message_key(application.pk),
+                         kind=OutboxKind.EMAIL, payload={"receipt_for": application.pk}, enqueue=False)
+    outbox_deliver(message_id_=message.pk)
+
+
+def receipt_email(application_id: int) -> EmailMessage:
+    """The receipt e-mail with the status link and the receipt PDF (composed when the outbox sends it)."""
     from rathaus.cases.files import read_bytes
     from rathaus.cases.services import receipt_document_ensure
 
     from .pdf import receipt_pdf
+    from .services import access_token_for
 
+    application = Application.objects.select_related("municipality", "service", "form").get(pk=application_id)
     with translation.override("de"):
         body = _(
             "Guten Tag,\n\nIhr Antrag „%(service)s“ ist am %(date)s bei %(town)s eingegangen.\n"
             "Ihre Vorgangsnummer: %(ref)s\n\nDen Stand Ihres Antrags sehen Sie jederzeit hier:\n%(url)s\n\n"
             "Die Eingangsbestätigung mit allen Angaben finden Sie im Anhang.\n\nMit freundlichen Grüßen\n%(town)s"
         ) % {"service": application.service.name, "date": application.submitted_at.strftime("%d.%m.%Y"),
-             "town": application.municipality.name, "ref": application.reference, "url": _status_url(application, token)}
+             "town": application.municipality.name, "ref": application.reference,
+             "url": _status_url(application, access_token_for(application))}
         message = EmailMessage(_("Eingangsbestätigung %(ref)s") % {"ref": application.reference}, body,
                                to=[application.applicant_email])
-        # The receipt goes into the case file here (version 1), so mail, status page and staff share one document.
-        version = receipt_document_ensure(application=application)
+        version = receipt_document_ensure(application=application)  # stored before; None once anonymised
         pdf = read_bytes(version.file) if version is not None else receipt_pdf(application)
         message.attach(f"Eingangsbestaetigung-{application.reference}.pdf", pdf, "application/pdf")
-        message.send()
+    return message
 
 
 @task()

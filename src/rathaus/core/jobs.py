@@ -13,20 +13,20 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, router, transaction
 
 
-def queued_in_transaction(task) -> bool:
-    """True when `task`'s job row is written by the current transaction (the database queue)."""
+def queued_in_transaction(task, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """True when `task`'s job row goes to database `using`, so a transaction there writes it (the database queue)."""
     from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
-    return isinstance(task.get_backend(), DatabaseBackend) and router.db_for_write(DBTaskResult) == DEFAULT_DB_ALIAS
+    return isinstance(task.get_backend(), DatabaseBackend) and router.db_for_write(DBTaskResult) == using
 
 
-def enqueue_on_commit(task, *args: Any) -> None:
-    """Have `task(*args)` run if, and only if, the current transaction commits."""
-    if queued_in_transaction(task):
+def enqueue_on_commit(task, *args: Any, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Have `task(*args)` run if, and only if, the current transaction on `using` commits."""
+    if queued_in_transaction(task, using=using):
         task.enqueue(*args)
     else:
-        transaction.on_commit(lambda: task.enqueue(*args))
+        transaction.on_commit(lambda: task.enqueue(*args), using=using)
 
 
 def job_row(task, *args: Any):

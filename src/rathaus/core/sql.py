@@ -11,6 +11,7 @@ rows that point at it.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,13 +30,14 @@ def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tup
     columns: list[str] = []
     values: list[str] = []
     fields: list[models.Field] = []
-    for field in model._meta.concrete_fields:
-        if isinstance(field, models.AutoField):
-            continue  # the sequence numbers it
+    for field in _insertable(model):
         columns.append(quote(field.column))
         # A typed parameter: on PostgreSQL INSERT … SELECT does not infer parameter types from the
         # target columns. (SQLite's CAST would apply type affinity, turning a date into a number.)
-        typed = f"CAST(%s AS {field.db_type(connection)})" if connection.vendor == "postgresql" else "%s"
+        # Without the length: an explicit cast to varchar(n) cuts silently, the column's own
+        # (assignment) cast refuses a value that is too long, as the ORM's insert does.
+        db_type = re.sub(r"^varchar\(\d+\)$", "varchar", field.db_type(connection) or "")
+        typed = f"CAST(%s AS {db_type})" if connection.vendor == "postgresql" else "%s"
         expression = overridden.pop(field.column, None)
         if expression is None and field.column in nulls:
             values.append("NULL")  # one parameter less to convert, send and bind
@@ -68,12 +70,22 @@ def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | N
     """
     model = type(obj)
     exprs = exprs or {}
-    values = {field: getattr(obj, field.attname) if raw else field.pre_save(obj, True)
-              for field in model._meta.concrete_fields if not isinstance(field, models.AutoField)}
-    nulls = frozenset(field.column for field, value in values.items() if value is None and field.column not in exprs)
+    values = {field.column: getattr(obj, field.attname) if raw else field.pre_save(obj, True)
+              for field in _insertable(model)}
+    nulls = frozenset(column for column, value in values.items() if value is None and column not in exprs)
     sql, fields = _insert_select_text(model, connection.alias, tuple(sorted(exprs.items())), source, tuple(returning),
                                       nulls)
-    return sql, [field.get_db_prep_save(values[field], connection) for field in fields]
+    return sql, [field.get_db_prep_save(values[field.column], connection) for field in fields]
+
+
+@functools.cache
+def _insertable(model: type[models.Model]) -> tuple[models.Field, ...]:
+    """The fields an INSERT writes: not the auto-incrementing key, not generated columns."""
+    fields = tuple(field for field in model._meta.concrete_fields
+                   if not isinstance(field, models.AutoField) and not getattr(field, "generated", False))
+    if any(getattr(field, "has_db_default", lambda: False)() for field in fields):
+        raise ValueError(f"{model.__name__}: fields with db_default are not supported here")
+    return fields
 
 
 @functools.lru_cache(maxsize=256)
@@ -83,7 +95,7 @@ def _insert_values_text(model: type[models.Model], alias: str, rows: int,
 
     connection = connections[alias]
     quote = connection.ops.quote_name
-    fields = tuple(f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField))
+    fields = _insertable(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names from the model
            f"VALUES {', '.join([row] * rows)}")
@@ -150,16 +162,20 @@ def prepared_cursor(connection):
 
     Django binds parameters on the client and never prepares (for the sake of transaction-mode
     poolers). For the few statements on every submission the server's parse and plan cost more
-    than their execution, so they are bound on the server and prepared. ``DATABASE_PREPARED_STATEMENTS=false``
-    turns this off, e.g. behind a pooler that cannot keep prepared statements (PgBouncer before
-    1.21 in transaction mode). Errors, query logging and wrappers are Django's as usual.
+    than their execution, so they are bound on the server and prepared.
+    ``DATABASE_PREPARED_STATEMENTS=false`` turns this off, e.g. behind a pooler that cannot keep
+    prepared statements (PgBouncer in transaction mode before 1.21, or with its
+    ``max_prepared_statements`` at 0). Errors, query logging and wrappers are Django's as usual.
     """
     if (connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None
             # Django's query log (DEBUG, CaptureQueriesContext) reads the SQL from client-binding cursors only.
             or connection.queries_logged):
         return connection.cursor()
+    # As Django's own cursor(): health check (CONN_HEALTH_CHECKS), connect, wrap errors.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
 
 
 @functools.cache

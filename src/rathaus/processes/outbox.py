@@ -18,11 +18,15 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 
 
-def outbox_add(*, municipality, key: str, kind: str, payload: dict) -> OutboxMessage:
-    """Queue a side effect once per idempotency key (a second call with the same key is a no-op)."""
+def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True) -> OutboxMessage:
+    """Queue a side effect once per idempotency key (a second call with the same key is a no-op).
+
+    With `enqueue` a delivery job runs after commit; without, the caller delivers it itself
+    (`outbox_deliver`), and the periodic sweep retries what failed.
+    """
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=key[:200], defaults={"municipality": municipality, "kind": kind, "payload": payload})
-    if created:
+    if created and enqueue:
         from .tasks import deliver_outbox
 
         transaction.on_commit(lambda: deliver_outbox.enqueue(message.pk))
@@ -37,9 +41,16 @@ def message_id(key: str) -> str:
 def _send(message: OutboxMessage) -> None:
     payload = message.payload
     if message.kind == OutboxKind.EMAIL:
-        EmailMessage(payload["subject"], payload["body"], to=payload["to"],
-                     headers={"Message-ID": message_id(message.idempotency_key),
-                              "X-Rathaus-Idempotency-Key": message.idempotency_key}).send()
+        if "receipt_for" in payload:
+            # Composed when sent, so the row holds no access link (the status page's token).
+            from rathaus.applications.tasks import receipt_email
+
+            email = receipt_email(payload["receipt_for"])
+        else:
+            email = EmailMessage(payload["subject"], payload["body"], to=payload["to"])
+        email.extra_headers.update({"Message-ID": message_id(message.idempotency_key),
+                                    "X-Rathaus-Idempotency-Key": message.idempotency_key})
+        email.send()
     elif message.kind == OutboxKind.HTTP:
         url = payload.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", "")
         if not url:

@@ -217,3 +217,51 @@ def test_concurrent_submissions_get_consecutive_numbers_and_one_unbroken_chain(t
     numbers = sorted(int(reference.rsplit("-", 1)[1]) for reference in references)
     assert numbers == list(range(1, 61))
     assert audit_verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_idempotency_race_inside_a_callers_transaction_replays(town, demo_services, dog_data):
+    from django.db import transaction
+
+    service = demo_services["hund-anmelden"]
+    first = application_submit(municipality=town, service=service, data=dog_data, idempotency_key="twice")
+    with transaction.atomic():
+        # As a concurrent request that looked the key up just before the first one committed.
+        again = application_submit(municipality=town, service=service, data=dog_data, idempotency_key="twice",
+                                   idempotency_key_unused=True)
+        assert Application.objects.count() == 1  # the caller's transaction is still usable
+    assert not again.created and again.application.pk == first.application.pk
+    assert again.access_token == first.access_token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_receipt_goes_out_once_even_when_the_job_runs_again(town, demo_services, dog_data):
+    from rathaus.applications.tasks import application_received
+    from rathaus.processes.models import OutboxMessage
+
+    mail.outbox.clear()
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    application_received.call(application.pk)  # a re-run (e.g. after another part failed)
+    receipts = [m for m in mail.outbox if "Eingangsbestätigung" in m.subject]
+    assert len(receipts) == 1 and receipts[0].attachments[0][2] == "application/pdf"
+    from rathaus.applications.services import access_token_for
+
+    # The status link is composed when sent (the outbox row holds no token).
+    assert application.reference in receipts[0].body and access_token_for(application) in receipts[0].body
+    message = OutboxMessage.objects.get(idempotency_key=f"receipt:{application.pk}")
+    assert message.sent_at is not None and "token" not in json.dumps(message.payload)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_the_mail_server_refused_is_sent_by_the_sweep(town, demo_services, dog_data):
+    from rathaus.processes.models import OutboxMessage
+    from rathaus.processes.outbox import outbox_deliver_pending
+
+    mail.outbox.clear()
+    with mock.patch("django.core.mail.backends.locmem.EmailBackend.send_messages", side_effect=OSError("SMTP down")):
+        application = application_submit(municipality=town, service=demo_services["hund-anmelden"],
+                                         data=dog_data).application
+    message = OutboxMessage.objects.get(idempotency_key=f"receipt:{application.pk}")
+    assert message.sent_at is None and "SMTP down" in message.last_error and message.attempts == 1
+    assert outbox_deliver_pending() == 1
+    assert [m.to for m in mail.outbox if application.reference in m.subject] == [[dog_data["owner"]["email"]]]

@@ -93,7 +93,8 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # PostgreSQL prepares the statements of the submission's hot path once per connection (core/sql.py).
-# Set to false behind a pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+# Set to false behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21,
+# or with max_prepared_statements = 0).
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker write while the web process reads; IMMEDIATE avoids

@@ -125,3 +125,15 @@ def test_without_prepared_statements_nothing_is_prepared(monkeypatch):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%* 3%"])
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce lengths")
+def test_a_value_too_long_for_its_column_is_refused_not_cut(town, demo_services):
+    from django.db import DataError
+
+    application = _application(town, demo_services["hund-anmelden"], reference="X" * 21)
+    sql, params = insert_select(connection, application)
+    with pytest.raises(DataError), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert not Application.objects.exists()
