@@ -119,3 +119,21 @@ class OrderedJSONField(models.TextField):
 
     def value_to_string(self, obj):
         return self.get_prep_value(self.value_from_object(obj))
+
+
+class EncryptedTextField(models.TextField):
+    """Text stored encrypted (core/crypto.py) and read back in plain; for secrets the app must use.
+
+    Lookups by value do not work (each encryption differs); the value is never logged or shown.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        from .crypto import decrypt
+
+        return None if value is None else decrypt(value)
+
+    def get_prep_value(self, value):
+        from .crypto import encrypt, is_encrypted
+
+        value = super().get_prep_value(value)
+        return value if value in (None, "") or is_encrypted(value) else encrypt(value)

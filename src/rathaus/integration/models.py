@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from rathaus.core.models import TenantModel
+from rathaus.core.models import EncryptedTextField, TenantModel
 
 
 class EventKind(models.TextChoices):
@@ -97,14 +97,15 @@ class Subscription(TenantModel):
 
 
 class SubscriptionSecret(TenantModel):
-    """A signing secret of a webhook. It is kept as it is because HMAC needs it; it is shown once.
+    """A signing secret of a webhook, shown once. HMAC needs the value itself, so it is stored
+    encrypted with a key derived from SECRET_KEY (core/crypto.py), not hashed.
 
     After a rotation the old secret gets `expires_at` (the grace period); until then deliveries
     carry a signature for each secret that is still valid.
     """
 
     subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="secrets")
-    secret = models.CharField(max_length=200)
+    secret = EncryptedTextField()
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
 
