@@ -129,9 +129,14 @@ def _document_add(*, application: Application, upload: CheckedUpload, title: str
 
 
 def document_add_generated(*, application: Application, generated: Generated, title: str, document_type: str,
-                           idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC) -> Document:
-    """Store a document Rathaus produced (once per key: a retried step or job returns the first)."""
-    existing = Document.objects.filter(idempotency_key=idempotency_key).first()
+                           idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC,
+                           key_unused: bool = False) -> Document:
+    """Store a document Rathaus produced (once per key: a retried step or job returns the first).
+
+    `key_unused` says the caller has just looked the key up and found no document (which saves
+    the look-up here); a concurrent first use is caught by the key's unique constraint either way.
+    """
+    existing = None if key_unused else Document.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
     return document_add(application=application, upload=generated.checked(), title=title, document_type=document_type,

@@ -95,7 +95,7 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     # Into the case file as a decision the citizen may download (version 1, stored with the step's transaction).
     document = document_add_generated(application=application, generated=Generated(raw=raw, filename=filename),
                                       title=title, document_type=DocumentType.DECISION,
-                                      idempotency_key=ctx.idempotency_key)
+                                      idempotency_key=ctx.idempotency_key, key_unused=True)
     case.note(f"Bescheid erstellt: {title}.", public=True, element_id=ctx.element_id, document=document.pk)
     from rathaus.integration.models import EventKind
     from rathaus.integration.services import application_event_data, event_emit
