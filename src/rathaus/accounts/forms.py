@@ -7,6 +7,8 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rathaus_domain.forms.validation import HOUSE_NUMBER_PATTERN, NAME_PATTERN, PHONE_PATTERN, POSTCODE_PATTERN
+
 from .models import User
 
 
@@ -63,34 +65,35 @@ class TokenForm(forms.Form):
                             widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}))
 
 
-_NO_CONTROL = RegexValidator(r"^[^\x00-\x1f\x7f-\x9f<>]*\Z", _("Bitte keine Steuerzeichen und keine spitzen Klammern verwenden."))
+# The profile takes what the forms take (the patterns they share), so taken-over data passes.
+_NAME = RegexValidator(NAME_PATTERN, _("Bitte keine Sonderzeichen wie < > { } [ ] / @ # $ % ^ * = | ~ verwenden."))
 _NO_CONTROL_MULTILINE = RegexValidator(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*\Z", _("Bitte keine Steuerzeichen verwenden."))
 
 
 class ProfileForm(forms.Form):
     """„Meine Daten": what forms may take over. Every field but the name is optional."""
 
-    first_name = forms.CharField(label=_("Vorname"), max_length=150, validators=[_NO_CONTROL],
+    first_name = forms.CharField(label=_("Vorname"), max_length=150, validators=[_NAME],
                                  widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Nachname"), max_length=150, validators=[_NO_CONTROL],
+    last_name = forms.CharField(label=_("Nachname"), max_length=150, validators=[_NAME],
                                 widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
     birth_date = forms.DateField(label=_("Geburtsdatum"), required=False, input_formats=["%d.%m.%Y", "%Y-%m-%d"],
                                  help_text=_("Format: TT.MM.JJJJ, zum Beispiel 31.01.1980"),
                                  error_messages={"invalid": _("Bitte geben Sie das Datum als TT.MM.JJJJ ein, zum Beispiel 31.01.1980.")},
                                  widget=forms.TextInput(attrs={"autocomplete": "bday"}))
-    street = forms.CharField(label=_("Straße"), max_length=100, required=False, validators=[_NO_CONTROL],
+    street = forms.CharField(label=_("Straße"), max_length=100, required=False, validators=[_NAME],
                              widget=forms.TextInput(attrs={"autocomplete": "address-line1"}))
     house_number = forms.RegexField(label=_("Hausnummer"), max_length=10, required=False,
-                                    regex=r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?\Z",
+                                    regex=HOUSE_NUMBER_PATTERN,
                                     help_text=_("Zum Beispiel 12 oder 12a"),
                                     error_messages={"invalid": _("Die Hausnummer besteht aus Ziffern, eventuell mit Buchstaben, zum Beispiel 12a.")},
                                     widget=forms.TextInput())
-    postal_code = forms.RegexField(label=_("Postleitzahl"), max_length=5, required=False, regex=r"^[0-9]{5}\Z",
+    postal_code = forms.RegexField(label=_("Postleitzahl"), max_length=5, required=False, regex=POSTCODE_PATTERN,
                                    error_messages={"invalid": _("Die Postleitzahl hat 5 Ziffern.")},
                                    widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}))
-    city = forms.CharField(label=_("Ort"), max_length=100, required=False, validators=[_NO_CONTROL],
+    city = forms.CharField(label=_("Ort"), max_length=100, required=False, validators=[_NAME],
                            widget=forms.TextInput(attrs={"autocomplete": "address-level2"}))
-    phone = forms.RegexField(label=_("Telefon"), max_length=30, required=False, regex=r"^\+?[0-9 ()/-]{6,30}\Z",
+    phone = forms.RegexField(label=_("Telefon"), max_length=30, required=False, regex=PHONE_PATTERN,
                              help_text=_("Nur Ziffern, Leerzeichen, +, /, - und Klammern."),
                              error_messages={"invalid": _("Bitte geben Sie eine Telefonnummer nur mit Ziffern, Leerzeichen, +, /, - und Klammern an.")},
                              widget=forms.TextInput(attrs={"autocomplete": "tel"}))

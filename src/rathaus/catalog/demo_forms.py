@@ -8,7 +8,11 @@ from rathaus_domain.forms.validation import (
     CONTROL_CHARACTERS,
     DATE_PATTERN,
     END_OF_TEXT,
+    HOUSE_NUMBER_PATTERN,
     MULTI_LINE_TEXT_PATTERN,
+    NAME_PATTERN,
+    PHONE_PATTERN,
+    POSTCODE_PATTERN,
     file_field_schema,
 )
 
@@ -19,12 +23,8 @@ from rathaus_domain.forms.validation import (
 _SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 EMAIL_PATTERN = rf"^[^@<>{CONTROL_CHARACTERS}{_SPACES}]{{1,64}}@[^@<>{CONTROL_CHARACTERS}{_SPACES}]{{1,190}}\.[A-Za-z]{{2,24}}{END_OF_TEXT}"
 # Names and address lines: letters of any script, spaces and the punctuation real names use.
-NAME_PATTERN = rf"^[^<>{{}}\[\]\\/@#$%^*=|~`{CONTROL_CHARACTERS}]+{END_OF_TEXT}"
-POSTCODE_PATTERN = r"^[0-9]{5}" + END_OF_TEXT
-PHONE_PATTERN = r"^\+?[0-9 ()/-]{6,30}" + END_OF_TEXT
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]" + END_OF_TEXT
 PLATE_PATTERN = r"^[A-ZÄÖÜ]{1,3}-[A-Z]{1,2} ?[0-9]{1,4}[EH]?" + END_OF_TEXT
-HOUSE_NUMBER_PATTERN = r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?" + END_OF_TEXT
 SIMPLE_HOUSE_NUMBER_PATTERN = r"^[0-9]{1,4}[a-zA-Z]?" + END_OF_TEXT
 CHIP_NUMBER_PATTERN = r"^[0-9]{15}" + END_OF_TEXT
 MB = 1024 * 1024

@@ -91,6 +91,13 @@ MULTI_LINE_TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS_BUT_LINE_BREAKS}]*{END_OF_TE
 
 #: A calendar date as JSON Schema's `format: date` writes it (YYYY-MM-DD).
 DATE_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])" + END_OF_TEXT
+# Fields every form and the citizen's profile ("Meine Daten") share, so a value the profile
+# accepts is accepted where a form takes it over.
+#: Names, streets, places: no markup or code-like characters.
+NAME_PATTERN = rf"^[^<>{{}}\[\]\\/@#$%^*=|~`{CONTROL_CHARACTERS}]+{END_OF_TEXT}"
+POSTCODE_PATTERN = r"^[0-9]{5}" + END_OF_TEXT
+PHONE_PATTERN = r"^\+?[0-9 ()/-]{6,30}" + END_OF_TEXT
+HOUSE_NUMBER_PATTERN = r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?" + END_OF_TEXT
 
 
 def text_pattern(body: str | None = None, *, multi_line: bool = False) -> str:

@@ -155,3 +155,24 @@ def test_assisted_entry_prefills_only_when_staff_name_the_person(staff_client, t
     assert "prefill-hint" in page
     entry = AuditEntry.objects.get(action="account.profile_disclosed")
     assert entry.municipality == town and entry.object_id == str(erika.pk)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("last_name", "Muster@mann"), ("street", "Haupt{straße}"), ("city", "Muster<stadt>"), ("house_number", "12 a"),
+    ("postal_code", "9999"), ("phone", "0170-ABC"),
+])
+def test_the_profile_refuses_what_the_forms_would_refuse(field, value):
+    # The profile shares the forms' patterns, so data taken over from it never fails the form.
+    from rathaus.accounts.forms import ProfileForm
+    from rathaus.catalog import demo_forms
+
+    data = {"first_name": "Erika", "last_name": "Mustermann", field: value}
+    form = ProfileForm(data)
+    assert not form.is_valid() and field in form.errors
+    pattern = {"last_name": demo_forms.NAME_PATTERN, "street": demo_forms.NAME_PATTERN, "city": demo_forms.NAME_PATTERN,
+               "house_number": demo_forms.HOUSE_NUMBER_PATTERN, "postal_code": demo_forms.POSTCODE_PATTERN,
+               "phone": demo_forms.PHONE_PATTERN}[field]
+    assert re.match(pattern, value) is None
+    assert ProfileForm({"first_name": "Erika", "last_name": "Müller-Lüdenscheidt", "street": "Am Markt",
+                        "house_number": "12a", "postal_code": "99999", "city": "Musterstadt",
+                        "phone": "+49 (0)170 123-45"}).is_valid()
