@@ -142,12 +142,9 @@ def staff_access(request, slug: str, perm: str) -> StaffAccess:
     municipality = municipality_get(slug=slug)
     token = getattr(request, "api_token", None)
     if token is not None:
-        if token.municipality_id != municipality.pk or perm not in token.permissions:
+        user = _token_user(token, municipality, perm)
+        if user is None:
             raise Http404("token not valid here")
-        user = _act_as_creator(token)
-        if not user.has_perm(perm, municipality):
-            raise Http404("creator lost the right")
-        _touch(token)
         return StaffAccess(municipality, user, token)
     user = request.user
     if not (user.is_authenticated and user.is_verified()):
@@ -178,7 +175,16 @@ def token_user_for(request, municipality, perm: str):
     if not raw.startswith(TOKEN_PREFIX):
         return None
     token = token_lookup(raw)
-    if token is None or token.municipality_id != municipality.pk or perm not in token.permissions:
+    return None if token is None else _token_user(token, municipality, perm)
+
+
+def _token_user(token: ApiToken, municipality, perm: str):
+    """The token's creator, acting with `perm` in `municipality`; None if the token is not valid there.
+
+    Valid: the token belongs to the municipality, carries `perm`, and its creator still holds it.
+    Marks the token as used.
+    """
+    if token.municipality_id != municipality.pk or perm not in token.permissions:
         return None
     user = _act_as_creator(token)
     if not user.has_perm(perm, municipality):
