@@ -4,30 +4,28 @@ import rathaus.core.models
 from django.db import migrations
 
 
-def encrypt_stored(apps, schema_editor):
-    """Secrets written before encryption: read as they are, saved encrypted."""
-    from rathaus.core.crypto import encrypt, is_encrypted
+def _rewrite(apps, schema_editor, *, encrypted: bool) -> None:
+    """Rewrite every stored secret that is not yet in the wanted form (encrypted or plain)."""
+    from rathaus.core.crypto import decrypt, encrypt, is_encrypted
 
     Secret = apps.get_model("integration", "SubscriptionSecret")
     table = schema_editor.connection.ops.quote_name(Secret._meta.db_table)
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(f"SELECT id, secret FROM {table}")  # noqa: S608 - table name from the model
-        rows = [(pk, value) for pk, value in cursor.fetchall() if not is_encrypted(value)]
+        rows = [(pk, value) for pk, value in cursor.fetchall() if is_encrypted(value) != encrypted]
         for pk, value in rows:
-            cursor.execute(f"UPDATE {table} SET secret = %s WHERE id = %s", [encrypt(value), pk])  # noqa: S608
+            new = encrypt(value) if encrypted else decrypt(value)
+            cursor.execute(f"UPDATE {table} SET secret = %s WHERE id = %s", [new, pk])  # noqa: S608
+
+
+def encrypt_stored(apps, schema_editor):
+    """Secrets written before encryption: read as they are, saved encrypted."""
+    _rewrite(apps, schema_editor, encrypted=True)
 
 
 def decrypt_stored(apps, schema_editor):
     """Back to plain text (the earlier schema reads the column as it is)."""
-    from rathaus.core.crypto import decrypt, is_encrypted
-
-    Secret = apps.get_model("integration", "SubscriptionSecret")
-    table = schema_editor.connection.ops.quote_name(Secret._meta.db_table)
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, secret FROM {table}")  # noqa: S608 - table name from the model
-        rows = [(pk, value) for pk, value in cursor.fetchall() if is_encrypted(value)]
-        for pk, value in rows:
-            cursor.execute(f"UPDATE {table} SET secret = %s WHERE id = %s", [decrypt(value), pk])  # noqa: S608
+    _rewrite(apps, schema_editor, encrypted=False)
 
 
 class Migration(migrations.Migration):
