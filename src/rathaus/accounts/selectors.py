@@ -193,18 +193,39 @@ def _application_export(application, representation, documents) -> dict[str, Any
         "summary": FormSpec.from_schema(application.form.schema).summary(application.data),
         "status_history": [{"status": h.status, "text": h.public_text, "at": h.created_at.isoformat()}
                            for h in application.history.all()],
-        # The files themselves stay in the case file; each one marked for her is linked for download.
+        # Each document marked for her is linked for download and lies in the ZIP archive at "in_archive".
         "documents": [{"title": d.title, "type": d.document_type, "source": d.source, "form_field": d.form_field,
                        "created_at": d.created_at.isoformat(),
                        "download": reverse("cases:my_download", kwargs={
                            "municipality": application.municipality.slug, "reference": application.reference,
                            "document_id": d.pk}) if d.confidentiality == Confidentiality.PUBLIC else None,
+                       "in_archive": archive_path(application, d, _latest(d))
+                       if d.confidentiality == Confidentiality.PUBLIC and _latest(d) is not None else None,
                        "versions": [{"number": v.number, "filename": v.filename, "content_type": v.content_type,
                                      "size": v.size, "sha512": v.sha512, "added_at": v.created_at.isoformat()}
                                     for v in d.versions.all()]}
                       for d in documents],
         "representation": _representation_export(representation) if representation else None,
     }
+
+
+def _latest(document):
+    """The newest version (the one a download gives), from the prefetched versions."""
+    return max(document.versions.all(), key=lambda version: version.number, default=None)
+
+
+def archive_path(application, document, version) -> str:
+    """Where a document's file lies in the ZIP archive of her data."""
+    return f"dateien/{application.reference}/{document.pk}-{version.filename}"
+
+
+def personal_data_files(*, user) -> list[tuple[str, Any]]:
+    """The files for the ZIP archive: per application of hers, each document marked for her (newest version)."""
+    from rathaus.cases.models import Confidentiality, Document
+
+    documents = (Document.objects.filter(application__applicant=user, confidentiality=Confidentiality.PUBLIC)
+                 .select_related("application").prefetch_related("versions").order_by("application_id", "id"))
+    return [(archive_path(d.application, d, version), version) for d in documents if (version := _latest(d)) is not None]
 
 
 def _representation_export(representation) -> dict[str, Any]:

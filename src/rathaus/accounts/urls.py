@@ -13,6 +13,7 @@ urlpatterns = [
     path("meine-daten/", views.my_data, name="my_data"),
     path("meine-daten/meine-daten.json", views.my_data_export, {"fmt": "json"}, name="my_data_json"),
     path("meine-daten/meine-daten.pdf", views.my_data_export, {"fmt": "pdf"}, name="my_data_pdf"),
+    path("meine-daten/meine-daten.zip", views.my_data_export, {"fmt": "zip"}, name="my_data_zip"),
     path("meine-daten/loeschen/", views.erasure, name="erasure"),
     path("meine-daten/uebernehmen/<slug:municipality>/<str:reference>/", views.profile_take_over, name="profile_take_over"),
 ]

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import shutil
+import tempfile
+import zipfile
 
 import qrcode
 import qrcode.image.svg
@@ -11,13 +15,14 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_otp import devices_for_user, match_token, user_has_device
 from django_otp import login as otp_login
@@ -177,9 +182,33 @@ def my_data_export(request, fmt: str):
     stamp = timezone.localdate().isoformat()
     if fmt == "json":
         return json_response(document, f"meine-daten-{stamp}.json")
+    if fmt == "zip":
+        return _data_archive(document, selectors.personal_data_files(user=request.user), stamp)
     response = HttpResponse(personal_data_pdf(document), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="meine-daten-{stamp}.pdf"'
     return response
+
+
+ARCHIVE_README = gettext_lazy(
+    "Ihre Daten bei Rathaus (Auskunft nach Art. 15 DSGVO)\n\n"
+    "meine-daten.pdf: alles zum Lesen.\n"
+    "meine-daten.json: dasselbe maschinenlesbar, zum Mitnehmen zu einem anderen Anbieter.\n"
+    "dateien/: die Dokumente Ihrer Anträge, die für Sie bestimmt sind (Ihre Uploads, Bestätigungen, Bescheide), "
+    "je Vorgangsnummer ein Ordner. In der JSON-Datei nennt \"in_archive\" den Ort jeder Datei.\n")
+
+
+def _data_archive(document: dict, files: list, stamp: str) -> FileResponse:
+    """One ZIP with the PDF, the JSON and her files; spooled to disk when large, never wholly in memory."""
+    archive = tempfile.SpooledTemporaryFile(max_size=16 * 2**20)  # noqa: SIM115 - handed to the response, which closes it
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("LIESMICH.txt", str(ARCHIVE_README))
+        bundle.writestr("meine-daten.json", json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        bundle.writestr("meine-daten.pdf", personal_data_pdf(document))
+        for path, version in files:
+            with version.file.open("rb") as source, bundle.open(path, "w") as target:
+                shutil.copyfileobj(source, target)
+    archive.seek(0)
+    return FileResponse(archive, as_attachment=True, filename=f"meine-daten-{stamp}.zip", content_type="application/zip")
 
 
 @login_required

@@ -96,6 +96,36 @@ def test_pdf_export_is_a_readable_summary(client, people):
     assert "Beispiel" not in text
 
 
+def test_zip_export_bundles_pdf_json_and_her_documents_and_none_of_anothers(client, people):
+    import zipfile
+
+    from rathaus.cases.models import Confidentiality, Document
+    from rathaus.cases.services import Generated, document_add_generated
+
+    # An internal working paper of the office: in her case file, but not hers to read.
+    document_add_generated(application=people["closed"], generated=Generated(raw=b"%PDF-1.4 intern", filename="v.pdf"),
+                           title="Vermerk", document_type="other", idempotency_key="internal-note",
+                           confidentiality=Confidentiality.INTERNAL)
+    client.force_login(people["erika"])
+    response = client.get("/konto/meine-daten/meine-daten.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert "attachment" in response["Content-Disposition"] and ".zip" in response["Content-Disposition"]
+    bundle = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = bundle.namelist()
+    assert {"LIESMICH.txt", "meine-daten.json", "meine-daten.pdf"} <= set(names)
+    assert bundle.read("meine-daten.pdf").startswith(b"%PDF-")
+    document = json.loads(bundle.read("meine-daten.json"))
+    placed = [d for a in document["applications"] for d in a["documents"] if d["in_archive"]]
+    # Every document marked for her lies in the archive, byte for byte (the hash the JSON names).
+    assert placed and sorted(d["in_archive"] for d in placed) == sorted(n for n in names if n.startswith("dateien/"))
+    for entry in placed:
+        assert hashlib.sha512(bundle.read(entry["in_archive"])).hexdigest() == entry["versions"][-1]["sha512"]
+    assert all(people["maxs"].reference not in name for name in names)
+    internal = Document.objects.get(idempotency_key="internal-note")
+    assert not any(name.startswith(f"dateien/{people['closed'].reference}/{internal.pk}-") for name in names)
+    assert AuditEntry.objects.filter(action="account.data_exported", actor=people["erika"], data__format="zip").exists()
+
+
 def test_export_needs_a_login(client, people):
     response = client.get("/konto/meine-daten/meine-daten.json")
     assert response.status_code == 302 and "/konto/anmelden/" in response["Location"]
