@@ -20,6 +20,7 @@ from rathaus.accounts.models import Membership, Role
 from rathaus.applications.models import Application
 from rathaus.cases.files import discard_files_on_error
 from rathaus.core.audit import audit_batch, audit_record, audit_record_many
+from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import FieldError, validate
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
 from rathaus_domain.processes.lint import check_files, has_errors
@@ -538,18 +539,9 @@ def task_return(*, task: UserTask, user) -> UserTask:
 
 
 def _result_summary(schema: dict[str, Any], data: dict[str, Any]) -> str:
-    """The task result in words for the case timeline: chosen options by their labels, then the note."""
-    parts: list[str] = []
-    for step_key, step in (schema.get("properties") or {}).items():
-        values = data.get(step_key) or {}
-        for key, field in (step.get("properties") or {}).items():
-            value = values.get(key)
-            if value in (None, ""):
-                continue
-            if "enum" in field and "x-enum-labels" in field and value in field["enum"]:
-                value = field["x-enum-labels"][field["enum"].index(value)]
-            parts.append(f"{field.get('title', key)}: {value}")
-    return "; ".join(parts)
+    """The task result in words for the case timeline: the form's own summary (option labels, formatted values)."""
+    return "; ".join(f"{label}: {value}" for _title, rows in FormSpec.from_schema(schema).summary(data)
+                     for label, value in rows)
 
 
 def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime | None = None) -> UserTask:

@@ -97,6 +97,16 @@ def test_a_message_for_a_case_without_process_says_so(town, demo_services, dog_d
     assert not ProcessInstance.objects.filter(application=application).exists()
 
 
+def test_the_timeline_says_the_result_in_the_forms_words(street_task, town, make_staff):
+    worker = make_staff(town, "a@musterstadt.example")
+    task_complete(task=street_task, user=worker,
+                  data={"decision": {"outcome": "reject", "note": "Die Straße ist an dem Tag gesperrt."}})
+    line = CaseEvent.objects.filter(application=street_task.application, text__startswith="Ergebnis").get()
+    # The option's label, not its stored value; the note under its field title.
+    assert "Ergebnis: Ablehnen" in line.text and "reject" not in line.text
+    assert "Begründung / Hinweis: Die Straße ist an dem Tag gesperrt." in line.text
+
+
 def test_task_api_lists_and_completes(staff_client, street_task, town):
     listed = staff_client.get(f"/api/v1/m/{town.slug}/tasks?view=team").json()
     assert [t["id"] for t in listed] == [street_task.pk]
