@@ -19,51 +19,68 @@ from rathaus.core.language import in_english
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
 from rathaus.integration.auth import token_user_for
 from rathaus.tenants.selectors import municipality_get
+from rathaus_domain.forms.validation import EMAIL_PATTERN, END_OF_TEXT, SINGLE_LINE_TEXT_PATTERN
 
 from . import selectors, services
-from .models import Channel, MandateKind
+from .models import BIRTH_DATE_MANDATES, Channel
 
 router = Router(tags=["Anträge"])
 
 
-class RepresentationIn(Schema):
-    """Applying on behalf of someone else: the mandate and the person or company represented."""
+# Text without control characters; the e-mail address as in the forms, or empty (then the form's).
+_TEXT = SINGLE_LINE_TEXT_PATTERN
+_EMAIL_OR_EMPTY = "^(?:" + EMAIL_PATTERN.removeprefix("^").removesuffix(END_OF_TEXT) + ")?" + END_OF_TEXT
 
-    model_config = ConfigDict(extra="forbid", title="Vertretung")
+
+class RepresentationIn(Schema):
+    """Applying on behalf of someone else: the mandate and the person or company represented.
+
+    Every rule is in the published schema (patterns, and the birth date required for a child or a
+    person under guardianship as if/then), but one a schema cannot state: no birth date in the future.
+    """
+
+    # Python's re for the patterns: they are written for both it and ECMA-262 (see rathaus_domain.forms.validation).
+    model_config = ConfigDict(extra="forbid", title="Vertretung", regex_engine="python-re", json_schema_extra={
+        "if": {"properties": {"kind": {"enum": [str(kind) for kind in BIRTH_DATE_MANDATES]}}, "required": ["kind"]},
+        "then": {"required": ["principal_birth_date"],
+                 "properties": {"principal_birth_date": {"type": "string", "format": "date"}}}})
 
     # A Literal, not the enum: the schema is inlined in the request body, where a $ref to $defs would not resolve.
     kind: Literal["parent", "guardian", "company", "authorised"] = Field(description="parent (Elternteil für ein Kind), guardian (Vormund/Betreuung), "
                                           "company (Vertretung eines Unternehmens), authorised (Vollmacht)")
-    principal_name: str = Field(min_length=1, max_length=200, description="Name der vertretenen Person oder Firma")
-    principal_birth_date: date | None = Field(None, description="Geburtsdatum; Pflicht bei parent und guardian")
-    principal_register_number: str = Field("", max_length=50, description="Registernummer eines Unternehmens")
-    principal_address: str = Field("", max_length=300)
-    representative_name: str = Field("", max_length=200, description="Leer: der Name aus den Antragsdaten")
-    representative_email: str = Field("", max_length=254, description="Leer: die E-Mail-Adresse aus den Antragsdaten")
+    principal_name: str = Field(min_length=1, max_length=200, pattern=_TEXT,
+                                description="Name der vertretenen Person oder Firma")
+    principal_birth_date: date | None = Field(None, description="Geburtsdatum; Pflicht bei parent und guardian, "
+                                                                "nicht in der Zukunft")
+    principal_register_number: str = Field("", max_length=50, pattern=_TEXT,
+                                           description="Registernummer eines Unternehmens")
+    principal_address: str = Field("", max_length=300, pattern=_TEXT)
+    representative_name: str = Field("", max_length=200, pattern=_TEXT,
+                                     description="Leer: der Name aus den Antragsdaten")
+    representative_email: str = Field("", max_length=254, pattern=_EMAIL_OR_EMPTY,
+                                      description="Leer: die E-Mail-Adresse aus den Antragsdaten")
 
-    @field_validator("principal_name", "principal_register_number", "principal_address", "representative_name",
-                     "representative_email")
+    @field_validator("principal_name", "principal_register_number", "principal_address", "representative_name")
     @classmethod
-    def _plain_text(cls, value: str) -> str:
-        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
-            raise ValueError("Steuerzeichen sind nicht erlaubt.")
+    def _trimmed(cls, value: str) -> str:
         return value.strip()
-
-    @field_validator("representative_email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        local, at, domain = value.partition("@")
-        if value and (not at or not local or "." not in domain or " " in value):
-            raise ValueError("Keine gültige E-Mail-Adresse.")
-        return value
 
     @model_validator(mode="after")
     def _birth_date(self) -> RepresentationIn:
-        if self.kind in (MandateKind.PARENT, MandateKind.GUARDIAN) and self.principal_birth_date is None:
+        if self.kind in BIRTH_DATE_MANDATES and self.principal_birth_date is None:
             raise ValueError("Bei parent und guardian ist principal_birth_date Pflicht.")
         if self.principal_birth_date is not None and self.principal_birth_date > date.today():  # noqa: DTZ011 - a calendar date
             raise ValueError("principal_birth_date liegt in der Zukunft.")
         return self
+
+
+def _representation_message(error: dict) -> str:
+    """Pydantic's message, but in words for a pattern (not the pattern itself)."""
+    if error["type"] == "string_pattern_mismatch":
+        if error["loc"][-1:] == ("representative_email",):
+            return "Keine gültige E-Mail-Adresse."
+        return "Steuerzeichen (z. B. Zeilenumbrüche) sind hier nicht erlaubt."
+    return error["msg"].removeprefix("Value error, ")
 
 
 def _representation(value: Any) -> services.RepresentationData | None:
@@ -74,7 +91,7 @@ def _representation(value: Any) -> services.RepresentationData | None:
         parsed = RepresentationIn.model_validate(value)
     except ValidationError as exc:
         errors = [{"pointer": "/representation" + "".join(f"/{_pointer_token(str(part))}" for part in error["loc"]),
-                   "detail": error["msg"].removeprefix("Value error, "), "code": error["type"]} for error in exc.errors()]
+                   "detail": _representation_message(error), "code": error["type"]} for error in exc.errors()]
         raise ProblemError(422, "Unprocessable Content", "Die Angaben zur Vertretung sind nicht gültig.",
                            type_="invalid-representation", errors=errors) from None
     return services.RepresentationData(

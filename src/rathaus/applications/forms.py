@@ -3,7 +3,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import MandateKind, Status
+from .models import BIRTH_DATE_MANDATES, MandateKind, Status
 
 _NO_CONTROL = RegexValidator(r"^[^\x00-\x1f\x7f-\x9f<>]*\Z", _("Bitte keine Steuerzeichen und keine spitzen Klammern verwenden."))
 
@@ -59,7 +59,7 @@ class RepresentationForm(forms.Form):
         if kind and kind != SELF:
             if not data.get("principal_name"):
                 self.add_error("principal_name", _("Bitte geben Sie an, für wen Sie den Antrag stellen."))
-            if kind in (MandateKind.PARENT, MandateKind.GUARDIAN) and not data.get("principal_birth_date"):
+            if kind in BIRTH_DATE_MANDATES and not data.get("principal_birth_date"):
                 self.add_error("principal_birth_date", _("Bitte geben Sie das Geburtsdatum der vertretenen Person an."))
             birth = data.get("principal_birth_date")
             if birth and birth > timezone.localdate():

@@ -153,6 +153,10 @@ class MandateKind(models.TextChoices):
     AUTHORISED = "authorised", _("Bevollmächtigte Person")
 
 
+#: Mandates for a person (a child, someone under guardianship): their birth date identifies them.
+BIRTH_DATE_MANDATES = (MandateKind.PARENT, MandateKind.GUARDIAN)
+
+
 class Representation(TenantModel):
     """An application made on behalf of someone else: who acted, for whom, and under which mandate.
 

@@ -96,6 +96,9 @@ DATE_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])" + END_OF_TEX
 #: Names, streets, places: no markup or code-like characters.
 NAME_PATTERN = rf"^[^<>{{}}\[\]\\/@#$%^*=|~`{CONTROL_CHARACTERS}]+{END_OF_TEXT}"
 POSTCODE_PATTERN = r"^[0-9]{5}" + END_OF_TEXT
+_SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+EMAIL_PATTERN = (rf"^[^@<>{CONTROL_CHARACTERS}{_SPACES}]{{1,64}}@[^@<>{CONTROL_CHARACTERS}{_SPACES}]{{1,190}}"
+                 rf"\.[A-Za-z]{{2,24}}{END_OF_TEXT}")
 PHONE_PATTERN = r"^\+?[0-9 ()/-]{6,30}" + END_OF_TEXT
 HOUSE_NUMBER_PATTERN = r"^[0-9]{1,4}[a-zA-Z]?(-[0-9]{1,4}[a-zA-Z]?)?" + END_OF_TEXT
 

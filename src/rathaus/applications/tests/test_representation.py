@@ -145,3 +145,31 @@ def test_openapi_documents_the_representation(client):
     body = schema["paths"]["/api/v1/m/{slug}/applications"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["service", "data"]
     assert body["properties"]["representation"]["properties"]["kind"]["enum"] == ["parent", "guardian", "company", "authorised"]
+
+
+@pytest.mark.parametrize(("representation", "valid"), [
+    ({"kind": "company", "principal_name": "Muster GmbH"}, True),
+    ({"kind": "parent", "principal_name": "Mia", "principal_birth_date": "2015-01-31"}, True),
+    ({"kind": "company", "principal_name": "Muster GmbH", "representative_email": "buero@muster.example"}, True),
+    ({"kind": "parent", "principal_name": "Mia"}, False),  # a child is named with her birth date
+    ({"kind": "guardian", "principal_name": "Herr K.", "principal_birth_date": None}, False),
+    ({"kind": "company", "principal_name": "Muster\nGmbH"}, False),  # control characters
+    ({"kind": "company", "principal_name": "Muster GmbH\n"}, False),  # even at the end (not `$`)
+    ({"kind": "company", "principal_name": "Muster GmbH", "representative_email": "kein at"}, False),
+])
+def test_the_published_schema_says_exactly_what_the_api_accepts(client, town, demo_services, dog_data,
+                                                                representation, valid):
+    # The contract: valid under the published schema ⇔ accepted; invalid ⇔ 422 naming the field.
+    import jsonschema
+
+    schema = client.get("/api/v1/openapi.json").json()
+    body_schema = schema["paths"]["/api/v1/m/{slug}/applications"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]["properties"]["representation"]
+    checker = jsonschema.Draft202012Validator(body_schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    assert checker.is_valid(representation) is valid
+    response = _post(client, town.slug, {"service": demo_services["hund-anmelden"].pk, "data": dog_data,
+                                         "representation": representation})
+    assert response.status_code == (201 if valid else 422), response.content
+    if not valid:
+        details = " ".join(error["detail"] for error in response.json()["errors"])
+        assert "\\u" not in details and "pattern" not in details  # words, not the regular expression
