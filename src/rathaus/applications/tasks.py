@@ -75,15 +75,20 @@ def _send_receipt(application: Application) -> None:
     outbox_deliver(message_id_=message.pk)
 
 
-def receipt_email(application_id: int) -> EmailMessage:
-    """The receipt e-mail with the status link and the receipt PDF (composed when the outbox sends it)."""
+def receipt_email(application_id: int) -> EmailMessage | None:
+    """The receipt e-mail with the status link and the receipt PDF (composed when the outbox sends it).
+
+    None when there is no one to write to any more (the application was anonymised or deleted).
+    """
     from rathaus.cases.files import read_bytes
     from rathaus.cases.services import receipt_document_ensure
 
     from .pdf import receipt_pdf
     from .services import access_token_for
 
-    application = Application.objects.select_related("municipality", "service", "form").get(pk=application_id)
+    application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
+    if application is None or application.anonymised_at is not None or not application.applicant_email:
+        return None
     with translation.override("de"):
         body = _(
             "Guten Tag,\n\nIhr Antrag „%(service)s“ ist am %(date)s bei %(town)s eingegangen.\n"

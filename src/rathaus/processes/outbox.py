@@ -46,6 +46,8 @@ def _send(message: OutboxMessage) -> None:
             from rathaus.applications.tasks import receipt_email
 
             email = receipt_email(payload["receipt_for"])
+            if email is None:
+                return  # anonymised or deleted meanwhile: nobody to write to, nothing to retry
         else:
             email = EmailMessage(payload["subject"], payload["body"], to=payload["to"])
         email.extra_headers.update({"Message-ID": message_id(message.idempotency_key),

@@ -265,3 +265,23 @@ def test_a_receipt_the_mail_server_refused_is_sent_by_the_sweep(town, demo_servi
     assert message.sent_at is None and "SMTP down" in message.last_error and message.attempts == 1
     assert outbox_deliver_pending() == 1
     assert [m.to for m in mail.outbox if application.reference in m.subject] == [[dog_data["owner"]["email"]]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_for_an_application_anonymised_before_sending_is_dropped_not_retried(town, demo_services, dog_data,
+                                                                                      make_staff):
+    from rathaus.applications.services import application_anonymise, application_change_status
+    from rathaus.processes.models import OutboxMessage
+    from rathaus.processes.outbox import outbox_deliver_pending
+
+    lead = make_staff(town)
+    with mock.patch("django.core.mail.backends.locmem.EmailBackend.send_messages", side_effect=OSError("SMTP down")):
+        application = application_submit(municipality=town, service=demo_services["hund-anmelden"],
+                                         data=dog_data).application
+    application_change_status(application=application, status="withdrawn", actor=lead)
+    assert application_anonymise(application=application, actor=lead, reason="Test")
+    mail.outbox.clear()
+    outbox_deliver_pending()
+    message = OutboxMessage.objects.get(idempotency_key=f"receipt:{application.pk}")
+    assert message.sent_at is not None  # settled: the sweep does not try again
+    assert not [m for m in mail.outbox if "Eingangsbestätigung" in m.subject]
