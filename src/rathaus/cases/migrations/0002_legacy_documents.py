@@ -114,7 +114,13 @@ def backward(apps, schema_editor):
     Attachment = apps.get_model("applications", "Attachment")
     CaseDocument = apps.get_model("processes", "CaseDocument")
     Document = apps.get_model("cases", "Document")
-    for document in Document.objects.select_related("application").prefetch_related("versions").order_by("id"):
+    current = None
+    # As forward: the documents of one application in a row and its data loaded once, so rewriting
+    # the leaf of a second file does not save the first one's old leaf back.
+    for document in (Document.objects.select_related("application").prefetch_related("versions")
+                     .order_by("application_id", "id")):
+        if current is None or current.pk != document.application_id:
+            current = document.application
         version = min(document.versions.all(), key=lambda v: v.number, default=None)
         if version is None:
             continue
@@ -129,7 +135,7 @@ def backward(apps, schema_editor):
                 municipality_id=document.municipality_id, application_id=document.application_id,
                 field=document.form_field or "nachgereicht/1", filename=version.original_filename[:255],
                 content_type=version.content_type, size=version.size, sha256=sha256, file=version.file.name)
-            application = document.application
+            application = current
             if document.source == "citizen_online" and application.data:
                 try:
                     parent, key = _leaf(application.data, document.form_field.split("/"))

@@ -63,3 +63,49 @@ def test_attachments_and_decision_letters_move_into_the_case_file_and_back(submi
     assert application.data["reduction"]["proof"] == {"filename": "Ausweis.pdf", "content_type": "application/pdf",
                                                       "size": len(PDF), "sha512": version.sha512,
                                                       "document_id": proof.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_files_in_a_repeated_group_keep_their_places(town):
+    """Two files in items of a repeatable group: each back to its own attachment and forward to its own document."""
+    import base64
+
+    from rathaus.applications.services import application_submit
+    from rathaus.catalog.services import form_definition_create, service_upsert
+    from rathaus_domain.forms.validation import file_field_schema
+
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Nachweise", "type": "object",
+        "additionalProperties": False, "required": ["docs"], "properties": {"docs": {
+            "type": "object", "title": "Unterlagen", "additionalProperties": False, "required": ["items"],
+            "properties": {"items": {
+                "type": "array", "title": "Nachweise", "minItems": 1, "maxItems": 3, "items": {
+                    "type": "object", "additionalProperties": False, "required": ["scan"],
+                    "properties": {"scan": file_field_schema(["application/pdf"], 100_000, "Scan")}}}}}}}
+    form = form_definition_create(municipality=town, key="nachweise", title="Nachweise", schema=schema)
+    service = service_upsert(municipality=town, slug="nachweise", form=form, leika_key="99108002001000",
+                             name="Nachweise", summary="Kurz", office="Bürgerbüro", processing_days=5)
+    files = [PDF + b"% first\n", PDF + b"% second one\n"]
+    data = {"docs": {"items": [{"scan": {"filename": f"Scan-{i}.pdf", "content_type": "application/pdf",
+                                         "content": base64.b64encode(raw).decode()}} for i, raw in enumerate(files)]}}
+    application = application_submit(municipality=town, service=service, data=data).application
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    try:
+        old = _migrate(BEFORE)
+        attachments = {a.field: a for a in old.get_model("applications", "Attachment").objects.all()}
+        assert set(attachments) == {"docs/items/0/scan", "docs/items/1/scan"}
+        old_data = old.get_model("applications", "Application").objects.get(pk=application.pk).data
+        for index in (0, 1):
+            attachment = attachments[f"docs/items/{index}/scan"]
+            assert old_data["docs"]["items"][index]["scan"]["attachment_id"] == attachment.pk
+            assert attachment.sha256 == hashlib.sha256(files[index]).hexdigest()
+        _migrate(latest)
+    finally:
+        _migrate(latest)
+    stored = Application.objects.get(pk=application.pk).data["docs"]["items"]
+    for index in (0, 1):
+        document = Document.objects.get(application=application, form_field=f"docs/items/{index}/scan")
+        version = document.versions.get()
+        assert read_bytes(version.file) == files[index] and version.original_filename == f"Scan-{index}.pdf"
+        assert stored[index]["scan"]["document_id"] == document.pk
+        assert stored[index]["scan"]["sha512"] == hashlib.sha512(files[index]).hexdigest()
