@@ -448,12 +448,12 @@ def application_change_status(*, application: Application, status: str, public_t
 
             event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
                        data=application_event_data(locked, previous_status=old))
-        audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
-                     summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)
         if locked.applicant_email:
             from .tasks import send_status_email
 
-            transaction.on_commit(lambda: send_status_email.enqueue(change.pk))
+            enqueue_on_commit(send_status_email, change.pk)
+        audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
+                     summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)
     application.status, application.closed_at = locked.status, locked.closed_at
     return change
 

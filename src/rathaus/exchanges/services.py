@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
+from rathaus.core.jobs import enqueue_on_commit
 from rathaus_domain.allocation import daycare as daycare_core
 from rathaus_domain.allocation import holiday as holiday_core
 
@@ -105,10 +106,6 @@ def _check_parent(actor, registration) -> None:
         raise PermissionDenied("not the family's registration")
 
 
-def _on_commit(task, *args) -> None:
-    transaction.on_commit(lambda: task.enqueue(*args))
-
-
 # ============================================================================ providers
 
 
@@ -153,7 +150,7 @@ def provider_approve(*, provider: Provider, actor) -> Provider:
                      obj=provider, summary=provider.name)
         from .tasks import send_provider_decision
 
-        _on_commit(send_provider_decision, provider.pk)
+        enqueue_on_commit(send_provider_decision, provider.pk)
     return provider
 
 
@@ -169,7 +166,7 @@ def provider_reject(*, provider: Provider, actor, reason: str) -> Provider:
                      obj=provider, summary=provider.name)
         from .tasks import send_provider_decision
 
-        _on_commit(send_provider_decision, provider.pk)
+        enqueue_on_commit(send_provider_decision, provider.pk)
     return provider
 
 
@@ -305,7 +302,7 @@ def offer_publish(*, offer: Offer, actor) -> Offer:
                      summary=offer.title)
         from .tasks import send_moderation_decision
 
-        _on_commit(send_moderation_decision, "offer", offer.pk)
+        enqueue_on_commit(send_moderation_decision, "offer", offer.pk)
     return offer
 
 
@@ -325,7 +322,7 @@ def offer_reject(*, offer: Offer, actor, reason: str) -> Offer:
                      summary=offer.title)
         from .tasks import send_moderation_decision
 
-        _on_commit(send_moderation_decision, "offer", offer.pk)
+        enqueue_on_commit(send_moderation_decision, "offer", offer.pk)
     return offer
 
 
@@ -868,7 +865,7 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
                                                 "assigned": len(result.assignments), "new_offers": new_offers})
         from .tasks import send_place_offers
 
-        _on_commit(send_place_offers, locked.pk)
+        enqueue_on_commit(send_place_offers, locked.pk)
     return locked
 
 
@@ -1062,7 +1059,7 @@ def holiday_activity_publish(*, activity: HolidayActivity, actor) -> HolidayActi
                      obj=activity, summary=activity.title)
         from .tasks import send_moderation_decision
 
-        _on_commit(send_moderation_decision, "activity", activity.pk)
+        enqueue_on_commit(send_moderation_decision, "activity", activity.pk)
     return activity
 
 
@@ -1081,7 +1078,7 @@ def holiday_activity_reject(*, activity: HolidayActivity, actor, reason: str) ->
                      obj=activity, summary=activity.title)
         from .tasks import send_moderation_decision
 
-        _on_commit(send_moderation_decision, "activity", activity.pk)
+        enqueue_on_commit(send_moderation_decision, "activity", activity.pk)
     return activity
 
 
@@ -1229,7 +1226,7 @@ def holiday_programme_allocate(*, programme: HolidayProgramme, actor,
                            "children": len(children), "places": placed})
         from .tasks import send_holiday_results
 
-        _on_commit(send_holiday_results, programme.pk)
+        enqueue_on_commit(send_holiday_results, programme.pk)
     return programme
 
 
@@ -1285,7 +1282,7 @@ def holiday_placement_cancel(*, placement: HolidayPlacement, actor) -> list[Holi
         if new_placements:
             from .tasks import send_holiday_move_up
 
-            _on_commit(send_holiday_move_up, notices)
+            enqueue_on_commit(send_holiday_move_up, notices)
     return new_placements
 
 

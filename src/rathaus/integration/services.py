@@ -298,12 +298,12 @@ def delivery_resend(*, delivery: Delivery, actor, ip: str | None = None) -> Deli
         locked.next_attempt_at, locked.failed_at, locked.lease_until = now, None, None
         locked.save(update_fields=["state", "attempts", "cycle_started_at", "next_attempt_at", "failed_at", "lease_until",
                                    "updated_at"])
+        from .tasks import deliver_subscription
+
+        enqueue_on_commit(deliver_subscription, locked.subscription_id)
         audit_record(action="integration.delivery_resent", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"Zustellung {locked.pk} ({locked.subscription.name}) erneut gesendet",
                      data={"event": locked.event_id, "subscription": locked.subscription_id}, ip_address=ip)
-        from .tasks import deliver_subscription
-
-        transaction.on_commit(lambda: deliver_subscription.enqueue(locked.subscription_id))
     return locked
 
 

@@ -12,6 +12,8 @@ from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from rathaus.core.jobs import enqueue_on_commit
+
 from .models import OutboxKind, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     if created and enqueue:
         from .tasks import deliver_outbox
 
-        transaction.on_commit(lambda: deliver_outbox.enqueue(message.pk))
+        enqueue_on_commit(deliver_outbox, message.pk)
     return message
 
 
