@@ -119,13 +119,21 @@ def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequen
 
 
 def select_columns(model: type[models.Model], alias: str, connection,
-                   defer: Sequence[str] = ()) -> tuple[str, list[models.Field]]:
+                   defer: tuple[str, ...] = ()) -> tuple[str, tuple[models.Field, ...]]:
     """``alias."col", …`` for the concrete fields of `model` but `defer`, and the fields in that order.
 
-    Deferred fields load on first access, as with the ORM's ``defer()``.
+    Deferred fields load on first access, as with the ORM's ``defer()``. Built once per shape.
     """
-    quote = connection.ops.quote_name
-    fields = [field for field in model._meta.concrete_fields if field.attname not in defer]
+    return _select_columns(model, alias, connection.alias, tuple(defer))
+
+
+@functools.lru_cache(maxsize=256)
+def _select_columns(model: type[models.Model], alias: str, db_alias: str,
+                    defer: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+    from django.db import connections
+
+    quote = connections[db_alias].ops.quote_name
+    fields = tuple(field for field in model._meta.concrete_fields if field.attname not in defer)
     return ", ".join(f"{alias}.{quote(field.column)}" for field in fields), fields
 
 
