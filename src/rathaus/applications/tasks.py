@@ -58,17 +58,15 @@ def send_receipt_email(application_id: int, token: str = "") -> None:
 def _send_receipt(application: Application) -> None:
     """Send the receipt e-mail's outbox message now (once per application; the sweep retries it).
 
-    The receipt PDF goes into the case file first (version 1), so mail, status page and staff
-    share one document. A re-run job finds the message sent and sends nothing; if the worker
-    died before, the outbox sweep sends it.
+    Composing it stores the receipt PDF in the case file (version 1, see `receipt_email`), so mail,
+    status page and staff share one document. A re-run job finds the message sent and sends
+    nothing; if the worker died before, the outbox sweep sends it.
     """
-    from rathaus.cases.services import receipt_document_ensure
     from rathaus.processes.models import OutboxKind
     from rathaus.processes.outbox import outbox_add, outbox_deliver
 
     from .services import receipt_message_key
 
-    receipt_document_ensure(application=application)
     # The submission stored the message; applications from before that get it here.
     message = outbox_add(municipality=application.municipality, key=receipt_message_key(application.pk),
                          kind=OutboxKind.EMAIL, payload={"receipt_for": application.pk}, enqueue=False)
@@ -83,7 +81,6 @@ def receipt_email(application_id: int) -> EmailMessage | None:
     from rathaus.cases.files import read_bytes
     from rathaus.cases.services import receipt_document_ensure
 
-    from .pdf import receipt_pdf
     from .services import access_token_for
 
     application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
@@ -99,9 +96,8 @@ def receipt_email(application_id: int) -> EmailMessage | None:
              "url": _status_url(application, access_token_for(application))}
         message = EmailMessage(_("Eingangsbestätigung %(ref)s") % {"ref": application.reference}, body,
                                to=[application.applicant_email])
-        version = receipt_document_ensure(application=application)  # stored before; None once anonymised
-        pdf = read_bytes(version.file) if version is not None else receipt_pdf(application)
-        message.attach(f"Eingangsbestaetigung-{application.reference}.pdf", pdf, "application/pdf")
+        version = receipt_document_ensure(application=application)  # stored the first time
+        message.attach(f"Eingangsbestaetigung-{application.reference}.pdf", read_bytes(version.file), "application/pdf")
     return message
 
 
