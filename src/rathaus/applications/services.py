@@ -414,12 +414,15 @@ def _receipt_message(application: Application):
     """The receipt e-mail's outbox row (composed when sent: the row holds no access link)."""
     from rathaus.processes.models import OutboxKind, OutboxMessage
 
-    return OutboxMessage(municipality=application.municipality, kind=OutboxKind.EMAIL, idempotency_key="receipt:",
-                         payload={"receipt_for": application.pk})
+    return OutboxMessage(municipality=application.municipality, kind=OutboxKind.EMAIL,
+                         idempotency_key=RECEIPT_MESSAGE_PREFIX, payload={"receipt_for": application.pk})
+
+
+RECEIPT_MESSAGE_PREFIX = "receipt:"
 
 
 def receipt_message_key(application_id: int) -> str:
-    return f"receipt:{application_id}"
+    return f"{RECEIPT_MESSAGE_PREFIX}{application_id}"
 
 
 def _replay(existing: Application, request_hash: str) -> SubmissionResult:
