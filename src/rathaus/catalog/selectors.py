@@ -7,6 +7,8 @@ from django.db import connections, router
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
+from rathaus_domain.forms.validation import prepare
+
 from .models import LifeSituation, Service
 
 
@@ -87,6 +89,7 @@ def service_for_submission(*, slug: str, service_id: int, idempotency_key: str =
         if len(_SCHEMAS) >= 256:
             _SCHEMAS.clear()
         _SCHEMAS[text] = schema
+        prepare(schema)
     service = instance_from_row(Service, s_fields, row[:n_s], connection)
     service.municipality = instance_from_row(Municipality, m_fields, row[n_s:n_s + n_m], connection)
     service.form = instance_from_row(FormDefinition, f_fields, row[n_s + n_m:-1], connection, converted={"schema": schema})

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -47,6 +48,7 @@ __all__ = [
     "check_form_schema",
     "content_pattern",
     "file_field_schema",
+    "prepare",
     "sniff_content_type",
     "text_pattern",
     "validate",
@@ -157,6 +159,9 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     the field in the schema. ``required`` errors point at the missing field itself; for
     ``oneOf``/``anyOf`` the errors of the alternative that came closest are reported.
     """
+    entry = _COMPILED.get(id(schema))
+    if entry is not None and entry[0] is schema and entry[1] is not None and entry[1](data) and not _holds_nul(data):
+        return []
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     best: dict[str, tuple[int, FieldError]] = {}
     for error in validator.iter_errors(data):
@@ -171,6 +176,65 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     for field_error in list(_nul_errors(schema, data, best)):
         best[field_error.pointer] = (_rank(schema, field_error), field_error)
     return sorted((e for _, e in best.values()), key=lambda e: _order_key(schema, e.path))
+
+
+# The fast path of `validate`: jsonschema-rs answers "valid?" about fifty times faster than
+# `jsonschema` walks the data; only data it refuses goes through `jsonschema` for the errors.
+# The published patterns read alike in both (see above). Of the formats, jsonschema-rs checks
+# these at least as strictly as `jsonschema` does; a schema using any other is not compiled.
+_FAST_FORMATS = frozenset({"date", "email"})
+_COMPILED: dict[int, tuple[Mapping[str, Any], Callable[[Any], bool] | None]] = {}
+
+
+def prepare(schema: Mapping[str, Any]) -> None:
+    """Compile ``schema`` for the fast path of ``validate``, for this very schema object.
+
+    For a schema object that lives long and is never changed (one a cache hands out): keyed by
+    identity, like ``FormSpec.cached``. ``validate`` answers the same with or without it.
+    """
+    entry = _COMPILED.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return
+    check: Callable[[Any], bool] | None = None
+    if _formats(schema) <= _FAST_FORMATS:
+        try:
+            check = jsonschema_rs.validator_for(dict(schema), validate_formats=True).is_valid
+        except (ValueError, jsonschema_rs.ValidationError):
+            check = None  # a schema it cannot compile is validated by `jsonschema` alone
+    if len(_COMPILED) >= 256:
+        _COMPILED.clear()
+    _COMPILED[id(schema)] = (schema, check)  # holding the schema keeps its id from being reused
+
+
+def _formats(node: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            if isinstance(value.get("format"), str):
+                found.add(value["format"])
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
+def _holds_nul(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                if "\x00" in str(key):
+                    return True
+                stack.append(child)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _rank(schema: Schema, error: FieldError) -> int:

@@ -1,0 +1,104 @@
+"""The fast path of `validate` (jsonschema-rs, for prepared schemas) answers exactly as the
+reference path (`jsonschema`) does: the same errors for the same data, whatever the data."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rathaus_domain.forms.validation import _COMPILED, prepare, validate
+
+from .schema_data import DEFECTS, broken_data, near_valid, valid_data
+from .test_properties import FORMS
+
+SETTINGS = settings(max_examples=40, database=None, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# One prepared object per form; the reference path gets an unprepared copy of the same schema.
+PREPARED = {name: copy.deepcopy(schema) for name, schema in FORMS.items()}
+for _schema in PREPARED.values():
+    prepare(_schema)
+
+
+def _same_answer(name: str, data: Any) -> list:
+    reference = validate(copy.deepcopy(FORMS[name]), data)
+    assert validate(PREPARED[name], data) == reference
+    return reference
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_every_form_is_compiled_for_the_fast_path(name: str) -> None:
+    schema, check = _COMPILED[id(PREPARED[name])]
+
+    assert schema is PREPARED[name]
+    assert check is not None
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_fast_path_accepts_and_refuses_what_the_reference_does(name: str) -> None:
+    @settings(SETTINGS, max_examples=15)
+    @given(st.one_of(valid_data(FORMS[name]), near_valid(FORMS[name])))
+    def check(data: Any) -> None:
+        _same_answer(name, data)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("how", DEFECTS)
+def test_fast_path_refuses_each_kind_of_broken_data(name: str, how: str) -> None:
+    @settings(SETTINGS, max_examples=3)
+    @given(broken_data(FORMS[name], how))
+    def check(broken: Any) -> None:
+        assert broken.pointer in [e.pointer for e in _same_answer(name, broken.data)]
+
+    check()
+
+
+@pytest.mark.parametrize(("field", "value", "valid"), [
+    (("applicant", "name"), "Şükrü Łukasz-Ôtto", True),
+    (("applicant", "name"), "Erika\n", False),            # `$` in Python would let this through
+    (("applicant", "name"), "Erika\x00", False),
+    (("applicant", "name"), "Erika\u0085", False),        # a C1 control character
+    (("applicant", "address", "postcode"), "٣٣٣٣٣", False),  # Arabic-Indic digits are no postcode
+    (("applicant", "address", "postcode"), "12345\n", False),
+    (("applicant", "birth_date"), "1981-02-29", False),     # no such day: the format, not the pattern
+    (("applicant", "birth_date"), "1980-02-29", True),
+    (("applicant", "email"), "erika@example.org", True),
+    (("applicant", "email"), "erika@example", False),
+    (("applicant", "email"), "erika @example.org", False),
+])
+def test_tricky_values_get_the_same_answer_on_both_paths(field: tuple[str, ...], value: str, valid: bool) -> None:
+    from .conftest import valid_dog_data
+
+    data = valid_dog_data()
+    target = data
+    for key in field[:-1]:
+        target = target.setdefault(key, {})
+    target[field[-1]] = value
+
+    errors = _same_answer("dog", data)
+
+    if valid:
+        assert errors == []
+    else:
+        assert errors, f"{value!r} must be refused"
+
+
+def test_a_schema_with_a_format_only_the_reference_checks_strictly_is_not_compiled() -> None:
+    schema = {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}}}
+    prepare(schema)
+
+    assert _COMPILED[id(schema)][1] is None
+    assert validate(schema, {"id": "not-a-uuid"})[0].code == "format"
+
+
+def test_nul_in_text_is_refused_on_the_fast_path_even_where_the_schema_allows_it() -> None:
+    schema = {"type": "object", "properties": {"note": {"type": "string"}}}
+    prepare(schema)
+
+    assert [e.pointer for e in validate(schema, {"note": "a\x00b"})] == ["/note"]
+    assert validate(schema, {"note": "ab"}) == []
