@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.urls import reverse
-from django_ratelimit.core import is_ratelimited
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -17,6 +16,7 @@ from rathaus.catalog.selectors import service_for_submission
 from rathaus.core.audit import client_ip
 from rathaus.core.language import in_english
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
+from rathaus.core.ratelimit import address_key, over_limit
 from rathaus.integration.auth import token_user_for
 from rathaus.tenants.selectors import municipality_get
 from rathaus_domain.forms.validation import EMAIL_PATTERN, END_OF_TEXT, SINGLE_LINE_TEXT_PATTERN
@@ -229,7 +229,7 @@ def _status_url(request, municipality, reference: str, token: str) -> str:
              summary="Antrag stellen (mit Idempotency-Key wiederholbar)")
 def submit(request, slug: str):
     # Counted before anything else, so floods of forged slugs or broken bodies are limited too.
-    if is_ratelimited(request, group="api-submit", key="ip", rate=settings.RATELIMIT_SUBMISSIONS, method="POST", increment=True):
+    if over_limit("api-submit", address_key(client_ip(request)), settings.RATELIMIT_SUBMISSIONS):
         raise ProblemError(429, "Too Many Requests", "Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute.",
                            type_="rate-limited")
     body = _parse_body(request)

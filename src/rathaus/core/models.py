@@ -89,6 +89,22 @@ class AuditChainHead(models.Model):
         return self.key
 
 
+class RateCounter(models.Model):
+    """Requests counted per key (e.g. one client address on one endpoint) in fixed time windows.
+
+    Kept in the database, so every web process and host counts together without a shared cache
+    server. On PostgreSQL the table is UNLOGGED: counters need no crash safety, and writing them
+    costs no WAL. Rows of past windows are pruned by a periodic job (`core.tasks.prune_rate_counters`).
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    window_start = models.BigIntegerField(help_text="Start of the counted window, in seconds since the epoch.")
+    hits = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits} since {self.window_start}"
+
+
 class PeriodicRun(models.Model):
     """When each periodic job last ran; a conditional UPDATE lets exactly one worker claim a run."""
 

@@ -239,6 +239,8 @@ RATHAUS_PERIODIC_TASKS = {
     # Domain events to subscribers: fan out what a job missed, retry deliveries whose backoff ran out.
     "integration.deliveries": ("rathaus.integration.tasks.deliveries_sweep",
                                env.int("RATHAUS_WEBHOOK_SWEEP_SECONDS", default=30)),
+    # Rate-limit counters of past windows (one row per client address and endpoint).
+    "core.rate_counters": ("rathaus.core.tasks.prune_rate_counters", 3600),
     # The delivery log's retention (RATHAUS_DELIVERY_LOG_DAYS).
     "integration.prune": ("rathaus.integration.tasks.deliveries_prune", 24 * 3600),
 }

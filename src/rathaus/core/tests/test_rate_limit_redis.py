@@ -6,7 +6,6 @@ redis://127.0.0.1:6379/15) and is skipped with that reason otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -19,17 +18,21 @@ REDIS_URL = os.environ.get("RATHAUS_TEST_REDIS_URL", "")
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="no Redis named in RATHAUS_TEST_REDIS_URL")
-def test_submission_limit_counts_in_redis_shared_by_every_process(settings, town, demo_services, dog_data):
+def test_web_form_submission_limit_counts_in_redis_shared_by_every_process(settings, town, demo_services, dog_data):
     import environ
     import redis
+
+    from rathaus.applications.models import Application
+    from rathaus.applications.services import draft_create, draft_save
 
     settings.CACHES = {"default": environ.Env.cache_url_config(REDIS_URL)}
     settings.RATELIMIT_SUBMISSIONS = "2/m"
     caches["default"].clear()
-    body = json.dumps({"service": demo_services["hund-anmelden"].pk, "data": dog_data})
-    url = f"/api/v1/m/{town.slug}/applications"
-    statuses = [Client().post(url, body, content_type="application/json").status_code for _ in range(3)]
-    assert statuses == [201, 201, 429]
+    drafts = [draft_save(draft=draft_create(municipality=town, service=demo_services["hund-anmelden"]), data=dog_data)
+              for _ in range(3)]
+    statuses = [Client().post(f"/m/{town.slug}/antrag/{draft.token}/pruefen/").status_code for draft in drafts]
+    assert statuses == [302, 302, 429]
+    assert Application.objects.count() == 2
     # The counter lives in Redis, where another process (here: a client of our own) sees it.
     keys = redis.Redis.from_url(REDIS_URL).keys("*rl:*")
     assert keys, "no rate-limit counter in Redis"
