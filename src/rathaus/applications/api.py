@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from django.conf import settings
 from django.urls import reverse
@@ -12,7 +12,7 @@ from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rathaus.accounts.rules import Perm
-from rathaus.catalog.selectors import service_for_submission
+from rathaus.catalog.selectors import counted_service_for_submission
 from rathaus.core.audit import client_ip
 from rathaus.core.language import in_english
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
@@ -224,23 +224,34 @@ def _status_url(request, municipality, reference: str, token: str) -> str:
         "municipality": municipality.slug, "reference": reference, "token": token}))
 
 
+def _refuse_rate() -> NoReturn:
+    raise ProblemError(429, "Too Many Requests", "Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute.",
+                       type_="rate-limited")
+
+
 @router.post("/m/{slug}/applications", response={201: SubmissionOut, 400: Problem, 404: Problem, 409: Problem,
              413: Problem, 415: Problem, 422: Problem, 429: Problem}, openapi_extra={"requestBody": SUBMIT_BODY, "parameters": SUBMIT_PARAMETERS},
              summary="Antrag stellen (mit Idempotency-Key wiederholbar)")
 def submit(request, slug: str):
-    # Counted before anything else, so floods of forged slugs or broken bodies are limited too.
-    if over_limit("api-submit", address_key(client_ip(request)), settings.RATELIMIT_SUBMISSIONS):
-        raise ProblemError(429, "Too Many Requests", "Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute.",
-                           type_="rate-limited")
-    body = _parse_body(request)
-    representation = _representation(body.get("representation"))
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 200 or (key and not key.isprintable()):
-        raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
-                           type_="invalid-idempotency-key")
-    # Tenant, service, form and the idempotency look-up in one query on the hot path; the tenant
-    # alone only to tell 404 from 422.
-    service = service_for_submission(slug=slug, service_id=body["service"], idempotency_key=key)
+    # Every request counts against the limit, so floods of forged slugs or broken bodies are limited
+    # too: a request that gets as far as the look-up is counted in its statement, any other here.
+    count = ("api-submit", address_key(client_ip(request)), settings.RATELIMIT_SUBMISSIONS)
+    try:
+        body = _parse_body(request)
+        representation = _representation(body.get("representation"))
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200 or (key and not key.isprintable()):
+            raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
+                               type_="invalid-idempotency-key")
+    except ProblemError:
+        if over_limit(*count):
+            _refuse_rate()
+        raise
+    # The count, tenant, service, form and the idempotency look-up in one statement on the hot
+    # path; the tenant alone only to tell 404 from 422.
+    service, over = counted_service_for_submission(slug=slug, service_id=body["service"], idempotency_key=key, count=count)
+    if over:
+        _refuse_rate()
     if service is None:
         municipality_get(slug=slug)
         raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",

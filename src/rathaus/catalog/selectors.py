@@ -7,6 +7,7 @@ from django.db import connections, router
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
+from rathaus.core.ratelimit import counting_statement, over_limit
 from rathaus_domain.forms.validation import prepare
 
 from .models import LifeSituation, Service
@@ -53,6 +54,14 @@ def service_for_submission(*, slug: str, service_id: int, idempotency_key: str =
     and, with an Idempotency-Key, the id of an application that already used it (``replay_id``,
     None if none did). None if no such service.
     """
+    return counted_service_for_submission(slug=slug, service_id=service_id, idempotency_key=idempotency_key)[0]
+
+
+def counted_service_for_submission(*, slug: str, service_id: int, idempotency_key: str = "",
+                                   count: tuple[str, str, str] | None = None) -> tuple[Service | None, bool]:
+    """`service_for_submission`, and with `count` (group, key, rate) the request counted against
+    that rate limit in the same statement (see `core.ratelimit`): (service or None, over the limit).
+    """
     from rathaus.applications.models import Application
     from rathaus.core.sql import instance_from_row, prepared_cursor, select_columns
     from rathaus.forms.models import FormDefinition
@@ -71,15 +80,28 @@ def service_for_submission(*, slug: str, service_id: int, idempotency_key: str =
         replay = (f"(SELECT a.id FROM {quote(Application._meta.db_table)} a "  # noqa: S608 - names from the models
                   "WHERE a.municipality_id = s.municipality_id AND a.idempotency_key = %s LIMIT 1)")
         params.append(idempotency_key)
-    sql = (f"SELECT {s_cols}, {m_cols}, {f_cols}, {replay} FROM {quote(Service._meta.db_table)} s "  # noqa: S608 - names from the models
-           f"JOIN {quote(Municipality._meta.db_table)} m ON m.id = s.municipality_id "
-           f"JOIN {quote(FormDefinition._meta.db_table)} f ON f.id = s.form_id "
-           "WHERE m.slug = %s AND m.is_active AND s.id = %s AND s.is_published")
+    tables = (f"{quote(Service._meta.db_table)} s "
+              f"JOIN {quote(Municipality._meta.db_table)} m ON m.id = s.municipality_id "
+              f"JOIN {quote(FormDefinition._meta.db_table)} f ON f.id = s.form_id")
+    found = "m.slug = %s AND m.is_active AND s.id = %s AND s.is_published"
+    limit, over = 0, False
+    if count is not None and connection.vendor != "postgresql":
+        over, count = over_limit(*count), None  # no data-modifying CTEs: counted in a statement of its own
+    if count is None:
+        sql = f"SELECT {s_cols}, {m_cols}, {f_cols}, {replay}, 0 FROM {tables} WHERE {found}"  # noqa: S608 - names from the models
+    else:
+        # One row whether or not the service exists: the count, joined with the service if found.
+        counting, count_params, limit = counting_statement(connection, *count)
+        sql = (f"WITH counted AS ({counting}) SELECT {s_cols}, {m_cols}, {f_cols}, {replay}, counted.hits "  # noqa: S608 - names from the models
+               f"FROM counted LEFT JOIN ({tables}) ON {found}")
+        params = [*count_params, *params]
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [*params, slug, service_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    over = over or (count is not None and row is not None and row[-1] > limit)
+    if row is None or row[0] is None:
+        return None, over
+    row = row[:-1]
     n_s, n_m = len(s_fields), len(m_fields)
     schema_at = n_s + n_m + [f.attname for f in f_fields].index("schema")
     text = row[schema_at]
@@ -94,4 +116,4 @@ def service_for_submission(*, slug: str, service_id: int, idempotency_key: str =
     service.municipality = instance_from_row(Municipality, m_fields, row[n_s:n_s + n_m], connection)
     service.form = instance_from_row(FormDefinition, f_fields, row[n_s + n_m:-1], connection, converted={"schema": schema})
     service.replay_id = row[-1]
-    return service
+    return service, over

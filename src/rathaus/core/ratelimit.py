@@ -12,6 +12,7 @@ import functools
 import ipaddress
 import re
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -53,13 +54,24 @@ def over_limit(group: str, key: str, rate: str, *, now: float | None = None) -> 
     Every request counts, refused ones too, so a client that keeps trying stays refused until
     the window ends.
     """
-    limit, period = parse_rate(rate)
-    window = int((time.time() if now is None else now) // period) * period
     connection = connections[router.db_for_write(RateCounter)]
+    sql, params, limit = counting_statement(connection, group, key, rate, now=now)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(_upsert_sql(connection.alias), [f"{group}:{key}"[:200], window])
+        cursor.execute(sql, params)
         hits = cursor.fetchone()[0]
     return hits > limit
+
+
+def counting_statement(connection, group: str, key: str, rate: str, *,
+                       now: float | None = None) -> tuple[str, list[Any], int]:
+    """The upsert that counts one request (``INSERT … RETURNING hits``), its parameters and the limit.
+
+    For a caller that runs it as the first part of a statement of its own (a data-modifying CTE),
+    which saves the round trip; ``hits > limit`` means refused.
+    """
+    limit, period = parse_rate(rate)
+    window = int((time.time() if now is None else now) // period) * period
+    return _upsert_sql(connection.alias), [f"{group}:{key}"[:200], window], limit
 
 
 @functools.cache

@@ -80,3 +80,13 @@ def test_api_submissions_past_the_limit_get_429_whatever_the_body_and_store_noth
     assert Application.objects.count() == 1
     # Another client is not held back by the first.
     assert client.post(url, valid, content_type="application/json", REMOTE_ADDR="192.0.2.50").status_code == 201
+
+
+def test_requests_for_services_that_do_not_exist_are_counted_too(client, town, settings):
+    settings.RATELIMIT_SUBMISSIONS = "2/m"
+    url = f"/api/v1/m/{town.slug}/applications"
+    body = json.dumps({"service": 999_999, "data": {}})
+
+    statuses = [client.post(url, body, content_type="application/json").status_code for _ in range(3)]
+
+    assert statuses == [422, 422, 429]
