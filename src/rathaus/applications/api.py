@@ -172,7 +172,10 @@ def _parse_body(request) -> dict[str, Any]:
         # Integers beyond Python's digit limit, NaN/Infinity, or nesting deeper than the C parser allows.
         raise ProblemError(400, "Bad Request", "Ungültiges JSON (unzulässige Zahl oder zu tief verschachtelt).",
                            type_="invalid-json") from None
-    _check_structure(body)
+    # The walk is needed only where the text could hold what it looks for: deep nesting takes more
+    # brackets than MAX_JSON_DEPTH, a lone surrogate an escape (raw ones are not valid UTF-8).
+    if "\\u" in text or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        _check_structure(body)
     errors = []
     if not isinstance(body, dict):
         raise ProblemError(422, "Unprocessable Content", "Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}.",

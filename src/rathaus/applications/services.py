@@ -195,15 +195,29 @@ def _set_path(data: Any, path: tuple, value: Any) -> None:
     data[path[-1]] = value
 
 
+_APPLICANT_FIELDS: dict[int, tuple[FormSpec, list[tuple[str, tuple]]]] = {}
+
+
+def _applicant_fields(spec: FormSpec) -> list[tuple[str, tuple]]:
+    """(profile key, data path) of the fields naming the applicant, per spec object (as FormSpec.cached)."""
+    entry = _APPLICANT_FIELDS.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    found = [(key, field.path) for field in spec.fields()
+             if (key := profile_key(field)) in ("given_name", "family_name", "email", "name")]
+    if len(_APPLICANT_FIELDS) >= 256:
+        _APPLICANT_FIELDS.clear()
+    _APPLICANT_FIELDS[id(spec)] = (spec, found)
+    return found
+
+
 def _applicant_from_data(spec: FormSpec, data: dict) -> tuple[str, str]:
     """Name and e-mail from the fields annotated for once-only prefill (x-prefill)."""
     values: dict[str, str] = {}
-    for field in spec.fields():
-        key = profile_key(field)
-        if key in ("given_name", "family_name", "email", "name"):
-            found, value = value_at(data, field.path)
-            if found and isinstance(value, str):
-                values[key] = value
+    for key, path in _applicant_fields(spec):
+        found, value = value_at(data, path)
+        if found and isinstance(value, str):
+            values[key] = value
     name = values.get("name") or " ".join(v for v in (values.get("given_name"), values.get("family_name")) if v)
     return name[:200], values.get("email", "")[:254]
 
