@@ -75,7 +75,30 @@ def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | N
     nulls = frozenset(column for column, value in values.items() if value is None and column not in exprs)
     sql, fields = _insert_select_text(model, connection.alias, tuple(sorted(exprs.items())), source, tuple(returning),
                                       nulls)
-    return sql, [field.get_db_prep_save(values[field.column], connection) for field in fields]
+    return sql, [_prep(field, values[field.column], connection) for field in fields]
+
+
+# Field classes whose get_db_prep_save returns a value of these exact types unchanged (their
+# to_python/get_prep_value is the identity there); any other value or field goes the ORM's way.
+_PLAIN = {
+    models.CharField: (str,), models.TextField: (str,), models.SlugField: (str,), models.EmailField: (str,),
+    models.IntegerField: (int,), models.BigIntegerField: (int,), models.PositiveIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,), models.SmallIntegerField: (int,), models.BooleanField: (bool,),
+}
+
+
+def _prep(field: models.Field, value: Any, connection) -> Any:
+    if type(value) in _plain_types(field):
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_types(field: models.Field) -> tuple[type, ...]:
+    if isinstance(field, models.ForeignKey):
+        target = field.target_field
+        return (int,) if isinstance(target, models.AutoField) else _PLAIN.get(type(target), ())
+    return _PLAIN.get(type(field), ())
 
 
 @functools.cache

@@ -137,3 +137,25 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(town, demo_services)
     with pytest.raises(DataError), connection.cursor() as cursor:
         cursor.execute(sql, params)
     assert not Application.objects.exists()
+
+
+@pytest.mark.parametrize("model", [Application, StatusChange, AuditEntry])
+def test_plain_values_skip_only_conversions_that_change_nothing(model):
+    from django.utils.translation import gettext_lazy
+
+    from rathaus.core.sql import _prep
+
+    samples = ["Straße <b>", "", 7, 0, True, False, None, gettext_lazy("Eingegangen"), 2**40, 3.0]
+    for field in model._meta.concrete_fields:
+        for value in samples:
+            try:
+                expected = field.get_db_prep_save(value, connection)
+            except Exception as exc:  # noqa: BLE001 - whatever the ORM raises, the fast path must raise too
+                # A value the field cannot take fails the same way on the fast path.
+                with pytest.raises(type(exc)):
+                    _prep(field, value, connection)
+                continue
+            got = _prep(field, value, connection)
+            # Adapters (psycopg's Jsonb) compare by what they wrap.
+            assert (type(got), getattr(got, "obj", got)) == (type(expected), getattr(expected, "obj", expected)), \
+                (field.name, value)
