@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from datetime import date, datetime
 from typing import Any, Literal, NoReturn
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -149,6 +151,9 @@ class ApplicationOut(Schema):
 MAX_JSON_DEPTH = 64
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
@@ -173,8 +178,8 @@ def _parse_body(request) -> dict[str, Any]:
         raise ProblemError(400, "Bad Request", "Ungültiges JSON (unzulässige Zahl oder zu tief verschachtelt).",
                            type_="invalid-json") from None
     # The walk is needed only where the text could hold what it looks for: deep nesting takes more
-    # brackets than MAX_JSON_DEPTH, a lone surrogate an escape (raw ones are not valid UTF-8).
-    if "\\u" in text or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+    # brackets than MAX_JSON_DEPTH, a lone surrogate an escape \uD800-\uDFFF (raw ones are not UTF-8).
+    if _SURROGATE_ESCAPE.search(text) or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
         _check_structure(body)
     errors = []
     if not isinstance(body, dict):
@@ -223,8 +228,24 @@ def _pointer_token(key: str) -> str:
 
 
 def _status_url(request, municipality, reference: str, token: str) -> str:
-    return request.build_absolute_uri(reverse("applications:status", kwargs={
-        "municipality": municipality.slug, "reference": reference, "token": token}))
+    values = (municipality.slug, reference, token)
+    if not all(_URL_SAFE.fullmatch(value) for value in values):
+        return request.build_absolute_uri(reverse("applications:status", kwargs=dict(zip(_STATUS_ARGS, values, strict=True))))
+    parts = _status_path_parts(get_script_prefix())
+    return request.build_absolute_uri(parts[0] + "".join(value + part for value, part in zip(values, parts[1:], strict=True)))
+
+
+_STATUS_ARGS = ("municipality", "reference", "token")
+# Slugs, references and tokens are made of these, which reverse() leaves as they are.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@functools.lru_cache(maxsize=16)
+def _status_path_parts(script_prefix: str) -> list[str]:
+    """The status page's path around its three arguments, reversed once (per script prefix)."""
+    markers = [f"ARG{index}ZZ" for index in range(len(_STATUS_ARGS))]
+    path = reverse("applications:status", kwargs=dict(zip(_STATUS_ARGS, markers, strict=True)))
+    return re.split("|".join(markers), path)
 
 
 def _refuse_rate() -> NoReturn:

@@ -558,3 +558,22 @@ def test_file_content_is_accepted_exactly_when_the_published_schema_accepts_it(c
     else:
         assert response.status_code == 422
         assert Application.objects.count() == 0
+
+
+@pytest.mark.parametrize("prefix", ["/", "/rathaus/"])
+@pytest.mark.parametrize(("slug", "reference", "token"), [
+    ("musterstadt", "MUS-2026-000123", "aB3_-x"), ("bad-bentheim", "BB-2027-1000000", "Zz09"), ("musterstadt", "R 1ü", "a~b")])
+def test_status_url_is_the_one_reverse_gives_under_any_script_prefix(rf, prefix, slug, reference, token):
+    from types import SimpleNamespace
+
+    from django.urls import reverse, set_script_prefix
+
+    from rathaus.applications.api import _status_url
+
+    set_script_prefix(prefix)
+    try:
+        expected = "http://testserver" + reverse("applications:status", kwargs={
+            "municipality": slug, "reference": reference, "token": token})
+        assert _status_url(rf.get("/"), SimpleNamespace(slug=slug), reference, token) == expected
+    finally:
+        set_script_prefix("/")

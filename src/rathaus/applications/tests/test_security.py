@@ -136,10 +136,12 @@ def test_invalid_json_is_400_with_position(client, town, dog, body):
     _nothing_stored(audit)
 
 
-def test_lone_surrogate_escape_is_refused_as_invalid_text(client, town, dog, dog_data):
+@pytest.mark.parametrize("escape", ["\\ud800", "\\uDC00"])
+def test_lone_surrogate_escape_is_refused_as_invalid_text(client, town, dog, dog_data, escape):
     # "\ud800" is valid JSON syntax but no Unicode text; it must not reach the database or the hash.
-    dog_data["dog"]["name"] = "Bel\\ud800lo"
-    body = json.dumps({"service": dog.pk, "data": dog_data}).replace("\\\\ud800", "\\ud800")
+    dog_data["dog"]["name"] = f"Bel{escape}lo"
+    body = json.dumps({"service": dog.pk, "data": dog_data}).replace("\\" + escape, escape)
+    assert escape in body
     audit = AuditEntry.objects.count()
     response = _submit(client, town.slug, body)
     assert response.status_code == 400
