@@ -67,7 +67,8 @@ def counted_service_for_submission(*, slug: str, service_id: int, idempotency_ke
     from rathaus.forms.models import FormDefinition
     from rathaus.tenants.models import Municipality
 
-    connection = connections[router.db_for_read(Service)]
+    # Counting writes: with a read replica configured, the statement must go to the primary.
+    connection = connections[router.db_for_read(Service) if count is None else router.db_for_write(Service)]
     quote = connection.ops.quote_name
     # What a submission does not read stays deferred (time stamps are the dearest columns to load).
     s_cols, s_fields = select_columns(Service, "s", connection, defer=(

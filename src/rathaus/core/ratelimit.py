@@ -43,6 +43,8 @@ def address_key(address: str | None) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address[:100]
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)  # an IPv4 client on a dual-stack socket: one address, not a /64 of all
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/{getattr(settings, 'RATELIMIT_IPV6_MASK', 64)}", strict=False))
     return str(ip)
@@ -78,13 +80,21 @@ def counting_statement(connection, group: str, key: str, rate: str, *,
 def _upsert_sql(alias: str) -> str:
     quote = connections[alias].ops.quote_name
     table = quote(RateCounter._meta.db_table)
+    # A newer window starts the count afresh; a request stamped with an older one (a web host whose
+    # clock lags) counts in the current window instead of resetting it.
+    newer = f"excluded.window_start > {table}.window_start"
     return (f"INSERT INTO {table} ({quote('key')}, window_start, hits) VALUES (%s, %s, 1) "  # noqa: S608 - names from the model
-            f"ON CONFLICT ({quote('key')}) DO UPDATE SET hits = CASE WHEN {table}.window_start = excluded.window_start "
-            f"THEN {table}.hits + 1 ELSE 1 END, window_start = excluded.window_start RETURNING hits")
+            f"ON CONFLICT ({quote('key')}) DO UPDATE SET hits = CASE WHEN {newer} THEN 1 ELSE {table}.hits + 1 END, "
+            f"window_start = CASE WHEN {newer} THEN excluded.window_start ELSE {table}.window_start END RETURNING hits")
 
 
-def prune(*, older_than: int = 86400, now: float | None = None) -> int:
-    """Delete the counters of windows that started more than `older_than` seconds ago; the count deleted."""
+def prune(*, older_than: int | None = None, now: float | None = None) -> int:
+    """Delete the counters of windows that started more than `older_than` seconds ago; the count deleted.
+
+    By default a day, or the submission limit's window if that is longer (its counters must live out their window).
+    """
+    if older_than is None:
+        older_than = max(86400, parse_rate(settings.RATELIMIT_SUBMISSIONS)[1])
     cutoff = (time.time() if now is None else now) - older_than
     deleted, _ = RateCounter.objects.filter(window_start__lt=cutoff).delete()
     return deleted

@@ -80,10 +80,11 @@ def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | N
 
 # Field classes whose get_db_prep_save returns a value of these exact types unchanged (their
 # to_python/get_prep_value is the identity there); any other value or field goes the ORM's way.
+# Not integer fields: on PostgreSQL Django wraps their values (Int4, Int8), which types the
+# server-side parameter. Keys of auto-incrementing primary keys are passed as they are.
 _PLAIN = {
     models.CharField: (str,), models.TextField: (str,), models.SlugField: (str,), models.EmailField: (str,),
-    models.IntegerField: (int,), models.BigIntegerField: (int,), models.PositiveIntegerField: (int,),
-    models.PositiveSmallIntegerField: (int,), models.SmallIntegerField: (int,), models.BooleanField: (bool,),
+    models.BooleanField: (bool,),
 }
 
 

@@ -7,6 +7,7 @@ and ``check_form_schema`` lints a form definition before it is published.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -159,8 +160,7 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     the field in the schema. ``required`` errors point at the missing field itself; for
     ``oneOf``/``anyOf`` the errors of the alternative that came closest are reported.
     """
-    entry = _COMPILED.get(id(schema))
-    if entry is not None and entry[0] is schema and entry[1] is not None and entry[1](data) and not _holds_nul(data):
+    if _fast_valid(schema, data) and not _holds_nul(data):
         return []
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     best: dict[str, tuple[int, FieldError]] = {}
@@ -179,10 +179,11 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
 
 
 # The fast path of `validate`: jsonschema-rs answers "valid?" about fifty times faster than
-# `jsonschema` walks the data; only data it refuses goes through `jsonschema` for the errors.
-# The published patterns read alike in both (see above). Of the formats, jsonschema-rs checks
-# these at least as strictly as `jsonschema` does; a schema using any other is not compiled.
-_FAST_FORMATS = frozenset({"date", "email"})
+# `jsonschema` walks the data; only data it refuses goes through `jsonschema` for the errors. So
+# it must never accept what `jsonschema` refuses. Formats are checked by `jsonschema`'s own
+# checkers on both paths (jsonschema-rs calls them back); a schema whose keywords the two could
+# read apart (a pattern outside the portable subset, a fractional `multipleOf`, which one divides
+# in floats and the other in decimals) is not compiled.
 _COMPILED: dict[int, tuple[Mapping[str, Any], Callable[[Any], bool] | None]] = {}
 
 
@@ -196,28 +197,79 @@ def prepare(schema: Mapping[str, Any]) -> None:
     if entry is not None and entry[0] is schema:
         return
     check: Callable[[Any], bool] | None = None
-    if _formats(schema) <= _FAST_FORMATS:
+    keywords = _keywords(schema)
+    if all(_portable_pattern(p) for p in keywords["pattern"]) and all(
+            isinstance(m, int) and not isinstance(m, bool) for m in keywords["multipleOf"]):
+        checker = Draft202012Validator.FORMAT_CHECKER
+        formats: dict[str, Callable[..., bool]] = {
+            name: functools.partial(checker.conforms, format=name) for name in keywords["format"] if name in checker.checkers}
         try:
-            check = jsonschema_rs.validator_for(dict(schema), validate_formats=True).is_valid
-        except (ValueError, jsonschema_rs.ValidationError):
-            check = None  # a schema it cannot compile is validated by `jsonschema` alone
+            check = jsonschema_rs.Draft202012Validator(dict(schema), formats=formats, validate_formats=True,
+                                                       offline=True).is_valid
+        except Exception:  # noqa: BLE001 - whatever it cannot compile is validated by `jsonschema` alone
+            check = None
     if len(_COMPILED) >= 256:
         _COMPILED.clear()
     _COMPILED[id(schema)] = (schema, check)  # holding the schema keeps its id from being reused
 
 
-def _formats(node: Any) -> set[str]:
-    found: set[str] = set()
+def _fast_valid(schema: Mapping[str, Any], data: Any) -> bool:
+    entry = _COMPILED.get(id(schema))
+    if entry is None or entry[0] is not schema or entry[1] is None:
+        return False
+    try:
+        return entry[1](data)
+    except (ValueError, TypeError, OverflowError):
+        return False  # e.g. an integer beyond 64 bits: the reference path decides
+
+
+def _keywords(node: Any) -> dict[str, list[Any]]:
+    """The values of `pattern`, `format` and `multipleOf` anywhere in a schema."""
+    found: dict[str, list[Any]] = {"pattern": [], "format": [], "multipleOf": []}
     stack = [node]
     while stack:
         value = stack.pop()
         if isinstance(value, Mapping):
-            if isinstance(value.get("format"), str):
-                found.add(value["format"])
+            for key in found:
+                if key in value and not isinstance(value[key], Mapping | list):
+                    found[key].append(value[key])
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
     return found
+
+
+# Constructs that Python's `re`, ECMA-262 and Rust's regex engines read differently: anchors and
+# boundaries other than ^ and lookarounds, inline flags, named or atomic groups, Unicode classes.
+_UNPORTABLE = re.compile(r"\\[AZzGbBpPk]|\(\?(?![:=!])")
+
+
+def _portable_pattern(pattern: Any) -> bool:
+    """True if `pattern` keeps to what reads alike in Python, ECMA-262 and Rust (see above).
+
+    Inside a character class, a nested ``[`` and ``&&``, ``--``, ``~~`` are set operations in Rust
+    but literals in Python. Errs on the side of False (then only the reference path runs).
+    """
+    if not isinstance(pattern, str) or _UNPORTABLE.search(pattern):
+        return False
+    in_class, index = False, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            if char == "[" or pattern[index:index + 2] in ("&&", "--", "~~"):
+                return False
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+            # A "]" or "^]" right after "[" is a literal in Python but ends an empty class in ECMA.
+            if pattern[index + 1:index + 2] == "]" or pattern[index + 1:index + 3] == "^]":
+                return False
+        index += 1
+    return True
 
 
 def _holds_nul(data: Any) -> bool:

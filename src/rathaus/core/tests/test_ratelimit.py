@@ -90,3 +90,25 @@ def test_requests_for_services_that_do_not_exist_are_counted_too(client, town, s
     statuses = [client.post(url, body, content_type="application/json").status_code for _ in range(3)]
 
     assert statuses == [422, 422, 429]
+
+
+def test_a_request_stamped_with_an_older_window_counts_in_the_current_one():
+    # Two web hosts whose clocks differ by seconds around the turn of a minute.
+    assert over_limit("submit", "10.0.0.1", "2/m", now=MINUTE + 61) is False
+    assert over_limit("submit", "10.0.0.1", "2/m", now=MINUTE + 59) is False  # lagging host: no reset
+    assert over_limit("submit", "10.0.0.1", "2/m", now=MINUTE + 62) is True
+    assert RateCounter.objects.get().window_start == MINUTE + 60
+
+
+def test_ipv4_clients_on_a_dual_stack_socket_are_counted_by_their_ipv4_address():
+    assert address_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert address_key("::ffff:192.0.2.7") != address_key("::ffff:192.0.2.8")
+
+
+def test_pruning_keeps_counters_whose_window_is_longer_than_a_day(settings):
+    settings.RATELIMIT_SUBMISSIONS = "100/2d"
+    window = MINUTE // (2 * 86400) * (2 * 86400)
+    over_limit("submit", "10.0.0.1", "100/2d", now=window + 10)
+
+    assert prune(now=window + 86400 + 60) == 0  # a day is over, the window is not
+    assert prune(now=window + 2 * 86400 + 60) == 1
