@@ -25,6 +25,7 @@ from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
 from rathaus.core.jobs import enqueue_on_commit, job_row, queued_in_transaction
 from rathaus.core.sql import insert_select, prepared_cursor
+from rathaus_domain.forms.identity import IdentityCache
 from rathaus_domain.forms.model import FormSpec, value_at
 from rathaus_domain.forms.prefill import profile_key
 from rathaus_domain.forms.validation import FieldError, json_pointer, validate
@@ -195,26 +196,19 @@ def _set_path(data: Any, path: tuple, value: Any) -> None:
     data[path[-1]] = value
 
 
-_APPLICANT_FIELDS: dict[int, tuple[FormSpec, list[tuple[str, tuple]]]] = {}
+_APPLICANT_FIELDS: IdentityCache[list[tuple[str, tuple]]] = IdentityCache()
 
 
 def _applicant_fields(spec: FormSpec) -> list[tuple[str, tuple]]:
-    """(profile key, data path) of the fields naming the applicant, per spec object (as FormSpec.cached)."""
-    entry = _APPLICANT_FIELDS.get(id(spec))
-    if entry is not None and entry[0] is spec:
-        return entry[1]
-    found = [(key, field.path) for field in spec.fields()
-             if (key := profile_key(field)) in ("given_name", "family_name", "email", "name")]
-    if len(_APPLICANT_FIELDS) >= 256:
-        _APPLICANT_FIELDS.clear()
-    _APPLICANT_FIELDS[id(spec)] = (spec, found)
-    return found
+    """(profile key, data path) of the fields naming the applicant."""
+    return [(key, field.path) for field in spec.fields()
+            if (key := profile_key(field)) in ("given_name", "family_name", "email", "name")]
 
 
 def _applicant_from_data(spec: FormSpec, data: dict) -> tuple[str, str]:
     """Name and e-mail from the fields annotated for once-only prefill (x-prefill)."""
     values: dict[str, str] = {}
-    for key, path in _applicant_fields(spec):
+    for key, path in _APPLICANT_FIELDS.get(spec, _applicant_fields):
         found, value = value_at(data, path)
         if found and isinstance(value, str):
             values[key] = value

@@ -31,6 +31,7 @@ from ._schema import (
     schema_type,
     value_at,
 )
+from .identity import IdentityCache
 
 __all__ = [
     "WILDCARD",
@@ -172,7 +173,7 @@ class Step:
         yield from _iter_fields(self.children)
 
 
-_SPECS: dict[int, tuple[Mapping[str, Any], FormSpec]] = {}
+_SPECS: IdentityCache[FormSpec] = IdentityCache()
 
 
 @dataclass(frozen=True)
@@ -190,14 +191,7 @@ class FormSpec:
 
         Keyed by identity: a schema object must not be changed once parsed (nothing here does).
         """
-        entry = _SPECS.get(id(schema))
-        if entry is not None and entry[0] is schema:
-            return entry[1]
-        spec = cls.from_schema(schema)
-        if len(_SPECS) >= 256:
-            _SPECS.clear()
-        _SPECS[id(schema)] = (schema, spec)  # holding the schema keeps its id from being reused
-        return spec
+        return _SPECS.get(schema, cls.from_schema)
 
     @classmethod
     def from_schema(cls, schema: Mapping[str, Any]) -> FormSpec:

@@ -33,6 +33,7 @@ from ._schema import (
     schema_for_path,
     schema_type,
 )
+from .identity import IdentityCache
 from .model import format_bytes
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "SINGLE_LINE_TEXT_PATTERN",
     "check_form_schema",
     "content_pattern",
+    "compiled",
     "file_field_schema",
     "prepare",
     "sniff_content_type",
@@ -184,7 +186,7 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
 # checkers on both paths (jsonschema-rs calls them back); a schema whose keywords the two could
 # read apart (a pattern outside the portable subset, a fractional `multipleOf`, which one divides
 # in floats and the other in decimals) is not compiled.
-_COMPILED: dict[int, tuple[Mapping[str, Any], Callable[[Any], bool] | None]] = {}
+_COMPILED: IdentityCache[Callable[[Any], bool] | None] = IdentityCache()
 
 
 def prepare(schema: Mapping[str, Any]) -> None:
@@ -193,32 +195,35 @@ def prepare(schema: Mapping[str, Any]) -> None:
     For a schema object that lives long and is never changed (one a cache hands out): keyed by
     identity, like ``FormSpec.cached``. ``validate`` answers the same with or without it.
     """
-    entry = _COMPILED.get(id(schema))
-    if entry is not None and entry[0] is schema:
-        return
-    check: Callable[[Any], bool] | None = None
+    _COMPILED.get(schema, _compile)
+
+
+def _compile(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     keywords = _keywords(schema)
-    if all(_portable_pattern(p) for p in keywords["pattern"]) and all(
+    if not all(_portable_pattern(p) for p in keywords["pattern"]) or not all(
             isinstance(m, int) and not isinstance(m, bool) for m in keywords["multipleOf"]):
-        checker = Draft202012Validator.FORMAT_CHECKER
-        formats: dict[str, Callable[..., bool]] = {
-            name: functools.partial(checker.conforms, format=name) for name in keywords["format"] if name in checker.checkers}
-        try:
-            check = jsonschema_rs.Draft202012Validator(dict(schema), formats=formats, validate_formats=True,
-                                                       offline=True).is_valid
-        except Exception:  # noqa: BLE001 - whatever it cannot compile is validated by `jsonschema` alone
-            check = None
-    if len(_COMPILED) >= 256:
-        _COMPILED.clear()
-    _COMPILED[id(schema)] = (schema, check)  # holding the schema keeps its id from being reused
+        return None
+    checker = Draft202012Validator.FORMAT_CHECKER
+    formats: dict[str, Callable[..., bool]] = {
+        name: functools.partial(checker.conforms, format=name) for name in keywords["format"] if name in checker.checkers}
+    try:
+        return jsonschema_rs.Draft202012Validator(dict(schema), formats=formats, validate_formats=True,
+                                                  offline=True).is_valid
+    except Exception:  # noqa: BLE001 - whatever it cannot compile is validated by `jsonschema` alone
+        return None
+
+
+def compiled(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """The fast check ``prepare`` compiled for this schema object (None: not prepared, or not compilable)."""
+    return _COMPILED.known(schema)[1]
 
 
 def _fast_valid(schema: Mapping[str, Any], data: Any) -> bool:
-    entry = _COMPILED.get(id(schema))
-    if entry is None or entry[0] is not schema or entry[1] is None:
+    check = compiled(schema)
+    if check is None:
         return False
     try:
-        return entry[1](data)
+        return check(data)
     except (ValueError, TypeError, OverflowError):
         return False  # e.g. an integer beyond 64 bits: the reference path decides
 
