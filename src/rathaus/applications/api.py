@@ -271,9 +271,9 @@ def submit(request, slug: str):
         if over_limit(*count):
             _refuse_rate()
         raise
-    # The count, tenant, service, form and the idempotency look-up in one statement on the hot
-    # path; the tenant alone only to tell 404 from 422.
-    service, over = counted_service_for_submission(slug=slug, service_id=body["service"], idempotency_key=key, count=count)
+    # The count, tenant, service and form in one statement on the hot path; the tenant alone only
+    # to tell 404 from 422. A reused Idempotency-Key is recognised when the application is stored.
+    service, over = counted_service_for_submission(slug=slug, service_id=body["service"], count=count)
     if over:
         _refuse_rate()
     if service is None:
@@ -284,7 +284,7 @@ def submit(request, slug: str):
     try:
         result = services.application_submit(municipality=municipality, service=service, data=body["data"],
                                               channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request),
-                                              idempotency_key_unused=bool(key) and service.replay_id is None,
+                                              key_checked_by_insert=True,
                                               representation=representation)
     except services.ApplicationInvalid as exc:
         english = in_english()

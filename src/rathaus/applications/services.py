@@ -226,17 +226,18 @@ def application_submit(
     entered_by=None,
     idempotency_key: str | None = None,
     ip: str | None = None,
-    idempotency_key_unused: bool = False,
+    key_checked_by_insert: bool = False,
     representation: RepresentationData | None = None,
 ) -> SubmissionResult:
     """Validate and store an application with its reference and first status, all or nothing.
 
     A retry with the same Idempotency-Key and the same body returns the first application; the
-    same key with another body raises IdempotencyConflict. `idempotency_key_unused` says the
-    caller has just looked the key up and found no application (the API does so in the query
-    that loads the service), which saves the look-up here; a concurrent first use of the key is
-    caught by the unique constraint either way. A `representation` (applying on behalf of someone
-    else) is stored with the application in the same transaction.
+    same key with another body raises IdempotencyConflict. The key is looked up first, unless
+    `key_checked_by_insert`: then the data is validated and stored, and a key used before is
+    recognised by the unique constraint, which answers with the first application as well (the
+    API does so: a new key, by far the common case, then costs no look-up). A concurrent first
+    use of the key is caught by the constraint either way. A `representation` (applying on
+    behalf of someone else) is stored with the application in the same transaction.
     """
     if service.municipality_id != municipality.pk:
         raise ValueError("service belongs to another municipality")
@@ -245,7 +246,7 @@ def application_submit(
     # Without a representation the hash stays what it always was, so earlier keys still replay.
     request_hash = _request_hash(service.pk, data if representation is None
                                  else {"data": data, "representation": representation.as_json()})
-    if idempotency_key and not idempotency_key_unused:
+    if idempotency_key and not key_checked_by_insert:
         existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, request_hash)
@@ -271,6 +272,11 @@ def application_submit(
     # takes the number itself. Otherwise the number is taken first, in its own short transaction,
     # so no counter lock is held while files are written (the audit chain's lock comes last).
     one_statement = db.vendor == "postgresql" and not files and representation is None
+    if idempotency_key and key_checked_by_insert and not one_statement:
+        # Here the number is taken before the insert: a key used before must not cost one.
+        existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, request_hash)
     reference = "" if one_statement else _next_reference(municipality, now.year)
     actor = entered_by or applicant
     try:

@@ -46,23 +46,24 @@ def service_choices(*, municipality):
 _SCHEMAS: dict[str, Any] = {}  # form schema text -> parsed document (forms change rarely; bounded below)
 
 
-def service_for_submission(*, slug: str, service_id: int, idempotency_key: str = "") -> Service | None:
+def service_for_submission(*, slug: str, service_id: int) -> Service | None:
     """The published service of an active municipality, with municipality and form, in one query.
 
     For the submission endpoint, where this look-up is on every request: hand-written SQL instead
-    of the ORM's (which compiles anew each time), the form's schema parsed once per distinct text,
-    and, with an Idempotency-Key, the id of an application that already used it (``replay_id``,
-    None if none did). None if no such service.
+    of the ORM's (which compiles anew each time), the form's schema parsed once per distinct text.
+    None if no such service.
     """
-    return counted_service_for_submission(slug=slug, service_id=service_id, idempotency_key=idempotency_key)[0]
+    return counted_service_for_submission(slug=slug, service_id=service_id)[0]
 
 
-def counted_service_for_submission(*, slug: str, service_id: int, idempotency_key: str = "",
+def counted_service_for_submission(*, slug: str, service_id: int,
                                    count: tuple[str, str, str] | None = None) -> tuple[Service | None, bool]:
     """`service_for_submission`, and with `count` (group, key, rate) the request counted against
     that rate limit in the same statement (see `core.ratelimit`): (service or None, over the limit).
+
+    The statement is prepared, so its plan is made once, perhaps while tables are small: it reads
+    only rows found by their keys (service, municipality, form), never a table that grows.
     """
-    from rathaus.applications.models import Application
     from rathaus.core.sql import instance_from_row, prepared_cursor, select_columns
     from rathaus.forms.models import FormDefinition
     from rathaus.tenants.models import Municipality
@@ -75,27 +76,20 @@ def counted_service_for_submission(*, slug: str, service_id: int, idempotency_ke
         "description", "required_documents", "created_at", "updated_at"))
     m_cols, m_fields = select_columns(Municipality, "m", connection, defer=("address", "created_at"))
     f_cols, f_fields = select_columns(FormDefinition, "f", connection, defer=("rules", "created_at"))
-    replay = "NULL"
-    params: list[Any] = []
-    if idempotency_key:
-        replay = (f"(SELECT a.id FROM {quote(Application._meta.db_table)} a "  # noqa: S608 - names from the models
-                  "WHERE a.municipality_id = s.municipality_id AND a.idempotency_key = %s LIMIT 1)")
-        params.append(idempotency_key)
     tables = (f"{quote(Service._meta.db_table)} s "
               f"JOIN {quote(Municipality._meta.db_table)} m ON m.id = s.municipality_id "
               f"JOIN {quote(FormDefinition._meta.db_table)} f ON f.id = s.form_id")
     found = "m.slug = %s AND m.is_active AND s.id = %s AND s.is_published"
-    limit, over = 0, False
+    limit, over, params = 0, False, []
     if count is not None and connection.vendor != "postgresql":
         over, count = over_limit(*count), None  # no data-modifying CTEs: counted in a statement of its own
     if count is None:
-        sql = f"SELECT {s_cols}, {m_cols}, {f_cols}, {replay}, 0 FROM {tables} WHERE {found}"  # noqa: S608 - names from the models
+        sql = f"SELECT {s_cols}, {m_cols}, {f_cols}, 0 FROM {tables} WHERE {found}"  # noqa: S608 - names from the models
     else:
         # One row whether or not the service exists: the count, joined with the service if found.
-        counting, count_params, limit = counting_statement(connection, *count)
-        sql = (f"WITH counted AS ({counting}) SELECT {s_cols}, {m_cols}, {f_cols}, {replay}, counted.hits "  # noqa: S608 - names from the models
+        counting, params, limit = counting_statement(connection, *count)
+        sql = (f"WITH counted AS ({counting}) SELECT {s_cols}, {m_cols}, {f_cols}, counted.hits "  # noqa: S608 - names from the models
                f"FROM counted LEFT JOIN ({tables}) ON {found}")
-        params = [*count_params, *params]
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [*params, slug, service_id])
         row = cursor.fetchone()
@@ -115,6 +109,5 @@ def counted_service_for_submission(*, slug: str, service_id: int, idempotency_ke
         prepare(schema)
     service = instance_from_row(Service, s_fields, row[:n_s], connection)
     service.municipality = instance_from_row(Municipality, m_fields, row[n_s:n_s + n_m], connection)
-    service.form = instance_from_row(FormDefinition, f_fields, row[n_s + n_m:-1], connection, converted={"schema": schema})
-    service.replay_id = row[-1]
+    service.form = instance_from_row(FormDefinition, f_fields, row[n_s + n_m:], connection, converted={"schema": schema})
     return service, over

@@ -577,3 +577,19 @@ def test_status_url_is_the_one_reverse_gives_under_any_script_prefix(rf, prefix,
         assert _status_url(rf.get("/"), SimpleNamespace(slug=slug), reference, token) == expected
     finally:
         set_script_prefix("/")
+
+
+def test_a_retry_with_the_same_key_replays_without_a_second_application_or_number(client, town, dog, dog_data):
+    body = json.dumps({"service": dog.pk, "data": dog_data})
+    first = client.post(f"/api/v1/m/{town.slug}/applications", body, content_type="application/json",
+                        HTTP_IDEMPOTENCY_KEY="retry-1")
+    again = client.post(f"/api/v1/m/{town.slug}/applications", body, content_type="application/json",
+                        HTTP_IDEMPOTENCY_KEY="retry-1")
+    after = client.post(f"/api/v1/m/{town.slug}/applications", body, content_type="application/json",
+                        HTTP_IDEMPOTENCY_KEY="retry-2")
+
+    assert first.status_code == again.status_code == after.status_code == 201
+    assert again.json() == first.json()
+    assert Application.objects.count() == 2
+    # The replay took no number: the next application follows the first without a gap.
+    assert int(after.json()["reference"].rsplit("-", 1)[1]) == int(first.json()["reference"].rsplit("-", 1)[1]) + 1
