@@ -57,7 +57,7 @@ class Application(TenantModel):
                                 verbose_name=_("Leistung"))
     form = models.ForeignKey("rathaus_forms.FormDefinition", on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("Vorgangsnummer"), max_length=20)
-    status = models.CharField(_("Status"), max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    status = models.CharField(_("Status"), max_length=12, choices=Status.choices, default=Status.RECEIVED)
     channel = models.CharField(_("Eingangskanal"), max_length=8, choices=Channel.choices, default=Channel.ONLINE)
     data = models.JSONField(_("Antragsdaten"))
     applicant = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -66,7 +66,8 @@ class Application(TenantModel):
     applicant_email = models.EmailField(_("E-Mail"), blank=True)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("erfasst von"))
-    access_token_hash = models.CharField(max_length=64, db_index=True)
+    # Never looked up by value (the token is derived from it and compared after the reference): no index.
+    access_token_hash = models.CharField(max_length=64)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
     submitted_at = models.DateTimeField(_("eingegangen am"), db_index=True)
@@ -87,6 +88,9 @@ class Application(TenantModel):
             models.Index(fields=["municipality", "status", "-submitted_at"]),
             models.Index(fields=["municipality", "-submitted_at", "-id"]),
             models.Index(fields=["municipality", "updated_at", "id"], name="application_municip_upd_idx"),
+            # A plain index: db_index on a CharField adds a second one for LIKE, which nothing uses
+            # and every submission would have to write.
+            models.Index(fields=["status"], name="application_status_idx"),
         ]
         verbose_name = _("Antrag")
         verbose_name_plural = _("Anträge")

@@ -35,14 +35,15 @@ class TenantModel(models.Model):
 class AuditEntry(models.Model):
     """Append-only record of a login or a write: who, what, when, in which municipality."""
 
+    # Indexed by (municipality, -id) below, which serves every look-up by municipality too.
     municipality = models.ForeignKey(
-        "tenants.Municipality", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "tenants.Municipality", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_label = models.CharField(max_length=200, blank=True)
-    action = models.CharField(max_length=80, db_index=True)
+    action = models.CharField(max_length=80)
     object_type = models.CharField(max_length=80, blank=True)
     object_id = models.CharField(max_length=80, blank=True)
     summary = models.CharField(max_length=500, blank=True)
@@ -58,7 +59,9 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["municipality", "-id"]), models.Index(fields=["object_type", "object_id"])]
+        # Plain indexes (db_index on a CharField would add one for LIKE, which nothing uses).
+        indexes = [models.Index(fields=["municipality", "-id"]), models.Index(fields=["object_type", "object_id"]),
+                   models.Index(fields=["action"], name="auditentry_action_idx")]
         verbose_name = _("Protokolleintrag")
         verbose_name_plural = _("Protokoll")
 
