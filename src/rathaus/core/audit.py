@@ -183,8 +183,10 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(_hashed_text(entry).encode()).hexdigest()
 
 
-def _hashed_text(entry: AuditEntry) -> str:
-    created = entry.created_at.astimezone(UTC).isoformat(timespec="microseconds") if entry.created_at else ""
+def _hashed_text(entry: AuditEntry, *, created: str | None = None) -> str:
+    """The canonical JSON an entry's hash covers; `created` stands in for its time (see chained_insert_parts)."""
+    if created is None:
+        created = entry.created_at.astimezone(UTC).isoformat(timespec="microseconds") if entry.created_at else ""
     # Normalise as the database will: JSON round trip (int keys become strings), IPv6 spelling.
     data = json.loads(json.dumps(entry.data, default=str))
     ip = AuditEntry._meta.get_field("ip_address").get_prep_value(entry.ip_address)
@@ -215,9 +217,14 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
     """
     head_table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     key = chain_key(entry.municipality_id)
-    entry.created_at = timezone.now()
+    # The time is the database's once the head is locked (as `_append` takes it after the lock), so
+    # times rise along the chain however long a submission waited for the lock. In the hashed
+    # text it is written as `isoformat` writes a UTC time with microseconds.
+    created = placeholder()
     entry.prev_hash = placeholder()
-    replacements = {entry.prev_hash: "audit_head.last_hash", **substitutions}
+    replacements = {entry.prev_hash: "audit_head.last_hash",
+                    created: """to_char(audit_text.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+                    **substitutions}
     text, object_id, summary = "audit_text.t", "$value", "$value"
     for index, (token, expression) in enumerate(replacements.items()):
         column = f"audit_text.p{index}"
@@ -226,16 +233,18 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
             object_id = f"replace({object_id}, {column}, {expression})"
         if token in entry.summary:
             summary = f"replace({summary}, {column}, {expression})"
-    columns = ", ".join(["CAST(%s AS text) AS t", *(f"CAST(%s AS text) AS p{i}" for i in range(len(replacements)))])
+    columns = ", ".join(["CAST(%s AS text) AS t", *(f"CAST(%s AS text) AS p{i}" for i in range(len(replacements))),
+                         "clock_timestamp() AS ts"])
     insert, params = insert_select(
         connection, entry, raw=True, source=f"{source}, audit_head, audit_text", returning=("id", "hash"),
-        exprs={"object_id": object_id, "summary": summary, "prev_hash": "audit_head.last_hash",
+        exprs={"object_id": object_id, "summary": summary, "prev_hash": "audit_head.last_hash", "created_at": "audit_text.ts",
                "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"})
     head = f'SELECT "id", "last_hash" FROM {head_table} WHERE "key" = %s FOR UPDATE'  # noqa: S608 - table name from the model
     move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
             f'FROM audit_row WHERE {head_table}."key" = %s')
     return ([("audit_head", head, [key])],
-            [("audit_text", f"SELECT {columns}", [_hashed_text(entry), *replacements]),
+            # FROM audit_head: the time is read once the head is locked, whatever order the joins run in.
+            [("audit_text", f"SELECT {columns} FROM audit_head", [_hashed_text(entry, created=created), *replacements]),  # noqa: S608 - no values in the text
              ("audit_row", insert, params), ("audit_moved", move, [key])])
 
 

@@ -213,6 +213,12 @@ def test_concurrent_submissions_get_consecutive_numbers_and_one_unbroken_chain(t
     numbers = sorted(int(reference.rsplit("-", 1)[1]) for reference in references)
     assert numbers == list(range(1, 61))
     assert audit_verify() == []
+    # Along the chain the times rise: each entry is stamped once it holds the chain (not before waiting).
+    from rathaus.core.models import AuditEntry
+
+    times = list(AuditEntry.objects.filter(municipality=town, action="application.submitted")
+                 .order_by("id").values_list("created_at", flat=True))
+    assert len(times) == 60 and times == sorted(times)
 
 
 @pytest.mark.django_db(transaction=True)
