@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ApplicationsConfig(AppConfig):
     name = "rathaus.applications"
     label = "applications"
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401 - registers the receipt e-mail's outbox composer

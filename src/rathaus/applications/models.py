@@ -157,6 +157,9 @@ class MandateKind(models.TextChoices):
     AUTHORISED = "authorised", _("Bevollmächtigte Person")
 
 
+#: The outbox composer of the receipt e-mail (registered by tasks.receipt_email, named in stored payloads).
+RECEIPT_COMPOSER = "application-receipt"
+
 #: Mandates for a person (a child, someone under guardianship): their birth date identifies them.
 BIRTH_DATE_MANDATES = (MandateKind.PARENT, MandateKind.GUARDIAN)
 

@@ -33,6 +33,7 @@ from rathaus_domain.forms.validation import FieldError, json_pointer, validate
 from .models import (
     DEFAULT_PUBLIC_TEXT,
     FINAL_STATUSES,
+    RECEIPT_COMPOSER,
     Application,
     Channel,
     Draft,
@@ -247,9 +248,9 @@ def application_submit(
     request_hash = _request_hash(service.pk, data if representation is None
                                  else {"data": data, "representation": representation.as_json()})
     if idempotency_key and not key_checked_by_insert:
-        existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, request_hash)
+        replay = _replay(municipality, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
     schema = service.form.schema
     errors = validate(schema, data)
     if errors:
@@ -274,9 +275,9 @@ def application_submit(
     one_statement = db.vendor == "postgresql" and not files and representation is None
     if idempotency_key and key_checked_by_insert and not one_statement:
         # Here the number is taken before the insert: a key used before must not cost one.
-        existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, request_hash)
+        replay = _replay(municipality, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
     reference = "" if one_statement else _next_reference(municipality, now.year)
     actor = entered_by or applicant
     try:
@@ -312,9 +313,7 @@ def application_submit(
                 enqueue_on_commit(application_received, application.pk, using=db.alias)
                 if email:
                     # The receipt e-mail's outbox row, stored with the application: no crash can lose it.
-                    message = _receipt_message(application)
-                    message.idempotency_key = receipt_message_key(application.pk)
-                    message.save()
+                    _receipt_message(application, key=receipt_message_key(application.pk)).save()
                 # The files go into the case file; the data keeps what they were and where they are.
                 documents = documents_from_submission(application=application, actor=actor, ip=ip, files=[
                     ("/".join(map(str, path)), label, upload) for path, _leaf, label, upload in files])
@@ -330,10 +329,9 @@ def application_submit(
         token = access_token_for(application)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: answer with its result.
-        if idempotency_key:
-            existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return _replay(existing, request_hash)
+        replay = _replay(municipality, idempotency_key, request_hash) if idempotency_key else None
+        if replay is not None:
+            return replay
         raise
     return SubmissionResult(application, token, True)
 
@@ -397,11 +395,12 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     ]
     if application.applicant_email:
         # The receipt e-mail's outbox row: stored with the application, so no crash can lose it.
-        parts.append(("receipt", *insert_select(db, _receipt_message(application), source="app", exprs={
+        parts.append(("receipt", *insert_select(db, _receipt_message(application, key=RECEIPT_MESSAGE_PREFIX), source="app", exprs={
             "municipality_id": "app.municipality_id", "idempotency_key": "$value || app.id::text",
-            "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_build_object('receipt_for', app.id)",
+            "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_set($value, '{args,0}', to_jsonb(app.id))",
             "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})))
-    if queued_in_transaction(application_received, using=db.alias):
+    job_in_statement = queued_in_transaction(application_received, using=db.alias)
+    if job_in_statement:
         parts.append(("job", *insert_select(db, job_row(application_received), source="app", exprs={
             "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)",
             "enqueued_at": "app.submitted_at"})))
@@ -419,17 +418,24 @@ def _insert_submission(application: Application, received: StatusChange, event_d
         raise RuntimeError(f"audit chain head of municipality {municipality.pk} missing")
     application.pk, application.reference = row
     application._state.adding, application._state.db = False, db.alias
-    if not queued_in_transaction(application_received, using=db.alias):
+    if not job_in_statement:
         enqueue_on_commit(application_received, application.pk, using=db.alias)
     fan_out_by_caller(municipality.pk)
 
 
-def _receipt_message(application: Application):
-    """The receipt e-mail's outbox row (composed when sent: the row holds no access link)."""
+def _receipt_message(application: Application, *, key: str):
+    """The receipt e-mail's unsaved outbox row (composed when sent: the row holds no access link)."""
     from rathaus.processes.models import OutboxKind, OutboxMessage
 
-    return OutboxMessage(municipality=application.municipality, kind=OutboxKind.EMAIL,
-                         idempotency_key=RECEIPT_MESSAGE_PREFIX, payload={"receipt_for": application.pk})
+    return OutboxMessage(municipality=application.municipality, kind=OutboxKind.EMAIL, idempotency_key=key,
+                         payload=receipt_payload(application.pk))
+
+
+def receipt_payload(application_id: int | None) -> dict[str, Any]:
+    """The receipt e-mail as an outbox payload: composed by `tasks.receipt_email` when it is sent."""
+    from rathaus.processes.outbox import composed
+
+    return composed(RECEIPT_COMPOSER, application_id)
 
 
 RECEIPT_MESSAGE_PREFIX = "receipt:"
@@ -439,7 +445,14 @@ def receipt_message_key(application_id: int) -> str:
     return f"{RECEIPT_MESSAGE_PREFIX}{application_id}"
 
 
-def _replay(existing: Application, request_hash: str) -> SubmissionResult:
+def _replay(municipality, idempotency_key: str, request_hash: str) -> SubmissionResult | None:
+    """The first application made with this key, answered again; None if the key is new.
+
+    IdempotencyConflict if the key was used for another request.
+    """
+    existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
     if existing.request_hash != request_hash:
         raise IdempotencyConflict
     return SubmissionResult(existing, access_token_for(existing), False)

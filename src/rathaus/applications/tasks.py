@@ -9,7 +9,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
-from .models import Application, StatusChange
+from rathaus.processes.outbox import composer
+
+from .models import RECEIPT_COMPOSER, Application, StatusChange
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +67,15 @@ def _send_receipt(application: Application) -> None:
     from rathaus.processes.models import OutboxKind
     from rathaus.processes.outbox import outbox_add, outbox_deliver
 
-    from .services import receipt_message_key
+    from .services import receipt_message_key, receipt_payload
 
     # The submission stored the message; applications from before that get it here.
     message = outbox_add(municipality=application.municipality, key=receipt_message_key(application.pk),
-                         kind=OutboxKind.EMAIL, payload={"receipt_for": application.pk}, enqueue=False)
+                         kind=OutboxKind.EMAIL, payload=receipt_payload(application.pk), enqueue=False)
     outbox_deliver(message_id_=message.pk)
 
 
+@composer(RECEIPT_COMPOSER)
 def receipt_email(application_id: int) -> EmailMessage | None:
     """The receipt e-mail with the status link and the receipt PDF (composed when the outbox sends it).
 

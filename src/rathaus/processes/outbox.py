@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -40,16 +42,34 @@ def message_id(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@rathaus.outbox>"
 
 
+# E-mails composed only when sent (payload ``{"compose": name, "args": [...]}``), so that the row
+# holds no secret, e.g. the access link of a status page: name -> function returning the message,
+# or None when there is nobody to write to any more. Apps register theirs when they load.
+_COMPOSERS: dict[str, Callable[..., EmailMessage | None]] = {}
+
+
+def composer(name: str) -> Callable[[Callable[..., EmailMessage | None]], Callable[..., EmailMessage | None]]:
+    """Register a function that composes an outbox e-mail when it is sent (see `composed`)."""
+    def register(func: Callable[..., EmailMessage | None]) -> Callable[..., EmailMessage | None]:
+        _COMPOSERS[name] = func
+        return func
+    return register
+
+
+def composed(name: str, *args: Any) -> dict[str, Any]:
+    """The payload of an e-mail that composer `name` writes from `args` (JSON values) when it is sent."""
+    return {"compose": name, "args": list(args)}
+
+
 def _send(message: OutboxMessage) -> None:
     payload = message.payload
     if message.kind == OutboxKind.EMAIL:
-        if "receipt_for" in payload:
-            # Composed when sent, so the row holds no access link (the status page's token).
-            from rathaus.applications.tasks import receipt_email
-
-            email = receipt_email(payload["receipt_for"])
+        if "compose" in payload:
+            if payload["compose"] not in _COMPOSERS:
+                raise LookupError(f"no outbox composer {payload['compose']!r} is registered")
+            email = _COMPOSERS[payload["compose"]](*payload["args"])
             if email is None:
-                return  # anonymised or deleted meanwhile: nobody to write to, nothing to retry
+                return  # nobody to write to any more (e.g. anonymised): nothing to retry
         else:
             email = EmailMessage(payload["subject"], payload["body"], to=payload["to"])
         email.extra_headers.update({"Message-ID": message_id(message.idempotency_key),
