@@ -117,7 +117,7 @@ def _append(municipality, entries: list[AuditEntry]) -> None:
         key = chain_key(getattr(municipality, "pk", None))
         head = _lock_head(connection, key) if fast else AuditChainHead.objects.select_for_update().filter(key=key).first()
         if head is None:
-            AuditChainHead.objects.get_or_create(key=key)
+            ensure_chain_head(getattr(municipality, "pk", None))
             head = AuditChainHead.objects.select_for_update().get(key=key)
         now = timezone.now()
         previous = head.last_hash
@@ -142,9 +142,8 @@ def _append(municipality, entries: list[AuditEntry]) -> None:
 
 def _lock_head(connection, key: str) -> AuditChainHead | None:
     """The chain head, locked until commit (the ORM's select_for_update, without compiling it under contention)."""
-    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(f'SELECT "id", "last_hash", "last_entry_id" FROM {table} WHERE "key" = %s FOR UPDATE', [key])  # noqa: S608 - table name from the model
+        cursor.execute(_head_lock_sql(connection), [key])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -152,6 +151,12 @@ def _lock_head(connection, key: str) -> AuditChainHead | None:
     head._state.adding = False
     head._state.db = connection.alias
     return head
+
+
+def _head_lock_sql(connection) -> str:
+    """Select a chain head's id, last hash and last entry by key, locked until commit."""
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    return f'SELECT "id", "last_hash", "last_entry_id" FROM {table} WHERE "key" = %s FOR UPDATE'  # noqa: S608 - table name from the model
 
 
 def _insert_and_move_head(connection, head: AuditChainHead, entries: list[AuditEntry], fields, last_hash: str) -> None:
@@ -239,10 +244,9 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
         connection, entry, raw=True, source=f"{source}, audit_head, audit_text", returning=("id", "hash"),
         exprs={"object_id": object_id, "summary": summary, "prev_hash": "audit_head.last_hash", "created_at": "audit_text.ts",
                "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"})
-    head = f'SELECT "id", "last_hash" FROM {head_table} WHERE "key" = %s FOR UPDATE'  # noqa: S608 - table name from the model
     move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
             f'FROM audit_row WHERE {head_table}."key" = %s')
-    return ([("audit_head", head, [key])],
+    return ([("audit_head", _head_lock_sql(connection), [key])],
             # FROM audit_head: the time is read once the head is locked, whatever order the joins run in.
             [("audit_text", f"SELECT {columns} FROM audit_head", [_hashed_text(entry, created=created), *replacements]),  # noqa: S608 - no values in the text
              ("audit_row", insert, params), ("audit_moved", move, [key])])
