@@ -139,9 +139,15 @@ def document_add_generated(*, application: Application, generated: Generated, ti
     existing = None if key_unused else Document.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    return document_add(application=application, upload=generated.checked(), title=title, document_type=document_type,
-                        confidentiality=confidentiality, source=Source.GENERATED, idempotency_key=idempotency_key,
-                        actor_label="rathaus")
+    return _generated_add(application=application, generated=generated, title=title, document_type=document_type,
+                          idempotency_key=idempotency_key, confidentiality=confidentiality)[0]
+
+
+def _generated_add(*, application: Application, generated: Generated, title: str, document_type: str,
+                   idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC) -> tuple[Document, DocumentVersion]:
+    return _document_add(application=application, upload=generated.checked(), title=title, document_type=document_type,
+                         confidentiality=confidentiality, source=Source.GENERATED, idempotency_key=idempotency_key,
+                         actor_label="rathaus")
 
 
 def document_version_add(*, document: Document, filename: str, raw: bytes, declared_type: str | None = None,
@@ -247,9 +253,8 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
     generated = Generated(raw=receipt_pdf(application), filename=f"Eingangsbestaetigung-{application.reference}.pdf")
     try:
         # Just looked up and not found: stored directly, the key's unique constraint guarding the race.
-        return _document_add(application=application, upload=generated.checked(), title=_("Eingangsbestätigung"),
-                             document_type=DocumentType.APPLICATION_FORM, confidentiality=Confidentiality.PUBLIC,
-                             source=Source.GENERATED, idempotency_key=key, actor_label="rathaus")[1]
+        return _generated_add(application=application, generated=generated, title=_("Eingangsbestätigung"),
+                              document_type=DocumentType.APPLICATION_FORM, idempotency_key=key)[1]
     except IntegrityError:
         # A concurrent first download or the e-mail job stored it a moment earlier.
         return DocumentVersion.objects.get(document__idempotency_key=key, number=1)
