@@ -25,7 +25,7 @@ from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
-from rathaus.core.language import in_english
+from rathaus.core.language import in_english, localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
@@ -141,7 +141,7 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
                 checked = check_upload(raw=raw, filename=upload.name, declared_type=upload.content_type,
                                        field_accept=accept, max_bytes=max_bytes)
             except UploadRefused as exc:
-                problems.setdefault(name, []).append(exc.message_en if in_english() else exc.message_de)
+                problems.setdefault(name, []).append(localized(exc))
                 continue
             path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
             data = with_file(data, path, upload.name, checked.content_type, raw)

@@ -13,7 +13,7 @@ from rathaus.applications.services import access_token_matches
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
-from rathaus.core.language import in_english
+from rathaus.core.language import localized
 
 from . import selectors, services
 from .forms import DocumentRequestForm, DocumentUploadForm, LegalHoldForm, RetentionForm, VersionUploadForm
@@ -89,7 +89,7 @@ def document_upload(request, reference: str):
                     document_type=form.cleaned_data["document_type"],
                     confidentiality=form.cleaned_data["confidentiality"], actor=request.user, ip=client_ip(request))
             except UploadRefused as exc:
-                form.add_error("file", exc.message_en if in_english() else exc.message_de)
+                form.add_error("file", localized(exc))
             else:
                 messages.success(request, _("Das Dokument ist in der E-Akte."))
                 return _back(request, application)
@@ -115,7 +115,7 @@ def version_upload(request, reference: str, document_id: int):
                                                         declared_type=upload.content_type, actor=request.user,
                                                         ip=client_ip(request))
             except UploadRefused as exc:
-                form.add_error("file", exc.message_en if in_english() else exc.message_de)
+                form.add_error("file", localized(exc))
             else:
                 messages.success(request, _("Version %(n)d von „%(title)s“ gespeichert.") % {
                     "n": version.number, "title": document.title})
@@ -146,7 +146,7 @@ def document_requests(request, reference: str):
                 try:
                     services.document_request_cancel(request=found[0], actor=request.user, ip=client_ip(request))
                 except services.CaseFileError as exc:
-                    messages.error(request, exc.message_en if in_english() else exc.message_de)
+                    messages.error(request, localized(exc))
                 else:
                     messages.success(request, _("Die Nachforderung ist zurückgenommen."))
                 return redirect(request.path)
@@ -159,7 +159,7 @@ def document_requests(request, reference: str):
                                             "benachrichtigt."))
                 return _back(request, application)
         except services.CaseFileError as exc:
-            form.add_error(None, exc.message_en if in_english() else exc.message_de)
+            form.add_error(None, localized(exc))
         status = 422
     requests = selectors.document_requests(municipality=request.municipality, application=application)
     return render(request, "cases/document_requests.html", {
@@ -190,7 +190,7 @@ def legal_hold(request, reference: str):
                     messages.success(request, _("Die Aufbewahrungssperre ist aufgehoben."))
                 return _back(request, application)
             except services.CaseFileError as exc:
-                form.add_error(None, exc.message_en if in_english() else exc.message_de)
+                form.add_error(None, localized(exc))
         status = 422
     return render(request, "cases/legal_hold.html", {
         "application": application, "active": active, "form": form,

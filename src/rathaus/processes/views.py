@@ -26,7 +26,7 @@ from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
-from rathaus.core.language import in_english
+from rathaus.core.language import in_english, localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
@@ -193,7 +193,6 @@ def _handle_upload(request, application, back):
     if upload is None:
         messages.error(request, _("Bitte wählen Sie eine Datei aus."))
         return back
-    english = in_english()
     try:
         # One byte over the limit is enough to refuse the file without reading all of it.
         services.document_upload_later(application=application, filename=upload.name,
@@ -201,10 +200,9 @@ def _handle_upload(request, application, back):
                                        request_id=_posted_int(request, "request"), request_item=_posted_int(request, "item"),
                                        actor=request.user if request.user.is_authenticated else None, ip=client_ip(request))
     except UploadRefused as exc:
-        messages.error(request, _("Die Datei wurde nicht angenommen: %(e)s") % {
-            "e": exc.message_en if english else exc.message_de})
+        messages.error(request, _("Die Datei wurde nicht angenommen: %(e)s") % {"e": localized(exc)})
     except CaseFileError as exc:
-        messages.error(request, exc.message_en if english else exc.message_de)
+        messages.error(request, localized(exc))
     except MessageNotExpected:
         messages.error(request, _("Zu diesem Antrag werden derzeit keine Unterlagen erwartet."))
     except ProcessError:
