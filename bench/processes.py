@@ -13,7 +13,7 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
   PostgreSQL one statement). After commit its one job runs: the receipt e-mail with its PDF, then
   the process start (completeness check, DMN fee decision, script, gateway, decision letter PDF
   in the case file, outbox e-mail, status change, timeline and audit entries; one transaction);
-  then the outbox deliveries.
+  then the same job sends the e-mails the process queued (status, decision notice).
   By default (``--tasks db``, as in production) the jobs go through django-tasks-db and
   ``--db-workers`` ``db_worker`` processes run them; with ``--tasks immediate`` each job runs in
   the submitting process right after commit (the same job functions, without the queue's rows).

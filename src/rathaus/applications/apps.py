@@ -6,4 +6,4 @@ class ApplicationsConfig(AppConfig):
     label = "applications"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401 - registers the receipt e-mail's outbox composer
+        from . import tasks  # noqa: F401 - registers the outbox composers (receipt, status e-mail)

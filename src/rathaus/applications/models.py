@@ -159,6 +159,8 @@ class MandateKind(models.TextChoices):
 
 #: The outbox composer of the receipt e-mail (registered by tasks.receipt_email, named in stored payloads).
 RECEIPT_COMPOSER = "application-receipt"
+#: The outbox composer of the e-mail about a new status (tasks.status_email).
+STATUS_COMPOSER = "application-status"
 
 #: Mandates for a person (a child, someone under guardianship): their birth date identifies them.
 BIRTH_DATE_MANDATES = (MandateKind.PARENT, MandateKind.GUARDIAN)

@@ -34,6 +34,7 @@ from .models import (
     DEFAULT_PUBLIC_TEXT,
     FINAL_STATUSES,
     RECEIPT_COMPOSER,
+    STATUS_COMPOSER,
     Application,
     Channel,
     Draft,
@@ -479,13 +480,20 @@ def application_change_status(*, application: Application, status: str, public_t
             event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
                        data=application_event_data(locked, previous_status=old))
         if locked.applicant_email:
-            from .tasks import send_status_email
-
-            enqueue_on_commit(send_status_email, change.pk)
+            status_message(change)  # the e-mail, through the outbox: sent once, even if a worker dies
         audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)
     application.status, application.closed_at = locked.status, locked.closed_at
     return change
+
+
+def status_message(change: StatusChange, *, enqueue: bool = True):
+    """The outbox message of the e-mail about status change `change` (once per change)."""
+    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.outbox import composed, outbox_add
+
+    return outbox_add(municipality=change.application.municipality, key=f"status:{change.pk}", kind=OutboxKind.EMAIL,
+                      payload=composed(STATUS_COMPOSER, change.pk), enqueue=enqueue)
 
 
 def note_add(*, application: Application, author, text: str, ip: str | None = None) -> Note:

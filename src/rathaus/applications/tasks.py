@@ -11,7 +11,7 @@ from django_tasks import task
 
 from rathaus.processes.outbox import composer
 
-from .models import RECEIPT_COMPOSER, Application, StatusChange
+from .models import RECEIPT_COMPOSER, STATUS_COMPOSER, Application, StatusChange
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def application_received(application_id: int) -> None:
     raised at the end, so the job is marked failed and the log names what went wrong.
     """
     from rathaus.integration.services import deliveries_run_if_subscribed
+    from rathaus.processes.outbox import outbox_delivered_here
     from rathaus.processes.services import process_start
 
     application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
@@ -41,12 +42,14 @@ def application_received(application_id: int) -> None:
              lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
     if application.applicant_email:
         steps.insert(0, lambda: _send_receipt(application))
-    for step in steps:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
-            logger.exception("after submission of application %s", application_id)
-            failures.append(exc)
+    # The e-mails the process queues (status, decision) go out from here once it has committed.
+    with outbox_delivered_here():
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
+                logger.exception("after submission of application %s", application_id)
+                failures.append(exc)
     if failures:
         raise failures[0]
 
@@ -106,14 +109,33 @@ def receipt_email(application_id: int) -> EmailMessage | None:
 
 @task()
 def send_status_email(status_change_id: int) -> None:
-    change = StatusChange.objects.select_related("application__municipality").get(pk=status_change_id)
-    application = change.application
+    """The status e-mail of jobs queued before it went through the outbox: sent once, through it."""
+    from rathaus.processes.outbox import outbox_deliver
+
+    from .services import status_message
+
+    change = StatusChange.objects.select_related("application__municipality").filter(pk=status_change_id).first()
+    if change is not None:
+        outbox_deliver(message_id_=status_message(change, enqueue=False).pk)
+
+
+@composer(STATUS_COMPOSER)
+def status_email(status_change_id: int) -> EmailMessage | None:
+    """The e-mail about a new status, with the text the citizen reads (composed when the outbox sends it).
+
+    None when there is no one to write to any more (the application was anonymised or deleted).
+    """
+    change = StatusChange.objects.select_related("application__municipality").filter(pk=status_change_id).first()
+    application = change.application if change is not None else None
+    if application is None or application.anonymised_at is not None or not application.applicant_email:
+        return None
     with translation.override("de"):
         body = _("Guten Tag,\n\nes gibt Neuigkeiten zu Ihrem Antrag %(ref)s:\n\n%(status)s – %(text)s\n\n"
                  "Den vollständigen Verlauf sehen Sie mit dem Link aus Ihrer Eingangsbestätigung.\n\n%(town)s") % {
             "ref": application.reference, "status": change.get_status_display(), "text": change.public_text,
             "town": application.municipality.name}
-        EmailMessage(_("Neuer Stand zu %(ref)s") % {"ref": application.reference}, body, to=[application.applicant_email]).send()
+        return EmailMessage(_("Neuer Stand zu %(ref)s") % {"ref": application.reference}, body,
+                            to=[application.applicant_email])
 
 
 @task()

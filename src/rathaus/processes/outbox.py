@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -22,19 +24,52 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 
 
+# Set by `outbox_delivered_here`: the ids of messages queued in the block and committed since.
+_DELIVER_HERE: ContextVar[list[int] | None] = ContextVar("outbox_deliver_here", default=None)
+
+
 def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True) -> OutboxMessage:
     """Queue a side effect once per idempotency key (a second call with the same key is a no-op).
 
-    With `enqueue` a delivery job runs after commit; without, the caller delivers it itself
-    (`outbox_deliver`), and the periodic sweep retries what failed.
+    With `enqueue` a delivery job runs after commit, unless the caller delivers what it queued
+    (`outbox_delivered_here`); without, the caller delivers it itself (`outbox_deliver`). The
+    periodic sweep retries what failed either way.
     """
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=key[:200], defaults={"municipality": municipality, "kind": kind, "payload": payload})
     if created and enqueue:
-        from .tasks import deliver_outbox
+        collected = _DELIVER_HERE.get()
+        if collected is not None:
+            # Only once it is committed (a rolled-back savepoint drops the callback with the row).
+            transaction.on_commit(lambda: collected.append(message.pk))
+        else:
+            from .tasks import deliver_outbox
 
-        enqueue_on_commit(deliver_outbox, message.pk)
+            enqueue_on_commit(deliver_outbox, message.pk)
     return message
+
+
+@contextlib.contextmanager
+def outbox_delivered_here() -> Iterator[None]:
+    """Messages queued in the block are delivered by the caller when it ends, not by a job each.
+
+    For jobs that run process steps: the status and decision e-mails of a case go out from the
+    worker that committed them, without a job row, a claim and a result per message. A message
+    is delivered only once its transaction has committed; if the worker dies first, the sweep
+    (`outbox_deliver_pending`) sends it. Inside a transaction the block changes nothing: its
+    messages commit only after it ends, so they get their jobs as usual.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    collected: list[int] = []
+    token = _DELIVER_HERE.set(collected)
+    try:
+        yield
+    finally:
+        _DELIVER_HERE.reset(token)
+        for pk in collected:
+            outbox_deliver(message_id_=pk)
 
 
 def message_id(key: str) -> str:

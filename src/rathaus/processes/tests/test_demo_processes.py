@@ -26,8 +26,11 @@ def test_first_dog_is_decided_automatically_with_90_euros(submit, dog_data):
     assert decision.data["inputs"]["Bereits gehaltene Hunde"] == 0
     assert decision.data["matched_rules"][0]["annotation"] == "Erster Hund: Regelsteuersatz"
     assert Document.objects.filter(application=application, document_type="decision").count() == 1
-    # The decision notice; the receipt is an outbox message of its own.
-    assert OutboxMessage.objects.filter(kind="email").exclude(idempotency_key__startswith="receipt:").count() == 1
+    # The decision notice and the e-mail about the new status; the receipt is an outbox message of its own.
+    keys = OutboxMessage.objects.filter(kind="email").exclude(idempotency_key__startswith="receipt:").values_list(
+        "idempotency_key", flat=True)
+    assert sorted(key.split(":")[0] for key in keys) == [application.reference, "status"]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
 
 
 @pytest.mark.parametrize(("breed", "others", "fee"), [("labrador", 1, 120), ("pitbull", 0, 600)])

@@ -1,0 +1,124 @@
+"""The jobs that run process steps send the e-mails the steps queued themselves, once each."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.test import override_settings
+
+from rathaus.applications.services import application_change_status, application_submit
+from rathaus.processes.models import OutboxMessage
+from rathaus.processes.outbox import outbox_add, outbox_delivered_here
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DB_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def db_queue():
+    with override_settings(TASKS=DB_QUEUE):
+        yield
+
+
+def _jobs():
+    from django_tasks_db.models import DBTaskResult
+
+    return list(DBTaskResult.objects.order_by("enqueued_at"))
+
+
+def _run(job) -> None:
+    """Run a queued job as the worker does."""
+    result = job.task_result
+    result.task.call(*result.args, **result.kwargs)
+
+
+def _keys() -> list[str]:
+    return sorted(message.extra_headers["X-Rathaus-Idempotency-Key"].split(":")[0] for message in mail.outbox)
+
+
+@pytest.fixture
+def caseworker(town, make_staff):
+    return make_staff(town)
+
+
+def test_the_submission_job_sends_every_email_of_the_automatic_decision_without_further_jobs(
+        db_queue, town, demo_processes, dog_data):
+    application = application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data).application
+    [job] = _jobs()
+    _run(job)
+    application.refresh_from_db()
+    assert application.status == "approved"
+    # Receipt, the e-mail about the new status and the decision notice, each sent once by that job.
+    assert _keys() == sorted([application.reference, "receipt", "status"])
+    assert [m.to for m in mail.outbox] == [[dog_data["owner"]["email"]]] * 3
+    status_mail = next(m for m in mail.outbox if m.subject.startswith("Neuer Stand"))
+    assert application.reference in status_mail.subject and "Bewilligt – Ihr Hund ist angemeldet." in status_mail.body
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    assert [j.task_path for j in _jobs()] == ["rathaus.applications.tasks.application_received"]  # no job per e-mail
+    _run(job)  # the job once more (as after a crash): nothing is sent twice
+    assert len(mail.outbox) == 3
+
+
+def test_a_status_change_by_staff_is_sent_by_a_job_of_its_own_exactly_once(db_queue, town, demo_services, dog_data,
+                                                                            caseworker):
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    before = {job.pk for job in _jobs()}
+    application_change_status(application=application, status="in_review", public_text="Wir prüfen Ihre Angaben.",
+                              actor=caseworker)
+    [job] = [job for job in _jobs() if job.pk not in before]
+    assert job.task_path == "rathaus.processes.tasks.deliver_outbox"
+    assert mail.outbox == []  # sent by the worker, not by the staff member's request
+    _run(job)
+    _run(job)
+    [sent] = mail.outbox
+    assert sent.subject == f"Neuer Stand zu {application.reference}"
+    assert "Wir prüfen Ihre Angaben." in sent.body and sent.extra_headers["X-Rathaus-Idempotency-Key"].startswith("status:")
+
+
+def test_a_status_email_is_not_sent_once_the_application_was_anonymised(db_queue, town, demo_services, dog_data,
+                                                                         caseworker):
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    before = {job.pk for job in _jobs()}
+    application_change_status(application=application, status="in_review", actor=caseworker)
+    type(application).objects.filter(pk=application.pk).update(anonymised_at=application.submitted_at,
+                                                               applicant_email="")
+    [job] = [job for job in _jobs() if job.pk not in before]
+    _run(job)
+    assert mail.outbox == []
+    assert not OutboxMessage.objects.filter(idempotency_key__startswith="status:", sent_at__isnull=True).exists()
+
+
+def test_messages_are_delivered_when_the_block_ends_and_only_if_committed(db_queue, town):
+    class Abort(Exception):
+        pass
+
+    def add_then_fail():
+        with transaction.atomic():
+            outbox_add(municipality=town, key="dropped", kind="email",
+                       payload={"subject": "Dropped", "body": "Text", "to": ["a@example.org"]})
+            raise Abort
+
+    with outbox_delivered_here():
+        with transaction.atomic():
+            outbox_add(municipality=town, key="kept", kind="email",
+                       payload={"subject": "Kept", "body": "Text", "to": ["a@example.org"]})
+        with pytest.raises(Abort):
+            add_then_fail()
+        assert mail.outbox == []  # not before the block ends
+    assert [m.subject for m in mail.outbox] == ["Kept"]
+    [(key, sent_at)] = OutboxMessage.objects.values_list("idempotency_key", "sent_at")
+    assert key == "kept" and sent_at is not None
+    assert _jobs() == []
+
+
+def test_inside_a_transaction_the_block_leaves_delivery_to_a_job(db_queue, town):
+    with transaction.atomic(), outbox_delivered_here():
+        outbox_add(municipality=town, key="later", kind="email",
+                   payload={"subject": "Later", "body": "Text", "to": ["a@example.org"]})
+    assert mail.outbox == []
+    [job] = _jobs()
+    assert job.task_path == "rathaus.processes.tasks.deliver_outbox"
+    _run(job)
+    assert [m.subject for m in mail.outbox] == ["Later"]
