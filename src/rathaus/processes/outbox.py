@@ -69,7 +69,10 @@ def outbox_delivered_here() -> Iterator[None]:
     finally:
         _DELIVER_HERE.reset(token)
         for pk in collected:
-            outbox_deliver(message_id_=pk)
+            try:
+                outbox_deliver(message_id_=pk)
+            except Exception:  # the others still go out; the sweep retries this one
+                logger.exception("outbox message %s: delivery after the job's steps failed", pk)
 
 
 def message_id(key: str) -> str:
