@@ -33,9 +33,10 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
 Prints cases/s for each, CPU milliseconds per case of the benchmark's own processes (PostgreSQL's
 CPU is not included) and, for the two database phases, of the whole machine while they ran
 (PostgreSQL included: at 200 cases/s on 2 cores a case may cost 10 ms of it; in the process-only
-phase it includes the ``db_worker`` processes sending the e-mails the process starts queue), the ratios and
-whether the issue's target (200 cases/s end to end on 2 cores) is met. Figures on a shared
-machine vary; the CPU columns vary less.
+phase it includes the ``db_worker`` processes sending the e-mails the process starts queue, up to
+the last of them), the ratios and whether the issue's target (200 cases/s end to end on 2 cores)
+is met. Figures on a shared machine vary; the bench processes' CPU column varies less, the
+machine's counts whatever else runs there too.
 """
 
 from __future__ import annotations
@@ -94,10 +95,10 @@ def _proc_cpu(pids: list[int]) -> float:
 
 
 def _machine_cpu() -> float:
-    """CPU seconds every process on the machine has used so far (Linux /proc/stat: all but idle and iowait)."""
+    """CPU seconds every process on the machine has used so far (Linux /proc/stat; not idle, iowait or steal)."""
     with contextlib.suppress(OSError):
-        user, nice, system, _idle, _iowait, irq, softirq, steal, *_ = map(int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:])
-        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq, *_ = map(int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:])
+        return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
     return float("nan")
 
 
@@ -432,9 +433,9 @@ def main() -> None:
 
         shares = _shares(500_000, args.cases, args.workers)
         process_wall, process_cpu, _ = _parallel(_child(_submitter), shares, town.pk, service.pk, False, args.profile)
-        process_machine = _machine_cpu() - _MACHINE[0]
         if args.tasks == "db":
-            _drain_queue()  # the e-mail jobs the timed process starts enqueued (not timed)
+            _drain_queue()  # the e-mail jobs the timed process starts enqueued (not timed, but in the machine's CPU)
+        process_machine = _machine_cpu() - _MACHINE[0]
         from rathaus.processes.outbox import outbox_deliver_pending
 
         while outbox_deliver_pending(limit=500):  # the receipts of that phase (its job did not run; not timed)

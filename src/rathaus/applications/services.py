@@ -480,7 +480,7 @@ def application_change_status(*, application: Application, status: str, public_t
             event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
                        data=application_event_data(locked, previous_status=old))
         if locked.applicant_email:
-            status_message(change)  # the e-mail, through the outbox: sent once, even if a worker dies
+            status_message(change)  # the e-mail, through the outbox: not lost if a worker dies
         audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)
     application.status, application.closed_at = locked.status, locked.closed_at
@@ -651,6 +651,8 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
             instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status",
                                          "completed_at", "updated_at"])
         # Outbox keys: the engine's steps use "<reference>:<task>", deadline mails "remind:<id>"/"escalate:<id>".
+        # The receipt ("receipt:<id>") and status e-mails ("status:<id>") hold only ids; their composers
+        # write nothing for an anonymised application, so they are left as they are.
         outbox = OutboxMessage.objects.filter(municipality=municipality).filter(
             Q(idempotency_key__startswith=f"{application.reference}:")
             | Q(idempotency_key__in=[f"{kind}:{task.pk}" for task in tasks for kind in ("remind", "escalate")]))

@@ -42,7 +42,7 @@ def application_received(application_id: int) -> None:
              lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
     if application.applicant_email:
         steps.insert(0, lambda: _send_receipt(application))
-    # The e-mails the process queues (status, decision) go out from here once it has committed.
+    # The e-mails the process queues (status, decision) go out from this worker as soon as it has committed.
     with outbox_delivered_here():
         for step in steps:
             try:
@@ -109,7 +109,7 @@ def receipt_email(application_id: int) -> EmailMessage | None:
 
 @task()
 def send_status_email(status_change_id: int) -> None:
-    """The status e-mail of jobs queued before it went through the outbox: sent once, through it."""
+    """The status e-mail of jobs queued before it went through the outbox: now sent through it."""
     from rathaus.processes.outbox import outbox_deliver
 
     from .services import status_message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -24,24 +25,23 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 
 
-# Set by `outbox_delivered_here`: the ids of messages queued in the block and committed since.
-_DELIVER_HERE: ContextVar[list[int] | None] = ContextVar("outbox_deliver_here", default=None)
+# True within `outbox_delivered_here`: messages are delivered as their transaction commits.
+_DELIVER_HERE: ContextVar[bool] = ContextVar("outbox_deliver_here", default=False)
 
 
 def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True) -> OutboxMessage:
     """Queue a side effect once per idempotency key (a second call with the same key is a no-op).
 
-    With `enqueue` a delivery job runs after commit, unless the caller delivers what it queued
+    With `enqueue` a delivery job runs after commit, unless the caller delivers what it queues
     (`outbox_delivered_here`); without, the caller delivers it itself (`outbox_deliver`). The
     periodic sweep retries what failed either way.
     """
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=key[:200], defaults={"municipality": municipality, "kind": kind, "payload": payload})
     if created and enqueue:
-        collected = _DELIVER_HERE.get()
-        if collected is not None:
-            # Only once it is committed (a rolled-back savepoint drops the callback with the row).
-            transaction.on_commit(lambda: collected.append(message.pk))
+        if _DELIVER_HERE.get():
+            # Once it is committed (a rolled-back savepoint drops the callback with the row).
+            transaction.on_commit(functools.partial(_deliver_logged, message.pk), robust=True)
         else:
             from .tasks import deliver_outbox
 
@@ -49,30 +49,31 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     return message
 
 
+def _deliver_logged(message_id_: int) -> None:
+    try:
+        outbox_deliver(message_id_=message_id_)
+    except Exception:  # the job goes on; the sweep retries this message
+        logger.exception("outbox message %s: delivery after its commit failed", message_id_)
+
+
 @contextlib.contextmanager
 def outbox_delivered_here() -> Iterator[None]:
-    """Messages queued in the block are delivered by the caller when it ends, not by a job each.
+    """Messages queued in the block are delivered by this worker as their transaction commits.
 
     For jobs that run process steps: the status and decision e-mails of a case go out from the
-    worker that committed them, without a job row, a claim and a result per message. A message
-    is delivered only once its transaction has committed; if the worker dies first, the sweep
-    (`outbox_deliver_pending`) sends it. Inside a transaction the block changes nothing: its
-    messages commit only after it ends, so they get their jobs as usual.
+    worker that committed them, right after the commit, without a job row, a claim and a result
+    per message. If the worker dies between the commit and the delivery, the periodic sweep
+    (`outbox_deliver_pending`) sends them. Entered inside a transaction the block changes
+    nothing: its messages would commit only after it ended, so they get their jobs as usual.
     """
     if connection.in_atomic_block:
         yield
         return
-    collected: list[int] = []
-    token = _DELIVER_HERE.set(collected)
+    token = _DELIVER_HERE.set(True)
     try:
         yield
     finally:
         _DELIVER_HERE.reset(token)
-        for pk in collected:
-            try:
-                outbox_deliver(message_id_=pk)
-            except Exception:  # the others still go out; the sweep retries this one
-                logger.exception("outbox message %s: delivery after the job's steps failed", pk)
 
 
 def message_id(key: str) -> str:

@@ -184,6 +184,8 @@ RATHAUS_UPLOAD_SCANNERS = env.list("RATHAUS_UPLOAD_SCANNERS", default=["clamav"]
 # Four slashes: django-environ strips one, and the path must stay absolute.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail:///" + str(VAR_DIR / "mail"))
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection may hang: the outbox holds the message's row lock while it sends.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rathaus <noreply@rathaus.example>")
 
 TASKS = {

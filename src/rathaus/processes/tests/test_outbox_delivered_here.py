@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.test import override_settings
 
@@ -82,35 +83,79 @@ def test_a_status_email_is_not_sent_once_the_application_was_anonymised(db_queue
     application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
     before = {job.pk for job in _jobs()}
     application_change_status(application=application, status="in_review", actor=caseworker)
-    type(application).objects.filter(pk=application.pk).update(anonymised_at=application.submitted_at,
-                                                               applicant_email="")
+    type(application).objects.filter(pk=application.pk).update(anonymised_at=application.submitted_at)
     [job] = [job for job in _jobs() if job.pk not in before]
     _run(job)
     assert mail.outbox == []
     assert not OutboxMessage.objects.filter(idempotency_key__startswith="status:", sent_at__isnull=True).exists()
 
 
-def test_messages_are_delivered_when_the_block_ends_and_only_if_committed(db_queue, town):
+def _email(key: str) -> dict:
+    return {"subject": key.title(), "body": "Text", "to": ["a@example.org"]}
+
+
+def test_messages_are_delivered_as_their_transaction_commits_and_only_if_it_does(db_queue, town):
     class Abort(Exception):
         pass
 
-    def add_then_fail():
+    def add_then_fail(key):
         with transaction.atomic():
-            outbox_add(municipality=town, key="dropped", kind="email",
-                       payload={"subject": "Dropped", "body": "Text", "to": ["a@example.org"]})
+            outbox_add(municipality=town, key=key, kind="email", payload=_email(key))
             raise Abort
 
     with outbox_delivered_here():
         with transaction.atomic():
-            outbox_add(municipality=town, key="kept", kind="email",
-                       payload={"subject": "Kept", "body": "Text", "to": ["a@example.org"]})
+            outbox_add(municipality=town, key="first", kind="email", payload=_email("first"))
+            with pytest.raises(Abort):
+                add_then_fail("undone")  # a savepoint rolled back inside a transaction that commits
+            outbox_add(municipality=town, key="second", kind="email", payload=_email("second"))
+            assert mail.outbox == []  # not before the commit
+        assert [m.subject for m in mail.outbox] == ["First", "Second"]  # right after it, in this worker
         with pytest.raises(Abort):
-            add_then_fail()
-        assert mail.outbox == []  # not before the block ends
-    assert [m.subject for m in mail.outbox] == ["Kept"]
-    [(key, sent_at)] = OutboxMessage.objects.values_list("idempotency_key", "sent_at")
-    assert key == "kept" and sent_at is not None
+            add_then_fail("dropped")
+    assert [m.subject for m in mail.outbox] == ["First", "Second"]
+    assert sorted(OutboxMessage.objects.values_list("idempotency_key", flat=True)) == ["first", "second"]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
     assert _jobs() == []
+
+
+def test_a_failed_delivery_is_left_to_the_sweep_and_the_job_goes_on(db_queue, town, monkeypatch):
+    from rathaus.processes.outbox import outbox_deliver_pending
+
+    real_send = EmailMessage.send
+
+    def send(message, *args, **kwargs):
+        if message.subject == "Broken":
+            raise ConnectionRefusedError("mail server down")
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    with outbox_delivered_here():
+        with transaction.atomic():
+            outbox_add(municipality=town, key="broken", kind="email", payload=_email("broken"))
+            outbox_add(municipality=town, key="fine", kind="email", payload=_email("fine"))
+        after = "reached"
+    assert after == "reached" and [m.subject for m in mail.outbox] == ["Fine"]
+    broken = OutboxMessage.objects.get(idempotency_key="broken")
+    assert broken.sent_at is None and broken.attempts == 1 and "mail server down" in broken.last_error
+    monkeypatch.setattr(EmailMessage, "send", real_send)
+    assert outbox_deliver_pending() == 1
+    assert [m.subject for m in mail.outbox] == ["Fine", "Broken"]
+
+
+def test_a_status_email_job_queued_before_the_outbox_sends_once_through_it(db_queue, town, demo_services, dog_data,
+                                                                           caseworker):
+    from rathaus.applications.tasks import send_status_email
+
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    application_change_status(application=application, status="in_review", public_text="Wir prüfen.", actor=caseworker)
+    change = application.history.last()
+    send_status_email.call(change.pk)
+    send_status_email.call(change.pk)
+    send_status_email.call(change.pk + 1000)  # a status change deleted meanwhile: nothing to send
+    [sent] = mail.outbox
+    assert "Wir prüfen." in sent.body
+    assert sent.extra_headers["X-Rathaus-Idempotency-Key"] == f"status:{change.pk}"
 
 
 def test_inside_a_transaction_the_block_leaves_delivery_to_a_job(db_queue, town):
