@@ -159,6 +159,8 @@ class OutboxMessage(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # After a failed attempt: not before this time again (outbox.retry_delay); None: due now.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

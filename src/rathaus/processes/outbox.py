@@ -10,11 +10,13 @@ import logging
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rathaus.core.jobs import enqueue_on_commit
@@ -22,7 +24,6 @@ from rathaus.core.jobs import enqueue_on_commit
 from .models import OutboxKind, OutboxMessage
 
 logger = logging.getLogger(__name__)
-MAX_ATTEMPTS = 10
 
 
 # True within `outbox_delivered_here`: messages are delivered as their transaction commits.
@@ -125,11 +126,12 @@ def _send(message: OutboxMessage) -> None:
             pass
 
 
-def outbox_deliver(*, message_id_: int) -> bool:
+def outbox_deliver(*, message_id_: int, now: datetime | None = None) -> bool:
     """Send one message if still unsent; returns whether it was sent now.
 
     The row stays locked while sending and is marked sent in the same transaction, so two
-    workers never send it both; a crash before the commit leaves it unsent for the sweep.
+    workers never send it both; a crash before the commit leaves it unsent for the sweep. A
+    failed attempt is counted and the next one is due `retry_delay` after `now`.
     """
     with transaction.atomic():
         qs = OutboxMessage.objects.filter(pk=message_id_, sent_at__isnull=True)
@@ -138,18 +140,46 @@ def outbox_deliver(*, message_id_: int) -> bool:
         message = qs.first()
         if message is None:
             return False
+        attempts = message.attempts + 1
         try:
             _send(message)
         except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
-            OutboxMessage.objects.filter(pk=message.pk).update(attempts=message.attempts + 1, last_error=str(exc)[:2000])
-            logger.warning("outbox %s failed: %s", message.idempotency_key, exc)
+            given_up = attempts >= max_attempts()
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                attempts=attempts, last_error=str(exc)[:2000],
+                next_attempt_at=None if given_up else (now or timezone.now()) + retry_delay(attempts))
+            if given_up:
+                logger.error("outbox %s failed for good after %s attempts: %s", message.idempotency_key, attempts, exc)
+            else:
+                logger.warning("outbox %s failed (attempt %s, retried in %s): %s", message.idempotency_key, attempts,
+                               retry_delay(attempts), exc)
             return False
-        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=message.attempts + 1)
+        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=attempts, next_attempt_at=None)
     return True
 
 
-def outbox_deliver_pending(*, limit: int = 200) -> int:
-    """Deliver unsent messages (oldest first); the sweep's safety net after a crash."""
-    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
-               .order_by("id").values_list("pk", flat=True)[:limit])
-    return sum(outbox_deliver(message_id_=pk) for pk in ids)
+def max_attempts() -> int:
+    """Attempts before a message is given up (``RATHAUS_OUTBOX_MAX_ATTEMPTS``)."""
+    return int(getattr(settings, "RATHAUS_OUTBOX_MAX_ATTEMPTS", 15))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after failed attempt number `attempts`: one minute, doubling, at most six hours.
+
+    With the default 15 attempts a message outlasts a day and a half of a mail server's or a
+    back-office system's outage, and a failing message is not tried on every sweep.
+    """
+    return timedelta(minutes=min(2 ** min(attempts - 1, 16), 360))
+
+
+def outbox_deliver_pending(*, limit: int = 200, now: datetime | None = None) -> int:
+    """Deliver unsent messages that are due; the sweep's safety net after a crash or a failure.
+
+    Messages never tried come first (oldest first), then those whose retry is due, fewest
+    attempts first: messages that keep failing cannot hold up the others.
+    """
+    now = now or timezone.now()
+    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=max_attempts())
+               .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+               .order_by("attempts", "id").values_list("pk", flat=True)[:limit])
+    return sum(outbox_deliver(message_id_=pk, now=now) for pk in ids)

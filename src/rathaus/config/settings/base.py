@@ -186,6 +186,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail:///" + str(VAR_DIR /
 vars().update(EMAIL_CONFIG)
 # Seconds an SMTP connection may hang: the outbox holds the message's row lock while it sends.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Attempts before the outbox gives an e-mail or back-office call up (waits double from 1 minute to 6 hours).
+RATHAUS_OUTBOX_MAX_ATTEMPTS = env.int("RATHAUS_OUTBOX_MAX_ATTEMPTS", default=15)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rathaus <noreply@rathaus.example>")
 
 TASKS = {
