@@ -159,7 +159,7 @@ class OutboxMessage(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    # After a failed attempt: not before this time again (outbox.retry_delay); None: due now.
+    # After a failed attempt: not before this time again (outbox.retry_delay); None after a failure: given up.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

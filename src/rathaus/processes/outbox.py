@@ -179,7 +179,8 @@ def outbox_deliver_pending(*, limit: int = 200, now: datetime | None = None) -> 
     attempts first: messages that keep failing cannot hold up the others.
     """
     now = now or timezone.now()
+    # Failed and without a next attempt: given up (a lower RATHAUS_OUTBOX_MAX_ATTEMPTS also stops retries).
     ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=max_attempts())
-               .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+               .filter(Q(attempts=0) | Q(next_attempt_at__lte=now))
                .order_by("attempts", "id").values_list("pk", flat=True)[:limit])
     return sum(outbox_deliver(message_id_=pk, now=now) for pk in ids)
