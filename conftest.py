@@ -127,3 +127,33 @@ def _fresh_rate_limits():
 
     for alias in caches:
         caches[alias].clear()
+
+
+@pytest.fixture
+def db_queue():
+    """Jobs go to the database queue (django-tasks-db) as in production, instead of running at once."""
+    from django.test import override_settings
+
+    # django-tasks rebuilds its backends when the setting changes (setting_changed signal).
+    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+        yield
+
+
+@pytest.fixture
+def migrator():
+    """`migrate(targets)` moves the database to those migrations and returns their historical apps.
+
+    The database is migrated back to the latest state when the test ends, whatever happened.
+    """
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(targets):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(targets)
+        return executor.loader.project_state(targets).apps
+
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    yield migrate
+    migrate(latest)

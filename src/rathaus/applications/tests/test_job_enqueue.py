@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
 
 from rathaus.applications.models import Application
 from rathaus.applications.services import application_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DB_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
-@pytest.fixture
-def db_queue():
-    # django-tasks rebuilds its backends when the setting changes (setting_changed signal).
-    with override_settings(TASKS=DB_QUEUE):
-        yield
-
 
 def test_jobs_exist_exactly_when_the_application_commits(db_queue, town, demo_services, dog_data):
     from django_tasks_db.models import DBTaskResult

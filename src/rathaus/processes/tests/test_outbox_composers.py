@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from rathaus.processes.models import OutboxKind, OutboxMessage
 from rathaus.processes.outbox import composed, composer, outbox_add, outbox_deliver
@@ -49,21 +47,10 @@ def test_an_unknown_composer_is_named_and_the_message_stays_for_a_retry(town):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_waiting_receipts_of_the_old_form_name_their_composer_after_the_migration(town):
-    before, after = [("processes", "0003_delete_casedocument")], [("processes", "0004_outbox_composed_receipts")]
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes()
-    try:
-        executor.migrate(before)
-        old = executor.loader.project_state(before).apps.get_model("processes", "OutboxMessage")
-        old.objects.create(municipality_id=town.pk, kind="email", idempotency_key="receipt:41", payload={"receipt_for": 41})
-        old.objects.create(municipality_id=town.pk, kind="email", idempotency_key="other", payload={"subject": "s"})
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(after)
-        payloads = dict(OutboxMessage.objects.values_list("idempotency_key", "payload"))
-        assert payloads == {"receipt:41": composed("application-receipt", 41), "other": {"subject": "s"}}
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(latest)
+def test_waiting_receipts_of_the_old_form_name_their_composer_after_the_migration(town, migrator):
+    old = migrator([("processes", "0003_delete_casedocument")]).get_model("processes", "OutboxMessage")
+    old.objects.create(municipality_id=town.pk, kind="email", idempotency_key="receipt:41", payload={"receipt_for": 41})
+    old.objects.create(municipality_id=town.pk, kind="email", idempotency_key="other", payload={"subject": "s"})
+    migrator([("processes", "0004_outbox_composed_receipts")])
+    payloads = dict(OutboxMessage.objects.values_list("idempotency_key", "payload"))
+    assert payloads == {"receipt:41": composed("application-receipt", 41), "other": {"subject": "s"}}

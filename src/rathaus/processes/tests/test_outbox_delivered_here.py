@@ -8,7 +8,6 @@ import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.test import override_settings
 from django.utils import timezone
 
 from rathaus.applications.services import application_change_status, application_submit
@@ -16,15 +15,6 @@ from rathaus.processes.models import OutboxMessage
 from rathaus.processes.outbox import outbox_add, outbox_delivered_here
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DB_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
-@pytest.fixture
-def db_queue():
-    with override_settings(TASKS=DB_QUEUE):
-        yield
-
 
 def _jobs():
     from django_tasks_db.models import DBTaskResult

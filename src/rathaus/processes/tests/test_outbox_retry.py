@@ -87,26 +87,12 @@ def test_messages_never_tried_go_before_those_that_keep_failing(town, mail_serve
 
 
 @pytest.mark.django_db(transaction=True)
-def test_after_the_upgrade_messages_still_retried_stay_due_and_those_given_up_stay_given_up(town):
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    before, after = [("processes", "0004_outbox_composed_receipts")], [("processes", "0005_outbox_retry_backoff")]
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes()
-    try:
-        executor.migrate(before)
-        old = executor.loader.project_state(before).apps.get_model("processes", "OutboxMessage")
-        for key, attempts in (("fresh", 0), ("failing", 3), ("given-up", 10)):
-            old.objects.create(municipality_id=town.pk, kind="email", idempotency_key=key, attempts=attempts,
-                               payload={"subject": key, "body": "Text", "to": ["a@example.org"]})
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(after)
-        assert outbox_deliver_pending() == 2
-        assert sorted(m.subject for m in mail.outbox) == ["failing", "fresh"]
-        assert OutboxMessage.objects.get(idempotency_key="given-up").sent_at is None
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(latest)
+def test_after_the_upgrade_messages_still_retried_stay_due_and_those_given_up_stay_given_up(town, migrator):
+    old = migrator([("processes", "0004_outbox_composed_receipts")]).get_model("processes", "OutboxMessage")
+    for key, attempts in (("fresh", 0), ("failing", 3), ("given-up", 10)):
+        old.objects.create(municipality_id=town.pk, kind="email", idempotency_key=key, attempts=attempts,
+                           payload={"subject": key, "body": "Text", "to": ["a@example.org"]})
+    migrator([("processes", "0005_outbox_retry_backoff")])
+    assert outbox_deliver_pending() == 2
+    assert sorted(m.subject for m in mail.outbox) == ["failing", "fresh"]
+    assert OutboxMessage.objects.get(idempotency_key="given-up").sent_at is None
