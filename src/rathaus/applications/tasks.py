@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
-from rathaus.processes.outbox import composer
+from rathaus.processes.outbox import composer, outbox_delivered_here
 
 from .models import RECEIPT_COMPOSER, STATUS_COMPOSER, Application, StatusChange
 
@@ -23,6 +23,7 @@ def _status_url(application: Application, token: str) -> str:
 
 
 @task()
+@outbox_delivered_here()  # the e-mails the process queues (status, decision) go out as it commits
 def application_received(application_id: int) -> None:
     """Everything that follows a submission, in one job: receipt, process start, subscribers.
 
@@ -31,7 +32,6 @@ def application_received(application_id: int) -> None:
     raised at the end, so the job is marked failed and the log names what went wrong.
     """
     from rathaus.integration.services import deliveries_run_if_subscribed
-    from rathaus.processes.outbox import outbox_delivered_here
     from rathaus.processes.services import process_start
 
     application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
@@ -42,14 +42,12 @@ def application_received(application_id: int) -> None:
              lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
     if application.applicant_email:
         steps.insert(0, lambda: _send_receipt(application))
-    # The e-mails the process queues (status, decision) go out from this worker as soon as it has committed.
-    with outbox_delivered_here():
-        for step in steps:
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
-                logger.exception("after submission of application %s", application_id)
-                failures.append(exc)
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
+            logger.exception("after submission of application %s", application_id)
+            failures.append(exc)
     if failures:
         raise failures[0]
 

@@ -144,15 +144,14 @@ def outbox_deliver(*, message_id_: int, now: datetime | None = None) -> bool:
         try:
             _send(message)
         except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
-            given_up = attempts >= max_attempts()
+            wait = None if attempts >= max_attempts() else retry_delay(attempts)
             OutboxMessage.objects.filter(pk=message.pk).update(
-                attempts=attempts, last_error=str(exc)[:2000],
-                next_attempt_at=None if given_up else (now or timezone.now()) + retry_delay(attempts))
-            if given_up:
+                attempts=attempts, last_error=str(exc)[:2000], next_attempt_at=wait and (now or timezone.now()) + wait)
+            if wait is None:
                 logger.error("outbox %s failed for good after %s attempts: %s", message.idempotency_key, attempts, exc)
             else:
                 logger.warning("outbox %s failed (attempt %s, retried in %s): %s", message.idempotency_key, attempts,
-                               retry_delay(attempts), exc)
+                               wait, exc)
             return False
         OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=attempts, next_attempt_at=None)
     return True
