@@ -137,6 +137,11 @@ class FieldError:
     message: str
     message_en: str
 
+    @property
+    def message_de(self) -> str:
+        """The German message (as other bilingual errors name it; see core.language.localized)."""
+        return self.message
+
 
 # When several keywords fail on one field, the field shows the most helpful message only.
 _PRIORITY = {
@@ -162,7 +167,7 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     the field in the schema. ``required`` errors point at the missing field itself; for
     ``oneOf``/``anyOf`` the errors of the alternative that came closest are reported.
     """
-    if _fast_valid(schema, data) and not _holds_nul(data):
+    if _fast_valid(schema, data) and next(_nul_errors(schema, data, ()), None) is None:
         return []
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     best: dict[str, tuple[int, FieldError]] = {}
@@ -275,23 +280,6 @@ def _portable_pattern(pattern: Any) -> bool:
                 return False
         index += 1
     return True
-
-
-def _holds_nul(data: Any) -> bool:
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, Mapping):
-            for key, child in value.items():
-                if "\x00" in str(key):
-                    return True
-                stack.append(child)
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
 
 
 def _rank(schema: Schema, error: FieldError) -> int:
