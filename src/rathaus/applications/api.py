@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from rathaus.accounts.rules import Perm
 from rathaus.catalog.selectors import counted_service_for_submission
 from rathaus.core.audit import client_ip
-from rathaus.core.language import in_english
+from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
 from rathaus.core.ratelimit import address_key, over_limit
 from rathaus.integration.auth import token_user_for
@@ -287,10 +287,9 @@ def submit(request, slug: str):
                                               key_checked_by_insert=True,
                                               representation=representation)
     except services.ApplicationInvalid as exc:
-        english = in_english()
         return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",
                                type_="invalid-application", errors=[
-                                   {"pointer": "/data" + e.pointer, "detail": e.message_en if english else e.message,
+                                   {"pointer": "/data" + e.pointer, "detail": localized(e),
                                     "detail_en": e.message_en, "code": e.code} for e in exc.errors])
     except services.IdempotencyConflict:
         raise ProblemError(409, "Conflict", "Dieser Idempotency-Key wurde schon für eine andere Anfrage verwendet.",

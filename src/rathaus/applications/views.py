@@ -25,7 +25,7 @@ from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
-from rathaus.core.language import in_english, localized
+from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
@@ -40,12 +40,11 @@ from .pdf import receipt_pdf
 
 
 def _messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str]]:
-    english = in_english()
     by_name: dict[str, list[str]] = {}
     for error in errors:
         if step_key is not None and (not error.path or error.path[0] != step_key):
             continue
-        by_name.setdefault(FormSpec.html_name(error.path), []).append(error.message_en if english else error.message)
+        by_name.setdefault(FormSpec.html_name(error.path), []).append(localized(error))
     return by_name
 
 
@@ -231,7 +230,7 @@ def review(request, token: str):
             result = services.draft_submit(draft=draft, ip=client_ip(request))
         except services.ApplicationInvalid as exc:
             # A file the upload checks refuse now (e.g. the malware scanner is down): say which, store nothing.
-            refused = [exc_error.message_en if in_english() else exc_error.message for exc_error in exc.errors]
+            refused = [localized(exc_error) for exc_error in exc.errors]
         else:
             return redirect("applications:receipt", municipality=request.municipality.slug,
                             reference=result.application.reference, token=result.access_token)

@@ -26,7 +26,7 @@ from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
-from rathaus.core.language import in_english, localized
+from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.forms.rendering import error_summary, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
@@ -72,10 +72,9 @@ def _export(qs, fmt: str, municipality, view: str):
 
 
 def _errors_by_name(errors) -> dict[str, list[str]]:
-    english = in_english()
     by_name: dict[str, list[str]] = {}
     for error in errors:
-        by_name.setdefault(FormSpec.html_name(error.path), []).append(error.message_en if english else error.message)
+        by_name.setdefault(FormSpec.html_name(error.path), []).append(localized(error))
     return by_name
 
 
