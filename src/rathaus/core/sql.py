@@ -137,7 +137,7 @@ def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequen
     """
     model = type(objs[0])
     sql, fields = _insert_values_text(model, connection.alias, len(objs), tuple(returning))
-    params = [field.get_db_prep_save(getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
+    params = [_prep(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
               for obj in objs for field in fields]
     return sql, params
 
