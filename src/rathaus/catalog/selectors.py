@@ -46,20 +46,14 @@ def service_choices(*, municipality):
 _SCHEMAS: dict[str, Any] = {}  # form schema text -> parsed document (forms change rarely; bounded below)
 
 
-def service_for_submission(*, slug: str, service_id: int) -> Service | None:
-    """The published service of an active municipality, with municipality and form, in one query.
+def counted_service_for_submission(*, slug: str, service_id: int,
+                                   count: tuple[str, str, str] | None = None) -> tuple[Service | None, bool]:
+    """The published service of an active municipality, with municipality and form, in one query;
+    with `count` (group, key, rate) the request counted against that rate limit in the same
+    statement (see `core.ratelimit`): (service or None, over the limit).
 
     For the submission endpoint, where this look-up is on every request: hand-written SQL instead
     of the ORM's (which compiles anew each time), the form's schema parsed once per distinct text.
-    None if no such service.
-    """
-    return counted_service_for_submission(slug=slug, service_id=service_id)[0]
-
-
-def counted_service_for_submission(*, slug: str, service_id: int,
-                                   count: tuple[str, str, str] | None = None) -> tuple[Service | None, bool]:
-    """`service_for_submission`, and with `count` (group, key, rate) the request counted against
-    that rate limit in the same statement (see `core.ratelimit`): (service or None, over the limit).
 
     The statement is prepared, so its plan is made once, perhaps while tables are small: it reads
     only rows found by their keys (service, municipality, form), never a table that grows.

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from rathaus.applications.models import Application, ReferenceCounter, Status
 from rathaus.applications.services import application_submit
-from rathaus.catalog.selectors import service_for_submission
+from rathaus.catalog.selectors import counted_service_for_submission
 from rathaus.integration.models import DomainEvent, EventKind
 
 pytestmark = pytest.mark.django_db
@@ -118,26 +118,26 @@ def test_a_failed_submission_stores_nothing_and_leaves_no_gap_on_postgresql(town
 
 def test_lookup_finds_only_published_services_of_active_towns(town, other_town, demo_services):
     service = demo_services["hund-anmelden"]
-    found = service_for_submission(slug=town.slug, service_id=service.pk)
+    found = counted_service_for_submission(slug=town.slug, service_id=service.pk)[0]
     assert found.pk == service.pk and found.municipality.slug == town.slug and found.form.schema == service.form.schema
-    assert service_for_submission(slug=other_town.slug, service_id=service.pk) is None  # another town's slug
+    assert counted_service_for_submission(slug=other_town.slug, service_id=service.pk)[0] is None  # another town's slug
     service.is_published = False
     service.save(update_fields=["is_published"])
-    assert service_for_submission(slug=town.slug, service_id=service.pk) is None
+    assert counted_service_for_submission(slug=town.slug, service_id=service.pk)[0] is None
     service.is_published = True
     service.save(update_fields=["is_published"])
     town.is_active = False
     town.save(update_fields=["is_active"])
-    assert service_for_submission(slug=town.slug, service_id=service.pk) is None
+    assert counted_service_for_submission(slug=town.slug, service_id=service.pk)[0] is None
 
 
 def test_lookup_sees_a_changed_form_at_once(town, demo_services):
     service = demo_services["hund-anmelden"]
-    assert "Neuer Titel" not in json.dumps(service_for_submission(slug=town.slug, service_id=service.pk).form.schema)
+    assert "Neuer Titel" not in json.dumps(counted_service_for_submission(slug=town.slug, service_id=service.pk)[0].form.schema)
     form = service.form
     form.schema = {**form.schema, "title": "Neuer Titel"}
     form.save(update_fields=["schema"])
-    assert service_for_submission(slug=town.slug, service_id=service.pk).form.schema["title"] == "Neuer Titel"
+    assert counted_service_for_submission(slug=town.slug, service_id=service.pk)[0].form.schema["title"] == "Neuer Titel"
 
 
 @pytest.mark.django_db(transaction=True)
