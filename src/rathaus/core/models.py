@@ -101,11 +101,12 @@ class RateCounter(models.Model):
     """
 
     key = models.CharField(max_length=200, primary_key=True)
-    window_start = models.BigIntegerField(help_text="Start of the counted window, in seconds since the epoch.")
+    # The end, not the start: a row can be pruned once its window is over, whatever the rate's period.
+    window_end = models.BigIntegerField(help_text="End of the counted window, in seconds since the epoch.")
     hits = models.PositiveIntegerField()
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.hits} since {self.window_start}"
+        return f"{self.key}: {self.hits} until {self.window_end}"
 
 
 class PeriodicRun(models.Model):

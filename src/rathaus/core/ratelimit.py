@@ -72,8 +72,8 @@ def counting_statement(connection, group: str, key: str, rate: str, *,
     which saves the round trip; ``hits > limit`` means refused.
     """
     limit, period = parse_rate(rate)
-    window = int((time.time() if now is None else now) // period) * period
-    return _upsert_sql(connection.alias), [f"{group}:{key}"[:200], window], limit
+    window_end = (int((time.time() if now is None else now) // period) + 1) * period
+    return _upsert_sql(connection.alias), [f"{group}:{key}"[:200], window_end], limit
 
 
 @functools.cache
@@ -82,19 +82,13 @@ def _upsert_sql(alias: str) -> str:
     table = quote(RateCounter._meta.db_table)
     # A newer window starts the count afresh; a request stamped with an older one (a web host whose
     # clock lags) counts in the current window instead of resetting it.
-    newer = f"excluded.window_start > {table}.window_start"
-    return (f"INSERT INTO {table} ({quote('key')}, window_start, hits) VALUES (%s, %s, 1) "  # noqa: S608 - names from the model
+    newer = f"excluded.window_end > {table}.window_end"
+    return (f"INSERT INTO {table} ({quote('key')}, window_end, hits) VALUES (%s, %s, 1) "  # noqa: S608 - names from the model
             f"ON CONFLICT ({quote('key')}) DO UPDATE SET hits = CASE WHEN {newer} THEN 1 ELSE {table}.hits + 1 END, "
-            f"window_start = CASE WHEN {newer} THEN excluded.window_start ELSE {table}.window_start END RETURNING hits")
+            f"window_end = CASE WHEN {newer} THEN excluded.window_end ELSE {table}.window_end END RETURNING hits")
 
 
-def prune(*, older_than: int | None = None, now: float | None = None) -> int:
-    """Delete the counters of windows that started more than `older_than` seconds ago; the count deleted.
-
-    By default a day, or the submission limit's window if that is longer (its counters must live out their window).
-    """
-    if older_than is None:
-        older_than = max(86400, parse_rate(settings.RATELIMIT_SUBMISSIONS)[1])
-    cutoff = (time.time() if now is None else now) - older_than
-    deleted, _ = RateCounter.objects.filter(window_start__lt=cutoff).delete()
+def prune(*, now: float | None = None) -> int:
+    """Delete the counters of windows that are over (of any rate's period); the count deleted."""
+    deleted, _ = RateCounter.objects.filter(window_end__lte=time.time() if now is None else now).delete()
     return deleted

@@ -7,5 +7,5 @@ from . import ratelimit
 
 @task()
 def prune_rate_counters() -> dict:
-    """Drop rate-limit counters of windows long past (one row per client address would pile up)."""
+    """Drop rate-limit counters of windows that are over (one row per client address would pile up)."""
     return {"deleted": ratelimit.prune()}

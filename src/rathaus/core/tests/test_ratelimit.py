@@ -60,7 +60,7 @@ def test_pruning_drops_only_windows_long_past():
 
 
 def test_the_periodic_job_prunes():
-    RateCounter.objects.create(key="submit:10.0.0.9", window_start=0, hits=4)
+    RateCounter.objects.create(key="submit:10.0.0.9", window_end=0, hits=4)
 
     assert prune_rate_counters.call() == {"deleted": 1}
 
@@ -97,7 +97,7 @@ def test_a_request_stamped_with_an_older_window_counts_in_the_current_one():
     assert over_limit("submit", "10.0.0.1", "2/m", now=MINUTE + 61) is False
     assert over_limit("submit", "10.0.0.1", "2/m", now=MINUTE + 59) is False  # lagging host: no reset
     assert over_limit("submit", "10.0.0.1", "2/m", now=MINUTE + 62) is True
-    assert RateCounter.objects.get().window_start == MINUTE + 60
+    assert RateCounter.objects.get().window_end == MINUTE + 120  # the window of MINUTE + 60
 
 
 def test_ipv4_clients_on_a_dual_stack_socket_are_counted_by_their_ipv4_address():
