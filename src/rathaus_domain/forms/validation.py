@@ -258,9 +258,11 @@ def _portable_pattern(pattern: Any) -> bool:
     """True if `pattern` keeps to what reads alike in Python, ECMA-262 and Rust (see above).
 
     Inside a character class, a nested ``[`` and ``&&``, ``--``, ``~~`` are set operations in Rust
-    but literals in Python. Errs on the side of False (then only the reference path runs).
+    but literals in Python. What the form check refuses as read differently by Python and
+    ECMA-262 (`_engine_dependent`) is not portable either, for a schema that skipped that check.
+    Errs on the side of False (then only the reference path runs).
     """
-    if not isinstance(pattern, str) or _UNPORTABLE.search(pattern):
+    if not isinstance(pattern, str) or _UNPORTABLE.search(pattern) or _engine_dependent(pattern):
         return False
     in_class, index = False, 0
     while index < len(pattern):
