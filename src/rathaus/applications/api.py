@@ -14,7 +14,11 @@ from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rathaus.accounts.rules import Perm
-from rathaus.catalog.selectors import counted_service_for_submission
+from rathaus.catalog.selectors import (
+    counted_service_for_submission,
+    forget_service_for_submission,
+    remembered_service_for_submission,
+)
 from rathaus.core.audit import client_ip
 from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
@@ -271,8 +275,19 @@ def submit(request, slug: str):
         if over_limit(*count):
             _refuse_rate()
         raise
-    # The count, tenant, service and form in one statement on the hot path; the tenant alone only
-    # to tell 404 from 422. A reused Idempotency-Key is recognised when the application is stored.
+    # A service looked up before in this process is used as remembered: the statement that stores
+    # the application checks that it still holds and counts the request, so the common case is one
+    # statement. Otherwise (or when it no longer holds) the count, tenant, service and form in one
+    # statement; the tenant alone only to tell 404 from 422. A reused Idempotency-Key is recognised
+    # when the application is stored.
+    lookup = remembered_service_for_submission(slug=slug, service_id=body["service"]) if representation is None else None
+    if lookup is not None:
+        try:
+            return _submitted(request, body, representation, key, lookup.service, lookup=lookup, count=count)
+        except services.LookupStale:
+            forget_service_for_submission(lookup)
+        except services.ApplicationInvalid:
+            pass  # the remembered form may be outdated: the errors are those of a fresh look-up's form
     service, over = counted_service_for_submission(slug=slug, service_id=body["service"], count=count)
     if over:
         _refuse_rate()
@@ -280,20 +295,36 @@ def submit(request, slug: str):
         municipality_get(slug=slug)
         raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",
                            type_="unknown-service", errors=[{"pointer": "/service", "detail": "Unbekannte Leistung", "code": "unknown"}])
+    return _submitted(request, body, representation, key, service)
+
+
+def _submitted(request, body: dict, representation, key: str, service, *, lookup=None,
+               count: tuple[str, str, str] | None = None):
+    """Store the application and answer; with a remembered `lookup`, `count` is taken by the
+    statement that stores it, or here when the request ends before that statement, and invalid
+    data raises ApplicationInvalid (to be checked again against a fresh look-up)."""
     municipality = service.municipality
     try:
         result = services.application_submit(municipality=municipality, service=service, data=body["data"],
                                               channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request),
                                               key_checked_by_insert=True,
-                                              representation=representation)
+                                              representation=representation, lookup=lookup, count=count)
+    except services.RateLimited:
+        _refuse_rate()
     except services.ApplicationInvalid as exc:
+        if lookup is not None:
+            raise
         return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",
                                type_="invalid-application", errors=[
                                    {"pointer": "/data" + e.pointer, "detail": localized(e),
                                     "detail_en": e.message_en, "code": e.code} for e in exc.errors])
     except services.IdempotencyConflict:
+        if count is not None and over_limit(*count):
+            _refuse_rate()
         raise ProblemError(409, "Conflict", "Dieser Idempotency-Key wurde schon für eine andere Anfrage verwendet.",
                            type_="idempotency-conflict") from None
+    if not result.created and count is not None and over_limit(*count):
+        _refuse_rate()  # a replay: the statement that would have counted it did not run to the end
     application = result.application
     response = {"reference": application.reference, "status": application.status, "access_token": result.access_token,
                 "status_url": _status_url(request, municipality, application.reference, result.access_token)}

@@ -22,8 +22,10 @@ from django.utils.translation import gettext_noop
 from rathaus.cases.files import discard_files_on_error
 from rathaus.cases.services import documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
+from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
 from rathaus.core.jobs import enqueue_on_commit, job_row, queued_in_transaction
+from rathaus.core.ratelimit import counting_statement
 from rathaus.core.sql import insert_select, prepared_cursor
 from rathaus_domain.forms.identity import IdentityCache
 from rathaus_domain.forms.model import FormSpec, value_at
@@ -60,6 +62,15 @@ class ApplicationInvalid(Exception):
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before for a different request."""
+
+
+class LookupStale(Exception):
+    """The remembered look-up a submission was made with no longer holds (or cannot be checked on
+    this path); nothing was stored and the request not counted: look up afresh and submit again."""
+
+
+class RateLimited(Exception):
+    """The request, counted by the submission's statement, exceeds the rate limit; nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +241,8 @@ def application_submit(
     ip: str | None = None,
     key_checked_by_insert: bool = False,
     representation: RepresentationData | None = None,
+    lookup: SubmissionLookup | None = None,
+    count: tuple[str, str, str] | None = None,
 ) -> SubmissionResult:
     """Validate and store an application with its reference and first status, all or nothing.
 
@@ -240,7 +253,17 @@ def application_submit(
     API does so: a new key, by far the common case, then costs no look-up). A concurrent first
     use of the key is caught by the constraint either way. A `representation` (applying on
     behalf of someone else) is stored with the application in the same transaction.
+
+    `lookup`: the service (with municipality and form) was not looked up for this request but
+    remembered from an earlier one (see `catalog.selectors.SubmissionLookup`); the statement that
+    stores the application checks that it still holds, and raises LookupStale if it does not (or
+    if the submission needs more than that one statement), having stored nothing. `count` (group,
+    key, rate; with `lookup` only) counts the request against that rate limit in the same
+    statement; RateLimited if it is over. Neither is counted when an exception is raised before
+    the statement (invalid data, conflicting key): the caller counts then.
     """
+    if count is not None and lookup is None:
+        raise ValueError("count needs a remembered lookup (otherwise the look-up counts)")
     if service.municipality_id != municipality.pk:
         raise ValueError("service belongs to another municipality")
     if representation is not None and representation.kind not in MandateKind.values:
@@ -274,6 +297,8 @@ def application_submit(
     # takes the number itself. Otherwise the number is taken first, in its own short transaction,
     # so no counter lock is held while files are written (the audit chain's lock comes last).
     one_statement = db.vendor == "postgresql" and not files and representation is None
+    if lookup is not None and not one_statement:
+        raise LookupStale  # only the one statement checks a remembered look-up
     if idempotency_key and key_checked_by_insert and not one_statement:
         # Here the number is taken before the insert: a key used before must not cost one.
         replay = _replay(municipality, idempotency_key, request_hash)
@@ -302,7 +327,8 @@ def application_submit(
             # Atomic by itself; inside a caller's transaction it gets a savepoint, so a lost race
             # for the Idempotency-Key leaves that transaction usable for the replay below.
             with transaction.atomic(using=db.alias) if db.in_atomic_block else contextlib.nullcontext():
-                _insert_submission(application, received, event_data, year=now.year, audit=audit)
+                _insert_submission(application, received, event_data, year=now.year, audit=audit, lookup=lookup,
+                                   count=count)
         else:
             # audit_batch: the entries of the uploaded files and of the submission join the audit
             # chain together at the end, so its lock is taken once and last.
@@ -350,7 +376,8 @@ def _representation_create(application: Application, data: RepresentationData, *
 
 
 def _insert_submission(application: Application, received: StatusChange, event_data: dict[str, Any], *,
-                       year: int, audit: dict[str, Any]) -> None:
+                       year: int, audit: dict[str, Any], lookup: SubmissionLookup | None = None,
+                       count: tuple[str, str, str] | None = None) -> None:
     """PostgreSQL, without files or representation: the whole submission in one statement (a data-modifying CTE).
 
     Locks the municipality's audit chain head, takes the next reference number, inserts the
@@ -361,6 +388,11 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     gaps. Lock order: chain head, then counter (every submission alike). `audit` takes the
     arguments of `audit_entry` but the object and the summary, which name the application: the
     database fills in its id and reference. Sets the application's `pk` and `reference`.
+
+    With a remembered `lookup` the statement first checks that it still holds, and with `count`
+    counts the request (if the look-up holds); it writes nothing else unless both pass (the chain
+    head's lock, which everything else reads from, is taken only then). LookupStale or
+    RateLimited say which did not.
     """
     from rathaus.integration.models import DomainEvent, EventKind
     from rathaus.integration.services import fan_out_by_caller
@@ -376,9 +408,20 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     id_token, reference_token = placeholder(), placeholder()
     entry = audit_entry(**audit, object_type=Application._meta.label_lower, object_id=id_token,
                         summary=f"{reference_token} {application.service.name}")
-    lock_head, append_entry = chained_insert_parts(db, entry, source="app", substitutions={
+    guard: list[tuple[str, str, list[Any]]] = []
+    gate: tuple[str, list[Any]] | None = None
+    limit = 0
+    if lookup is not None:
+        guard.append(("valid", *submission_lookup_guard(db, lookup)))
+        gate = ("EXISTS (SELECT 1 FROM valid)", [])
+        if count is not None:
+            counting, count_params, limit = counting_statement(db, *count, source="valid")
+            guard.append(("counted", counting, count_params))
+            gate = ("EXISTS (SELECT 1 FROM counted WHERE hits <= CAST(%s AS integer))", [limit])
+    lock_head, append_entry = chained_insert_parts(db, entry, source="app", gate=gate, substitutions={
         id_token: "app.id::text", reference_token: "app.reference"})
     parts = [
+        *guard,
         *lock_head,
         ("number", f"INSERT INTO {counter} (municipality_id, year, value) "  # noqa: S608 - table name from the model
                    "SELECT CAST(%s AS bigint), CAST(%s AS integer), 1 FROM audit_head "
@@ -406,13 +449,22 @@ def _insert_submission(application: Application, received: StatusChange, event_d
             "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)",
             "enqueued_at": "app.submitted_at"})))
     parts += append_entry
-    sql = "WITH " + ", ".join(f"{name} AS ({part})" for name, part, _params in parts) + " SELECT id, reference FROM app"  # noqa: S608 - built from the models
+    # One row in any case: what was stored (nothing while the chain has no head), whether the
+    # remembered look-up held, and the count.
+    outcome = ("(SELECT id FROM app), (SELECT reference FROM app), "  # noqa: S608 - no values in the text
+               + ("EXISTS (SELECT 1 FROM valid), " if lookup is not None else "true, ")
+               + ("(SELECT hits FROM counted)" if count is not None else "0"))
+    sql = "WITH " + ", ".join(f"{name} AS ({part})" for name, part, _params in parts) + f" SELECT {outcome}"  # noqa: S608 - built from the models
     params = [param for _name, _part, part_params in parts for param in part_params]
     for _attempt in range(2):
         with prepared_cursor(db) as cursor:
             cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is not None:
+            *row, held, hits = cursor.fetchone()
+        if not held:
+            raise LookupStale
+        if count is not None and (hits or 0) > limit:
+            raise RateLimited
+        if row[0] is not None:
             break
         ensure_chain_head(municipality.pk)  # the municipality's first entry: nothing was written
     else:

@@ -1,6 +1,7 @@
 """Reads on the service catalogue; every function needs the municipality."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
@@ -46,14 +47,74 @@ def service_choices(*, municipality):
 _SCHEMAS: dict[str, Any] = {}  # form schema text -> parsed document (forms change rarely; bounded below)
 
 
+@dataclass(frozen=True)
+class SubmissionLookup:
+    """A submission look-up remembered by this process (PostgreSQL only): the service with its
+    municipality and form, and `stamp`, the version of the three rows it was built from.
+
+    A later submission to the same service validates against it without looking it up again; its
+    statement checks the stamp (:func:`submission_lookup_guard`) and stores nothing when any of the
+    rows changed since, or the service is no longer offered: the caller then forgets the entry and
+    looks up afresh. The instances are shared by the threads of the process: read them, never
+    change them.
+    """
+
+    slug: str
+    service_id: int
+    service: Service
+    stamp: str
+
+
+_LOOKUPS: dict[tuple[str, str, int], SubmissionLookup] = {}  # (database alias, slug, service id) -> look-up
+_MAX_LOOKUPS = 1024
+
+
+def remembered_service_for_submission(*, slug: str, service_id: int) -> SubmissionLookup | None:
+    """The last look-up of this service by `counted_service_for_submission` in this process, if any
+    (only on PostgreSQL, where the submission's statement can check that it still holds)."""
+    return _LOOKUPS.get((router.db_for_write(Service), slug, service_id))
+
+
+def forget_service_for_submission(lookup: SubmissionLookup) -> None:
+    """Drop a remembered look-up that turned out stale (see `SubmissionLookup`)."""
+    _LOOKUPS.pop((router.db_for_write(Service), lookup.slug, lookup.service_id), None)
+
+
+def submission_lookup_guard(connection, lookup: SubmissionLookup) -> tuple[str, list[Any]]:
+    """A ``SELECT 1`` that yields a row if, and only if, the remembered look-up still holds: the
+    service is published by an active municipality of that slug and none of the three rows
+    changed since (same version stamp). For a data-modifying CTE that writes only if it does."""
+    tables, found, stamp = _lookup_sql_parts(connection)
+    return (f"SELECT 1 AS ok FROM {tables} WHERE {found} AND {stamp} = %s",  # noqa: S608 - names from the models
+            [lookup.slug, lookup.service_id, lookup.stamp])
+
+
+def _lookup_sql_parts(connection) -> tuple[str, str, str]:
+    """The look-up's tables, its condition (parameters: slug, service id) and, on PostgreSQL, the
+    version stamp of the three rows: every update writes a new row version, with the updating
+    transaction's id (xmin) and a new place (ctid); the pair tells two versions apart even within
+    one transaction."""
+    from rathaus.forms.models import FormDefinition
+    from rathaus.tenants.models import Municipality
+
+    quote = connection.ops.quote_name
+    tables = (f"{quote(Service._meta.db_table)} s "
+              f"JOIN {quote(Municipality._meta.db_table)} m ON m.id = s.municipality_id "
+              f"JOIN {quote(FormDefinition._meta.db_table)} f ON f.id = s.form_id")
+    found = "m.slug = %s AND m.is_active AND s.id = %s AND s.is_published"
+    stamp = "ROW(s.xmin, s.ctid, m.xmin, m.ctid, f.xmin, f.ctid)::text" if connection.vendor == "postgresql" else "''"
+    return tables, found, stamp
+
+
 def counted_service_for_submission(*, slug: str, service_id: int,
                                    count: tuple[str, str, str] | None = None) -> tuple[Service | None, bool]:
     """The published service of an active municipality, with municipality and form, in one query;
     with `count` (group, key, rate) the request counted against that rate limit in the same
-    statement (see `core.ratelimit`): (service or None, over the limit).
+    statement (see `core.ratelimit`): (service or None, over the limit). On PostgreSQL the
+    look-up is remembered for later submissions (see `SubmissionLookup`).
 
-    For the submission endpoint, where this look-up is on every request: hand-written SQL instead
-    of the ORM's (which compiles anew each time), the form's schema parsed once per distinct text.
+    For the submission endpoint: hand-written SQL instead of the ORM's (which compiles anew each
+    time), the form's schema parsed once per distinct text.
 
     The statement is prepared, so its plan is made once, perhaps while tables are small: it reads
     only rows found by their keys (service, municipality, form), never a table that grows.
@@ -63,26 +124,23 @@ def counted_service_for_submission(*, slug: str, service_id: int,
     from rathaus.tenants.models import Municipality
 
     # Counting writes: with a read replica configured, the statement must go to the primary.
+    # (Remembered look-ups are checked by the submission's own statement, on the primary, too.)
     connection = connections[router.db_for_read(Service) if count is None else router.db_for_write(Service)]
-    quote = connection.ops.quote_name
     # What a submission does not read stays deferred (time stamps are the dearest columns to load).
     s_cols, s_fields = select_columns(Service, "s", connection, defer=(
         "description", "required_documents", "created_at", "updated_at"))
     m_cols, m_fields = select_columns(Municipality, "m", connection, defer=("address", "created_at"))
     f_cols, f_fields = select_columns(FormDefinition, "f", connection, defer=("rules", "created_at"))
-    tables = (f"{quote(Service._meta.db_table)} s "
-              f"JOIN {quote(Municipality._meta.db_table)} m ON m.id = s.municipality_id "
-              f"JOIN {quote(FormDefinition._meta.db_table)} f ON f.id = s.form_id")
-    found = "m.slug = %s AND m.is_active AND s.id = %s AND s.is_published"
+    tables, found, stamp = _lookup_sql_parts(connection)
     limit, over, params = 0, False, []
     if count is not None and connection.vendor != "postgresql":
         over, count = over_limit(*count), None  # no data-modifying CTEs: counted in a statement of its own
     if count is None:
-        sql = f"SELECT {s_cols}, {m_cols}, {f_cols}, 0 FROM {tables} WHERE {found}"  # noqa: S608 - names from the models
+        sql = f"SELECT {s_cols}, {m_cols}, {f_cols}, {stamp}, 0 FROM {tables} WHERE {found}"  # noqa: S608 - names from the models
     else:
         # One row whether or not the service exists: the count, joined with the service if found.
         counting, params, limit = counting_statement(connection, *count)
-        sql = (f"WITH counted AS ({counting}) SELECT {s_cols}, {m_cols}, {f_cols}, counted.hits "  # noqa: S608 - names from the models
+        sql = (f"WITH counted AS ({counting}) SELECT {s_cols}, {m_cols}, {f_cols}, {stamp}, counted.hits "  # noqa: S608 - names from the models
                f"FROM counted LEFT JOIN ({tables}) ON {found}")
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [*params, slug, service_id])
@@ -90,7 +148,7 @@ def counted_service_for_submission(*, slug: str, service_id: int,
     over = over or (count is not None and row is not None and row[-1] > limit)
     if row is None or row[0] is None:
         return None, over
-    row = row[:-1]
+    row_stamp, row = row[-2], row[:-2]
     n_s, n_m = len(s_fields), len(m_fields)
     schema_at = n_s + n_m + [f.attname for f in f_fields].index("schema")
     text = row[schema_at]
@@ -104,4 +162,8 @@ def counted_service_for_submission(*, slug: str, service_id: int,
     service = instance_from_row(Service, s_fields, row[:n_s], connection)
     service.municipality = instance_from_row(Municipality, m_fields, row[n_s:n_s + n_m], connection)
     service.form = instance_from_row(FormDefinition, f_fields, row[n_s + n_m:], connection, converted={"schema": schema})
+    if connection.vendor == "postgresql" and connection.alias == router.db_for_write(Service):
+        if len(_LOOKUPS) >= _MAX_LOOKUPS:
+            _LOOKUPS.clear()
+        _LOOKUPS[(connection.alias, slug, service_id)] = SubmissionLookup(slug, service_id, service, row_stamp)
     return service, over

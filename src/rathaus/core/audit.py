@@ -153,10 +153,11 @@ def _lock_head(connection, key: str) -> AuditChainHead | None:
     return head
 
 
-def _head_lock_sql(connection) -> str:
-    """Select a chain head's id, last hash and last entry by key, locked until commit."""
+def _head_lock_sql(connection, condition: str = "") -> str:
+    """Select a chain head's id, last hash and last entry by key (and `condition`), locked until commit."""
     table = connection.ops.quote_name(AuditChainHead._meta.db_table)
-    return f'SELECT "id", "last_hash", "last_entry_id" FROM {table} WHERE "key" = %s FOR UPDATE'  # noqa: S608 - table name from the model
+    also = f" AND {condition}" if condition else ""
+    return f'SELECT "id", "last_hash", "last_entry_id" FROM {table} WHERE "key" = %s{also} FOR UPDATE'  # noqa: S608 - table name from the model
 
 
 def _insert_and_move_head(connection, head: AuditChainHead, entries: list[AuditEntry], fields, last_hash: str) -> None:
@@ -202,8 +203,8 @@ def _hashed_text(entry: AuditEntry, *, created: str | None = None) -> str:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
-                         substitutions: dict[str, str]) -> tuple[list[tuple[str, str, list[Any]]],
+def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitutions: dict[str, str],
+                         gate: tuple[str, list[Any]] | None = None) -> tuple[list[tuple[str, str, list[Any]]],
                                                                  list[tuple[str, str, list[Any]]]]:
     """The audit entry of a one-statement write (PostgreSQL data-modifying CTE), chained like `_append`.
 
@@ -218,7 +219,9 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
     database hashes the same text that :func:`entry_hash` hashes, so `verify-audit` checks these
     entries like any other. The placeholders are parameters, so the statement's text stays the
     same from call to call (and is prepared once). Nothing is inserted while the chain has no head
-    row (see :func:`ensure_chain_head`).
+    row (see :func:`ensure_chain_head`). A `gate` (an SQL condition and its parameters, e.g.
+    ``EXISTS (SELECT 1 FROM earlier_cte)``) is a further condition of the head's lock: without
+    it the head is neither locked nor read, so nothing that reads from it is written.
     """
     head_table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     key = chain_key(entry.municipality_id)
@@ -246,7 +249,8 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str,
                "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"})
     move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
             f'FROM audit_row WHERE {head_table}."key" = %s')
-    return ([("audit_head", _head_lock_sql(connection), [key])],
+    condition, condition_params = gate or ("", [])
+    return ([("audit_head", _head_lock_sql(connection, condition), [key, *condition_params])],
             # FROM audit_head: the time is read once the head is locked, whatever order the joins run in.
             [("audit_text", f"SELECT {columns} FROM audit_head", [_hashed_text(entry, created=created), *replacements]),  # noqa: S608 - no values in the text
              ("audit_row", insert, params), ("audit_moved", move, [key])])

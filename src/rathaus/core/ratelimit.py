@@ -65,25 +65,28 @@ def over_limit(group: str, key: str, rate: str, *, now: float | None = None) -> 
 
 
 def counting_statement(connection, group: str, key: str, rate: str, *,
-                       now: float | None = None) -> tuple[str, list[Any], int]:
+                       now: float | None = None, source: str = "") -> tuple[str, list[Any], int]:
     """The upsert that counts one request (``INSERT … RETURNING hits``), its parameters and the limit.
 
     For a caller that runs it as the first part of a statement of its own (a data-modifying CTE),
-    which saves the round trip; ``hits > limit`` means refused.
+    which saves the round trip; ``hits > limit`` means refused. With `source` (an earlier CTE's
+    name) the request is counted only if that yields a row.
     """
     limit, period = parse_rate(rate)
     window_end = (int((time.time() if now is None else now) // period) + 1) * period
-    return _upsert_sql(connection.alias), [f"{group}:{key}"[:200], window_end], limit
+    return _upsert_sql(connection.alias, source), [f"{group}:{key}"[:200], window_end], limit
 
 
 @functools.cache
-def _upsert_sql(alias: str) -> str:
+def _upsert_sql(alias: str, source: str = "") -> str:
     quote = connections[alias].ops.quote_name
     table = quote(RateCounter._meta.db_table)
     # A newer window starts the count afresh; a request stamped with an older one (a web host whose
     # clock lags) counts in the current window instead of resetting it.
     newer = f"excluded.window_end > {table}.window_end"
-    return (f"INSERT INTO {table} ({quote('key')}, window_end, hits) VALUES (%s, %s, 1) "  # noqa: S608 - names from the model
+    # INSERT … SELECT does not infer parameter types from the columns: typed by casts.
+    values = f"SELECT CAST(%s AS varchar), CAST(%s AS bigint), 1 FROM {source}" if source else "VALUES (%s, %s, 1)"  # noqa: S608 - a CTE's name
+    return (f"INSERT INTO {table} ({quote('key')}, window_end, hits) {values} "  # noqa: S608 - names from the model
             f"ON CONFLICT ({quote('key')}) DO UPDATE SET hits = CASE WHEN {newer} THEN 1 ELSE {table}.hits + 1 END, "
             f"window_end = CASE WHEN {newer} THEN excluded.window_end ELSE {table}.window_end END RETURNING hits")
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from rathaus.applications.models import Application, ReferenceCounter, Status
 from rathaus.applications.services import application_submit
 from rathaus.catalog.selectors import counted_service_for_submission
+from rathaus.forms.models import FormDefinition
 from rathaus.integration.models import DomainEvent, EventKind
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +327,102 @@ def test_an_api_submission_reads_no_other_application_however_many_there_are(cli
     assert Application.objects.count() == 90
     # What a submission reads (its own rows, the job's look-ups) does not grow with the table.
     assert reads[1] <= reads[0] + 10, reads
+
+
+# ---------------------------------------------------------------- remembered look-ups
+
+
+def _api_submit(client, town, service, data, key: str | None = None):
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post(f"/api/v1/m/{town.slug}/applications", json.dumps({"service": service.pk, "data": data}),
+                       content_type="application/json", headers=headers)
+
+
+def test_api_submissions_see_a_changed_form_unpublished_service_and_closed_town_at_once(client, town, demo_services,
+                                                                                        dog_data, settings):
+    """After the first submission the look-up is remembered (PostgreSQL): every change of the
+    service, its form or its town must still count from the next request on, even one made in the
+    same transaction (as here, where the whole test is one)."""
+    settings.RATELIMIT_SUBMISSIONS = "1000/m"
+    service = demo_services["hund-anmelden"]
+    assert _api_submit(client, town, service, dog_data).status_code == 201
+    assert _api_submit(client, town, service, dog_data).status_code == 201
+
+    # Plain UPDATEs, no savepoint: each new row version carries this transaction's own id.
+    forms = FormDefinition.objects.filter(pk=service.form_id)
+    retitled = {**service.form.schema, "title": "Hund anmelden (überarbeitet)"}
+    forms.update(schema=retitled)
+    assert _api_submit(client, town, service, dog_data).status_code == 201  # remembers the retitled form
+    stricter = json.loads(json.dumps(retitled))
+    stricter["properties"]["dog"]["properties"]["name"]["maxLength"] = 3  # "Bello" is now too long
+    forms.update(schema=stricter)
+    refused = _api_submit(client, town, service, dog_data)
+    assert refused.status_code == 422, refused.content
+    assert [e["pointer"] for e in refused.json()["errors"]] == ["/data/dog/name"]
+    forms.update(schema=retitled)
+    assert _api_submit(client, town, service, dog_data).status_code == 201
+
+    service.is_published = False
+    service.save(update_fields=["is_published"])
+    assert _api_submit(client, town, service, dog_data).json()["type"].endswith("/unknown-service")
+    service.is_published = True
+    service.save(update_fields=["is_published"])
+    assert _api_submit(client, town, service, dog_data).status_code == 201
+
+    town.is_active = False
+    town.save(update_fields=["is_active"])
+    assert _api_submit(client, town, service, dog_data).status_code == 404
+    assert Application.objects.filter(municipality=town).count() == 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="look-ups are remembered on PostgreSQL only")
+def test_a_remembered_lookup_saves_the_lookup_statement(client, town, demo_services, dog_data, settings):
+    settings.RATELIMIT_SUBMISSIONS = "1000/m"
+    service = demo_services["hund-anmelden"]
+    with mock.patch("rathaus.applications.api.counted_service_for_submission",
+                    side_effect=counted_service_for_submission) as looked_up:
+        for _ in range(3):
+            assert _api_submit(client, town, service, dog_data).status_code == 201
+    assert looked_up.call_count == 1
+    assert Application.objects.filter(municipality=town).count() == 3
+
+
+def test_every_api_request_counts_against_the_limit_whichever_way_it_is_stored(client, town, demo_services, dog_data,
+                                                                               settings):
+    """Stored, refused as invalid, replayed: each counts once, and the request over the limit
+    stores nothing (on PostgreSQL the statement that stores counts too)."""
+    from rathaus.core.models import AuditEntry
+
+    settings.RATELIMIT_SUBMISSIONS = "3/m"
+    service = demo_services["hund-anmelden"]
+    first = _api_submit(client, town, service, dog_data, key="k-1")
+    assert first.status_code == 201
+    assert _api_submit(client, town, service, {**dog_data, "dog": {}}).status_code == 422
+    replay = _api_submit(client, town, service, dog_data, key="k-1")
+    assert replay.status_code == 201 and replay.json()["reference"] == first.json()["reference"]
+    audit = AuditEntry.objects.count()
+    refused = _api_submit(client, town, service, dog_data)
+    assert refused.status_code == 429
+    assert Application.objects.filter(municipality=town).count() == 1
+    assert AuditEntry.objects.count() == audit
+    assert _api_submit(client, town, service, dog_data, key="k-1").status_code == 429  # replays too, once over
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="look-ups are remembered on PostgreSQL only")
+def test_a_stale_lookup_stores_and_counts_nothing(town, demo_services, dog_data):
+    from rathaus.applications.services import LookupStale
+    from rathaus.catalog.selectors import remembered_service_for_submission
+    from rathaus.core.models import RateCounter
+
+    service = demo_services["hund-anmelden"]
+    counted_service_for_submission(slug=town.slug, service_id=service.pk)
+    lookup = remembered_service_for_submission(slug=town.slug, service_id=service.pk)
+    assert lookup is not None and lookup.service.pk == service.pk
+    service.name = "Hund anmelden (neu)"
+    service.save(update_fields=["name"])
+    with pytest.raises(LookupStale):
+        application_submit(municipality=lookup.service.municipality, service=lookup.service, data=dog_data,
+                           lookup=lookup, count=("api-submit", "10.0.0.9", "10/m"))
+    assert not Application.objects.filter(municipality=town).exists()
+    assert not RateCounter.objects.filter(key__startswith="api-submit:10.0.0.9").exists()
+    assert not ReferenceCounter.objects.filter(municipality=town).exists()
