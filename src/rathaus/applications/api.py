@@ -330,7 +330,9 @@ def _submitted(request, body: dict, representation, key: str, service, *, lookup
                 "status_url": _status_url(request, municipality, application.reference, result.access_token)}
     if not result.created:
         request.idempotent_replay = True
-    return 201, response
+    # Rendered as it is: the values are those SubmissionOut documents, of the types it names
+    # (validating them again cost as much as the rest of the answer; test_api checks the schema).
+    return router.api.create_response(request, response, status=201)
 
 
 @router.get("/m/{slug}/applications/{reference}", response={200: ApplicationOut, 401: Problem, 404: Problem},

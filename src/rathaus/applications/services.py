@@ -280,8 +280,14 @@ def application_submit(
     if errors:
         raise ApplicationInvalid(errors)
     spec = FormSpec.cached(schema)
-    stored = json.loads(json.dumps(data))
-    files = _checked_files(spec, _extract_files(spec, stored))
+    # The data is stored as it came; a copy only where files are found, which the copy then
+    # refers to by their place in the case file instead of their content.
+    stored = data
+    found = _extract_files(spec, data)
+    if found:
+        stored = json.loads(json.dumps(data))
+        found = _extract_files(spec, stored)
+    files = _checked_files(spec, found)
     now = timezone.now()
     name, email = _applicant_from_data(spec, data)
     if applicant is not None and not email:
@@ -417,22 +423,24 @@ def _insert_submission(application: Application, received: StatusChange, event_d
         if count is not None:
             counting, count_params, limit = counting_statement(db, *count, source="valid")
             guard.append(("counted", counting, count_params))
-            gate = ("EXISTS (SELECT 1 FROM counted WHERE hits <= CAST(%s AS integer))", [limit])
+            gate = ("EXISTS (SELECT 1 FROM counted WHERE hits <= %s::integer)", [limit])
     lock_head, append_entry = chained_insert_parts(db, entry, source="app", gate=gate, substitutions={
         id_token: "app.id::text", reference_token: "app.reference"})
     parts = [
         *guard,
         *lock_head,
-        ("number", f"INSERT INTO {counter} (municipality_id, year, value) "  # noqa: S608 - table name from the model
-                   "SELECT CAST(%s AS bigint), CAST(%s AS integer), 1 FROM audit_head "
-                   f"ON CONFLICT (municipality_id, year) DO UPDATE SET value = {counter}.value + 1 RETURNING value",
+        ("number", f"INSERT INTO {counter} AS c (municipality_id, year, value) "  # noqa: S608 - table name from the model
+                   "SELECT %s::bigint, %s::integer, 1 FROM audit_head "
+                   "ON CONFLICT (municipality_id, year) DO UPDATE SET value = c.value + 1 RETURNING value, municipality_id",
          [municipality.pk, year]),
-        # The rows about the submission carry its time (one parameter instead of one each).
+        # The rows about the submission carry its time, town and status (one parameter instead of one each).
         ("app", *insert_select(db, application, source="number",
-                               returning=("id", "municipality_id", "reference", "submitted_at"), exprs={
+                               returning=("id", "municipality_id", "reference", "status", "submitted_at"), exprs={
+            "municipality_id": "number.municipality_id",
             "reference": "$value || lpad(number.value::text, greatest(6, length(number.value::text)), '0')"})),
         ("received", *insert_select(db, received, source="app", exprs={
-            "application_id": "app.id", "municipality_id": "app.municipality_id", "created_at": "app.submitted_at"})),
+            "application_id": "app.id", "municipality_id": "app.municipality_id", "status": "app.status",
+            "created_at": "app.submitted_at"})),
         ("event", *insert_select(db, event, source="app", exprs={
             "application_id": "app.id", "municipality_id": "app.municipality_id", "reference": "app.reference",
             "created_at": "app.submitted_at", "data": "jsonb_set($value, '{reference}', to_jsonb(app.reference))"})),
@@ -440,7 +448,7 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     if application.applicant_email:
         # The receipt e-mail's outbox row: stored with the application, so no crash can lose it.
         parts.append(("receipt", *insert_select(db, _receipt_message(application, key=RECEIPT_MESSAGE_PREFIX), source="app", exprs={
-            "municipality_id": "app.municipality_id", "idempotency_key": "$value || app.id::text",
+            "municipality_id": "app.municipality_id", "idempotency_key": f"'{RECEIPT_MESSAGE_PREFIX}' || app.id::text",
             "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_set($value, '{args,0}', to_jsonb(app.id))",
             "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})))
     job_in_statement = queued_in_transaction(application_received, using=db.alias)

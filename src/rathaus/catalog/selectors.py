@@ -85,7 +85,7 @@ def submission_lookup_guard(connection, lookup: SubmissionLookup) -> tuple[str, 
     service is published by an active municipality of that slug and none of the three rows
     changed since (same version stamp). For a data-modifying CTE that writes only if it does."""
     tables, found, stamp = _lookup_sql_parts(connection)
-    return (f"SELECT 1 AS ok FROM {tables} WHERE {found} AND {stamp} = %s",  # noqa: S608 - names from the models
+    return (f"SELECT 1 FROM {tables} WHERE {found} AND {stamp} = %s",  # noqa: S608 - names from the models
             [lookup.slug, lookup.service_id, lookup.stamp])
 
 

@@ -230,30 +230,31 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitu
     # text it is written as `isoformat` writes a UTC time with microseconds.
     created = placeholder()
     entry.prev_hash = placeholder()
-    replacements = {entry.prev_hash: "audit_head.last_hash",
-                    created: """to_char(audit_text.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+    # In the entry's INSERT, h is the locked head and t the text to hash with its placeholders.
+    replacements = {entry.prev_hash: "h.last_hash",
+                    created: """to_char(t.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
                     **substitutions}
-    text, object_id, summary = "audit_text.t", "$value", "$value"
+    text, object_id, summary = "t.t", "$value", "$value"
     for index, (token, expression) in enumerate(replacements.items()):
-        column = f"audit_text.p{index}"
+        column = f"t.p{index}"
         text = f"replace({text}, {column}, {expression})"
         if token in str(entry.object_id):
             object_id = f"replace({object_id}, {column}, {expression})"
         if token in entry.summary:
             summary = f"replace({summary}, {column}, {expression})"
-    columns = ", ".join(["CAST(%s AS text) AS t", *(f"CAST(%s AS text) AS p{i}" for i in range(len(replacements))),
+    columns = ", ".join(["%s::text AS t", *(f"%s::text AS p{i}" for i in range(len(replacements))),
                          "clock_timestamp() AS ts"])
     insert, params = insert_select(
-        connection, entry, raw=True, source=f"{source}, audit_head, audit_text", returning=("id", "hash"),
-        exprs={"object_id": object_id, "summary": summary, "prev_hash": "audit_head.last_hash", "created_at": "audit_text.ts",
+        connection, entry, raw=True, source=f"{source}, audit_head h, audit_text t", returning=("id", "hash"),
+        exprs={"object_id": object_id, "summary": summary, "prev_hash": "h.last_hash", "created_at": "t.ts",
                "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"})
     move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
-            f'FROM audit_row WHERE {head_table}."key" = %s')
+            f'FROM audit_row, audit_head WHERE {head_table}."id" = audit_head.id')
     condition, condition_params = gate or ("", [])
     return ([("audit_head", _head_lock_sql(connection, condition), [key, *condition_params])],
             # FROM audit_head: the time is read once the head is locked, whatever order the joins run in.
             [("audit_text", f"SELECT {columns} FROM audit_head", [_hashed_text(entry, created=created), *replacements]),  # noqa: S608 - no values in the text
-             ("audit_row", insert, params), ("audit_moved", move, [key])])
+             ("audit_row", insert, params), ("audit_moved", move, [])])
 
 
 def placeholder() -> str:

@@ -83,12 +83,13 @@ def _upsert_sql(alias: str, source: str = "") -> str:
     table = quote(RateCounter._meta.db_table)
     # A newer window starts the count afresh; a request stamped with an older one (a web host whose
     # clock lags) counts in the current window instead of resetting it.
-    newer = f"excluded.window_end > {table}.window_end"
+    newer = "excluded.window_end > c.window_end"
     # INSERT … SELECT does not infer parameter types from the columns: typed by casts.
-    values = f"SELECT CAST(%s AS varchar), CAST(%s AS bigint), 1 FROM {source}" if source else "VALUES (%s, %s, 1)"  # noqa: S608 - a CTE's name
-    return (f"INSERT INTO {table} ({quote('key')}, window_end, hits) {values} "  # noqa: S608 - names from the model
-            f"ON CONFLICT ({quote('key')}) DO UPDATE SET hits = CASE WHEN {newer} THEN 1 ELSE {table}.hits + 1 END, "
-            f"window_end = CASE WHEN {newer} THEN excluded.window_end ELSE {table}.window_end END RETURNING hits")
+    values = f"SELECT %s::varchar, %s::bigint, 1 FROM {source}" if source else "VALUES (%s, %s, 1)"  # noqa: S608 - a CTE's name
+    return (f"INSERT INTO {table} AS c ({quote('key')}, window_end, hits) {values} "  # noqa: S608 - names from the model
+            f"ON CONFLICT ({quote('key')}) DO UPDATE SET hits = CASE WHEN {newer} THEN 1 ELSE c.hits + 1 END, "
+            f"window_end = {'greatest' if connections[alias].vendor == 'postgresql' else 'max'}(c.window_end, excluded.window_end) "
+            "RETURNING hits")
 
 
 def prune(*, now: float | None = None) -> int:

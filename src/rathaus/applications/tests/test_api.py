@@ -322,6 +322,20 @@ def test_openapi_lists_every_public_path_that_exists():
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in submit.get("parameters", []))
 
 
+
+def test_submission_answers_are_what_the_openapi_document_promises(client, town, dog, dog_data):
+    """The 201 answer is rendered without a second validation: it must still match its schema,
+    first submission and replay alike."""
+    document = client.get("/api/v1/openapi.json").json()
+    schema = document["paths"]["/api/v1/m/{slug}/applications"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**schema, "components": document["components"]})
+    for _ in range(2):
+        response = post_application(client, town.slug, {"service": dog.pk, "data": dog_data}, key="answer-1")
+        assert response.status_code == 201
+        assert response["Content-Type"].startswith("application/json")
+        assert list(validator.iter_errors(response.json())) == []
+        assert set(response.json()) == set(document["components"]["schemas"]["SubmissionOut"]["properties"])
+
 def test_api_docs_page_is_served(client):
     assert client.get("/api/v1/docs").status_code == 200
 
