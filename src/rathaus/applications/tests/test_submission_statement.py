@@ -429,8 +429,7 @@ def test_a_stale_lookup_stores_and_counts_nothing(town, demo_services, dog_data)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's query cache (PostgreSQL)")
-def test_the_submission_statement_stays_within_psycopgs_query_cache(client, town, demo_services, dog_data, settings,
-                                                                    db_queue):
+def test_the_submission_statement_stays_within_psycopgs_query_cache(client, town, demo_services, dog_data, db_queue):
     """psycopg converts a query's %s placeholders once and caches the result, but only for queries
     of at most 4,096 bytes and 50 parameters; a longer one is parsed anew on every call, which
     cost a submission more than a tenth of its CPU. The longest form of the statement (remembered
@@ -439,7 +438,6 @@ def test_the_submission_statement_stays_within_psycopgs_query_cache(client, town
 
     from rathaus.applications import services
 
-    settings.RATELIMIT_SUBMISSIONS = "1000/m"
     service = demo_services["hund-anmelden"]
     statements = []
     real = services.prepared_cursor
@@ -451,7 +449,8 @@ def test_the_submission_statement_stays_within_psycopgs_query_cache(client, town
             cursor.execute = lambda sql, params=None: (statements.append((sql, params)), execute(sql, params))[1]
             yield cursor
 
-    with mock.patch.object(services, "prepared_cursor", recording):
+    # Within db_queue's override (the settings fixture's would outlive it and keep the queue).
+    with override_settings(RATELIMIT_SUBMISSIONS="1000/m"), mock.patch.object(services, "prepared_cursor", recording):
         for _ in range(2):
             assert _api_submit(client, town, service, dog_data).status_code == 201
     sql, params = statements[-1]
