@@ -117,6 +117,16 @@ def dog_data():
 
 
 @pytest.fixture(autouse=True)
+def _no_remembered_lookups():
+    """Each test starts without the submission look-ups an earlier one left in this process."""
+    from rathaus.catalog import selectors
+
+    selectors._LOOKUPS.clear()
+    yield
+    selectors._LOOKUPS.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate-limit counters live in the cache; each test starts with none, as if a minute had passed.
 

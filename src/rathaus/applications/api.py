@@ -261,8 +261,9 @@ def _refuse_rate() -> NoReturn:
              413: Problem, 415: Problem, 422: Problem, 429: Problem}, openapi_extra={"requestBody": SUBMIT_BODY, "parameters": SUBMIT_PARAMETERS},
              summary="Antrag stellen (mit Idempotency-Key wiederholbar)")
 def submit(request, slug: str):
-    # Every request counts against the limit, so floods of forged slugs or broken bodies are limited
-    # too: a request that gets as far as the look-up is counted in its statement, any other here.
+    # Every request counts against the limit, once, so floods of forged slugs or broken bodies are
+    # limited too: a request is counted by the look-up's statement if it gets that far, else by the
+    # statement that stores it (remembered look-up), else here or in `_submitted`.
     count = ("api-submit", address_key(client_ip(request)), settings.RATELIMIT_SUBMISSIONS)
     try:
         body = _parse_body(request)
@@ -286,6 +287,8 @@ def submit(request, slug: str):
             return _submitted(request, body, representation, key, lookup.service, lookup=lookup, count=count)
         except services.LookupStale:
             forget_service_for_submission(lookup)
+        except services.LookupNotUsable:
+            pass
         except services.ApplicationInvalid:
             pass  # the remembered form may be outdated: the errors are those of a fresh look-up's form
     service, over = counted_service_for_submission(slug=slug, service_id=body["service"], count=count)

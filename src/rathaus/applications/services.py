@@ -65,8 +65,14 @@ class IdempotencyConflict(Exception):
 
 
 class LookupStale(Exception):
-    """The remembered look-up a submission was made with no longer holds (or cannot be checked on
-    this path); nothing was stored and the request not counted: look up afresh and submit again."""
+    """The remembered look-up a submission was made with no longer holds; nothing was stored and
+    the request not counted: forget it, look up afresh and submit again."""
+
+
+class LookupNotUsable(Exception):
+    """This submission cannot use a remembered look-up (it holds files or a representation, which
+    the one statement that checks the look-up does not store); nothing was stored and the request
+    not counted: look up afresh (the look-up may still hold for others) and submit again."""
 
 
 class RateLimited(Exception):
@@ -284,6 +290,8 @@ def application_submit(
     # refers to by their place in the case file instead of their content.
     stored = data
     found = _extract_files(spec, data)
+    if lookup is not None and (found or representation is not None):
+        raise LookupNotUsable  # before the uploads are checked: that would be done twice
     if found:
         stored = json.loads(json.dumps(data))
         found = _extract_files(spec, stored)
@@ -303,8 +311,8 @@ def application_submit(
     # takes the number itself. Otherwise the number is taken first, in its own short transaction,
     # so no counter lock is held while files are written (the audit chain's lock comes last).
     one_statement = db.vendor == "postgresql" and not files and representation is None
-    if lookup is not None and not one_statement:
-        raise LookupStale  # only the one statement checks a remembered look-up
+    if lookup is not None and (not one_statement or lookup.alias != db.alias):
+        raise LookupNotUsable  # only the one statement checks a remembered look-up, on its own database
     if idempotency_key and key_checked_by_insert and not one_statement:
         # Here the number is taken before the insert: a key used before must not cost one.
         replay = _replay(municipality, idempotency_key, request_hash)
@@ -383,7 +391,7 @@ def _representation_create(application: Application, data: RepresentationData, *
 
 def _insert_submission(application: Application, received: StatusChange, event_data: dict[str, Any], *,
                        year: int, audit: dict[str, Any], lookup: SubmissionLookup | None = None,
-                       count: tuple[str, str, str] | None = None) -> None:
+                       count: tuple[str, str, str] | None = None, head_created: bool = False) -> None:
     """PostgreSQL, without files or representation: the whole submission in one statement (a data-modifying CTE).
 
     Locks the municipality's audit chain head, takes the next reference number, inserts the
@@ -391,7 +399,9 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     into the chain) and moves the chain head. One statement instead of a dozen ORM queries (the
     ORM compiles each anew: that was most of a submission's time); without files it needs no
     transaction of its own. The counter row stays locked until commit, so the numbers have no
-    gaps. Lock order: chain head, then counter (every submission alike). `audit` takes the
+    gaps. Lock order: the client's rate counter (if counted here), the chain head, then the
+    reference counter (every submission alike; so one client's submissions wait for each other,
+    whichever town they go to, as a town's do anyway). `audit` takes the
     arguments of `audit_entry` but the object and the summary, which name the application: the
     database fills in its id and reference. Sets the application's `pk` and `reference`.
 
@@ -464,19 +474,21 @@ def _insert_submission(application: Application, received: StatusChange, event_d
                + ("(SELECT hits FROM counted)" if count is not None else "0"))
     sql = "WITH " + ", ".join(f"{name} AS ({part})" for name, part, _params in parts) + f" SELECT {outcome}"  # noqa: S608 - built from the models
     params = [param for _name, _part, part_params in parts for param in part_params]
-    for _attempt in range(2):
-        with prepared_cursor(db) as cursor:
-            cursor.execute(sql, params)
-            *row, held, hits = cursor.fetchone()
-        if not held:
-            raise LookupStale
-        if count is not None and (hits or 0) > limit:
-            raise RateLimited
-        if row[0] is not None:
-            break
-        ensure_chain_head(municipality.pk)  # the municipality's first entry: nothing was written
-    else:
-        raise RuntimeError(f"audit chain head of municipality {municipality.pk} missing")
+    with prepared_cursor(db) as cursor:
+        cursor.execute(sql, params)
+        *row, held, hits = cursor.fetchone()
+    if not held:
+        raise LookupStale
+    if count is not None and (hits or 0) > limit:
+        raise RateLimited
+    if row[0] is None:
+        # The municipality's first entry: nothing was written but the count. Once more, uncounted.
+        if head_created:
+            raise RuntimeError(f"audit chain head of municipality {municipality.pk} missing")
+        ensure_chain_head(municipality.pk)
+        _insert_submission(application, received, event_data, year=year, audit=audit, lookup=lookup,
+                           head_created=True)
+        return
     application.pk, application.reference = row
     application._state.adding, application._state.db = False, db.alias
     if not job_in_statement:

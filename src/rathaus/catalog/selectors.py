@@ -1,6 +1,7 @@
 """Reads on the service catalogue; every function needs the municipality."""
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,27 +58,39 @@ class SubmissionLookup:
     rows changed since, or the service is no longer offered: the caller then forgets the entry and
     looks up afresh. The instances are shared by the threads of the process: read them, never
     change them.
+
+    A stamp tells row versions apart within one database history. Transaction ids can be handed
+    out again after a failover to a standby that lagged, or a restore to an earlier point in time;
+    so a look-up is remembered for `LOOKUP_LIFETIME` seconds only, which bounds the time in which
+    such a reused id could pass for the remembered one.
     """
 
+    alias: str  # the database the stamp was read from, and must be checked on
     slug: str
     service_id: int
     service: Service
     stamp: str
+    expires: float  # time.monotonic()
 
 
+LOOKUP_LIFETIME = 60.0
 _LOOKUPS: dict[tuple[str, str, int], SubmissionLookup] = {}  # (database alias, slug, service id) -> look-up
 _MAX_LOOKUPS = 1024
 
 
 def remembered_service_for_submission(*, slug: str, service_id: int) -> SubmissionLookup | None:
-    """The last look-up of this service by `counted_service_for_submission` in this process, if any
-    (only on PostgreSQL, where the submission's statement can check that it still holds)."""
-    return _LOOKUPS.get((router.db_for_write(Service), slug, service_id))
+    """The last look-up of this service by `counted_service_for_submission` in this process, if it
+    is recent (only on PostgreSQL, where the submission's statement can check that it still holds)."""
+    lookup = _LOOKUPS.get((router.db_for_write(Service), slug, service_id))
+    return lookup if lookup is not None and time.monotonic() < lookup.expires else None
 
 
 def forget_service_for_submission(lookup: SubmissionLookup) -> None:
-    """Drop a remembered look-up that turned out stale (see `SubmissionLookup`)."""
-    _LOOKUPS.pop((router.db_for_write(Service), lookup.slug, lookup.service_id), None)
+    """Drop a remembered look-up that turned out stale (see `SubmissionLookup`); a newer one that
+    another thread remembered meanwhile stays."""
+    key = (lookup.alias, lookup.slug, lookup.service_id)
+    if _LOOKUPS.get(key) is lookup:
+        _LOOKUPS.pop(key, None)
 
 
 def submission_lookup_guard(connection, lookup: SubmissionLookup) -> tuple[str, list[Any]]:
@@ -165,5 +178,6 @@ def counted_service_for_submission(*, slug: str, service_id: int,
     if connection.vendor == "postgresql" and connection.alias == router.db_for_write(Service):
         if len(_LOOKUPS) >= _MAX_LOOKUPS:
             _LOOKUPS.clear()
-        _LOOKUPS[(connection.alias, slug, service_id)] = SubmissionLookup(slug, service_id, service, row_stamp)
+        _LOOKUPS[(connection.alias, slug, service_id)] = SubmissionLookup(
+            connection.alias, slug, service_id, service, row_stamp, time.monotonic() + LOOKUP_LIFETIME)
     return service, over

@@ -220,8 +220,8 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitu
     entries like any other. The placeholders are parameters, so the statement's text stays the
     same from call to call (and is prepared once). Nothing is inserted while the chain has no head
     row (see :func:`ensure_chain_head`). A `gate` (an SQL condition and its parameters, e.g.
-    ``EXISTS (SELECT 1 FROM earlier_cte)``) is a further condition of the head's lock: without
-    it the head is neither locked nor read, so nothing that reads from it is written.
+    ``EXISTS (SELECT 1 FROM earlier_cte)``) is a further condition of the head's lock: when it is
+    false the head is neither locked nor read, so nothing that reads from it is written.
     """
     head_table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     key = chain_key(entry.municipality_id)

@@ -322,7 +322,6 @@ def test_openapi_lists_every_public_path_that_exists():
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in submit.get("parameters", []))
 
 
-
 def test_submission_answers_are_what_the_openapi_document_promises(client, town, dog, dog_data):
     """The 201 answer is rendered without a second validation: it must still match its schema,
     first submission and replay alike."""
@@ -335,6 +334,7 @@ def test_submission_answers_are_what_the_openapi_document_promises(client, town,
         assert response["Content-Type"].startswith("application/json")
         assert list(validator.iter_errors(response.json())) == []
         assert set(response.json()) == set(document["components"]["schemas"]["SubmissionOut"]["properties"])
+
 
 def test_api_docs_page_is_served(client):
     assert client.get("/api/v1/docs").status_code == 200

@@ -387,6 +387,7 @@ def test_a_remembered_lookup_saves_the_lookup_statement(client, town, demo_servi
     assert Application.objects.filter(municipality=town).count() == 3
 
 
+@pytest.mark.django_db(transaction=True)  # as in production: what a refused statement wrote stays written
 def test_every_api_request_counts_against_the_limit_whichever_way_it_is_stored(client, town, demo_services, dog_data,
                                                                                settings):
     """Stored, refused as invalid, replayed: each counts once, and the request over the limit
@@ -409,6 +410,7 @@ def test_every_api_request_counts_against_the_limit_whichever_way_it_is_stored(c
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="look-ups are remembered on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)  # as in production: what a refused statement wrote stays written
 def test_a_stale_lookup_stores_and_counts_nothing(town, demo_services, dog_data):
     from rathaus.applications.services import LookupStale
     from rathaus.catalog.selectors import remembered_service_for_submission
@@ -451,9 +453,28 @@ def test_the_submission_statement_stays_within_psycopgs_query_cache(client, town
 
     # Within db_queue's override (the settings fixture's would outlive it and keep the queue).
     with override_settings(RATELIMIT_SUBMISSIONS="1000/m"), mock.patch.object(services, "prepared_cursor", recording):
-        for _ in range(2):
-            assert _api_submit(client, town, service, dog_data).status_code == 201
+        for number in range(2):  # with an Idempotency-Key: one parameter more
+            assert _api_submit(client, town, service, dog_data, key=f"size-{number}").status_code == 201
     sql, params = statements[-1]
     assert all(f"{part} AS (" in sql for part in ("valid", "counted", "receipt", "job")), sql
     assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert len(params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="look-ups are remembered on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_a_towns_first_entry_counts_the_request_once(town, demo_services, dog_data):
+    """Without an audit chain head the statement stores nothing but the count; the second try,
+    once the head exists, must not count the request again."""
+    from rathaus.catalog.selectors import remembered_service_for_submission
+    from rathaus.core.models import AuditChainHead, RateCounter
+
+    service = demo_services["hund-anmelden"]
+    counted_service_for_submission(slug=town.slug, service_id=service.pk)
+    lookup = remembered_service_for_submission(slug=town.slug, service_id=service.pk)
+    AuditChainHead.objects.filter(key=f"m:{town.pk}").delete()
+    result = application_submit(municipality=town, service=lookup.service, data=dog_data, lookup=lookup,
+                                count=("api-submit", "10.0.0.7", "10/m"))
+    assert result.created and result.application.reference.endswith("-000001")
+    assert RateCounter.objects.get(key="api-submit:10.0.0.7").hits == 1
+    assert AuditChainHead.objects.filter(key=f"m:{town.pk}").exists()
