@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -24,7 +25,7 @@ from rathaus.cases.services import documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
-from rathaus.core.jobs import enqueue_on_commit, job_row, queued_in_transaction
+from rathaus.core.jobs import enqueue_on_commit, job_insert_select, queued_in_transaction
 from rathaus.core.ratelimit import counting_statement
 from rathaus.core.sql import insert_select, prepared_cursor
 from rathaus_domain.forms.identity import IdentityCache
@@ -412,7 +413,6 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     """
     from rathaus.integration.models import DomainEvent, EventKind
     from rathaus.integration.services import fan_out_by_caller
-    from rathaus.processes.models import OutboxKind
 
     from .tasks import application_received
 
@@ -457,13 +457,10 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     ]
     if application.applicant_email:
         # The receipt e-mail's outbox row: stored with the application, so no crash can lose it.
-        parts.append(("receipt", *insert_select(db, _receipt_message(application, key=RECEIPT_MESSAGE_PREFIX), source="app", exprs={
-            "municipality_id": "app.municipality_id", "idempotency_key": f"'{RECEIPT_MESSAGE_PREFIX}' || app.id::text",
-            "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_set($value, '{args,0}', to_jsonb(app.id))",
-            "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})))
+        parts.append(("receipt", *_receipt_part(db.alias)))
     job_in_statement = queued_in_transaction(application_received, using=db.alias)
     if job_in_statement:
-        parts.append(("job", *insert_select(db, job_row(application_received), source="app", exprs={
+        parts.append(("job", *job_insert_select(db, application_received, source="app", exprs={
             "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)",
             "enqueued_at": "app.submitted_at"})))
     parts += append_entry
@@ -494,6 +491,20 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     if not job_in_statement:
         enqueue_on_commit(application_received, application.pk, using=db.alias)
     fan_out_by_caller(municipality.pk)
+
+
+@functools.lru_cache(maxsize=8)
+def _receipt_part(alias: str) -> tuple[str, list[Any]]:
+    """The submission statement's INSERT of the receipt e-mail's outbox row, the same for every
+    application (its id is filled in by the database): built once per database."""
+    from rathaus.processes.models import OutboxKind, OutboxMessage
+
+    template = OutboxMessage(kind=OutboxKind.EMAIL, idempotency_key=RECEIPT_MESSAGE_PREFIX, payload=receipt_payload(None))
+    sql, params = insert_select(connections[alias], template, source="app", exprs={
+        "municipality_id": "app.municipality_id", "idempotency_key": f"'{RECEIPT_MESSAGE_PREFIX}' || app.id::text",
+        "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_set($value, '{args,0}', to_jsonb(app.id))",
+        "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})
+    return sql, params
 
 
 def _receipt_message(application: Application, *, key: str):

@@ -75,12 +75,23 @@ def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | N
     """
     model = type(obj)
     exprs = exprs or {}
-    values = {field.column: getattr(obj, field.attname) if raw else field.pre_save(obj, True)
-              for field in _insertable(model)}
-    nulls = frozenset(column for column, value in values.items() if value is None and column not in exprs)
-    sql, fields = _insert_select_text(model, connection.alias, tuple(sorted(exprs.items())), source, tuple(returning),
-                                      nulls)
-    return sql, [_prep(field, values[field.column], connection) for field in fields]
+    expressions = tuple(sorted(exprs.items()))
+    # Only the values the statement uses (a column given by an expression without $value has none).
+    values = [(field, plain, getattr(obj, field.attname) if raw else field.pre_save(obj, True))
+              for field, plain in _valued(model, expressions)]
+    nulls = frozenset(field.column for field, _plain, value in values if value is None and field.column not in exprs)
+    sql, _fields = _insert_select_text(model, connection.alias, expressions, source, tuple(returning), nulls)
+    # In the order of _insert_select_text's parameters: the fields with values, but the NULL ones.
+    return sql, [value if type(value) in plain else field.get_db_prep_save(value, connection)
+                 for field, plain, value in values if value is not None or field.column in exprs]
+
+
+@functools.lru_cache(maxsize=1024)
+def _valued(model: type[models.Model], expressions: tuple[tuple[str, str], ...]) -> tuple[tuple[models.Field, tuple[type, ...]], ...]:
+    """The insertable fields whose values a statement uses, each with its types that need no conversion."""
+    given = dict(expressions)
+    return tuple((field, _plain_types(field)) for field in _insertable(model)
+                 if field.column not in given or "$value" in given[field.column])
 
 
 # Field classes whose get_db_prep_save returns a value of these exact types unchanged (their

@@ -82,13 +82,18 @@ def _failing_write(stack: contextlib.ExitStack) -> None:
     if connection.vendor == "postgresql":
         from rathaus.core import jobs
 
+        real_job_row = jobs.job_row
+
         def bad_job(task, *args):
-            row = jobs.job_row(task, *args)
+            row = real_job_row(task, *args)
             row.priority = 10**6
             return row
 
         stack.enter_context(override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}))
-        stack.enter_context(mock.patch("rathaus.applications.services.job_row", bad_job))
+        # The job's part of the statement is built once per task and backend: anew with the bad row.
+        jobs._job_template.cache_clear()
+        stack.callback(jobs._job_template.cache_clear)
+        stack.enter_context(mock.patch("rathaus.core.jobs.job_row", bad_job))
     else:
         stack.enter_context(mock.patch("rathaus.applications.services.audit_record", side_effect=RuntimeError("disk full")))
 
