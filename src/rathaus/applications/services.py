@@ -434,8 +434,8 @@ def _insert_submission(application: Application, received: StatusChange, event_d
             counting, count_params, limit = counting_statement(db, *count, source="valid")
             guard.append(("counted", counting, count_params))
             gate = ("EXISTS (SELECT 1 FROM counted WHERE hits <= %s::integer)", [limit])
-    lock_head, append_entry = chained_insert_parts(db, entry, source="app", gate=gate, substitutions={
-        id_token: "app.id::text", reference_token: "app.reference"})
+    lock_head, append_entry = chained_insert_parts(db, entry, source="app", gate=gate, municipality="app.municipality_id",
+                                                   substitutions={id_token: "app.id::text", reference_token: "app.reference"})
     parts = [
         *guard,
         *lock_head,

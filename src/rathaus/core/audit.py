@@ -204,7 +204,8 @@ def _hashed_text(entry: AuditEntry, *, created: str | None = None) -> str:
 
 
 def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitutions: dict[str, str],
-                         gate: tuple[str, list[Any]] | None = None) -> tuple[list[tuple[str, str, list[Any]]],
+                         gate: tuple[str, list[Any]] | None = None,
+                         municipality: str | None = None) -> tuple[list[tuple[str, str, list[Any]]],
                                                                  list[tuple[str, str, list[Any]]]]:
     """The audit entry of a one-statement write (PostgreSQL data-modifying CTE), chained like `_append`.
 
@@ -222,6 +223,8 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitu
     row (see :func:`ensure_chain_head`). A `gate` (an SQL condition and its parameters, e.g.
     ``EXISTS (SELECT 1 FROM earlier_cte)``) is a further condition of the head's lock: when it is
     false the head is neither locked nor read, so nothing that reads from it is written.
+    `municipality`, an SQL expression over `source` that yields the entry's municipality id (e.g.
+    ``app.municipality_id``), is stored instead of a parameter of the same value (one parameter less).
     """
     head_table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     key = chain_key(entry.municipality_id)
@@ -247,7 +250,8 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitu
     insert, params = insert_select(
         connection, entry, raw=True, source=f"{source}, audit_head h, audit_text t", returning=("id", "hash"),
         exprs={"object_id": object_id, "summary": summary, "prev_hash": "h.last_hash", "created_at": "t.ts",
-               "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"})
+               "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')",
+               **({"municipality_id": municipality} if municipality else {})})
     move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
             f'FROM audit_row, audit_head WHERE {head_table}."id" = audit_head.id')
     condition, condition_params = gate or ("", [])
