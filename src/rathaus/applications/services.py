@@ -263,8 +263,8 @@ def application_submit(
 
     `lookup`: the service (with municipality and form) was not looked up for this request but
     remembered from an earlier one (see `catalog.selectors.SubmissionLookup`); the statement that
-    stores the application checks that it still holds, and raises LookupStale if it does not (or
-    if the submission needs more than that one statement), having stored nothing. `count` (group,
+    stores the application checks that it still holds, and raises LookupStale if it does not, or
+    LookupNotUsable if the submission needs more than that one statement, having stored nothing. `count` (group,
     key, rate; with `lookup` only) counts the request against that rate limit in the same
     statement; RateLimited if it is over. Neither is counted when an exception is raised before
     the statement (invalid data, conflicting key): the caller counts then.
@@ -355,7 +355,7 @@ def application_submit(
                 enqueue_on_commit(application_received, application.pk, using=db.alias)
                 if email:
                     # The receipt e-mail's outbox row, stored with the application: no crash can lose it.
-                    _receipt_message(application, key=receipt_message_key(application.pk)).save()
+                    _receipt_message(municipality, application.pk, key=receipt_message_key(application.pk)).save()
                 # The files go into the case file; the data keeps what they were and where they are.
                 documents = documents_from_submission(application=application, actor=actor, ip=ip, files=[
                     ("/".join(map(str, path)), label, upload) for path, _leaf, label, upload in files])
@@ -494,25 +494,25 @@ def _insert_submission(application: Application, received: StatusChange, event_d
 
 
 @functools.lru_cache(maxsize=8)
-def _receipt_part(alias: str) -> tuple[str, list[Any]]:
+def _receipt_part(alias: str) -> tuple[str, tuple[Any, ...]]:
     """The submission statement's INSERT of the receipt e-mail's outbox row, the same for every
     application (its id is filled in by the database): built once per database."""
-    from rathaus.processes.models import OutboxKind, OutboxMessage
+    from rathaus.processes.models import OutboxKind
 
-    template = OutboxMessage(kind=OutboxKind.EMAIL, idempotency_key=RECEIPT_MESSAGE_PREFIX, payload=receipt_payload(None))
+    template = _receipt_message(None, None, key=RECEIPT_MESSAGE_PREFIX)  # town and id: from the application row
     sql, params = insert_select(connections[alias], template, source="app", exprs={
         "municipality_id": "app.municipality_id", "idempotency_key": f"'{RECEIPT_MESSAGE_PREFIX}' || app.id::text",
         "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_set($value, '{args,0}', to_jsonb(app.id))",
         "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})
-    return sql, params
+    return sql, tuple(params)
 
 
-def _receipt_message(application: Application, *, key: str):
+def _receipt_message(municipality, application_id: int | None, *, key: str):
     """The receipt e-mail's unsaved outbox row (composed when sent: the row holds no access link)."""
     from rathaus.processes.models import OutboxKind, OutboxMessage
 
-    return OutboxMessage(municipality=application.municipality, kind=OutboxKind.EMAIL, idempotency_key=key,
-                         payload=receipt_payload(application.pk))
+    return OutboxMessage(municipality=municipality, kind=OutboxKind.EMAIL, idempotency_key=key,
+                         payload=receipt_payload(application_id))
 
 
 def receipt_payload(application_id: int | None) -> dict[str, Any]:

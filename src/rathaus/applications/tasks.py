@@ -112,9 +112,13 @@ def send_status_email(status_change_id: int) -> None:
 
     from .services import status_message
 
-    change = StatusChange.objects.select_related("application__municipality").filter(pk=status_change_id).first()
+    change = _status_change(status_change_id)
     if change is not None:
         outbox_deliver(message_id_=status_message(change, enqueue=False).pk)
+
+
+def _status_change(status_change_id: int) -> StatusChange | None:
+    return StatusChange.objects.select_related("application__municipality").filter(pk=status_change_id).first()
 
 
 @composer(STATUS_COMPOSER)
@@ -123,7 +127,7 @@ def status_email(status_change_id: int) -> EmailMessage | None:
 
     None when there is no one to write to any more (the application was anonymised or deleted).
     """
-    change = StatusChange.objects.select_related("application__municipality").filter(pk=status_change_id).first()
+    change = _status_change(status_change_id)
     application = change.application if change is not None else None
     if application is None or application.anonymised_at is not None or not application.applicant_email:
         return None

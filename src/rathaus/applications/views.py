@@ -27,7 +27,7 @@ from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
-from rathaus.forms.rendering import error_summary, render_step
+from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
@@ -37,16 +37,6 @@ from . import selectors, services
 from .forms import SELF, RepresentationForm, StaffNoteForm, StatusChangeForm, StatusLookupForm
 from .models import Channel, MandateKind, Representation, Status
 from .pdf import receipt_pdf
-
-
-def _messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str]]:
-    by_name: dict[str, list[str]] = {}
-    for error in errors:
-        if step_key is not None and (not error.path or error.path[0] != step_key):
-            continue
-        by_name.setdefault(FormSpec.html_name(error.path), []).append(localized(error))
-    return by_name
-
 
 
 def _submit_rate(group, request) -> str:
@@ -180,7 +170,7 @@ def step(request, token: str, index: int):
                           "resume_url": request.build_absolute_uri(request.path)})
         if "_back" in request.POST:
             return redirect("applications:step", municipality=request.municipality.slug, token=token, index=max(1, index - 1))
-        all_errors = _messages_by_name(validate(spec.schema, _validation_view(data, spec, index)), current.key)
+        all_errors = messages_by_name(validate(spec.schema, _validation_view(data, spec, index)), current.key)
         for name, msgs in all_errors.items():
             errors.setdefault(name, []).extend(msgs)
         if not errors:

@@ -125,6 +125,19 @@ def render_step(step: Step, data: dict, errors: dict[str, list[str]],
     return render_nodes(step.children, data, errors, prefilled)
 
 
+def messages_by_name(errors, step_key: str | None = None) -> dict[str, list[str]]:
+    """Validation errors by the name of their input, in the current language; with `step_key`
+    only those of that step."""
+    from rathaus.core.language import localized
+
+    by_name: dict[str, list[str]] = {}
+    for error in errors:
+        if step_key is not None and (not error.path or error.path[0] != step_key):
+            continue
+        by_name.setdefault(FormSpec.html_name(error.path), []).append(localized(error))
+    return by_name
+
+
 def error_summary(step: Step, errors: dict[str, list[str]]) -> list[dict[str, str]]:
     """Errors of one step in form order, each linking to its input."""
     labels: dict[str, str] = {}

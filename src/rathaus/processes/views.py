@@ -28,7 +28,7 @@ from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
-from rathaus.forms.rendering import error_summary, render_step
+from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
@@ -71,13 +71,6 @@ def _export(qs, fmt: str, municipality, view: str):
     return list_export(rows, fmt, f"aufgaben-{view}-{municipality.slug}", "task")
 
 
-def _errors_by_name(errors) -> dict[str, list[str]]:
-    by_name: dict[str, list[str]] = {}
-    for error in errors:
-        by_name.setdefault(FormSpec.html_name(error.path), []).append(localized(error))
-    return by_name
-
-
 @staff_view(Perm.WORK_TASKS)
 def task_detail(request, pk: int):
     task = selectors.task_get(municipality=request.municipality, pk=pk)
@@ -110,7 +103,7 @@ def task_detail(request, pk: int):
                 raise Http404("unknown action")
             return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
         except services.TaskInvalid as exc:
-            errors, status = _errors_by_name(exc.errors), 422
+            errors, status = messages_by_name(exc.errors), 422
         except ProcessError as exc:
             messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": exc.message_de})
             return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
