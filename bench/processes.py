@@ -10,7 +10,7 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
 * **full stack**: ``--workers`` processes, each with its own database connection (as gunicorn
   and ``db_worker`` processes would have), submit dog registrations with ``application_submit``
   (validation, reference, status history, audit hash chain) as the API view calls it (on
-  PostgreSQL one statement). After commit its one job runs: the receipt e-mail with its PDF, then
+  PostgreSQL one statement). After commit its one job runs: the receipt e-mail (reference and status link), then
   the process start (completeness check, DMN fee decision, script, gateway, decision letter PDF
   in the case file, outbox e-mail, status change, timeline and audit entries; one transaction);
   then the same job sends the e-mails the process queued (status, decision notice).
@@ -469,7 +469,7 @@ def main() -> None:
           f"workers: {args.workers} with their own connection, jobs: {args.tasks}"
           + (f" ({args.db_workers} db_worker processes)" if args.tasks == "db" else " (run in the submitting process after commit)"))
     print(f"checked: every process completed, {2 * expected} decision letters stored, {mails} e-mails written "
-          "(receipt with PDF, status e-mail, decision notice per case), outbox empty, audit hash chain verifies")
+          "(receipt, status e-mail, decision notice per case), outbox empty, audit hash chain verifies")
     print("                                                           cases/s   CPU ms/case (bench processes)   "
           "machine CPU ms/case (PostgreSQL included)")
     print(f"full stack (submission, process, PDFs, e-mails, audit):   {full:8.1f}   {1000 * full_cpu / args.cases:8.2f}"

@@ -325,7 +325,11 @@ def latin1(text: str) -> str:
 
 
 def receipt_pdf(application: Application) -> bytes:
-    """Eingangsbestätigung: reference, date, service, status and every submitted value."""
+    """Eingangsbestätigung: reference, date of receipt, service, channel and every submitted value.
+
+    It states the receipt, not the current status: it is made when first fetched, which may be
+    after the process has decided, and stays the same from then on.
+    """
     spec = FormSpec.from_schema(application.form.schema)
     pdf = TextPdf(f"Eingangsbestätigung {application.reference}", application.municipality.name)
     pdf.add_page()
@@ -336,7 +340,6 @@ def receipt_pdf(application: Application) -> bytes:
         ("Leistung", application.service.name),
         ("Eingegangen am", submitted),
         ("Eingangskanal", str(application.get_channel_display())),
-        ("Status", str(application.get_status_display())),
         ("Zuständig", application.service.office),
     ]
     for label, value in facts:

@@ -61,9 +61,8 @@ def send_receipt_email(application_id: int, token: str = "") -> None:
 def _send_receipt(application: Application) -> None:
     """Send the receipt e-mail's outbox message now (once per application; the sweep retries it).
 
-    Composing it stores the receipt PDF in the case file (version 1, see `receipt_email`), so mail,
-    status page and staff share one document. A re-run job finds the message sent and sends
-    nothing; if the worker died before, the outbox sweep sends it.
+    A re-run job finds the message sent and sends nothing; if the worker died before, the outbox
+    sweep sends it.
     """
     from rathaus.processes.models import OutboxKind
     from rathaus.processes.outbox import outbox_add, outbox_deliver
@@ -78,13 +77,14 @@ def _send_receipt(application: Application) -> None:
 
 @composer(RECEIPT_COMPOSER)
 def receipt_email(application_id: int) -> EmailMessage | None:
-    """The receipt e-mail with the status link and the receipt PDF (composed when the outbox sends it).
+    """The receipt e-mail with the reference and the status link (composed when the outbox sends it).
 
+    It carries no PDF and none of the submitted data: the e-mail stays small, and what the
+    citizen entered (birth dates, addresses, …) is not copied into mailboxes, their backups and
+    forwards. The receipt PDF with all data is a download on the status page behind the link,
+    made and stored in the case file the first time it is fetched (`receipt_document_ensure`).
     None when there is no one to write to any more (the application was anonymised or deleted).
     """
-    from rathaus.cases.files import read_bytes
-    from rathaus.cases.services import receipt_document_ensure
-
     from .services import access_token_for
 
     application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
@@ -94,15 +94,13 @@ def receipt_email(application_id: int) -> EmailMessage | None:
         body = _(
             "Guten Tag,\n\nIhr Antrag „%(service)s“ ist am %(date)s bei %(town)s eingegangen.\n"
             "Ihre Vorgangsnummer: %(ref)s\n\nDen Stand Ihres Antrags sehen Sie jederzeit hier:\n%(url)s\n\n"
-            "Die Eingangsbestätigung mit allen Angaben finden Sie im Anhang.\n\nMit freundlichen Grüßen\n%(town)s"
+            "Dort können Sie auch die Eingangsbestätigung mit allen Angaben als PDF herunterladen.\n\n"
+            "Mit freundlichen Grüßen\n%(town)s"
         ) % {"service": application.service.name, "date": application.submitted_at.strftime("%d.%m.%Y"),
              "town": application.municipality.name, "ref": application.reference,
              "url": _status_url(application, access_token_for(application))}
-        message = EmailMessage(_("Eingangsbestätigung %(ref)s") % {"ref": application.reference}, body,
-                               to=[application.applicant_email])
-        version = receipt_document_ensure(application=application)  # stored the first time
-        message.attach(f"Eingangsbestaetigung-{application.reference}.pdf", read_bytes(version.file), "application/pdf")
-    return message
+        return EmailMessage(_("Eingangsbestätigung %(ref)s") % {"ref": application.reference}, body,
+                            to=[application.applicant_email])
 
 
 @task()

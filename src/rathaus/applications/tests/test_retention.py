@@ -19,6 +19,7 @@ from rathaus.applications.services import (
     note_add,
 )
 from rathaus.cases.models import Document, DocumentVersion
+from rathaus.cases.services import receipt_document_ensure
 from rathaus.core.audit import audit_verify
 from rathaus.core.models import AuditEntry
 from rathaus.processes.models import (
@@ -103,7 +104,8 @@ def test_retention_removes_personal_data_from_every_derived_row_and_keeps_the_st
         application_change_status(application=application, status="closed", actor=worker,
                                   public_text="Liebe Frau Mustermann, Ihr Vorgang ist abgeschlossen.")
     application.refresh_from_db()
-    # The proof from the form, the receipt (stored when the receipt e-mail went out) and the decision letter.
+    receipt_document_ensure(application=application)  # as the citizen's first download of the receipt does
+    # The proof from the form, the receipt and the decision letter.
     files = [v.file.name for v in DocumentVersion.objects.filter(document__application=application)]
     assert sorted(Document.objects.filter(application=application).values_list("document_type", flat=True)) == [
         "application_form", "decision", "proof"]

@@ -161,7 +161,7 @@ def test_one_job_sends_the_receipt_starts_the_process_and_informs_subscribers(to
     assert ProcessInstance.objects.filter(application=application).exists()
     receipts = [m for m in mail.outbox if application.reference in m.subject and "Eingangsbestätigung" in m.subject]
     assert len(receipts) == 1 and receipts[0].to == [dog_data["owner"]["email"]]
-    assert receipts[0].attachments[0][2] == "application/pdf"
+    assert application.reference in receipts[0].body and receipts[0].attachments == []
     assert Delivery.objects.filter(event__application=application, subscription__email="steuer@town.example").exists()
 
 
@@ -253,7 +253,7 @@ def test_the_receipt_goes_out_once_even_when_the_job_runs_again(town, demo_servi
     application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
     application_received.call(application.pk)  # a re-run (e.g. after another part failed)
     receipts = [m for m in mail.outbox if "Eingangsbestätigung" in m.subject]
-    assert len(receipts) == 1 and receipts[0].attachments[0][2] == "application/pdf"
+    assert len(receipts) == 1
     from rathaus.applications.services import access_token_for
 
     # The status link is composed when sent (the outbox row holds no token).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
@@ -239,12 +241,20 @@ def test_the_receipt_is_stored_once_as_version_1_and_served_from_the_case_file(c
     assert DomainEvent.objects.filter(kind="document.added", data__document=receipt.pk).count() == 1
 
 
-def test_the_receipt_mail_stores_the_receipt(town, demo_services, dog_data, mailoutbox,
-                                             django_capture_on_commit_callbacks):
+def test_the_receipt_mail_copies_no_data_and_the_receipt_is_made_when_first_fetched(
+        client, town, demo_services, dog_data, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    [mail] = [m for m in mailoutbox if "Eingangsbestätigung" in m.subject]
+    assert mail.attachments == [] and application.reference in mail.body
+    assert dog_data["dog"]["name"] not in mail.body and "31.01.1980" not in mail.body  # no submitted data
+    assert not Document.objects.filter(application=application, document_type="application_form").exists()
+
+    status = client.get(urlsplit(re.search(r"https?://\S+", mail.body).group(0)).path)
+    pdf_url = re.search(r'href="([^"]+eingangsbestaetigung\.pdf)"', status.content.decode()).group(1)
+    pdf = client.get(pdf_url)
     receipt = Document.objects.get(application=application, document_type="application_form")
-    assert mailoutbox[0].attachments[0][1] == read_bytes(receipt.versions.get().file)
+    assert pdf.status_code == 200 and read_bytes(receipt.versions.get().file) == pdf.content
 
 
 def test_generated_documents_are_stored_once_per_key(case):
