@@ -23,7 +23,7 @@ def _status_url(application: Application, token: str) -> str:
 
 
 @task()
-@outbox_delivered_here()  # the e-mails the process queues (status, decision) go out as it commits
+@outbox_delivered_here()  # receipt and the e-mails the process queues (status, decision) go out together at the end
 def application_received(application_id: int) -> None:
     """Everything that follows a submission, in one job: receipt, process start, subscribers.
 
@@ -59,20 +59,20 @@ def send_receipt_email(application_id: int, token: str = "") -> None:
 
 
 def _send_receipt(application: Application) -> None:
-    """Send the receipt e-mail's outbox message now (once per application; the sweep retries it).
+    """Send the receipt e-mail's outbox message (once per application; the sweep retries it).
 
     A re-run job finds the message sent and sends nothing; if the worker died before, the outbox
     sweep sends it.
     """
     from rathaus.processes.models import OutboxKind
-    from rathaus.processes.outbox import outbox_add, outbox_deliver
+    from rathaus.processes.outbox import outbox_add, outbox_deliver_soon
 
     from .services import receipt_message_key, receipt_payload
 
     # The submission stored the message; applications from before that get it here.
     message = outbox_add(municipality=application.municipality, key=receipt_message_key(application.pk),
                          kind=OutboxKind.EMAIL, payload=receipt_payload(application.pk), enqueue=False)
-    outbox_deliver(message_id_=message.pk)
+    outbox_deliver_soon(message.pk)  # in application_received: with the process's e-mails, before them
 
 
 @composer(RECEIPT_COMPOSER)

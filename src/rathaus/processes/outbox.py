@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
-from django.db import connection, transaction
-from django.db.models import Q
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from rathaus.core.jobs import enqueue_on_commit
@@ -26,8 +27,10 @@ from .models import OutboxKind, OutboxMessage
 logger = logging.getLogger(__name__)
 
 
-# True within `outbox_delivered_here`: messages are delivered as their transaction commits.
-_DELIVER_HERE: ContextVar[bool] = ContextVar("outbox_deliver_here", default=False)
+# Within `outbox_delivered_here`: the ids of the messages committed so far, delivered when it ends.
+_DELIVER_HERE: ContextVar[list[int] | None] = ContextVar("outbox_deliver_here", default=None)
+# Messages sent in one transaction (and e-mails over one connection) by the sweep.
+_BATCH = 20
 
 
 def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True) -> OutboxMessage:
@@ -40,9 +43,10 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=key[:200], defaults={"municipality": municipality, "kind": kind, "payload": payload})
     if created and enqueue:
-        if _DELIVER_HERE.get():
+        pending = _DELIVER_HERE.get()
+        if pending is not None:
             # Once it is committed (a rolled-back savepoint drops the callback with the row).
-            transaction.on_commit(functools.partial(_deliver_logged, message.pk), robust=True)
+            transaction.on_commit(functools.partial(pending.append, message.pk), robust=True)
         else:
             from .tasks import deliver_outbox
 
@@ -50,31 +54,45 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     return message
 
 
-def _deliver_logged(message_id_: int) -> None:
+def _deliver_logged(message_ids: list[int]) -> None:
     try:
-        outbox_deliver(message_id_=message_id_)
-    except Exception:  # the job goes on; the sweep retries this message
-        logger.exception("outbox message %s: delivery after its commit failed", message_id_)
+        outbox_deliver_many(message_ids)
+    except Exception:  # the job goes on; the sweep retries these messages
+        logger.exception("outbox messages %s: delivery after their commit failed", message_ids)
 
 
 @contextlib.contextmanager
 def outbox_delivered_here() -> Iterator[None]:
-    """Messages queued in the block are delivered by this worker as their transaction commits.
+    """Messages queued and committed in the block are delivered by this worker when it ends.
 
-    For jobs that run process steps: the status and decision e-mails of a case go out from the
-    worker that committed them, right after the commit, without a job row, a claim and a result
-    per message. If the worker dies between the commit and the delivery, the periodic sweep
-    (`outbox_deliver_pending`) sends them. Entered inside a transaction the block changes
-    nothing: its messages would commit only after it ended, so they get their jobs as usual.
+    For jobs that run process steps: the e-mails of a case (receipt, status, decision) go out
+    from the worker that committed them, together (one transaction, one connection to the mail
+    server), without a job row, a claim and a result per message. They are delivered even if
+    the block raises after their commit; a message whose transaction rolled back is never sent.
+    If the worker dies before the end of the block, the periodic sweep (`outbox_deliver_pending`)
+    sends them. Entered inside a transaction the block changes nothing: its messages would commit
+    only after it ended, so they get their jobs as usual.
     """
     if connection.in_atomic_block:
         yield
         return
-    token = _DELIVER_HERE.set(True)
+    pending: list[int] = []
+    token = _DELIVER_HERE.set(pending)
     try:
         yield
     finally:
         _DELIVER_HERE.reset(token)
+        if pending:
+            _deliver_logged(list(dict.fromkeys(pending)))
+
+
+def outbox_deliver_soon(message_id_: int) -> None:
+    """Deliver a committed message: with the others at the end of `outbox_delivered_here`, else now."""
+    pending = _DELIVER_HERE.get()
+    if pending is None or connection.in_atomic_block:
+        outbox_deliver(message_id_=message_id_)
+    else:
+        pending.append(message_id_)
 
 
 def message_id(key: str) -> str:
@@ -101,7 +119,8 @@ def composed(name: str, *args: Any) -> dict[str, Any]:
     return {"compose": name, "args": list(args)}
 
 
-def _send(message: OutboxMessage) -> None:
+def _prepare(message: OutboxMessage) -> EmailMessage | urllib.request.Request | None:
+    """What sending the message means: an e-mail, an HTTP request, or None when there is nothing to send."""
     payload = message.payload
     if message.kind == OutboxKind.EMAIL:
         if "compose" in payload:
@@ -109,52 +128,135 @@ def _send(message: OutboxMessage) -> None:
                 raise LookupError(f"no outbox composer {payload['compose']!r} is registered")
             email = _COMPOSERS[payload["compose"]](*payload["args"])
             if email is None:
-                return  # nobody to write to any more (e.g. anonymised): nothing to retry
+                return None  # nobody to write to any more (e.g. anonymised): nothing to retry
         else:
             email = EmailMessage(payload["subject"], payload["body"], to=payload["to"])
         email.extra_headers.update({"Message-ID": message_id(message.idempotency_key),
                                     "X-Rathaus-Idempotency-Key": message.idempotency_key})
-        email.send()
-    elif message.kind == OutboxKind.HTTP:
+        return email
+    if message.kind == OutboxKind.HTTP:
         url = payload.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", "")
         if not url:
-            return  # no back-office system configured: nothing to call
-        request = urllib.request.Request(  # noqa: S310 - the URL is configured by the operator
+            return None  # no back-office system configured: nothing to call
+        return urllib.request.Request(  # noqa: S310 - the URL is configured by the operator
             url, data=json.dumps(payload.get("body", {})).encode(), method="POST",
             headers={"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key})
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+    return None
+
+
+def _transmit(item: EmailMessage | urllib.request.Request, mail: _MailConnection) -> None:
+    if isinstance(item, EmailMessage):
+        item.connection = mail.opened()
+        item.send()
+    else:
+        with urllib.request.urlopen(item, timeout=10):  # noqa: S310 - the URL is configured by the operator
             pass
 
 
-def outbox_deliver(*, message_id_: int, now: datetime | None = None) -> bool:
-    """Send one message if still unsent; returns whether it was sent now.
+class _MailConnection:
+    """One connection to the mail server for the e-mails of a delivery, opened with the first of them.
 
-    The row stays locked while sending and is marked sent in the same transaction, so two
-    workers never send it both; a crash before the commit leaves it unsent for the sweep. A
-    failed attempt is counted and the next one is due `retry_delay` after `now`.
+    If it cannot be opened, every e-mail of the delivery fails with that error (without trying
+    again for each, which would wait for the server's timeout each time).
     """
+
+    def __init__(self) -> None:
+        self.connection: BaseEmailBackend | None = None
+        self.error: Exception | None = None
+
+    def opened(self) -> BaseEmailBackend:
+        if self.error is not None:
+            raise self.error
+        if self.connection is None:
+            connection = get_connection()
+            try:
+                connection.open()
+            except Exception as exc:
+                self.error = exc
+                raise
+            self.connection = connection
+        return self.connection
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):  # the e-mails are sent; a failing QUIT changes nothing
+                self.connection.close()
+
+
+def outbox_deliver(*, message_id_: int, now: datetime | None = None) -> bool:
+    """Send one message if still unsent; returns whether it was sent now (see `outbox_deliver_many`)."""
+    return outbox_deliver_many([message_id_], now=now) == 1
+
+
+def outbox_deliver_many(message_ids: list[int], *, now: datetime | None = None) -> int:
+    """Send those of the messages that are still unsent, in the given order; returns how many were sent.
+
+    The rows stay locked while sending (a row another worker is sending is skipped) and are
+    marked sent in the same transaction, so two workers never send a message both; a crash before
+    the commit leaves them unsent for the sweep. E-mails share one connection to the mail server.
+    A failed attempt is counted and the message's next one is due `retry_delay` after `now`; the
+    others are sent all the same. If the database refuses the delivery of several messages
+    together, each is delivered on its own, so that one message cannot hold up the others.
+    """
+    try:
+        return _deliver_together(message_ids, now)
+    except DatabaseError:
+        if len(message_ids) == 1:
+            raise
+        logger.exception("outbox messages %s: delivered one by one after a database error", message_ids)
+    sent = 0
+    for pk in message_ids:
+        try:
+            sent += _deliver_together([pk], now)
+        except DatabaseError:
+            logger.exception("outbox message %s: delivery failed, left to the sweep", pk)
+    return sent
+
+
+def _deliver_together(message_ids: list[int], now: datetime | None) -> int:
     with transaction.atomic():
-        qs = OutboxMessage.objects.filter(pk=message_id_, sent_at__isnull=True)
+        qs = OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        message = qs.first()
-        if message is None:
-            return False
-        attempts = message.attempts + 1
+        order = {pk: index for index, pk in enumerate(message_ids)}
+        messages = sorted(qs, key=lambda m: order[m.pk])
+        if not messages:
+            return 0
+        # Everything is composed before the first message goes out: between the first sending and
+        # the commit that marks them sent (where a crash means sending again) nothing else happens.
+        prepared, sent = [], []
+        for message in messages:
+            try:
+                prepared.append((message, _prepare(message)))
+            except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
+                _failed(message, exc, now)
+        mail = _MailConnection()
         try:
-            _send(message)
-        except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
-            wait = None if attempts >= max_attempts() else retry_delay(attempts)
-            OutboxMessage.objects.filter(pk=message.pk).update(
-                attempts=attempts, last_error=str(exc)[:2000], next_attempt_at=wait and (now or timezone.now()) + wait)
-            if wait is None:
-                logger.error("outbox %s failed for good after %s attempts: %s", message.idempotency_key, attempts, exc)
-            else:
-                logger.warning("outbox %s failed (attempt %s, retried in %s): %s", message.idempotency_key, attempts,
-                               wait, exc)
-            return False
-        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=attempts, next_attempt_at=None)
-    return True
+            for message, item in prepared:
+                try:
+                    if item is not None:
+                        _transmit(item, mail)
+                except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
+                    _failed(message, exc, now)
+                else:
+                    sent.append(message.pk)
+        finally:
+            mail.close()
+        if sent:
+            OutboxMessage.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1,
+                                                             next_attempt_at=None)
+    return len(sent)
+
+
+def _failed(message: OutboxMessage, exc: Exception, now: datetime | None) -> None:
+    attempts = message.attempts + 1
+    wait = None if attempts >= max_attempts() else retry_delay(attempts)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        attempts=attempts, last_error=str(exc)[:2000], next_attempt_at=wait and (now or timezone.now()) + wait)
+    if wait is None:
+        logger.error("outbox %s failed for good after %s attempts: %s", message.idempotency_key, attempts, exc)
+    else:
+        logger.warning("outbox %s failed (attempt %s, retried in %s): %s", message.idempotency_key, attempts, wait, exc)
 
 
 def max_attempts() -> int:
@@ -182,4 +284,4 @@ def outbox_deliver_pending(*, limit: int = 200, now: datetime | None = None) -> 
     ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=max_attempts())
                .filter(Q(attempts=0) | Q(next_attempt_at__lte=now))
                .order_by("attempts", "id").values_list("pk", flat=True)[:limit])
-    return sum(outbox_deliver(message_id_=pk, now=now) for pk in ids)
+    return sum(outbox_deliver_many(ids[start:start + _BATCH], now=now) for start in range(0, len(ids), _BATCH))

@@ -1,7 +1,7 @@
 """Background jobs of the process side (django-tasks; enqueued after commit or by the scheduler).
 
-The jobs that run process steps deliver the e-mails and calls the steps queue themselves, as each
-step commits (`outbox_delivered_here`), instead of a job per message.
+The jobs that run process steps deliver the e-mails and calls the steps queue themselves, together
+when the job ends (`outbox_delivered_here`), instead of a job per message.
 """
 
 from django_tasks import task

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -87,7 +88,7 @@ def _email(key: str) -> dict:
     return {"subject": key.title(), "body": "Text", "to": ["a@example.org"]}
 
 
-def test_messages_are_delivered_as_their_transaction_commits_and_only_if_it_does(db_queue, town):
+def test_committed_messages_are_delivered_together_when_the_block_ends_and_only_those(db_queue, town):
     class Abort(Exception):
         pass
 
@@ -96,20 +97,49 @@ def test_messages_are_delivered_as_their_transaction_commits_and_only_if_it_does
             outbox_add(municipality=town, key=key, kind="email", payload=_email(key))
             raise Abort
 
-    with outbox_delivered_here():
+    @outbox_delivered_here()
+    def job():
         with transaction.atomic():
             outbox_add(municipality=town, key="first", kind="email", payload=_email("first"))
             with pytest.raises(Abort):
                 add_then_fail("undone")  # a savepoint rolled back inside a transaction that commits
             outbox_add(municipality=town, key="second", kind="email", payload=_email("second"))
-            assert mail.outbox == []  # not before the commit
-        assert [m.subject for m in mail.outbox] == ["First", "Second"]  # right after it, in this worker
-        with pytest.raises(Abort):
-            add_then_fail("dropped")
-    assert [m.subject for m in mail.outbox] == ["First", "Second"]
-    assert sorted(OutboxMessage.objects.values_list("idempotency_key", flat=True)) == ["first", "second"]
+        outbox_add(municipality=town, key="third", kind="email", payload=_email("third"))  # its own commit
+        assert mail.outbox == []  # committed, but sent together when the block ends
+        add_then_fail("dropped")  # the job fails after the commits: what they committed still goes out
+
+    with mock.patch("rathaus.processes.outbox.get_connection", wraps=get_connection) as connections, \
+            pytest.raises(Abort):
+        job()
+    assert [m.subject for m in mail.outbox] == ["First", "Second", "Third"]
+    assert connections.call_count == 1  # one connection to the mail server for all three
+    assert sorted(OutboxMessage.objects.values_list("idempotency_key", flat=True)) == ["first", "second", "third"]
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    assert OutboxMessage.objects.filter(attempts=1).count() == 3
     assert _jobs() == []
+
+
+def test_a_mail_server_that_cannot_be_reached_fails_each_email_once_and_the_sweep_sends_them(db_queue, town,
+                                                                                          monkeypatch):
+    from django.core.mail.backends.locmem import EmailBackend
+
+    from rathaus.processes.outbox import outbox_deliver_pending
+
+    opened = []
+
+    def refuse(backend):
+        opened.append(backend)
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(EmailBackend, "open", refuse)
+    with outbox_delivered_here():
+        for key in ("one", "two"):
+            outbox_add(municipality=town, key=key, kind="email", payload=_email(key))
+    assert mail.outbox == [] and len(opened) == 1  # tried once, not once per e-mail
+    assert sorted(OutboxMessage.objects.values_list("attempts", "last_error")) == [(1, "mail server down")] * 2
+    monkeypatch.undo()
+    assert outbox_deliver_pending(now=timezone.now() + timedelta(minutes=2)) == 2
+    assert [m.subject for m in mail.outbox] == ["One", "Two"]
 
 
 def test_a_failed_delivery_is_left_to_the_sweep_and_the_job_goes_on(db_queue, town, monkeypatch):
