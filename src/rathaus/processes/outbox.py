@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from rathaus.core.jobs import enqueue_on_commit
+from rathaus.core.sql import insert_values
 
 from .models import OutboxKind, OutboxMessage
 
@@ -40,8 +41,8 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     (`outbox_delivered_here`); without, the caller delivers it itself (`outbox_deliver`). The
     periodic sweep retries what failed either way.
     """
-    message, created = OutboxMessage.objects.get_or_create(
-        idempotency_key=key[:200], defaults={"municipality": municipality, "kind": kind, "payload": payload})
+    message, created = _stored_once(OutboxMessage(municipality=municipality, idempotency_key=key[:200], kind=kind,
+                                                  payload=payload))
     if created and enqueue:
         pending = _DELIVER_HERE.get()
         if pending is not None:
@@ -52,6 +53,27 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
 
             enqueue_on_commit(deliver_outbox, message.pk)
     return message
+
+
+def _stored_once(message: OutboxMessage) -> tuple[OutboxMessage, bool]:
+    """Insert the message unless one with its key exists; (the stored message, whether it is new).
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` instead of ``get_or_create``'s look-up,
+    savepoint, insert and release: a new message (the usual case) costs one statement. If the
+    key exists, or a concurrent transaction inserts it first, the stored message is returned.
+    """
+    if not connection.features.can_return_columns_from_insert:
+        return OutboxMessage.objects.get_or_create(idempotency_key=message.idempotency_key, defaults={
+            "municipality_id": message.municipality_id, "kind": message.kind, "payload": message.payload})
+    sql, params = insert_values(connection, [message])
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} ON CONFLICT ({connection.ops.quote_name('idempotency_key')}) DO NOTHING RETURNING "
+                       f"{connection.ops.quote_name('id')}", params)
+        row = cursor.fetchone()
+    if row is None:
+        return OutboxMessage.objects.get(idempotency_key=message.idempotency_key), False
+    message.pk, message._state.adding, message._state.db = row[0], False, connection.alias
+    return message, True
 
 
 def _deliver_logged(message_ids: list[int]) -> None:
