@@ -10,10 +10,11 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
 * **full stack**: ``--workers`` processes, each with its own database connection (as gunicorn
   and ``db_worker`` processes would have), submit dog registrations with ``application_submit``
   (validation, reference, status history, audit hash chain) as the API view calls it (on
-  PostgreSQL one statement). After commit its one job runs: the receipt e-mail (reference and status link), then
-  the process start (completeness check, DMN fee decision, script, gateway, decision letter PDF
-  in the case file, outbox e-mail, status change, timeline and audit entries; one transaction);
-  then the same job sends the e-mails the process queued (status, decision notice).
+  PostgreSQL one statement). After commit its one job runs the process start (completeness
+  check, DMN fee decision, script, gateway, decision letter PDF in the case file, outbox e-mail,
+  status change, timeline and audit entries; one transaction), then sends the receipt e-mail
+  (reference and status link) and the e-mails the process queued (status, decision notice)
+  together, over one mail connection.
   By default (``--tasks db``, as in production) the jobs go through django-tasks-db and
   ``--db-workers`` ``db_worker`` processes run them; with ``--tasks immediate`` each job runs in
   the submitting process right after commit (the same job functions, without the queue's rows).
