@@ -64,15 +64,17 @@ def _send_receipt(application: Application) -> None:
     A re-run job finds the message sent and sends nothing; if the worker died before, the outbox
     sweep sends it.
     """
-    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.models import OutboxKind, OutboxMessage
     from rathaus.processes.outbox import outbox_add, outbox_deliver_soon
 
     from .services import receipt_message_key, receipt_payload
 
-    # The submission stored the message; applications from before that get it here.
-    message = outbox_add(municipality=application.municipality, key=receipt_message_key(application.pk),
-                         kind=OutboxKind.EMAIL, payload=receipt_payload(application.pk), enqueue=False)
-    outbox_deliver_soon(message.pk)  # in application_received: with the process's e-mails, before them
+    key = receipt_message_key(application.pk)
+    message_id = OutboxMessage.objects.filter(idempotency_key=key).values_list("pk", flat=True).first()
+    if message_id is None:  # the submission stores the message; applications from before that get it here
+        message_id = outbox_add(municipality=application.municipality, key=key, kind=OutboxKind.EMAIL,
+                                payload=receipt_payload(application.pk), enqueue=False).pk
+    outbox_deliver_soon(message_id)  # in application_received: with the process's e-mails, before them
 
 
 @composer(RECEIPT_COMPOSER)

@@ -191,3 +191,16 @@ def test_inside_a_transaction_the_block_leaves_delivery_to_a_job(db_queue, town)
     assert job.task_path == "rathaus.processes.tasks.deliver_outbox"
     _run(job)
     assert [m.subject for m in mail.outbox] == ["Later"]
+
+
+def test_an_application_from_before_the_receipt_was_stored_with_it_gets_its_receipt_once(db_queue, town,
+                                                                                          demo_processes, dog_data):
+    application = application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data).application
+    OutboxMessage.objects.filter(idempotency_key__startswith="receipt:").delete()  # as submitted by an older version
+    [job] = _jobs()
+    _run(job)
+    _run(job)
+    receipts = [m for m in mail.outbox if m.subject.startswith("Eingangsbestätigung")]
+    assert len(receipts) == 1 and application.reference in receipts[0].body
+    assert mail.outbox[0] is receipts[0]  # the receipt before the e-mails about the decision
+    assert OutboxMessage.objects.filter(idempotency_key=f"receipt:{application.pk}", sent_at__isnull=False).exists()
