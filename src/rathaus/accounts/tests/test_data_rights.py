@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from rathaus.accounts.models import DataSubjectRequest, Profile, RequestState, Role
 from rathaus.applications.models import Application
 from rathaus.applications.services import application_change_status, application_submit
+from rathaus.cases.services import receipt_document_ensure
 from rathaus.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,7 @@ def people(town, other_town, demo_services, dog_data, make_user, make_staff, dja
                                        data=_owner(dog_data, "Erika", "Mustermann", "erika@example.org")).application
         maxs = application_submit(municipality=town, service=dog, applicant=max_,
                                   data=_owner(dog_data, "Max", "Beispiel", "max@example.org")).application
+    receipt_document_ensure(application=closed)  # she downloaded the receipt: it lies in her case file
     mail.outbox.clear()
     return {"erika": erika, "max": max_, "closed": closed, "open": open_, "elsewhere": elsewhere, "maxs": maxs,
             "lead": staff}
