@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
-from rathaus.processes.outbox import composer, outbox_delivered_here
+from rathaus.processes.outbox import composer, outbox_deliver_collected, outbox_delivered_here
 
 from .models import RECEIPT_COMPOSER, STATUS_COMPOSER, Application, StatusChange
 
@@ -23,7 +23,7 @@ def _status_url(application: Application, token: str) -> str:
 
 
 @task()
-@outbox_delivered_here()  # receipt and the e-mails the process queues (status, decision) go out together at the end
+@outbox_delivered_here()  # receipt and the e-mails the process queues (status, decision) go out together
 def application_received(application_id: int) -> None:
     """Everything that follows a submission, in one job: receipt, process start, subscribers.
 
@@ -39,6 +39,7 @@ def application_received(application_id: int) -> None:
         return  # deleted (or anonymised away) before the worker came to it
     failures: list[BaseException] = []
     steps = [lambda: process_start(application=application),
+             outbox_deliver_collected,  # the citizen's e-mails do not wait for subscribers' webhooks
              lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
     if application.applicant_email:
         steps.insert(0, lambda: _send_receipt(application))

@@ -240,9 +240,10 @@ def request_for_upload(*, application: Application, request_id: int | None, item
 def receipt_document_ensure(*, application: Application) -> DocumentVersion | None:
     """The receipt (Eingangsbestätigung) as version 1 in the case file, generated and stored the first time.
 
-    Runs when the receipt is first needed: the receipt e-mail job after the submission, or the
-    first download. Later calls return the stored file, so the citizen, staff and the e-mail all
-    have the same document. Nothing is stored for an anonymised application (None).
+    Runs when the receipt is first fetched: the citizen's download from the receipt or status
+    page, or staff's (the receipt e-mail carries only the link). Later calls return the stored
+    file, so the citizen and staff have the same document. Nothing is stored for an anonymised
+    application (None).
     """
     from rathaus.applications.pdf import receipt_pdf
 
@@ -256,7 +257,7 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
         return _generated_add(application=application, generated=generated, title=_("Eingangsbestätigung"),
                               document_type=DocumentType.APPLICATION_FORM, idempotency_key=key)[1]
     except IntegrityError:
-        # A concurrent first download or the e-mail job stored it a moment earlier.
+        # A concurrent first download stored it a moment earlier.
         return DocumentVersion.objects.get(document__idempotency_key=key, number=1)
 
 

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import logging
+import smtplib
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -77,10 +78,12 @@ def _stored_once(message: OutboxMessage) -> tuple[OutboxMessage, bool]:
 
 
 def _deliver_logged(message_ids: list[int]) -> None:
-    try:
-        outbox_deliver_many(message_ids)
-    except Exception:  # the job goes on; the sweep retries these messages
-        logger.exception("outbox messages %s: delivery after their commit failed", message_ids)
+    for start in range(0, len(message_ids), _BATCH):
+        batch = message_ids[start:start + _BATCH]
+        try:
+            outbox_deliver_many(batch)
+        except Exception:  # the job goes on; the sweep retries these messages
+            logger.exception("outbox messages %s: delivery after their commit failed", batch)
 
 
 @contextlib.contextmanager
@@ -106,6 +109,19 @@ def outbox_delivered_here() -> Iterator[None]:
         _DELIVER_HERE.reset(token)
         if pending:
             _deliver_logged(list(dict.fromkeys(pending)))
+
+
+def outbox_deliver_collected() -> None:
+    """Deliver what `outbox_delivered_here` has collected so far now, not when the block ends.
+
+    For a job that goes on with slow work of another kind (e.g. calling subscribers' webhooks):
+    the citizen's e-mails need not wait for it.
+    """
+    pending = _DELIVER_HERE.get()
+    if pending:
+        message_ids = list(dict.fromkeys(pending))
+        pending.clear()
+        _deliver_logged(message_ids)
 
 
 def outbox_deliver_soon(message_id_: int) -> None:
@@ -169,7 +185,11 @@ def _prepare(message: OutboxMessage) -> EmailMessage | urllib.request.Request | 
 def _transmit(item: EmailMessage | urllib.request.Request, mail: _MailConnection) -> None:
     if isinstance(item, EmailMessage):
         item.connection = mail.opened()
-        item.send()
+        try:
+            item.send()
+        except smtplib.SMTPServerDisconnected:
+            mail.dropped()  # e.g. the server's limit of messages per connection: the next e-mail reconnects
+            raise
     else:
         with urllib.request.urlopen(item, timeout=10):  # noqa: S310 - the URL is configured by the operator
             pass
@@ -199,6 +219,11 @@ class _MailConnection:
             self.connection = connection
         return self.connection
 
+    def dropped(self) -> None:
+        """The server closed the connection: the next e-mail opens a new one."""
+        self.close()
+        self.connection = None
+
     def close(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(Exception):  # the e-mails are sent; a failing QUIT changes nothing
@@ -217,25 +242,39 @@ def outbox_deliver_many(message_ids: list[int], *, now: datetime | None = None) 
     marked sent in the same transaction, so two workers never send a message both; a crash before
     the commit leaves them unsent for the sweep. E-mails share one connection to the mail server.
     A failed attempt is counted and the message's next one is due `retry_delay` after `now`; the
-    others are sent all the same. If the database refuses the delivery of several messages
-    together, each is delivered on its own, so that one message cannot hold up the others.
+    others are sent all the same. If the database fails before anything was sent (e.g. while
+    composing), each message is delivered on its own, so that one message cannot hold up the
+    others; if it fails after sending began, the messages are left to the sweep (sending them
+    again at once would repeat what went out).
     """
+    progress = _Progress()
     try:
-        return _deliver_together(message_ids, now)
-    except DatabaseError:
+        return _deliver_together(message_ids, now, progress)
+    except DatabaseError as exc:
+        if progress.sending:
+            logger.exception("outbox messages %s: the database failed after sending began; left to the sweep",
+                             message_ids)
+            return 0
         if len(message_ids) == 1:
+            if not connection.in_atomic_block:
+                with contextlib.suppress(DatabaseError):  # recorded if the database lets us; raised either way
+                    _failed_by_id(message_ids[0], exc, now)
             raise
-        logger.exception("outbox messages %s: delivered one by one after a database error", message_ids)
+        logger.warning("outbox messages %s: delivered one by one after a database error: %s", message_ids, exc)
     sent = 0
     for pk in message_ids:
         try:
-            sent += _deliver_together([pk], now)
+            sent += outbox_deliver_many([pk], now=now)
         except DatabaseError:
             logger.exception("outbox message %s: delivery failed, left to the sweep", pk)
     return sent
 
 
-def _deliver_together(message_ids: list[int], now: datetime | None) -> int:
+class _Progress:
+    sending = False
+
+
+def _deliver_together(message_ids: list[int], now: datetime | None, progress: _Progress) -> int:
     with transaction.atomic():
         qs = OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
@@ -250,9 +289,12 @@ def _deliver_together(message_ids: list[int], now: datetime | None) -> int:
         for message in messages:
             try:
                 prepared.append((message, _prepare(message)))
+            except DatabaseError:
+                raise  # the transaction is broken: see outbox_deliver_many
             except Exception as exc:  # noqa: BLE001 - recorded and retried by the sweep
                 _failed(message, exc, now)
         mail = _MailConnection()
+        progress.sending = True
         try:
             for message, item in prepared:
                 try:
@@ -268,6 +310,13 @@ def _deliver_together(message_ids: list[int], now: datetime | None) -> int:
             OutboxMessage.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1,
                                                              next_attempt_at=None)
     return len(sent)
+
+
+def _failed_by_id(message_id_: int, exc: Exception, now: datetime | None) -> None:
+    with transaction.atomic():
+        message = OutboxMessage.objects.select_for_update().filter(pk=message_id_, sent_at__isnull=True).first()
+        if message is not None:
+            _failed(message, exc, now)
 
 
 def _failed(message: OutboxMessage, exc: Exception, now: datetime | None) -> None:

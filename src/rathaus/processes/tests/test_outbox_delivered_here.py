@@ -204,3 +204,92 @@ def test_an_application_from_before_the_receipt_was_stored_with_it_gets_its_rece
     assert len(receipts) == 1 and application.reference in receipts[0].body
     assert mail.outbox[0] is receipts[0]  # the receipt before the e-mails about the decision
     assert OutboxMessage.objects.filter(idempotency_key=f"receipt:{application.pk}", sent_at__isnull=False).exists()
+
+
+def test_the_citizens_emails_do_not_wait_for_subscribers_webhooks(db_queue, town, demo_processes, dog_data,
+                                                                   monkeypatch):
+    from rathaus.integration import services as integration
+
+    seen = []
+    monkeypatch.setattr(integration, "deliveries_run_if_subscribed",
+                        lambda municipality_id: seen.append(len(mail.outbox)))
+    application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data)
+    [job] = _jobs()
+    _run(job)
+    assert seen == [3]  # receipt, status and decision notice were out before the webhooks were called
+
+
+def test_a_composer_that_breaks_the_transaction_holds_up_no_other_email(db_queue, town):
+    from django.db import connection
+
+    from rathaus.processes.outbox import composed, composer, outbox_deliver_many
+
+    @composer("test.broken")
+    def broken():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")  # aborts the transaction on PostgreSQL
+
+    ids = [outbox_add(municipality=town, key=key, kind="email", enqueue=False, payload=payload).pk
+           for key, payload in [("a", _email("a")), ("broken", composed("test.broken")), ("b", _email("b"))]]
+    assert outbox_deliver_many(ids) == 2
+    assert [m.subject for m in mail.outbox] == ["A", "B"]
+    failed = OutboxMessage.objects.get(idempotency_key="broken")
+    assert failed.sent_at is None and failed.attempts == 1 and "no_such_table" in failed.last_error
+
+
+def test_a_database_failure_after_sending_began_sends_nothing_twice(db_queue, town, monkeypatch):
+    from django.db import OperationalError
+
+    from rathaus.processes import outbox
+    from rathaus.processes.outbox import outbox_deliver_many, outbox_deliver_pending
+
+    ids = [outbox_add(municipality=town, key=key, kind="email", enqueue=False, payload=_email(key)).pk
+           for key in ("sent", "refused")]
+    real_send = EmailMessage.send
+
+    def send(message, *args, **kwargs):
+        if message.subject == "Refused":
+            raise ConnectionRefusedError("mailbox full")
+        return real_send(message, *args, **kwargs)
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    monkeypatch.setattr(outbox, "_failed", database_gone)
+    assert outbox_deliver_many(ids) == 0
+    assert [m.subject for m in mail.outbox] == ["Sent"]  # not sent again at once by a one-by-one retry
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 2  # rolled back: left to the sweep
+    monkeypatch.undo()
+    assert outbox_deliver_pending(now=timezone.now() + timedelta(minutes=2)) == 2
+
+
+def test_a_connection_the_server_drops_is_opened_again_for_the_next_email(db_queue, town, monkeypatch):
+    import smtplib
+
+    from rathaus.processes.outbox import outbox_deliver_many
+
+    real_send = EmailMessage.send
+
+    def send(message, *args, **kwargs):
+        if message.subject == "Second":
+            raise smtplib.SMTPServerDisconnected("too many messages on this connection")
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    ids = [outbox_add(municipality=town, key=key, kind="email", enqueue=False, payload=_email(key)).pk
+           for key in ("first", "second", "third")]
+    with mock.patch("rathaus.processes.outbox.get_connection", wraps=get_connection) as connections:
+        assert outbox_deliver_many(ids) == 2
+    assert [m.subject for m in mail.outbox] == ["First", "Third"] and connections.call_count == 2
+    assert OutboxMessage.objects.get(idempotency_key="second").attempts == 1
+
+
+def test_the_sweep_sends_in_batches_each_over_one_connection(db_queue, town):
+    from rathaus.processes.outbox import _BATCH, outbox_deliver_pending
+
+    for n in range(_BATCH + 5):
+        outbox_add(municipality=town, key=f"m{n}", kind="email", enqueue=False, payload=_email(f"m{n}"))
+    with mock.patch("rathaus.processes.outbox.get_connection", wraps=get_connection) as connections:
+        assert outbox_deliver_pending() == _BATCH + 5
+    assert connections.call_count == 2 and len(mail.outbox) == _BATCH + 5
