@@ -167,3 +167,40 @@ def migrator():
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     yield migrate
     migrate(latest)
+
+
+@pytest.fixture
+def held_open():
+    """``with held_open(work) as result:`` runs ``work()`` in a transaction on another thread.
+
+    The transaction stays open (its writes uncommitted, its locks held) until the block ends;
+    then it commits. For tests of concurrent writers (PostgreSQL; SQLite has one writer at a time).
+    """
+    import contextlib
+    import threading
+
+    from django.db import connections, transaction
+
+    @contextlib.contextmanager
+    def hold(work):
+        done, release, results = threading.Event(), threading.Event(), []
+
+        def run():
+            try:
+                with transaction.atomic():
+                    results.append(work())
+                    done.set()
+                    release.wait(10)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert done.wait(10), "the held transaction did not get its work done"
+        try:
+            yield results[0]
+        finally:
+            release.set()
+            thread.join(10)
+
+    return hold

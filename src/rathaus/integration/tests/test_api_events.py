@@ -67,7 +67,7 @@ def test_event_fields_and_limits(town, make_token, demo_services, dog_data, djan
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_event_committed_late_is_not_skipped(town, make_token):
+def test_an_event_committed_late_is_not_skipped(town, make_token, held_open):
     """Event 1 gets its id first but commits after event 2: a reader must not jump over it.
 
     On PostgreSQL ids and commit order can differ (the read waits for the open insert); SQLite
@@ -77,23 +77,6 @@ def test_an_event_committed_late_is_not_skipped(town, make_token):
         pytest.skip("needs concurrent writers (PostgreSQL)")
     raw = make_token([Perm.VIEW_INBOX])
     assert Client().get(EVENTS, headers=bearer(raw)).json()["events"] == []  # warm: the first request is slow
-    inserted, release = threading.Event(), threading.Event()
-    first: list[int] = []
-
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                first.append(event_emit(municipality=town, kind=EventKind.STATUS_CHANGED).pk)
-                inserted.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    writer = threading.Thread(target=slow_writer)
-    writer.start()
-    assert inserted.wait(10)
-    [second] = emit(town)
-    assert second > first[0]
     results: dict[str, object] = {}
 
     def reader():
@@ -104,16 +87,17 @@ def test_an_event_committed_late_is_not_skipped(town, make_token):
         finally:
             connections.close_all()
 
-    # While the first insert is open, a poll never answers with the later event alone: it waits
-    # up to the short lock timeout and then asks the client to come back (503), having skipped nothing.
-    reading = threading.Thread(target=reader)
-    reading.start()
-    reading.join(5)
-    assert results["status"] == 503, results
-    assert results["body"]["type"].endswith("/busy")
-    release.set()
-    writer.join(10)
+    with held_open(lambda: event_emit(municipality=town, kind=EventKind.STATUS_CHANGED).pk) as first:
+        [second] = emit(town)
+        assert second > first
+        # While the first insert is open, a poll never answers with the later event alone: it waits
+        # up to the short lock timeout and then asks the client to come back (503), having skipped nothing.
+        reading = threading.Thread(target=reader)
+        reading.start()
+        reading.join(5)
+        assert results["status"] == 503, results
+        assert results["body"]["type"].endswith("/busy")
     reader()
     assert results["status"] == 200
-    assert [e["id"] for e in results["body"]["events"]] == [first[0], second]
+    assert [e["id"] for e in results["body"]["events"]] == [first, second]
     assert DomainEvent.objects.count() == 2

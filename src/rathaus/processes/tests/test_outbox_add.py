@@ -44,26 +44,10 @@ def test_a_key_rolled_back_with_its_transaction_can_be_queued_again(db_queue, to
     assert OutboxMessage.objects.get().pk == message.pk and message.payload["subject"] == "B"
 
 
-def test_two_transactions_queueing_the_same_key_at_once_store_it_once(db_queue, town):
+def test_two_transactions_queueing_the_same_key_at_once_store_it_once(db_queue, town, held_open):
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers (PostgreSQL)")
-    inserted, release = threading.Event(), threading.Event()
     results: dict[str, tuple[int, bool]] = {}
-
-    def first_writer():
-        try:
-            with transaction.atomic():
-                message = outbox_add(municipality=town, key="receipt:9", kind="email",
-                                     payload={"subject": "Erster", "body": "", "to": []})
-                results["first"] = (message.pk, True)
-                inserted.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    writer = threading.Thread(target=first_writer)
-    writer.start()
-    assert inserted.wait(10)
 
     def second_writer():
         try:
@@ -73,12 +57,12 @@ def test_two_transactions_queueing_the_same_key_at_once_store_it_once(db_queue, 
         finally:
             connections.close_all()
 
-    second = threading.Thread(target=second_writer)
-    second.start()
-    second.join(0.5)
-    assert second.is_alive()  # waits for the first transaction's row instead of storing its own
-    release.set()
-    writer.join(10)
+    with held_open(lambda: outbox_add(municipality=town, key="receipt:9", kind="email",
+                                      payload={"subject": "Erster", "body": "", "to": []}).pk) as first:
+        second = threading.Thread(target=second_writer)
+        second.start()
+        second.join(0.5)
+        assert second.is_alive()  # waits for the first transaction's row instead of storing its own
     second.join(10)
-    assert results["second"] == (results["first"][0], True)
+    assert results["second"] == (first, True)
     assert OutboxMessage.objects.count() == 1 and len(_jobs()) == 1
