@@ -21,7 +21,7 @@ from django.db import models
 @functools.lru_cache(maxsize=1024)
 def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tuple[tuple[str, str], ...],
                         source: str, returning: tuple[str, ...],
-                        nulls: frozenset[str] = frozenset()) -> tuple[str, tuple[models.Field, ...]]:
+                        nulls: frozenset[str] = frozenset()) -> str:
     from django.db import connections
 
     connection = connections[vendor_alias]
@@ -29,7 +29,6 @@ def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tup
     overridden = dict(exprs)
     columns: list[str] = []
     values: list[str] = []
-    fields: list[models.Field] = []
     for field in _insertable(model):
         # A typed parameter: on PostgreSQL INSERT … SELECT does not infer parameter types from the
         # target columns. (SQLite's CAST would apply type affinity, turning a date into a number.)
@@ -45,10 +44,8 @@ def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tup
         columns.append(quote(field.column))
         if expression is None:
             values.append(typed)
-            fields.append(field)
         elif "$value" in expression:
             values.append(expression.replace("$value", typed))
-            fields.append(field)
         else:
             values.append(expression)
     if overridden:
@@ -58,7 +55,7 @@ def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tup
         sql += f" FROM {source}"
     if returning:
         sql += " RETURNING " + ", ".join(quote(name) for name in returning)
-    return sql, tuple(fields)
+    return sql
 
 
 def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | None = None, source: str = "",
@@ -77,21 +74,20 @@ def insert_select(connection, obj: models.Model, *, exprs: Mapping[str, str] | N
     exprs = exprs or {}
     expressions = tuple(sorted(exprs.items()))
     # Only the values the statement uses (a column given by an expression without $value has none).
-    values = [(field, plain, getattr(obj, field.attname) if raw else field.pre_save(obj, True))
-              for field, plain in _valued(model, expressions)]
-    nulls = frozenset(field.column for field, _plain, value in values if value is None and field.column not in exprs)
-    sql, _fields = _insert_select_text(model, connection.alias, expressions, source, tuple(returning), nulls)
+    values = [(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True))
+              for field in _valued(model, expressions)]
+    nulls = frozenset(field.column for field, value in values if value is None and field.column not in exprs)
+    sql = _insert_select_text(model, connection.alias, expressions, source, tuple(returning), nulls)
     # In the order of _insert_select_text's parameters: the fields with values, but the NULL ones.
-    return sql, [value if type(value) in plain else field.get_db_prep_save(value, connection)
-                 for field, plain, value in values if value is not None or field.column in exprs]
+    return sql, [_prep(field, value, connection) for field, value in values
+                 if value is not None or field.column in exprs]
 
 
 @functools.lru_cache(maxsize=1024)
-def _valued(model: type[models.Model], expressions: tuple[tuple[str, str], ...]) -> tuple[tuple[models.Field, tuple[type, ...]], ...]:
-    """The insertable fields whose values a statement uses, each with its types that need no conversion."""
+def _valued(model: type[models.Model], expressions: tuple[tuple[str, str], ...]) -> tuple[models.Field, ...]:
+    """The insertable fields whose values a statement uses."""
     given = dict(expressions)
-    return tuple((field, _plain_types(field)) for field in _insertable(model)
-                 if field.column not in given or "$value" in given[field.column])
+    return tuple(field for field in _insertable(model) if field.column not in given or "$value" in given[field.column])
 
 
 # Field classes whose get_db_prep_save returns a value of these exact types unchanged (their

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Within `outbox_delivered_here`: the ids of the messages committed so far, delivered when it ends.
 _DELIVER_HERE: ContextVar[list[int] | None] = ContextVar("outbox_deliver_here", default=None)
-# Messages sent in one transaction (and e-mails over one connection) by the sweep.
+# Messages sent in one transaction (and e-mails over one connection), by jobs and by the sweep.
 _BATCH = 20
 
 
@@ -107,8 +107,7 @@ def outbox_delivered_here() -> Iterator[None]:
         yield
     finally:
         _DELIVER_HERE.reset(token)
-        if pending:
-            _deliver_logged(list(dict.fromkeys(pending)))
+        _deliver_collected(pending)
 
 
 def outbox_deliver_collected() -> None:
@@ -117,7 +116,10 @@ def outbox_deliver_collected() -> None:
     For a job that goes on with slow work of another kind (e.g. calling subscribers' webhooks):
     the citizen's e-mails need not wait for it.
     """
-    pending = _DELIVER_HERE.get()
+    _deliver_collected(_DELIVER_HERE.get() or [])
+
+
+def _deliver_collected(pending: list[int]) -> None:
     if pending:
         message_ids = list(dict.fromkeys(pending))
         pending.clear()
