@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -62,3 +65,83 @@ def application_list_for_user(*, user):
 def draft_get(*, municipality, token: str) -> Draft:
     return get_object_or_404(Draft.objects.for_municipality(municipality).select_related("service__form"),
                              token=token, expires_at__gt=timezone.now())
+
+
+# ---------------------------------------------------------------- jobs' reads (hand-written SQL)
+
+# What the jobs after a submission never read of the parents (loaded on access if they do).
+_SERVICE_DEFER = ("description", "required_documents", "created_at", "updated_at")
+_MUNICIPALITY_DEFER = ("address", "created_at")
+
+
+@dataclass(frozen=True)
+class ApplicationSelect:
+    """The parts of a statement that reads applications with municipality and service (aliases a, m, s).
+
+    Built once per database and shape; `build` turns the first columns of a row into the
+    application with both parents attached and returns the rest of the row.
+    """
+
+    columns: str
+    tables: str
+    fields: tuple[tuple[Any, tuple[Any, ...]], ...]
+
+    def build(self, row, connection) -> tuple[Application, tuple]:
+        from rathaus.core.sql import instance_from_row
+
+        made, at = [], 0
+        for model, fields in self.fields:
+            made.append(instance_from_row(model, fields, row[at:at + len(fields)], connection))
+            at += len(fields)
+        application, municipality, service = made
+        application.municipality, application.service = municipality, service
+        return application, tuple(row[at:])
+
+
+@functools.lru_cache(maxsize=16)
+def _application_select(alias: str, defer: tuple[str, ...]) -> ApplicationSelect:
+    from django.db import connections
+
+    from rathaus.catalog.models import Service
+    from rathaus.core.sql import select_columns
+    from rathaus.tenants.models import Municipality
+
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    a_cols, a_fields = select_columns(Application, "a", connection, defer=defer)
+    m_cols, m_fields = select_columns(Municipality, "m", connection, defer=_MUNICIPALITY_DEFER)
+    s_cols, s_fields = select_columns(Service, "s", connection, defer=_SERVICE_DEFER)
+    tables = (f"{quote(Application._meta.db_table)} a "
+              f"JOIN {quote(Municipality._meta.db_table)} m ON m.{quote('id')} = a.{quote('municipality_id')} "
+              f"JOIN {quote(Service._meta.db_table)} s ON s.{quote('id')} = a.{quote('service_id')}")
+    return ApplicationSelect(f"{a_cols}, {m_cols}, {s_cols}", tables,
+                             ((Application, a_fields), (Municipality, m_fields), (Service, s_fields)))
+
+
+def application_select(connection, *, defer: tuple[str, ...] = ()) -> ApplicationSelect:
+    """Statement parts for reading applications with their parents; `defer`: application fields left out."""
+    return _application_select(connection.alias, tuple(defer))
+
+
+def application_for_job(application_id: int, *, defer: tuple[str, ...] = ("data",),
+                        lock: bool = False) -> Application | None:
+    """One application with municipality and service, read by one prepared statement; None if gone.
+
+    For the jobs, steps and e-mails after a submission, which run once per case: the ORM would
+    compile the same join anew each time. The form data is left out unless asked for (loaded on
+    access). `lock`: the application's row stays locked until the transaction ends (as
+    ``select_for_update(of=("self",))``; call it inside one).
+    """
+    from django.db import connections, router
+
+    from rathaus.core.sql import prepared_cursor
+
+    connection = connections[router.db_for_write(Application) if lock else router.db_for_read(Application)]
+    select = application_select(connection, defer=defer)
+    sql = f"SELECT {select.columns} FROM {select.tables} WHERE a.{connection.ops.quote_name('id')} = %s"  # noqa: S608 - names from the models
+    if lock and connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF a"
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [application_id])
+        row = cursor.fetchone()
+    return None if row is None else select.build(row, connection)[0]

@@ -27,7 +27,7 @@ from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
 from rathaus.core.jobs import enqueue_on_commit, job_insert_select, queued_in_transaction
 from rathaus.core.ratelimit import counting_statement
-from rathaus.core.sql import insert_select, prepared_cursor
+from rathaus.core.sql import insert_one, insert_select, prepared_cursor, update_one
 from rathaus_domain.forms.identity import IdentityCache
 from rathaus_domain.forms.model import FormSpec, value_at
 from rathaus_domain.forms.prefill import profile_key
@@ -48,6 +48,7 @@ from .models import (
     Status,
     StatusChange,
 )
+from .selectors import application_for_job
 
 DRAFT_LIFETIME = timedelta(days=30)
 logger = logging.getLogger(__name__)
@@ -547,15 +548,16 @@ def application_change_status(*, application: Application, status: str, public_t
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
     with transaction.atomic():
-        locked = (Application.objects.select_for_update(of=("self",)).select_related("municipality", "service")
-                  .get(pk=application.pk))
+        locked = application_for_job(application.pk, lock=True)
+        if locked is None:
+            raise Application.DoesNotExist(f"application {application.pk} does not exist")
         old = locked.status
         locked.status = status
         locked.updated_at = timezone.now()
         locked.closed_at = locked.updated_at if status in FINAL_STATUSES else None
-        locked.save(update_fields=["status", "closed_at", "updated_at"])
-        change = StatusChange.objects.create(municipality=locked.municipality, application=locked, status=status,
-                                             public_text=text, actor=actor)
+        update_one(locked, ["status", "closed_at", "updated_at"])
+        change = insert_one(StatusChange(municipality=locked.municipality, application=locked, status=status,
+                                         public_text=text, actor=actor))
         if old != status:
             from rathaus.integration.models import EventKind
             from rathaus.integration.services import application_event_data, event_emit

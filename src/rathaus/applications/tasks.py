@@ -12,6 +12,7 @@ from django_tasks import task
 from rathaus.processes.outbox import composer, outbox_deliver_collected, outbox_delivered_here
 
 from .models import RECEIPT_COMPOSER, STATUS_COMPOSER, Application, StatusChange
+from .selectors import application_for_job
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def application_received(application_id: int) -> None:
     from rathaus.integration.services import deliveries_run_if_subscribed
     from rathaus.processes.services import process_start
 
-    application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
+    application = application_for_job(application_id)
     if application is None:
         return  # deleted (or anonymised away) before the worker came to it
     failures: list[BaseException] = []
@@ -65,13 +66,13 @@ def _send_receipt(application: Application) -> None:
     A re-run job finds the message sent and sends nothing; if the worker died before, the outbox
     sweep sends it.
     """
-    from rathaus.processes.models import OutboxKind, OutboxMessage
-    from rathaus.processes.outbox import outbox_add, outbox_deliver_soon
+    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.outbox import outbox_add, outbox_deliver_soon, outbox_message_id
 
     from .services import receipt_message_key, receipt_payload
 
     key = receipt_message_key(application.pk)
-    message_id = OutboxMessage.objects.filter(idempotency_key=key).values_list("pk", flat=True).first()
+    message_id = outbox_message_id(key)
     if message_id is None:  # the submission stores the message; applications from before that get it here
         message_id = outbox_add(municipality=application.municipality, key=key, kind=OutboxKind.EMAIL,
                                 payload=receipt_payload(application.pk), enqueue=False).pk
@@ -90,7 +91,7 @@ def receipt_email(application_id: int) -> EmailMessage | None:
     """
     from .services import access_token_for
 
-    application = Application.objects.select_related("municipality", "service", "form").filter(pk=application_id).first()
+    application = application_for_job(application_id)
     if application is None or application.anonymised_at is not None or not application.applicant_email:
         return None
     with translation.override("de"):
@@ -119,7 +120,28 @@ def send_status_email(status_change_id: int) -> None:
 
 
 def _status_change(status_change_id: int) -> StatusChange | None:
-    return StatusChange.objects.select_related("application__municipality").filter(pk=status_change_id).first()
+    """The status change with its application, municipality and service (one prepared statement)."""
+    from django.db import connections, router
+
+    from rathaus.core.sql import instance_from_row, prepared_cursor, select_columns
+
+    from .selectors import application_select
+
+    connection = connections[router.db_for_read(StatusChange)]
+    select = application_select(connection, defer=("data",))
+    c_cols, c_fields = select_columns(StatusChange, "c", connection)
+    quote = connection.ops.quote_name
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(f"SELECT {select.columns}, {c_cols} FROM {select.tables} "  # noqa: S608 - names from the models
+                       f"JOIN {quote(StatusChange._meta.db_table)} c ON c.{quote('application_id')} = a.{quote('id')} "
+                       f"WHERE c.{quote('id')} = %s", [status_change_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    application, rest = select.build(row, connection)
+    change = instance_from_row(StatusChange, c_fields, rest, connection)
+    change.application = application
+    return change
 
 
 @composer(STATUS_COMPOSER)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from rathaus.applications.models import Application, Status
 from rathaus.core.audit import audit_record
+from rathaus.core.sql import insert_one, update_one
 
 from . import selectors
 from .files import discard_files_on_error, file_written, files_delete_after_commit
@@ -71,8 +72,7 @@ def _store_version(*, document: Document, number: int, upload: CheckedUpload, ad
                               added_by=added_by if getattr(added_by, "is_authenticated", False) else None)
     version.file.save(f"v{number}", ContentFile(upload.raw), save=False)
     file_written(version.file.storage, version.file.name)
-    version.save()
-    return version
+    return insert_one(version)
 
 
 def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str | None = None,
@@ -89,7 +89,8 @@ def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str 
     # lock comes before the audit entry: the audit chain's lock is always the last one a
     # transaction takes (a status change locks the application first, then the chain), else two
     # transactions could each hold one and wait for the other.
-    Application.objects.filter(pk=application.pk).update(updated_at=timezone.now())
+    application.updated_at = timezone.now()
+    update_one(application, ["updated_at"])
     audit_record(action="case.document_added" if version.number == 1 else "case.version_added",
                  municipality=application.municipality, actor=actor, obj=document,
                  summary=f"{application.reference}: {document.get_document_type_display()} v{version.number}",
@@ -118,11 +119,11 @@ def _document_add(*, application: Application, upload: CheckedUpload, title: str
     Source(source)
     actor = actor if getattr(actor, "is_authenticated", False) else None
     with discard_files_on_error(), transaction.atomic():
-        document = Document.objects.create(
+        document = insert_one(Document(
             municipality_id=application.municipality_id, application=application, document_type=document_type,
             title=(title.strip() or upload.filename)[:200], confidentiality=confidentiality, source=source,
             form_field=form_field[:300], idempotency_key=idempotency_key, request=request, request_item=request_item,
-            created_by=actor)
+            created_by=actor))
         version = _store_version(document=document, number=1, upload=upload, added_by=actor)
         _added(document, version, actor=actor, ip=ip, actor_label=actor_label)
     return document, version

@@ -231,3 +231,79 @@ def _preparing_cursor_class():
             return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
     return PreparingCursor
+
+
+# ---------------------------------------------------------------- single rows, as save() writes them
+#
+# `insert_one` and `update_one` stand in for ``save()`` on hot paths: on PostgreSQL the statement's
+# text is built once per model (and field list) and prepared, where the ORM compiles it anew on
+# every call; elsewhere they call ``save()``. Neither sends signals (Rathaus connects none to
+# these models) nor calls a model's own ``save()``: use them only for models without one.
+
+def _fast(connection) -> bool:
+    return connection.vendor == "postgresql"
+
+
+def insert_one(obj: models.Model, *, using: str | None = None) -> models.Model:
+    """Insert `obj` as a new row (``save(force_insert=True)``); sets its key and state."""
+    from django.db import connections, router
+
+    model = type(obj)
+    if model.save is not models.Model.save:
+        raise ValueError(f"{model.__name__} has its own save(); insert_one would skip it")
+    connection = connections[using or router.db_for_write(model)]
+    if not _fast(connection):
+        obj.save(force_insert=True, using=connection.alias)
+        return obj
+    pk = model._meta.pk
+    sql, params = insert_values(connection, [obj], returning=[pk.column])
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        setattr(obj, pk.attname, cursor.fetchone()[0])
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
+def insert_many(objs: Sequence[models.Model], *, using: str | None = None) -> None:
+    """``bulk_create(objs)`` in one statement, without setting keys on the objects."""
+    from django.db import connections, router
+
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[using or router.db_for_write(model)]
+    if not _fast(connection) or len(objs) > 500:
+        model._base_manager.using(connection.alias).bulk_create(objs)
+        return
+    sql, params = insert_values(connection, objs)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_text(model: type[models.Model], alias: str, attnames: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+    from django.db import connections
+
+    quote = connections[alias].ops.quote_name
+    fields = tuple(model._meta.get_field(name) for name in attnames)
+    if any(field.primary_key or not field.concrete for field in fields):
+        raise ValueError(f"{model.__name__}: only concrete fields other than the key can be updated")
+    sets = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    return f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s", fields  # noqa: S608 - names from the model
+
+
+def update_one(obj: models.Model, fields: Sequence[str], *, using: str | None = None) -> None:
+    """``obj.save(update_fields=fields)``: auto_now fields among them get the current time."""
+    from django.db import connections, router
+
+    model = type(obj)
+    if model.save is not models.Model.save:
+        raise ValueError(f"{model.__name__} has its own save(); update_one would skip it")
+    connection = connections[using or obj._state.db or router.db_for_write(model)]
+    if not _fast(connection):
+        obj.save(update_fields=list(fields), using=connection.alias)
+        return
+    sql, model_fields = _update_text(model, connection.alias, tuple(fields))
+    params = [_prep(field, field.pre_save(obj, False), connection) for field in model_fields]
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [*params, obj.pk])

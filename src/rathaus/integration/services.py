@@ -10,6 +10,7 @@ the same delivery at once, and a delivered one is never sent again.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -30,6 +31,7 @@ from django.utils.translation import gettext as _
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
+from rathaus.core.sql import insert_one, prepared_cursor
 
 from . import fitconnect, selectors
 from .auth import grantable_permissions, token_display_prefix, token_generate, token_hash
@@ -85,9 +87,9 @@ def event_emit(*, municipality, kind: str, application=None, data: dict[str, Any
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change")
-    event = DomainEvent.objects.create(
+    event = insert_one(DomainEvent(
         municipality=municipality, kind=kind, application=application,
-        reference=getattr(application, "reference", "") or "", data=data or {})
+        reference=getattr(application, "reference", "") or "", data=data or {}))
     if fan_out:
         _enqueue_fan_out(municipality.pk)
     else:
@@ -109,7 +111,7 @@ def fan_out_by_caller(municipality_id: int) -> None:
 
 def deliveries_run_if_subscribed(*, municipality_id: int) -> dict[str, int] | None:
     """The fan-out of a job that took it over (`fan_out_by_caller`): nothing to do without subscribers."""
-    if not Subscription.objects.filter(municipality_id=municipality_id, active=True).exists():
+    if not _subscribed(municipality_id):
         return None
     return deliveries_run(municipality_id=municipality_id)
 
@@ -130,9 +132,24 @@ def _enqueue_fan_out(municipality_id: int) -> None:
     pending = transaction.get_connection().run_on_commit
     if any(getattr(func, "fan_out_for", None) == municipality_id for _, func, _ in pending):
         return
-    if Subscription.objects.filter(municipality_id=municipality_id, active=True).exists():
+    if _subscribed(municipality_id):
         enqueue_on_commit(fan_out_events, municipality_id)
     fan_out_by_caller(municipality_id)
+
+
+@functools.lru_cache(maxsize=8)
+def _subscribed_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    return (f"SELECT 1 FROM {quote(Subscription._meta.db_table)} WHERE {quote('municipality_id')} = %s "  # noqa: S608 - names from the model
+            f"AND {quote('active')} = %s LIMIT 1")
+
+
+def _subscribed(municipality_id: int) -> bool:
+    """Whether the municipality has an active subscriber (one prepared statement: asked after every submission)."""
+    connection = connections[router.db_for_read(Subscription)]
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(_subscribed_sql(connection.alias), [municipality_id, True])
+        return cursor.fetchone() is not None
 
 
 # ----------------------------------------------------------------------------------- subscriptions

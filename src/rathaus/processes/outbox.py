@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from rathaus.core.jobs import enqueue_on_commit
-from rathaus.core.sql import insert_values
+from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
 
 from .models import OutboxKind, OutboxMessage
 
@@ -67,7 +67,7 @@ def _stored_once(message: OutboxMessage) -> tuple[OutboxMessage, bool]:
         return OutboxMessage.objects.get_or_create(idempotency_key=message.idempotency_key, defaults={
             "municipality_id": message.municipality_id, "kind": message.kind, "payload": message.payload})
     sql, params = insert_values(connection, [message])
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(f"{sql} ON CONFLICT ({connection.ops.quote_name('idempotency_key')}) DO NOTHING RETURNING "
                        f"{connection.ops.quote_name('id')}", params)
         row = cursor.fetchone()
@@ -278,11 +278,8 @@ class _Progress:
 
 def _deliver_together(message_ids: list[int], now: datetime | None, progress: _Progress) -> int:
     with transaction.atomic():
-        qs = OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).order_by("pk")
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
         order = {pk: index for index, pk in enumerate(message_ids)}
-        messages = sorted(qs, key=lambda m: order[m.pk])
+        messages = sorted(_unsent_locked(message_ids), key=lambda m: order[m.pk])
         if not messages:
             return 0
         # Everything is composed before the first message goes out: between the first sending and
@@ -309,9 +306,58 @@ def _deliver_together(message_ids: list[int], now: datetime | None, progress: _P
         finally:
             mail.close()
         if sent:
-            OutboxMessage.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1,
-                                                             next_attempt_at=None)
+            _mark_sent(sent)
     return len(sent)
+
+
+@functools.lru_cache(maxsize=8)
+def _delivery_sql(alias: str) -> tuple[str, str, tuple]:
+    from django.db import connections
+
+    quote = connections[alias].ops.quote_name
+    table = quote(OutboxMessage._meta.db_table)
+    columns, fields = select_columns(OutboxMessage, "o", connections[alias])
+    select = (f"SELECT {columns} FROM {table} o WHERE o.{quote('id')} = ANY(%s::bigint[]) "  # noqa: S608 - names from the model
+              f"AND o.{quote('sent_at')} IS NULL ORDER BY o.{quote('id')} FOR UPDATE SKIP LOCKED")
+    mark = (f"UPDATE {table} SET {quote('sent_at')} = %s, {quote('attempts')} = {quote('attempts')} + 1, "  # noqa: S608 - names from the model
+            f"{quote('next_attempt_at')} = NULL WHERE {quote('id')} = ANY(%s::bigint[])")
+    return select, mark, fields
+
+
+def _unsent_locked(message_ids: list[int]) -> list[OutboxMessage]:
+    """The messages among `message_ids` still unsent, locked until commit; rows another worker holds are skipped.
+
+    On PostgreSQL one prepared statement for any number of ids (every job delivers this way).
+    """
+    if connection.vendor != "postgresql":
+        qs = OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).order_by("pk")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        return list(qs)
+    sql, _mark, fields = _delivery_sql(connection.alias)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [list(message_ids)])
+        rows = cursor.fetchall()
+    return [instance_from_row(OutboxMessage, fields, row, connection) for row in rows]
+
+
+def _mark_sent(message_ids: list[int]) -> None:
+    if connection.vendor != "postgresql":
+        OutboxMessage.objects.filter(pk__in=message_ids).update(sent_at=timezone.now(), attempts=F("attempts") + 1,
+                                                                next_attempt_at=None)
+        return
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(_delivery_sql(connection.alias)[1], [timezone.now(), list(message_ids)])
+
+
+def outbox_message_id(key: str) -> int | None:
+    """The id of the message stored under idempotency key `key`, if any (one prepared statement)."""
+    quote = connection.ops.quote_name
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(f"SELECT {quote('id')} FROM {quote(OutboxMessage._meta.db_table)} "  # noqa: S608 - names from the model
+                       f"WHERE {quote('idempotency_key')} = %s", [key])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def _failed_by_id(message_id_: int, exc: Exception, now: datetime | None) -> None:

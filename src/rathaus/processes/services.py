@@ -8,18 +8,21 @@ A crash anywhere rolls all of it back, so a retried job neither loses nor repeat
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from rathaus.accounts.models import Membership, Role
 from rathaus.applications.models import Application
+from rathaus.applications.selectors import ApplicationSelect, application_select
 from rathaus.cases.files import discard_files_on_error
 from rathaus.core.audit import audit_batch, audit_record, audit_record_many
+from rathaus.core.sql import insert_many, insert_one, instance_from_row, prepared_cursor, select_columns, update_one
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import FieldError, validate
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
@@ -193,6 +196,11 @@ def _role_for(groups: Iterable[str], lane: str | None) -> str:
     return Role.CASE_WORKER
 
 
+# What a move changes on the instance row (the rest is set once, when it is created).
+_PERSISTED = ("state", "current_elements", "completed_elements", "waiting_messages", "status", "completed_at", "error",
+              "updated_at")
+
+
 def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, actor=None, now: datetime,
              fresh: bool = False) -> None:
     """Save state, mirror tasks and timers, write timeline and audit entries (inside the caller's transaction).
@@ -212,7 +220,7 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
         instance.status = InstanceStatus.WAITING if (ready or instance.waiting_messages or run.pending_timers()) \
             else InstanceStatus.RUNNING
     instance.error = ""
-    instance.save()
+    update_one(instance, _PERSISTED)
 
     ready_ids = {t.id for t in ready}
     open_tasks = {} if fresh else {t.engine_task_id: t for t in instance.tasks.filter(state=TaskState.OPEN)}
@@ -252,7 +260,7 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
                                element_id=note["element_id"], text=note["text"][:1000], public=note["public"],
                                actor=actor, data=note["data"]))
     case.notes.clear()
-    CaseEvent.objects.bulk_create(lines)
+    insert_many(lines)
     audit_record_many([
         {"action": f"process.{line.kind}", "actor": actor, "obj": application,
          "summary": f"{application.reference}: {line.text}", "data": {"element": line.element_id, **line.data},
@@ -301,8 +309,40 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
     return instance
 
 
-def _published(service) -> ProcessDefinition | None:
-    return ProcessDefinition.objects.filter(service=service, state=DefinitionState.PUBLISHED).first()
+@functools.lru_cache(maxsize=8)
+def _start_sql(alias: str) -> tuple[str, ApplicationSelect, tuple]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    select = application_select(connection)
+    # The definition's files and lint results stay deferred: the runnable model is cached (engine.model_for).
+    d_cols, d_fields = select_columns(ProcessDefinition, "d", connection, defer=("files", "problems"))
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    sql = (f"SELECT {select.columns}, "  # noqa: S608 - names from the models
+           f"(SELECT i.{quote('id')} FROM {quote(ProcessInstance._meta.db_table)} i WHERE i.{quote('application_id')} = a.{quote('id')}), "
+           f"{d_cols} FROM {select.tables} "
+           f"LEFT JOIN {quote(ProcessDefinition._meta.db_table)} d ON d.{quote('service_id')} = a.{quote('service_id')} "
+           f"AND d.{quote('state')} = %s WHERE a.{quote('id')} = %s{lock}")
+    return sql, select, d_fields
+
+
+def _locked_for_start(application_id: int) -> tuple[Application, int | None, ProcessDefinition | None]:
+    """In one statement: the application locked until commit (with municipality and service), the id
+    of its process instance if it has one, and its service's published definition (at most one).
+
+    process_start runs once per submission; the ORM would need three queries, each compiled anew.
+    """
+    connection = connections[router.db_for_write(Application)]
+    sql, select, d_fields = _start_sql(connection.alias)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [DefinitionState.PUBLISHED, application_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Application.DoesNotExist(f"application {application_id} does not exist")
+    application, rest = select.build(row, connection)
+    existing_id, definition_row = rest[0], rest[1:]
+    definition = instance_from_row(ProcessDefinition, d_fields, definition_row, connection) \
+        if definition_row[0] is not None else None
+    return application, existing_id, definition
 
 
 def process_start(*, application: Application, now: datetime | None = None) -> ProcessInstance | None:
@@ -312,14 +352,12 @@ def process_start(*, application: Application, now: datetime | None = None) -> P
     Returns None when the service has no published process.
     """
     with transaction.atomic():
-        locked = Application.objects.select_for_update(of=("self",)).select_related("service", "municipality").get(pk=application.pk)
-        existing = ProcessInstance.objects.filter(application=locked).first()
-        if existing is not None:
-            return existing
-        definition = _published(locked.service)
+        locked, existing_id, definition = _locked_for_start(application.pk)
+        if existing_id is not None:
+            return ProcessInstance.objects.get(pk=existing_id)
         if definition is None:
             return None
-        instance = ProcessInstance.objects.create(municipality=locked.municipality, application=locked, definition=definition)
+        instance = insert_one(ProcessInstance(municipality=locked.municipality, application=locked, definition=definition))
         data = _start_data(locked)
         _move(instance, locked, lambda run: run.start(data), now=now)
     application.status = locked.status

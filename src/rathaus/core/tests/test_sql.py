@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from rathaus.applications.models import Application, Channel, Status, StatusChange
 from rathaus.core.models import AuditEntry
-from rathaus.core.sql import insert_select, insert_values, instance_from_row, prepared_cursor, select_columns
+from rathaus.core.sql import (
+    insert_one,
+    insert_select,
+    insert_values,
+    instance_from_row,
+    prepared_cursor,
+    select_columns,
+    update_one,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +177,45 @@ def test_plain_values_skip_only_conversions_that_change_nothing(model):
             # Adapters (psycopg's Jsonb) compare by what they wrap.
             assert (type(got), getattr(got, "obj", got)) == (type(expected), getattr(expected, "obj", expected)), \
                 (field.name, value)
+
+
+def test_insert_one_stores_what_save_stores(town, demo_services):
+    service = demo_services["hund-anmelden"]
+    fast = insert_one(_application(town, service))
+    slow = _application(town, service, reference="MUS-2026-000002")
+    slow.save()
+    assert fast.pk and fast.pk != slow.pk and not fast._state.adding
+    expected = _row(Application, slow.pk)
+    expected["reference"] = "MUS-2026-000001"
+    assert _row(Application, fast.pk) == expected
+    change = insert_one(StatusChange(municipality=town, application=fast, status=Status.IN_REVIEW, public_text="x"))
+    # auto_now_add is applied as save() applies it.
+    assert StatusChange.objects.get(pk=change.pk).created_at == change.created_at is not None
+
+
+def test_update_one_writes_only_the_given_fields_and_stamps_auto_now(town, demo_services):
+    application = insert_one(_application(town, demo_services["hund-anmelden"]))
+    other = Application.objects.get(pk=application.pk)
+    other.applicant_name = "changed elsewhere"
+    other.save(update_fields=["applicant_name"])
+    application.status, application.data = Status.APPROVED, {"new": True}
+    update_one(application, ["status", "data"])
+    stored = Application.objects.get(pk=application.pk)
+    assert (stored.status, stored.data, stored.applicant_name) == (Status.APPROVED, {"new": True}, "changed elsewhere")
+    from rathaus.catalog.models import Service
+
+    service = Service.objects.get(pk=demo_services["hund-anmelden"].pk)
+    before = service.updated_at
+    service.name = "Hund anmelden (neu)"
+    update_one(service, ["name", "updated_at"])  # updated_at is auto_now
+    stored_service = Service.objects.get(pk=service.pk)
+    assert stored_service.name == "Hund anmelden (neu)" and stored_service.updated_at > before
+
+
+def test_insert_and_update_one_refuse_models_with_their_own_save(town):
+    entry = AuditEntry(municipality=town, action="test")
+    with pytest.raises(ValueError, match="own save"):
+        insert_one(entry)
+    with pytest.raises(ValueError, match="own save"):
+        update_one(entry, ["action"])
+    assert not AuditEntry.objects.filter(action="test").exists()

@@ -55,9 +55,9 @@ def _file_leaves(data: Any, path: tuple = ()) -> list[tuple[str, dict]]:
 def check_documents(ctx: StepContext) -> dict[str, Any]:
     """Every file the data names must be stored; ``required`` (comma-separated paths) must be present."""
     case = current_case()
-    from rathaus.cases.models import Document
+    from rathaus.cases.selectors import document_ids_and_fields
 
-    stored = list(Document.objects.filter(application=case.application).values_list("pk", "form_field"))
+    stored = document_ids_and_fields(case.application.pk)
     stored_ids, stored_fields = {pk for pk, _f in stored}, {f for _pk, f in stored}
     present = {path: leaf for path, leaf in _file_leaves(dict(ctx.data))}
     missing = [path for path, leaf in present.items()
@@ -74,14 +74,15 @@ def check_documents(ctx: StepContext) -> dict[str, Any]:
 @register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen")
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
-    from rathaus.cases.models import Document, DocumentType
+    from rathaus.cases.models import DocumentType
+    from rathaus.cases.selectors import document_key_used
     from rathaus.cases.services import Generated, document_add_generated
 
     from ...pdf import decision_letter_pdf
 
     case = current_case()
     application = case.application
-    if Document.objects.filter(idempotency_key=ctx.idempotency_key).exists():
+    if document_key_used(ctx.idempotency_key):
         return {"decision_issued": True}
     title = str(ctx.params.get("title") or "Bescheid")
     body = _format(str(ctx.params.get("text") or "Ihrem Antrag wird entsprochen."), dict(ctx.data))
