@@ -543,12 +543,17 @@ def _replay(municipality, idempotency_key: str, request_hash: str) -> Submission
     return SubmissionResult(existing, access_token_for(existing), False)
 
 
-def application_change_status(*, application: Application, status: str, public_text: str = "", actor, ip: str | None = None) -> StatusChange:
-    """Move an application to a new status with the text the citizen will read."""
+def application_change_status(*, application: Application, status: str, public_text: str = "", actor, ip: str | None = None,
+                              read_locked: bool = False) -> StatusChange:
+    """Move an application to a new status with the text the citizen will read.
+
+    `read_locked`: the caller's transaction holds the application's row lock and read `application`
+    under it (as the process start does), so it is not read again.
+    """
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
     with transaction.atomic():
-        locked = application_for_job(application.pk, lock=True)
+        locked = application if read_locked else application_for_job(application.pk, lock=True)
         if locked is None:
             raise Application.DoesNotExist(f"application {application.pk} does not exist")
         old = locked.status

@@ -140,14 +140,44 @@ def _insert_values_text(model: type[models.Model], alias: str, rows: int,
     return sql, fields
 
 
+@functools.lru_cache(maxsize=256)
+def _insert_unnest_text(model: type[models.Model], alias: str,
+                        returning: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+    from django.db import connections
+
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = _insertable(model)
+    # As Django's own bulk insert on PostgreSQL: one array per column, typed without length
+    # (varchar[], not varchar(50)[]: the column's cast refuses a value that is too long).
+    arrays = ", ".join(f"(%s)::{field.db_type(connection).split('(')[0]}[]" for field in fields)
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names from the model
+           f"SELECT * FROM UNNEST({arrays})")
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(name) for name in returning)
+    return sql, fields
+
+
 def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequence[str] = (),
                   raw: bool = False) -> tuple[str, list[Any]]:
     """``INSERT INTO … VALUES (…), (…) [RETURNING …]`` for instances of one model, and its parameters.
 
     With `raw`, values are stored as set on the instances (no ``auto_now_add`` stamping), as the
-    ORM's ``_insert(raw=True)`` does.
+    ORM's ``_insert(raw=True)`` does. On PostgreSQL several rows go as one array per column
+    (``SELECT * FROM UNNEST(…)``): the same text and parameter count for any number of rows, so
+    psycopg converts it once and the server prepares it once (VALUES rows would make a new
+    statement per count, beyond psycopg's cache of converted queries from 50 parameters on).
+    Keys returned come in the order of `objs` (one statement takes its keys in row order; Django
+    relies on the same).
     """
     model = type(objs[0])
+    if connection.vendor == "postgresql" and len(objs) > 1:
+        sql, fields = _insert_unnest_text(model, connection.alias, tuple(returning))
+        columns: list[list[Any]] = [[] for _ in fields]
+        for obj in objs:
+            for column, field in zip(columns, fields, strict=True):
+                column.append(_prep(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection))
+        return sql, columns
     sql, fields = _insert_values_text(model, connection.alias, len(objs), tuple(returning))
     params = [_prep(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
               for obj in objs for field in fields]

@@ -285,7 +285,7 @@ def _fail(instance: ProcessInstance, exc: ProcessError) -> None:
 
 
 def _move(instance: ProcessInstance, application: Application, action: Callable[[ProcessRun], None], *,
-          actor=None, now: datetime | None = None) -> ProcessInstance:
+          actor=None, now: datetime | None = None, application_locked: bool = False) -> ProcessInstance:
     """Restore the run, apply `action`, persist; an engine error marks the instance failed (state unchanged)."""
     now = now or timezone.now()
     model = model_for(instance.definition)
@@ -295,7 +295,7 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
                                      clock=lambda: now)
     else:
         run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: now)
-    case = CaseContext(application=application, instance=instance, model=model)
+    case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked)
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
         with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch():
@@ -359,7 +359,7 @@ def process_start(*, application: Application, now: datetime | None = None) -> P
             return None
         instance = insert_one(ProcessInstance(municipality=locked.municipality, application=locked, definition=definition))
         data = _start_data(locked)
-        _move(instance, locked, lambda run: run.start(data), now=now)
+        _move(instance, locked, lambda run: run.start(data), now=now, application_locked=True)
     application.status = locked.status
     return instance
 

@@ -38,6 +38,8 @@ class CaseContext:
     model: Any
     # Plain-language lines for the case timeline that steps add (kind, text, public, data).
     notes: list[dict[str, Any]] = field(default_factory=list)
+    # The transaction holds the application's row lock and read `application` under it (the process start).
+    application_locked: bool = False
 
     def note(self, text: str, *, kind: str = "step", public: bool = False, element_id: str = "", **data: Any) -> None:
         self.notes.append({"kind": kind, "text": text, "public": public, "element_id": element_id, "data": data})

@@ -139,7 +139,8 @@ def set_status(ctx: StepContext) -> dict[str, Any]:
     status = str(ctx.params.get("status") or "in_review")
     text = _format(str(ctx.params.get("text") or ""), dict(ctx.data))
     if case.application.status != status or text:
-        application_change_status(application=case.application, status=status, public_text=text, actor=None)
+        application_change_status(application=case.application, status=status, public_text=text, actor=None,
+                                  read_locked=case.application_locked)
     return {"status": status}
 
 
