@@ -8,7 +8,7 @@ the file system under a temporary MEDIA_ROOT, e-mails through a file backend ins
 only the task backend differs, see below. A throwaway ``test_…`` database is created and dropped.
 
 * **full stack**: ``--workers`` processes, each with its own database connection (as gunicorn
-  and ``db_worker`` processes would have), submit dog registrations with ``application_submit``
+  and worker processes would have), submit dog registrations with ``application_submit``
   (validation, reference, status history, audit hash chain) as the API view calls it (on
   PostgreSQL one statement). After commit its one job runs the process start (completeness
   check, DMN fee decision, script, gateway, decision letter PDF in the case file, outbox e-mail,
@@ -16,10 +16,12 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
   (reference and status link) and the e-mails the process queued (status, decision notice)
   together, over one mail connection.
   By default (``--tasks db``, as in production) the jobs go through django-tasks-db and
-  ``--db-workers`` ``db_worker`` processes run them; with ``--tasks immediate`` each job runs in
+  ``--db-workers`` ``rathaus worker`` processes run them (django-tasks-db's ``db_worker`` loop with
+  the one-statement claim of ``core/worker.py``, as in production; ``--no-scheduler``: the periodic
+  sweeps would find nothing to do); with ``--tasks immediate`` each job runs in
   the submitting process right after commit (the same job functions, without the queue's rows).
   Timed from the first submission until every process has ended and every job has run; the CPU
-  column includes the ``db_worker`` processes.
+  column includes the worker processes.
 * **process only**: the same workers time ``process_start`` alone for submitted applications.
 * **in memory, our engine**: ``ProcessRun`` (SpiffWorkflow with our parser, evaluator and DMN)
   on the same BPMN + DMN with no-op steps returning what the real ones return, state
@@ -34,7 +36,7 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
 Prints cases/s for each, CPU milliseconds per case of the benchmark's own processes (PostgreSQL's
 CPU is not included) and, for the two database phases, of the whole machine while they ran
 (PostgreSQL included: at 200 cases/s on 2 cores a case may cost 10 ms of it; in the process-only
-phase it includes the ``db_worker`` processes sending the e-mails the process starts queue, up to
+phase it includes the worker processes sending the e-mails the process starts queue, up to
 the last of them), the ratios and whether the issue's target (200 cases/s end to end on 2 cores)
 is met. Figures on a shared machine vary; the bench processes' CPU column varies less, the
 machine's counts whatever else runs there too.
@@ -367,7 +369,7 @@ def _db_workers(count: int) -> list[subprocess.Popen]:
 
     env = dict(os.environ, DATABASE_URL=os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"],
                PYTHONPATH=str(ROOT / "src"))
-    return [subprocess.Popen([sys.executable, "-m", "django", "db_worker", "--interval", "0.05", "--no-startup-delay"],
+    return [subprocess.Popen([sys.executable, "-m", "rathaus.cli", "worker", "--interval", "0.05", "--no-scheduler"],
                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
 
 
@@ -377,10 +379,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
                         help="processes with their own connection that submit (default: 2 per CPU, so waits overlap)")
     parser.add_argument("--tasks", choices=["db", "immediate"], default="db",
-                        help="db (default, as in production): django-tasks-db and db_worker processes run the jobs; "
+                        help="db (default, as in production): django-tasks-db and `rathaus worker` processes run the jobs; "
                              "immediate: each job runs in the submitting process right after commit")
     parser.add_argument("--db-workers", type=int, default=2 * (os.cpu_count() or 1),
-                        help="db_worker processes with --tasks db (default: 2 per CPU, so their waits overlap)")
+                        help="`rathaus worker` processes with --tasks db (default: 2 per CPU, so their waits overlap)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rathaus_bench_processes"))
     parser.add_argument("--profile", metavar="PREFIX", help="write cProfile data of each worker's timed part to PREFIX.<pid>")
     args = parser.parse_args()
@@ -418,7 +420,7 @@ def main() -> None:
         worker_cpu = [0.0]
 
         def warm_workers() -> None:
-            # The warm-up submissions' jobs warm the db_worker processes (model, fonts) before timing.
+            # The warm-up submissions' jobs warm the worker processes (model, fonts) before timing.
             _drain_queue()
             worker_cpu[0] = _proc_cpu([w.pid for w in workers])
 
@@ -468,7 +470,7 @@ def main() -> None:
     ours, plain = memory_cases / ours_wall, memory_cases / plain_wall
     print(f"database: {vendor}, cases: {args.cases} (+{WARMUP} warm-up per worker), cpus: {cpus}, "
           f"workers: {args.workers} with their own connection, jobs: {args.tasks}"
-          + (f" ({args.db_workers} db_worker processes)" if args.tasks == "db" else " (run in the submitting process after commit)"))
+          + (f" ({args.db_workers} `rathaus worker` processes)" if args.tasks == "db" else " (run in the submitting process after commit)"))
     print(f"checked: every process completed, {2 * expected} decision letters stored, {mails} e-mails written "
           "(receipt, status e-mail, decision notice per case), outbox empty, audit hash chain verifies")
     print("                                                           cases/s   CPU ms/case (bench processes)   "
@@ -494,7 +496,7 @@ def _drain_queue(timeout: float = 600) -> None:
     start = time.perf_counter()
     while DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists():
         if time.perf_counter() - start > timeout:
-            raise SystemExit("the db_worker processes did not finish the jobs in time")
+            raise SystemExit("the worker processes did not finish the jobs in time")
         time.sleep(0.05)
 
 
@@ -510,7 +512,7 @@ def _wait_for_jobs(expected: int, timeout: float = 600) -> float:
                 and not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()):
             return time.perf_counter() - start
         time.sleep(0.02)
-    raise SystemExit("the db_worker processes did not finish the jobs in time")
+    raise SystemExit("the worker processes did not finish the jobs in time")
 
 
 if __name__ == "__main__":

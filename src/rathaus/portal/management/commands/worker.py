@@ -1,10 +1,12 @@
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from rathaus.core.scheduling import Scheduler
+from rathaus.core.worker import Worker
 
 
-class Command(BaseCommand):
+class Command(DbWorkerCommand):
     help = "Run background jobs (e-mails, retention, allocations) and enqueue periodic jobs when due."
 
     def add_arguments(self, parser):
@@ -12,12 +14,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true", help="Do not enqueue periodic jobs from this worker.")
 
     def handle(self, *args, interval: float, no_scheduler: bool, **options):
+        # django-tasks-db's db_worker on every queue, with the claim of core/worker.py.
+        self.configure_logging(options.get("verbosity", 1))
+        worker = Worker(queue_names=["*"], interval=interval, batch=False, backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+                        startup_delay=True, max_tasks=None, worker_id=get_random_string(32), excluded_queue_names=[])
         scheduler = None
         if not no_scheduler:
             scheduler = Scheduler()
             scheduler.start()
         try:
-            call_command("db_worker", interval=interval, queue_name="*", verbosity=options.get("verbosity", 1))
+            worker.configure_signals()
+            worker.run()
         finally:
             if scheduler is not None:
                 scheduler.stopped.set()

@@ -1,0 +1,83 @@
+"""The job worker: django-tasks-db's ``db_worker`` loop, with the claim of a job as one statement.
+
+The library claims a job with three statements in a transaction of their own (``SELECT … FOR
+UPDATE SKIP LOCKED``, an ``UPDATE`` of the row, ``COMMIT``), each compiled by the ORM anew. Every
+submission is a job, so on PostgreSQL the worker claims with one prepared ``UPDATE … WHERE id =
+(SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` in autocommit: the same row, the same order
+(priority, run_after, enqueued_at), the same columns set. Running the job and recording its
+result stay the library's. Other databases (SQLite) use the library's loop unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+
+from django.db import close_old_connections, connections, router
+from django.utils import timezone
+from django_tasks_db.compat import TaskResultStatus
+from django_tasks_db.management.commands.db_worker import Worker as LibraryWorker
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from .sql import instance_from_row, prepared_cursor, select_columns
+
+logger = logging.getLogger("django_tasks_db")
+
+
+@functools.lru_cache(maxsize=8)
+def _claim_sql(alias: str) -> tuple[str, tuple]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    table = quote(DBTaskResult._meta.db_table)
+    columns, fields = select_columns(DBTaskResult, "claimed", connection)
+    status, backend, run_after, queue = (quote(name) for name in ("status", "backend_name", "run_after", "queue_name"))
+    sql = (f"UPDATE {table} AS claimed SET {status} = %s, {quote('started_at')} = %s, "  # noqa: S608 - names from the model
+           f"{quote('worker_ids')} = claimed.{quote('worker_ids')} || jsonb_build_array(%s::text) "
+           f"WHERE claimed.{quote('id')} = (SELECT {quote('id')} FROM {table} WHERE {status} = %s AND {backend} = %s "
+           f"AND ({run_after} = %s OR {run_after} <= %s) "
+           f"AND (%s OR {queue} = ANY(%s::varchar[])) AND NOT ({queue} = ANY(%s::varchar[])) "
+           f"ORDER BY {quote('priority')} DESC, {run_after} ASC, {quote('enqueued_at')} ASC "
+           f"LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {columns}")
+    return sql, fields
+
+
+class Worker(LibraryWorker):
+    """``db_worker``'s worker; on PostgreSQL it claims jobs with one statement (see the module)."""
+
+    def claim_next(self) -> DBTaskResult | None:
+        """The next ready job of this worker's backend and queues, marked running by this worker; None if none."""
+        connection = connections[router.db_for_write(DBTaskResult)]
+        sql, fields = _claim_sql(connection.alias)
+        now = timezone.now()
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(sql, [TaskResultStatus.RUNNING, now, self.worker_id, TaskResultStatus.READY, self.backend_name,
+                                 get_date_max(), now, self.process_all_queues, list(self.queue_names),
+                                 list(self.excluded_queue_names)])
+            row = cursor.fetchone()
+        return None if row is None else instance_from_row(DBTaskResult, fields, row, connection)
+
+    def run(self) -> None:
+        connection = connections[router.db_for_write(DBTaskResult)]
+        if connection.vendor != "postgresql":
+            super().run()
+            return
+        logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
+        if self.startup_delay and self.interval:
+            time.sleep(random.random())  # noqa: S311 - spreads the workers' first polls, as the library does
+        while self.running:
+            close_old_connections()  # dropped or expired connections, right after waking up
+            task_result = self.claim_next()
+            if task_result is not None:
+                self.run_task(task_result)
+            elif self.batch:
+                logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
+                return
+            if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                logger.info("Run maximum tasks (%d) on worker=%s - exiting gracefully.", self._run_tasks, self.worker_id)
+                return
+            close_old_connections()
+            # Interrupted during a job (self.running cleared): exit at once instead of sleeping.
+            if self.running and task_result is None:
+                time.sleep(self.interval)
