@@ -127,9 +127,10 @@ def application_for_job(application_id: int, *, defer: tuple[str, ...] = ("data"
                         lock: bool = False) -> Application | None:
     """One application with municipality and service, read by one prepared statement; None if gone.
 
-    For the jobs, steps and e-mails after a submission, which run once per case: the ORM would
-    compile the same join anew each time. The form data is left out unless asked for (loaded on
-    access). `lock`: the application's row stays locked until the transaction ends (as
+    For the jobs, steps and e-mails after a submission, which run once per case, and for status
+    changes (by the process, staff or the API): the ORM would compile the same join anew each
+    time. The form data and the parents' long texts are left out unless asked for (loaded on
+    access, one query each). `lock`: the application's row stays locked until the transaction ends (as
     ``select_for_update(of=("self",))``; call it inside one).
     """
     from django.db import connections, router

@@ -173,7 +173,7 @@ def _insert_and_move_head(connection, head: AuditChainHead, entries: list[AuditE
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [*insert_params, last_hash, head.pk])
         ids = [row[0] for row in cursor.fetchall()]
-    # One sequence, one statement: the ids rise in the order of the VALUES rows.
+    # One sequence, one statement: the ids rise in the order of the rows (VALUES or UNNEST arrays).
     for entry, pk_value in zip(entries, ids, strict=True):
         entry.pk = pk_value
         entry._state.adding = False

@@ -1,11 +1,13 @@
-"""Hand-built INSERT statements for hot write paths (PostgreSQL data-modifying CTEs).
+"""Hand-built statements for hot paths: inserts (also as parts of data-modifying CTEs), single-row
+updates, reads into model instances.
 
-The ORM compiles every INSERT anew: on a submission that is most of its CPU. Here the SQL text of
-an ``INSERT … SELECT`` for a model is built once per shape and cached; each call only converts the
-instance's values with the fields' own ``get_db_prep_save`` (so JSON, dates and foreign keys are
-stored exactly as the ORM would store them). Columns can be given as SQL expressions instead,
-usually referring to an earlier CTE (``app.id``), which lets one statement insert a row and the
-rows that point at it.
+The ORM compiles every statement anew: on a submission and the job after it that was most of
+their CPU. Here the SQL text for a model is built once per shape and cached; each call only
+converts the instance's values with the fields' own ``get_db_prep_save`` (so JSON, dates and
+foreign keys are stored exactly as the ORM would store them). For ``INSERT … SELECT`` columns can
+be given as SQL expressions instead, usually referring to an earlier CTE (``app.id``), which lets
+one statement insert a row and the rows that point at it. ``insert_one``, ``insert_many`` and
+``update_one`` stand in for ``save()`` and ``bulk_create`` (see there).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import models
+from django.db import DatabaseError, models
 
 
 @functools.lru_cache(maxsize=1024)
@@ -142,12 +144,19 @@ def _insert_values_text(model: type[models.Model], alias: str, rows: int,
 
 @functools.lru_cache(maxsize=256)
 def _insert_unnest_text(model: type[models.Model], alias: str,
-                        returning: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+                        returning: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]] | None:
+    """The UNNEST form, or None where Django's own bulk insert would not use it either."""
     from django.db import connections
 
     connection = connections[alias]
     quote = connection.ops.quote_name
     fields = _insertable(model)
+    # As django.db.backends.postgresql.compiler: a field with its own placeholder, or of a type
+    # the backend does not map (arrays, geometries), cannot go as one array per column.
+    if any(hasattr(field, "get_placeholder")
+           or (field.target_field if field.is_relation else field).get_internal_type() not in connection.data_types
+           for field in fields):
+        return None
     # As Django's own bulk insert on PostgreSQL: one array per column, typed without length
     # (varchar[], not varchar(50)[]: the column's cast refuses a value that is too long).
     arrays = ", ".join(f"(%s)::{field.db_type(connection).split('(')[0]}[]" for field in fields)
@@ -160,7 +169,7 @@ def _insert_unnest_text(model: type[models.Model], alias: str,
 
 def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequence[str] = (),
                   raw: bool = False) -> tuple[str, list[Any]]:
-    """``INSERT INTO … VALUES (…), (…) [RETURNING …]`` for instances of one model, and its parameters.
+    """``INSERT INTO …`` of instances of one model ``[RETURNING …]``, and its parameters.
 
     With `raw`, values are stored as set on the instances (no ``auto_now_add`` stamping), as the
     ORM's ``_insert(raw=True)`` does. On PostgreSQL several rows go as one array per column
@@ -171,8 +180,10 @@ def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequen
     relies on the same).
     """
     model = type(objs[0])
-    if connection.vendor == "postgresql" and len(objs) > 1:
-        sql, fields = _insert_unnest_text(model, connection.alias, tuple(returning))
+    unnest = _insert_unnest_text(model, connection.alias, tuple(returning)) \
+        if connection.vendor == "postgresql" and len(objs) > 1 else None
+    if unnest is not None:
+        sql, fields = unnest
         columns: list[list[Any]] = [[] for _ in fields]
         for obj in objs:
             for column, field in zip(columns, fields, strict=True):
@@ -295,7 +306,11 @@ def insert_one(obj: models.Model, *, using: str | None = None) -> models.Model:
 
 
 def insert_many(objs: Sequence[models.Model], *, using: str | None = None) -> None:
-    """``bulk_create(objs)`` in one statement, without setting keys on the objects."""
+    """``bulk_create(objs)`` in one statement, for rows nobody reads back through the objects.
+
+    On PostgreSQL the objects stay as they are (no keys set, still "adding"); elsewhere
+    ``bulk_create`` may set their keys. Callers must not rely on either.
+    """
     from django.db import connections, router
 
     if not objs:
@@ -323,7 +338,10 @@ def _update_text(model: type[models.Model], alias: str, attnames: tuple[str, ...
 
 
 def update_one(obj: models.Model, fields: Sequence[str], *, using: str | None = None) -> None:
-    """``obj.save(update_fields=fields)``: auto_now fields among them get the current time."""
+    """``obj.save(update_fields=fields)``: auto_now fields among them get the current time.
+
+    Raises DatabaseError, as ``save()`` does, if the row no longer exists.
+    """
     from django.db import connections, router
 
     model = type(obj)
@@ -337,3 +355,5 @@ def update_one(obj: models.Model, fields: Sequence[str], *, using: str | None = 
     params = [_prep(field, field.pre_save(obj, False), connection) for field in model_fields]
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [*params, obj.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")  # as save() says it

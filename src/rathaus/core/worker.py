@@ -6,6 +6,9 @@ submission is a job, so on PostgreSQL the worker claims with one prepared ``UPDA
 (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` in autocommit: the same row, the same order
 (priority, run_after, enqueued_at), the same columns set. Running the job and recording its
 result stay the library's. Other databases (SQLite) use the library's loop unchanged.
+
+`Worker.run` follows ``db_worker.Worker.run`` of the version below (pinned in pyproject.toml);
+compare the two when upgrading (a test fails until this is done).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from .sql import instance_from_row, prepared_cursor, select_columns
 
 logger = logging.getLogger("django_tasks_db")
+MIRRORED_VERSION = "0.13.0"  # of django-tasks-db, whose db_worker loop `Worker.run` follows
 
 
 @functools.lru_cache(maxsize=8)
@@ -33,14 +37,26 @@ def _claim_sql(alias: str) -> tuple[str, tuple]:
     table = quote(DBTaskResult._meta.db_table)
     columns, fields = select_columns(DBTaskResult, "claimed", connection)
     status, backend, run_after, queue = (quote(name) for name in ("status", "backend_name", "run_after", "queue_name"))
+    # The ready status and the "no run_after" date as literals, not parameters: the statement is
+    # prepared, and only with the literal can a generic plan use the library's partial index on
+    # ready jobs (``tasks_db_new_ordering_idx``, WHERE status = 'READY') as the number of
+    # finished jobs grows. Both are the library's constants, not input.
+    ready = _literal(TaskResultStatus.READY)
+    no_date = _literal(get_date_max().isoformat())
     sql = (f"UPDATE {table} AS claimed SET {status} = %s, {quote('started_at')} = %s, "  # noqa: S608 - names from the model
            f"{quote('worker_ids')} = claimed.{quote('worker_ids')} || jsonb_build_array(%s::text) "
-           f"WHERE claimed.{quote('id')} = (SELECT {quote('id')} FROM {table} WHERE {status} = %s AND {backend} = %s "
-           f"AND ({run_after} = %s OR {run_after} <= %s) "
+           f"WHERE claimed.{quote('id')} = (SELECT {quote('id')} FROM {table} WHERE {status} = {ready} AND {backend} = %s "
+           f"AND ({run_after} = {no_date}::timestamptz OR {run_after} <= %s) "
            f"AND (%s OR {queue} = ANY(%s::varchar[])) AND NOT ({queue} = ANY(%s::varchar[])) "
            f"ORDER BY {quote('priority')} DESC, {run_after} ASC, {quote('enqueued_at')} ASC "
            f"LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {columns}")
     return sql, fields
+
+
+def _literal(value: str) -> str:
+    if not all(char.isalnum() or char in " :+-._" for char in value):
+        raise ValueError(f"not a plain constant: {value!r}")
+    return f"'{value}'"
 
 
 class Worker(LibraryWorker):
@@ -52,9 +68,8 @@ class Worker(LibraryWorker):
         sql, fields = _claim_sql(connection.alias)
         now = timezone.now()
         with prepared_cursor(connection) as cursor:
-            cursor.execute(sql, [TaskResultStatus.RUNNING, now, self.worker_id, TaskResultStatus.READY, self.backend_name,
-                                 get_date_max(), now, self.process_all_queues, list(self.queue_names),
-                                 list(self.excluded_queue_names)])
+            cursor.execute(sql, [TaskResultStatus.RUNNING, now, self.worker_id, self.backend_name, now,
+                                 self.process_all_queues, list(self.queue_names), list(self.excluded_queue_names)])
             row = cursor.fetchone()
         return None if row is None else instance_from_row(DBTaskResult, fields, row, connection)
 
@@ -68,7 +83,12 @@ class Worker(LibraryWorker):
             time.sleep(random.random())  # noqa: S311 - spreads the workers' first polls, as the library does
         while self.running:
             close_old_connections()  # dropped or expired connections, right after waking up
-            task_result = self.claim_next()
+            # A signal during the claim only ends the loop: a job claimed (committed) still runs.
+            self.running_task = True
+            try:
+                task_result = self.claim_next()
+            finally:
+                self.running_task = False
             if task_result is not None:
                 self.run_task(task_result)
             elif self.batch:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rathaus.applications.models import Application, Channel, Status, StatusChange
 from rathaus.core.models import AuditEntry
 from rathaus.core.sql import (
+    insert_many,
     insert_one,
     insert_select,
     insert_values,
@@ -219,3 +220,31 @@ def test_insert_and_update_one_refuse_models_with_their_own_save(town):
     with pytest.raises(ValueError, match="own save"):
         update_one(entry, ["action"])
     assert not AuditEntry.objects.filter(action="test").exists()
+
+
+def test_update_one_of_a_row_that_is_gone_fails_as_save_does(town, demo_services):
+    from django.db import DatabaseError
+
+    application = insert_one(_application(town, demo_services["hund-anmelden"]))
+    Application.objects.filter(pk=application.pk).delete()
+    application.status = Status.APPROVED
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        update_one(application, ["status"])
+
+
+def test_insert_many_stores_what_bulk_create_stores_nulls_included(town, demo_services):
+    application = insert_one(_application(town, demo_services["hund-anmelden"]))
+    texts = ["eins", "zwei <b>", "drei ü"]
+
+    def changes():
+        # actor is NULL in every row: a column of NULLs only must still be typed.
+        return [StatusChange(municipality=town, application=application, status=Status.IN_REVIEW, public_text=text)
+                for text in texts]
+
+    insert_many(changes())
+    StatusChange.objects.bulk_create(changes())
+    stored = list(StatusChange.objects.filter(application=application).order_by("id"))
+    assert [c.public_text for c in stored] == texts + texts
+    assert all(c.actor_id is None and c.created_at is not None for c in stored)
+    insert_many([])  # nothing to insert: no statement
+    assert StatusChange.objects.filter(application=application).count() == 6

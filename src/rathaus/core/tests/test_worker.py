@@ -78,3 +78,22 @@ def test_a_claim_takes_only_due_jobs_of_its_queues_and_skips_rows_another_worker
     assert worker.claim_next().pk == jobs[held].pk  # released
     assert _worker(queue_names=["*"], excluded_queue_names=["default"]).claim_next().pk == jobs[other_queue].pk
     assert DBTaskResult.objects.get(pk=jobs[later].pk).status == "READY"
+
+
+def test_the_worker_command_refuses_a_queue_that_is_not_the_database():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    # The test settings run jobs at once (no queue): a worker would wait for nothing, silently.
+    with pytest.raises(CommandError, match="not a database backend"):
+        call_command("worker", "--no-scheduler")
+
+
+def test_the_worker_loop_follows_the_installed_library_version():
+    from importlib.metadata import version
+
+    from rathaus.core.worker import MIRRORED_VERSION
+
+    assert version("django-tasks-db") == MIRRORED_VERSION, (
+        "django-tasks-db was upgraded: compare core/worker.py's Worker.run with the library's db_worker loop, "
+        "then update MIRRORED_VERSION")

@@ -31,6 +31,14 @@ def test_first_dog_is_decided_automatically_with_90_euros(submit, dog_data):
         "idempotency_key", flat=True)
     assert sorted(key.split(":")[0] for key in keys) == [application.reference, "status"]
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    # The status step writes under the start's lock: the row, its history and the subscribers' event agree.
+    application.refresh_from_db()
+    assert application.status == "approved" and application.closed_at is not None
+    assert [c.status for c in application.history.order_by("id")] == ["received", "approved"]
+    from rathaus.integration.models import DomainEvent
+
+    [changed] = DomainEvent.objects.filter(application=application, kind="application.status_changed")
+    assert (changed.data["previous_status"], changed.data["status"]) == ("received", "approved")
 
 
 @pytest.mark.parametrize(("breed", "others", "fee"), [("labrador", 1, 120), ("pitbull", 0, 600)])
