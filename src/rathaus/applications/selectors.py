@@ -69,22 +69,25 @@ def draft_get(*, municipality, token: str) -> Draft:
 
 # ---------------------------------------------------------------- jobs' reads (hand-written SQL)
 
-# What the jobs after a submission never read of the parents (loaded on access if they do).
-_SERVICE_DEFER = ("description", "required_documents", "created_at", "updated_at")
-_MUNICIPALITY_DEFER = ("address", "created_at")
-
-
 @dataclass(frozen=True)
 class ApplicationSelect:
     """The parts of a statement that reads applications with municipality and service (aliases a, m, s).
 
-    Built once per database and shape; `build` turns the first columns of a row into the
-    application with both parents attached and returns the rest of the row.
+    Built once per database and shape; `statement` puts a statement together, `build`
+    turns the first columns of a row into the application with both parents attached and
+    returns the rest of the row.
     """
 
     columns: str
     tables: str
     fields: tuple[tuple[Any, tuple[Any, ...]], ...]
+    lock_clause: str  # locks the application's row only ("" where the database has no FOR UPDATE OF)
+
+    def statement(self, where: str, *, columns: str = "", joins: str = "", lock: bool = False) -> str:
+        """``SELECT <application, parents>[, columns] FROM <them>[ joins] WHERE where``, locked if asked."""
+        extra = f", {columns}" if columns else ""
+        sql = f"SELECT {self.columns}{extra} FROM {self.tables}{' ' + joins if joins else ''} WHERE {where}"  # noqa: S608 - names from the models
+        return sql + self.lock_clause if lock else sql
 
     def build(self, row, connection) -> tuple[Application, tuple]:
         from rathaus.core.sql import instance_from_row
@@ -103,19 +106,21 @@ def _application_select(alias: str, defer: tuple[str, ...]) -> ApplicationSelect
     from django.db import connections
 
     from rathaus.catalog.models import Service
+    from rathaus.catalog.selectors import MUNICIPALITY_UNREAD, SERVICE_UNREAD
     from rathaus.core.sql import select_columns
     from rathaus.tenants.models import Municipality
 
     connection = connections[alias]
     quote = connection.ops.quote_name
     a_cols, a_fields = select_columns(Application, "a", connection, defer=defer)
-    m_cols, m_fields = select_columns(Municipality, "m", connection, defer=_MUNICIPALITY_DEFER)
-    s_cols, s_fields = select_columns(Service, "s", connection, defer=_SERVICE_DEFER)
+    m_cols, m_fields = select_columns(Municipality, "m", connection, defer=MUNICIPALITY_UNREAD)
+    s_cols, s_fields = select_columns(Service, "s", connection, defer=SERVICE_UNREAD)
     tables = (f"{quote(Application._meta.db_table)} a "
               f"JOIN {quote(Municipality._meta.db_table)} m ON m.{quote('id')} = a.{quote('municipality_id')} "
               f"JOIN {quote(Service._meta.db_table)} s ON s.{quote('id')} = a.{quote('service_id')}")
     return ApplicationSelect(f"{a_cols}, {m_cols}, {s_cols}", tables,
-                             ((Application, a_fields), (Municipality, m_fields), (Service, s_fields)))
+                             ((Application, a_fields), (Municipality, m_fields), (Service, s_fields)),
+                             " FOR UPDATE OF a" if connection.features.has_select_for_update_of else "")
 
 
 def application_select(connection, *, defer: tuple[str, ...] = ()) -> ApplicationSelect:
@@ -139,10 +144,7 @@ def application_for_job(application_id: int, *, defer: tuple[str, ...] = ("data"
 
     connection = connections[router.db_for_write(Application) if lock else router.db_for_read(Application)]
     select = application_select(connection, defer=defer)
-    sql = f"SELECT {select.columns} FROM {select.tables} WHERE a.{connection.ops.quote_name('id')} = %s"  # noqa: S608 - names from the models
-    if lock and connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF a"
     with prepared_cursor(connection) as cursor:
-        cursor.execute(sql, [application_id])
+        cursor.execute(select.statement(f"a.{connection.ops.quote_name('id')} = %s", lock=lock), [application_id])
         row = cursor.fetchone()
     return None if row is None else select.build(row, connection)[0]

@@ -131,10 +131,10 @@ def _status_change(status_change_id: int) -> StatusChange | None:
     select = application_select(connection, defer=("data",))
     c_cols, c_fields = select_columns(StatusChange, "c", connection)
     quote = connection.ops.quote_name
+    sql = select.statement(f"c.{quote('id')} = %s", columns=c_cols, joins=(
+        f"JOIN {quote(StatusChange._meta.db_table)} c ON c.{quote('application_id')} = a.{quote('id')}"))
     with prepared_cursor(connection) as cursor:
-        cursor.execute(f"SELECT {select.columns}, {c_cols} FROM {select.tables} "  # noqa: S608 - names from the models
-                       f"JOIN {quote(StatusChange._meta.db_table)} c ON c.{quote('application_id')} = a.{quote('id')} "
-                       f"WHERE c.{quote('id')} = %s", [status_change_id])
+        cursor.execute(sql, [status_change_id])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -95,32 +95,31 @@ def retention_customised(*, municipality) -> bool:
 
 # ---------------------------------------------------------------- process steps' reads (hand-written SQL)
 
-@functools.lru_cache(maxsize=8)
-def _document_sql(alias: str) -> tuple[str, str]:
+@functools.lru_cache(maxsize=16)
+def _document_sql(alias: str, columns: tuple[str, ...], column: str) -> str:
     from django.db import connections
 
     quote = connections[alias].ops.quote_name
-    table = quote(Document._meta.db_table)
-    return (f"SELECT {quote('id')}, {quote('form_field')} FROM {table} WHERE {quote('application_id')} = %s",  # noqa: S608 - names from the model
-            f"SELECT 1 FROM {table} WHERE {quote('idempotency_key')} = %s LIMIT 1")  # noqa: S608 - names from the model
+    return f"SELECT {', '.join(map(quote, columns))} FROM {quote(Document._meta.db_table)} WHERE {quote(column)} = %s"  # noqa: S608 - names from the model
 
 
-def _rows(sql_index: int, param) -> list[tuple]:
+def _rows(columns: tuple[str, ...], column: str, value) -> list[tuple]:
+    """``SELECT columns FROM documents WHERE column = value``, prepared (process steps run it for every case)."""
     from django.db import connections, router
 
     from rathaus.core.sql import prepared_cursor
 
     connection = connections[router.db_for_read(Document)]
     with prepared_cursor(connection) as cursor:
-        cursor.execute(_document_sql(connection.alias)[sql_index], [param])
+        cursor.execute(_document_sql(connection.alias, columns, column), [value])
         return cursor.fetchall()
 
 
 def document_ids_and_fields(application_id: int) -> list[tuple[int, str]]:
     """(id, form field) of every document of the case file (the completeness check reads this once per case)."""
-    return [(pk, field) for pk, field in _rows(0, application_id)]
+    return _rows(("id", "form_field"), "application_id", application_id)
 
 
 def document_key_used(key: str) -> bool:
     """Whether a document was stored under this idempotency key (a re-run step's look-up)."""
-    return bool(_rows(1, key))
+    return bool(_rows(("id",), "idempotency_key", key))

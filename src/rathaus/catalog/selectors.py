@@ -45,6 +45,11 @@ def service_choices(*, municipality):
     return Service.objects.for_municipality(municipality).order_by("name").values_list("id", "name")
 
 
+# What the hot paths (a submission, the jobs after it) never read of a service and of its
+# municipality: left out of their hand-written reads (time stamps are the dearest columns to load).
+SERVICE_UNREAD = ("description", "required_documents", "created_at", "updated_at")
+MUNICIPALITY_UNREAD = ("address", "created_at")
+
 _SCHEMAS: dict[str, Any] = {}  # form schema text -> parsed document (forms change rarely; bounded below)
 
 
@@ -139,10 +144,8 @@ def counted_service_for_submission(*, slug: str, service_id: int,
     # Counting writes: with a read replica configured, the statement must go to the primary.
     # (Remembered look-ups are checked by the submission's own statement, on the primary, too.)
     connection = connections[router.db_for_read(Service) if count is None else router.db_for_write(Service)]
-    # What a submission does not read stays deferred (time stamps are the dearest columns to load).
-    s_cols, s_fields = select_columns(Service, "s", connection, defer=(
-        "description", "required_documents", "created_at", "updated_at"))
-    m_cols, m_fields = select_columns(Municipality, "m", connection, defer=("address", "created_at"))
+    s_cols, s_fields = select_columns(Service, "s", connection, defer=SERVICE_UNREAD)
+    m_cols, m_fields = select_columns(Municipality, "m", connection, defer=MUNICIPALITY_UNREAD)
     f_cols, f_fields = select_columns(FormDefinition, "f", connection, defer=("rules", "created_at"))
     tables, found, stamp = _lookup_sql_parts(connection)
     limit, over, params = 0, False, []

@@ -20,6 +20,11 @@ from typing import Any
 from django.db import DatabaseError, models
 
 
+def _fast(connection) -> bool:
+    """Whether the hand-written forms apply (PostgreSQL); elsewhere the ORM's own statements are used."""
+    return connection.vendor == "postgresql"
+
+
 @functools.lru_cache(maxsize=1024)
 def _insert_select_text(model: type[models.Model], vendor_alias: str, exprs: tuple[tuple[str, str], ...],
                         source: str, returning: tuple[str, ...],
@@ -181,18 +186,13 @@ def insert_values(connection, objs: Sequence[models.Model], *, returning: Sequen
     """
     model = type(objs[0])
     unnest = _insert_unnest_text(model, connection.alias, tuple(returning)) \
-        if connection.vendor == "postgresql" and len(objs) > 1 else None
+        if _fast(connection) and len(objs) > 1 else None
+    sql, fields = unnest or _insert_values_text(model, connection.alias, len(objs), tuple(returning))
+    rows = [[_prep(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
+             for field in fields] for obj in objs]
     if unnest is not None:
-        sql, fields = unnest
-        columns: list[list[Any]] = [[] for _ in fields]
-        for obj in objs:
-            for column, field in zip(columns, fields, strict=True):
-                column.append(_prep(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection))
-        return sql, columns
-    sql, fields = _insert_values_text(model, connection.alias, len(objs), tuple(returning))
-    params = [_prep(field, getattr(obj, field.attname) if raw else field.pre_save(obj, True), connection)
-              for obj in objs for field in fields]
-    return sql, params
+        return sql, [list(column) for column in zip(*rows, strict=True)]
+    return sql, [value for row in rows for value in row]
 
 
 def select_columns(model: type[models.Model], alias: str, connection,
@@ -280,10 +280,6 @@ def _preparing_cursor_class():
 # text is built once per model (and field list) and prepared, where the ORM compiles it anew on
 # every call; elsewhere they call ``save()``. Neither sends signals (Rathaus connects none to
 # these models) nor calls a model's own ``save()``: use them only for models without one.
-
-def _fast(connection) -> bool:
-    return connection.vendor == "postgresql"
-
 
 def insert_one(obj: models.Model, *, using: str | None = None) -> models.Model:
     """Insert `obj` as a new row (``save(force_insert=True)``); sets its key and state."""

@@ -77,9 +77,13 @@ def _stored_once(message: OutboxMessage) -> tuple[OutboxMessage, bool]:
     return message, True
 
 
-def _deliver_logged(message_ids: list[int]) -> None:
+def _batches(message_ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(message_ids), _BATCH):
-        batch = message_ids[start:start + _BATCH]
+        yield message_ids[start:start + _BATCH]
+
+
+def _deliver_logged(message_ids: list[int]) -> None:
+    for batch in _batches(message_ids):
         try:
             outbox_deliver_many(batch)
         except Exception:  # the job goes on; the sweep retries these messages
@@ -403,4 +407,4 @@ def outbox_deliver_pending(*, limit: int = 200, now: datetime | None = None) -> 
     ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=max_attempts())
                .filter(Q(attempts=0) | Q(next_attempt_at__lte=now))
                .order_by("attempts", "id").values_list("pk", flat=True)[:limit])
-    return sum(outbox_deliver_many(ids[start:start + _BATCH], now=now) for start in range(0, len(ids), _BATCH))
+    return sum(outbox_deliver_many(batch, now=now) for batch in _batches(ids))

@@ -316,12 +316,11 @@ def _start_sql(alias: str) -> tuple[str, ApplicationSelect, tuple]:
     select = application_select(connection)
     # The definition's files and lint results stay deferred: the runnable model is cached (engine.model_for).
     d_cols, d_fields = select_columns(ProcessDefinition, "d", connection, defer=("files", "problems"))
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
-    sql = (f"SELECT {select.columns}, "  # noqa: S608 - names from the models
-           f"(SELECT i.{quote('id')} FROM {quote(ProcessInstance._meta.db_table)} i WHERE i.{quote('application_id')} = a.{quote('id')}), "
-           f"{d_cols} FROM {select.tables} "
-           f"LEFT JOIN {quote(ProcessDefinition._meta.db_table)} d ON d.{quote('service_id')} = a.{quote('service_id')} "
-           f"AND d.{quote('state')} = %s WHERE a.{quote('id')} = %s{lock}")
+    instance = (f"(SELECT i.{quote('id')} FROM {quote(ProcessInstance._meta.db_table)} i "  # noqa: S608 - names from the models
+                f"WHERE i.{quote('application_id')} = a.{quote('id')})")
+    sql = select.statement(f"a.{quote('id')} = %s", columns=f"{instance}, {d_cols}", lock=True, joins=(
+        f"LEFT JOIN {quote(ProcessDefinition._meta.db_table)} d ON d.{quote('service_id')} = a.{quote('service_id')} "
+        f"AND d.{quote('state')} = %s"))
     return sql, select, d_fields
 
 
