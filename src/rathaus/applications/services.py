@@ -552,7 +552,8 @@ def application_change_status(*, application: Application, status: str, public_t
     """
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (a process step's): a failure here fails it as a whole.
+    with transaction.atomic(savepoint=False):
         locked = application if read_locked else application_for_job(application.pk, lock=True)
         if locked is None:
             raise Application.DoesNotExist(f"application {application.pk} does not exist")

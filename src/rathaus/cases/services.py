@@ -118,7 +118,9 @@ def _document_add(*, application: Application, upload: CheckedUpload, title: str
     Confidentiality(confidentiality)
     Source(source)
     actor = actor if getattr(actor, "is_authenticated", False) else None
-    with discard_files_on_error(), transaction.atomic():
+    # No savepoint inside a caller's transaction (a process step's): a failure here fails the
+    # caller's write as a whole anyway. A caller that recovers from an error makes its own.
+    with discard_files_on_error(), transaction.atomic(savepoint=False):
         document = insert_one(Document(
             municipality_id=application.municipality_id, application=application, document_type=document_type,
             title=(title.strip() or upload.filename)[:200], confidentiality=confidentiality, source=source,
@@ -254,9 +256,11 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
         return existing
     generated = Generated(raw=receipt_pdf(application), filename=f"Eingangsbestaetigung-{application.reference}.pdf")
     try:
-        # Just looked up and not found: stored directly, the key's unique constraint guarding the race.
-        return _generated_add(application=application, generated=generated, title=_("Eingangsbestätigung"),
-                              document_type=DocumentType.APPLICATION_FORM, idempotency_key=key)[1]
+        # Just looked up and not found: stored directly, the key's unique constraint guarding the
+        # race. Its own savepoint: inside a caller's transaction the look-up below must still run.
+        with transaction.atomic():
+            return _generated_add(application=application, generated=generated, title=_("Eingangsbestätigung"),
+                                  document_type=DocumentType.APPLICATION_FORM, idempotency_key=key)[1]
     except IntegrityError:
         # A concurrent first download stored it a moment earlier.
         return DocumentVersion.objects.get(document__idempotency_key=key, number=1)

@@ -265,6 +265,27 @@ def test_generated_documents_are_stored_once_per_key(case):
     assert first.pk == again.pk and DocumentVersion.objects.filter(document=first).count() == 1
 
 
+def test_a_receipt_stored_by_a_concurrent_download_is_returned_inside_a_transaction(case, monkeypatch):
+    # Two first downloads at once: the other one stores the receipt between this one's look-up and
+    # its insert. The key's unique constraint refuses the second copy and the stored one is
+    # returned, also when the caller has a transaction open (the refused insert rolls back to its
+    # own savepoint, so the look-up after it can still run).
+    from rathaus.applications import pdf
+    from rathaus.cases.services import RECEIPT_KEY, _generated_add, receipt_document_ensure
+
+    def stored_meanwhile(application):
+        _generated_add(application=application, generated=Generated(raw=PDF, filename="Eingangsbestaetigung.pdf"),
+                       title="Eingangsbestätigung", document_type="application_form",
+                       idempotency_key=RECEIPT_KEY.format(pk=application.pk))
+        return PDF + b"% the second rendering"
+
+    monkeypatch.setattr(pdf, "receipt_pdf", stored_meanwhile)
+    with transaction.atomic():
+        version = receipt_document_ensure(application=case)
+        assert Document.objects.filter(idempotency_key=RECEIPT_KEY.format(pk=case.pk)).count() == 1
+    assert version.document.idempotency_key == RECEIPT_KEY.format(pk=case.pk) and read_bytes(version.file) == PDF
+
+
 def test_a_failing_transaction_leaves_no_file_behind(case):
     before = sorted(stored_files(default_storage))
     written = []
