@@ -209,7 +209,10 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
     """
     application = case.application
     municipality = instance.municipality
-    instance.state = run.serialize()
+    # A completed run never moves again (see _move), so its engine state (14 KB for the dog
+    # registration, with a copy of the applicant's data) is not kept: the timeline, the audit trail
+    # and the elements below record what happened.
+    instance.state = "" if run.completed else run.serialize()
     instance.current_elements = run.current_element_ids()
     instance.completed_elements = run.completed_element_ids()
     instance.waiting_messages = run.waiting_messages()
@@ -287,6 +290,9 @@ def _fail(instance: ProcessInstance, exc: ProcessError) -> None:
 def _move(instance: ProcessInstance, application: Application, action: Callable[[ProcessRun], None], *,
           actor=None, now: datetime | None = None, application_locked: bool = False) -> ProcessInstance:
     """Restore the run, apply `action`, persist; an engine error marks the instance failed (state unchanged)."""
+    if instance.status == InstanceStatus.COMPLETED:
+        # Its state is not kept (see _persist); nothing in a completed process waits for anything.
+        raise MessageNotExpected("Das Verfahren ist abgeschlossen", "the process has ended")
     now = now or timezone.now()
     model = model_for(instance.definition)
     fresh = not instance.state

@@ -11,6 +11,7 @@ from rathaus.accounts.models import Role
 from rathaus.cases.models import Document
 from rathaus.processes.models import CaseEvent, InstanceStatus, OutboxMessage, ProcessInstance, Timer, UserTask
 from rathaus.processes.services import message_deliver, task_claim, task_complete, timer_fire_due
+from rathaus_domain.processes.engine import MessageNotExpected
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,36 @@ def test_first_dog_is_decided_automatically_with_90_euros(submit, dog_data):
 
     [changed] = DomainEvent.objects.filter(application=application, kind="application.status_changed")
     assert (changed.data["previous_status"], changed.data["status"]) == ("received", "approved")
+
+
+def test_a_completed_process_keeps_no_engine_state_and_takes_no_more_messages(submit, dog_data):
+    # Nothing moves a completed process again, so it keeps no copy of the applicant's data in its
+    # engine state; the diagram's elements and the timeline still say what happened.
+    application = submit("hund-anmelden", dog_data)
+    instance = ProcessInstance.objects.get(application=application)
+    assert (instance.status, instance.state) == (InstanceStatus.COMPLETED, "")
+    assert "Hundesteuer" in " ".join(CaseEvent.objects.filter(application=application).values_list("text", flat=True))
+    assert instance.completed_elements and instance.current_elements == []
+    events = CaseEvent.objects.count()
+    with pytest.raises(MessageNotExpected):
+        message_deliver(application=application, name="payment_received")
+    # Whatever would move it (a message, a timer, a task, a retry) goes through _move, which refuses
+    # instead of starting the process anew from the empty state.
+    from rathaus.processes.services import _move
+
+    with pytest.raises(MessageNotExpected, match="has ended"):
+        _move(instance, application, lambda run: run.deliver_message("payment_received", {}))
+    instance.refresh_from_db()
+    assert (instance.status, instance.state, CaseEvent.objects.count()) == (InstanceStatus.COMPLETED, "", events)
+
+
+def test_a_waiting_process_keeps_its_engine_state(submit, dog_data, town):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    instance = ProcessInstance.objects.get(application=submit("hund-anmelden", dog_data))
+    assert instance.status == InstanceStatus.WAITING and '"workflow"' in instance.state
 
 
 @pytest.mark.parametrize(("breed", "others", "fee"), [("labrador", 1, 120), ("pitbull", 0, 600)])
