@@ -248,3 +248,23 @@ def test_insert_many_stores_what_bulk_create_stores_nulls_included(town, demo_se
     assert all(c.actor_id is None and c.created_at is not None for c in stored)
     insert_many([])  # nothing to insert: no statement
     assert StatusChange.objects.filter(application=application).count() == 6
+
+
+def test_insert_many_keeps_texts_and_json_that_array_literals_would_have_to_escape(town, demo_services):
+    # On PostgreSQL the rows go as one binary array per column: quotes, backslashes, braces, commas,
+    # the word NULL and empty strings arrive as written, JSON documents included.
+    from rathaus.processes.models import CaseEvent
+
+    application = insert_one(_application(town, demo_services["hund-anmelden"]))
+    texts = ['Er sagte: "Ja"', "C:\\Pfad\\datei", "{a,b}", "NULL", "", "zwei\nZeilen", "ß € ✓"]
+
+    def lines():
+        return [CaseEvent(municipality=town, application=application, kind="note", text=text,
+                          data={"text": text, "list": [text, None, 1.5], "nested": {'"key"': "\\"}})
+                for text in texts]
+
+    insert_many(lines())
+    CaseEvent.objects.bulk_create(lines())
+    stored = list(CaseEvent.objects.filter(application=application).order_by("id"))
+    assert [e.text for e in stored] == texts + texts
+    assert [e.data for e in stored] == [line.data for line in lines()] * 2
