@@ -396,23 +396,14 @@ def main() -> None:
 
     from rathaus.applications.models import Application
     from rathaus.cases.models import Document
-    from rathaus.catalog import demo_forms
-    from rathaus.catalog.services import form_definition_create, service_upsert
     from rathaus.core.audit import audit_verify
-    from rathaus.processes.demo import attach_demo_processes
     from rathaus.processes.models import OutboxMessage, ProcessInstance
-    from rathaus.tenants.models import Municipality
 
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     workers: list[subprocess.Popen] = []
     try:
-        town = Municipality.objects.create(slug="musterstadt", name="Musterstadt", ags="09999001", reference_prefix="MUS",
-                                           contact_email="info@musterstadt.example")
-        form = form_definition_create(municipality=town, key="hund", title="Hund", schema=demo_forms.dog_registration())
-        service = service_upsert(municipality=town, slug="hund-anmelden", form=form, leika_key="99108002001000",
-                                 name="Hund", summary="Kurz", office="Bürgerbüro", processing_days=5)
-        attach_demo_processes(town, {"hund-anmelden": service})
+        town, service = demo_town()
         if args.tasks == "db":
             workers = _db_workers(args.db_workers)
 
@@ -488,6 +479,22 @@ def main() -> None:
           f"plain SpiffWorkflow / full stack {plain / full:.1f}x, plain SpiffWorkflow / our engine {plain / ours:.2f}x")
     print(f"target ≥ {TARGET:.0f} cases/s end to end on 2 cores: {'met' if full >= TARGET else 'missed'} "
           f"({full:.1f} cases/s on {cpus} cores)")
+
+
+def demo_town():
+    """The town and its dog registration with the demo process, in the (new) database; returns both."""
+    from rathaus.catalog import demo_forms
+    from rathaus.catalog.services import form_definition_create, service_upsert
+    from rathaus.processes.demo import attach_demo_processes
+    from rathaus.tenants.models import Municipality
+
+    town = Municipality.objects.create(slug="musterstadt", name="Musterstadt", ags="09999001", reference_prefix="MUS",
+                                       contact_email="info@musterstadt.example")
+    form = form_definition_create(municipality=town, key="hund", title="Hund", schema=demo_forms.dog_registration())
+    service = service_upsert(municipality=town, slug="hund-anmelden", form=form, leika_key="99108002001000",
+                             name="Hund", summary="Kurz", office="Bürgerbüro", processing_days=5)
+    attach_demo_processes(town, {"hund-anmelden": service})
+    return town, service
 
 
 def _drain_queue(timeout: float = 600) -> None:

@@ -1,0 +1,182 @@
+"""Benchmark: instructions per case (callgrind) of the full stack vs the engine in memory, in one run.
+
+Run: ``.venv/bin/python bench/instructions.py [--cases 20] [--database-url postgres://…/rathaus_bench_instructions]``
+(needs valgrind: ``apt-get install valgrind``).
+
+Timings on a shared machine of two cores swing by a fifth from run to run, more than most single
+changes to the hot path gain; bench/processes.py shows it in the in-memory engine's figures. This
+bench counts what does not swing: the instructions the Python process executes per case, with
+valgrind's callgrind, the same from run to run for the same code, whatever else the machine
+does. It counts the Python process only (PostgreSQL's own work, the kernel's and waiting are
+not counted; bench/processes.py has the machine's CPU and the throughput).
+
+Each phase runs in a process of its own under ``valgrind --tool=callgrind --instr-atstart=no``:
+set-up (Django, a throwaway ``test_…`` database, the demo town, warm-up cases) runs without
+counting, ``callgrind_control`` switches counting on for the timed cases only.
+
+* **full stack**: dog registrations through ``application_submit`` on PostgreSQL with the jobs run
+  in the same process right after commit (as ``bench/processes.py --tasks immediate --workers 1``):
+  submission, process start with DMN, decision letter PDF in the case file, timeline and audit
+  entries, receipt, status e-mail and decision notice through the outbox (file backend).
+* **in memory, our engine** and **in memory, plain SpiffWorkflow**: as in bench/processes.py.
+
+Prints million instructions per case for each and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import processes  # noqa: E402 - bench/processes.py, beside this file
+
+PHASES = {"full": "full stack (submission, process, PDF, e-mails, audit)",
+          "ours": "in memory, our engine (ProcessRun, same BPMN + DMN)",
+          "plain": "in memory, plain SpiffWorkflow (same BPMN, own parser)"}
+
+
+def _full_stack(args) -> tuple[callable, callable]:
+    """Set up the database and warm up; returns (the timed cases, clean-up)."""
+    media = tempfile.mkdtemp(prefix="rathaus-bench-")
+    processes._settings(argparse.Namespace(database_url=args.database_url, tasks="immediate"), media)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from rathaus.applications.models import Application
+    from rathaus.applications.services import application_submit
+    from rathaus.catalog.models import Service
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    town, service = processes.demo_town()
+    service = Service.objects.select_related("form").get(pk=service.pk)
+
+    def submit(i: int) -> None:
+        application_submit(municipality=town, service=service, data=processes._dog(i))
+
+    for i in range(10):  # model cache, fonts, templates, prepared statements, connection
+        submit(900_000 + i)
+
+    def timed() -> None:
+        for i in range(args.cases):
+            submit(i)
+        approved = Application.objects.filter(status="approved").count()
+        assert approved == args.cases + 10, f"{approved} approved, expected {args.cases + 10}"
+
+    def clean_up() -> None:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(media, ignore_errors=True)
+
+    return timed, clean_up
+
+
+def _child(phase: str, args) -> None:
+    """Under valgrind: set up, say READY, wait for GO, run the cases, say DONE, wait for STOP."""
+    if phase == "full":
+        timed, clean_up = _full_stack(args)
+    else:
+        processes._settings(argparse.Namespace(database_url=args.database_url, tasks="immediate"), tempfile.gettempdir())
+        import django
+
+        django.setup()  # the demo models are read through the app registry; no database is used
+        share = [900_000 + i for i in range(processes.WARMUP)] + list(range(args.cases))
+        timed, clean_up = (processes._our_engine if phase == "ours" else processes._plain_spiff)(share), (lambda: None)
+    print("READY", flush=True)
+    sys.stdin.readline()
+    timed()
+    print("DONE", flush=True)
+    sys.stdin.readline()
+    clean_up()
+
+
+def _measure(phase: str, args, out: Path) -> int:
+    """Instructions of the timed part of `phase` (callgrind's totals of the dumps while counting was on)."""
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/{phase}.%p",
+               sys.executable, __file__, "--child", phase, "--cases", str(args.cases), "--database-url", args.database_url]
+    log = (out / f"{phase}.log").open("w+")  # valgrind's and the child's messages (a pipe could fill up)
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+
+    def failed(what: str) -> SystemExit:
+        child.kill()
+        log.seek(0)
+        return SystemExit(f"{phase}: {what}\n{log.read()[-3000:]}")
+
+    def expect(word: str) -> None:
+        line = child.stdout.readline()
+        if line.strip() != word:
+            raise failed(f"expected {word}, got {line!r}")
+
+    expect("READY")
+    subprocess.run(["callgrind_control", "--instr=on", str(child.pid)], check=True, capture_output=True)
+    child.stdin.write("GO\n")
+    child.stdin.flush()
+    expect("DONE")
+    for option in ("--dump", "--instr=off"):  # the dump holds what was counted since counting began
+        subprocess.run(["callgrind_control", option, str(child.pid)], check=True, capture_output=True)
+    child.stdin.write("STOP\n")
+    child.stdin.close()
+    if child.wait() != 0:
+        raise failed("failed")
+    log.close()
+    total = 0
+    for dump in out.glob(f"{phase}.[0-9]*"):
+        for line in dump.read_text().splitlines():
+            if line.startswith("totals:"):  # the final dump's "summary:" can be garbage after counting was off
+                total += int(line.split()[1])
+                break
+    if not total:
+        raise SystemExit(f"{phase}: callgrind counted nothing (is callgrind_control allowed to reach the process?)")
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=20, help="timed cases per phase (default 20; valgrind runs about 50x slower)")
+    parser.add_argument("--database-url", default=os.environ.get(
+        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rathaus_bench_instructions"))
+    parser.add_argument("--child", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args)
+        return
+    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"needs {' and '.join(missing)} (Debian: apt-get install valgrind)")
+    from rich.console import Console
+    from rich.progress import Progress
+
+    counts, seconds = {}, {}
+    with tempfile.TemporaryDirectory(prefix="rathaus-callgrind-") as out, \
+            Progress(console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("under valgrind", total=len(PHASES))
+        for phase, title in PHASES.items():
+            progress.update(bar, description=f"under valgrind: {title.split(' (')[0]}")
+            started = time.perf_counter()
+            counts[phase] = _measure(phase, args, Path(out)) / args.cases / 1e6
+            seconds[phase] = time.perf_counter() - started
+            progress.advance(bar)
+    print(f"cases per phase: {args.cases} (after warm-up); counted: instructions of the Python process (callgrind), "
+          "PostgreSQL's not included")
+    print(f"{'':58s}M instructions/case   s under valgrind")
+    for phase, title in PHASES.items():
+        print(f"{title:58s}{counts[phase]:10.2f}   {seconds[phase]:12.0f}")
+    full, ours, plain = counts["full"], counts["ours"], counts["plain"]
+    print(f"ratios: full stack / our engine {full / ours:.1f}x, full stack / plain SpiffWorkflow {full / plain:.1f}x, "
+          f"our engine / plain SpiffWorkflow {ours / plain:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
