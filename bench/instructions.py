@@ -6,7 +6,7 @@ Run: ``.venv/bin/python bench/instructions.py [--cases 20] [--database-url postg
 Timings on a shared machine of two cores swing by a fifth from run to run, more than most single
 changes to the hot path gain; bench/processes.py shows it in the in-memory engine's figures. This
 bench counts what does not swing: the instructions the Python process executes per case, with
-valgrind's callgrind, the same from run to run for the same code, whatever else the machine
+valgrind's callgrind, within 0.1 % from run to run for the same code, whatever else the machine
 does. It counts the Python process only (PostgreSQL's own work, the kernel's and waiting are
 not counted; bench/processes.py has the machine's CPU and the throughput).
 
@@ -18,7 +18,9 @@ counting, ``callgrind_control`` switches counting on for the timed cases only.
   in the same process right after commit (as ``bench/processes.py --tasks immediate --workers 1``):
   submission, process start with DMN, decision letter PDF in the case file, timeline and audit
   entries, receipt, status e-mail and decision notice through the outbox (file backend).
-* **in memory, our engine** and **in memory, plain SpiffWorkflow**: as in bench/processes.py.
+* **in memory, our engine** and **in memory, plain SpiffWorkflow**: as in bench/processes.py, the
+  state serialized after each case in both (the full stack keeps no state of a completed run, so
+  it does not serialize it).
 
 Prints million instructions per case for each and the ratios.
 """
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import processes  # noqa: E402 - bench/processes.py, beside this file
 
+STEP_TIMEOUT = 3600  # seconds for set-up or the timed cases under valgrind before the bench gives up
 PHASES = {"full": "full stack (submission, process, PDF, e-mails, audit)",
           "ours": "in memory, our engine (ProcessRun, same BPMN + DMN)",
           "plain": "in memory, plain SpiffWorkflow (same BPMN, own parser)"}
@@ -102,12 +107,14 @@ def _child(phase: str, args) -> None:
 
 
 def _measure(phase: str, args, out: Path) -> int:
-    """Instructions of the timed part of `phase` (callgrind's totals of the dumps while counting was on)."""
+    """Instructions of the timed part of `phase`: callgrind's totals from switching counting on to the dump."""
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/{phase}.%p",
                sys.executable, __file__, "--child", phase, "--cases", str(args.cases), "--database-url", args.database_url]
     log = (out / f"{phase}.log").open("w+")  # valgrind's and the child's messages (a pipe could fill up)
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                              cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
 
     def failed(what: str) -> SystemExit:
         child.kill()
@@ -115,31 +122,47 @@ def _measure(phase: str, args, out: Path) -> int:
         return SystemExit(f"{phase}: {what}\n{log.read()[-3000:]}")
 
     def expect(word: str) -> None:
-        line = child.stdout.readline()
+        try:
+            line = lines.get(timeout=STEP_TIMEOUT)
+        except queue.Empty:
+            raise failed(f"no {word} within {STEP_TIMEOUT} s") from None
         if line.strip() != word:
             raise failed(f"expected {word}, got {line!r}")
 
-    expect("READY")
-    subprocess.run(["callgrind_control", "--instr=on", str(child.pid)], check=True, capture_output=True)
-    child.stdin.write("GO\n")
-    child.stdin.flush()
-    expect("DONE")
-    for option in ("--dump", "--instr=off"):  # the dump holds what was counted since counting began
-        subprocess.run(["callgrind_control", option, str(child.pid)], check=True, capture_output=True)
-    child.stdin.write("STOP\n")
-    child.stdin.close()
-    if child.wait() != 0:
-        raise failed("failed")
-    log.close()
-    total = 0
-    for dump in out.glob(f"{phase}.[0-9]*"):
-        for line in dump.read_text().splitlines():
-            if line.startswith("totals:"):  # the final dump's "summary:" can be garbage after counting was off
-                total += int(line.split()[1])
-                break
-    if not total:
-        raise SystemExit(f"{phase}: callgrind counted nothing (is callgrind_control allowed to reach the process?)")
-    return total
+    def control(option: str) -> None:
+        # callgrind_control reaches the process through vgdb (ptrace); it exits 0 even when it
+        # could not, so what it did is checked by its output and the dump file below.
+        try:
+            done = subprocess.run(["callgrind_control", option, str(child.pid)], capture_output=True, text=True,
+                                  timeout=60)
+        except subprocess.TimeoutExpired:
+            raise failed(f"callgrind_control {option} did not reach the process (is ptrace allowed?)") from None
+        if "No active callgrind runs" in done.stdout or done.returncode != 0:
+            raise failed(f"callgrind_control {option}: {done.stdout.strip()} {done.stderr.strip()}")
+
+    try:
+        expect("READY")
+        control("--instr=on")
+        child.stdin.write("GO\n")
+        child.stdin.flush()
+        expect("DONE")
+        control("--dump")  # holds exactly what was counted since counting was switched on
+        control("--instr=off")
+        child.stdin.write("STOP\n")
+        child.stdin.close()
+        if child.wait(timeout=STEP_TIMEOUT) != 0:
+            raise failed("failed")
+    finally:
+        if child.poll() is None:
+            child.kill()
+        log.close()
+    dump = out / f"{phase}.{child.pid}.1"
+    if not dump.exists():
+        raise SystemExit(f"{phase}: callgrind wrote no dump on request ({dump.name} is missing)")
+    totals = [line for line in dump.read_text().splitlines() if line.startswith("totals:")]
+    if len(totals) != 1 or not int(totals[0].split()[1]):
+        raise SystemExit(f"{phase}: callgrind counted nothing in {dump.name}")
+    return int(totals[0].split()[1])
 
 
 def main() -> None:
@@ -149,6 +172,8 @@ def main() -> None:
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rathaus_bench_instructions"))
     parser.add_argument("--child", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cases < 1:
+        parser.error("--cases must be at least 1")
     if args.child:
         _child(args.child, args)
         return

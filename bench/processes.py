@@ -25,7 +25,8 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
 * **process only**: the same workers time ``process_start`` alone for submitted applications.
 * **in memory, our engine**: ``ProcessRun`` (SpiffWorkflow with our parser, evaluator and DMN)
   on the same BPMN + DMN with no-op steps returning what the real ones return, state
-  serialized after each case; one process per CPU.
+  serialized after each case (as plain SpiffWorkflow's below; the full stack keeps no state of a
+  completed run); one process per CPU.
 * **in memory, plain SpiffWorkflow**: ``BpmnWorkflow`` with SpiffWorkflow's own Camunda parser
   and Python script engine on the same BPMN, service tasks completed as external tasks with the
   same results, serialized with its own serializer (its default: state and spec, the Camunda

@@ -258,7 +258,7 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
     try:
         # Just looked up and not found: stored directly, the key's unique constraint guarding the
         # race. Its own savepoint: inside a caller's transaction the look-up below must still run.
-        with transaction.atomic():
+        with discard_files_on_error(), transaction.atomic():  # the file goes if the commit fails
             return _generated_add(application=application, generated=generated, title=_("Eingangsbestätigung"),
                                   document_type=DocumentType.APPLICATION_FORM, idempotency_key=key)[1]
     except IntegrityError:

@@ -468,6 +468,10 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
                 locked, app = _locked_instance(instance_id)
                 if locked.status == InstanceStatus.FAILED or not Timer.objects.filter(pk=timer_id).exists():
                     continue  # another worker fired it, the process moved on, or it failed meanwhile
+                if locked.status == InstanceStatus.COMPLETED:
+                    # A timer row left over by an ended process: nothing waits for it (and _move refuses).
+                    Timer.objects.filter(pk=timer_id).delete()
+                    continue
                 _move(locked, app, lambda run, tid=engine_task_id: run.fire_timer(tid), now=now)
                 if locked.status != InstanceStatus.FAILED:
                     fired += 1
@@ -485,6 +489,9 @@ def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
         locked, app = _locked_instance(instance.pk)
         if locked.status != InstanceStatus.FAILED:
             raise TaskNotAllowed("not failed")
+        if not locked.state and locked.completed_elements:
+            # It had ended (an ended process keeps no state): starting it anew would repeat its steps.
+            raise TaskNotAllowed("ended before it failed")
         audit_record(action="process.retried", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"{app.reference}: {locked.error[:400]}")
         if locked.state:

@@ -63,6 +63,25 @@ def test_a_completed_process_keeps_no_engine_state_and_takes_no_more_messages(su
     assert (instance.status, instance.state, CaseEvent.objects.count()) == (InstanceStatus.COMPLETED, "", events)
 
 
+def test_a_timer_left_over_by_an_ended_process_is_removed_and_a_retry_does_not_start_it_anew(submit, dog_data):
+    from rathaus.processes.services import TaskNotAllowed, process_retry
+
+    application = submit("hund-anmelden", dog_data)
+    instance = ProcessInstance.objects.get(application=application)
+    Timer.objects.create(municipality=instance.municipality, instance=instance, engine_task_id="stray",
+                         element_id="reminder", due_at=timezone.now() - timedelta(minutes=1))
+    letters = Document.objects.filter(application=application, document_type="decision").count()
+    assert timer_fire_due() == 0
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.COMPLETED and not Timer.objects.filter(instance=instance).exists()
+    # Had it been marked failed after its end, a retry would find no state: it refuses instead of
+    # running the process again (a second decision letter, e-mails, status change).
+    ProcessInstance.objects.filter(pk=instance.pk).update(status=InstanceStatus.FAILED, error="x")
+    with pytest.raises(TaskNotAllowed):
+        process_retry(instance=instance, actor=None)
+    assert Document.objects.filter(application=application, document_type="decision").count() == letters
+
+
 def test_a_waiting_process_keeps_its_engine_state(submit, dog_data, town):
     from .conftest import PDF
 
