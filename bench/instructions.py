@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=20, help="timed cases per phase (default 20; valgrind runs about 50x slower)")
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rathaus_bench_instructions"))
+    parser.add_argument("--only", choices=sorted(PHASES), help="measure this phase only (no ratios)")
     parser.add_argument("--child", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cases < 1:
@@ -186,8 +187,9 @@ def main() -> None:
     counts, seconds = {}, {}
     with tempfile.TemporaryDirectory(prefix="rathaus-callgrind-") as out, \
             Progress(console=Console(stderr=True), transient=True) as progress:
-        bar = progress.add_task("under valgrind", total=len(PHASES))
-        for phase, title in PHASES.items():
+        phases = {args.only: PHASES[args.only]} if args.only else PHASES
+        bar = progress.add_task("under valgrind", total=len(phases))
+        for phase, title in phases.items():
             progress.update(bar, description=f"under valgrind: {title.split(' (')[0]}")
             started = time.perf_counter()
             counts[phase] = _measure(phase, args, Path(out)) / args.cases / 1e6
@@ -196,8 +198,10 @@ def main() -> None:
     print(f"cases per phase: {args.cases} (after warm-up); counted: instructions of the Python process (callgrind), "
           "PostgreSQL's not included")
     print(f"{'':58s}M instructions/case   s under valgrind")
-    for phase, title in PHASES.items():
+    for phase, title in phases.items():
         print(f"{title:58s}{counts[phase]:10.2f}   {seconds[phase]:12.0f}")
+    if args.only:
+        return
     full, ours, plain = counts["full"], counts["ours"], counts["plain"]
     print(f"ratios: full stack / our engine {full / ours:.1f}x, full stack / plain SpiffWorkflow {full / plain:.1f}x, "
           f"our engine / plain SpiffWorkflow {ours / plain:.2f}x")

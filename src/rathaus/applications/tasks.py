@@ -1,5 +1,6 @@
 """Background jobs of the applications app (django-tasks, enqueued after commit)."""
 
+import contextvars
 import logging
 
 from django.conf import settings
@@ -15,6 +16,9 @@ from .models import RECEIPT_COMPOSER, STATUS_COMPOSER, Application, StatusChange
 from .selectors import application_for_job
 
 logger = logging.getLogger(__name__)
+#: The application the submission's job read at its start, for the receipt it sends (see receipt_email).
+_job_application: contextvars.ContextVar[Application | None] = contextvars.ContextVar("rathaus_job_application",
+                                                                                      default=None)
 
 
 def _status_url(application: Application, token: str) -> str:
@@ -44,12 +48,16 @@ def application_received(application_id: int) -> None:
              lambda: deliveries_run_if_subscribed(municipality_id=application.municipality_id)]
     if application.applicant_email:
         steps.insert(0, lambda: _send_receipt(application))
-    for step in steps:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
-            logger.exception("after submission of application %s", application_id)
-            failures.append(exc)
+    token = _job_application.set(application)
+    try:
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
+                logger.exception("after submission of application %s", application_id)
+                failures.append(exc)
+    finally:
+        _job_application.reset(token)
     if failures:
         raise failures[0]
 
@@ -91,7 +99,10 @@ def receipt_email(application_id: int) -> EmailMessage | None:
     """
     from .services import access_token_for
 
-    application = application_for_job(application_id)
+    # In the submission's job: the application it read a moment ago (nothing the receipt shows has
+    # changed since); elsewhere (the outbox sweep) it is read now.
+    known = _job_application.get()
+    application = known if known is not None and known.pk == application_id else application_for_job(application_id)
     if application is None or application.anonymised_at is not None or not application.applicant_email:
         return None
     with translation.override("de"):

@@ -293,3 +293,21 @@ def test_the_sweep_sends_in_batches_each_over_one_connection(db_queue, town):
     with mock.patch("rathaus.processes.outbox.get_connection", wraps=get_connection) as connections:
         assert outbox_deliver_pending() == _BATCH + 5
     assert connections.call_count == 2 and len(mail.outbox) == _BATCH + 5
+
+
+def test_the_receipt_in_the_submission_job_is_written_from_the_application_the_job_read(town, demo_services, dog_data):
+    # The job reads the application once at its start; its receipt e-mail is written from that
+    # (nothing the receipt shows changes during the job). The outbox sweep reads it afresh.
+    import copy
+
+    from rathaus.applications import tasks
+
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    in_job = copy.copy(tasks.application_for_job(application.pk))
+    in_job.applicant_email = "read-by-the-job@example.org"
+    token = tasks._job_application.set(in_job)
+    try:
+        assert tasks.receipt_email(application.pk).to == ["read-by-the-job@example.org"]
+    finally:
+        tasks._job_application.reset(token)
+    assert tasks.receipt_email(application.pk).to == [dog_data["owner"]["email"]]
