@@ -253,15 +253,18 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
                                      element_id=t.element_id or "", due_at=t.due)
                                for tid, t in pending.items() if tid not in existing_timers])
 
+    # Ids rather than objects: the lines are only inserted (a relation set by object costs more).
+    actor_id = actor.pk if actor is not None else None
     lines: list[CaseEvent] = []
     for event in run.drain_events():
         text, public, data = _event_line(event, run.model)
-        lines.append(CaseEvent(municipality=municipality, application=application, instance=instance, kind=event.kind,
-                               element_id=event.element_id or "", text=text[:1000], public=public, actor=actor, data=data))
+        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                               kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
+                               actor_id=actor_id, data=data))
     for note in case.notes:
-        lines.append(CaseEvent(municipality=municipality, application=application, instance=instance, kind=note["kind"],
-                               element_id=note["element_id"], text=note["text"][:1000], public=note["public"],
-                               actor=actor, data=note["data"]))
+        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                               kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
+                               public=note["public"], actor_id=actor_id, data=note["data"]))
     case.notes.clear()
     insert_many(lines)
     audit_record_many([
