@@ -36,7 +36,7 @@ def application_received(application_id: int) -> None:
     worker's queue small. Each part runs even if an earlier one failed; the first failure is
     raised at the end, so the job is marked failed and the log names what went wrong.
     """
-    from rathaus.integration.services import deliveries_run_if_subscribed
+    from rathaus.integration.services import deliveries_run_if_subscribed, job_fans_out
     from rathaus.processes.services import process_start
 
     application = application_for_job(application_id)
@@ -50,12 +50,14 @@ def application_received(application_id: int) -> None:
         steps.insert(0, lambda: _send_receipt(application))
     token = _job_application.set(application)
     try:
-        for step in steps:
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
-                logger.exception("after submission of application %s", application_id)
-                failures.append(exc)
+        # The process's events queue no fan-out job of their own: this job's last step runs it.
+        with job_fans_out(application.municipality_id):
+            for step in steps:
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - the other parts must still run; re-raised below
+                    logger.exception("after submission of application %s", application_id)
+                    failures.append(exc)
     finally:
         _job_application.reset(token)
     if failures:

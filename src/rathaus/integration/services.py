@@ -10,10 +10,13 @@ the same delivery at once, and a delivered one is never sent again.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import json
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +34,7 @@ from django.utils.translation import gettext as _
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
-from rathaus.core.sql import insert_one, prepared_cursor
+from rathaus.core.sql import insert_many, insert_one, prepared_cursor
 
 from . import fitconnect, selectors
 from .auth import grantable_permissions, token_display_prefix, token_generate, token_hash
@@ -76,6 +79,10 @@ def application_event_data(application, **extra: Any) -> dict[str, Any]:
             "status": str(application.status), **extra}
 
 
+_batch: contextvars.ContextVar[list[DomainEvent] | None] = contextvars.ContextVar("rathaus_event_batch", default=None)
+_job_fans_out: contextvars.ContextVar[int | None] = contextvars.ContextVar("rathaus_job_fans_out", default=None)
+
+
 def event_emit(*, municipality, kind: str, application=None, data: dict[str, Any] | None = None,
                fan_out: bool = True) -> DomainEvent:
     """Record a domain event; call inside the transaction of the change it reports.
@@ -83,18 +90,54 @@ def event_emit(*, municipality, kind: str, application=None, data: dict[str, Any
     Raises when called outside a transaction: an event committed without its change (or the change
     without its event) is exactly what the outbox exists to prevent. The fan-out job is queued so
     that it runs if, and only if, the transaction commits; `fan_out=False` says the caller's own
-    job fans out (see :func:`fan_out_by_caller`).
+    job fans out (see :func:`fan_out_by_caller`), as does a job that runs the fan-out of the
+    municipality itself when it ends (see :func:`job_fans_out`). Inside :func:`event_batch` the
+    event is returned unsaved and inserted at the end of the batch.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change")
-    event = insert_one(DomainEvent(
-        municipality=municipality, kind=kind, application=application,
-        reference=getattr(application, "reference", "") or "", data=data or {}))
-    if fan_out:
+    event = DomainEvent(municipality=municipality, kind=kind, application=application,
+                        reference=getattr(application, "reference", "") or "", data=data or {})
+    pending = _batch.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        insert_one(event)
+    if fan_out and _job_fans_out.get() != municipality.pk:
         _enqueue_fan_out(municipality.pk)
     else:
         fan_out_by_caller(municipality.pk)
     return event
+
+
+@contextlib.contextmanager
+def event_batch() -> Iterator[None]:
+    """Collect the events emitted inside the block and insert them at its end, in order, in one statement.
+
+    Use it inside the transaction, around everything that emits (a process step sequence emits
+    several). Nested batches join the outer one. If the block raises, nothing is inserted.
+    """
+    if _batch.get() is not None:
+        yield
+        return
+    pending: list[DomainEvent] = []
+    token = _batch.set(pending)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    insert_many(pending)
+
+
+@contextlib.contextmanager
+def job_fans_out(municipality_id: int) -> Iterator[None]:
+    """Inside the block, events of the municipality queue no fan-out job of their own: the calling
+    job runs the municipality's fan-out when it ends (after their transactions committed)."""
+    token = _job_fans_out.set(municipality_id)
+    try:
+        yield
+    finally:
+        _job_fans_out.reset(token)
 
 
 def fan_out_by_caller(municipality_id: int) -> None:

@@ -23,6 +23,7 @@ from rathaus.applications.selectors import ApplicationSelect, application_select
 from rathaus.cases.files import discard_files_on_error
 from rathaus.core.audit import audit_batch, audit_record, audit_record_many
 from rathaus.core.sql import insert_many, insert_one, instance_from_row, prepared_cursor, select_columns, update_one
+from rathaus.integration.services import event_batch
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import FieldError, validate
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
@@ -307,7 +308,8 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
     case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked)
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
-        with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch():
+        # event_batch: the steps' domain events go in one statement at the end (before the audit chain's lock).
+        with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch(), event_batch():
             action(run)
             _persist(instance, run, case, actor=actor, now=now, fresh=fresh)
     except MessageNotExpected:

@@ -452,3 +452,28 @@ def test_the_delivery_log_is_pruned_after_its_period_but_pending_deliveries_stay
     assert list(DomainEvent.objects.values_list("pk", flat=True)) == [pending.event_id]
     assert result["events"] == events_before - 1
     assert AuditEntry.objects.filter(action="integration.log_pruned").count() == 1
+
+
+def test_events_of_a_batch_are_stored_at_its_end_in_order_and_not_at_all_if_it_fails(town):
+    from django.db import transaction
+
+    from rathaus.integration.services import event_batch, event_emit
+
+    with transaction.atomic():
+        with event_batch():
+            event_emit(municipality=town, kind=EventKind.DOCUMENT_ADDED)
+            with event_batch():  # a nested batch joins the outer one
+                event_emit(municipality=town, kind=EventKind.DECISION_ISSUED)
+            event_emit(municipality=town, kind=EventKind.STATUS_CHANGED)
+            assert not DomainEvent.objects.exists()  # not yet: one insert at the end
+        assert list(DomainEvent.objects.order_by("id").values_list("kind", flat=True)) == [
+            EventKind.DOCUMENT_ADDED, EventKind.DECISION_ISSUED, EventKind.STATUS_CHANGED]
+
+    def emit_then_fail():
+        with transaction.atomic(), event_batch():
+            event_emit(municipality=town, kind=EventKind.DOCUMENT_ADDED)
+            raise RuntimeError("a later step failed")
+
+    with pytest.raises(RuntimeError):
+        emit_then_fail()
+    assert DomainEvent.objects.count() == 3

@@ -311,3 +311,23 @@ def test_the_receipt_in_the_submission_job_is_written_from_the_application_the_j
     finally:
         tasks._job_application.reset(token)
     assert tasks.receipt_email(application.pk).to == [dog_data["owner"]["email"]]
+
+
+def test_the_submission_job_fans_out_the_process_events_itself_in_the_order_they_happened(
+        db_queue, town, demo_processes, dog_data):
+    # A subscriber gets every event of the automatic decision from the submission's one job: the
+    # process's events queue no fan-out job of their own, they are stored in the order they
+    # happened, and the job's last step hands all of them to the subscriber.
+    from rathaus.integration.models import Delivery, DomainEvent, SubscriptionKind
+    from rathaus.integration.services import subscription_create
+
+    subscription, _secret = subscription_create(municipality=town, kind=SubscriptionKind.EMAIL, name="Steueramt",
+                                                email="steuer@musterstadt.example")
+    application = application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data).application
+    [job] = _jobs()
+    _run(job)
+    assert [j.task_path for j in _jobs()] == ["rathaus.applications.tasks.application_received"]
+    kinds = list(DomainEvent.objects.filter(application=application).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["application.submitted", "document.added", "decision.issued", "application.status_changed"]
+    delivered = Delivery.objects.filter(subscription=subscription).values_list("event__kind", flat=True)
+    assert sorted(delivered) == sorted(kinds)
