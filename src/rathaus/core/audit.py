@@ -14,13 +14,13 @@ import contextvars
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from .batching import collected
 from .models import AuditChainHead, AuditEntry
 from .sql import insert_select, insert_values, prepared_cursor
 
@@ -83,23 +83,17 @@ def audit_record_many(records: list[dict[str, Any]], *, municipality=None) -> li
     return entries
 
 
-@contextlib.contextmanager
-def audit_batch() -> Iterator[None]:
+def audit_batch() -> contextlib.AbstractContextManager[None]:
     """Collect the audit entries written inside the block and append them at its end, in order.
 
     Use it inside the service's transaction, around everything that writes: the chain head is
     then locked once, just before the commit, instead of from the first entry on. Nested
     batches join the outer one. If the block raises, nothing is appended.
     """
-    if _batch.get() is not None:
-        yield
-        return
-    pending: list[tuple[Any, AuditEntry]] = []
-    token = _batch.set(pending)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
+    return collected(_batch, _append_batch)
+
+
+def _append_batch(pending: list[tuple[Any, AuditEntry]]) -> None:
     chains: dict[int | None, tuple[Any, list[AuditEntry]]] = {}
     for municipality, entry in pending:
         chains.setdefault(getattr(municipality, "pk", None), (municipality, []))[1].append(entry)

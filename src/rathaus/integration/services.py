@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
+from rathaus.core.batching import collected
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_many, insert_one, prepared_cursor
 
@@ -110,23 +111,13 @@ def event_emit(*, municipality, kind: str, application=None, data: dict[str, Any
     return event
 
 
-@contextlib.contextmanager
-def event_batch() -> Iterator[None]:
+def event_batch() -> contextlib.AbstractContextManager[None]:
     """Collect the events emitted inside the block and insert them at its end, in order, in one statement.
 
     Use it inside the transaction, around everything that emits (a process step sequence emits
     several). Nested batches join the outer one. If the block raises, nothing is inserted.
     """
-    if _batch.get() is not None:
-        yield
-        return
-    pending: list[DomainEvent] = []
-    token = _batch.set(pending)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-    insert_many(pending)
+    return collected(_batch, insert_many)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,26 @@
+"""Writes collected inside a block and made together at its end (the audit chain, domain events)."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+@contextlib.contextmanager
+def collected(pending: contextvars.ContextVar[list | None], write: Callable[[list[Any]], None]) -> Iterator[None]:
+    """Inside the block `pending` holds a list the writers append to; `write(list)` runs at its end.
+
+    Nested blocks join the outer one (it writes). If the block raises, nothing is written.
+    """
+    if pending.get() is not None:
+        yield
+        return
+    items: list[Any] = []
+    token = pending.set(items)
+    try:
+        yield
+    finally:
+        pending.reset(token)
+    write(items)
