@@ -50,13 +50,8 @@ PHASES = {"full": "full stack (submission, process, PDF, e-mails, audit)",
           "plain": "in memory, plain SpiffWorkflow (same BPMN, own parser)"}
 
 
-def _full_stack(args) -> tuple[callable, callable]:
-    """Set up the database and warm up; returns (the timed cases, clean-up)."""
-    media = tempfile.mkdtemp(prefix="rathaus-bench-")
-    processes._settings(argparse.Namespace(database_url=args.database_url, tasks="immediate"), media)
-    import django
-
-    django.setup()
+def _full_stack(args, media: str) -> tuple[callable, callable]:
+    """Set up the database and warm up; returns (the timed cases, the check and clean-up)."""
     from django.db import connection
 
     from rathaus.applications.models import Application
@@ -77,33 +72,36 @@ def _full_stack(args) -> tuple[callable, callable]:
     def timed() -> None:
         for i in range(args.cases):
             submit(i)
-        approved = Application.objects.filter(status="approved").count()
-        assert approved == args.cases + 10, f"{approved} approved, expected {args.cases + 10}"
 
-    def clean_up() -> None:
+    def clean_up() -> None:  # not counted: after the dump
+        approved = Application.objects.filter(status="approved").count()
         connection.creation.destroy_test_db(old_name, verbosity=0)
-        shutil.rmtree(media, ignore_errors=True)
+        assert approved == args.cases + 10, f"{approved} approved, expected {args.cases + 10}"
 
     return timed, clean_up
 
 
 def _child(phase: str, args) -> None:
     """Under valgrind: set up, say READY, wait for GO, run the cases, say DONE, wait for STOP."""
-    if phase == "full":
-        timed, clean_up = _full_stack(args)
-    else:
-        processes._settings(argparse.Namespace(database_url=args.database_url, tasks="immediate"), tempfile.gettempdir())
-        import django
+    media = tempfile.mkdtemp(prefix="rathaus-bench-")
+    processes._settings(argparse.Namespace(database_url=args.database_url, tasks="immediate"), media)
+    import django
 
-        django.setup()  # the demo models are read through the app registry; no database is used
-        share = [900_000 + i for i in range(processes.WARMUP)] + list(range(args.cases))
-        timed, clean_up = (processes._our_engine if phase == "ours" else processes._plain_spiff)(share), (lambda: None)
-    print("READY", flush=True)
-    sys.stdin.readline()
-    timed()
-    print("DONE", flush=True)
-    sys.stdin.readline()
-    clean_up()
+    django.setup()  # the in-memory phases read the demo models through the app registry, no database
+    try:
+        if phase == "full":
+            timed, clean_up = _full_stack(args, media)
+        else:
+            share = [900_000 + i for i in range(processes.WARMUP)] + list(range(args.cases))
+            timed, clean_up = (processes._our_engine if phase == "ours" else processes._plain_spiff)(share), (lambda: None)
+        print("READY", flush=True)
+        sys.stdin.readline()
+        timed()
+        print("DONE", flush=True)
+        sys.stdin.readline()
+        clean_up()
+    finally:
+        shutil.rmtree(media, ignore_errors=True)
 
 
 def _measure(phase: str, args, out: Path) -> int:

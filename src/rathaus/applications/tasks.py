@@ -1,6 +1,7 @@
 """Background jobs of the applications app (django-tasks, enqueued after commit)."""
 
 import contextvars
+import functools
 import logging
 
 from django.conf import settings
@@ -132,20 +133,31 @@ def send_status_email(status_change_id: int) -> None:
         outbox_deliver(message_id_=status_message(change, enqueue=False).pk)
 
 
-def _status_change(status_change_id: int) -> StatusChange | None:
-    """The status change with its application, municipality and service (one prepared statement)."""
-    from django.db import connections, router
+@functools.lru_cache(maxsize=8)
+def _status_change_sql(alias: str):
+    from django.db import connections
 
-    from rathaus.core.sql import instance_from_row, prepared_cursor, select_columns
+    from rathaus.core.sql import select_columns
 
     from .selectors import application_select
 
-    connection = connections[router.db_for_read(StatusChange)]
+    connection = connections[alias]
     select = application_select(connection, defer=("data",))
     c_cols, c_fields = select_columns(StatusChange, "c", connection)
     quote = connection.ops.quote_name
     sql = select.statement(f"c.{quote('id')} = %s", columns=c_cols, joins=(
         f"JOIN {quote(StatusChange._meta.db_table)} c ON c.{quote('application_id')} = a.{quote('id')}"))
+    return sql, select, c_fields
+
+
+def _status_change(status_change_id: int) -> StatusChange | None:
+    """The status change with its application, municipality and service (one prepared statement)."""
+    from django.db import connections, router
+
+    from rathaus.core.sql import instance_from_row, prepared_cursor
+
+    connection = connections[router.db_for_read(StatusChange)]
+    sql, select, c_fields = _status_change_sql(connection.alias)
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [status_change_id])
         row = cursor.fetchone()
