@@ -143,8 +143,16 @@ def application_for_job(application_id: int, *, defer: tuple[str, ...] = ("data"
     from rathaus.core.sql import prepared_cursor
 
     connection = connections[router.db_for_write(Application) if lock else router.db_for_read(Application)]
-    select = application_select(connection, defer=defer)
+    select, sql = _by_id(connection.alias, tuple(defer), lock)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(select.statement(f"a.{connection.ops.quote_name('id')} = %s", lock=lock), [application_id])
+        cursor.execute(sql, [application_id])
         row = cursor.fetchone()
     return None if row is None else select.build(row, connection)[0]
+
+
+@functools.lru_cache(maxsize=16)
+def _by_id(alias: str, defer: tuple[str, ...], lock: bool) -> tuple[ApplicationSelect, str]:
+    from django.db import connections
+
+    select = _application_select(alias, defer)
+    return select, select.statement(f"a.{connections[alias].ops.quote_name('id')} = %s", lock=lock)
