@@ -298,13 +298,16 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
         # Its state is not kept (see _persist); nothing in a completed process waits for anything.
         raise MessageNotExpected("Das Verfahren ist abgeschlossen", "the process has ended")
     now = now or timezone.now()
+    # The engine tells the time in the town's zone: today() in a script, a decision or a date in a
+    # letter is the day in Germany, not the UTC date (they differ for an hour or two each night).
+    local_now = timezone.localtime(now)
     model = model_for(instance.definition)
     fresh = not instance.state
     if instance.state:
         run = ProcessRun.deserialize(model, instance.state, registry=steps, case_ref=application.reference,
-                                     clock=lambda: now)
+                                     clock=lambda: local_now)
     else:
-        run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: now)
+        run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: local_now)
     case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked)
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.

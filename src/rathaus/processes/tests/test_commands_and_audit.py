@@ -110,3 +110,28 @@ def test_chain_survives_the_database_round_trip_of_odd_values(town):
     audit_record(action="test.write", municipality=town, ip_address="2001:DB8::1", data={1: "int key", "b": [1.5, None]})
     audit_record(action="test.write", municipality=None, summary="global chain")
     assert audit_verify() == []
+
+
+@pytest.mark.django_db
+def test_today_in_a_process_is_the_day_in_germany_not_in_utc(town, demo_services, dog_data, tmp_path):
+    # A process asks for today() (an age limit, a deadline, a date in a letter): at 00:30 in Berlin
+    # on 10 March that is 10 March, although UTC still says 9 March.
+    from datetime import UTC, datetime
+
+    from rathaus.applications.models import StatusChange
+    from rathaus.applications.services import application_submit
+    from rathaus.processes.services import process_start
+
+    bpmn = (DEMO_DIR / "dog_registration.bpmn").read_text()
+    bpmn = bpmn.replace('<bpmn:script>exemption_review = "pending"</bpmn:script>',
+                        '<bpmn:script>exemption_review = "pending"\nreceived_on = str(today())</bpmn:script>')
+    bpmn = bpmn.replace("Ihr Hund ist angemeldet. Hundesteuer: {fee} € im Jahr ({reason}). Der Bescheid liegt bei.",
+                        "Eingegangen am {received_on}.")
+    (tmp_path / "dog.bpmn").write_text(bpmn)
+    code, out = _run("import_process", str(tmp_path / "dog.bpmn"), str(DEMO_DIR / "dog_tax.dmn"),
+                     "--municipality", town.slug, "--service", "hund-anmelden", "--publish")
+    assert code == 0, out
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    process_start(application=application, now=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
+    approved = StatusChange.objects.get(application=application, status="approved")
+    assert approved.public_text == "Eingegangen am 2026-03-10."
