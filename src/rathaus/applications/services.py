@@ -320,7 +320,8 @@ def application_submit(
         replay = _replay(municipality, idempotency_key, request_hash)
         if replay is not None:
             return replay
-    reference = "" if one_statement else _next_reference(municipality, now.year)
+    year = timezone.localtime(now).year  # the town's year: 00:30 on New Year's Day in Berlin is still December in UTC
+    reference = "" if one_statement else _next_reference(municipality, year)
     actor = entered_by or applicant
     try:
         application = Application(
@@ -343,7 +344,7 @@ def application_submit(
             # Atomic by itself; inside a caller's transaction it gets a savepoint, so a lost race
             # for the Idempotency-Key leaves that transaction usable for the replay below.
             with transaction.atomic(using=db.alias) if db.in_atomic_block else contextlib.nullcontext():
-                _insert_submission(application, received, event_data, year=now.year, audit=audit, lookup=lookup,
+                _insert_submission(application, received, event_data, year=year, audit=audit, lookup=lookup,
                                    count=count)
         else:
             # audit_batch: the entries of the uploaded files and of the submission join the audit

@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -114,7 +114,7 @@ def receipt_email(application_id: int) -> EmailMessage | None:
             "Ihre Vorgangsnummer: %(ref)s\n\nDen Stand Ihres Antrags sehen Sie jederzeit hier:\n%(url)s\n\n"
             "Dort können Sie auch die Eingangsbestätigung mit allen Angaben als PDF herunterladen.\n\n"
             "Mit freundlichen Grüßen\n%(town)s"
-        ) % {"service": application.service.name, "date": application.submitted_at.strftime("%d.%m.%Y"),
+        ) % {"service": application.service.name, "date": timezone.localtime(application.submitted_at).strftime("%d.%m.%Y"),
              "town": application.municipality.name, "ref": application.reference,
              "url": _status_url(application, access_token_for(application))}
         return EmailMessage(_("Eingangsbestätigung %(ref)s") % {"ref": application.reference}, body,

@@ -6,6 +6,7 @@ import json
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -66,7 +67,7 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("Protokoll")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
+        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rathaus.core.models import TenantModel
@@ -240,7 +241,7 @@ class OfferDate(TenantModel):
         verbose_name_plural = _("Einzeltermine")
 
     def __str__(self) -> str:
-        return f"{self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}"
 
 
 # ---------------------------------------------------------------------------- daycare exchange

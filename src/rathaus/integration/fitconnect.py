@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch
+from django.utils import timezone
 from joserfc import jwe
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import RSAKey
@@ -190,7 +191,7 @@ def submission_build(application) -> Submission:
         },
         "publicServiceType": public_service,
         "additionalReferenceInfo": {"senderReference": application.reference,
-                                    "applicationDate": application.submitted_at.date().isoformat()},
+                                    "applicationDate": timezone.localdate(application.submitted_at).isoformat()},
     }
     if application.applicant_email:
         metadata["replyChannel"] = {"eMail": {"address": application.applicant_email}}

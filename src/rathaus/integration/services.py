@@ -717,6 +717,6 @@ def deliveries_prune(*, now: datetime | None = None) -> dict[str, int]:
                              .exclude(Exists(Delivery.objects.filter(event=OuterRef("pk")))).delete())
         result = {"deliveries": by_model.get(Delivery._meta.label, 0), "attempts": attempts, "events": events}
         if deliveries or events:
-            audit_record(action="integration.log_pruned", summary=f"Zustellprotokoll älter als {cutoff:%d.%m.%Y} gelöscht",
+            audit_record(action="integration.log_pruned", summary=f"Zustellprotokoll älter als {timezone.localtime(cutoff):%d.%m.%Y} gelöscht",
                          data=result, actor_label="retention")
     return result

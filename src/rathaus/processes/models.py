@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rathaus.core.models import OrderedJSONField, TenantModel
@@ -141,7 +142,7 @@ class Timer(TenantModel):
         constraints = [models.UniqueConstraint(fields=["instance", "engine_task_id"], name="timer_engine_id_unique")]
 
     def __str__(self) -> str:
-        return f"{self.element_id} @ {self.due_at:%Y-%m-%d %H:%M}"
+        return f"{self.element_id} @ {timezone.localtime(self.due_at):%Y-%m-%d %H:%M}"
 
 
 class OutboxKind(models.TextChoices):

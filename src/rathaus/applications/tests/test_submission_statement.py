@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -52,8 +52,18 @@ def test_numbers_past_six_digits_keep_counting(town, demo_services, dog_data):
     ReferenceCounter.objects.filter(municipality=town).update(value=999_998)
     numbers = [application_submit(municipality=town, service=service, data=dog_data).application.reference
                for _ in range(2)]
-    prefix = f"{town.reference_prefix}-{first.submitted_at.year}-"
+    prefix = f"{town.reference_prefix}-{timezone.localtime(first.submitted_at).year}-"
     assert numbers == [prefix + "999999", prefix + "1000000"]
+
+
+def test_the_number_carries_the_year_in_germany(town, demo_services, dog_data):
+    # 00:30 on New Year's Day in Berlin is still 31 December in UTC: the application is of the new year.
+    new_year = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=new_year):
+        application = application_submit(municipality=town, service=demo_services["hund-anmelden"],
+                                         data=dog_data).application
+    assert application.reference == f"{town.reference_prefix}-2027-000001"
+    assert application.submitted_at == new_year
 
 
 def test_each_municipality_counts_for_itself(town, other_town, demo_services, dog_data):

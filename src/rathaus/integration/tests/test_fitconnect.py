@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,15 @@ def test_metadata_is_valid_under_the_official_fit_connect_schema(town, exempt_do
     # A broken document is refused by the same validator: the check is not a formality.
     metadata["contentStructure"]["attachments"][0]["hash"]["content"] = "ABC"
     assert list(Draft202012Validator(schema, format_checker=checker).iter_errors(metadata))
+
+
+def test_the_application_date_is_the_day_in_germany_not_in_utc(town, exempt_dog, tmp_path):
+    # Sent at 00:30 in Berlin on 10 March, which is still 9 March in UTC.
+    Application.objects.filter(pk=exempt_dog.pk).update(
+        submitted_at=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
+    export(exempt_dog.reference, tmp_path)
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["additionalReferenceInfo"]["applicationDate"] == "2026-03-10"
 
 
 def test_hashes_are_the_sha512_of_the_exported_bytes(town, exempt_dog, tmp_path):

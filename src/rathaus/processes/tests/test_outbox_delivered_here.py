@@ -331,3 +331,16 @@ def test_the_submission_job_fans_out_the_process_events_itself_in_the_order_they
     assert kinds == ["application.submitted", "document.added", "decision.issued", "application.status_changed"]
     delivered = Delivery.objects.filter(subscription=subscription).values_list("event__kind", flat=True)
     assert sorted(delivered) == sorted(kinds)
+
+
+def test_the_receipt_e_mail_dates_the_application_by_the_day_in_germany(town, demo_services, dog_data):
+    # Sent at 00:30 in Berlin on 10 March (23:30 UTC on 9 March): the e-mail says 10.03.2026, as
+    # the receipt PDF and the status page do.
+    from datetime import UTC, datetime
+
+    from rathaus.applications import tasks
+    from rathaus.applications.models import Application
+
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    Application.objects.filter(pk=application.pk).update(submitted_at=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
+    assert "ist am 10.03.2026 bei Musterstadt eingegangen" in tasks.receipt_email(application.pk).body
