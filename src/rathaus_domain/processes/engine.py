@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -83,11 +83,12 @@ from .dmn import DecisionResult, DmnError, DmnModel
 from .errors import BilingualError
 from .evaluator import ExpressionError, run_script
 from .expressions import (
+    add_duration,
+    add_timedelta,
     check_timer,
     compile_process_expression,
     parse_cycle,
     parse_datetime,
-    parse_duration,
     timer_literal_kind,
     timer_text,
 )
@@ -432,7 +433,7 @@ class RathausDurationTimer(_OneShotTimer, DurationTimerEventDefinition):  # type
     kind = "timeDuration"
 
     def _first_due(self, text: str, now: datetime) -> datetime:
-        return now + parse_duration(text, now)
+        return add_duration(text, now)
 
 
 class RathausCycleTimer(_ClockedTimer, CycleTimerEventDefinition):  # type: ignore[misc]
@@ -1016,6 +1017,11 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def _end_of_day(day: date, reference: datetime) -> datetime:
+    """The last second of ``day`` in ``reference``'s zone: a task due on a day is not overdue during it."""
+    return datetime.combine(day, time(23, 59, 59), reference.tzinfo)
+
+
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("times passed to the process engine must be timezone-aware")
@@ -1365,15 +1371,18 @@ class ProcessRun:
             if kind is None:
                 value = compile_process_expression(text).evaluate(task.data, now=ready_at)
             if isinstance(value, timedelta):
-                return ready_at + value
+                return add_timedelta(ready_at, value)
             if isinstance(value, datetime):
                 return value if value.tzinfo else value.replace(tzinfo=ready_at.tzinfo)
             if isinstance(value, date):
-                return datetime.combine(value, datetime.min.time(), ready_at.tzinfo)
+                return _end_of_day(value, ready_at)
             text_value = timer_text(value)
             if timer_literal_kind(text_value) == "duration":
-                return ready_at + parse_duration(text_value, ready_at)
-            return parse_datetime(text_value, ready_at.tzinfo)
+                return add_duration(text_value, ready_at)
+            moment = parse_datetime(text_value, ready_at.tzinfo)
+            if len(text_value.strip()) == 10:  # a date: due at its end, not its first second
+                return _end_of_day(moment.date(), ready_at)
+            return moment
         except ExpressionError as exc:
             raise _task_error(task, exc) from None
 

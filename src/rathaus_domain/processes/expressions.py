@@ -28,6 +28,8 @@ from .evaluator import CompiledExpression, ExpressionError
 __all__ = [
     "ProcessExpression",
     "TimerCycle",
+    "add_duration",
+    "add_timedelta",
     "check_timer",
     "compile_process_expression",
     "format_duration",
@@ -96,8 +98,8 @@ def _timer_error(text: str, what_de: str, what_en: str) -> ExpressionError:
     return ExpressionError(f"«{text}» ist {what_de} nach ISO 8601", f"«{text}» is {what_en} in ISO 8601 form")
 
 
-def parse_duration(text: str, start: datetime) -> timedelta:
-    """Length of an ISO 8601 duration counted from ``start`` (months and years by calendar)."""
+def _duration_parts(text: str, start: datetime) -> tuple[datetime, timedelta]:
+    """``start`` moved by the calendar part of the duration (years, months, weeks, days), and its clock part."""
     match = _DURATION_RE.match(text.strip().upper())
     if not match:
         raise _timer_error(text, "keine Dauer wie P14D oder PT2H", "not a duration like P14D or PT2H")
@@ -116,17 +118,53 @@ def parse_duration(text: str, start: datetime) -> timedelta:
                 break
             except ValueError:
                 day -= 1
-    rest = timedelta(
-        weeks=int(parts.get("weeks", 0)),
-        days=int(parts.get("days", 0)),
+    days = timedelta(weeks=int(parts.get("weeks", 0)), days=int(parts.get("days", 0)))
+    if days:  # (adding even nothing would lose the fold: which 02:30 of the night the clocks go back)
+        end += days
+    clock = timedelta(
         hours=int(parts.get("hours", 0)),
         minutes=int(parts.get("minutes", 0)),
         seconds=float(parts.get("seconds", "0").replace(",", ".")),
     )
-    delta = (end - start) + rest
-    if delta > timedelta(days=366 * MAX_TIMER_YEARS):
+    if (end - start) + clock > timedelta(days=366 * MAX_TIMER_YEARS):
         raise ExpressionError("Zeitraum zu lang", "duration too long")
-    return delta
+    return end, clock
+
+
+def parse_duration(text: str, start: datetime) -> timedelta:
+    """Length of an ISO 8601 duration counted from ``start`` (months and years by calendar)."""
+    end, clock = _duration_parts(text, start)
+    return (end - start) + clock
+
+
+def _elapsed(moment: datetime, clock: timedelta) -> datetime:
+    """``moment`` plus ``clock`` as time that passes, also across a change of the clocks (summer time)."""
+    if not clock:
+        return moment
+    return (moment.astimezone(UTC) + clock).astimezone(moment.tzinfo)
+
+
+def add_duration(text: str, start: datetime) -> datetime:
+    """The moment an ISO 8601 duration after ``start``.
+
+    Years, months, weeks and days count on the calendar of ``start``'s zone: ``P1D`` is the same
+    time of day tomorrow, also on the night the clocks change. Hours, minutes and seconds count
+    as time that passes: ``PT2H`` is two hours later, also on that night (when the clock may
+    then show one or three hours later).
+    """
+    end, clock = _duration_parts(text, start)
+    return _elapsed(end, clock)
+
+
+def add_timedelta(start: datetime, delta: timedelta) -> datetime:
+    """``start`` plus a duration an expression computed: its days on the calendar, the rest as time that passes."""
+    length = abs(delta)
+    days = timedelta(days=length.days)
+    if not days:
+        return _elapsed(start, delta)
+    if delta < timedelta(0):
+        return _elapsed(start - days, -(length - days))
+    return _elapsed(start + days, length - days)
 
 
 def format_duration(delta: timedelta) -> str:
@@ -170,7 +208,7 @@ def parse_cycle(text: str, now: datetime) -> TimerCycle:
     parts = match.group("rest").split("/")
     if len(parts) == 1:
         interval = parse_duration(parts[0], now)
-        start = now + interval
+        start = add_duration(parts[0], now)
     elif len(parts) == 2 and _DATETIME_RE.match(parts[0]):
         start = parse_datetime(parts[0], now.tzinfo)
         interval = parse_duration(parts[1], start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
@@ -164,8 +165,33 @@ def test_pending_timers_expose_due_times(deadline_steps: Recorder) -> None:
     task_id, due = timers[0]
     assert (task_id, due) == (timers[0].task_id, timers[0].due)
     [task] = run.ready_user_tasks()
-    assert task.due == datetime(2026, 3, 20, tzinfo=T0.tzinfo)
+    assert task.due == datetime(2026, 3, 20, 23, 59, 59, tzinfo=T0.tzinfo)  # due on that day: at its end
     assert run.waiting_messages() == ["documents_received"]
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _deadline_timers(steps: Recorder, close_after: str, now: datetime) -> dict[str, datetime]:
+    model = ProcessModel.from_files([fixture_bytes("document_deadline.bpmn")], registry=steps.registry)
+    run = ProcessRun(model, registry=steps.registry, case_ref="DOC-2")
+    run.start({"deadline": "2026-12-31", "close_after": close_after}, now=now)
+    return {t.element_id: t.due.astimezone(UTC) for t in run.pending_timers()}
+
+
+def test_timers_count_days_on_the_calendar_and_hours_as_time_that_passes(deadline_steps: Recorder) -> None:
+    # On a clock in German time: 14 days after 09:00 on 20 March (winter time) is 09:00 on
+    # 3 April (summer time), 13 days and 23 hours later.
+    timers = _deadline_timers(deadline_steps, "P28D", datetime(2026, 3, 20, 9, 0, tzinfo=BERLIN))
+    assert timers["after_14_days"] == datetime(2026, 4, 3, 7, 0, tzinfo=UTC)
+    # Two hours after 01:30 summer time on 25 October (clocks go back at 03:00) is 02:30 winter time.
+    timers = _deadline_timers(deadline_steps, "PT2H", datetime(2026, 10, 25, 1, 30, tzinfo=BERLIN))
+    assert timers["after_28_days"] == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    # Ten minutes after the second 02:30 of that night is ten minutes later, not 50 minutes earlier.
+    second_half_past_two = datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=BERLIN)
+    timers = _deadline_timers(deadline_steps, "PT10M", second_half_past_two)
+    assert timers["after_28_days"] == datetime(2026, 10, 25, 1, 40, tzinfo=UTC)
+    assert timers["after_28_days"] > second_half_past_two
 
 
 def test_reminder_after_14_days_and_close_after_28(deadline_steps: Recorder) -> None:
@@ -264,7 +290,7 @@ def test_zeebe_user_task_and_step_parameters(street_steps: Recorder) -> None:
     [task] = run.ready_user_tasks()
     assert task.candidate_groups == ("tiefbau", "ordnungsamt")
     assert task.form_key == "street-use-approval"
-    assert task.due == datetime(2026, 3, 7, tzinfo=T0.tzinfo)
+    assert task.due == datetime(2026, 3, 7, 23, 59, 59, tzinfo=T0.tzinfo)
 
 
 def test_payment_message_after_approval(street_steps: Recorder) -> None:
@@ -344,7 +370,7 @@ def test_subprocess_parallel_branches_cycle_and_date_timers(recorder: Recorder) 
 
     [task] = run.ready_user_tasks()
     assert task.candidate_groups == ("team",)
-    assert task.due == datetime(2026, 3, 16, tzinfo=T0.tzinfo)
+    assert task.due == datetime(2026, 3, 16, 23, 59, 59, tzinfo=T0.tzinfo)
     assert task.data["total"] == 3
     assert [t.due for t in run.pending_timers()] == [T0 + timedelta(days=7)]
 
