@@ -447,12 +447,17 @@ class RathausCycleTimer(_ClockedTimer, CycleTimerEventDefinition):  # type: igno
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             cycle = parse_cycle(engine.timer_value(my_task, self.expression), now)
-            event_value = {"cycles": cycle.cycles, "next": cycle.start.isoformat(), "duration": cycle.interval.total_seconds()}
+            event_value = {"cycles": cycle.cycles, "next": cycle.start.isoformat(), "duration": cycle.interval.total_seconds(),
+                           "interval": cycle.interval_text}
         ready = False
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])
             if next_event <= now:
-                event_value["next"] = (next_event + timedelta(seconds=event_value["duration"])).isoformat()
+                if event_value.get("interval"):  # R/P1D: the same time of day, also after the clocks change
+                    following = add_duration(event_value["interval"], next_event.astimezone(now.tzinfo))
+                else:  # stored before the interval was kept: as many seconds as the first one lasted
+                    following = next_event + timedelta(seconds=event_value["duration"])
+                event_value["next"] = following.isoformat()
                 event_value["cycles"] -= 1
                 ready = True
                 engine._run._record("timer_fired", my_task, {"expression": self.expression, "cycle": True})

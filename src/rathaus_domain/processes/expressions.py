@@ -197,6 +197,7 @@ class TimerCycle:
     cycles: int
     start: datetime
     interval: timedelta
+    interval_text: str = ""  # the ISO 8601 duration as written (P1D), to count it on the calendar
 
 
 def parse_cycle(text: str, now: datetime) -> TimerCycle:
@@ -207,20 +208,23 @@ def parse_cycle(text: str, now: datetime) -> TimerCycle:
     cycles = int(match.group("count")) if match.group("count") else -1
     parts = match.group("rest").split("/")
     if len(parts) == 1:
-        interval = parse_duration(parts[0], now)
-        start = add_duration(parts[0], now)
+        interval_text = parts[0]
+        interval = parse_duration(interval_text, now)
+        start = add_duration(interval_text, now)
     elif len(parts) == 2 and _DATETIME_RE.match(parts[0]):
+        interval_text = parts[1]
         start = parse_datetime(parts[0], now.tzinfo)
-        interval = parse_duration(parts[1], start)
+        interval = parse_duration(interval_text, start)
     elif len(parts) == 2 and _DATETIME_RE.match(parts[1]):
+        interval_text = parts[0]
         end = parse_datetime(parts[1], now.tzinfo)
-        interval = parse_duration(parts[0], now)
+        interval = parse_duration(interval_text, now)
         start = end - interval
     else:
         raise _timer_error(text, "kein Zyklus wie R3/P7D", "not a cycle like R3/P7D")
     if interval <= timedelta(0):
         raise ExpressionError("Zyklus braucht eine positive Dauer", "a cycle needs a positive interval")
-    return TimerCycle(cycles=cycles, start=start, interval=interval)
+    return TimerCycle(cycles=cycles, start=start, interval=interval, interval_text=interval_text)
 
 
 def check_timer(kind: str, text: str) -> None:

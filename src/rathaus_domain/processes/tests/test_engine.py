@@ -393,6 +393,21 @@ def test_subprocess_parallel_branches_cycle_and_date_timers(recorder: Recorder) 
     assert run.data["notified"] is True
 
 
+def test_a_weekly_cycle_keeps_its_time_of_day_when_the_clocks_change(recorder: Recorder) -> None:
+    recorder.add("notify", {"notified": True})
+    recorder.add("escalate", {"escalated": True})
+    model = ProcessModel.from_files([bpmn(NESTED)], registry=recorder.registry)
+    run = ProcessRun(model, registry=recorder.registry)
+    run.start({"a": 1, "b": 2, "received": date(2026, 3, 20)}, now=datetime(2026, 3, 20, 9, 0, tzinfo=BERLIN))
+    [weekly] = run.pending_timers()
+    assert weekly.due.astimezone(UTC) == datetime(2026, 3, 27, 8, 0, tzinfo=UTC)  # 09:00 winter time
+    run.advance(now=datetime(2026, 3, 27, 9, 0, tzinfo=BERLIN))
+    assert recorder.steps() == ["notify", "escalate"]
+    run = ProcessRun.deserialize(model, run.serialize(), registry=recorder.registry)
+    [weekly] = run.pending_timers()
+    assert weekly.due.astimezone(UTC) == datetime(2026, 4, 3, 7, 0, tzinfo=UTC)  # 09:00 summer time, not 10:00
+
+
 DECISION_RESULTS = """
 <bpmn:startEvent id="s"/>
 <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="all"/>
