@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 
@@ -31,8 +32,15 @@ class Command(BaseCommand):
         console.print(f"Anmeldung Verwaltung: {STAFF[0][1]} / {DEMO_PASSWORD}; Zwei-Faktor-Schlüssel (hex) {DEMO_TOTP_KEY} – "
                       "aktueller Code: [bold]rathaus demo-otp[/bold]")
         console.print(f"Bürgerin: buergerin@example.org / {DEMO_PASSWORD}\n")
+        # SIGTERM (systemd, `docker stop`, `kill`) ends the demo as Ctrl+C does, through the
+        # `finally` below: without this the worker would run on after the server has gone.
+        signal.signal(signal.SIGTERM, _exit)
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
             worker.terminate()
             worker.wait(timeout=10)
+
+
+def _exit(signum, frame):
+    raise SystemExit(128 + signum)
