@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import smtplib
@@ -20,6 +19,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
@@ -140,8 +140,14 @@ def outbox_deliver_soon(message_id_: int) -> None:
 
 
 def message_id(key: str) -> str:
-    """Message-ID derived from the idempotency key, so receivers can drop a duplicate too."""
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@rathaus.outbox>"
+    """Message-ID derived from the idempotency key, so receivers can drop a duplicate too.
+
+    Keyed with the instance's secret: the keys hold ids counted across all municipalities
+    (``receipt:4711``), and an unkeyed hash of them could be guessed back by anyone who gets an
+    e-mail, telling a citizen of one town how many applications the whole instance handles.
+    """
+    digest = salted_hmac("rathaus.outbox.message-id", key, algorithm="sha256").hexdigest()[:32]
+    return f"<{digest}@rathaus.outbox>"
 
 
 # E-mails composed only when sent (payload ``{"compose": name, "args": [...]}``), so that the row
@@ -175,8 +181,7 @@ def _prepare(message: OutboxMessage) -> EmailMessage | urllib.request.Request | 
                 return None  # nobody to write to any more (e.g. anonymised): nothing to retry
         else:
             email = EmailMessage(payload["subject"], payload["body"], to=payload["to"])
-        email.extra_headers.update({"Message-ID": message_id(message.idempotency_key),
-                                    "X-Rathaus-Idempotency-Key": message.idempotency_key})
+        email.extra_headers["Message-ID"] = message_id(message.idempotency_key)
         return email
     if message.kind == OutboxKind.HTTP:
         url = payload.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", "")

@@ -7,7 +7,7 @@ from django.core import mail
 from django.core.mail import EmailMessage
 
 from rathaus.processes.models import OutboxKind, OutboxMessage
-from rathaus.processes.outbox import composed, composer, outbox_add, outbox_deliver
+from rathaus.processes.outbox import composed, composer, message_id, outbox_add, outbox_deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,24 @@ def test_a_composed_message_is_written_when_sent_by_its_composer(town):
 
     assert outbox_deliver(message_id_=message.pk) is True
     assert [(m.subject, m.to) for m in mail.outbox] == [("Hallo erika", ["erika@example.org"])]
-    assert mail.outbox[0].extra_headers["X-Rathaus-Idempotency-Key"] == "greet:erika"
+    assert mail.outbox[0].extra_headers["Message-ID"] == message_id("greet:erika")
+
+
+def test_an_e_mail_tells_its_reader_nothing_about_the_instances_ids(town, settings):
+    # The idempotency key counts across all municipalities (receipt:4711); the e-mail carries
+    # neither the key nor a hash of it that could be guessed back without the instance's secret.
+    import hashlib
+
+    message = outbox_add(municipality=town, key="receipt:4711", kind=OutboxKind.EMAIL,
+                         payload=composed("test-greeting", "erika"), enqueue=False)
+    outbox_deliver(message_id_=message.pk)
+    sent = mail.outbox[0].message().as_string()
+    assert "4711" not in sent and "receipt" not in sent
+    assert hashlib.sha256(b"receipt:4711").hexdigest()[:32] not in sent
+    first = message_id("receipt:4711")
+    assert first in sent
+    settings.SECRET_KEY = "ein-anderes-geheimnis-" + "x" * 40
+    assert message_id("receipt:4711") != first and message_id("receipt:4711") == message_id("receipt:4711")
 
 
 def test_nobody_to_write_to_sends_nothing_and_leaves_nothing_to_retry(town):
