@@ -87,6 +87,24 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRe
                                       _GuardedHTTPSHandler)
 
 
+# For an address the operator configured (e.g. the back-office system in the town's own network):
+# internal addresses allowed, redirects still refused.
+_operator_opener = urllib.request.build_opener(_RefuseRedirects)
+
+
+def open_request(request: urllib.request.Request, *, timeout: float, internal_allowed: bool = False) -> int:
+    """Send `request` without following redirects; returns the status (an HTTPError for 3xx-5xx).
+
+    Only an address the operator configured may lie in an internal network (`internal_allowed`);
+    one that a town's staff entered (a webhook, a process model's parameter) may not.
+    """
+    if not http_url_ok(request.full_url):
+        raise ValueError("Nur http- und https-Adressen sind erlaubt.")
+    opener = _operator_opener if internal_allowed else _opener
+    with opener.open(request, timeout=timeout) as response:
+        return response.status
+
+
 def http_url_ok(url: str) -> bool:
     """Only absolute http(s) URLs with a host and without credentials in them."""
     try:

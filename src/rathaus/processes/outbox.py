@@ -23,6 +23,7 @@ from django.utils.crypto import salted_hmac
 
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
+from rathaus.integration.transport import http_url_ok, open_request
 
 from .models import OutboxKind, OutboxMessage
 
@@ -184,12 +185,19 @@ def _prepare(message: OutboxMessage) -> EmailMessage | urllib.request.Request | 
         email.extra_headers["Message-ID"] = message_id(message.idempotency_key)
         return email
     if message.kind == OutboxKind.HTTP:
-        url = payload.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", "")
+        configured = getattr(settings, "RATHAUS_BACKOFFICE_URL", "")
+        url = payload.get("url") or configured
         if not url:
             return None  # no back-office system configured: nothing to call
-        return urllib.request.Request(  # noqa: S310 - the URL is configured by the operator
+        if not http_url_ok(url):
+            raise ValueError(f"Nur http- und https-Adressen sind erlaubt, nicht {url[:200]!r}.")
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
             url, data=json.dumps(payload.get("body", {})).encode(), method="POST",
             headers={"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key})
+        # The operator's own address may lie in the town's network; one from a process model (which a
+        # town's admin uploads) may not: it could reach the server's own or internal services.
+        request.internal_allowed = bool(configured) and url == configured
+        return request
     return None
 
 
@@ -202,8 +210,7 @@ def _transmit(item: EmailMessage | urllib.request.Request, mail: _MailConnection
             mail.dropped()  # e.g. the server's limit of messages per connection: the next e-mail reconnects
             raise
     else:
-        with urllib.request.urlopen(item, timeout=10):  # noqa: S310 - the URL is configured by the operator
-            pass
+        open_request(item, timeout=10, internal_allowed=getattr(item, "internal_allowed", False))
 
 
 class _MailConnection:

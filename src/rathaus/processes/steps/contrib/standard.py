@@ -6,7 +6,6 @@ import hashlib
 from datetime import datetime, time
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from rathaus_domain.processes import dmn
@@ -177,12 +176,16 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
 
 @register("notify_backoffice", description="Fachverfahren benachrichtigen (HTTP)")
 def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
-    """POST the case summary to the back-office system (``url`` or RATHAUS_BACKOFFICE_URL) via the outbox."""
+    """POST the case summary to the back-office system (``url`` or RATHAUS_BACKOFFICE_URL) via the outbox.
+
+    A ``url`` from the model must be a public http(s) address (see `outbox._prepare`); without it
+    the operator's RATHAUS_BACKOFFICE_URL is looked up when the call is made.
+    """
     from ...outbox import outbox_add
 
     case = current_case()
     application = case.application
-    url = str(ctx.params.get("url") or getattr(settings, "RATHAUS_BACKOFFICE_URL", ""))
+    url = str(ctx.params.get("url") or "")
     outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="http",
                payload={"url": url, "body": {"reference": application.reference, "service": application.service.slug,
                                              "event": str(ctx.params.get("event") or "case_updated")}})
