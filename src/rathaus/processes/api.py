@@ -13,7 +13,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
 from rathaus.core.problems import Problem, ProblemResponse
 from rathaus.integration.auth import STAFF_AUTH, staff_access
-from rathaus_domain.processes.engine import MessageNotExpected
+from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
 
 from . import selectors, services
 
@@ -64,6 +64,9 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
                                errors=[{"pointer": "/data/" + "/".join(map(str, e.path)), "detail": e.message} for e in exc.errors])
     except services.TaskNotAllowed as exc:
         return ProblemResponse(409, "Conflict", f"Nicht möglich: {exc}", type_="task-not-allowed")
+    except ProcessError as exc:  # the process has ended meanwhile, or a step after the task failed (then marked failed)
+        return ProblemResponse(409, "Conflict", f"Das Verfahren konnte nicht fortgesetzt werden: {exc.message_de}",
+                               type_="process-not-continued")
     return _out(selectors.task_get(municipality=municipality, pk=task_id))
 
 

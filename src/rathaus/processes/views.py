@@ -32,6 +32,7 @@ from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
+from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
 
 from . import selectors, services
 from .models import DefinitionState
@@ -89,7 +90,7 @@ def task_detail(request, pk: int):
                 services.task_return(task=task, user=request.user)
                 messages.success(request, _("Die Aufgabe ist zurück im Team."))
             elif action in ("assign", "delegate"):
-                assignee = get_object_or_404(User, pk=request.POST.get("assignee") or 0,
+                assignee = get_object_or_404(User, pk=_posted_int(request, "assignee") or 0,
                                              memberships__municipality=request.municipality)
                 use = services.task_assign if action == "assign" else services.task_delegate
                 use(task=task, assignee=assignee, user=request.user)
@@ -141,11 +142,20 @@ def definitions(request):
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "upload":
-            service = get_object_or_404(Service.objects.for_municipality(request.municipality), pk=request.POST.get("service") or 0)
-            files = [(f.name, f.read()) for f in request.FILES.getlist("files")][:10]
-            if not files:
+            service = get_object_or_404(Service.objects.for_municipality(request.municipality),
+                                        pk=_posted_int(request, "service") or 0)
+            uploads = request.FILES.getlist("files")[:10]
+            # Refused by their size before anything is read into memory.
+            too_big = [{"file": f.name, "element_id": "", "severity": "error", "code": "too-large",
+                        "message_de": f"Die Datei ist größer als {MAX_XML_BYTES // 2**20} MB.",
+                        "message_en": f"the file is larger than {MAX_XML_BYTES // 2**20} MB"}
+                       for f in uploads if f.size > MAX_XML_BYTES]
+            if not uploads:
                 messages.error(request, _("Bitte wählen Sie mindestens eine BPMN-Datei."))
+            elif too_big:
+                problems, status = too_big, 422
             else:
+                files = [(f.name, f.read()) for f in uploads]
                 try:
                     definition = services.process_definition_create(
                         municipality=request.municipality, service=service, files=files,
@@ -155,7 +165,8 @@ def definitions(request):
                 except services.ProcessUploadInvalid as exc:
                     problems, status = exc.problems, 422
         elif request.POST.get("action") in ("publish", "retire"):
-            definition = get_object_or_404(selectors.definition_list(municipality=request.municipality), pk=request.POST.get("definition") or 0)
+            definition = get_object_or_404(selectors.definition_list(municipality=request.municipality),
+                                           pk=_posted_int(request, "definition") or 0)
             if request.POST["action"] == "publish":
                 services.process_definition_publish(definition=definition, actor=request.user)
             else:

@@ -120,6 +120,25 @@ def test_task_api_lists_and_completes(staff_client, street_task, town):
     assert street_task.application.status == "rejected"
 
 
+def test_task_api_says_in_a_problem_document_when_the_process_cannot_go_on(staff_client, street_task, town, monkeypatch):
+    # The step after the task fails (here: the payment service is down): the API answers 409 with
+    # the reason instead of a server error, and the task stays open to be completed again.
+    from rathaus.processes.steps.registry import steps
+    from rathaus_domain.processes.engine import StepFailed, _Step
+
+    def payment_down(ctx):
+        raise StepFailed("Die Zahlungsplattform ist nicht erreichbar", "the payment platform is unreachable")
+
+    monkeypatch.setitem(steps._steps, "wait_for_payment", _Step("wait_for_payment", payment_down, ""))
+    response = staff_client.post(f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete",
+                                 {"data": {"decision": {"outcome": "approve", "note": ""}}}, content_type="application/json")
+    assert response.status_code == 409, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert "Zahlungsplattform ist nicht erreichbar" in response.json()["detail"]
+    street_task.refresh_from_db()
+    assert street_task.state == "open"
+
+
 def test_task_api_needs_staff(client, street_task, town):
     assert client.get(f"/api/v1/m/{town.slug}/tasks").status_code == 401
 

@@ -120,6 +120,30 @@ def test_tenant_admin_uploads_a_model_and_bad_models_are_rejected_with_named_pro
     assert ProcessDefinition.objects.filter(service=service).count() == 1
 
 
+def test_a_model_upload_refuses_oversized_and_non_utf8_files_and_bad_ids_plainly(client, town, demo_services,
+                                                                               make_staff, login_verified):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.processes.demo import demo_files
+    from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
+
+    admin = login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+    service = demo_services["hund-anmelden"]
+    bpmn = demo_files("hund-anmelden")[0][1]
+    huge = SimpleUploadedFile("riesig.bpmn", bpmn + b" " * MAX_XML_BYTES)
+    response = admin.post(_url("definitions", town), {"action": "upload", "service": service.pk, "files": [huge]})
+    assert response.status_code == 422 and "Die Datei ist größer als 10 MB." in response.content.decode()
+    latin1 = bpmn.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-15"').decode("utf-8").encode("iso-8859-15")
+    response = admin.post(_url("definitions", town), {"action": "upload", "service": service.pk,
+                                                      "files": [SimpleUploadedFile("latin1.bpmn", latin1)]})
+    assert response.status_code == 422 and "nicht in UTF-8 gespeichert" in response.content.decode()
+    assert not ProcessDefinition.objects.filter(service=service).exists()
+    # Ids that are not numbers are simply not found, not a server error.
+    assert admin.post(_url("definitions", town), {"action": "upload", "service": "abc", "files": [
+        SimpleUploadedFile("ok.bpmn", bpmn)]}).status_code == 404
+    assert admin.post(_url("definitions", town), {"action": "publish", "definition": "1 OR 1=1"}).status_code == 404
+
+
 def test_case_worker_may_not_upload_models(staff_client, town):
     assert staff_client.get(_url("definitions", town)).status_code == 404
 
