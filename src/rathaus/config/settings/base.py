@@ -253,6 +253,9 @@ RATHAUS_PERIODIC_TASKS = {
 # Webhooks may only reach public addresses unless the operator allows internal ones (a back-office
 # system in the town's own network): otherwise a tenant admin could make the server call its neighbours.
 RATHAUS_WEBHOOK_ALLOW_PRIVATE = env.bool("RATHAUS_WEBHOOK_ALLOW_PRIVATE", default=False)
+# The back-office system the process step `notify_backoffice` posts to when its model names no
+# `url`. Set by the operator, so it may lie in the town's own network (a model's `url` may not).
+RATHAUS_BACKOFFICE_URL = env.str("RATHAUS_BACKOFFICE_URL", default="")
 # How long finished deliveries, their attempts and old events stay in the delivery log.
 RATHAUS_DELIVERY_LOG_DAYS = env.int("RATHAUS_DELIVERY_LOG_DAYS", default=180)
 RATHAUS_WEBHOOK_TIMEOUT_SECONDS = env.float("RATHAUS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
