@@ -27,6 +27,7 @@ from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
+from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
@@ -96,10 +97,11 @@ def _change_repeat(spec: FormSpec, data: dict, add: str | None, remove: str | No
         _put(data, group.path, items)
     if remove:
         name, _sep, index = remove.rpartition(".")
-        if name in groups and index.isdigit():
+        position = parse_int(index, max_digits=4)
+        if name in groups and position is not None:
             found, items = value_at(data, groups[name].path)
-            if found and isinstance(items, list) and int(index) < len(items):
-                items.pop(int(index))
+            if found and isinstance(items, list) and position < len(items):
+                items.pop(position)
 
 
 def _put(data: dict, path, value) -> None:
@@ -132,14 +134,19 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             except UploadRefused as exc:
                 problems.setdefault(name, []).append(localized(exc))
                 continue
-            path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
-            data = with_file(data, path, upload.name, checked.content_type, raw)
+            path = tuple(int(p) if p.isascii() and p.isdigit() else p for p in name.split("."))
+            try:
+                data = with_file(data, path, upload.name, checked.content_type, raw)
+            except IndexError:  # a list entry the form does not have (only a crafted request sends that)
+                problems.setdefault(name, []).append(_("Die Datei gehört zu keinem Eintrag dieser Liste."))
     return data, problems
 
 
 def _matches(pattern: str, name: str) -> bool:
     a, b = pattern.split("."), name.split(".")
-    return len(a) == len(b) and all(x == y or x == "*" for x, y in zip(a, b, strict=True))
+    # "*" stands for an entry's number: ASCII digits only ("²" passes isdigit but not int).
+    return len(a) == len(b) and all(x == y or (x == "*" and y.isascii() and y.isdigit() and len(y) <= 4)
+                                    for x, y in zip(a, b, strict=True))
 
 
 @tenant_view
@@ -350,7 +357,7 @@ def inbox(request):
     service_id = params.get("leistung", "")
     qs = selectors.application_inbox(
         municipality=request.municipality, status=params.get("status", "") if params.get("status") in Status.values else "",
-        service_id=int(service_id) if service_id.isdigit() else None,
+        service_id=parse_int(service_id),
         channel=params.get("kanal", "") if params.get("kanal") in Channel.values else "",
         overdue=params.get("ueberfaellig") == "1", query=params.get("q", "")[:50],
     )

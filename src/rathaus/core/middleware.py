@@ -26,4 +26,11 @@ class RequestLimitsMiddleware:
             if request.path.startswith("/api/"):
                 return ProblemResponse(413, "Payload Too Large", detail, type_="payload-too-large")
             return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                         for key, values in request.GET.lists()):
+            # No input of ours may hold a NUL character (PostgreSQL refuses it in text: a server error).
+            detail = _("Die Adresse enthält ein Nullzeichen; so etwas kann keine Eingabe enthalten.")
+            if request.path.startswith("/api/"):
+                return ProblemResponse(400, "Bad Request", detail, type_="invalid-request")
+            return HttpResponse(detail, status=400, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

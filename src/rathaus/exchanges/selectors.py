@@ -10,6 +10,8 @@ from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from rathaus.core.params import parse_int
+
 from .models import (
     ACCESSIBILITY_FLAGS,
     AllocationOutcome,
@@ -55,8 +57,8 @@ class OfferFilters:
     @classmethod
     def from_params(cls, params) -> OfferFilters:
         def number(name: str, low: int, high: int) -> int | None:
-            value = params.get(name, "").strip()
-            return int(value) if value.isdigit() and low <= int(value) <= high else None
+            value = parse_int(params.get(name, ""), max_digits=4)
+            return value if value is not None and low <= value <= high else None
 
         max_fee = None
         raw = params.get("max_kosten", "").strip().replace(",", ".")

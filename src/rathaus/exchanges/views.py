@@ -25,6 +25,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.language import in_english
+from rathaus.core.params import parse_int
 from rathaus.tenants.selectors import municipality_get
 
 from . import exports, ical, selectors, services
@@ -329,7 +330,7 @@ def provider_activity_form(request, provider: int, pk: int | None = None):
         programme = activity.programme
     else:
         raw = request.GET.get("programm", "")
-        programme = selectors.programme_get(municipality=request.municipality, pk=int(raw) if raw.isdigit() else 0)
+        programme = selectors.programme_get(municipality=request.municipality, pk=parse_int(raw, 0))
     form = ActivityForm(request.POST or None, instance=activity)
     if request.method == "POST" and form.is_valid():
         try:
@@ -981,7 +982,7 @@ def staff_activity(request, pk: int | None = None, programme: int | None = None)
                     messages.success(request, _("Zurück an den Anbieter geschickt."))
                     return redirect(request.path)
             if action == "cancel" and activity:
-                placement = selectors.placement_get(municipality=municipality, pk=int(request.POST.get("placement") or 0))
+                placement = selectors.placement_get(municipality=municipality, pk=parse_int(request.POST.get("placement"), 0))
                 if placement.activity_id != activity.pk:
                     raise Http404
                 moved = services.holiday_placement_cancel(placement=placement, actor=request.user)

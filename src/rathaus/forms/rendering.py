@@ -164,7 +164,8 @@ def _label_for(step: Step, name: str) -> str:
     parts = name.split(".")
     for field in step.fields():
         field_parts = field.name.split(".")
-        if len(field_parts) == len(parts) and all(a == b or a == "*" for a, b in zip(field_parts, parts, strict=True)):
-            number = next((int(p) + 1 for p in parts if p.isdigit()), None)
+        if len(field_parts) == len(parts) and all(a == b or (a == "*" and b.isascii() and b.isdigit())
+                                                  for a, b in zip(field_parts, parts, strict=True)):
+            number = next((int(p) + 1 for p in parts if p.isascii() and p.isdigit()), None)
             return f"{field.label} ({number}.)" if number else field.label
     return name

@@ -13,6 +13,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
 from rathaus.core.exports import list_export
+from rathaus.core.params import parse_int
 
 from . import selectors, services
 from .auth import grantable_permissions
@@ -66,9 +67,9 @@ def _page(request, form: TokenForm, status: int = 200):
     for token in tokens:
         token.permission_labels = _labels(token)
     revoke = None
-    wanted = request.GET.get("widerrufen", "")
-    if wanted.isdigit():
-        revoke = next((t for t in tokens if t.pk == int(wanted) and t.revoked_at is None), None)
+    wanted = parse_int(request.GET.get("widerrufen", ""))
+    if wanted is not None:
+        revoke = next((t for t in tokens if t.pk == wanted and t.revoked_at is None), None)
     return render(request, "integration/tokens.html", {
         "form": form, "tokens": tokens, "revoke": revoke, "now": timezone.now()}, status=status)
 
@@ -114,4 +115,4 @@ def tokens(request):
 
 
 def _int(value) -> int:
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else 0
+    return parse_int(value, 0, max_digits=11)

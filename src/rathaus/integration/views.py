@@ -18,6 +18,7 @@ from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
 from rathaus.core.exports import list_export
 from rathaus.core.pagination import paginate_by_keys
+from rathaus.core.params import parse_int
 
 from . import selectors, services
 from .models import DeliveryState, EventKind, SubscriptionKind
@@ -100,7 +101,7 @@ def subscriptions(request):
 
 
 def _int(value, default: int = 0) -> int:
-    return int(value) if value and str(value).isdigit() else default
+    return parse_int(value if isinstance(value, str) else str(value or ""), default)
 
 
 def _default_grace() -> int:

@@ -28,6 +28,7 @@ from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
+from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
@@ -187,8 +188,7 @@ def _upload_rate(group, request) -> str:
 
 
 def _posted_int(request, name: str) -> int | None:
-    value = request.POST.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_int(request.POST.get(name, ""))
 
 
 def _handle_upload(request, application, back):

@@ -218,7 +218,7 @@ class _Reader:
                 for name in self.post
                 if name.startswith(prefix)
                 for head in [name[len(prefix) :].split(".", 1)[0]]
-                if head.isdigit()
+                if head.isascii() and head.isdigit() and len(head) <= 4  # "²" passes isdigit but not int
             }
         )
         items: list[tuple[Any, bool]] = []
