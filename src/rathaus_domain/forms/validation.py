@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from referencing import Registry
 
 from ._schema import (
     DRAFT_2020_12,
@@ -160,6 +161,9 @@ _PRIORITY = {
 _PRIORITY_FORMATTED = {**_PRIORITY, "pattern": 3, "format": 4, "minLength": 5, "maxLength": 5}
 
 
+_LOCAL_ONLY: Registry = Registry()  # references resolve within the schema only (see validate)
+
+
 def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     """Validate ``data`` against a form schema (2020-12, formats asserted).
 
@@ -169,7 +173,9 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     """
     if _fast_valid(schema, data) and next(_nul_errors(schema, data, ()), None) is None:
         return []
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # An empty registry: a reference is resolved within the form's own schema, never fetched from
+    # the network (jsonschema's default would download an http(s) `$ref`).
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=_LOCAL_ONLY)
     best: dict[str, tuple[int, FieldError]] = {}
     for error in validator.iter_errors(data):
         for inner in _innermost(error):
@@ -702,12 +708,28 @@ def check_form_schema(schema: Any) -> list[str]:
         f"{json_pointer(tuple(e.absolute_path)) or '/'}: metaschema: {e.message}"
         for e in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path)))
     ]
+    problems += [f"{pointer or '/'}: {keyword} {ref!r} points outside the form; only references within it (#/…) are allowed"
+                 for pointer, keyword, ref in _outside_references(schema, ())]
     if problems:
         # The structural checks below assume a well-formed schema.
         return problems
     linter = _Linter(schema)
     linter.check_root()
     return linter.problems
+
+
+def _outside_references(node: Any, path: tuple) -> Iterator[tuple[str, str, str]]:
+    """(pointer, keyword, target) of every reference anywhere in the schema that is not to a part of it."""
+    if isinstance(node, Mapping):
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if isinstance(ref, str) and not ref.startswith("#"):
+                yield json_pointer(path), keyword, ref
+        for key, value in node.items():
+            yield from _outside_references(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _outside_references(value, (*path, index))
 
 
 class _Linter:

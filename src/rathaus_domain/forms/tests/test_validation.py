@@ -493,6 +493,36 @@ def test_escaped_or_in_a_class_dollar_and_dot_are_fine_for_the_lint(dog_schema: 
     assert check_form_schema(dog_schema) == []
 
 
+@pytest.mark.parametrize("where", [("not",), ("properties", "applicant", "properties", "name", "anyOf")])
+def test_a_reference_outside_the_form_is_refused_and_never_fetched(dog_schema: dict[str, Any], where: tuple) -> None:
+    # jsonschema would download an http(s) $ref while validating, from the server's network.
+    remote = {"$ref": "http://169.254.169.254/latest/meta-data/"}
+    node = dog_schema
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = [remote] if where[-1] == "anyOf" else remote
+    problems = check_form_schema(dog_schema)
+    assert any("points outside the form" in p and "169.254.169.254" in p for p in problems), problems
+
+
+def test_validation_resolves_references_within_the_schema_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    fetched: list[Any] = []
+
+    def no_network(request: Any, *args: Any, **kwargs: Any) -> None:
+        fetched.append(getattr(request, "full_url", request))
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    schema = {"type": "object", "$defs": {"short": {"type": "string", "maxLength": 3}},
+              "properties": {"a": {"$ref": "#/$defs/short"}, "b": {"$ref": "https://schemas.example/b.json"}}}
+    assert [e.pointer for e in validate(schema, {"a": "abcd"})] == ["/a"]
+    with pytest.raises(Exception, match="b.json"):
+        validate(schema, {"b": 1})  # unresolvable: an error, not a download
+    assert fetched == []
+
+
 @pytest.mark.parametrize(
     ("text", "single_line", "multi_line"),
     [
