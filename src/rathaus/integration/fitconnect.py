@@ -289,7 +289,7 @@ def load_public_key(raw: bytes) -> RSAKey:
                 key = RSAKey.import_key(jwk)
     except KeyRefused:
         raise
-    except (ValueError, TypeError, UnicodeDecodeError, JoseError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError, JoseError) as exc:  # RecursionError: [[[[…
         raise KeyRefused(f"Der Schlüssel ist weder ein gültiger JWK noch PEM ({exc.__class__.__name__}).") from None
     if key.is_private:
         raise KeyRefused("Das ist ein privater Schlüssel. Bitte geben Sie den öffentlichen Schlüssel des Empfängers an.")

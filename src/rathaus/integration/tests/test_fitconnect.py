@@ -214,7 +214,7 @@ def test_the_api_encrypts_every_part_for_a_posted_public_key(town, exempt_dog, m
     assert entry.data["encrypted"] is True
 
     # A private key, or no RSA key at all, is refused with a problem naming the field; nothing is exported.
-    for bad in (private_key.as_dict(private=True), {"kty": "EC", "crv": "P-256"}, "kein Schlüssel"):
+    for bad in (private_key.as_dict(private=True), {"kty": "EC", "crv": "P-256"}, "kein Schlüssel", "[" * 100_000):
         refused = Client().post(url, {"public_key": bad}, content_type="application/json", headers=bearer(raw))
         assert refused.status_code == 422 and refused["Content-Type"] == PROBLEM
         assert refused.json()["errors"][0]["pointer"] == "/public_key"
