@@ -718,7 +718,7 @@ def check_form_schema(schema: Any) -> list[str]:
     return linter.problems
 
 
-def _outside_references(node: Any, path: tuple) -> Iterator[tuple[str, str, str]]:
+def _outside_references(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[str, str, str]]:
     """(pointer, keyword, target) of every reference anywhere in the schema that is not to a part of it."""
     if isinstance(node, Mapping):
         for keyword in ("$ref", "$dynamicRef"):
