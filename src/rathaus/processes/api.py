@@ -64,7 +64,7 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
                                errors=[{"pointer": "/data/" + "/".join(map(str, e.path)), "detail": e.message} for e in exc.errors])
     except services.TaskNotAllowed as exc:
         return ProblemResponse(409, "Conflict", f"Nicht möglich: {exc}", type_="task-not-allowed")
-    except ProcessError as exc:  # the process has ended meanwhile, or a step after the task failed (then marked failed)
+    except ProcessError as exc:  # the process has ended meanwhile, or a step after the task failed (nothing is changed)
         return ProblemResponse(409, "Conflict", f"Das Verfahren konnte nicht fortgesetzt werden: {exc.message_de}",
                                type_="process-not-continued")
     return _out(selectors.task_get(municipality=municipality, pk=task_id))
@@ -96,6 +96,8 @@ def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
         return bad + [p for k, v in value.items() for p in _bad_keys(v, f"{path}/{k}", depth + 1)]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _bad_keys(v, f"{path}/{i}", depth + 1)]
+    if isinstance(value, str) and "\x00" in value:
+        return [path or "/"]  # a NUL character: no text the process stores may hold one
     return []
 
 
@@ -108,10 +110,10 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
     bad = _bad_keys(body.payload)
     if bad or len(json.dumps(body.payload)) > MAX_PAYLOAD_BYTES:
         return ProblemResponse(422, "Unprocessable Content",
-                               "Die Nutzdaten sind zu groß oder enthalten ungültige Feldnamen "
+                               "Die Nutzdaten sind zu groß oder enthalten ungültige Feldnamen oder Nullzeichen "
                                "(erlaubt: Buchstaben, Ziffern, _; höchstens 5 Ebenen, 64 KB).",
                                type_="invalid-message-payload",
-                               errors=[{"pointer": "/payload" + p, "detail": "ungültiger Feldname"} for p in bad[:20]])
+                               errors=[{"pointer": "/payload" + p, "detail": "ungültiger Feldname oder Wert"} for p in bad[:20]])
     try:
         instance = services.message_deliver(application=application, name=body.name,
                                             payload={body.name: body.payload} if body.payload else {}, actor=access.user)

@@ -48,7 +48,7 @@ def task_inbox(request, view: str):
     params = request.GET
     service_id = params.get("leistung", "")
     qs = selectors.task_list(municipality=request.municipality, user=request.user, view=view,
-                             service_id=int(service_id) if service_id.isdigit() else None, query=params.get("q", "")[:50])
+                             service_id=parse_int(service_id), query=params.get("q", "")[:50])
     if params.get("export") in ("csv", "json"):
         return _export(qs, params["export"], request.municipality, view)
     page = paginate_by_keys(qs, PAGE_SIZE, params.get("seite"))

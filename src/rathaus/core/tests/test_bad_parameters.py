@@ -50,3 +50,28 @@ def test_a_citizen_form_ignores_list_entries_it_does_not_have(client, town, demo
                      {"vehicles.items.².kind": "van"}):
             response = client.post(f"{base}/schritt/{index}/", data)
             assert response.status_code in (200, 302, 422), (index, data, response.status_code)
+
+
+def test_a_nul_byte_in_a_posted_form_is_refused_plainly(client, town):
+    from urllib.parse import urlencode
+
+    # As a browser posts a form without files.
+    response = client.post(f"/m/{town.slug}/status/", urlencode({"reference": "MUS-2026-000001\x00", "token": "x"}),
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "Nullzeichen" in response.content.decode()
+
+
+def test_staff_task_lists_ignore_a_service_that_is_not_a_number(staff_client, town):
+    assert staff_client.get(f"/m/{town.slug}/verwaltung/aufgaben/team/", {"leistung": "²"}).status_code == 200
+
+
+def test_a_message_to_a_process_with_a_nul_character_is_refused_with_a_problem(staff_client, town, demo_services,
+                                                                                dog_data):
+    from rathaus.applications.services import application_submit
+
+    application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
+    response = staff_client.post(f"/api/v1/m/{town.slug}/applications/{application.reference}/messages",
+                                 {"name": "payment_received", "payload": {"note": "bezahlt\x00"}},
+                                 content_type="application/json")
+    assert response.status_code == 422 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == "/payload/note"
