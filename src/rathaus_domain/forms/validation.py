@@ -726,7 +726,8 @@ def _outside_references(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[str,
             if isinstance(ref, str) and not ref.startswith("#"):
                 yield json_pointer(path), keyword, ref
         for key, value in node.items():
-            yield from _outside_references(value, (*path, key))
+            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
+                yield from _outside_references(value, (*path, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _outside_references(value, (*path, index))

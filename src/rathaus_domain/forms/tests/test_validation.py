@@ -505,6 +505,11 @@ def test_a_reference_outside_the_form_is_refused_and_never_fetched(dog_schema: d
     assert any("points outside the form" in p and "169.254.169.254" in p for p in problems), problems
 
 
+def test_a_reference_written_in_example_data_is_not_a_reference(dog_schema: dict[str, Any]) -> None:
+    dog_schema["properties"]["applicant"]["examples"] = [{"$ref": "http://example.org/not-a-schema"}]
+    assert not [p for p in check_form_schema(dog_schema) if "points outside the form" in p]
+
+
 def test_validation_resolves_references_within_the_schema_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import urllib.request
 

@@ -26,16 +26,16 @@ class Command(BaseCommand):
         with console.status("Demo-Kommunen werden angelegt …"):
             call_command("seed_demo", verbosity=0)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
-        worker = subprocess.Popen([sys.executable, "-m", "rathaus.cli", "worker"], env=env)
-        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        console.print(f"\n[bold]Rathaus-Demo[/bold] auf http://{host}:{port}/  (Datenbank: {database})")
-        console.print(f"Anmeldung Verwaltung: {STAFF[0][1]} / {DEMO_PASSWORD}; Zwei-Faktor-Schlüssel (hex) {DEMO_TOTP_KEY} – "
-                      "aktueller Code: [bold]rathaus demo-otp[/bold]")
-        console.print(f"Bürgerin: buergerin@example.org / {DEMO_PASSWORD}\n")
         # SIGTERM (systemd, `docker stop`, `kill`) ends the demo as Ctrl+C does, through the
         # `finally` below: without this the worker would run on after the server has gone.
         signal.signal(signal.SIGTERM, _exit)
+        worker = subprocess.Popen([sys.executable, "-m", "rathaus.cli", "worker"], env=env)
         try:
+            database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+            console.print(f"\n[bold]Rathaus-Demo[/bold] auf http://{host}:{port}/  (Datenbank: {database})")
+            console.print(f"Anmeldung Verwaltung: {STAFF[0][1]} / {DEMO_PASSWORD}; Zwei-Faktor-Schlüssel (hex) "
+                          f"{DEMO_TOTP_KEY} – aktueller Code: [bold]rathaus demo-otp[/bold]")
+            console.print(f"Bürgerin: buergerin@example.org / {DEMO_PASSWORD}\n")
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
             worker.terminate()
