@@ -33,6 +33,7 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
@@ -448,13 +449,24 @@ class RathausCycleTimer(_ClockedTimer, CycleTimerEventDefinition):  # type: igno
         if event_value is None:
             cycle = parse_cycle(engine.timer_value(my_task, self.expression), now)
             event_value = {"cycles": cycle.cycles, "next": cycle.start.isoformat(), "duration": cycle.interval.total_seconds(),
-                           "interval": cycle.interval_text}
+                           "interval": cycle.interval_text, "anchor": cycle.start.isoformat(), "local": cycle.local,
+                           "zone": getattr(now.tzinfo, "key", None) if cycle.local else None, "count": 0}
         ready = False
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])
             if next_event <= now:
-                if event_value.get("interval"):  # R/P1D: the same time of day, also after the clocks change
-                    following = add_duration(event_value["interval"], next_event.astimezone(now.tzinfo))
+                if event_value.get("interval"):
+                    # R/P1D: the same time of day, also after the clocks change; each occurrence counted
+                    # from the first (R/P1M from 31 January: 28 February, then 31 March, not 28 March).
+                    if "anchor" not in event_value:
+                        event_value.update(anchor=event_value["next"], local=True, count=0)
+                    anchor = datetime.fromisoformat(event_value["anchor"])
+                    if event_value.get("zone"):  # back on the run's clock: its zone, not the offset stored
+                        anchor = anchor.astimezone(ZoneInfo(event_value["zone"]))
+                    elif event_value["local"]:
+                        anchor = anchor.astimezone(now.tzinfo)
+                    event_value["count"] += 1
+                    following = add_duration(event_value["interval"], anchor, times=event_value["count"])
                 else:  # stored before the interval was kept: as many seconds as the first one lasted
                     following = next_event + timedelta(seconds=event_value["duration"])
                 event_value["next"] = following.isoformat()

@@ -98,14 +98,15 @@ def _timer_error(text: str, what_de: str, what_en: str) -> ExpressionError:
     return ExpressionError(f"«{text}» ist {what_de} nach ISO 8601", f"«{text}» is {what_en} in ISO 8601 form")
 
 
-def _duration_parts(text: str, start: datetime) -> tuple[datetime, timedelta]:
-    """``start`` moved by the calendar part of the duration (years, months, weeks, days), and its clock part."""
+def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetime, timedelta]:
+    """``start`` moved by ``times`` the calendar part of the duration (years, months, weeks, days), and
+    ``times`` its clock part (``times`` may be negative: counted backwards)."""
     match = _DURATION_RE.match(text.strip().upper())
     if not match:
         raise _timer_error(text, "keine Dauer wie P14D oder PT2H", "not a duration like P14D or PT2H")
     parts = {k: v for k, v in match.groupdict().items() if v}
-    months = int(parts.pop("years", 0)) * 12 + int(parts.pop("months", 0))
-    if months > MAX_TIMER_YEARS * 12:
+    months = (int(parts.pop("years", 0)) * 12 + int(parts.pop("months", 0))) * times
+    if abs(months) > MAX_TIMER_YEARS * 12:
         raise ExpressionError("Zeitraum zu lang", "duration too long")
     end = start
     if months:
@@ -118,15 +119,15 @@ def _duration_parts(text: str, start: datetime) -> tuple[datetime, timedelta]:
                 break
             except ValueError:
                 day -= 1
-    days = timedelta(weeks=int(parts.get("weeks", 0)), days=int(parts.get("days", 0)))
+    days = timedelta(weeks=int(parts.get("weeks", 0)), days=int(parts.get("days", 0))) * times
     if days:  # (adding even nothing would lose the fold: which 02:30 of the night the clocks go back)
         end += days
     clock = timedelta(
         hours=int(parts.get("hours", 0)),
         minutes=int(parts.get("minutes", 0)),
         seconds=float(parts.get("seconds", "0").replace(",", ".")),
-    )
-    if (end - start) + clock > timedelta(days=366 * MAX_TIMER_YEARS):
+    ) * times
+    if abs((end - start) + clock) > timedelta(days=366 * MAX_TIMER_YEARS):
         raise ExpressionError("Zeitraum zu lang", "duration too long")
     return end, clock
 
@@ -144,7 +145,7 @@ def _elapsed(moment: datetime, clock: timedelta) -> datetime:
     return (moment.astimezone(UTC) + clock).astimezone(moment.tzinfo)
 
 
-def add_duration(text: str, start: datetime) -> datetime:
+def add_duration(text: str, start: datetime, *, times: int = 1) -> datetime:
     """The moment an ISO 8601 duration after ``start``.
 
     Years, months, weeks and days count on the calendar of ``start``'s zone: ``P1D`` is the same
@@ -152,7 +153,7 @@ def add_duration(text: str, start: datetime) -> datetime:
     as time that passes: ``PT2H`` is two hours later, also on that night (when the clock may
     then show one or three hours later).
     """
-    end, clock = _duration_parts(text, start)
+    end, clock = _duration_parts(text, start, times)
     return _elapsed(end, clock)
 
 
@@ -198,6 +199,7 @@ class TimerCycle:
     start: datetime
     interval: timedelta
     interval_text: str = ""  # the ISO 8601 duration as written (P1D), to count it on the calendar
+    local: bool = True  # the start is on the run's clock (not written with an offset or Z of its own)
 
 
 def parse_cycle(text: str, now: datetime) -> TimerCycle:
@@ -219,12 +221,13 @@ def parse_cycle(text: str, now: datetime) -> TimerCycle:
         interval_text = parts[0]
         end = parse_datetime(parts[1], now.tzinfo)
         interval = parse_duration(interval_text, now)
-        start = end - interval
+        start = add_duration(interval_text, end, times=-1)
     else:
         raise _timer_error(text, "kein Zyklus wie R3/P7D", "not a cycle like R3/P7D")
     if interval <= timedelta(0):
         raise ExpressionError("Zyklus braucht eine positive Dauer", "a cycle needs a positive interval")
-    return TimerCycle(cycles=cycles, start=start, interval=interval, interval_text=interval_text)
+    return TimerCycle(cycles=cycles, start=start, interval=interval, interval_text=interval_text,
+                      local=start.tzinfo is now.tzinfo)
 
 
 def check_timer(kind: str, text: str) -> None:

@@ -408,6 +408,49 @@ def test_a_weekly_cycle_keeps_its_time_of_day_when_the_clocks_change(recorder: R
     assert weekly.due.astimezone(UTC) == datetime(2026, 4, 3, 7, 0, tzinfo=UTC)  # 09:00 summer time, not 10:00
 
 
+CYCLE = """
+<bpmn:startEvent id="s"/>
+<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait"/>
+<bpmn:userTask id="wait" name="Warten" rathaus:candidateGroups="team"/>
+<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="e"/>
+<bpmn:endEvent id="e"/>
+<bpmn:boundaryEvent id="tick" cancelActivity="false" attachedToRef="wait">
+  <bpmn:timerEventDefinition><bpmn:timeCycle>CYCLE_TEXT</bpmn:timeCycle></bpmn:timerEventDefinition>
+</bpmn:boundaryEvent>
+<bpmn:sequenceFlow id="ft" sourceRef="tick" targetRef="remind"/>
+<bpmn:serviceTask id="remind" rathaus:step="notify"/>
+<bpmn:sequenceFlow id="ft2" sourceRef="remind" targetRef="e2"/>
+<bpmn:endEvent id="e2"/>
+"""
+
+
+def _occurrences(recorder: Recorder, cycle: str, start: datetime, count: int) -> list[datetime]:
+    """The due times of the first `count` occurrences of a repeating timer, each fired when due."""
+    recorder.add("notify", {"notified": True})
+    model = ProcessModel.from_files([bpmn(CYCLE.replace("CYCLE_TEXT", cycle))], registry=recorder.registry)
+    run = ProcessRun(model, registry=recorder.registry)
+    run.start({}, now=start)
+    due = []
+    for _ in range(count):
+        [timer] = run.pending_timers()
+        due.append(timer.due.astimezone(BERLIN))
+        run = ProcessRun.deserialize(model, run.serialize(), registry=recorder.registry)
+        run.advance(now=timer.due)
+    return due
+
+
+def test_a_daily_timer_in_the_hour_the_clocks_skip_returns_to_its_time_the_next_day(recorder: Recorder) -> None:
+    due = _occurrences(recorder, "R4/P1D", datetime(2026, 3, 27, 2, 30, tzinfo=BERLIN), 4)
+    # 29 March has no 02:30 (the clocks go from 02:00 to 03:00): that one is at 03:30, the next at 02:30 again.
+    assert [(d.day, d.hour, d.minute) for d in due] == [(28, 2, 30), (29, 3, 30), (30, 2, 30), (31, 2, 30)]
+
+
+def test_a_monthly_timer_counts_each_month_from_the_first(recorder: Recorder) -> None:
+    due = _occurrences(recorder, "R3/2026-01-31T09:00:00/P1M", datetime(2026, 1, 30, 12, 0, tzinfo=BERLIN), 3)
+    # The last day of February, then 31 March again (not 28 March), always at 09:00 German time.
+    assert [(d.month, d.day, d.hour) for d in due] == [(1, 31, 9), (2, 28, 9), (3, 31, 9)]
+
+
 DECISION_RESULTS = """
 <bpmn:startEvent id="s"/>
 <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="all"/>
