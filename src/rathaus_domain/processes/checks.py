@@ -14,7 +14,7 @@ objects.  Everything else is named as an unsupported element.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -143,9 +143,11 @@ class _Checker:
         steps: Collection[str] | None,
         process_ids: Collection[str],
         forms: Collection[str] | None = None,
+        param_problems: Callable[[str, Mapping[str, str]], list[tuple[str, str]]] | None = None,
     ) -> None:
         self.root = root
         self.forms = forms
+        self.param_problems = param_problems
         self.file = file
         self.decisions = decisions
         self.steps = steps
@@ -454,6 +456,10 @@ class _Checker:
                 continue
             for de, en in template_problems(value):
                 self.error(node, f"Parameter «{name}»: {de}", f"parameter «{name}»: {en}", "unsafe-template")
+        if self.param_problems is not None:
+            literal = {k: v for k, v in config.params.items() if not is_expression_param(v)}
+            for de, en in self.param_problems(config.step, literal):
+                self.error(node, de, en, "invalid-step-parameter")
 
     def check_scriptTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
         try:
@@ -578,6 +584,7 @@ def check_bpmn(
     steps: Collection[str] | None = None,
     process_ids: Collection[str] | None = None,
     forms: Collection[str] | None = None,
+    param_problems: Callable[[str, Mapping[str, str]], list[tuple[str, str]]] | None = None,
 ) -> list[Problem]:
     """Check one parsed BPMN file.
 
@@ -597,4 +604,4 @@ def check_bpmn(
             )  # fmt: skip
         ]
     ids = process_ids if process_ids is not None else executable_process_ids(root)
-    return _Checker(root, file, decisions, steps, ids, forms).run()
+    return _Checker(root, file, decisions, steps, ids, forms, param_problems).run()

@@ -210,11 +210,16 @@ _F = TypeVar("_F", bound=StepFunction)
 _STEP_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
 
 
+# Checks a step's literal parameters when a model is checked: (German, English) problems.
+ParamCheck = Callable[[Mapping[str, str]], list[tuple[str, str]]]
+
+
 @dataclass(frozen=True)
 class _Step:
     name: str
     function: StepFunction
     description: str
+    check_params: ParamCheck | None = None
 
 
 class ServiceStepRegistry:
@@ -232,22 +237,36 @@ class ServiceStepRegistry:
     def __init__(self) -> None:
         self._steps: dict[str, _Step] = {}
 
-    def register(self, name: str, *, description: str = "") -> Callable[[_F], _F]:
+    def register(self, name: str, *, description: str = "", check_params: ParamCheck | None = None,
+                 ) -> Callable[[_F], _F]:
         """Decorator that registers a step function under ``name``."""
 
         def decorator(function: _F) -> _F:
-            self.add(name, function, description=description)
+            self.add(name, function, description=description, check_params=check_params)
             return function
 
         return decorator
 
-    def add(self, name: str, function: StepFunction, *, description: str = "") -> None:
-        """Register ``function`` as step ``name``; names are unique."""
+    def add(self, name: str, function: StepFunction, *, description: str = "",
+            check_params: ParamCheck | None = None) -> None:
+        """Register ``function`` as step ``name``; names are unique.
+
+        ``check_params`` checks the literal parameters a model gives the step (expressions are
+        left out: their value is known only when the step runs), so a model uploaded with a
+        wrong one is refused at once instead of failing when a case reaches the step.
+        """
         if not _STEP_NAME_RE.match(name):
             raise ValueError(f"invalid step name {name!r}")
         if name in self._steps:
             raise ValueError(f"step {name!r} is already registered")
-        self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip())
+        self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip(), check_params)
+
+    def param_problems(self, name: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
+        """What the step's own check finds wrong with these literal parameters (German, English)."""
+        step = self._steps.get(name)
+        if step is None or step.check_params is None:
+            return []
+        return step.check_params(params)
 
     def __contains__(self, name: object) -> bool:
         return name in self._steps

@@ -158,8 +158,10 @@ def check_files(
             problems.append(_problem(exc.file, exc.element_id, exc.message_de, exc.message_en, "invalid-dmn"))
 
     steps: set[str] | None = None
+    param_problems = None
     if isinstance(registry, ServiceStepRegistry):
         steps = set(registry.names())
+        param_problems = registry.param_problems
     elif registry is not None:
         steps = set(registry)
 
@@ -167,7 +169,8 @@ def check_files(
     for name, _, root in bpmn:
         try:
             problems.extend(
-                checks.check_bpmn(root, name, decisions=decisions, steps=steps, process_ids=available, forms=forms)
+                checks.check_bpmn(root, name, decisions=decisions, steps=steps, process_ids=available, forms=forms,
+                                  param_problems=param_problems)
             )
         except Exception as exc:  # noqa: BLE001 - report, never crash
             problems.append(_internal(name, exc))

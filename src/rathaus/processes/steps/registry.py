@@ -12,6 +12,10 @@ New steps live in ``steps/contrib/<name>.py`` (or any installed module) and regi
 
     @register("compute_fee", description="Gebühr nach DMN berechnen")
     def compute_fee(ctx): ...
+
+A step whose literal parameters can be wrong (an address, a template name) also passes
+``check_params``: a function of the parameters returning (German, English) problems, which
+``rathaus check-process`` and the upload report with the element's id.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ address from a process model (which a town's admin uploads) may not, and no call
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -58,3 +59,31 @@ def test_a_redirect_is_not_followed_even_from_the_operators_address(town, receiv
     assert outbox_deliver(message_id_=message.pk) is False
     assert [r.path for r in receiver.requests] == ["/hook/"]
     assert "302" in OutboxMessage.objects.get(pk=message.pk).last_error
+
+
+def test_a_model_with_a_back_office_address_that_is_not_http_is_refused_when_checked(tmp_path):
+    # The admin learns it at the upload, not when the first case reaches the step.
+    from django.core.management import call_command
+
+    from rathaus.processes.demo import DEMO_DIR
+    from rathaus.processes.services import process_check
+
+    bpmn = (DEMO_DIR / "street_space.bpmn").read_bytes().replace(
+        b'<camunda:inputParameter name="event">signs_needed</camunda:inputParameter>',
+        b'<camunda:inputParameter name="event">signs_needed</camunda:inputParameter>'
+        b'<camunda:inputParameter name="url">file:///etc/passwd</camunda:inputParameter>')
+    dmn = (DEMO_DIR / "street_fee.dmn").read_bytes()
+    problems = process_check([("street.bpmn", bpmn), ("street_fee.dmn", dmn)])
+    [problem] = [p for p in problems if p["code"] == "invalid-step-parameter"]
+    assert problem["element_id"] == "notify_backoffice" and "file:///etc/passwd" in problem["message_de"]
+    assert problem["severity"] == "error"
+    public = bpmn.replace(b"file:///etc/passwd", b"https://bauhof.example.org/auftraege")
+    assert not [p for p in process_check([("street.bpmn", public), ("street_fee.dmn", dmn)])
+                if p["code"] == "invalid-step-parameter"]
+    (tmp_path / "street.bpmn").write_bytes(bpmn)
+    (tmp_path / "street_fee.dmn").write_bytes(dmn)
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("check_process", str(tmp_path / "street.bpmn"), str(tmp_path / "street_fee.dmn"), stdout=out,
+                     stderr=out)
+    assert exit_status.value.code == 1 and "notify_backoffice" in out.getvalue() and "file:///etc/passwd" in out.getvalue()

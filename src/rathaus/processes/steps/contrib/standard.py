@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
 
 from django.utils import timezone
 
+from rathaus.integration.transport import http_url_ok
 from rathaus_domain.processes import dmn
 from rathaus_domain.processes.engine import StepContext
 from rathaus_domain.processes.texts import render_text
@@ -174,7 +176,15 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     return {"payment_reference": reference, "amount_due": amount}
 
 
-@register("notify_backoffice", description="Fachverfahren benachrichtigen (HTTP)")
+def _backoffice_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    url = params.get("url", "").strip()
+    if url and not http_url_ok(url):
+        return [(f"Parameter «url»: «{url[:200]}» ist keine http- oder https-Adresse",
+                 f"parameter «url»: «{url[:200]}» is not an http or https address")]
+    return []
+
+
+@register("notify_backoffice", description="Fachverfahren benachrichtigen (HTTP)", check_params=_backoffice_params)
 def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
     """POST the case summary to the back-office system (``url`` or RATHAUS_BACKOFFICE_URL) via the outbox.
 
