@@ -9,18 +9,23 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def collected(pending: contextvars.ContextVar[list | None], write: Callable[[list[Any]], None]) -> Iterator[None]:
+def collected(pending: contextvars.ContextVar[list | None], write: Callable[[list[Any]], None], *,
+              even_if_raised: bool = False) -> Iterator[None]:
     """Inside the block `pending` holds a list the writers append to; `write(list)` runs at its end.
 
-    Nested blocks join the outer one (it writes). If the block raises, nothing is written.
+    Nested blocks join the outer one (it writes). If the block raises, nothing is written, unless
+    `even_if_raised` (what was collected is already committed, e.g. outbox messages to deliver).
     """
     if pending.get() is not None:
         yield
         return
     items: list[Any] = []
     token = pending.set(items)
+    completed = False
     try:
         yield
+        completed = True
     finally:
         pending.reset(token)
-    write(items)
+        if completed or even_if_raised:
+            write(items)

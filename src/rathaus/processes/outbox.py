@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from rathaus.core.batching import collected
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
 from rathaus.integration.transport import http_url_ok, open_request
@@ -106,13 +107,8 @@ def outbox_delivered_here() -> Iterator[None]:
     if connection.in_atomic_block:
         yield
         return
-    pending: list[int] = []
-    token = _DELIVER_HERE.set(pending)
-    try:
+    with collected(_DELIVER_HERE, _deliver_collected, even_if_raised=True):
         yield
-    finally:
-        _DELIVER_HERE.reset(token)
-        _deliver_collected(pending)
 
 
 def outbox_deliver_collected() -> None:
