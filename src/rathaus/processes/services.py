@@ -91,13 +91,6 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
     """Check and store a new version of a service's process; optionally publish it at once."""
     if service.municipality_id != municipality.pk:
         raise ValueError("service belongs to another municipality")
-    not_utf8 = [name for name, content in files if not _is_utf8(content)]
-    if not_utf8:  # stored as text (shown in the diagram, exported in packages): UTF-8 as modelling tools write it
-        raise ProcessUploadInvalid([{"file": name, "element_id": "", "severity": "error", "code": "encoding",
-                                     "message_de": "Die Datei ist nicht in UTF-8 gespeichert. Bitte speichern Sie sie "
-                                                   "im Modellierungswerkzeug mit der Kodierung UTF-8.",
-                                     "message_en": "the file is not UTF-8 encoded; save it as UTF-8 in the modelling tool"}
-                                    for name in not_utf8])
     problems = process_check(files)
     if has_errors(_Problems(problems)):
         raise ProcessUploadInvalid(problems)
@@ -123,14 +116,6 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
         if publish:
             process_definition_publish(definition=definition, actor=actor)
     return definition
-
-
-def _is_utf8(content: bytes) -> bool:
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class _Problems(list):

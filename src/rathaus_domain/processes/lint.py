@@ -2,7 +2,7 @@
 
 ``check_files`` is what ``rathaus check-process FILE...`` and the upload form run. It reports
 
-* files that are not well-formed XML, not BPMN/DMN, or use DTDs (``parse-error``, …);
+* files not stored as UTF-8 (``encoding``), not well-formed XML, not BPMN/DMN, or using DTDs (``parse-error``, …);
 * unsupported BPMN elements, named with their id (``unsupported-element``);
 * exclusive gateways without a default flow and outputs without conditions;
 * unsafe or invalid expressions in conditions, scripts, timers, due dates and DMN cells
@@ -113,6 +113,15 @@ def check_files(
             name, data = _read(item)
         except OSError as exc:
             problems.append(_problem(name, None, f"Datei nicht lesbar: {exc}", f"file not readable: {exc}", "read-error"))
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            # Stored as text once uploaded (shown in the diagram, exported in packages): UTF-8, as
+            # modelling tools write it.
+            problems.append(_problem(name, None, "Die Datei ist nicht in UTF-8 gespeichert. Bitte speichern Sie sie "
+                                     "im Modellierungswerkzeug mit der Kodierung UTF-8.",
+                                     "the file is not UTF-8 encoded; save it as UTF-8 in the modelling tool", "encoding"))
             continue
         try:
             root = parse_xml(data)
