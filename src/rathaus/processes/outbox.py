@@ -24,7 +24,7 @@ from django.utils.crypto import salted_hmac
 from rathaus.core.batching import collected
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
-from rathaus.integration.transport import http_url_ok, open_request
+from rathaus.integration.transport import open_request
 
 from .models import OutboxKind, OutboxMessage
 
@@ -181,19 +181,12 @@ def _prepare(message: OutboxMessage) -> EmailMessage | urllib.request.Request | 
         email.extra_headers["Message-ID"] = message_id(message.idempotency_key)
         return email
     if message.kind == OutboxKind.HTTP:
-        configured = getattr(settings, "RATHAUS_BACKOFFICE_URL", "")
-        url = payload.get("url") or configured
+        url = payload.get("url") or settings.RATHAUS_BACKOFFICE_URL
         if not url:
             return None  # no back-office system configured: nothing to call
-        if not http_url_ok(url):
-            raise ValueError(f"Nur http- und https-Adressen sind erlaubt, nicht {url[:200]!r}.")
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        return urllib.request.Request(  # noqa: S310 - open_request sends http(s) only
             url, data=json.dumps(payload.get("body", {})).encode(), method="POST",
             headers={"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key})
-        # The operator's own address may lie in the town's network; one from a process model (which a
-        # town's admin uploads) may not: it could reach the server's own or internal services.
-        request.internal_allowed = bool(configured) and url == configured
-        return request
     return None
 
 
@@ -206,7 +199,10 @@ def _transmit(item: EmailMessage | urllib.request.Request, mail: _MailConnection
             mail.dropped()  # e.g. the server's limit of messages per connection: the next e-mail reconnects
             raise
     else:
-        open_request(item, timeout=10, internal_allowed=getattr(item, "internal_allowed", False))
+        # The operator's own address may lie in the town's network; one from a process model (which a
+        # town's admin uploads) may not: it could reach the server's own or internal services.
+        configured = settings.RATHAUS_BACKOFFICE_URL
+        open_request(item, timeout=10, internal_allowed=bool(configured) and item.full_url == configured)
 
 
 class _MailConnection:
