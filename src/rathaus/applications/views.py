@@ -134,7 +134,7 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             except UploadRefused as exc:
                 problems.setdefault(name, []).append(localized(exc))
                 continue
-            path = tuple(int(p) if p.isascii() and p.isdigit() else p for p in name.split("."))
+            path = tuple(p if (n := parse_int(p, max_digits=4)) is None else n for p in name.split("."))
             try:
                 data = with_file(data, path, upload.name, checked.content_type, raw)
             except IndexError:  # a list entry the form does not have (only a crafted request sends that)
@@ -144,8 +144,8 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
 
 def _matches(pattern: str, name: str) -> bool:
     a, b = pattern.split("."), name.split(".")
-    # "*" stands for an entry's number: ASCII digits only ("²" passes isdigit but not int).
-    return len(a) == len(b) and all(x == y or (x == "*" and y.isascii() and y.isdigit() and len(y) <= 4)
+    # "*" stands for an entry's number.
+    return len(a) == len(b) and all(x == y or (x == "*" and parse_int(y, max_digits=4) is not None)
                                     for x, y in zip(a, b, strict=True))
 
 

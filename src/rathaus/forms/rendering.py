@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rathaus.core.params import parse_int
 from rathaus_domain.forms.model import Field, FormSpec, Group, Step, display_value, format_bytes, value_at
 
 
@@ -164,8 +165,8 @@ def _label_for(step: Step, name: str) -> str:
     parts = name.split(".")
     for field in step.fields():
         field_parts = field.name.split(".")
-        if len(field_parts) == len(parts) and all(a == b or (a == "*" and b.isascii() and b.isdigit())
+        if len(field_parts) == len(parts) and all(a == b or (a == "*" and parse_int(b, max_digits=4) is not None)
                                                   for a, b in zip(field_parts, parts, strict=True)):
-            number = next((int(p) + 1 for p in parts if p.isascii() and p.isdigit()), None)
+            number = next((n + 1 for p in parts if (n := parse_int(p, max_digits=4)) is not None), None)
             return f"{field.label} ({number}.)" if number else field.label
     return name
