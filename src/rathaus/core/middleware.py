@@ -26,12 +26,13 @@ class RequestLimitsMiddleware:
             if request.path.startswith("/api/"):
                 return ProblemResponse(413, "Payload Too Large", detail, type_="payload-too-large")
             return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
-        # Form fields of ordinary (urlencoded) posts too; multipart bodies are left to the views and
-        # their forms (reading them here would read uploads before the views' own checks).
+        # Looked for in the raw text, nothing parsed: the path, the query and the fields of ordinary
+        # (urlencoded) posts; multipart bodies are left to the views and their forms (reading them
+        # here would read uploads before the views' own checks).
         urlencoded = request.method == "POST" and request.content_type == "application/x-www-form-urlencoded"
-        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
-                                         for params in ((request.GET, request.POST) if urlencoded else (request.GET,))
-                                         for key, values in params.lists()):
+        query = request.META.get("QUERY_STRING", "")
+        if ("\x00" in request.path or "%00" in query or "\x00" in query
+                or (urlencoded and (b"%00" in request.body or b"\x00" in request.body))):
             # No input of ours may hold a NUL character (PostgreSQL refuses it in text: a server error).
             detail = _("Die Adresse enthält ein Nullzeichen; so etwas kann keine Eingabe enthalten.")
             if request.path.startswith("/api/"):
