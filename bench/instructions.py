@@ -17,7 +17,7 @@ counting, ``callgrind_control`` switches counting on for the timed cases only.
 * **full stack**: dog registrations through ``application_submit`` on PostgreSQL with the jobs run
   in the same process right after commit (as ``bench/processes.py --tasks immediate --workers 1``):
   submission, process start with DMN, decision letter PDF in the case file, timeline and audit
-  entries, receipt, status e-mail and decision notice through the outbox (file backend).
+  entries, receipt and decision notice through the outbox (file backend).
 * **in memory, our engine** and **in memory, plain SpiffWorkflow**: as in bench/processes.py, the
   state serialized after each case in both (the full stack keeps no state of a completed run, so
   it does not serialize it).

@@ -13,7 +13,8 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
   PostgreSQL one statement). After commit its one job runs the process start (completeness
   check, DMN fee decision, script, gateway, decision letter PDF in the case file, outbox e-mail,
   status change, timeline and audit entries; one transaction), then sends the receipt e-mail
-  (reference and status link) and the e-mails the process queued (status, decision notice)
+  (reference and status link) and the e-mail the process queued (the decision notice; the model's
+  status step sends none, ``email=nein``)
   together, over one mail connection.
   By default (``--tasks db``, as in production) the jobs go through django-tasks-db and
   ``--db-workers`` ``rathaus worker`` processes run them (django-tasks-db's ``db_worker`` loop with
@@ -441,8 +442,8 @@ def main() -> None:
             "every case needs its decision letter"
         assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists(), "every outbox message must be delivered"
         mails = sum(path.read_text(errors="replace").count("\nMessage-ID: ") for path in (Path(media) / "mail").iterdir())
-        # Receipt, status e-mail and decision notice per case, in both phases.
-        assert mails == 6 * expected, f"{mails} e-mails written, expected {6 * expected} (3 per case)"
+        # Receipt and decision notice per case, in both phases.
+        assert mails == 4 * expected, f"{mails} e-mails written, expected {4 * expected} (2 per case)"
         assert audit_verify() == [], "the audit hash chain must verify after the run"
         vendor = connection.vendor
     finally:
@@ -464,7 +465,7 @@ def main() -> None:
           f"workers: {args.workers} with their own connection, jobs: {args.tasks}"
           + (f" ({args.db_workers} `rathaus worker` processes)" if args.tasks == "db" else " (run in the submitting process after commit)"))
     print(f"checked: every process completed, {2 * expected} decision letters stored, {mails} e-mails written "
-          "(receipt, status e-mail, decision notice per case), outbox empty, audit hash chain verifies")
+          "(receipt and decision notice per case), outbox empty, audit hash chain verifies")
     print("                                                           cases/s   CPU ms/case (bench processes)   "
           "machine CPU ms/case (PostgreSQL included)")
     print(f"full stack (submission, process, PDFs, e-mails, audit):   {full:8.1f}   {1000 * full_cpu / args.cases:8.2f}"

@@ -545,11 +545,13 @@ def _replay(municipality, idempotency_key: str, request_hash: str) -> Submission
 
 
 def application_change_status(*, application: Application, status: str, public_text: str = "", actor, ip: str | None = None,
-                              read_locked: bool = False) -> StatusChange:
+                              read_locked: bool = False, email: bool = True) -> StatusChange:
     """Move an application to a new status with the text the citizen will read.
 
     `read_locked`: the caller's transaction holds the application's row lock and read `application`
     under it (as the process start does), so it is not read again.
+    `email`: whether the citizen gets an e-mail about it (a process that has just sent her a notice
+    saying the same thing turns it off); the status page shows the change either way.
     """
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
@@ -571,7 +573,7 @@ def application_change_status(*, application: Application, status: str, public_t
 
             event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
                        data=application_event_data(locked, previous_status=old))
-        if locked.applicant_email:
+        if email and locked.applicant_email:
             status_message(change)  # the e-mail, through the outbox: not lost if a worker dies
         audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"{locked.reference}: {old} → {status}", data={"from": old, "to": status}, ip_address=ip)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from rathaus.accounts.models import Role
@@ -27,11 +28,14 @@ def test_first_dog_is_decided_automatically_with_90_euros(submit, dog_data):
     assert decision.data["inputs"]["Bereits gehaltene Hunde"] == 0
     assert decision.data["matched_rules"][0]["annotation"] == "Erster Hund: Regelsteuersatz"
     assert Document.objects.filter(application=application, document_type="decision").count() == 1
-    # The decision notice and the e-mail about the new status; the receipt is an outbox message of its own.
+    # The receipt and the decision notice; the status step does not e-mail the same news again
+    # (email=nein in the model), though the status page shows the new status and its text.
     keys = OutboxMessage.objects.filter(kind="email").exclude(idempotency_key__startswith="receipt:").values_list(
         "idempotency_key", flat=True)
-    assert sorted(key.split(":")[0] for key in keys) == [application.reference, "status"]
+    assert [key.split(":")[0] for key in keys] == [application.reference]
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    assert [m.subject for m in mail.outbox] == [f"Eingangsbestätigung {application.reference}",
+                                                f"Ihr Hundesteuerbescheid ({application.reference})"]
     # The status step writes under the start's lock: the row, its history and the subscribers' event agree.
     application.refresh_from_db()
     assert application.status == "approved" and application.closed_at is not None
@@ -138,14 +142,21 @@ def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(su
     assert "Falsche Zone." in application.history.last().public_text
 
 
-def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_data, town, make_staff):
+def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_data, town, make_staff,
+                                                               django_capture_on_commit_callbacks):
     application = submit("halteverbot-umzug", street_data)
     assert application.status == "in_review"
     assert "45 €" in application.history.last().public_text
     task = UserTask.objects.get(application=application)
-    task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
+    before = len(mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):  # the e-mails go out after the commit
+        task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
     application.refresh_from_db()
     assert application.status == "waiting"
+    assert "Verwendungszweck" in application.history.last().public_text  # on her status page
+    # One e-mail asks her to pay; the status step after it (email=nein) does not say it again.
+    [payment_request] = mail.outbox[before:]
+    assert payment_request.subject == f"Zahlungsaufforderung {application.reference}"
     instance = ProcessInstance.objects.get(application=application)
     assert instance.waiting_messages == ["payment_received"]
     assert Timer.objects.filter(instance=instance).count() == 1
@@ -155,6 +166,22 @@ def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_da
     assert application.status == "approved"
     assert instance.status == InstanceStatus.COMPLETED
     assert not Timer.objects.filter(instance=instance).exists()
+
+
+def test_the_status_step_checks_its_parameters_when_the_model_is_checked():
+    from rathaus.processes.demo import DEMO_DIR
+    from rathaus.processes.services import process_check
+
+    bpmn = (DEMO_DIR / "street_space.bpmn").read_bytes()
+    dmn = ("street_fee.dmn", (DEMO_DIR / "street_fee.dmn").read_bytes())
+    assert not [p for p in process_check([("street.bpmn", bpmn), dmn]) if p["code"] == "invalid-step-parameter"]
+    wrong = bpmn.replace(b'name="email">nein<', b'name="email">vielleicht<').replace(
+        b'name="status">closed<', b'name="status">erledigt<')
+    problems = {p["element_id"]: p for p in process_check([("street.bpmn", wrong), dmn])
+                if p["code"] == "invalid-step-parameter"}
+    assert set(problems) == {"set_waiting", "set_closed"}
+    assert "«vielleicht» ist weder «ja» noch «nein»" in problems["set_waiting"]["message_de"]
+    assert "«erledigt» ist kein Status" in problems["set_closed"]["message_de"]
 
 
 def test_unpaid_street_space_closes_after_fourteen_days(submit, street_data, town, make_staff):

@@ -51,15 +51,17 @@ def test_the_submission_job_sends_every_email_of_the_automatic_decision_without_
     _run(job)
     application.refresh_from_db()
     assert application.status == "approved"
-    # Receipt, the e-mail about the new status and the decision notice, each sent once by that job.
-    assert _keys() == sorted([application.reference, "receipt", "status"])
-    assert [m.to for m in mail.outbox] == [[dog_data["owner"]["email"]]] * 3
-    status_mail = next(m for m in mail.outbox if m.subject.startswith("Neuer Stand"))
-    assert application.reference in status_mail.subject and "Bewilligt – Ihr Hund ist angemeldet." in status_mail.body
+    # The receipt and the decision notice, each sent once by that job; the model's status step
+    # (email=nein) adds no third e-mail saying the same as the notice.
+    assert _keys() == sorted([application.reference, "receipt"])
+    assert [m.to for m in mail.outbox] == [[dog_data["owner"]["email"]]] * 2
+    notice = next(m for m in mail.outbox if m.subject.startswith("Ihr Hundesteuerbescheid"))
+    assert application.reference in notice.subject and "Die Hundesteuer beträgt 90 € im Jahr." in notice.body
+    assert "Bewilligt" not in " ".join(m.subject for m in mail.outbox)
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
     assert [j.task_path for j in _jobs()] == ["rathaus.applications.tasks.application_received"]  # no job per e-mail
     _run(job)  # the job once more (as after a crash): nothing is sent twice
-    assert len(mail.outbox) == 3
+    assert len(mail.outbox) == 2
 
 
 def test_a_status_change_by_staff_is_sent_by_a_job_of_its_own_exactly_once(db_queue, town, demo_services, dog_data,
@@ -222,7 +224,7 @@ def test_the_citizens_emails_do_not_wait_for_subscribers_webhooks(db_queue, town
     application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data)
     [job] = _jobs()
     _run(job)
-    assert seen == [3]  # receipt, status and decision notice were out before the webhooks were called
+    assert seen == [2]  # the receipt and the decision notice were out before the webhooks were called
 
 
 def test_a_composer_that_breaks_the_transaction_holds_up_no_other_email(db_queue, town):

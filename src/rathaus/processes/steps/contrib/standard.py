@@ -131,17 +131,43 @@ def notify_citizen(ctx: StepContext) -> dict[str, Any]:
     return {"citizen_notified": True}
 
 
-@register("set_status", description="Status des Antrags setzen (mit Text für die Bürgerin / den Bürger)")
+_YES = ("ja", "yes", "true", "1")
+_NO = ("nein", "no", "false", "0")
+
+
+def _status_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    from rathaus.applications.models import Status
+
+    problems = []
+    status, allowed = params.get("status", "").strip(), ", ".join(Status.values)
+    if status and status not in Status.values:
+        problems.append((f"Parameter «status»: «{status[:50]}» ist kein Status (erlaubt: {allowed})",
+                         f"parameter «status»: «{status[:50]}» is not a status (allowed: {allowed})"))
+    email = params.get("email", "").strip().lower()
+    if email and email not in _YES + _NO:
+        problems.append((f"Parameter «email»: «{email[:50]}» ist weder «ja» noch «nein»",
+                         f"parameter «email»: «{email[:50]}» is neither «ja» (yes) nor «nein» (no)"))
+    return problems
+
+
+@register("set_status", description="Status des Antrags setzen (mit Text für die Bürgerin / den Bürger)",
+          check_params=_status_params)
 def set_status(ctx: StepContext) -> dict[str, Any]:
-    """``status`` (received/in_review/waiting/approved/rejected/closed) and ``text`` the citizen reads."""
+    """``status`` (received/in_review/waiting/approved/rejected/closed) and ``text`` the citizen reads.
+
+    ``email``: «nein» when the process has just written to the citizen about the same thing (a
+    decision notice, a payment request), so she does not get a second e-mail saying it again; the
+    new status and its text are on her status page either way. Default «ja».
+    """
     from rathaus.applications.services import application_change_status
 
     case = current_case()
-    status = str(ctx.params.get("status") or "in_review")
+    status = str(ctx.params.get("status") or "in_review").strip()
     text = _format(str(ctx.params.get("text") or ""), dict(ctx.data))
+    email = str(ctx.params.get("email") or "ja").strip().lower() not in _NO
     if case.application.status != status or text:
         application_change_status(application=case.application, status=status, public_text=text, actor=None,
-                                  read_locked=case.application_locked)
+                                  read_locked=case.application_locked, email=email)
     return {"status": status}
 
 
