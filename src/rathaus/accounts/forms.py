@@ -2,7 +2,7 @@ from datetime import date
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm
 from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,22 @@ class LoginForm(AuthenticationForm):
         super().confirm_login_allowed(user)
         if not user.email_verified and not user.memberships.exists():
             raise forms.ValidationError(self.error_messages["unverified"], code="unverified")
+
+
+class StaffUserCreationForm(AdminUserCreationForm):
+    """The admin's form for a new account (the only way to create staff): the e-mail address is required and unique."""
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+    def clean_email(self):
+        # Unique regardless of case, as registration and login treat addresses.
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(_("Es gibt schon ein Konto mit dieser E-Mail-Adresse. Bitte geben Sie eine andere an."),
+                                        code="unique")
+        return email
 
 
 class RegisterForm(forms.Form):

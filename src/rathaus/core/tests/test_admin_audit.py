@@ -127,7 +127,7 @@ def test_making_someone_superuser_and_setting_a_password_are_audited(admin_clien
 
 def test_adding_and_deleting_a_user_is_audited(admin_client, operator):
     response = admin_client.post("/verwaltung/accounts/user/add/", {
-        "username": "neu@example.org", "password1": "Ein-neues-Passwort-42", "password2": "Ein-neues-Passwort-42",
+        "username": "neu@example.org", "email": "neu@example.org", "password1": "Ein-neues-Passwort-42", "password2": "Ein-neues-Passwort-42",
         "usable_password": "true", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
     assert response.status_code == 302, response.content.decode()[:3000]
     from rathaus.accounts.models import User
@@ -139,6 +139,42 @@ def test_adding_and_deleting_a_user_is_audited(admin_client, operator):
     assert not User.objects.filter(pk=person_id).exists()
     [entry] = AuditEntry.objects.filter(action="admin.deleted", object_type="accounts.user", object_id=str(person_id))
     assert entry.actor == operator
+
+
+def _add_user(client, username: str, email: str | None):
+    data = {"username": username, "password1": "Ein-neues-Passwort-42", "password2": "Ein-neues-Passwort-42",
+            "usable_password": "true", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}
+    if email is not None:
+        data["email"] = email
+    return client.post("/verwaltung/accounts/user/add/", data)
+
+
+def test_the_admin_adds_staff_accounts_one_after_another_each_with_its_own_email(admin_client, operator):
+    from rathaus.accounts.models import User
+
+    page = admin_client.get("/verwaltung/accounts/user/add/").content.decode()
+    assert 'name="email"' in page
+    assert _add_user(admin_client, "sachbearbeitung1", "eins@musterstadt.example").status_code == 302
+    assert _add_user(admin_client, "sachbearbeitung2", "zwei@musterstadt.example").status_code == 302
+    assert set(User.objects.filter(username__startswith="sachbearbeitung").values_list("email", flat=True)) == {
+        "eins@musterstadt.example", "zwei@musterstadt.example"}
+
+
+@pytest.mark.parametrize(("email", "message"), [
+    (None, "Dieses Feld ist zwingend erforderlich."),
+    ("", "Dieses Feld ist zwingend erforderlich."),
+    ("EINS@Musterstadt.example", "Es gibt schon ein Konto mit dieser E-Mail-Adresse."),
+])
+def test_the_admin_refuses_a_new_account_without_an_email_or_with_a_taken_one(admin_client, operator, email, message):
+    from rathaus.accounts.models import User
+
+    assert _add_user(admin_client, "sachbearbeitung1", "eins@musterstadt.example").status_code == 302
+    count = User.objects.count()
+    response = _add_user(admin_client, "sachbearbeitung2", email)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert User.objects.count() == count
+    assert not User.objects.filter(username="sachbearbeitung2").exists()
 
 
 def test_bulk_deleting_services_is_audited_per_service_in_its_towns_chain(admin_client, operator, demo_services, town):
