@@ -302,5 +302,5 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
 
 
 def client_ip(request) -> str | None:
-    """The client's address as the web server saw it (proxies set REMOTE_ADDR via the WSGI server)."""
+    """The client's address: REMOTE_ADDR, which TrustedProxyMiddleware sets from X-Forwarded-For behind proxies."""
     return request.META.get("REMOTE_ADDR") or None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -38,4 +40,27 @@ class RequestLimitsMiddleware:
             if request.path.startswith("/api/"):
                 return ProblemResponse(400, "Bad Request", detail, type_="invalid-request")
             return HttpResponse(detail, status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+class TrustedProxyMiddleware:
+    """Behind RATHAUS_TRUSTED_PROXY_COUNT reverse proxies, REMOTE_ADDR becomes the client's address.
+
+    Each proxy appends the address it was called from to X-Forwarded-For, so the client is the
+    entry that many places from the right; entries further left are whatever the client sent.
+    Set first, it is what the audit trail, the rate limits and the login lockout all read.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        count = settings.RATHAUS_TRUSTED_PROXY_COUNT
+        if count > 0:
+            entries = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+            if len(entries) >= count:
+                try:
+                    request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(entries[-count]))
+                except ValueError:
+                    pass  # not an address: keep the proxy's, which at least counts all such requests together
         return self.get_response(request)

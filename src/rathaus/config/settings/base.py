@@ -24,6 +24,10 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+# Reverse proxies (load balancers) in front of the web server that append the client's address to
+# X-Forwarded-For. 0: the header is ignored and REMOTE_ADDR is the client. Too high a number lets
+# clients choose their address (for rate limits, the login lockout and the audit trail).
+RATHAUS_TRUSTED_PROXY_COUNT = env.int("RATHAUS_TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -53,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it reads the client's address from REMOTE_ADDR.
+    "rathaus.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "rathaus.core.middleware.RequestLimitsMiddleware",
