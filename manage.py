@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-import os
 import sys
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rathaus.config.settings.dev")
+    from rathaus.config.envfile import choose_settings
+
+    choose_settings()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

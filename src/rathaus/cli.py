@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 # Commands are spelt with hyphens on the command line and with underscores in Django.
@@ -18,7 +17,9 @@ def main(argv: list[str] | None = None) -> None:
         from rathaus.exchanges.allocate_cli import main as allocate_file_main
 
         sys.exit(allocate_file_main(argv[3:]))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rathaus.config.settings.dev")
+    from rathaus.config.envfile import choose_settings
+
+    choose_settings()
     if len(argv) > 1:
         argv[1] = ALIASES.get(argv[1], argv[1])
     argv[0] = "rathaus"

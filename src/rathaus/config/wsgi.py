@@ -1,6 +1,6 @@
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rathaus.config.settings.dev")
+from rathaus.config.envfile import choose_settings
+
+choose_settings()
 application = get_wsgi_application()

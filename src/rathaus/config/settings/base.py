@@ -4,14 +4,16 @@ from pathlib import Path
 
 import environ
 
+from rathaus.config.envfile import read_env_file
 from rathaus.config.storage import storages_from_env
 
 BASE_DIR = Path(__file__).resolve().parents[4]
 SRC_DIR = BASE_DIR / "src" / "rathaus"
 
 env = environ.Env()
-# A local .env is optional; production passes real environment variables.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is optional; production passes real environment variables. The entry points read it
+# already (to choose this module); read again for anything that imports settings by itself.
+read_env_file()
 
 VAR_DIR = Path(env.str("RATHAUS_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
