@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -67,7 +67,8 @@ class LoginView(auth_views.LoginView):
         if user.memberships.exists():
             # Staff always pass a second factor before any staff page.
             step = "accounts:otp" if user_has_device(user) else "accounts:otp_setup"
-            return redirect(f"{redirect(step).url}?next={self.get_success_url()}")
+            # get_success_url() checked the host; encoded, its own query survives (?next=/a/?x=1&y=2).
+            return redirect(f"{reverse(step)}?{urlencode({'next': self.get_success_url()})}")
         return response
 
     def form_invalid(self, form):

@@ -185,6 +185,25 @@ def test_staff_with_a_device_must_enter_a_valid_code(client, town, make_staff):
     assert actions == ["account.login", "account.2fa_failed", "account.2fa_failed", "account.2fa_passed"]
 
 
+def test_staff_land_on_the_page_they_asked_for_with_its_whole_query_after_the_second_factor(client, town, make_staff):
+    staff = make_staff(town)
+    device = TOTPDevice.objects.get(user=staff)
+    wanted = f"/m/{town.slug}/verwaltung/posteingang/?x=1&y=2&q=M%C3%BCller+%26+Co"
+    response = client.post("/konto/anmelden/", {"username": staff.email, "password": PASSWORD, "next": wanted})
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response["Location"]).query)["next"] == [wanted]
+
+    passed = client.post(response["Location"], {"token": code_for(device)})
+    assert passed.status_code == 302 and passed["Location"] == wanted
+
+
+def test_the_login_next_cannot_point_to_another_site_through_the_second_factor(client, town, make_staff):
+    staff = make_staff(town)
+    response = client.post("/konto/anmelden/", {"username": staff.email, "password": PASSWORD,
+                                                "next": "https://evil.example/?x=1&y=2"})
+    assert parse_qs(urlsplit(response["Location"]).query)["next"] == ["/"]
+
+
 def test_second_factor_next_cannot_point_to_another_site(client, town, make_staff):
     staff = make_staff(town)
     device = TOTPDevice.objects.get(user=staff)
