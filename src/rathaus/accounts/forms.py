@@ -55,7 +55,10 @@ class StaffUserCreationForm(AdminUserCreationForm):
 class RegisterForm(forms.Form):
     first_name = forms.CharField(label=_("Vorname"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = forms.CharField(label=_("Nachname"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    email = forms.EmailField(label=_("E-Mail-Adresse"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    # The address is also the user name (user_register), whose column is shorter than an e-mail address may be.
+    email = forms.EmailField(label=_("E-Mail-Adresse"), max_length=User._meta.get_field("username").max_length,
+                             error_messages={"max_length": _("Die E-Mail-Adresse ist zu lang: Sie darf höchstens %(limit_value)d Zeichen haben.")},
+                             widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(label=_("Passwort"), strip=False, help_text=_("Mindestens 10 Zeichen, nicht nur Ziffern."),
                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 

@@ -102,6 +102,20 @@ def test_registration_refuses_weak_passwords_and_taken_addresses(client, make_us
     assert len(mail.outbox) == 0
 
 
+def test_registration_refuses_an_address_longer_than_an_account_can_store(client):
+    long_address = "a" * 60 + "@" + "b" * 60 + "." + "c" * 30 + ".example"  # 160 characters, valid otherwise
+    page = client.get("/konto/registrieren/").content.decode()
+    assert 'maxlength="150"' in page
+    response = register(client, email=long_address)
+    assert response.status_code == 200
+    assert "Die E-Mail-Adresse ist zu lang: Sie darf höchstens 150 Zeichen haben." in response.content.decode()
+    assert not User.objects.exists()
+    assert len(mail.outbox) == 0
+    fits = "a" * 60 + "@" + "b" * 60 + "." + "c" * 20 + ".example"  # 150 characters
+    assert register(client, email=fits).status_code == 200
+    assert User.objects.get().username == fits
+
+
 def test_failed_login_is_audited_with_the_attempted_name(client, make_user):
     make_user("erika@example.org")
     response = login(client, "erika@example.org", "falsch")
