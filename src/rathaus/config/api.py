@@ -1,6 +1,7 @@
 """The JSON API: one NinjaAPI, routers per app, RFC 9457 problem documents for every error."""
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -33,18 +34,18 @@ def _validation(request, exc: ValidationError):
         {"pointer": "/" + "/".join(str(p) for p in e.get("loc", [])[1:]), "detail": e.get("msg", ""), "code": e.get("type", "")}
         for e in exc.errors
     ]
-    return ProblemResponse(422, "Unprocessable Content", "Die Anfrage ist unvollständig oder falsch aufgebaut.",
+    return ProblemResponse(422, "Unprocessable Content", _("Die Anfrage ist unvollständig oder falsch aufgebaut."),
                            type_="invalid-request", errors=errors)
 
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return ProblemResponse(404, "Not Found", "Nicht gefunden.", type_="not-found")
+    return ProblemResponse(404, "Not Found", _("Nicht gefunden."), type_="not-found")
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
-    return ProblemResponse(401, "Unauthorized", "Zugangsdaten fehlen oder sind ungültig.", type_="unauthorized")
+    return ProblemResponse(401, "Unauthorized", _("Zugangsdaten fehlen oder sind ungültig."), type_="unauthorized")
 
 
 @api.exception_handler(HttpError)

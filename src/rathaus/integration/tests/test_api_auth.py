@@ -136,3 +136,18 @@ def test_token_over_real_http(live_server, town, make_token, submit_dog):
         urllib.request.urlopen(wrong, timeout=10)
     assert refused.value.code == 401
     assert refused.value.headers["Content-Type"] == PROBLEM
+
+
+@pytest.mark.parametrize(("language", "unauthorized", "invalid", "not_found"), [
+    ("de", "Zugangsdaten fehlen oder sind ungültig.", "Die Anfrage ist unvollständig oder falsch aufgebaut.", "Nicht gefunden."),
+    ("en", "Credentials are missing or invalid.", "The request is incomplete or malformed.", "Not found."),
+])
+def test_api_problems_speak_the_language_the_client_asks_for(town, make_token, language, unauthorized, invalid, not_found):
+    headers = {"Accept-Language": language}
+    missing = Client().get(CASES, headers=headers)
+    assert (missing.status_code, missing.json()["detail"]) == (401, unauthorized)
+    raw = make_token()
+    bad = Client().get(CASES, {"status": "lost"}, headers={**headers, **bearer(raw)})
+    assert (bad.status_code, bad.json()["detail"]) == (422, invalid)
+    unknown = Client().get("/api/v1/m/gibt-es-nicht/services", headers=headers)
+    assert (unknown.status_code, unknown.json()["detail"]) == (404, not_found)
