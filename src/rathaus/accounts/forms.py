@@ -62,10 +62,12 @@ class RegisterForm(forms.Form):
     password = forms.CharField(label=_("Passwort"), strip=False, help_text=_("Mindestens 10 Zeichen, nicht nur Ziffern."),
                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
+    email_taken = _("Für diese E-Mail-Adresse gibt es schon ein Konto. Melden Sie sich an oder setzen Sie Ihr Passwort zurück.")
+
     def clean_email(self):
         email = self.cleaned_data["email"].lower()
         if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("Für diese E-Mail-Adresse gibt es schon ein Konto. Melden Sie sich an oder setzen Sie Ihr Passwort zurück."))
+            raise forms.ValidationError(self.email_taken, code="taken")
         return email
 
     def clean(self):

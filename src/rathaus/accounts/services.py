@@ -7,7 +7,7 @@ from datetime import date
 
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,13 +21,23 @@ VERIFY_SALT = "rathaus.accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
 
 
+class EmailTaken(Exception):
+    """Another account with the address was stored after the form checked it (two registrations at once)."""
+
+
 def user_register(*, first_name: str, last_name: str, email: str, password: str, site_url: str, ip: str | None = None) -> User:
-    """Create a citizen account and send the verification link after commit."""
-    with transaction.atomic():
-        user = User(username=email, email=email, first_name=first_name, last_name=last_name)
-        user.set_password(password)
-        user.save()
-        audit_record(action="account.registered", actor=user, obj=user, ip_address=ip)
+    """Create a citizen account and send the verification link after commit.
+
+    Raises EmailTaken if a concurrent registration stored the address first.
+    """
+    try:
+        with transaction.atomic():
+            user = User(username=email, email=email, first_name=first_name, last_name=last_name)
+            user.set_password(password)
+            user.save()
+            audit_record(action="account.registered", actor=user, obj=user, ip_address=ip)
+    except IntegrityError as exc:
+        raise EmailTaken from exc
     token = signing.dumps({"u": user.pk, "e": email}, salt=VERIFY_SALT)
     link = site_url.rstrip("/") + reverse("accounts:verify", kwargs={"token": token})
     transaction.on_commit(lambda: send_mail(
@@ -161,6 +171,9 @@ def erasure_request(*, user: User, reason: str, ip: str | None = None) -> list[D
     today = timezone.localdate()
     created: list[DataSubjectRequest] = []
     with transaction.atomic():
+        # One request of hers at a time (a double click): the second waits here and then sees the
+        # first's open requests, instead of inserting the same ones and failing on the constraint.
+        User.objects.select_for_update().only("pk").get(pk=user.pk)
         already_open = set(DataSubjectRequest.objects.filter(user=user, kind=RequestKind.ERASURE, state=RequestState.OPEN)
                            .values_list("municipality_id", flat=True))
         for municipality in municipalities_with_data(user=user):

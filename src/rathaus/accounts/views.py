@@ -142,8 +142,12 @@ def logout_view(request):
 def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.user_register(**form.cleaned_data, site_url=request.build_absolute_uri("/"), ip=client_ip(request))
-        return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
+        try:
+            services.user_register(**form.cleaned_data, site_url=request.build_absolute_uri("/"), ip=client_ip(request))
+        except services.EmailTaken:
+            form.add_error("email", form.email_taken)
+        else:
+            return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
     return render(request, "accounts/register.html", {"form": form})
 
 
