@@ -2,7 +2,7 @@ from datetime import date
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm
+from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, PasswordResetForm
 from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -64,9 +64,15 @@ class RegisterForm(forms.Form):
 
     email_taken = _("Für diese E-Mail-Adresse gibt es schon ein Konto. Melden Sie sich an oder setzen Sie Ihr Passwort zurück.")
 
+    #: The account not yet verified that already has the address: registering again sends a fresh link.
+    pending_user: User | None = None
+
     def clean_email(self):
         email = self.cleaned_data["email"].lower()
-        if User.objects.filter(email__iexact=email).exists():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is not None and not user.email_verified and user.is_active and not user.memberships.exists():
+            self.pending_user = user
+        elif user is not None:
             raise forms.ValidationError(self.email_taken, code="taken")
         return email
 
@@ -79,6 +85,11 @@ class RegisterForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return data
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    email = forms.EmailField(label=_("E-Mail-Adresse"), max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
 
 
 class TokenForm(forms.Form):

@@ -38,14 +38,56 @@ def user_register(*, first_name: str, last_name: str, email: str, password: str,
             audit_record(action="account.registered", actor=user, obj=user, ip_address=ip)
     except IntegrityError as exc:
         raise EmailTaken from exc
-    token = signing.dumps({"u": user.pk, "e": email}, salt=VERIFY_SALT)
-    link = site_url.rstrip("/") + reverse("accounts:verify", kwargs={"token": token})
+    link = _verification_link(user, site_url)
     transaction.on_commit(lambda: send_mail(
         _("Bitte bestätigen Sie Ihre E-Mail-Adresse"),
         _("Guten Tag %(name)s,\n\nbitte bestätigen Sie Ihr Konto mit diesem Link (gültig 3 Tage):\n%(link)s\n\nWenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht.")
         % {"name": user.get_full_name(), "link": link},
         None, [email],
     ))
+    return user
+
+
+def _verification_link(user: User, site_url: str) -> str:
+    token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
+    return site_url.rstrip("/") + reverse("accounts:verify", kwargs={"token": token})
+
+
+def user_verification_resend(*, user: User, site_url: str, ip: str | None = None) -> None:
+    """Send a fresh verification link to an account not yet verified (she registered again with its address).
+
+    The account keeps the password chosen first: whoever registers again only proves nothing, so the
+    e-mail points to the password reset for the case she has forgotten it.
+    """
+    if user.email_verified:
+        raise ValueError("the address is verified already")
+    with transaction.atomic():
+        audit_record(action="account.verification_resent", actor=user, obj=user, ip_address=ip)
+    link = _verification_link(user, site_url)
+    reset = site_url.rstrip("/") + reverse("accounts:password_reset")
+    email = user.email
+    transaction.on_commit(lambda: send_mail(
+        _("Bitte bestätigen Sie Ihre E-Mail-Adresse"),
+        _("Guten Tag %(name)s,\n\nfür diese E-Mail-Adresse gibt es schon ein Konto, das noch nicht bestätigt ist. "
+          "Bitte bestätigen Sie es mit diesem Link (gültig 3 Tage):\n%(link)s\n\n"
+          "Melden Sie sich danach mit dem Passwort an, das Sie beim ersten Mal gewählt haben. "
+          "Wenn Sie es nicht mehr wissen, legen Sie hier ein neues fest:\n%(reset)s\n\n"
+          "Wenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht.")
+        % {"name": user.get_full_name(), "link": link, "reset": reset},
+        None, [email],
+    ))
+
+
+def user_password_reset(*, user: User, password: str, ip: str | None = None) -> User:
+    """Set the password chosen through a reset link; the link reached her mailbox, so the address is verified too."""
+    with transaction.atomic():
+        user.set_password(password)
+        fields = ["password"]
+        if not user.email_verified:
+            user.email_verified = True
+            fields.append("email_verified")
+        user.save(update_fields=fields)
+        audit_record(action="account.password_reset", actor=user, obj=user, ip_address=ip)
     return user
 
 

@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_otp import devices_for_user, match_token, user_has_device
 from django_otp import login as otp_login
+from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from rathaus.core.audit import audit_record, client_ip
@@ -38,6 +39,7 @@ from .forms import (
     DataRequestRefuseForm,
     ErasureRequestForm,
     LoginForm,
+    PasswordResetRequestForm,
     ProfileForm,
     RegisterForm,
     TokenForm,
@@ -138,17 +140,59 @@ def logout_view(request):
     return redirect("portal:home")
 
 
+def _email_key(group, request) -> str:
+    return (request.POST.get("email") or "").strip().lower()
+
+
 @ratelimit(key="ip", rate="10/h", method="POST", block=True)
 def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        site_url, ip = request.build_absolute_uri("/"), client_ip(request)
+        if form.pending_user is not None:
+            # Registered before, never verified: a fresh link, with the same answer as a new account
+            # (no one learns whether the address has an account). A few per address and hour only.
+            if not is_ratelimited(request, group="accounts.resend-verification", key=_email_key, rate="3/h", increment=True):
+                services.user_verification_resend(user=form.pending_user, site_url=site_url, ip=ip)
+            return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
         try:
-            services.user_register(**form.cleaned_data, site_url=request.build_absolute_uri("/"), ip=client_ip(request))
+            services.user_register(**form.cleaned_data, site_url=site_url, ip=ip)
         except services.EmailTaken:
             form.add_error("email", form.email_taken)
         else:
             return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
     return render(request, "accounts/register.html", {"form": form})
+
+
+@method_decorator(ratelimit(key="ip", rate="10/h", method="POST", block=True), name="post")
+@method_decorator(ratelimit(key=_email_key, rate="5/h", method="POST", block=True), name="post")
+class PasswordResetView(auth_views.PasswordResetView):
+    """Asks for the address; whether it has an account or not, the answer is the same page."""
+
+    form_class = PasswordResetRequestForm
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+@method_decorator(ratelimit(key="ip", rate="20/h", method="POST", block=True), name="post")
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        services.user_password_reset(user=form.user, password=form.cleaned_data["new_password1"], ip=client_ip(self.request))
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return redirect(self.get_success_url())
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
 
 
 def verify_email(request, token: str):

@@ -241,3 +241,130 @@ def test_logout_is_post_only_and_audited(client, make_user):
     assert client.post("/konto/abmelden/").status_code == 302
     assert "_auth_user_id" not in client.session
     assert AuditEntry.objects.filter(action="account.logout", actor=user).count() == 1
+
+
+# ---------------------------------------------------------------- lost verification link, forgotten password
+
+
+def _link(message, path: str) -> str:
+    return re.search(rf"http://testserver({path}[^\s]+/)", message.body).group(1)
+
+
+def test_an_expired_verification_link_tells_her_to_ask_for_a_new_one(client, django_capture_on_commit_callbacks, monkeypatch):
+    from rathaus.accounts import services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        register(client)
+    monkeypatch.setattr(services, "VERIFY_MAX_AGE", -1)  # three days later
+    page = client.get(_link(mail.outbox[0], "/konto/bestaetigen/"))
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert "Registrieren Sie sich noch einmal mit derselben E-Mail-Adresse" in html
+    assert 'href="/konto/registrieren/"' in html and 'href="/konto/passwort-vergessen/"' in html
+    assert "Konto erneut anlegen" not in html
+    assert not User.objects.get().email_verified
+
+
+def test_registering_again_with_an_unverified_address_sends_a_fresh_link_and_keeps_the_account(
+        client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        register(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = register(client, email="ERIKA@example.org", password="Ein-ganz-anderes-Passwort-2")
+    assert again.status_code == 200
+    assert "Wir haben eine E-Mail an erika@example.org geschickt." in again.content.decode()
+    assert User.objects.count() == 1
+    assert [m.to for m in mail.outbox] == [["erika@example.org"], ["erika@example.org"]]
+    assert "http://testserver/konto/passwort-vergessen/" in mail.outbox[1].body
+
+    verified = client.get(_link(mail.outbox[1], "/konto/bestaetigen/"))
+    assert verified.status_code == 302 and verified["Location"] == "/konto/anmelden/"
+    # Registering again proves nothing: the password stays the one chosen first.
+    assert "_auth_user_id" not in login(client, "erika@example.org", "Ein-ganz-anderes-Passwort-2").wsgi_request.session
+    assert login(client, "erika@example.org").status_code == 302
+    actions = list(AuditEntry.objects.filter(actor=User.objects.get()).order_by("id").values_list("action", flat=True))
+    assert actions == ["account.registered", "account.verification_resent", "account.email_verified", "account.login"]
+
+
+def _main(response) -> str:
+    """The page's main content (the rest holds per-response nonces)."""
+    return re.search(r"<main.*</main>", response.content.decode(), re.S).group(0)
+
+
+def test_registering_again_answers_as_a_new_registration_and_mails_a_few_links_per_hour(
+        client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        new = register(client, email="neu@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        register(client)
+    mail.outbox.clear()
+    answers = []
+    for _ in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            answers.append(register(client))
+    assert {a.status_code for a in answers} == {200}
+    expected = _main(new).replace("neu@example.org", "erika@example.org")
+    assert {_main(a) for a in answers} == {expected}
+    assert len(mail.outbox) == 3  # then nothing more for this address this hour, with the same answer
+
+
+def test_a_verified_address_still_cannot_be_registered_again(client, make_user):
+    make_user("erika@example.org")
+    response = register(client)
+    assert "Für diese E-Mail-Adresse gibt es schon ein Konto." in response.content.decode()
+    assert len(mail.outbox) == 0
+
+
+def _request_reset(client, email):
+    return client.post("/konto/passwort-vergessen/", {"email": email})
+
+
+def test_a_forgotten_password_is_replaced_through_a_link_by_e_mail(client, make_user):
+    user = make_user("erika@example.org")
+    assert 'href="/konto/passwort-vergessen/"' in client.get("/konto/anmelden/").content.decode()
+    response = _request_reset(client, "Erika@Example.org")
+    assert response.status_code == 302 and response["Location"] == "/konto/passwort-vergessen/gesendet/"
+    assert "Wenn es zu dieser E-Mail-Adresse ein Konto gibt" in client.get(response["Location"]).content.decode()
+    [message] = mail.outbox
+    assert message.to == ["erika@example.org"] and message.subject == "Ihr neues Passwort"
+    assert "Sie haben ein neues Passwort für Ihr Konto angefordert." in message.body
+
+    form_url = client.get(_link(message, "/konto/passwort-neu/"))["Location"]
+    page = client.get(form_url)
+    assert page.status_code == 200 and "Neues Passwort festlegen" in page.content.decode()
+    weak = client.post(form_url, {"new_password1": "123", "new_password2": "123"})
+    assert weak.status_code == 200
+    saved = client.post(form_url, {"new_password1": "Ein-neues-Passwort-42", "new_password2": "Ein-neues-Passwort-42"})
+    assert saved.status_code == 302 and saved["Location"] == "/konto/passwort-neu/fertig/"
+    assert "Neues Passwort gespeichert" in client.get(saved["Location"]).content.decode()
+    assert login(client, "erika@example.org").status_code == 200  # the old one is gone
+    assert login(client, "erika@example.org", "Ein-neues-Passwort-42").status_code == 302
+    assert AuditEntry.objects.filter(action="account.password_reset", actor=user).count() == 1
+    # The link works once.
+    used = client.get(_link(message, "/konto/passwort-neu/"))
+    assert "Der Link ist ungültig oder abgelaufen" in used.content.decode()
+
+
+def test_a_password_reset_answers_alike_for_unknown_addresses_and_sends_nothing(client, make_user):
+    make_user("erika@example.org")
+    known, unknown = _request_reset(client, "erika@example.org"), _request_reset(client, "niemand@example.org")
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    assert [m.to for m in mail.outbox] == [["erika@example.org"]]
+
+
+def test_a_password_reset_also_verifies_an_address_whose_link_was_lost(client, make_user):
+    user = make_user("erika@example.org", verified=False)
+    _request_reset(client, "erika@example.org")
+    form_url = client.get(_link(mail.outbox[0], "/konto/passwort-neu/"))["Location"]
+    client.post(form_url, {"new_password1": "Ein-neues-Passwort-42", "new_password2": "Ein-neues-Passwort-42"})
+    user.refresh_from_db()
+    assert user.email_verified
+    assert login(client, "erika@example.org", "Ein-neues-Passwort-42").status_code == 302
+
+
+def test_password_reset_requests_are_rate_limited_per_address(client, make_user):
+    make_user("erika@example.org")
+    statuses = [_request_reset(client, "erika@example.org").status_code for _ in range(6)]
+    assert statuses == [302] * 5 + [429]
+    assert len(mail.outbox) == 5
+    assert _request_reset(client, "max@example.org").status_code == 302
