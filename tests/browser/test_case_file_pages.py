@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from types import SimpleNamespace
 
 import pytest
@@ -70,6 +72,13 @@ def test_citizen_keeps_her_data_sees_it_prefilled_and_asks_for_erasure(page: Pag
     page.goto("/konto/meine-daten/loeschen/")
     check(page, axe, "erasure request")
 
+    # Help at the office: she makes a release code and reads it out.
+    page.goto("/konto/meine-daten/")
+    page.get_by_role("link", name="Freigabecode erzeugen").click()
+    page.get_by_role("button", name="Code erzeugen").click()
+    expect(page.locator("#assistance-code")).to_have_text(re.compile(r"^\d{4} \d{4}$"))
+    check(page, axe, "release code")
+
 
 def test_staff_pages_of_the_case_file_and_integration(page: Page, lead, otp_code, axe, dog_application):
     _log_in(page, lead.email, lead.password, f"/m/musterstadt/verwaltung/antraege/{dog_application.reference}/")
@@ -88,6 +97,15 @@ def test_staff_pages_of_the_case_file_and_integration(page: Page, lead, otp_code
     page.locator("main").get_by_role("button", name="Unterlagen nachfordern").click()
     expect(page.locator("#error-summary")).to_be_focused()
     check(page, axe, "request documents with errors", reflow=False)
+
+    # Assisted entry: her account's data only with her release code; a wrong one is named.
+    page.goto("/m/musterstadt/verwaltung/erfassen/")
+    check(page, axe, "assisted entry")
+    page.get_by_label("E-Mail-Adresse ihres Kontos").fill("erika@example.org")
+    page.get_by_label("Freigabecode (8 Ziffern)").fill("1234 5678")
+    page.locator("main").get_by_role("button", name="Formular öffnen").click()
+    expect(page.get_by_text("passen zu keinem Bürgerkonto")).to_be_visible()
+    check(page, axe, "assisted entry with an error", reflow=False)
 
     for label, path in (("retention rules", "/m/musterstadt/verwaltung/aufbewahrung/"),
                         ("data protection requests", "/m/musterstadt/verwaltung/datenschutz/"),

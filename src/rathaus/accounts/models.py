@@ -77,6 +77,28 @@ class Profile(models.Model):
         }
 
 
+class AssistanceCode(models.Model):
+    """A citizen's consent, for a short time, to staff filling a form with her account's data.
+
+    She makes it on "Meine Daten" and tells it to the person helping her at the office; only its
+    keyed hash is stored. One per account (a new one replaces the old); it is deleted when used
+    or after too many wrong tries.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="assistance_code")
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Freigabecode")
+        verbose_name_plural = _("Freigabecodes")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
 class RequestKind(models.TextChoices):
     ERASURE = "erasure", _("Löschung (Art. 17 DSGVO)")
 

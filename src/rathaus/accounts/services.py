@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date
+import secrets
+from datetime import date, datetime, timedelta
 
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rathaus.core.audit import audit_record
 
-from .models import DataSubjectRequest, Profile, RequestKind, RequestState, User
+from .models import AssistanceCode, DataSubjectRequest, Profile, RequestKind, RequestState, User
 
 VERIFY_SALT = "rathaus.accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
@@ -352,3 +354,64 @@ def profile_disclose(*, user: User, actor: User, municipality, ip: str | None = 
         audit_record(action="account.profile_disclosed", municipality=municipality, actor=actor, obj=user,
                      summary="assisted entry", ip_address=ip)
     return prefill_profile(user=user)
+
+
+ASSISTANCE_CODE_MINUTES = 30
+ASSISTANCE_CODE_TRIES = 5
+
+
+def _assistance_hash(user_id: int, code: str) -> str:
+    return salted_hmac("rathaus.accounts.assistance-code", f"{user_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def assistance_code_normalised(text: str) -> str:
+    """The code as typed, without the spaces and dashes people put between its groups."""
+    return "".join(ch for ch in (text or "") if ch not in " -\u00a0\t")[:20]
+
+
+def assistance_code_create(*, user: User, ip: str | None = None) -> tuple[str, datetime]:
+    """A new code with which the citizen lets staff use her account's data once (replaces an older one).
+
+    Returns the code (8 digits, shown to her once; only its keyed hash is stored) and when it expires.
+    """
+    code = f"{secrets.randbelow(10**8):08d}"
+    expires_at = timezone.now() + timedelta(minutes=ASSISTANCE_CODE_MINUTES)
+    with transaction.atomic():
+        AssistanceCode.objects.update_or_create(user=user, defaults={
+            "code_hash": _assistance_hash(user.pk, code), "expires_at": expires_at, "failed_attempts": 0})
+        audit_record(action="account.assistance_code_created", actor=user, obj=user, ip_address=ip)
+    return code, expires_at
+
+
+def assistance_code_redeem(*, email: str, code: str, actor: User, municipality, ip: str | None = None) -> User | None:
+    """The citizen whose account `email` names, if `code` is her valid code; the code is then used up.
+
+    None for an unknown address, a wrong, expired or used code alike (staff learn nothing more).
+    A wrong code counts against it: after ASSISTANCE_CODE_TRIES it is gone. Call inside the
+    transaction that uses the consent (the draft), so that a failure there leaves the code unused;
+    a refusal returns instead of raising, so that the caller's commit keeps the count.
+    """
+    from .selectors import citizen_by_email
+
+    citizen = citizen_by_email(email=email)
+    code = assistance_code_normalised(code)
+    if citizen is None or not code:
+        return None
+    with transaction.atomic():
+        stored = AssistanceCode.objects.select_for_update().filter(user=citizen).first()
+        if stored is None:
+            return None
+        if stored.expires_at <= timezone.now():
+            stored.delete()
+            return None
+        if not constant_time_compare(stored.code_hash, _assistance_hash(citizen.pk, code)):
+            stored.failed_attempts += 1
+            if stored.failed_attempts >= ASSISTANCE_CODE_TRIES:
+                stored.delete()
+            else:
+                stored.save(update_fields=["failed_attempts"])
+            audit_record(action="account.assistance_code_refused", municipality=municipality, actor=actor, obj=citizen,
+                         summary=f"attempt {stored.failed_attempts}", ip_address=ip)
+            return None
+        stored.delete()
+    return citizen

@@ -19,5 +19,6 @@ urlpatterns = [
     path("meine-daten/meine-daten.pdf", views.my_data_export, {"fmt": "pdf"}, name="my_data_pdf"),
     path("meine-daten/meine-daten.zip", views.my_data_export, {"fmt": "zip"}, name="my_data_zip"),
     path("meine-daten/loeschen/", views.erasure, name="erasure"),
+    path("meine-daten/freigabecode/", views.assistance_code, name="assistance_code"),
     path("meine-daten/uebernehmen/<slug:municipality>/<str:reference>/", views.profile_take_over, name="profile_take_over"),
 ]

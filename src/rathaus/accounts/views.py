@@ -262,6 +262,20 @@ def _data_archive(document: dict, files: list, stamp: str) -> FileResponse:
 
 @login_required
 @ratelimit(key="user", rate="10/h", method="POST", block=True)
+def assistance_code(request):
+    """The citizen makes a code that lets staff at an office use her account's data once."""
+    if request.user.memberships.exists():
+        raise Http404  # staff accounts are never looked up for assisted entry
+    code = expires_at = None
+    if request.method == "POST":
+        code, expires_at = services.assistance_code_create(user=request.user, ip=client_ip(request))
+    return render(request, "accounts/assistance_code.html", {
+        "code": f"{code[:4]} {code[4:]}" if code else "", "expires_at": expires_at,
+        "minutes": services.ASSISTANCE_CODE_MINUTES})
+
+
+@login_required
+@ratelimit(key="user", rate="10/h", method="POST", block=True)
 def erasure(request):
     """Ask for erasure (Art. 17 GDPR): one request to each municipality that holds her data."""
     form = ErasureRequestForm(request.POST or None)

@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -421,22 +422,37 @@ def assisted_start(request):
         slug = request.POST.get("service", "")
         channel = request.POST.get("channel", "")
         person_email = request.POST.get("person", "").strip()[:254]
-        # Only when staff name a person (her account's e-mail) does her profile fill the form.
-        citizen = account_selectors.citizen_by_email(email=person_email) if person_email else None
-        if person_email and citizen is None:
-            person_error = _("Zu dieser E-Mail-Adresse gibt es kein bestätigtes Bürgerkonto. Lassen Sie das Feld leer, um ohne Konto zu erfassen.")
-        elif channel in (Channel.OFFICE, Channel.PAPER, Channel.PHONE) and services_qs.filter(slug=slug).exists():
-            service_obj = services_qs.get(slug=slug)
-            data = None
-            if citizen is not None:
-                profile = account_services.profile_disclose(user=citizen, actor=request.user, municipality=request.municipality,
-                                                            ip=client_ip(request))
-                data = apply_prefill({}, FormSpec.from_schema(service_obj.form.schema), profile)[0]
-            draft = services.draft_create(municipality=request.municipality, service=service_obj, user=citizen,
-                                          channel=channel, assisted_by=request.user, data=data)
-            return redirect("applications:step", municipality=request.municipality.slug, token=draft.token, index=1)
-        else:
+        code = account_services.assistance_code_normalised(request.POST.get("code", ""))
+        if channel not in (Channel.OFFICE, Channel.PAPER, Channel.PHONE) or not services_qs.filter(slug=slug).exists():
             messages.error(request, _("Bitte wählen Sie eine Leistung und den Eingangskanal."))
+        elif person_email and not code:
+            person_error = _("Bitte geben Sie auch den Freigabecode ein, den die Person unter „Meine Daten“ in ihrem "
+                             "Konto erzeugt hat. Ohne Code lassen Sie das Feld leer und erfassen ohne Konto.")
+        else:
+            service_obj = services_qs.get(slug=slug)
+            # Her data fill the form only with her consent: the code she made in her account, used
+            # up here, in the transaction that creates the draft (a failure leaves it unused).
+            with transaction.atomic():
+                citizen = None
+                if person_email:
+                    citizen = account_services.assistance_code_redeem(
+                        email=person_email, code=code, actor=request.user, municipality=request.municipality,
+                        ip=client_ip(request))
+                if person_email and citizen is None:
+                    person_error = _("E-Mail-Adresse und Freigabecode passen zu keinem Bürgerkonto, oder der Code "
+                                     "ist abgelaufen (er gilt 30 Minuten). Bitten Sie die Person um einen neuen Code "
+                                     "oder lassen Sie beide Felder leer, um ohne Konto zu erfassen.")
+                else:
+                    data = None
+                    if citizen is not None:
+                        profile = account_services.profile_disclose(user=citizen, actor=request.user,
+                                                                    municipality=request.municipality,
+                                                                    ip=client_ip(request))
+                        data = apply_prefill({}, FormSpec.from_schema(service_obj.form.schema), profile)[0]
+                    draft = services.draft_create(municipality=request.municipality, service=service_obj, user=citizen,
+                                                  channel=channel, assisted_by=request.user, data=data)
+            if not person_error:
+                return redirect("applications:step", municipality=request.municipality.slug, token=draft.token, index=1)
     return render(request, "applications/assisted_start.html", {
         "services": services_qs, "channels": [(c, label) for c, label in Channel.choices if c != Channel.ONLINE],
         "person": request.POST.get("person", "") if request.method == "POST" else "", "person_error": person_error,

@@ -140,21 +140,86 @@ def test_take_over_of_another_persons_application_is_404(client, town, demo_serv
     assert not Profile.objects.filter(user=intruder).exists()
 
 
-def test_assisted_entry_prefills_only_when_staff_name_the_person(staff_client, town, demo_services, erika):
+def _assistance_code(erika) -> str:
+    """The code Erika makes on her account page (as she would read it out: two groups of four)."""
+    citizen = Client()
+    citizen.force_login(erika)
+    page = citizen.post("/konto/meine-daten/freigabecode/").content.decode()
+    return re.search(r'id="assistance-code">([0-9 ]+)<', page).group(1)
+
+
+def test_assisted_entry_fills_the_form_with_her_data_only_with_the_code_she_made(staff_client, town, demo_services,
+                                                                                 erika):
+    from rathaus.applications.models import Draft
+
     url = f"/m/{town.slug}/verwaltung/erfassen/"
-    plain = staff_client.post(url, {"service": "hund-anmelden", "channel": "office"})
+    office = {"service": "hund-anmelden", "channel": "office"}
+    plain = staff_client.post(url, office)
     page = staff_client.get(plain["Location"]).content.decode()
     assert _value(page, "owner.family_name") == ""
 
-    unknown = staff_client.post(url, {"service": "hund-anmelden", "channel": "office", "person": "niemand@example.org"})
-    assert unknown.status_code == 422 and "kein bestätigtes Bürgerkonto" in unknown.content.decode()
+    # Her address alone is not enough: it needs her consent, the code from her account.
+    no_code = staff_client.post(url, {**office, "person": "erika@example.org"})
+    assert no_code.status_code == 422 and "Freigabecode ein" in no_code.content.decode()
+    code = _assistance_code(erika)
+    wrong = "00000000" if code.replace(" ", "") != "00000000" else "11111111"
+    refusals = [staff_client.post(url, {**office, "person": person, "code": c})
+                for person, c in (("erika@example.org", wrong), ("niemand@example.org", code))]
+    # The same answer for a wrong code and an address without an account: staff learn nothing from it.
+    assert {r.status_code for r in refusals} == {422}
+    assert len({re.search(r'id="as-person-error".*?</div>', r.content.decode(), re.S).group(0) for r in refusals}) == 1
+    assert "passen zu keinem Bürgerkonto" in refusals[0].content.decode()
+    assert not AuditEntry.objects.filter(action="account.profile_disclosed").exists()
+    drafts = Draft.objects.count()
 
-    named = staff_client.post(url, {"service": "hund-anmelden", "channel": "office", "person": "erika@example.org"})
+    named = staff_client.post(url, {**office, "person": "Erika@example.org", "code": f" {code} "})
     page = staff_client.get(named["Location"]).content.decode()
     assert _value(page, "owner.family_name") == "Mustermann"
     assert "prefill-hint" in page
+    assert Draft.objects.count() == drafts + 1 and Draft.objects.latest("id").user == erika
     entry = AuditEntry.objects.get(action="account.profile_disclosed")
     assert entry.municipality == town and entry.object_id == str(erika.pk)
+    # Used once: the same code opens nothing a second time.
+    again = staff_client.post(url, {**office, "person": "erika@example.org", "code": code})
+    assert again.status_code == 422 and Draft.objects.count() == drafts + 1
+
+
+def test_a_code_is_gone_after_five_wrong_tries_and_after_thirty_minutes(staff_client, town, demo_services, erika):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rathaus.accounts.models import AssistanceCode
+
+    url = f"/m/{town.slug}/verwaltung/erfassen/"
+    office = {"service": "hund-anmelden", "channel": "office", "person": "erika@example.org"}
+    code = _assistance_code(erika)
+    wrong = "00000000" if code.replace(" ", "") != "00000000" else "11111111"
+    for _ in range(5):
+        assert staff_client.post(url, {**office, "code": wrong}).status_code == 422
+    assert staff_client.post(url, {**office, "code": code}).status_code == 422  # guessed at: no longer valid
+    assert AuditEntry.objects.filter(action="account.assistance_code_refused").count() == 5
+
+    code = _assistance_code(erika)  # a new one works again
+    AssistanceCode.objects.filter(user=erika).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert staff_client.post(url, {**office, "code": code}).status_code == 422
+    code = _assistance_code(erika)
+    assert staff_client.post(url, {**office, "code": code}).status_code == 302
+
+
+def test_a_new_code_replaces_the_old_one_and_staff_accounts_make_none(client, town, erika, make_staff):
+    from rathaus.accounts.models import AssistanceCode
+    from rathaus.accounts.services import assistance_code_redeem
+
+    first, second = _assistance_code(erika), _assistance_code(erika)
+    assert AssistanceCode.objects.filter(user=erika).count() == 1
+    staff = make_staff(town)
+    if first != second:
+        assert assistance_code_redeem(email=erika.email, code=first, actor=staff, municipality=town) is None
+    assert assistance_code_redeem(email=erika.email, code=second, actor=staff, municipality=town) == erika
+    client.force_login(staff)
+    assert client.post("/konto/meine-daten/freigabecode/").status_code == 404
+    assert not AssistanceCode.objects.filter(user=staff).exists()
 
 
 @pytest.mark.parametrize(("field", "value"), [
