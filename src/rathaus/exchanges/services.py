@@ -615,6 +615,11 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
     kind = _registration_validate(registration.municipality, data, wishes)
     with transaction.atomic():
+        # Locked so a round cannot make an offer between the check and the write.
+        registration = ChildRegistration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
+        _check_held_place_kept(registration, data, wishes)
         for key in REGISTRATION_FIELDS:
             if key in data:
                 setattr(registration, key, data[key])
@@ -625,6 +630,29 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         audit_record(action="exchanges.daycare_registration_updated", municipality=registration.municipality,
                      actor=actor, obj=registration, summary=registration.reference)
     return registration
+
+
+def _check_held_place_kept(registration: ChildRegistration, data: dict[str, Any], wishes: Sequence[Facility]) -> None:
+    """While an offer is open, the next follow-up round keeps its place for the child; a new
+    birth date or start month could move the child to a group or month that facility has no
+    place for, and the round could not run. The family declines the offer first instead."""
+    offer = (registration.place_offers.filter(status=PlaceOfferStatus.OPEN, deadline__gte=timezone.localdate())
+             .select_related("facility").first())
+    if offer is None:
+        return
+    errors: dict[str, str] = {}
+    if data["birth_date"] != registration.birth_date:
+        errors["birth_date"] = _("Solange Ihr Platzangebot offen ist, kann das Geburtsdatum nicht geändert werden. "
+                                 "Wenn das Angebot nicht mehr passt, lehnen Sie es bitte zuerst ab.")
+    if data["desired_start"].replace(day=1) != registration.desired_start:
+        errors["desired_start"] = _("Solange Ihr Platzangebot offen ist, kann der gewünschte Beginn nicht geändert "
+                                    "werden. Wenn das Angebot nicht mehr passt, lehnen Sie es bitte zuerst ab.")
+    if all(f.pk != offer.facility_id for f in wishes):
+        errors["wishes"] = _("„%(name)s“ hat Ihnen einen Platz angeboten. Solange das Angebot offen ist, bleibt die "
+                             "Einrichtung unter Ihren Wünschen. Wenn Sie den Platz nicht möchten, lehnen Sie das "
+                             "Angebot bitte ab.") % {"name": offer.facility.name}
+    if errors:
+        raise ValidationError(errors)
 
 
 def registration_withdraw(*, registration: ChildRegistration, actor) -> ChildRegistration:
@@ -711,6 +739,26 @@ def round_create(*, municipality, actor, offer_deadline: date, seed: int | None 
         audit_record(action="exchanges.round_created", municipality=municipality, actor=actor, obj=allocation_round,
                      summary=str(allocation_round), data={"seed": allocation_round.seed, "follow_up": follow_up})
     return allocation_round
+
+
+def round_discard(*, allocation_round: AllocationRound, actor) -> AllocationRound:
+    """Discard a prepared round that has not run, so a new one can be prepared.
+
+    A follow-up round that cannot run (say, capacities changed under a held place) would
+    otherwise block every later round. The row stays, marked discarded, with its seed, so the
+    list of rounds still shows every seed that was drawn.
+    """
+    municipality = allocation_round.municipality
+    _check_staff(actor, Perm.RUN_ALLOCATION, municipality)
+    with transaction.atomic():
+        locked = AllocationRound.objects.select_for_update().get(pk=allocation_round.pk)
+        if locked.status != RoundStatus.PREPARED:
+            raise ExchangeError(_("Nur eine vorbereitete Runde, die noch nicht durchgeführt wurde, kann verworfen werden."))
+        locked.status = RoundStatus.DISCARDED
+        locked.save(update_fields=["status"])
+        audit_record(action="exchanges.round_discarded", municipality=municipality, actor=actor, obj=locked,
+                     summary=str(locked), data={"seed": locked.seed})
+    return locked
 
 
 def rule_key(criterion: str, max_km: float | None) -> str:

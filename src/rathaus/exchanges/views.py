@@ -841,8 +841,12 @@ def staff_round(request, pk: int):
         if not _can(request, Perm.RUN_ALLOCATION):
             raise Http404
         try:
-            services.round_run(allocation_round=allocation_round, actor=request.user)
-            messages.success(request, _("Die Runde ist durchgeführt; die Familien werden per E-Mail benachrichtigt."))
+            if request.POST.get("action") == "discard":
+                services.round_discard(allocation_round=allocation_round, actor=request.user)
+                messages.success(request, _("Die Runde ist verworfen. Sie können eine neue Runde vorbereiten."))
+            else:
+                services.round_run(allocation_round=allocation_round, actor=request.user)
+                messages.success(request, _("Die Runde ist durchgeführt; die Familien werden per E-Mail benachrichtigt."))
         except services.ExchangeError as exc:
             messages.error(request, str(exc))
         return redirect(request.path)

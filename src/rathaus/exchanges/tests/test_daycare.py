@@ -436,3 +436,113 @@ def test_staff_edit_facility_groups_and_places(staff_client, municipality, dayca
             "cap-0-places": "7"}
     assert staff_client.post(url, data).status_code == 302
     assert list(group.capacities.values_list("places", flat=True)) == [7]
+
+
+# ---------------------------------------------------------------------------- an open offer pins what it was made for
+
+
+def edit_post_data(registration, **changes):
+    data = {"child_first_name": registration.child_first_name, "child_last_name": registration.child_last_name,
+            "birth_date": registration.birth_date.isoformat(), "desired_start": registration.desired_start.isoformat(),
+            "care_hours": str(registration.care_hours), "district": registration.district_id or "",
+            "sibling_facility": registration.sibling_facility_id or ""}
+    for wish in registration.wishes.all():
+        data[f"wish_{wish.rank}"] = wish.facility_id
+    data.update(changes)
+    return data
+
+
+def test_family_cannot_move_the_start_month_while_an_offer_is_open(client, municipality, team_lead, two_families,
+                                                                    citizen, start_month):
+    from rathaus.exchanges.tests.conftest import next_month
+
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_registration_edit", kwargs={"municipality": municipality.slug, "pk": anna.pk})
+    response = client.post(url, edit_post_data(anna, desired_start=next_month(3).isoformat()))
+    assert response.status_code == 422
+    assert "Solange Ihr Platzangebot offen ist, kann der gewünschte Beginn nicht geändert werden." in response.content.decode()
+    anna.refresh_from_db()
+    assert anna.desired_start == start_month
+    # Nothing blocks the follow-up round: the held place still fits.
+    second = run_round(municipality, team_lead, follow_up=True, seed=99)
+    assert second.status == RoundStatus.COMPLETED
+    assert live_offer(anna).facility.code == "regen"
+
+
+def test_family_cannot_change_the_birth_date_or_drop_the_offered_facility_while_the_offer_is_open(
+        client, municipality, team_lead, two_families, citizen, daycare):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    assert live_offer(anna).facility.code == "regen"
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_registration_edit", kwargs={"municipality": municipality.slug, "pk": anna.pk})
+    response = client.post(url, edit_post_data(anna, birth_date=(anna.birth_date - timedelta(days=40)).isoformat(),
+                                               wish_2=daycare["facilities"]["wald"].pk))
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "Solange Ihr Platzangebot offen ist, kann das Geburtsdatum nicht geändert werden." in html
+    assert "„Kita Regenbogen“ hat Ihnen einen Platz angeboten" in html
+    anna.refresh_from_db()
+    assert [w.facility.code for w in anna.wishes.all()] == ["sonne", "regen"]
+
+
+def test_family_may_change_other_facts_while_an_offer_is_open_and_everything_after_declining(
+        client, municipality, team_lead, two_families, citizen, daycare):
+    from rathaus.exchanges.tests.conftest import next_month
+
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_registration_edit", kwargs={"municipality": municipality.slug, "pk": anna.pk})
+    assert client.post(url, edit_post_data(anna, single_parent="on")).status_code == 302
+    anna.refresh_from_db()
+    assert anna.single_parent is True
+    services.place_offer_decline(offer=live_offer(anna), actor=citizen)
+    assert client.post(url, edit_post_data(anna, desired_start=next_month(3).isoformat())).status_code == 302
+    anna.refresh_from_db()
+    assert anna.desired_start == next_month(3)
+
+
+def test_staff_discard_a_prepared_round_that_cannot_run(staff_client, municipality, team_lead, two_families, citizen,
+                                                        daycare):
+    from rathaus.core.models import AuditEntry
+    from rathaus.exchanges.models import GroupCapacity
+
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    # Staff remove the places of the held offer, so the follow-up round cannot run.
+    GroupCapacity.objects.filter(group__facility=daycare["facilities"]["regen"]).delete()
+    stuck = services.round_create(municipality=municipality, actor=team_lead, follow_up=True, seed=5,
+                                  offer_deadline=timezone.localdate() + timedelta(days=14))
+    with pytest.raises(services.ExchangeError):
+        services.round_run(allocation_round=stuck, actor=team_lead)
+    round_url = reverse("exchanges:staff_round", kwargs={"municipality": municipality.slug, "pk": stuck.pk})
+    assert "Runde verwerfen" in staff_client.get(round_url).content.decode()
+    assert staff_client.post(round_url, {"action": "discard"}).status_code == 302
+    stuck.refresh_from_db()
+    assert stuck.status == RoundStatus.DISCARDED
+    assert AuditEntry.objects.filter(action="exchanges.round_discarded", municipality=municipality).count() == 1
+    assert "verworfen" in staff_client.get(round_url).content.decode()
+    # A new round can be prepared again.
+    rounds_url = reverse("exchanges:staff_rounds", kwargs={"municipality": municipality.slug})
+    deadline = (timezone.localdate() + timedelta(days=10)).isoformat()
+    assert staff_client.post(rounds_url, {"follow_up": "0", "offer_deadline": deadline, "seed": "8"}).status_code == 302
+    assert AllocationRound.objects.filter(status=RoundStatus.PREPARED).count() == 1
+
+
+def test_only_a_prepared_round_can_be_discarded_and_only_by_who_may_run_rounds(
+        client, staff_login, case_worker, municipality, team_lead, two_families):
+    done = run_round(municipality, team_lead)
+    with pytest.raises(services.ExchangeError):
+        services.round_discard(allocation_round=done, actor=team_lead)
+    done.refresh_from_db()
+    assert done.status == RoundStatus.COMPLETED
+    prepared = services.round_create(municipality=municipality, actor=team_lead, follow_up=True,
+                                     offer_deadline=timezone.localdate() + timedelta(days=5))
+    staff_login(client, case_worker)
+    url = reverse("exchanges:staff_round", kwargs={"municipality": municipality.slug, "pk": prepared.pk})
+    assert client.post(url, {"action": "discard"}).status_code == 404
+    prepared.refresh_from_db()
+    assert prepared.status == RoundStatus.PREPARED
