@@ -673,10 +673,15 @@ def registration_withdraw(*, registration: ChildRegistration, actor) -> ChildReg
 
 def _answer(offer: PlaceOffer, actor, status: str, action: str) -> PlaceOffer:
     with transaction.atomic():
-        offer = PlaceOffer.objects.select_for_update(of=("self",)).select_related("registration", "facility").get(pk=offer.pk)
-        _check_parent(actor, offer.registration)
+        # The registration first, then the offer: the order registration_withdraw and round_run lock them in.
+        registration = ChildRegistration.objects.select_for_update().get(pk=offer.registration_id)
+        offer = PlaceOffer.objects.select_for_update(of=("self",)).select_related("facility").get(pk=offer.pk)
+        offer.registration = registration
+        _check_parent(actor, registration)
         if not offer.is_answerable(timezone.localdate()):
             raise ExchangeError(_("Auf dieses Angebot kann nicht mehr geantwortet werden (Frist abgelaufen oder schon beantwortet)."))
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise ExchangeError(_("Diese Anmeldung ist nicht mehr aktiv (zum Beispiel zurückgezogen); das Angebot gilt nicht mehr."))
         offer.status = status
         offer.responded_at = timezone.now()
         offer.save(update_fields=["status", "responded_at"])
@@ -862,6 +867,11 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
         today = timezone.localdate()
         base = (ChildRegistration.objects.for_municipality(municipality)
                 .select_related("district").prefetch_related("wishes").order_by("pk"))
+        # Lock the registrations, then (below) the live offers, in the order families' answers,
+        # withdrawals and changes take them: nobody changes what the round reads until it is stored.
+        list(ChildRegistration.objects.for_municipality(municipality).select_for_update()
+             .filter(status__in=[RegistrationStatus.ACTIVE, RegistrationStatus.PLACED])
+             .order_by("pk").values_list("pk", flat=True))
         progress(_("Anmeldungen und Plätze einlesen"))
         if locked.previous is None:
             registrations = list(base.filter(status=RegistrationStatus.ACTIVE))
@@ -878,7 +888,8 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
             place_offers_expire(municipality=municipality, today=today)
             previous_result = result_from_json(previous.result)
             live = {str(o.registration_id): o for o in PlaceOffer.objects.for_municipality(municipality)
-                    .filter(status__in=[PlaceOfferStatus.ACCEPTED, PlaceOfferStatus.OPEN]).select_related("facility")}
+                    .filter(status__in=[PlaceOfferStatus.ACCEPTED, PlaceOfferStatus.OPEN]).select_related("facility")
+                    .select_for_update(of=("self",)).order_by("pk")}
             accepted = {cid for cid, o in live.items() if o.status == PlaceOfferStatus.ACCEPTED
                         and previous_result.assignments.get(cid) == o.facility.code}
             registrations = list(base.filter(status=RegistrationStatus.ACTIVE)) + list(
@@ -930,7 +941,7 @@ def _persist_round(allocation_round: AllocationRound, snapshot: DaycareSnapshot,
         live_offers = {}
         ids = [int(c.id) for c in snapshot.children]
         superseded += list(PlaceOffer.objects.filter(registration_id__in=ids, status=PlaceOfferStatus.OPEN)
-                           .values_list("pk", flat=True))
+                           .select_for_update().order_by("pk").values_list("pk", flat=True))
     for child in snapshot.children:
         if child.id in accepted:
             continue
@@ -959,7 +970,13 @@ def _persist_round(allocation_round: AllocationRound, snapshot: DaycareSnapshot,
             superseded.append(current.pk)
         offers.append(PlaceOffer(municipality_id=municipality_id, round=allocation_round, registration_id=int(child.id),
                                  facility=facilities_by_code[got], deadline=allocation_round.offer_deadline))
-    PlaceOffer.objects.filter(pk__in=superseded).update(status=PlaceOfferStatus.SUPERSEDED, responded_at=timezone.now())
+    # Only offers still open are replaced; one answered meanwhile aborts the round (nothing stored)
+    # rather than turning an accepted place into a superseded one.
+    replaced = PlaceOffer.objects.filter(pk__in=superseded, status=PlaceOfferStatus.OPEN).update(
+        status=PlaceOfferStatus.SUPERSEDED, responded_at=timezone.now())
+    if replaced != len(superseded):
+        raise ExchangeError(_("Während der Runde hat eine Familie auf ein Angebot geantwortet. Es wurde nichts "
+                              "gespeichert; bitte führen Sie die Runde noch einmal durch."))
     AllocationOutcome.objects.bulk_create(outcomes, batch_size=2000)
     PlaceOffer.objects.bulk_create(offers, batch_size=2000)
     WaitingListEntry.objects.bulk_create([

@@ -546,3 +546,118 @@ def test_only_a_prepared_round_can_be_discarded_and_only_by_who_may_run_rounds(
     assert client.post(url, {"action": "discard"}).status_code == 404
     prepared.refresh_from_db()
     assert prepared.status == RoundStatus.PREPARED
+
+
+# ---------------------------------------------------------------------------- answers racing a round
+
+
+def test_an_offer_accepted_while_the_round_computes_is_never_superseded(municipality, team_lead, two_families, citizen,
+                                                                        other_citizen, monkeypatch):
+    """The guarded update itself: the offer turns accepted after the round read it as open (what a
+    concurrent accept did on PostgreSQL before the round locked the offers); the round refuses to
+    supersede it and stores nothing. (The change is made in the round's own transaction here, so
+    the rollback takes it back too; the PostgreSQL test below covers a real second connection.)"""
+    from rathaus_domain.allocation import daycare as daycare_core
+
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    regen = live_offer(anna)
+    services.place_offer_decline(offer=live_offer(ben), actor=other_citizen)  # frees Sonnenschein for Anna
+    follow_up = services.round_create(municipality=municipality, actor=team_lead, follow_up=True, seed=3,
+                                      offer_deadline=timezone.localdate() + timedelta(days=14))
+    real_allocate = daycare_core.allocate
+
+    def accepted_meanwhile(*args, **kwargs):
+        PlaceOffer.objects.filter(pk=regen.pk).update(status=PlaceOfferStatus.ACCEPTED)
+        return real_allocate(*args, **kwargs)
+
+    monkeypatch.setattr(daycare_core, "allocate", accepted_meanwhile)
+    with pytest.raises(services.ExchangeError, match="Während der Runde hat eine Familie"):
+        services.round_run(allocation_round=follow_up, actor=team_lead)
+    regen.refresh_from_db()
+    follow_up.refresh_from_db()
+    assert regen.status != PlaceOfferStatus.SUPERSEDED
+    assert follow_up.status == RoundStatus.PREPARED
+    assert PlaceOffer.objects.filter(round=follow_up).count() == 0
+    assert AllocationOutcome.objects.filter(round=follow_up).count() == 0
+
+
+def test_an_offer_of_a_withdrawn_registration_cannot_be_accepted(municipality, team_lead, two_families, citizen):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    offer = live_offer(anna)
+    # What a withdrawal committed while the round was still creating this offer leaves behind.
+    type(anna).objects.filter(pk=anna.pk).update(status=RegistrationStatus.WITHDRAWN)
+    with pytest.raises(services.ExchangeError, match="nicht mehr aktiv"):
+        services.place_offer_accept(offer=offer, actor=citizen)
+    anna.refresh_from_db()
+    offer.refresh_from_db()
+    assert (anna.status, offer.status) == (RegistrationStatus.WITHDRAWN, PlaceOfferStatus.OPEN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_waits_for_a_running_round_and_then_finds_the_offer_replaced(municipality, team_lead, two_families,
+                                                                               citizen, other_citizen, monkeypatch):
+    """A family accepts while the round computes (after it read the open offers): the answer waits
+    for the round and then finds its offer replaced; the round never supersedes an accepted place."""
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus_domain.allocation import daycare as daycare_core
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    regen = live_offer(anna)
+    services.place_offer_decline(offer=live_offer(ben), actor=other_citizen)  # frees Sonnenschein for Anna
+    follow_up = services.round_create(municipality=municipality, actor=team_lead, follow_up=True, seed=3,
+                                      offer_deadline=timezone.localdate() + timedelta(days=14))
+    read, proceed, results = threading.Event(), threading.Event(), {}
+    real_allocate = daycare_core.allocate
+
+    def paused_allocate(*args, **kwargs):
+        read.set()
+        proceed.wait(10)
+        return real_allocate(*args, **kwargs)
+
+    monkeypatch.setattr(daycare_core, "allocate", paused_allocate)
+
+    def run():
+        try:
+            services.round_run(allocation_round=follow_up, actor=team_lead)
+            results["round"] = "done"
+        except services.ExchangeError as exc:
+            results["round"] = str(exc)
+        finally:
+            connections.close_all()
+
+    def accept():
+        try:
+            services.place_offer_accept(offer=regen, actor=citizen)
+            results["answer"] = "accepted"
+        except services.ExchangeError as exc:
+            results["answer"] = str(exc)
+        finally:
+            connections.close_all()
+
+    running, answering = threading.Thread(target=run), threading.Thread(target=accept)
+    running.start()
+    try:
+        assert read.wait(10), "the round did not get to the allocation"
+        answering.start()
+        answering.join(0.5)
+        waited = answering.is_alive()
+    finally:
+        proceed.set()
+        running.join(10)
+        if answering.ident is not None:
+            answering.join(10)
+    assert waited  # the answer waits for the round instead of changing the offer under its feet
+    assert results == {"round": "done",
+                       "answer": "Auf dieses Angebot kann nicht mehr geantwortet werden (Frist abgelaufen oder schon beantwortet)."}
+    regen.refresh_from_db()
+    anna.refresh_from_db()
+    assert (regen.status, anna.status) == (PlaceOfferStatus.SUPERSEDED, RegistrationStatus.ACTIVE)
+    assert live_offer(anna).facility.code == "sonne"
