@@ -491,7 +491,8 @@ def priority_rules_update(*, municipality, actor, rules: Sequence[RuleInput]) ->
         for item in rules:
             rule = existing.get(item.id) if item.id else None
             if item.id and rule is None:
-                raise ExchangeError(_("Diese Regel gibt es nicht."))
+                raise ExchangeError(_("Eine der Regeln gibt es nicht mehr; vielleicht hat sie gerade jemand "
+                                      "gelöscht. Bitte laden Sie die Seite neu."))
             if item.delete:
                 if rule is not None:
                     rule.delete()

@@ -784,6 +784,8 @@ def staff_rules(request):
                 return redirect(request.path)
         except ValidationError as exc:
             formset.forms[0].add_error(None, exc.messages[0])
+        except services.ExchangeError as exc:
+            formset.forms[0].add_error(None, str(exc))
     errors = error_summary(formset)
     return render(request, "exchanges/staff/rules.html", {"formset": formset, "errors": errors, "rules": rules},
                   status=422 if errors else 200)

@@ -661,3 +661,21 @@ def test_an_answer_waits_for_a_running_round_and_then_finds_the_offer_replaced(m
     anna.refresh_from_db()
     assert (regen.status, anna.status) == (PlaceOfferStatus.SUPERSEDED, RegistrationStatus.ACTIVE)
     assert live_offer(anna).facility.code == "sonne"
+
+
+def test_saving_priority_rules_with_a_rule_deleted_meanwhile_shows_a_message_instead_of_failing(
+        staff_client, municipality, daycare):
+    from rathaus.exchanges.models import PriorityRule
+
+    rules = list(PriorityRule.objects.filter(municipality=municipality))
+    data = {"action": "save", "rules-TOTAL_FORMS": "3", "rules-INITIAL_FORMS": "3", "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "30"}
+    for i, rule in enumerate(rules):
+        data.update({f"rules-{i}-id": rule.pk, f"rules-{i}-position": str(i), f"rules-{i}-criterion": rule.criterion,
+                     f"rules-{i}-points": "5", f"rules-{i}-is_active": "on",
+                     f"rules-{i}-max_km": "1,5" if rule.criterion == "distance" else ""})
+    rules[2].delete()  # another member of staff deletes it while this form is open
+    response = staff_client.post(reverse("exchanges:staff_rules", kwargs={"municipality": municipality.slug}), data)
+    assert response.status_code == 422
+    assert "Eine der Regeln gibt es nicht mehr" in response.content.decode()
+    assert sorted(PriorityRule.objects.filter(municipality=municipality).values_list("points", flat=True)) == [2, 4]
