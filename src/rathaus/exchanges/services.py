@@ -129,6 +129,9 @@ def provider_update(*, provider: Provider, actor, data: dict[str, Any]) -> Provi
     """A member (or staff) changes the organisation's details."""
     if not _is_member(actor, provider):
         _check_staff(actor, Perm.MANAGE_EXCHANGES, provider.municipality)
+    if "name" in data and (Provider.objects.for_municipality(provider.municipality)
+                           .filter(name__iexact=data["name"].strip()).exclude(pk=provider.pk).exists()):
+        raise ValidationError({"name": _("Diesen Anbieter gibt es schon. Bitte wählen Sie einen anderen Namen.")})
     with transaction.atomic():
         for key in PROVIDER_FIELDS:
             if key in data:

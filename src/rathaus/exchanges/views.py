@@ -248,9 +248,13 @@ def provider_edit(request, provider: int):
     org = _member_provider(request, provider, approved=False)
     form = ProviderForm(request.POST or None, instance=org)
     if request.method == "POST" and form.is_valid():
-        services.provider_update(provider=org, actor=request.user, data=form.cleaned_data)
-        messages.success(request, _("Angaben gespeichert."))
-        return _back(request, "exchanges:provider_home")
+        try:
+            services.provider_update(provider=org, actor=request.user, data=form.cleaned_data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Angaben gespeichert."))
+            return _back(request, "exchanges:provider_home")
     return render(request, "exchanges/provider_request.html", {"form": form, "errors": error_summary(form), "provider": org},
                   status=422 if form.errors else 200)
 
