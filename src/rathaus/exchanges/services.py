@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +25,7 @@ from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
+from rathaus.tenants.models import Municipality
 from rathaus_domain.allocation import daycare as daycare_core
 from rathaus_domain.allocation import holiday as holiday_core
 
@@ -589,6 +591,31 @@ def _registration_validate(municipality, data: dict[str, Any], wishes: Sequence[
     return kind
 
 
+def _child_key(first_name: str, last_name: str, birth_date: date) -> tuple[str, str, date]:
+    """Who a child is for the duplicate check: names without case and extra spaces, and the birth date."""
+    return " ".join(first_name.split()).casefold(), " ".join(last_name.split()).casefold(), birth_date
+
+
+def _same_child(candidates, data: dict[str, Any]) -> bool:
+    key = _child_key(data["child_first_name"], data["child_last_name"], data["birth_date"])
+    return any(_child_key(r.child_first_name, r.child_last_name, r.birth_date) == key for r in candidates)
+
+
+def _check_daycare_child_once(municipality, data: dict[str, Any], kind: str, exclude_pk: int | None = None) -> None:
+    """One competing registration per child, so nobody gets extra lottery chances or a second place.
+
+    Called inside the transaction after locking the municipality row (FOR NO KEY UPDATE: rows that
+    refer to the municipality can still be written), so two requests cannot both pass. A child
+    placed in another group (Krippe, then Kindergarten) may register again."""
+    candidates = (ChildRegistration.objects.for_municipality(municipality).filter(birth_date=data["birth_date"])
+                  .filter(Q(status=RegistrationStatus.ACTIVE) | Q(status=RegistrationStatus.PLACED, group_kind=kind))
+                  .exclude(pk=exclude_pk))
+    if _same_child(candidates, data):
+        raise ValidationError(_("Dieses Kind ist für die Kita-Vergabe schon angemeldet. Bitte ändern Sie die "
+                                "bestehende Anmeldung, statt eine zweite anzulegen. Sehen Sie sie nicht, hat das "
+                                "Kind vielleicht ein anderer Elternteil angemeldet."))
+
+
 def _write_wishes(registration: ChildRegistration, wishes: Sequence[Facility]) -> None:
     registration.wishes.all().delete()
     DaycareWish.objects.bulk_create([
@@ -601,6 +628,8 @@ def registration_create(*, municipality, parent, data: dict[str, Any], wishes: S
     """A parent registers a child for a daycare place with ranked wishes and the priority facts."""
     kind = _registration_validate(municipality, data, wishes)
     with transaction.atomic():
+        Municipality.objects.select_for_update(no_key=True).get(pk=municipality.pk)
+        _check_daycare_child_once(municipality, data, kind)
         registration = ChildRegistration(municipality=municipality, parent=parent, group_kind=kind,
                                          **{k: data.get(k) for k in REGISTRATION_FIELDS})
         registration.desired_start = registration.desired_start.replace(day=1)
@@ -624,6 +653,8 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         if registration.status != RegistrationStatus.ACTIVE:
             raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
         _check_held_place_kept(registration, data, wishes)
+        Municipality.objects.select_for_update(no_key=True).get(pk=registration.municipality_id)
+        _check_daycare_child_once(registration.municipality, data, kind, exclude_pk=registration.pk)
         for key in REGISTRATION_FIELDS:
             if key in data:
                 setattr(registration, key, data[key])
@@ -1182,6 +1213,16 @@ def holiday_registration_create(*, programme: HolidayProgramme, parent, data: di
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # Registrations of one programme take turns (the draw's preparation locks the row too), so
+        # two requests cannot both pass the duplicate check or register after the close.
+        programme = HolidayProgramme.objects.select_for_update(no_key=True).get(pk=programme.pk)
+        if not programme.accepts_registrations(timezone.localdate()):
+            raise ExchangeError(_("Die Anmeldung zu diesem Ferienprogramm ist geschlossen."))
+        others = programme.registrations.exclude(status=RegistrationStatus.WITHDRAWN).filter(birth_date=data["birth_date"])
+        if _same_child(others, data):
+            raise ValidationError(_("Dieses Kind ist für dieses Ferienprogramm schon angemeldet; jedes Kind nimmt "
+                                    "nur einmal an der Verlosung teil. Sehen Sie die Anmeldung nicht, hat das Kind "
+                                    "vielleicht ein anderer Elternteil angemeldet."))
         registration = HolidayRegistration.objects.create(
             municipality=programme.municipality, programme=programme, parent=parent,
             **{k: data[k] for k in HOLIDAY_REGISTRATION_FIELDS if k in data})

@@ -679,3 +679,78 @@ def test_saving_priority_rules_with_a_rule_deleted_meanwhile_shows_a_message_ins
     assert response.status_code == 422
     assert "Eine der Regeln gibt es nicht mehr" in response.content.decode()
     assert sorted(PriorityRule.objects.filter(municipality=municipality).values_list("points", flat=True)) == [2, 4]
+
+
+# ---------------------------------------------------------------------------- one registration per child
+
+
+def test_a_child_cannot_be_registered_twice_for_the_daycare_exchange(register_child, citizen, other_citizen,
+                                                                     start_month):
+    from rathaus.exchanges.models import ChildRegistration
+
+    anna = register_child(citizen, "Anna", ["sonne"])
+    for parent, first_name in ((citizen, "anna"), (other_citizen, "  ANNA ")):
+        with pytest.raises(ValidationError, match="schon angemeldet"):
+            register_child(parent, first_name, ["regen"], child_last_name=" kind")
+    assert ChildRegistration.objects.count() == 1
+    register_child(citizen, "Anne", ["regen"])  # a sibling with the same birthday is another child
+    services.registration_withdraw(registration=anna, actor=citizen)
+    register_child(citizen, "Anna", ["regen"])  # withdrawn: she may register anew
+    assert ChildRegistration.objects.exclude(status=RegistrationStatus.WITHDRAWN).count() == 2
+
+
+def test_the_registration_form_explains_a_duplicate(client, municipality, citizen, register_child, daycare):
+    anna = register_child(citizen, "Anna", ["sonne"])
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_register", kwargs={"municipality": municipality.slug})
+    data = edit_post_data(anna, child_first_name="Anna ")
+    response = client.post(url, data)
+    assert response.status_code == 422
+    assert "Dieses Kind ist für die Kita-Vergabe schon angemeldet." in response.content.decode()
+    assert citizen.daycare_registrations.count() == 1
+
+
+def test_renaming_a_registration_into_a_duplicate_is_refused(register_child, citizen, daycare):
+    from rathaus.exchanges.tests.conftest import birth_for
+
+    anna = register_child(citizen, "Anna", ["sonne"])
+    other = register_child(citizen, "Anni", ["regen"])
+    data = {"child_first_name": "Anna", "child_last_name": "Kind", "birth_date": anna.birth_date,
+            "desired_start": anna.desired_start, "care_hours": 35, "district": None, "sibling_facility": None,
+            "single_parent": False, "parents_working": False, "special_needs": False}
+    with pytest.raises(ValidationError, match="schon angemeldet"):
+        services.registration_update(registration=other, actor=citizen, data=data, wishes=[daycare["facilities"]["regen"]])
+    other.refresh_from_db()
+    assert other.child_first_name == "Anni"
+    assert birth_for(1, anna.desired_start) == anna.birth_date
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_registrations_of_one_child_store_one(register_child, citizen, other_citizen, held_open):
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus.exchanges.models import ChildRegistration
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    results: dict[str, str] = {}
+
+    def second():
+        try:
+            register_child(other_citizen, "Anna", ["regen"])
+            results["second"] = "stored"
+        except ValidationError as exc:
+            results["second"] = exc.messages[0]
+        finally:
+            connections.close_all()
+
+    with held_open(lambda: register_child(citizen, "Anna", ["sonne"]).pk):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waits for the first registration instead of checking beside it
+    thread.join(10)
+    assert results["second"].startswith("Dieses Kind ist für die Kita-Vergabe schon angemeldet.")
+    assert ChildRegistration.objects.count() == 1
