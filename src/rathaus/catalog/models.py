@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from rathaus.core.language import in_english
 from rathaus.core.models import TenantModel
 
 
@@ -24,6 +25,11 @@ class LifeSituation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the page's language; German where no English name is given."""
+        return (self.name_en or self.name) if in_english() else self.name
 
 
 class Service(TenantModel):

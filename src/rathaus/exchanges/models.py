@@ -458,6 +458,7 @@ class DaycareWish(TenantModel):
 class RoundStatus(models.TextChoices):
     PREPARED = "prepared", _("vorbereitet")
     COMPLETED = "completed", _("durchgeführt – Angebote verschickt")
+    DISCARDED = "discarded", _("verworfen, nicht durchgeführt")
 
 
 class AllocationRound(TenantModel):

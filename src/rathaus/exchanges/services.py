@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +25,7 @@ from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
+from rathaus.tenants.models import Municipality
 from rathaus_domain.allocation import daycare as daycare_core
 from rathaus_domain.allocation import holiday as holiday_core
 
@@ -129,6 +131,9 @@ def provider_update(*, provider: Provider, actor, data: dict[str, Any]) -> Provi
     """A member (or staff) changes the organisation's details."""
     if not _is_member(actor, provider):
         _check_staff(actor, Perm.MANAGE_EXCHANGES, provider.municipality)
+    if "name" in data and (Provider.objects.for_municipality(provider.municipality)
+                           .filter(name__iexact=data["name"].strip()).exclude(pk=provider.pk).exists()):
+        raise ValidationError({"name": _("Diesen Anbieter gibt es schon. Bitte wählen Sie einen anderen Namen.")})
     with transaction.atomic():
         for key in PROVIDER_FIELDS:
             if key in data:
@@ -491,7 +496,8 @@ def priority_rules_update(*, municipality, actor, rules: Sequence[RuleInput]) ->
         for item in rules:
             rule = existing.get(item.id) if item.id else None
             if item.id and rule is None:
-                raise ExchangeError(_("Diese Regel gibt es nicht."))
+                raise ExchangeError(_("Eine der Regeln gibt es nicht mehr; vielleicht hat sie gerade jemand "
+                                      "gelöscht. Bitte laden Sie die Seite neu."))
             if item.delete:
                 if rule is not None:
                     rule.delete()
@@ -585,6 +591,31 @@ def _registration_validate(municipality, data: dict[str, Any], wishes: Sequence[
     return kind
 
 
+def _child_key(first_name: str, last_name: str, birth_date: date) -> tuple[str, str, date]:
+    """Who a child is for the duplicate check: names without case and extra spaces, and the birth date."""
+    return " ".join(first_name.split()).casefold(), " ".join(last_name.split()).casefold(), birth_date
+
+
+def _same_child(candidates, data: dict[str, Any]) -> bool:
+    key = _child_key(data["child_first_name"], data["child_last_name"], data["birth_date"])
+    return any(_child_key(r.child_first_name, r.child_last_name, r.birth_date) == key for r in candidates)
+
+
+def _check_daycare_child_once(municipality, data: dict[str, Any], kind: str, exclude_pk: int | None = None) -> None:
+    """One competing registration per child, so nobody gets extra lottery chances or a second place.
+
+    Called inside the transaction after locking the municipality row (FOR NO KEY UPDATE: rows that
+    refer to the municipality can still be written), so two requests cannot both pass. A child
+    placed in another group (Krippe, then Kindergarten) may register again."""
+    candidates = (ChildRegistration.objects.for_municipality(municipality).filter(birth_date=data["birth_date"])
+                  .filter(Q(status=RegistrationStatus.ACTIVE) | Q(status=RegistrationStatus.PLACED, group_kind=kind))
+                  .exclude(pk=exclude_pk))
+    if _same_child(candidates, data):
+        raise ValidationError(_("Dieses Kind ist für die Kita-Vergabe schon angemeldet. Bitte ändern Sie die "
+                                "bestehende Anmeldung, statt eine zweite anzulegen. Sehen Sie sie nicht, hat das "
+                                "Kind vielleicht ein anderer Elternteil angemeldet."))
+
+
 def _write_wishes(registration: ChildRegistration, wishes: Sequence[Facility]) -> None:
     registration.wishes.all().delete()
     DaycareWish.objects.bulk_create([
@@ -597,6 +628,8 @@ def registration_create(*, municipality, parent, data: dict[str, Any], wishes: S
     """A parent registers a child for a daycare place with ranked wishes and the priority facts."""
     kind = _registration_validate(municipality, data, wishes)
     with transaction.atomic():
+        Municipality.objects.select_for_update(no_key=True).get(pk=municipality.pk)
+        _check_daycare_child_once(municipality, data, kind)
         registration = ChildRegistration(municipality=municipality, parent=parent, group_kind=kind,
                                          **{k: data.get(k) for k in REGISTRATION_FIELDS})
         registration.desired_start = registration.desired_start.replace(day=1)
@@ -615,6 +648,13 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
     kind = _registration_validate(registration.municipality, data, wishes)
     with transaction.atomic():
+        # Locked so a round cannot make an offer between the check and the write.
+        registration = ChildRegistration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
+        _check_held_place_kept(registration, data, wishes)
+        Municipality.objects.select_for_update(no_key=True).get(pk=registration.municipality_id)
+        _check_daycare_child_once(registration.municipality, data, kind, exclude_pk=registration.pk)
         for key in REGISTRATION_FIELDS:
             if key in data:
                 setattr(registration, key, data[key])
@@ -625,6 +665,29 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         audit_record(action="exchanges.daycare_registration_updated", municipality=registration.municipality,
                      actor=actor, obj=registration, summary=registration.reference)
     return registration
+
+
+def _check_held_place_kept(registration: ChildRegistration, data: dict[str, Any], wishes: Sequence[Facility]) -> None:
+    """While an offer is open, the next follow-up round keeps its place for the child; a new
+    birth date or start month could move the child to a group or month that facility has no
+    place for, and the round could not run. The family declines the offer first instead."""
+    offer = (registration.place_offers.filter(status=PlaceOfferStatus.OPEN, deadline__gte=timezone.localdate())
+             .select_related("facility").first())
+    if offer is None:
+        return
+    errors: dict[str, str] = {}
+    if data["birth_date"] != registration.birth_date:
+        errors["birth_date"] = _("Solange Ihr Platzangebot offen ist, kann das Geburtsdatum nicht geändert werden. "
+                                 "Wenn das Angebot nicht mehr passt, lehnen Sie es bitte zuerst ab.")
+    if data["desired_start"].replace(day=1) != registration.desired_start:
+        errors["desired_start"] = _("Solange Ihr Platzangebot offen ist, kann der gewünschte Beginn nicht geändert "
+                                    "werden. Wenn das Angebot nicht mehr passt, lehnen Sie es bitte zuerst ab.")
+    if all(f.pk != offer.facility_id for f in wishes):
+        errors["wishes"] = _("„%(name)s“ hat Ihnen einen Platz angeboten. Solange das Angebot offen ist, bleibt die "
+                             "Einrichtung unter Ihren Wünschen. Wenn Sie den Platz nicht möchten, lehnen Sie das "
+                             "Angebot bitte ab.") % {"name": offer.facility.name}
+    if errors:
+        raise ValidationError(errors)
 
 
 def registration_withdraw(*, registration: ChildRegistration, actor) -> ChildRegistration:
@@ -645,10 +708,15 @@ def registration_withdraw(*, registration: ChildRegistration, actor) -> ChildReg
 
 def _answer(offer: PlaceOffer, actor, status: str, action: str) -> PlaceOffer:
     with transaction.atomic():
-        offer = PlaceOffer.objects.select_for_update(of=("self",)).select_related("registration", "facility").get(pk=offer.pk)
-        _check_parent(actor, offer.registration)
+        # The registration first, then the offer: the order registration_withdraw and round_run lock them in.
+        registration = ChildRegistration.objects.select_for_update().get(pk=offer.registration_id)
+        offer = PlaceOffer.objects.select_for_update(of=("self",)).select_related("facility").get(pk=offer.pk)
+        offer.registration = registration
+        _check_parent(actor, registration)
         if not offer.is_answerable(timezone.localdate()):
             raise ExchangeError(_("Auf dieses Angebot kann nicht mehr geantwortet werden (Frist abgelaufen oder schon beantwortet)."))
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise ExchangeError(_("Diese Anmeldung ist nicht mehr aktiv (zum Beispiel zurückgezogen); das Angebot gilt nicht mehr."))
         offer.status = status
         offer.responded_at = timezone.now()
         offer.save(update_fields=["status", "responded_at"])
@@ -711,6 +779,26 @@ def round_create(*, municipality, actor, offer_deadline: date, seed: int | None 
         audit_record(action="exchanges.round_created", municipality=municipality, actor=actor, obj=allocation_round,
                      summary=str(allocation_round), data={"seed": allocation_round.seed, "follow_up": follow_up})
     return allocation_round
+
+
+def round_discard(*, allocation_round: AllocationRound, actor) -> AllocationRound:
+    """Discard a prepared round that has not run, so a new one can be prepared.
+
+    A follow-up round that cannot run (say, capacities changed under a held place) would
+    otherwise block every later round. The row stays, marked discarded, with its seed, so the
+    list of rounds still shows every seed that was drawn.
+    """
+    municipality = allocation_round.municipality
+    _check_staff(actor, Perm.RUN_ALLOCATION, municipality)
+    with transaction.atomic():
+        locked = AllocationRound.objects.select_for_update().get(pk=allocation_round.pk)
+        if locked.status != RoundStatus.PREPARED:
+            raise ExchangeError(_("Nur eine vorbereitete Runde, die noch nicht durchgeführt wurde, kann verworfen werden."))
+        locked.status = RoundStatus.DISCARDED
+        locked.save(update_fields=["status"])
+        audit_record(action="exchanges.round_discarded", municipality=municipality, actor=actor, obj=locked,
+                     summary=str(locked), data={"seed": locked.seed})
+    return locked
 
 
 def rule_key(criterion: str, max_km: float | None) -> str:
@@ -814,6 +902,11 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
         today = timezone.localdate()
         base = (ChildRegistration.objects.for_municipality(municipality)
                 .select_related("district").prefetch_related("wishes").order_by("pk"))
+        # Lock the registrations, then (below) the live offers, in the order families' answers,
+        # withdrawals and changes take them: nobody changes what the round reads until it is stored.
+        list(ChildRegistration.objects.for_municipality(municipality).select_for_update()
+             .filter(status__in=[RegistrationStatus.ACTIVE, RegistrationStatus.PLACED])
+             .order_by("pk").values_list("pk", flat=True))
         progress(_("Anmeldungen und Plätze einlesen"))
         if locked.previous is None:
             registrations = list(base.filter(status=RegistrationStatus.ACTIVE))
@@ -830,7 +923,8 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
             place_offers_expire(municipality=municipality, today=today)
             previous_result = result_from_json(previous.result)
             live = {str(o.registration_id): o for o in PlaceOffer.objects.for_municipality(municipality)
-                    .filter(status__in=[PlaceOfferStatus.ACCEPTED, PlaceOfferStatus.OPEN]).select_related("facility")}
+                    .filter(status__in=[PlaceOfferStatus.ACCEPTED, PlaceOfferStatus.OPEN]).select_related("facility")
+                    .select_for_update(of=("self",)).order_by("pk")}
             accepted = {cid for cid, o in live.items() if o.status == PlaceOfferStatus.ACCEPTED
                         and previous_result.assignments.get(cid) == o.facility.code}
             registrations = list(base.filter(status=RegistrationStatus.ACTIVE)) + list(
@@ -882,7 +976,7 @@ def _persist_round(allocation_round: AllocationRound, snapshot: DaycareSnapshot,
         live_offers = {}
         ids = [int(c.id) for c in snapshot.children]
         superseded += list(PlaceOffer.objects.filter(registration_id__in=ids, status=PlaceOfferStatus.OPEN)
-                           .values_list("pk", flat=True))
+                           .select_for_update().order_by("pk").values_list("pk", flat=True))
     for child in snapshot.children:
         if child.id in accepted:
             continue
@@ -911,7 +1005,13 @@ def _persist_round(allocation_round: AllocationRound, snapshot: DaycareSnapshot,
             superseded.append(current.pk)
         offers.append(PlaceOffer(municipality_id=municipality_id, round=allocation_round, registration_id=int(child.id),
                                  facility=facilities_by_code[got], deadline=allocation_round.offer_deadline))
-    PlaceOffer.objects.filter(pk__in=superseded).update(status=PlaceOfferStatus.SUPERSEDED, responded_at=timezone.now())
+    # Only offers still open are replaced; one answered meanwhile aborts the round (nothing stored)
+    # rather than turning an accepted place into a superseded one.
+    replaced = PlaceOffer.objects.filter(pk__in=superseded, status=PlaceOfferStatus.OPEN).update(
+        status=PlaceOfferStatus.SUPERSEDED, responded_at=timezone.now())
+    if replaced != len(superseded):
+        raise ExchangeError(_("Während der Runde hat eine Familie auf ein Angebot geantwortet. Es wurde nichts "
+                              "gespeichert; bitte führen Sie die Runde noch einmal durch."))
     AllocationOutcome.objects.bulk_create(outcomes, batch_size=2000)
     PlaceOffer.objects.bulk_create(offers, batch_size=2000)
     WaitingListEntry.objects.bulk_create([
@@ -1113,6 +1213,16 @@ def holiday_registration_create(*, programme: HolidayProgramme, parent, data: di
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # Registrations of one programme take turns (the draw's preparation locks the row too), so
+        # two requests cannot both pass the duplicate check or register after the close.
+        programme = HolidayProgramme.objects.select_for_update(no_key=True).get(pk=programme.pk)
+        if not programme.accepts_registrations(timezone.localdate()):
+            raise ExchangeError(_("Die Anmeldung zu diesem Ferienprogramm ist geschlossen."))
+        others = programme.registrations.exclude(status=RegistrationStatus.WITHDRAWN).filter(birth_date=data["birth_date"])
+        if _same_child(others, data):
+            raise ValidationError(_("Dieses Kind ist für dieses Ferienprogramm schon angemeldet; jedes Kind nimmt "
+                                    "nur einmal an der Verlosung teil. Sehen Sie die Anmeldung nicht, hat das Kind "
+                                    "vielleicht ein anderer Elternteil angemeldet."))
         registration = HolidayRegistration.objects.create(
             municipality=programme.municipality, programme=programme, parent=parent,
             **{k: data[k] for k in HOLIDAY_REGISTRATION_FIELDS if k in data})

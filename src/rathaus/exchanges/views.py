@@ -248,9 +248,13 @@ def provider_edit(request, provider: int):
     org = _member_provider(request, provider, approved=False)
     form = ProviderForm(request.POST or None, instance=org)
     if request.method == "POST" and form.is_valid():
-        services.provider_update(provider=org, actor=request.user, data=form.cleaned_data)
-        messages.success(request, _("Angaben gespeichert."))
-        return _back(request, "exchanges:provider_home")
+        try:
+            services.provider_update(provider=org, actor=request.user, data=form.cleaned_data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Angaben gespeichert."))
+            return _back(request, "exchanges:provider_home")
     return render(request, "exchanges/provider_request.html", {"form": form, "errors": error_summary(form), "provider": org},
                   status=422 if form.errors else 200)
 
@@ -784,6 +788,8 @@ def staff_rules(request):
                 return redirect(request.path)
         except ValidationError as exc:
             formset.forms[0].add_error(None, exc.messages[0])
+        except services.ExchangeError as exc:
+            formset.forms[0].add_error(None, str(exc))
     errors = error_summary(formset)
     return render(request, "exchanges/staff/rules.html", {"formset": formset, "errors": errors, "rules": rules},
                   status=422 if errors else 200)
@@ -841,8 +847,12 @@ def staff_round(request, pk: int):
         if not _can(request, Perm.RUN_ALLOCATION):
             raise Http404
         try:
-            services.round_run(allocation_round=allocation_round, actor=request.user)
-            messages.success(request, _("Die Runde ist durchgeführt; die Familien werden per E-Mail benachrichtigt."))
+            if request.POST.get("action") == "discard":
+                services.round_discard(allocation_round=allocation_round, actor=request.user)
+                messages.success(request, _("Die Runde ist verworfen. Sie können eine neue Runde vorbereiten."))
+            else:
+                services.round_run(allocation_round=allocation_round, actor=request.user)
+                messages.success(request, _("Die Runde ist durchgeführt; die Familien werden per E-Mail benachrichtigt."))
         except services.ExchangeError as exc:
             messages.error(request, str(exc))
         return redirect(request.path)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from rathaus.core.models import EncryptedTextField, TenantModel
+
+
+def url_without_query(url: str) -> str:
+    """Where a webhook goes, without query and fragment: receivers sometimes put an access key there."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 class EventKind(models.TextChoices):
@@ -90,11 +98,17 @@ class Subscription(TenantModel):
         indexes = [models.Index(fields=["municipality", "active"])]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.target})"
+        return f"{self.name} ({self.shown_target})"
 
     @property
     def target(self) -> str:
         return self.url if self.kind == SubscriptionKind.WEBHOOK else self.email
+
+    @property
+    def shown_target(self) -> str:
+        """The target as pages and downloads show it: a webhook's URL without the query string,
+        which may hold the receiver's credentials."""
+        return url_without_query(self.url) if self.kind == SubscriptionKind.WEBHOOK else self.email
 
 
 class SubscriptionSecret(TenantModel):

@@ -79,7 +79,7 @@ def delivery_get(*, municipality, pk: int) -> Delivery:
 def delivery_export_rows(qs) -> list[dict]:
     """The columns of the CSV/JSON export of a delivery list."""
     return [{"delivery": d.pk, "event": d.event_id, "event_type": d.event.kind, "reference": d.event.reference,
-             "subscription": d.subscription.name, "kind": d.subscription.kind, "target": d.subscription.target,
+             "subscription": d.subscription.name, "kind": d.subscription.kind, "target": d.subscription.shown_target,
              "state": d.state, "attempts": d.attempts, "last_status_code": d.last_status_code or "",
              "last_error": d.last_error, "created_at": d.created_at.isoformat(),
              "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else "",

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -49,6 +48,7 @@ from .models import (
     Subscription,
     SubscriptionKind,
     SubscriptionSecret,
+    url_without_query,
 )
 from .signing import SIGNATURE_HEADER, secret_generate, signature_header
 from .transport import Outcome, http_url_ok, post_json, send_email
@@ -246,12 +246,6 @@ def subscription_validate(*, kind: str, name: str, url: str = "", email: str = "
     elif event_kinds is not None and not event_kinds:
         errors["event_kinds"] = _("Bitte wählen Sie mindestens ein Ereignis.")
     return errors
-
-
-def url_without_query(url: str) -> str:
-    """Where a webhook goes, without query and fragment: receivers sometimes put an access key there."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def subscription_create(*, municipality, kind: str, name: str, url: str = "", email: str = "",

@@ -436,3 +436,321 @@ def test_staff_edit_facility_groups_and_places(staff_client, municipality, dayca
             "cap-0-places": "7"}
     assert staff_client.post(url, data).status_code == 302
     assert list(group.capacities.values_list("places", flat=True)) == [7]
+
+
+# ---------------------------------------------------------------------------- an open offer pins what it was made for
+
+
+def edit_post_data(registration, **changes):
+    data = {"child_first_name": registration.child_first_name, "child_last_name": registration.child_last_name,
+            "birth_date": registration.birth_date.isoformat(), "desired_start": registration.desired_start.isoformat(),
+            "care_hours": str(registration.care_hours), "district": registration.district_id or "",
+            "sibling_facility": registration.sibling_facility_id or ""}
+    for wish in registration.wishes.all():
+        data[f"wish_{wish.rank}"] = wish.facility_id
+    data.update(changes)
+    return data
+
+
+def test_family_cannot_move_the_start_month_while_an_offer_is_open(client, municipality, team_lead, two_families,
+                                                                    citizen, start_month):
+    from rathaus.exchanges.tests.conftest import next_month
+
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_registration_edit", kwargs={"municipality": municipality.slug, "pk": anna.pk})
+    response = client.post(url, edit_post_data(anna, desired_start=next_month(3).isoformat()))
+    assert response.status_code == 422
+    assert "Solange Ihr Platzangebot offen ist, kann der gewünschte Beginn nicht geändert werden." in response.content.decode()
+    anna.refresh_from_db()
+    assert anna.desired_start == start_month
+    # Nothing blocks the follow-up round: the held place still fits.
+    second = run_round(municipality, team_lead, follow_up=True, seed=99)
+    assert second.status == RoundStatus.COMPLETED
+    assert live_offer(anna).facility.code == "regen"
+
+
+def test_family_cannot_change_the_birth_date_or_drop_the_offered_facility_while_the_offer_is_open(
+        client, municipality, team_lead, two_families, citizen, daycare):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    assert live_offer(anna).facility.code == "regen"
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_registration_edit", kwargs={"municipality": municipality.slug, "pk": anna.pk})
+    response = client.post(url, edit_post_data(anna, birth_date=(anna.birth_date - timedelta(days=40)).isoformat(),
+                                               wish_2=daycare["facilities"]["wald"].pk))
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "Solange Ihr Platzangebot offen ist, kann das Geburtsdatum nicht geändert werden." in html
+    assert "„Kita Regenbogen“ hat Ihnen einen Platz angeboten" in html
+    anna.refresh_from_db()
+    assert [w.facility.code for w in anna.wishes.all()] == ["sonne", "regen"]
+
+
+def test_family_may_change_other_facts_while_an_offer_is_open_and_everything_after_declining(
+        client, municipality, team_lead, two_families, citizen, daycare):
+    from rathaus.exchanges.tests.conftest import next_month
+
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_registration_edit", kwargs={"municipality": municipality.slug, "pk": anna.pk})
+    assert client.post(url, edit_post_data(anna, single_parent="on")).status_code == 302
+    anna.refresh_from_db()
+    assert anna.single_parent is True
+    services.place_offer_decline(offer=live_offer(anna), actor=citizen)
+    assert client.post(url, edit_post_data(anna, desired_start=next_month(3).isoformat())).status_code == 302
+    anna.refresh_from_db()
+    assert anna.desired_start == next_month(3)
+
+
+def test_staff_discard_a_prepared_round_that_cannot_run(staff_client, municipality, team_lead, two_families, citizen,
+                                                        daycare):
+    from rathaus.core.models import AuditEntry
+    from rathaus.exchanges.models import GroupCapacity
+
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    # Staff remove the places of the held offer, so the follow-up round cannot run.
+    GroupCapacity.objects.filter(group__facility=daycare["facilities"]["regen"]).delete()
+    stuck = services.round_create(municipality=municipality, actor=team_lead, follow_up=True, seed=5,
+                                  offer_deadline=timezone.localdate() + timedelta(days=14))
+    with pytest.raises(services.ExchangeError):
+        services.round_run(allocation_round=stuck, actor=team_lead)
+    round_url = reverse("exchanges:staff_round", kwargs={"municipality": municipality.slug, "pk": stuck.pk})
+    assert "Runde verwerfen" in staff_client.get(round_url).content.decode()
+    assert staff_client.post(round_url, {"action": "discard"}).status_code == 302
+    stuck.refresh_from_db()
+    assert stuck.status == RoundStatus.DISCARDED
+    assert AuditEntry.objects.filter(action="exchanges.round_discarded", municipality=municipality).count() == 1
+    assert "verworfen" in staff_client.get(round_url).content.decode()
+    # A new round can be prepared again.
+    rounds_url = reverse("exchanges:staff_rounds", kwargs={"municipality": municipality.slug})
+    deadline = (timezone.localdate() + timedelta(days=10)).isoformat()
+    assert staff_client.post(rounds_url, {"follow_up": "0", "offer_deadline": deadline, "seed": "8"}).status_code == 302
+    assert AllocationRound.objects.filter(status=RoundStatus.PREPARED).count() == 1
+
+
+def test_only_a_prepared_round_can_be_discarded_and_only_by_who_may_run_rounds(
+        client, staff_login, case_worker, municipality, team_lead, two_families):
+    done = run_round(municipality, team_lead)
+    with pytest.raises(services.ExchangeError):
+        services.round_discard(allocation_round=done, actor=team_lead)
+    done.refresh_from_db()
+    assert done.status == RoundStatus.COMPLETED
+    prepared = services.round_create(municipality=municipality, actor=team_lead, follow_up=True,
+                                     offer_deadline=timezone.localdate() + timedelta(days=5))
+    staff_login(client, case_worker)
+    url = reverse("exchanges:staff_round", kwargs={"municipality": municipality.slug, "pk": prepared.pk})
+    assert client.post(url, {"action": "discard"}).status_code == 404
+    prepared.refresh_from_db()
+    assert prepared.status == RoundStatus.PREPARED
+
+
+# ---------------------------------------------------------------------------- answers racing a round
+
+
+def test_an_offer_accepted_while_the_round_computes_is_never_superseded(municipality, team_lead, two_families, citizen,
+                                                                        other_citizen, monkeypatch):
+    """The guarded update itself: the offer turns accepted after the round read it as open (what a
+    concurrent accept did on PostgreSQL before the round locked the offers); the round refuses to
+    supersede it and stores nothing. (The change is made in the round's own transaction here, so
+    the rollback takes it back too; the PostgreSQL test below covers a real second connection.)"""
+    from rathaus_domain.allocation import daycare as daycare_core
+
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    regen = live_offer(anna)
+    services.place_offer_decline(offer=live_offer(ben), actor=other_citizen)  # frees Sonnenschein for Anna
+    follow_up = services.round_create(municipality=municipality, actor=team_lead, follow_up=True, seed=3,
+                                      offer_deadline=timezone.localdate() + timedelta(days=14))
+    real_allocate = daycare_core.allocate
+
+    def accepted_meanwhile(*args, **kwargs):
+        PlaceOffer.objects.filter(pk=regen.pk).update(status=PlaceOfferStatus.ACCEPTED)
+        return real_allocate(*args, **kwargs)
+
+    monkeypatch.setattr(daycare_core, "allocate", accepted_meanwhile)
+    with pytest.raises(services.ExchangeError, match="Während der Runde hat eine Familie"):
+        services.round_run(allocation_round=follow_up, actor=team_lead)
+    regen.refresh_from_db()
+    follow_up.refresh_from_db()
+    assert regen.status != PlaceOfferStatus.SUPERSEDED
+    assert follow_up.status == RoundStatus.PREPARED
+    assert PlaceOffer.objects.filter(round=follow_up).count() == 0
+    assert AllocationOutcome.objects.filter(round=follow_up).count() == 0
+
+
+def test_an_offer_of_a_withdrawn_registration_cannot_be_accepted(municipality, team_lead, two_families, citizen):
+    anna, _ben = two_families
+    run_round(municipality, team_lead)
+    offer = live_offer(anna)
+    # What a withdrawal committed while the round was still creating this offer leaves behind.
+    type(anna).objects.filter(pk=anna.pk).update(status=RegistrationStatus.WITHDRAWN)
+    with pytest.raises(services.ExchangeError, match="nicht mehr aktiv"):
+        services.place_offer_accept(offer=offer, actor=citizen)
+    anna.refresh_from_db()
+    offer.refresh_from_db()
+    assert (anna.status, offer.status) == (RegistrationStatus.WITHDRAWN, PlaceOfferStatus.OPEN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_waits_for_a_running_round_and_then_finds_the_offer_replaced(municipality, team_lead, two_families,
+                                                                               citizen, other_citizen, monkeypatch):
+    """A family accepts while the round computes (after it read the open offers): the answer waits
+    for the round and then finds its offer replaced; the round never supersedes an accepted place."""
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus_domain.allocation import daycare as daycare_core
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    anna, ben = two_families
+    run_round(municipality, team_lead)
+    regen = live_offer(anna)
+    services.place_offer_decline(offer=live_offer(ben), actor=other_citizen)  # frees Sonnenschein for Anna
+    follow_up = services.round_create(municipality=municipality, actor=team_lead, follow_up=True, seed=3,
+                                      offer_deadline=timezone.localdate() + timedelta(days=14))
+    read, proceed, results = threading.Event(), threading.Event(), {}
+    real_allocate = daycare_core.allocate
+
+    def paused_allocate(*args, **kwargs):
+        read.set()
+        proceed.wait(10)
+        return real_allocate(*args, **kwargs)
+
+    monkeypatch.setattr(daycare_core, "allocate", paused_allocate)
+
+    def run():
+        try:
+            services.round_run(allocation_round=follow_up, actor=team_lead)
+            results["round"] = "done"
+        except services.ExchangeError as exc:
+            results["round"] = str(exc)
+        finally:
+            connections.close_all()
+
+    def accept():
+        try:
+            services.place_offer_accept(offer=regen, actor=citizen)
+            results["answer"] = "accepted"
+        except services.ExchangeError as exc:
+            results["answer"] = str(exc)
+        finally:
+            connections.close_all()
+
+    running, answering = threading.Thread(target=run), threading.Thread(target=accept)
+    running.start()
+    try:
+        assert read.wait(10), "the round did not get to the allocation"
+        answering.start()
+        answering.join(0.5)
+        waited = answering.is_alive()
+    finally:
+        proceed.set()
+        running.join(10)
+        if answering.ident is not None:
+            answering.join(10)
+    assert waited  # the answer waits for the round instead of changing the offer under its feet
+    assert results == {"round": "done",
+                       "answer": "Auf dieses Angebot kann nicht mehr geantwortet werden (Frist abgelaufen oder schon beantwortet)."}
+    regen.refresh_from_db()
+    anna.refresh_from_db()
+    assert (regen.status, anna.status) == (PlaceOfferStatus.SUPERSEDED, RegistrationStatus.ACTIVE)
+    assert live_offer(anna).facility.code == "sonne"
+
+
+def test_saving_priority_rules_with_a_rule_deleted_meanwhile_shows_a_message_instead_of_failing(
+        staff_client, municipality, daycare):
+    from rathaus.exchanges.models import PriorityRule
+
+    rules = list(PriorityRule.objects.filter(municipality=municipality))
+    data = {"action": "save", "rules-TOTAL_FORMS": "3", "rules-INITIAL_FORMS": "3", "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "30"}
+    for i, rule in enumerate(rules):
+        data.update({f"rules-{i}-id": rule.pk, f"rules-{i}-position": str(i), f"rules-{i}-criterion": rule.criterion,
+                     f"rules-{i}-points": "5", f"rules-{i}-is_active": "on",
+                     f"rules-{i}-max_km": "1,5" if rule.criterion == "distance" else ""})
+    rules[2].delete()  # another member of staff deletes it while this form is open
+    response = staff_client.post(reverse("exchanges:staff_rules", kwargs={"municipality": municipality.slug}), data)
+    assert response.status_code == 422
+    assert "Eine der Regeln gibt es nicht mehr" in response.content.decode()
+    assert sorted(PriorityRule.objects.filter(municipality=municipality).values_list("points", flat=True)) == [2, 4]
+
+
+# ---------------------------------------------------------------------------- one registration per child
+
+
+def test_a_child_cannot_be_registered_twice_for_the_daycare_exchange(register_child, citizen, other_citizen,
+                                                                     start_month):
+    from rathaus.exchanges.models import ChildRegistration
+
+    anna = register_child(citizen, "Anna", ["sonne"])
+    for parent, first_name in ((citizen, "anna"), (other_citizen, "  ANNA ")):
+        with pytest.raises(ValidationError, match="schon angemeldet"):
+            register_child(parent, first_name, ["regen"], child_last_name=" kind")
+    assert ChildRegistration.objects.count() == 1
+    register_child(citizen, "Anne", ["regen"])  # a sibling with the same birthday is another child
+    services.registration_withdraw(registration=anna, actor=citizen)
+    register_child(citizen, "Anna", ["regen"])  # withdrawn: she may register anew
+    assert ChildRegistration.objects.exclude(status=RegistrationStatus.WITHDRAWN).count() == 2
+
+
+def test_the_registration_form_explains_a_duplicate(client, municipality, citizen, register_child, daycare):
+    anna = register_child(citizen, "Anna", ["sonne"])
+    client.force_login(citizen)
+    url = reverse("exchanges:daycare_register", kwargs={"municipality": municipality.slug})
+    data = edit_post_data(anna, child_first_name="Anna ")
+    response = client.post(url, data)
+    assert response.status_code == 422
+    assert "Dieses Kind ist für die Kita-Vergabe schon angemeldet." in response.content.decode()
+    assert citizen.daycare_registrations.count() == 1
+
+
+def test_renaming_a_registration_into_a_duplicate_is_refused(register_child, citizen, daycare):
+    from rathaus.exchanges.tests.conftest import birth_for
+
+    anna = register_child(citizen, "Anna", ["sonne"])
+    other = register_child(citizen, "Anni", ["regen"])
+    data = {"child_first_name": "Anna", "child_last_name": "Kind", "birth_date": anna.birth_date,
+            "desired_start": anna.desired_start, "care_hours": 35, "district": None, "sibling_facility": None,
+            "single_parent": False, "parents_working": False, "special_needs": False}
+    with pytest.raises(ValidationError, match="schon angemeldet"):
+        services.registration_update(registration=other, actor=citizen, data=data, wishes=[daycare["facilities"]["regen"]])
+    other.refresh_from_db()
+    assert other.child_first_name == "Anni"
+    assert birth_for(1, anna.desired_start) == anna.birth_date
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_registrations_of_one_child_store_one(register_child, citizen, other_citizen, held_open):
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus.exchanges.models import ChildRegistration
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    results: dict[str, str] = {}
+
+    def second():
+        try:
+            register_child(other_citizen, "Anna", ["regen"])
+            results["second"] = "stored"
+        except ValidationError as exc:
+            results["second"] = exc.messages[0]
+        finally:
+            connections.close_all()
+
+    with held_open(lambda: register_child(citizen, "Anna", ["sonne"]).pk):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waits for the first registration instead of checking beside it
+    thread.join(10)
+    assert results["second"].startswith("Dieses Kind ist für die Kita-Vergabe schon angemeldet.")
+    assert ChildRegistration.objects.count() == 1

@@ -208,3 +208,20 @@ def test_dataset_downloads_are_capped_and_the_cap_is_stated(client, municipality
     assert len(rows) == 2
     narrowed = json.loads(export(client, municipality, "json", kosten="frei").content)
     assert (narrowed["count"], narrowed["truncated"]) == (1, False)
+
+
+@pytest.mark.parametrize("taken", ["Schachclub Musterstadt", "schachclub MUSTERSTADT"])
+def test_renaming_a_provider_to_another_providers_name_shows_a_field_error(client, municipality, provider,
+                                                                          provider_user, make_provider, taken):
+    make_provider(municipality, "Schachclub Musterstadt")
+    client.force_login(provider_user)
+    url = reverse("exchanges:provider_edit", kwargs={"municipality": municipality.slug, "provider": provider.pk})
+    response = client.post(url, {"name": taken, "email": provider.email})
+    assert response.status_code == 422
+    assert "Diesen Anbieter gibt es schon." in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.name == "TSV Musterstadt"
+    # Its own name in other letters is no clash.
+    assert client.post(url, {"name": "TSV MUSTERSTADT", "email": provider.email}).status_code == 302
+    provider.refresh_from_db()
+    assert provider.name == "TSV MUSTERSTADT"

@@ -338,3 +338,17 @@ def test_the_operator_admin_neither_shows_nor_edits_the_seed_before_the_draw(cli
     assert 'name="seed"' not in html
     assert str(prepared.seed) not in html
     assert prepared.seed_nonce not in html
+
+
+def test_a_child_takes_part_in_a_programme_once(register_holiday, citizen, other_citizen, activities):
+    from rathaus.exchanges.models import HolidayRegistration
+
+    mia = register_holiday(citizen, "Mia", [activities["kanu"]])
+    for parent, first_name in ((citizen, "mia"), (other_citizen, " MIA  ")):
+        with pytest.raises(ValidationError, match="schon angemeldet"):
+            register_holiday(parent, first_name, [activities["zirkus"]])
+    assert HolidayRegistration.objects.count() == 1
+    register_holiday(citizen, "Mia", [activities["zirkus"]], age=9)  # another Mia, a year older
+    services.holiday_registration_withdraw(registration=mia, actor=citizen)
+    register_holiday(citizen, "Mia", [activities["zirkus"]])  # withdrawn: she may register anew
+    assert HolidayRegistration.objects.exclude(status="withdrawn").count() == 2

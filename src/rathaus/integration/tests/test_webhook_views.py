@@ -237,3 +237,33 @@ def test_the_subscriber_list_exports_as_csv_and_json_without_secrets_or_url_quer
         ("Gewerbe-FV", "https://fv.example.de/hook", "application.submitted", True)]
     csv = admin.get(BASE, {"export": "csv"}).content.decode()
     assert csv.splitlines()[0].startswith("name,kind,url") and "geheim" not in csv and secret not in csv
+
+
+def test_delivery_pages_and_exports_never_show_the_query_of_a_webhook_url(town, admin, clerk, submit, receiver,  # noqa: F811
+                                                                          settings):
+    """A receiver's access key in the query string stays on the subscription itself: neither case
+    workers (the case's delivery log) nor the delivery lists, their downloads or the confirmation
+    pages show it."""
+    settings.RATHAUS_WEBHOOK_MAX_ATTEMPTS = 1
+    subscription, _secret = subscription_create(municipality=town, kind=SubscriptionKind.WEBHOOK, name="Gewerbe-FV",
+                                                url=receiver.url + "?key=geheim-4711", secret=SECRET,
+                                                event_kinds=["application.submitted"])
+    receiver.statuses = [500]
+    application = submit()
+    case_log = f"/m/musterstadt/verwaltung/antraege/{application.reference}/zustellungen/"
+    pages = {
+        "case log": clerk.get(case_log),
+        "case log csv": clerk.get(case_log + "?export=csv"),
+        "case log json": clerk.get(case_log + "?export=json"),
+        "deliveries": admin.get(BASE + "zustellungen/?zustand=alle"),
+        "deliveries csv": admin.get(BASE + "zustellungen/?zustand=alle&export=csv"),
+        "deliveries json": admin.get(BASE + "zustellungen/?zustand=alle&export=json"),
+        "subscriptions": admin.get(BASE),
+        "confirm": admin.post(BASE, {"action": "deactivate", "subscription": subscription.pk}),
+    }
+    for name, response in pages.items():
+        text = response.content.decode()
+        assert response.status_code == 200, name
+        assert receiver.url in text, name  # the address without its query is still there
+        assert "geheim-4711" not in text, name
+    assert json.loads(pages["case log json"].content)[0]["target"] == receiver.url
