@@ -124,12 +124,25 @@ class SubmissionResult:
 
 def access_token_for(application: Application) -> str:
     """The citizen's access token, derived (not stored) so a retried submission can return it again."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"access:{application.access_token_hash}".encode(), hashlib.sha256)
+    return _access_token_with(settings.SECRET_KEY, application)
+
+
+def _access_token_with(key: str, application: Application) -> str:
+    digest = hmac.new(key.encode(), f"access:{application.access_token_hash}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
 
 
 def access_token_matches(application: Application, token: str) -> bool:
-    return bool(token) and hmac.compare_digest(access_token_for(application), token)
+    """Whether `token` opens this application: derived from SECRET_KEY or one of SECRET_KEY_FALLBACKS.
+
+    The fallbacks keep the links in receipts and e-mails working while the key is rotated. Tokens
+    are URL-safe base64; anything else (e.g. umlauts typed into the link) simply does not match.
+    """
+    if not token or not token.isascii():
+        return False
+    given = token.encode()
+    return any(hmac.compare_digest(_access_token_with(key, application).encode(), given)
+               for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
 
 
 def add_working_days(start: date, days: int) -> date:
