@@ -637,13 +637,18 @@ def draft_save(*, draft: Draft, data: dict[str, Any]) -> Draft:
     return draft
 
 
+def draft_idempotency_key(token: str) -> str:
+    """The Idempotency-Key a draft is submitted with: its application is found by it after the draft is gone."""
+    return f"draft:{token[:40]}"
+
+
 def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
     """Submit a finished draft through the same path as the API, then drop the draft."""
     with transaction.atomic():
         result = application_submit(
             municipality=draft.municipality, service=draft.service, data=draft.data, channel=draft.channel,
             applicant=draft.user, entered_by=draft.assisted_by, ip=ip,
-            idempotency_key=f"draft:{draft.token[:40]}", representation=draft_representation(draft),
+            idempotency_key=draft_idempotency_key(draft.token), representation=draft_representation(draft),
         )
         Draft.objects.filter(pk=draft.pk).delete()
     return result

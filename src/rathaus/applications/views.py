@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 from django.conf import settings
@@ -215,10 +216,47 @@ def _validation_view(data: dict, spec: FormSpec, index: int) -> dict:
     return view
 
 
+# Drafts submitted from this browser (digests of their tokens, newest last), so a resent review POST finds its receipt.
+SUBMITTED_DRAFTS = "applications.submitted_drafts"
+SUBMITTED_DRAFTS_KEPT = 20
+
+
+def _draft_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def _remember_submitted(request, token: str) -> None:
+    submitted = [d for d in request.session.get(SUBMITTED_DRAFTS, []) if d != _draft_digest(token)]
+    request.session[SUBMITTED_DRAFTS] = [*submitted, _draft_digest(token)][-SUBMITTED_DRAFTS_KEPT:]
+
+
+def _submitted_receipt(request, token: str):
+    """The receipt of a draft this browser submitted (reload, double click, back), else None.
+
+    Only the session that submitted it is sent on: the receipt's address holds the access token,
+    and a draft's link may have been passed on or saved elsewhere.
+    """
+    if _draft_digest(token) not in request.session.get(SUBMITTED_DRAFTS, []):
+        return None
+    application = selectors.application_by_idempotency_key(municipality=request.municipality,
+                                                           key=services.draft_idempotency_key(token))
+    if application is None:
+        return None
+    return redirect("applications:receipt", municipality=request.municipality.slug,
+                    reference=application.reference, token=services.access_token_for(application))
+
+
 @tenant_view
 @ratelimit(key="ip", rate=_submit_rate, method="POST", block=True)
 def review(request, token: str):
-    draft, spec = _draft_context(request, token)
+    try:
+        draft, spec = _draft_context(request, token)
+    except Http404:
+        # The draft is gone once submitted; a resent POST answers as the first one did.
+        receipt = _submitted_receipt(request, token)
+        if receipt is None:
+            raise
+        return receipt
     form_data = draft.data
     errors = validate(spec.schema, form_data)
     refused: list[str] = []
@@ -229,6 +267,7 @@ def review(request, token: str):
             # A file the upload checks refuse now (e.g. the malware scanner is down): say which, store nothing.
             refused = [localized(exc_error) for exc_error in exc.errors]
         else:
+            _remember_submitted(request, token)
             return redirect("applications:receipt", municipality=request.municipality.slug,
                             reference=result.application.reference, token=result.access_token)
     first_bad = next((i for i, s in enumerate(spec.steps, 1) if any(e.path and e.path[0] == s.key for e in errors)), None)
