@@ -77,6 +77,10 @@ class LookupNotUsable(Exception):
     not counted: look up afresh (the look-up may still hold for others) and submit again."""
 
 
+class ServiceNotOffered(Exception):
+    """The draft's service has been unpublished since the draft was started; nothing was stored."""
+
+
 class RateLimited(Exception):
     """The request, counted by the submission's statement, exceeds the rate limit; nothing was stored."""
 
@@ -643,7 +647,12 @@ def draft_idempotency_key(token: str) -> str:
 
 
 def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
-    """Submit a finished draft through the same path as the API, then drop the draft."""
+    """Submit a finished draft through the same path as the API, then drop the draft.
+
+    ServiceNotOffered if the service is no longer published (the API refuses those too); the draft stays.
+    """
+    if not draft.service.is_published:
+        raise ServiceNotOffered
     with transaction.atomic():
         result = application_submit(
             municipality=draft.municipality, service=draft.service, data=draft.data, channel=draft.channel,

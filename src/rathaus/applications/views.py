@@ -260,9 +260,13 @@ def review(request, token: str):
     form_data = draft.data
     errors = validate(spec.schema, form_data)
     refused: list[str] = []
+    # Unpublished since the draft was started: the page says so before the citizen tries to send it.
+    not_offered = not draft.service.is_published
     if request.method == "POST" and not errors:
         try:
             result = services.draft_submit(draft=draft, ip=client_ip(request))
+        except services.ServiceNotOffered:
+            not_offered = True
         except services.ApplicationInvalid as exc:
             # A file the upload checks refuse now (e.g. the malware scanner is down): say which, store nothing.
             refused = [localized(exc_error) for exc_error in exc.errors]
@@ -275,8 +279,8 @@ def review(request, token: str):
         "draft": draft, "service": draft.service, "spec": spec, "summary": spec.summary(form_data),
         "steps": spec.steps, "total": len(spec.steps), "first_bad": first_bad,
         "error_count": len(errors), "representation": services.draft_representation(draft),
-        "mandate_labels": dict(MandateKind.choices), "refused": refused,
-    }, status=422 if request.method == "POST" and (errors or refused) else 200)
+        "mandate_labels": dict(MandateKind.choices), "refused": refused, "not_offered": not_offered,
+    }, status=422 if request.method == "POST" and (errors or refused or not_offered) else 200)
 
 
 @tenant_view

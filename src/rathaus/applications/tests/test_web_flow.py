@@ -115,3 +115,22 @@ def test_resent_final_submit_leads_to_the_same_receipt_and_stores_nothing_more(c
     assert stranger.post(f"{base}/pruefen/").status_code == 404
     assert stranger.get(f"{base}/pruefen/").status_code == 404
     assert Application.objects.count() == 1
+
+
+def test_draft_of_a_service_unpublished_meanwhile_is_not_submitted(client, town, demo_services):
+    from rathaus.applications.models import Draft
+
+    base = _start(client, town)
+    for index, values in STEP_VALUES.items():
+        assert client.post(f"{base}/schritt/{index}/", values).status_code == 302
+    service = demo_services["hund-anmelden"]
+    service.is_published = False
+    service.save(update_fields=["is_published"])
+    shown = client.get(f"{base}/pruefen/")
+    assert "nicht mehr online angeboten" in shown.content.decode()
+    response = client.post(f"{base}/pruefen/")
+    assert response.status_code == 422
+    assert "nicht mehr online angeboten" in response.content.decode()
+    assert "Bürgerbüro" in response.content.decode()
+    assert Application.objects.count() == 0
+    assert Draft.objects.count() == 1
