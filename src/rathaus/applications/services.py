@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from rathaus.cases.files import discard_files_on_error
-from rathaus.cases.services import documents_from_submission
+from rathaus.cases.services import document_requests_close, documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
@@ -588,6 +588,9 @@ def application_change_status(*, application: Application, status: str, public_t
 
             event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
                        data=application_event_data(locked, previous_status=old))
+        if status in FINAL_STATUSES:
+            # A decided case asks for nothing more: its open requests for documents are withdrawn.
+            document_requests_close(application=locked, actor=actor, ip=ip)
         if locked.applicant_email:
             status_message(change)  # the e-mail, through the outbox: not lost if a worker dies
         audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
