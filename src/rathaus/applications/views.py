@@ -30,7 +30,7 @@ from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
-from rathaus_domain.forms.coerce import step_data_from_post, with_file
+from rathaus_domain.forms.coerce import drop_hidden, is_shown, step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
 from rathaus_domain.forms.validation import validate
@@ -121,6 +121,9 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             # Fields inside repeatable groups arrive bound (docs.0.scan); match by shape.
             if not _matches(field.name, name):
                 continue
+            path = tuple(p if (n := parse_int(p, max_digits=4)) is None else n for p in name.split("."))
+            if not is_shown(spec, path, data):
+                continue  # a file for a field the citizen's answers hide is not wanted (nor checked)
             max_bytes = field.constraints.get("max_bytes") or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             accept = field.constraints.get("accept") or []
             if upload.size > max_bytes:
@@ -135,7 +138,6 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             except UploadRefused as exc:
                 problems.setdefault(name, []).append(localized(exc))
                 continue
-            path = tuple(p if (n := parse_int(p, max_digits=4)) is None else n for p in name.split("."))
             try:
                 data = with_file(data, path, upload.name, checked.content_type, raw)
             except IndexError:  # a list entry the form does not have (only a crafted request sends that)
@@ -168,6 +170,8 @@ def step(request, token: str, index: int):
                 _keep_file(old, step_data, field.path[1:])
         data[current.key] = step_data
         data, errors = _read_files(request, spec, current, data)
+        # A file kept from an earlier attempt may belong to a field the new answers hide.
+        drop_hidden(spec, current.key, data[current.key])
         if request.POST.get("_add") or request.POST.get("_remove"):
             _change_repeat(spec, data, request.POST.get("_add"), request.POST.get("_remove"))
             services.draft_save(draft=draft, data=data)

@@ -25,7 +25,8 @@ from ._schema import Path, schema_for_path, value_at
 from .model import Field, FormSpec, Group, Node
 from .validation import FieldError, sniff_content_type
 
-__all__ = ["errors_for_step", "normalise_date", "parse_number", "step_data_from_post", "with_file"]
+__all__ = ["drop_hidden", "errors_for_step", "is_shown", "normalise_date", "parse_number", "step_data_from_post",
+           "with_file"]
 
 PostData = Mapping[str, Sequence[str] | str]
 
@@ -51,6 +52,45 @@ def step_data_from_post(spec: FormSpec, step_key: str, post: PostData) -> dict[s
     data, _ = reader.nodes(step.children)
     _drop_hidden(step.children, {step_key: data})
     return data
+
+
+def drop_hidden(spec: FormSpec, step_key: str, data: dict[str, Any]) -> None:
+    """Remove (in place) the values of the step's fields whose condition does not hold.
+
+    ``step_data_from_post`` does this for what the POST holds; call it again once files (new
+    uploads and those kept from an earlier attempt) are merged into the step's ``data``.
+    """
+    _drop_hidden(spec.step(step_key).children, {step_key: data})
+
+
+def is_shown(spec: FormSpec, path: Path, form: Mapping[str, Any]) -> bool:
+    """Whether the input at concrete ``path`` (``("docs", 0, "scan")``) is shown for ``form``.
+
+    It is hidden when its condition or that of a group around it does not hold. A path the
+    form does not know counts as shown (validation has its own word on it).
+    """
+    try:
+        nodes: Sequence[Node] = spec.step(str(path[0])).children
+    except (IndexError, KeyError):
+        return True
+    at = 1
+    while at < len(path):
+        node = next((n for n in nodes if n.path == tuple(path[: at + 1])), None)
+        if node is None:
+            return True
+        if node.condition is not None and not node.condition.holds(form):
+            return False
+        at += 1
+        if isinstance(node, Field):
+            return True
+        if not node.repeatable:
+            nodes = node.children
+        elif at < len(path) and isinstance(index := path[at], int):
+            nodes = node.item(index)
+            at += 1
+        else:
+            return True
+    return True
 
 
 def with_file(
