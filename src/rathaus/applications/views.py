@@ -423,9 +423,12 @@ def inbox(request):
 
 
 def _export(qs, fmt: str, municipality):
-    rows = [{"reference": a.reference, "service": a.service.name, "status": a.status, "channel": a.channel,
-             "submitted_at": a.submitted_at.isoformat(), "due_date": a.due_date.isoformat(),
-             "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
+    # Codes for machines, labels for people; times in the town's time (with offset), as staff read them.
+    rows = [{"reference": a.reference, "service": a.service.name, "status": a.status,
+             "status_label": str(a.get_status_display()), "channel": a.channel,
+             "channel_label": str(a.get_channel_display()),
+             "submitted_at": timezone.localtime(a.submitted_at).isoformat(timespec="seconds"),
+             "due_date": a.due_date.isoformat(), "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
     return list_export(rows, fmt, f"antraege-{municipality.slug}", "reference")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rathaus.applications.selectors import application_row_get
@@ -64,7 +65,7 @@ def case_file_export(request, reference: str, fmt: str):
     rows = [{"document": d.pk, "title": d.title, "type": d.document_type, "confidentiality": d.confidentiality,
              "source": d.source, "version": v.number, "filename": v.filename, "content_type": v.content_type,
              "size": v.size, "sha512": v.sha512, "added_by": v.added_by.get_username() if v.added_by else "",
-             "added_at": v.created_at.isoformat()}
+             "added_at": timezone.localtime(v.created_at).isoformat(timespec="seconds")}
             for d in selectors.case_file(municipality=request.municipality, application=application)
             for v in d.versions.all()]
     return list_export(rows, fmt, f"akte-{application.reference}", "document")

@@ -126,7 +126,7 @@ class TestStaffUploads:
         row = next(r for r in rows if r["document"] == document.pk)
         assert (row["title"], row["version"], row["confidentiality"]) == ("Anruf Tierarzt", 1, "confidential")
         assert row["sha512"] == document.versions.get().sha512
-        csv = staff.get(_url("export_csv", case)).content.decode()
+        csv = staff.get(_url("export_csv", case)).content.decode("utf-8-sig")
         assert csv.splitlines()[0].startswith("document,title,type") and "Anruf Tierarzt" in csv
 
     @pytest.mark.parametrize(("name", "content", "message"), [
@@ -316,3 +316,18 @@ def test_adding_a_document_locks_the_case_before_the_audit_chain(case):
     case_update = next(i for i, q in enumerate(sql) if q.startswith('UPDATE "applications_application"'))
     chain = next(i for i, q in enumerate(sql) if "core_auditchainhead" in q)
     assert case_update < chain
+
+
+def test_the_case_file_export_gives_german_times_and_starts_with_a_bom(client, login_verified, worker, case):
+    import codecs
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    DocumentVersion.objects.filter(document__application=case).update(created_at=datetime(2026, 7, 1, 22, 15, tzinfo=UTC))
+    staff = login_verified(client, worker)
+    response = staff.get(_url("export_csv", case))
+    assert response.content.startswith(codecs.BOM_UTF8)
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert row["added_at"] == "2026-07-02T00:15:00+02:00"  # summer time
+    assert staff.get(_url("export_json", case)).json()[0]["added_at"] == "2026-07-02T00:15:00+02:00"
