@@ -220,6 +220,27 @@ class TestConfidentiality:
                                     document_type="other", confidentiality="confidential", actor=worker)
         assert as_worker.get(_url("staff_download", case, document_id=own.pk)).status_code == 200
 
+    def test_the_case_file_export_hides_confidential_files_from_those_who_may_not_open_them(
+            self, client, login_verified, case, documents, worker, lead):
+        from rathaus.cases.services import document_upload_staff
+
+        secret = PDF + b"%Vermerk Amtsarzt\n"
+        note = document_upload_staff(application=case, filename="amtsarzt-vermerk.pdf", raw=secret, title="Vermerk",
+                                     document_type="correspondence", confidentiality="confidential", actor=lead)
+        digest = hashlib.sha512(secret).hexdigest()
+        as_worker = login_verified(Client(), worker)
+        for fmt in ("export_csv", "export_json"):
+            text = as_worker.get(_url(fmt, case)).content.decode("utf-8-sig")
+            assert "amtsarzt-vermerk.pdf" not in text and digest not in text, fmt
+            assert "internal.pdf" in text  # what she may open is listed in full
+        row = next(r for r in as_worker.get(_url("export_json", case)).json() if r["document"] == note.pk)
+        # Listed as the case file panel shows it: that it exists, not what the file is.
+        assert (row["title"], row["confidentiality"], row["version"]) == ("Vermerk", "confidential", 1)
+        assert (row["filename"], row["size"], row["sha512"]) == (None, None, None)
+        as_lead = login_verified(Client(), lead)
+        row = next(r for r in as_lead.get(_url("export_json", case)).json() if r["document"] == note.pk)
+        assert (row["filename"], row["sha512"]) == ("amtsarzt-vermerk.pdf", digest)
+
     def test_staff_of_another_municipality_get_404(self, client, login_verified, case, documents, other_town, make_staff):
         stranger = login_verified(client, make_staff(other_town, "x@beispielhausen.example"))
         for document in documents.values():
