@@ -134,3 +134,14 @@ def test_draft_of_a_service_unpublished_meanwhile_is_not_submitted(client, town,
     assert "Bürgerbüro" in response.content.decode()
     assert Application.objects.count() == 0
     assert Draft.objects.count() == 1
+
+
+def test_status_lookup_accepts_the_reference_typed_in_lowercase(client, town, demo_services, dog_data):
+    from rathaus.applications.services import application_submit
+
+    result = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data)
+    reference = result.application.reference
+    response = client.post(f"/m/{town.slug}/status/", {"reference": f" {reference.lower()} ", "token": result.access_token})
+    assert response.status_code == 302
+    assert response["Location"] == f"/m/{town.slug}/status/{reference}/{result.access_token}/"
+    assert client.get(response["Location"]).status_code == 200
