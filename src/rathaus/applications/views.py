@@ -162,12 +162,14 @@ def step(request, token: str, index: int):
     data = copy.deepcopy(draft.data)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        step_data = step_data_from_post(spec, current.key, dict(request.POST.lists()))
-        # Files already uploaded stay unless a new file replaces them.
+        # Files already uploaded stay unless a new file replaces them (in a list: in the entry of the same number).
         old = data.get(current.key, {})
-        for field in current.fields():
-            if field.widget == "file":
-                _keep_file(old, step_data, field.path[1:])
+        kept = [path for field in current.fields() if field.widget == "file"
+                for path in _paths_in(old, field.path[1:])]
+        file_names = [*request.FILES, *(FormSpec.html_name((current.key, *path)) for path in kept)]
+        step_data = step_data_from_post(spec, current.key, dict(request.POST.lists()), file_names)
+        for path in kept:
+            _keep_file(old, step_data, path)
         data[current.key] = step_data
         data, errors = _read_files(request, spec, current, data)
         # A file kept from an earlier attempt may belong to a field the new answers hide.
@@ -200,15 +202,35 @@ def step(request, token: str, index: int):
     }, status=422 if errors else 200)
 
 
-def _keep_file(old: dict, new: dict, rel_path) -> None:
+def _paths_in(data, path: tuple) -> list[tuple]:
+    """The concrete paths (entry numbers for "*") at which `data` holds a value for field path `path`."""
+    if not path:
+        return [()]
+    head, rest = path[0], path[1:]
+    if head == "*":
+        items = data if isinstance(data, list) else []
+        return [(index, *tail) for index, item in enumerate(items) for tail in _paths_in(item, rest)]
+    if isinstance(data, dict) and head in data:
+        return [(head, *tail) for tail in _paths_in(data[head], rest)]
+    return []
+
+
+def _keep_file(old: dict, new: dict, rel_path: tuple) -> None:
     found, value = value_at(old, rel_path)
-    if not found or any(part == "*" for part in rel_path):
-        return
     present, _v = value_at(new, rel_path)
-    if not present:
-        target = new
-        for key in rel_path[:-1]:
+    if not found or present:
+        return
+    target = new
+    for key in rel_path[:-1]:
+        if isinstance(key, int):
+            if not isinstance(target, list) or key >= len(target):
+                return  # the entry is gone (removed, or left empty)
+            target = target[key]
+        elif isinstance(target, dict):
             target = target.setdefault(key, {})
+        else:
+            return
+    if isinstance(target, dict):
         target[rel_path[-1]] = value
 
 

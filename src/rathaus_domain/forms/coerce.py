@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._schema import Path, schema_for_path, value_at
@@ -40,15 +40,20 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 
-def step_data_from_post(spec: FormSpec, step_key: str, post: PostData) -> dict[str, Any]:
+def step_data_from_post(
+    spec: FormSpec, step_key: str, post: PostData, file_names: Iterable[str] = ()
+) -> dict[str, Any]:
     """Build the JSON data of step ``step_key`` from POST data (name → list of values).
 
     Text is trimmed and empty inputs are left out; numbers, booleans, checkbox groups,
     repeatable groups and dates are converted; values of fields whose condition does
     not hold are dropped. With Django, pass ``dict(request.POST.lists())``.
+    ``file_names``: the names of file inputs that hold a file (uploaded now or kept from an
+    earlier attempt); an entry of a repeatable group with such a file is kept even when
+    its other inputs are empty, so the caller can put the file back into it.
     """
     step = spec.step(step_key)
-    reader = _Reader(spec, post)
+    reader = _Reader(spec, post, file_names)
     data, _ = reader.nodes(step.children)
     _drop_hidden(step.children, {step_key: data})
     return data
@@ -170,9 +175,10 @@ class _Reader:
     inputs were all left empty is left out rather than sent half-filled.
     """
 
-    def __init__(self, spec: FormSpec, post: PostData) -> None:
+    def __init__(self, spec: FormSpec, post: PostData, file_names: Iterable[str] = ()) -> None:
         self.spec = spec
         self.post = post
+        self.file_names = frozenset(file_names)
 
     def values(self, name: str) -> list[str]:
         raw = self.post.get(name)
@@ -251,16 +257,8 @@ class _Reader:
         return text
 
     def repeatable(self, group: Group) -> tuple[bool, Any, bool]:
-        prefix = group.name + "."
-        indices = sorted(
-            {
-                int(head)
-                for name in self.post
-                if name.startswith(prefix)
-                for head in [name[len(prefix) :].split(".", 1)[0]]
-                if head.isascii() and head.isdigit() and len(head) <= 4  # "²" passes isdigit but not int
-            }
-        )
+        with_file = self.item_indices(group, self.file_names)
+        indices = sorted(self.item_indices(group, self.post) | with_file)
         items: list[tuple[Any, bool]] = []
         for index in indices:
             children = group.item(index)
@@ -271,7 +269,9 @@ class _Reader:
                 if found:
                     items.append((value, entered))
             else:
-                items.append(self.nodes(children))
+                value, entered = self.nodes(children)
+                # A file is an entry too, though it arrives apart from the POST data.
+                items.append((value, entered or index in with_file))
         if group.holds_values:
             # Several inputs may also share the list's own name (<input name="x"> repeated).
             for text in self.values(group.name):
@@ -291,6 +291,17 @@ class _Reader:
         if not kept and not group.required:
             return False, None, False
         return True, kept, entered_count > 0
+
+    @staticmethod
+    def item_indices(group: Group, names: Iterable[str]) -> set[int]:
+        prefix = group.name + "."
+        return {
+            int(head)
+            for name in names
+            if name.startswith(prefix)
+            for head in [name[len(prefix) :].split(".", 1)[0]]
+            if head.isascii() and head.isdigit() and len(head) <= 4  # "²" passes isdigit but not int
+        }
 
 
 def _drop_hidden(nodes: Sequence[Node], form: dict[str, Any]) -> None:

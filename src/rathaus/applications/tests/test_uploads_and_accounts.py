@@ -119,3 +119,23 @@ def test_a_file_for_a_field_hidden_by_the_answers_is_not_submitted(client, town,
     application = Application.objects.get()
     assert application.data["antrag"] == {"claim": "nein"}
     assert not Document.objects.filter(application=application, form_field="antrag/proof").exists()
+
+
+def test_files_in_list_entries_survive_later_posts_of_the_step(client, town, proof_service):
+    base = _start_proof(client, town)
+    assert client.post(f"{base}/schritt/1/", {"antrag.claim": "nein"}).status_code == 302
+    scan = SimpleUploadedFile("lageplan.png", PNG, content_type="image/png")
+    # Adding a second entry sends the step once more; the first entry's file stays.
+    added = client.post(f"{base}/schritt/2/", {"anlagen.docs.0.title": "Lageplan", "anlagen.docs.0.scan": scan,
+                                               "_add": "anlagen.docs"})
+    assert added.status_code == 302
+    # The title is cleared by mistake: the entry (and its file) stays, and the citizen is asked for the title.
+    cleared = client.post(f"{base}/schritt/2/", {"anlagen.docs.0.title": "", "anlagen.docs.1.title": ""})
+    assert cleared.status_code == 422
+    assert "lageplan.png" in cleared.content.decode()
+    assert client.post(f"{base}/schritt/2/", {"anlagen.docs.0.title": "Lageplan"}).status_code == 302
+    assert client.post(f"{base}/pruefen/").status_code == 302
+    application = Application.objects.get()
+    assert application.data["anlagen"]["docs"][0]["title"] == "Lageplan"
+    document = Document.objects.get(application=application, form_field="anlagen/docs/0/scan")
+    assert document.versions.get().filename == "lageplan.png"

@@ -158,6 +158,15 @@ def test_is_shown_follows_conditions_also_inside_list_items(spec: FormSpec) -> N
     assert is_shown(spec, ("dogs", "dogs", 1, "name"), form)
 
 
+def test_a_list_entry_with_only_a_file_is_kept_when_its_name_is_given(spec: FormSpec) -> None:
+    post = {"dogs.dogs.0.name": ["Bello"], "dogs.dogs.0.breed": ["pudel"], "dogs.dogs.1.name": [""]}
+
+    assert len(step_data_from_post(spec, "dogs", post)["dogs"]) == 1
+    # Entry 1 holds a file (kept from before or uploaded now): it stays, for the file to go back in.
+    assert step_data_from_post(spec, "dogs", post, ["dogs.dogs.1.photo"])["dogs"] == [
+        {"name": "Bello", "breed": "pudel"}, {}]
+
+
 def test_drop_hidden_removes_values_merged_in_after_coercion(spec: FormSpec) -> None:
     data = {"kind": "privat", "company": "Hundeschule"}
     drop_hidden(spec, "details", data)
