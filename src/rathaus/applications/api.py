@@ -153,6 +153,8 @@ class ApplicationOut(Schema):
 
 # Forms nest a few levels; anything deeper is an attack on the parser or the validator's recursion.
 MAX_JSON_DEPTH = 64
+# Ids are 64-bit signed integers in every database: a service id outside is no service (and no query).
+MIN_ID, MAX_ID = -(2**63), 2**63 - 1
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -291,14 +293,25 @@ def submit(request, slug: str):
             pass
         except services.ApplicationInvalid:
             pass  # the remembered form may be outdated: the errors are those of a fresh look-up's form
+    if not MIN_ID <= body["service"] <= MAX_ID:
+        # No row has such an id, and the database could not even compare it: answered (and
+        # counted) as the look-up would answer an unknown service.
+        if over_limit(*count):
+            _refuse_rate()
+        municipality_get(slug=slug)
+        _refuse_service()
     service, over = counted_service_for_submission(slug=slug, service_id=body["service"], count=count)
     if over:
         _refuse_rate()
     if service is None:
         municipality_get(slug=slug)
-        raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",
-                           type_="unknown-service", errors=[{"pointer": "/service", "detail": "Unbekannte Leistung", "code": "unknown"}])
+        _refuse_service()
     return _submitted(request, body, representation, key, service)
+
+
+def _refuse_service() -> NoReturn:
+    raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",
+                       type_="unknown-service", errors=[{"pointer": "/service", "detail": "Unbekannte Leistung", "code": "unknown"}])
 
 
 def _submitted(request, body: dict, representation, key: str, service, *, lookup=None,

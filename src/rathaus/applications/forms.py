@@ -9,7 +9,8 @@ _NO_CONTROL = RegexValidator(r"^[^\x00-\x1f\x7f-\x9f<>]*\Z", _("Bitte keine Steu
 
 
 class StatusLookupForm(forms.Form):
-    reference = forms.RegexField(label=_("Vorgangsnummer"), regex=r"^[A-Z]{2,5}-[0-9]{4}-[0-9]{6}$", max_length=20,
+    reference = forms.RegexField(label=_("Vorgangsnummer"), regex=r"^[A-Za-z]{2,5}-[0-9]{4}-[0-9]{6}$", max_length=20,
+                                 strip=True,  # RegexField keeps spaces by default; a pasted number often has one
                                  help_text=_("Zum Beispiel MUS-2026-000123"),
                                  error_messages={"invalid": _("Die Vorgangsnummer hat die Form ABC-2026-000123.")})
     token = forms.CharField(label=_("Zugangscode"), max_length=64, help_text=_("Steht in Ihrer Eingangsbestätigung."))

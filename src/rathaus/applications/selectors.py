@@ -62,6 +62,10 @@ def application_list_for_user(*, user):
             .order_by("-submitted_at"))
 
 
+def application_by_idempotency_key(*, municipality, key: str) -> Application | None:
+    return Application.objects.for_municipality(municipality).filter(idempotency_key=key).first()
+
+
 def draft_get(*, municipality, token: str) -> Draft:
     return get_object_or_404(Draft.objects.for_municipality(municipality).select_related("service__form"),
                              token=token, expires_at__gt=timezone.now())

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from rathaus.cases.files import discard_files_on_error
-from rathaus.cases.services import documents_from_submission
+from rathaus.cases.services import document_requests_close, documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
@@ -77,6 +77,10 @@ class LookupNotUsable(Exception):
     not counted: look up afresh (the look-up may still hold for others) and submit again."""
 
 
+class ServiceNotOffered(Exception):
+    """The draft's service has been unpublished since the draft was started; nothing was stored."""
+
+
 class RateLimited(Exception):
     """The request, counted by the submission's statement, exceeds the rate limit; nothing was stored."""
 
@@ -124,12 +128,25 @@ class SubmissionResult:
 
 def access_token_for(application: Application) -> str:
     """The citizen's access token, derived (not stored) so a retried submission can return it again."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"access:{application.access_token_hash}".encode(), hashlib.sha256)
+    return _access_token_with(settings.SECRET_KEY, application)
+
+
+def _access_token_with(key: str, application: Application) -> str:
+    digest = hmac.new(key.encode(), f"access:{application.access_token_hash}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
 
 
 def access_token_matches(application: Application, token: str) -> bool:
-    return bool(token) and hmac.compare_digest(access_token_for(application), token)
+    """Whether `token` opens this application: derived from SECRET_KEY or one of SECRET_KEY_FALLBACKS.
+
+    The fallbacks keep the links in receipts and e-mails working while the key is rotated. Tokens
+    are URL-safe base64; anything else (e.g. umlauts typed into the link) simply does not match.
+    """
+    if not token or not token.isascii():
+        return False
+    given = token.encode()
+    return any(hmac.compare_digest(_access_token_with(key, application).encode(), given)
+               for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -573,6 +590,9 @@ def application_change_status(*, application: Application, status: str, public_t
 
             event_emit(municipality=locked.municipality, kind=EventKind.STATUS_CHANGED, application=locked,
                        data=application_event_data(locked, previous_status=old))
+        if status in FINAL_STATUSES:
+            # A decided case asks for nothing more: its open requests for documents are withdrawn.
+            document_requests_close(application=locked, actor=actor, ip=ip)
         if email and locked.applicant_email:
             status_message(change)  # the e-mail, through the outbox: not lost if a worker dies
         audit_record(action="application.status_changed", municipality=locked.municipality, actor=actor, obj=locked,
@@ -626,13 +646,23 @@ def draft_save(*, draft: Draft, data: dict[str, Any]) -> Draft:
     return draft
 
 
+def draft_idempotency_key(token: str) -> str:
+    """The Idempotency-Key a draft is submitted with: its application is found by it after the draft is gone."""
+    return f"draft:{token[:40]}"
+
+
 def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
-    """Submit a finished draft through the same path as the API, then drop the draft."""
+    """Submit a finished draft through the same path as the API, then drop the draft.
+
+    ServiceNotOffered if the service is no longer published (the API refuses those too); the draft stays.
+    """
+    if not draft.service.is_published:
+        raise ServiceNotOffered
     with transaction.atomic():
         result = application_submit(
             municipality=draft.municipality, service=draft.service, data=draft.data, channel=draft.channel,
             applicant=draft.user, entered_by=draft.assisted_by, ip=ip,
-            idempotency_key=f"draft:{draft.token[:40]}", representation=draft_representation(draft),
+            idempotency_key=draft_idempotency_key(draft.token), representation=draft_representation(draft),
         )
         Draft.objects.filter(pk=draft.pk).delete()
     return result

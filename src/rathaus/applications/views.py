@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
-from rathaus_domain.forms.coerce import step_data_from_post, with_file
+from rathaus_domain.forms.coerce import drop_hidden, is_shown, step_data_from_post, with_file
 from rathaus_domain.forms.model import FormSpec, Group, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
 from rathaus_domain.forms.validation import validate
@@ -121,6 +122,9 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             # Fields inside repeatable groups arrive bound (docs.0.scan); match by shape.
             if not _matches(field.name, name):
                 continue
+            path = tuple(p if (n := parse_int(p, max_digits=4)) is None else n for p in name.split("."))
+            if not is_shown(spec, path, data):
+                continue  # a file for a field the citizen's answers hide is not wanted (nor checked)
             max_bytes = field.constraints.get("max_bytes") or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             accept = field.constraints.get("accept") or []
             if upload.size > max_bytes:
@@ -135,7 +139,6 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             except UploadRefused as exc:
                 problems.setdefault(name, []).append(localized(exc))
                 continue
-            path = tuple(p if (n := parse_int(p, max_digits=4)) is None else n for p in name.split("."))
             try:
                 data = with_file(data, path, upload.name, checked.content_type, raw)
             except IndexError:  # a list entry the form does not have (only a crafted request sends that)
@@ -160,14 +163,18 @@ def step(request, token: str, index: int):
     data = copy.deepcopy(draft.data)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        step_data = step_data_from_post(spec, current.key, dict(request.POST.lists()))
-        # Files already uploaded stay unless a new file replaces them.
+        # Files already uploaded stay unless a new file replaces them (in a list: in the entry of the same number).
         old = data.get(current.key, {})
-        for field in current.fields():
-            if field.widget == "file":
-                _keep_file(old, step_data, field.path[1:])
+        kept = [path for field in current.fields() if field.widget == "file"
+                for path in _paths_in(old, field.path[1:])]
+        file_names = [*request.FILES, *(FormSpec.html_name((current.key, *path)) for path in kept)]
+        step_data = step_data_from_post(spec, current.key, dict(request.POST.lists()), file_names)
+        for path in kept:
+            _keep_file(old, step_data, path)
         data[current.key] = step_data
         data, errors = _read_files(request, spec, current, data)
+        # A file kept from an earlier attempt may belong to a field the new answers hide.
+        drop_hidden(spec, current.key, data[current.key])
         if request.POST.get("_add") or request.POST.get("_remove"):
             _change_repeat(spec, data, request.POST.get("_add"), request.POST.get("_remove"))
             services.draft_save(draft=draft, data=data)
@@ -196,15 +203,35 @@ def step(request, token: str, index: int):
     }, status=422 if errors else 200)
 
 
-def _keep_file(old: dict, new: dict, rel_path) -> None:
+def _paths_in(data, path: tuple) -> list[tuple]:
+    """The concrete paths (entry numbers for "*") at which `data` holds a value for field path `path`."""
+    if not path:
+        return [()]
+    head, rest = path[0], path[1:]
+    if head == "*":
+        items = data if isinstance(data, list) else []
+        return [(index, *tail) for index, item in enumerate(items) for tail in _paths_in(item, rest)]
+    if isinstance(data, dict) and head in data:
+        return [(head, *tail) for tail in _paths_in(data[head], rest)]
+    return []
+
+
+def _keep_file(old: dict, new: dict, rel_path: tuple) -> None:
     found, value = value_at(old, rel_path)
-    if not found or any(part == "*" for part in rel_path):
-        return
     present, _v = value_at(new, rel_path)
-    if not present:
-        target = new
-        for key in rel_path[:-1]:
+    if not found or present:
+        return
+    target = new
+    for key in rel_path[:-1]:
+        if isinstance(key, int):
+            if not isinstance(target, list) or key >= len(target):
+                return  # the entry is gone (removed, or left empty)
+            target = target[key]
+        elif isinstance(target, dict):
             target = target.setdefault(key, {})
+        else:
+            return
+    if isinstance(target, dict):
         target[rel_path[-1]] = value
 
 
@@ -216,20 +243,62 @@ def _validation_view(data: dict, spec: FormSpec, index: int) -> dict:
     return view
 
 
+# Drafts submitted from this browser (digests of their tokens, newest last), so a resent review POST finds its receipt.
+SUBMITTED_DRAFTS = "applications.submitted_drafts"
+SUBMITTED_DRAFTS_KEPT = 20
+
+
+def _draft_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def _remember_submitted(request, token: str) -> None:
+    submitted = [d for d in request.session.get(SUBMITTED_DRAFTS, []) if d != _draft_digest(token)]
+    request.session[SUBMITTED_DRAFTS] = [*submitted, _draft_digest(token)][-SUBMITTED_DRAFTS_KEPT:]
+
+
+def _submitted_receipt(request, token: str):
+    """The receipt of a draft this browser submitted (reload, double click, back), else None.
+
+    Only the session that submitted it is sent on: the receipt's address holds the access token,
+    and a draft's link may have been passed on or saved elsewhere.
+    """
+    if _draft_digest(token) not in request.session.get(SUBMITTED_DRAFTS, []):
+        return None
+    application = selectors.application_by_idempotency_key(municipality=request.municipality,
+                                                           key=services.draft_idempotency_key(token))
+    if application is None:
+        return None
+    return redirect("applications:receipt", municipality=request.municipality.slug,
+                    reference=application.reference, token=services.access_token_for(application))
+
+
 @tenant_view
 @ratelimit(key="ip", rate=_submit_rate, method="POST", block=True)
 def review(request, token: str):
-    draft, spec = _draft_context(request, token)
+    try:
+        draft, spec = _draft_context(request, token)
+    except Http404:
+        # The draft is gone once submitted; a resent POST answers as the first one did.
+        receipt = _submitted_receipt(request, token)
+        if receipt is None:
+            raise
+        return receipt
     form_data = draft.data
     errors = validate(spec.schema, form_data)
     refused: list[str] = []
+    # Unpublished since the draft was started: the page says so before the citizen tries to send it.
+    not_offered = not draft.service.is_published
     if request.method == "POST" and not errors:
         try:
             result = services.draft_submit(draft=draft, ip=client_ip(request))
+        except services.ServiceNotOffered:
+            not_offered = True
         except services.ApplicationInvalid as exc:
             # A file the upload checks refuse now (e.g. the malware scanner is down): say which, store nothing.
             refused = [localized(exc_error) for exc_error in exc.errors]
         else:
+            _remember_submitted(request, token)
             return redirect("applications:receipt", municipality=request.municipality.slug,
                             reference=result.application.reference, token=result.access_token)
     first_bad = next((i for i, s in enumerate(spec.steps, 1) if any(e.path and e.path[0] == s.key for e in errors)), None)
@@ -237,8 +306,8 @@ def review(request, token: str):
         "draft": draft, "service": draft.service, "spec": spec, "summary": spec.summary(form_data),
         "steps": spec.steps, "total": len(spec.steps), "first_bad": first_bad,
         "error_count": len(errors), "representation": services.draft_representation(draft),
-        "mandate_labels": dict(MandateKind.choices), "refused": refused,
-    }, status=422 if request.method == "POST" and (errors or refused) else 200)
+        "mandate_labels": dict(MandateKind.choices), "refused": refused, "not_offered": not_offered,
+    }, status=422 if request.method == "POST" and (errors or refused or not_offered) else 200)
 
 
 @tenant_view
@@ -377,9 +446,12 @@ def inbox(request):
 
 
 def _export(qs, fmt: str, municipality):
-    rows = [{"reference": a.reference, "service": a.service.name, "status": a.status, "channel": a.channel,
-             "submitted_at": a.submitted_at.isoformat(), "due_date": a.due_date.isoformat(),
-             "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
+    # Codes for machines, labels for people; times in the town's time (with offset), as staff read them.
+    rows = [{"reference": a.reference, "service": a.service.name, "status": a.status,
+             "status_label": str(a.get_status_display()), "channel": a.channel,
+             "channel_label": str(a.get_channel_display()),
+             "submitted_at": timezone.localtime(a.submitted_at).isoformat(timespec="seconds"),
+             "due_date": a.due_date.isoformat(), "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
     return list_export(rows, fmt, f"antraege-{municipality.slug}", "reference")
 
 

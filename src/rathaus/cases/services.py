@@ -214,8 +214,11 @@ def request_for_upload(*, application: Application, request_id: int | None, item
                        ) -> tuple[DocumentRequest | None, int | None]:
     """The open request (locked) and item an upload answers; the only open one if none is named.
 
-    Raises CaseFileError for an unknown request or item, or one already handed in.
+    Raises CaseFileError for a closed application, an unknown request or item, or one already handed in.
     """
+    if not application.is_open or application.anonymised_at is not None:
+        raise CaseFileError("Dieser Antrag ist abgeschlossen. Unterlagen können nicht mehr nachgereicht werden.",
+                            "this application is closed; documents can no longer be handed in")
     open_requests = DocumentRequest.objects.select_for_update().filter(
         application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("created_at", "id")
     if request_id is None:
@@ -322,6 +325,24 @@ def document_request_cancel(*, request: DocumentRequest, actor, ip: str | None =
         audit_record(action="case.request_cancelled", municipality=locked.application.municipality, actor=actor,
                      obj=locked, summary=locked.application.reference, ip_address=ip)
     return locked
+
+
+def document_requests_close(*, application: Application, actor, ip: str | None = None) -> int:
+    """Withdraw every open request of an application that has just reached a final status.
+
+    Call inside the status change's transaction, with the application locked. Each withdrawn
+    request gets an audit entry; returns how many there were.
+    """
+    now = timezone.now()
+    requests = list(DocumentRequest.objects.select_for_update().filter(
+        application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("pk"))
+    for request in requests:
+        request.cancelled_at = now
+        request.save(update_fields=["cancelled_at"])
+        audit_record(action="case.request_cancelled", municipality=application.municipality, actor=actor, obj=request,
+                     summary=f"{application.reference}: Antrag abgeschlossen ({application.status})", ip_address=ip,
+                     actor_label="" if actor else "rathaus")
+    return len(requests)
 
 
 # ---------------------------------------------------------------- legal holds

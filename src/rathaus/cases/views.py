@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rathaus.applications.selectors import application_row_get
@@ -18,7 +19,7 @@ from rathaus.core.language import localized
 from . import selectors, services
 from .forms import DocumentRequestForm, DocumentUploadForm, LegalHoldForm, RetentionForm, VersionUploadForm
 from .models import OUTCOMES
-from .rules import CasePerm, may_open
+from .rules import CasePerm, mark_openable, may_open
 from .uploads import UploadRefused, configured_types, max_bytes_default, types_label
 
 
@@ -59,15 +60,27 @@ def staff_download(request, reference: str, document_id: int, number: int | None
 
 @staff_view(CasePerm.HANDLE_DOCUMENTS)
 def case_file_export(request, reference: str, fmt: str):
-    """The case file's document list (one row per version) as CSV or JSON, for the paper trail or a transfer."""
+    """The case file's document list (one row per version) as CSV or JSON, for the paper trail or a transfer.
+
+    A confidential document the user may not open is listed as the panel shows it: that it
+    exists, without its file's name, type, size or hash.
+    """
     application = application_row_get(municipality=request.municipality, reference=reference)
+    documents = mark_openable(selectors.case_file(municipality=request.municipality, application=application),
+                              request.user, request.municipality)
     rows = [{"document": d.pk, "title": d.title, "type": d.document_type, "confidentiality": d.confidentiality,
-             "source": d.source, "version": v.number, "filename": v.filename, "content_type": v.content_type,
-             "size": v.size, "sha512": v.sha512, "added_by": v.added_by.get_username() if v.added_by else "",
-             "added_at": v.created_at.isoformat()}
-            for d in selectors.case_file(municipality=request.municipality, application=application)
-            for v in d.versions.all()]
+             "source": d.source, "version": v.number, **_file_columns(v, d.may_open),
+             "added_by": v.added_by.get_username() if v.added_by else "",
+             "added_at": timezone.localtime(v.created_at).isoformat(timespec="seconds")}
+            for d in documents for v in d.versions.all()]
     return list_export(rows, fmt, f"akte-{application.reference}", "document")
+
+
+def _file_columns(version, may_open: bool) -> dict:
+    if not may_open:
+        return dict.fromkeys(("filename", "content_type", "size", "sha512"))
+    return {"filename": version.filename, "content_type": version.content_type, "size": version.size,
+            "sha512": version.sha512}
 
 
 # ---------------------------------------------------------------- staff: documents and versions

@@ -60,7 +60,8 @@ def json_response(document: Any, filename: str) -> HttpResponse:
 
 
 def list_export(rows: list[dict[str, Any]], fmt: str, filename: str, empty_header: str) -> HttpResponse:
-    """A staff list as `fmt` ("csv" or "json"); the columns are the rows' keys."""
+    """A staff list as `fmt` ("csv" or "json"); the columns are the rows' keys. The CSV starts with a
+    BOM, as every CSV download here: staff open these lists in Excel, which needs it for umlauts."""
     if fmt == "json":
         return json_response(rows, f"{filename}.json")
-    return csv_response(rows, list(rows[0]) if rows else [empty_header], f"{filename}.csv", bom=False)
+    return csv_response(rows, list(rows[0]) if rows else [empty_header], f"{filename}.csv")

@@ -18,14 +18,15 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._schema import Path, schema_for_path, value_at
 from .model import Field, FormSpec, Group, Node
 from .validation import FieldError, sniff_content_type
 
-__all__ = ["errors_for_step", "normalise_date", "parse_number", "step_data_from_post", "with_file"]
+__all__ = ["drop_hidden", "errors_for_step", "is_shown", "normalise_date", "parse_number", "step_data_from_post",
+           "with_file"]
 
 PostData = Mapping[str, Sequence[str] | str]
 
@@ -39,18 +40,62 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 
-def step_data_from_post(spec: FormSpec, step_key: str, post: PostData) -> dict[str, Any]:
+def step_data_from_post(
+    spec: FormSpec, step_key: str, post: PostData, file_names: Iterable[str] = ()
+) -> dict[str, Any]:
     """Build the JSON data of step ``step_key`` from POST data (name → list of values).
 
     Text is trimmed and empty inputs are left out; numbers, booleans, checkbox groups,
     repeatable groups and dates are converted; values of fields whose condition does
     not hold are dropped. With Django, pass ``dict(request.POST.lists())``.
+    ``file_names``: the names of file inputs that hold a file (uploaded now or kept from an
+    earlier attempt); an entry of a repeatable group with such a file is kept even when
+    its other inputs are empty, so the caller can put the file back into it.
     """
     step = spec.step(step_key)
-    reader = _Reader(spec, post)
+    reader = _Reader(spec, post, file_names)
     data, _ = reader.nodes(step.children)
     _drop_hidden(step.children, {step_key: data})
     return data
+
+
+def drop_hidden(spec: FormSpec, step_key: str, data: dict[str, Any]) -> None:
+    """Remove (in place) the values of the step's fields whose condition does not hold.
+
+    ``step_data_from_post`` does this for what the POST holds; call it again once files (new
+    uploads and those kept from an earlier attempt) are merged into the step's ``data``.
+    """
+    _drop_hidden(spec.step(step_key).children, {step_key: data})
+
+
+def is_shown(spec: FormSpec, path: Path, form: Mapping[str, Any]) -> bool:
+    """Whether the input at concrete ``path`` (``("docs", 0, "scan")``) is shown for ``form``.
+
+    It is hidden when its condition or that of a group around it does not hold. A path the
+    form does not know counts as shown (validation has its own word on it).
+    """
+    try:
+        nodes: Sequence[Node] = spec.step(str(path[0])).children
+    except (IndexError, KeyError):
+        return True
+    at = 1
+    while at < len(path):
+        node = next((n for n in nodes if n.path == tuple(path[: at + 1])), None)
+        if node is None:
+            return True
+        if node.condition is not None and not node.condition.holds(form):
+            return False
+        at += 1
+        if isinstance(node, Field):
+            return True
+        if not node.repeatable:
+            nodes = node.children
+        elif at < len(path) and isinstance(index := path[at], int):
+            nodes = node.item(index)
+            at += 1
+        else:
+            return True
+    return True
 
 
 def with_file(
@@ -130,9 +175,10 @@ class _Reader:
     inputs were all left empty is left out rather than sent half-filled.
     """
 
-    def __init__(self, spec: FormSpec, post: PostData) -> None:
+    def __init__(self, spec: FormSpec, post: PostData, file_names: Iterable[str] = ()) -> None:
         self.spec = spec
         self.post = post
+        self.file_names = frozenset(file_names)
 
     def values(self, name: str) -> list[str]:
         raw = self.post.get(name)
@@ -211,16 +257,8 @@ class _Reader:
         return text
 
     def repeatable(self, group: Group) -> tuple[bool, Any, bool]:
-        prefix = group.name + "."
-        indices = sorted(
-            {
-                int(head)
-                for name in self.post
-                if name.startswith(prefix)
-                for head in [name[len(prefix) :].split(".", 1)[0]]
-                if head.isascii() and head.isdigit() and len(head) <= 4  # "²" passes isdigit but not int
-            }
-        )
+        with_file = self.item_indices(group, self.file_names)
+        indices = sorted(self.item_indices(group, self.post) | with_file)
         items: list[tuple[Any, bool]] = []
         for index in indices:
             children = group.item(index)
@@ -231,7 +269,9 @@ class _Reader:
                 if found:
                     items.append((value, entered))
             else:
-                items.append(self.nodes(children))
+                value, entered = self.nodes(children)
+                # A file is an entry too, though it arrives apart from the POST data.
+                items.append((value, entered or index in with_file))
         if group.holds_values:
             # Several inputs may also share the list's own name (<input name="x"> repeated).
             for text in self.values(group.name):
@@ -251,6 +291,17 @@ class _Reader:
         if not kept and not group.required:
             return False, None, False
         return True, kept, entered_count > 0
+
+    @staticmethod
+    def item_indices(group: Group, names: Iterable[str]) -> set[int]:
+        prefix = group.name + "."
+        return {
+            int(head)
+            for name in names
+            if name.startswith(prefix)
+            for head in [name[len(prefix) :].split(".", 1)[0]]
+            if head.isascii() and head.isdigit() and len(head) <= 4  # "²" passes isdigit but not int
+        }
 
 
 def _drop_hidden(nodes: Sequence[Node], form: dict[str, Any]) -> None:

@@ -223,6 +223,17 @@ def test_unpublished_service_cannot_be_applied_for(client, town, dog, dog_data):
     assert Application.objects.count() == 0
 
 
+@pytest.mark.parametrize("service_id", [2**63, 2**63 + 1, 10**30, -(2**63) - 1])
+def test_a_service_id_beyond_64_bits_is_an_unknown_service(client, town, dog, dog_data, service_id):
+    response = post_application(client, town.slug, f'{{"service": {service_id}, "data": {json.dumps(dog_data)}}}')
+    assert response.status_code == 422
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["type"].endswith("/unknown-service")
+    assert response.json()["errors"][0]["pointer"] == "/service"
+    assert post_application(client, "gibt-es-nicht", {"service": service_id, "data": dog_data}).status_code == 404
+    assert Application.objects.count() == 0
+
+
 # ---------------------------------------------------------------- reading the status
 
 

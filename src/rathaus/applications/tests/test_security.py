@@ -310,6 +310,37 @@ def test_status_pages_without_token_are_404(client, town, dog, dog_data):
     assert client.get(f"/api/v1/m/{town.slug}/applications/{reference}").status_code == 404
 
 
+def test_access_token_with_umlauts_is_404_everywhere_not_a_server_error(client, town, dog, dog_data):
+    from rathaus.applications.services import application_submit
+
+    reference = application_submit(municipality=town, service=dog, data=dog_data).application.reference
+    base = f"/m/{town.slug}/status/{reference}/%C3%A4"
+    for url in (f"{base}/", f"{base}/bestaetigung/", f"{base}/eingangsbestaetigung.pdf", f"{base}/dokumente/1/"):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"{base}/nachreichen/", {"file": ""}).status_code == 404
+    api = client.get(f"/api/v1/m/{town.slug}/applications/{reference}", HTTP_AUTHORIZATION="Bearer äö")
+    assert api.status_code == 404
+    assert api["Content-Type"] == PROBLEM and api.json()["type"].endswith("not-found")
+    lookup = client.post(f"/m/{town.slug}/status/", {"reference": reference, "token": "äöü"})
+    assert lookup.status_code == 200
+    assert "Vorgangsnummer oder Zugangscode stimmen nicht" in lookup.content.decode()
+
+
+def test_status_link_still_opens_after_the_secret_key_is_rotated(client, town, dog, dog_data, settings):
+    from rathaus.applications.services import application_submit
+
+    result = application_submit(municipality=town, service=dog, data=dog_data)
+    url = f"/m/{town.slug}/status/{result.application.reference}/{result.access_token}/"
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    assert client.get(url).status_code == 200
+    api = client.get(f"/api/v1/m/{town.slug}/applications/{result.application.reference}",
+                     HTTP_AUTHORIZATION=f"Bearer {result.access_token}")
+    assert api.status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert client.get(url).status_code == 404
+
+
 def test_my_application_page_needs_a_login(client, town, dog, dog_data):
     from rathaus.applications.services import application_submit
 

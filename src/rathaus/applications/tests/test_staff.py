@@ -53,11 +53,33 @@ def test_inbox_exports_csv_and_json(staff_client, town, demo_services, dog_data)
     application = _submit(town, demo_services["hund-anmelden"], dog_data)
     csv_response = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/?export=csv")
     assert csv_response["Content-Type"].startswith("text/csv")
-    lines = csv_response.content.decode().splitlines()
+    lines = csv_response.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("reference,service,status")
     assert lines[1].startswith(application.reference)
     rows = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/?export=json").json()
     assert rows[0]["reference"] == application.reference and rows[0]["applicant_name"] == "Erika Mustermann"
+
+
+def test_inbox_csv_opens_in_excel_with_umlauts_local_times_and_labels(staff_client, town, demo_services, dog_data):
+    import codecs
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    dog_data["owner"]["family_name"] = "Müller"
+    application = _submit(town, demo_services["hund-anmelden"], dog_data, channel=Channel.PHONE)
+    # 23:30 UTC on 15 January is half past midnight on the 16th in Germany.
+    Application.objects.filter(pk=application.pk).update(submitted_at=datetime(2026, 1, 15, 23, 30, tzinfo=UTC))
+    response = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/?export=csv")
+    # Excel on Windows reads a CSV as UTF-8 (umlauts intact) only when it starts with the BOM.
+    assert response.content.startswith(codecs.BOM_UTF8)
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert row["applicant_name"] == "Erika Müller"
+    assert row["submitted_at"] == "2026-01-16T00:30:00+01:00"
+    assert (row["status"], row["status_label"]) == ("received", "Eingegangen")
+    assert (row["channel"], row["channel_label"]) == ("phone", "Telefonisch")
+    (item,) = staff_client.get(f"/m/{town.slug}/verwaltung/posteingang/?export=json").json()
+    assert (item["submitted_at"], item["status_label"]) == ("2026-01-16T00:30:00+01:00", "Eingegangen")
 
 
 def test_status_change_reaches_the_citizen(staff_client, client, town, demo_services, dog_data, django_capture_on_commit_callbacks):

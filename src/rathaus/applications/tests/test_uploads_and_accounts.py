@@ -70,3 +70,72 @@ def test_citizen_with_account_finds_the_application_under_my_applications(client
     assert own.status_code == 200 and "Eingegangen" in own.content.decode()
     client.force_login(make_user("fremd@example.org"))
     assert client.get(f"/m/{town.slug}/meine-antraege/{application.reference}/").status_code == 404
+
+
+@pytest.fixture
+def proof_service(town):
+    """A form whose proof is asked for only when the citizen claims a reduction, and a list of attachments."""
+    from rathaus.catalog import demo_forms as f
+    from rathaus.catalog.services import form_definition_create, service_upsert
+    from rathaus_domain.forms.validation import file_field_schema
+
+    scan = file_field_schema(["application/pdf", "image/png"], f.MB, "Scan")
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": "Nachweise",
+        "additionalProperties": False, "required": ["antrag", "anlagen"],
+        "properties": {
+            "antrag": f.obj("Antrag", {
+                "claim": f.choice("Beantragen Sie eine Ermäßigung?", [("ja", "Ja"), ("nein", "Nein")], widget="radio"),
+                "proof": file_field_schema(["application/pdf", "image/png"], f.MB, "Nachweis"),
+            }, ["claim"], **{"if": {"properties": {"claim": {"const": "ja"}}, "required": ["claim"]},
+                             "then": {"required": ["proof"]}}),
+            "anlagen": f.obj("Anlagen", {
+                "docs": {"type": "array", "title": "Anlagen", "maxItems": 5,
+                         "items": f.obj("Anlage", {"title": f.text("Bezeichnung"), "scan": scan}, ["title", "scan"])},
+            }, []),
+        },
+    }
+    form = form_definition_create(municipality=town, key="nachweise", title="Nachweise", schema=schema)
+    return service_upsert(municipality=town, slug="nachweise", form=form, leika_key="99000000000000", name="Nachweise",
+                          summary="", office="Bürgerbüro", processing_days=5)
+
+
+def _start_proof(client, town) -> str:
+    return client.post(f"/m/{town.slug}/leistungen/nachweise/antrag/")["Location"].rsplit("/schritt/", 1)[0]
+
+
+def test_a_file_for_a_field_hidden_by_the_answers_is_not_submitted(client, town, proof_service):
+    base = _start_proof(client, town)
+    upload = SimpleUploadedFile("nachweis.png", PNG, content_type="image/png")
+    assert client.post(f"{base}/schritt/1/", {"antrag.claim": "ja", "antrag.proof": upload}).status_code == 302
+    # She changes her mind: no reduction. The proof uploaded before must not go with the application.
+    assert client.post(f"{base}/schritt/1/", {"antrag.claim": "nein"}).status_code == 302
+    assert "nachweis.png" not in client.get(f"{base}/pruefen/").content.decode()
+    # A file sent along with "nein" (the field is hidden) is ignored as well.
+    other = SimpleUploadedFile("anderer.png", PNG, content_type="image/png")
+    assert client.post(f"{base}/schritt/1/", {"antrag.claim": "nein", "antrag.proof": other}).status_code == 302
+    assert client.post(f"{base}/schritt/2/", {}).status_code == 302
+    assert client.post(f"{base}/pruefen/").status_code == 302
+    application = Application.objects.get()
+    assert application.data["antrag"] == {"claim": "nein"}
+    assert not Document.objects.filter(application=application, form_field="antrag/proof").exists()
+
+
+def test_files_in_list_entries_survive_later_posts_of_the_step(client, town, proof_service):
+    base = _start_proof(client, town)
+    assert client.post(f"{base}/schritt/1/", {"antrag.claim": "nein"}).status_code == 302
+    scan = SimpleUploadedFile("lageplan.png", PNG, content_type="image/png")
+    # Adding a second entry sends the step once more; the first entry's file stays.
+    added = client.post(f"{base}/schritt/2/", {"anlagen.docs.0.title": "Lageplan", "anlagen.docs.0.scan": scan,
+                                               "_add": "anlagen.docs"})
+    assert added.status_code == 302
+    # The title is cleared by mistake: the entry (and its file) stays, and the citizen is asked for the title.
+    cleared = client.post(f"{base}/schritt/2/", {"anlagen.docs.0.title": "", "anlagen.docs.1.title": ""})
+    assert cleared.status_code == 422
+    assert "lageplan.png" in cleared.content.decode()
+    assert client.post(f"{base}/schritt/2/", {"anlagen.docs.0.title": "Lageplan"}).status_code == 302
+    assert client.post(f"{base}/pruefen/").status_code == 302
+    application = Application.objects.get()
+    assert application.data["anlagen"]["docs"][0]["title"] == "Lageplan"
+    document = Document.objects.get(application=application, form_field="anlagen/docs/0/scan")
+    assert document.versions.get().filename == "lageplan.png"

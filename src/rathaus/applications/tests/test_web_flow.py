@@ -94,3 +94,54 @@ def test_wrong_access_token_shows_nothing(client, town, demo_services, dog_data)
     ref = result.application.reference
     assert client.get(f"/m/{town.slug}/status/{ref}/{result.access_token}/").status_code == 200
     assert client.get(f"/m/{town.slug}/status/{ref}/falsch/").status_code == 404
+
+
+def test_resent_final_submit_leads_to_the_same_receipt_and_stores_nothing_more(client, town, demo_services):
+    from django.test import Client
+
+    base = _start(client, town)
+    for index, values in STEP_VALUES.items():
+        assert client.post(f"{base}/schritt/{index}/", values).status_code == 302
+    first = client.post(f"{base}/pruefen/")
+    assert first.status_code == 302 and "/bestaetigung/" in first["Location"]
+    # Reload, double click or back: the browser sends the review form again.
+    again = client.post(f"{base}/pruefen/")
+    assert again.status_code == 302
+    assert again["Location"] == first["Location"]
+    assert client.get(again["Location"]).status_code == 200
+    assert Application.objects.count() == 1
+    # Someone else holding only the draft's link does not get the receipt (and its access token).
+    stranger = Client()
+    assert stranger.post(f"{base}/pruefen/").status_code == 404
+    assert stranger.get(f"{base}/pruefen/").status_code == 404
+    assert Application.objects.count() == 1
+
+
+def test_draft_of_a_service_unpublished_meanwhile_is_not_submitted(client, town, demo_services):
+    from rathaus.applications.models import Draft
+
+    base = _start(client, town)
+    for index, values in STEP_VALUES.items():
+        assert client.post(f"{base}/schritt/{index}/", values).status_code == 302
+    service = demo_services["hund-anmelden"]
+    service.is_published = False
+    service.save(update_fields=["is_published"])
+    shown = client.get(f"{base}/pruefen/")
+    assert "nicht mehr online angeboten" in shown.content.decode()
+    response = client.post(f"{base}/pruefen/")
+    assert response.status_code == 422
+    assert "nicht mehr online angeboten" in response.content.decode()
+    assert "Bürgerbüro" in response.content.decode()
+    assert Application.objects.count() == 0
+    assert Draft.objects.count() == 1
+
+
+def test_status_lookup_accepts_the_reference_typed_in_lowercase(client, town, demo_services, dog_data):
+    from rathaus.applications.services import application_submit
+
+    result = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data)
+    reference = result.application.reference
+    response = client.post(f"/m/{town.slug}/status/", {"reference": f" {reference.lower()} ", "token": result.access_token})
+    assert response.status_code == 302
+    assert response["Location"] == f"/m/{town.slug}/status/{reference}/{result.access_token}/"
+    assert client.get(response["Location"]).status_code == 200

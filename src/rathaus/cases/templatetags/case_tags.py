@@ -45,8 +45,11 @@ def case_citizen_panel(context, application, token=None):
     from rathaus.processes.services import DOCUMENT_MESSAGE
 
     municipality = application.municipality
-    requests = selectors.document_requests(municipality=municipality, application=application, open_only=True)
-    instance = instance_for(municipality=municipality, application=application)
+    # A closed case takes no more documents: neither requests nor the upload form are shown.
+    expects = application.is_open and application.anonymised_at is None
+    requests = (selectors.document_requests(municipality=municipality, application=application, open_only=True)
+                if expects else [])
+    instance = instance_for(municipality=municipality, application=application) if expects else None
     types = configured_types()
     return {
         "application": application, "municipality": municipality, "token": token, "owner_view": token is None,

@@ -126,7 +126,7 @@ class TestStaffUploads:
         row = next(r for r in rows if r["document"] == document.pk)
         assert (row["title"], row["version"], row["confidentiality"]) == ("Anruf Tierarzt", 1, "confidential")
         assert row["sha512"] == document.versions.get().sha512
-        csv = staff.get(_url("export_csv", case)).content.decode()
+        csv = staff.get(_url("export_csv", case)).content.decode("utf-8-sig")
         assert csv.splitlines()[0].startswith("document,title,type") and "Anruf Tierarzt" in csv
 
     @pytest.mark.parametrize(("name", "content", "message"), [
@@ -219,6 +219,27 @@ class TestConfidentiality:
         own = document_upload_staff(application=case, filename="mine.pdf", raw=PDF, title="Meins",
                                     document_type="other", confidentiality="confidential", actor=worker)
         assert as_worker.get(_url("staff_download", case, document_id=own.pk)).status_code == 200
+
+    def test_the_case_file_export_hides_confidential_files_from_those_who_may_not_open_them(
+            self, client, login_verified, case, documents, worker, lead):
+        from rathaus.cases.services import document_upload_staff
+
+        secret = PDF + b"%Vermerk Amtsarzt\n"
+        note = document_upload_staff(application=case, filename="amtsarzt-vermerk.pdf", raw=secret, title="Vermerk",
+                                     document_type="correspondence", confidentiality="confidential", actor=lead)
+        digest = hashlib.sha512(secret).hexdigest()
+        as_worker = login_verified(Client(), worker)
+        for fmt in ("export_csv", "export_json"):
+            text = as_worker.get(_url(fmt, case)).content.decode("utf-8-sig")
+            assert "amtsarzt-vermerk.pdf" not in text and digest not in text, fmt
+            assert "internal.pdf" in text  # what she may open is listed in full
+        row = next(r for r in as_worker.get(_url("export_json", case)).json() if r["document"] == note.pk)
+        # Listed as the case file panel shows it: that it exists, not what the file is.
+        assert (row["title"], row["confidentiality"], row["version"]) == ("Vermerk", "confidential", 1)
+        assert (row["filename"], row["size"], row["sha512"]) == (None, None, None)
+        as_lead = login_verified(Client(), lead)
+        row = next(r for r in as_lead.get(_url("export_json", case)).json() if r["document"] == note.pk)
+        assert (row["filename"], row["sha512"]) == ("amtsarzt-vermerk.pdf", digest)
 
     def test_staff_of_another_municipality_get_404(self, client, login_verified, case, documents, other_town, make_staff):
         stranger = login_verified(client, make_staff(other_town, "x@beispielhausen.example"))
@@ -316,3 +337,18 @@ def test_adding_a_document_locks_the_case_before_the_audit_chain(case):
     case_update = next(i for i, q in enumerate(sql) if q.startswith('UPDATE "applications_application"'))
     chain = next(i for i, q in enumerate(sql) if "core_auditchainhead" in q)
     assert case_update < chain
+
+
+def test_the_case_file_export_gives_german_times_and_starts_with_a_bom(client, login_verified, worker, case):
+    import codecs
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    DocumentVersion.objects.filter(document__application=case).update(created_at=datetime(2026, 7, 1, 22, 15, tzinfo=UTC))
+    staff = login_verified(client, worker)
+    response = staff.get(_url("export_csv", case))
+    assert response.content.startswith(codecs.BOM_UTF8)
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert row["added_at"] == "2026-07-02T00:15:00+02:00"  # summer time
+    assert staff.get(_url("export_json", case)).json()[0]["added_at"] == "2026-07-02T00:15:00+02:00"

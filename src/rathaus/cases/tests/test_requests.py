@@ -182,3 +182,26 @@ def test_staff_withdraw_an_open_request(staff, waiting_case):
     request.refresh_from_db()
     assert request.cancelled_at is not None and not request.is_open
     assert "Bitte reichen Sie Unterlagen nach" not in Client().get(_status(waiting_case)).content.decode()
+
+
+def test_a_decided_case_withdraws_its_requests_and_takes_no_more_uploads(staff, waiting_case):
+    from rathaus.core.models import AuditEntry
+
+    _request(staff, waiting_case, items="Ausweis")
+    request = DocumentRequest.objects.get(application=waiting_case)
+    detail = reverse("applications:staff_detail", kwargs={"municipality": waiting_case.municipality.slug,
+                                                          "reference": waiting_case.reference})
+    assert staff.post(detail, {"status": "rejected", "public_text": "Abgelehnt."}).status_code == 302
+    request.refresh_from_db()
+    assert request.cancelled_at is not None and not request.is_open
+    assert AuditEntry.objects.filter(action="case.request_cancelled", object_id=str(request.pk)).count() == 1
+
+    citizen = Client()
+    status = citizen.get(_status(waiting_case)).content.decode()
+    assert "Bitte reichen Sie Unterlagen nach" not in status and "Nachweis nachreichen" not in status
+    assert 'type="file"' not in status
+    before = Document.objects.count()
+    refused = citizen.post(_upload(waiting_case), {"document": SimpleUploadedFile("ausweis.pdf", PDF),
+                                                   "request": request.pk, "item": 0}, follow=True)
+    assert "Dieser Antrag ist abgeschlossen" in refused.content.decode()
+    assert Document.objects.count() == before

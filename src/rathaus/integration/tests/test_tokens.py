@@ -137,5 +137,5 @@ def test_the_token_list_exports_as_csv_and_json_without_secrets(town, admin_clie
     assert rows[0]["permissions"] == f"{Perm.VIEW_INBOX} {Perm.WORK_TASKS}" and rows[0]["revoked_at"] == ""
     csv = admin_client.get(PAGE, {"export": "csv"})
     assert csv["Content-Type"].startswith("text/csv")
-    assert csv.content.decode().splitlines()[0].startswith("name,prefix,permissions")
+    assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("name,prefix,permissions")
     assert raw not in csv.content.decode() and raw not in json.dumps(rows)

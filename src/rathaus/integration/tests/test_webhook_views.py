@@ -183,7 +183,7 @@ def test_delivery_lists_export_as_csv_and_json(admin, failed_delivery):
     application, delivery = failed_delivery
     response = admin.get(BASE + "zustellungen/?zustand=alle&export=csv")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert [(r["delivery"], r["reference"], r["state"], r["last_status_code"]) for r in rows] == [
         (str(delivery.pk), application.reference, "failed", "500")]
     document = json.loads(admin.get(BASE + "zustellungen/?export=json").content)
@@ -235,7 +235,7 @@ def test_the_subscriber_list_exports_as_csv_and_json_without_secrets_or_url_quer
     rows = admin.get(BASE, {"export": "json"}).json()
     assert [(r["name"], r["url"], r["events"], r["active"]) for r in rows] == [
         ("Gewerbe-FV", "https://fv.example.de/hook", "application.submitted", True)]
-    csv = admin.get(BASE, {"export": "csv"}).content.decode()
+    csv = admin.get(BASE, {"export": "csv"}).content.decode("utf-8-sig")
     assert csv.splitlines()[0].startswith("name,kind,url") and "geheim" not in csv and secret not in csv
 
 

@@ -106,7 +106,7 @@ def test_nobody_can_upload_to_a_case_that_waits_for_nothing_or_with_a_wrong_toke
     done = submit("hund-anmelden", dog_data)
     assert done.status == "approved"
     response = client.post(_upload_url(done), {"document": SimpleUploadedFile("x.pdf", PDF_BYTES)}, follow=True)
-    assert "keine Unterlagen erwartet" in response.content.decode()
+    assert "Dieser Antrag ist abgeschlossen" in response.content.decode()
     wrong = reverse("processes:citizen_upload", kwargs={"municipality": proof_requested.municipality.slug,
                                                         "reference": proof_requested.reference, "token": "falsch"})
     assert client.post(wrong, {"document": SimpleUploadedFile("x.pdf", PDF_BYTES)}).status_code == 404

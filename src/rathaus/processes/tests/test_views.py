@@ -67,9 +67,9 @@ def test_task_inbox_costs_the_same_queries_for_more_tasks(staff_client, town, su
 def test_task_list_exports_csv_and_json(staff_client, town, exemption_case):
     rows = json.loads(staff_client.get(_url("tasks_team", town) + "?export=json").content)
     assert rows[0]["reference"] == exemption_case.reference
-    csv_text = staff_client.get(_url("tasks_team", town) + "?export=csv").content.decode()
+    csv_text = staff_client.get(_url("tasks_team", town) + "?export=csv").content.decode("utf-8-sig")
     assert csv_text.startswith("task,name,reference") and exemption_case.reference in csv_text
-    assert staff_client.get(_url("tasks_overdue", town) + "?export=csv").content.decode().strip() == "task"
+    assert staff_client.get(_url("tasks_overdue", town) + "?export=csv").content.decode("utf-8-sig").strip() == "task"
 
 
 def test_staff_detail_shows_diagram_endpoint_and_timeline(staff_client, town, submit, dog_data):

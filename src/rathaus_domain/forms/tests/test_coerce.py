@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 
 from rathaus_domain.forms.coerce import (
+    drop_hidden,
     errors_for_step,
+    is_shown,
     normalise_date,
     parse_number,
     step_data_from_post,
@@ -144,6 +146,32 @@ def test_a_shown_conditional_field_is_kept(spec: FormSpec) -> None:
     data = step_data_from_post(spec, "details", {**DETAILS_POST, "details.kind": ["gewerblich"]})
 
     assert data["company"] == "Hundeschule"
+
+
+def test_is_shown_follows_conditions_also_inside_list_items(spec: FormSpec) -> None:
+    form = {"details": {"kind": "privat"}, "dogs": {"dogs": [{"breed": "andere"}, {"breed": "pudel"}]}}
+
+    assert not is_shown(spec, ("details", "company"), form)
+    assert is_shown(spec, ("details", "company"), {"details": {"kind": "gewerblich"}})
+    assert is_shown(spec, ("dogs", "dogs", 0, "breed_other"), form)
+    assert not is_shown(spec, ("dogs", "dogs", 1, "breed_other"), form)
+    assert is_shown(spec, ("dogs", "dogs", 1, "name"), form)
+
+
+def test_a_list_entry_with_only_a_file_is_kept_when_its_name_is_given(spec: FormSpec) -> None:
+    post = {"dogs.dogs.0.name": ["Bello"], "dogs.dogs.0.breed": ["pudel"], "dogs.dogs.1.name": [""]}
+
+    assert len(step_data_from_post(spec, "dogs", post)["dogs"]) == 1
+    # Entry 1 holds a file (kept from before or uploaded now): it stays, for the file to go back in.
+    assert step_data_from_post(spec, "dogs", post, ["dogs.dogs.1.photo"])["dogs"] == [
+        {"name": "Bello", "breed": "pudel"}, {}]
+
+
+def test_drop_hidden_removes_values_merged_in_after_coercion(spec: FormSpec) -> None:
+    data = {"kind": "privat", "company": "Hundeschule"}
+    drop_hidden(spec, "details", data)
+
+    assert data == {"kind": "privat"}
 
 
 def test_unticked_checkbox_is_false_but_unticked_confirmation_stays_absent(spec: FormSpec) -> None:
