@@ -31,7 +31,7 @@ from django_ratelimit.decorators import ratelimit
 
 from rathaus.core.audit import audit_record, client_ip
 from rathaus.core.decorators import staff_view
-from rathaus.core.exports import json_response, list_export
+from rathaus.core.exports import json_response, list_export, local_time
 
 from . import selectors, services
 from .forms import (
@@ -326,8 +326,8 @@ def data_requests(request):
     qs = selectors.data_request_list(municipality=request.municipality, state=state, overdue=params.get("ueberfaellig") == "1")
     if params.get("export") in ("csv", "json"):
         rows = [{"reference": r.reference, "kind": r.kind, "state": r.state, "requester_name": r.requester_name,
-                 "created_at": r.created_at.isoformat(), "due_date": r.due_date.isoformat(),
-                 "closed_at": r.closed_at.isoformat() if r.closed_at else "",
+                 "created_at": local_time(r.created_at), "due_date": r.due_date.isoformat(),
+                 "closed_at": local_time(r.closed_at),
                  "closed_by": r.closed_by.get_username() if r.closed_by else ""} for r in qs]
         return list_export(rows, params["export"], f"datenschutz-anfragen-{request.municipality.slug}", "reference")
     page = Paginator(qs, DATA_REQUESTS_PAGE_SIZE).get_page(params.get("seite"))

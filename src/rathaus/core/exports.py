@@ -12,11 +12,22 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils import timezone
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def local_time(value: datetime | None) -> str:
+    """A point in time for a staff export: German time with its offset, to the second ("" if none).
+
+    Staff open these lists in a spreadsheet and read the date; UTC would put what happened
+    before 1 or 2 a.m. on the previous day.
+    """
+    return timezone.localtime(value).isoformat(timespec="seconds") if value else ""
 
 
 def csv_cell(value: Any) -> Any:

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from rathaus.applications.models import Application, StatusChange
+from rathaus.core.exports import local_time
 from rathaus.forms.models import FormDefinition
 
 from .models import ApiToken, Delivery, DeliveryAttempt, DeliveryState, DomainEvent, Subscription, SubscriptionSecret
@@ -81,10 +82,9 @@ def delivery_export_rows(qs) -> list[dict]:
     return [{"delivery": d.pk, "event": d.event_id, "event_type": d.event.kind, "reference": d.event.reference,
              "subscription": d.subscription.name, "kind": d.subscription.kind, "target": d.subscription.shown_target,
              "state": d.state, "attempts": d.attempts, "last_status_code": d.last_status_code or "",
-             "last_error": d.last_error, "created_at": d.created_at.isoformat(),
-             "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
-             "delivered_at": d.delivered_at.isoformat() if d.delivered_at else "",
-             "failed_at": d.failed_at.isoformat() if d.failed_at else ""}
+             "last_error": d.last_error, "created_at": local_time(d.created_at),
+             "next_attempt_at": local_time(d.next_attempt_at), "delivered_at": local_time(d.delivered_at),
+             "failed_at": local_time(d.failed_at)}
             for d in qs.iterator(chunk_size=2000)]
 
 # ------------------------------------------------------- staff API: tokens, cases, events, forms

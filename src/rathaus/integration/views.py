@@ -16,7 +16,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
-from rathaus.core.exports import list_export
+from rathaus.core.exports import list_export, local_time
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 
@@ -88,8 +88,8 @@ def subscriptions(request):
             raise Http404("unknown action")
     if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
         rows = [{"name": sub.name, "kind": sub.kind, "url": services.url_without_query(sub.url) if sub.url else "", "email": sub.email,
-                 "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": sub.created_at.isoformat(),
-                 "deactivated_at": sub.deactivated_at.isoformat() if sub.deactivated_at else "",
+                 "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": local_time(sub.created_at),
+                 "deactivated_at": local_time(sub.deactivated_at),
                  "failed": sub.failed_count, "pending": sub.pending_count}
                 for sub in selectors.subscription_list(municipality=municipality, now=timezone.now())]
         # The query string of a URL may carry a receiver's own credentials: not in a download.

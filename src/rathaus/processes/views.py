@@ -25,7 +25,7 @@ from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_export
+from rathaus.core.exports import list_export, local_time
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
@@ -68,7 +68,7 @@ def task_inbox(request, view: str):
 def _export(qs, fmt: str, municipality, view: str):
     rows = [{"task": t.pk, "name": t.name, "reference": t.application.reference, "service": t.application.service.name,
              "assignee": t.assignee.get_username() if t.assignee else "", "role": t.role,
-             "due_at": t.due_at.isoformat() if t.due_at else "", "created_at": t.created_at.isoformat()}
+             "due_at": local_time(t.due_at), "created_at": local_time(t.created_at)}
             for t in qs.iterator(chunk_size=2000)]
     return list_export(rows, fmt, f"aufgaben-{view}-{municipality.slug}", "task")
 

@@ -72,6 +72,19 @@ def test_task_list_exports_csv_and_json(staff_client, town, exemption_case):
     assert staff_client.get(_url("tasks_overdue", town) + "?export=csv").content.decode("utf-8-sig").strip() == "task"
 
 
+def test_task_list_export_gives_german_times(staff_client, town, exemption_case):
+    # A task created at 23:30 UTC on 9 March was created on 10 March in Germany, and says so.
+    from datetime import datetime
+    from datetime import timezone as tz
+
+    from rathaus.processes.models import UserTask
+
+    created = datetime(2026, 3, 9, 23, 30, tzinfo=tz.utc)
+    UserTask.objects.filter(application=exemption_case).update(created_at=created, due_at=created)
+    [row] = json.loads(staff_client.get(_url("tasks_team", town) + "?export=json").content)
+    assert row["created_at"] == row["due_at"] == "2026-03-10T00:30:00+01:00"
+
+
 def test_staff_detail_shows_diagram_endpoint_and_timeline(staff_client, town, submit, dog_data):
     application = submit("hund-anmelden", dog_data)
     page = staff_client.get(reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference}))
