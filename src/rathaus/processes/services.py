@@ -246,10 +246,14 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
     UserTask.objects.bulk_create(new_tasks, ignore_conflicts=True)
 
     pending = {t.task_id: t for t in run.pending_timers()}
-    existing_timers = set() if fresh else set(instance.timers.values_list("engine_task_id", flat=True))
-    stale = existing_timers - set(pending)
+    existing_timers: dict[str, datetime] = {} if fresh else dict(instance.timers.values_list("engine_task_id", "due_at"))
+    stale = set(existing_timers) - set(pending)
     if stale:
         instance.timers.filter(engine_task_id__in=stale).delete()
+    for tid, timer in pending.items():
+        if tid in existing_timers and existing_timers[tid] != timer.due:
+            # A repeating timer keeps its task and waits for its next occurrence: the row follows.
+            instance.timers.filter(engine_task_id=tid).update(due_at=timer.due)
     Timer.objects.bulk_create([Timer(municipality=municipality, instance=instance, engine_task_id=tid,
                                      element_id=t.element_id or "", due_at=t.due)
                                for tid, t in pending.items() if tid not in existing_timers])
@@ -480,8 +484,17 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
                     # A timer row left over by an ended process: nothing waits for it (and _move refuses).
                     Timer.objects.filter(pk=timer_id).delete()
                     continue
-                _move(locked, app, lambda run, tid=engine_task_id: run.fire_timer(tid), now=now)
-                if locked.status != InstanceStatus.FAILED:
+                forced: list[str] = []
+
+                def fire(run: ProcessRun, tid: str = engine_task_id) -> None:
+                    due_at = next((t.due for t in run.pending_timers() if t.task_id == tid), None)
+                    if due_at is not None and due_at > now:
+                        return  # the engine waits longer than the row said: the save moves the row
+                    run.fire_timer(tid)
+                    forced.append(tid)
+
+                _move(locked, app, fire, now=now)
+                if forced and locked.status != InstanceStatus.FAILED:
                     fired += 1
         except Exception as exc:  # noqa: BLE001 - any crash of one case must not stop the other timers
             logger.exception("timer %s of instance %s could not fire", timer_id, instance_id)
