@@ -486,7 +486,7 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
                     continue
                 forced: list[str] = []
 
-                def fire(run: ProcessRun, tid: str = engine_task_id) -> None:
+                def fire(run: ProcessRun, tid: str = engine_task_id, forced: list[str] = forced) -> None:
                     due_at = next((t.due for t in run.pending_timers() if t.task_id == tid), None)
                     if due_at is not None and due_at > now:
                         return  # the engine waits longer than the row said: the save moves the row

@@ -74,12 +74,11 @@ def test_task_list_exports_csv_and_json(staff_client, town, exemption_case):
 
 def test_task_list_export_gives_german_times(staff_client, town, exemption_case):
     # A task created at 23:30 UTC on 9 March was created on 10 March in Germany, and says so.
-    from datetime import datetime
-    from datetime import timezone as tz
+    from datetime import UTC, datetime
 
     from rathaus.processes.models import UserTask
 
-    created = datetime(2026, 3, 9, 23, 30, tzinfo=tz.utc)
+    created = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
     UserTask.objects.filter(application=exemption_case).update(created_at=created, due_at=created)
     [row] = json.loads(staff_client.get(_url("tasks_team", town) + "?export=json").content)
     assert row["created_at"] == row["due_at"] == "2026-03-10T00:30:00+01:00"
