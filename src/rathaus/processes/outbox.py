@@ -178,6 +178,9 @@ def _prepare(message: OutboxMessage) -> EmailMessage | urllib.request.Request | 
                 return None  # nobody to write to any more (e.g. anonymised): nothing to retry
         else:
             email = EmailMessage(payload["subject"], payload["body"], to=payload["to"])
+        # A subject is one line: a task name from a modeller's two-line label ("Antrag&#10;prüfen") or
+        # a citizen's text in it would make the mail library refuse the message, and retry it in vain.
+        email.subject = " ".join(str(email.subject).split())
         email.extra_headers["Message-ID"] = message_id(message.idempotency_key)
         return email
     if message.kind == OutboxKind.HTTP:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from rathaus.accounts.models import Membership, Role
+from rathaus.accounts.models import ROLE_RANK, Membership, Role
 from rathaus.applications.models import Application
 from rathaus.applications.selectors import ApplicationSelect, application_select
 from rathaus.cases.files import discard_files_on_error
@@ -539,6 +539,14 @@ def _require_role(user, municipality, role: str) -> Membership:
     return membership
 
 
+def _require_assignee(assignee, task: UserTask) -> None:
+    """Only an active member of the task's municipality who holds its role may be given it (else
+    nobody could complete it: not she, and no one else, as it is hers)."""
+    membership = _membership(assignee, task.municipality)
+    if membership is None or not assignee.is_active or not membership.has_role(task.role):
+        raise TaskNotAllowed("assignee")
+
+
 def _task_event(task: UserTask, text: str, actor, kind: str, data: dict | None = None) -> None:
     CaseEvent.objects.create(municipality=task.municipality, application_id=task.application_id, instance_id=task.instance_id,
                              kind=kind, element_id=task.element_id, text=text[:1000], actor=actor, data=data or {})
@@ -571,8 +579,7 @@ def task_assign(*, task: UserTask, assignee, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         _require_role(user, locked.municipality, Role.TEAM_LEAD)
-        if _membership(assignee, locked.municipality) is None:
-            raise TaskNotAllowed("assignee")
+        _require_assignee(assignee, locked)
         locked.assignee = assignee
         locked.save(update_fields=["assignee"])
         _task_event(locked, f"Aufgabe „{locked.name}“ zugewiesen an {assignee}.", user, "task_assigned",
@@ -587,8 +594,7 @@ def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
         membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
         if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
             raise TaskNotAllowed("not yours")
-        if _membership(assignee, locked.municipality) is None:
-            raise TaskNotAllowed("assignee")
+        _require_assignee(assignee, locked)
         locked.assignee = assignee
         locked.save(update_fields=["assignee"])
         _task_event(locked, f"Aufgabe „{locked.name}“ abgegeben an {assignee}.", user, "task_delegated",
@@ -655,11 +661,12 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
 
     now = now or timezone.now()
     reminded = escalated = 0
-    soon = UserTask.objects.filter(state=TaskState.OPEN, reminded_at__isnull=True, due_at__gt=now,
+    # Tasks nobody has taken wait for their reminder until someone does (it goes to that person).
+    soon = UserTask.objects.filter(state=TaskState.OPEN, reminded_at__isnull=True, assignee__isnull=False, due_at__gt=now,
                                    due_at__lte=now + timedelta(hours=remind_before_hours)).select_related("assignee", "application")
     for task in soon[:500]:
         with transaction.atomic():
-            if task.assignee and task.assignee.email:
+            if task.assignee.email:
                 outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
@@ -669,16 +676,21 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     overdue = UserTask.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now).select_related("application")
     for task in overdue[:500]:
         with transaction.atomic():
-            leads = list(Membership.objects.filter(municipality_id=task.municipality_id, role__in=[Role.TEAM_LEAD])
-                         .values_list("user__email", flat=True))
+            # The team leads: everyone with at least that rank (a town's administration too).
+            leads = sorted(set(Membership.objects.filter(
+                municipality_id=task.municipality_id, role__in=[r for r in Role if ROLE_RANK[r] >= ROLE_RANK[Role.TEAM_LEAD]],
+                user__is_active=True).exclude(user__email="").values_list("user__email", flat=True)))
             if leads:
                 outbox_add(municipality=task.municipality, key=f"escalate:{task.pk}", kind="email", payload={
                     "subject": f"Überfällig: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ war am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig "
                             "und ist noch offen.", "to": leads})
+                text = f"Aufgabe „{task.name}“ ist überfällig und wurde an die Teamleitung eskaliert."
+            else:
+                text = (f"Aufgabe „{task.name}“ ist überfällig. Niemand mit Teamleitung oder Administration hat eine "
+                        "E-Mail-Adresse, an die sie eskaliert werden könnte.")
             UserTask.objects.filter(pk=task.pk).update(escalated_at=now)
-            _task_event(task, f"Aufgabe „{task.name}“ ist überfällig und wurde an die Teamleitung eskaliert.", None,
-                        "task_escalated")
+            _task_event(task, text, None, "task_escalated", {"notified": len(leads)})
             escalated += 1
     return {"reminded": reminded, "escalated": escalated}
 
@@ -699,6 +711,9 @@ def processes_sweep(*, now: datetime | None = None, min_age_seconds: int = 5) ->
             submitted_at__lte=now - timedelta(seconds=min_age_seconds)).order_by("id").values_list("pk", flat=True)[:500]
     started = 0
     for pk in missing:
-        if process_start(application=Application.objects.get(pk=pk)) is not None:
-            started += 1
+        try:
+            if process_start(application=Application.objects.get(pk=pk)) is not None:
+                started += 1
+        except Exception:  # noqa: BLE001 - one case that cannot start must not stop the others or the outbox
+            logger.exception("process of application %s could not start", pk)
     return {"started": started, "delivered": outbox_deliver_pending()}

@@ -165,3 +165,99 @@ def test_staff_of_another_municipality_get_404_from_the_task_api(client, street_
     assert response.status_code == 404
     street_task.refresh_from_db()
     assert street_task.state == "open"
+
+
+def test_a_task_goes_only_to_someone_who_holds_its_role(street_task, town, make_staff):
+    # Given to someone without the role, nobody could complete it: not she, and no one else.
+    lead = make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
+    worker = make_staff(town, "a@musterstadt.example")
+    UserTask.objects.filter(pk=street_task.pk).update(role=Role.TEAM_LEAD)
+    street_task.refresh_from_db()
+    with pytest.raises(TaskNotAllowed):
+        task_assign(task=street_task, assignee=worker, user=lead)
+    other_lead = make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD)
+    task_assign(task=street_task, assignee=other_lead, user=lead)
+    with pytest.raises(TaskNotAllowed):
+        task_delegate(task=street_task, assignee=worker, user=other_lead)
+    other_lead.is_active = False
+    other_lead.save()
+    with pytest.raises(TaskNotAllowed):
+        task_assign(task=street_task, assignee=other_lead, user=lead)
+    street_task.refresh_from_db()
+    assert street_task.assignee == other_lead
+
+
+def test_escalation_reaches_the_towns_administration_and_says_when_nobody_can_be_told(street_task, town, make_staff):
+    due = street_task.due_at
+    assert task_deadlines(now=due + timedelta(hours=1)) == {"reminded": 0, "escalated": 1}
+    [event] = CaseEvent.objects.filter(application=street_task.application, kind="task_escalated")
+    assert "Niemand mit Teamleitung oder Administration" in event.text  # not "wurde eskaliert"
+    assert not OutboxMessage.objects.filter(idempotency_key__startswith="escalate:").exists()
+
+    second = UserTask.objects.get(pk=street_task.pk)
+    UserTask.objects.filter(pk=second.pk).update(escalated_at=None)
+    make_staff(town, "admin@musterstadt.example", role=Role.TENANT_ADMIN)  # a small town: the admin leads
+    make_staff(town, "sb@musterstadt.example")
+    assert task_deadlines(now=due + timedelta(hours=2))["escalated"] == 1
+    escalation = OutboxMessage.objects.get(idempotency_key=f"escalate:{street_task.pk}")
+    assert escalation.payload["to"] == ["admin@musterstadt.example"]
+
+
+def test_a_task_claimed_shortly_before_its_due_date_is_still_reminded(street_task, town, make_staff):
+    due = street_task.due_at
+    assert task_deadlines(now=due - timedelta(hours=20))["reminded"] == 0  # nobody has it yet
+    worker = make_staff(town, "a@musterstadt.example")
+    task_claim(task=street_task, user=worker)
+    assert task_deadlines(now=due - timedelta(hours=10))["reminded"] == 1
+    assert OutboxMessage.objects.get(idempotency_key=f"remind:{street_task.pk}").payload["to"] == [worker.email]
+
+
+def test_a_task_name_on_two_lines_does_not_stop_its_reminder(street_task, town, make_staff):
+    # Camunda Modeler writes a two-line label as name="Halteverbot&#10;genehmigen".
+    from django.core import mail
+
+    from rathaus.processes.outbox import outbox_deliver_many
+
+    worker = make_staff(town, "a@musterstadt.example")
+    task_claim(task=street_task, user=worker)
+    UserTask.objects.filter(pk=street_task.pk).update(name="Halteverbot\ngenehmigen")
+    task_deadlines(now=street_task.due_at - timedelta(hours=2))
+    message = OutboxMessage.objects.get(idempotency_key=f"remind:{street_task.pk}")
+    assert outbox_deliver_many([message.pk]) == 1
+    [sent] = [m for m in mail.outbox if m.to == [worker.email]]
+    assert sent.subject == f"Erinnerung: Halteverbot genehmigen ({street_task.application.reference})"
+
+
+def test_a_due_date_beyond_the_calendar_fails_the_case_with_a_reason_and_stops_no_other(
+        town, demo_services, dog_data, street_data, monkeypatch):
+    from rathaus.applications.services import application_submit
+    from rathaus.processes import services as process_services
+    from rathaus.processes.demo import DEMO_DIR
+    from rathaus.processes.services import process_definition_create, process_start, processes_sweep
+
+    bpmn = (DEMO_DIR / "street_space.bpmn").read_bytes().replace(
+        b'camunda:formKey="street-space-approval"', b'camunda:formKey="street-space-approval" camunda:dueDate="${duration(\'P9999999D\')}"')
+    street = demo_services["halteverbot-umzug"]
+    process_definition_create(municipality=town, service=street, publish=True, files=[
+        ("street.bpmn", bpmn), ("street_fee.dmn", (DEMO_DIR / "street_fee.dmn").read_bytes())])
+    application = application_submit(municipality=town, service=street, data=street_data).application
+    instance = process_start(application=application)
+    assert instance.status == "failed" and "außerhalb des Kalenders" in instance.error
+
+    # Whatever else one case raises, the sweep starts the others and still sends the outbox.
+    broken, healthy = (application_submit(municipality=town, service=street, data=street_data).application
+                       for _ in range(2))
+    real_start = process_services.process_start
+
+    def start(*, application):
+        if application.pk == broken.pk:
+            raise RuntimeError("kaputt")
+        return real_start(application=application)
+
+    monkeypatch.setattr(process_services, "process_start", start)
+    ProcessInstance.objects.filter(application=application).delete()
+    later = timezone.now() + timedelta(minutes=1)
+    result = processes_sweep(now=later)
+    assert ProcessInstance.objects.filter(application=healthy).exists()
+    assert not ProcessInstance.objects.filter(application=broken).exists()
+    assert result["started"] == 2  # the first one (failed again, with its reason) and the healthy one
