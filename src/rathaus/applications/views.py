@@ -99,8 +99,10 @@ def _change_repeat(spec: FormSpec, data: dict, add: str | None, remove: str | No
         group, path = bound
         found, items = value_at(data, path)
         items = list(items) if found and isinstance(items, list) else []
-        items = items or [{} for _ in range(max(group.min_items, 1))]
-        items.append("" if group.holds_values else {})
+        # A list of plain values holds text, not objects: "{}" would end up in the input.
+        blank = "" if group.holds_values else {}
+        items = items or [copy.copy(blank) for _ in range(max(group.min_items, 1))]
+        items.append(copy.copy(blank))
         _put(data, path, items)
     if remove:
         name, _sep, index = remove.rpartition(".")

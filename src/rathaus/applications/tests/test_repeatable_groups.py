@@ -75,3 +75,13 @@ def test_a_button_naming_a_group_that_is_not_a_list_changes_nothing(client, town
     assert client.post(f"{base}/schritt/1/", {"s.addr.street": "Hauptstraße", "_add": "s.addr"}).status_code == 302
     assert Draft.objects.get().data["s"] == {"addr": {"street": "Hauptstraße"}}
 
+
+def test_an_added_phone_number_starts_empty_and_nothing_else_is_stored(client, town, household_service):
+    base = _start(client, town)
+    assert client.post(f"{base}/schritt/1/", {"_add": "s.phones"}).status_code == 302
+    inputs = _inputs(client.get(f"{base}/schritt/1/"))
+    assert (inputs["s.phones.0"], inputs["s.phones.1"]) == ("", "")
+    # She fills in the second input and sends the page as it is shown.
+    sent = client.post(f"{base}/schritt/1/", {"s.phones.0": inputs["s.phones.0"], "s.phones.1": "0171 1234567"})
+    assert sent.status_code == 302
+    assert Draft.objects.get().data["s"] == {"phones": ["0171 1234567"]}
