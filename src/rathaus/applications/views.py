@@ -32,7 +32,7 @@ from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import drop_hidden, is_shown, step_data_from_post, with_file
-from rathaus_domain.forms.model import WILDCARD, FormSpec, Group, value_at
+from rathaus_domain.forms.model import WILDCARD, FormSpec, Group, format_bytes, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
 from rathaus_domain.forms.validation import validate
 
@@ -162,7 +162,8 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             max_bytes = field.constraints.get("max_bytes") or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             accept = field.constraints.get("accept") or []
             if upload.size > max_bytes:
-                problems.setdefault(name, []).append(_("Die Datei ist zu groß. Erlaubt sind höchstens %(mb).1f MB.") % {"mb": max_bytes / 1e6})
+                problems.setdefault(name, []).append(_("Die Datei ist zu groß. Erlaubt sind höchstens %(size)s.")
+                                                     % {"size": format_bytes(max_bytes)})
                 continue
             raw = upload.read()
             # The case file's checks (type by magic bytes, archives, file name, malware scanner) run here
