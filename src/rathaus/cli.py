@@ -6,8 +6,7 @@ import sys
 
 # Commands are spelt with hyphens on the command line and with underscores in Django.
 ALIASES = {"seed-demo": "seed_demo", "import-fim": "import_fim", "demo-otp": "demo_otp", "check-process": "check_process",
-           "import-process": "import_process", "export-package": "export_package", "import-package": "import_package",
-           "sensors-listen": "sensors_listen", "verify-audit": "verify_audit", "export-submission": "export_submission"}
+           "import-process": "import_process", "verify-audit": "verify_audit", "export-submission": "export_submission"}
 
 
 def main(argv: list[str] | None = None) -> None:

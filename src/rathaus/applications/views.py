@@ -32,7 +32,7 @@ from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import drop_hidden, is_shown, step_data_from_post, with_file
-from rathaus_domain.forms.model import FormSpec, Group, value_at
+from rathaus_domain.forms.model import WILDCARD, FormSpec, Group, format_bytes, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
 from rathaus_domain.forms.validation import validate
 
@@ -79,37 +79,71 @@ def _draft_profile(request, draft) -> dict[str, str]:
 
 
 def _change_repeat(spec: FormSpec, data: dict, add: str | None, remove: str | None) -> None:
-    """Add or remove an item of a repeatable group (the no-JavaScript way: a submit button)."""
-    groups = {}
+    """Add or remove an item of a repeatable group (the no-JavaScript way: a submit button).
+
+    The button names the group bound to its place (``hh.0.pets`` for the pets of the first
+    household member); names that match no repeatable group of the form are ignored.
+    """
+    groups: list[Group] = []
 
     def collect(nodes):
         for node in nodes:
             if isinstance(node, Group):
-                groups[node.name] = node
+                if node.repeatable:
+                    groups.append(node)
                 collect(node.children)
 
     for step in spec.steps:
         collect(step.children)
-    if add and add in groups:
-        group = groups[add]
-        found, items = value_at(data, group.path)
+    if add and (bound := _bound_group(groups, add)) is not None:
+        group, path = bound
+        found, items = value_at(data, path)
         items = list(items) if found and isinstance(items, list) else []
-        items = items or [{} for _ in range(max(group.min_items, 1))]
-        items.append("" if group.holds_values else {})
-        _put(data, group.path, items)
+        # A list of plain values holds text, not objects: "{}" would end up in the input.
+        blank = "" if group.holds_values else {}
+        items = items or [copy.copy(blank) for _ in range(max(group.min_items, 1))]
+        items.append(copy.copy(blank))
+        _put(data, path, items)
     if remove:
         name, _sep, index = remove.rpartition(".")
         position = parse_int(index, max_digits=4)
-        if name in groups and position is not None:
-            found, items = value_at(data, groups[name].path)
+        if (bound := _bound_group(groups, name)) is not None and position is not None:
+            found, items = value_at(data, bound[1])
             if found and isinstance(items, list) and position < len(items):
                 items.pop(position)
 
 
+def _bound_group(groups: list[Group], name: str) -> tuple[Group, tuple] | None:
+    """The repeatable group ``name`` stands for, with its path bound to the entries it names."""
+    parts = name.split(".")
+    for group in groups:
+        if len(group.path) == len(parts) and _matches(group.name, name):
+            return group, tuple(parse_int(part, max_digits=4) if key == WILDCARD else key
+                                for key, part in zip(group.path, parts, strict=True))
+    return None
+
+
 def _put(data: dict, path, value) -> None:
-    for key in path[:-1]:
-        data = data.setdefault(key, {})
-    data[path[-1]] = value
+    """Set ``value`` at ``path``, creating the objects and lists on the way.
+
+    A missing list entry is created only where it would come next (an entry the citizen left
+    empty is not stored); a path that does not fit the data is left alone.
+    """
+    current: object = data
+    for key, following in zip(path, path[1:], strict=False):
+        empty = [] if isinstance(following, int) else {}
+        if isinstance(key, int):
+            if not isinstance(current, list) or key > len(current):
+                return
+            if key == len(current):
+                current.append(empty)
+            current = current[key]
+        elif isinstance(current, dict):
+            current = current.setdefault(key, empty)
+        else:
+            return
+    if isinstance(current, dict):
+        current[path[-1]] = value
 
 
 def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[str, list[str]]]:
@@ -128,7 +162,8 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             max_bytes = field.constraints.get("max_bytes") or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             accept = field.constraints.get("accept") or []
             if upload.size > max_bytes:
-                problems.setdefault(name, []).append(_("Die Datei ist zu groß. Erlaubt sind höchstens %(mb).1f MB.") % {"mb": max_bytes / 1e6})
+                problems.setdefault(name, []).append(_("Die Datei ist zu groß. Erlaubt sind höchstens %(size)s.")
+                                                     % {"size": format_bytes(max_bytes)})
                 continue
             raw = upload.read()
             # The case file's checks (type by magic bytes, archives, file name, malware scanner) run here

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from rathaus_domain.forms.model import format_bytes
+
 from .scanners.base import ScannerUnavailable
 from .scanners.service import scan_bytes
 
@@ -237,7 +239,7 @@ def check_upload(*, raw: bytes, filename: str, declared_type: str | None = None,
     if not raw:
         raise UploadRefused(_("Die Datei ist leer."), "the file is empty", "empty")
     if len(raw) > limit:
-        raise UploadRefused(_("Die Datei ist zu groß. Erlaubt sind höchstens %(mb).1f MB.") % {"mb": limit / (1024 * 1024)},
+        raise UploadRefused(_("Die Datei ist zu groß. Erlaubt sind höchstens %(size)s.") % {"size": format_bytes(limit)},
                             f"the file is too large (at most {limit / (1024 * 1024):.1f} MB)", "too_large")
     sniffed = sniff(raw)
     if sniffed is None:

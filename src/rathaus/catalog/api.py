@@ -31,6 +31,10 @@ class ServiceDetailOut(ServiceOut):
     form_schema: dict[str, Any]
 
     @staticmethod
+    def resolve_required_documents(obj) -> list[str]:
+        return obj.required_document_texts
+
+    @staticmethod
     def resolve_life_situations(obj) -> list[str]:
         return [s.key for s in obj.life_situations.all()]
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
@@ -71,3 +72,16 @@ class Service(TenantModel):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:detail", kwargs={"municipality": self.municipality.slug, "service": self.slug})
+
+    def clean(self) -> None:
+        # The admin takes any JSON here; the catalogue page and the API expect a list of texts.
+        documents = self.required_documents
+        if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
+            raise ValidationError({"required_documents": _(
+                'Bitte eine Liste von Texten angeben, z. B. ["Personalausweis", "Meldebescheinigung"].')})
+
+    @property
+    def required_document_texts(self) -> list[str]:
+        """The required documents; a value stored in another shape (before it was checked) is left out."""
+        documents = self.required_documents
+        return [d for d in documents if isinstance(d, str)] if isinstance(documents, list) else []

@@ -22,7 +22,10 @@ class FormSchemaInvalid(ValueError):
 
 def form_definition_create(*, municipality, key: str, title: str, schema: dict[str, Any], source: str = FormDefinition.Source.MANUAL,
                            fim_id: str = "", rules: list | None = None, actor=None) -> FormDefinition:
-    """Store a new version of a form after checking it is a closed, valid form schema."""
+    """Store a new version of a form after checking it is a closed, valid form schema.
+
+    Raises ``FormSchemaInvalid`` for a bad schema and ``ValidationError`` for a bad key or title.
+    """
     problems = check_form_schema(schema)
     if problems:
         raise FormSchemaInvalid(problems)
@@ -30,18 +33,31 @@ def form_definition_create(*, municipality, key: str, title: str, schema: dict[s
         latest = FormDefinition.objects.for_municipality(municipality).filter(key=key).order_by("-version").first()
         if latest is not None and latest.schema == schema:
             return latest
-        form = FormDefinition.objects.create(municipality=municipality, key=key, title=title, schema=schema, source=source,
-                                             fim_id=fim_id, rules=rules or [], version=(latest.version + 1) if latest else 1)
+        form = FormDefinition(municipality=municipality, key=key, title=title, schema=schema, source=source,
+                              fim_id=fim_id, rules=rules or [], version=(latest.version + 1) if latest else 1)
+        form.full_clean()
+        form.save()
         audit_record(action="form.created", municipality=municipality, actor=actor, obj=form, summary=f"{key} v{form.version}")
     return form
 
 
 def service_upsert(*, municipality, slug: str, form: FormDefinition, actor=None, life_situations: list[tuple[str, str, str]] = (),
                    **fields: Any) -> Service:
-    """Create or update a service by slug; it always points at the given form version."""
+    """Create or update a service by slug; it always points at the given form version.
+
+    Raises ``ValidationError`` for values the model refuses (a slug that cannot be part of a URL,
+    a LeiKa key that is not 14 digits, …).
+    """
     with transaction.atomic():
-        service, created = Service.objects.update_or_create(municipality=municipality, slug=slug,
-                                                            defaults={**fields, "form": form})
+        service = Service.objects.select_for_update().filter(municipality=municipality, slug=slug).first()
+        created = service is None
+        if service is None:
+            service = Service(municipality=municipality, slug=slug)
+        for name, value in {**fields, "form": form}.items():
+            setattr(service, name, value)
+        # The texts may be left for the admin to fill in; anything else must be valid before it is stored.
+        service.full_clean(exclude=["summary", "office"])
+        service.save()
         situations = [LifeSituation.objects.get_or_create(key=key, defaults={"name": name, "name_en": name_en})[0]
                       for key, name, name_en in life_situations]
         if situations:
@@ -53,14 +69,19 @@ def service_upsert(*, municipality, slug: str, form: FormDefinition, actor=None,
 
 def service_import_fim(*, municipality, xml: bytes, leika_key: str, office: str, slug: str | None = None,
                        processing_days: int = 20, actor=None, publish: bool = True) -> Service:
-    """Import a FIM XDatenfelder schema as a form and offer it as a service."""
+    """Import a FIM XDatenfelder schema as a form and offer it as a service.
+
+    Stores nothing when the slug or another value is refused (``ValidationError``).
+    """
     imported = import_xdf(xml)
     key = (slug or imported.fim_id or "fim").lower()
-    form = form_definition_create(municipality=municipality, key=key, title=imported.title, schema=imported.schema,
-                                  source=FormDefinition.Source.FIM, fim_id=imported.fim_id, rules=imported.rules, actor=actor)
-    description = imported.schema.get("description", "") or imported.title
-    return service_upsert(
-        municipality=municipality, slug=key, form=form, actor=actor, leika_key=leika_key, name=imported.title,
-        summary=str(description)[:400], description=str(description), office=office, processing_days=processing_days,
-        legal_basis=str(imported.schema.get("x-legal-basis", ""))[:400], is_published=publish,
-    )
+    # A service refused after its form was stored must not leave the form behind.
+    with transaction.atomic():
+        form = form_definition_create(municipality=municipality, key=key, title=imported.title, schema=imported.schema,
+                                      source=FormDefinition.Source.FIM, fim_id=imported.fim_id, rules=imported.rules, actor=actor)
+        description = imported.schema.get("description", "") or imported.title
+        return service_upsert(
+            municipality=municipality, slug=key, form=form, actor=actor, leika_key=leika_key, name=imported.title,
+            summary=str(description)[:400], description=str(description), office=office, processing_days=processing_days,
+            legal_basis=str(imported.schema.get("x-legal-basis", ""))[:400], is_published=publish,
+        )

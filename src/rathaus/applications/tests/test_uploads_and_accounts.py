@@ -57,6 +57,15 @@ def test_uploads_that_fail_a_check_are_refused_and_not_stored(client, town, demo
     assert Document.objects.count() == 0 and DocumentVersion.objects.count() == 0
 
 
+def test_a_file_too_large_is_refused_with_the_size_the_hint_names(client, town, demo_services):
+    base = _to_step(client, town, 3)
+    assert "höchstens 5,0 MB" in client.get(f"{base}/schritt/3/").content.decode()
+    too_large = SimpleUploadedFile("gross.png", PNG + b"\x00" * (5 * 1024 * 1024), content_type="image/png")
+    response = client.post(f"{base}/schritt/3/", {"reduction.exemption": "rettungshund", "reduction.proof": too_large})
+    assert response.status_code == 422
+    assert "Die Datei ist zu groß. Erlaubt sind höchstens 5,0 MB." in response.content.decode()
+
+
 def test_citizen_with_account_finds_the_application_under_my_applications(client, town, demo_services, make_user):
     user = make_user("berta@example.org")
     client.force_login(user)

@@ -71,3 +71,20 @@ def test_import_fim_explains_bad_input(town, tmp_path):
         call_command("import_fim", str(broken), municipality=town.slug, stdout=StringIO())
     with pytest.raises(CommandError, match="unknown municipality"):
         call_command("import_fim", str(broken), municipality="gibt-es-nicht", stdout=StringIO())
+
+
+@pytest.mark.parametrize(("options", "argument"), [
+    ({"slug": "Blaue Karte", "leika": "99089013000000"}, "--slug"),
+    ({"slug": "blaue-karte", "leika": "abc"}, "--leika"),
+])
+def test_import_fim_refuses_a_bad_slug_or_leika_key_and_stores_nothing(client, town, options, argument):
+    from rathaus.forms.models import FormDefinition
+
+    with pytest.raises(CommandError, match=f"^{argument}: .+ / .+") as refused:
+        call_command("import_fim", str(FIM_DIR / FILES["blaue-karte-eu"]), municipality=town.slug, stdout=StringIO(),
+                     **options)
+    assert "Traceback" not in str(refused.value)
+    assert not Service.objects.exists()
+    assert not FormDefinition.objects.exists()
+    # The catalogue stays usable.
+    assert client.get(f"/m/{town.slug}/").status_code == 200
