@@ -32,6 +32,7 @@ from typing import Any
 
 from lxml import etree
 
+from ._regex import PatternError, pattern_search
 from ._schema import DRAFT_2020_12
 from .validation import DATE_PATTERN, file_field_schema, text_pattern
 
@@ -629,7 +630,8 @@ def xsd_pattern_to_regex(pattern: str) -> str | None:
     translated = "".join(out)
     try:
         re.compile(translated)
-    except re.error:
+        pattern_search(translated, "")  # the validator matches input with jsonschema-rs, never with re
+    except (re.error, PatternError):
         return None
     return translated
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
+from ._regex import END_OF_TEXT, PatternError, pattern_search
 from ._schema import (
     DRAFT_2020_12,
     Path,
@@ -81,9 +82,8 @@ FILE_TYPES: Mapping[str, FileType] = {
 # `\d`, `\w`, `\b` and a lone `\s` (each defined differently by the two) and write characters as
 # `\uXXXX` escapes, which both read alike. `[\s\S]` (any character) is the same in both.
 
-#: Ends a pattern at the true end of the text. `$` would do in ECMA-262, but the validator
-#: runs Python's `re`, where `$` also matches before a final line break ("a.pdf\n").
-END_OF_TEXT = r"(?![\s\S])"
+# END_OF_TEXT (from `_regex`) ends a pattern at the true end of the text: `$` would do in
+# ECMA-262, but Python's `re` also matches `$` before a final line break ("a.pdf\n").
 
 #: The control characters (Unicode category Cc: C0, DEL and C1), as the body of a character class.
 CONTROL_CHARACTERS = r"\u0000-\u001f\u007f-\u009f"
@@ -164,6 +164,49 @@ _PRIORITY_FORMATTED = {**_PRIORITY, "pattern": 3, "format": 4, "minLength": 5, "
 _LOCAL_ONLY: Registry = Registry()  # references resolve within the schema only (see validate)
 
 
+# `jsonschema` matches patterns with Python's `re`, which backtracks without limit: one crafted
+# text could hold a worker for minutes. These keywords match through `_regex` instead.
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Schema) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: Any,
+                        schema: Schema) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Schema) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    properties, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+    extras = [key for key in instance if key not in properties and not any(_search(p, key) for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, sorted(extras)))} unexpected)")
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return pattern_search(pattern, text)
+    except PatternError:
+        return False  # a pattern the lint would refuse: refuse the input rather than guess
+
+
+_Validator = validators.extend(Draft202012Validator, {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+})
+
+
 def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     """Validate ``data`` against a form schema (2020-12, formats asserted).
 
@@ -175,7 +218,7 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
         return []
     # An empty registry: a reference is resolved within the form's own schema, never fetched from
     # the network (jsonschema's default would download an http(s) `$ref`).
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=_LOCAL_ONLY)
+    validator = _Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=_LOCAL_ONLY)
     best: dict[str, tuple[int, FieldError]] = {}
     for error in validator.iter_errors(data):
         for inner in _innermost(error):
@@ -462,7 +505,7 @@ def _declared(schema: Schema, name: str, root: Schema) -> bool:
         return True
     patterns = schema.get("patternProperties")
     if isinstance(patterns, Mapping):
-        return any(re.search(pattern, name) for pattern in patterns)
+        return any(_search(pattern, name) for pattern in patterns)
     return False
 
 
@@ -710,6 +753,12 @@ def check_form_schema(schema: Any) -> list[str]:
     ]
     problems += [f"{pointer or '/'}: {keyword} {ref!r} points outside the form; only references within it (#/…) are allowed"
                  for pointer, keyword, ref in _outside_references(schema, ())]
+    if not problems:
+        # Input is matched by jsonschema-rs (never Python's re, see _regex), which must read every pattern.
+        problems += [f"{pointer}: pattern {pattern!r} cannot be compiled by the validator (jsonschema-rs)"
+                     for pointer, pattern in _uncompilable_patterns(schema)]
+        problems += [f"{pointer or '/'}: patternProperties are not supported; a form has named fields only"
+                     for pointer, _ in _keyword_uses(schema, (), "patternProperties")]
     if problems:
         # The structural checks below assume a well-formed schema.
         return problems
@@ -731,6 +780,34 @@ def _outside_references(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[str,
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _outside_references(value, (*path, index))
+
+
+# Keywords whose values map names (of fields, definitions) to subschemas: a key there is no keyword.
+_NAME_MAPS = ("properties", "$defs", "definitions", "dependentSchemas", "patternProperties")
+
+
+def _keyword_uses(node: Any, path: tuple[Any, ...], keyword: str) -> Iterator[tuple[str, Any]]:
+    """(pointer of the subschema, value) for every use of ``keyword`` anywhere in the schema."""
+    if isinstance(node, Mapping):
+        if keyword in node and not (path and path[-1] in _NAME_MAPS):
+            yield json_pointer(path), node[keyword]
+        for key, value in node.items():
+            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
+                yield from _keyword_uses(value, (*path, key), keyword)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _keyword_uses(value, (*path, index), keyword)
+
+
+def _uncompilable_patterns(schema: Any) -> Iterator[tuple[str, str]]:
+    """(pointer, pattern) of each ``pattern`` that ``_regex`` cannot compile, so no input could match."""
+    for pointer, pattern in _keyword_uses(schema, (), "pattern"):
+        if not isinstance(pattern, str):
+            continue  # the metaschema check reports it
+        try:
+            pattern_search(pattern, "")
+        except PatternError:
+            yield f"{pointer}/pattern", pattern
 
 
 class _Linter:
@@ -911,10 +988,10 @@ def _pattern_problems(pattern: str) -> list[str]:
                 f"pattern uses {construct}, which Python's re and ECMA-262 read differently; list the characters instead"
             )
     try:
-        compiled = re.compile(pattern)
-    except re.error:
-        return problems  # the metaschema check reports it
-    if any(compiled.search(probe) for probe in _NUL_PROBES):
+        accepts_nul = any(pattern_search(pattern, probe) for probe in _NUL_PROBES)
+    except PatternError:
+        return problems  # reported for every pattern by check_form_schema
+    if accepts_nul:
         problems.append("pattern accepts a NUL character, which the database cannot store; exclude control characters")
     return problems
 

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -107,6 +110,49 @@ def test_date_in_the_wrong_format_and_a_date_that_does_not_exist(dog_schema: dic
 def test_a_trailing_line_break_does_not_slip_through_a_pattern(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
     dog_data["applicant"]["address"]["postcode"] = "1234\n"
 
+    assert [e.code for e in validate(dog_schema, dog_data)] == ["pattern"]
+
+
+# A pattern that Python's re needs about 2**40 steps to refuse for "a" * 40 + "!" (hours): a form
+# author may write it, and the FIM import produces it from XML Schema patterns.
+BACKTRACKING_PATTERN = text_pattern(r"([A-Za-z0-9]+[ \-]?)*")
+
+_VALIDATE_IN_CHILD = """
+import json, sys
+from rathaus_domain.forms.validation import prepare, validate
+schema, data, fast = json.load(sys.stdin)
+if fast:
+    prepare(schema)
+print(json.dumps([[e.pointer, e.code, e.message] for e in validate(schema, data)]))
+"""
+
+
+def _validate_in_a_child(schema: dict[str, Any], data: dict[str, Any], *, fast: bool) -> list[list[str]]:
+    # In a child process: a regression hangs in C code that holds the GIL, which only a kill ends.
+    done = subprocess.run([sys.executable, "-c", _VALIDATE_IN_CHILD], input=json.dumps([schema, data, fast]),  # noqa: S603
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_pattern_that_backtracks_badly_refuses_long_input_at_once(dog_schema: dict[str, Any], dog_data: dict[str, Any],
+                                                                    fast: bool) -> None:
+    dog_schema["properties"]["applicant"]["properties"]["name"]["pattern"] = BACKTRACKING_PATTERN
+    assert check_form_schema(dog_schema) == []
+    dog_data["applicant"]["name"] = "a" * 40 + "!"
+
+    errors = _validate_in_a_child(dog_schema, dog_data, fast=fast)
+
+    assert errors == [["/applicant/name", "pattern", "Die Eingabe hat nicht das erwartete Format."]]
+
+
+def test_a_pattern_that_backtracks_badly_still_accepts_what_it_describes(dog_schema: dict[str, Any],
+                                                                         dog_data: dict[str, Any]) -> None:
+    dog_schema["properties"]["applicant"]["properties"]["name"]["pattern"] = BACKTRACKING_PATTERN
+    dog_data["applicant"]["name"] = "Erika Mustermann-Gabler"
+
+    assert validate(dog_schema, dog_data) == []
+    dog_data["applicant"]["name"] = "Erika Mustermann\n"
     assert [e.code for e in validate(dog_schema, dog_data)] == ["pattern"]
 
 
@@ -387,6 +433,22 @@ class TestCheckFormSchema:
         assert len(problems) == 2
         assert problems[0].startswith("/properties/applicant/properties/name/maxLength: metaschema:")
         assert problems[1].startswith("/properties/details/properties/notes/pattern: metaschema:")
+
+    def test_a_pattern_the_validator_cannot_compile_is_refused(self, dog_schema: dict[str, Any]) -> None:
+        # Python's re reads {,5} as "at most five"; the validator (jsonschema-rs) cannot compile it.
+        pattern = "^[0-9]{,5}" + END_OF_TEXT
+        dog_schema["properties"]["applicant"]["properties"]["address"]["properties"]["postcode"]["pattern"] = pattern
+
+        assert check_form_schema(dog_schema) == [
+            f"/properties/applicant/properties/address/properties/postcode/pattern: pattern {pattern!r} "
+            "cannot be compiled by the validator (jsonschema-rs)"
+        ]
+
+    def test_pattern_properties_are_refused(self, dog_schema: dict[str, Any]) -> None:
+        dog_schema["properties"]["details"]["patternProperties"] = {"^x-": {"type": "string", "maxLength": 5}}
+
+        assert check_form_schema(dog_schema) == [
+            "/properties/details: patternProperties are not supported; a form has named fields only"]
 
     @pytest.mark.parametrize(
         ("change", "problem"),
