@@ -36,7 +36,7 @@ from ._schema import (
     schema_type,
 )
 from .identity import IdentityCache
-from .model import format_bytes
+from .model import FormSpec, format_bytes
 
 __all__ = [
     "CONTROL_CHARACTERS",
@@ -764,6 +764,12 @@ def check_form_schema(schema: Any) -> list[str]:
         return problems
     linter = _Linter(schema)
     linter.check_root()
+    if not linter.problems:
+        # The form model must be buildable too: a schema it cannot render would fail for every citizen.
+        try:
+            FormSpec.from_schema(schema)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks the form must refuse it, not fail later
+            linter.report("", f"the form cannot be built: {type(exc).__name__}: {exc}")
     return linter.problems
 
 
@@ -810,11 +816,44 @@ def _uncompilable_patterns(schema: Any) -> Iterator[tuple[str, str]]:
             yield f"{pointer}/pattern", pattern
 
 
+#: Bounds for repeatable groups and checkbox groups: more entries than these cannot be filled in
+#: (or shown) on one form page. The FIM import and the demo forms stay well below them.
+MAX_ITEMS_LIMIT = 200
+MIN_ITEMS_LIMIT = 50
+
+
+def _is_choice(schema: Schema, kind: str | None) -> bool:
+    return isinstance(schema.get("enum"), list) or kind == "boolean"
+
+
+def _is_free_text(schema: Schema, kind: str | None) -> bool:
+    return kind == "string" and "enum" not in schema and "const" not in schema
+
+
+# What each widget needs of its field (docs/forms.md): the renderer and the POST reader rely on it.
+_WIDGETS: Mapping[str, tuple[str, Callable[[Schema, str | None, Schema], bool]]] = {
+    "text": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "textarea": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "tel": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "email": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "date": ("a string with format date", lambda s, k, r: _is_free_text(s, k) and s.get("format") == "date"),
+    "number": ("an integer or number without enum", lambda s, k, r: k in ("integer", "number") and "enum" not in s),
+    "radio": ("an enum or a boolean", lambda s, k, r: _is_choice(s, k)),
+    "select": ("an enum or a boolean", lambda s, k, r: _is_choice(s, k)),
+    "checkbox": ("a boolean", lambda s, k, r: k == "boolean"),
+    "checkboxes": ("an array whose items have an enum",
+                   lambda s, k, r: k == "array" and isinstance(items := resolve(s.get("items"), r), Mapping)
+                   and isinstance(items.get("enum"), list)),
+    "file": ("the file object of docs/forms.md", lambda s, k, r: False),  # a file leaf never gets here
+}
+
+
 class _Linter:
     def __init__(self, root: Schema) -> None:
         self.root = root
         self.problems: list[str] = []
         self._visited_refs: set[str] = set()
+        self._ref_path: list[str] = []  # the references being checked, outermost first
 
     def report(self, pointer: str, text: str) -> None:
         self.problems.append(f"{pointer or '/'}: {text}")
@@ -849,24 +888,37 @@ class _Linter:
         self.check(root, "")
 
     def check(self, raw: Any, pointer: str) -> None:
-        if isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str):
-            ref = raw["$ref"]
-            try:
-                schema = resolve(raw, self.root)
-            except SchemaReferenceError as exc:
-                self.report(pointer, str(exc))
-                return
-            if ref in self._visited_refs:
-                return  # a shared definition is checked once, not once per use
-            self._visited_refs.add(ref)
-        else:
-            schema = raw
+        if not (isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str)):
+            self.check_schema(raw, pointer)
+            return
+        ref = raw["$ref"]
+        if ref in self._ref_path:
+            # A form nesting itself would be endless: the form model could not be built.
+            cycle = " -> ".join([*self._ref_path[self._ref_path.index(ref):], ref])
+            self.report(pointer, f"$ref {ref!r} refers back to itself ({cycle}); a form cannot nest without end")
+            return
+        try:
+            schema = resolve(raw, self.root)
+        except SchemaReferenceError as exc:
+            self.report(pointer, str(exc))
+            return
+        if ref in self._visited_refs:
+            return  # a shared definition is checked once, not once per use
+        self._visited_refs.add(ref)
+        self._ref_path.append(ref)
+        try:
+            self.check_schema(schema, pointer)
+        finally:
+            self._ref_path.pop()
+
+    def check_schema(self, schema: Any, pointer: str) -> None:
         if not isinstance(schema, Mapping):
             return  # boolean schemas need no limits
         if is_file_schema(schema):
             self.check_file(schema, pointer)
             return
         kind = schema_type(schema)
+        self.check_widget(schema, kind, pointer)
         if kind == "object":
             self.check_object(schema, pointer)
         elif kind == "array":
@@ -875,6 +927,17 @@ class _Linter:
             self.report(pointer, "no type (and no enum/const) given")
         else:
             self.check_leaf(schema, kind, pointer)
+
+    def check_widget(self, schema: Schema, kind: str | None, pointer: str) -> None:
+        widget = schema.get("x-widget")
+        if widget is None:
+            return
+        if not isinstance(widget, str) or widget not in _WIDGETS:
+            self.report(pointer, f"unknown x-widget {widget!r}; known are {', '.join(sorted(_WIDGETS))}")
+            return
+        needs, fits = _WIDGETS[widget]
+        if not fits(schema, kind, self.root):
+            self.report(pointer, f"x-widget {widget!r} needs {needs}")
 
     def check_object(self, schema: Schema, pointer: str) -> None:
         if schema.get("additionalProperties") is not False and schema.get("unevaluatedProperties") is not False:
@@ -918,8 +981,15 @@ class _Linter:
         if not isinstance(items, Mapping):
             self.report(pointer, "array without an items schema")
             return
-        if not isinstance(schema.get("maxItems"), int):
+        max_items, min_items = schema.get("maxItems"), schema.get("minItems", 0)
+        if not isinstance(max_items, int):
             self.report(pointer, "array without maxItems")
+        elif max_items > MAX_ITEMS_LIMIT:
+            self.report(pointer, f"maxItems {max_items} is more than a form can show; at most {MAX_ITEMS_LIMIT}")
+        if isinstance(min_items, int) and min_items > MIN_ITEMS_LIMIT:
+            self.report(pointer, f"minItems {min_items} is more than a citizen can fill in; at most {MIN_ITEMS_LIMIT}")
+        if isinstance(min_items, int) and isinstance(max_items, int) and min_items > max_items:
+            self.report(pointer, "minItems is greater than maxItems, so the list can never be valid")
         resolved = resolve(items, self.root)
         if isinstance(resolved, Mapping) and "enum" in resolved and schema.get("uniqueItems") is not True:
             self.report(pointer, "checkbox group without uniqueItems: true")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import (
     END_OF_TEXT,
     FILENAME_PATTERN,
@@ -433,6 +434,65 @@ class TestCheckFormSchema:
         assert len(problems) == 2
         assert problems[0].startswith("/properties/applicant/properties/name/maxLength: metaschema:")
         assert problems[1].startswith("/properties/details/properties/notes/pattern: metaschema:")
+
+    def test_a_form_that_nests_itself_is_refused_instead_of_failing_for_every_citizen(self, dog_schema: dict[str, Any]) -> None:
+        dog_schema["$defs"] = {"person": {
+            "type": "object", "title": "Person", "additionalProperties": False,
+            "properties": {"name": {"type": "string", "title": "Name", "maxLength": 80, "pattern": SINGLE_LINE_TEXT_PATTERN},
+                           "kinder": {"type": "array", "title": "Kinder", "maxItems": 5, "items": {"$ref": "#/$defs/person"}}}}}
+        dog_schema["properties"]["details"]["properties"]["person"] = {"$ref": "#/$defs/person"}
+        with pytest.raises(RecursionError):
+            FormSpec.from_schema(dog_schema)  # what opening the form did
+
+        assert check_form_schema(dog_schema) == [
+            "/properties/details/properties/person/properties/kinder/items: $ref '#/$defs/person' refers back to itself "
+            "(#/$defs/person -> #/$defs/person); a form cannot nest without end"
+        ]
+
+    @pytest.mark.parametrize(
+        ("widget", "problem"),
+        [
+            ("checkboxes", "x-widget 'checkboxes' needs an array whose items have an enum"),
+            ("radio", "x-widget 'radio' needs an enum or a boolean"),
+            ("number", "x-widget 'number' needs an integer or number without enum"),
+            ("slider", "unknown x-widget 'slider'; known are checkbox, checkboxes, date, email, file, number, radio, "
+                       "select, tel, text, textarea"),
+        ],
+    )
+    def test_a_widget_that_cannot_show_the_field_is_refused(self, dog_schema: dict[str, Any], widget: str,
+                                                            problem: str) -> None:
+        dog_schema["properties"]["applicant"]["properties"]["name"]["x-widget"] = widget
+
+        assert check_form_schema(dog_schema) == [f"/properties/applicant/properties/name: {problem}"]
+
+    @pytest.mark.parametrize("widget", ["text", "textarea", "tel", "email"])
+    def test_text_widgets_fit_a_free_text(self, dog_schema: dict[str, Any], widget: str) -> None:
+        dog_schema["properties"]["applicant"]["properties"]["name"]["x-widget"] = widget
+
+        assert check_form_schema(dog_schema) == []
+
+    @pytest.mark.parametrize(
+        ("limits", "problem"),
+        [
+            ({"maxItems": 201}, "maxItems 201 is more than a form can show; at most 200"),
+            ({"minItems": 51, "maxItems": 60}, "minItems 51 is more than a citizen can fill in; at most 50"),
+            ({"minItems": 4, "maxItems": 3}, "minItems is greater than maxItems, so the list can never be valid"),
+        ],
+    )
+    def test_repeatable_groups_are_bounded(self, dog_schema: dict[str, Any], limits: dict[str, int], problem: str) -> None:
+        dog_schema["properties"]["dogs"]["properties"]["dogs"].update(limits)
+
+        assert check_form_schema(dog_schema) == [f"/properties/dogs/properties/dogs: {problem}"]
+
+    def test_a_form_the_model_cannot_build_is_refused(self, dog_schema: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        def broken(schema: Any) -> None:
+            raise AttributeError("'str' object has no attribute 'get'")
+
+        monkeypatch.setattr(FormSpec, "from_schema", broken)
+
+        assert check_form_schema(dog_schema) == [
+            "/: the form cannot be built: AttributeError: 'str' object has no attribute 'get'"]
 
     def test_a_pattern_the_validator_cannot_compile_is_refused(self, dog_schema: dict[str, Any]) -> None:
         # Python's re reads {,5} as "at most five"; the validator (jsonschema-rs) cannot compile it.
