@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import jsonschema_rs
@@ -193,6 +194,19 @@ def _additional_properties(validator: Any, additional: Any, instance: Any, schem
         yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, sorted(extras)))} unexpected)")
 
 
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Schema) -> Iterator[ValidationError]:
+    # `jsonschema` divides floats: 19.99 / 0.01 is 1998.9999999999998, so a euro amount with cents
+    # was "not a multiple of 0.01". The decimal texts are what the citizen and the author wrote.
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        failed = (Fraction(str(instance)) / Fraction(str(divisor))).denominator != 1
+    except (ValueError, ZeroDivisionError, OverflowError):
+        failed = True  # infinity or not a number: no multiple of anything
+    if failed:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
 def _search(pattern: str, text: str) -> bool:
     try:
         return pattern_search(pattern, text)
@@ -204,6 +218,7 @@ _Validator = validators.extend(Draft202012Validator, {
     "pattern": _pattern,
     "patternProperties": _pattern_properties,
     "additionalProperties": _additional_properties,
+    "multipleOf": _multiple_of,
 })
 
 
@@ -238,8 +253,8 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
 # `jsonschema` walks the data; only data it refuses goes through `jsonschema` for the errors. So
 # it must never accept what `jsonschema` refuses. Formats are checked by `jsonschema`'s own
 # checkers on both paths (jsonschema-rs calls them back); a schema whose keywords the two could
-# read apart (a pattern outside the portable subset, a fractional `multipleOf`, which one divides
-# in floats and the other in decimals) is not compiled.
+# read apart (a pattern outside the portable subset, a fractional `multipleOf`, which only the
+# reference path checks in exact decimals, see _multiple_of) is not compiled.
 _COMPILED: IdentityCache[Callable[[Any], bool] | None] = IdentityCache()
 
 

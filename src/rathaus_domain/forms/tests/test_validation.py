@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from rathaus_domain.forms.coerce import parse_number
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import (
     END_OF_TEXT,
@@ -679,3 +680,20 @@ def test_a_text_pattern_with_a_body_must_match_the_whole_text_and_refuses_contro
     assert not re.search(pattern, "AB\x00")
     assert not re.search(pattern, "xAB")
     assert re.search(text_pattern("[A-Z]+[^!]*", multi_line=True), "AB\nCD")
+
+
+EURO = {"type": "object", "properties": {"fee": {"type": "number", "minimum": 0, "multipleOf": 0.01}}}
+
+
+@pytest.mark.parametrize("typed", ["19,99", "0,29", "1.234,56", "1234.56", "7"])
+def test_euro_amounts_with_cents_are_multiples_of_a_cent(typed: str) -> None:
+    fee = parse_number(typed, integer=False)
+
+    assert validate(EURO, {"fee": fee}) == []
+
+
+def test_an_amount_finer_than_a_cent_is_refused_with_the_cent_named() -> None:
+    error = _only(validate(EURO, {"fee": parse_number("19,999", integer=False)}))
+
+    assert (error.pointer, error.code) == ("/fee", "multipleOf")
+    assert error.message == "Der Wert muss ein Vielfaches von 0,01 sein."
