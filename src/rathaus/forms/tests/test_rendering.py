@@ -43,3 +43,13 @@ def test_number_limits_are_written_as_browsers_read_them_not_in_german() -> None
     assert 'min="0.5"' in weight
     assert 'max="99.5"' in weight
 
+
+def test_a_date_with_a_help_text_keeps_the_format_hint_and_both_are_read_out() -> None:
+    html = _html()
+    birth_date = _input(html, "dog.birth_date")
+
+    assert "Wenn Sie es nicht genau wissen: ungefähres Datum." in html
+    assert 'id="f-dog-birth_date-format">Format: TT.MM.JJJJ, zum Beispiel 31.01.1980</div>' in html
+    described = re.search(r'aria-describedby="([^"]*)"', birth_date)
+    assert described
+    assert set(described.group(1).split()) == {"f-dog-birth_date-hint", "f-dog-birth_date-format"}
