@@ -28,6 +28,7 @@ from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_i
 from rathaus.core.jobs import enqueue_on_commit, job_insert_select, queued_in_transaction
 from rathaus.core.ratelimit import counting_statement
 from rathaus.core.sql import insert_one, insert_select, prepared_cursor, update_one
+from rathaus_domain.forms.coerce import without_hidden
 from rathaus_domain.forms.identity import IdentityCache
 from rathaus_domain.forms.model import FormSpec, value_at
 from rathaus_domain.forms.prefill import profile_key
@@ -301,12 +302,16 @@ def application_submit(
         if replay is not None:
             return replay
     schema = service.form.schema
+    spec = FormSpec.cached(schema)
+    if isinstance(data, dict):
+        # A field whose condition does not hold has no value (docs/forms.md), however the data came:
+        # the HTML steps drop it already, the API sends the whole form at once.
+        data = without_hidden(spec, data)
     errors = validate(schema, data)
     if errors:
         raise ApplicationInvalid(errors)
-    spec = FormSpec.cached(schema)
-    # The data is stored as it came; a copy only where files are found, which the copy then
-    # refers to by their place in the case file instead of their content.
+    # The data is stored as it came (less hidden fields); a copy only where files are found, which
+    # the copy then refers to by their place in the case file instead of their content.
     stored = data
     found = _extract_files(spec, data)
     if lookup is not None and (found or representation is not None):

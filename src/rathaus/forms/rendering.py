@@ -28,6 +28,13 @@ def _text_value(field: Field, value: Any) -> str:
     return str(value)
 
 
+def _html_number(value: Any) -> str | None:
+    # As text: the template would localise a number ("0,5"), which browsers ignore in min and max.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return json.dumps(value)
+
+
 def render_field(field: Field, data: dict, errors: dict[str, list[str]],
                  prefilled: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     found, value = value_at(data, field.path)
@@ -70,8 +77,8 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]],
         "autocomplete": field.autocomplete or "",
         "placeholder": field.placeholder or "",
         "maxlength": constraints.get("maxLength"),
-        "min": constraints.get("minimum"),
-        "max": constraints.get("maximum"),
+        "min": _html_number(constraints.get("minimum")),
+        "max": _html_number(constraints.get("maximum")),
         "step": "1" if field.type == "integer" else "any",
         "accept": ",".join(constraints.get("accept", []) or []),
         "max_bytes": format_bytes(constraints["max_bytes"]) if constraints.get("max_bytes") else "",

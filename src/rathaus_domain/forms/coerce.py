@@ -16,6 +16,7 @@ since coercion builds the step's data afresh).
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from .model import Field, FormSpec, Group, Node
 from .validation import FieldError, sniff_content_type
 
 __all__ = ["drop_hidden", "errors_for_step", "is_shown", "normalise_date", "parse_number", "step_data_from_post",
-           "with_file"]
+           "with_file", "without_hidden"]
 
 PostData = Mapping[str, Sequence[str] | str]
 
@@ -66,6 +67,19 @@ def drop_hidden(spec: FormSpec, step_key: str, data: dict[str, Any]) -> None:
     uploads and those kept from an earlier attempt) are merged into the step's ``data``.
     """
     _drop_hidden(spec.step(step_key).children, {step_key: data})
+
+
+def without_hidden(spec: FormSpec, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a whole form's ``data`` without the values of fields whose condition does not hold.
+
+    What the steps of the HTML form drop one by one (docs/forms.md), for data that arrives
+    whole, as through the API.
+    """
+    if not any(step.conditions for step in spec.steps):
+        return dict(data)  # nothing can be hidden: no copy of what may be megabytes of files
+    result = copy.deepcopy(dict(data))
+    _drop_hidden([node for step in spec.steps for node in step.children], result)
+    return result
 
 
 def is_shown(spec: FormSpec, path: Path, form: Mapping[str, Any]) -> bool:

@@ -32,8 +32,9 @@ from typing import Any
 
 from lxml import etree
 
+from ._regex import PatternError, pattern_search
 from ._schema import DRAFT_2020_12
-from .validation import DATE_PATTERN, file_field_schema, text_pattern
+from .validation import DATE_PATTERN, MAX_ITEMS_LIMIT, MIN_ITEMS_LIMIT, file_field_schema, text_pattern
 
 __all__ = [
     "DATE_PATTERN",
@@ -339,12 +340,13 @@ class _Importer:
         array["x-fim-id"] = self.identity(element)[0]
         # The help text belongs to the list; repeating it on every item would say it twice.
         array["items"] = {k: v for k, v in single.items() if k != "description"}
-        if cardinality.minimum:
-            array["minItems"] = cardinality.minimum
-        if cardinality.maximum is None:
-            array["maxItems"] = max(DEFAULT_MAX_ITEMS, cardinality.minimum)
-        else:
-            array["maxItems"] = max(cardinality.maximum, cardinality.minimum)
+        minimum = min(cardinality.minimum, MIN_ITEMS_LIMIT)
+        maximum = DEFAULT_MAX_ITEMS if cardinality.maximum is None else cardinality.maximum
+        if minimum:
+            array["minItems"] = minimum
+        array["maxItems"] = min(max(maximum, minimum), MAX_ITEMS_LIMIT)
+        if (minimum, array["maxItems"]) != (cardinality.minimum, max(maximum, cardinality.minimum)):
+            self.warn(element, f"cardinality limited to {minimum}:{array['maxItems']}, what one form can hold")
         return array
 
     def group(self, element: etree._Element) -> dict[str, Any] | None:
@@ -629,7 +631,8 @@ def xsd_pattern_to_regex(pattern: str) -> str | None:
     translated = "".join(out)
     try:
         re.compile(translated)
-    except re.error:
+        pattern_search(translated, "")  # the validator matches input with jsonschema-rs, never with re
+    except (re.error, PatternError):
         return None
     return translated
 

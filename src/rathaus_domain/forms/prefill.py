@@ -17,11 +17,11 @@ pattern, choices), so prefilling never produces an error message the citizen did
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._regex import PatternError, pattern_search
 from ._schema import WILDCARD, Path, value_at
 from .model import Field, FormSpec
 
@@ -147,9 +147,9 @@ def accepts(field: Field, value: str) -> bool:
     pattern = constraints.get("pattern")
     if isinstance(pattern, str):
         try:
-            if re.search(pattern, value) is None:
+            if not pattern_search(pattern, value):  # never Python's re: it backtracks without limit
                 return False
-        except re.error:
+        except PatternError:
             return False
     return True
 

@@ -12,13 +12,15 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
+from ._regex import END_OF_TEXT, PatternError, pattern_search
 from ._schema import (
     DRAFT_2020_12,
     Path,
@@ -35,7 +37,7 @@ from ._schema import (
     schema_type,
 )
 from .identity import IdentityCache
-from .model import format_bytes
+from .model import FormSpec, format_bytes
 
 __all__ = [
     "CONTROL_CHARACTERS",
@@ -81,9 +83,8 @@ FILE_TYPES: Mapping[str, FileType] = {
 # `\d`, `\w`, `\b` and a lone `\s` (each defined differently by the two) and write characters as
 # `\uXXXX` escapes, which both read alike. `[\s\S]` (any character) is the same in both.
 
-#: Ends a pattern at the true end of the text. `$` would do in ECMA-262, but the validator
-#: runs Python's `re`, where `$` also matches before a final line break ("a.pdf\n").
-END_OF_TEXT = r"(?![\s\S])"
+# END_OF_TEXT (from `_regex`) ends a pattern at the true end of the text: `$` would do in
+# ECMA-262, but Python's `re` also matches `$` before a final line break ("a.pdf\n").
 
 #: The control characters (Unicode category Cc: C0, DEL and C1), as the body of a character class.
 CONTROL_CHARACTERS = r"\u0000-\u001f\u007f-\u009f"
@@ -164,6 +165,63 @@ _PRIORITY_FORMATTED = {**_PRIORITY, "pattern": 3, "format": 4, "minLength": 5, "
 _LOCAL_ONLY: Registry = Registry()  # references resolve within the schema only (see validate)
 
 
+# `jsonschema` matches patterns with Python's `re`, which backtracks without limit: one crafted
+# text could hold a worker for minutes. These keywords match through `_regex` instead.
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Schema) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: Any,
+                        schema: Schema) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Schema) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    properties, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+    extras = [key for key in instance if key not in properties and not any(_search(p, key) for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, sorted(extras)))} unexpected)")
+
+
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Schema) -> Iterator[ValidationError]:
+    # `jsonschema` divides floats: 19.99 / 0.01 is 1998.9999999999998, so a euro amount with cents
+    # was "not a multiple of 0.01". The decimal texts are what the citizen and the author wrote.
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        failed = (Fraction(str(instance)) / Fraction(str(divisor))).denominator != 1
+    except (ValueError, ZeroDivisionError, OverflowError):
+        failed = True  # infinity or not a number: no multiple of anything
+    if failed:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return pattern_search(pattern, text)
+    except PatternError:
+        return False  # a pattern the lint would refuse: refuse the input rather than guess
+
+
+_Validator = validators.extend(Draft202012Validator, {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+    "multipleOf": _multiple_of,
+})
+
+
 def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     """Validate ``data`` against a form schema (2020-12, formats asserted).
 
@@ -175,7 +233,7 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
         return []
     # An empty registry: a reference is resolved within the form's own schema, never fetched from
     # the network (jsonschema's default would download an http(s) `$ref`).
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=_LOCAL_ONLY)
+    validator = _Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=_LOCAL_ONLY)
     best: dict[str, tuple[int, FieldError]] = {}
     for error in validator.iter_errors(data):
         for inner in _innermost(error):
@@ -195,8 +253,8 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
 # `jsonschema` walks the data; only data it refuses goes through `jsonschema` for the errors. So
 # it must never accept what `jsonschema` refuses. Formats are checked by `jsonschema`'s own
 # checkers on both paths (jsonschema-rs calls them back); a schema whose keywords the two could
-# read apart (a pattern outside the portable subset, a fractional `multipleOf`, which one divides
-# in floats and the other in decimals) is not compiled.
+# read apart (a pattern outside the portable subset, a fractional `multipleOf`, which only the
+# reference path checks in exact decimals, see _multiple_of) is not compiled.
 _COMPILED: IdentityCache[Callable[[Any], bool] | None] = IdentityCache()
 
 
@@ -462,7 +520,7 @@ def _declared(schema: Schema, name: str, root: Schema) -> bool:
         return True
     patterns = schema.get("patternProperties")
     if isinstance(patterns, Mapping):
-        return any(re.search(pattern, name) for pattern in patterns)
+        return any(_search(pattern, name) for pattern in patterns)
     return False
 
 
@@ -710,11 +768,23 @@ def check_form_schema(schema: Any) -> list[str]:
     ]
     problems += [f"{pointer or '/'}: {keyword} {ref!r} points outside the form; only references within it (#/…) are allowed"
                  for pointer, keyword, ref in _outside_references(schema, ())]
+    if not problems:
+        # Input is matched by jsonschema-rs (never Python's re, see _regex), which must read every pattern.
+        problems += [f"{pointer}: pattern {pattern!r} cannot be compiled by the validator (jsonschema-rs)"
+                     for pointer, pattern in _uncompilable_patterns(schema)]
+        problems += [f"{pointer or '/'}: patternProperties are not supported; a form has named fields only"
+                     for pointer, _ in _keyword_uses(schema, (), "patternProperties")]
     if problems:
         # The structural checks below assume a well-formed schema.
         return problems
     linter = _Linter(schema)
     linter.check_root()
+    if not linter.problems:
+        # The form model must be buildable too: a schema it cannot render would fail for every citizen.
+        try:
+            FormSpec.from_schema(schema)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks the form must refuse it, not fail later
+            linter.report("", f"the form cannot be built: {type(exc).__name__}: {exc}")
     return linter.problems
 
 
@@ -733,11 +803,72 @@ def _outside_references(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[str,
             yield from _outside_references(value, (*path, index))
 
 
+# Keywords whose values map names (of fields, definitions) to subschemas: a key there is no keyword.
+_NAME_MAPS = ("properties", "$defs", "definitions", "dependentSchemas", "patternProperties")
+
+
+def _keyword_uses(node: Any, path: tuple[Any, ...], keyword: str) -> Iterator[tuple[str, Any]]:
+    """(pointer of the subschema, value) for every use of ``keyword`` anywhere in the schema."""
+    if isinstance(node, Mapping):
+        if keyword in node and not (path and path[-1] in _NAME_MAPS):
+            yield json_pointer(path), node[keyword]
+        for key, value in node.items():
+            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
+                yield from _keyword_uses(value, (*path, key), keyword)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _keyword_uses(value, (*path, index), keyword)
+
+
+def _uncompilable_patterns(schema: Any) -> Iterator[tuple[str, str]]:
+    """(pointer, pattern) of each ``pattern`` that ``_regex`` cannot compile, so no input could match."""
+    for pointer, pattern in _keyword_uses(schema, (), "pattern"):
+        if not isinstance(pattern, str):
+            continue  # the metaschema check reports it
+        try:
+            pattern_search(pattern, "")
+        except PatternError:
+            yield f"{pointer}/pattern", pattern
+
+
+#: Bounds for repeatable groups and checkbox groups: more entries than these cannot be filled in
+#: (or shown) on one form page. The FIM import and the demo forms stay well below them.
+MAX_ITEMS_LIMIT = 200
+MIN_ITEMS_LIMIT = 50
+
+
+def _is_choice(schema: Schema, kind: str | None) -> bool:
+    return isinstance(schema.get("enum"), list) or kind == "boolean"
+
+
+def _is_free_text(schema: Schema, kind: str | None) -> bool:
+    return kind == "string" and "enum" not in schema and "const" not in schema
+
+
+# What each widget needs of its field (docs/forms.md): the renderer and the POST reader rely on it.
+_WIDGETS: Mapping[str, tuple[str, Callable[[Schema, str | None, Schema], bool]]] = {
+    "text": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "textarea": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "tel": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "email": ("a string without enum", lambda s, k, r: _is_free_text(s, k)),
+    "date": ("a string with format date", lambda s, k, r: _is_free_text(s, k) and s.get("format") == "date"),
+    "number": ("an integer or number without enum", lambda s, k, r: k in ("integer", "number") and "enum" not in s),
+    "radio": ("an enum or a boolean", lambda s, k, r: _is_choice(s, k)),
+    "select": ("an enum or a boolean", lambda s, k, r: _is_choice(s, k)),
+    "checkbox": ("a boolean", lambda s, k, r: k == "boolean"),
+    "checkboxes": ("an array whose items have an enum",
+                   lambda s, k, r: k == "array" and isinstance(items := resolve(s.get("items"), r), Mapping)
+                   and isinstance(items.get("enum"), list)),
+    "file": ("the file object of docs/forms.md", lambda s, k, r: False),  # a file leaf never gets here
+}
+
+
 class _Linter:
     def __init__(self, root: Schema) -> None:
         self.root = root
         self.problems: list[str] = []
         self._visited_refs: set[str] = set()
+        self._ref_path: list[str] = []  # the references being checked, outermost first
 
     def report(self, pointer: str, text: str) -> None:
         self.problems.append(f"{pointer or '/'}: {text}")
@@ -772,24 +903,37 @@ class _Linter:
         self.check(root, "")
 
     def check(self, raw: Any, pointer: str) -> None:
-        if isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str):
-            ref = raw["$ref"]
-            try:
-                schema = resolve(raw, self.root)
-            except SchemaReferenceError as exc:
-                self.report(pointer, str(exc))
-                return
-            if ref in self._visited_refs:
-                return  # a shared definition is checked once, not once per use
-            self._visited_refs.add(ref)
-        else:
-            schema = raw
+        if not (isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str)):
+            self.check_schema(raw, pointer)
+            return
+        ref = raw["$ref"]
+        if ref in self._ref_path:
+            # A form nesting itself would be endless: the form model could not be built.
+            cycle = " -> ".join([*self._ref_path[self._ref_path.index(ref):], ref])
+            self.report(pointer, f"$ref {ref!r} refers back to itself ({cycle}); a form cannot nest without end")
+            return
+        try:
+            schema = resolve(raw, self.root)
+        except SchemaReferenceError as exc:
+            self.report(pointer, str(exc))
+            return
+        if ref in self._visited_refs:
+            return  # a shared definition is checked once, not once per use
+        self._visited_refs.add(ref)
+        self._ref_path.append(ref)
+        try:
+            self.check_schema(schema, pointer)
+        finally:
+            self._ref_path.pop()
+
+    def check_schema(self, schema: Any, pointer: str) -> None:
         if not isinstance(schema, Mapping):
             return  # boolean schemas need no limits
         if is_file_schema(schema):
             self.check_file(schema, pointer)
             return
         kind = schema_type(schema)
+        self.check_widget(schema, kind, pointer)
         if kind == "object":
             self.check_object(schema, pointer)
         elif kind == "array":
@@ -798,6 +942,17 @@ class _Linter:
             self.report(pointer, "no type (and no enum/const) given")
         else:
             self.check_leaf(schema, kind, pointer)
+
+    def check_widget(self, schema: Schema, kind: str | None, pointer: str) -> None:
+        widget = schema.get("x-widget")
+        if widget is None:
+            return
+        if not isinstance(widget, str) or widget not in _WIDGETS:
+            self.report(pointer, f"unknown x-widget {widget!r}; known are {', '.join(sorted(_WIDGETS))}")
+            return
+        needs, fits = _WIDGETS[widget]
+        if not fits(schema, kind, self.root):
+            self.report(pointer, f"x-widget {widget!r} needs {needs}")
 
     def check_object(self, schema: Schema, pointer: str) -> None:
         if schema.get("additionalProperties") is not False and schema.get("unevaluatedProperties") is not False:
@@ -841,8 +996,15 @@ class _Linter:
         if not isinstance(items, Mapping):
             self.report(pointer, "array without an items schema")
             return
-        if not isinstance(schema.get("maxItems"), int):
+        max_items, min_items = schema.get("maxItems"), schema.get("minItems", 0)
+        if not isinstance(max_items, int):
             self.report(pointer, "array without maxItems")
+        elif max_items > MAX_ITEMS_LIMIT:
+            self.report(pointer, f"maxItems {max_items} is more than a form can show; at most {MAX_ITEMS_LIMIT}")
+        if isinstance(min_items, int) and min_items > MIN_ITEMS_LIMIT:
+            self.report(pointer, f"minItems {min_items} is more than a citizen can fill in; at most {MIN_ITEMS_LIMIT}")
+        if isinstance(min_items, int) and isinstance(max_items, int) and min_items > max_items:
+            self.report(pointer, "minItems is greater than maxItems, so the list can never be valid")
         resolved = resolve(items, self.root)
         if isinstance(resolved, Mapping) and "enum" in resolved and schema.get("uniqueItems") is not True:
             self.report(pointer, "checkbox group without uniqueItems: true")
@@ -911,10 +1073,10 @@ def _pattern_problems(pattern: str) -> list[str]:
                 f"pattern uses {construct}, which Python's re and ECMA-262 read differently; list the characters instead"
             )
     try:
-        compiled = re.compile(pattern)
-    except re.error:
-        return problems  # the metaschema check reports it
-    if any(compiled.search(probe) for probe in _NUL_PROBES):
+        accepts_nul = any(pattern_search(pattern, probe) for probe in _NUL_PROBES)
+    except PatternError:
+        return problems  # reported for every pattern by check_form_schema
+    if accepts_nul:
         problems.append("pattern accepts a NUL character, which the database cannot store; exclude control characters")
     return problems
 

@@ -174,6 +174,44 @@ def test_invalid_data_lists_each_fields_json_pointer_in_german(client, town, dog
     assert not AuditEntry.objects.filter(action="application.submitted").exists()
 
 
+@pytest.fixture
+def marital_status_service(town):
+    """A service whose spouse field is shown (and required) only for a married applicant."""
+    from rathaus.catalog.services import form_definition_create, service_upsert
+
+    name = {"type": "string", "title": "Name", "maxLength": 80, "pattern": SINGLE_LINE_TEXT_PATTERN}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": "Familienstand",
+        "additionalProperties": False, "required": ["person"],
+        "properties": {"person": {
+            "type": "object", "title": "Person", "additionalProperties": False, "required": ["married"],
+            "properties": {"married": {"type": "string", "title": "Verheiratet?", "enum": ["ja", "nein"]},
+                           "spouse": {**name, "title": "Name der Ehepartnerin oder des Ehepartners"}},
+            "if": {"properties": {"married": {"const": "ja"}}, "required": ["married"]},
+            "then": {"required": ["spouse"]},
+        }},
+    }
+    form = form_definition_create(municipality=town, key="familienstand", title="Familienstand", schema=schema)
+    return service_upsert(municipality=town, slug="familienstand", form=form, leika_key="99000000000001",
+                          name="Familienstand", summary="", office="Bürgerbüro", processing_days=5)
+
+
+def test_the_value_of_a_field_whose_condition_does_not_hold_is_not_stored(client, town, marital_status_service):
+    data = {"person": {"married": "nein", "spouse": "Max Mustermann"}}
+
+    response = post_application(client, town.slug, {"service": marital_status_service.pk, "data": data})
+
+    assert response.status_code == 201
+    assert Application.objects.get().data == {"person": {"married": "nein"}}
+
+
+def test_the_value_of_a_field_whose_condition_holds_is_stored(client, town, marital_status_service):
+    data = {"person": {"married": "ja", "spouse": "Max Mustermann"}}
+
+    assert post_application(client, town.slug, {"service": marital_status_service.pk, "data": data}).status_code == 201
+    assert Application.objects.get().data == data
+
+
 def test_unknown_fields_in_the_data_are_refused(client, town, dog, dog_data):
     bad = copy.deepcopy(dog_data)
     bad["dog"]["colour"] = "braun"

@@ -758,3 +758,18 @@ def test_an_untranslatable_fim_pattern_is_left_out_with_a_warning() -> None:
     assert imported.warnings == [
         "F99000053 Kennung: pattern '\\\\w+' cannot be imported (unsupported XML Schema regex); left out"
     ]
+
+
+def test_a_cardinality_beyond_what_a_form_holds_is_limited_so_the_form_can_be_published() -> None:
+    body = _group("G99000001", "Daten", _field("F99000001", "Kind", anzahl="1:999") + _field("F99000002", "Zeuge", anzahl="60:n"))
+
+    imported = import_xdf(_xdf2(body))
+    fields = imported.schema["properties"]["daten"]["properties"]
+
+    assert (fields["kind"].get("minItems"), fields["kind"]["maxItems"]) == (1, 200)
+    assert (fields["zeuge"]["minItems"], fields["zeuge"]["maxItems"]) == (50, 50)
+    assert imported.warnings == [
+        "F99000001 Kind: cardinality limited to 1:200, what one form can hold",
+        "F99000002 Zeuge: cardinality limited to 50:50, what one form can hold",
+    ]
+    assert check_form_schema(imported.schema) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 from rathaus_domain.forms.model import FormSpec
@@ -80,3 +83,23 @@ def test_an_empty_profile_fills_nothing():
     spec = FormSpec.from_schema(_annotated_form())
     assert apply_prefill({}, spec, {}) == ({}, [])
     assert apply_prefill({}, spec, {"family_name": "", "postal_code": None}) == ({}, [])
+
+
+_PREFILL_IN_CHILD = """
+import json, sys
+from rathaus_domain.forms.model import FormSpec
+from rathaus_domain.forms.prefill import apply_prefill
+schema, profile = json.load(sys.stdin)
+print(json.dumps(apply_prefill({}, FormSpec.from_schema(schema), profile)))
+"""
+
+
+def test_a_profile_value_is_never_matched_by_a_backtracking_regex():
+    schema = _annotated_form()
+    schema["properties"]["person"]["properties"]["surname"]["pattern"] = (
+        "^(?![\\s\\S]*[\\u0000-\\u001f])(?:([A-Za-z0-9]+[ \\-]?)*)(?![\\s\\S])")
+    # In a child process: Python's re would take hours here, in C code only a kill ends.
+    done = subprocess.run([sys.executable, "-c", _PREFILL_IN_CHILD],  # noqa: S603
+                          input=json.dumps([schema, {**PROFILE, "family_name": "a" * 40 + "!"}]),
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) == [{"person": {"postcode": "99999"}}, ["person.postcode"]]

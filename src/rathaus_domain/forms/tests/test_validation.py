@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
+from rathaus_domain.forms.coerce import parse_number
+from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import (
     END_OF_TEXT,
     FILENAME_PATTERN,
@@ -107,6 +112,49 @@ def test_date_in_the_wrong_format_and_a_date_that_does_not_exist(dog_schema: dic
 def test_a_trailing_line_break_does_not_slip_through_a_pattern(dog_schema: dict[str, Any], dog_data: dict[str, Any]) -> None:
     dog_data["applicant"]["address"]["postcode"] = "1234\n"
 
+    assert [e.code for e in validate(dog_schema, dog_data)] == ["pattern"]
+
+
+# A pattern that Python's re needs about 2**40 steps to refuse for "a" * 40 + "!" (hours): a form
+# author may write it, and the FIM import produces it from XML Schema patterns.
+BACKTRACKING_PATTERN = text_pattern(r"([A-Za-z0-9]+[ \-]?)*")
+
+_VALIDATE_IN_CHILD = """
+import json, sys
+from rathaus_domain.forms.validation import prepare, validate
+schema, data, fast = json.load(sys.stdin)
+if fast:
+    prepare(schema)
+print(json.dumps([[e.pointer, e.code, e.message] for e in validate(schema, data)]))
+"""
+
+
+def _validate_in_a_child(schema: dict[str, Any], data: dict[str, Any], *, fast: bool) -> list[list[str]]:
+    # In a child process: a regression hangs in C code that holds the GIL, which only a kill ends.
+    done = subprocess.run([sys.executable, "-c", _VALIDATE_IN_CHILD], input=json.dumps([schema, data, fast]),  # noqa: S603
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_pattern_that_backtracks_badly_refuses_long_input_at_once(dog_schema: dict[str, Any], dog_data: dict[str, Any],
+                                                                    fast: bool) -> None:
+    dog_schema["properties"]["applicant"]["properties"]["name"]["pattern"] = BACKTRACKING_PATTERN
+    assert check_form_schema(dog_schema) == []
+    dog_data["applicant"]["name"] = "a" * 40 + "!"
+
+    errors = _validate_in_a_child(dog_schema, dog_data, fast=fast)
+
+    assert errors == [["/applicant/name", "pattern", "Die Eingabe hat nicht das erwartete Format."]]
+
+
+def test_a_pattern_that_backtracks_badly_still_accepts_what_it_describes(dog_schema: dict[str, Any],
+                                                                         dog_data: dict[str, Any]) -> None:
+    dog_schema["properties"]["applicant"]["properties"]["name"]["pattern"] = BACKTRACKING_PATTERN
+    dog_data["applicant"]["name"] = "Erika Mustermann-Gabler"
+
+    assert validate(dog_schema, dog_data) == []
+    dog_data["applicant"]["name"] = "Erika Mustermann\n"
     assert [e.code for e in validate(dog_schema, dog_data)] == ["pattern"]
 
 
@@ -388,6 +436,81 @@ class TestCheckFormSchema:
         assert problems[0].startswith("/properties/applicant/properties/name/maxLength: metaschema:")
         assert problems[1].startswith("/properties/details/properties/notes/pattern: metaschema:")
 
+    def test_a_form_that_nests_itself_is_refused_instead_of_failing_for_every_citizen(self, dog_schema: dict[str, Any]) -> None:
+        dog_schema["$defs"] = {"person": {
+            "type": "object", "title": "Person", "additionalProperties": False,
+            "properties": {"name": {"type": "string", "title": "Name", "maxLength": 80, "pattern": SINGLE_LINE_TEXT_PATTERN},
+                           "kinder": {"type": "array", "title": "Kinder", "maxItems": 5, "items": {"$ref": "#/$defs/person"}}}}}
+        dog_schema["properties"]["details"]["properties"]["person"] = {"$ref": "#/$defs/person"}
+        with pytest.raises(RecursionError):
+            FormSpec.from_schema(dog_schema)  # what opening the form did
+
+        assert check_form_schema(dog_schema) == [
+            "/properties/details/properties/person/properties/kinder/items: $ref '#/$defs/person' refers back to itself "
+            "(#/$defs/person -> #/$defs/person); a form cannot nest without end"
+        ]
+
+    @pytest.mark.parametrize(
+        ("widget", "problem"),
+        [
+            ("checkboxes", "x-widget 'checkboxes' needs an array whose items have an enum"),
+            ("radio", "x-widget 'radio' needs an enum or a boolean"),
+            ("number", "x-widget 'number' needs an integer or number without enum"),
+            ("slider", "unknown x-widget 'slider'; known are checkbox, checkboxes, date, email, file, number, radio, "
+                       "select, tel, text, textarea"),
+        ],
+    )
+    def test_a_widget_that_cannot_show_the_field_is_refused(self, dog_schema: dict[str, Any], widget: str,
+                                                            problem: str) -> None:
+        dog_schema["properties"]["applicant"]["properties"]["name"]["x-widget"] = widget
+
+        assert check_form_schema(dog_schema) == [f"/properties/applicant/properties/name: {problem}"]
+
+    @pytest.mark.parametrize("widget", ["text", "textarea", "tel", "email"])
+    def test_text_widgets_fit_a_free_text(self, dog_schema: dict[str, Any], widget: str) -> None:
+        dog_schema["properties"]["applicant"]["properties"]["name"]["x-widget"] = widget
+
+        assert check_form_schema(dog_schema) == []
+
+    @pytest.mark.parametrize(
+        ("limits", "problem"),
+        [
+            ({"maxItems": 201}, "maxItems 201 is more than a form can show; at most 200"),
+            ({"minItems": 51, "maxItems": 60}, "minItems 51 is more than a citizen can fill in; at most 50"),
+            ({"minItems": 4, "maxItems": 3}, "minItems is greater than maxItems, so the list can never be valid"),
+        ],
+    )
+    def test_repeatable_groups_are_bounded(self, dog_schema: dict[str, Any], limits: dict[str, int], problem: str) -> None:
+        dog_schema["properties"]["dogs"]["properties"]["dogs"].update(limits)
+
+        assert check_form_schema(dog_schema) == [f"/properties/dogs/properties/dogs: {problem}"]
+
+    def test_a_form_the_model_cannot_build_is_refused(self, dog_schema: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        def broken(schema: Any) -> None:
+            raise AttributeError("'str' object has no attribute 'get'")
+
+        monkeypatch.setattr(FormSpec, "from_schema", broken)
+
+        assert check_form_schema(dog_schema) == [
+            "/: the form cannot be built: AttributeError: 'str' object has no attribute 'get'"]
+
+    def test_a_pattern_the_validator_cannot_compile_is_refused(self, dog_schema: dict[str, Any]) -> None:
+        # Python's re reads {,5} as "at most five"; the validator (jsonschema-rs) cannot compile it.
+        pattern = "^[0-9]{,5}" + END_OF_TEXT
+        dog_schema["properties"]["applicant"]["properties"]["address"]["properties"]["postcode"]["pattern"] = pattern
+
+        assert check_form_schema(dog_schema) == [
+            f"/properties/applicant/properties/address/properties/postcode/pattern: pattern {pattern!r} "
+            "cannot be compiled by the validator (jsonschema-rs)"
+        ]
+
+    def test_pattern_properties_are_refused(self, dog_schema: dict[str, Any]) -> None:
+        dog_schema["properties"]["details"]["patternProperties"] = {"^x-": {"type": "string", "maxLength": 5}}
+
+        assert check_form_schema(dog_schema) == [
+            "/properties/details: patternProperties are not supported; a form has named fields only"]
+
     @pytest.mark.parametrize(
         ("change", "problem"),
         [
@@ -557,3 +680,20 @@ def test_a_text_pattern_with_a_body_must_match_the_whole_text_and_refuses_contro
     assert not re.search(pattern, "AB\x00")
     assert not re.search(pattern, "xAB")
     assert re.search(text_pattern("[A-Z]+[^!]*", multi_line=True), "AB\nCD")
+
+
+EURO = {"type": "object", "properties": {"fee": {"type": "number", "minimum": 0, "multipleOf": 0.01}}}
+
+
+@pytest.mark.parametrize("typed", ["19,99", "0,29", "1.234,56", "1234.56", "7"])
+def test_euro_amounts_with_cents_are_multiples_of_a_cent(typed: str) -> None:
+    fee = parse_number(typed, integer=False)
+
+    assert validate(EURO, {"fee": fee}) == []
+
+
+def test_an_amount_finer_than_a_cent_is_refused_with_the_cent_named() -> None:
+    error = _only(validate(EURO, {"fee": parse_number("19,999", integer=False)}))
+
+    assert (error.pointer, error.code) == ("/fee", "multipleOf")
+    assert error.message == "Der Wert muss ein Vielfaches von 0,01 sein."

@@ -1,0 +1,55 @@
+"""The HTML of single form fields, as the browser and a screen reader get it."""
+
+from __future__ import annotations
+
+import re
+
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from rathaus.forms.rendering import render_nodes
+from rathaus_domain.forms.model import FormSpec
+from rathaus_domain.forms.validation import DATE_PATTERN
+
+SCHEMA = {
+    "type": "object", "title": "Test", "required": ["dog"], "additionalProperties": False,
+    "properties": {"dog": {
+        "type": "object", "title": "Ihr Hund", "additionalProperties": False,
+        "properties": {
+            "weight": {"type": "number", "title": "Gewicht in kg", "minimum": 0.5, "maximum": 99.5},
+            "birth_date": {"type": "string", "format": "date", "pattern": DATE_PATTERN, "maxLength": 10,
+                           "title": "Geburtsdatum des Hundes",
+                           "description": "Wenn Sie es nicht genau wissen: ungefähres Datum."},
+        },
+    }},
+}
+
+
+def _html() -> str:
+    step = FormSpec.from_schema(SCHEMA).step("dog")
+    with translation.override("de"):
+        return render_to_string("forms/nodes.html", {"nodes": render_nodes(step.children, {}, {})})
+
+
+def _input(html: str, name: str) -> str:
+    match = re.search(rf'<input [^>]*name="{re.escape(name)}"[^>]*>', html)
+    assert match, html
+    return match.group()
+
+
+def test_number_limits_are_written_as_browsers_read_them_not_in_german() -> None:
+    weight = _input(_html(), "dog.weight")
+
+    assert 'min="0.5"' in weight
+    assert 'max="99.5"' in weight
+
+
+def test_a_date_with_a_help_text_keeps_the_format_hint_and_both_are_read_out() -> None:
+    html = _html()
+    birth_date = _input(html, "dog.birth_date")
+
+    assert "Wenn Sie es nicht genau wissen: ungefähres Datum." in html
+    assert 'id="f-dog-birth_date-format">Format: TT.MM.JJJJ, zum Beispiel 31.01.1980</div>' in html
+    described = re.search(r'aria-describedby="([^"]*)"', birth_date)
+    assert described
+    assert set(described.group(1).split()) == {"f-dog-birth_date-hint", "f-dog-birth_date-format"}
