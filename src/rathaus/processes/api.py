@@ -11,6 +11,7 @@ from ninja import Field, Router, Schema
 
 from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
+from rathaus.core.jsonbody import check_json_structure
 from rathaus.core.problems import Problem, ProblemResponse
 from rathaus.integration.auth import STAFF_AUTH, staff_access
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
@@ -57,6 +58,7 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
     access = staff_access(request, slug, Perm.WORK_TASKS)
     municipality = access.municipality
     task = selectors.task_get(municipality=municipality, pk=task_id)
+    check_json_structure(body.data)
     try:
         services.task_complete(task=task, user=access.user, data=body.data)
     except services.TaskInvalid as exc:
@@ -107,6 +109,7 @@ def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
 def deliver_message(request, slug: str, reference: str, body: MessageIn):
     access = staff_access(request, slug, Perm.HANDLE_APPLICATION)
     application = application_get(municipality=access.municipality, reference=reference)
+    check_json_structure(body.payload)
     bad = _bad_keys(body.payload)
     if bad or len(json.dumps(body.payload)) > MAX_PAYLOAD_BYTES:
         return ProblemResponse(422, "Unprocessable Content",

@@ -236,3 +236,36 @@ def test_message_deliver_for_the_wrong_message_changes_nothing(proof_requested):
     with pytest.raises(MessageNotExpected):
         message_deliver(application=proof_requested, name="payment_received")
     assert ProcessInstance.objects.get(application=proof_requested).waiting_messages == ["document_uploaded"]
+
+
+class TestLoneSurrogates:
+    """An escaped lone surrogate (`\\ud800`) is valid JSON but no text: refused before anything is stored."""
+
+    def test_task_data_with_a_lone_surrogate_is_refused_and_the_task_stays_open(self, town, worker, login_verified,
+                                                                                  submit, street_data):
+        application = submit("halteverbot-umzug", street_data)
+        task = UserTask.objects.get(application=application)
+        client = login_verified(Client(), worker)
+        response = client.post(f"/api/v1/m/{town.slug}/tasks/{task.pk}/complete",
+                               '{"data": {"decision": {"outcome": "approve", "note": "a\\ud800b"}}}',
+                               content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["type"].endswith("/invalid-encoding")
+        task.refresh_from_db()
+        assert task.state == TaskState.OPEN
+        assert not CaseEvent.objects.filter(application=application, kind="task_result").exists()
+
+    def test_a_message_payload_with_a_lone_surrogate_is_refused_and_the_process_keeps_waiting(
+            self, town, worker, login_verified, submit, street_data):
+        application = submit("halteverbot-umzug", street_data)
+        task_complete(task=UserTask.objects.get(application=application), user=worker,
+                      data={"decision": {"outcome": "approve"}})
+        client = login_verified(Client(), worker)
+        response = client.post(f"/api/v1/m/{town.slug}/applications/{application.reference}/messages",
+                               '{"name": "payment_received", "payload": {"booking": "a\\udfffb"}}',
+                               content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["type"].endswith("/invalid-encoding")
+        instance = ProcessInstance.objects.get(application=application)
+        assert (instance.status, instance.waiting_messages) == (InstanceStatus.WAITING, ["payment_received"])
