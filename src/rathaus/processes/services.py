@@ -26,7 +26,14 @@ from rathaus.core.sql import insert_many, insert_one, instance_from_row, prepare
 from rathaus.integration.services import event_batch
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import FieldError, validate
-from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
+from rathaus_domain.processes.engine import (
+    MessageInvalid,
+    MessageNotExpected,
+    ProcessError,
+    ProcessModelError,
+    ProcessRun,
+    check_message,
+)
 from rathaus_domain.processes.lint import check_files, has_errors
 
 from .engine import model_for
@@ -315,7 +322,7 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
         with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch(), event_batch():
             action(run)
             _persist(instance, run, case, actor=actor, now=now, fresh=fresh)
-    except MessageNotExpected:
+    except (MessageNotExpected, MessageInvalid):
         raise
     except ProcessError as exc:
         logger.warning("process %s failed: %s", instance.pk, exc)
@@ -387,8 +394,10 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
                     now: datetime | None = None) -> ProcessInstance:
     """Deliver a BPMN message (e.g. `payment_received`, `document_uploaded`) to the case's process.
 
-    Raises MessageNotExpected when the process does not wait for it (nothing changes then).
+    Raises MessageNotExpected when the process does not wait for it, MessageInvalid when the payload
+    cannot be kept as process data; nothing changes then (bad input never fails the process).
     """
+    check_message(name, payload or {})
     with transaction.atomic():
         locked, app = _waiting_instance(application, name)
         if locked is None:
