@@ -34,7 +34,7 @@ from rathaus_domain.processes.engine import (
     ProcessRun,
     check_message,
 )
-from rathaus_domain.processes.lint import check_files, has_errors
+from rathaus_domain.processes.lint import check_files, file_kind, has_errors
 
 from .engine import model_for
 from .models import (
@@ -102,8 +102,10 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
     if has_errors(_Problems(problems)):
         raise ProcessUploadInvalid(problems)
     load_contrib()
-    bpmn = [(n, c) for n, c in files if not n.lower().endswith(".dmn")]
-    dmn = [(n, c) for n, c in files if n.lower().endswith(".dmn")]
+    # Sorted by root element as the check did, not by extension (a decision table may be saved as .xml).
+    kinds = [file_kind(c) for _, c in files]
+    bpmn = [(n, c) for (n, c), kind in zip(files, kinds, strict=True) if kind != "dmn"]
+    dmn = [(n, c) for (n, c), kind in zip(files, kinds, strict=True) if kind == "dmn"]
     try:
         from rathaus_domain.processes.engine import ProcessModel
 
@@ -116,8 +118,8 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
         definition = ProcessDefinition.objects.create(
             municipality=municipality, service=service, version=(last.version + 1) if last else 1, name=model.name,
             process_id=model.process_id, digest=model.digest, problems=problems, created_by=actor,
-            files=[{"name": n, "kind": "dmn" if n.lower().endswith(".dmn") else "bpmn", "content": c.decode("utf-8")}
-                   for n, c in files])
+            files=[{"name": n, "kind": "dmn" if kind == "dmn" else "bpmn", "content": c.decode("utf-8")}
+                   for (n, c), kind in zip(files, kinds, strict=True)])
         audit_record(action="process.definition_created", municipality=municipality, actor=actor, obj=definition,
                      summary=f"{service.slug} v{definition.version}", data={"digest": model.digest, "files": [n for n, _ in files]})
         if publish:

@@ -82,6 +82,23 @@ def test_import_process_versions_and_running_cases_stay_on_their_version(town, d
 
 
 @pytest.mark.django_db
+def test_models_saved_as_xml_are_checked_and_imported_as_what_they_are(town, demo_services, submit, street_data, tmp_path):
+    # Modelling tools offer .xml as well; the root element, not the extension, tells BPMN from DMN.
+    for name in ("street_space", "street_fee"):
+        (tmp_path / f"{name}.xml").write_bytes(next(DEMO_DIR.glob(f"{name}.*")).read_bytes())
+    files = [str(tmp_path / "street_space.xml"), str(tmp_path / "street_fee.xml")]
+    code, out = _run("check_process", *files)
+    assert code == 0 and "OK" in out, out
+    code, out = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")
+    assert code == 0, out
+    definition = ProcessDefinition.objects.get(service__slug="halteverbot-umzug", state="published")
+    assert [(f["name"], f["kind"]) for f in definition.files] == [("street_space.xml", "bpmn"), ("street_fee.xml", "dmn")]
+    application = submit("halteverbot-umzug", street_data)
+    instance = ProcessInstance.objects.get(application=application)
+    assert (instance.definition, instance.status, instance.error) == (definition, "waiting", "")
+
+
+@pytest.mark.django_db
 def test_verify_audit_finds_a_changed_entry(town, other_town):
     for i in range(3):
         audit_record(action="test.write", municipality=town, summary=f"entry {i}")
