@@ -52,6 +52,23 @@ def test_every_miwg_model_gets_ok_or_named_problems_never_a_traceback():
         assert out.strip().splitlines()[-1].startswith(("OK", f"{out.count(': error:')} Fehler")), (file, out[-300:])
 
 
+def test_check_process_refuses_an_element_id_longer_than_the_database_keeps(tmp_path):
+    from rathaus.processes.models import CaseEvent, ProcessDefinition, Timer, UserTask
+    from rathaus_domain.processes.checks import MAX_ID_LENGTH
+
+    # The lint's limit is the size of the columns that keep ids, lanes and process names.
+    columns = [(UserTask, "element_id"), (UserTask, "lane"), (Timer, "element_id"), (CaseEvent, "element_id"),
+               (ProcessDefinition, "name"), (ProcessDefinition, "process_id")]
+    assert {model._meta.get_field(field).max_length for model, field in columns} == {MAX_ID_LENGTH}
+    long_id = "genehmigen_" + "x" * MAX_ID_LENGTH
+    bad = tmp_path / "street_space.bpmn"
+    text = (DEMO_DIR / "street_space.bpmn").read_text()
+    bad.write_text(text.replace('"approve"', f'"{long_id}"'))
+    code, out = _run("check_process", str(bad), str(DEMO_DIR / "street_fee.dmn"))
+    assert code == 1
+    assert f"street_space.bpmn: {long_id}: error: Die ID ist 211 Zeichen lang, erlaubt sind höchstens 200" in out
+
+
 def test_decide_prints_the_result_with_the_matched_rule(capsys):
     code, out = _run("decide", str(DEMO_DIR / "dog_tax.dmn"), "--decision", "dog_tax", "--input",
                      json.dumps({"reduction": {"exemption": "keine"}, "exemption_review": "pending",
