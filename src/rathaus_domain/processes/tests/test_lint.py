@@ -288,3 +288,11 @@ def test_ids_and_names_of_200_characters_are_fine() -> None:
     data = _with_lane(ok).replace(b'id="ut"', f'id="{ok}"'.encode()).replace(b">ut<", f">{ok}<".encode())
     data = data.replace(b'sourceRef="ut"', f'sourceRef="{ok}"'.encode()).replace(b'targetRef="ut"', f'targetRef="{ok}"'.encode())
     assert check_files([("lang.bpmn", data.replace(b'<bpmn:process id="p"', f'<bpmn:process id="p" name="{ok}"'.encode()))]) == []
+
+
+def test_a_dmn_cell_nested_too_deeply_is_named_with_the_limit() -> None:
+    deep = "(" * 150 + "10" + ")" * 150
+    data = fixture_bytes("hit_policies.dmn").replace(b"<text>&lt; 10</text>", f"<text>&lt; {deep}</text>".encode(), 1)
+    problems = check_files([("deep.dmn", data)])
+    assert codes(problems) == [("invalid-dmn", "unique_in1")]
+    assert "zu tief verschachtelt (höchstens 30 Ebenen)" in problems[0].message_de
