@@ -20,6 +20,7 @@ from rathaus.catalog.selectors import (
     remembered_service_for_submission,
 )
 from rathaus.core.audit import client_ip
+from rathaus.core.jsonbody import MAX_JSON_DEPTH, SURROGATE_ESCAPE, check_json_structure
 from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemError, ProblemResponse
 from rathaus.core.ratelimit import address_key, over_limit
@@ -151,13 +152,8 @@ class ApplicationOut(Schema):
     history: list[HistoryOut]
 
 
-# Forms nest a few levels; anything deeper is an attack on the parser or the validator's recursion.
-MAX_JSON_DEPTH = 64
 # Ids are 64-bit signed integers in every database: a service id outside is no service (and no query).
 MIN_ID, MAX_ID = -(2**63), 2**63 - 1
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str):
@@ -185,8 +181,8 @@ def _parse_body(request) -> dict[str, Any]:
                            type_="invalid-json") from None
     # The walk is needed only where the text could hold what it looks for: deep nesting takes more
     # brackets than MAX_JSON_DEPTH, a lone surrogate an escape \uD800-\uDFFF (raw ones are not UTF-8).
-    if _SURROGATE_ESCAPE.search(text) or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
-        _check_structure(body)
+    if SURROGATE_ESCAPE.search(text) or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        check_json_structure(body)
     errors = []
     if not isinstance(body, dict):
         raise ProblemError(422, "Unprocessable Content", "Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}.",
@@ -201,32 +197,6 @@ def _parse_body(request) -> dict[str, Any]:
     if errors:
         raise ProblemError(422, "Unprocessable Content", "Die Anfrage ist falsch aufgebaut.", type_="invalid-request", errors=errors)
     return body
-
-
-def _check_structure(body: Any) -> None:
-    """Refuse nesting beyond MAX_JSON_DEPTH and lone surrogates (escaped `\\ud800` is JSON but not text)."""
-    stack = [(body, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise ProblemError(400, "Bad Request", f"Die Daten sind zu tief verschachtelt (höchstens {MAX_JSON_DEPTH} Ebenen).",
-                               type_="invalid-json")
-        if isinstance(value, str):
-            _check_text(value)
-        elif isinstance(value, dict):
-            for key, child in value.items():
-                _check_text(key)
-                stack.append((child, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((child, depth + 1) for child in value)
-
-
-def _check_text(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ProblemError(400, "Bad Request", "Der Inhalt enthält ungültige Unicode-Zeichen (einzelne Surrogate).",
-                           type_="invalid-encoding") from None
 
 
 def _pointer_token(key: str) -> str:

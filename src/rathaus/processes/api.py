@@ -7,13 +7,16 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
+from rathaus.core.jsonbody import check_json_structure
+from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemResponse
 from rathaus.integration.auth import STAFF_AUTH, staff_access
-from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
+from rathaus_domain.processes.engine import MessageInvalid, MessageNotExpected, ProcessError
 
 from . import selectors, services
 
@@ -57,6 +60,7 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
     access = staff_access(request, slug, Perm.WORK_TASKS)
     municipality = access.municipality
     task = selectors.task_get(municipality=municipality, pk=task_id)
+    check_json_structure(body.data)
     try:
         services.task_complete(task=task, user=access.user, data=body.data)
     except services.TaskInvalid as exc:
@@ -88,11 +92,15 @@ class MessageOut(Schema):
     waiting_for: list[str]
 
 
+# Spiff's state serializer takes a dict with this key for one of its own objects: the engine refuses it.
+RESERVED_KEY = "typename"
+
+
 def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
     if depth > 5:
         return [path or "/"]
     if isinstance(value, dict):
-        bad = [f"{path}/{k}" for k in value if not isinstance(k, str) or not _KEY.fullmatch(k)]
+        bad = [f"{path}/{k}" for k in value if not isinstance(k, str) or not _KEY.fullmatch(k) or k == RESERVED_KEY]
         return bad + [p for k, v in value.items() for p in _bad_keys(v, f"{path}/{k}", depth + 1)]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _bad_keys(v, f"{path}/{i}", depth + 1)]
@@ -107,19 +115,27 @@ def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
 def deliver_message(request, slug: str, reference: str, body: MessageIn):
     access = staff_access(request, slug, Perm.HANDLE_APPLICATION)
     application = application_get(municipality=access.municipality, reference=reference)
+    check_json_structure(body.payload)
     bad = _bad_keys(body.payload)
     if bad or len(json.dumps(body.payload)) > MAX_PAYLOAD_BYTES:
         return ProblemResponse(422, "Unprocessable Content",
-                               "Die Nutzdaten sind zu groß oder enthalten ungültige Feldnamen oder Nullzeichen "
-                               "(erlaubt: Buchstaben, Ziffern, _; höchstens 5 Ebenen, 64 KB).",
+                               _("Die Nutzdaten sind zu groß oder enthalten ungültige Feldnamen oder Nullzeichen "
+                                 "(erlaubt: Buchstaben, Ziffern, _; höchstens 5 Ebenen, 64 KB; der Feldname "
+                                 "„typename“ ist reserviert)."),
                                type_="invalid-message-payload",
-                               errors=[{"pointer": "/payload" + p, "detail": "ungültiger Feldname oder Wert"} for p in bad[:20]])
+                               errors=[{"pointer": "/payload" + p,
+                                        "detail": _("reservierter Feldname") if p.endswith("/" + RESERVED_KEY)
+                                        else _("ungültiger Feldname oder Wert")} for p in bad[:20]])
     try:
         instance = services.message_deliver(application=application, name=body.name,
                                             payload={body.name: body.payload} if body.payload else {}, actor=access.user)
     except MessageNotExpected:
         return ProblemResponse(409, "Conflict", f"Das Verfahren wartet nicht auf «{body.name}».",
                                type_="message-not-expected")
+    except MessageInvalid as exc:  # refused before the process moved: it waits as before
+        return ProblemResponse(422, "Unprocessable Content",
+                               _("Die Nachricht kann so nicht verarbeitet werden: %(reason)s") % {"reason": localized(exc)},
+                               type_="invalid-message-payload")
     application.refresh_from_db(fields=["status"])
     return 202, {"reference": application.reference, "status": application.status, "process_status": instance.status,
                  "waiting_for": instance.waiting_messages}

@@ -26,8 +26,15 @@ from rathaus.core.sql import insert_many, insert_one, instance_from_row, prepare
 from rathaus.integration.services import event_batch
 from rathaus_domain.forms.model import FormSpec
 from rathaus_domain.forms.validation import FieldError, validate
-from rathaus_domain.processes.engine import MessageNotExpected, ProcessError, ProcessModelError, ProcessRun
-from rathaus_domain.processes.lint import check_files, has_errors
+from rathaus_domain.processes.engine import (
+    MessageInvalid,
+    MessageNotExpected,
+    ProcessError,
+    ProcessModelError,
+    ProcessRun,
+    check_message,
+)
+from rathaus_domain.processes.lint import check_files, file_kind, has_errors
 
 from .engine import model_for
 from .models import (
@@ -95,8 +102,10 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
     if has_errors(_Problems(problems)):
         raise ProcessUploadInvalid(problems)
     load_contrib()
-    bpmn = [(n, c) for n, c in files if not n.lower().endswith(".dmn")]
-    dmn = [(n, c) for n, c in files if n.lower().endswith(".dmn")]
+    # Sorted by root element as the check did, not by extension (a decision table may be saved as .xml).
+    kinds = [file_kind(c) for _, c in files]
+    bpmn = [(n, c) for (n, c), kind in zip(files, kinds, strict=True) if kind != "dmn"]
+    dmn = [(n, c) for (n, c), kind in zip(files, kinds, strict=True) if kind == "dmn"]
     try:
         from rathaus_domain.processes.engine import ProcessModel
 
@@ -109,8 +118,8 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
         definition = ProcessDefinition.objects.create(
             municipality=municipality, service=service, version=(last.version + 1) if last else 1, name=model.name,
             process_id=model.process_id, digest=model.digest, problems=problems, created_by=actor,
-            files=[{"name": n, "kind": "dmn" if n.lower().endswith(".dmn") else "bpmn", "content": c.decode("utf-8")}
-                   for n, c in files])
+            files=[{"name": n, "kind": "dmn" if kind == "dmn" else "bpmn", "content": c.decode("utf-8")}
+                   for (n, c), kind in zip(files, kinds, strict=True)])
         audit_record(action="process.definition_created", municipality=municipality, actor=actor, obj=definition,
                      summary=f"{service.slug} v{definition.version}", data={"digest": model.digest, "files": [n for n, _ in files]})
         if publish:
@@ -319,7 +328,7 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
         with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch(), event_batch():
             action(run)
             _persist(instance, run, case, actor=actor, now=now, fresh=fresh)
-    except MessageNotExpected:
+    except (MessageNotExpected, MessageInvalid):
         raise
     except ProcessError as exc:
         logger.warning("process %s failed: %s", instance.pk, exc)
@@ -391,8 +400,10 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
                     now: datetime | None = None) -> ProcessInstance:
     """Deliver a BPMN message (e.g. `payment_received`, `document_uploaded`) to the case's process.
 
-    Raises MessageNotExpected when the process does not wait for it (nothing changes then).
+    Raises MessageNotExpected when the process does not wait for it, MessageInvalid when the payload
+    cannot be kept as process data; nothing changes then (bad input never fails the process).
     """
+    check_message(name, payload or {})
     with transaction.atomic():
         locked, app = _waiting_instance(application, name)
         if locked is None:

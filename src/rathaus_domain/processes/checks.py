@@ -34,10 +34,15 @@ from .expressions import check_timer, compile_process_expression, timer_literal_
 from .texts import template_problems
 from .xmlutil import local_name, namespace
 
-__all__ = ["ERROR", "WARNING", "Problem", "check_bpmn"]
+__all__ = ["ERROR", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn"]
 
 ERROR = "error"
 WARNING = "warning"
+
+#: Longest element id, lane name and process name a model may use: the database keeps them in
+#: columns of this size (tasks, timers and timeline entries the element id, tasks the lane,
+#: process versions the process id and name), which refuse anything longer.
+MAX_ID_LENGTH = 200
 
 # Element kinds that carry no behaviour we need to check.
 _PASSIVE = frozenset(
@@ -177,6 +182,7 @@ class _Checker:
 
     # -- top level -------------------------------------------------------------------------
     def run(self) -> list[Problem]:
+        self.lengths()
         processes = _bpmn_children(self.root, "process")
         if not processes:
             self.error(None, "Die Datei enthält keinen Prozess", "the file contains no process", "no-process")
@@ -202,6 +208,33 @@ class _Checker:
         for process in executable:
             self.container(process)
         return self.problems
+
+    def lengths(self) -> None:
+        """Ids (of every BPMN element), lane names and process names longer than the database keeps."""
+        for node in self.root.iter(f"{{{BPMN_NS}}}*"):
+            node_id = node.get("id") or ""
+            if len(node_id) > MAX_ID_LENGTH:
+                self.error(
+                    node,
+                    f"Die ID ist {len(node_id)} Zeichen lang, erlaubt sind höchstens {MAX_ID_LENGTH}; "
+                    "bitte kürzen Sie sie im Modellierungswerkzeug",
+                    f"the id is {len(node_id)} characters long, at most {MAX_ID_LENGTH} are allowed; "
+                    "shorten it in the modelling tool",
+                    "too-long",
+                )
+            name = node.get("name") or ""
+            if local_name(node) in ("lane", "process") and len(name) > MAX_ID_LENGTH:
+                what_de, what_en = (
+                    ("Der Name der Lane", "the lane name")
+                    if local_name(node) == "lane"
+                    else ("Der Name des Prozesses", "the process name")
+                )
+                self.error(
+                    node,
+                    f"{what_de} ist {len(name)} Zeichen lang, erlaubt sind höchstens {MAX_ID_LENGTH}",
+                    f"{what_en} is {len(name)} characters long, at most {MAX_ID_LENGTH} are allowed",
+                    "too-long",
+                )
 
     # -- processes and sub-processes -------------------------------------------------------
     def container(self, container: etree._Element) -> None:

@@ -97,6 +97,7 @@ from .xmlutil import XmlError, parse_xml
 
 __all__ = [
     "MAX_AUTOMATIC_STEPS",
+    "MessageInvalid",
     "MessageNotExpected",
     "PendingTimer",
     "ProcessError",
@@ -109,6 +110,7 @@ __all__ = [
     "StepFailed",
     "UnknownStep",
     "UserTaskInfo",
+    "check_message",
 ]
 
 #: Automatic steps one call may run before the engine assumes an endless loop in the model.
@@ -156,6 +158,11 @@ class ProcessModelError(ProcessError):
 
 class MessageNotExpected(ProcessError):
     """No part of the process can receive this message (now or later)."""
+
+
+class MessageInvalid(ProcessError):
+    """The message's data cannot be kept as process data (a reserved or invalid field name, a value
+    of another type); bad input from outside, not a fault of the process, which stays as it was."""
 
 
 class UnknownStep(ProcessError):
@@ -337,6 +344,15 @@ def _check_storable(value: Any, where: str, depth: int = 0) -> None:
             _check_storable(item, where, depth + 1)
         return
     raise ValueError(f"{where}: values of type {type(value).__name__} cannot be stored")
+
+
+def check_message(name: str, payload: Mapping[str, Any]) -> None:
+    """Raise :class:`MessageInvalid` if message ``name`` could not deliver ``payload`` (checked first by
+    :meth:`ProcessRun.deliver_message`; callers check before they load a run to keep bad input out)."""
+    try:
+        _check_updates(payload, f"Nachricht «{name}»", f"message «{name}»")
+    except ProcessError as exc:
+        raise MessageInvalid(exc.message_de, exc.message_en) from None
 
 
 def _check_updates(updates: Mapping[str, Any], where_de: str, where_en: str, element_id: str | None = None) -> None:
@@ -1209,10 +1225,11 @@ class ProcessRun:
     ) -> None:
         """Deliver BPMN message ``name``; its payload is merged into the receiving task's data.
 
-        Raises :class:`MessageNotExpected` if no part of the process can receive it.
+        Raises :class:`MessageNotExpected` if no part of the process can receive it, and
+        :class:`MessageInvalid` (before anything happens) if the payload cannot be kept.
         """
         body = dict(payload or {})
-        _check_updates(body, f"Nachricht «{name}»", f"message «{name}»")
+        check_message(name, body)
         with self._at(now):
             event = BpmnEvent(MessageEventDefinition(name), payload=copy.deepcopy(body))
             try:

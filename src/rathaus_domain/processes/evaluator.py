@@ -474,6 +474,8 @@ def _parse(source: str, mode: str) -> ast.AST:
     try:
         return ast.parse(source if mode == "exec" else source.strip(), mode=mode)
     except SyntaxError as exc:
+        if exc.msg.startswith("too many nested parentheses"):  # Python's parser stops at 200 levels
+            _limit("Ausdruck zu tief verschachtelt", "expression nested too deeply")
         where_de = f" (Zeile {exc.lineno}, Spalte {exc.offset})" if exc.lineno else ""
         where_en = f" (line {exc.lineno}, column {exc.offset})" if exc.lineno else ""
         raise ExpressionError(

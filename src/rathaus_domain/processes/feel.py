@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from .evaluator import CompiledExpression, ExpressionError
 
 __all__ = [
     "CELL_INPUT",
+    "MAX_NESTING",
     "FeelError",
     "FeelExpression",
     "UnaryTests",
@@ -42,6 +44,11 @@ __all__ = [
 #: Name under which the value being tested is visible in input entries (Camunda's default
 #: ``camunda:inputVariable``); ``?`` is translated to it.
 CELL_INPUT = "cellInput"
+
+#: Deepest nesting of parentheses, lists, calls, ``if``, signs and powers in one FEEL text. Cells
+#: nest a few levels; the parser recurses about ten calls per level, and the translation must stay
+#: within the evaluator's limits (and Python's 200 nested parentheses).
+MAX_NESTING = 30
 
 
 class FeelError(ExpressionError):
@@ -195,6 +202,7 @@ class _Parser:
         self.index = 0
         self.uses_input = False
         self.in_endpoint = False
+        self.depth = 0
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -234,8 +242,26 @@ class _Parser:
     def at_end(self) -> bool:
         return self.current.kind == "end"
 
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        """One level deeper; refuses more than MAX_NESTING levels (named, not a RecursionError)."""
+        if self.depth >= MAX_NESTING:
+            self.fail(
+                f"Ausdruck zu tief verschachtelt (höchstens {MAX_NESTING} Ebenen)",
+                f"expression nested too deeply (at most {MAX_NESTING} levels)",
+            )
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     # -- grammar ---------------------------------------------------------------------------
     def expression(self) -> str:
+        with self.nested():
+            return self._expression()
+
+    def _expression(self) -> str:
         if self.is_name("if"):
             self.advance()
             condition = self.expression()
@@ -304,13 +330,15 @@ class _Parser:
         base = self.unary()
         if self.is_op("**"):
             self.advance()
-            return f"(({base}) ** ({self.power()}))"
+            with self.nested():
+                return f"(({base}) ** ({self.power()}))"
         return base
 
     def unary(self) -> str:
         if self.is_op("-"):
             self.advance()
-            return f"(-({self.unary()}))"
+            with self.nested():
+                return f"(-({self.unary()}))"
         return self.postfix()
 
     def postfix(self) -> str:

@@ -31,7 +31,7 @@ from .engine import ProcessModel, ProcessModelError, ServiceStepRegistry
 from .evaluator import ExpressionError
 from .xmlutil import XmlError, local_name, namespace, parse_xml
 
-__all__ = ["FILE_LEVEL_CODES", "FileInput", "Problem", "check_files", "has_errors"]
+__all__ = ["FILE_LEVEL_CODES", "FileInput", "Problem", "check_files", "file_kind", "has_errors"]
 
 FileInput = str | os.PathLike[str] | tuple[str, bytes]
 
@@ -56,6 +56,15 @@ def _kind(root: etree._Element) -> str | None:
     if namespace(root) in DMN_NAMESPACES:
         return "dmn"
     return None
+
+
+def file_kind(data: bytes) -> str | None:
+    """``"bpmn"`` or ``"dmn"`` by the file's root element (as :func:`check_files` sorts them), whatever its
+    name ends with (modelling tools also save ``.xml``); None if it is neither or not well-formed."""
+    try:
+        return _kind(parse_xml(data))
+    except XmlError:
+        return None
 
 
 def _problem(file: str | None, element_id: str | None, de: str, en: str, code: str, severity: str = ERROR) -> Problem:

@@ -52,6 +52,23 @@ def test_every_miwg_model_gets_ok_or_named_problems_never_a_traceback():
         assert out.strip().splitlines()[-1].startswith(("OK", f"{out.count(': error:')} Fehler")), (file, out[-300:])
 
 
+def test_check_process_refuses_an_element_id_longer_than_the_database_keeps(tmp_path):
+    from rathaus.processes.models import CaseEvent, ProcessDefinition, Timer, UserTask
+    from rathaus_domain.processes.checks import MAX_ID_LENGTH
+
+    # The lint's limit is the size of the columns that keep ids, lanes and process names.
+    columns = [(UserTask, "element_id"), (UserTask, "lane"), (Timer, "element_id"), (CaseEvent, "element_id"),
+               (ProcessDefinition, "name"), (ProcessDefinition, "process_id")]
+    assert {model._meta.get_field(field).max_length for model, field in columns} == {MAX_ID_LENGTH}
+    long_id = "genehmigen_" + "x" * MAX_ID_LENGTH
+    bad = tmp_path / "street_space.bpmn"
+    text = (DEMO_DIR / "street_space.bpmn").read_text()
+    bad.write_text(text.replace('"approve"', f'"{long_id}"'))
+    code, out = _run("check_process", str(bad), str(DEMO_DIR / "street_fee.dmn"))
+    assert code == 1
+    assert f"street_space.bpmn: {long_id}: error: Die ID ist 211 Zeichen lang, erlaubt sind höchstens 200" in out
+
+
 def test_decide_prints_the_result_with_the_matched_rule(capsys):
     code, out = _run("decide", str(DEMO_DIR / "dog_tax.dmn"), "--decision", "dog_tax", "--input",
                      json.dumps({"reduction": {"exemption": "keine"}, "exemption_review": "pending",
@@ -79,6 +96,23 @@ def test_import_process_versions_and_running_cases_stay_on_their_version(town, d
     versions = list(ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").values_list("version", "state"))
     assert sorted(versions)[-2:] == [(v_first.version, "retired"), (v_first.version + 1, "published")]
     assert ProcessInstance.objects.get(application=first).definition == v_first
+
+
+@pytest.mark.django_db
+def test_models_saved_as_xml_are_checked_and_imported_as_what_they_are(town, demo_services, submit, street_data, tmp_path):
+    # Modelling tools offer .xml as well; the root element, not the extension, tells BPMN from DMN.
+    for name in ("street_space", "street_fee"):
+        (tmp_path / f"{name}.xml").write_bytes(next(DEMO_DIR.glob(f"{name}.*")).read_bytes())
+    files = [str(tmp_path / "street_space.xml"), str(tmp_path / "street_fee.xml")]
+    code, out = _run("check_process", *files)
+    assert code == 0 and "OK" in out, out
+    code, out = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")
+    assert code == 0, out
+    definition = ProcessDefinition.objects.get(service__slug="halteverbot-umzug", state="published")
+    assert [(f["name"], f["kind"]) for f in definition.files] == [("street_space.xml", "bpmn"), ("street_fee.xml", "dmn")]
+    application = submit("halteverbot-umzug", street_data)
+    instance = ProcessInstance.objects.get(application=application)
+    assert (instance.definition, instance.status, instance.error) == (definition, "waiting", "")
 
 
 @pytest.mark.django_db

@@ -208,6 +208,37 @@ class TestMessageApi:
         assert response.json()["errors"][0]["pointer"] == "/payload/__class__"
         assert ProcessInstance.objects.get(application=waiting_payment).status == InstanceStatus.WAITING
 
+    @pytest.mark.parametrize("payload", [{"typename": "Zahlung"}, {"booking": {"typename": "Zahlung"}},
+                                         {"items": [{"amount": 45, "typename": "Zahlung"}]}])
+    def test_a_reserved_field_name_is_refused_and_the_process_keeps_waiting(self, town, worker, login_verified,
+                                                                              waiting_payment, payload):
+        client = self._client(worker, login_verified)
+        response = self._post(client, town, waiting_payment.reference, {"name": "payment_received", "payload": payload})
+        assert response.status_code == 422, response.content
+        problem = response.json()
+        assert problem["type"].endswith("/invalid-message-payload")
+        assert "typename" in problem["detail"]
+        assert problem["errors"][0]["pointer"].endswith("/typename")
+        instance = ProcessInstance.objects.get(application=waiting_payment)
+        assert (instance.status, instance.error, instance.waiting_messages) == (
+            InstanceStatus.WAITING, "", ["payment_received"])
+        # The corrected message is taken afterwards.
+        again = self._post(client, town, waiting_payment.reference, {"name": "payment_received", "payload": {"amount": 45}})
+        assert again.json()["process_status"] == "completed"
+
+    def test_a_message_named_like_the_reserved_field_is_refused_with_its_data(self, town, worker, login_verified,
+                                                                                waiting_payment):
+        client = self._client(worker, login_verified)
+        response = self._post(client, town, waiting_payment.reference, {"name": "typename", "payload": {"amount": 45}})
+        assert response.status_code == 422, response.content
+        assert response.json()["detail"].startswith("Die Nachricht kann so nicht verarbeitet werden: ")
+        assert "typename" in response.json()["detail"]
+        english = client.post(f"/api/v1/m/{town.slug}/applications/{waiting_payment.reference}/messages",
+                              json.dumps({"name": "typename", "payload": {"amount": 45}}), content_type="application/json",
+                              HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value, HTTP_ACCEPT_LANGUAGE="en")
+        assert english.json()["detail"].startswith("The message cannot be processed as sent: message «typename»")
+        assert ProcessInstance.objects.get(application=waiting_payment).status == InstanceStatus.WAITING
+
     def test_other_municipality_and_citizens_get_nothing(self, town, other_town, make_staff, login_verified, waiting_payment,
                                                          client):
         stranger = self._client(make_staff(other_town, "x@beispielhausen.example"), login_verified)
@@ -236,3 +267,49 @@ def test_message_deliver_for_the_wrong_message_changes_nothing(proof_requested):
     with pytest.raises(MessageNotExpected):
         message_deliver(application=proof_requested, name="payment_received")
     assert ProcessInstance.objects.get(application=proof_requested).waiting_messages == ["document_uploaded"]
+
+
+class TestLoneSurrogates:
+    """An escaped lone surrogate (`\\ud800`) is valid JSON but no text: refused before anything is stored."""
+
+    def test_task_data_with_a_lone_surrogate_is_refused_and_the_task_stays_open(self, town, worker, login_verified,
+                                                                                  submit, street_data):
+        application = submit("halteverbot-umzug", street_data)
+        task = UserTask.objects.get(application=application)
+        client = login_verified(Client(), worker)
+        response = client.post(f"/api/v1/m/{town.slug}/tasks/{task.pk}/complete",
+                               '{"data": {"decision": {"outcome": "approve", "note": "a\\ud800b"}}}',
+                               content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["type"].endswith("/invalid-encoding")
+        task.refresh_from_db()
+        assert task.state == TaskState.OPEN
+        assert not CaseEvent.objects.filter(application=application, kind="task_result").exists()
+
+    def test_a_message_payload_with_a_lone_surrogate_is_refused_and_the_process_keeps_waiting(
+            self, town, worker, login_verified, submit, street_data):
+        application = submit("halteverbot-umzug", street_data)
+        task_complete(task=UserTask.objects.get(application=application), user=worker,
+                      data={"decision": {"outcome": "approve"}})
+        client = login_verified(Client(), worker)
+        response = client.post(f"/api/v1/m/{town.slug}/applications/{application.reference}/messages",
+                               '{"name": "payment_received", "payload": {"booking": "a\\udfffb"}}',
+                               content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["type"].endswith("/invalid-encoding")
+        instance = ProcessInstance.objects.get(application=application)
+        assert (instance.status, instance.waiting_messages) == (InstanceStatus.WAITING, ["payment_received"])
+
+
+def test_a_message_whose_data_the_process_cannot_store_is_refused_and_fails_nothing(submit, street_data, worker):
+    from rathaus_domain.processes.engine import MessageInvalid
+
+    application = submit("halteverbot-umzug", street_data)
+    task_complete(task=UserTask.objects.get(application=application), user=worker, data={"decision": {"outcome": "approve"}})
+    before = ProcessInstance.objects.get(application=application)
+    with pytest.raises(MessageInvalid, match="typename"):
+        message_deliver(application=application, name="payment_received", payload={"payment_received": {"typename": 1}})
+    after = ProcessInstance.objects.get(application=application)
+    assert (after.status, after.error, after.state) == (InstanceStatus.WAITING, "", before.state)
+    assert not CaseEvent.objects.filter(application=application, kind="error").exists()

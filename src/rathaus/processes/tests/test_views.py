@@ -132,6 +132,24 @@ def test_tenant_admin_uploads_a_model_and_bad_models_are_rejected_with_named_pro
     assert ProcessDefinition.objects.filter(service=service).count() == 1
 
 
+def test_a_decision_table_saved_as_xml_is_uploaded_and_stored_as_a_decision_table(client, town, demo_services,
+                                                                                   make_staff, login_verified):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.processes.demo import demo_files
+
+    admin = login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+    service = demo_services["halteverbot-umzug"]
+    (_, bpmn), (_, dmn) = demo_files("halteverbot-umzug")
+    files = [SimpleUploadedFile("street_space.bpmn", bpmn), SimpleUploadedFile("street_fee.xml", dmn)]
+    response = admin.post(_url("definitions", town), {"action": "upload", "service": service.pk, "publish": "1",
+                                                      "files": files})
+    assert response.status_code == 302, response.content.decode()
+    definition = ProcessDefinition.objects.get(service=service)
+    assert definition.state == "published"
+    assert [(f["name"], f["kind"]) for f in definition.files] == [("street_space.bpmn", "bpmn"), ("street_fee.xml", "dmn")]
+
+
 def test_a_model_upload_refuses_oversized_and_non_utf8_files_and_bad_ids_plainly(client, town, demo_services,
                                                                                make_staff, login_verified):
     from django.core.files.uploadedfile import SimpleUploadedFile

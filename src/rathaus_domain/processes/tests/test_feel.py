@@ -165,3 +165,41 @@ def test_intervals_agree_with_comparisons(low: int, high: int, value: int, low_c
     cell = f"{'[' if low_closed else '('}{low}..{high}{']' if high_closed else ')'}"
     expected = (low <= value if low_closed else low < value) and (value <= high if high_closed else value < high)
     assert compile_unary_tests(cell).matches(value) is expected
+
+
+DEEP = 150
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * DEEP + "1" + ")" * DEEP,
+        "not(" * DEEP + "true" + ")" * DEEP,
+        "[" * DEEP + "1" + "]" * DEEP,
+        "-" * DEEP + "1",
+        "2" + " ** 2" * DEEP,
+        "if a then 1 else " * DEEP + "0",
+        "abs(" * DEEP + "1" + ")" * DEEP,
+    ],
+    ids=["parentheses", "not", "lists", "signs", "powers", "if", "calls"],
+)
+@pytest.mark.parametrize("compile_", [compile_expression, compile_unary_tests], ids=["expression", "cell"])
+def test_deep_nesting_is_refused_with_the_limit_not_a_recursion_error(compile_: Any, text: str) -> None:
+    with pytest.raises(FeelError) as info:
+        compile_(text)
+    assert "zu tief verschachtelt (höchstens 30 Ebenen)" in info.value.message_de
+    assert "nested too deeply (at most 30 levels)" in info.value.message_en
+
+
+def test_nesting_up_to_the_limit_is_fine() -> None:
+    assert compile_expression("(" * 29 + "1" + ")" * 29).evaluate() == 1
+    assert compile_unary_tests("not(" + "not(" * 28 + "true" + ")" * 28 + ")").matches(False)
+
+
+def test_a_translation_deeper_than_python_parses_is_refused_with_the_limit() -> None:
+    # Within the FEEL limit, but each level becomes several parentheses for the evaluator.
+    text = "(a or b and c = 1 + " * 29 + "1" + ")" * 29
+    with pytest.raises(FeelError) as info:
+        compile_expression(text)
+    assert info.value.message_de.endswith("Ausdruck zu tief verschachtelt")
+    assert info.value.message_en.endswith("expression nested too deeply")

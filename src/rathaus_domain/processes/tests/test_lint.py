@@ -249,3 +249,50 @@ def test_a_flow_into_a_boundary_event_is_named() -> None:
     )
     problems = check_files([("p.bpmn", bpmn(body, root_extra='<bpmn:message id="m" name="m"/>'))])
     assert ("invalid-flow", "f1") in codes(problems)
+
+
+LONG = "x" * 201
+
+
+def _with_lane(lane_name: str) -> bytes:
+    lanes = f'<bpmn:laneSet id="lanes"><bpmn:lane id="lane" name="{lane_name}"><bpmn:flowNodeRef>ut</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>'
+    return bpmn(lanes + linear('<bpmn:userTask id="ut" name="Prüfen"/>'))
+
+
+@pytest.mark.parametrize(
+    ("data", "element_id", "message_en"),
+    [
+        (bpmn(linear(f'<bpmn:userTask id="{LONG}" name="Prüfen"/>')), LONG, "the id is 201 characters long"),
+        (bpmn(linear('<bpmn:userTask id="ut" name="Prüfen"/>'), process_id=LONG), LONG, "the id is 201 characters long"),
+        (_with_lane(LONG), "lane", "the lane name is 201 characters long"),
+        (
+            bpmn(linear('<bpmn:userTask id="ut"/>')).replace(
+                b'<bpmn:process id="p"', f'<bpmn:process id="p" name="{LONG}"'.encode()
+            ),
+            "p",
+            "the process name is 201 characters long",
+        ),
+    ],
+    ids=["element id", "process id", "lane", "process name"],
+)
+def test_ids_and_names_longer_than_the_database_keeps_are_refused_by_name(data: bytes, element_id: str, message_en: str) -> None:
+    # Longer than the columns that keep them (varchar(200)): refused here, not by the database later.
+    problems = check_files([("lang.bpmn", data)])
+    assert codes(problems) == [("too-long", element_id)]
+    assert problems[0].message_en.startswith(message_en + ", at most 200 are allowed")
+    assert "höchstens 200" in problems[0].message_de
+
+
+def test_ids_and_names_of_200_characters_are_fine() -> None:
+    ok = "x" * 200
+    data = _with_lane(ok).replace(b'id="ut"', f'id="{ok}"'.encode()).replace(b">ut<", f">{ok}<".encode())
+    data = data.replace(b'sourceRef="ut"', f'sourceRef="{ok}"'.encode()).replace(b'targetRef="ut"', f'targetRef="{ok}"'.encode())
+    assert check_files([("lang.bpmn", data.replace(b'<bpmn:process id="p"', f'<bpmn:process id="p" name="{ok}"'.encode()))]) == []
+
+
+def test_a_dmn_cell_nested_too_deeply_is_named_with_the_limit() -> None:
+    deep = "(" * 150 + "10" + ")" * 150
+    data = fixture_bytes("hit_policies.dmn").replace(b"<text>&lt; 10</text>", f"<text>&lt; {deep}</text>".encode(), 1)
+    problems = check_files([("deep.dmn", data)])
+    assert codes(problems) == [("invalid-dmn", "unique_in1")]
+    assert "zu tief verschachtelt (höchstens 30 Ebenen)" in problems[0].message_de
