@@ -118,10 +118,15 @@ def render_group(group: Group, data: dict, errors: dict[str, list[str]],
     count = len(value) if found and isinstance(value, list) else 0
     count = max(count, group.min_items, 1 if group.required or not found else 0)
     items = []
+    needed = max(group.min_items, 1 if group.required else 0)
     for index in range(count):
+        children = render_nodes(group.item(index), data, errors, prefilled)
+        if group.holds_values and index >= needed:
+            # A list of plain values: an entry beyond those the list needs may stay empty (it is
+            # dropped), so a screen reader must not announce it as required.
+            children = [{**child, "required": False} for child in children]
         items.append({"index": index, "number": index + 1, "name": f"{group.name}.{index}",
-                      "children": render_nodes(group.item(index), data, errors, prefilled),
-                      "removable": count > group.min_items})
+                      "children": children, "removable": count > group.min_items})
     base.update({"items": items, "can_add": group.max_items is None or count < group.max_items,
                  "count": count, "min_items": group.min_items, "max_items": group.max_items})
     return base

@@ -53,3 +53,26 @@ def test_a_date_with_a_help_text_keeps_the_format_hint_and_both_are_read_out() -
     described = re.search(r'aria-describedby="([^"]*)"', birth_date)
     assert described
     assert set(described.group(1).split()) == {"f-dog-birth_date-hint", "f-dog-birth_date-format"}
+
+
+PHONES = {
+    "type": "object", "title": "Test", "additionalProperties": False,
+    "properties": {"contact": {
+        "type": "object", "title": "Kontakt", "additionalProperties": False, "required": ["emails"],
+        "properties": {
+            "phones": {"type": "array", "title": "Telefonnummer", "maxItems": 3, "items": {"type": "string"}},
+            "emails": {"type": "array", "title": "E-Mail-Adresse", "minItems": 1, "maxItems": 3,
+                       "items": {"type": "string"}},
+        },
+    }},
+}
+
+
+def test_an_entry_of_an_optional_list_of_values_is_not_announced_as_required() -> None:
+    step = FormSpec.from_schema(PHONES).step("contact")
+    data = {"contact": {"phones": ["0761 1"], "emails": ["a@example.org", ""]}}
+    with translation.override("de"):
+        html = render_to_string("forms/nodes.html", {"nodes": render_nodes(step.children, data, {})})
+    assert 'aria-required="true"' not in _input(html, "contact.phones.0")
+    assert 'aria-required="true"' in _input(html, "contact.emails.0")  # the list needs one
+    assert 'aria-required="true"' not in _input(html, "contact.emails.1")
