@@ -112,3 +112,34 @@ def test_staff_pages_of_the_case_file_and_integration(page: Page, lead, otp_code
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         check(page, axe, label)
+
+
+def test_a_citizen_who_forgot_her_password_sets_a_new_one(page: Page, citizen, axe):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    page.goto("/konto/anmelden/")
+    page.locator("main").get_by_role("link", name="Passwort vergessen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Passwort vergessen")
+    check(page, axe, "password reset")
+    page.get_by_label("E-Mail-Adresse").fill(citizen.email)
+    page.get_by_role("button", name="Link anfordern").click()
+    check(page, axe, "password reset sent")
+
+    # The link of the e-mail, made as the e-mail makes it.
+    uid = urlsafe_base64_encode(force_bytes(citizen.user.pk))
+    page.goto(f"/konto/passwort-neu/{uid}/{default_token_generator.make_token(citizen.user)}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Neues Passwort festlegen")
+    check(page, axe, "new password")
+    page.locator("[name=new_password1]").fill("kurz")
+    page.locator("[name=new_password2]").fill("kurz")
+    page.get_by_role("button", name="Passwort speichern").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    check(page, axe, "new password with errors", reflow=False)
+    page.locator("[name=new_password1]").fill("Lindenweg-7-Musterstadt")
+    page.locator("[name=new_password2]").fill("Lindenweg-7-Musterstadt")
+    page.get_by_role("button", name="Passwort speichern").click()
+    check(page, axe, "password set")
+    page.goto(f"/konto/passwort-neu/{uid}/{default_token_generator.make_token(citizen.user)}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Der Link ist ungültig oder abgelaufen")
