@@ -1439,10 +1439,8 @@ class ProcessRun:
         except ExpressionError as exc:
             raise _task_error(task, exc) from None
         except (OverflowError, ValueError):  # P9999999D: past the year 9999
-            where = getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or spec.name
-            raise ProcessError(f"«{where}»: Die Fälligkeit «{text[:100]}» liegt außerhalb des Kalenders",
-                               f"«{where}»: the due date «{text[:100]}» lies outside the calendar",
-                               element_id=getattr(spec, "bpmn_id", None), task_id=str(task.id)) from None
+            raise _task_error(task, ExpressionError(f"Die Fälligkeit «{text[:100]}» liegt außerhalb des Kalenders",
+                                                    f"the due date «{text[:100]}» lies outside the calendar")) from None
 
     def _user_task_info(self, task: Any) -> UserTaskInfo:
         spec = task.task_spec
