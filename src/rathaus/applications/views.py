@@ -26,7 +26,7 @@ from rathaus.cases.uploads import UploadRefused, check_upload
 from rathaus.catalog.selectors import service_choices, service_get, service_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_export
+from rathaus.core.exports import list_export, local_time
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
@@ -485,7 +485,7 @@ def _export(qs, fmt: str, municipality):
     rows = [{"reference": a.reference, "service": a.service.name, "status": a.status,
              "status_label": str(a.get_status_display()), "channel": a.channel,
              "channel_label": str(a.get_channel_display()),
-             "submitted_at": timezone.localtime(a.submitted_at).isoformat(timespec="seconds"),
+             "submitted_at": local_time(a.submitted_at),
              "due_date": a.due_date.isoformat(), "applicant_name": a.applicant_name} for a in qs.iterator(chunk_size=2000)]
     return list_export(rows, fmt, f"antraege-{municipality.slug}", "reference")
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rathaus.applications.selectors import application_row_get
 from rathaus.applications.services import access_token_matches
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_export
+from rathaus.core.exports import list_export, local_time
 from rathaus.core.language import localized
 
 from . import selectors, services
@@ -71,7 +70,7 @@ def case_file_export(request, reference: str, fmt: str):
     rows = [{"document": d.pk, "title": d.title, "type": d.document_type, "confidentiality": d.confidentiality,
              "source": d.source, "version": v.number, **_file_columns(v, d.may_open),
              "added_by": v.added_by.get_username() if v.added_by else "",
-             "added_at": timezone.localtime(v.created_at).isoformat(timespec="seconds")}
+             "added_at": local_time(v.created_at)}
             for d in documents for v in d.versions.all()]
     return list_export(rows, fmt, f"akte-{application.reference}", "document")
 
