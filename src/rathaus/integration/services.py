@@ -48,7 +48,6 @@ from .models import (
     Subscription,
     SubscriptionKind,
     SubscriptionSecret,
-    url_without_query,
 )
 from .signing import SIGNATURE_HEADER, secret_generate, signature_header
 from .transport import Outcome, http_url_ok, post_json, send_email
@@ -273,7 +272,7 @@ def subscription_create(*, municipality, kind: str, name: str, url: str = "", em
                                               created_at=now)
         audit_record(action="integration.subscription_created", municipality=municipality, actor=actor,
                      obj=subscription, summary=f"{subscription.name}: {kind}",
-                     data={"kind": kind, "target": url_without_query(subscription.url) if subscription.url else subscription.email,
+                     data={"kind": kind, "target": subscription.shown_target,
                            "events": kinds or "all", "secret_given": bool(secret)},
                      ip_address=ip)
     return subscription, plain

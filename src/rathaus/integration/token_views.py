@@ -88,7 +88,7 @@ def tokens(request):
     if request.method != "POST":
         return _page(request, TokenForm(allowed=allowed))
     if request.POST.get("action") == "revoke":
-        token = selectors.api_token_get(municipality=request.municipality, pk=_int(request.POST.get("token")))
+        token = selectors.api_token_get(municipality=request.municipality, pk=parse_int(request.POST.get("token"), 0, max_digits=11))
         services.api_token_revoke(token=token, actor=request.user, ip=client_ip(request))
         messages.success(request, _("Der Zugang „%(name)s“ ist widerrufen und funktioniert ab sofort nicht mehr.") % {"name": token.name})
         return redirect("integration:tokens", municipality=request.municipality.slug)
@@ -113,5 +113,3 @@ def tokens(request):
     return response
 
 
-def _int(value) -> int:
-    return parse_int(value, 0, max_digits=11)

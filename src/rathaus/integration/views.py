@@ -21,7 +21,7 @@ from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 
 from . import selectors, services
-from .models import DeliveryState, EventKind, SubscriptionKind
+from .models import DeliveryState, EventKind, SubscriptionKind, url_without_query
 
 PAGE_SIZE = 50
 #: Choices for how long the old secret stays valid after a rotation (hours; 0: at once, after a leak).
@@ -66,7 +66,7 @@ def subscriptions(request):
                 messages.success(request, _("Empfänger „%(name)s“ angelegt.") % {"name": subscription.name})
                 return redirect("integration:subscriptions", municipality=municipality.slug)
         elif action in ("rotate", "deactivate"):
-            subscription = selectors.subscription_get(municipality=municipality, pk=_int(request.POST.get("subscription")))
+            subscription = selectors.subscription_get(municipality=municipality, pk=parse_int(request.POST.get("subscription"), 0))
             if not subscription.active or (action == "rotate" and subscription.kind != SubscriptionKind.WEBHOOK):
                 messages.error(request, _("Das ist bei diesem Empfänger nicht möglich."))
                 return redirect("integration:subscriptions", municipality=municipality.slug)
@@ -78,7 +78,7 @@ def subscriptions(request):
                 services.subscription_deactivate(subscription=subscription, actor=request.user, ip=client_ip(request))
                 messages.success(request, _("Empfänger „%(name)s“ deaktiviert.") % {"name": subscription.name})
                 return redirect("integration:subscriptions", municipality=municipality.slug)
-            hours = _int(request.POST.get("grace"), default=_default_grace())
+            hours = parse_int(request.POST.get("grace"), _default_grace())
             if hours not in dict(GRACE_CHOICES):
                 hours = _default_grace()
             secret = services.subscription_rotate_secret(subscription=subscription, actor=request.user,
@@ -87,7 +87,7 @@ def subscriptions(request):
         else:
             raise Http404("unknown action")
     if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
-        rows = [{"name": sub.name, "kind": sub.kind, "url": services.url_without_query(sub.url) if sub.url else "", "email": sub.email,
+        rows = [{"name": sub.name, "kind": sub.kind, "url": url_without_query(sub.url) if sub.url else "", "email": sub.email,
                  "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": local_time(sub.created_at),
                  "deactivated_at": local_time(sub.deactivated_at),
                  "failed": sub.failed_count, "pending": sub.pending_count}
@@ -98,10 +98,6 @@ def subscriptions(request):
         "subscriptions": selectors.subscription_list(municipality=municipality, now=timezone.now()),
         "errors": errors, "values": values, "event_kinds": EventKind.choices, "kinds": SubscriptionKind.choices,
         "now": timezone.now()}, status=status)
-
-
-def _int(value, default: int = 0) -> int:
-    return parse_int(value if isinstance(value, str) else str(value or ""), default)
 
 
 def _default_grace() -> int:
@@ -129,14 +125,14 @@ def deliveries(request):
     if request.method == "POST":
         if request.POST.get("action") != "resend":
             raise Http404("unknown action")
-        delivery = selectors.delivery_get(municipality=municipality, pk=_int(request.POST.get("delivery")))
+        delivery = selectors.delivery_get(municipality=municipality, pk=parse_int(request.POST.get("delivery"), 0))
         _resend(request, delivery)
         return redirect(request.get_full_path())
     params = request.GET
     state = params.get("zustand") or "failed"
     if state not in dict(STATE_FILTERS):
         state = "failed"
-    subscription_id = _int(params.get("empfaenger")) or None
+    subscription_id = parse_int(params.get("empfaenger"), 0) or None
     qs = selectors.delivery_list(municipality=municipality, state="" if state == "alle" else state,
                                  subscription_id=subscription_id, query=params.get("q", "")[:50])
     if params.get("export") in ("csv", "json"):
@@ -161,7 +157,7 @@ def case_deliveries(request, reference: str):
         if not can_resend or request.POST.get("action") != "resend":
             raise Http404("not allowed")
         qs = selectors.delivery_list(municipality=municipality, application=application)
-        _resend(request, get_object_or_404(qs, pk=_int(request.POST.get("delivery"))))
+        _resend(request, get_object_or_404(qs, pk=parse_int(request.POST.get("delivery"), 0)))
         return redirect(request.path)
     if request.GET.get("export") in ("csv", "json"):
         qs = selectors.delivery_list(municipality=municipality, application=application)  # the attempts are not exported
