@@ -664,6 +664,15 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
     return locked
 
 
+_LEAD_ROLES = [role for role in Role if ROLE_RANK[role] >= ROLE_RANK[Role.TEAM_LEAD]]
+
+
+def _team_leads(municipality_id: int) -> list[str]:
+    """Whom an overdue task goes to: everyone ranked team lead or above (a town's administration too)."""
+    return sorted(set(Membership.objects.filter(municipality_id=municipality_id, role__in=_LEAD_ROLES, user__is_active=True)
+                      .exclude(user__email="").values_list("user__email", flat=True)))
+
+
 def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24) -> dict[str, int]:
     """Remind the assignee before the due date; escalate to the team leads after it (once each)."""
     from datetime import timedelta
@@ -674,7 +683,8 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     reminded = escalated = 0
     # Tasks nobody has taken wait for their reminder until someone does (it goes to that person).
     soon = UserTask.objects.filter(state=TaskState.OPEN, reminded_at__isnull=True, assignee__isnull=False, due_at__gt=now,
-                                   due_at__lte=now + timedelta(hours=remind_before_hours)).select_related("assignee", "application")
+                                   due_at__lte=now + timedelta(hours=remind_before_hours)).select_related(
+        "assignee", "application", "municipality")
     for task in soon[:500]:
         with transaction.atomic():
             if task.assignee.email:
@@ -684,13 +694,14 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
                     "to": [task.assignee.email]})
             UserTask.objects.filter(pk=task.pk).update(reminded_at=now)
             reminded += 1
-    overdue = UserTask.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now).select_related("application")
+    overdue = UserTask.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now).select_related(
+        "application", "municipality")
+    leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
     for task in overdue[:500]:
         with transaction.atomic():
-            # The team leads: everyone with at least that rank (a town's administration too).
-            leads = sorted(set(Membership.objects.filter(
-                municipality_id=task.municipality_id, role__in=[r for r in Role if ROLE_RANK[r] >= ROLE_RANK[Role.TEAM_LEAD]],
-                user__is_active=True).exclude(user__email="").values_list("user__email", flat=True)))
+            if task.municipality_id not in leads_of:
+                leads_of[task.municipality_id] = _team_leads(task.municipality_id)
+            leads = leads_of[task.municipality_id]
             if leads:
                 outbox_add(municipality=task.municipality, key=f"escalate:{task.pk}", kind="email", payload={
                     "subject": f"Überfällig: {task.name} ({task.application.reference})",
