@@ -16,7 +16,7 @@ from rathaus.core.jsonbody import check_json_structure
 from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemResponse
 from rathaus.integration.auth import STAFF_AUTH, staff_access
-from rathaus_domain.processes.engine import MessageInvalid, MessageNotExpected, ProcessError
+from rathaus_domain.processes.engine import RESERVED_DATA_KEY, MessageInvalid, MessageNotExpected, ProcessError
 
 from . import selectors, services
 
@@ -92,15 +92,11 @@ class MessageOut(Schema):
     waiting_for: list[str]
 
 
-# Spiff's state serializer takes a dict with this key for one of its own objects: the engine refuses it.
-RESERVED_KEY = "typename"
-
-
 def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
     if depth > 5:
         return [path or "/"]
     if isinstance(value, dict):
-        bad = [f"{path}/{k}" for k in value if not isinstance(k, str) or not _KEY.fullmatch(k) or k == RESERVED_KEY]
+        bad = [f"{path}/{k}" for k in value if not isinstance(k, str) or not _KEY.fullmatch(k) or k == RESERVED_DATA_KEY]
         return bad + [p for k, v in value.items() for p in _bad_keys(v, f"{path}/{k}", depth + 1)]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _bad_keys(v, f"{path}/{i}", depth + 1)]
@@ -124,7 +120,7 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
                                  "„typename“ ist reserviert)."),
                                type_="invalid-message-payload",
                                errors=[{"pointer": "/payload" + p,
-                                        "detail": _("reservierter Feldname") if p.endswith("/" + RESERVED_KEY)
+                                        "detail": _("reservierter Feldname") if p.endswith("/" + RESERVED_DATA_KEY)
                                         else _("ungültiger Feldname oder Wert")} for p in bad[:20]])
     try:
         instance = services.message_deliver(application=application, name=body.name,

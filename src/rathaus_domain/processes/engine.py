@@ -97,6 +97,7 @@ from .xmlutil import XmlError, parse_xml
 
 __all__ = [
     "MAX_AUTOMATIC_STEPS",
+    "RESERVED_DATA_KEY",
     "MessageInvalid",
     "MessageNotExpected",
     "PendingTimer",
@@ -323,6 +324,8 @@ class ServiceStepRegistry:
 # Task data hygiene
 
 _STORABLE_SCALARS = (str, int, float, bool, type(None), date, datetime, timedelta)
+#: The one dict key task data cannot hold: Spiff's serializer reads it as a type tag.
+RESERVED_DATA_KEY = "typename"
 
 
 def _check_storable(value: Any, where: str, depth: int = 0) -> None:
@@ -339,7 +342,7 @@ def _check_storable(value: Any, where: str, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"{where}: keys must be strings, not {type(key).__name__}")
-            if key == "typename":
+            if key == RESERVED_DATA_KEY:
                 raise ValueError(f"{where}: the key 'typename' is reserved by the state serializer")
             _check_storable(item, where, depth + 1)
         return
@@ -357,7 +360,7 @@ def check_message(name: str, payload: Mapping[str, Any]) -> None:
 
 def _check_updates(updates: Mapping[str, Any], where_de: str, where_en: str, element_id: str | None = None) -> None:
     for key, value in updates.items():
-        if not isinstance(key, str) or not key or key.startswith("_") or key == "typename":
+        if not isinstance(key, str) or not key or key.startswith("_") or key == RESERVED_DATA_KEY:
             raise ProcessError(
                 f"{where_de}: ungültiger Feldname {key!r}", f"{where_en}: invalid field name {key!r}", element_id=element_id
             )
@@ -493,8 +496,6 @@ class RathausCycleTimer(_ClockedTimer, CycleTimerEventDefinition):  # type: igno
                 if event_value.get("interval"):
                     # R/P1D: the same time of day, also after the clocks change; each occurrence counted
                     # from the first (R/P1M from 31 January: 28 February, then 31 March, not 28 March).
-                    if "anchor" not in event_value:
-                        event_value.update(anchor=event_value["next"], local=True, count=0)
                     anchor = datetime.fromisoformat(event_value["anchor"])
                     if event_value.get("zone"):  # back on the run's clock: its zone, not the offset stored
                         anchor = anchor.astimezone(ZoneInfo(event_value["zone"]))
