@@ -32,6 +32,7 @@ from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
 from rathaus_domain.forms.coerce import step_data_from_post
 from rathaus_domain.forms.model import FormSpec
+from rathaus_domain.processes.checks import ERROR, Problem
 from rathaus_domain.processes.engine import MessageNotExpected, ProcessError
 from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
 
@@ -147,9 +148,8 @@ def definitions(request):
                                         pk=_posted_int(request, "service") or 0)
             uploads = request.FILES.getlist("files")[:10]
             # Refused by their size before anything is read into memory.
-            too_big = [{"file": f.name, "element_id": "", "severity": "error", "code": "too-large",
-                        "message_de": f"Die Datei ist größer als {MAX_XML_BYTES // 2**20} MB.",
-                        "message_en": f"the file is larger than {MAX_XML_BYTES // 2**20} MB"}
+            too_big = [services.problem_dict(Problem(f.name, "", ERROR, f"Die Datei ist größer als {MAX_XML_BYTES // 2**20} MB.",
+                                                     f"the file is larger than {MAX_XML_BYTES // 2**20} MB", "too-large"))
                        for f in uploads if f.size > MAX_XML_BYTES]
             if not uploads:
                 messages.error(request, _("Bitte wählen Sie mindestens eine BPMN-Datei."))
