@@ -601,12 +601,14 @@ def _same_child(candidates, data: dict[str, Any]) -> bool:
     return any(_child_key(r.child_first_name, r.child_last_name, r.birth_date) == key for r in candidates)
 
 
-def _check_daycare_child_once(municipality, data: dict[str, Any], kind: str, exclude_pk: int | None = None) -> None:
+def _check_daycare_child_once(municipality_id: int, data: dict[str, Any], kind: str,
+                              exclude_pk: int | None = None) -> Municipality:
     """One competing registration per child, so nobody gets extra lottery chances or a second place.
 
-    Called inside the transaction after locking the municipality row (FOR NO KEY UPDATE: rows that
-    refer to the municipality can still be written), so two requests cannot both pass. A child
-    placed in another group (Krippe, then Kindergarten) may register again."""
+    Called inside the transaction; locks the municipality row first (FOR NO KEY UPDATE: rows that
+    refer to the municipality can still be written), so two requests cannot both pass, and returns
+    it. A child placed in another group (Krippe, then Kindergarten) may register again."""
+    municipality = Municipality.objects.select_for_update(no_key=True).get(pk=municipality_id)
     candidates = (ChildRegistration.objects.for_municipality(municipality).filter(birth_date=data["birth_date"])
                   .filter(Q(status=RegistrationStatus.ACTIVE) | Q(status=RegistrationStatus.PLACED, group_kind=kind))
                   .exclude(pk=exclude_pk))
@@ -614,6 +616,7 @@ def _check_daycare_child_once(municipality, data: dict[str, Any], kind: str, exc
         raise ValidationError(_("Dieses Kind ist für die Kita-Vergabe schon angemeldet. Bitte ändern Sie die "
                                 "bestehende Anmeldung, statt eine zweite anzulegen. Sehen Sie sie nicht, hat das "
                                 "Kind vielleicht ein anderer Elternteil angemeldet."))
+    return municipality
 
 
 def _write_wishes(registration: ChildRegistration, wishes: Sequence[Facility]) -> None:
@@ -628,8 +631,7 @@ def registration_create(*, municipality, parent, data: dict[str, Any], wishes: S
     """A parent registers a child for a daycare place with ranked wishes and the priority facts."""
     kind = _registration_validate(municipality, data, wishes)
     with transaction.atomic():
-        Municipality.objects.select_for_update(no_key=True).get(pk=municipality.pk)
-        _check_daycare_child_once(municipality, data, kind)
+        _check_daycare_child_once(municipality.pk, data, kind)
         registration = ChildRegistration(municipality=municipality, parent=parent, group_kind=kind,
                                          **{k: data.get(k) for k in REGISTRATION_FIELDS})
         registration.desired_start = registration.desired_start.replace(day=1)
@@ -653,8 +655,7 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         if registration.status != RegistrationStatus.ACTIVE:
             raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
         _check_held_place_kept(registration, data, wishes)
-        Municipality.objects.select_for_update(no_key=True).get(pk=registration.municipality_id)
-        _check_daycare_child_once(registration.municipality, data, kind, exclude_pk=registration.pk)
+        municipality = _check_daycare_child_once(registration.municipality_id, data, kind, exclude_pk=registration.pk)
         for key in REGISTRATION_FIELDS:
             if key in data:
                 setattr(registration, key, data[key])
@@ -662,7 +663,7 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         registration.group_kind = kind
         registration.save()
         _write_wishes(registration, wishes)
-        audit_record(action="exchanges.daycare_registration_updated", municipality=registration.municipality,
+        audit_record(action="exchanges.daycare_registration_updated", municipality=municipality,
                      actor=actor, obj=registration, summary=registration.reference)
     return registration
 
@@ -1215,6 +1216,8 @@ def holiday_registration_create(*, programme: HolidayProgramme, parent, data: di
     with transaction.atomic():
         # Registrations of one programme take turns (the draw's preparation locks the row too), so
         # two requests cannot both pass the duplicate check or register after the close.
+        # The re-read row has no cached municipality; the caller's programme belongs to the same one.
+        municipality = programme.municipality
         programme = HolidayProgramme.objects.select_for_update(no_key=True).get(pk=programme.pk)
         if not programme.accepts_registrations(timezone.localdate()):
             raise ExchangeError(_("Die Anmeldung zu diesem Ferienprogramm ist geschlossen."))
@@ -1224,12 +1227,12 @@ def holiday_registration_create(*, programme: HolidayProgramme, parent, data: di
                                     "nur einmal an der Verlosung teil. Sehen Sie die Anmeldung nicht, hat das Kind "
                                     "vielleicht ein anderer Elternteil angemeldet."))
         registration = HolidayRegistration.objects.create(
-            municipality=programme.municipality, programme=programme, parent=parent,
+            municipality_id=programme.municipality_id, programme=programme, parent=parent,
             **{k: data[k] for k in HOLIDAY_REGISTRATION_FIELDS if k in data})
         HolidayWish.objects.bulk_create([
-            HolidayWish(municipality=programme.municipality, registration=registration, activity=a, rank=i)
+            HolidayWish(municipality_id=programme.municipality_id, registration=registration, activity=a, rank=i)
             for i, a in enumerate(wishes, start=1)])
-        audit_record(action="exchanges.holiday_registered", municipality=programme.municipality, actor=parent,
+        audit_record(action="exchanges.holiday_registered", municipality=municipality, actor=parent,
                      obj=registration, summary=programme.name, ip_address=ip)
     return registration
 
