@@ -114,9 +114,15 @@ def _check_parent(actor, registration) -> None:
 PROVIDER_FIELDS = ("name", "description", "email", "phone", "website", "address")
 
 
+def _provider_name_taken(municipality, name: str, exclude_pk: int | None = None) -> bool:
+    """Whether another provider of the municipality has the name already (case and outer spaces ignored)."""
+    return (Provider.objects.for_municipality(municipality).filter(name__iexact=name.strip())
+            .exclude(pk=exclude_pk).exists())
+
+
 def provider_request(*, municipality, user, data: dict[str, Any], ip: str | None = None) -> Provider:
     """A citizen asks for their organisation to be admitted as a provider; they become its first member."""
-    if Provider.objects.for_municipality(municipality).filter(name__iexact=data["name"].strip()).exists():
+    if _provider_name_taken(municipality, data["name"]):
         raise ValidationError({"name": _("Diesen Anbieter gibt es schon. Bitten Sie die Verwaltung, Sie als Mitglied hinzuzufügen.")})
     with transaction.atomic():
         provider = Provider.objects.create(municipality=municipality, status=ProviderStatus.REQUESTED,
@@ -131,8 +137,7 @@ def provider_update(*, provider: Provider, actor, data: dict[str, Any]) -> Provi
     """A member (or staff) changes the organisation's details."""
     if not _is_member(actor, provider):
         _check_staff(actor, Perm.MANAGE_EXCHANGES, provider.municipality)
-    if "name" in data and (Provider.objects.for_municipality(provider.municipality)
-                           .filter(name__iexact=data["name"].strip()).exclude(pk=provider.pk).exists()):
+    if "name" in data and _provider_name_taken(provider.municipality, data["name"], exclude_pk=provider.pk):
         raise ValidationError({"name": _("Diesen Anbieter gibt es schon. Bitte wählen Sie einen anderen Namen.")})
     with transaction.atomic():
         for key in PROVIDER_FIELDS:
