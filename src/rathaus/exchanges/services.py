@@ -903,6 +903,8 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
     _check_staff(actor, Perm.RUN_ALLOCATION, municipality)
     with transaction.atomic():
         locked = AllocationRound.objects.select_for_update(of=("self",)).select_related("previous").get(pk=allocation_round.pk)
+        if locked.status == RoundStatus.DISCARDED:
+            raise ExchangeError(_("Diese Runde wurde verworfen und kann nicht mehr durchgeführt werden."))
         if locked.status != RoundStatus.PREPARED:
             raise ExchangeError(_("Diese Runde wurde schon durchgeführt."))
         today = timezone.localdate()
