@@ -40,19 +40,22 @@ def user_register(*, first_name: str, last_name: str, email: str, password: str,
             audit_record(action="account.registered", actor=user, obj=user, ip_address=ip)
     except IntegrityError as exc:
         raise EmailTaken from exc
-    link = _verification_link(user, site_url)
-    transaction.on_commit(lambda: send_mail(
-        _("Bitte bestätigen Sie Ihre E-Mail-Adresse"),
-        _("Guten Tag %(name)s,\n\nbitte bestätigen Sie Ihr Konto mit diesem Link (gültig 3 Tage):\n%(link)s\n\nWenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht.")
-        % {"name": user.get_full_name(), "link": link},
-        None, [email],
-    ))
+    _queue_verification_mail(user, site_url, _(
+        "Guten Tag %(name)s,\n\nbitte bestätigen Sie Ihr Konto mit diesem Link (gültig 3 Tage):\n%(link)s\n\nWenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht."))
     return user
 
 
 def _verification_link(user: User, site_url: str) -> str:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     return site_url.rstrip("/") + reverse("accounts:verify", kwargs={"token": token})
+
+
+def _queue_verification_mail(user: User, site_url: str, body: str, **params: str) -> None:
+    """Send the verification link after commit; body is a translated text with %(name)s, %(link)s and params."""
+    text = body % {"name": user.get_full_name(), "link": _verification_link(user, site_url), **params}
+    subject = _("Bitte bestätigen Sie Ihre E-Mail-Adresse")
+    email = user.email
+    transaction.on_commit(lambda: send_mail(subject, text, None, [email]))
 
 
 def user_verification_resend(*, user: User, site_url: str, ip: str | None = None) -> None:
@@ -65,19 +68,14 @@ def user_verification_resend(*, user: User, site_url: str, ip: str | None = None
         raise ValueError("the address is verified already")
     with transaction.atomic():
         audit_record(action="account.verification_resent", actor=user, obj=user, ip_address=ip)
-    link = _verification_link(user, site_url)
-    reset = site_url.rstrip("/") + reverse("accounts:password_reset")
-    email = user.email
-    transaction.on_commit(lambda: send_mail(
-        _("Bitte bestätigen Sie Ihre E-Mail-Adresse"),
+    _queue_verification_mail(
+        user, site_url,
         _("Guten Tag %(name)s,\n\nfür diese E-Mail-Adresse gibt es schon ein Konto, das noch nicht bestätigt ist. "
           "Bitte bestätigen Sie es mit diesem Link (gültig 3 Tage):\n%(link)s\n\n"
           "Melden Sie sich danach mit dem Passwort an, das Sie beim ersten Mal gewählt haben. "
           "Wenn Sie es nicht mehr wissen, legen Sie hier ein neues fest:\n%(reset)s\n\n"
-          "Wenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht.")
-        % {"name": user.get_full_name(), "link": link, "reset": reset},
-        None, [email],
-    ))
+          "Wenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht."),
+        reset=site_url.rstrip("/") + reverse("accounts:password_reset"))
 
 
 def user_password_reset(*, user: User, password: str, ip: str | None = None) -> User:

@@ -114,9 +114,15 @@ def _check_parent(actor, registration) -> None:
 PROVIDER_FIELDS = ("name", "description", "email", "phone", "website", "address")
 
 
+def _provider_name_taken(municipality, name: str, exclude_pk: int | None = None) -> bool:
+    """Whether another provider of the municipality has the name already (case and outer spaces ignored)."""
+    return (Provider.objects.for_municipality(municipality).filter(name__iexact=name.strip())
+            .exclude(pk=exclude_pk).exists())
+
+
 def provider_request(*, municipality, user, data: dict[str, Any], ip: str | None = None) -> Provider:
     """A citizen asks for their organisation to be admitted as a provider; they become its first member."""
-    if Provider.objects.for_municipality(municipality).filter(name__iexact=data["name"].strip()).exists():
+    if _provider_name_taken(municipality, data["name"]):
         raise ValidationError({"name": _("Diesen Anbieter gibt es schon. Bitten Sie die Verwaltung, Sie als Mitglied hinzuzufügen.")})
     with transaction.atomic():
         provider = Provider.objects.create(municipality=municipality, status=ProviderStatus.REQUESTED,
@@ -131,8 +137,7 @@ def provider_update(*, provider: Provider, actor, data: dict[str, Any]) -> Provi
     """A member (or staff) changes the organisation's details."""
     if not _is_member(actor, provider):
         _check_staff(actor, Perm.MANAGE_EXCHANGES, provider.municipality)
-    if "name" in data and (Provider.objects.for_municipality(provider.municipality)
-                           .filter(name__iexact=data["name"].strip()).exclude(pk=provider.pk).exists()):
+    if "name" in data and _provider_name_taken(provider.municipality, data["name"], exclude_pk=provider.pk):
         raise ValidationError({"name": _("Diesen Anbieter gibt es schon. Bitte wählen Sie einen anderen Namen.")})
     with transaction.atomic():
         for key in PROVIDER_FIELDS:
@@ -601,12 +606,14 @@ def _same_child(candidates, data: dict[str, Any]) -> bool:
     return any(_child_key(r.child_first_name, r.child_last_name, r.birth_date) == key for r in candidates)
 
 
-def _check_daycare_child_once(municipality, data: dict[str, Any], kind: str, exclude_pk: int | None = None) -> None:
+def _check_daycare_child_once(municipality_id: int, data: dict[str, Any], kind: str,
+                              exclude_pk: int | None = None) -> Municipality:
     """One competing registration per child, so nobody gets extra lottery chances or a second place.
 
-    Called inside the transaction after locking the municipality row (FOR NO KEY UPDATE: rows that
-    refer to the municipality can still be written), so two requests cannot both pass. A child
-    placed in another group (Krippe, then Kindergarten) may register again."""
+    Called inside the transaction; locks the municipality row first (FOR NO KEY UPDATE: rows that
+    refer to the municipality can still be written), so two requests cannot both pass, and returns
+    it. A child placed in another group (Krippe, then Kindergarten) may register again."""
+    municipality = Municipality.objects.select_for_update(no_key=True).get(pk=municipality_id)
     candidates = (ChildRegistration.objects.for_municipality(municipality).filter(birth_date=data["birth_date"])
                   .filter(Q(status=RegistrationStatus.ACTIVE) | Q(status=RegistrationStatus.PLACED, group_kind=kind))
                   .exclude(pk=exclude_pk))
@@ -614,6 +621,7 @@ def _check_daycare_child_once(municipality, data: dict[str, Any], kind: str, exc
         raise ValidationError(_("Dieses Kind ist für die Kita-Vergabe schon angemeldet. Bitte ändern Sie die "
                                 "bestehende Anmeldung, statt eine zweite anzulegen. Sehen Sie sie nicht, hat das "
                                 "Kind vielleicht ein anderer Elternteil angemeldet."))
+    return municipality
 
 
 def _write_wishes(registration: ChildRegistration, wishes: Sequence[Facility]) -> None:
@@ -628,8 +636,7 @@ def registration_create(*, municipality, parent, data: dict[str, Any], wishes: S
     """A parent registers a child for a daycare place with ranked wishes and the priority facts."""
     kind = _registration_validate(municipality, data, wishes)
     with transaction.atomic():
-        Municipality.objects.select_for_update(no_key=True).get(pk=municipality.pk)
-        _check_daycare_child_once(municipality, data, kind)
+        _check_daycare_child_once(municipality.pk, data, kind)
         registration = ChildRegistration(municipality=municipality, parent=parent, group_kind=kind,
                                          **{k: data.get(k) for k in REGISTRATION_FIELDS})
         registration.desired_start = registration.desired_start.replace(day=1)
@@ -653,8 +660,7 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         if registration.status != RegistrationStatus.ACTIVE:
             raise ExchangeError(_("Diese Anmeldung kann nicht mehr geändert werden."))
         _check_held_place_kept(registration, data, wishes)
-        Municipality.objects.select_for_update(no_key=True).get(pk=registration.municipality_id)
-        _check_daycare_child_once(registration.municipality, data, kind, exclude_pk=registration.pk)
+        municipality = _check_daycare_child_once(registration.municipality_id, data, kind, exclude_pk=registration.pk)
         for key in REGISTRATION_FIELDS:
             if key in data:
                 setattr(registration, key, data[key])
@@ -662,7 +668,7 @@ def registration_update(*, registration: ChildRegistration, actor, data: dict[st
         registration.group_kind = kind
         registration.save()
         _write_wishes(registration, wishes)
-        audit_record(action="exchanges.daycare_registration_updated", municipality=registration.municipality,
+        audit_record(action="exchanges.daycare_registration_updated", municipality=municipality,
                      actor=actor, obj=registration, summary=registration.reference)
     return registration
 
@@ -897,6 +903,8 @@ def round_run(*, allocation_round: AllocationRound, actor, progress: Progress | 
     _check_staff(actor, Perm.RUN_ALLOCATION, municipality)
     with transaction.atomic():
         locked = AllocationRound.objects.select_for_update(of=("self",)).select_related("previous").get(pk=allocation_round.pk)
+        if locked.status == RoundStatus.DISCARDED:
+            raise ExchangeError(_("Diese Runde wurde verworfen und kann nicht mehr durchgeführt werden."))
         if locked.status != RoundStatus.PREPARED:
             raise ExchangeError(_("Diese Runde wurde schon durchgeführt."))
         today = timezone.localdate()
@@ -1215,6 +1223,8 @@ def holiday_registration_create(*, programme: HolidayProgramme, parent, data: di
     with transaction.atomic():
         # Registrations of one programme take turns (the draw's preparation locks the row too), so
         # two requests cannot both pass the duplicate check or register after the close.
+        # The re-read row has no cached municipality; the caller's programme belongs to the same one.
+        municipality = programme.municipality
         programme = HolidayProgramme.objects.select_for_update(no_key=True).get(pk=programme.pk)
         if not programme.accepts_registrations(timezone.localdate()):
             raise ExchangeError(_("Die Anmeldung zu diesem Ferienprogramm ist geschlossen."))
@@ -1224,12 +1234,12 @@ def holiday_registration_create(*, programme: HolidayProgramme, parent, data: di
                                     "nur einmal an der Verlosung teil. Sehen Sie die Anmeldung nicht, hat das Kind "
                                     "vielleicht ein anderer Elternteil angemeldet."))
         registration = HolidayRegistration.objects.create(
-            municipality=programme.municipality, programme=programme, parent=parent,
+            municipality_id=programme.municipality_id, programme=programme, parent=parent,
             **{k: data[k] for k in HOLIDAY_REGISTRATION_FIELDS if k in data})
         HolidayWish.objects.bulk_create([
-            HolidayWish(municipality=programme.municipality, registration=registration, activity=a, rank=i)
+            HolidayWish(municipality_id=programme.municipality_id, registration=registration, activity=a, rank=i)
             for i, a in enumerate(wishes, start=1)])
-        audit_record(action="exchanges.holiday_registered", municipality=programme.municipality, actor=parent,
+        audit_record(action="exchanges.holiday_registered", municipality=municipality, actor=parent,
                      obj=registration, summary=programme.name, ip_address=ip)
     return registration
 

@@ -532,6 +532,18 @@ def test_staff_discard_a_prepared_round_that_cannot_run(staff_client, municipali
     assert AllocationRound.objects.filter(status=RoundStatus.PREPARED).count() == 1
 
 
+def test_a_discarded_round_cannot_be_run_and_says_so(municipality, team_lead, two_families):
+    discarded = services.round_create(municipality=municipality, actor=team_lead, follow_up=False, seed=5,
+                                      offer_deadline=timezone.localdate() + timedelta(days=14))
+    services.round_discard(allocation_round=discarded, actor=team_lead)
+    with pytest.raises(services.ExchangeError, match="verworfen") as exc:
+        services.round_run(allocation_round=discarded, actor=team_lead)
+    assert "schon durchgeführt" not in str(exc.value)
+    discarded.refresh_from_db()
+    assert discarded.status == RoundStatus.DISCARDED
+    assert not PlaceOffer.objects.filter(round=discarded).exists()
+
+
 def test_only_a_prepared_round_can_be_discarded_and_only_by_who_may_run_rounds(
         client, staff_login, case_worker, municipality, team_lead, two_families):
     done = run_round(municipality, team_lead)
