@@ -326,22 +326,21 @@ def document_request_cancel(*, request: DocumentRequest, actor, ip: str | None =
     return locked
 
 
-def document_requests_close(*, application: Application, actor, ip: str | None = None) -> int:
+def document_requests_close(*, application: Application, actor, ip: str | None = None) -> None:
     """Withdraw every open request of an application that has just reached a final status.
 
     Call inside the status change's transaction, with the application locked. Each withdrawn
-    request gets an audit entry; returns how many there were.
+    request gets an audit entry.
     """
-    now = timezone.now()
     requests = list(DocumentRequest.objects.select_for_update().filter(
         application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("pk"))
+    if not requests:
+        return
+    DocumentRequest.objects.filter(pk__in=[request.pk for request in requests]).update(cancelled_at=timezone.now())
     for request in requests:
-        request.cancelled_at = now
-        request.save(update_fields=["cancelled_at"])
         audit_record(action="case.request_cancelled", municipality=application.municipality, actor=actor, obj=request,
                      summary=f"{application.reference}: Antrag abgeschlossen ({application.status})", ip_address=ip,
                      actor_label="" if actor else "rathaus")
-    return len(requests)
 
 
 # ---------------------------------------------------------------- legal holds
