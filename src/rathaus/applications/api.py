@@ -263,14 +263,12 @@ def submit(request, slug: str):
             pass
         except services.ApplicationInvalid:
             pass  # the remembered form may be outdated: the errors are those of a fresh look-up's form
-    if not MIN_ID <= body["service"] <= MAX_ID:
+    if MIN_ID <= body["service"] <= MAX_ID:
+        service, over = counted_service_for_submission(slug=slug, service_id=body["service"], count=count)
+    else:
         # No row has such an id, and the database could not even compare it: answered (and
         # counted) as the look-up would answer an unknown service.
-        if over_limit(*count):
-            _refuse_rate()
-        municipality_get(slug=slug)
-        _refuse_service()
-    service, over = counted_service_for_submission(slug=slug, service_id=body["service"], count=count)
+        service, over = None, over_limit(*count)
     if over:
         _refuse_rate()
     if service is None:

@@ -105,6 +105,11 @@ class Application(TenantModel):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def takes_documents(self) -> bool:
+        """Open and not anonymised: documents can still be requested and handed in."""
+        return self.is_open and self.anonymised_at is None
+
 
 class StatusChange(TenantModel):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="history")

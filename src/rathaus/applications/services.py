@@ -49,7 +49,7 @@ from .models import (
     Status,
     StatusChange,
 )
-from .selectors import application_for_job
+from .selectors import application_by_idempotency_key, application_for_job
 
 DRAFT_LIFETIME = timedelta(days=30)
 logger = logging.getLogger(__name__)
@@ -558,7 +558,7 @@ def _replay(municipality, idempotency_key: str, request_hash: str) -> Submission
 
     IdempotencyConflict if the key was used for another request.
     """
-    existing = Application.objects.for_municipality(municipality).filter(idempotency_key=idempotency_key).first()
+    existing = application_by_idempotency_key(municipality=municipality, key=idempotency_key)
     if existing is None:
         return None
     if existing.request_hash != request_hash:

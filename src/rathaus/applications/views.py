@@ -30,7 +30,7 @@ from rathaus.core.exports import list_export, local_time
 from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
-from rathaus.forms.rendering import error_summary, messages_by_name, render_step
+from rathaus.forms.rendering import error_summary, messages_by_name, name_matches, render_step
 from rathaus_domain.forms.coerce import drop_hidden, is_shown, step_data_from_post, with_file
 from rathaus_domain.forms.model import WILDCARD, FormSpec, Group, format_bytes, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
@@ -117,7 +117,7 @@ def _bound_group(groups: list[Group], name: str) -> tuple[Group, tuple] | None:
     """The repeatable group ``name`` stands for, with its path bound to the entries it names."""
     parts = name.split(".")
     for group in groups:
-        if len(group.path) == len(parts) and _matches(group.name, name):
+        if len(group.path) == len(parts) and name_matches(group.name, name):
             return group, tuple(parse_int(part, max_digits=4) if key == WILDCARD else key
                                 for key, part in zip(group.path, parts, strict=True))
     return None
@@ -154,7 +154,7 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             continue
         for name, upload in request.FILES.items():
             # Fields inside repeatable groups arrive bound (docs.0.scan); match by shape.
-            if not _matches(field.name, name):
+            if not name_matches(field.name, name):
                 continue
             path = tuple(p if (n := parse_int(p, max_digits=4)) is None else n for p in name.split("."))
             if not is_shown(spec, path, data):
@@ -179,13 +179,6 @@ def _read_files(request, spec: FormSpec, step, data: dict) -> tuple[dict, dict[s
             except IndexError:  # a list entry the form does not have (only a crafted request sends that)
                 problems.setdefault(name, []).append(_("Die Datei gehört zu keinem Eintrag dieser Liste."))
     return data, problems
-
-
-def _matches(pattern: str, name: str) -> bool:
-    a, b = pattern.split("."), name.split(".")
-    # "*" stands for an entry's number.
-    return len(a) == len(b) and all(x == y or (x == "*" and parse_int(y, max_digits=4) is not None)
-                                    for x, y in zip(a, b, strict=True))
 
 
 @tenant_view

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rathaus.applications.models import Application, Status
+from rathaus.applications.models import Application
 from rathaus.core.audit import audit_record
 from rathaus.core.sql import insert_one, update_one
 
@@ -216,7 +216,7 @@ def request_for_upload(*, application: Application, request_id: int | None, item
 
     Raises CaseFileError for a closed application, an unknown request or item, or one already handed in.
     """
-    if not application.is_open or application.anonymised_at is not None:
+    if not application.takes_documents:
         raise CaseFileError("Dieser Antrag ist abgeschlossen. Unterlagen können nicht mehr nachgereicht werden.",
                             "this application is closed; documents can no longer be handed in")
     open_requests = DocumentRequest.objects.select_for_update().filter(
@@ -284,8 +284,7 @@ def document_request_create(*, application: Application, items: list[str], messa
         raise CaseFileError("Bitte nennen Sie mindestens eine Unterlage.", "name at least one document")
     if deadline < timezone.localdate():
         raise CaseFileError("Die Frist darf nicht in der Vergangenheit liegen.", "the deadline is in the past")
-    if application.anonymised_at is not None or application.status not in (Status.RECEIVED, Status.IN_REVIEW,
-                                                                            Status.WAITING):
+    if not application.takes_documents:
         raise CaseFileError("Für abgeschlossene Anträge können keine Unterlagen nachgefordert werden.",
                             "documents cannot be requested for a closed application")
     with transaction.atomic():
@@ -327,22 +326,21 @@ def document_request_cancel(*, request: DocumentRequest, actor, ip: str | None =
     return locked
 
 
-def document_requests_close(*, application: Application, actor, ip: str | None = None) -> int:
+def document_requests_close(*, application: Application, actor, ip: str | None = None) -> None:
     """Withdraw every open request of an application that has just reached a final status.
 
     Call inside the status change's transaction, with the application locked. Each withdrawn
-    request gets an audit entry; returns how many there were.
+    request gets an audit entry.
     """
-    now = timezone.now()
     requests = list(DocumentRequest.objects.select_for_update().filter(
         application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("pk"))
+    if not requests:
+        return
+    DocumentRequest.objects.filter(pk__in=[request.pk for request in requests]).update(cancelled_at=timezone.now())
     for request in requests:
-        request.cancelled_at = now
-        request.save(update_fields=["cancelled_at"])
         audit_record(action="case.request_cancelled", municipality=application.municipality, actor=actor, obj=request,
                      summary=f"{application.reference}: Antrag abgeschlossen ({application.status})", ip_address=ip,
                      actor_label="" if actor else "rathaus")
-    return len(requests)
 
 
 # ---------------------------------------------------------------- legal holds

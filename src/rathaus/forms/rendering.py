@@ -172,13 +172,21 @@ def error_summary(step: Step, errors: dict[str, list[str]]) -> list[dict[str, st
     return summary
 
 
+def name_matches(pattern: str, name: str) -> bool:
+    """Whether the bound input ``name`` (dogs.1.breed) is one of the model's ``pattern`` (dogs.*.breed).
+
+    "*" stands for an entry's number.
+    """
+    a, b = pattern.split("."), name.split(".")
+    return len(a) == len(b) and all(x == y or (x == "*" and parse_int(y, max_digits=4) is not None)
+                                    for x, y in zip(a, b, strict=True))
+
+
 def _label_for(step: Step, name: str) -> str:
     # Names inside repeatable groups are bound (dogs.1.breed); match them against the unbound model.
     parts = name.split(".")
     for field in step.fields():
-        field_parts = field.name.split(".")
-        if len(field_parts) == len(parts) and all(a == b or (a == "*" and parse_int(b, max_digits=4) is not None)
-                                                  for a, b in zip(field_parts, parts, strict=True)):
+        if name_matches(field.name, name):
             number = next((n + 1 for p in parts if (n := parse_int(p, max_digits=4)) is not None), None)
             return f"{field.label} ({number}.)" if number else field.label
     return name

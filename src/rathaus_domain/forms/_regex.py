@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import jsonschema_rs
 
-__all__ = ["END_OF_TEXT", "PatternError", "pattern_search"]
+__all__ = ["END_OF_TEXT", "PatternError", "pattern_accepts", "pattern_search"]
 
 #: Ends a pattern at the true end of the text (see ``validation``): `$` would do in ECMA-262 and
 #: Rust, but Python's `re` also matches `$` before a final line break ("a.pdf\n").
@@ -37,11 +37,37 @@ def pattern_search(pattern: str, text: str) -> bool:
     Raises ``PatternError`` for a pattern jsonschema-rs cannot compile (``check_form_schema``
     refuses those).
     """
-    return _matcher(pattern)(text)
+    matcher = _matcher(pattern)
+    if isinstance(matcher, PatternError):
+        raise PatternError(*matcher.args) from matcher.__cause__
+    return matcher(text)
+
+
+def pattern_accepts(pattern: str, text: str) -> bool:
+    """``pattern_search``, but False for a pattern jsonschema-rs cannot compile.
+
+    Such a pattern is one the lint would refuse: the input is refused rather than guessed at.
+    """
+    try:
+        return pattern_search(pattern, text)
+    except PatternError:
+        return False
 
 
 @functools.lru_cache(maxsize=2048)
-def _matcher(pattern: str) -> Callable[[str], bool]:
+def _matcher(pattern: str) -> Callable[[str], bool] | PatternError:
+    """The matcher for ``pattern``, or the PatternError if it cannot be compiled.
+
+    The error is returned, not raised, so that it is cached too (lru_cache does not cache
+    exceptions): an uncompilable pattern is not compiled again on every search.
+    """
+    try:
+        return _compiled(pattern)
+    except PatternError as exc:
+        return exc
+
+
+def _compiled(pattern: str) -> Callable[[str], bool]:
     linear = _without_end_lookahead(pattern)
     for parts in ([(True, linear)], _split_leading_lookaheads(linear)):
         if not parts:

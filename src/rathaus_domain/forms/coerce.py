@@ -56,7 +56,7 @@ def step_data_from_post(
     step = spec.step(step_key)
     reader = _Reader(spec, post, file_names)
     data, _ = reader.nodes(step.children)
-    _drop_hidden(step.children, {step_key: data})
+    drop_hidden(spec, step_key, data)
     return data
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._regex import PatternError, pattern_search
+from ._regex import pattern_accepts
 from ._schema import WILDCARD, Path, value_at
 from .model import Field, FormSpec
 
@@ -145,12 +145,8 @@ def accepts(field: Field, value: str) -> bool:
     if isinstance(min_length, int) and len(value) < min_length:
         return False
     pattern = constraints.get("pattern")
-    if isinstance(pattern, str):
-        try:
-            if not pattern_search(pattern, value):  # never Python's re: it backtracks without limit
-                return False
-        except PatternError:
-            return False
+    if isinstance(pattern, str) and not pattern_accepts(pattern, value):  # never Python's re: it backtracks without limit
+        return False
     return True
 
 

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
-from ._regex import END_OF_TEXT, PatternError, pattern_search
+from ._regex import END_OF_TEXT, PatternError, pattern_accepts, pattern_search
 from ._schema import (
     DRAFT_2020_12,
     Path,
@@ -168,7 +168,7 @@ _LOCAL_ONLY: Registry = Registry()  # references resolve within the schema only 
 # `jsonschema` matches patterns with Python's `re`, which backtracks without limit: one crafted
 # text could hold a worker for minutes. These keywords match through `_regex` instead.
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Schema) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not _search(pattern, instance):
+    if validator.is_type(instance, "string") and not pattern_accepts(pattern, instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -178,7 +178,7 @@ def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: A
         return
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
-            if _search(pattern, key):
+            if pattern_accepts(pattern, key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
@@ -186,7 +186,7 @@ def _additional_properties(validator: Any, additional: Any, instance: Any, schem
     if not validator.is_type(instance, "object"):
         return
     properties, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
-    extras = [key for key in instance if key not in properties and not any(_search(p, key) for p in patterns)]
+    extras = [key for key in instance if key not in properties and not any(pattern_accepts(p, key) for p in patterns)]
     if validator.is_type(additional, "object"):
         for extra in extras:
             yield from validator.descend(instance[extra], additional, path=extra)
@@ -205,13 +205,6 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Schema) ->
         failed = True  # infinity or not a number: no multiple of anything
     if failed:
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return pattern_search(pattern, text)
-    except PatternError:
-        return False  # a pattern the lint would refuse: refuse the input rather than guess
 
 
 _Validator = validators.extend(Draft202012Validator, {
@@ -520,7 +513,7 @@ def _declared(schema: Schema, name: str, root: Schema) -> bool:
         return True
     patterns = schema.get("patternProperties")
     if isinstance(patterns, Mapping):
-        return any(_search(pattern, name) for pattern in patterns)
+        return any(pattern_accepts(pattern, name) for pattern in patterns)
     return False
 
 

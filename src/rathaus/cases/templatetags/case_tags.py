@@ -34,7 +34,7 @@ def case_file_panel(context, application):
 @register.inclusion_tag("cases/_request_form.html", takes_context=True)
 def case_request_form(context, application):
     return {"application": application, "municipality": application.municipality, "form": DocumentRequestForm(),
-            "open": application.is_open and application.anonymised_at is None,
+            "open": application.takes_documents,
             "csrf_token": context.get("csrf_token")}
 
 
@@ -46,7 +46,7 @@ def case_citizen_panel(context, application, token=None):
 
     municipality = application.municipality
     # A closed case takes no more documents: neither requests nor the upload form are shown.
-    expects = application.is_open and application.anonymised_at is None
+    expects = application.takes_documents
     requests = (selectors.document_requests(municipality=municipality, application=application, open_only=True)
                 if expects else [])
     instance = instance_for(municipality=municipality, application=application) if expects else None
