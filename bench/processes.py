@@ -1,6 +1,6 @@
 """Benchmark: cases through the full stack on PostgreSQL vs the engine in memory, in one run.
 
-Run: ``.venv/bin/python bench/processes.py [--cases 600] [--workers 4] [--tasks db|immediate] [--db-workers 4]
+Run: ``.venv/bin/python bench/processes.py [--cases 600] [--workers 4] [--tasks db|immediate] [--db-workers 2]
 [--database-url postgres://…/rathaus_bench_processes] [--profile PREFIX]``
 
 Settings are the production ones (``rathaus.config.settings.production``: DEBUG off, documents on
@@ -383,8 +383,9 @@ def main() -> None:
     parser.add_argument("--tasks", choices=["db", "immediate"], default="db",
                         help="db (default, as in production): django-tasks-db and `rathaus worker` processes run the jobs; "
                              "immediate: each job runs in the submitting process right after commit")
-    parser.add_argument("--db-workers", type=int, default=2 * (os.cpu_count() or 1),
-                        help="`rathaus worker` processes with --tasks db (default: 2 per CPU, so their waits overlap)")
+    parser.add_argument("--db-workers", type=int, default=os.cpu_count() or 1,
+                        help="`rathaus worker` processes with --tasks db (default: 1 per CPU, as the README advises; "
+                             "2 per CPU did fewer cases/s and more CPU per case)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rathaus_bench_processes"))
     parser.add_argument("--profile", metavar="PREFIX", help="write cProfile data of each worker's timed part to PREFIX.<pid>")
     args = parser.parse_args()
