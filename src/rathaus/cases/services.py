@@ -5,6 +5,7 @@ only after the commit."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -13,14 +14,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rathaus.applications.models import Application
 from rathaus.core.audit import audit_record
-from rathaus.core.sql import insert_one, update_one
+from rathaus.core.sql import insert_one, prepared_cursor, update_one
 
 from . import selectors
 from .files import discard_files_on_error, file_written, files_delete_after_commit
@@ -326,17 +327,34 @@ def document_request_cancel(*, request: DocumentRequest, actor, ip: str | None =
     return locked
 
 
+@functools.lru_cache(maxsize=8)
+def _withdraw_open_requests_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    table = quote(DocumentRequest._meta.db_table)
+    column = {name: quote(DocumentRequest._meta.get_field(name).column)
+              for name in ("id", "application", "fulfilled_at", "cancelled_at")}
+    return (f"UPDATE {table} SET {column['cancelled_at']} = %s WHERE {column['application']} = %s "  # noqa: S608 - names from the model
+            f"AND {column['fulfilled_at']} IS NULL AND {column['cancelled_at']} IS NULL RETURNING {column['id']}")
+
+
 def document_requests_close(*, application: Application, actor, ip: str | None = None) -> None:
     """Withdraw every open request of an application that has just reached a final status.
 
     Call inside the status change's transaction, with the application locked. Each withdrawn
     request gets an audit entry.
     """
-    requests = list(DocumentRequest.objects.select_for_update().filter(
-        application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("pk"))
-    if not requests:
-        return
-    DocumentRequest.objects.filter(pk__in=[request.pk for request in requests]).update(cancelled_at=timezone.now())
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        # On every final status change, so one prepared statement (the ORM compiled a query here
+        # for each of them, though most cases have no open request): the UPDATE locks what it
+        # withdraws, and a request fulfilled meanwhile no longer matches.
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(_withdraw_open_requests_sql(connection.alias), [now, application.pk])
+            requests = [DocumentRequest(pk=pk, application=application) for pk in sorted(row[0] for row in cursor.fetchall())]
+    else:
+        requests = list(DocumentRequest.objects.select_for_update().filter(
+            application=application, fulfilled_at__isnull=True, cancelled_at__isnull=True).order_by("pk"))
+        DocumentRequest.objects.filter(pk__in=[request.pk for request in requests]).update(cancelled_at=now)
     for request in requests:
         audit_record(action="case.request_cancelled", municipality=application.municipality, actor=actor, obj=request,
                      summary=f"{application.reference}: Antrag abgeschlossen ({application.status})", ip_address=ip,
