@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -350,6 +351,119 @@ def _iter_arg(values: Any, fn: str) -> Iterable[Any]:
     raise ExpressionError(f"{fn}() erwartet eine Liste", f"{fn}() expects a list")
 
 
+# FEEL's comparisons (DMN 1.3, 10.3.2.2): the translations of feel.py call these, so a FEEL
+# expression compares as FEEL does wherever it runs (conditions, Zeebe scripts, decision cells).
+
+
+def feel_comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
+    """Bring two values to a comparable pair, or None if FEEL would say "null"."""
+    if left is None or right is None:
+        return None
+    if isinstance(left, bool) or isinstance(right, bool):
+        return (left, right) if isinstance(left, bool) and isinstance(right, bool) else None
+    numbers = (int, float, Decimal)
+    if isinstance(left, numbers) and isinstance(right, numbers):
+        if isinstance(left, Decimal) != isinstance(right, Decimal):
+            return (float(left), float(right))
+        return (left, right)
+    if isinstance(left, date) or isinstance(right, date):
+        try:
+            left, right = _as_date_like(left, right), _as_date_like(right, left)
+        except (ValueError, TypeError):
+            return None
+        if isinstance(left, datetime) != isinstance(right, datetime):
+            return None
+        if isinstance(left, datetime) and (left.tzinfo is None) != (right.tzinfo is None):
+            return None
+        return (left, right)
+    if isinstance(left, str) and isinstance(right, str):
+        return (left, right)
+    if type(left) is type(right):
+        return (left, right)
+    return None
+
+
+def _as_date_like(value: Any, other: Any) -> Any:
+    # Form data holds dates as ISO texts; FEEL compares them with date() values as dates.
+    if isinstance(value, str):
+        if isinstance(other, datetime):
+            return datetime.fromisoformat(value)
+        if isinstance(other, date):
+            return date.fromisoformat(value) if len(value) <= 10 else datetime.fromisoformat(value).date()
+    return value
+
+
+def feel_compare(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool:
+    """``left op right`` with FEEL's "no match instead of error" semantics."""
+    pair = feel_comparable(left, right)
+    if pair is None:
+        return False
+    try:
+        return bool(op(pair[0], pair[1]))
+    except TypeError:
+        return False
+
+
+def feel_equal(left: Any, right: Any) -> bool:
+    """FEEL equality: ``null = null``; no coercion between booleans and numbers."""
+    if left is None or right is None:
+        return left is None and right is None
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(feel_equal(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(feel_equal(left[k], right[k]) for k in left)
+    return feel_compare(left, operator.eq, right)
+
+
+_FEEL_ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
+                                                       ">=": operator.ge}
+
+
+def _fn_feel_cmp(left: Any, op: Any, right: Any) -> bool | None:
+    """``feel_cmp(a, "<", b)``: FEEL's comparison; None (FEEL's null) where FEEL cannot compare."""
+    if op == "=":
+        return feel_equal(left, right)
+    if op == "!=":
+        return not feel_equal(left, right)
+    order = _FEEL_ORDER.get(op) if isinstance(op, str) else None
+    if order is None:
+        raise ExpressionError(f"feel_cmp(): unbekannter Vergleich «{op}»", f"feel_cmp(): unknown comparison «{op}»")
+    pair = feel_comparable(left, right)
+    if pair is None:
+        return None
+    try:
+        return bool(order(pair[0], pair[1]))
+    except TypeError:
+        return None
+
+
+def _fn_feel_get(value: Any, name: Any) -> Any:
+    """FEEL's path ``value.name``: a key of a context (dict), a part of a date; null where there is none."""
+    if isinstance(value, dict):
+        return value.get(name)
+    allowed: frozenset[str] = frozenset()
+    if isinstance(value, datetime):
+        allowed = _DATETIME_ATTRS
+    elif isinstance(value, date):
+        allowed = _DATE_ATTRS
+    elif isinstance(value, timedelta):
+        allowed = _TIMEDELTA_ATTRS
+    return getattr(value, name) if isinstance(name, str) and name in allowed else None
+
+
+def _fn_feel_not(value: Any) -> bool | None:
+    """FEEL's ``not(x)``: the negation of a boolean, null for anything else."""
+    return (not value) if isinstance(value, bool) else None
+
+
+def _fn_feel_between(value: Any, low: Any, high: Any) -> bool | None:
+    """FEEL's ``value between low and high`` (both ends included; null where either test is null)."""
+    results = (_fn_feel_cmp(low, "<=", value), _fn_feel_cmp(value, "<=", high))
+    if False in results:
+        return False
+    return None if None in results else True
+
+
 #: Functions that every expression may call (besides ``today()`` and ``now()``).
 _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": _fn_len,
@@ -375,6 +489,10 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "years_between": _fn_years_between,
     "add_days": _fn_add_days,
     "add_months": _fn_add_months,
+    "feel_cmp": _fn_feel_cmp,
+    "feel_not": _fn_feel_not,
+    "feel_between": _fn_feel_between,
+    "feel_get": _fn_feel_get,
 }
 _CLOCK_FUNCTIONS = frozenset({"today", "now"})
 FUNCTION_NAMES: frozenset[str] = frozenset(_PURE_FUNCTIONS) | _CLOCK_FUNCTIONS

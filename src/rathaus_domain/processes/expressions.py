@@ -51,7 +51,9 @@ class ProcessExpression:
     compiled: CompiledExpression
 
     def evaluate(self, context: Mapping[str, Any] | None = None, *, now: datetime | None = None) -> Any:
-        """Evaluate against the task data."""
+        """Evaluate against the task data (in FEEL a name the data lacks is null)."""
+        if self.dialect == "feel":
+            context = feel.with_nulls(self.compiled, context)
         return self.compiled.evaluate(context, now=now)
 
 

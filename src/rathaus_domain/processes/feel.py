@@ -11,9 +11,11 @@ Two entry points:
   ``< 5``, ``>= date("2026-01-01")``, intervals ``[1..10]``, ``(0..5]``, ``]0..5[``, lists
   ``"a","b"``, ``not("a","b")``, ``null``, literals, and expressions with ``?`` (the input value).
 
-Comparisons follow FEEL rather than Python: comparing with ``null`` or values of different
-types is simply "no match" (never an exception), ``true`` is not ``1``, and an ISO date text
-compares with a date.
+Comparisons follow FEEL rather than Python, in cells and in expressions alike (a Zeebe
+condition, an output entry, an ``if … then … else``): comparing with ``null`` or values of
+different types gives ``null`` (no match, a condition that does not hold; never an exception),
+``true`` is not ``1``, an ISO date text compares with a date, and ``not(null)`` is ``null``.
+The translation calls the evaluator's ``feel_cmp``, ``feel_between`` and ``feel_not``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, NoReturn
 
 from . import evaluator
-from .evaluator import CompiledExpression, ExpressionError
+from .evaluator import CompiledExpression, ExpressionError, feel_compare, feel_equal
 
 __all__ = [
     "CELL_INPUT",
@@ -156,7 +157,7 @@ _KEYWORDS = frozenset(
     }
 )
 _UNSUPPORTED_KEYWORDS = frozenset({"for", "some", "every", "function", "satisfies", "instance"})
-_COMPARISONS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})  # translated to feel_cmp (see evaluator)
 
 # FEEL function name → (evaluator template). ``{0}``, ``{1}`` are the translated arguments.
 _FUNCTIONS: dict[str, tuple[int | None, str]] = {
@@ -182,7 +183,7 @@ _FUNCTIONS: dict[str, tuple[int | None, str]] = {
     "contains": (2, "(({1}) in ({0}))"),
     "starts with": (2, "({0}).startswith({1})"),
     "ends with": (2, "({0}).endswith({1})"),
-    "not": (1, "(not ({0}))"),
+    "not": (1, "feel_not({0})"),
     "is defined": (1, "(({0}) is not None)"),
     # Helpers of our evaluator, offered to FEEL under the same names.
     "days_between": (2, "days_between({0}, {1})"),
@@ -289,15 +290,15 @@ class _Parser:
     def comparison(self) -> str:
         left = self.additive()
         if self.current.kind == "op" and self.current.text in _COMPARISONS:
-            op = _COMPARISONS[self.advance().text]
+            op = self.advance().text
             right = self.additive()
-            return f"(({left}) {op} ({right}))"
+            return f"feel_cmp({left}, {op!r}, {right})"
         if self.is_name("between"):
             self.advance()
             low = self.additive()
             self.expect_name("and")
             high = self.additive()
-            return f"(({low}) <= ({left}) <= ({high}))"
+            return f"feel_between({left}, {low}, {high})"
         if self.is_name("in"):
             self.advance()
             if self.is_op("("):
@@ -348,7 +349,7 @@ class _Parser:
                 self.advance()
                 if self.current.kind != "name":
                     self.fail("Name nach «.» erwartet", "name expected after «.»")
-                result = f"({result}).{self._identifier(self.advance().text)}"
+                result = f"feel_get({result}, {self._identifier(self.advance().text)!r})"
             elif self.is_op("[") and not self.in_endpoint:
                 self.fail("Filter und Indizes […] werden nicht unterstützt", "filters and indexes […] are not supported")
             else:
@@ -462,13 +463,29 @@ class FeelExpression:
     compiled: CompiledExpression
 
     def evaluate(self, context: Mapping[str, Any] | None = None, *, now: datetime | None = None) -> Any:
-        """Evaluate against ``context``; raises :class:`~.evaluator.ExpressionError` on failure."""
+        """Evaluate against ``context``; raises :class:`~.evaluator.ExpressionError` on failure.
+
+        A name the context lacks is an error here (a decision table names the missing input);
+        process conditions treat it as null (see :func:`with_nulls`).
+        """
         return self.compiled.evaluate(context, now=now)
 
     @property
     def names(self) -> frozenset[str]:
         """Names the expression reads from the context."""
         return self.compiled.names
+
+
+def with_nulls(compiled: CompiledExpression, context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """`context` with FEEL's null for each name the expression reads and the context lacks.
+
+    In FEEL a variable nobody set (an optional form field left empty) is null, not an error:
+    process conditions and parameters written as ``=…`` evaluate so, as Camunda 8 does. Decision
+    tables do not: there a missing input is an error that names its column.
+    """
+    context = context or {}
+    missing = [name for name in compiled.names if name not in context]
+    return {**context, **dict.fromkeys(missing)} if missing else context
 
 
 def _translate(text: str) -> tuple[str, bool]:
@@ -495,65 +512,6 @@ def compile_expression(text: str) -> FeelExpression:
 
 # --------------------------------------------------------------------------------------------
 # Comparisons with FEEL semantics
-
-
-def _comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
-    """Bring two values to a comparable pair, or None if FEEL would say "null"."""
-    if left is None or right is None:
-        return None
-    if isinstance(left, bool) or isinstance(right, bool):
-        return (left, right) if isinstance(left, bool) and isinstance(right, bool) else None
-    numbers = (int, float, Decimal)
-    if isinstance(left, numbers) and isinstance(right, numbers):
-        if isinstance(left, Decimal) != isinstance(right, Decimal):
-            return (float(left), float(right))
-        return (left, right)
-    if isinstance(left, date) or isinstance(right, date):
-        try:
-            left, right = _as_date_like(left, right), _as_date_like(right, left)
-        except (ValueError, TypeError):
-            return None
-        if isinstance(left, datetime) != isinstance(right, datetime):
-            return None
-        if isinstance(left, datetime) and (left.tzinfo is None) != (right.tzinfo is None):
-            return None
-        return (left, right)
-    if isinstance(left, str) and isinstance(right, str):
-        return (left, right)
-    if type(left) is type(right):
-        return (left, right)
-    return None
-
-
-def _as_date_like(value: Any, other: Any) -> Any:
-    if isinstance(value, str):
-        if isinstance(other, datetime):
-            return datetime.fromisoformat(value)
-        if isinstance(other, date):
-            return date.fromisoformat(value) if len(value) <= 10 else datetime.fromisoformat(value).date()
-    return value
-
-
-def feel_compare(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool:
-    """``left op right`` with FEEL's "no match instead of error" semantics."""
-    pair = _comparable(left, right)
-    if pair is None:
-        return False
-    try:
-        return bool(op(pair[0], pair[1]))
-    except TypeError:
-        return False
-
-
-def feel_equal(left: Any, right: Any) -> bool:
-    """FEEL equality: ``null = null``; no coercion between booleans and numbers."""
-    if left is None or right is None:
-        return left is None and right is None
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(feel_equal(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(feel_equal(left[k], right[k]) for k in left)
-    return feel_compare(left, operator.eq, right)
 
 
 # --------------------------------------------------------------------------------------------

@@ -521,6 +521,25 @@ def test_runtime_expression_errors_name_the_element() -> None:
     assert "Betrag hoch?" in info.value.message_de
 
 
+def test_a_feel_condition_on_a_missing_value_does_not_hold_instead_of_failing_the_case() -> None:
+    # Camunda 8 (Zeebe) conditions are FEEL: an optional field left empty is null, and
+    # "null > 100" is null, so the gateway takes its default flow.
+    body = """
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="gw"/>
+    <bpmn:exclusiveGateway id="gw" default="f3"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="high"><bpmn:conditionExpression>=amount &gt; 100</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="low"/>
+    <bpmn:endEvent id="high"/><bpmn:endEvent id="low"/>
+    """
+    model = ProcessModel.from_files([bpmn(body)])
+    for data, end in [({"amount": None}, "low"), ({}, "low"), ({"amount": 150}, "high"), ({"amount": 50}, "low")]:
+        run = ProcessRun(model)
+        run.start(data, now=T0)
+        assert run.completed
+        assert end in run.completed_element_ids() and ({"high", "low"} - {end}).isdisjoint(run.completed_element_ids())
+
+
 def test_endless_automatic_loop_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_module, "MAX_AUTOMATIC_STEPS", 150)
     body = """

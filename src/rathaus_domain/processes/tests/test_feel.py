@@ -155,9 +155,43 @@ def test_invalid_cells_fail_when_compiled(cell: str) -> None:
 
 def test_feel_never_reaches_python_eval() -> None:
     translated = compile_expression('if a = 1 then "x" else "y"').python
-    assert "==" in translated
+    assert "feel_cmp(a, '=', 1)" in translated
     # The translation is checked by the safe evaluator like any other expression.
     assert compile_expression("a").compiled.names == frozenset({"a"})
+
+
+@pytest.mark.parametrize(
+    ("expression", "context", "expected"),
+    [
+        # null compares to nothing: FEEL's null, a condition that does not hold (Python raised TypeError)
+        ("amount > 100", {"amount": None}, None),
+        ("amount > 100 or urgent", {"amount": None, "urgent": True}, True),
+        ("not(amount > 100)", {"amount": None}, None),
+        ('if age >= 18 then "volljährig" else "minderjährig"', {"age": None}, "minderjährig"),
+        ("amount between 1 and 5", {"amount": None}, None),
+        ("amount between 1 and 5", {"amount": 0}, False),
+        ("amount between 1 and 5", {"amount": 5}, True),
+        # an ISO date text from a form compares with a date as a date
+        ('birth_date < date("2008-12-07")', {"birth_date": "2008-05-01"}, True),
+        ('birth_date >= date("2008-12-07")', {"birth_date": "2008-05-01"}, False),
+        # values of different types: null, not an error; true is not 1
+        ('amount < "5"', {"amount": 3}, None),
+        ("flag = 1", {"flag": True}, False),
+        ("flag = true", {"flag": True}, True),
+        ("missing = null", {"missing": None}, True),
+        ("missing != 1", {"missing": None}, True),
+        ("not(flag)", {"flag": "ja"}, None),
+    ],
+)
+def test_comparisons_in_expressions_follow_feel_not_python(expression: str, context: dict[str, Any], expected: Any) -> None:
+    assert compile_expression(expression).evaluate(context) == expected
+
+
+@given(st.integers(-100, 100), st.integers(-100, 100), st.sampled_from(["<", "<=", ">", ">=", "=", "!="]))
+def test_feel_comparisons_of_numbers_agree_with_python(left: int, right: int, op: str) -> None:
+    python = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right, "=": left == right,
+              "!=": left != right}[op]
+    assert compile_expression(f"a {op} b").evaluate({"a": left, "b": right}) is python
 
 
 @given(st.integers(-100, 100), st.integers(-100, 100), st.integers(-100, 100), st.booleans(), st.booleans())
