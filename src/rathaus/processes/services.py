@@ -179,9 +179,9 @@ def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
         description = steps.describe(details["step"]) if details.get("step") in steps else details.get("step")
         return f"Automatischer Schritt: {name or description}.", False, details
     if event.kind == "decision":
-        rules = [r.get("annotation") or r.get("rule_id") for r in details.get("matched_rules", [])]
+        rules = [_rule_in_words(rule) for rule in details.get("matched_rules", [])]
         outputs = details.get("output")
-        why = "; ".join(str(r) for r in rules if r) or "keine Regel traf zu"
+        why = "; ".join(rules) or "keine Regel traf zu"
         return f"Automatische Entscheidung „{details.get('decision_name') or name}“: {why}.", True, {
             "inputs": details.get("inputs_used"), "matched_rules": details.get("matched_rules"), "output": outputs,
             "decision_id": details.get("decision_id")}
@@ -196,6 +196,20 @@ def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
     if event.kind == "process_completed":
         return "Das Verfahren ist abgeschlossen.", False, details
     return f"{event.kind}: {name}", False, details
+
+
+def _rule_in_words(rule: dict[str, Any]) -> str:
+    """A matched rule as the citizen reads it: its annotation, else its number and what it tested.
+
+    A rule id (``DecisionRule_0x7f3k``) tells a citizen nothing; the column labels and the
+    rule's conditions do (``Regel 2 (Rasse: "pitbull","staffordshire"; Weitere Hunde: > 0)``).
+    """
+    if rule.get("annotation"):
+        return str(rule["annotation"])
+    tests = [f"{label}: {condition}" for label, condition in (rule.get("conditions") or {}).items()
+             if str(condition).strip() not in ("", "-")]
+    number = f"Regel {rule['index']}" if rule.get("index") else str(rule.get("rule_id") or "Regel")
+    return f"{number} ({'; '.join(tests)})" if tests else f"{number} (gilt immer)"
 
 
 def _role_for(groups: Iterable[str], lane: str | None) -> str:

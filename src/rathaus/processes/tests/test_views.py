@@ -219,3 +219,21 @@ def test_task_form_fields_keep_their_order_after_storage(staff_client, town, exe
     assert list(task.form_schema["properties"]["decision"]["properties"]) == ["outcome", "note"]
     page = staff_client.get(_url("task_detail", town, pk=task.pk)).content.decode()
     assert page.index('name="decision.outcome"') < page.index('name="decision.note"')
+
+
+def test_a_rule_without_annotation_is_explained_by_its_number_and_tests_not_its_id():
+    from datetime import UTC, datetime
+
+    from rathaus.processes.services import _event_line
+    from rathaus_domain.processes.dmn import decide, load_dmn
+    from rathaus_domain.processes.engine import ProcessEvent
+    from rathaus_domain.processes.tests.support import fixture_bytes
+
+    table = load_dmn(fixture_bytes("hit_policies.dmn"), file="hit_policies.dmn")  # rules without annotations
+    result = decide(table, "unique", {"amount": 7})
+    event = ProcessEvent(kind="decision", at=datetime(2026, 12, 7, tzinfo=UTC), element_id="decide", element_name="Größe",
+                         task_id=None, details=result.to_dict())
+    text, public, _data = _event_line(event, model=None)
+    assert public
+    assert text == "Automatische Entscheidung „Unique (default)“: Regel 1 (Betrag: < 10)."
+    assert "unique_rule1" not in text
