@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html import unescape
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.urls import NoReverseMatch, resolve, reverse
 
-from rathaus.core.tests.crawl import crawl, site_routes, start_urls
+from rathaus.core.tests.crawl import crawl, site_routes, staff_perm, start_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +136,87 @@ def test_every_page_has_a_help_text_of_its_own_in_german_and_english(pages):
         if not english or english == german:
             untranslated.append((template, german))
     assert not untranslated, untranslated
+
+
+# Pages that list records: each links its list as CSV and as JSON (with the page's filters) whenever
+# it shows records (a table; the directory lists its offers without one). A page with a table must be
+# named here or in NOT_LISTS, so a new list page cannot go without exports.
+LISTS = {
+    "applications:inbox", "applications:staff_detail",  # the case file's documents
+    "processes:tasks_mine", "processes:tasks_team", "processes:tasks_overdue", "processes:definitions",
+    "dataprotection:list",
+    "integration:tokens", "integration:subscriptions", "integration:deliveries", "integration:case_deliveries",
+    "exchanges:directory",
+    "exchanges:staff_providers", "exchanges:staff_offers", "exchanges:staff_categories", "exchanges:staff_facilities",
+    "exchanges:staff_registrations", "exchanges:staff_rounds", "exchanges:staff_round", "exchanges:staff_programmes",
+    "exchanges:staff_programme",
+    "portal:my_applications",
+}
+TABLELESS_LISTS = {"exchanges:directory"}
+NOT_LISTS = {
+    "cases:retention": "a settings form: retention days per document kind",
+    "exchanges:daycare_index": "the published allocation rules, explained to parents",
+    "exchanges:staff_rules": "a form that edits the allocation rules",
+    "exchanges:staff_facility": "a form: places per group and month of one facility",
+    "exchanges:holiday_registration": "one child's places and waiting-list positions",
+    "dataprotection:detail": "one erasure request: the applications held about the person",
+    "accounts:my_data": "the person's own data; this page downloads all of it as JSON, PDF and ZIP",
+}
+# Lists that still lack exports (see the report of the branch that added this test): keep this
+# exact, so an export added later moves the page into LISTS.
+NO_EXPORT_YET = {
+    "exchanges:holiday_programme": "the public activities of a holiday programme",
+    "exchanges:provider_home": "a provider's own offers and activities",
+}
+EXPORT = {"csv": re.compile(r'href="([^"]*(?:export=csv|\.csv)(?:[?&][^"]*)?)"'),
+          "json": re.compile(r'href="([^"]*(?:export=json|\.json)(?:[?&][^"]*)?)"')}
+CONTENT_TYPE = {"csv": "text/csv", "json": "application/json"}
+
+
+def _in_urlconf(view: str, slug: str) -> bool:
+    try:
+        reverse(view, kwargs={"municipality": slug})
+    except NoReverseMatch as exc:
+        # Known, but it needs more arguments than the town (an object's id): it exists.
+        return "with keyword arguments" in str(exc)
+    return True
+
+
+def test_every_list_page_links_csv_and_json_exports_that_only_its_own_people_get(pages, world, other_town):
+    _assert_coverage(pages)
+    named = set(LISTS) | set(NOT_LISTS) | set(NO_EXPORT_YET)
+    stale = [view for view in named if not _in_urlconf(view, other_town.slug)]
+    assert not stale, stale  # a stale name would exempt nothing
+    every = [p for found in pages.values() for p in found]
+    unclassified = sorted({p.view for p in every if "<table" in p.html and p.view not in named})
+    assert not unclassified, unclassified
+    reached = {p.view for p in every}
+    assert not (set(LISTS) | set(NO_EXPORT_YET)) - reached, "list pages the crawl no longer reaches"
+
+    citizen = Client()
+    citizen.force_login(world["citizens"][other_town.slug])
+    problems = []
+    showing_records = [p for p in every if "<table" in p.html or p.view in TABLELESS_LISTS]
+    assert set(LISTS) <= {p.view for p in showing_records}, "list pages the crawl never saw with records"
+    for page in (p for p in showing_records if p.view in LISTS or p.view in NO_EXPORT_YET):
+        links = {fmt: [unescape(link) for link in pattern.findall(page.html)] for fmt, pattern in EXPORT.items()}
+        if page.view in NO_EXPORT_YET:
+            if all(links.values()):
+                problems.append((page.view, "has exports now: move it to LISTS"))
+            continue
+        for fmt, found in links.items():
+            if not found:
+                problems.append((page.view, f"no {fmt} export"))
+                continue
+            url = found[0] if found[0].startswith("/") else page.url + found[0]
+            response = page.client.get(url)
+            if response.status_code != 200 or not response["Content-Type"].startswith(CONTENT_TYPE[fmt]):
+                problems.append((page.view, url, response.status_code, response["Content-Type"]))
+            if staff_perm(resolve(urlsplit(url).path).func) is not None:
+                # Another town's staff and a citizen get nothing; an anonymous visitor is sent to the login.
+                for who, client, status in (("other town", world["ours"], 404), ("citizen", citizen, 404),
+                                            ("anonymous", Client(), 302)):
+                    denied = client.get(url)
+                    if denied.status_code != status:
+                        problems.append((page.view, url, who, denied.status_code))
+    assert not problems, "\n".join(map(str, sorted(set(problems))))
