@@ -225,7 +225,7 @@ def registration_for_parent(*, municipality, user, pk: int) -> ChildRegistration
 
 
 def registration_list(*, municipality, status: str = "", query: str = ""):
-    qs = (ChildRegistration.objects.for_municipality(municipality).select_related("parent")
+    qs = (ChildRegistration.objects.for_municipality(municipality).select_related("parent", "district", "sibling_facility")
           .prefetch_related("wishes__facility"))
     if status:
         qs = qs.filter(status=status)

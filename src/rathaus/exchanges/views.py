@@ -367,13 +367,15 @@ def _participants_response(request, activity, fmt: str):
         response = HttpResponse(participants_pdf(activity, placements), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
         return response
-    if fmt == "csv":
+    if fmt in ("csv", "json"):
         starts = activity.programme.starts_on
         rows = [{"child_first_name": p.registration.child_first_name, "child_last_name": p.registration.child_last_name,
                  "age": p.registration.age_on(starts), "birth_date": p.registration.birth_date.isoformat(),
                  "parent_name": p.registration.parent.get_full_name(), "parent_email": p.registration.parent.email,
                  "emergency_phone": p.registration.emergency_phone, "notes": p.registration.notes,
                  "moved_up": "ja" if p.via_move_up else "nein"} for p in placements]
+        if fmt == "json":
+            return exports.json_response(rows, f"{name}.json")
         return exports.csv_response(rows, ["child_first_name", "child_last_name", "age", "birth_date", "parent_name",
                                            "parent_email", "emergency_phone", "notes", "moved_up"], f"{name}.csv")
     raise Http404
@@ -573,6 +575,18 @@ def holiday_registration_withdraw(request, pk: int):
     return _back(request, "exchanges:holiday_registration", pk=registration.pk)
 
 
+def _download(request, name: str, rows, empty_header: str):
+    """The staff list as a download when `?export=csv|json` asks for it (None shows the page).
+
+    `rows` is called only for a download; it gets the page's queryset, so the file holds what the
+    page lists with its filters, from this municipality only.
+    """
+    fmt = request.GET.get("export")
+    if request.method != "GET" or fmt not in ("csv", "json"):
+        return None
+    return exports.list_export(rows(), fmt, f"{name}-{request.municipality.slug}", empty_header)
+
+
 # ============================================================================ staff: overview and moderation
 
 
@@ -590,9 +604,12 @@ def staff_dashboard(request):
 def staff_providers(request):
     status = request.GET.get("status", ProviderStatus.REQUESTED)
     status = status if status in ProviderStatus.values or status == "" else ProviderStatus.REQUESTED
+    providers = selectors.provider_list(municipality=request.municipality, status=status)
+    if download := _download(request, "anbieter", lambda: exports.provider_rows(providers), "id"):
+        return download
     return render(request, "exchanges/staff/providers.html", {
-        "providers": selectors.provider_list(municipality=request.municipality, status=status),
-        "status": status, "statuses": ProviderStatus.choices,
+        "providers": providers, "status": status, "statuses": ProviderStatus.choices,
+        "query": urlencode({"status": status}),
     })
 
 
@@ -632,9 +649,11 @@ def staff_provider(request, pk: int):
 def staff_offers(request):
     status = request.GET.get("status", ModerationStatus.SUBMITTED)
     status = status if status in ModerationStatus.values or status == "" else ModerationStatus.SUBMITTED
+    offers = selectors.offer_moderation_queue(municipality=request.municipality, status=status)
+    if download := _download(request, "angebote-pruefung", lambda: exports.moderation_rows(offers), "id"):
+        return download
     return render(request, "exchanges/staff/offers.html", {
-        "offers": selectors.offer_moderation_queue(municipality=request.municipality, status=status),
-        "status": status, "statuses": ModerationStatus.choices,
+        "offers": offers, "status": status, "statuses": ModerationStatus.choices, "query": urlencode({"status": status}),
     })
 
 
@@ -662,6 +681,9 @@ def staff_offer(request, pk: int):
 
 @staff_view(Perm.MANAGE_EXCHANGES)
 def staff_categories(request):
+    if download := _download(request, "kategorien",
+                             lambda: exports.category_rows(selectors.category_list(municipality=request.municipality)), "slug"):
+        return download
     form = CategoryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -682,6 +704,9 @@ def staff_categories(request):
 @staff_view(Perm.MANAGE_EXCHANGES)
 def staff_facilities(request):
     municipality = request.municipality
+    if download := _download(request, "kita-plaetze", lambda: exports.facility_rows(
+            selectors.facility_list(municipality=municipality, active_only=False)), "facility"):
+        return download
     settings_form = SettingsForm(instance=selectors.exchange_settings_get(municipality=municipality))
     district_form = DistrictForm()
     if request.method == "POST":
@@ -800,6 +825,8 @@ def staff_registrations(request):
     status = request.GET.get("status", "")
     status = status if status in RegistrationStatus.values else ""
     qs = selectors.registration_list(municipality=request.municipality, status=status, query=request.GET.get("q", "")[:50])
+    if download := _download(request, "kita-anmeldungen", lambda: exports.registration_rows(qs), "reference"):
+        return download
     page = Paginator(qs, 50).get_page(request.GET.get("seite"))
     query = request.GET.copy()
     query.pop("seite", None)
@@ -814,6 +841,9 @@ def staff_registrations(request):
 @staff_view(Perm.MANAGE_EXCHANGES)
 def staff_rounds(request):
     municipality = request.municipality
+    if download := _download(request, "kita-runden",
+                             lambda: exports.round_rows(selectors.round_list(municipality=municipality)), "number"):
+        return download
     exchange_settings = selectors.exchange_settings_get(municipality=municipality)
     has_completed = selectors.round_list(municipality=municipality).filter(status="completed").exists()
     form = RoundForm(request.POST or None, initial={
@@ -913,6 +943,9 @@ def staff_round_export(request, pk: int, fmt: str):
 
 @staff_view(Perm.MANAGE_EXCHANGES)
 def staff_programmes(request):
+    if download := _download(request, "ferienprogramme", lambda: exports.programme_rows(
+            selectors.programme_list(municipality=request.municipality, public=False)), "id"):
+        return download
     form = ProgrammeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -932,6 +965,9 @@ def staff_programmes(request):
 def staff_programme(request, pk: int):
     municipality = request.municipality
     programme = selectors.programme_get(municipality=municipality, pk=pk)
+    if download := _download(request, f"ferienprogramm-{programme.pk}-aktivitaeten", lambda: exports.activity_rows(
+            selectors.activities_for_staff(municipality=municipality, programme=programme)), "id"):
+        return download
     form = ProgrammeForm(instance=programme)
     if request.method == "POST":
         action = request.POST.get("action")

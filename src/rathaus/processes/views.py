@@ -142,6 +142,12 @@ def definitions(request):
     """Upload a model (checked like `rathaus check-process`), publish or retire versions."""
     problems: list[dict] = []
     status = 200
+    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
+        rows = [{"service": d.service.name, "name": d.name, "process_id": d.process_id, "version": d.version,
+                 "state": d.state, "digest": d.digest, "created_at": local_time(d.created_at),
+                 "published_at": local_time(d.published_at)}
+                for d in selectors.definition_list(municipality=request.municipality)]
+        return list_export(rows, request.GET["export"], f"prozessmodelle-{request.municipality.slug}", "version")
     if request.method == "POST":
         if request.POST.get("action") == "upload":
             service = get_object_or_404(Service.objects.for_municipality(request.municipality),
