@@ -62,10 +62,10 @@ class RegisterForm(forms.Form):
     password = forms.CharField(label=_("Passwort"), strip=False, help_text=_("Mindestens 10 Zeichen, nicht nur Ziffern."),
                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
-    email_taken = _("Für diese E-Mail-Adresse gibt es schon ein Konto. Melden Sie sich an oder setzen Sie Ihr Passwort zurück.")
-
     #: The account not yet verified that already has the address: registering again sends a fresh link.
     pending_user: User | None = None
+    #: Any other account with the address: its owner is told by e-mail, the page answers as for a new one.
+    existing_user: User | None = None
 
     def clean_email(self):
         email = self.cleaned_data["email"].lower()
@@ -73,7 +73,7 @@ class RegisterForm(forms.Form):
         if user is not None and not user.email_verified and user.is_active and not user.memberships.exists():
             self.pending_user = user
         elif user is not None:
-            raise forms.ValidationError(self.email_taken, code="taken")
+            self.existing_user = user
         return email
 
     def clean(self):

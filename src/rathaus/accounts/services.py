@@ -78,6 +78,25 @@ def user_verification_resend(*, user: User, site_url: str, ip: str | None = None
         reset=site_url.rstrip("/") + reverse("accounts:password_reset"))
 
 
+def user_registration_attempted(*, user: User, site_url: str, ip: str | None = None) -> None:
+    """Tell the owner of a verified account that someone registered with her address.
+
+    The registration page answers as it does for a new account (no one learns there whether an
+    address has an account); this e-mail tells its owner, with the ways back in.
+    """
+    with transaction.atomic():
+        audit_record(action="account.registration_attempted", actor=user, obj=user, ip_address=ip)
+    base = site_url.rstrip("/")
+    text = _("Guten Tag %(name)s,\n\njemand – vielleicht Sie – wollte mit dieser E-Mail-Adresse ein neues Konto anlegen. "
+             "Sie haben bereits ein Konto; es bleibt unverändert.\n\n"
+             "Anmelden: %(login)s\nPasswort vergessen? Hier legen Sie ein neues fest: %(reset)s\n\n"
+             "Wenn Sie das nicht waren, ignorieren Sie diese Nachricht.") % {
+        "name": user.get_full_name() or user.email, "login": base + reverse("accounts:login"),
+        "reset": base + reverse("accounts:password_reset")}
+    subject, email = _("Sie haben bereits ein Konto"), user.email
+    transaction.on_commit(lambda: send_mail(subject, text, None, [email]))
+
+
 def user_password_reset(*, user: User, password: str, ip: str | None = None) -> User:
     """Set the password chosen through a reset link; the link reached her mailbox, so the address is verified too."""
     with transaction.atomic():

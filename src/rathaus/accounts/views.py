@@ -149,18 +149,22 @@ def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         site_url, ip = request.build_absolute_uri("/"), client_ip(request)
-        if form.pending_user is not None:
-            # Registered before, never verified: a fresh link, with the same answer as a new account
-            # (no one learns whether the address has an account). A few per address and hour only.
+        done = render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
+        # An address that has an account gets the same answer as a new one: nobody learns from this
+        # page whether it has an account; its owner learns it by e-mail. A few mails per address and hour.
+        existing = form.pending_user or form.existing_user
+        if existing is not None:
             if not is_ratelimited(request, group="accounts.resend-verification", key=_email_key, rate="3/h", increment=True):
-                services.user_verification_resend(user=form.pending_user, site_url=site_url, ip=ip)
-            return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
+                if form.pending_user is not None:  # registered before, never verified: a fresh link
+                    services.user_verification_resend(user=existing, site_url=site_url, ip=ip)
+                elif existing.is_active:
+                    services.user_registration_attempted(user=existing, site_url=site_url, ip=ip)
+            return done
         try:
             services.user_register(**form.cleaned_data, site_url=site_url, ip=ip)
         except services.EmailTaken:
-            form.add_error("email", form.email_taken)
-        else:
-            return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"]})
+            pass  # the other registration, a moment earlier, sent its owner the link
+        return done
     return render(request, "accounts/register.html", {"form": form})
 
 
