@@ -22,6 +22,9 @@ counting, ``callgrind_control`` switches counting on for the timed cases only.
   state serialized after each case in both (the full stack keeps no state of a completed run, so
   it does not serialize it).
 
+After set-up each phase freezes what its process holds (``gc.freeze()``, as ``rathaus serve`` and
+``rathaus worker`` do after their first request or job; see rathaus/core/heap.py).
+
 Prints million instructions per case for each and the ratios.
 """
 
@@ -94,6 +97,9 @@ def _child(phase: str, args) -> None:
         else:
             share = [900_000 + i for i in range(processes.WARMUP)] + list(range(args.cases))
             timed, clean_up = (processes._our_engine if phase == "ours" else processes._plain_spiff)(share), (lambda: None)
+        from rathaus.core.heap import freeze_long_lived
+
+        freeze_long_lived()  # as `rathaus serve` and `rathaus worker` do after their first request or job
         print("READY", flush=True)
         sys.stdin.readline()
         timed()

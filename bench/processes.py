@@ -35,6 +35,9 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
   cannot evaluate our table (see the printed reason), so the decision's output is supplied the
   same way.
 
+Every phase's processes freeze what they hold after their warm-up (``gc.freeze()``, as ``rathaus
+serve`` and ``rathaus worker`` do after their first request or job, see rathaus/core/heap.py).
+
 Prints cases/s for each, CPU milliseconds per case of the benchmark's own processes (PostgreSQL's
 CPU is not included) and, for the two database phases, of the whole machine while they ran
 (PostgreSQL included: at 200 cases/s on 2 cores a case may cost 10 ms of it; in the process-only
@@ -152,8 +155,13 @@ def _child(run):
     def child(share, barrier, queue, *args):
         import traceback
 
+        from rathaus.core.heap import freeze_long_lived
+
         try:
             prepare = run(share, *args)
+            # As `rathaus serve` and `rathaus worker` do once their first request or job has loaded
+            # what they keep: the collector leaves it alone (rathaus/core/heap.py). Every phase alike.
+            freeze_long_lived()
             barrier.wait()
             cpu = _cpu()
             extra = prepare()

@@ -3,4 +3,8 @@ from django.core.wsgi import get_wsgi_application
 from rathaus.config.envfile import choose_settings
 
 choose_settings()
-application = get_wsgi_application()
+
+from rathaus.core.heap import FreezeAfterFirstRequest  # noqa: E402 - after the settings are chosen
+
+# The collector leaves what the process keeps alone once its first request has loaded it (see core/heap.py).
+application = FreezeAfterFirstRequest(get_wsgi_application())

@@ -24,6 +24,7 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker as LibraryWorker
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from .heap import freeze_long_lived
 from .sql import instance_from_row, prepared_cursor, select_columns
 
 logger = logging.getLogger("django_tasks_db")
@@ -61,6 +62,16 @@ def _literal(value: str) -> str:
 
 class Worker(LibraryWorker):
     """``db_worker``'s worker; on PostgreSQL it claims jobs with one statement (see the module)."""
+
+    _frozen = False
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        super().run_task(db_task_result)
+        if not self._frozen:
+            # What the first job loaded (process models, fonts, templates) stays for the process's
+            # life: the collector leaves it alone from now on (see core/heap.py).
+            self._frozen = True
+            freeze_long_lived()
 
     def claim_next(self) -> DBTaskResult | None:
         """The next ready job of this worker's backend and queues, marked running by this worker; None if none."""
