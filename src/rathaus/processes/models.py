@@ -63,9 +63,11 @@ class InstanceStatus(models.TextChoices):
 class ProcessInstance(TenantModel):
     """The process of one application; its engine state is saved in the same transaction as its effects."""
 
-    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="process_instances")
+    # Indexed by the unique constraint below (an index of the foreign key would be a second copy).
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="process_instances",
+                                    db_index=False)
     definition = models.ForeignKey(ProcessDefinition, on_delete=models.PROTECT, related_name="instances")
-    status = models.CharField(max_length=10, choices=InstanceStatus.choices, default=InstanceStatus.RUNNING, db_index=True)
+    status = models.CharField(max_length=10, choices=InstanceStatus.choices, default=InstanceStatus.RUNNING)
     state = models.TextField(blank=True)
     current_elements = models.JSONField(default=list, blank=True)
     completed_elements = models.JSONField(default=list, blank=True)
@@ -77,6 +79,8 @@ class ProcessInstance(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["application"], name="one_process_per_application")]
+        # A plain index: db_index on a CharField adds a second one for LIKE, which nothing uses.
+        indexes = [models.Index(fields=["status"], name="processinstance_status_idx")]
         verbose_name = _("Prozessinstanz")
         verbose_name_plural = _("Prozessinstanzen")
 
@@ -153,7 +157,7 @@ class OutboxKind(models.TextChoices):
 class OutboxMessage(TenantModel):
     """A side effect to perform after commit; the idempotency key makes a repeated step a no-op."""
 
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)  # unique: see Meta (unique=True adds a LIKE index nothing uses)
     kind = models.CharField(max_length=8, choices=OutboxKind.choices)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -165,6 +169,7 @@ class OutboxMessage(TenantModel):
 
     class Meta:
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="outbox_idempotency_key_unique")]
         indexes = [models.Index(fields=["sent_at", "id"])]
 
     def __str__(self) -> str:
@@ -174,7 +179,9 @@ class OutboxMessage(TenantModel):
 class CaseEvent(TenantModel):
     """One line of the case timeline: an automatic step, a decision or a human action, in plain words."""
 
-    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="case_events")
+    # Indexed by (application, id) below, which serves every look-up by application.
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="case_events",
+                                    db_index=False)
     instance = models.ForeignKey(ProcessInstance, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=40)
     element_id = models.CharField(max_length=200, blank=True)
