@@ -109,6 +109,8 @@ __all__ = [
     "ServiceStepRegistry",
     "StepContext",
     "StepFailed",
+    "StepInfo",
+    "StepParam",
     "UnknownStep",
     "UserTaskInfo",
     "check_message",
@@ -223,11 +225,36 @@ ParamCheck = Callable[[Mapping[str, str]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
+class StepParam:
+    """A parameter a step reads from its service task (or a field it writes into the process data),
+    described for process designers."""
+
+    name: str
+    description: str
+    description_en: str = ""
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the step catalogue shows of a registered step (German texts, English where given)."""
+
+    name: str
+    description: str
+    description_en: str
+    params: tuple[StepParam, ...]
+    results: tuple[StepParam, ...]
+
+
+@dataclass(frozen=True)
 class _Step:
     name: str
     function: StepFunction
     description: str
     check_params: ParamCheck | None = None
+    description_en: str = ""
+    params: tuple[StepParam, ...] = ()
+    results: tuple[StepParam, ...] = ()
 
 
 class ServiceStepRegistry:
@@ -246,28 +273,38 @@ class ServiceStepRegistry:
         self._steps: dict[str, _Step] = {}
 
     def register(self, name: str, *, description: str = "", check_params: ParamCheck | None = None,
+                 description_en: str = "", params: Sequence[StepParam] = (), results: Sequence[StepParam] = (),
                  ) -> Callable[[_F], _F]:
         """Decorator that registers a step function under ``name``."""
 
         def decorator(function: _F) -> _F:
-            self.add(name, function, description=description, check_params=check_params)
+            self.add(name, function, description=description, check_params=check_params,
+                     description_en=description_en, params=params, results=results)
             return function
 
         return decorator
 
     def add(self, name: str, function: StepFunction, *, description: str = "",
-            check_params: ParamCheck | None = None) -> None:
+            check_params: ParamCheck | None = None, description_en: str = "", params: Sequence[StepParam] = (),
+            results: Sequence[StepParam] = ()) -> None:
         """Register ``function`` as step ``name``; names are unique.
 
         ``check_params`` checks the literal parameters a model gives the step (expressions are
         left out: their value is known only when the step runs), so a model uploaded with a
         wrong one is refused at once instead of failing when a case reaches the step.
+        ``description`` (German), ``params`` (what the service task may pass) and ``results``
+        (the fields the step writes into the process data) are what the step catalogue shows
+        designers; ``description_en`` is the English text for the English interface.
         """
         if not _STEP_NAME_RE.match(name):
             raise ValueError(f"invalid step name {name!r}")
         if name in self._steps:
             raise ValueError(f"step {name!r} is already registered")
-        self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip(), check_params)
+        names = [param.name for param in params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"step {name!r} describes a parameter twice")
+        self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip(), check_params,
+                                  description_en, tuple(params), tuple(results))
 
     def param_problems(self, name: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
         """What the step's own check finds wrong with these literal parameters (German, English)."""
@@ -286,6 +323,15 @@ class ServiceStepRegistry:
     def describe(self, name: str) -> str:
         """The description given at registration (or the function's docstring)."""
         return self._steps[name].description
+
+    def info(self, name: str) -> StepInfo:
+        """Name, descriptions and described parameters of step ``name`` (for the catalogue)."""
+        step = self._steps[name]
+        return StepInfo(step.name, step.description, step.description_en, step.params, step.results)
+
+    def catalogue(self) -> list[StepInfo]:
+        """Every registered step, sorted by name, as designers may use it."""
+        return [self.info(name) for name in self.names()]
 
     def run(self, name: str, ctx: StepContext) -> dict[str, Any]:
         """Run step ``name`` and return its data updates (a step may return None for none)."""
