@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from rathaus.integration.transport import http_url_ok
 from rathaus_domain.processes import dmn
-from rathaus_domain.processes.engine import StepContext
+from rathaus_domain.processes.engine import RESERVED_DATA_KEY, StepContext
 from rathaus_domain.processes.texts import render_text
 
 from ..registry import StepParam, current_case, register
@@ -218,7 +219,29 @@ def set_status(ctx: StepContext) -> dict[str, Any]:
     return {"status": status}
 
 
-@register("set_deadline", description="Frist in Arbeitstagen setzen",
+#: Most working days a deadline may lie ahead (about eight years); more is a typo, and the count goes day by day.
+MAX_WORKING_DAYS = 2000
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    problems = []
+    days = params.get("working_days", "").strip()
+    if days and not (days.isdigit() and int(days) <= MAX_WORKING_DAYS):
+        problems.append((f"Parameter «working_days»: «{days[:50]}» ist keine ganze Zahl von Arbeitstagen "
+                         f"(0 bis {MAX_WORKING_DAYS})",
+                         f"parameter «working_days»: «{days[:50]}» is not a whole number of working days "
+                         f"(0 to {MAX_WORKING_DAYS})"))
+    variable = params.get("variable", "").strip()
+    if variable and (not _FIELD_NAME.fullmatch(variable) or variable == RESERVED_DATA_KEY):
+        problems.append((f"Parameter «variable»: «{variable[:50]}» ist kein Feldname (Buchstaben, Ziffern, _; "
+                         "zuerst ein Buchstabe)",
+                         f"parameter «variable»: «{variable[:50]}» is not a field name (letters, digits, _; "
+                         "a letter first)"))
+    return problems
+
+
+@register("set_deadline", description="Frist in Arbeitstagen setzen", check_params=_deadline_params,
           description_en="Set a deadline in working days",
           params=[StepParam("working_days", "Arbeitstage (Montag bis Freitag) ab heute", "working days (Monday to "
                             "Friday) from today", default="10"),
@@ -231,6 +254,8 @@ def set_deadline(ctx: StepContext) -> dict[str, Any]:
     from rathaus.applications.services import add_working_days
 
     days = int(ctx.params.get("working_days") or 10)
+    if not 0 <= days <= MAX_WORKING_DAYS:  # from an expression: the check saw only literals
+        raise ValueError(f"working_days must be between 0 and {MAX_WORKING_DAYS}, not {days}")
     day = add_working_days(timezone.localdate(ctx.now), days)
     deadline = timezone.make_aware(datetime.combine(day, time(23, 59)))
     return {str(ctx.params.get("variable") or "deadline"): deadline.isoformat()}
