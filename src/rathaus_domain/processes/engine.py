@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -227,12 +227,17 @@ ParamCheck = Callable[[Mapping[str, str]], list[tuple[str, str]]]
 @dataclass(frozen=True)
 class StepParam:
     """A parameter a step reads from its service task (or a field it writes into the process data),
-    described for process designers."""
+    described for process designers.
+
+    ``decision``: the value names a DMN decision of the model; a literal (or the default) that is
+    not among the model's decisions is reported by the check, as for a business-rule task.
+    """
 
     name: str
     description: str
     description_en: str = ""
     default: str | None = None
+    decision: bool = False
 
 
 @dataclass(frozen=True)
@@ -306,12 +311,32 @@ class ServiceStepRegistry:
         self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip(), check_params,
                                   description_en, tuple(params), tuple(results))
 
-    def param_problems(self, name: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
-        """What the step's own check finds wrong with these literal parameters (German, English)."""
+    def param_problems(self, name: str, params: Mapping[str, str], *,
+                       decisions: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """What is wrong with a service task's parameters for this step (German, English).
+
+        Only literal values are checked (an expression's value is known when the step runs): by
+        the step's own check and, with ``decisions`` (the model's decision ids), a parameter
+        described as naming a decision must name one of them (its default when not given).
+        """
         step = self._steps.get(name)
-        if step is None or step.check_params is None:
+        if step is None:
             return []
-        return step.check_params(params)
+        problems: list[tuple[str, str]] = []
+        literal = {key: value for key, value in params.items() if not bpmnext.is_expression_param(value)}
+        for param in step.params:
+            if decisions is None or not param.decision or (param.name in params and param.name not in literal):
+                continue
+            value = (literal.get(param.name) or param.default or "").strip()
+            if value and value not in decisions:
+                known = ", ".join(sorted(decisions)) or "—"
+                problems.append((
+                    f"Parameter «{param.name}»: die Entscheidung «{value[:100]}» fehlt in den DMN-Dateien (vorhanden: {known})",
+                    f"parameter «{param.name}»: the decision «{value[:100]}» is missing from the DMN files (available: {known})",
+                ))
+        if step.check_params is not None:
+            problems.extend(step.check_params(literal))
+        return problems
 
     def __contains__(self, name: object) -> bool:
         return name in self._steps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rathaus.processes.demo import DEMO_DIR
 from rathaus.processes.services import process_check
 
 
@@ -34,3 +35,16 @@ def test_set_deadline_refuses_a_number_of_working_days_that_is_not_a_whole_numbe
     assert "«zehn» is not a whole number of working days" in problems[0]
     assert "«_due» is not a field name" in problems[1]
     assert len(_step_problems([("bad.bpmn", _model("set_deadline", {"working_days": "100000"}))])) == 1
+
+
+def test_compute_fee_must_name_a_decision_of_the_model():
+    bpmn = (DEMO_DIR / "street_space.bpmn").read_bytes()
+    dmn = ("street_fee.dmn", (DEMO_DIR / "street_fee.dmn").read_bytes())
+    assert _step_problems([("street.bpmn", bpmn), dmn]) == []
+    typo = bpmn.replace(b'name="decision">street_fee<', b'name="decision">street_fees<')
+    assert _step_problems([("street.bpmn", typo), dmn]) == [
+        "parameter «decision»: the decision «street_fees» is missing from the DMN files (available: street_fee)"]
+    # Without the parameter the step evaluates the decision «fee», which this model does not have either.
+    assert _step_problems([("fee.bpmn", _model("compute_fee", {})), dmn]) == [
+        "parameter «decision»: the decision «fee» is missing from the DMN files (available: street_fee)"]
+    assert _step_problems([("expr.bpmn", _model("compute_fee", {"decision": "=fee_table"})), dmn]) == []

@@ -28,7 +28,8 @@ def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = 
           params=[StepParam("decision", "Id der Entscheidung in den DMN-Dateien des Modells; ihre Ausgabe «fee» (oder "
                             "ihre einzige Ausgabe) ist die Gebühr. Weitere Parameter gehen als Eingaben in die Entscheidung.",
                             "id of the decision in the model's DMN files; its output «fee» (or its only output) is the "
-                            "fee. Further parameters are passed to the decision as inputs.", default="fee")],
+                            "fee. Further parameters are passed to the decision as inputs.", default="fee",
+                            decision=True)],
           results=[StepParam("fee", "die Gebühr", "the fee"),
                    StepParam("fee_reason", "die Anmerkungen der zutreffenden Regeln, mit «; » verbunden",
                              "the annotations of the matched rules, joined with «; »")])
