@@ -26,7 +26,7 @@ from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_export, local_time
-from rathaus.core.language import localized
+from rathaus.core.language import in_english, localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, render_step
@@ -38,6 +38,7 @@ from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
 
 from . import selectors, services
 from .models import DefinitionState
+from .steps.registry import step_catalogue
 
 PAGE_SIZE = 50
 TITLES = {"mine": gettext_lazy("Meine Aufgaben"), "team": gettext_lazy("Aufgaben im Team"),
@@ -182,7 +183,20 @@ def definitions(request):
     return render(request, "processes/definitions.html", {
         "definitions": selectors.definition_list(municipality=request.municipality),
         "services": service_choices(municipality=request.municipality), "problems": problems,
-        "states": DefinitionState}, status=status)
+        "states": DefinitionState, "steps": _step_rows()}, status=status)
+
+
+def _step_rows() -> list[dict]:
+    """The step catalogue in the page's language (a plugin without English texts shows its German ones)."""
+    english = in_english()
+
+    def text(item) -> str:
+        return (item.description_en or item.description) if english else item.description
+
+    return [{"name": step.name, "description": text(step),
+             "params": [{"name": p.name, "description": text(p), "default": p.default} for p in step.params],
+             "results": [{"name": r.name, "description": text(r)} for r in step.results]}
+            for step in step_catalogue()]
 
 
 # ---------------------------------------------------------------- events from outside the process

@@ -490,8 +490,8 @@ class _Checker:
             for de, en in template_problems(value):
                 self.error(node, f"Parameter «{name}»: {de}", f"parameter «{name}»: {en}", "unsafe-template")
         if self.param_problems is not None:
-            literal = {k: v for k, v in config.params.items() if not is_expression_param(v)}
-            for de, en in self.param_problems(config.step, literal):
+            # All of them: a parameter given as an expression is not missing (its default does not apply).
+            for de, en in self.param_problems(config.step, config.params):
                 self.error(node, de, en, "invalid-step-parameter")
 
     def check_scriptTask(self, node: etree._Element, nodes: object, outgoing: object) -> None:
@@ -623,7 +623,8 @@ def check_bpmn(
 
     ``decisions``: decision ids available (None: don't check references); ``steps``: registered
     step names (None: don't check); ``process_ids``: processes available to call activities;
-    ``forms``: known user-task form keys (None: don't check).
+    ``forms``: known user-task form keys (None: don't check); ``param_problems(step, params)``:
+    what is wrong with a service task's parameters (all of them, literals and expressions).
     """
     if local_name(root) != "definitions" or namespace(root) != BPMN_NS:
         return [

@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -109,6 +109,8 @@ __all__ = [
     "ServiceStepRegistry",
     "StepContext",
     "StepFailed",
+    "StepInfo",
+    "StepParam",
     "UnknownStep",
     "UserTaskInfo",
     "check_message",
@@ -223,11 +225,41 @@ ParamCheck = Callable[[Mapping[str, str]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
+class StepParam:
+    """A parameter a step reads from its service task (or a field it writes into the process data),
+    described for process designers.
+
+    ``decision``: the value names a DMN decision of the model; a literal (or the default) that is
+    not among the model's decisions is reported by the check, as for a business-rule task.
+    """
+
+    name: str
+    description: str
+    description_en: str = ""
+    default: str | None = None
+    decision: bool = False
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the step catalogue shows of a registered step (German texts, English where given)."""
+
+    name: str
+    description: str
+    description_en: str
+    params: tuple[StepParam, ...]
+    results: tuple[StepParam, ...]
+
+
+@dataclass(frozen=True)
 class _Step:
     name: str
     function: StepFunction
     description: str
     check_params: ParamCheck | None = None
+    description_en: str = ""
+    params: tuple[StepParam, ...] = ()
+    results: tuple[StepParam, ...] = ()
 
 
 class ServiceStepRegistry:
@@ -246,35 +278,65 @@ class ServiceStepRegistry:
         self._steps: dict[str, _Step] = {}
 
     def register(self, name: str, *, description: str = "", check_params: ParamCheck | None = None,
+                 description_en: str = "", params: Sequence[StepParam] = (), results: Sequence[StepParam] = (),
                  ) -> Callable[[_F], _F]:
         """Decorator that registers a step function under ``name``."""
 
         def decorator(function: _F) -> _F:
-            self.add(name, function, description=description, check_params=check_params)
+            self.add(name, function, description=description, check_params=check_params,
+                     description_en=description_en, params=params, results=results)
             return function
 
         return decorator
 
     def add(self, name: str, function: StepFunction, *, description: str = "",
-            check_params: ParamCheck | None = None) -> None:
+            check_params: ParamCheck | None = None, description_en: str = "", params: Sequence[StepParam] = (),
+            results: Sequence[StepParam] = ()) -> None:
         """Register ``function`` as step ``name``; names are unique.
 
         ``check_params`` checks the literal parameters a model gives the step (expressions are
         left out: their value is known only when the step runs), so a model uploaded with a
         wrong one is refused at once instead of failing when a case reaches the step.
+        ``description`` (German), ``params`` (what the service task may pass) and ``results``
+        (the fields the step writes into the process data) are what the step catalogue shows
+        designers; ``description_en`` is the English text for the English interface.
         """
         if not _STEP_NAME_RE.match(name):
             raise ValueError(f"invalid step name {name!r}")
         if name in self._steps:
             raise ValueError(f"step {name!r} is already registered")
-        self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip(), check_params)
+        names = [param.name for param in params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"step {name!r} describes a parameter twice")
+        self._steps[name] = _Step(name, function, description or (function.__doc__ or "").strip(), check_params,
+                                  description_en, tuple(params), tuple(results))
 
-    def param_problems(self, name: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
-        """What the step's own check finds wrong with these literal parameters (German, English)."""
+    def param_problems(self, name: str, params: Mapping[str, str], *,
+                       decisions: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """What is wrong with a service task's parameters for this step (German, English).
+
+        Only literal values are checked (an expression's value is known when the step runs): by
+        the step's own check and, with ``decisions`` (the model's decision ids), a parameter
+        described as naming a decision must name one of them (its default when not given).
+        """
         step = self._steps.get(name)
-        if step is None or step.check_params is None:
+        if step is None:
             return []
-        return step.check_params(params)
+        problems: list[tuple[str, str]] = []
+        literal = {key: value for key, value in params.items() if not bpmnext.is_expression_param(value)}
+        for param in step.params:
+            if decisions is None or not param.decision or (param.name in params and param.name not in literal):
+                continue
+            value = (literal.get(param.name) or param.default or "").strip()
+            if value and value not in decisions:
+                known = ", ".join(sorted(decisions)) or "—"
+                problems.append((
+                    f"Parameter «{param.name}»: die Entscheidung «{value[:100]}» fehlt in den DMN-Dateien (vorhanden: {known})",
+                    f"parameter «{param.name}»: the decision «{value[:100]}» is missing from the DMN files (available: {known})",
+                ))
+        if step.check_params is not None:
+            problems.extend(step.check_params(literal))
+        return problems
 
     def __contains__(self, name: object) -> bool:
         return name in self._steps
@@ -286,6 +348,15 @@ class ServiceStepRegistry:
     def describe(self, name: str) -> str:
         """The description given at registration (or the function's docstring)."""
         return self._steps[name].description
+
+    def info(self, name: str) -> StepInfo:
+        """Name, descriptions and described parameters of step ``name`` (for the catalogue)."""
+        step = self._steps[name]
+        return StepInfo(step.name, step.description, step.description_en, step.params, step.results)
+
+    def catalogue(self) -> list[StepInfo]:
+        """Every registered step, sorted by name, as designers may use it."""
+        return [self.info(name) for name in self.names()]
 
     def run(self, name: str, ctx: StepContext) -> dict[str, Any]:
         """Run step ``name`` and return its data updates (a step may return None for none)."""

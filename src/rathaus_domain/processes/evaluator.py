@@ -1132,6 +1132,8 @@ class CompiledExpression:
     tree: ast.expr
     names: frozenset[str]
     uses_clock: bool
+    #: The text an error names, when the designer wrote another one (FEEL translated to this language).
+    written: str | None = None
 
     @property
     def is_constant(self) -> bool:
@@ -1143,7 +1145,7 @@ class CompiledExpression:
         try:
             return _run(self.tree, self.source, context or {}, now, _Budget())
         except ExpressionError as exc:
-            raise exc.with_context(expression=self.source) from None
+            raise exc.with_context(expression=self.written or self.source) from None
 
 
 @dataclass(frozen=True, eq=False)

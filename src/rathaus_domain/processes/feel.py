@@ -20,6 +20,7 @@ The translation calls the evaluator's ``feel_cmp``, ``feel_between`` and ``feel_
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -502,12 +503,17 @@ def compile_expression(text: str) -> FeelExpression:
     """Translate a simple FEEL expression into a checked evaluator expression."""
     try:
         python, _ = _translate(text.strip())
-        compiled = evaluator.compile_expression(python)
+        compiled = _as_written(evaluator.compile_expression(python), text)
     except FeelError as exc:
         raise FeelError(f"FEEL «{text.strip()}»: {exc.message_de}", f"FEEL «{text.strip()}»: {exc.message_en}") from None
     except ExpressionError as exc:
         raise FeelError(f"FEEL «{text.strip()}»: {exc.message_de}", f"FEEL «{text.strip()}»: {exc.message_en}") from None
     return FeelExpression(text=text, python=python, compiled=compiled)
+
+
+def _as_written(compiled: CompiledExpression, text: str) -> CompiledExpression:
+    """The compiled translation, naming ``text`` (the FEEL the designer wrote) in its errors."""
+    return dataclasses.replace(compiled, written=text.strip())
 
 
 # --------------------------------------------------------------------------------------------
@@ -660,7 +666,8 @@ class _UnaryParser(_Parser):
             python = self.additive()
         finally:
             self.in_endpoint = False
-        return _Endpoint(FeelExpression(text=self.text, python=python, compiled=evaluator.compile_expression(python)))
+        return _Endpoint(FeelExpression(text=self.text, python=python,
+                                        compiled=_as_written(evaluator.compile_expression(python), self.text)))
 
     def positive_test(self) -> _Test:
         if self.current.kind == "op" and self.current.text in ("<", "<=", ">", ">=", "=", "!="):
@@ -680,7 +687,8 @@ class _UnaryParser(_Parser):
         python = self.expression()
         uses_input = self.uses_input
         self.uses_input = before or uses_input
-        endpoint = _Endpoint(FeelExpression(text=self.text, python=python, compiled=evaluator.compile_expression(python)))
+        endpoint = _Endpoint(FeelExpression(text=self.text, python=python,
+                                            compiled=_as_written(evaluator.compile_expression(python), self.text)))
         return _ValueTest(endpoint, uses_input)
 
     def _looks_like_interval(self) -> bool:

@@ -17,6 +17,7 @@ the element at fault.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -179,7 +180,7 @@ def check_files(
     param_problems = None
     if isinstance(registry, ServiceStepRegistry):
         steps = set(registry.names())
-        param_problems = registry.param_problems
+        param_problems = functools.partial(registry.param_problems, decisions=decisions)
     elif registry is not None:
         steps = set(registry)
 

@@ -16,6 +16,13 @@ New steps live in ``steps/contrib/<name>.py`` (or any installed module) and regi
 A step whose literal parameters can be wrong (an address, a template name) also passes
 ``check_params``: a function of the parameters returning (German, English) problems, which
 ``rathaus check-process`` and the upload report with the element's id.
+
+``params`` describes what the step reads, for the step catalogue on the process-model page and
+for docs/processes.md (which must describe every registered step)::
+
+    @register("compute_fee", description="Gebühr nach DMN berechnen",
+              description_en="Compute the fee with a decision table",
+              params=[StepParam("decision", "Id der Entscheidungstabelle", "id of the decision table", default="fee")])
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rathaus.core.plugins import import_submodules
-from rathaus_domain.processes.engine import ServiceStepRegistry
+from rathaus_domain.processes.engine import ServiceStepRegistry, StepInfo, StepParam
+
+__all__ = ["CaseContext", "StepParam", "case_context", "current_case", "load_contrib", "register", "step_catalogue", "steps"]
 
 steps = ServiceStepRegistry()
 register = steps.register
@@ -74,3 +83,9 @@ def load_contrib() -> None:
     from . import contrib
 
     import_submodules(contrib)
+
+
+def step_catalogue() -> list[StepInfo]:
+    """Every registered step, plugins included, sorted by name: what service tasks may call."""
+    load_contrib()
+    return steps.catalogue()

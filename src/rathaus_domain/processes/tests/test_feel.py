@@ -237,3 +237,14 @@ def test_a_translation_deeper_than_python_parses_is_refused_with_the_limit() -> 
         compile_expression(text)
     assert info.value.message_de.endswith("Ausdruck zu tief verschachtelt")
     assert info.value.message_en.endswith("expression nested too deeply")
+
+
+def test_a_failing_feel_expression_is_named_as_written_not_as_its_translation() -> None:
+    from rathaus_domain.processes.expressions import compile_process_expression
+
+    with pytest.raises(ExpressionError) as caught:
+        compile_process_expression("=fee + 1 > 10").evaluate({})
+    assert "«fee + 1 > 10»" in caught.value.message_en and "feel_cmp" not in caught.value.message_en
+    with pytest.raises(ExpressionError) as caught:
+        compile_unary_tests("< limit + 1").matches(5, {"limit": None})
+    assert "«< limit + 1»" in caught.value.message_en and "feel_cmp" not in caught.value.message_en

@@ -296,3 +296,18 @@ def test_a_dmn_cell_nested_too_deeply_is_named_with_the_limit() -> None:
     problems = check_files([("deep.dmn", data)])
     assert codes(problems) == [("invalid-dmn", "unique_in1")]
     assert "zu tief verschachtelt (höchstens 30 Ebenen)" in problems[0].message_de
+
+
+@pytest.mark.parametrize("inner", [
+    '<camunda:script scriptFormat="groovy">amount * 2</camunda:script>',
+    "<camunda:list><camunda:value>a</camunda:value></camunda:list>",
+    '<camunda:map><camunda:entry key="a">1</camunda:entry></camunda:map>',
+])
+def test_an_input_parameter_holding_a_script_list_or_map_is_named_not_taken_as_its_text(inner: str) -> None:
+    # Taken as text, «amount * 2» would reach the step as the literal string "amount * 2".
+    task = ('<bpmn:serviceTask id="fee" rathaus:step="compute_fee"><bpmn:extensionElements><camunda:inputOutput>'
+            f'<camunda:inputParameter name="amount">{inner}</camunda:inputParameter>'
+            "</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>")
+    problems = check_files([("m.bpmn", bpmn(linear(task)))], registry=["compute_fee"])
+    assert codes(problems) == [("invalid-service-task", "fee")]
+    assert "«amount»" in problems[0].message_en and "${…}" in problems[0].message_en

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
@@ -11,10 +12,10 @@ from django.utils import timezone
 
 from rathaus.integration.transport import http_url_ok
 from rathaus_domain.processes import dmn
-from rathaus_domain.processes.engine import StepContext
+from rathaus_domain.processes.engine import RESERVED_DATA_KEY, StepContext
 from rathaus_domain.processes.texts import render_text
 
-from ..registry import current_case, register
+from ..registry import StepParam, current_case, register
 
 
 def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
@@ -22,7 +23,16 @@ def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = 
     return render_text(template, {**data, **(extra or {})})
 
 
-@register("compute_fee", description="Gebühr nach Entscheidungstabelle (DMN) berechnen")
+@register("compute_fee", description="Gebühr nach Entscheidungstabelle (DMN) berechnen",
+          description_en="Compute the fee with a decision table (DMN)",
+          params=[StepParam("decision", "Id der Entscheidung in den DMN-Dateien des Modells; ihre Ausgabe «fee» (oder "
+                            "ihre einzige Ausgabe) ist die Gebühr. Weitere Parameter gehen als Eingaben in die Entscheidung.",
+                            "id of the decision in the model's DMN files; its output «fee» (or its only output) is the "
+                            "fee. Further parameters are passed to the decision as inputs.", default="fee",
+                            decision=True)],
+          results=[StepParam("fee", "die Gebühr", "the fee"),
+                   StepParam("fee_reason", "die Anmerkungen der zutreffenden Regeln, mit «; » verbunden",
+                             "the annotations of the matched rules, joined with «; »")])
 def compute_fee(ctx: StepContext) -> dict[str, Any]:
     """Evaluate the DMN decision named in ``decision``; returns ``fee`` and ``fee_reason``."""
     case = current_case()
@@ -52,7 +62,16 @@ def _file_leaves(data: Any, path: tuple = ()) -> list[tuple[str, dict]]:
     return found
 
 
-@register("check_documents", description="Vollständigkeit der Unterlagen prüfen")
+@register("check_documents", description="Vollständigkeit der Unterlagen prüfen",
+          description_en="Check that the documents are complete",
+          params=[StepParam("required", "Dateifelder des Formulars, die vorhanden sein müssen, durch Kommas getrennt "
+                            "(Pfade mit Punkt, z. B. «vehicle.registration»)",
+                            "file fields of the form that must be present, comma-separated (dotted paths, e.g. "
+                            "«vehicle.registration»)")],
+          results=[StepParam("documents_complete", "ja, wenn jede Datei der Antragsdaten in der Akte liegt und jedes "
+                             "Pflichtfeld vorhanden ist", "true when every file of the application data is in the case "
+                             "file and every required field is present"),
+                   StepParam("missing_documents", "Liste der fehlenden Dateifelder", "list of the missing file fields")])
 def check_documents(ctx: StepContext) -> dict[str, Any]:
     """Every file the data names must be stored; ``required`` (comma-separated paths) must be present."""
     case = current_case()
@@ -72,7 +91,18 @@ def check_documents(ctx: StepContext) -> dict[str, Any]:
     return {"documents_complete": complete, "missing_documents": missing}
 
 
-@register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen")
+@register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen",
+          description_en="Create the decision letter (PDF) from a template",
+          params=[StepParam("title", "Überschrift des Bescheids und Titel des Dokuments in der Akte",
+                            "heading of the letter and title of the document in the case file", default="Bescheid"),
+                  StepParam("text", "Text des Bescheids; {name} setzt Werte der Prozessdaten ein",
+                            "body of the letter; {name} inserts values of the process data",
+                            default="Ihrem Antrag wird entsprochen."),
+                  StepParam("outcome", "Ergebnis im Ereignis «decision.issued» (approve oder reject); ohne Angabe das "
+                            "Feld «outcome» der Prozessdaten, sonst approve", "outcome in the «decision.issued» event "
+                            "(approve or reject); without it the process data's «outcome», else approve")],
+          results=[StepParam("decision_issued", "ja", "true"),
+                   StepParam("decision_document", "Nummer des Bescheids in der Akte", "id of the letter in the case file")])
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
     from rathaus.cases.models import DocumentType
@@ -112,7 +142,16 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     return {"decision_issued": True, "decision_document": document.pk}
 
 
-@register("notify_citizen", description="Antragsteller/in per E-Mail benachrichtigen")
+@register("notify_citizen", description="Antragsteller/in per E-Mail benachrichtigen",
+          description_en="Notify the applicant by e-mail",
+          params=[StepParam("subject", "Betreff; {name} setzt Werte der Prozessdaten ein",
+                            "subject; {name} inserts values of the process data",
+                            default="Neuigkeiten zu Ihrem Antrag {case_ref}"),
+                  StepParam("text", "Text zwischen Anrede und Gruß; {name} setzt Werte der Prozessdaten ein",
+                            "text between greeting and closing; {name} inserts values of the process data",
+                            default="es gibt Neuigkeiten zu Ihrem Antrag.")],
+          results=[StepParam("citizen_notified", "nein, wenn der Antrag keine E-Mail-Adresse hat",
+                             "false when the application has no e-mail address")])
 def notify_citizen(ctx: StepContext) -> dict[str, Any]:
     """Queue an e-mail (``subject``, ``text`` with ``{name}`` placeholders) to the applicant via the outbox."""
     from ...outbox import outbox_add
@@ -151,7 +190,17 @@ def _status_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 @register("set_status", description="Status des Antrags setzen (mit Text für die Bürgerin / den Bürger)",
-          check_params=_status_params)
+          description_en="Set the application's status (with a text for the citizen)",
+          check_params=_status_params,
+          params=[StepParam("status", "received, in_review, waiting, approved, rejected, withdrawn oder closed",
+                            "received, in_review, waiting, approved, rejected, withdrawn or closed", default="in_review"),
+                  StepParam("text", "was die Bürgerin auf der Statusseite (und in der E-Mail) liest; {name} setzt Werte "
+                            "der Prozessdaten ein; leer: der Standardtext des Status", "what the citizen reads on her "
+                            "status page (and in the e-mail); {name} inserts values of the process data; empty: the "
+                            "status's standard text"),
+                  StepParam("email", "«nein», wenn der Prozess ihr gerade dasselbe geschrieben hat",
+                            "«nein» (no) when the process has just written her the same", default="ja")],
+          results=[StepParam("status", "der gesetzte Status", "the status set")])
 def set_status(ctx: StepContext) -> dict[str, Any]:
     """``status`` (received/in_review/waiting/approved/rejected/closed) and ``text`` the citizen reads.
 
@@ -171,18 +220,54 @@ def set_status(ctx: StepContext) -> dict[str, Any]:
     return {"status": status}
 
 
-@register("set_deadline", description="Frist in Arbeitstagen setzen")
+#: Most working days a deadline may lie ahead (about eight years); more is a typo, and the count goes day by day.
+MAX_WORKING_DAYS = 2000
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    problems = []
+    days = params.get("working_days", "").strip()
+    if days and not (days.isdigit() and int(days) <= MAX_WORKING_DAYS):
+        problems.append((f"Parameter «working_days»: «{days[:50]}» ist keine ganze Zahl von Arbeitstagen "
+                         f"(0 bis {MAX_WORKING_DAYS})",
+                         f"parameter «working_days»: «{days[:50]}» is not a whole number of working days "
+                         f"(0 to {MAX_WORKING_DAYS})"))
+    variable = params.get("variable", "").strip()
+    if variable and (not _FIELD_NAME.fullmatch(variable) or variable == RESERVED_DATA_KEY):
+        problems.append((f"Parameter «variable»: «{variable[:50]}» ist kein Feldname (Buchstaben, Ziffern, _; "
+                         "zuerst ein Buchstabe)",
+                         f"parameter «variable»: «{variable[:50]}» is not a field name (letters, digits, _; "
+                         "a letter first)"))
+    return problems
+
+
+@register("set_deadline", description="Frist in Arbeitstagen setzen", check_params=_deadline_params,
+          description_en="Set a deadline in working days",
+          params=[StepParam("working_days", "Arbeitstage (Montag bis Freitag) ab heute", "working days (Monday to "
+                            "Friday) from today", default="10"),
+                  StepParam("variable", "Feld der Prozessdaten, in das die Frist geschrieben wird",
+                            "field of the process data the deadline is written to", default="deadline")],
+          results=[StepParam("deadline", "Ende des letzten Tages (ISO 8601), unter dem Namen aus «variable»",
+                             "end of the last day (ISO 8601), under the name given in «variable»")])
 def set_deadline(ctx: StepContext) -> dict[str, Any]:
     """``working_days`` from now (Monday to Friday); returns ``deadline`` (ISO date-time, end of day)."""
     from rathaus.applications.services import add_working_days
 
     days = int(ctx.params.get("working_days") or 10)
+    if not 0 <= days <= MAX_WORKING_DAYS:  # from an expression: the check saw only literals
+        raise ValueError(f"working_days must be between 0 and {MAX_WORKING_DAYS}, not {days}")
     day = add_working_days(timezone.localdate(ctx.now), days)
     deadline = timezone.make_aware(datetime.combine(day, time(23, 59)))
     return {str(ctx.params.get("variable") or "deadline"): deadline.isoformat()}
 
 
-@register("wait_for_payment", description="Zahlungsaufforderung senden und auf die Zahlung warten")
+@register("wait_for_payment", description="Zahlungsaufforderung senden und auf die Zahlung warten",
+          description_en="Send the payment request (the model then waits for «payment_received»)",
+          params=[StepParam("amount", "Betrag in Euro; ohne Angabe die Gebühr «fee» der Prozessdaten",
+                            "amount in euros; without it the process data's «fee»")],
+          results=[StepParam("payment_reference", "Verwendungszweck der Überweisung", "reference of the transfer"),
+                   StepParam("amount_due", "der geforderte Betrag", "the amount requested")])
 def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     """Send the payment request with a reference; the BPMN message ``payment_received`` continues."""
     from ...outbox import outbox_add
@@ -210,7 +295,15 @@ def _backoffice_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
     return []
 
 
-@register("notify_backoffice", description="Fachverfahren benachrichtigen (HTTP)", check_params=_backoffice_params)
+@register("notify_backoffice", description="Fachverfahren benachrichtigen (HTTP)", check_params=_backoffice_params,
+          description_en="Notify the back-office system (HTTP)",
+          params=[StepParam("url", "öffentliche http(s)-Adresse; ohne Angabe die im Betrieb eingestellte "
+                            "(RATHAUS_BACKOFFICE_URL)", "public http(s) address; without it the operator's "
+                            "RATHAUS_BACKOFFICE_URL"),
+                  StepParam("event", "Name des Ereignisses im Aufruf", "name of the event in the call",
+                            default="case_updated")],
+          results=[StepParam("backoffice_notified", "ja (der Aufruf liegt im Postausgang)",
+                             "true (the call is in the outbox)")])
 def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
     """POST the case summary to the back-office system (``url`` or RATHAUS_BACKOFFICE_URL) via the outbox.
 

@@ -1,0 +1,50 @@
+"""Literal step parameters that could only fail when a case reaches the step are refused by the check."""
+
+from __future__ import annotations
+
+from rathaus.processes.demo import DEMO_DIR
+from rathaus.processes.services import process_check
+
+
+def _model(step: str, params: dict[str, str]) -> bytes:
+    inputs = "".join(f'<camunda:inputParameter name="{k}">{v}</camunda:inputParameter>' for k, v in params.items())
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="urn:test">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task"/>
+    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="{step}">
+      <bpmn:extensionElements><camunda:inputOutput>{inputs}</camunda:inputOutput></bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def _step_problems(files) -> list[str]:
+    return [p["message_en"] for p in process_check(files) if p["code"] == "invalid-step-parameter"]
+
+
+def test_set_deadline_refuses_a_number_of_working_days_that_is_not_a_whole_number_and_a_bad_field_name():
+    assert _step_problems([("ok.bpmn", _model("set_deadline", {"working_days": "15", "variable": "reply_by"}))]) == []
+    assert _step_problems([("expr.bpmn", _model("set_deadline", {"working_days": "${days}"}))]) == []
+    problems = _step_problems([("bad.bpmn", _model("set_deadline", {"working_days": "zehn", "variable": "_due"}))])
+    assert len(problems) == 2
+    assert "«zehn» is not a whole number of working days" in problems[0]
+    assert "«_due» is not a field name" in problems[1]
+    assert len(_step_problems([("bad.bpmn", _model("set_deadline", {"working_days": "100000"}))])) == 1
+
+
+def test_compute_fee_must_name_a_decision_of_the_model():
+    bpmn = (DEMO_DIR / "street_space.bpmn").read_bytes()
+    dmn = ("street_fee.dmn", (DEMO_DIR / "street_fee.dmn").read_bytes())
+    assert _step_problems([("street.bpmn", bpmn), dmn]) == []
+    typo = bpmn.replace(b'name="decision">street_fee<', b'name="decision">street_fees<')
+    assert _step_problems([("street.bpmn", typo), dmn]) == [
+        "parameter «decision»: the decision «street_fees» is missing from the DMN files (available: street_fee)"]
+    # Without the parameter the step evaluates the decision «fee», which this model does not have either.
+    assert _step_problems([("fee.bpmn", _model("compute_fee", {})), dmn]) == [
+        "parameter «decision»: the decision «fee» is missing from the DMN files (available: street_fee)"]
+    assert _step_problems([("expr.bpmn", _model("compute_fee", {"decision": "=fee_table"})), dmn]) == []
