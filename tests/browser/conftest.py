@@ -25,6 +25,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
+# The two seeded towns the server-side crawls walk (src/rathaus/conftest.py), for walks in the browser.
+from rathaus.conftest import world  # noqa: E402, F401
+
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
