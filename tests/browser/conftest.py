@@ -25,6 +25,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
+# The two seeded towns the server-side crawls walk (src/rathaus/conftest.py), for walks in the browser.
+from rathaus.conftest import world  # noqa: E402, F401
+
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -181,8 +184,8 @@ def screenshot():
 
 
 @pytest.fixture
-def axe(live_server):
-    """Run axe-core on the current page and fail with a readable list of violations.
+def axe_scan(live_server):
+    """`scan(page)` runs axe-core on the current page and returns its violations, one dict each.
 
     The vendored axe.min.js is loaded from our own static files: `add_script_tag(path=…)` would
     inline it, which the strict CSP (`script-src 'self'`) blocks; a same-origin <script src> is
@@ -191,21 +194,36 @@ def axe(live_server):
     """
     axe_url = live_server.url + "/static/vendor/axe-core/axe.min.js"
 
-    def check(page: Page, label: str = "") -> None:
+    def scan(page: Page) -> list[dict]:
         if not page.evaluate("() => typeof window.axe === 'object'"):
             page.add_script_tag(url=axe_url)
-        result = page.evaluate(
+        return page.evaluate(
             "async (tags) => { const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},"
             " resultTypes: ['violations']}); return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
             " helpUrl: v.helpUrl, nodes: v.nodes.map(n => ({target: n.target, summary: n.failureSummary}))})); }",
             AXE_TAGS,
         )
-        if result:
-            lines = [f"axe: {len(result)} violation(s) on {label or page.url}"]
-            for violation in result:
-                lines.append(f"- {violation['id']} [{violation['impact']}]: {violation['help']} ({violation['helpUrl']})")
-                for node in violation["nodes"]:
-                    lines.append(f"    {json.dumps(node['target'])}: {(node['summary'] or '').replace(chr(10), ' ')}")
-            pytest.fail("\n".join(lines))
+
+    return scan
+
+
+def describe_violations(violations: list[dict]) -> list[str]:
+    """Readable lines for axe violations: rule id, impact, help; then each offending node's selector."""
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} [{violation['impact']}]: {violation['help']} ({violation['helpUrl']})")
+        for node in violation["nodes"]:
+            lines.append(f"    {json.dumps(node['target'])}: {(node['summary'] or '').replace(chr(10), ' ')}")
+    return lines
+
+
+@pytest.fixture
+def axe(axe_scan):
+    """Run axe-core on the current page and fail with a readable list of violations."""
+
+    def check(page: Page, label: str = "") -> None:
+        violations = axe_scan(page)
+        if violations:
+            pytest.fail("\n".join([f"axe: {len(violations)} violation(s) on {label or page.url}", *describe_violations(violations)]))
 
     return check
