@@ -118,9 +118,12 @@ class Document(TenantModel):
 
 def version_path(instance: DocumentVersion, filename: str) -> str:
     # Never the citizen's file name on disk (it is data only); ids and the hash make the name unique.
+    # One directory per case, not per document: a new document then needs no new directory (a
+    # directory costs more than the file written into it). Older versions keep the paths they were
+    # stored under (cases/<town>/<case>/<document>/v<n>-<hash>).
     document = instance.document
-    return (f"cases/{document.municipality_id}/{document.application_id}/{document.pk}/"
-            f"v{instance.number}-{instance.sha512[:32]}")
+    return (f"cases/{document.municipality_id}/{document.application_id}/"
+            f"{document.pk}-v{instance.number}-{instance.sha512[:32]}")
 
 
 class DocumentVersion(TenantModel):
