@@ -4,8 +4,9 @@ The library claims a job with three statements in a transaction of their own (``
 UPDATE SKIP LOCKED``, an ``UPDATE`` of the row, ``COMMIT``), each compiled by the ORM anew. Every
 submission is a job, so on PostgreSQL the worker claims with one prepared ``UPDATE … WHERE id =
 (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`` in autocommit: the same row, the same order
-(priority, run_after, enqueued_at), the same columns set. Running the job and recording its
-result stay the library's. Other databases (SQLite) use the library's loop unchanged.
+(priority, run_after, enqueued_at), the same columns set; and it records a job's success with one
+prepared UPDATE of the columns the library sets. Running the job and recording a failure stay the
+library's. Other databases (SQLite) use the library's loop unchanged.
 
 `Worker.run` follows ``db_worker.Worker.run`` of the version below (pinned in pyproject.toml);
 compare the two when upgrading (a test fails until this is done).
@@ -25,7 +26,7 @@ from django_tasks_db.management.commands.db_worker import Worker as LibraryWorke
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from .heap import freeze_long_lived
-from .sql import instance_from_row, prepared_cursor, select_columns
+from .sql import instance_from_row, prepared_cursor, select_columns, update_one
 
 logger = logging.getLogger("django_tasks_db")
 MIRRORED_VERSION = "0.13.0"  # of django-tasks-db, whose db_worker loop `Worker.run` follows
@@ -52,6 +53,25 @@ def _claim_sql(alias: str) -> tuple[str, tuple]:
            f"ORDER BY {quote('priority')} DESC, {run_after} ASC, {quote('enqueued_at')} ASC "
            f"LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {columns}")
     return sql, fields
+
+
+def _set_successful(job: DBTaskResult):
+    """``job.set_successful`` as one prepared UPDATE of the same columns to the same values.
+
+    The library's ``save(update_fields=…)`` compiles the statement anew for every job (about
+    0.3 ms of CPU against 0.1 ms; every submission is a job). Its retry on a locked database is
+    SQLite's concern; this runs on PostgreSQL only.
+    """
+
+    def set_successful(return_value) -> None:
+        job.status = TaskResultStatus.SUCCESSFUL
+        job.finished_at = timezone.now()
+        job.return_value = return_value
+        job.exception_class_path = ""
+        job.traceback = ""
+        update_one(job, ["status", "return_value", "finished_at", "exception_class_path", "traceback"])
+
+    return set_successful
 
 
 def _literal(value: str) -> str:
@@ -82,7 +102,11 @@ class Worker(LibraryWorker):
             cursor.execute(sql, [TaskResultStatus.RUNNING, now, self.worker_id, self.backend_name, now,
                                  self.process_all_queues, list(self.queue_names), list(self.excluded_queue_names)])
             row = cursor.fetchone()
-        return None if row is None else instance_from_row(DBTaskResult, fields, row, connection)
+        if row is None:
+            return None
+        job = instance_from_row(DBTaskResult, fields, row, connection)
+        job.set_successful = _set_successful(job)  # type: ignore[method-assign]
+        return job
 
     def run(self) -> None:
         connection = connections[router.db_for_write(DBTaskResult)]

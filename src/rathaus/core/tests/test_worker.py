@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
+from django_tasks import task
 
 from rathaus.core.worker import Worker
 from rathaus.processes.outbox import outbox_add
@@ -97,3 +98,22 @@ def test_the_worker_loop_follows_the_installed_library_version():
     assert version("django-tasks-db") == MIRRORED_VERSION, (
         "django-tasks-db was upgraded: compare core/worker.py's Worker.run with the library's db_worker loop, "
         "then update MIRRORED_VERSION")
+
+
+@task()
+def _answer(value: int) -> dict:
+    if value < 0:
+        raise ValueError("negativ")
+    return {"doubled": value * 2}
+
+
+def test_the_worker_records_what_a_job_returned_and_why_a_job_failed(db_queue):
+    from django_tasks_db.models import DBTaskResult
+
+    good, bad = _answer.enqueue(21), _answer.enqueue(-1)
+    _worker().run()
+    stored_good, stored_bad = DBTaskResult.objects.get(pk=good.id), DBTaskResult.objects.get(pk=bad.id)
+    assert (stored_good.status, stored_good.return_value, stored_good.traceback) == ("SUCCESSFUL", {"doubled": 42}, "")
+    assert stored_good.finished_at is not None and stored_good.started_at <= stored_good.finished_at
+    assert stored_bad.status == "FAILED" and stored_bad.exception_class_path == "builtins.ValueError"
+    assert "negativ" in stored_bad.traceback
