@@ -34,6 +34,7 @@ from rathaus_domain.forms.model import FormSpec, value_at
 from rathaus_domain.forms.prefill import profile_key
 from rathaus_domain.forms.validation import FieldError, json_pointer, validate
 
+from .changes import touch_written
 from .models import (
     DEFAULT_PUBLIC_TEXT,
     FINAL_STATUSES,
@@ -587,6 +588,7 @@ def application_change_status(*, application: Application, status: str, public_t
         locked.updated_at = timezone.now()
         locked.closed_at = locked.updated_at if status in FINAL_STATUSES else None
         update_one(locked, ["status", "closed_at", "updated_at"])
+        touch_written(locked)
         change = insert_one(StatusChange(municipality=locked.municipality, application=locked, status=status,
                                          public_text=text, actor=actor))
         if old != status:

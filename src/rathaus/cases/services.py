@@ -19,9 +19,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rathaus.applications.changes import application_touch
 from rathaus.applications.models import Application
 from rathaus.core.audit import audit_record
-from rathaus.core.sql import insert_one, prepared_cursor, update_one
+from rathaus.core.sql import insert_one, prepared_cursor
 
 from . import selectors
 from .files import discard_files_on_error, file_written, files_delete_after_commit
@@ -86,12 +87,9 @@ def _added(document: Document, version: DocumentVersion, *, actor=None, ip: str 
     details = {"document": document.pk, "version": version.number, "document_type": document.document_type,
                "confidentiality": document.confidentiality, "source": document.source,
                "content_type": version.content_type, "size": version.size, "sha512": version.sha512}
-    # A back-office system syncing "cases changed since" must see the new document too. This row
-    # lock comes before the audit entry: the audit chain's lock is always the last one a
-    # transaction takes (a status change locks the application first, then the chain), else two
-    # transactions could each hold one and wait for the other.
-    application.updated_at = timezone.now()
-    update_one(application, ["updated_at"])
+    # A back-office system syncing "cases changed since" must see the new document too (the row's
+    # lock before the audit chain's: see application_touch).
+    application_touch(application)
     audit_record(action="case.document_added" if version.number == 1 else "case.version_added",
                  municipality=application.municipality, actor=actor, obj=document,
                  summary=f"{application.reference}: {document.get_document_type_display()} v{version.number}",

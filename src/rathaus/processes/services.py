@@ -18,6 +18,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
+from rathaus.applications.changes import touches_collected
 from rathaus.applications.models import Application
 from rathaus.applications.selectors import ApplicationSelect, application_select
 from rathaus.cases.files import discard_files_on_error
@@ -339,7 +340,10 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
         # event_batch: the steps' domain events go in one statement at the end (before the audit chain's lock).
-        with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch(), event_batch():
+        # touches_collected: a document's "case changed" is written once at the end (before the audit
+        # chain's lock), and not at all when a step changed the status, which writes it anyway.
+        with discard_files_on_error(), transaction.atomic(), case_context(case), audit_batch(), event_batch(), \
+                touches_collected():
             action(run)
             _persist(instance, run, case, actor=actor, now=now, fresh=fresh)
     except (MessageNotExpected, MessageInvalid):
