@@ -458,7 +458,17 @@ class _Checker:
         except ConfigError as exc:
             self.config_error(node, exc, "invalid-user-task")
             return
-        if config.due_date and timer_literal_kind(config.due_date) not in ("duration", "datetime"):
+        due_kind = timer_literal_kind(config.due_date) if config.due_date else None
+        if due_kind == "cycle":
+            # «R3/P1D» would pass as an expression (R3 divided by P1D) and fail when the task is due.
+            self.error(
+                node,
+                f"Fälligkeit «{config.due_date}» wiederholt sich; eine Aufgabe ist einmal fällig "
+                "(eine Dauer wie P14D oder ein Datum wie 2026-12-31)",
+                f"due date «{config.due_date}» repeats; a task is due once (a duration like P14D or a date like 2026-12-31)",
+                "invalid-due-date",
+            )
+        elif config.due_date and due_kind not in ("duration", "datetime"):
             self.expression(node, config.due_date, "Fälligkeit", "due date")
         if self.forms is not None and config.form_key and config.form_key not in self.forms:
             known = ", ".join(sorted(self.forms)) or "—"

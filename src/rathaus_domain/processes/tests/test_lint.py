@@ -105,6 +105,7 @@ def test_demo_fixtures_are_clean() -> None:
         (linear('<bpmn:businessRuleTask id="brt" camunda:decisionRef="no_such_decision"/>'), [("missing-decision", "brt")]),
         (linear('<bpmn:businessRuleTask id="brt2"/>'), [("invalid-business-rule-task", "brt2")]),
         (linear('<bpmn:userTask id="ut" camunda:dueDate="${__import__(1)}"/>'), [("unsafe-expression", "ut")]),
+        (linear('<bpmn:userTask id="ut3" camunda:dueDate="R3/P1D"/>'), [("invalid-due-date", "ut3")]),
         (linear('<bpmn:userTask id="ut2" camunda:candidateGroups="${groups}"/>'), [("invalid-user-task", "ut2")]),
         (
             linear(
