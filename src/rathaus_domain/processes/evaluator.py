@@ -393,15 +393,20 @@ def _as_date_like(value: Any, other: Any) -> Any:
     return value
 
 
-def feel_compare(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool:
-    """``left op right`` with FEEL's "no match instead of error" semantics."""
+def _feel_ordered(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool | None:
+    """``left op right`` as FEEL compares: None (FEEL's null) where it cannot."""
     pair = feel_comparable(left, right)
     if pair is None:
-        return False
+        return None
     try:
         return bool(op(pair[0], pair[1]))
     except TypeError:
-        return False
+        return None
+
+
+def feel_compare(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool:
+    """``left op right`` with FEEL's "no match instead of error" semantics (a cell's test)."""
+    return _feel_ordered(left, op, right) is True
 
 
 def feel_equal(left: Any, right: Any) -> bool:
@@ -428,13 +433,7 @@ def _fn_feel_cmp(left: Any, op: Any, right: Any) -> bool | None:
     order = _FEEL_ORDER.get(op) if isinstance(op, str) else None
     if order is None:
         raise ExpressionError(f"feel_cmp(): unbekannter Vergleich «{op}»", f"feel_cmp(): unknown comparison «{op}»")
-    pair = feel_comparable(left, right)
-    if pair is None:
-        return None
-    try:
-        return bool(order(pair[0], pair[1]))
-    except TypeError:
-        return None
+    return _feel_ordered(left, order, right)
 
 
 def _fn_feel_get(value: Any, name: Any) -> Any:
