@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import decimal
 import math
 import operator
 import re
@@ -436,6 +437,42 @@ def _fn_feel_cmp(left: Any, op: Any, right: Any) -> bool | None:
     return _feel_ordered(left, order, right)
 
 
+_FEEL_ARITHMETIC: dict[str, type[ast.operator]] = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div,
+                                                   "**": ast.Pow}
+_FEEL_NUMBERS = (int, float, Decimal)
+
+
+def _fn_feel_arith(left: Any, op: Any, right: Any) -> Any:
+    """``feel_arith(a, "+", b)``: FEEL arithmetic; null where an operand is null or the operation
+    means nothing for the values (a text times a number, a division by zero).
+
+    Numbers, texts joined with ``+``, and dates, times and durations as Python adds them; the
+    evaluator's bounds on sizes apply as to any operator.
+    """
+    kind = _FEEL_ARITHMETIC.get(op) if isinstance(op, str) else None
+    if kind is None:
+        raise ExpressionError(f"feel_arith(): unbekannte Rechenart «{op}»", f"feel_arith(): unknown operation «{op}»")
+    if left is None or right is None or isinstance(left, bool | list | dict) or isinstance(right, bool | list | dict):
+        return None
+    if isinstance(left, str) or isinstance(right, str):
+        if not (op == "+" and isinstance(left, str) and isinstance(right, str)):
+            return None
+    elif isinstance(left, _FEEL_NUMBERS) and isinstance(right, _FEEL_NUMBERS) and \
+            isinstance(left, Decimal) != isinstance(right, Decimal):
+        left, right = float(left), float(right)
+    try:
+        return _guard(_OPERATORS[kind](left, right))
+    except (TypeError, ZeroDivisionError, decimal.InvalidOperation):
+        return None
+
+
+def _fn_feel_neg(value: Any) -> Any:
+    """FEEL's ``-x``: null for anything but a number or a duration."""
+    if isinstance(value, (*_FEEL_NUMBERS, timedelta)) and not isinstance(value, bool):
+        return -value
+    return None
+
+
 def _fn_feel_get(value: Any, name: Any) -> Any:
     """FEEL's path ``value.name``: a key of a context (dict), a part of a date; null where there is none."""
     if isinstance(value, dict):
@@ -492,6 +529,8 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "feel_not": _fn_feel_not,
     "feel_between": _fn_feel_between,
     "feel_get": _fn_feel_get,
+    "feel_arith": _fn_feel_arith,
+    "feel_neg": _fn_feel_neg,
 }
 _CLOCK_FUNCTIONS = frozenset({"today", "now"})
 FUNCTION_NAMES: frozenset[str] = frozenset(_PURE_FUNCTIONS) | _CLOCK_FUNCTIONS

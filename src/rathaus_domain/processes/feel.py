@@ -15,7 +15,8 @@ Comparisons follow FEEL rather than Python, in cells and in expressions alike (a
 condition, an output entry, an ``if … then … else``): comparing with ``null`` or values of
 different types gives ``null`` (no match, a condition that does not hold; never an exception),
 ``true`` is not ``1``, an ISO date text compares with a date, and ``not(null)`` is ``null``.
-The translation calls the evaluator's ``feel_cmp``, ``feel_between`` and ``feel_not``.
+Arithmetic likewise: ``null + 1`` and ``"a" * 2`` are ``null``. The translation calls the
+evaluator's ``feel_cmp``, ``feel_between``, ``feel_not``, ``feel_get``, ``feel_arith`` and ``feel_neg``.
 """
 
 from __future__ import annotations
@@ -318,14 +319,14 @@ class _Parser:
         result = self.multiplicative()
         while self.is_op("+", "-"):
             op = self.advance().text
-            result = f"(({result}) {op} ({self.multiplicative()}))"
+            result = f"feel_arith({result}, {op!r}, {self.multiplicative()})"
         return result
 
     def multiplicative(self) -> str:
         result = self.power()
         while self.is_op("*", "/"):
             op = self.advance().text
-            result = f"(({result}) {op} ({self.power()}))"
+            result = f"feel_arith({result}, {op!r}, {self.power()})"
         return result
 
     def power(self) -> str:
@@ -333,14 +334,14 @@ class _Parser:
         if self.is_op("**"):
             self.advance()
             with self.nested():
-                return f"(({base}) ** ({self.power()}))"
+                return f"feel_arith({base}, '**', {self.power()})"
         return base
 
     def unary(self) -> str:
         if self.is_op("-"):
             self.advance()
             with self.nested():
-                return f"(-({self.unary()}))"
+                return f"feel_neg({self.unary()})"
         return self.postfix()
 
     def postfix(self) -> str:

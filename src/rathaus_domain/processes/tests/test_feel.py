@@ -243,8 +243,33 @@ def test_a_failing_feel_expression_is_named_as_written_not_as_its_translation() 
     from rathaus_domain.processes.expressions import compile_process_expression
 
     with pytest.raises(ExpressionError) as caught:
-        compile_process_expression("=fee + 1 > 10").evaluate({})
-    assert "«fee + 1 > 10»" in caught.value.message_en and "feel_cmp" not in caught.value.message_en
+        compile_process_expression("=string length(fee) > 10").evaluate({"fee": 5})
+    assert "«string length(fee) > 10»" in caught.value.message_en and "feel_cmp" not in caught.value.message_en
     with pytest.raises(ExpressionError) as caught:
-        compile_unary_tests("< limit + 1").matches(5, {"limit": None})
-    assert "«< limit + 1»" in caught.value.message_en and "feel_cmp" not in caught.value.message_en
+        compile_unary_tests("< string length(limit)").matches(5, {"limit": 7})
+    assert "«< string length(limit)»" in caught.value.message_en and "feel_cmp" not in caught.value.message_en
+
+
+@pytest.mark.parametrize(
+    ("expression", "context", "expected"),
+    [
+        ("fee + 1", {"fee": None}, None),  # null, not an error
+        ("fee + 1 > 10", {}, None),
+        ("-fee", {"fee": None}, None),
+        ("fee * 2 - 1", {"fee": 5}, 9),
+        ('"Hunde" + "steuer"', {}, "Hundesteuer"),
+        ('"a" * 3', {}, None),  # FEEL multiplies numbers, not texts
+        ("1 / 0", {}, None),
+        ("fee / 2", {"fee": 5}, 2.5),
+        ('date("2026-01-31") + duration("P1D")', {}, date(2026, 2, 1)),
+    ],
+)
+def test_arithmetic_in_expressions_follows_feel(expression: str, context: dict[str, Any], expected: Any) -> None:
+    from rathaus_domain.processes.expressions import compile_process_expression
+
+    assert compile_process_expression("=" + expression).evaluate(context) == expected
+
+
+def test_feel_arithmetic_keeps_the_size_limits() -> None:
+    with pytest.raises(ExpressionError, match="too large"):
+        compile_expression("9 ** 9 ** 9").evaluate({})
