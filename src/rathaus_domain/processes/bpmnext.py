@@ -102,6 +102,25 @@ class ServiceStepConfig:
     result_variable: str | None = None
 
 
+def unsupported_parameters(node: etree._Element) -> list[ConfigError]:
+    """Camunda input parameters holding a script, list or map (their text alone would reach the step).
+
+    A problem for the model check only: a model published before the check refused them still
+    loads and runs as it did (the parameter is its text), so its running cases go on.
+    """
+    problems = []
+    for param in _extensions(node, "inputParameter", *CAMUNDA_NAMESPACES):
+        nested = [local_name(child) for child in param if isinstance(child.tag, str)]
+        if param.get("name") and nested:
+            problems.append(ConfigError(
+                f"Parameter «{param.get('name')}»: {nested[0]} wird nicht unterstützt; bitte einen Text oder einen "
+                "Ausdruck (${…} oder =…) angeben",
+                f"parameter «{param.get('name')}»: {nested[0]} is not supported; give a text or an expression "
+                "(${…} or =…)",
+            ))
+    return problems
+
+
 def service_step_config(node: etree._Element) -> ServiceStepConfig:
     """Read the step configuration of a ``bpmn:serviceTask``; raises :class:`ConfigError`."""
     step: str | None = None
@@ -146,18 +165,8 @@ def service_step_config(node: etree._Element) -> ServiceStepConfig:
         if prop.get("name"):
             params[str(prop.get("name"))] = str(prop.get("value") or "")
     for param in _extensions(node, "inputParameter", *CAMUNDA_NAMESPACES):
-        if not param.get("name"):
-            continue
-        nested = [local_name(child) for child in param if isinstance(child.tag, str)]
-        if nested:
-            # Camunda 7 lets a parameter hold a script, list or map; its text alone would reach the step.
-            raise ConfigError(
-                f"Parameter «{param.get('name')}»: {nested[0]} wird nicht unterstützt; bitte einen Text oder einen "
-                "Ausdruck (${…} oder =…) angeben",
-                f"parameter «{param.get('name')}»: {nested[0]} is not supported; give a text or an expression "
-                "(${…} or =…)",
-            )
-        params[str(param.get("name"))] = _text(param)
+        if param.get("name"):
+            params[str(param.get("name"))] = _text(param)
     for header in _extensions(node, "header", ZEEBE_NS):
         if header.get("key"):
             params[str(header.get("key"))] = str(header.get("value") or "")

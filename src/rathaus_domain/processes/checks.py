@@ -27,6 +27,7 @@ from .bpmnext import (
     is_expression_param,
     script_source,
     service_step_config,
+    unsupported_parameters,
     user_task_config,
 )
 from .evaluator import ExpressionError
@@ -485,6 +486,8 @@ class _Checker:
         except ConfigError as exc:
             self.config_error(node, exc, "invalid-service-task")
             return
+        for problem in unsupported_parameters(node):
+            self.config_error(node, problem, "invalid-service-task")
         if self.steps is not None and config.step not in self.steps:
             known = ", ".join(sorted(self.steps)) or "—"
             self.error(
