@@ -157,7 +157,8 @@ class OutboxKind(models.TextChoices):
 class OutboxMessage(TenantModel):
     """A side effect to perform after commit; the idempotency key makes a repeated step a no-op."""
 
-    idempotency_key = models.CharField(max_length=200)  # unique: see Meta (unique=True adds a LIKE index nothing uses)
+    # unique=True also gives a LIKE index, which the anonymisation's search by case reference prefix uses.
+    idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=8, choices=OutboxKind.choices)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -169,7 +170,6 @@ class OutboxMessage(TenantModel):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="outbox_idempotency_key_unique")]
         indexes = [models.Index(fields=["sent_at", "id"])]
 
     def __str__(self) -> str:

@@ -3,6 +3,20 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# The indexes go without rebuilding anything (see rathaus/core/schema.py): Django would drop and
+# re-add the foreign keys (checking every row under a lock that stops writes) and rebuild unique
+# indexes. The state changes as the model says; the database only loses or renames indexes.
+from rathaus.core import schema
+
+
+def forward(apps, schema_editor):
+    schema.drop_field_index(schema_editor, apps.get_model("applications", "Application"), "municipality")
+
+
+def backward(apps, schema_editor):
+    schema.create_field_index(schema_editor, apps.get_model("applications", "Application"), "municipality")
+
+
 
 class Migration(migrations.Migration):
 
@@ -12,9 +26,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='application',
-            name='municipality',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.municipality', verbose_name='Kommune'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='application',
+                    name='municipality',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.municipality', verbose_name='Kommune'),
+                ),
+            ],
+            database_operations=[migrations.RunPython(forward, backward)],
         ),
     ]

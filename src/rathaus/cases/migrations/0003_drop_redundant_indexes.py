@@ -4,6 +4,34 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# The indexes go without rebuilding anything (see rathaus/core/schema.py): Django would drop and
+# re-add the foreign keys (checking every row under a lock that stops writes) and rebuild unique
+# indexes. The state changes as the model says; the database only loses or renames indexes.
+from rathaus.core import schema
+
+
+def forward(apps, schema_editor):
+    document, version = apps.get_model("cases", "Document"), apps.get_model("cases", "DocumentVersion")
+    schema.drop_field_index(schema_editor, document, "municipality")
+    schema.drop_field_index(schema_editor, version, "document")
+    # The LIKE index of idempotency_key goes (nothing searches documents by key prefix); the unique one stays, renamed.
+    schema.rename_unique(schema_editor, document, "idempotency_key", "document_idempotency_key_unique")
+    schema_editor.execute("DROP INDEX IF EXISTS " + schema_editor.quote_name(
+        schema_editor._create_index_name(document._meta.db_table, ["idempotency_key"], suffix="_like")))
+
+
+def backward(apps, schema_editor):
+    document, version = apps.get_model("cases", "Document"), apps.get_model("cases", "DocumentVersion")
+    schema.create_field_index(schema_editor, document, "municipality")
+    schema.create_field_index(schema_editor, version, "document")
+    schema.rename_unique(schema_editor, document, "idempotency_key", "document_idempotency_key_unique", reverse=True)
+    if schema_editor.connection.vendor == "postgresql":
+        table = schema_editor.quote_name(document._meta.db_table)
+        like = schema_editor._create_index_name(document._meta.db_table, ["idempotency_key"], suffix="_like")
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(like)} ON {table} "
+                              "(idempotency_key varchar_pattern_ops)")
+
+
 
 class Migration(migrations.Migration):
 
@@ -15,23 +43,28 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='document',
-            name='idempotency_key',
-            field=models.CharField(blank=True, max_length=200, null=True),
-        ),
-        migrations.AlterField(
-            model_name='document',
-            name='municipality',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.municipality', verbose_name='Kommune'),
-        ),
-        migrations.AlterField(
-            model_name='documentversion',
-            name='document',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='cases.document'),
-        ),
-        migrations.AddConstraint(
-            model_name='document',
-            constraint=models.UniqueConstraint(fields=('idempotency_key',), name='document_idempotency_key_unique'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='document',
+                    name='idempotency_key',
+                    field=models.CharField(blank=True, max_length=200, null=True),
+                ),
+                migrations.AlterField(
+                    model_name='document',
+                    name='municipality',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.municipality', verbose_name='Kommune'),
+                ),
+                migrations.AlterField(
+                    model_name='documentversion',
+                    name='document',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='cases.document'),
+                ),
+                migrations.AddConstraint(
+                    model_name='document',
+                    constraint=models.UniqueConstraint(fields=('idempotency_key',), name='document_idempotency_key_unique'),
+                ),
+            ],
+            database_operations=[migrations.RunPython(forward, backward)],
         ),
     ]

@@ -3,6 +3,34 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# The indexes go without rebuilding anything (see rathaus/core/schema.py): Django would drop and
+# re-add the foreign keys (checking every row under a lock that stops writes) and rebuild unique
+# indexes. The state changes as the model says; the database only loses or renames indexes.
+from rathaus.core import schema
+
+
+def forward(apps, schema_editor):
+    event, instance = apps.get_model("processes", "CaseEvent"), apps.get_model("processes", "ProcessInstance")
+    schema.drop_field_index(schema_editor, event, "application")
+    schema.drop_field_index(schema_editor, instance, "application")
+    # The status index stays under its Meta name; its LIKE twin (nothing searches by prefix) goes.
+    schema.rename_field_index(schema_editor, instance, "status", "processinstance_status_idx")
+    schema_editor.execute("DROP INDEX IF EXISTS " + schema_editor.quote_name(
+        schema_editor._create_index_name(instance._meta.db_table, ["status"], suffix="_like")))
+
+
+def backward(apps, schema_editor):
+    event, instance = apps.get_model("processes", "CaseEvent"), apps.get_model("processes", "ProcessInstance")
+    schema.create_field_index(schema_editor, event, "application")
+    schema.create_field_index(schema_editor, instance, "application")
+    schema.rename_field_index(schema_editor, instance, "status", "processinstance_status_idx", reverse=True)
+    if schema_editor.connection.vendor == "postgresql":
+        table = schema_editor.quote_name(instance._meta.db_table)
+        like = schema_editor._create_index_name(instance._meta.db_table, ["status"], suffix="_like")
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(like)} ON {table} "
+                              "(status varchar_pattern_ops)")
+
+
 
 class Migration(migrations.Migration):
 
@@ -13,32 +41,28 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name='caseevent',
-            name='application',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='case_events', to='applications.application'),
-        ),
-        migrations.AlterField(
-            model_name='outboxmessage',
-            name='idempotency_key',
-            field=models.CharField(max_length=200),
-        ),
-        migrations.AlterField(
-            model_name='processinstance',
-            name='application',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='process_instances', to='applications.application'),
-        ),
-        migrations.AlterField(
-            model_name='processinstance',
-            name='status',
-            field=models.CharField(choices=[('running', 'Läuft'), ('waiting', 'Wartet'), ('completed', 'Abgeschlossen'), ('failed', 'Fehler')], default='running', max_length=10),
-        ),
-        migrations.AddIndex(
-            model_name='processinstance',
-            index=models.Index(fields=['status'], name='processinstance_status_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='outboxmessage',
-            constraint=models.UniqueConstraint(fields=('idempotency_key',), name='outbox_idempotency_key_unique'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='caseevent',
+                    name='application',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='case_events', to='applications.application'),
+                ),
+                migrations.AlterField(
+                    model_name='processinstance',
+                    name='application',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='process_instances', to='applications.application'),
+                ),
+                migrations.AlterField(
+                    model_name='processinstance',
+                    name='status',
+                    field=models.CharField(choices=[('running', 'Läuft'), ('waiting', 'Wartet'), ('completed', 'Abgeschlossen'), ('failed', 'Fehler')], default='running', max_length=10),
+                ),
+                migrations.AddIndex(
+                    model_name='processinstance',
+                    index=models.Index(fields=['status'], name='processinstance_status_idx'),
+                ),
+            ],
+            database_operations=[migrations.RunPython(forward, backward)],
         ),
     ]
