@@ -487,6 +487,27 @@ def _fn_feel_get(value: Any, name: Any) -> Any:
     return getattr(value, name) if isinstance(name, str) and name in allowed else None
 
 
+def _fn_feel_path(value: Any, name: Any) -> Any:
+    """A path in a decision: as ``feel_get``, but a context without the key is an error naming it."""
+    if isinstance(value, dict) and name not in value:
+        raise ExpressionError(f"Das Feld «{name}» fehlt", f"the field «{name}» is missing")
+    return _fn_feel_get(value, name)
+
+
+def _fn_feel_and(*values: Any) -> bool | None:
+    """FEEL's ``and``: false if any part is false, true if all are true, else null."""
+    if any(value is False for value in values):
+        return False
+    return True if all(value is True for value in values) else None
+
+
+def _fn_feel_or(*values: Any) -> bool | None:
+    """FEEL's ``or``: true if any part is true, false if all are false, else null."""
+    if any(value is True for value in values):
+        return True
+    return False if all(value is False for value in values) else None
+
+
 def _fn_feel_not(value: Any) -> bool | None:
     """FEEL's ``not(x)``: the negation of a boolean, null for anything else."""
     return (not value) if isinstance(value, bool) else None
@@ -531,6 +552,9 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "feel_get": _fn_feel_get,
     "feel_arith": _fn_feel_arith,
     "feel_neg": _fn_feel_neg,
+    "feel_path": _fn_feel_path,
+    "feel_and": _fn_feel_and,
+    "feel_or": _fn_feel_or,
 }
 _CLOCK_FUNCTIONS = frozenset({"today", "now"})
 FUNCTION_NAMES: frozenset[str] = frozenset(_PURE_FUNCTIONS) | _CLOCK_FUNCTIONS

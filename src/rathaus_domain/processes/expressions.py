@@ -64,7 +64,7 @@ def compile_process_expression(text: str) -> ProcessExpression:
     if not stripped:
         raise ExpressionError("Leerer Ausdruck", "empty expression")
     if stripped.startswith("=") and not stripped.startswith("=="):
-        return ProcessExpression(stripped, "feel", feel.compile_expression(stripped[1:]).compiled)
+        return ProcessExpression(stripped, "feel", feel.compile_expression(stripped[1:], missing_is_null=True).compiled)
     if stripped[:2] in ("${", "#{") and stripped.endswith("}"):
         return ProcessExpression(stripped, "juel", evaluator.compile_expression(stripped[2:-1]))
     return ProcessExpression(stripped, "python", evaluator.compile_expression(stripped))

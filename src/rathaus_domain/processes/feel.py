@@ -15,8 +15,10 @@ Comparisons follow FEEL rather than Python, in cells and in expressions alike (a
 condition, an output entry, an ``if … then … else``): comparing with ``null`` or values of
 different types gives ``null`` (no match, a condition that does not hold; never an exception),
 ``true`` is not ``1``, an ISO date text compares with a date, and ``not(null)`` is ``null``.
-Arithmetic likewise: ``null + 1`` and ``"a" * 2`` are ``null``. The translation calls the
-evaluator's ``feel_cmp``, ``feel_between``, ``feel_not``, ``feel_get``, ``feel_arith`` and ``feel_neg``.
+Arithmetic likewise: ``null + 1`` and ``"a" * 2`` are ``null``; ``and``/``or`` are three-valued
+(``null and false`` is ``false``, ``null or true`` is ``true``, otherwise ``null`` with a ``null``).
+The translation calls the evaluator's ``feel_cmp``, ``feel_between``, ``feel_not``, ``feel_get``,
+``feel_arith``, ``feel_neg``, ``feel_and`` and ``feel_or``.
 """
 
 from __future__ import annotations
@@ -199,8 +201,11 @@ _MULTIWORD = sorted((name.split() for name in _FUNCTIONS if " " in name), key=le
 class _Parser:
     """Recursive descent over FEEL tokens, emitting fully parenthesised evaluator source."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, missing_is_null: bool = False) -> None:
         self.text = text
+        # The function a path a.b becomes: feel_get (a key the context lacks is null, as in a
+        # process condition) or feel_path (it is an error naming the key, as in a decision).
+        self.path_function = "feel_get" if missing_is_null else "feel_path"
         self.tokens = _tokenize(text)
         self.index = 0
         self.uses_input = False
@@ -280,14 +285,14 @@ class _Parser:
         while self.is_name("or"):
             self.advance()
             parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(f"({p})" for p in parts) + ")"
+        return parts[0] if len(parts) == 1 else f"feel_or({', '.join(parts)})"
 
     def conjunction(self) -> str:
         parts = [self.comparison()]
         while self.is_name("and"):
             self.advance()
             parts.append(self.comparison())
-        return parts[0] if len(parts) == 1 else "(" + " and ".join(f"({p})" for p in parts) + ")"
+        return parts[0] if len(parts) == 1 else f"feel_and({', '.join(parts)})"
 
     def comparison(self) -> str:
         left = self.additive()
@@ -351,7 +356,7 @@ class _Parser:
                 self.advance()
                 if self.current.kind != "name":
                     self.fail("Name nach «.» erwartet", "name expected after «.»")
-                result = f"feel_get({result}, {self._identifier(self.advance().text)!r})"
+                result = f"{self.path_function}({result}, {self._identifier(self.advance().text)!r})"
             elif self.is_op("[") and not self.in_endpoint:
                 self.fail("Filter und Indizes […] werden nicht unterstützt", "filters and indexes […] are not supported")
             else:
@@ -490,8 +495,8 @@ def with_nulls(compiled: CompiledExpression, context: Mapping[str, Any] | None) 
     return {**context, **dict.fromkeys(missing)} if missing else context
 
 
-def _translate(text: str) -> tuple[str, bool]:
-    parser = _Parser(text)
+def _translate(text: str, *, missing_is_null: bool = False) -> tuple[str, bool]:
+    parser = _Parser(text, missing_is_null=missing_is_null)
     if parser.at_end():
         raise _error("Leerer Ausdruck", "empty expression")
     python = parser.expression()
@@ -500,10 +505,14 @@ def _translate(text: str) -> tuple[str, bool]:
     return python, parser.uses_input
 
 
-def compile_expression(text: str) -> FeelExpression:
-    """Translate a simple FEEL expression into a checked evaluator expression."""
+def compile_expression(text: str, *, missing_is_null: bool = False) -> FeelExpression:
+    """Translate a simple FEEL expression into a checked evaluator expression.
+
+    `missing_is_null`: a field a path reads that its context lacks is null (process conditions, as
+    Camunda 8 has it), not an error naming it (decision tables: a decision does not guess an input).
+    """
     try:
-        python, _ = _translate(text.strip())
+        python, _ = _translate(text.strip(), missing_is_null=missing_is_null)
         compiled = _as_written(evaluator.compile_expression(python), text)
     except FeelError as exc:
         raise FeelError(f"FEEL «{text.strip()}»: {exc.message_de}", f"FEEL «{text.strip()}»: {exc.message_en}") from None
