@@ -85,7 +85,8 @@ def user_registration_attempted(*, user: User, site_url: str, ip: str | None = N
     address has an account); this e-mail tells its owner, with the ways back in.
     """
     with transaction.atomic():
-        audit_record(action="account.registration_attempted", actor=user, obj=user, ip_address=ip)
+        # Not her doing: someone registered with her address (no actor; the entry is about her account).
+        audit_record(action="account.registration_attempted", obj=user, ip_address=ip, actor_label="registration")
     base = site_url.rstrip("/")
     text = _("Guten Tag %(name)s,\n\njemand – vielleicht Sie – wollte mit dieser E-Mail-Adresse ein neues Konto anlegen. "
              "Sie haben bereits ein Konto; es bleibt unverändert.\n\n"

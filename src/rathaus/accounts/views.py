@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.hashers import make_password
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -154,6 +155,8 @@ def register(request):
         # page whether it has an account; its owner learns it by e-mail. A few mails per address and hour.
         existing = form.pending_user or form.existing_user
         if existing is not None:
+            # The work a new account costs (hashing the password), so the answer takes as long.
+            make_password(form.cleaned_data["password"])
             if not is_ratelimited(request, group="accounts.resend-verification", key=_email_key, rate="3/h", increment=True):
                 if form.pending_user is not None:  # registered before, never verified: a fresh link
                     services.user_verification_resend(user=existing, site_url=site_url, ip=ip)
