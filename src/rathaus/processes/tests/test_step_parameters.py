@@ -33,6 +33,8 @@ def test_set_deadline_refuses_a_number_of_working_days_that_is_not_a_whole_numbe
     problems = _step_problems([("bad.bpmn", _model("set_deadline", {"working_days": "zehn", "variable": "_due"}))])
     assert len(problems) == 2
     assert "«zehn» is not a whole number of working days" in problems[0]
+    for days in ("²", "١٢", "-3", "2001"):  # a superscript digit, other scripts' digits, out of range
+        assert "is not a whole number of working days" in _step_problems([("d.bpmn", _model("set_deadline", {"working_days": days}))])[0]
     assert "«_due» is not a field name" in problems[1]
     assert len(_step_problems([("bad.bpmn", _model("set_deadline", {"working_days": "100000"}))])) == 1
 

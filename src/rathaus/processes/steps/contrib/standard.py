@@ -228,7 +228,8 @@ _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = []
     days = params.get("working_days", "").strip()
-    if days and not (days.isdigit() and int(days) <= MAX_WORKING_DAYS):
+    # [0-9], not isdigit(): "²" is a digit to Python but no number to int() (the check would fail).
+    if days and not (re.fullmatch(r"[0-9]{1,5}", days) and int(days) <= MAX_WORKING_DAYS):
         problems.append((f"Parameter «working_days»: «{days[:50]}» ist keine ganze Zahl von Arbeitstagen "
                          f"(0 bis {MAX_WORKING_DAYS})",
                          f"parameter «working_days»: «{days[:50]}» is not a whole number of working days "
