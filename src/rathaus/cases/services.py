@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -342,6 +342,7 @@ def document_requests_close(*, application: Application, actor, ip: str | None =
     request gets an audit entry.
     """
     now = timezone.now()
+    connection = connections[router.db_for_write(DocumentRequest)]
     if connection.vendor == "postgresql":
         # On every final status change, so one prepared statement (the ORM compiled a query here
         # for each of them, though most cases have no open request): the UPDATE locks what it

@@ -86,7 +86,12 @@ class Worker(LibraryWorker):
     _frozen = False
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
-        super().run_task(db_task_result)
+        try:
+            super().run_task(db_task_result)
+        finally:
+            # The job and its set_successful closure refer to each other: part them, so reference
+            # counting frees the job at once instead of the cyclic collector, later.
+            db_task_result.__dict__.pop("set_successful", None)
         if not self._frozen:
             # What the first job loaded (process models, fonts, templates) stays for the process's
             # life: the collector leaves it alone from now on (see core/heap.py).
