@@ -227,13 +227,30 @@ def provider_request(request):
 @citizen_view
 def provider_home(request):
     providers = list(selectors.providers_for_user(municipality=request.municipality, user=request.user))
-    sections = [{"provider": p,
-                 "offers": selectors.offers_for_provider(municipality=request.municipality, provider=p),
-                 "activities": selectors.activities_for_provider(municipality=request.municipality, provider=p)}
-                for p in providers]
+    sections = []
+    for p in providers:
+        activities = list(selectors.activities_for_provider(municipality=request.municipality, provider=p))
+        sections.append({"provider": p,
+                         "offers": selectors.offers_for_provider(municipality=request.municipality, provider=p),
+                         "activities": activities,
+                         "chart_id": f"chart-provider-{p.pk}",
+                         "chart": _holiday_fill_chart([a for a in activities if a.programme.status in DRAWN_PROGRAMME])})
     return render(request, "exchanges/provider_home.html", {
         "sections": sections, "programmes": selectors.programme_list(municipality=request.municipality).filter(
             status=ProgrammeStatus.OPEN)})
+
+
+# Only after the draw do places and waiting lists exist; before it every bar would be empty.
+DRAWN_PROGRAMME = (ProgrammeStatus.ALLOCATED, ProgrammeStatus.CLOSED)
+
+
+def _holiday_fill_chart(activities):
+    """Places taken of capacity per published activity, the waiting list printed after the numbers."""
+    drawn = [a for a in activities if a.status == ModerationStatus.PUBLISHED]
+    if not drawn:
+        return None
+    return fill_rate_chart([(a.title, a.taken, a.capacity) for a in drawn], value_room=220,
+                           notes=[_("Warteliste: %(n)s") % {"n": a.waiting} for a in drawn])
 
 
 def _member_provider(request, provider: int, *, approved: bool = True):
@@ -996,10 +1013,12 @@ def staff_programme(request, pk: int):
             return redirect(request.path)
     errors = error_summary(form)
     registrations = selectors.programme_registrations(municipality=municipality, programme=programme)
+    activities = list(selectors.activities_for_staff(municipality=municipality, programme=programme))
     return render(request, "exchanges/staff/programme_detail.html", {
         "programme": programme, "form": form, "errors": errors,
         "registration_closed": timezone.localdate() > programme.registration_until,
-        "activities": selectors.activities_for_staff(municipality=municipality, programme=programme),
+        "activities": activities,
+        "chart": _holiday_fill_chart(activities) if programme.status in DRAWN_PROGRAMME else None,
         "registration_count": registrations.filter(status=RegistrationStatus.ACTIVE).count(),
         "can_allocate": _can(request, Perm.RUN_ALLOCATION),
     }, status=422 if errors else 200)
