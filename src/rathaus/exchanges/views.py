@@ -906,15 +906,29 @@ def staff_round(request, pk: int):
     rows = allocation_round.stats.get("rows", []) if allocation_round.is_completed else []
     table = [{**row, "key_label": capacity_key_label(row["capacity_key"]),
               "percent": round(100 * row["assigned"] / row["places"]) if row["places"] else 0} for row in rows]
+    stats = allocation_round.stats
+    counts = selectors.offer_status_counts(municipality=municipality, allocation_round=allocation_round)
+    # In the order of the choices, so the list and the chart do not reorder between page loads.
+    offer_counts = {status.label: counts[status] for status in PlaceOfferStatus if status in counts}
     return render(request, "exchanges/staff/round_detail.html", {
-        "round": allocation_round, "table": table, "stats": allocation_round.stats,
+        "round": allocation_round, "table": table, "stats": stats,
         "chart": fill_rate_chart([(f"{r['name']} – {r['key_label']}", r["assigned"], r["places"]) for r in table]) if table else None,
-        "offer_counts": {PlaceOfferStatus(k).label: v for k, v in selectors.offer_status_counts(
-            municipality=municipality, allocation_round=allocation_round).items()},
+        "outcome_chart": _round_outcome_chart(stats) if stats.get("children") else None,
+        "offer_chart": fill_rate_chart([(label, n, sum(offer_counts.values())) for label, n in offer_counts.items()],
+                                       label_width=280, max_label=40) if offer_counts else None,
+        "offer_counts": offer_counts,
         "waiting_lists": selectors.round_waiting_lists(municipality=municipality, allocation_round=allocation_round),
         "can_allocate": _can(request, Perm.RUN_ALLOCATION),
         "active_count": selectors.registration_list(municipality=municipality, status=RegistrationStatus.ACTIVE).count(),
     })
+
+
+def _round_outcome_chart(stats):
+    """Each child of a round once: a place at the first wish, at a later wish, or none."""
+    children, assigned, first = stats["children"], stats.get("assigned", 0), stats.get("first_wish", 0)
+    return fill_rate_chart([(_("Platz beim ersten Wunsch"), first, children),
+                            (_("Platz bei einem späteren Wunsch"), assigned - first, children),
+                            (_("ohne Platz"), stats.get("unassigned", 0), children)], label_width=280, max_label=40)
 
 
 @staff_view(Perm.MANAGE_EXCHANGES)
