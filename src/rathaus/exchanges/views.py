@@ -227,13 +227,30 @@ def provider_request(request):
 @citizen_view
 def provider_home(request):
     providers = list(selectors.providers_for_user(municipality=request.municipality, user=request.user))
-    sections = [{"provider": p,
-                 "offers": selectors.offers_for_provider(municipality=request.municipality, provider=p),
-                 "activities": selectors.activities_for_provider(municipality=request.municipality, provider=p)}
-                for p in providers]
+    sections = []
+    for p in providers:
+        activities = list(selectors.activities_for_provider(municipality=request.municipality, provider=p))
+        sections.append({"provider": p,
+                         "offers": selectors.offers_for_provider(municipality=request.municipality, provider=p),
+                         "activities": activities,
+                         "chart_id": f"chart-provider-{p.pk}",
+                         "chart": _holiday_fill_chart([a for a in activities if a.programme.status in DRAWN_PROGRAMME])})
     return render(request, "exchanges/provider_home.html", {
         "sections": sections, "programmes": selectors.programme_list(municipality=request.municipality).filter(
             status=ProgrammeStatus.OPEN)})
+
+
+# Only after the draw do places and waiting lists exist; before it every bar would be empty.
+DRAWN_PROGRAMME = (ProgrammeStatus.ALLOCATED, ProgrammeStatus.CLOSED)
+
+
+def _holiday_fill_chart(activities):
+    """Places taken of capacity per published activity, the waiting list printed after the numbers."""
+    drawn = [a for a in activities if a.status == ModerationStatus.PUBLISHED]
+    if not drawn:
+        return None
+    return fill_rate_chart([(a.title, a.taken, a.capacity) for a in drawn], value_room=220,
+                           notes=[_("Warteliste: %(n)s") % {"n": a.waiting} for a in drawn])
 
 
 def _member_provider(request, provider: int, *, approved: bool = True):
@@ -889,15 +906,29 @@ def staff_round(request, pk: int):
     rows = allocation_round.stats.get("rows", []) if allocation_round.is_completed else []
     table = [{**row, "key_label": capacity_key_label(row["capacity_key"]),
               "percent": round(100 * row["assigned"] / row["places"]) if row["places"] else 0} for row in rows]
+    stats = allocation_round.stats
+    counts = selectors.offer_status_counts(municipality=municipality, allocation_round=allocation_round)
+    # In the order of the choices, so the list and the chart do not reorder between page loads.
+    offer_counts = {status.label: counts[status] for status in PlaceOfferStatus if status in counts}
     return render(request, "exchanges/staff/round_detail.html", {
-        "round": allocation_round, "table": table, "stats": allocation_round.stats,
+        "round": allocation_round, "table": table, "stats": stats,
         "chart": fill_rate_chart([(f"{r['name']} – {r['key_label']}", r["assigned"], r["places"]) for r in table]) if table else None,
-        "offer_counts": {PlaceOfferStatus(k).label: v for k, v in selectors.offer_status_counts(
-            municipality=municipality, allocation_round=allocation_round).items()},
+        "outcome_chart": _round_outcome_chart(stats) if stats.get("children") else None,
+        "offer_chart": fill_rate_chart([(label, n, sum(offer_counts.values())) for label, n in offer_counts.items()],
+                                       label_width=280, max_label=40) if offer_counts else None,
+        "offer_counts": offer_counts,
         "waiting_lists": selectors.round_waiting_lists(municipality=municipality, allocation_round=allocation_round),
         "can_allocate": _can(request, Perm.RUN_ALLOCATION),
         "active_count": selectors.registration_list(municipality=municipality, status=RegistrationStatus.ACTIVE).count(),
     })
+
+
+def _round_outcome_chart(stats):
+    """Each child of a round once: a place at the first wish, at a later wish, or none."""
+    children, assigned, first = stats["children"], stats.get("assigned", 0), stats.get("first_wish", 0)
+    return fill_rate_chart([(_("Platz beim ersten Wunsch"), first, children),
+                            (_("Platz bei einem späteren Wunsch"), assigned - first, children),
+                            (_("ohne Platz"), stats.get("unassigned", 0), children)], label_width=280, max_label=40)
 
 
 @staff_view(Perm.MANAGE_EXCHANGES)
@@ -996,10 +1027,12 @@ def staff_programme(request, pk: int):
             return redirect(request.path)
     errors = error_summary(form)
     registrations = selectors.programme_registrations(municipality=municipality, programme=programme)
+    activities = list(selectors.activities_for_staff(municipality=municipality, programme=programme))
     return render(request, "exchanges/staff/programme_detail.html", {
         "programme": programme, "form": form, "errors": errors,
         "registration_closed": timezone.localdate() > programme.registration_until,
-        "activities": selectors.activities_for_staff(municipality=municipality, programme=programme),
+        "activities": activities,
+        "chart": _holiday_fill_chart(activities) if programme.status in DRAWN_PROGRAMME else None,
         "registration_count": registrations.filter(status=RegistrationStatus.ACTIVE).count(),
         "can_allocate": _can(request, Perm.RUN_ALLOCATION),
     }, status=422 if errors else 200)

@@ -350,6 +350,24 @@ def test_staff_round_page_shows_chart_table_and_exports(staff_client, municipali
     assert snapshot == done.snapshot
 
 
+def test_staff_round_page_charts_children_and_offers_by_outcome(staff_client, municipality, team_lead, two_families):
+    done = run_round(municipality, team_lead)
+    assert (done.stats["children"], done.stats["assigned"], done.stats["first_wish"], done.stats["unassigned"]) == (2, 2, 1, 0)
+    html = page(staff_client, "staff_round", municipality, pk=done.pk).content.decode()
+    assert html.count('role="img"') == 3  # places per facility, children by outcome, offers by status
+    assert '<title id="chart-outcomes-title">Kinder nach Ergebnis</title>' in html
+    assert ">Platz beim ersten Wunsch</text>" in html
+    assert ">50 % (1/2)</text>" in html
+    assert ">ohne Platz</text>" in html
+    assert ">0 % (0/2)</text>" in html
+    assert '<title id="chart-offers-title">Angebote nach Stand</title>' in html
+    assert ">offen – bitte antworten</text>" in html
+    assert ">100 % (2/2)</text>" in html
+    # The list the charts draw stays on the page for screen readers and copying.
+    assert "<li>2 Kinder nahmen teil</li>" in html
+    assert "<li>Angebote „offen – bitte antworten“: 2</li>" in html
+
+
 def test_staff_prepare_and_run_a_round_through_the_pages(staff_client, municipality, two_families):
     url = reverse("exchanges:staff_rounds", kwargs={"municipality": municipality.slug})
     deadline = (timezone.localdate() + timedelta(days=10)).isoformat()

@@ -15,6 +15,7 @@ from rathaus.exchanges import services
 from rathaus.exchanges.models import (
     HolidayPlacement,
     HolidayWaitlistEntry,
+    ModerationStatus,
     PlacementStatus,
     ProgrammeStatus,
     RegistrationStatus,
@@ -352,3 +353,41 @@ def test_a_child_takes_part_in_a_programme_once(register_holiday, citizen, other
     services.holiday_registration_withdraw(registration=mia, actor=citizen)
     register_holiday(citizen, "Mia", [activities["zirkus"]])  # withdrawn: she may register anew
     assert HolidayRegistration.objects.exclude(status="withdrawn").count() == 2
+
+
+# ---------------------------------------------------------------------------- fill-rate charts after the draw
+
+
+def test_staff_programme_page_charts_places_and_waiting_lists_after_the_draw(staff_client, programme, team_lead,
+                                                                           three_children, activities, draw_holiday):
+    url = reverse("exchanges:staff_programme", kwargs={"municipality": programme.municipality.slug, "pk": programme.pk})
+    assert 'role="img"' not in staff_client.get(url).content.decode()  # before the draw every bar would be empty
+    activities["wald"].status = ModerationStatus.REJECTED
+    activities["wald"].save(update_fields=["status"])
+    draw_holiday(programme, team_lead)
+    html = staff_client.get(url).content.decode()
+    circus_waiting = len(waiting(activities["zirkus"]))
+    assert html.count('role="img"') == 1
+    assert '<title id="chart-title">Belegte Plätze je Aktivität</title>' in html
+    assert '>Kanutour</text>' in html
+    assert "100 % (1/1) · Warteliste: 2</text>" in html
+    assert f"100 % (2/2) · Warteliste: {circus_waiting}</text>" in html
+    assert '>Waldtag</text>' not in html  # a rejected activity takes part in no draw
+    assert "<td>1 / 1</td><td>2</td>" in html  # the numbers stay in the table
+    rows = list(csv.DictReader(io.StringIO(staff_client.get(url, {"export": "csv"}).content.decode("utf-8-sig"))))
+    assert {(r["title"], r["capacity"], r["taken"], r["waiting"]) for r in rows} == {
+        ("Kanutour", "1", "1", "2"), ("Zirkusworkshop", "2", "2", str(circus_waiting)), ("Waldtag", "5", "0", "0")}
+
+
+def test_provider_home_charts_places_and_waiting_lists_after_the_draw(client, programme, team_lead, three_children,
+                                                                    activities, provider, provider_user, draw_holiday):
+    client.force_login(provider_user)
+    url = reverse("exchanges:provider_home", kwargs={"municipality": programme.municipality.slug})
+    assert 'role="img"' not in client.get(url).content.decode()
+    draw_holiday(programme, team_lead)
+    html = client.get(url).content.decode()
+    assert f'aria-labelledby="chart-provider-{provider.pk}-title chart-provider-{provider.pk}-desc"' in html
+    assert "100 % (1/1) · Warteliste: 2</text>" in html
+    assert "0 % (0/5) · Warteliste: 0</text>" in html
+    assert "<td>1 / 1</td><td>2</td>" in html
+    assert '<th scope="col">Warteliste</th>' in html
