@@ -23,7 +23,7 @@ counting, ``callgrind_control`` switches counting on for the timed cases only.
   it does not serialize it).
 
 After set-up each phase freezes what its process holds (``gc.freeze()``, as ``rathaus serve`` and
-``rathaus worker`` do after their first request or job; see rathaus/core/heap.py).
+``rathaus worker`` do after their first requests or job; see rathaus/core/heap.py).
 
 Prints million instructions per case for each and the ratios.
 """
@@ -99,7 +99,7 @@ def _child(phase: str, args) -> None:
             timed, clean_up = (processes._our_engine if phase == "ours" else processes._plain_spiff)(share), (lambda: None)
         from rathaus.core.heap import freeze_long_lived
 
-        freeze_long_lived()  # as `rathaus serve` and `rathaus worker` do after their first request or job
+        freeze_long_lived()  # as `rathaus serve` and `rathaus worker` do after their first requests or job
         print("READY", flush=True)
         sys.stdin.readline()
         timed()

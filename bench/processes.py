@@ -36,7 +36,7 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
   same way.
 
 Every phase's processes freeze what they hold after their warm-up (``gc.freeze()``, as ``rathaus
-serve`` and ``rathaus worker`` do after their first request or job, see rathaus/core/heap.py).
+serve`` and ``rathaus worker`` do after their first requests or job, see rathaus/core/heap.py).
 
 Prints cases/s for each, CPU milliseconds per case of the benchmark's own processes (PostgreSQL's
 CPU is not included) and, for the two database phases, of the whole machine while they ran
@@ -159,7 +159,7 @@ def _child(run):
 
         try:
             prepare = run(share, *args)
-            # As `rathaus serve` and `rathaus worker` do once their first request or job has loaded
+            # As `rathaus serve` and `rathaus worker` do once their first requests or job have loaded
             # what they keep: the collector leaves it alone (rathaus/core/heap.py). Every phase alike.
             freeze_long_lived()
             barrier.wait()

@@ -8,7 +8,9 @@ without freezing and 50.7 M with, and the difference grows with every catalogue 
 the project adds. ``gc.freeze()`` moves the objects alive at that moment into a permanent
 generation the collector no longer scans. Objects created later are collected as before; frozen
 ones are freed by reference counting only, which is why this runs once the process has loaded
-what it keeps: the worker after its first job, a web process after its first request.
+what it keeps: the worker after its first job, a web process after its first requests (the very
+first is often a load balancer's health check, which loads little: templates, the URL resolver
+and translations come with the pages).
 """
 
 from __future__ import annotations
@@ -25,22 +27,25 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-class FreezeAfterFirstRequest:
-    """WSGI wrapper: after the first response has been sent, freeze what the process holds (once)."""
+class FreezeAfterRequests:
+    """WSGI wrapper: once `count` responses have been sent, freeze what the process holds (once)."""
 
-    def __init__(self, application: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, application: Callable[..., Iterable[bytes]], count: int = 25) -> None:
         self.application = application
+        self.count = count
         self._lock = threading.Lock()
+        self._sent = 0
         self._done = False
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if self._done:
             return self.application(environ, start_response)
-        return _Closing(self.application(environ, start_response), self._after_first)
+        return _Closing(self.application(environ, start_response), self._after_one)
 
-    def _after_first(self) -> None:
+    def _after_one(self) -> None:
         with self._lock:
-            if not self._done:
+            self._sent += 1
+            if not self._done and self._sent >= self.count:
                 self._done = True
                 freeze_long_lived()
 

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from rathaus.core.heap import FreezeAfterFirstRequest
+from rathaus.core.heap import FreezeAfterRequests
 
 
 @pytest.fixture(autouse=True)
@@ -29,18 +29,20 @@ def _get(application, path: str) -> bytes:
         getattr(response, "close", lambda: None)()
 
 
-def test_a_web_process_freezes_what_it_holds_once_its_first_response_is_sent(monkeypatch):
+def test_a_web_process_freezes_what_it_holds_once_its_first_responses_are_sent(monkeypatch):
     from rathaus.core import heap
 
     calls = []
     real = heap.freeze_long_lived
     monkeypatch.setattr(heap, "freeze_long_lived", lambda: calls.append(1) or real())
-    application = FreezeAfterFirstRequest(_app)
+    application = FreezeAfterRequests(_app, count=2)
+    assert _get(application, "/healthz") == b"Hallo /healthz"
+    assert calls == [] and gc.get_freeze_count() == 0  # one request (a health check) loads little
     response = application({"PATH_INFO": "/eins"}, lambda status, headers: None)
     assert b"".join(response) == b"Hallo /eins"
-    assert gc.get_freeze_count() == 0  # not before the response is closed (sent)
+    assert calls == []  # not before the response is closed (sent)
     response.close()
-    assert gc.get_freeze_count() > 1000  # the modules, settings and URL configuration of this process
+    assert calls == [1] and gc.get_freeze_count() > 1000  # modules, settings, URL configuration
     assert _get(application, "/zwei") == b"Hallo /zwei"
     assert application({"PATH_INFO": "/drei"}, lambda status, headers: None) == [b"Hallo ", b"/drei"]  # no wrapper any more
     assert calls == [1]  # once only
@@ -49,7 +51,7 @@ def test_a_web_process_freezes_what_it_holds_once_its_first_response_is_sent(mon
 def test_the_production_wsgi_application_is_wrapped():
     from rathaus.config import wsgi
 
-    assert isinstance(wsgi.application, FreezeAfterFirstRequest)
+    assert isinstance(wsgi.application, FreezeAfterRequests) and wsgi.application.count == 25
 
 
 @pytest.mark.django_db(transaction=True)
