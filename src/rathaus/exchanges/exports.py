@@ -109,6 +109,23 @@ def programme_rows(programmes) -> list[dict[str, Any]]:
              "registration_until": p.registration_until.isoformat(), "status": p.status} for p in programmes]
 
 
+def public_activity_rows(activities, *, drawn: bool) -> list[dict[str, Any]]:
+    """The published activities of a holiday programme as families see them (places taken once drawn)."""
+    return [{"id": a.pk, "title": a.title, "description": a.description, "meeting_point": a.place_name,
+             "address": a.address, "start_date": a.start_date.isoformat(), "end_date": a.end_date.isoformat(),
+             "start_time": a.start_time.strftime("%H:%M") if a.start_time else "",
+             "end_time": a.end_time.strftime("%H:%M") if a.end_time else "", "min_age": a.min_age, "max_age": a.max_age,
+             "places": a.capacity, **({"taken": a.taken} if drawn else {"wishes": a.wish_count}),
+             "fee_eur": str(a.fee), "provider": a.provider.name if a.provider else ""} for a in activities]
+
+
+def provider_offer_rows(offers) -> list[dict[str, Any]]:
+    """A provider's own directory offers, for the provider's download."""
+    return [{"id": o.pk, "title": o.title, "directory": o.directory, "status": o.status,
+             "rejection_reason": o.rejection_reason if o.status == "rejected" else "",
+             "updated_at": local_time(o.updated_at)} for o in offers]
+
+
 def activity_rows(activities) -> list[dict[str, Any]]:
     return [{"id": a.pk, "title": a.title, "provider": a.provider.name if a.provider else "",
              "start_date": a.start_date.isoformat(), "end_date": a.end_date.isoformat(), "status": a.status,

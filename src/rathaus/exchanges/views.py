@@ -226,6 +226,8 @@ def provider_request(request):
 
 @citizen_view
 def provider_home(request):
+    if request.GET.get("export") in ("csv", "json"):
+        return _provider_download(request)
     providers = list(selectors.providers_for_user(municipality=request.municipality, user=request.user))
     sections = []
     for p in providers:
@@ -234,10 +236,25 @@ def provider_home(request):
                          "offers": selectors.offers_for_provider(municipality=request.municipality, provider=p),
                          "activities": activities,
                          "chart_id": f"chart-provider-{p.pk}",
+                         # The provider's downloads of each table (see _provider_download).
+                         "offers_query": f"anbieter={p.pk}&liste=angebote", "activities_query": f"anbieter={p.pk}&liste=aktivitaeten",
                          "chart": _holiday_fill_chart([a for a in activities if a.programme.status in DRAWN_PROGRAMME])})
     return render(request, "exchanges/provider_home.html", {
         "sections": sections, "programmes": selectors.programme_list(municipality=request.municipality).filter(
             status=ProgrammeStatus.OPEN)})
+
+
+def _provider_download(request):
+    """One table of the provider area (`liste`: angebote or aktivitaeten) of one provider the user belongs to."""
+    provider = _member_provider(request, parse_int(request.GET.get("anbieter")) or 0)
+    municipality, which = request.municipality, request.GET.get("liste")
+    if which == "angebote":
+        rows = lambda: exports.provider_offer_rows(selectors.offers_for_provider(municipality=municipality, provider=provider))  # noqa: E731
+    elif which == "aktivitaeten":
+        rows = lambda: exports.activity_rows(selectors.activities_for_provider(municipality=municipality, provider=provider))  # noqa: E731
+    else:
+        raise Http404
+    return _download(request, f"anbieter-{provider.pk}-{which}", rows, "id")
 
 
 # Only after the draw do places and waiting lists exist; before it every bar would be empty.
@@ -530,6 +547,10 @@ def holiday_programme(request, pk: int):
     programme = selectors.programme_get(municipality=request.municipality, pk=pk)
     if programme.status == ProgrammeStatus.CLOSED:
         raise Http404
+    if download := _download(request, f"ferienprogramm-{programme.pk}", lambda: exports.public_activity_rows(
+            selectors.activities_published(municipality=request.municipality, programme=programme),
+            drawn=programme.status == ProgrammeStatus.ALLOCATED), "id"):
+        return download
     return render(request, "exchanges/holiday_programme.html", {
         "programme": programme, "today": timezone.localdate(),
         "activities": selectors.activities_published(municipality=request.municipality, programme=programme),

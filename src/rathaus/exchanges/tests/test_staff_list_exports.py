@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from rathaus.accounts.models import Role
 from rathaus.exchanges.models import ProviderStatus
@@ -86,3 +87,33 @@ def test_no_download_for_another_towns_staff_citizens_or_anonymous(
     assert b"Anna" not in response.content
     assert citizen_client.get(url).status_code == 404
     assert Client().get(url).status_code == 302
+
+
+def test_a_programmes_public_activities_download_without_what_is_not_published(municipality, programme, activities):
+    from rathaus.exchanges.models import ModerationStatus
+
+    activities["wald"].status = ModerationStatus.SUBMITTED  # not yet moderated: not on the page, not in the file
+    activities["wald"].save()
+    url = reverse("exchanges:holiday_programme", kwargs={"municipality": municipality.slug, "pk": programme.pk})
+    page = Client().get(url)
+    assert b"?export=csv" in page.content and b"?export=json" in page.content
+    rows = json.loads(Client().get(url, {"export": "json"}).content)
+    assert sorted((r["title"], r["places"], r["wishes"], r["start_time"], r["provider"]) for r in rows) == [
+        ("Kanutour", 1, 0, "09:00", "TSV Musterstadt"), ("Zirkusworkshop", 2, 0, "09:00", "TSV Musterstadt")]
+    assert [r["title"] for r in _csv(Client().get(url, {"export": "csv"}))] == [r["title"] for r in rows]
+
+
+def test_a_provider_downloads_its_own_tables_and_nobody_else_gets_them(municipality, provider, provider_user, activities,
+                                                                       citizen):
+    url = reverse("exchanges:provider_home", kwargs={"municipality": municipality.slug})
+    member = Client()
+    member.force_login(provider_user)
+    page = member.get(url).content.decode()
+    assert f"?anbieter={provider.pk}&amp;liste=aktivitaeten&amp;export=json" in page
+    rows = json.loads(member.get(url, {"anbieter": provider.pk, "liste": "aktivitaeten", "export": "json"}).content)
+    assert sorted(r["title"] for r in rows) == ["Kanutour", "Waldtag", "Zirkusworkshop"]
+    assert _csv(member.get(url, {"anbieter": provider.pk, "liste": "angebote", "export": "csv"})) == []
+    assert member.get(url, {"anbieter": provider.pk, "liste": "etwas", "export": "csv"}).status_code == 404
+    stranger = Client()
+    stranger.force_login(citizen)  # no member of this provider
+    assert stranger.get(url, {"anbieter": provider.pk, "liste": "aktivitaeten", "export": "json"}).status_code == 404
