@@ -473,18 +473,22 @@ def _fn_feel_neg(value: Any) -> Any:
     return None
 
 
+def _readable_attrs(value: Any) -> frozenset[str]:
+    """The attributes an expression may read of a date, a date-time or a duration (none of anything else)."""
+    if isinstance(value, datetime):
+        return _DATETIME_ATTRS
+    if isinstance(value, date):
+        return _DATE_ATTRS
+    if isinstance(value, timedelta):
+        return _TIMEDELTA_ATTRS
+    return frozenset()
+
+
 def _fn_feel_get(value: Any, name: Any) -> Any:
     """FEEL's path ``value.name``: a key of a context (dict), a part of a date; null where there is none."""
     if isinstance(value, dict):
         return value.get(name)
-    allowed: frozenset[str] = frozenset()
-    if isinstance(value, datetime):
-        allowed = _DATETIME_ATTRS
-    elif isinstance(value, date):
-        allowed = _DATE_ATTRS
-    elif isinstance(value, timedelta):
-        allowed = _TIMEDELTA_ATTRS
-    return getattr(value, name) if isinstance(name, str) and name in allowed else None
+    return getattr(value, name) if isinstance(name, str) and name in _readable_attrs(value) else None
 
 
 def _fn_feel_path(value: Any, name: Any) -> Any:
@@ -1108,14 +1112,7 @@ class _Interpreter(EvalWithCompoundTypes):  # type: ignore[misc]
             if name in obj:
                 return obj[name]
             raise ExpressionError(f"Das Feld «{name}» fehlt", f"the field «{name}» is missing")
-        allowed: frozenset[str] = frozenset()
-        if isinstance(obj, datetime):
-            allowed = _DATETIME_ATTRS
-        elif isinstance(obj, date):
-            allowed = _DATE_ATTRS
-        elif isinstance(obj, timedelta):
-            allowed = _TIMEDELTA_ATTRS
-        if name in allowed:
+        if name in _readable_attrs(obj):
             return getattr(obj, name)
         raise ExpressionError(
             f"«{name}» ist für Werte vom Typ {type(obj).__name__} nicht verfügbar",
