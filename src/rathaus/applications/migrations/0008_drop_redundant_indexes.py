@@ -9,15 +9,6 @@ from django.db import migrations, models
 from rathaus.core import schema
 
 
-def forward(apps, schema_editor):
-    schema.drop_field_index(schema_editor, apps.get_model("applications", "Application"), "municipality")
-
-
-def backward(apps, schema_editor):
-    schema.create_field_index(schema_editor, apps.get_model("applications", "Application"), "municipality")
-
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -34,6 +25,6 @@ class Migration(migrations.Migration):
                     field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.municipality', verbose_name='Kommune'),
                 ),
             ],
-            database_operations=[migrations.RunPython(forward, backward)],
+            database_operations=[schema.DropFieldIndex("application", "municipality")],
         ),
     ]

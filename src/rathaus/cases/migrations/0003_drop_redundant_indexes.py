@@ -10,29 +10,6 @@ from django.db import migrations, models
 from rathaus.core import schema
 
 
-def forward(apps, schema_editor):
-    document, version = apps.get_model("cases", "Document"), apps.get_model("cases", "DocumentVersion")
-    schema.drop_field_index(schema_editor, document, "municipality")
-    schema.drop_field_index(schema_editor, version, "document")
-    # The LIKE index of idempotency_key goes (nothing searches documents by key prefix); the unique one stays, renamed.
-    schema.rename_unique(schema_editor, document, "idempotency_key", "document_idempotency_key_unique")
-    schema_editor.execute("DROP INDEX IF EXISTS " + schema_editor.quote_name(
-        schema_editor._create_index_name(document._meta.db_table, ["idempotency_key"], suffix="_like")))
-
-
-def backward(apps, schema_editor):
-    document, version = apps.get_model("cases", "Document"), apps.get_model("cases", "DocumentVersion")
-    schema.create_field_index(schema_editor, document, "municipality")
-    schema.create_field_index(schema_editor, version, "document")
-    schema.rename_unique(schema_editor, document, "idempotency_key", "document_idempotency_key_unique", reverse=True)
-    if schema_editor.connection.vendor == "postgresql":
-        table = schema_editor.quote_name(document._meta.db_table)
-        like = schema_editor._create_index_name(document._meta.db_table, ["idempotency_key"], suffix="_like")
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(like)} ON {table} "
-                              "(idempotency_key varchar_pattern_ops)")
-
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -65,6 +42,13 @@ class Migration(migrations.Migration):
                     constraint=models.UniqueConstraint(fields=('idempotency_key',), name='document_idempotency_key_unique'),
                 ),
             ],
-            database_operations=[migrations.RunPython(forward, backward)],
+            database_operations=[
+                schema.DropFieldIndex("document", "municipality"),
+                schema.DropFieldIndex("documentversion", "document"),
+                # The unique index of idempotency_key stays, renamed; its LIKE twin goes (nothing
+                # searches documents by key prefix).
+                schema.RenameUnique("document", "idempotency_key", "document_idempotency_key_unique"),
+                schema.DropFieldIndex("document", "idempotency_key", plain=False, like=True),
+            ],
         ),
     ]

@@ -9,29 +9,6 @@ from django.db import migrations, models
 from rathaus.core import schema
 
 
-def forward(apps, schema_editor):
-    event, instance = apps.get_model("processes", "CaseEvent"), apps.get_model("processes", "ProcessInstance")
-    schema.drop_field_index(schema_editor, event, "application")
-    schema.drop_field_index(schema_editor, instance, "application")
-    # The status index stays under its Meta name; its LIKE twin (nothing searches by prefix) goes.
-    schema.rename_field_index(schema_editor, instance, "status", "processinstance_status_idx")
-    schema_editor.execute("DROP INDEX IF EXISTS " + schema_editor.quote_name(
-        schema_editor._create_index_name(instance._meta.db_table, ["status"], suffix="_like")))
-
-
-def backward(apps, schema_editor):
-    event, instance = apps.get_model("processes", "CaseEvent"), apps.get_model("processes", "ProcessInstance")
-    schema.create_field_index(schema_editor, event, "application")
-    schema.create_field_index(schema_editor, instance, "application")
-    schema.rename_field_index(schema_editor, instance, "status", "processinstance_status_idx", reverse=True)
-    if schema_editor.connection.vendor == "postgresql":
-        table = schema_editor.quote_name(instance._meta.db_table)
-        like = schema_editor._create_index_name(instance._meta.db_table, ["status"], suffix="_like")
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(like)} ON {table} "
-                              "(status varchar_pattern_ops)")
-
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -63,6 +40,12 @@ class Migration(migrations.Migration):
                     index=models.Index(fields=['status'], name='processinstance_status_idx'),
                 ),
             ],
-            database_operations=[migrations.RunPython(forward, backward)],
+            database_operations=[
+                schema.DropFieldIndex("caseevent", "application"),
+                schema.DropFieldIndex("processinstance", "application"),
+                # The status index stays under its Meta name; its LIKE twin (nothing searches by prefix) goes.
+                schema.RenameFieldIndex("processinstance", "status", "processinstance_status_idx"),
+                schema.DropFieldIndex("processinstance", "status", plain=False, like=True),
+            ],
         ),
     ]
