@@ -654,25 +654,21 @@ def test_an_answer_waits_for_a_running_round_and_then_finds_the_offer_replaced(m
 
     monkeypatch.setattr(daycare_core, "allocate", paused_allocate)
 
-    def run():
-        try:
-            services.round_run(allocation_round=follow_up, actor=team_lead)
-            results["round"] = "done"
-        except services.ExchangeError as exc:
-            results["round"] = str(exc)
-        finally:
-            connections.close_all()
+    def outcome(key: str, work, done: str) -> threading.Thread:
+        """A thread that records `done` under `key` when `work` succeeds, else the refusal's text."""
+        def target():
+            try:
+                work()
+                results[key] = done
+            except services.ExchangeError as exc:
+                results[key] = str(exc)
+            finally:
+                connections.close_all()
 
-    def accept():
-        try:
-            services.place_offer_accept(offer=regen, actor=citizen)
-            results["answer"] = "accepted"
-        except services.ExchangeError as exc:
-            results["answer"] = str(exc)
-        finally:
-            connections.close_all()
+        return threading.Thread(target=target)
 
-    running, answering = threading.Thread(target=run), threading.Thread(target=accept)
+    running = outcome("round", lambda: services.round_run(allocation_round=follow_up, actor=team_lead), "done")
+    answering = outcome("answer", lambda: services.place_offer_accept(offer=regen, actor=citizen), "accepted")
     running.start()
     try:
         assert read.wait(10), "the round did not get to the allocation"
