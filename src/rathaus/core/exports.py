@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +68,19 @@ def json_response(document: Any, filename: str) -> HttpResponse:
                             content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def list_download(request, filename: str, rows: Callable[[], list[dict[str, Any]]],
+                  empty_header: str) -> HttpResponse | None:
+    """The page's list as a download when a GET asks for it (``?export=csv|json``), else None (show the page).
+
+    `rows` is called only for a download; give it the page's own query, so the file holds what
+    the page lists, with its filters and permissions.
+    """
+    fmt = request.GET.get("export")
+    if request.method != "GET" or fmt not in ("csv", "json"):
+        return None
+    return list_export(rows(), fmt, filename, empty_header)
 
 
 def list_export(rows: list[dict[str, Any]], fmt: str, filename: str, empty_header: str) -> HttpResponse:

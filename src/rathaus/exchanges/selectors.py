@@ -340,7 +340,7 @@ def activity_get(*, municipality, pk: int) -> HolidayActivity:
 
 def activities_for_provider(*, municipality, provider: Provider):
     return (HolidayActivity.objects.for_municipality(municipality).filter(provider=provider)
-            .select_related("programme")
+            .select_related("programme", "provider")  # the download names the provider
             # distinct: the two joins (places, waiting list) would otherwise multiply each other's counts.
             .annotate(taken=Count("placements", filter=Q(placements__status=PlacementStatus.CONFIRMED), distinct=True),
                       waiting=Count("waitlist", distinct=True))

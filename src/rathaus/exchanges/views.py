@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
+from rathaus.core.exports import list_download
 from rathaus.core.language import in_english
 from rathaus.core.params import parse_int
 from rathaus.tenants.selectors import municipality_get
@@ -619,10 +620,7 @@ def _download(request, name: str, rows, empty_header: str):
     `rows` is called only for a download; it gets the page's queryset, so the file holds what the
     page lists with its filters, from this municipality only.
     """
-    fmt = request.GET.get("export")
-    if request.method != "GET" or fmt not in ("csv", "json"):
-        return None
-    return exports.list_export(rows(), fmt, f"{name}-{request.municipality.slug}", empty_header)
+    return list_download(request, f"{name}-{request.municipality.slug}", rows, empty_header)
 
 
 # ============================================================================ staff: overview and moderation

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
-from rathaus.core.exports import list_export, local_time
+from rathaus.core.exports import list_download, local_time
 from rathaus.core.params import parse_int
 
 from . import selectors, services
@@ -78,13 +78,13 @@ def _page(request, form: TokenForm, status: int = 200):
 def tokens(request):
     """List, create (shown once) and revoke (after confirmation) the municipality's API tokens."""
     allowed = _allowed(request)
-    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
-        rows = [{"name": t.name, "prefix": t.prefix, "permissions": " ".join(t.permissions),
-                 "created_by": t.created_by.get_username() if t.created_by else "", "created_at": local_time(t.created_at),
-                 "expires_at": local_time(t.expires_at), "last_used_at": local_time(t.last_used_at),
-                 "revoked_at": local_time(t.revoked_at)}
-                for t in selectors.api_token_list(municipality=request.municipality)]
-        return list_export(rows, request.GET["export"], f"api-zugaenge-{request.municipality.slug}", "name")
+    if download := list_download(request, f"api-zugaenge-{request.municipality.slug}", lambda: [
+            {"name": t.name, "prefix": t.prefix, "permissions": " ".join(t.permissions),
+             "created_by": t.created_by.get_username() if t.created_by else "", "created_at": local_time(t.created_at),
+             "expires_at": local_time(t.expires_at), "last_used_at": local_time(t.last_used_at),
+             "revoked_at": local_time(t.revoked_at)}
+            for t in selectors.api_token_list(municipality=request.municipality)], "name"):
+        return download
     if request.method != "POST":
         return _page(request, TokenForm(allowed=allowed))
     if request.POST.get("action") == "revoke":

@@ -16,7 +16,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
-from rathaus.core.exports import list_export, local_time
+from rathaus.core.exports import list_download, list_export, local_time
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 
@@ -159,10 +159,9 @@ def case_deliveries(request, reference: str):
         qs = selectors.delivery_list(municipality=municipality, application=application)
         _resend(request, get_object_or_404(qs, pk=parse_int(request.POST.get("delivery"), 0)))
         return redirect(request.path)
-    if request.GET.get("export") in ("csv", "json"):
-        qs = selectors.delivery_list(municipality=municipality, application=application)  # the attempts are not exported
-        return list_export(selectors.delivery_export_rows(qs), request.GET["export"],
-                           f"zustellungen-{application.reference}", "delivery")
+    if download := list_download(request, f"zustellungen-{application.reference}", lambda: selectors.delivery_export_rows(
+            selectors.delivery_list(municipality=municipality, application=application)), "delivery"):  # without the attempts
+        return download
     qs = selectors.delivery_list_with_attempts(municipality=municipality, application=application)
     return render(request, "integration/case_deliveries.html", {
         "application": application, "deliveries": list(qs), "can_resend": can_resend,

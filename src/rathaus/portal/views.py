@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from rathaus.applications.selectors import application_list_for_user
-from rathaus.core.exports import list_export, local_time
+from rathaus.core.exports import list_download, local_time
 from rathaus.tenants.selectors import municipality_list
 
 
@@ -25,10 +25,10 @@ def privacy(request):
 @login_required
 def my_applications(request):
     applications = application_list_for_user(user=request.user)
-    if request.GET.get("export") in ("csv", "json"):
-        # Only the person's own applications, as the page shows them (status also in words, in her language).
-        rows = [{"reference": a.reference, "service": a.service.name, "municipality": a.municipality.name,
-                 "submitted_at": local_time(a.submitted_at), "status": a.status, "status_text": a.get_status_display()}
-                for a in applications]
-        return list_export(rows, request.GET["export"], "meine-antraege", "reference")
+    # Only the person's own applications, as the page shows them (status also in words, in her language).
+    if download := list_download(request, "meine-antraege", lambda: [
+            {"reference": a.reference, "service": a.service.name, "municipality": a.municipality.name,
+             "submitted_at": local_time(a.submitted_at), "status": a.status, "status_text": a.get_status_display()}
+            for a in applications], "reference"):
+        return download
     return render(request, "portal/my_applications.html", {"applications": applications})

@@ -25,7 +25,7 @@ from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_export, local_time
+from rathaus.core.exports import list_download, list_export, local_time
 from rathaus.core.language import in_english, localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
@@ -143,12 +143,12 @@ def definitions(request):
     """Upload a model (checked like `rathaus check-process`), publish or retire versions."""
     problems: list[dict] = []
     status = 200
-    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
-        rows = [{"service": d.service.name, "name": d.name, "process_id": d.process_id, "version": d.version,
-                 "state": d.state, "digest": d.digest, "created_at": local_time(d.created_at),
-                 "published_at": local_time(d.published_at)}
-                for d in selectors.definition_list(municipality=request.municipality)]
-        return list_export(rows, request.GET["export"], f"prozessmodelle-{request.municipality.slug}", "version")
+    if download := list_download(request, f"prozessmodelle-{request.municipality.slug}", lambda: [
+            {"service": d.service.name, "name": d.name, "process_id": d.process_id, "version": d.version,
+             "state": d.state, "digest": d.digest, "created_at": local_time(d.created_at),
+             "published_at": local_time(d.published_at)}
+            for d in selectors.definition_list(municipality=request.municipality)], "version"):
+        return download
     if request.method == "POST":
         if request.POST.get("action") == "upload":
             service = get_object_or_404(Service.objects.for_municipality(request.municipality),
