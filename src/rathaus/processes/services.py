@@ -110,7 +110,8 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
     try:
         from rathaus_domain.processes.engine import ProcessModel
 
-        model = ProcessModel.from_files(bpmn, dmn, registry=steps)
+        # process_check above found no error (with the same registry): not checked a third time.
+        model = ProcessModel.from_files(bpmn, dmn, registry=steps, checked=False)
     except ProcessModelError as exc:
         raise ProcessUploadInvalid([{"file": exc.file, "element_id": exc.element_id, "severity": "error",
                                      "message_de": exc.message_de, "message_en": exc.message_en, "code": "invalid"}]) from None

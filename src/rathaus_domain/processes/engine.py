@@ -787,7 +787,7 @@ class ProcessModel:
                     process_ids=available,
                 )
             )
-        errors = [p for p in problems if p.severity == checks.ERROR] if checked else []
+        errors = [p for p in problems if p.severity == checks.ERROR]
         if errors:
             first_error = errors[0]
             more_de = f" (und {len(errors) - 1} weitere Probleme)" if len(errors) > 1 else ""

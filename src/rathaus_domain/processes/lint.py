@@ -209,7 +209,8 @@ def _build(bpmn: list[tuple[str, bytes, etree._Element]], dmn_files: list[tuple[
             if process_id in called:
                 continue
             try:
-                ProcessModel.from_files(files, dmn_files, process_id=process_id)
+                # The checks above found no error: only what SpiffWorkflow's parser refuses is new here.
+                ProcessModel.from_files(files, dmn_files, process_id=process_id, checked=False)
             except ProcessModelError as exc:
                 problems.append(
                     _problem(exc.file or name, exc.element_id or process_id, exc.message_de, exc.message_en, "invalid-model")
