@@ -27,7 +27,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from types import MappingProxyType
@@ -368,6 +368,12 @@ class ServiceStepRegistry:
                 element_id=ctx.element_id,
                 task_id=ctx.task_id,
             )
+        # A described parameter the task leaves out (or empty) gets its described default, the one
+        # the catalogue shows and the model check reads: the step itself repeats none of them.
+        defaults = {param.name: param.default for param in step.params
+                    if param.default is not None and not ctx.params.get(param.name)}
+        if defaults:
+            ctx = replace(ctx, params=MappingProxyType({**ctx.params, **defaults}))
         try:
             result = step.function(ctx)
         except ProcessError:

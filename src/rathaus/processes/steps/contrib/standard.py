@@ -36,7 +36,7 @@ def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = 
 def compute_fee(ctx: StepContext) -> dict[str, Any]:
     """Evaluate the DMN decision named in ``decision``; returns ``fee`` and ``fee_reason``."""
     case = current_case()
-    decision_id = str(ctx.params.get("decision") or "fee")
+    decision_id = str(ctx.params["decision"])
     inputs = dict(ctx.data)
     inputs.update({k: v for k, v in ctx.params.items() if k != "decision"})
     result = dmn.decide(case.model.dmn, decision_id, inputs, now=ctx.now)
@@ -115,8 +115,8 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     application = case.application
     if document_key_used(ctx.idempotency_key):
         return {"decision_issued": True}
-    title = str(ctx.params.get("title") or "Bescheid")
-    body = _format(str(ctx.params.get("text") or "Ihrem Antrag wird entsprochen."), dict(ctx.data))
+    title = str(ctx.params["title"])
+    body = _format(str(ctx.params["text"]), dict(ctx.data))
     fee = ctx.data.get("fee")
     raw = decision_letter_pdf(
         title=title, town=application.municipality.name, body=body,
@@ -161,8 +161,8 @@ def notify_citizen(ctx: StepContext) -> dict[str, Any]:
     if not application.applicant_email:
         return {"citizen_notified": False}
     data = dict(ctx.data)
-    subject = _format(str(ctx.params.get("subject") or "Neuigkeiten zu Ihrem Antrag {case_ref}"), data)
-    text = _format(str(ctx.params.get("text") or "es gibt Neuigkeiten zu Ihrem Antrag."), data)
+    subject = _format(str(ctx.params["subject"]), data)
+    text = _format(str(ctx.params["text"]), data)
     body = f"Guten Tag,\n\n{text}\n\nVorgangsnummer: {application.reference}\n\nMit freundlichen Grüßen\n{application.municipality.name}"
     outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="email",
                payload={"subject": subject, "body": body, "to": [application.applicant_email]})
@@ -211,9 +211,9 @@ def set_status(ctx: StepContext) -> dict[str, Any]:
     from rathaus.applications.services import application_change_status
 
     case = current_case()
-    status = str(ctx.params.get("status") or "in_review").strip()
+    status = str(ctx.params["status"]).strip()
     text = _format(str(ctx.params.get("text") or ""), dict(ctx.data))
-    email = str(ctx.params.get("email") or "ja").strip().lower() not in _NO
+    email = str(ctx.params["email"]).strip().lower() not in _NO
     if case.application.status != status or text:
         application_change_status(application=case.application, status=status, public_text=text, actor=None,
                                   read_locked=case.application_locked, email=email)
@@ -255,12 +255,12 @@ def set_deadline(ctx: StepContext) -> dict[str, Any]:
     """``working_days`` from now (Monday to Friday); returns ``deadline`` (ISO date-time, end of day)."""
     from rathaus.applications.services import add_working_days
 
-    days = int(ctx.params.get("working_days") or 10)
+    days = int(ctx.params["working_days"])
     if not 0 <= days <= MAX_WORKING_DAYS:  # from an expression: the check saw only literals
         raise ValueError(f"working_days must be between 0 and {MAX_WORKING_DAYS}, not {days}")
     day = add_working_days(timezone.localdate(ctx.now), days)
     deadline = timezone.make_aware(datetime.combine(day, time(23, 59)))
-    return {str(ctx.params.get("variable") or "deadline"): deadline.isoformat()}
+    return {str(ctx.params["variable"]): deadline.isoformat()}
 
 
 @register("wait_for_payment", description="Zahlungsaufforderung senden und auf die Zahlung warten",
@@ -318,5 +318,5 @@ def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
     url = str(ctx.params.get("url") or "")
     outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="http",
                payload={"url": url, "body": {"reference": application.reference, "service": application.service.slug,
-                                             "event": str(ctx.params.get("event") or "case_updated")}})
+                                             "event": str(ctx.params["event"])}})
     return {"backoffice_notified": True}
