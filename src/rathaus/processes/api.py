@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,7 +15,7 @@ from rathaus.core.jsonbody import check_json_structure
 from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemResponse
 from rathaus.integration.auth import STAFF_AUTH, staff_access
-from rathaus_domain.processes.engine import RESERVED_DATA_KEY, MessageInvalid, MessageNotExpected, ProcessError
+from rathaus_domain.processes.engine import RESERVED_DATA_KEY, MessageInvalid, MessageNotExpected, ProcessError, is_data_key
 
 from . import selectors, services
 
@@ -74,7 +73,6 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
     return _out(selectors.task_get(municipality=municipality, pk=task_id))
 
 
-_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 
@@ -96,7 +94,7 @@ def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
     if depth > 5:
         return [path or "/"]
     if isinstance(value, dict):
-        bad = [f"{path}/{k}" for k in value if not isinstance(k, str) or not _KEY.fullmatch(k) or k == RESERVED_DATA_KEY]
+        bad = [f"{path}/{k}" for k in value if not is_data_key(k)]
         return bad + [p for k, v in value.items() for p in _bad_keys(v, f"{path}/{k}", depth + 1)]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _bad_keys(v, f"{path}/{i}", depth + 1)]

@@ -403,6 +403,12 @@ class ServiceStepRegistry:
 _STORABLE_SCALARS = (str, int, float, bool, type(None), date, datetime, timedelta)
 #: The one dict key task data cannot hold: Spiff's serializer reads it as a type tag.
 RESERVED_DATA_KEY = "typename"
+_DATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def is_data_key(name: object) -> bool:
+    """Whether the process data may hold a field of this name (letters, digits, _; a letter first; not reserved)."""
+    return isinstance(name, str) and _DATA_KEY.fullmatch(name) is not None and name != RESERVED_DATA_KEY
 
 
 def _check_storable(value: Any, where: str, depth: int = 0) -> None:

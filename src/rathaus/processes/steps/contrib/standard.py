@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from rathaus.integration.transport import http_url_ok
 from rathaus_domain.processes import dmn
-from rathaus_domain.processes.engine import RESERVED_DATA_KEY, StepContext
+from rathaus_domain.processes.engine import StepContext, is_data_key
 from rathaus_domain.processes.texts import render_text
 
 from ..registry import StepParam, current_case, register
@@ -222,7 +222,6 @@ def set_status(ctx: StepContext) -> dict[str, Any]:
 
 #: Most working days a deadline may lie ahead (about eight years); more is a typo, and the count goes day by day.
 MAX_WORKING_DAYS = 2000
-_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
 def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -235,7 +234,7 @@ def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                          f"parameter «working_days»: «{days[:50]}» is not a whole number of working days "
                          f"(0 to {MAX_WORKING_DAYS})"))
     variable = params.get("variable", "").strip()
-    if variable and (not _FIELD_NAME.fullmatch(variable) or variable == RESERVED_DATA_KEY):
+    if variable and not is_data_key(variable):
         problems.append((f"Parameter «variable»: «{variable[:50]}» ist kein Feldname (Buchstaben, Ziffern, _; "
                          "zuerst ein Buchstabe)",
                          f"parameter «variable»: «{variable[:50]}» is not a field name (letters, digits, _; "
