@@ -111,8 +111,14 @@ def _assert_coverage(pages) -> None:
     assert all(counts[kind] >= floor for kind, floor in FLOORS.items()), counts
 
 
-def test_every_page_has_a_help_text_of_its_own_in_german_and_english(pages):
+def test_every_page_has_its_own_help_text_and_every_list_its_downloads(pages, world, other_town):
+    # One crawl serves both checks (crawling two seeded towns as seven people is the slow part).
     _assert_coverage(pages)
+    _help_texts_of_their_own_in_german_and_english(pages)
+    _list_pages_link_csv_and_json_that_only_their_own_people_get(pages, world, other_town)
+
+
+def _help_texts_of_their_own_in_german_and_english(pages) -> None:
     missing, thin, used_by, one_per_template = [], [], {}, {}
     for page in (p for found in pages.values() for p in found):
         text = help_text(page.html)
@@ -179,8 +185,7 @@ def _in_urlconf(view: str, slug: str) -> bool:
     return True
 
 
-def test_every_list_page_links_csv_and_json_exports_that_only_its_own_people_get(pages, world, other_town):
-    _assert_coverage(pages)
+def _list_pages_link_csv_and_json_that_only_their_own_people_get(pages, world, other_town) -> None:
     named = set(LISTS) | set(NOT_LISTS) | set(NO_EXPORT_YET)
     stale = [view for view in named if not _in_urlconf(view, other_town.slug)]
     assert not stale, stale  # a stale name would exempt nothing
