@@ -37,7 +37,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "Sehr-sicheres-Passwort-1"
+PASSWORD = "Sehr-sicheres-Passwort-1"  # what the make_user fixture gives everyone
+
+
+def fill_login(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Fill in and send the login form the page shows (staff then get the 2FA step)."""
+    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(email)
+    page.get_by_label("Passwort", exact=True).fill(password)
+    page.locator("main").get_by_role("button", name="Anmelden").click()
 
 
 @pytest.fixture(scope="session")

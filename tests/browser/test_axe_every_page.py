@@ -23,13 +23,13 @@ from collections import deque
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from conftest import fill_login
 from playwright.sync_api import Page, expect
 
 from rathaus.core.tests import crawl
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "Sehr-sicheres-Passwort-1"  # what the make_user fixture gives everyone
 
 # Coverage floors: the walks checked 25 / 39 / 39 routes when this test was written. A walk that
 # checks fewer has lost its way (a broken link, a missing seed, a login that failed); when a page
@@ -233,12 +233,6 @@ def _staff(route: str, view) -> bool:
     return crawl.staff_perm(view) is not None
 
 
-def _log_in(page: Page, email: str, password: str) -> None:
-    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(email)
-    page.get_by_label("Passwort", exact=True).fill(password)
-    page.locator("main").get_by_role("button", name="Anmelden").click()
-
-
 @pytest.fixture
 def site(world, town, demo_services, dog_data):
     """The seeded `world`; our town's citizen also holds a daycare offer, a holiday registration, a provider and a draft.
@@ -307,7 +301,7 @@ def test_every_page_has_no_axe_violations(page: Page, axe_scan, site, town, otp_
 
     page.context.clear_cookies()
     page.goto("/konto/anmelden/")
-    _log_in(page, site.citizen.email, PASSWORD)
+    fill_login(page, site.citizen.email)
     expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
     walks["citizen"] = citizen = Walk(page, axe_scan, "citizen", _public)
     citizen.run([*_parameterless(slug, _public), *site.starts["citizen"]])
@@ -316,7 +310,7 @@ def test_every_page_has_no_axe_violations(page: Page, axe_scan, site, town, otp_
     page.context.clear_cookies()
     page.goto(f"/konto/anmelden/?next=/m/{slug}/verwaltung/posteingang/")
     walks["staff"] = staff = Walk(page, axe_scan, "staff", _staff)
-    _log_in(page, site.admin.email, PASSWORD)
+    fill_login(page, site.admin.email)
     expect(page.get_by_role("heading", level=1)).to_have_text("Sicherheitscode eingeben")
     staff.check_current("konto/2fa/ (second factor)")
     page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(TOTPDevice.objects.get(user=site.admin)))

@@ -6,6 +6,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from conftest import fill_login
 from playwright.sync_api import Page, expect
 from test_accessibility import check
 
@@ -41,9 +42,7 @@ def lead(town):
 
 def _log_in(page: Page, email: str, password: str, next_url: str) -> None:
     page.goto(f"/konto/anmelden/?next={next_url}")
-    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(email)
-    page.get_by_label("Passwort").fill(password)
-    page.locator("main").get_by_role("button", name="Anmelden").click()
+    fill_login(page, email, password)
 
 
 def test_citizen_keeps_her_data_sees_it_prefilled_and_asks_for_erasure(page: Page, citizen, services, axe):

@@ -15,6 +15,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from conftest import fill_login
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -61,9 +62,7 @@ def exemption_case(town, services, dog_data):
 def log_in(page: Page, staff, otp_code, next_path: str) -> None:
     page.goto(next_path)
     expect(page.get_by_role("heading", level=1)).to_have_text("Anmelden")
-    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(staff.email)
-    page.get_by_label("Passwort").fill(staff.password)
-    page.locator("main").get_by_role("button", name="Anmelden").click()
+    fill_login(page, staff.email, staff.password)
     expect(page.get_by_role("heading", level=1)).to_have_text("Sicherheitscode eingeben")
     page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(staff.device))
     page.get_by_role("button", name="Bestätigen").click()

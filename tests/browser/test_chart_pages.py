@@ -7,11 +7,11 @@ open, so its staff page and the provider page have no chart there; this test dra
 from __future__ import annotations
 
 import pytest
+from conftest import fill_login
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "Sehr-sicheres-Passwort-1"  # what the make_user fixture gives everyone
 
 
 @pytest.fixture
@@ -38,12 +38,6 @@ def drawn(world, town):
     return programme, citizen, admin
 
 
-def _log_in(page: Page, email: str) -> None:
-    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(email)
-    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
-    page.locator("main").get_by_role("button", name="Anmelden").click()
-
-
 def _check_chart(page: Page, axe, label: str) -> None:
     expect(page.get_by_role("img", name="Belegte Plätze je Aktivität").first).to_be_visible()
     axe(page, label)
@@ -54,14 +48,14 @@ def test_holiday_fill_rate_charts_have_no_axe_violations(page: Page, axe, drawn,
 
     programme, citizen, admin = drawn
     page.goto(f"/konto/anmelden/?next=/m/{town.slug}/boersen/anbieter/")
-    _log_in(page, citizen.email)
+    fill_login(page, citizen.email)
     expect(page.get_by_role("heading", level=1)).to_have_text("Anbieterbereich")
     _check_chart(page, axe, "provider page after the draw")
     screenshot(page, "chart-provider-home")
 
     page.context.clear_cookies()
     page.goto(f"/konto/anmelden/?next=/m/{town.slug}/boersen/verwaltung/ferien/{programme.pk}/")
-    _log_in(page, admin.email)
+    fill_login(page, admin.email)
     page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(TOTPDevice.objects.get(user=admin)))
     page.get_by_role("button", name="Bestätigen").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(programme.name)
