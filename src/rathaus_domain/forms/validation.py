@@ -760,7 +760,7 @@ def check_form_schema(schema: Any) -> list[str]:
         for e in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path)))
     ]
     problems += [f"{pointer or '/'}: {keyword} {ref!r} points outside the form; only references within it (#/…) are allowed"
-                 for pointer, keyword, ref in _outside_references(schema, ())]
+                 for pointer, keyword, ref in _outside_references(schema)]
     if not problems:
         # Input is matched by jsonschema-rs (never Python's re, see _regex), which must read every pattern.
         problems += [f"{pointer}: pattern {pattern!r} cannot be compiled by the validator (jsonschema-rs)"
@@ -781,19 +781,12 @@ def check_form_schema(schema: Any) -> list[str]:
     return linter.problems
 
 
-def _outside_references(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[str, str, str]]:
+def _outside_references(schema: Any) -> Iterator[tuple[str, str, str]]:
     """(pointer, keyword, target) of every reference anywhere in the schema that is not to a part of it."""
-    if isinstance(node, Mapping):
-        for keyword in ("$ref", "$dynamicRef"):
-            ref = node.get(keyword)
+    for keyword in ("$ref", "$dynamicRef"):
+        for pointer, ref in _keyword_uses(schema, (), keyword):
             if isinstance(ref, str) and not ref.startswith("#"):
-                yield json_pointer(path), keyword, ref
-        for key, value in node.items():
-            if key not in ("const", "enum", "default", "examples"):  # data, not schemas
-                yield from _outside_references(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _outside_references(value, (*path, index))
+                yield pointer, keyword, ref
 
 
 # Keywords whose values map names (of fields, definitions) to subschemas: a key there is no keyword.
