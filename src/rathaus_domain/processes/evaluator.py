@@ -394,7 +394,7 @@ def _as_date_like(value: Any, other: Any) -> Any:
     return value
 
 
-def _feel_ordered(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool | None:
+def feel_ordered(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool | None:
     """``left op right`` as FEEL compares: None (FEEL's null) where it cannot."""
     pair = feel_comparable(left, right)
     if pair is None:
@@ -405,20 +405,33 @@ def _feel_ordered(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool
         return None
 
 
-def feel_compare(left: Any, op: Callable[[Any, Any], bool], right: Any) -> bool:
-    """``left op right`` with FEEL's "no match instead of error" semantics (a cell's test)."""
-    return _feel_ordered(left, op, right) is True
+def feel_equality(left: Any, right: Any) -> bool | None:
+    """FEEL's ``=``: None (FEEL's null) for two values of different types (``1 = "1"``, ``true = 1``).
+
+    ``null`` compared with ``=`` is a null check (``x = null`` is true or false, never null). Lists
+    and contexts are equal if their items are: false as soon as one pair differs, else null if one
+    pair cannot be compared.
+    """
+    if left is None or right is None:
+        return left is None and right is None
+    if isinstance(left, list) or isinstance(right, list):
+        if not (isinstance(left, list) and isinstance(right, list)):
+            return None
+        if len(left) != len(right):
+            return False
+        return feel_and(*(feel_equality(a, b) for a, b in zip(left, right, strict=True)))
+    if isinstance(left, dict) or isinstance(right, dict):
+        if not (isinstance(left, dict) and isinstance(right, dict)):
+            return None
+        if left.keys() != right.keys():
+            return False
+        return feel_and(*(feel_equality(left[k], right[k]) for k in left))
+    return feel_ordered(left, operator.eq, right)
 
 
 def feel_equal(left: Any, right: Any) -> bool:
-    """FEEL equality: ``null = null``; no coercion between booleans and numbers."""
-    if left is None or right is None:
-        return left is None and right is None
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(feel_equal(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(feel_equal(left[k], right[k]) for k in left)
-    return feel_compare(left, operator.eq, right)
+    """Whether FEEL's ``left = right`` is true (false where FEEL says false or null: a cell's test)."""
+    return feel_equality(left, right) is True
 
 
 _FEEL_ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -427,14 +440,13 @@ _FEEL_ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": op
 
 def _fn_feel_cmp(left: Any, op: Any, right: Any) -> bool | None:
     """``feel_cmp(a, "<", b)``: FEEL's comparison; None (FEEL's null) where FEEL cannot compare."""
-    if op == "=":
-        return feel_equal(left, right)
-    if op == "!=":
-        return not feel_equal(left, right)
+    if op in ("=", "!="):
+        equal = feel_equality(left, right)
+        return equal if op == "=" or equal is None else not equal
     order = _FEEL_ORDER.get(op) if isinstance(op, str) else None
     if order is None:
         raise ExpressionError(f"feel_cmp(): unbekannter Vergleich «{op}»", f"feel_cmp(): unknown comparison «{op}»")
-    return _feel_ordered(left, order, right)
+    return feel_ordered(left, order, right)
 
 
 _FEEL_ARITHMETIC: dict[str, type[ast.operator]] = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div,
@@ -498,14 +510,14 @@ def _fn_feel_path(value: Any, name: Any) -> Any:
     return _fn_feel_get(value, name)
 
 
-def _fn_feel_and(*values: Any) -> bool | None:
+def feel_and(*values: Any) -> bool | None:
     """FEEL's ``and``: false if any part is false, true if all are true, else null."""
     if any(value is False for value in values):
         return False
     return True if all(value is True for value in values) else None
 
 
-def _fn_feel_or(*values: Any) -> bool | None:
+def feel_or(*values: Any) -> bool | None:
     """FEEL's ``or``: true if any part is true, false if all are false, else null."""
     if any(value is True for value in values):
         return True
@@ -557,8 +569,8 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "feel_arith": _fn_feel_arith,
     "feel_neg": _fn_feel_neg,
     "feel_path": _fn_feel_path,
-    "feel_and": _fn_feel_and,
-    "feel_or": _fn_feel_or,
+    "feel_and": feel_and,
+    "feel_or": feel_or,
 }
 _CLOCK_FUNCTIONS = frozenset({"today", "now"})
 FUNCTION_NAMES: frozenset[str] = frozenset(_PURE_FUNCTIONS) | _CLOCK_FUNCTIONS

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from . import evaluator
-from .evaluator import CompiledExpression, ExpressionError, feel_compare, feel_equal
+from .evaluator import CompiledExpression, ExpressionError, feel_and, feel_equal, feel_equality, feel_or, feel_ordered
 
 __all__ = [
     "CELL_INPUT",
@@ -554,7 +554,8 @@ class _Test:
     #: Whether matching reads other names or ``?`` (else an empty scope will do).
     needs_context = False
 
-    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool:
+    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool | None:
+        """True or false, or None (FEEL's null) where the input cannot be compared with the test."""
         raise NotImplementedError
 
 
@@ -577,13 +578,12 @@ class _CompareTest(_Test):
         self.endpoint = endpoint
         self.needs_context = not endpoint.constant
 
-    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool:
+    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool | None:
         target = self.endpoint.value(context, now)
-        if self.op == "=":
-            return feel_equal(value, target)
-        if self.op == "!=":
-            return not feel_equal(value, target)
-        return feel_compare(value, _OPS[self.op], target)
+        if self.op in ("=", "!="):
+            equal = feel_equality(value, target)
+            return equal if self.op == "=" or equal is None else not equal
+        return feel_ordered(value, _OPS[self.op], target)
 
 
 class _IntervalTest(_Test):
@@ -593,10 +593,9 @@ class _IntervalTest(_Test):
         self.high_op = operator.le if high_closed else operator.lt
         self.needs_context = not (low.constant and high.constant)
 
-    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool:
-        return feel_compare(value, self.low_op, self.low.value(context, now)) and feel_compare(
-            value, self.high_op, self.high.value(context, now)
-        )
+    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool | None:
+        return feel_and(feel_ordered(value, self.low_op, self.low.value(context, now)),
+                        feel_ordered(value, self.high_op, self.high.value(context, now)))
 
 
 class _ValueTest(_Test):
@@ -607,17 +606,17 @@ class _ValueTest(_Test):
         self.uses_input = uses_input
         self.needs_context = uses_input or not endpoint.constant
 
-    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool:
+    def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool | None:
         target = self.endpoint.value(context, now)
         if self.uses_input:
-            return target is True
+            return target if isinstance(target, bool) else None
         # As in Camunda's FEEL: a computed boolean (``amount > 5``) decides by itself unless
         # the input is boolean; a literal ``true`` still means "equals true".
         if isinstance(target, bool) and not isinstance(value, bool) and not self.endpoint.constant:
             return target
         if isinstance(target, list) and not isinstance(value, list):
-            return any(feel_equal(value, item) for item in target)
-        return feel_equal(value, target)
+            return feel_or(*(feel_equality(value, item) for item in target))
+        return feel_equality(value, target)
 
 
 @dataclass(frozen=True, eq=False)
@@ -638,8 +637,10 @@ class UnaryTests:
         scope: Mapping[str, Any] = {}
         if any(test.needs_context for test in self.tests):
             scope = {**(context or {}), CELL_INPUT: value}
-        hit = any(test.matches(value, scope, now) for test in self.tests)
-        return not hit if self.negated else hit
+        if not self.negated:
+            return any(test.matches(value, scope, now) is True for test in self.tests)
+        # not(tests): true only where each test is false; a test that cannot compare (null) is no match.
+        return all(test.matches(value, scope, now) is False for test in self.tests)
 
 
 class _UnaryParser(_Parser):
