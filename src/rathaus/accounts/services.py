@@ -7,7 +7,6 @@ import secrets
 from datetime import date, datetime, timedelta
 
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rathaus.core.audit import audit_record
+from rathaus.core.jobs import enqueue_on_commit
 
 from .models import AssistanceCode, DataSubjectRequest, Profile, RequestKind, RequestState, User
 
@@ -45,6 +45,13 @@ def user_register(*, first_name: str, last_name: str, email: str, password: str,
     return user
 
 
+def _mail(subject: str, body: str, to: str) -> None:
+    """Have the worker send an account e-mail if the current transaction commits (accounts/tasks.py says why)."""
+    from .tasks import send_account_mail
+
+    enqueue_on_commit(send_account_mail, subject, body, to)
+
+
 def _verification_link(user: User, site_url: str) -> str:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     return site_url.rstrip("/") + reverse("accounts:verify", kwargs={"token": token})
@@ -55,7 +62,7 @@ def _queue_verification_mail(user: User, site_url: str, body: str, **params: str
     text = body % {"name": user.get_full_name(), "link": _verification_link(user, site_url), **params}
     subject = _("Bitte bestätigen Sie Ihre E-Mail-Adresse")
     email = user.email
-    transaction.on_commit(lambda: send_mail(subject, text, None, [email]))
+    _mail(subject, text, email)
 
 
 def user_verification_resend(*, user: User, site_url: str, ip: str | None = None) -> None:
@@ -95,7 +102,7 @@ def user_registration_attempted(*, user: User, site_url: str, ip: str | None = N
         "name": user.get_full_name() or user.email, "login": base + reverse("accounts:login"),
         "reset": base + reverse("accounts:password_reset")}
     subject, email = _("Sie haben bereits ein Konto"), user.email
-    transaction.on_commit(lambda: send_mail(subject, text, None, [email]))
+    _mail(subject, text, email)
 
 
 def user_password_reset(*, user: User, password: str, ip: str | None = None) -> User:
@@ -252,12 +259,11 @@ def erasure_request(*, user: User, reason: str, ip: str | None = None) -> list[D
     lines = "\n".join(f"- {r.municipality.name}: {r.reference}, " + _("Antwort bis %(d)s") % {"d": r.due_date.strftime("%d.%m.%Y")}
                       for r in created)
     email = user.email
-    transaction.on_commit(lambda: send_mail(
-        _("Ihr Antrag auf Löschung Ihrer Daten ist eingegangen"),
-        _("Guten Tag %(name)s,\n\nwir haben Ihren Antrag auf Löschung Ihrer Daten an diese Stellen weitergeleitet:\n%(lines)s\n\n"
-          "Jede Stelle prüft, welche Daten sie löschen darf, und antwortet Ihnen innerhalb eines Monats. "
-          "Den Stand sehen Sie auch in Ihrem Konto unter „Meine Daten“.") % {"name": user.get_full_name() or email, "lines": lines},
-        None, [email]))
+    _mail(_("Ihr Antrag auf Löschung Ihrer Daten ist eingegangen"),
+          _("Guten Tag %(name)s,\n\nwir haben Ihren Antrag auf Löschung Ihrer Daten an diese Stellen weitergeleitet:\n%(lines)s\n\n"
+            "Jede Stelle prüft, welche Daten sie löschen darf, und antwortet Ihnen innerhalb eines Monats. "
+            "Den Stand sehen Sie auch in Ihrem Konto unter „Meine Daten“.") % {"name": user.get_full_name() or email, "lines": lines},
+          email)
     return created
 
 

@@ -48,6 +48,7 @@ from .forms import (
 from .models import RequestState
 from .pdf import personal_data_pdf
 from .rules import Perm
+from .tasks import RESET_EMAIL_TEMPLATE, RESET_SUBJECT_TEMPLATE
 
 
 def _safe_next(request, default: str = "/") -> str:
@@ -178,8 +179,8 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     form_class = PasswordResetRequestForm
     template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/password_reset_email.txt"
-    subject_template_name = "accounts/password_reset_subject.txt"
+    email_template_name = RESET_EMAIL_TEMPLATE  # the job renders them (PasswordResetRequestForm.send_mail)
+    subject_template_name = RESET_SUBJECT_TEMPLATE
     success_url = reverse_lazy("accounts:password_reset_done")
 
 

@@ -332,14 +332,19 @@ def test_registering_a_verified_address_answers_as_for_a_new_one_and_tells_its_o
     assert AuditEntry.objects.filter(action="account.registration_attempted", object_id=str(user.pk), actor__isnull=True).count() == 3
 
 
-def _request_reset(client, email):
-    return client.post("/konto/passwort-vergessen/", {"email": email})
+@pytest.fixture
+def request_reset(django_capture_on_commit_callbacks):
+    """Ask for a reset link; the queued e-mail job runs as the request's transaction commits."""
+    def request(client, email):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post("/konto/passwort-vergessen/", {"email": email})
+    return request
 
 
-def test_a_forgotten_password_is_replaced_through_a_link_by_e_mail(client, make_user):
+def test_a_forgotten_password_is_replaced_through_a_link_by_e_mail(request_reset, client, make_user):
     user = make_user("erika@example.org")
     assert 'href="/konto/passwort-vergessen/"' in client.get("/konto/anmelden/").content.decode()
-    response = _request_reset(client, "Erika@Example.org")
+    response = request_reset(client, "Erika@Example.org")
     assert response.status_code == 302 and response["Location"] == "/konto/passwort-vergessen/gesendet/"
     assert "Wenn es zu dieser E-Mail-Adresse ein Konto gibt" in client.get(response["Location"]).content.decode()
     [message] = mail.outbox
@@ -362,16 +367,16 @@ def test_a_forgotten_password_is_replaced_through_a_link_by_e_mail(client, make_
     assert "Der Link ist ungültig oder abgelaufen" in used.content.decode()
 
 
-def test_a_password_reset_answers_alike_for_unknown_addresses_and_sends_nothing(client, make_user):
+def test_a_password_reset_answers_alike_for_unknown_addresses_and_sends_nothing(request_reset, client, make_user):
     make_user("erika@example.org")
-    known, unknown = _request_reset(client, "erika@example.org"), _request_reset(client, "niemand@example.org")
+    known, unknown = request_reset(client, "erika@example.org"), request_reset(client, "niemand@example.org")
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
     assert [m.to for m in mail.outbox] == [["erika@example.org"]]
 
 
-def test_a_password_reset_also_verifies_an_address_whose_link_was_lost(client, make_user):
+def test_a_password_reset_also_verifies_an_address_whose_link_was_lost(request_reset, client, make_user):
     user = make_user("erika@example.org", verified=False)
-    _request_reset(client, "erika@example.org")
+    request_reset(client, "erika@example.org")
     form_url = client.get(_link(mail.outbox[0], "/konto/passwort-neu/"))["Location"]
     client.post(form_url, {"new_password1": "Ein-neues-Passwort-42", "new_password2": "Ein-neues-Passwort-42"})
     user.refresh_from_db()
@@ -379,9 +384,64 @@ def test_a_password_reset_also_verifies_an_address_whose_link_was_lost(client, m
     assert login(client, "erika@example.org", "Ein-neues-Passwort-42").status_code == 302
 
 
-def test_password_reset_requests_are_rate_limited_per_address(client, make_user):
+def test_password_reset_requests_are_rate_limited_per_address(request_reset, client, make_user):
     make_user("erika@example.org")
-    statuses = [_request_reset(client, "erika@example.org").status_code for _ in range(6)]
+    statuses = [request_reset(client, "erika@example.org").status_code for _ in range(6)]
     assert statuses == [302] * 5 + [429]
     assert len(mail.outbox) == 5
-    assert _request_reset(client, "max@example.org").status_code == 302
+    assert request_reset(client, "max@example.org").status_code == 302
+
+
+def _run_worker() -> None:
+    from rathaus.core.worker import Worker
+
+    Worker(queue_names=["*"], interval=0.01, batch=True, backend_name="default", startup_delay=False,
+           max_tasks=None, worker_id="w-test", excluded_queue_names=[]).run()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_account_e_mails_are_sent_by_the_worker_not_within_the_request(db_queue, client, make_user):
+    # The SMTP conversation would make the answer for an address with an account measurably slower
+    # than for an unknown one; the request only queues the e-mail.
+    from django_tasks_db.models import DBTaskResult
+
+    make_user("erika@example.org")
+    register(client, email="neu@example.org")
+    register(client, email="erika@example.org")  # has an account: its owner is told
+    reset = client.post("/konto/passwort-vergessen/", {"email": "erika@example.org"})
+    client.post("/konto/passwort-vergessen/", {"email": "niemand@example.org"})
+    assert reset.status_code == 302
+    assert mail.outbox == []
+    queued = list(DBTaskResult.objects.order_by("enqueued_at").values_list("task_path", "args_kwargs"))
+    assert [path for path, _ in queued] == ["rathaus.accounts.tasks.send_account_mail"] * 2 + [
+        "rathaus.accounts.tasks.send_password_reset"]
+    assert "passwort-neu" not in str(queued)  # no usable reset link waits in the queue's table
+
+    _run_worker()
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["neu@example.org"], "Bitte bestätigen Sie Ihre E-Mail-Adresse"),
+        (["erika@example.org"], "Sie haben bereits ein Konto"),
+        (["erika@example.org"], "Ihr neues Passwort"),
+    ]
+    form_url = client.get(_link(mail.outbox[2], "/konto/passwort-neu/"))["Location"]
+    saved = client.post(form_url, {"new_password1": "Ein-neues-Passwort-42", "new_password2": "Ein-neues-Passwort-42"})
+    assert saved.status_code == 302 and saved["Location"] == "/konto/passwort-neu/fertig/"
+    assert login(client, "erika@example.org", "Ein-neues-Passwort-42").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reset_link_is_not_sent_to_an_account_deactivated_after_asking(db_queue, client, make_user):
+    user = make_user("erika@example.org")
+    client.post("/konto/passwort-vergessen/", {"email": "erika@example.org"})
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    _run_worker()
+    assert mail.outbox == []
+
+
+def test_the_reset_e_mail_is_written_in_the_language_of_the_request(request_reset, client, make_user):
+    make_user("erika@example.org")
+    client.cookies["django_language"] = "en"
+    request_reset(client, "erika@example.org")
+    [message] = mail.outbox
+    assert message.subject != "Ihr neues Passwort"  # the English translation
+    assert "/konto/passwort-neu/" in message.body
