@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from rathaus.catalog.models import Service
+from rathaus.processes.management.files import read_file
 from rathaus.processes.services import ProcessUploadInvalid, process_definition_create
 from rathaus.tenants.models import Municipality
 
@@ -19,11 +20,11 @@ class Command(BaseCommand):
     def handle(self, *args, files, municipality, service, publish, **options):
         town = Municipality.objects.filter(slug=municipality).first()
         if town is None:
-            raise CommandError(f"unknown municipality {municipality}")
+            raise CommandError(f"Kommune nicht gefunden / unknown municipality: {municipality}")
         service_obj = Service.objects.for_municipality(town).filter(slug=service).first()
         if service_obj is None:
-            raise CommandError(f"unknown service {service}")
-        loaded = [(Path(f).name, Path(f).read_bytes()) for f in files]
+            raise CommandError(f"Leistung nicht gefunden / unknown service: {service}")
+        loaded = [(Path(f).name, read_file(f)) for f in files]
         try:
             definition = process_definition_create(municipality=town, service=service_obj, files=loaded, publish=publish)
         except ProcessUploadInvalid as exc:
