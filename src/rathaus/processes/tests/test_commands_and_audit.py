@@ -121,6 +121,20 @@ def test_import_process_names_a_missing_file_town_or_service(town, demo_services
 
 
 @pytest.mark.django_db
+def test_import_process_shows_the_warnings_it_stores_with_the_version(town, demo_services, tmp_path):
+    model = tmp_path / "street_space.bpmn"
+    model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(
+        "</bpmn:process>", '</bpmn:process><bpmn:process id="sketch" isExecutable="false" />', 1))
+    code, out = _run("import_process", str(model), str(DEMO_DIR / "street_fee.dmn"), "--municipality", town.slug,
+                     "--service", "halteverbot-umzug")
+    definition = ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").latest("version")
+    assert code == 0 and [p["element_id"] for p in definition.problems] == ["sketch"]
+    assert out.splitlines()[0] == ("street_space.bpmn: sketch: warning: Prozess sketch ist nicht als ausführbar markiert "
+                                   "und wird ignoriert (process sketch is not marked executable and is ignored)")
+    assert out.splitlines()[-1] == f"{definition.name} v{definition.version} (draft)"
+
+
+@pytest.mark.django_db
 def test_import_process_versions_and_running_cases_stay_on_their_version(town, demo_services, submit, dog_data):
     files = [str(DEMO_DIR / "street_space.bpmn"), str(DEMO_DIR / "street_fee.dmn")]
     code, _ = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")

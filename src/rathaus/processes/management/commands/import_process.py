@@ -28,7 +28,12 @@ class Command(BaseCommand):
         try:
             definition = process_definition_create(municipality=town, service=service_obj, files=loaded, publish=publish)
         except ProcessUploadInvalid as exc:
-            for p in exc.problems:
-                self.stdout.write(f"{p['file'] or '-'}: {p['element_id'] or '-'}: {p['severity']}: {p['message_de']} ({p['message_en']})")
+            self.write_problems(exc.problems)
             raise SystemExit(1) from None
+        # Stored with the version, but the designer should read them now, as check-process shows them.
+        self.write_problems(definition.problems)
         self.stdout.write(self.style.SUCCESS(f"{definition.name} v{definition.version} ({definition.state})"))
+
+    def write_problems(self, problems):
+        for p in problems:
+            self.stdout.write(f"{p['file'] or '-'}: {p['element_id'] or '-'}: {p['severity']}: {p['message_de']} ({p['message_en']})")
