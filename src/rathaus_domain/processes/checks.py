@@ -79,7 +79,12 @@ _ELEMENT_NAMES_DE = {
     "callChoreography": "Choreographie", "subChoreography": "Choreographie",
     "choreographyTask": "Choreographie",
 }  # fmt: skip
-_MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
+# Inclusive and complex gateways are refused as unsupported; telling them to "use a gateway" too would be wrong.
+_MULTIPLE_OUTGOING_OK = frozenset(
+    {"exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway", "complexGateway", "startEvent"}
+)
+# Children of an activity that flow_node reports for the activity itself.
+_ACTIVITY_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics", *_IGNORED_WITH_WARNING})
 _FLOW_NODES = frozenset(
     {
         "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
@@ -289,7 +294,7 @@ class _Checker:
         for child in children:
             kind = local_name(child)
             try:
-                if kind in _PASSIVE:
+                if kind in _PASSIVE or (is_sub and kind in _ACTIVITY_MARKERS):
                     continue
                 if kind in _IGNORED_WITH_WARNING:
                     de, en = _IGNORED_WITH_WARNING[kind]

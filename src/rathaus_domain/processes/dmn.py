@@ -22,6 +22,7 @@ Result shapes (``DecisionResult.output``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -645,23 +646,56 @@ def _decide_literal(
     )
 
 
+#: What a text input must be for a column's typeRef: (German, English) for the error message.
+_TYPE_WORDS = {
+    "date": ("ist kein Datum (2026-03-01)", "is not a date (2026-03-01)"),
+    "datetime": ("ist kein Zeitpunkt (2026-03-01T09:00:00)", "is not a date and time (2026-03-01T09:00:00)"),
+    "date and time": ("ist kein Zeitpunkt (2026-03-01T09:00:00)", "is not a date and time (2026-03-01T09:00:00)"),
+    "integer": ("ist keine ganze Zahl", "is not a whole number"),
+    "long": ("ist keine ganze Zahl", "is not a whole number"),
+    "int": ("ist keine ganze Zahl", "is not a whole number"),
+    "double": ("ist keine Zahl", "is not a number"),
+    "number": ("ist keine Zahl", "is not a number"),
+    "decimal": ("ist keine Zahl", "is not a number"),
+    "boolean": ("ist weder true noch false", "is neither true nor false"),
+}
+
+
+class _NotOfType(ValueError):
+    """A text input that cannot be read as its column's typeRef."""
+
+    def __init__(self, value: str, type_ref: str) -> None:
+        super().__init__(value)
+        text = value if len(value) <= 50 else value[:50] + "…"
+        is_not_de, is_not_en = _TYPE_WORDS[type_ref.strip().lower()]
+        self.message_de = f"«{text}» {is_not_de} (typeRef {type_ref})"
+        self.message_en = f"«{text}» {is_not_en} (typeRef {type_ref})"
+
+
 def _coerce_input(value: Any, type_ref: str | None) -> Any:
+    """A text input as its column's type; a text that is not one is an error (as in Camunda),
+    never kept as text: it would silently miss every comparison and pick another rule."""
     kind = (type_ref or "").strip().lower()
-    if not isinstance(value, str):
+    if not isinstance(value, str) or kind not in _TYPE_WORDS:
         return value
+    text = value.strip()
     try:
         if kind == "date":
-            return date.fromisoformat(value.strip()[:10])
+            return date.fromisoformat(text[:10])
         if kind in ("datetime", "date and time"):
-            return datetime.fromisoformat(value.strip())
+            return datetime.fromisoformat(text)
         if kind in ("integer", "long", "int"):
-            return int(value.strip())
-        if kind in ("double", "number", "decimal"):
-            text = value.strip()
-            return int(text) if text.lstrip("-").isdigit() else float(text)
+            return int(text)
+        if kind == "boolean":
+            if text.lower() in ("true", "false"):
+                return text.lower() == "true"
+            raise ValueError(text)
+        number = int(text) if text.lstrip("-").isdigit() else float(text)
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(text)
+        return number
     except ValueError:
-        return value
-    return value
+        raise _NotOfType(value, type_ref or "") from None
 
 
 def _coerce_output(value: Any, type_ref: str | None) -> Any:
@@ -686,7 +720,7 @@ def _decide_table(
     for column in table.inputs:
         try:
             value = _coerce_input(column.expression.evaluate(context, now=now), column.type_ref)
-        except ExpressionError as exc:
+        except (ExpressionError, _NotOfType) as exc:
             raise fail(
                 f"Eingabe «{column.label}»: {exc.message_de}", f"input «{column.label}»: {exc.message_en}", column.id
             ) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from rathaus.core.audit import audit_record, audit_verify
 from rathaus.core.models import AuditEntry
@@ -77,6 +78,60 @@ def test_decide_prints_the_result_with_the_matched_rule(capsys):
     assert code == 0
     assert result["output"] == {"fee": 120, "needs_review": False, "reason": "Weiterer Hund"}
     assert result["matched_rules"][0]["annotation"] == "Zweiter und jeder weitere Hund"
+
+
+def test_decide_reads_input_from_a_file_and_names_one_it_cannot_read(tmp_path):
+    table = str(DEMO_DIR / "dog_tax.dmn")
+    given = tmp_path / "input.json"
+    given.write_bytes("\ufeff".encode() + json.dumps({"reduction": {"exemption": "keine"}, "exemption_review": "pending",
+                                                      "dog": {"breed": "mischling", "other_dogs": 0}}).encode())
+    code, out = _run("decide", table, "--decision", "dog_tax", "--input", f"@{given}")
+    assert code == 0 and json.loads(out)["output"]["fee"] == 90
+    missing = tmp_path / "missing.json"
+    with pytest.raises(CommandError, match=f"^Datei nicht gefunden / file not found: {missing}$"):
+        _run("decide", table, "--decision", "dog_tax", "--input", f"@{missing}")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"dog": {"breed": "Schäferhund"}}'.encode("latin-1"))
+    with pytest.raises(CommandError, match="nicht in UTF-8 gespeichert / not UTF-8 encoded"):
+        _run("decide", table, "--decision", "dog_tax", "--input", f"@{latin1}")
+    with pytest.raises(CommandError, match=f"^Datei nicht gefunden / file not found: {tmp_path / 'missing.dmn'}$"):
+        _run("decide", str(tmp_path / "missing.dmn"), "--decision", "dog_tax", "--input", "{}")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_decide_refuses_numbers_that_are_not_finite(number):
+    # Python's json reads them, but no rule can compare them and the printed result would not be JSON.
+    with pytest.raises(CommandError, match=f"^--input ist kein JSON / is not JSON: {number} ist"):
+        _run("decide", str(DEMO_DIR / "dog_tax.dmn"), "--decision", "dog_tax", "--input",
+             f'{{"dog": {{"breed": "mischling", "other_dogs": {number}}}}}')
+
+
+@pytest.mark.django_db
+def test_import_process_names_a_missing_file_town_or_service(town, demo_services, tmp_path):
+    before = ProcessDefinition.objects.count()
+    fee = str(DEMO_DIR / "street_fee.dmn")
+    with pytest.raises(CommandError, match=f"^Datei nicht gefunden / file not found: {tmp_path / 'street.bpmn'}$"):
+        _run("import_process", str(tmp_path / "street.bpmn"), fee, "--municipality", town.slug,
+             "--service", "halteverbot-umzug")
+    with pytest.raises(CommandError, match="^Kommune nicht gefunden / unknown municipality: nirgendwo$"):
+        _run("import_process", fee, "--municipality", "nirgendwo", "--service", "halteverbot-umzug")
+    with pytest.raises(CommandError, match="^Leistung nicht gefunden / unknown service: gibt-es-nicht$"):
+        _run("import_process", fee, "--municipality", town.slug, "--service", "gibt-es-nicht")
+    assert ProcessDefinition.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_import_process_shows_the_warnings_it_stores_with_the_version(town, demo_services, tmp_path):
+    model = tmp_path / "street_space.bpmn"
+    model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(
+        "</bpmn:process>", '</bpmn:process><bpmn:process id="sketch" isExecutable="false" />', 1))
+    code, out = _run("import_process", str(model), str(DEMO_DIR / "street_fee.dmn"), "--municipality", town.slug,
+                     "--service", "halteverbot-umzug")
+    definition = ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").latest("version")
+    assert code == 0 and [p["element_id"] for p in definition.problems] == ["sketch"]
+    assert out.splitlines()[0] == ("street_space.bpmn: sketch: warning: Prozess sketch ist nicht als ausführbar markiert "
+                                   "und wird ignoriert (process sketch is not marked executable and is ignored)")
+    assert out.splitlines()[-1] == f"{definition.name} v{definition.version} (draft)"
 
 
 @pytest.mark.django_db

@@ -310,3 +310,55 @@ def test_annotation_column_and_outputs_with_expressions() -> None:
     result = decide(load_dmn(_dmn(body)), "d", {"area": 4})
     assert result.output == {"fee": 10}
     assert result.matched_rules[0].annotation == "§ 3 Gebührensatzung"
+
+
+def _typed(type_ref: str, cell: str) -> DmnModel:
+    return load_dmn(
+        _dmn(
+            '<decision id="d" name="Gebühr"><decisionTable id="t" hitPolicy="FIRST">'
+            f'<input id="in_count" label="Weitere Hunde"><inputExpression id="ie" typeRef="{type_ref}"><text>a</text>'
+            '</inputExpression></input><output id="o" name="fee" typeRef="integer"/>'
+            f'<rule id="r1"><inputEntry id="c1"><text>{cell}</text></inputEntry><outputEntry id="o1"><text>150</text></outputEntry></rule>'
+            '<rule id="r2"><inputEntry id="c2"><text>-</text></inputEntry><outputEntry id="o2"><text>90</text></outputEntry></rule>'
+            "</decisionTable></decision>"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("type_ref", "cell", "text", "fee"),
+    [
+        ("integer", "&gt;= 1", " 2 ", 150),
+        ("long", "&gt;= 1", "-3", 90),
+        ("double", "[1.5..2.5]", "2.25", 150),
+        ("number", "&gt; 1", "2", 150),
+        ("boolean", "true", "true", 150),
+        ("boolean", "true", "False", 90),
+        ("date", '&gt;= date("2026-01-01")', "2026-03-01", 150),
+        ("dateTime", '&lt; date and time("2026-01-01T00:00:00")', "2025-12-31T23:00:00", 150),
+    ],
+)
+def test_a_text_input_is_read_as_its_columns_type(type_ref: str, cell: str, text: str, fee: int) -> None:
+    assert decide(_typed(type_ref, cell), "d", {"a": text}).output == {"fee": fee}
+
+
+@pytest.mark.parametrize(
+    ("type_ref", "text", "message_en"),
+    [
+        ("integer", "zwei", "«zwei» is not a whole number (typeRef integer)"),
+        ("integer", "2.5", "«2.5» is not a whole number (typeRef integer)"),
+        ("double", "4,5", "«4,5» is not a number (typeRef double)"),
+        ("double", "1e400", "«1e400» is not a number (typeRef double)"),
+        ("boolean", "ja", "«ja» is neither true nor false (typeRef boolean)"),
+        ("date", "01.03.2026", "«01.03.2026» is not a date (2026-03-01) (typeRef date)"),
+    ],
+)
+def test_a_text_input_that_is_not_of_its_columns_type_is_an_error_naming_the_column(
+    type_ref: str, text: str, message_en: str
+) -> None:
+    # Kept as text, it would miss every comparison and quietly pick the catch-all rule (fee 90).
+    with pytest.raises(DecisionError) as info:
+        decide(_typed(type_ref, "&gt; 0"), "d", {"a": text})
+    assert info.value.element_id == "in_count"
+    assert info.value.message_en == f"decision «Gebühr»: input «Weitere Hunde»: {message_en}"
+    assert info.value.message_de.startswith(f"Entscheidung «Gebühr»: Eingabe «Weitere Hunde»: «{text}» ist ")

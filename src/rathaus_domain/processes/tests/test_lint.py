@@ -143,6 +143,35 @@ def test_problems_name_the_element(body: str, expected: list[tuple[str, str]]) -
     assert all(p.file == "model.bpmn" for p in problems)
 
 
+def test_an_inclusive_gateway_is_named_unsupported_and_not_told_to_use_a_gateway() -> None:
+    body = """
+<bpmn:startEvent id="s"/>
+<bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="or"/>
+<bpmn:inclusiveGateway id="or" name="Was fehlt?" default="f2"/>
+<bpmn:sequenceFlow id="f1" sourceRef="or" targetRef="e1"><bpmn:conditionExpression>a</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="f2" sourceRef="or" targetRef="e2"/>
+<bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+"""
+    problems = check_files([("or.bpmn", bpmn(body))])
+    assert [(p.code, p.element_id, p.message_en) for p in problems if p.severity == ERROR] == [
+        ("unsupported-element", "or", "inclusiveGateway «Was fehlt?» is not supported"),
+    ]
+
+
+def test_a_multi_instance_sub_process_is_named_once_in_plain_words() -> None:
+    body = linear(
+        '<bpmn:subProcess id="each" name="Je Hund"><bpmn:multiInstanceLoopCharacteristics/>'
+        '<bpmn:property id="prop" name="x"/>'
+        '<bpmn:startEvent id="s2"/><bpmn:sequenceFlow id="g" sourceRef="s2" targetRef="e2"/><bpmn:endEvent id="e2"/>'
+        "</bpmn:subProcess>"
+    )
+    problems = check_files([("each.bpmn", bpmn(body))])
+    assert [(p.severity, p.element_id, p.message_de) for p in problems] == [
+        (ERROR, "each", "Schleifen und Mehrfachinstanzen wie «Je Hund» werden nicht unterstützt"),
+        (WARNING, "prop", "Eigenschaften (property) werden ignoriert"),
+    ]
+
+
 GATEWAY = """
 <bpmn:startEvent id="s"/>
 <bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="gw"/>

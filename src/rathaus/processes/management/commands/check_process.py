@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from rathaus.processes.management.files import read_file
 from rathaus.processes.services import process_check
 
 
@@ -13,12 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--lang", choices=["de", "en", "both"], default="both")
 
     def handle(self, *args, files, lang, **options):
-        loaded = []
-        for name in files:
-            path = Path(name)
-            if not path.is_file():
-                raise CommandError(f"Datei nicht gefunden / file not found: {name}")
-            loaded.append((path.name, path.read_bytes()))
+        loaded = [(Path(name).name, read_file(name)) for name in files]
         problems = process_check(loaded)
         errors = 0
         for p in problems:
