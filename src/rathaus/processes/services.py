@@ -139,6 +139,11 @@ class _Problems(list):
 def process_definition_publish(*, definition: ProcessDefinition, actor=None) -> ProcessDefinition:
     """Publish a version; the previously published one retires. Running cases keep their version."""
     with transaction.atomic():
+        # Two publishes of one service at once (two admins, a double click): the later waits here and
+        # then retires what the earlier published, instead of failing on the one-published rule. No key
+        # lock: process starts that reference a version (a key share lock) are not held up by it.
+        list(ProcessDefinition.objects.filter(service_id=definition.service_id).select_for_update(no_key=True)
+             .values_list("pk", flat=True))
         ProcessDefinition.objects.filter(service=definition.service, state=DefinitionState.PUBLISHED).exclude(
             pk=definition.pk).update(state=DefinitionState.RETIRED)
         definition.state = DefinitionState.PUBLISHED
