@@ -187,6 +187,8 @@ def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
         return f"Automatische Entscheidung „{details.get('decision_name') or name}“: {why}.", True, {
             "inputs": details.get("inputs_used"), "matched_rules": details.get("matched_rules"), "output": outputs,
             "decision_id": details.get("decision_id")}
+    if event.kind == "script":
+        return f"Automatischer Schritt: {name}.", False, details
     if event.kind == "user_task_ready":
         return f"Aufgabe „{name}“ an die Sachbearbeitung übergeben.", False, details
     if event.kind == "user_task_completed":
@@ -194,7 +196,9 @@ def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
     if event.kind == "timer_fired":
         return f"Frist abgelaufen: {name}.", False, details
     if event.kind == "message_received":
-        return f"Eingegangen: {details.get('message')}.", False, details
+        message = str(details.get("message") or "")
+        label = MESSAGE_LABELS.get(message)
+        return (f"{label}." if label else f"Nachricht eingegangen: {message}."), False, details
     if event.kind == "process_completed":
         return "Das Verfahren ist abgeschlossen.", False, details
     return f"{event.kind}: {name}", False, details
@@ -285,16 +289,27 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
 
     # Ids rather than objects: the lines are only inserted (a relation set by object costs more).
     actor_id = actor.pk if actor is not None else None
-    lines: list[CaseEvent] = []
-    for event in run.drain_events():
-        text, public, data = _event_line(event, run.model)
-        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
-                               kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
-                               actor_id=actor_id, data=data))
+    events = run.drain_events()
+    # A step's notes are made while it runs, just before the engine records the step itself: they
+    # follow that step in the timeline, not the end of the whole run.
+    notes_before: dict[int, list[dict[str, Any]]] = {}
     for note in case.notes:
-        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
-                               kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
-                               public=note["public"], actor_id=actor_id, data=note["data"]))
+        at = note["after"]
+        if at < len(events) and note["element_id"] and events[at].element_id == note["element_id"]:
+            at += 1
+        notes_before.setdefault(at, []).append(note)
+    lines: list[CaseEvent] = []
+    for index in range(len(events) + 1):
+        for note in notes_before.pop(index, []):
+            lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                                   kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
+                                   public=note["public"], actor_id=actor_id, data=note["data"]))
+        if index < len(events):
+            event = events[index]
+            text, public, data = _event_line(event, run.model)
+            lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                                   kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
+                                   actor_id=actor_id, data=data))
     case.notes.clear()
     insert_many(lines)
     audit_record_many([
@@ -337,7 +352,8 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
                                      clock=lambda: local_now)
     else:
         run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: local_now)
-    case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked)
+    case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked,
+                       events_so_far=lambda: run.event_count)
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
         # event_batch: the steps' domain events go in one statement at the end (before the audit chain's lock).
