@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -585,6 +586,37 @@ def _require_role(user, municipality, role: str) -> Membership:
     return membership
 
 
+def _holds_or_leads(task: UserTask, user, membership: Membership) -> bool:
+    """Whether the user may hand the task on or back: she holds it, or she leads the team."""
+    return task.assignee_id == user.pk or membership.has_role(Role.TEAM_LEAD)
+
+
+@dataclass(frozen=True)
+class TaskRights:
+    """What a user may do with a task now: the task page offers exactly these (the services check the same)."""
+
+    claim: bool = False
+    give_back: bool = False
+    delegate: bool = False
+    assign: bool = False
+    complete: bool = False
+
+
+def task_rights(*, task: UserTask, user) -> TaskRights:
+    membership = _membership(user, task.municipality)
+    if membership is None or task.state != TaskState.OPEN:
+        return TaskRights()
+    holds_role = membership.has_role(task.role)
+    hands_on = membership.has_role(Role.CASE_WORKER) and _holds_or_leads(task, user, membership)
+    return TaskRights(
+        claim=holds_role and task.assignee_id is None,
+        give_back=hands_on and task.assignee_id is not None,
+        delegate=hands_on,
+        assign=membership.has_role(Role.TEAM_LEAD),
+        complete=holds_role and task.assignee_id in (None, user.pk),
+    )
+
+
 def _require_assignee(assignee, task: UserTask) -> None:
     """Only an active member of the task's municipality who holds its role may be given it (else
     nobody could complete it: not she, and no one else, as it is hers)."""
@@ -638,7 +670,7 @@ def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
-        if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
+        if not _holds_or_leads(locked, user, membership):
             raise TaskNotAllowed("not yours")
         _require_assignee(assignee, locked)
         locked.assignee = assignee
@@ -653,7 +685,7 @@ def task_return(*, task: UserTask, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
-        if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
+        if not _holds_or_leads(locked, user, membership):
             raise TaskNotAllowed("not yours")
         locked.assignee = None
         locked.save(update_fields=["assignee"])
