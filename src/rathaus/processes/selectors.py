@@ -56,6 +56,12 @@ def case_timeline(*, municipality, application, public_only: bool = False) -> li
     return list(qs.order_by("created_at", "id"))
 
 
+def case_decided_by_a_person(*, municipality, application) -> bool:
+    """Whether staff completed a task of the case: then not everything about it was decided automatically."""
+    return UserTask.objects.for_municipality(municipality).filter(application=application,
+                                                                 state=TaskState.COMPLETED).exists()
+
+
 def case_tasks(*, municipality, application) -> list[UserTask]:
     return list(UserTask.objects.for_municipality(municipality).filter(application=application).select_related("assignee"))
 

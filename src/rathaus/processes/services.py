@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -192,6 +193,8 @@ def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
         return f"Automatische Entscheidung „{details.get('decision_name') or name}“: {why}.", True, {
             "inputs": details.get("inputs_used"), "matched_rules": details.get("matched_rules"), "output": outputs,
             "decision_id": details.get("decision_id")}
+    if event.kind == "script":
+        return f"Automatischer Schritt: {name}.", False, details
     if event.kind == "user_task_ready":
         return f"Aufgabe „{name}“ an die Sachbearbeitung übergeben.", False, details
     if event.kind == "user_task_completed":
@@ -199,7 +202,9 @@ def _event_line(event, model) -> tuple[str, bool, dict[str, Any]]:
     if event.kind == "timer_fired":
         return f"Frist abgelaufen: {name}.", False, details
     if event.kind == "message_received":
-        return f"Eingegangen: {details.get('message')}.", False, details
+        message = str(details.get("message") or "")
+        label = MESSAGE_LABELS.get(message)
+        return (f"{label}." if label else f"Nachricht eingegangen: {message}."), False, details
     if event.kind == "process_completed":
         return "Das Verfahren ist abgeschlossen.", False, details
     return f"{event.kind}: {name}", False, details
@@ -290,16 +295,27 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
 
     # Ids rather than objects: the lines are only inserted (a relation set by object costs more).
     actor_id = actor.pk if actor is not None else None
-    lines: list[CaseEvent] = []
-    for event in run.drain_events():
-        text, public, data = _event_line(event, run.model)
-        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
-                               kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
-                               actor_id=actor_id, data=data))
+    events = run.drain_events()
+    # A step's notes are made while it runs, just before the engine records the step itself: they
+    # follow that step in the timeline, not the end of the whole run.
+    notes_before: dict[int, list[dict[str, Any]]] = {}
     for note in case.notes:
-        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
-                               kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
-                               public=note["public"], actor_id=actor_id, data=note["data"]))
+        at = note["after"]
+        if at < len(events) and note["element_id"] and events[at].element_id == note["element_id"]:
+            at += 1
+        notes_before.setdefault(at, []).append(note)
+    lines: list[CaseEvent] = []
+    for index in range(len(events) + 1):
+        for note in notes_before.pop(index, []):
+            lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                                   kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
+                                   public=note["public"], actor_id=actor_id, data=note["data"]))
+        if index < len(events):
+            event = events[index]
+            text, public, data = _event_line(event, run.model)
+            lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                                   kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
+                                   actor_id=actor_id, data=data))
     case.notes.clear()
     insert_many(lines)
     audit_record_many([
@@ -342,7 +358,8 @@ def _move(instance: ProcessInstance, application: Application, action: Callable[
                                      clock=lambda: local_now)
     else:
         run = ProcessRun(model, registry=steps, case_ref=application.reference, clock=lambda: local_now)
-    case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked)
+    case = CaseContext(application=application, instance=instance, model=model, application_locked=application_locked,
+                       events_so_far=lambda: run.event_count)
     try:
         # audit_batch: the step's and the timeline's entries join the audit chain together, just before the commit.
         # event_batch: the steps' domain events go in one statement at the end (before the audit chain's lock).
@@ -574,6 +591,37 @@ def _require_role(user, municipality, role: str) -> Membership:
     return membership
 
 
+def _holds_or_leads(task: UserTask, user, membership: Membership) -> bool:
+    """Whether the user may hand the task on or back: she holds it, or she leads the team."""
+    return task.assignee_id == user.pk or membership.has_role(Role.TEAM_LEAD)
+
+
+@dataclass(frozen=True)
+class TaskRights:
+    """What a user may do with a task now: the task page offers exactly these (the services check the same)."""
+
+    claim: bool = False
+    give_back: bool = False
+    delegate: bool = False
+    assign: bool = False
+    complete: bool = False
+
+
+def task_rights(*, task: UserTask, user) -> TaskRights:
+    membership = _membership(user, task.municipality)
+    if membership is None or task.state != TaskState.OPEN:
+        return TaskRights()
+    holds_role = membership.has_role(task.role)
+    hands_on = membership.has_role(Role.CASE_WORKER) and _holds_or_leads(task, user, membership)
+    return TaskRights(
+        claim=holds_role and task.assignee_id is None,
+        give_back=hands_on and task.assignee_id is not None,
+        delegate=hands_on,
+        assign=membership.has_role(Role.TEAM_LEAD),
+        complete=holds_role and task.assignee_id in (None, user.pk),
+    )
+
+
 def _require_assignee(assignee, task: UserTask) -> None:
     """Only an active member of the task's municipality who holds its role may be given it (else
     nobody could complete it: not she, and no one else, as it is hers)."""
@@ -627,7 +675,7 @@ def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
-        if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
+        if not _holds_or_leads(locked, user, membership):
             raise TaskNotAllowed("not yours")
         _require_assignee(assignee, locked)
         locked.assignee = assignee
@@ -642,7 +690,7 @@ def task_return(*, task: UserTask, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
-        if locked.assignee_id != user.pk and not membership.has_role(Role.TEAM_LEAD):
+        if not _holds_or_leads(locked, user, membership):
             raise TaskNotAllowed("not yours")
         locked.assignee = None
         locked.save(update_fields=["assignee"])

@@ -118,7 +118,7 @@ def task_detail(request, pk: int):
     return render(request, "processes/task_detail.html", {
         "task": task, "application": application, "step": step, "nodes": render_step(step, data, errors),
         "errors": error_summary(step, errors), "staff": selectors.staff_members(municipality=request.municipality),
-        "can_assign": request.user.has_perm(Perm.ASSIGN_TASKS, request.municipality),
+        "may": services.task_rights(task=task, user=request.user),
         "timeline": selectors.case_timeline(municipality=request.municipality, application=application),
         "documents": mark_openable(case_file(municipality=request.municipality, application=application), request.user,
                                    request.municipality),

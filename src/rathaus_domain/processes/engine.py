@@ -1231,6 +1231,11 @@ class ProcessRun:
         """Events recorded since the run object was created or last drained."""
         return list(self._events)
 
+    @property
+    def event_count(self) -> int:
+        """How many events are recorded and not yet drained: where a note made now belongs among them."""
+        return len(self._events)
+
     def drain_events(self) -> list[ProcessEvent]:
         """Return and forget the recorded events (write them to the audit trail)."""
         events, self._events = self._events, []

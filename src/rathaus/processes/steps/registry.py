@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,9 +53,12 @@ class CaseContext:
     notes: list[dict[str, Any]] = field(default_factory=list)
     # The transaction holds the application's row lock and read `application` under it (the process start).
     application_locked: bool = False
+    # How many engine events the run has recorded so far: a note is placed among them by it (services._persist).
+    events_so_far: Callable[[], int] = lambda: 0
 
     def note(self, text: str, *, kind: str = "step", public: bool = False, element_id: str = "", **data: Any) -> None:
-        self.notes.append({"kind": kind, "text": text, "public": public, "element_id": element_id, "data": data})
+        self.notes.append({"kind": kind, "text": text, "public": public, "element_id": element_id, "data": data,
+                           "after": self.events_so_far()})
 
 
 _current: contextvars.ContextVar[CaseContext | None] = contextvars.ContextVar("rathaus_case", default=None)

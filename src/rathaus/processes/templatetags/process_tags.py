@@ -26,7 +26,13 @@ def process_staff_panel(context, application):
 def process_citizen_why(context, application, token=None):
     # The citizen's documents and uploads are the case file's partial (cases_tags.case_citizen_panel).
     municipality = application.municipality
+    # A rule that applied again (the same decision after a new proof) says nothing new the second time.
+    reasons: dict[str, object] = {}
+    for event in selectors.case_timeline(municipality=municipality, application=application, public_only=True):
+        reasons.setdefault(event.text, event)
     return {
         "application": application, "municipality": municipality, "token": token,
-        "reasons": selectors.case_timeline(municipality=municipality, application=application, public_only=True),
+        "reasons": list(reasons.values()),
+        "by_a_person": bool(reasons) and selectors.case_decided_by_a_person(municipality=municipality,
+                                                                            application=application),
     }

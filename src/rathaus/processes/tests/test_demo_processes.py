@@ -111,7 +111,7 @@ def test_exemption_goes_to_a_case_worker_who_grants_it(submit, dog_data, town, m
     application = submit("hund-anmelden", dog_data)
     instance = ProcessInstance.objects.get(application=application)
     assert instance.status == InstanceStatus.WAITING
-    assert application.status == "received"
+    assert application.status == "in_review"
     task = UserTask.objects.get(application=application)
     assert task.state == "open" and task.role == Role.CASE_WORKER and task.due_at is not None
     worker = make_staff(town)
@@ -122,6 +122,28 @@ def test_exemption_goes_to_a_case_worker_who_grants_it(submit, dog_data, town, m
     assert instance.status == InstanceStatus.COMPLETED
     assert application.status == "approved"
     assert "0 €" in application.history.last().public_text
+
+
+def test_a_proof_handed_in_later_is_checked_and_the_citizen_is_no_longer_asked_for_it(submit, dog_data, town,
+                                                                                        make_staff):
+    from rathaus.processes.services import document_upload_later
+
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    worker = make_staff(town)
+    task = UserTask.objects.get(application=application)
+    task_complete(task=task, user=worker, data={"decision": {"outcome": "request_documents"}})
+    application.refresh_from_db()
+    assert application.status == "waiting"
+    document_upload_later(application=application, filename="neu.pdf", raw=b"%PDF-1.4\n%%EOF\n")
+    application.refresh_from_db()
+    assert UserTask.objects.filter(application=application, state="open", element_id="review").exists()
+    # The status page no longer says "Rückfrage an Sie" with the request to upload what she has uploaded.
+    assert application.status == "in_review"
+    assert application.history.last().public_text == "Ihr Nachweis für die Steuerbefreiung wird geprüft."
 
 
 def test_parking_permit_is_auto_approved_when_zone_matches(submit, parking_data):
