@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
 from rathaus.applications.changes import touches_collected
@@ -532,6 +532,45 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
                 instance = ProcessInstance.objects.select_for_update().get(pk=instance_id)
                 _fail(instance, ProcessError(f"Frist konnte nicht ausgelöst werden: {exc}", f"timer could not fire: {exc}"))
     return fired
+
+
+def process_end_for_decision(*, application_id: int, status: str, actor, now: datetime | None = None) -> bool:
+    """End the case's process because staff gave the case a final status by hand; False if none was running.
+
+    A decided case waits for nothing more: a timer, a message or a task the process still waited
+    for would otherwise move the case on later and overwrite the decision (a withdrawn application
+    "closed" when its payment deadline passes, with an e-mail about it; an "approved" one refused
+    when a task is completed). Its open tasks are cancelled, its timers dropped, and it ends like
+    a completed process (its state is not kept; the timeline says why it ended).
+
+    Call inside the status change's transaction before the application is locked: the rows are
+    locked in the engine's order (tasks, instance, then the application).
+    """
+    from rathaus.applications.models import Status
+
+    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        open_tasks = list(UserTask.objects.select_for_update().filter(application_id=application_id, state=TaskState.OPEN)
+                          .order_by("pk").values_list("pk", flat=True))
+        instance = ProcessInstance.objects.select_for_update(of=("self",)).select_related("municipality").filter(
+            application_id=application_id).exclude(status=InstanceStatus.COMPLETED).first()
+        if instance is None:
+            return False
+        UserTask.objects.filter(pk__in=open_tasks).update(state=TaskState.CANCELLED, completed_at=now)
+        instance.timers.all().delete()
+        instance.state, instance.error, instance.current_elements, instance.waiting_messages = "", "", [], []
+        instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
+        instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status", "completed_at",
+                                     "updated_at"])
+        with translation.override("de"):  # the timeline is written in German, whatever the language of the page
+            label = str(Status(status).label)
+        text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
+        CaseEvent.objects.create(municipality=instance.municipality, application_id=application_id, instance=instance,
+                                 kind="process_ended", text=text, actor=actor,
+                                 data={"status": status, "cancelled_tasks": len(open_tasks)})
+        audit_record(action="process.ended", municipality=instance.municipality, actor=actor, obj=instance,
+                     summary=text, data={"status": status, "cancelled_tasks": len(open_tasks)})
+    return True
 
 
 def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
