@@ -739,24 +739,30 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
 
     now = now or timezone.now()
     reminded = escalated = 0
+    # Each task is claimed by one conditional UPDATE in its own transaction before anything is sent or
+    # written: of two runs at once (two workers, or a run that outlasted the hour) only one matches,
+    # and a task completed, cancelled or handed back since the list was read no longer does.
     # Tasks nobody has taken wait for their reminder until someone does (it goes to that person).
-    soon = UserTask.objects.filter(state=TaskState.OPEN, reminded_at__isnull=True, assignee__isnull=False, due_at__gt=now,
-                                   due_at__lte=now + timedelta(hours=remind_before_hours)).select_related(
-        "assignee", "application", "municipality")
-    for task in soon[:500]:
+    due_soon = {"state": TaskState.OPEN, "reminded_at__isnull": True, "assignee__isnull": False, "due_at__gt": now,
+                "due_at__lte": now + timedelta(hours=remind_before_hours)}
+    for task_id in list(UserTask.objects.filter(**due_soon).order_by("due_at", "pk").values_list("pk", flat=True)[:500]):
         with transaction.atomic():
+            if not UserTask.objects.filter(pk=task_id, **due_soon).update(reminded_at=now):
+                continue
+            task = UserTask.objects.select_related("assignee", "application", "municipality").get(pk=task_id)
             if task.assignee.email:
                 outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
                     "to": [task.assignee.email]})
-            UserTask.objects.filter(pk=task.pk).update(reminded_at=now)
             reminded += 1
-    overdue = UserTask.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now).select_related(
-        "application", "municipality")
+    overdue = {"state": TaskState.OPEN, "escalated_at__isnull": True, "due_at__lte": now}
     leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
-    for task in overdue[:500]:
+    for task_id in list(UserTask.objects.filter(**overdue).order_by("due_at", "pk").values_list("pk", flat=True)[:500]):
         with transaction.atomic():
+            if not UserTask.objects.filter(pk=task_id, **overdue).update(escalated_at=now):
+                continue
+            task = UserTask.objects.select_related("application", "municipality").get(pk=task_id)
             if task.municipality_id not in leads_of:
                 leads_of[task.municipality_id] = _team_leads(task.municipality_id)
             leads = leads_of[task.municipality_id]
@@ -769,7 +775,6 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
             else:
                 text = (f"Aufgabe „{task.name}“ ist überfällig. Niemand mit Teamleitung oder Administration hat eine "
                         "E-Mail-Adresse, an die sie eskaliert werden könnte.")
-            UserTask.objects.filter(pk=task.pk).update(escalated_at=now)
             _task_event(task, text, None, "task_escalated", {"notified": len(leads)})
             escalated += 1
     return {"reminded": reminded, "escalated": escalated}
