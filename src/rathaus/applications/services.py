@@ -568,18 +568,25 @@ def _replay(municipality, idempotency_key: str, request_hash: str) -> Submission
 
 
 def application_change_status(*, application: Application, status: str, public_text: str = "", actor, ip: str | None = None,
-                              read_locked: bool = False, email: bool = True) -> StatusChange:
+                              read_locked: bool = False, email: bool = True, by_process: bool = False) -> StatusChange:
     """Move an application to a new status with the text the citizen will read.
 
     `read_locked`: the caller's transaction holds the application's row lock and read `application`
     under it (as the process start does), so it is not read again.
     `email`: whether the citizen gets an e-mail about it (a process that has just sent her a notice
     saying the same thing turns it off); the status page shows the change either way.
+    `by_process`: the case's own process sets the status (its `set_status` step). A final status set
+    any other way decides the case by hand and ends its process (`process_end_for_decision`).
     """
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
     # No savepoint inside a caller's transaction (a process step's): a failure here fails it as a whole.
     with transaction.atomic(savepoint=False):
+        if status in FINAL_STATUSES and not by_process:
+            from rathaus.processes.services import process_end_for_decision
+
+            # Before the application's lock: the process rows are locked first, as the engine does.
+            process_end_for_decision(application_id=application.pk, status=status, actor=actor)
         locked = application if read_locked else application_for_job(application.pk, lock=True)
         if locked is None:
             raise Application.DoesNotExist(f"application {application.pk} does not exist")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from rathaus.core.language import localized
 from rathaus.core.problems import Problem, ProblemResponse
 from rathaus.integration.auth import STAFF_AUTH, staff_access
 from rathaus_domain.processes.engine import RESERVED_DATA_KEY, MessageInvalid, MessageNotExpected, ProcessError, is_data_key
+from rathaus_domain.processes.evaluator import MAX_INT_BITS
 
 from . import selectors, services
 
@@ -90,17 +92,29 @@ class MessageOut(Schema):
     waiting_for: list[str]
 
 
-def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[str]:
+def _bad_keys(value: Any, path: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """(JSON pointer, reason) of what the process data cannot take: a bad field name, a NUL, a number
+    that is no number of the evaluator (NaN, ±Infinity, or an integer beyond its limit)."""
     if depth > 5:
-        return [path or "/"]
+        return [(path or "/", "name")]
     if isinstance(value, dict):
-        bad = [f"{path}/{k}" for k in value if not is_data_key(k)]
+        bad = [(f"{path}/{k}", "name") for k in value if not is_data_key(k)]
         return bad + [p for k, v in value.items() for p in _bad_keys(v, f"{path}/{k}", depth + 1)]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _bad_keys(v, f"{path}/{i}", depth + 1)]
     if isinstance(value, str) and "\x00" in value:
-        return [path or "/"]  # a NUL character: no text the process stores may hold one
+        return [(path or "/", "name")]  # a NUL character: no text the process stores may hold one
+    if isinstance(value, float) and not math.isfinite(value) \
+            or isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        # Python's JSON reader takes NaN, Infinity and 1e999; a condition or a sum would fail the case on them.
+        return [(path or "/", "number")]
     return []
+
+
+def _bad_detail(path: str, reason: str) -> str:
+    if reason == "number":
+        return _("keine endliche Zahl oder größer als %(bits)s Bit") % {"bits": MAX_INT_BITS}
+    return _("reservierter Feldname") if path.endswith("/" + RESERVED_DATA_KEY) else _("ungültiger Feldname oder Wert")
 
 
 @router.post("/m/{slug}/applications/{reference}/messages", response={202: MessageOut, **STAFF_ERRORS, 409: Problem, 422: Problem},
@@ -112,14 +126,17 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
     check_json_structure(body.payload)
     bad = _bad_keys(body.payload)
     if bad or len(json.dumps(body.payload)) > MAX_PAYLOAD_BYTES:
+        numbers_only = bad and all(reason == "number" for _p, reason in bad)
         return ProblemResponse(422, "Unprocessable Content",
+                               _("Die Nutzdaten enthalten Zahlen, die das Verfahren nicht verarbeiten kann (NaN, "
+                                 "Infinity oder ganze Zahlen mit mehr als %(bits)s Bit).") % {"bits": MAX_INT_BITS}
+                               if numbers_only else
                                _("Die Nutzdaten sind zu groß oder enthalten ungültige Feldnamen oder Nullzeichen "
                                  "(erlaubt: Buchstaben, Ziffern, _; höchstens 5 Ebenen, 64 KB; der Feldname "
                                  "„typename“ ist reserviert)."),
                                type_="invalid-message-payload",
-                               errors=[{"pointer": "/payload" + p,
-                                        "detail": _("reservierter Feldname") if p.endswith("/" + RESERVED_DATA_KEY)
-                                        else _("ungültiger Feldname oder Wert")} for p in bad[:20]])
+                               errors=[{"pointer": "/payload" + p, "detail": _bad_detail(p, reason)}
+                                       for p, reason in bad[:20]])
     try:
         instance = services.message_deliver(application=application, name=body.name,
                                             payload={body.name: body.payload} if body.payload else {}, actor=access.user)

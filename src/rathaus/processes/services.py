@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
 from rathaus.applications.changes import touches_collected
@@ -556,6 +556,45 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
     return fired
 
 
+def process_end_for_decision(*, application_id: int, status: str, actor, now: datetime | None = None) -> bool:
+    """End the case's process because staff gave the case a final status by hand; False if none was running.
+
+    A decided case waits for nothing more: a timer, a message or a task the process still waited
+    for would otherwise move the case on later and overwrite the decision (a withdrawn application
+    "closed" when its payment deadline passes, with an e-mail about it; an "approved" one refused
+    when a task is completed). Its open tasks are cancelled, its timers dropped, and it ends like
+    a completed process (its state is not kept; the timeline says why it ended).
+
+    Call inside the status change's transaction before the application is locked: the rows are
+    locked in the engine's order (tasks, instance, then the application).
+    """
+    from rathaus.applications.models import Status
+
+    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        open_tasks = list(UserTask.objects.select_for_update().filter(application_id=application_id, state=TaskState.OPEN)
+                          .order_by("pk").values_list("pk", flat=True))
+        instance = ProcessInstance.objects.select_for_update(of=("self",)).select_related("municipality").filter(
+            application_id=application_id).exclude(status=InstanceStatus.COMPLETED).first()
+        if instance is None:
+            return False
+        UserTask.objects.filter(pk__in=open_tasks).update(state=TaskState.CANCELLED, completed_at=now)
+        instance.timers.all().delete()
+        instance.state, instance.error, instance.current_elements, instance.waiting_messages = "", "", [], []
+        instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
+        instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status", "completed_at",
+                                     "updated_at"])
+        with translation.override("de"):  # the timeline is written in German, whatever the language of the page
+            label = str(Status(status).label)
+        text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
+        CaseEvent.objects.create(municipality=instance.municipality, application_id=application_id, instance=instance,
+                                 kind="process_ended", text=text, actor=actor,
+                                 data={"status": status, "cancelled_tasks": len(open_tasks)})
+        audit_record(action="process.ended", municipality=instance.municipality, actor=actor, obj=instance,
+                     summary=text, data={"status": status, "cancelled_tasks": len(open_tasks)})
+    return True
+
+
 def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
     """Staff retry a failed instance from its last saved state (or from the start if it never ran)."""
     with transaction.atomic(), audit_batch():
@@ -753,24 +792,30 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
 
     now = now or timezone.now()
     reminded = escalated = 0
+    # Each task is claimed by one conditional UPDATE in its own transaction before anything is sent or
+    # written: of two runs at once (two workers, or a run that outlasted the hour) only one matches,
+    # and a task completed, cancelled or handed back since the list was read no longer does.
     # Tasks nobody has taken wait for their reminder until someone does (it goes to that person).
-    soon = UserTask.objects.filter(state=TaskState.OPEN, reminded_at__isnull=True, assignee__isnull=False, due_at__gt=now,
-                                   due_at__lte=now + timedelta(hours=remind_before_hours)).select_related(
-        "assignee", "application", "municipality")
-    for task in soon[:500]:
+    due_soon = {"state": TaskState.OPEN, "reminded_at__isnull": True, "assignee__isnull": False, "due_at__gt": now,
+                "due_at__lte": now + timedelta(hours=remind_before_hours)}
+    for task_id in list(UserTask.objects.filter(**due_soon).order_by("due_at", "pk").values_list("pk", flat=True)[:500]):
         with transaction.atomic():
+            if not UserTask.objects.filter(pk=task_id, **due_soon).update(reminded_at=now):
+                continue
+            task = UserTask.objects.select_related("assignee", "application", "municipality").get(pk=task_id)
             if task.assignee.email:
                 outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
                     "to": [task.assignee.email]})
-            UserTask.objects.filter(pk=task.pk).update(reminded_at=now)
             reminded += 1
-    overdue = UserTask.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lte=now).select_related(
-        "application", "municipality")
+    overdue = {"state": TaskState.OPEN, "escalated_at__isnull": True, "due_at__lte": now}
     leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
-    for task in overdue[:500]:
+    for task_id in list(UserTask.objects.filter(**overdue).order_by("due_at", "pk").values_list("pk", flat=True)[:500]):
         with transaction.atomic():
+            if not UserTask.objects.filter(pk=task_id, **overdue).update(escalated_at=now):
+                continue
+            task = UserTask.objects.select_related("application", "municipality").get(pk=task_id)
             if task.municipality_id not in leads_of:
                 leads_of[task.municipality_id] = _team_leads(task.municipality_id)
             leads = leads_of[task.municipality_id]
@@ -783,7 +828,6 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
             else:
                 text = (f"Aufgabe „{task.name}“ ist überfällig. Niemand mit Teamleitung oder Administration hat eine "
                         "E-Mail-Adresse, an die sie eskaliert werden könnte.")
-            UserTask.objects.filter(pk=task.pk).update(escalated_at=now)
             _task_event(task, text, None, "task_escalated", {"notified": len(leads)})
             escalated += 1
     return {"reminded": reminded, "escalated": escalated}

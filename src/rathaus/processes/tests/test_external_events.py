@@ -239,6 +239,23 @@ class TestMessageApi:
         assert english.json()["detail"].startswith("The message cannot be processed as sent: message «typename»")
         assert ProcessInstance.objects.get(application=waiting_payment).status == InstanceStatus.WAITING
 
+    @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "9" * 400])
+    def test_a_number_the_process_cannot_compute_with_is_refused_and_the_process_keeps_waiting(
+            self, town, worker, login_verified, waiting_payment, number):
+        client = self._client(worker, login_verified)
+        response = client.post(f"/api/v1/m/{town.slug}/applications/{waiting_payment.reference}/messages",
+                               '{"name": "payment_received", "payload": {"booking": {"amount": ' + number + "}}}",
+                               content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+        assert response.status_code == 422, response.content
+        problem = response.json()
+        assert problem["type"].endswith("/invalid-message-payload")
+        assert problem["detail"].startswith("Die Nutzdaten enthalten Zahlen, die das Verfahren nicht verarbeiten kann")
+        assert problem["errors"] == [{"pointer": "/payload/booking/amount",
+                                      "detail": "keine endliche Zahl oder größer als 1024 Bit"}]
+        instance = ProcessInstance.objects.get(application=waiting_payment)
+        assert (instance.status, instance.waiting_messages) == (InstanceStatus.WAITING, ["payment_received"])
+        assert not CaseEvent.objects.filter(application=waiting_payment, kind="message_received").exists()
+
     def test_other_municipality_and_citizens_get_nothing(self, town, other_town, make_staff, login_verified, waiting_payment,
                                                          client):
         stranger = self._client(make_staff(other_town, "x@beispielhausen.example"), login_verified)

@@ -216,7 +216,7 @@ def set_status(ctx: StepContext) -> dict[str, Any]:
     email = str(ctx.params["email"]).strip().lower() not in _NO
     if case.application.status != status or text:
         application_change_status(application=case.application, status=status, public_text=text, actor=None,
-                                  read_locked=case.application_locked, email=email)
+                                  read_locked=case.application_locked, email=email, by_process=True)
     return {"status": status}
 
 

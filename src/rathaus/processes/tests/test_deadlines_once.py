@@ -1,0 +1,77 @@
+"""Reminders and escalations go out once per task, also when two runs overlap or a task is
+completed while a run is under way."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+
+from rathaus.accounts.models import Role
+from rathaus.processes import services
+from rathaus.processes.models import CaseEvent, OutboxMessage, TaskState, UserTask
+from rathaus.processes.services import task_complete, task_deadlines
+
+
+@pytest.fixture
+def two_street_tasks(submit, street_data, town, make_staff):
+    make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
+    return [UserTask.objects.get(application=submit("halteverbot-umzug", street_data)) for _ in range(2)]
+
+
+@pytest.mark.django_db
+def test_a_task_completed_while_the_run_is_under_way_is_not_escalated(two_street_tasks, town, make_staff, monkeypatch):
+    first, second = two_street_tasks
+    worker = make_staff(town)
+    team_leads = services._team_leads
+
+    def meanwhile(municipality_id):
+        # While the run escalates the first task, a case worker completes the second.
+        if UserTask.objects.get(pk=second.pk).state == TaskState.OPEN:
+            task_complete(task=second, user=worker, data={"decision": {"outcome": "approve"}})
+        return team_leads(municipality_id)
+
+    monkeypatch.setattr(services, "_team_leads", meanwhile)
+    assert task_deadlines(now=max(first.due_at, second.due_at) + timedelta(hours=1)) == {"reminded": 0, "escalated": 1}
+    assert OutboxMessage.objects.filter(idempotency_key__startswith="escalate:").count() == 1
+    assert not CaseEvent.objects.filter(application=second.application, kind="task_escalated").exists()
+    second.refresh_from_db()
+    assert (second.state, second.escalated_at) == (TaskState.COMPLETED, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_escalate_an_overdue_task_once(two_street_tasks, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    task = two_street_tasks[0]
+    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    # Both runs meet here if both got as far as escalating; a run that finds the task taken never comes.
+    meeting = threading.Barrier(2, timeout=3)
+    team_leads = services._team_leads
+
+    def meet(municipality_id):
+        try:
+            meeting.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return team_leads(municipality_id)
+
+    monkeypatch.setattr(services, "_team_leads", meet)
+    results = []
+
+    def run():
+        try:
+            results.append(task_deadlines(now=task.due_at + timedelta(hours=1)))
+        finally:
+            connections.close_all()
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(30)
+    assert sorted(result["escalated"] for result in results) == [0, 1]
+    assert CaseEvent.objects.filter(application=task.application, kind="task_escalated").count() == 1
+    assert OutboxMessage.objects.filter(idempotency_key=f"escalate:{task.pk}").count() == 1

@@ -1,0 +1,88 @@
+"""A case that staff decide by hand (a final status on the case page) ends its process: nothing the
+process still waited for (a timer, a payment, a task) moves the case on afterwards."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from rathaus.accounts.models import Role
+from rathaus.processes.models import CaseEvent, InstanceStatus, OutboxMessage, ProcessInstance, TaskState, Timer, UserTask
+from rathaus.processes.services import message_deliver, task_complete, task_deadlines, timer_fire_due
+from rathaus_domain.processes.engine import MessageNotExpected
+
+from .conftest import PDF
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def worker(town, make_staff):
+    return make_staff(town)
+
+
+@pytest.fixture
+def waiting_for_payment(submit, street_data, worker):
+    application = submit("halteverbot-umzug", street_data)
+    task_complete(task=UserTask.objects.get(application=application), user=worker, data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    assert application.status == "waiting"
+    return application
+
+
+def _set_status(client, login_verified, worker, application, status):
+    staff = login_verified(client, worker)
+    url = reverse("applications:staff_detail", kwargs={"municipality": application.municipality.slug,
+                                                       "reference": application.reference})
+    assert staff.post(url, {"status": status, "public_text": "Sie haben den Antrag zurückgezogen."}).status_code == 302
+    application.refresh_from_db()
+
+
+def test_a_withdrawn_application_is_not_closed_by_its_payment_deadline(client, login_verified, worker, waiting_for_payment):
+    _set_status(client, login_verified, worker, waiting_for_payment, "withdrawn")
+    emails = OutboxMessage.objects.filter(kind="email").count()
+
+    assert not Timer.objects.filter(instance__application=waiting_for_payment).exists()
+    assert timer_fire_due(now=timezone.now() + timedelta(days=15)) == 0
+    with pytest.raises(MessageNotExpected):
+        message_deliver(application=waiting_for_payment, name="payment_received")
+
+    waiting_for_payment.refresh_from_db()
+    assert waiting_for_payment.status == "withdrawn"
+    assert [c.status for c in waiting_for_payment.history.all()][-1] == "withdrawn"
+    assert OutboxMessage.objects.filter(kind="email").count() == emails  # no "closed" e-mail after the withdrawal
+    instance = ProcessInstance.objects.get(application=waiting_for_payment)
+    assert (instance.status, instance.waiting_messages, instance.current_elements) == (InstanceStatus.COMPLETED, [], [])
+    line = CaseEvent.objects.get(application=waiting_for_payment, kind="process_ended")
+    assert line.text == "Das Verfahren wurde beendet, weil der Antrag von Hand den Status „Zurückgezogen“ erhielt."
+    assert line.actor == worker
+
+
+def test_a_case_rejected_by_hand_leaves_no_task_in_the_inbox_and_nothing_to_escalate(
+        client, login_verified, town, make_staff, submit, dog_data, worker):
+    make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
+    dog_data = copy.deepcopy(dog_data)
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    review = UserTask.objects.get(application=application, state=TaskState.OPEN)
+
+    _set_status(client, login_verified, worker, application, "rejected")
+
+    review.refresh_from_db()
+    assert review.state == TaskState.CANCELLED
+    assert task_deadlines(now=review.due_at + timedelta(hours=1)) == {"reminded": 0, "escalated": 0}
+    assert application.status == "rejected"
+
+
+def test_a_status_that_decides_nothing_leaves_the_process_waiting(client, login_verified, worker, waiting_for_payment):
+    _set_status(client, login_verified, worker, waiting_for_payment, "in_review")
+    instance = ProcessInstance.objects.get(application=waiting_for_payment)
+    assert (instance.status, instance.waiting_messages) == (InstanceStatus.WAITING, ["payment_received"])
+    assert timer_fire_due(now=timezone.now() + timedelta(days=15)) == 1
+    waiting_for_payment.refresh_from_db()
+    assert waiting_for_payment.status == "closed"
