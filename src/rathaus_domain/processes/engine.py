@@ -61,6 +61,7 @@ from SpiffWorkflow.bpmn.serializer.default.event_definition import (
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import (
     ScriptTask,
     ServiceTask,
@@ -1512,7 +1513,7 @@ class ProcessRun:
         spec = task.task_spec
         text = spec.config.due_date if isinstance(spec, RathausUserTask) else None
         if not text:
-            return None
+            return self._interrupting_timer_due(task)
         try:
             kind = timer_literal_kind(text)
             value: Any = text
@@ -1536,6 +1537,22 @@ class ProcessRun:
         except (OverflowError, ValueError):  # P9999999D: past the year 9999
             raise _task_error(task, ExpressionError(f"Die Fälligkeit «{text[:100]}» liegt außerhalb des Kalenders",
                                                     f"the due date «{text[:100]}» lies outside the calendar")) from None
+
+    @staticmethod
+    def _interrupting_timer_due(task: Any) -> datetime | None:
+        """When the earliest interrupting boundary timer on `task` fires (None without one).
+
+        The timer cuts the task off (e.g. "no answer within 28 days: close"), so a task without a
+        due date of its own is due then; a timer that lets the task go on (a reminder) sets none.
+        The timers were reached with the task, so their due times are fixed by now.
+        """
+        parent = task.parent
+        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+            return None
+        dues = [sibling.task_spec.event_definition.due(sibling) for sibling in parent.children
+                if sibling is not task and getattr(sibling.task_spec, "cancel_activity", False)
+                and isinstance(getattr(sibling.task_spec, "event_definition", None), _ClockedTimer)]
+        return min((due for due in dues if due is not None), default=None)
 
     def _user_task_info(self, task: Any) -> UserTaskInfo:
         spec = task.task_spec

@@ -664,3 +664,40 @@ def test_start_data_with_dates_and_nested_values_round_trips() -> None:
     run.start(data, now=T0)
     restored = ProcessRun.deserialize(model, run.serialize())
     assert restored.ready_user_tasks()[0].data == data
+
+
+# --- a task's due date from its interrupting boundary timer ------------------------------------
+
+def _guarded_task(task_attrs: str = "", *timers: tuple[str, str, bool]) -> bytes:
+    """A user task with boundary timers (id, duration, interrupting), each leading to its own end."""
+    parts = ['<bpmn:startEvent id="s"/>', '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review"/>',
+             f'<bpmn:userTask id="review" name="Prüfen" rathaus:candidateGroups="team" {task_attrs}/>',
+             '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="e"/>', '<bpmn:endEvent id="e"/>']
+    for timer_id, duration, interrupting in timers:
+        parts += [f'<bpmn:boundaryEvent id="{timer_id}" cancelActivity="{str(interrupting).lower()}" attachedToRef="review">'
+                  f"<bpmn:timerEventDefinition><bpmn:timeDuration>{duration}</bpmn:timeDuration>"
+                  "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
+                  f'<bpmn:sequenceFlow id="f_{timer_id}" sourceRef="{timer_id}" targetRef="e_{timer_id}"/>',
+                  f'<bpmn:endEvent id="e_{timer_id}"/>']
+    return bpmn("\n".join(parts))
+
+
+@pytest.mark.parametrize(("task_attrs", "timers", "due"), [
+    # The task is cut off when its interrupting timer fires: that is its due time.
+    ("", [("close", "P28D", True)], T0 + timedelta(days=28)),
+    # A reminder that lets the task go on sets no due time; the earliest interrupting timer does.
+    ("", [("remind", "P3D", False), ("close", "P28D", True), ("close_early", "P20D", True)], T0 + timedelta(days=20)),
+    # The task's own due date wins over its timers.
+    ('rathaus:due="P5D"', [("close", "P28D", True)], T0 + timedelta(days=5)),
+    # Neither: no due time from the model (the service's processing norm applies, see processes/services.py).
+    ("", [("remind", "P3D", False)], None),
+])
+def test_a_task_without_a_due_date_is_due_when_its_interrupting_timer_fires(
+        recorder: Recorder, task_attrs: str, timers: list, due: datetime | None) -> None:
+    model = ProcessModel.from_files([("guarded.bpmn", _guarded_task(task_attrs, *timers))], registry=recorder.registry)
+    run = ProcessRun(model, registry=recorder.registry)
+    run.start({}, now=T0)
+    [task] = run.ready_user_tasks()
+    assert task.due == due
+    again = ProcessRun.deserialize(model, run.serialize(), registry=recorder.registry)
+    assert again.ready_user_tasks()[0].due == due
