@@ -22,7 +22,7 @@ from rathaus.catalog.selectors import (
 from rathaus.core.audit import client_ip
 from rathaus.core.jsonbody import MAX_JSON_DEPTH, SURROGATE_ESCAPE, check_json_structure
 from rathaus.core.language import localized
-from rathaus.core.problems import Problem, ProblemError, ProblemResponse
+from rathaus.core.problems import IDEMPOTENCY_KEY_PARAMETER, Problem, ProblemError, ProblemResponse, idempotency_key
 from rathaus.core.ratelimit import address_key, over_limit
 from rathaus.integration.auth import token_user_for
 from rathaus.tenants.selectors import municipality_get
@@ -122,9 +122,7 @@ SUBMIT_BODY = {
 # The path parameter is repeated here because openapi_extra replaces the generated list.
 SUBMIT_PARAMETERS = [
     {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Kürzel der Kommune"},
-    {"name": "Idempotency-Key", "in": "header", "required": False,
-     "schema": {"type": "string", "maxLength": 200},
-     "description": "Beliebiger eindeutiger Wert; eine Wiederholung mit demselben Schlüssel und Inhalt liefert das erste Ergebnis."},
+    IDEMPOTENCY_KEY_PARAMETER,
 ]
 
 
@@ -240,10 +238,7 @@ def submit(request, slug: str):
     try:
         body = _parse_body(request)
         representation = _representation(body.get("representation"))
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200 or (key and not key.isprintable()):
-            raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
-                               type_="invalid-idempotency-key")
+        key = idempotency_key(request)
     except ProblemError:
         if over_limit(*count):
             _refuse_rate()
@@ -312,8 +307,6 @@ def _submitted(request, body: dict, representation, key: str, service, *, lookup
     application = result.application
     response = {"reference": application.reference, "status": application.status, "access_token": result.access_token,
                 "status_url": _status_url(request, municipality, application.reference, result.access_token)}
-    if not result.created:
-        request.idempotent_replay = True
     # Rendered as it is: the values are those SubmissionOut documents, of the types it names
     # (validating them again cost as much as the rest of the answer; test_api checks the schema).
     return router.api.create_response(request, response, status=201)

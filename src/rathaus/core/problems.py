@@ -46,6 +46,20 @@ class ProblemError(Exception):
         return ProblemResponse(self.status, self.title, self.detail, type_=self.type_, errors=self.errors)
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+    "description": "Beliebiger eindeutiger Wert; eine Wiederholung mit demselben Schlüssel und Inhalt liefert das erste Ergebnis."}
+
+
+def idempotency_key(request) -> str:
+    """The request's Idempotency-Key header ("" without one); a 400 problem if it is too long or not printable."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 200 or (key and not key.isprintable()):
+        raise ProblemError(400, "Bad Request", "Der Idempotency-Key darf höchstens 200 druckbare Zeichen haben.",
+                           type_="invalid-idempotency-key")
+    return key
+
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
 

@@ -14,7 +14,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.applications.selectors import application_get
 from rathaus.core.jsonbody import check_json_structure
 from rathaus.core.language import localized
-from rathaus.core.problems import Problem, ProblemResponse
+from rathaus.core.problems import IDEMPOTENCY_KEY_PARAMETER, Problem, ProblemError, ProblemResponse, idempotency_key
 from rathaus.integration.auth import STAFF_AUTH, staff_access
 from rathaus_domain.processes.engine import RESERVED_DATA_KEY, MessageInvalid, MessageNotExpected, ProcessError, is_data_key
 from rathaus_domain.processes.evaluator import MAX_INT_BITS
@@ -117,11 +117,21 @@ def _bad_detail(path: str, reason: str) -> str:
     return _("reservierter Feldname") if path.endswith("/" + RESERVED_DATA_KEY) else _("ungültiger Feldname oder Wert")
 
 
+# The path parameters are repeated here because openapi_extra replaces the generated list.
+MESSAGE_PARAMETERS = [
+    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Kürzel der Kommune"},
+    {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Vorgangsnummer"},
+    IDEMPOTENCY_KEY_PARAMETER,
+]
+
+
 @router.post("/m/{slug}/applications/{reference}/messages", response={202: MessageOut, **STAFF_ERRORS, 409: Problem, 422: Problem},
-             auth=STAFF_AUTH,
-             summary="Ereignis an das wartende Verfahren melden (Zahlung, Antwort eines Fachverfahrens)")
+             auth=STAFF_AUTH, openapi_extra={"parameters": MESSAGE_PARAMETERS},
+             summary="Ereignis an das wartende Verfahren melden (Zahlung, Antwort eines Fachverfahrens; "
+                     "mit Idempotency-Key wiederholbar)")
 def deliver_message(request, slug: str, reference: str, body: MessageIn):
     access = staff_access(request, slug, Perm.HANDLE_APPLICATION)
+    key = idempotency_key(request)
     application = application_get(municipality=access.municipality, reference=reference)
     check_json_structure(body.payload)
     bad = _bad_keys(body.payload)
@@ -137,9 +147,18 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
                                type_="invalid-message-payload",
                                errors=[{"pointer": "/payload" + p, "detail": _bad_detail(p, reason)}
                                        for p, reason in bad[:20]])
+    payload = {body.name: body.payload} if body.payload else {}
     try:
-        instance = services.message_deliver(application=application, name=body.name,
-                                            payload={body.name: body.payload} if body.payload else {}, actor=access.user)
+        if key:
+            # A repetition (same key and message) changes nothing and is answered with the case's state.
+            instance = services.message_deliver_once(application=application, name=body.name, payload=payload,
+                                                     idempotency_key=key, actor=access.user).instance
+        else:
+            instance = services.message_deliver(application=application, name=body.name, payload=payload,
+                                                actor=access.user)
+    except services.MessageKeyConflict:
+        raise ProblemError(409, "Conflict", "Dieser Idempotency-Key wurde schon für eine andere Nachricht verwendet.",
+                           type_="idempotency-conflict") from None
     except MessageNotExpected:
         return ProblemResponse(409, "Conflict", f"Das Verfahren wartet nicht auf «{body.name}».",
                                type_="message-not-expected")
@@ -148,5 +167,6 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
                                _("Die Nachricht kann so nicht verarbeitet werden: %(reason)s") % {"reason": localized(exc)},
                                type_="invalid-message-payload")
     application.refresh_from_db(fields=["status"])
-    return 202, {"reference": application.reference, "status": application.status, "process_status": instance.status,
-                 "waiting_for": instance.waiting_messages}
+    return 202, {"reference": application.reference, "status": application.status,
+                 "process_status": instance.status if instance else "",
+                 "waiting_for": instance.waiting_messages if instance else []}

@@ -203,3 +203,25 @@ class CaseEvent(TenantModel):
 def _document_path(instance, filename: str) -> str:
     """Upload path of the former CaseDocument model (documents moved to `rathaus.cases`); migration 0001 names it."""
     return f"documents/{instance.municipality_id}/{instance.application_id}/{filename}"
+
+
+class ReceivedMessage(TenantModel):
+    """A message delivered through the API with an Idempotency-Key: a repeated request is recognised.
+
+    A back-office system that gets no answer (a timeout) sends the same message again; with the key
+    the repetition changes nothing and is answered as the first was, also where the process now
+    waits for a second message of the same name that the repetition must not answer.
+    """
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=200)
+    # SHA-256 of the case, the message's name and its payload: the same key with another request is a conflict.
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "idempotency_key"],
+                                               name="received_message_key_unique")]
+
+    def __str__(self) -> str:
+        return self.idempotency_key

@@ -9,13 +9,15 @@ A crash anywhere rolls all of it back, so a retried job neither loses nor repeat
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone, translation
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
@@ -45,6 +47,7 @@ from .models import (
     InstanceStatus,
     ProcessDefinition,
     ProcessInstance,
+    ReceivedMessage,
     TaskState,
     Timer,
     UserTask,
@@ -447,12 +450,61 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
     check_message(name, payload or {})
     with transaction.atomic():
         locked, app = _waiting_instance(application, name)
-        if locked is None:
-            if not ProcessInstance.objects.filter(application=application).exists():
-                raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
-            raise MessageNotExpected(f"Der Prozess erwartet die Nachricht «{name}» nicht",
-                                     f"the process does not expect the message «{name}»")
-        return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+        return _deliver_to(locked, app, name, payload, actor=actor, now=now)
+
+
+def _deliver_to(locked: ProcessInstance | None, app: Application, name: str, payload: dict[str, Any] | None, *, actor,
+                now: datetime | None) -> ProcessInstance:
+    if locked is None:
+        if not ProcessInstance.objects.filter(application_id=app.pk).exists():
+            raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
+        raise MessageNotExpected(f"Der Prozess erwartet die Nachricht «{name}» nicht",
+                                 f"the process does not expect the message «{name}»")
+    return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+
+
+class MessageKeyConflict(Exception):
+    """The Idempotency-Key was used before for another message (another case, name or payload)."""
+
+
+@dataclass(frozen=True)
+class MessageDelivery:
+    instance: ProcessInstance | None
+    #: True when the key was seen before: this request changed nothing.
+    replayed: bool
+
+
+def message_deliver_once(*, application: Application, name: str, payload: dict[str, Any] | None, idempotency_key: str,
+                         actor=None, now: datetime | None = None) -> MessageDelivery:
+    """`message_deliver`, once per Idempotency-Key of the case's municipality.
+
+    A system that got no answer sends the message again with the same key: the repetition changes
+    nothing and is answered as a success, even when the process has moved on (or waits for a
+    second message of that name, which the repetition must not answer). The key is stored in the
+    delivery's transaction; a concurrent repetition waits for the case's lock and then finds it.
+    Raises MessageKeyConflict for a key used with another message; otherwise as `message_deliver`
+    (a refused message stores no key, so it can be sent again once it fits).
+    """
+    check_message(name, payload or {})
+    request_hash = hashlib.sha256(json.dumps([application.reference, name, payload or {}], sort_keys=True,
+                                             ensure_ascii=False).encode()).hexdigest()
+    with transaction.atomic():
+        locked, app = _waiting_instance(application, name)
+        seen = ReceivedMessage.objects.filter(municipality_id=app.municipality_id,
+                                              idempotency_key=idempotency_key).values_list("request_hash", flat=True).first()
+        if seen is not None:
+            if seen != request_hash:
+                raise MessageKeyConflict
+            return MessageDelivery(ProcessInstance.objects.filter(application_id=app.pk).first(), replayed=True)
+        instance = _deliver_to(locked, app, name, payload, actor=actor, now=now)
+        try:
+            with transaction.atomic():
+                ReceivedMessage.objects.create(municipality_id=app.municipality_id, application_id=app.pk,
+                                               idempotency_key=idempotency_key, request_hash=request_hash)
+        except IntegrityError:
+            # The same key for another case at the same moment: refused, and the delivery rolls back with it.
+            raise MessageKeyConflict from None
+        return MessageDelivery(instance, replayed=False)
 
 
 DOCUMENT_MESSAGE = "document_uploaded"

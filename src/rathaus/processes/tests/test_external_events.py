@@ -178,10 +178,55 @@ class TestMessageApi:
         return client
 
     @staticmethod
-    def _post(client, town, reference, body, csrf=True):
+    def _post(client, town, reference, body, csrf=True, key=None):
         headers = {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value} if csrf and "csrftoken" in client.cookies else {}
+        if key is not None:
+            headers["HTTP_IDEMPOTENCY_KEY"] = key
         return client.post(f"/api/v1/m/{town.slug}/applications/{reference}/messages", json.dumps(body),
                            content_type="application/json", **headers)
+
+    def test_a_message_sent_again_with_its_idempotency_key_changes_nothing_and_succeeds(
+            self, town, worker, login_verified, waiting_payment):
+        # A back-office system that got no answer (a timeout) sends the same message again.
+        client = self._client(worker, login_verified)
+        payment = {"name": "payment_received", "payload": {"amount": 45}}
+        first = self._post(client, town, waiting_payment.reference, payment, key="buchung-4711")
+        again = self._post(client, town, waiting_payment.reference, payment, key="buchung-4711")
+        assert (first.status_code, again.status_code) == (202, 202)
+        assert again.json() == first.json() == {"reference": waiting_payment.reference, "status": "approved",
+                                                "process_status": "completed", "waiting_for": []}
+        assert CaseEvent.objects.filter(application=waiting_payment, kind="message_received").count() == 1
+        # Without the key a repetition is refused as before: the process waits for nothing.
+        assert self._post(client, town, waiting_payment.reference, payment).status_code == 409
+
+    def test_an_idempotency_key_used_for_another_message_is_a_conflict(self, town, worker, login_verified,
+                                                                       waiting_payment, submit, street_data):
+        client = self._client(worker, login_verified)
+        self._post(client, town, waiting_payment.reference, {"name": "payment_received", "payload": {"amount": 45}},
+                   key="buchung-4711")
+        other_payload = self._post(client, town, waiting_payment.reference,
+                                   {"name": "payment_received", "payload": {"amount": 46}}, key="buchung-4711")
+        assert other_payload.status_code == 409 and other_payload.json()["type"].endswith("idempotency-conflict")
+        other = submit("halteverbot-umzug", street_data)
+        task_complete(task=UserTask.objects.get(application=other), user=worker, data={"decision": {"outcome": "approve"}})
+        other_case = self._post(client, town, other.reference, {"name": "payment_received", "payload": {"amount": 45}},
+                                key="buchung-4711")
+        assert other_case.status_code == 409 and "andere Nachricht" in other_case.json()["detail"]
+        assert ProcessInstance.objects.get(application=other).waiting_messages == ["payment_received"]
+
+    def test_a_refused_message_keeps_no_key_and_a_bad_key_is_refused(self, town, worker, login_verified,
+                                                                      waiting_payment):
+        from rathaus.processes.models import ReceivedMessage
+
+        client = self._client(worker, login_verified)
+        early = self._post(client, town, waiting_payment.reference, {"name": "document_uploaded"}, key="k-1")
+        assert early.status_code == 409 and early.json()["type"].endswith("message-not-expected")
+        assert not ReceivedMessage.objects.exists()
+        too_long = self._post(client, town, waiting_payment.reference, {"name": "payment_received"}, key="x" * 201)
+        assert too_long.status_code == 400 and too_long.json()["type"].endswith("invalid-idempotency-key")
+        assert ProcessInstance.objects.get(application=waiting_payment).waiting_messages == ["payment_received"]
+        assert self._post(client, town, waiting_payment.reference, {"name": "payment_received"},
+                          key="k-1").status_code == 202
 
     def test_a_payment_reported_by_api_moves_the_process_on(self, town, worker, login_verified, waiting_payment):
         client = self._client(worker, login_verified)
@@ -330,3 +375,36 @@ def test_a_message_whose_data_the_process_cannot_store_is_refused_and_fails_noth
     after = ProcessInstance.objects.get(application=application)
     assert (after.status, after.error, after.state) == (InstanceStatus.WAITING, "", before.state)
     assert not CaseEvent.objects.filter(application=application, kind="error").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_repeated_with_its_key_at_the_same_moment_is_delivered_once(submit, street_data, worker, held_open):
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus.processes.services import message_deliver_once
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    application = submit("halteverbot-umzug", street_data)
+    task_complete(task=UserTask.objects.get(application=application), user=worker, data={"decision": {"outcome": "approve"}})
+    results = {}
+
+    def deliver():
+        return message_deliver_once(application=application, name="payment_received", payload={}, idempotency_key="b-1")
+
+    def repetition():
+        try:
+            results["again"] = deliver().replayed
+        finally:
+            connections.close_all()
+
+    with held_open(lambda: deliver().replayed) as first_replayed:
+        thread = threading.Thread(target=repetition)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waits for the first delivery's lock on the case
+    thread.join(10)
+    assert (first_replayed, results["again"]) == (False, True)
+    assert CaseEvent.objects.filter(application=application, kind="message_received").count() == 1
