@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 from simpleeval import EvalWithCompoundTypes
 
 from .errors import BilingualError
+from .hints import syntax_hint
 
 __all__ = [
     "FUNCTION_NAMES",
@@ -674,11 +675,39 @@ def _parse(source: str, mode: str) -> ast.AST:
             _limit("Ausdruck zu tief verschachtelt", "expression nested too deeply")
         where_de = f" (Zeile {exc.lineno}, Spalte {exc.offset})" if exc.lineno else ""
         where_en = f" (line {exc.lineno}, column {exc.offset})" if exc.lineno else ""
+        what_de = what_en = exc.msg
+        hint = _syntax_hint(source, mode, exc.lineno)
+        if hint is not None:
+            # Python's "invalid syntax" says nothing a designer can use; the hint replaces it.
+            what_de, what_en = (hint if exc.msg == "invalid syntax" else (f"{exc.msg}; {hint[0]}", f"{exc.msg}; {hint[1]}"))
         raise ExpressionError(
-            f"Syntaxfehler{where_de}: {exc.msg}", f"syntax error{where_en}: {exc.msg}", expression=source
+            f"Syntaxfehler{where_de}: {what_de}", f"syntax error{where_en}: {what_en}", expression=source
         ) from None
     except (RecursionError, MemoryError, ValueError):
         _limit("Ausdruck zu tief verschachtelt oder ungültig", "expression nested too deeply or invalid")
+
+
+def _syntax_hint(source: str, mode: str, lineno: int | None) -> tuple[str, str] | None:
+    """What to write instead of JUEL in the line that failed (see :mod:`.hints`)."""
+    if mode == "exec":
+        lines = source.splitlines()
+        if not lineno or lineno > len(lines):
+            return None
+        source = lines[lineno - 1]
+
+    def accepts(candidate: str) -> bool:
+        try:
+            tree = ast.parse(candidate, mode=mode)
+            if isinstance(tree, ast.Module):
+                if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
+                    return False
+                tree = tree.body[0].value
+            _check_tree(tree, script=False)
+        except (SyntaxError, ExpressionError, ValueError, RecursionError):
+            return False
+        return True
+
+    return syntax_hint(source, feel=False, accepts=accepts)
 
 
 def _check_tree(root: ast.AST, *, script: bool) -> tuple[frozenset[str], bool]:

@@ -6,7 +6,8 @@ conditions, timer values, due dates, service-task parameters):
 * ``amount > 100`` — our safe expression language (:mod:`.evaluator`), as SpiffWorkflow
   models write conditions;
 * ``${amount > 100}`` — Camunda 7 style; the part inside ``${…}`` is read in the same safe
-  language (JUEL itself is not supported, but simple JUEL is valid there too);
+  language (JUEL itself is not supported, but simple JUEL is valid there too; other JUEL is
+  refused with what to write instead, see :mod:`.hints`);
 * ``=amount > 100`` — Camunda 8 (Zeebe) style; the part after ``=`` is FEEL (:mod:`.feel`).
 
 Timer values may also be ISO 8601 literals as Camunda Modeler writes them (``P14D``,

@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 
 from . import evaluator
 from .evaluator import CompiledExpression, ExpressionError, feel_and, feel_equal, feel_equality, feel_or, feel_ordered
+from .hints import syntax_hint
 
 __all__ = [
     "CELL_INPUT",
@@ -515,10 +516,35 @@ def compile_expression(text: str, *, missing_is_null: bool = False) -> FeelExpre
         python, _ = _translate(text.strip(), missing_is_null=missing_is_null)
         compiled = _as_written(evaluator.compile_expression(python), text)
     except FeelError as exc:
-        raise FeelError(f"FEEL «{text.strip()}»: {exc.message_de}", f"FEEL «{text.strip()}»: {exc.message_en}") from None
+        de, en = _with_hint(exc, text.strip(), _translates)
+        raise FeelError(f"FEEL «{text.strip()}»: {de}", f"FEEL «{text.strip()}»: {en}") from None
     except ExpressionError as exc:
         raise FeelError(f"FEEL «{text.strip()}»: {exc.message_de}", f"FEEL «{text.strip()}»: {exc.message_en}") from None
     return FeelExpression(text=text, python=python, compiled=compiled)
+
+
+def _with_hint(exc: FeelError, text: str, accepts: Callable[[str], bool]) -> tuple[str, str]:
+    """The parser's message, followed by what to write instead of JUEL or Python (:mod:`.hints`)."""
+    hint = syntax_hint(text, feel=True, accepts=accepts)
+    if hint is None:
+        return exc.message_de, exc.message_en
+    return f"{exc.message_de}; {hint[0]}", f"{exc.message_en}; {hint[1]}"
+
+
+def _translates(text: str) -> bool:
+    try:
+        _translate(text, missing_is_null=True)
+    except ExpressionError:
+        return False
+    return True
+
+
+def _parses_as_tests(text: str) -> bool:
+    try:
+        _UnaryParser(text).unary_tests()
+    except ExpressionError:
+        return False
+    return True
 
 
 def _as_written(compiled: CompiledExpression, text: str) -> CompiledExpression:
@@ -725,7 +751,8 @@ def compile_unary_tests(text: str | None) -> UnaryTests:
         parser = _UnaryParser(source)
         tests, negated = parser.unary_tests()
     except FeelError as exc:
-        raise FeelError(f"FEEL-Bedingung «{source}»: {exc.message_de}", f"FEEL test «{source}»: {exc.message_en}") from None
+        de, en = _with_hint(exc, source, _parses_as_tests)
+        raise FeelError(f"FEEL-Bedingung «{source}»: {de}", f"FEEL test «{source}»: {en}") from None
     except ExpressionError as exc:
         raise FeelError(f"FEEL-Bedingung «{source}»: {exc.message_de}", f"FEEL test «{source}»: {exc.message_en}") from None
     return UnaryTests(text=source, tests=tuple(tests), negated=negated)

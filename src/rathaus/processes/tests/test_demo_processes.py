@@ -164,6 +164,50 @@ def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(su
     assert "Falsche Zone." in application.history.last().public_text
 
 
+def test_parking_permit_for_an_address_in_no_zone_tells_her_so_not_that_she_chose_the_wrong_zone(
+        client, submit, parking_data, town):
+    from django.urls import reverse
+
+    from rathaus.applications.services import access_token_for
+
+    parking_data["applicant"]["address"]["street"] = "Feldweg"  # in none of the zones A, B, C
+    application = submit("bewohnerparkausweis", parking_data)
+    assert application.status == "in_review"
+    assert application.history.last().public_text == (
+        "Ihr Antrag wird von der Straßenverkehrsbehörde geprüft, weil Ihre Anschrift in keiner Bewohnerparkzone liegt.")
+    assert UserTask.objects.filter(application=application, state="open", element_id="review").exists()
+    page = client.get(reverse("applications:status", kwargs={
+        "municipality": town.slug, "reference": application.reference, "token": access_token_for(application)}))
+    html = page.content.decode()
+    assert "Automatische Entscheidung „Automatisch bewilligen“: Die Anschrift liegt in keiner Bewohnerparkzone." in html
+    assert "nicht zu Ihrer Anschrift passt" not in html and "Zone passt nicht" not in html
+
+
+def test_parking_permit_with_a_zone_other_than_her_address_still_says_so(submit, parking_data):
+    parking_data["zone"]["zone"] = "B"  # Hauptstraße lies in zone A
+    application = submit("bewohnerparkausweis", parking_data)
+    assert application.history.last().public_text == (
+        "Ihr Antrag wird von der Straßenverkehrsbehörde geprüft, weil die gewählte Zone nicht zu Ihrer Anschrift passt.")
+
+
+def test_seeding_publishes_a_changed_demo_model_as_a_new_version_once(town, demo_services):
+    from rathaus.processes.demo import attach_demo_processes, demo_files
+    from rathaus.processes.models import DefinitionState, ProcessDefinition
+    from rathaus.processes.services import process_definition_create
+
+    service = demo_services["bewohnerparkausweis"]
+    # The version a town seeded before the no-zone rule: its wording differs from the current files.
+    older = [(name, content.replace(b"keiner Bewohnerparkzone", b"keiner Zone")) for name, content in
+             demo_files("bewohnerparkausweis")]
+    process_definition_create(municipality=town, service=service, files=older, publish=True)
+    created = attach_demo_processes(town, demo_services)
+    assert [d.service.slug for d in created] == ["hund-anmelden", "bewohnerparkausweis", "halteverbot-umzug"]
+    versions = ProcessDefinition.objects.filter(service=service).order_by("version")
+    assert [(d.version, d.state) for d in versions] == [(1, DefinitionState.RETIRED), (2, DefinitionState.PUBLISHED)]
+    assert [f["content"] for f in versions[1].files] == [c.decode() for _, c in demo_files("bewohnerparkausweis")]
+    assert attach_demo_processes(town, demo_services) == []
+
+
 def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_data, town, make_staff,
                                                                django_capture_on_commit_callbacks):
     application = submit("halteverbot-umzug", street_data)
