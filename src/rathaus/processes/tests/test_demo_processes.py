@@ -179,7 +179,9 @@ def test_parking_permit_for_an_address_in_no_zone_tells_her_so_not_that_she_chos
     page = client.get(reverse("applications:status", kwargs={
         "municipality": town.slug, "reference": application.reference, "token": access_token_for(application)}))
     html = page.content.decode()
-    assert "Automatische Entscheidung „Automatisch bewilligen“: Die Anschrift liegt in keiner Bewohnerparkzone." in html
+    assert "Automatische Entscheidung „Bewohnerparkzone der Anschrift“: Die Anschrift liegt in keiner Bewohnerparkzone." in html
+    assert ("Automatische Entscheidung „Automatisch bewilligen“: Ohne Bewohnerparkzone keine automatische "
+            "Bewilligung: eine Person prüft den Antrag.") in html
     assert "nicht zu Ihrer Anschrift passt" not in html and "Zone passt nicht" not in html
 
 
