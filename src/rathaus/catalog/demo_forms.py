@@ -135,6 +135,7 @@ EXEMPTIONS = [
 def dog_registration() -> dict[str, Any]:
     proof = file_field_schema(["application/pdf", "image/png", "image/jpeg"], 5 * MB, "Nachweis für die Ermäßigung",
                               "Zum Beispiel Ausweis mit Merkzeichen „Bl“ oder Prüfungszeugnis. PDF, PNG oder JPEG, höchstens 5 MB.")
+    proof["x-required-when"] = "nur bei Ermäßigung oder Befreiung nötig"
     return form("Hund anmelden (Hundesteuer)", "Melden Sie Ihren Hund zur Hundesteuer an.", {
         "owner": person_step("Halterin oder Halter", birth_date=True),
         "dog": obj("Ihr Hund", {
@@ -163,6 +164,7 @@ def parking_permit() -> dict[str, Any]:
                                      "Zulassungsbescheinigung Teil I (Fahrzeugschein)", "Foto oder Scan, PDF, PNG oder JPEG, höchstens 5 MB.")
     consent = file_field_schema(["application/pdf", "image/png", "image/jpeg"], 5 * MB,
                                 "Nutzungsnachweis", "Bestätigung des Arbeitgebers, Leasingvertrag oder Überlassungserklärung.")
+    consent["x-required-when"] = "nur nötig, wenn das Fahrzeug nicht auf Sie zugelassen ist"
     return form("Bewohnerparkausweis beantragen", "Mit dem Ausweis parken Sie in Ihrer Bewohnerparkzone.", {
         "applicant": person_step(),
         "vehicle": obj("Fahrzeug", {

@@ -10,8 +10,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from rathaus.core.params import parse_int
-from rathaus_domain.forms.model import Field, FormSpec, Group, Step, display_value, format_bytes, value_at
+from rathaus_domain.forms.model import (
+    Condition,
+    Field,
+    FormSpec,
+    Group,
+    Step,
+    display_value,
+    format_bytes,
+    value_at,
+)
+from rathaus_domain.forms.validation import FILE_TYPES
 
 
 def _dom_id(name: str) -> str:
@@ -66,6 +78,10 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]],
         "widget": field.widget,
         "type": field.type,
         "required": field.required,
+        # A field that only some answers require is neither "optional" nor plainly required:
+        # the label says when, so that it reads true without the script that hides it.
+        "optional": not field.required and not field.conditional,
+        "required_when": _required_when(field) if field.conditional else "",
         "value": _text_value(field, value) if found else "",
         "checked": bool(found and value is True),
         "choices": [
@@ -81,6 +97,8 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]],
         "max": _html_number(constraints.get("maximum")),
         "step": "1" if field.type == "integer" else "any",
         "accept": ",".join(constraints.get("accept", []) or []),
+        "accept_labels": ", ".join(FILE_TYPES[t].label if t in FILE_TYPES else t.rsplit("/", 1)[-1].upper()
+                                   for t in constraints.get("accept", []) or []),
         "max_bytes": format_bytes(constraints["max_bytes"]) if constraints.get("max_bytes") else "",
         "file_info": file_info,
         "condition": _condition(field.condition),
@@ -88,11 +106,24 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]],
     }
 
 
-def _condition(condition) -> dict[str, str] | None:
+def _condition(condition: Condition | None) -> dict[str, Any] | None:
     if condition is None:
         return None
     equals = condition.equals if isinstance(condition.equals, str) else json.dumps(condition.equals)
     return {"field": FormSpec.html_name(condition.field_path), "equals": equals}
+
+
+def _required_when(field: Field) -> str:
+    """When a conditionally required field is needed, in words: the form's own, else from its condition."""
+    if field.required_when:
+        return field.required_when
+    condition = field.required_if
+    if condition is None:
+        return _("nur in bestimmten Fällen nötig (siehe Angaben oben)")
+    words = {"question": condition.field_label, "answer": condition.value_label}
+    if condition.negated:
+        return _("nur nötig, wenn bei „%(question)s“ nicht „%(answer)s“ gewählt ist") % words
+    return _("nur nötig, wenn bei „%(question)s“ „%(answer)s“ gewählt ist") % words
 
 
 def render_nodes(nodes, data: dict, errors: dict[str, list[str]],

@@ -176,6 +176,15 @@ class OutboxMessage(TenantModel):
         return self.idempotency_key
 
 
+# Timeline lines that are a person's own act (a task completed, claimed, handed on, a message she
+# delivered, a process ended or retried by hand). Every other line is the process's own work, even
+# when a person's act set the run going: it is shown as done automatically, not under her name.
+PERSON_EVENT_KINDS = frozenset({
+    "user_task_completed", "message_received", "task_result", "task_claimed", "task_assigned", "task_delegated",
+    "task_returned", "process_ended", "retried",
+})
+
+
 class CaseEvent(TenantModel):
     """One line of the case timeline: an automatic step, a decision or a human action, in plain words."""
 
@@ -198,6 +207,11 @@ class CaseEvent(TenantModel):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+    @property
+    def automatic(self) -> bool:
+        """Whether the process did this by itself (the timeline says "automatisch", not a name)."""
+        return self.kind not in PERSON_EVENT_KINDS
 
 
 def _document_path(instance, filename: str) -> str:

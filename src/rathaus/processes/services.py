@@ -42,6 +42,7 @@ from rathaus_domain.processes.lint import check_files, file_kind, has_errors
 
 from .engine import model_for
 from .models import (
+    PERSON_EVENT_KINDS,
     CaseEvent,
     DefinitionState,
     InstanceStatus,
@@ -296,8 +297,13 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
                                      element_id=t.element_id or "", due_at=t.due)
                                for tid, t in pending.items() if tid not in existing_timers])
 
-    # Ids rather than objects: the lines are only inserted (a relation set by object costs more).
+    # Ids rather than objects: the lines are only inserted (a relation set by object costs more). Only
+    # the line of the person's own act (the task she completed, the message she delivered) carries
+    # her; the steps the process then took by itself are its own (the audit trail keeps who set it going).
     actor_id = actor.pk if actor is not None else None
+
+    def line_actor(kind: str) -> int | None:
+        return actor_id if kind in PERSON_EVENT_KINDS else None
     events = run.drain_events()
     # A step's notes are made while it runs, just before the engine records the step itself: they
     # follow that step in the timeline, not the end of the whole run.
@@ -312,13 +318,13 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
         for note in notes_before.pop(index, []):
             lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
                                    kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
-                                   public=note["public"], actor_id=actor_id, data=note["data"]))
+                                   public=note["public"], actor_id=line_actor(note["kind"]), data=note["data"]))
         if index < len(events):
             event = events[index]
             text, public, data = _event_line(event, run.model)
             lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
                                    kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
-                                   actor_id=actor_id, data=data))
+                                   actor_id=line_actor(event.kind), data=data))
     case.notes.clear()
     insert_many(lines)
     audit_record_many([
@@ -819,7 +825,7 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         if summary:
             CaseEvent.objects.create(municipality=locked.municipality, application=application, instance=instance,
                                      kind="task_result", element_id=locked.element_id, actor=user,
-                                     text=f"Ergebnis „{locked.name}“: {summary}"[:1000])
+                                     text=f"Aufgabe „{locked.name}“ – {summary}"[:1000])
         _move(instance, application, lambda run: run.complete_user_task(locked.engine_task_id, flat), actor=user, now=now)
         if instance.status == InstanceStatus.FAILED:
             raise ProcessError(instance.error, instance.error)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -43,6 +44,11 @@ from .steps.registry import step_catalogue
 PAGE_SIZE = 50
 TITLES = {"mine": gettext_lazy("Meine Aufgaben"), "team": gettext_lazy("Aufgaben im Team"),
           "overdue": gettext_lazy("Überfällige Aufgaben")}
+# The list a task was opened from (``?liste=team``), so that its page leads back there.
+LISTS = {"meine": "mine", "team": "team", "ueberfaellig": "overdue"}
+LIST_PARAMS = {view: param for param, view in LISTS.items()}
+BACK_LABELS = {"mine": gettext_lazy("Zurück zu meinen Aufgaben"), "team": gettext_lazy("Zurück zu den Aufgaben im Team"),
+               "overdue": gettext_lazy("Zurück zu den überfälligen Aufgaben")}
 
 
 @staff_view(Perm.WORK_TASKS)
@@ -64,7 +70,7 @@ def task_inbox(request, view: str):
     return render(request, "processes/inbox.html", {
         "page": page, "view": view, "title": TITLES[view], "services": service_choices(municipality=request.municipality),
         "params": params, "query": query.urlencode(), "now": timezone.now(), "data_requests": data_requests,
-        "today": timezone.localdate()})
+        "today": timezone.localdate(), "list_param": LIST_PARAMS[view]})
 
 
 def _export(qs, fmt: str, municipality, view: str):
@@ -75,6 +81,10 @@ def _export(qs, fmt: str, municipality, view: str):
     return list_export(rows, fmt, f"aufgaben-{view}-{municipality.slug}", "task")
 
 
+class _NoAssignee(Exception):
+    """Handing a task on without choosing to whom."""
+
+
 @staff_view(Perm.WORK_TASKS)
 def task_detail(request, pk: int):
     task = selectors.task_get(municipality=request.municipality, pk=pk)
@@ -82,7 +92,12 @@ def task_detail(request, pk: int):
     step = spec.steps[0]
     data: dict = {}
     errors: dict[str, list[str]] = {}
+    assignee_error = ""
     status = 200
+    came_from = LISTS.get(request.GET.get("liste", ""), "mine")
+    here = reverse("processes:task_detail", kwargs={"municipality": request.municipality.slug, "pk": task.pk})
+    if came_from != "mine":
+        here += f"?liste={LIST_PARAMS[came_from]}"
     if request.method == "POST":
         action = request.POST.get("action", "")
         try:
@@ -93,8 +108,10 @@ def task_detail(request, pk: int):
                 services.task_return(task=task, user=request.user)
                 messages.success(request, _("Die Aufgabe ist zurück im Team."))
             elif action in ("assign", "delegate"):
-                assignee = get_object_or_404(User, pk=_posted_int(request, "assignee") or 0,
-                                             memberships__municipality=request.municipality)
+                assignee_pk = _posted_int(request, "assignee")
+                if assignee_pk is None:
+                    raise _NoAssignee
+                assignee = get_object_or_404(User, pk=assignee_pk, memberships__municipality=request.municipality)
                 use = services.task_assign if action == "assign" else services.task_delegate
                 use(task=task, assignee=assignee, user=request.user)
                 messages.success(request, _("Die Aufgabe ist jetzt bei %(name)s.") % {"name": assignee})
@@ -102,22 +119,28 @@ def task_detail(request, pk: int):
                 data = {step.key: step_data_from_post(spec, step.key, dict(request.POST.lists()))}
                 services.task_complete(task=task, user=request.user, data=data)
                 messages.success(request, _("Aufgabe erledigt."))
-                return redirect("processes:tasks_mine", municipality=request.municipality.slug)
+                return redirect(f"processes:tasks_{came_from}", municipality=request.municipality.slug)
             else:
                 raise Http404("unknown action")
-            return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
+            return redirect(here)
+        except _NoAssignee:
+            assignee_error, status = _("Bitte wählen Sie aus, an wen die Aufgabe gehen soll."), 422
         except services.TaskInvalid as exc:
             errors, status = messages_by_name(exc.errors), 422
         except ProcessError as exc:
             messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": exc.message_de})
-            return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
+            return redirect(here)
         except services.TaskNotAllowed:
             messages.error(request, _("Das ist bei dieser Aufgabe nicht möglich (Rolle, Bearbeitung oder Stand)."))
-            return redirect("processes:task_detail", municipality=request.municipality.slug, pk=task.pk)
+            return redirect(here)
     application = task.application
     return render(request, "processes/task_detail.html", {
         "task": task, "application": application, "step": step, "nodes": render_step(step, data, errors),
-        "errors": error_summary(step, errors), "staff": selectors.staff_members(municipality=request.municipality),
+        "errors": error_summary(step, errors),
+        # Whom she may hand the task on to: not herself (that is "Übernehmen"), and nobody chosen for her.
+        "staff": [u for u in selectors.staff_members(municipality=request.municipality) if u.pk != request.user.pk],
+        "assignee_error": assignee_error, "here": here, "back_url": reverse(f"processes:tasks_{came_from}", kwargs={
+            "municipality": request.municipality.slug}), "back_label": BACK_LABELS[came_from],
         "may": services.task_rights(task=task, user=request.user),
         "timeline": selectors.case_timeline(municipality=request.municipality, application=application),
         "documents": mark_openable(case_file(municipality=request.municipality, application=application), request.user,

@@ -45,7 +45,9 @@ __all__ = [
     "default_widget",
     "display_value",
     "format_bytes",
+    "parse_condition",
     "value_at",
+    "value_label",
 ]
 
 #: Enums with at most this many choices render as radio buttons, longer ones as a select.
@@ -77,15 +79,21 @@ class FormSchemaError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    """A node is shown (and its value kept) only while the field at ``field_path`` equals ``equals``."""
+    """A node is shown (and its value kept) only while the field at ``field_path`` equals ``equals``
+    (with ``negated``: holds any other value)."""
 
     field_path: Path
     equals: Any
+    negated: bool = False
+    # For the form's own words ("nur nötig, wenn …"): the tested field's label, and the label of
+    # ``equals`` among its choices (the value itself if it has none).
+    field_label: str = field(default="", compare=False)
+    value_label: str = field(default="", compare=False)
 
     def holds(self, data: Mapping[str, Any]) -> bool:
         """Evaluate against the whole form's data; a missing field never satisfies a condition."""
         found, value = value_at(data, self.field_path)
-        return found and same_json_value(value, self.equals)
+        return found and same_json_value(value, self.equals) != self.negated
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,12 @@ class Field:
     condition: Condition | None = None
     fim_id: str | None = None
     prefill: str | None = None
+    # Required only under a condition (``if``/``then``), whether or not ``condition`` mirrors it:
+    # ``required_if`` is that condition when it tests one answer (None when richer), and
+    # ``required_when`` the form's own words for when (``x-required-when``).
+    conditional: bool = False
+    required_if: Condition | None = None
+    required_when: str = ""
 
     def choice_label(self, value: Any) -> str:
         """The label shown for a stored value (the value itself if it is not a choice)."""
@@ -300,13 +314,14 @@ def format_bytes(size: int) -> str:
 def _build_children(schema: Schema, path: Path, root: Schema) -> tuple[Node, ...]:
     required = schema.get("required")
     required_names = set(required) if isinstance(required, list) else set()
-    conditional = _conditional_targets(schema, path, root)
+    shown_if, required_if = _conditional_targets(schema, path, root)
     nodes: list[Node] = []
     for key in property_order(schema, root):
         subschema = property_schema(schema, key, root)
         if not isinstance(subschema, Mapping):
             continue  # a `false` schema forbids the property: nothing to render
-        condition = conditional.get(key)
+        condition = shown_if.get(key)
+        conditional = key not in required_names and key in required_if
         nodes.append(
             _build_node(
                 subschema,
@@ -315,39 +330,77 @@ def _build_children(schema: Schema, path: Path, root: Schema) -> tuple[Node, ...
                 # A conditionally required field is required whenever it is shown.
                 required=key in required_names or condition is not None,
                 condition=condition,
+                conditional=conditional,
+                required_if=required_if.get(key) if conditional else None,
                 root=root,
             )
         )
     return tuple(nodes)
 
 
-def _conditional_targets(schema: Schema, path: Path, root: Schema) -> dict[str, Condition]:
-    targets: dict[str, Condition] = {}
+def _conditional_targets(
+    schema: Schema, path: Path, root: Schema
+) -> tuple[dict[str, Condition], dict[str, Condition | None]]:
+    """The conditions that show (and then require) a property, and for every property an ``if``
+    requires, the condition that does (None if too rich to read as one answer).
+
+    Only "one property equals one value" shows and hides a field: a hidden field's value is dropped
+    before validation (docs/forms.md), which for a negated condition would let the API accept data
+    the published schema refuses. A negated one still names when the field is needed.
+    """
+    shown_if: dict[str, Condition] = {}
+    required_if: dict[str, Condition | None] = {}
     for condition_schema, consequence in conditionals(schema, root):
-        condition = _parse_condition(condition_schema, path)
-        if condition is None:
-            continue
+        condition = parse_condition(condition_schema, schema, root, path)
         names = consequence.get("required")
         for name in names if isinstance(names, list) else ():
-            targets.setdefault(name, condition)
-    return targets
+            if condition is not None and not condition.negated:
+                shown_if.setdefault(name, condition)
+            if required_if.get(name) is None:
+                required_if[name] = condition
+    return shown_if, required_if
 
 
-def _parse_condition(condition_schema: Schema, path: Path) -> Condition | None:
-    # Only "one property equals one value" maps onto show/hide; anything richer is still
-    # enforced by the validator, it just isn't mirrored in the UI.
+def parse_condition(condition_schema: Schema, schema: Schema, root: Schema, path: Path = ()) -> Condition | None:
+    """The ``if`` of the object ``schema`` (at ``path``) as a Condition, or None if too rich.
+
+    "One property equals one value" (``const``, a one-value ``enum``) and its negation (``not``
+    around either) map onto show/hide; anything richer is still enforced by the validator, it
+    just isn't mirrored in the UI.
+    """
     properties = condition_schema.get("properties")
     if not isinstance(properties, Mapping) or len(properties) != 1:
         return None
     ((name, test),) = properties.items()
+    negated = False
+    if isinstance(test, Mapping) and set(test) == {"not"}:
+        test, negated = test["not"], True
     if not isinstance(test, Mapping):
         return None
-    if "const" in test:
-        return Condition((*path, name), test["const"])
     enum = test.get("enum")
-    if isinstance(enum, list) and len(enum) == 1:
-        return Condition((*path, name), enum[0])
-    return None
+    if "const" in test:
+        equals = test["const"]
+    elif isinstance(enum, list) and len(enum) == 1:
+        equals = enum[0]
+    else:
+        return None
+    tested = property_schema(schema, str(name), root)
+    tested = tested if isinstance(tested, Mapping) else {}
+    return Condition((*path, name), equals, negated, field_label=str(tested.get("title") or name),
+                     value_label=value_label(tested, equals))
+
+
+def value_label(schema: Schema, value: Any) -> str:
+    """How the form shows ``value`` of the field ``schema``: its choice label, Ja/Nein, or itself."""
+    if isinstance(value, bool):
+        return YES if value else NO
+    labels = schema.get("x-enum-labels")
+    enum = schema.get("enum")
+    if isinstance(enum, list) and isinstance(labels, list) and len(labels) == len(enum):
+        for candidate, label in zip(enum, labels, strict=True):
+            if same_json_value(candidate, value):
+                return str(label)
+    return _choice_value(value)
 
 
 def _build_node(
@@ -358,13 +411,16 @@ def _build_node(
     required: bool,
     condition: Condition | None,
     root: Schema,
+    conditional: bool = False,
+    required_if: Condition | None = None,
 ) -> Node:
     kind = schema_type(schema)
     title = str(schema.get("title") or key)
     help_text = str(schema.get("description") or "")
     fim_id = _optional_str(schema.get("x-fim-id"))
     if is_file_schema(schema) or kind not in ("object", "array"):
-        return _build_field(schema, path, key, required=required, condition=condition, root=root)
+        return _build_field(schema, path, key, required=required, condition=condition, root=root,
+                            conditional=conditional, required_if=required_if)
     if kind == "object":
         return Group(
             path=path,
@@ -378,7 +434,8 @@ def _build_node(
         )
     items = item_schema(schema, WILDCARD, root)
     if isinstance(items, Mapping) and "enum" in items:
-        return _build_field(schema, path, key, required=required, condition=condition, root=root)
+        return _build_field(schema, path, key, required=required, condition=condition, root=root,
+                            conditional=conditional, required_if=required_if)
     item_path = (*path, WILDCARD)
     if isinstance(items, Mapping) and schema_type(items) == "object" and not is_file_schema(items):
         children = _build_children(items, item_path, root)
@@ -411,6 +468,8 @@ def _build_field(
     required: bool,
     condition: Condition | None,
     root: Schema,
+    conditional: bool = False,
+    required_if: Condition | None = None,
 ) -> Field:
     widget = default_widget(schema)
     constraints: dict[str, Any] = {k: schema[k] for k in _CONSTRAINT_KEYWORDS if k in schema}
@@ -444,6 +503,9 @@ def _build_field(
         condition=condition,
         fim_id=_optional_str(schema.get("x-fim-id")),
         prefill=_optional_str(schema.get("x-prefill")),
+        conditional=conditional,
+        required_if=required_if,
+        required_when=str(schema.get("x-required-when") or "") if conditional else "",
     )
 
 
@@ -473,7 +535,10 @@ def _bind(node: Node, position: int, index: int) -> Node:
         condition = replace(condition, field_path=bind_path(condition.field_path))
     if isinstance(node, Field):
         path = bind_path(node.path)
-        return replace(node, path=path, name=FormSpec.html_name(path), condition=condition)
+        required_if = node.required_if
+        if required_if is not None:
+            required_if = replace(required_if, field_path=bind_path(required_if.field_path))
+        return replace(node, path=path, name=FormSpec.html_name(path), condition=condition, required_if=required_if)
     return replace(
         node,
         path=bind_path(node.path),

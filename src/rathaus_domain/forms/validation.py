@@ -37,7 +37,7 @@ from ._schema import (
     schema_type,
 )
 from .identity import IdentityCache
-from .model import FormSpec, format_bytes
+from .model import FormSpec, format_bytes, parse_condition, value_label
 
 __all__ = [
     "CONTROL_CHARACTERS",
@@ -528,7 +528,34 @@ def _make(root: Schema, path: Path, code: str, error: ValidationError) -> FieldE
         german, english = f"Unbekanntes Feld „{path[-1]}“.", f"Unknown field “{path[-1]}”."
     else:
         german, english = _message(code, error, target, part)
+        if code == "required" and part is None and path:
+            german, english = _with_reason(german, english, root, path, error.instance)
     return FieldError(path=path, pointer=json_pointer(path), code=code, message=german, message_en=english)
+
+
+def _with_reason(german: str, english: str, root: Schema, path: Path, instance: Any) -> tuple[str, str]:
+    """A field required only by an ``if``/``then`` says which answer made it required: "optional"
+    in the citizen's mind until then, a bare "Pflichtfeld" would read as a contradiction."""
+    parent = schema_for_path(root, path[:-1])
+    if not isinstance(parent, Mapping) or not isinstance(instance, Mapping):
+        return german, english
+    name = path[-1]
+    if name in (parent.get("required") or ()):
+        return german, english
+    for condition_schema, consequence in conditionals(parent, root):
+        if name not in (consequence.get("required") or ()):
+            continue
+        condition = parse_condition(condition_schema, parent, root)
+        if condition is None or not condition.holds(instance):
+            continue
+        tested = property_schema(parent, str(condition.field_path[-1]), root)
+        answer = value_label(tested if isinstance(tested, Mapping) else {}, instance[condition.field_path[-1]])
+        question = condition.field_label
+        return (
+            f"{german.removesuffix('.')} – das ist nötig, weil Sie bei „{question}“ „{answer}“ angegeben haben.",
+            f"{english.removesuffix('.')} – it is needed because you answered “{answer}” to “{question}”.",
+        )
+    return german, english
 
 
 def _message(code: str, error: ValidationError, target: Schema, file_part: str | None) -> tuple[str, str]:

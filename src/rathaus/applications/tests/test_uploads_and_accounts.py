@@ -1,5 +1,7 @@
 """File uploads in forms, and citizens who apply with an account."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -41,6 +43,28 @@ def test_exemption_needs_a_proof_and_accepts_a_png(client, town, demo_services):
     assert (document.document_type, document.source, document.confidentiality) == ("proof", "citizen_online", "public")
     assert application.data["reduction"]["proof"]["document_id"] == document.pk
     assert "content" not in application.data["reduction"]["proof"]
+
+
+def _label(html: str, target: str) -> str:
+    match = re.search(rf'<label class="kern-label" for="{target}">(.*?)</label>', html, re.S)
+    assert match, html
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
+
+
+def test_the_proof_says_when_it_is_needed_not_optional_and_the_error_names_the_reason(client, town, demo_services):
+    base = _to_step(client, town, 3)
+    page = client.get(f"{base}/schritt/3/").content.decode()
+    assert _label(page, "f-reduction-proof") == "Nachweis für die Ermäßigung – nur bei Ermäßigung oder Befreiung nötig"
+
+    missing = client.post(f"{base}/schritt/3/", {"reduction.exemption": "assistenzhund"}).content.decode()
+    assert ("Bitte laden Sie eine Datei hoch – das ist nötig, weil Sie bei „Beantragen Sie eine Ermäßigung oder "
+            "Befreiung?“ „Assistenzhund“ angegeben haben.") in missing
+    assert client.post(f"{base}/schritt/3/", {"reduction.exemption": "keine"}).status_code == 302
+
+
+def test_the_upload_hint_lists_the_file_types_as_a_sentence_does(client, town, demo_services):
+    page = client.get(f"{_to_step(client, town, 3)}/schritt/3/").content.decode()
+    assert "Erlaubte Dateitypen: PDF, PNG, JPEG, höchstens 5,0 MB" in page
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [

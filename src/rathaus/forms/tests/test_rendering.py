@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.template.loader import render_to_string
@@ -76,3 +77,52 @@ def test_an_entry_of_an_optional_list_of_values_is_not_announced_as_required() -
     assert 'aria-required="true"' not in _input(html, "contact.phones.0")
     assert 'aria-required="true"' in _input(html, "contact.emails.0")  # the list needs one
     assert 'aria-required="true"' not in _input(html, "contact.emails.1")
+
+
+CONDITIONAL = {
+    "type": "object", "title": "Test", "required": ["pet"], "additionalProperties": False,
+    "properties": {"pet": {
+        "type": "object", "title": "Tier", "additionalProperties": False, "required": ["kind", "count"],
+        "properties": {
+            "kind": {"type": "string", "title": "Welches Tier?", "enum": ["hund", "katze"],
+                     "x-enum-labels": ["Hund", "Katze"]},
+            "count": {"type": "integer", "title": "Wie viele?", "minimum": 0},
+            "leash": {"type": "string", "title": "Leinenpflicht bekannt?"},
+            "litter": {"type": "string", "title": "Katzenklo vorhanden?"},
+            "papers": {"type": "string", "title": "Papiere"},
+            "note": {"type": "string", "title": "Anmerkung"},
+        },
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": "hund"}}, "required": ["kind"]}, "then": {"required": ["leash"]}},
+            {"if": {"properties": {"kind": {"not": {"const": "hund"}}}, "required": ["kind"]},
+             "then": {"required": ["litter"]}},
+            # Too rich to show or hide by one answer: the label can only say "sometimes".
+            {"if": {"properties": {"count": {"minimum": 2}}, "required": ["count"]}, "then": {"required": ["papers"]}},
+        ],
+    }},
+}
+
+
+def _labels(schema) -> dict[str, str]:
+    step = FormSpec.from_schema(schema).step("pet")
+    with translation.override("de"):
+        html = render_to_string("forms/nodes.html", {"nodes": render_nodes(step.children, {}, {})})
+    return {m.group(1): " ".join(re.sub(r"<[^>]+>", " ", m.group(2)).split())
+            for m in re.finditer(r'<(?:label|legend) class="kern-label" for="f-pet-(\w+)">(.*?)</(?:label|legend)>', html, re.S)}
+
+
+def test_a_field_some_answers_require_says_when_instead_of_optional() -> None:
+    labels = _labels(CONDITIONAL)
+
+    assert labels["leash"] == "Leinenpflicht bekannt? – nur nötig, wenn bei „Welches Tier?“ „Hund“ gewählt ist"
+    assert labels["litter"] == "Katzenklo vorhanden? – nur nötig, wenn bei „Welches Tier?“ nicht „Hund“ gewählt ist"
+    assert labels["papers"] == "Papiere – nur in bestimmten Fällen nötig (siehe Angaben oben)"
+    assert labels["note"] == "Anmerkung – optional"
+    assert labels["count"] == "Wie viele?"
+
+
+def test_a_form_may_say_in_its_own_words_when_a_field_is_needed() -> None:
+    schema = json.loads(json.dumps(CONDITIONAL))
+    schema["properties"]["pet"]["properties"]["litter"]["x-required-when"] = "nur bei Katzen nötig"
+
+    assert _labels(schema)["litter"] == "Katzenklo vorhanden? – nur bei Katzen nötig"

@@ -101,7 +101,7 @@ def test_the_timeline_says_the_result_in_the_forms_words(street_task, town, make
     worker = make_staff(town, "a@musterstadt.example")
     task_complete(task=street_task, user=worker,
                   data={"decision": {"outcome": "reject", "note": "Die Straße ist an dem Tag gesperrt."}})
-    line = CaseEvent.objects.filter(application=street_task.application, text__startswith="Ergebnis").get()
+    line = CaseEvent.objects.filter(application=street_task.application, kind="task_result").get()
     # The option's label, not its stored value; the note under its field title.
     assert "Ergebnis: Ablehnen" in line.text and "reject" not in line.text
     assert "Begründung / Hinweis: Die Straße ist an dem Tag gesperrt." in line.text

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
+from django.urls import reverse
 
 from rathaus.processes import selectors, services
 from rathaus.processes.models import UserTask
@@ -45,3 +49,50 @@ def test_an_event_from_outside_is_named_in_words_not_by_its_message_name(town, s
     texts = _texts(town, application)
     assert "Zahlung eingegangen." in texts
     assert not [t for t in texts if "payment_received" in t]
+
+
+def _staff_timeline(client, town, application) -> dict[str, str]:
+    """The staff case page's process timeline: each line's text with its head (time · who)."""
+    page = client.get(reverse("applications:staff_detail", kwargs={"municipality": town.slug,
+                                                                   "reference": application.reference})).content.decode()
+    timeline = page.split('<ol class="timeline process-timeline">', 1)[1].split("</ol>", 1)[0]
+    return {html.unescape(text): " ".join(re.sub(r"<[^>]+>", " ", head).split())
+            for head, text in re.findall(r'<p class="timeline__head">(.*?)</p><p class="timeline__text">(.*?)</p>', timeline)}
+
+
+def test_steps_after_a_persons_act_read_as_automatic_and_only_her_act_carries_her_name(
+        town, submit, dog_data, staff_client):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "nachweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task = UserTask.objects.get(application=application)
+    detail = reverse("processes:task_detail", kwargs={"municipality": town.slug, "pk": task.pk})
+    staff_client.post(detail, {"action": "claim"})
+    assert staff_client.post(detail, {"action": "complete", "decision.outcome": "approve"}).status_code == 302
+    task.refresh_from_db()
+    name = str(task.completed_by)
+
+    heads = _staff_timeline(staff_client, town, application)
+
+    assert heads[f"Aufgabe „{task.name}“ erledigt."].endswith(f"· {name}")
+    assert heads[f"Aufgabe „{task.name}“ übernommen von {name}."].endswith(f"· {name}")
+    # The decision letter and the notice came after her approval, but the process wrote them.
+    for text in ("Automatischer Schritt: Steuerbescheid erstellen.", "Bescheid erstellt: Hundesteuerbescheid.",
+                 "Das Verfahren ist abgeschlossen."):
+        assert heads[text].endswith("· automatisch"), (text, heads[text])
+    assert all(name not in head for text, head in heads.items() if text.startswith("Automatisch"))
+
+
+def test_a_task_result_says_result_once(town, submit, dog_data, make_staff):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "nachweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task = UserTask.objects.get(application=application)
+    services.task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve", "note": "Passt."}})
+
+    results = [t for t in _texts(town, application) if "Ergebnis" in t]
+    assert results == [f"Aufgabe „{task.name}“ – Ergebnis: Befreiung anerkennen; Begründung / Hinweis: Passt."]

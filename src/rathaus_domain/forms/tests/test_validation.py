@@ -697,3 +697,44 @@ def test_an_amount_finer_than_a_cent_is_refused_with_the_cent_named() -> None:
 
     assert (error.pointer, error.code) == ("/fee", "multipleOf")
     assert error.message == "Der Wert muss ein Vielfaches von 0,01 sein."
+
+
+EXEMPTION_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {"reduction": {
+        "type": "object",
+        "properties": {
+            "exemption": {"type": "string", "title": "Ermäßigung?", "enum": ["keine", "blind"],
+                          "x-enum-labels": ["Keine", "Blindenführhund"]},
+            "proof": file_field_schema(["application/pdf"], 1000, "Nachweis"),
+        },
+        "required": ["exemption"],
+        "if": {"properties": {"exemption": {"not": {"const": "keine"}}}, "required": ["exemption"]},
+        "then": {"required": ["proof"]},
+    }},
+}
+
+
+def test_a_field_required_by_an_answer_names_that_answer_in_its_error() -> None:
+    error = _only(validate(EXEMPTION_FORM, {"reduction": {"exemption": "blind"}}))
+
+    assert error.pointer == "/reduction/proof"
+    assert error.message == ("Bitte laden Sie eine Datei hoch – das ist nötig, weil Sie bei „Ermäßigung?“ "
+                             "„Blindenführhund“ angegeben haben.")
+    assert error.message_en == ("Please upload a file – it is needed because you answered “Blindenführhund” "
+                                "to “Ermäßigung?”.")
+    assert validate(EXEMPTION_FORM, {"reduction": {"exemption": "keine"}}) == []
+
+
+def test_a_field_a_negated_condition_requires_is_conditional_but_not_hidden() -> None:
+    (exemption, proof) = FormSpec.from_schema(EXEMPTION_FORM).step("reduction").children
+
+    assert (exemption.conditional, proof.conditional, proof.required) == (False, True, False)
+    # Not shown or hidden by the answer: a hidden value would be dropped before validation.
+    assert proof.condition is None
+    condition = proof.required_if
+    assert condition is not None and condition.negated
+    assert (condition.field_label, condition.value_label) == ("Ermäßigung?", "Keine")
+    assert condition.holds({"reduction": {"exemption": "blind"}})
+    assert not condition.holds({"reduction": {"exemption": "keine"}})
+    assert not condition.holds({"reduction": {}})
