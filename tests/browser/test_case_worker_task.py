@@ -121,12 +121,12 @@ def test_case_worker_decides_the_exemption_with_the_keyboard(page: Page, staff, 
     expect(page.get_by_role("button", name="Aufgabe abschließen")).to_be_focused()
     page.keyboard.press("Enter")
 
-    # Back in "my tasks": the task is done and gone from the list.
-    expect(page).to_have_url(re.compile(re.escape(TASKS_MINE) + "$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Meine Aufgaben")
+    # Back in the team list the task was opened from: it is done and gone from the list.
+    expect(page).to_have_url(re.compile(re.escape(TASKS_TEAM) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aufgaben im Team")
     expect(page.locator(".messages")).to_contain_text("Aufgabe erledigt.")
     expect(page.get_by_role("table")).to_contain_text("Keine offenen Aufgaben.")
-    axe(page, "my task inbox after completing")
+    axe(page, "team task inbox after completing")
 
     task = UserTask.objects.get(pk=exemption_case.task.pk)
     assert task.state == TaskState.COMPLETED and task.completed_by_id == staff.user.pk
