@@ -581,7 +581,9 @@ def application_change_status(*, application: Application, status: str, public_t
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
     # No savepoint inside a caller's transaction (a process step's): a failure here fails it as a whole.
-    with transaction.atomic(savepoint=False):
+    # audit_batch: the town's audit chain is locked last, after the case's rows (a process step's
+    # batch is joined), so a status change never waits for a case while holding every audit write.
+    with transaction.atomic(savepoint=False), audit_batch():
         if status in FINAL_STATUSES and not by_process:
             from rathaus.processes.services import process_end_for_decision
 

@@ -157,7 +157,7 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
             instance = services.message_deliver(application=application, name=body.name, payload=payload,
                                                 actor=access.user)
     except services.MessageKeyConflict:
-        raise ProblemError(409, "Conflict", "Dieser Idempotency-Key wurde schon für eine andere Nachricht verwendet.",
+        raise ProblemError(409, "Conflict", _("Dieser Idempotency-Key wurde schon für eine andere Nachricht verwendet."),
                            type_="idempotency-conflict") from None
     except MessageNotExpected:
         return ProblemResponse(409, "Conflict", f"Das Verfahren wartet nicht auf «{body.name}».",

@@ -57,9 +57,14 @@ def case_timeline(*, municipality, application, public_only: bool = False) -> li
 
 
 def case_decided_by_a_person(*, municipality, application) -> bool:
-    """Whether staff completed a task of the case: then not everything about it was decided automatically."""
-    return UserTask.objects.for_municipality(municipality).filter(application=application,
-                                                                 state=TaskState.COMPLETED).exists()
+    """Whether staff completed a task of the case or gave it a final status by hand (a person is
+    named as its actor; the process's own steps are not): then not everything was decided automatically."""
+    from rathaus.applications.models import FINAL_STATUSES, StatusChange
+
+    return (UserTask.objects.for_municipality(municipality).filter(application=application, state=TaskState.COMPLETED)
+            .exists()
+            or StatusChange.objects.for_municipality(municipality).filter(
+                application=application, status__in=FINAL_STATUSES, actor__isnull=False).exists())
 
 
 def case_tasks(*, municipality, application) -> list[UserTask]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
@@ -121,7 +122,8 @@ def process_definition_create(*, municipality, service, files: list[tuple[str, b
         raise ProcessUploadInvalid([{"file": exc.file, "element_id": exc.element_id, "severity": "error",
                                      "message_de": exc.message_de, "message_en": exc.message_en, "code": "invalid"}]) from None
     with transaction.atomic():
-        last = ProcessDefinition.objects.filter(service=service).order_by("-version").select_for_update().first()
+        _lock_versions_of(service.pk)
+        last = ProcessDefinition.objects.filter(service=service).order_by("-version").first()
         definition = ProcessDefinition.objects.create(
             municipality=municipality, service=service, version=(last.version + 1) if last else 1, name=model.name,
             process_id=model.process_id, digest=model.digest, problems=problems, created_by=actor,
@@ -145,10 +147,8 @@ def process_definition_publish(*, definition: ProcessDefinition, actor=None) -> 
     """Publish a version; the previously published one retires. Running cases keep their version."""
     with transaction.atomic():
         # Two publishes of one service at once (two admins, a double click): the later waits here and
-        # then retires what the earlier published, instead of failing on the one-published rule. No key
-        # lock: process starts that reference a version (a key share lock) are not held up by it.
-        list(ProcessDefinition.objects.filter(service_id=definition.service_id).select_for_update(no_key=True)
-             .values_list("pk", flat=True))
+        # then retires what the earlier published, instead of failing on the one-published rule.
+        _lock_versions_of(definition.service_id)
         ProcessDefinition.objects.filter(service=definition.service, state=DefinitionState.PUBLISHED).exclude(
             pk=definition.pk).update(state=DefinitionState.RETIRED)
         definition.state = DefinitionState.PUBLISHED
@@ -157,6 +157,17 @@ def process_definition_publish(*, definition: ProcessDefinition, actor=None) -> 
         audit_record(action="process.definition_published", municipality=definition.municipality, actor=actor,
                      obj=definition, summary=f"{definition.service.slug} v{definition.version}")
     return definition
+
+
+def _lock_versions_of(service_id: int) -> None:
+    """Serialise the writes of a service's process versions (a new version, publishing) on its row.
+
+    One row, so no lock order between versions; no key lock, so submissions and process starts,
+    which only reference the service (a key share lock), are not held up.
+    """
+    from rathaus.catalog.models import Service
+
+    list(Service.objects.select_for_update(no_key=True).filter(pk=service_id).values_list("pk", flat=True))
 
 
 def process_definition_retire(*, definition: ProcessDefinition, actor=None) -> ProcessDefinition:
@@ -606,11 +617,18 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
                 _move(locked, app, fire, now=now)
                 if forced and locked.status != InstanceStatus.FAILED:
                     fired += 1
+        except OperationalError:
+            # A deadlock or a lost connection, not a fault of the case: the timer row is still
+            # there (rolled back) and fires at the next tick.
+            logger.warning("timer %s of instance %s: database error, tried again at the next tick", timer_id, instance_id,
+                           exc_info=True)
         except Exception as exc:  # noqa: BLE001 - any crash of one case must not stop the other timers
             logger.exception("timer %s of instance %s could not fire", timer_id, instance_id)
             with transaction.atomic():
                 instance = ProcessInstance.objects.select_for_update().get(pk=instance_id)
-                _fail(instance, ProcessError(f"Frist konnte nicht ausgelöst werden: {exc}", f"timer could not fire: {exc}"))
+                if instance.status != InstanceStatus.COMPLETED:  # ended meanwhile (by hand): nothing to fail
+                    _fail(instance, ProcessError(f"Frist konnte nicht ausgelöst werden: {exc}",
+                                                 f"timer could not fire: {exc}"))
     return fired
 
 
@@ -624,19 +642,20 @@ def process_end_for_decision(*, application_id: int, status: str, actor, now: da
     a completed process (its state is not kept; the timeline says why it ended).
 
     Call inside the status change's transaction before the application is locked: the rows are
-    locked in the engine's order (tasks, instance, then the application).
+    locked in the engine's order (the instance, its tasks, then the application; the audit chain
+    last). The tasks are read after the instance's lock, so a task that a move of the process
+    created meanwhile (it held the lock) is cancelled too.
     """
     from rathaus.applications.models import Status
 
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
-        open_tasks = list(UserTask.objects.select_for_update().filter(application_id=application_id, state=TaskState.OPEN)
-                          .order_by("pk").values_list("pk", flat=True))
         instance = ProcessInstance.objects.select_for_update(of=("self",)).select_related("municipality").filter(
             application_id=application_id).exclude(status=InstanceStatus.COMPLETED).first()
         if instance is None:
             return False
-        UserTask.objects.filter(pk__in=open_tasks).update(state=TaskState.CANCELLED, completed_at=now)
+        cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
+            state=TaskState.CANCELLED, completed_at=now)
         instance.timers.all().delete()
         instance.state, instance.error, instance.current_elements, instance.waiting_messages = "", "", [], []
         instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
@@ -647,9 +666,9 @@ def process_end_for_decision(*, application_id: int, status: str, actor, now: da
         text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
         CaseEvent.objects.create(municipality=instance.municipality, application_id=application_id, instance=instance,
                                  kind="process_ended", text=text, actor=actor,
-                                 data={"status": status, "cancelled_tasks": len(open_tasks)})
+                                 data={"status": status, "cancelled_tasks": cancelled})
         audit_record(action="process.ended", municipality=instance.municipality, actor=actor, obj=instance,
-                     summary=text, data={"status": status, "cancelled_tasks": len(open_tasks)})
+                     summary=text, data={"status": status, "cancelled_tasks": cancelled})
     return True
 
 
@@ -805,6 +824,9 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
     """Complete the task with its form data (validated against the task's JSON Schema) and move the process on."""
     now = now or timezone.now()
     with transaction.atomic(), audit_batch():
+        # The instance before its task, in the order every move of the process locks them (a timer
+        # that interrupts the task, a status set by hand): the other order could deadlock with them.
+        instance, application = _locked_instance(task.instance_id)
         # Rights and state first: someone who may not complete the task learns nothing from field errors.
         locked = _locked_task(task)
         _require_role(user, locked.municipality, locked.role)
@@ -813,7 +835,6 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         errors = validate(locked.form_schema, data)
         if errors:
             raise TaskInvalid(errors)
-        instance, application = _locked_instance(locked.instance_id)
         flat = flatten(data)
         flat.setdefault("note", "")
         locked.state, locked.completed_at, locked.completed_by, locked.result = TaskState.COMPLETED, now, user, data
@@ -869,7 +890,12 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
             reminded += 1
     overdue = {"state": TaskState.OPEN, "escalated_at__isnull": True, "due_at__lte": now}
     leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
-    for task_id in list(UserTask.objects.filter(**overdue).order_by("due_at", "pk").values_list("pk", flat=True)[:500]):
+    # A task due when its interrupting timer fires is about to be cut off by that timer (the worker
+    # fires timers every minute): not escalated while a timer of its running process is due.
+    about_to_move = Timer.objects.filter(instance_id=OuterRef("instance_id"), due_at__lte=now).exclude(
+        instance__status=InstanceStatus.FAILED)
+    for task_id in list(UserTask.objects.filter(**overdue).exclude(Exists(about_to_move)).order_by("due_at", "pk")
+                        .values_list("pk", flat=True)[:500]):
         with transaction.atomic():
             if not UserTask.objects.filter(pk=task_id, **overdue).update(escalated_at=now):
                 continue

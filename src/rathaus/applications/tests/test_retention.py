@@ -183,13 +183,16 @@ def test_open_tasks_of_an_anonymised_case_are_cancelled(submit, dog_data, town, 
     dog_data["reduction"] = {"exemption": "blindenfuehrhund",
                              "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
     application = submit("hund-anmelden", dog_data)
-    application_change_status(application=application, status="withdrawn", actor=make_staff(town))
+    # Closed with its task still open (a status set by hand would end the process and its task itself).
+    application_change_status(application=application, status="withdrawn", actor=make_staff(town), by_process=True)
+    assert UserTask.objects.get(application=application).state == TaskState.OPEN
     _age(application)
 
     assert _retention(django_capture_on_commit_callbacks)["anonymised"] == 1
 
     task = UserTask.objects.get(application=application)
     assert (task.state, task.result) == (TaskState.CANCELLED, {})
+    assert ProcessInstance.objects.get(application=application).status == InstanceStatus.COMPLETED
 
 
 def test_a_failing_case_changes_nothing_and_does_not_stop_the_others(submit, dog_data, town, make_staff, monkeypatch,
@@ -201,7 +204,8 @@ def test_a_failing_case_changes_nothing_and_does_not_stop_the_others(submit, dog
                              "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
     broken, healthy = (submit("hund-anmelden", dog_data) for _ in range(2))
     for application in (broken, healthy):
-        application_change_status(application=application, status="withdrawn", actor=worker)
+        # The process still waits (its task open): retention ends it, or, when it fails, leaves it so.
+        application_change_status(application=application, status="withdrawn", actor=worker, by_process=True)
         _age(application)
     proof = DocumentVersion.objects.get(document__application=broken, document__document_type="proof")
     real_audit = services.audit_record
@@ -219,9 +223,12 @@ def test_a_failing_case_changes_nothing_and_does_not_stop_the_others(submit, dog
     assert broken.anonymised_at is None and broken.data["owner"]["family_name"] == "Mustermann"
     assert broken.applicant_name == "Erika Mustermann"
     assert DocumentVersion.objects.filter(pk=proof.pk).exists() and default_storage.exists(proof.file.name)
-    # The withdrawal ended the process (its state is gone); its timeline keeps its words.
-    assert "Das Verfahren wurde beendet" in CaseEvent.objects.filter(application=broken).last().text
+    # Nothing of the failed case's retention stays: its process still waits with its state and task.
+    instance = ProcessInstance.objects.get(application=broken)
+    assert instance.status == InstanceStatus.WAITING and instance.state
+    assert UserTask.objects.get(application=broken).state == TaskState.OPEN
     assert Application.objects.get(pk=healthy.pk).anonymised_at is not None
+    assert ProcessInstance.objects.get(application=healthy).status == InstanceStatus.COMPLETED
 
 
 def test_expired_drafts_are_deleted_and_fresh_ones_kept(town, demo_services):

@@ -59,3 +59,17 @@ def test_a_rule_that_applied_twice_is_listed_once(client, town, submit, dog_data
     services.document_upload_later(application=application, filename="neu.pdf", raw=b"%PDF-1.4\n%%EOF\n")
     html = _status_page(client, town, application)
     assert html.count("Befreiung beantragt: der Nachweis wird von der Sachbearbeitung geprüft") == 1
+
+
+def test_an_automatic_approval_changed_by_hand_is_not_presented_as_automatic(client, town, submit, parking_data,
+                                                                              make_staff):
+    from rathaus.applications.services import application_change_status
+
+    application = submit("bewohnerparkausweis", parking_data)
+    assert application.status == "approved"  # decided automatically, the process has ended
+    application_change_status(application=application, status="rejected", actor=make_staff(town),
+                              public_text="Die Anschrift wurde falsch angegeben.")
+    html = _status_page(client, town, application)
+    assert AUTOMATIC not in html
+    assert "Ihr Antrag wurde zuerst nach festen Regeln automatisch vorgeprüft." in html
+    assert f"Außerdem hat {BY_A_PERSON} Ihren Antrag geprüft" in html

@@ -86,3 +86,47 @@ def test_a_status_that_decides_nothing_leaves_the_process_waiting(client, login_
     assert timer_fire_due(now=timezone.now() + timedelta(days=15)) == 1
     waiting_for_payment.refresh_from_db()
     assert waiting_for_payment.status == "closed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_set_by_hand_while_the_process_moves_ends_it_without_a_deadlock_or_a_task_left(
+        submit, dog_data, worker, held_open):
+    # The citizen's proof arrives (the process cancels "await proof" and opens a new review task)
+    # while a case worker rejects the case on the case page: both go through, one after the other.
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus.applications.services import application_change_status
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    dog_data = copy.deepcopy(dog_data)
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task_complete(task=UserTask.objects.get(application=application, element_id="review"), user=worker,
+                  data={"decision": {"outcome": "request_documents", "note": "Der Ausweis ist abgelaufen."}})
+    results = {}
+
+    def reject_by_hand():
+        try:
+            application_change_status(application=application, status="rejected", actor=worker,
+                                      public_text="Abgelehnt.")
+            results["done"] = True
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            results["error"] = exc
+        finally:
+            connections.close_all()
+
+    with held_open(lambda: message_deliver(application=application, name="document_uploaded", payload={})):
+        thread = threading.Thread(target=reject_by_hand)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waits for the process's move
+    thread.join(10)
+    assert results == {"done": True}
+    application.refresh_from_db()
+    assert application.status == "rejected"
+    assert ProcessInstance.objects.get(application=application).status == InstanceStatus.COMPLETED
+    assert not UserTask.objects.filter(application=application, state=TaskState.OPEN).exists()
