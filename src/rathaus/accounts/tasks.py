@@ -8,19 +8,29 @@ request only queues the mail (with the database queue: one row in its own transa
 The job's arguments are ids, a kind, the site's address and the language: the job composes the
 e-mail when it runs. Nothing personal (name, address, link, case references) waits in the queue's
 table, where the rows of finished jobs stay.
+
+The worker does not retry a failed job, and the page has already said the e-mail is on its way:
+when the mail server or the network fails, `_send` queues the job again for later, with growing
+waits, up to MAX_ATTEMPTS times (about an hour), and logs each failure.
 """
 
 from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
 
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_tasks import task
+
+logger = logging.getLogger(__name__)
 
 #: The templates of the password-reset e-mail (the view names them to Django's form as well).
 RESET_SUBJECT_TEMPLATE = "accounts/password_reset_subject.txt"
@@ -33,6 +43,11 @@ ACCOUNT_EXISTS = "account_exists"      # someone registered with the address of 
 ERASURE_RECEIVED = "erasure_received"  # the receipt of her erasure requests
 KINDS = (VERIFY, VERIFY_AGAIN, ACCOUNT_EXISTS, ERASURE_RECEIVED)
 
+#: Waits before the second, third … attempt of an account e-mail the mail server did not take:
+#: 5 attempts over about an hour.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=40))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+
 
 def _user(user_id: int, *, active_only: bool = False):
     """The account if it still exists and has an address (else nothing is sent)."""
@@ -40,6 +55,31 @@ def _user(user_id: int, *, active_only: bool = False):
 
     users = User.objects.filter(pk=user_id).exclude(email="")
     return (users.filter(is_active=True) if active_only else users).first()
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether trying again later may succeed: the server or the network failed, not the address."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    # smtplib.SMTPException is an OSError; so are ConnectionError and socket timeouts (TimeoutError).
+    return isinstance(exc, (smtplib.SMTPException, OSError))
+
+
+def _send(job, args: list, attempt: int, subject: str, body: str, to: str) -> None:
+    """Send the e-mail; on a transient failure queue `job(*args)` again for later, up to MAX_ATTEMPTS."""
+    try:
+        send_mail(subject, body, None, [to])
+    except Exception as exc:
+        if not _transient(exc):
+            raise
+        what = f"{job.name}{tuple(args[:2])}"  # the task, its kind or user id: nothing personal in the log
+        if attempt >= MAX_ATTEMPTS or not job.get_backend().supports_defer:
+            logger.error("account e-mail %s failed on attempt %d of %d, giving up: %r", what, attempt, MAX_ATTEMPTS, exc)
+            raise
+        run_after = timezone.now() + RETRY_DELAYS[attempt - 1]
+        logger.warning("account e-mail %s failed on attempt %d of %d, trying again at %s: %r",
+                       what, attempt, MAX_ATTEMPTS, run_after.isoformat(), exc)
+        job.using(run_after=run_after).enqueue(*args, attempt=attempt + 1)
 
 
 def _account_mail(kind: str, user, site_url: str, request_ids: list[int]) -> tuple[str, str] | None:
@@ -85,7 +125,8 @@ def _account_mail(kind: str, user, site_url: str, request_ids: list[int]) -> tup
 
 
 @task()
-def send_account_mail(kind: str, user_id: int, site_url: str, language: str, request_ids: list[int] | None = None) -> None:
+def send_account_mail(kind: str, user_id: int, site_url: str, language: str, request_ids: list[int] | None = None, *,
+                      attempt: int = 1) -> None:
     """An account e-mail of `kind` (see KINDS) to the account `user_id`, composed here in `language`.
 
     `request_ids` are the erasure requests a receipt lists. Nothing is sent if the account or its
@@ -99,11 +140,11 @@ def send_account_mail(kind: str, user_id: int, site_url: str, language: str, req
     with translation.override(language):
         message = _account_mail(kind, user, site_url, request_ids or [])
     if message is not None:
-        send_mail(*message, None, [user.email])
+        _send(send_account_mail, [kind, user_id, site_url, language, request_ids], attempt, *message, user.email)
 
 
 @task()
-def send_password_reset(user_id: int, protocol: str, domain: str, language: str) -> None:
+def send_password_reset(user_id: int, protocol: str, domain: str, language: str, *, attempt: int = 1) -> None:
     """The password-reset link for an account, composed here.
 
     The link's token is made here, not in the request, so no usable reset link waits in the job
@@ -117,4 +158,4 @@ def send_password_reset(user_id: int, protocol: str, domain: str, language: str)
     with translation.override(language):
         subject = "".join(render_to_string(RESET_SUBJECT_TEMPLATE, context).splitlines())
         body = render_to_string(RESET_EMAIL_TEMPLATE, context)
-    send_mail(subject, body, None, [user.email])
+    _send(send_password_reset, [user_id, protocol, domain, language], attempt, subject, body, user.email)

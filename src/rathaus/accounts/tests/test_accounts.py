@@ -476,6 +476,95 @@ def test_no_account_e_mail_goes_to_an_account_deleted_before_the_worker_ran(db_q
     assert mail.outbox == []
 
 
+def _mail_server_fails(monkeypatch, error: Exception) -> None:
+    """Every e-mail sent from now on fails with `error`, as an SMTP backend raises it."""
+    def fail(self, messages):
+        raise error
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", fail)
+
+
+def _waiting_jobs():
+    """The jobs queued for later (ready, with a run_after), as (task name, run_after)."""
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    return list(DBTaskResult.objects.filter(status=TaskResultStatus.READY).exclude(run_after=get_date_max())
+                .order_by("enqueued_at").values_list("task_path", "run_after"))
+
+
+def _time_passes() -> None:
+    """The waits of the jobs queued for later are over."""
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    DBTaskResult.objects.exclude(run_after=get_date_max()).update(run_after=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_e_mail_the_mail_server_did_not_take_goes_out_later(db_queue, client, monkeypatch, caplog):
+    import smtplib
+
+    from django.utils import timezone
+
+    _mail_server_fails(monkeypatch, smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
+    register(client, email="neu@example.org")
+    _run_worker()
+    assert mail.outbox == []
+    [(path, run_after)] = _waiting_jobs()
+    assert path == "rathaus.accounts.tasks.send_account_mail" and run_after > timezone.now()
+    assert "failed on attempt 1 of 5, trying again" in caplog.text
+
+    _run_worker()  # not yet due: nothing happens
+    assert len(_waiting_jobs()) == 1
+    monkeypatch.undo()  # the mail server is back
+    _time_passes()
+    _run_worker()
+    [message] = mail.outbox
+    assert (message.to, message.subject) == (["neu@example.org"], "Bitte bestätigen Sie Ihre E-Mail-Adresse")
+    client.get(_link(message, "/konto/bestaetigen/"))
+    assert User.objects.get(email="neu@example.org").email_verified
+    assert _waiting_jobs() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_e_mail_is_given_up_after_five_attempts_over_about_an_hour(db_queue, client, make_user, monkeypatch, caplog):
+    from django.utils import timezone
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    make_user("erika@example.org")
+    _mail_server_fails(monkeypatch, ConnectionRefusedError(111, "Connection refused"))
+    client.post("/konto/passwort-vergessen/", {"email": "erika@example.org"})
+    waits = []
+    for _attempt in range(10):
+        started = timezone.now()
+        _run_worker()
+        waiting = _waiting_jobs()
+        if not waiting:
+            break
+        [(path, run_after)] = waiting
+        assert path == "rathaus.accounts.tasks.send_password_reset"
+        waits.append((run_after - started).total_seconds())
+        _time_passes()
+    assert len(waits) == 4 and waits == sorted(waits)  # four waits between five attempts, each longer
+    assert 45 * 60 <= sum(waits) <= 75 * 60
+    assert DBTaskResult.objects.count() == 5
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).count() == 1  # the last one
+    assert "failed on attempt 5 of 5, giving up" in caplog.text
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_e_mail_to_a_refused_address_is_not_tried_again(db_queue, client, monkeypatch):
+    import smtplib
+
+    _mail_server_fails(monkeypatch, smtplib.SMTPRecipientsRefused({"neu@example.org": (550, b"no such user")}))
+    register(client, email="neu@example.org")
+    _run_worker()
+    assert _waiting_jobs() == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_reset_link_is_not_sent_to_an_account_deactivated_after_asking(db_queue, client, make_user):
     user = make_user("erika@example.org")
