@@ -7,7 +7,7 @@ request only queues the mail (with the database queue: one row in its own transa
 
 The job's arguments are ids, a kind, the site's address and the language: the job composes the
 e-mail when it runs. Nothing personal (name, address, link, case references) waits in the queue's
-table, where the rows of finished jobs stay.
+table, where the rows of finished jobs stay RATHAUS_TASK_RESULTS_DAYS (core.task_results).
 
 The worker does not retry a failed job, and the page has already said the e-mail is on its way:
 when the mail server or the network fails, `_send` queues the job again for later, with growing
