@@ -19,7 +19,7 @@ from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
 
 from .models import AssistanceCode, DataSubjectRequest, Profile, RequestKind, RequestState, User
-from .tasks import ACCOUNT_EXISTS, ERASURE_RECEIVED, VERIFY, VERIFY_AGAIN
+from .tasks import ACCOUNT_EXISTS, ERASURE_RECEIVED, VERIFY, VERIFY_AGAIN, send_account_mail
 
 VERIFY_SALT = "rathaus.accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
@@ -51,8 +51,6 @@ def _mail(kind: str, user: User, site_url: str = "", request_ids: list[int] | No
 
     The job gets ids, not the e-mail: it composes it when it runs, in the language of this request.
     """
-    from .tasks import send_account_mail
-
     enqueue_on_commit(send_account_mail, kind, user.pk, site_url, translation.get_language() or settings.LANGUAGE_CODE,
                       request_ids)
 
