@@ -6,10 +6,11 @@ import calendar
 import secrets
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -18,6 +19,7 @@ from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
 
 from .models import AssistanceCode, DataSubjectRequest, Profile, RequestKind, RequestState, User
+from .tasks import ACCOUNT_EXISTS, ERASURE_RECEIVED, VERIFY, VERIFY_AGAIN, send_account_mail
 
 VERIFY_SALT = "rathaus.accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
@@ -40,29 +42,23 @@ def user_register(*, first_name: str, last_name: str, email: str, password: str,
             audit_record(action="account.registered", actor=user, obj=user, ip_address=ip)
     except IntegrityError as exc:
         raise EmailTaken from exc
-    _queue_verification_mail(user, site_url, _(
-        "Guten Tag %(name)s,\n\nbitte bestätigen Sie Ihr Konto mit diesem Link (gültig 3 Tage):\n%(link)s\n\nWenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht."))
+    _mail(VERIFY, user, site_url)
     return user
 
 
-def _mail(subject: str, body: str, to: str) -> None:
-    """Have the worker send an account e-mail if the current transaction commits (accounts/tasks.py says why)."""
-    from .tasks import send_account_mail
+def _mail(kind: str, user: User, site_url: str = "", request_ids: list[int] | None = None) -> None:
+    """Have the worker send an account e-mail of `kind` if the current transaction commits (accounts/tasks.py says why).
 
-    enqueue_on_commit(send_account_mail, subject, body, to)
+    The job gets ids, not the e-mail: it composes it when it runs, in the language of this request.
+    """
+    enqueue_on_commit(send_account_mail, kind, user.pk, site_url, translation.get_language() or settings.LANGUAGE_CODE,
+                      request_ids)
 
 
-def _verification_link(user: User, site_url: str) -> str:
+def verification_link(user: User, site_url: str) -> str:
+    """The link that verifies the account's current address (valid VERIFY_MAX_AGE)."""
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     return site_url.rstrip("/") + reverse("accounts:verify", kwargs={"token": token})
-
-
-def _queue_verification_mail(user: User, site_url: str, body: str, **params: str) -> None:
-    """Send the verification link after commit; body is a translated text with %(name)s, %(link)s and params."""
-    text = body % {"name": user.get_full_name(), "link": _verification_link(user, site_url), **params}
-    subject = _("Bitte bestätigen Sie Ihre E-Mail-Adresse")
-    email = user.email
-    _mail(subject, text, email)
 
 
 def user_verification_resend(*, user: User, site_url: str, ip: str | None = None) -> None:
@@ -75,14 +71,7 @@ def user_verification_resend(*, user: User, site_url: str, ip: str | None = None
         raise ValueError("the address is verified already")
     with transaction.atomic():
         audit_record(action="account.verification_resent", actor=user, obj=user, ip_address=ip)
-    _queue_verification_mail(
-        user, site_url,
-        _("Guten Tag %(name)s,\n\nfür diese E-Mail-Adresse gibt es schon ein Konto, das noch nicht bestätigt ist. "
-          "Bitte bestätigen Sie es mit diesem Link (gültig 3 Tage):\n%(link)s\n\n"
-          "Melden Sie sich danach mit dem Passwort an, das Sie beim ersten Mal gewählt haben. "
-          "Wenn Sie es nicht mehr wissen, legen Sie hier ein neues fest:\n%(reset)s\n\n"
-          "Wenn Sie kein Konto angelegt haben, ignorieren Sie diese Nachricht."),
-        reset=site_url.rstrip("/") + reverse("accounts:password_reset"))
+    _mail(VERIFY_AGAIN, user, site_url)
 
 
 def user_registration_attempted(*, user: User, site_url: str, ip: str | None = None) -> None:
@@ -94,15 +83,7 @@ def user_registration_attempted(*, user: User, site_url: str, ip: str | None = N
     with transaction.atomic():
         # Not her doing: someone registered with her address (no actor; the entry is about her account).
         audit_record(action="account.registration_attempted", obj=user, ip_address=ip, actor_label="registration")
-    base = site_url.rstrip("/")
-    text = _("Guten Tag %(name)s,\n\njemand – vielleicht Sie – wollte mit dieser E-Mail-Adresse ein neues Konto anlegen. "
-             "Sie haben bereits ein Konto; es bleibt unverändert.\n\n"
-             "Anmelden: %(login)s\nPasswort vergessen? Hier legen Sie ein neues fest: %(reset)s\n\n"
-             "Wenn Sie das nicht waren, ignorieren Sie diese Nachricht.") % {
-        "name": user.get_full_name() or user.email, "login": base + reverse("accounts:login"),
-        "reset": base + reverse("accounts:password_reset")}
-    subject, email = _("Sie haben bereits ein Konto"), user.email
-    _mail(subject, text, email)
+    _mail(ACCOUNT_EXISTS, user, site_url)
 
 
 def user_password_reset(*, user: User, password: str, ip: str | None = None) -> User:
@@ -256,14 +237,8 @@ def erasure_request(*, user: User, reason: str, ip: str | None = None) -> list[D
             created.append(request)
         if not created:
             raise NothingToErase
-    lines = "\n".join(f"- {r.municipality.name}: {r.reference}, " + _("Antwort bis %(d)s") % {"d": r.due_date.strftime("%d.%m.%Y")}
-                      for r in created)
-    email = user.email
-    _mail(_("Ihr Antrag auf Löschung Ihrer Daten ist eingegangen"),
-          _("Guten Tag %(name)s,\n\nwir haben Ihren Antrag auf Löschung Ihrer Daten an diese Stellen weitergeleitet:\n%(lines)s\n\n"
-            "Jede Stelle prüft, welche Daten sie löschen darf, und antwortet Ihnen innerhalb eines Monats. "
-            "Den Stand sehen Sie auch in Ihrem Konto unter „Meine Daten“.") % {"name": user.get_full_name() or email, "lines": lines},
-          email)
+    # The receipt lists the municipalities, their references and due dates: the job reads them.
+    _mail(ERASURE_RECEIVED, user, request_ids=[r.pk for r in created])
     return created
 
 

@@ -399,34 +399,170 @@ def _run_worker() -> None:
            max_tasks=None, worker_id="w-test", excluded_queue_names=[]).run()
 
 
+def _provider_member(user, municipality):
+    """Makes `user` someone a municipality holds data about (for an erasure request), without an application."""
+    from rathaus.exchanges.models import Provider, ProviderMember
+
+    provider = Provider.objects.create(municipality=municipality, name="Kita Sonnenschein", email="kita@example.org")
+    ProviderMember.objects.create(municipality=municipality, provider=provider, user=user)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_account_e_mails_are_sent_by_the_worker_not_within_the_request(db_queue, client, make_user):
+def test_account_e_mails_are_sent_by_the_worker_not_within_the_request(db_queue, client, make_user, town):
     # The SMTP conversation would make the answer for an address with an account measurably slower
     # than for an unknown one; the request only queues the e-mail.
     from django_tasks_db.models import DBTaskResult
 
-    make_user("erika@example.org")
+    from rathaus.accounts.models import DataSubjectRequest
+
+    erika = make_user("erika@example.org", first_name="Erika", last_name="Mustermann")
+    make_user("max@example.org", verified=False, first_name="Max", last_name="Beispiel")
     register(client, email="neu@example.org")
     register(client, email="erika@example.org")  # has an account: its owner is told
+    client.cookies["django_language"] = "en"
+    register(client, email="max@example.org")  # not verified yet: a new link, in the language of the request
+    del client.cookies["django_language"]
     reset = client.post("/konto/passwort-vergessen/", {"email": "erika@example.org"})
     client.post("/konto/passwort-vergessen/", {"email": "niemand@example.org"})
     assert reset.status_code == 302
+    _provider_member(erika, town)
+    client.force_login(erika)
+    assert client.post("/konto/meine-daten/loeschen/", {"reason": "Ich ziehe weg.", "confirm": "on"}).status_code == 302
+    client.logout()
+    [erasure] = DataSubjectRequest.objects.all()
     assert mail.outbox == []
     queued = list(DBTaskResult.objects.order_by("enqueued_at").values_list("task_path", "args_kwargs"))
-    assert [path for path, _ in queued] == ["rathaus.accounts.tasks.send_account_mail"] * 2 + [
-        "rathaus.accounts.tasks.send_password_reset"]
-    assert "passwort-neu" not in str(queued)  # no usable reset link waits in the queue's table
+    assert [path for path, _ in queued] == ["rathaus.accounts.tasks.send_account_mail"] * 3 + [
+        "rathaus.accounts.tasks.send_password_reset", "rathaus.accounts.tasks.send_account_mail"]
+    # No name, address, link or case reference waits in the queue's table (finished rows stay a while).
+    for personal in ("Erika", "Mustermann", "Max", "example.org", "bestaetigen", "passwort-neu", erasure.reference, town.name):
+        assert personal not in str(queued)
 
     _run_worker()
     assert [(m.to, m.subject) for m in mail.outbox] == [
         (["neu@example.org"], "Bitte bestätigen Sie Ihre E-Mail-Adresse"),
         (["erika@example.org"], "Sie haben bereits ein Konto"),
+        (["max@example.org"], "Please confirm your email address"),
         (["erika@example.org"], "Ihr neues Passwort"),
+        (["erika@example.org"], "Ihr Antrag auf Löschung Ihrer Daten ist eingegangen"),
     ]
-    form_url = client.get(_link(mail.outbox[2], "/konto/passwort-neu/"))["Location"]
+    new, exists, again, reset_mail, receipt = mail.outbox
+    assert new.body.startswith("Guten Tag Erika Mustermann,\n\nbitte bestätigen Sie Ihr Konto mit diesem Link (gültig 3 Tage):\n"
+                               "http://testserver/konto/bestaetigen/")
+    assert exists.body == (
+        "Guten Tag Erika Mustermann,\n\njemand – vielleicht Sie – wollte mit dieser E-Mail-Adresse ein neues Konto anlegen. "
+        "Sie haben bereits ein Konto; es bleibt unverändert.\n\nAnmelden: http://testserver/konto/anmelden/\n"
+        "Passwort vergessen? Hier legen Sie ein neues fest: http://testserver/konto/passwort-vergessen/\n\n"
+        "Wenn Sie das nicht waren, ignorieren Sie diese Nachricht.")
+    assert again.body.startswith("Hello Max Beispiel,") and "http://testserver/konto/passwort-vergessen/" in again.body
+    assert (f"weitergeleitet:\n- Musterstadt: {erasure.reference}, Antwort bis {erasure.due_date:%d.%m.%Y}\n\n"
+            in receipt.body)
+    # The links made by the jobs work.
+    assert client.get(_link(new, "/konto/bestaetigen/")).status_code in (200, 302)
+    assert User.objects.get(email="neu@example.org").email_verified
+    client.get(_link(again, "/konto/bestaetigen/"))
+    assert User.objects.get(email="max@example.org").email_verified
+    form_url = client.get(_link(reset_mail, "/konto/passwort-neu/"))["Location"]
     saved = client.post(form_url, {"new_password1": "Ein-neues-Passwort-42", "new_password2": "Ein-neues-Passwort-42"})
     assert saved.status_code == 302 and saved["Location"] == "/konto/passwort-neu/fertig/"
     assert login(client, "erika@example.org", "Ein-neues-Passwort-42").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_account_e_mail_goes_to_an_account_deleted_before_the_worker_ran(db_queue, client, make_user):
+    register(client, email="neu@example.org")
+    User.objects.filter(email="neu@example.org").delete()
+    _run_worker()
+    assert mail.outbox == []
+
+
+def _mail_server_fails(monkeypatch, error: Exception) -> None:
+    """Every e-mail sent from now on fails with `error`, as an SMTP backend raises it."""
+    def fail(self, messages):
+        raise error
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", fail)
+
+
+def _waiting_jobs():
+    """The jobs queued for later (ready, with a run_after), as (task name, run_after)."""
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    return list(DBTaskResult.objects.filter(status=TaskResultStatus.READY).exclude(run_after=get_date_max())
+                .order_by("enqueued_at").values_list("task_path", "run_after"))
+
+
+def _time_passes() -> None:
+    """The waits of the jobs queued for later are over."""
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    DBTaskResult.objects.exclude(run_after=get_date_max()).update(run_after=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_e_mail_the_mail_server_did_not_take_goes_out_later(db_queue, client, monkeypatch, caplog):
+    import smtplib
+
+    from django.utils import timezone
+
+    _mail_server_fails(monkeypatch, smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
+    register(client, email="neu@example.org")
+    _run_worker()
+    assert mail.outbox == []
+    [(path, run_after)] = _waiting_jobs()
+    assert path == "rathaus.accounts.tasks.send_account_mail" and run_after > timezone.now()
+    assert "failed on attempt 1 of 5, trying again" in caplog.text
+
+    _run_worker()  # not yet due: nothing happens
+    assert len(_waiting_jobs()) == 1
+    monkeypatch.undo()  # the mail server is back
+    _time_passes()
+    _run_worker()
+    [message] = mail.outbox
+    assert (message.to, message.subject) == (["neu@example.org"], "Bitte bestätigen Sie Ihre E-Mail-Adresse")
+    client.get(_link(message, "/konto/bestaetigen/"))
+    assert User.objects.get(email="neu@example.org").email_verified
+    assert _waiting_jobs() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_e_mail_is_given_up_after_five_attempts_over_about_an_hour(db_queue, client, make_user, monkeypatch, caplog):
+    from django.utils import timezone
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    make_user("erika@example.org")
+    _mail_server_fails(monkeypatch, ConnectionRefusedError(111, "Connection refused"))
+    client.post("/konto/passwort-vergessen/", {"email": "erika@example.org"})
+    waits = []
+    for _attempt in range(10):
+        started = timezone.now()
+        _run_worker()
+        waiting = _waiting_jobs()
+        if not waiting:
+            break
+        [(path, run_after)] = waiting
+        assert path == "rathaus.accounts.tasks.send_password_reset"
+        waits.append((run_after - started).total_seconds())
+        _time_passes()
+    assert len(waits) == 4 and waits == sorted(waits)  # four waits between five attempts, each longer
+    assert 45 * 60 <= sum(waits) <= 75 * 60
+    assert DBTaskResult.objects.count() == 5
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.FAILED).count() == 1  # the last one
+    assert "failed on attempt 5 of 5, giving up" in caplog.text
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_e_mail_to_a_refused_address_is_not_tried_again(db_queue, client, monkeypatch):
+    import smtplib
+
+    _mail_server_fails(monkeypatch, smtplib.SMTPRecipientsRefused({"neu@example.org": (550, b"no such user")}))
+    register(client, email="neu@example.org")
+    _run_worker()
+    assert _waiting_jobs() == []
 
 
 @pytest.mark.django_db(transaction=True)

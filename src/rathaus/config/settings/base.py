@@ -203,6 +203,8 @@ TASKS = {
         "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
     }
 }
+# Days the rows of finished jobs (successful or failed) stay in the job queue's table (daily job core.task_results).
+RATHAUS_TASK_RESULTS_DAYS = env.int("RATHAUS_TASK_RESULTS_DAYS", default=14)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -253,6 +255,8 @@ RATHAUS_PERIODIC_TASKS = {
                                env.int("RATHAUS_WEBHOOK_SWEEP_SECONDS", default=30)),
     # Rate-limit counters of past windows (one row per client address and endpoint).
     "core.rate_counters": ("rathaus.core.tasks.prune_rate_counters", 3600),
+    # Rows of finished jobs (their arguments and results) older than RATHAUS_TASK_RESULTS_DAYS.
+    "core.task_results": ("rathaus.core.tasks.prune_task_results", 24 * 3600),
     # The delivery log's retention (RATHAUS_DELIVERY_LOG_DAYS).
     "integration.prune": ("rathaus.integration.tasks.deliveries_prune", 24 * 3600),
 }
