@@ -20,7 +20,10 @@ class StatusLookupForm(forms.Form):
 
 
 class StatusChangeForm(forms.Form):
-    status = forms.ChoiceField(label=_("Neuer Status"), choices=Status.choices)
+    status = forms.ChoiceField(
+        label=_("Neuer Status"), choices=Status.choices,
+        help_text=_("„Bewilligt“, „Abgelehnt“, „Zurückgezogen“ und „Abgeschlossen“ beenden das Verfahren des Antrags: "
+                    "offene Aufgaben, Fristen und erwartete Nachrichten entfallen. Das lässt sich nicht rückgängig machen."))
     public_text = forms.CharField(label=_("Nachricht an die antragstellende Person"), max_length=2000, required=False,
                                   widget=forms.Textarea(attrs={"rows": 3}),
                                   help_text=_("Leer lassen für den Standardtext. Die Person sieht diesen Text auf ihrer Statusseite."))

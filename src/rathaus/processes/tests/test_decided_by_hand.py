@@ -130,3 +130,11 @@ def test_a_status_set_by_hand_while_the_process_moves_ends_it_without_a_deadlock
     assert application.status == "rejected"
     assert ProcessInstance.objects.get(application=application).status == InstanceStatus.COMPLETED
     assert not UserTask.objects.filter(application=application, state=TaskState.OPEN).exists()
+
+
+def test_the_status_form_says_that_a_final_status_ends_the_process(client, login_verified, worker, waiting_for_payment):
+    staff = login_verified(client, worker)
+    url = reverse("applications:staff_detail", kwargs={"municipality": waiting_for_payment.municipality.slug,
+                                                       "reference": waiting_for_payment.reference})
+    html = staff.get(url).content.decode()
+    assert "beenden das Verfahren des Antrags" in html and "nicht rückgängig machen" in html
