@@ -1,4 +1,5 @@
 import base64
+import copy
 
 import pytest
 
@@ -62,5 +63,25 @@ def submit(town, demo_processes, django_capture_on_commit_callbacks):
             result = application_submit(municipality=town, service=demo_processes[slug], data=data)
         result.application.refresh_from_db()
         return result.application
+
+    return run
+
+
+@pytest.fixture
+def request_proof(submit, dog_data):
+    """``request_proof(case_worker)``: a dog registration with an exemption whose proof the case worker
+    found insufficient; the process waits for a new one ("Nachweis abwarten", 14- and 28-day timers)."""
+    from rathaus.processes.models import UserTask
+    from rathaus.processes.services import task_complete
+
+    def run(case_worker):
+        data = copy.deepcopy(dog_data)
+        data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+        application = submit("hund-anmelden", data)
+        task_complete(task=UserTask.objects.get(application=application, element_id="review"), user=case_worker,
+                      data={"decision": {"outcome": "request_documents", "note": "Der Ausweis ist abgelaufen."}})
+        application.refresh_from_db()
+        return application
 
     return run

@@ -78,25 +78,15 @@ def test_two_runs_at_once_escalate_an_overdue_task_once(two_street_tasks, monkey
 
 
 @pytest.mark.django_db
-def test_a_task_cut_off_by_its_due_timer_is_not_escalated(submit, dog_data, town, make_staff):
+def test_a_task_cut_off_by_its_due_timer_is_not_escalated(request_proof, town, make_staff):
     # "Nachweis abwarten" is due when its 28-day timer closes the case: between the due time and
     # the timer's tick the task is not escalated to the team leads, and after the tick it is gone.
-    import copy
-
     from django.utils import timezone
 
     from rathaus.processes.services import timer_fire_due
 
-    from .conftest import PDF
-
     make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
-    worker = make_staff(town)
-    dog_data = copy.deepcopy(dog_data)
-    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
-                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
-    application = submit("hund-anmelden", dog_data)
-    task_complete(task=UserTask.objects.get(application=application, element_id="review"), user=worker,
-                  data={"decision": {"outcome": "request_documents", "note": "Der Ausweis ist abgelaufen."}})
+    application = request_proof(make_staff(town))
     waiting = UserTask.objects.get(application=application, state=TaskState.OPEN)
     after_due = waiting.due_at + timedelta(minutes=1)
     assert after_due > timezone.now() + timedelta(days=27)

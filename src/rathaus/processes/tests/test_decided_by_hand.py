@@ -90,7 +90,7 @@ def test_a_status_that_decides_nothing_leaves_the_process_waiting(client, login_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_status_set_by_hand_while_the_process_moves_ends_it_without_a_deadlock_or_a_task_left(
-        submit, dog_data, worker, held_open):
+        request_proof, worker, held_open):
     # The citizen's proof arrives (the process cancels "await proof" and opens a new review task)
     # while a case worker rejects the case on the case page: both go through, one after the other.
     import threading
@@ -101,12 +101,7 @@ def test_a_status_set_by_hand_while_the_process_moves_ends_it_without_a_deadlock
 
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers (PostgreSQL)")
-    dog_data = copy.deepcopy(dog_data)
-    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
-                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
-    application = submit("hund-anmelden", dog_data)
-    task_complete(task=UserTask.objects.get(application=application, element_id="review"), user=worker,
-                  data={"decision": {"outcome": "request_documents", "note": "Der Ausweis ist abgelaufen."}})
+    application = request_proof(worker)
     results = {}
 
     def reject_by_hand():

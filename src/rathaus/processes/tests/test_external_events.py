@@ -4,7 +4,6 @@ payment, a back-office system's API call; plus the reminder and deadline of a do
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from datetime import timedelta
 
@@ -32,17 +31,9 @@ def worker(town, make_staff):
 
 
 @pytest.fixture
-def proof_requested(submit, dog_data, worker):
+def proof_requested(request_proof, worker):
     """A dog registration with an exemption whose proof the case worker found insufficient."""
-    dog_data = copy.deepcopy(dog_data)
-    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
-                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
-    application = submit("hund-anmelden", dog_data)
-    review = UserTask.objects.get(application=application, element_id="review")
-    task_complete(task=review, user=worker, data={"decision": {"outcome": "request_documents",
-                                                               "note": "Der Ausweis ist abgelaufen."}})
-    application.refresh_from_db()
-    return application
+    return request_proof(worker)
 
 
 def _status_url(application):
