@@ -749,17 +749,17 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
     from rathaus.cases.services import case_file_purge
     from rathaus.processes.models import (
         CaseEvent,
-        InstanceStatus,
         OutboxMessage,
         ProcessInstance,
         TaskState,
         UserTask,
     )
+    from rathaus.processes.services import instance_end
 
     with transaction.atomic():
-        # Lock in the engine's order (task, instance, application), so a concurrent step waits instead of deadlocking.
-        tasks = list(UserTask.objects.select_for_update().filter(application_id=application_id).order_by("pk"))
+        # Lock in the engine's order (instance, its tasks, application), so a concurrent step waits instead of deadlocking.
         instances = list(ProcessInstance.objects.select_for_update().filter(application_id=application_id).order_by("pk"))
+        tasks = list(UserTask.objects.select_for_update().filter(application_id=application_id).order_by("pk"))
         application = (Application.objects.select_for_update(of=("self",)).select_related("municipality")
                        .filter(pk=application_id, anonymised_at__isnull=True, closed_at__lt=cutoff).first())
         if application is None or LegalHold.objects.filter(application=application, released_at__isnull=True).exists():
@@ -782,14 +782,8 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
                 task.state, task.completed_at = TaskState.CANCELLED, now
             task.save(update_fields=["result", "state", "completed_at"])
         for instance in instances:
-            counts["timers"] += instance.timers.all().delete()[0]
             # The engine state holds the applicant's data; without it the case cannot move on, so it ends here.
-            instance.state, instance.error = "", ""
-            instance.current_elements, instance.waiting_messages = [], []
-            if instance.status != InstanceStatus.COMPLETED:
-                instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
-            instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status",
-                                         "completed_at", "updated_at"])
+            counts["timers"] += instance_end(instance, now=now)
         # Outbox keys: the engine's steps use "<reference>:<task>", deadline mails "remind:<id>"/"escalate:<id>".
         # The receipt ("receipt:<id>") and status e-mails ("status:<id>") hold only ids; their composers
         # write nothing for an anonymised application, so they are left as they are.

@@ -656,11 +656,7 @@ def process_end_for_decision(*, application_id: int, status: str, actor, now: da
             return False
         cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
             state=TaskState.CANCELLED, completed_at=now)
-        instance.timers.all().delete()
-        instance.state, instance.error, instance.current_elements, instance.waiting_messages = "", "", [], []
-        instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
-        instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status", "completed_at",
-                                     "updated_at"])
+        instance_end(instance, now=now)
         with translation.override("de"):  # the timeline is written in German, whatever the language of the page
             label = str(Status(status).label)
         text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
@@ -670,6 +666,22 @@ def process_end_for_decision(*, application_id: int, status: str, actor, now: da
         audit_record(action="process.ended", municipality=instance.municipality, actor=actor, obj=instance,
                      summary=text, data={"status": status, "cancelled_tasks": cancelled})
     return True
+
+
+def instance_end(instance: ProcessInstance, *, now: datetime) -> int:
+    """End `instance` where it stands (the caller holds its lock): its timers dropped, nothing awaited,
+    its state not kept (it holds the applicant's data, see _persist); returns how many timers went.
+
+    Its tasks are the caller's: a status set by hand cancels the open ones, retention also empties
+    their results.
+    """
+    timers = instance.timers.all().delete()[0]
+    instance.state, instance.error, instance.current_elements, instance.waiting_messages = "", "", [], []
+    if instance.status != InstanceStatus.COMPLETED:
+        instance.status, instance.completed_at = InstanceStatus.COMPLETED, now
+    instance.save(update_fields=["state", "error", "current_elements", "waiting_messages", "status", "completed_at",
+                                 "updated_at"])
+    return timers
 
 
 def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
