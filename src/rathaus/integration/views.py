@@ -86,14 +86,13 @@ def subscriptions(request):
             return _secret_page(request, subscription, secret, rotated=True)
         else:
             raise Http404("unknown action")
-    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):
-        rows = [{"name": sub.name, "kind": sub.kind, "url": url_without_query(sub.url) if sub.url else "", "email": sub.email,
-                 "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": local_time(sub.created_at),
-                 "deactivated_at": local_time(sub.deactivated_at),
-                 "failed": sub.failed_count, "pending": sub.pending_count}
-                for sub in selectors.subscription_list(municipality=municipality, now=timezone.now())]
-        # The query string of a URL may carry a receiver's own credentials: not in a download.
-        return list_export(rows, request.GET["export"], f"empfaenger-{municipality.slug}", "name")
+    # The query string of a URL may carry a receiver's own credentials: not in a download.
+    if download := list_download(request, f"empfaenger-{municipality.slug}", lambda: [
+            {"name": sub.name, "kind": sub.kind, "url": url_without_query(sub.url) if sub.url else "", "email": sub.email,
+             "events": " ".join(sub.event_kinds), "active": sub.active, "created_at": local_time(sub.created_at),
+             "deactivated_at": local_time(sub.deactivated_at), "failed": sub.failed_count, "pending": sub.pending_count}
+            for sub in selectors.subscription_list(municipality=municipality, now=timezone.now())], "name"):
+        return download
     return render(request, "integration/subscriptions.html", {
         "subscriptions": selectors.subscription_list(municipality=municipality, now=timezone.now()),
         "errors": errors, "values": values, "event_kinds": EventKind.choices, "kinds": SubscriptionKind.choices,

@@ -26,7 +26,7 @@ from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_download, list_export, local_time
+from rathaus.core.exports import list_download, local_time
 from rathaus.core.language import in_english, localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
@@ -57,8 +57,8 @@ def task_inbox(request, view: str):
     service_id = params.get("leistung", "")
     qs = selectors.task_list(municipality=request.municipality, user=request.user, view=view,
                              service_id=parse_int(service_id), query=params.get("q", "")[:50])
-    if params.get("export") in ("csv", "json"):
-        return _export(qs, params["export"], request.municipality, view)
+    if download := list_download(request, f"aufgaben-{view}-{request.municipality.slug}", lambda: _rows(qs), "task"):
+        return download
     page = paginate_by_keys(qs, PAGE_SIZE, params.get("seite"))
     query = params.copy()
     query.pop("seite", None)
@@ -73,12 +73,11 @@ def task_inbox(request, view: str):
         "today": timezone.localdate(), "list_param": LIST_PARAMS[view]})
 
 
-def _export(qs, fmt: str, municipality, view: str):
-    rows = [{"task": t.pk, "name": t.name, "reference": t.application.reference, "service": t.application.service.name,
+def _rows(qs) -> list[dict]:
+    return [{"task": t.pk, "name": t.name, "reference": t.application.reference, "service": t.application.service.name,
              "assignee": t.assignee.get_username() if t.assignee else "", "role": t.role,
              "due_at": local_time(t.due_at), "created_at": local_time(t.created_at)}
             for t in qs.iterator(chunk_size=2000)]
-    return list_export(rows, fmt, f"aufgaben-{view}-{municipality.slug}", "task")
 
 
 class _NoAssignee(Exception):
