@@ -227,7 +227,7 @@ def provider_request(request):
 
 @citizen_view
 def provider_home(request):
-    if request.GET.get("export") in ("csv", "json"):
+    if request.method == "GET" and request.GET.get("export") in ("csv", "json"):  # as list_download asks
         return _provider_download(request)
     providers = list(selectors.providers_for_user(municipality=request.municipality, user=request.user))
     sections = []
