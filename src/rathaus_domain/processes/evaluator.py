@@ -439,7 +439,7 @@ _FEEL_ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": op
                                                        ">=": operator.ge}
 
 
-def _fn_feel_cmp(left: Any, op: Any, right: Any) -> bool | None:
+def feel_cmp(left: Any, op: Any, right: Any) -> bool | None:
     """``feel_cmp(a, "<", b)``: FEEL's comparison; None (FEEL's null) where FEEL cannot compare."""
     if op in ("=", "!="):
         equal = feel_equality(left, right)
@@ -532,10 +532,7 @@ def _fn_feel_not(value: Any) -> bool | None:
 
 def _fn_feel_between(value: Any, low: Any, high: Any) -> bool | None:
     """FEEL's ``value between low and high`` (both ends included; null where either test is null)."""
-    results = (_fn_feel_cmp(low, "<=", value), _fn_feel_cmp(value, "<=", high))
-    if False in results:
-        return False
-    return None if None in results else True
+    return feel_and(feel_cmp(low, "<=", value), feel_cmp(value, "<=", high))
 
 
 #: Functions that every expression may call (besides ``today()`` and ``now()``).
@@ -563,7 +560,7 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "years_between": _fn_years_between,
     "add_days": _fn_add_days,
     "add_months": _fn_add_months,
-    "feel_cmp": _fn_feel_cmp,
+    "feel_cmp": feel_cmp,
     "feel_not": _fn_feel_not,
     "feel_between": _fn_feel_between,
     "feel_get": _fn_feel_get,

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from . import evaluator
-from .evaluator import CompiledExpression, ExpressionError, feel_and, feel_equal, feel_equality, feel_or, feel_ordered
+from .evaluator import CompiledExpression, ExpressionError, feel_and, feel_cmp, feel_equal, feel_equality, feel_or, feel_ordered
 from .hints import syntax_hint
 
 __all__ = [
@@ -590,14 +590,6 @@ class _AnyTest(_Test):
         return True
 
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
 class _CompareTest(_Test):
     def __init__(self, op: str, endpoint: _Endpoint) -> None:
         self.op = op
@@ -605,11 +597,7 @@ class _CompareTest(_Test):
         self.needs_context = not endpoint.constant
 
     def matches(self, value: Any, context: Mapping[str, Any], now: datetime | None) -> bool | None:
-        target = self.endpoint.value(context, now)
-        if self.op in ("=", "!="):
-            equal = feel_equality(value, target)
-            return equal if self.op == "=" or equal is None else not equal
-        return feel_ordered(value, _OPS[self.op], target)
+        return feel_cmp(value, self.op, self.endpoint.value(context, now))
 
 
 class _IntervalTest(_Test):
