@@ -776,11 +776,9 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
             "processes": len(instances),
             "timers": 0,
         }
-        for task in tasks:
-            task.result = {}
-            if task.state == TaskState.OPEN:
-                task.state, task.completed_at = TaskState.CANCELLED, now
-            task.save(update_fields=["result", "state", "completed_at"])
+        UserTask.objects.filter(application_id=application_id).update(result={})
+        UserTask.objects.filter(application_id=application_id, state=TaskState.OPEN).update(
+            state=TaskState.CANCELLED, completed_at=now)
         for instance in instances:
             # The engine state holds the applicant's data; without it the case cannot move on, so it ends here.
             counts["timers"] += instance_end(instance, now=now)
