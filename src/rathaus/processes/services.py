@@ -889,11 +889,12 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     # Tasks nobody has taken wait for their reminder until someone does (it goes to that person).
     due_soon = {"state": TaskState.OPEN, "reminded_at__isnull": True, "assignee__isnull": False, "due_at__gt": now,
                 "due_at__lte": now + timedelta(hours=remind_before_hours)}
-    for task_id in list(UserTask.objects.filter(**due_soon).order_by("due_at", "pk").values_list("pk", flat=True)[:500]):
+    for task in list(UserTask.objects.filter(**due_soon).select_related("assignee", "application", "municipality")
+                     .order_by("due_at", "pk")[:500]):
         with transaction.atomic():
-            if not UserTask.objects.filter(pk=task_id, **due_soon).update(reminded_at=now):
+            # Still open, not reminded, and still the assignee read above (else the reminder is hers).
+            if not UserTask.objects.filter(pk=task.pk, assignee_id=task.assignee_id, **due_soon).update(reminded_at=now):
                 continue
-            task = UserTask.objects.select_related("assignee", "application", "municipality").get(pk=task_id)
             if task.assignee.email:
                 outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
@@ -906,12 +907,11 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     # fires timers every minute): not escalated while a timer of its running process is due.
     about_to_move = Timer.objects.filter(instance_id=OuterRef("instance_id"), due_at__lte=now).exclude(
         instance__status=InstanceStatus.FAILED)
-    for task_id in list(UserTask.objects.filter(**overdue).exclude(Exists(about_to_move)).order_by("due_at", "pk")
-                        .values_list("pk", flat=True)[:500]):
+    for task in list(UserTask.objects.filter(**overdue).exclude(Exists(about_to_move)).select_related(
+            "application", "municipality").order_by("due_at", "pk")[:500]):
         with transaction.atomic():
-            if not UserTask.objects.filter(pk=task_id, **overdue).update(escalated_at=now):
+            if not UserTask.objects.filter(pk=task.pk, **overdue).update(escalated_at=now):
                 continue
-            task = UserTask.objects.select_related("application", "municipality").get(pk=task_id)
             if task.municipality_id not in leads_of:
                 leads_of[task.municipality_id] = _team_leads(task.municipality_id)
             leads = leads_of[task.municipality_id]
