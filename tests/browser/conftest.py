@@ -202,6 +202,9 @@ def axe_scan(live_server):
     axe_url = live_server.url + "/static/vendor/axe-core/axe.min.js"
 
     def scan(page: Page) -> list[dict]:
+        # A click that navigates returns once the new document has started loading; its <head> may
+        # not exist yet, and its styles (which colour contrast depends on) may still be on their way.
+        page.wait_for_load_state("load")
         if not page.evaluate("() => typeof window.axe === 'object'"):
             page.add_script_tag(url=axe_url)
         return page.evaluate(

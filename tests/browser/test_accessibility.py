@@ -86,6 +86,7 @@ def test_citizen_pages_have_no_axe_violations(page: Page, services, axe, screens
     check(page, axe, "catalogue")
     screenshot(page, "catalogue")
     page.get_by_role("link", name="Hund anmelden (Hundesteuer)").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hund anmelden")
     check(page, axe, "service page")
     page.get_by_role("button", name="Antrag online stellen").click()
 
@@ -117,6 +118,7 @@ def test_citizen_pages_have_no_axe_violations(page: Page, services, axe, screens
     screenshot(page, "status-page")
 
     page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Antragsstatus").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Antragsstatus abrufen")
     check(page, axe, "status lookup", reflow=False)
     page.get_by_label("Vorgangsnummer").fill("falsch")
     page.get_by_role("button", name="Status anzeigen").click()
