@@ -83,6 +83,10 @@ class TaskInvalid(Exception):
         self.errors = errors
 
 
+class VersionStateInvalid(Exception):
+    """The version is not in a state this change applies to (only a published version retires)."""
+
+
 class TaskNotAllowed(Exception):
     """The user may not do this with the task (role, state or assignee)."""
 
@@ -144,11 +148,18 @@ class _Problems(list):
 
 
 def process_definition_publish(*, definition: ProcessDefinition, actor=None) -> ProcessDefinition:
-    """Publish a version; the previously published one retires. Running cases keep their version."""
+    """Publish a version; the previously published one retires. Running cases keep their version.
+
+    A retired version may be published again (going back to it after a faulty new one). A version
+    that is already published stays as it is: a double click records no second publication.
+    """
     with transaction.atomic():
         # Two publishes of one service at once (two admins, a double click): the later waits here and
         # then retires what the earlier published, instead of failing on the one-published rule.
         _lock_versions_of(definition.service_id)
+        definition.refresh_from_db(fields=["state", "published_at"])
+        if definition.state == DefinitionState.PUBLISHED:
+            return definition
         ProcessDefinition.objects.filter(service=definition.service, state=DefinitionState.PUBLISHED).exclude(
             pk=definition.pk).update(state=DefinitionState.RETIRED)
         definition.state = DefinitionState.PUBLISHED
@@ -171,7 +182,16 @@ def _lock_versions_of(service_id: int) -> None:
 
 
 def process_definition_retire(*, definition: ProcessDefinition, actor=None) -> ProcessDefinition:
+    """Take the published version out of service: new applications start no process until one is published.
+
+    Only the published version retires; a draft was never in service and a retired one is already
+    out of it (`VersionStateInvalid`, nothing recorded). Cases running on it go on to their end.
+    """
     with transaction.atomic():
+        _lock_versions_of(definition.service_id)  # not while a publish of the same service is under way
+        definition.refresh_from_db(fields=["state"])
+        if definition.state != DefinitionState.PUBLISHED:
+            raise VersionStateInvalid(definition.state)
         definition.state = DefinitionState.RETIRED
         definition.save(update_fields=["state"])
         audit_record(action="process.definition_retired", municipality=definition.municipality, actor=actor,

@@ -199,8 +199,14 @@ def definitions(request):
                                            pk=_posted_int(request, "definition") or 0)
             if request.POST["action"] == "publish":
                 services.process_definition_publish(definition=definition, actor=request.user)
+                messages.success(request, _("Version %(v)s ist veröffentlicht.") % {"v": definition.version})
             else:
-                services.process_definition_retire(definition=definition, actor=request.user)
+                try:
+                    services.process_definition_retire(definition=definition, actor=request.user)
+                    messages.success(request, _("Version %(v)s ist außer Betrieb.") % {"v": definition.version})
+                except services.VersionStateInvalid:
+                    messages.error(request, _("Version %(v)s ist nicht veröffentlicht und kann daher nicht außer Betrieb "
+                                              "genommen werden.") % {"v": definition.version})
             return redirect("processes:definitions", municipality=request.municipality.slug)
     return render(request, "processes/definitions.html", {
         "definitions": selectors.definition_list(municipality=request.municipality),

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from rathaus.accounts.models import Role
 from rathaus.applications.services import access_token_for
+from rathaus.processes import services
 from rathaus.processes.models import ProcessDefinition, UserTask
 
 pytestmark = pytest.mark.django_db
@@ -237,3 +238,39 @@ def test_a_rule_without_annotation_is_explained_by_its_number_and_tests_not_its_
     assert public
     assert text == "Automatische Entscheidung „Unique (default)“: Regel 1 (Betrag: < 10)."
     assert "unique_rule1" not in text
+
+
+def test_versions_follow_draft_published_retired_and_a_retired_one_can_be_brought_back(
+        client, town, demo_processes, make_staff, login_verified):
+    from rathaus.core.models import AuditEntry
+
+    admin = login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+    service = demo_processes["hund-anmelden"]
+    first = ProcessDefinition.objects.get(service=service, state="published")
+    draft = services.process_definition_create(
+        municipality=town, service=service, files=[(f["name"], f["content"].encode()) for f in first.files])
+
+    def states():
+        return dict(ProcessDefinition.objects.filter(service=service).values_list("version", "state"))
+
+    def audited(action):
+        return AuditEntry.objects.filter(municipality=town, action=action).count()
+
+    # A draft was never in service: it cannot be taken out of it (the page offers no such button).
+    page = admin.post(_url("definitions", town), {"action": "retire", "definition": draft.pk}, follow=True)
+    assert "Version 2 ist nicht veröffentlicht" in page.content.decode()
+    assert states() == {1: "published", 2: "draft"} and audited("process.definition_retired") == 0
+
+    admin.post(_url("definitions", town), {"action": "publish", "definition": draft.pk})
+    published = audited("process.definition_published")
+    admin.post(_url("definitions", town), {"action": "publish", "definition": draft.pk})  # a double click
+    assert states() == {1: "retired", 2: "published"} and audited("process.definition_published") == published
+
+    page = admin.get(_url("definitions", town)).content.decode()
+    assert "Wieder veröffentlichen" in page  # version 1, to go back to it
+    admin.post(_url("definitions", town), {"action": "retire", "definition": first.pk})
+    assert states() == {1: "retired", 2: "published"} and audited("process.definition_retired") == 0
+    admin.post(_url("definitions", town), {"action": "publish", "definition": first.pk})
+    assert states() == {1: "published", 2: "retired"}
+    admin.post(_url("definitions", town), {"action": "retire", "definition": first.pk})
+    assert states() == {1: "retired", 2: "retired"} and audited("process.definition_retired") == 1
