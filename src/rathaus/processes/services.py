@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
 from rathaus.applications.changes import touches_collected
@@ -87,8 +88,32 @@ class VersionStateInvalid(Exception):
     """The version is not in a state this change applies to (only a published version retires)."""
 
 
+# Why a task (or a process) refuses what a user asked, in her words; the reason is the code.
+TASK_REFUSALS = {
+    "closed": gettext_lazy("Die Aufgabe ist bereits erledigt oder beendet."),
+    "role": gettext_lazy("Dafür fehlt Ihnen die nötige Rolle."),
+    "assigned": gettext_lazy("Die Aufgabe bearbeitet bereits jemand anderes."),
+    "not_yours": gettext_lazy("Abgeben kann eine Aufgabe nur, wer sie bearbeitet oder das Team leitet."),
+    "unassigned": gettext_lazy("Die Aufgabe liegt bereits beim Team."),
+    "assignee": gettext_lazy("Die gewählte Person kann diese Aufgabe nicht bearbeiten (Rolle oder Konto)."),
+    "same_assignee": gettext_lazy("Die Aufgabe ist bereits bei dieser Person."),
+    "self": gettext_lazy("Um die Aufgabe selbst zu bearbeiten, übernehmen Sie sie."),
+    "not_failed": gettext_lazy("Das Verfahren ist nicht fehlgeschlagen."),
+    "ended": gettext_lazy("Das Verfahren war schon beendet, als es fehlschlug; es wird nicht neu gestartet."),
+}
+
+
 class TaskNotAllowed(Exception):
-    """The user may not do this with the task (role, state or assignee)."""
+    """The user may not do this with the task (role, state or assignee): ``reason`` is a key of TASK_REFUSALS."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    @property
+    def message(self) -> str:
+        """The refusal in the user's language (German by default)."""
+        return str(TASK_REFUSALS.get(self.reason, TASK_REFUSALS["role"]))
 
 
 def problem_dict(problem) -> dict[str, Any]:
@@ -709,10 +734,10 @@ def process_retry(*, instance: ProcessInstance, actor) -> ProcessInstance:
     with transaction.atomic(), audit_batch():
         locked, app = _locked_instance(instance.pk)
         if locked.status != InstanceStatus.FAILED:
-            raise TaskNotAllowed("not failed")
+            raise TaskNotAllowed("not_failed")
         if not locked.state and locked.completed_elements:
             # It had ended (an ended process keeps no state): starting it anew would repeat its steps.
-            raise TaskNotAllowed("ended before it failed")
+            raise TaskNotAllowed("ended")
         audit_record(action="process.retried", municipality=locked.municipality, actor=actor, obj=locked,
                      summary=f"{app.reference}: {locked.error[:400]}")
         if locked.state:
@@ -732,13 +757,6 @@ def _membership(user, municipality) -> Membership | None:
     return Membership.objects.filter(user=user, municipality=municipality).first()
 
 
-def _require_role(user, municipality, role: str) -> Membership:
-    membership = _membership(user, municipality)
-    if membership is None or not membership.has_role(role):
-        raise TaskNotAllowed("role")
-    return membership
-
-
 def _holds_or_leads(task: UserTask, user, membership: Membership) -> bool:
     """Whether the user may hand the task on or back: she holds it, or she leads the team."""
     return task.assignee_id == user.pk or membership.has_role(Role.TEAM_LEAD)
@@ -746,7 +764,8 @@ def _holds_or_leads(task: UserTask, user, membership: Membership) -> bool:
 
 @dataclass(frozen=True)
 class TaskRights:
-    """What a user may do with a task now: the task page offers exactly these (the services check the same)."""
+    """What a user may do with a task now: the task page offers exactly these, and the services
+    refuse the rest, by the same rules (`_refusal`)."""
 
     claim: bool = False
     give_back: bool = False
@@ -755,27 +774,50 @@ class TaskRights:
     complete: bool = False
 
 
+def _refusal(task: UserTask, user, membership: Membership | None, action: str) -> str | None:
+    """Why the user may not do ``action`` (a TaskRights field) with the task now, or None if she may."""
+    if membership is None:
+        return "role"
+    if task.state != TaskState.OPEN:
+        return "closed"
+    if action in ("claim", "complete"):
+        if not membership.has_role(task.role):
+            return "role"
+        mine = (None,) if action == "claim" else (None, user.pk)
+        return None if task.assignee_id in mine else "assigned"
+    if action == "assign":
+        return None if membership.has_role(Role.TEAM_LEAD) else "role"
+    # Handing on or back.
+    if not membership.has_role(Role.CASE_WORKER):
+        return "role"
+    if not _holds_or_leads(task, user, membership):
+        return "not_yours"
+    if action == "give_back" and task.assignee_id is None:
+        return "unassigned"
+    return None
+
+
 def task_rights(*, task: UserTask, user) -> TaskRights:
     membership = _membership(user, task.municipality)
-    if membership is None or task.state != TaskState.OPEN:
-        return TaskRights()
-    holds_role = membership.has_role(task.role)
-    hands_on = membership.has_role(Role.CASE_WORKER) and _holds_or_leads(task, user, membership)
-    return TaskRights(
-        claim=holds_role and task.assignee_id is None,
-        give_back=hands_on and task.assignee_id is not None,
-        delegate=hands_on,
-        assign=membership.has_role(Role.TEAM_LEAD),
-        complete=holds_role and task.assignee_id in (None, user.pk),
-    )
+    return TaskRights(**{action: _refusal(task, user, membership, action) is None
+                         for action in ("claim", "give_back", "delegate", "assign", "complete")})
+
+
+def _check(task: UserTask, user, action: str) -> None:
+    reason = _refusal(task, user, _membership(user, task.municipality), action)
+    if reason:
+        raise TaskNotAllowed(reason)
 
 
 def _require_assignee(assignee, task: UserTask) -> None:
     """Only an active member of the task's municipality who holds its role may be given it (else
-    nobody could complete it: not she, and no one else, as it is hers)."""
+    nobody could complete it: not she, and no one else, as it is hers); handing it to whoever has
+    it already changes nothing and is refused rather than recorded."""
     membership = _membership(assignee, task.municipality)
     if membership is None or not assignee.is_active or not membership.has_role(task.role):
         raise TaskNotAllowed("assignee")
+    if assignee.pk == task.assignee_id:
+        raise TaskNotAllowed("same_assignee")
 
 
 def _task_event(task: UserTask, text: str, actor, kind: str, data: dict | None = None) -> None:
@@ -793,12 +835,12 @@ def _locked_task(task: UserTask) -> UserTask:
 
 
 def task_claim(*, task: UserTask, user) -> UserTask:
-    """Take an open, unassigned task of one's role."""
+    """Take an open, unassigned task of one's role (taking one's own again, a second click, changes nothing)."""
     with transaction.atomic():
         locked = _locked_task(task)
-        _require_role(user, locked.municipality, locked.role)
-        if locked.assignee_id not in (None, user.pk):
-            raise TaskNotAllowed("assigned")
+        if locked.assignee_id == user.pk:
+            return locked
+        _check(locked, user, "claim")
         locked.assignee = user
         locked.save(update_fields=["assignee"])
         _task_event(locked, f"Aufgabe „{locked.name}“ übernommen von {user}.", user, "task_claimed")
@@ -809,7 +851,7 @@ def task_assign(*, task: UserTask, assignee, user) -> UserTask:
     """A team lead assigns the task to a staff member of the municipality."""
     with transaction.atomic():
         locked = _locked_task(task)
-        _require_role(user, locked.municipality, Role.TEAM_LEAD)
+        _check(locked, user, "assign")
         _require_assignee(assignee, locked)
         locked.assignee = assignee
         locked.save(update_fields=["assignee"])
@@ -822,9 +864,9 @@ def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
     """The assignee (or a team lead) hands the task to a colleague."""
     with transaction.atomic():
         locked = _locked_task(task)
-        membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
-        if not _holds_or_leads(locked, user, membership):
-            raise TaskNotAllowed("not yours")
+        _check(locked, user, "delegate")
+        if assignee.pk == user.pk:
+            raise TaskNotAllowed("self")
         _require_assignee(assignee, locked)
         locked.assignee = assignee
         locked.save(update_fields=["assignee"])
@@ -837,9 +879,7 @@ def task_return(*, task: UserTask, user) -> UserTask:
     """Give the task back to the team (unassigned)."""
     with transaction.atomic():
         locked = _locked_task(task)
-        membership = _require_role(user, locked.municipality, Role.CASE_WORKER)
-        if not _holds_or_leads(locked, user, membership):
-            raise TaskNotAllowed("not yours")
+        _check(locked, user, "give_back")
         locked.assignee = None
         locked.save(update_fields=["assignee"])
         _task_event(locked, f"Aufgabe „{locked.name}“ zurück an das Team.", user, "task_returned")
@@ -861,9 +901,7 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         instance, application = _locked_instance(task.instance_id)
         # Rights and state first: someone who may not complete the task learns nothing from field errors.
         locked = _locked_task(task)
-        _require_role(user, locked.municipality, locked.role)
-        if locked.assignee_id not in (None, user.pk):
-            raise TaskNotAllowed("assigned to someone else")
+        _check(locked, user, "complete")
         errors = validate(locked.form_schema, data)
         if errors:
             raise TaskInvalid(errors)

@@ -129,8 +129,8 @@ def task_detail(request, pk: int):
         except ProcessError as exc:
             messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": exc.message_de})
             return redirect(here)
-        except services.TaskNotAllowed:
-            messages.error(request, _("Das ist bei dieser Aufgabe nicht möglich (Rolle, Bearbeitung oder Stand)."))
+        except services.TaskNotAllowed as exc:
+            messages.error(request, exc.message)
             return redirect(here)
     application = task.application
     return render(request, "processes/task_detail.html", {
@@ -323,8 +323,8 @@ def case_retry(request, reference: str):
                                                               "instance": instance})
     try:
         services.process_retry(instance=instance, actor=request.user)
-    except services.TaskNotAllowed:
-        messages.error(request, _("Das Verfahren ist nicht fehlgeschlagen."))
+    except services.TaskNotAllowed as exc:
+        messages.error(request, exc.message)
     else:
         instance.refresh_from_db()
         if instance.status == "failed":

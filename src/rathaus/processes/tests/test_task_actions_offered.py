@@ -119,3 +119,82 @@ def test_the_task_page_leads_back_to_the_list_it_was_opened_from(town, task, mak
     assert claimed["Location"] == detail + param
     done = client.post(detail + param, {"action": "complete", "decision.outcome": "approve"})
     assert done["Location"] == f"/m/{town.slug}{back}"
+
+
+SITUATIONS = ["unassigned", "hers", "a colleague's", "completed"]
+PEOPLE = [Role.CASE_WORKER, Role.TEAM_LEAD, Role.TENANT_ADMIN, "another town"]
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+@pytest.mark.parametrize("who", PEOPLE)
+def test_what_the_page_offers_is_exactly_what_the_services_then_do(town, task, make_staff, situation, who):
+    from django.db import transaction
+
+    from rathaus.tenants.models import Municipality
+
+    if who == "another town":
+        other = Municipality.objects.create(name="Nachbarort", slug="nachbarort", ags="09999998")
+        user = make_staff(other, "fremd@nachbarort.example")
+    else:
+        user = make_staff(town, "ich@musterstadt.example", role=who)
+    colleague = make_staff(town, "kollegin@musterstadt.example")
+    helper = make_staff(town, "helfer@musterstadt.example")
+    if situation == "hers":
+        UserTask.objects.filter(pk=task.pk).update(assignee=user)
+    elif situation == "a colleague's":
+        UserTask.objects.filter(pk=task.pk).update(assignee=colleague)
+    elif situation == "completed":
+        UserTask.objects.filter(pk=task.pk).update(state="completed")
+    task.refresh_from_db()
+    rights = services.task_rights(task=task, user=user)
+
+    attempts = {
+        "claim": lambda: services.task_claim(task=task, user=user),
+        "give_back": lambda: services.task_return(task=task, user=user),
+        "delegate": lambda: services.task_delegate(task=task, assignee=helper, user=user),
+        "assign": lambda: services.task_assign(task=task, assignee=helper, user=user),
+        "complete": lambda: services.task_complete(task=task, user=user, data={"decision": {"outcome": "approve"}}),
+    }
+    if situation == "hers":
+        # Not offered, and a second click on "Übernehmen" changes nothing (asserted below).
+        assert not rights.claim
+        del attempts["claim"]
+    for action, attempt in attempts.items():
+        reason = None
+        try:
+            with transaction.atomic():
+                attempt()
+                transaction.set_rollback(True)  # each attempt on the task as it was
+        except services.TaskNotAllowed as exc:
+            reason = exc.reason
+        assert (reason is None) == getattr(rights, action), (action, who, situation, reason)
+        assert reason is None or reason in services.TASK_REFUSALS
+
+
+def test_taking_a_task_again_records_nothing_and_handing_it_to_whoever_has_it_is_refused_in_words(
+        town, task, make_staff, login_verified):
+    from rathaus.processes.models import CaseEvent
+
+    worker = _named(make_staff, town, "bea@musterstadt.example", "Bea", "Bearbeiterin")
+    lead = make_staff(town, "leitung@musterstadt.example", role=Role.TEAM_LEAD)
+    services.task_claim(task=task, user=worker)
+    services.task_claim(task=task, user=worker)  # a second click
+    assert CaseEvent.objects.filter(application=task.application, kind="task_claimed").count() == 1
+
+    client = login_verified(Client(), worker)
+    url = reverse("processes:task_detail", kwargs={"municipality": town.slug, "pk": task.pk})
+    # Handing it on to herself (a crafted request: the page does not list her).
+    page = client.post(url, {"action": "delegate", "assignee": worker.pk}, follow=True).content.decode()
+    assert "Um die Aufgabe selbst zu bearbeiten, übernehmen Sie sie." in page
+    lead_client = login_verified(Client(), lead)
+    page = lead_client.post(url, {"action": "assign", "assignee": worker.pk}, follow=True).content.decode()
+    assert "Die Aufgabe ist bereits bei dieser Person." in page
+    assert not CaseEvent.objects.filter(application=task.application, kind__in=["task_delegated", "task_assigned"]).exists()
+
+    services.task_return(task=task, user=worker)
+    page = lead_client.post(url, {"action": "return"}, follow=True).content.decode()
+    assert "Die Aufgabe liegt bereits beim Team." in page
+    assert CaseEvent.objects.filter(application=task.application, kind="task_returned").count() == 1
+    lead_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = lead_client.post(url, {"action": "return"}, follow=True).content.decode()
+    assert "The task is already with the team." in page
