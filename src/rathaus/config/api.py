@@ -1,6 +1,9 @@
 """The JSON API: one NinjaAPI, routers per app, RFC 9457 problem documents for every error."""
 
-from django.http import Http404
+from functools import wraps
+
+from django.http import Http404, HttpResponseNotAllowed
+from django.urls import URLPattern
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -11,6 +14,30 @@ from rathaus.core.problems import ProblemError, ProblemResponse, problems_in_ope
 class RathausAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         return problems_in_openapi(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+    def _get_urls(self):
+        # django-ninja answers a method no operation of a path takes with a plain-text 405 of its own,
+        # past the exception handlers below; every address of the API gets the problem document instead.
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _method_not_allowed_as_problem(pattern.callback)
+        return patterns
+
+
+def _method_not_allowed_as_problem(view):
+    @wraps(view)  # keeps csrf_exempt: the operations check CSRF themselves (integration.auth)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = ", ".join(sorted(method.strip() for method in response["Allow"].split(",")))
+        problem = ProblemResponse(405, "Method Not Allowed", _("Diese Adresse nimmt nur %(methods)s an.") % {
+            "methods": allowed}, type_="method-not-allowed")
+        problem["Allow"] = allowed
+        return problem
+
+    return wrapper
 
 
 api = RathausAPI(

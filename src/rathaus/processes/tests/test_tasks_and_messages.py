@@ -143,6 +143,27 @@ def test_task_api_needs_staff(client, street_task, town):
     assert client.get(f"/api/v1/m/{town.slug}/tasks").status_code == 401
 
 
+@pytest.mark.parametrize("method", ["get", "put", "delete", "options"])
+def test_a_method_the_task_and_message_endpoints_do_not_take_is_answered_with_a_problem(staff_client, street_task,
+                                                                                        town, method):
+    for url, allowed in ((f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete", "POST"),
+                         (f"/api/v1/m/{town.slug}/applications/{street_task.application.reference}/messages", "POST"),
+                         (f"/api/v1/m/{town.slug}/tasks", "GET")):
+        if method == allowed.lower():
+            continue
+        response = getattr(staff_client, method)(url)
+        assert response.status_code == 405, (url, response.content)
+        assert response["Content-Type"] == "application/problem+json"
+        assert response["Allow"] == allowed
+        assert response.json() == {"type": "https://rathaus.example/problems/method-not-allowed",
+                                   "title": "Method Not Allowed", "status": 405,
+                                   "detail": f"Diese Adresse nimmt nur {allowed} an."}
+    english = staff_client.put(f"/api/v1/m/{town.slug}/tasks", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["detail"] == "This address only accepts GET."
+    street_task.refresh_from_db()
+    assert street_task.state == "open"
+
+
 def test_process_audit_entries_form_an_intact_chain(submit, dog_data):
     from rathaus.core.audit import audit_verify
     from rathaus.core.models import AuditEntry
