@@ -173,6 +173,12 @@ def test_a_model_upload_refuses_oversized_and_non_utf8_files_and_bad_ids_plainly
     assert admin.post(_url("definitions", town), {"action": "upload", "service": "abc", "files": [
         SimpleUploadedFile("ok.bpmn", bpmn)]}).status_code == 404
     assert admin.post(_url("definitions", town), {"action": "publish", "definition": "1 OR 1=1"}).status_code == 404
+    # An eleventh file is not silently left out: the upload is refused and says why.
+    eleven = [SimpleUploadedFile(f"teil{i}.bpmn", bpmn) for i in range(11)]
+    response = admin.post(_url("definitions", town), {"action": "upload", "service": service.pk, "files": eleven})
+    assert response.status_code == 422
+    assert "Ein Modell besteht aus höchstens 10 Dateien; gewählt waren 11." in response.content.decode()
+    assert not ProcessDefinition.objects.filter(service=service).exists()
 
 
 def test_case_worker_may_not_upload_models(staff_client, town):
