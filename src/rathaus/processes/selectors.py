@@ -14,16 +14,16 @@ TASK_VIEWS = ("mine", "team", "overdue")
 
 
 def task_list(*, municipality, user, view: str = "mine", service_id: int | None = None, query: str = "") -> QuerySet[UserTask]:
-    """Open tasks: mine (assigned to me), team (open tasks of the roles I hold), overdue (due date passed)."""
+    """Open tasks: mine (assigned to me), team (open tasks of the roles I hold), overdue (those of
+    mine and my team's whose due date has passed; a team lead's roles include her team's)."""
     qs = (UserTask.objects.for_municipality(municipality).filter(state=TaskState.OPEN)
           .select_related("application__service", "assignee").order_by("due_at", "id"))
     if view == "mine":
         qs = qs.filter(assignee=user)
-    elif view == "team":
+    elif view in ("team", "overdue"):
         membership = Membership.objects.for_municipality(municipality).filter(user=user).first()
-        qs = qs.filter(role__in=[r for r in ROLE_RANK if membership and membership.has_role(r)])
-    elif view == "overdue":
-        qs = qs.filter(due_at__lt=timezone.now())
+        roles = Q(role__in=[r for r in ROLE_RANK if membership and membership.has_role(r)])
+        qs = qs.filter(roles) if view == "team" else qs.filter(roles | Q(assignee=user), due_at__lt=timezone.now())
     if service_id:
         qs = qs.filter(application__service_id=service_id)
     if query:

@@ -195,6 +195,27 @@ def test_team_view_shows_only_tasks_of_roles_the_user_holds(client, town, make_s
     assert task.name in lead_page
 
 
+def test_overdue_view_shows_the_overdue_tasks_of_ones_roles_and_ones_own(client, town, make_staff, login_verified,
+                                                                          exemption_case):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    task = UserTask.objects.get(application=exemption_case)
+    UserTask.objects.filter(pk=task.pk).update(role=Role.TEAM_LEAD, due_at=timezone.now() - timedelta(days=2))
+    worker = make_staff(town)
+    worker_client = login_verified(client, worker)
+
+    def overdue_refs(c):
+        return c.get(_url("tasks_overdue", town) + "?export=json").json()
+
+    assert overdue_refs(worker_client) == []  # a lead's task, not hers
+    UserTask.objects.filter(pk=task.pk).update(assignee=worker)  # assigned to her before her role changed
+    assert [row["reference"] for row in overdue_refs(worker_client)] == [exemption_case.reference]
+    lead = make_staff(town, "lead@musterstadt.example", role=Role.TEAM_LEAD)
+    assert [row["reference"] for row in overdue_refs(login_verified(client, lead))] == [exemption_case.reference]
+
+
 def test_task_page_links_the_proof_and_the_result_is_in_the_timeline(staff_client, town, exemption_case):
     task = UserTask.objects.get(application=exemption_case)
     page = staff_client.get(_url("task_detail", town, pk=task.pk)).content.decode()
