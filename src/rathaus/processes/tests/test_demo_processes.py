@@ -220,7 +220,7 @@ def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_da
     with django_capture_on_commit_callbacks(execute=True):  # the e-mails go out after the commit
         task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
     application.refresh_from_db()
-    assert application.status == "waiting"
+    assert application.status == "payment_due"
     assert "Verwendungszweck" in application.history.last().public_text  # on her status page
     # One e-mail asks her to pay; the status step after it (email=nein) does not say it again.
     [payment_request] = mail.outbox[before:]
@@ -294,3 +294,32 @@ def test_a_broken_case_neither_blocks_other_timers_nor_repeats_its_error(submit,
     broken.refresh_from_db()
     assert broken.status == "closed"
     assert CaseEvent.objects.filter(application=broken, kind="retried").count() == 1
+
+
+def test_street_space_payment_wait_asks_her_to_pay_by_a_date_not_a_query(client, submit, street_data, town,
+                                                                          make_staff,
+                                                                          django_capture_on_commit_callbacks):
+    from django.urls import reverse
+    from django.utils.formats import date_format
+
+    from rathaus.applications.services import access_token_for
+
+    application = submit("halteverbot-umzug", street_data)
+    before = len(mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                      data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    [timer] = Timer.objects.filter(instance__application=application)
+    last_day = date_format(timezone.localdate(timer.due_at), "d.m.Y")
+    page = client.get(reverse("applications:status", kwargs={
+        "municipality": town.slug, "reference": application.reference, "token": access_token_for(application)}))
+    html = page.content.decode()
+    # Her status is a payment awaited, not a question to her; the amount, how and by when to pay are on the page.
+    assert application.get_status_display() == "Zahlung offen"
+    assert "Rückfrage an Sie" not in html and "Zahlung offen" in html
+    text = application.history.last().public_text
+    assert text.startswith("Ihr Antrag ist genehmigt. Bitte überweisen Sie 45 € bis zum " + last_day)
+    assert "mit dem Verwendungszweck MUS-" in text
+    [payment_request] = mail.outbox[before:]
+    assert f"bitte überweisen Sie 45 € bis zum {last_day} mit dem Verwendungszweck" in payment_request.body
