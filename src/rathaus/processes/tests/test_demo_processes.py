@@ -323,3 +323,31 @@ def test_street_space_payment_wait_asks_her_to_pay_by_a_date_not_a_query(client,
     assert "mit dem Verwendungszweck MUS-" in text
     [payment_request] = mail.outbox[before:]
     assert f"bitte überweisen Sie 45 € bis zum {last_day} mit dem Verwendungszweck" in payment_request.body
+
+
+def test_the_dog_exemption_review_is_due_in_five_working_days_not_five_calendar_days(submit, dog_data, town):
+    from datetime import datetime, time
+
+    from rathaus_domain.shared.workdays import add_working_days
+
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task = UserTask.objects.get(application=application, element_id="review")
+    # The service's processing norm (5 working days) with the same calendar as the parking review:
+    # weekends and the public holidays of the town's state skipped, due at the end of the last day.
+    last_day = add_working_days(timezone.localdate(), 5, town.ags[:2])
+    assert timezone.localtime(task.due_at) == timezone.make_aware(datetime.combine(last_day, time(23, 59)))
+    assert task.due_at - timezone.now() > timedelta(days=6)  # five working days always span a weekend
+
+
+def test_working_day_deadlines_skip_public_holidays(town):
+    from datetime import date
+
+    from rathaus.applications.services import add_working_days
+
+    # Wednesday 23 December: Thursday 24th counts; Christmas Day, Boxing Day and the Sunday do not.
+    assert add_working_days(date(2026, 12, 23), 2, municipality=town) == date(2026, 12, 28)
+    assert add_working_days(date(2026, 4, 2), 1, municipality=town) == date(2026, 4, 7)  # Good Friday, Easter Monday

@@ -245,20 +245,21 @@ def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
 
 @register("set_deadline", description="Frist in Arbeitstagen setzen", check_params=_deadline_params,
           description_en="Set a deadline in working days",
-          params=[StepParam("working_days", "Arbeitstage (Montag bis Freitag) ab heute", "working days (Monday to "
-                            "Friday) from today", default="10"),
+          params=[StepParam("working_days", "Arbeitstage (Montag bis Freitag ohne die Feiertage des Landes der Kommune) "
+                            "ab heute", "working days (Monday to Friday without the public holidays of the "
+                            "municipality's state) from today", default="10"),
                   StepParam("variable", "Feld der Prozessdaten, in das die Frist geschrieben wird",
                             "field of the process data the deadline is written to", default="deadline")],
           results=[StepParam("deadline", "Ende des letzten Tages (ISO 8601), unter dem Namen aus «variable»",
                              "end of the last day (ISO 8601), under the name given in «variable»")])
 def set_deadline(ctx: StepContext) -> dict[str, Any]:
-    """``working_days`` from now (Monday to Friday); returns ``deadline`` (ISO date-time, end of day)."""
+    """``working_days`` from now (Monday to Friday, public holidays skipped); returns ``deadline`` (ISO date-time, end of day)."""
     from rathaus.applications.services import add_working_days
 
     days = int(ctx.params["working_days"])
     if not 0 <= days <= MAX_WORKING_DAYS:  # from an expression: the check saw only literals
         raise ValueError(f"working_days must be between 0 and {MAX_WORKING_DAYS}, not {days}")
-    day = add_working_days(timezone.localdate(ctx.now), days)
+    day = add_working_days(timezone.localdate(ctx.now), days, municipality=current_case().application.municipality)
     deadline = timezone.make_aware(datetime.combine(day, time(23, 59)))
     return {str(ctx.params["variable"]): deadline.isoformat()}
 
