@@ -351,3 +351,46 @@ def test_working_day_deadlines_skip_public_holidays(town):
     # Wednesday 23 December: Thursday 24th counts; Christmas Day, Boxing Day and the Sunday do not.
     assert add_working_days(date(2026, 12, 23), 2, municipality=town) == date(2026, 12, 28)
     assert add_working_days(date(2026, 4, 2), 1, municipality=town) == date(2026, 4, 7)  # Good Friday, Easter Monday
+
+
+def _letter_text(application) -> str:
+    import io
+
+    import pypdf
+
+    from rathaus.cases.files import read_bytes
+
+    document = Document.objects.get(application=application, document_type="decision")
+    raw = read_bytes(document.versions.order_by("number").last().file)
+    return " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(raw)).pages).split())
+
+
+@pytest.mark.parametrize(("breed", "others", "fee", "rate"), [("labrador", 0, 90, "erster Hund"),
+                                                               ("labrador", 2, 120, "weiterer Hund"),
+                                                               ("pitbull", 0, 600, "Listenhund")])
+def test_a_refused_exemption_is_named_in_the_letter_and_on_the_status_page(submit, dog_data, town, make_staff,
+                                                                           breed, others, fee, rate):
+    from .conftest import PDF
+
+    dog_data["dog"].update(breed=breed, other_dogs=others)
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                  data={"decision": {"outcome": "reject", "note": "Kein gültiger Ausweis."}})
+    application.refresh_from_db()
+    # She applied for an exemption: the tax she must pay comes with the reason she gets no exemption.
+    refused = "Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt"
+    assert application.status == "approved"
+    assert f"Hundesteuer: {fee} € im Jahr ({refused}; {rate}" in application.history.last().public_text
+    assert f"{refused}; {rate}" in _letter_text(application)
+
+
+def test_an_exemption_refused_for_want_of_proof_after_28_days_says_so(request_proof, town, make_staff):
+    application = request_proof(make_staff(town))
+    timer_fire_due(now=timezone.now() + timedelta(days=29))
+    application.refresh_from_db()
+    assert application.status == "approved"
+    assert "90 € im Jahr (Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt; erster Hund)" in \
+        application.history.last().public_text
+    assert "Befreiung nicht gewährt" in _letter_text(application)
