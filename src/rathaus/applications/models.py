@@ -14,13 +14,15 @@ class Status(models.TextChoices):
     RECEIVED = "received", _("Eingegangen")
     IN_REVIEW = "in_review", _("In Bearbeitung")
     WAITING = "waiting", _("Rückfrage an Sie")
+    # Not a question to her: a fee she is asked to pay before the decision is handed over.
+    PAYMENT_DUE = "payment_due", _("Zahlung offen")
     APPROVED = "approved", _("Bewilligt")
     REJECTED = "rejected", _("Abgelehnt")
     WITHDRAWN = "withdrawn", _("Zurückgezogen")
     CLOSED = "closed", _("Abgeschlossen")
 
 
-OPEN_STATUSES = (Status.RECEIVED, Status.IN_REVIEW, Status.WAITING)
+OPEN_STATUSES = (Status.RECEIVED, Status.IN_REVIEW, Status.WAITING, Status.PAYMENT_DUE)
 FINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED)
 
 # What the citizen reads when staff change the status without writing their own text.
@@ -28,6 +30,8 @@ DEFAULT_PUBLIC_TEXT = {
     Status.RECEIVED: _("Ihr Antrag ist eingegangen und wird bald bearbeitet."),
     Status.IN_REVIEW: _("Ihr Antrag wird gerade bearbeitet."),
     Status.WAITING: _("Wir brauchen noch etwas von Ihnen. Bitte lesen Sie die Nachricht der Behörde."),
+    Status.PAYMENT_DUE: _("Bitte bezahlen Sie die Gebühr. Betrag, Frist und Verwendungszweck stehen in der Nachricht "
+                          "der Behörde."),
     Status.APPROVED: _("Ihr Antrag wurde bewilligt."),
     Status.REJECTED: _("Ihr Antrag wurde abgelehnt. Die Begründung erhalten Sie mit dem Bescheid."),
     Status.WITHDRAWN: _("Der Antrag wurde zurückgezogen."),

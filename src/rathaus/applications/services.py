@@ -33,6 +33,7 @@ from rathaus_domain.forms.identity import IdentityCache
 from rathaus_domain.forms.model import FormSpec, value_at
 from rathaus_domain.forms.prefill import profile_key
 from rathaus_domain.forms.validation import FieldError, json_pointer, validate
+from rathaus_domain.shared import workdays
 
 from .changes import touch_written
 from .models import (
@@ -151,13 +152,14 @@ def access_token_matches(application: Application, token: str) -> bool:
                for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
 
 
-def add_working_days(start: date, days: int) -> date:
-    current = start
-    while days > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
+def add_working_days(start: date, days: int, *, municipality=None) -> date:
+    """``days`` working days after ``start``: weekends and the public holidays of the municipality's state skipped.
+
+    The state is the first two digits of its Amtlicher Gemeindeschlüssel; without a municipality
+    only the holidays of the whole country are skipped.
+    """
+    state = (municipality.ags or "")[:2] or None if municipality is not None else None
+    return workdays.add_working_days(start, days, state)
 
 
 def _next_reference(municipality, year: int) -> str:
@@ -353,7 +355,7 @@ def application_submit(
             data=stored, applicant=applicant, applicant_name=name, applicant_email=email, entered_by=entered_by,
             access_token_hash=secrets.token_hex(16), idempotency_key=idempotency_key or None,
             request_hash=request_hash, submitted_at=now, updated_at=now,
-            due_date=add_working_days(timezone.localdate(now), service.processing_days),
+            due_date=add_working_days(timezone.localdate(now), service.processing_days, municipality=municipality),
         )
         received = StatusChange(municipality=municipality, application=application, status=Status.RECEIVED,
                                 public_text=str(DEFAULT_PUBLIC_TEXT[Status.RECEIVED]), actor=entered_by)

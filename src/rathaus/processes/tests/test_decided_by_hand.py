@@ -30,7 +30,7 @@ def waiting_for_payment(submit, street_data, worker):
     application = submit("halteverbot-umzug", street_data)
     task_complete(task=UserTask.objects.get(application=application), user=worker, data={"decision": {"outcome": "approve"}})
     application.refresh_from_db()
-    assert application.status == "waiting"
+    assert application.status == "payment_due"
     return application
 
 

@@ -220,7 +220,7 @@ def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_da
     with django_capture_on_commit_callbacks(execute=True):  # the e-mails go out after the commit
         task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
     application.refresh_from_db()
-    assert application.status == "waiting"
+    assert application.status == "payment_due"
     assert "Verwendungszweck" in application.history.last().public_text  # on her status page
     # One e-mail asks her to pay; the status step after it (email=nein) does not say it again.
     [payment_request] = mail.outbox[before:]
@@ -294,3 +294,103 @@ def test_a_broken_case_neither_blocks_other_timers_nor_repeats_its_error(submit,
     broken.refresh_from_db()
     assert broken.status == "closed"
     assert CaseEvent.objects.filter(application=broken, kind="retried").count() == 1
+
+
+def test_street_space_payment_wait_asks_her_to_pay_by_a_date_not_a_query(client, submit, street_data, town,
+                                                                          make_staff,
+                                                                          django_capture_on_commit_callbacks):
+    from django.urls import reverse
+    from django.utils.formats import date_format
+
+    from rathaus.applications.services import access_token_for
+
+    application = submit("halteverbot-umzug", street_data)
+    before = len(mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                      data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    [timer] = Timer.objects.filter(instance__application=application)
+    last_day = date_format(timezone.localdate(timer.due_at), "d.m.Y")
+    page = client.get(reverse("applications:status", kwargs={
+        "municipality": town.slug, "reference": application.reference, "token": access_token_for(application)}))
+    html = page.content.decode()
+    # Her status is a payment awaited, not a question to her; the amount, how and by when to pay are on the page.
+    assert application.get_status_display() == "Zahlung offen"
+    assert "Rückfrage an Sie" not in html and "Zahlung offen" in html
+    text = application.history.last().public_text
+    assert text.startswith("Ihr Antrag ist genehmigt. Bitte überweisen Sie 45 € bis zum " + last_day)
+    assert "mit dem Verwendungszweck MUS-" in text
+    [payment_request] = mail.outbox[before:]
+    assert f"bitte überweisen Sie 45 € bis zum {last_day} mit dem Verwendungszweck" in payment_request.body
+
+
+def test_the_dog_exemption_review_is_due_in_five_working_days_not_five_calendar_days(submit, dog_data, town):
+    from datetime import datetime, time
+
+    from rathaus_domain.shared.workdays import add_working_days
+
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task = UserTask.objects.get(application=application, element_id="review")
+    # The service's processing norm (5 working days) with the same calendar as the parking review:
+    # weekends and the public holidays of the town's state skipped, due at the end of the last day.
+    last_day = add_working_days(timezone.localdate(), 5, town.ags[:2])
+    assert timezone.localtime(task.due_at) == timezone.make_aware(datetime.combine(last_day, time(23, 59)))
+    assert task.due_at - timezone.now() > timedelta(days=6)  # five working days always span a weekend
+
+
+def test_working_day_deadlines_skip_public_holidays(town):
+    from datetime import date
+
+    from rathaus.applications.services import add_working_days
+
+    # Wednesday 23 December: Thursday 24th counts; Christmas Day, Boxing Day and the Sunday do not.
+    assert add_working_days(date(2026, 12, 23), 2, municipality=town) == date(2026, 12, 28)
+    assert add_working_days(date(2026, 4, 2), 1, municipality=town) == date(2026, 4, 7)  # Good Friday, Easter Monday
+
+
+def _letter_text(application) -> str:
+    import io
+
+    import pypdf
+
+    from rathaus.cases.files import read_bytes
+
+    document = Document.objects.get(application=application, document_type="decision")
+    raw = read_bytes(document.versions.order_by("number").last().file)
+    return " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(raw)).pages).split())
+
+
+@pytest.mark.parametrize(("breed", "others", "fee", "rate"), [("labrador", 0, 90, "erster Hund"),
+                                                               ("labrador", 2, 120, "weiterer Hund"),
+                                                               ("pitbull", 0, 600, "Listenhund")])
+def test_a_refused_exemption_is_named_in_the_letter_and_on_the_status_page(submit, dog_data, town, make_staff,
+                                                                           breed, others, fee, rate):
+    from .conftest import PDF
+
+    dog_data["dog"].update(breed=breed, other_dogs=others)
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                  data={"decision": {"outcome": "reject", "note": "Kein gültiger Ausweis."}})
+    application.refresh_from_db()
+    # She applied for an exemption: the tax she must pay comes with the reason she gets no exemption.
+    refused = "Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt"
+    assert application.status == "approved"
+    assert f"Hundesteuer: {fee} € im Jahr ({refused}; {rate}" in application.history.last().public_text
+    assert f"{refused}; {rate}" in _letter_text(application)
+
+
+def test_an_exemption_refused_for_want_of_proof_after_28_days_says_so(request_proof, town, make_staff):
+    application = request_proof(make_staff(town))
+    timer_fire_due(now=timezone.now() + timedelta(days=29))
+    application.refresh_from_db()
+    assert application.status == "approved"
+    assert "90 € im Jahr (Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt; erster Hund)" in \
+        application.history.last().public_text
+    assert "Befreiung nicht gewährt" in _letter_text(application)

@@ -142,7 +142,7 @@ def test_staff_record_a_payment_and_the_permit_is_issued(client, login_verified,
     confirm = staff_client.get(url + "?message=payment_received").content.decode()
     assert 'value="payment_received" checked' in confirm
     application.refresh_from_db()
-    assert application.status == "waiting"  # looking is not recording
+    assert application.status == "payment_due"  # looking is not recording
     assert staff_client.post(url, {"message": "payment_received"}).status_code == 302
     application.refresh_from_db()
     assert application.status == "approved"

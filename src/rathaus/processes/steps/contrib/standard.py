@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -192,8 +192,9 @@ def _status_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
 @register("set_status", description="Status des Antrags setzen (mit Text für die Bürgerin / den Bürger)",
           description_en="Set the application's status (with a text for the citizen)",
           check_params=_status_params,
-          params=[StepParam("status", "received, in_review, waiting, approved, rejected, withdrawn oder closed",
-                            "received, in_review, waiting, approved, rejected, withdrawn or closed", default="in_review"),
+          params=[StepParam("status", "received, in_review, waiting (Rückfrage), payment_due (Zahlung offen), approved, "
+                            "rejected, withdrawn oder closed", "received, in_review, waiting (a question to her), "
+                            "payment_due (a fee to pay), approved, rejected, withdrawn or closed", default="in_review"),
                   StepParam("text", "was die Bürgerin auf der Statusseite (und in der E-Mail) liest; {name} setzt Werte "
                             "der Prozessdaten ein; leer: der Standardtext des Status", "what the citizen reads on her "
                             "status page (and in the e-mail); {name} inserts values of the process data; empty: the "
@@ -202,7 +203,7 @@ def _status_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                             "«nein» (no) when the process has just written her the same", default="ja")],
           results=[StepParam("status", "der gesetzte Status", "the status set")])
 def set_status(ctx: StepContext) -> dict[str, Any]:
-    """``status`` (received/in_review/waiting/approved/rejected/closed) and ``text`` the citizen reads.
+    """``status`` (received/in_review/waiting/payment_due/approved/rejected/closed) and ``text`` the citizen reads.
 
     ``email``: «nein» when the process has just written to the citizen about the same thing (a
     decision notice, a payment request), so she does not get a second e-mail saying it again; the
@@ -244,47 +245,83 @@ def _deadline_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
 
 @register("set_deadline", description="Frist in Arbeitstagen setzen", check_params=_deadline_params,
           description_en="Set a deadline in working days",
-          params=[StepParam("working_days", "Arbeitstage (Montag bis Freitag) ab heute", "working days (Monday to "
-                            "Friday) from today", default="10"),
+          params=[StepParam("working_days", "Arbeitstage (Montag bis Freitag ohne die Feiertage des Landes der Kommune) "
+                            "ab heute", "working days (Monday to Friday without the public holidays of the "
+                            "municipality's state) from today", default="10"),
                   StepParam("variable", "Feld der Prozessdaten, in das die Frist geschrieben wird",
                             "field of the process data the deadline is written to", default="deadline")],
           results=[StepParam("deadline", "Ende des letzten Tages (ISO 8601), unter dem Namen aus «variable»",
                              "end of the last day (ISO 8601), under the name given in «variable»")])
 def set_deadline(ctx: StepContext) -> dict[str, Any]:
-    """``working_days`` from now (Monday to Friday); returns ``deadline`` (ISO date-time, end of day)."""
+    """``working_days`` from now (Monday to Friday, public holidays skipped); returns ``deadline`` (ISO date-time, end of day)."""
     from rathaus.applications.services import add_working_days
 
     days = int(ctx.params["working_days"])
     if not 0 <= days <= MAX_WORKING_DAYS:  # from an expression: the check saw only literals
         raise ValueError(f"working_days must be between 0 and {MAX_WORKING_DAYS}, not {days}")
-    day = add_working_days(timezone.localdate(ctx.now), days)
+    day = add_working_days(timezone.localdate(ctx.now), days, municipality=current_case().application.municipality)
     deadline = timezone.make_aware(datetime.combine(day, time(23, 59)))
     return {str(ctx.params["variable"]): deadline.isoformat()}
 
 
+def _payment_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    days = params.get("deadline_days", "").strip()
+    if days and not (re.fullmatch(r"[0-9]{1,4}", days) and 1 <= int(days) <= MAX_PAYMENT_DAYS):
+        return [(f"Parameter «deadline_days»: «{days[:50]}» ist keine ganze Zahl von Tagen (1 bis {MAX_PAYMENT_DAYS})",
+                 f"parameter «deadline_days»: «{days[:50]}» is not a whole number of days (1 to {MAX_PAYMENT_DAYS})")]
+    return []
+
+
+#: Longest payment period in days a model may give (a year); more is a typo.
+MAX_PAYMENT_DAYS = 366
+
+
 @register("wait_for_payment", description="Zahlungsaufforderung senden und auf die Zahlung warten",
           description_en="Send the payment request (the model then waits for «payment_received»)",
+          check_params=_payment_params,
           params=[StepParam("amount", "Betrag in Euro; ohne Angabe die Gebühr «fee» der Prozessdaten",
-                            "amount in euros; without it the process data's «fee»")],
+                            "amount in euros; without it the process data's «fee»"),
+                  StepParam("deadline_days", "Zahlungsfrist in Tagen, wie der Timer des Modells, der auf die Zahlung "
+                            "wartet; die Aufforderung nennt dann den letzten Tag",
+                            "days to pay, as the model's timer that waits for the payment; the request then names "
+                            "the last day")],
           results=[StepParam("payment_reference", "Verwendungszweck der Überweisung", "reference of the transfer"),
-                   StepParam("amount_due", "der geforderte Betrag", "the amount requested")])
+                   StepParam("amount_due", "der geforderte Betrag", "the amount requested"),
+                   StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «deadline_days»",
+                             "last day to pay (DD.MM.YYYY), only with «deadline_days»")])
 def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
-    """Send the payment request with a reference; the BPMN message ``payment_received`` continues."""
+    """Send the payment request with a reference; the BPMN message ``payment_received`` continues.
+
+    With ``deadline_days`` the request names the last day to pay, so she learns the deadline
+    before the model's timer closes the case for want of payment.
+    """
     from ...outbox import outbox_add
 
     case = current_case()
     application = case.application
     amount = ctx.params.get("amount", ctx.data.get("fee"))
+    shown = render_text("{amount}", {"amount": amount})
     reference = f"{application.reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
+    days = str(ctx.params.get("deadline_days") or "").strip()
+    due_date = ""
+    if days:
+        if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
+            raise ValueError(f"deadline_days must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
+        due_date = timezone.localtime(ctx.now + timedelta(days=int(days))).strftime("%d.%m.%Y")
+    by_when = f" bis zum {due_date}" if due_date else ""
     if application.applicant_email:
-        body = (f"Guten Tag,\n\nbitte überweisen Sie {amount} € mit dem Verwendungszweck {reference}.\n"
-                f"Sobald die Zahlung eingegangen ist, erhalten Sie die Erlaubnis.\n\n{application.municipality.name}")
+        body = (f"Guten Tag,\n\nbitte überweisen Sie {shown} €{by_when} mit dem Verwendungszweck {reference}.\n"
+                f"Sobald die Zahlung eingegangen ist, erhalten Sie die Erlaubnis.\n\n"
+                f"Mit freundlichen Grüßen\n{application.municipality.name}")
         outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="email",
                    payload={"subject": f"Zahlungsaufforderung {application.reference}", "body": body,
                             "to": [application.applicant_email]})
-    case.note(f"Zahlungsaufforderung über {amount} € gesendet (Verwendungszweck {reference}).", public=True,
+    case.note(f"Zahlungsaufforderung über {shown} €{by_when} gesendet (Verwendungszweck {reference}).", public=True,
               element_id=ctx.element_id)
-    return {"payment_reference": reference, "amount_due": amount}
+    result = {"payment_reference": reference, "amount_due": amount}
+    if due_date:
+        result["payment_due_date"] = due_date
+    return result
 
 
 def _backoffice_params(params: Mapping[str, str]) -> list[tuple[str, str]]:

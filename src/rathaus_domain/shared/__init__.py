@@ -1,0 +1,1 @@
+"""Small value objects and calendar helpers shared by the pure cores."""
