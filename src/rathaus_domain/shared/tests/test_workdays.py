@@ -1,14 +1,6 @@
 from datetime import date
 
-import pytest
-
-from rathaus_domain.shared.workdays import add_working_days, easter_sunday, public_holidays
-
-
-@pytest.mark.parametrize(("year", "easter"), [(2024, date(2024, 3, 31)), (2025, date(2025, 4, 20)),
-                                              (2026, date(2026, 4, 5)), (2027, date(2027, 3, 28))])
-def test_easter_sunday_is_computed(year, easter):
-    assert easter_sunday(year) == easter
+from rathaus_domain.shared.workdays import add_working_days, public_holidays
 
 
 def test_the_national_holidays_of_2026():
@@ -34,3 +26,14 @@ def test_working_days_skip_weekends_and_holidays():
     assert add_working_days(date(2026, 6, 1), 3, "09") == date(2026, 6, 5)
     assert add_working_days(date(2026, 6, 1), 3, "03") == date(2026, 6, 4)
     assert add_working_days(date(2026, 6, 1), 0) == date(2026, 6, 1)
+
+
+def test_one_off_holidays_count_too():
+    # Berlin: 80 years since the end of the Second World War, a holiday in 2025 only.
+    assert date(2025, 5, 8) in public_holidays(2025, "11") and date(2026, 5, 8) not in public_holidays(2026, "11")
+    assert date(2025, 5, 8) not in public_holidays(2025, "12")
+    assert add_working_days(date(2025, 5, 7), 1, "11") == date(2025, 5, 9)
+
+
+def test_an_unknown_state_key_counts_the_national_holidays_only():
+    assert public_holidays(2026, "99") == public_holidays(2026) == public_holidays(2026, "")
