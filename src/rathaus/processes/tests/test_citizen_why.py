@@ -73,3 +73,13 @@ def test_an_automatic_approval_changed_by_hand_is_not_presented_as_automatic(cli
     assert AUTOMATIC not in html
     assert "Ihr Antrag wurde zuerst nach festen Regeln automatisch vorgeprüft." in html
     assert f"Außerdem hat {BY_A_PERSON} Ihren Antrag geprüft" in html
+
+
+def test_the_why_lists_the_rules_that_decided_not_what_followed_from_them(client, town, submit, street_data, make_staff):
+    application = submit("halteverbot-umzug", street_data)
+    services.task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                           data={"decision": {"outcome": "approve"}})
+    html = _status_page(client, town, application)
+    why = html.split('id="why-title"', 1)[1].split("</section>", 1)[0]
+    assert "Gebühr berechnet: 45 €" in why
+    assert "Zahlungsaufforderung" not in why and "Bescheid erstellt" not in why
