@@ -56,7 +56,9 @@ def render_text(template: str, values: Mapping[str, Any]) -> str:
     """Fill ``{name}`` placeholders from ``values``; anything else stays as written.
 
     Only scalar values are shown (text, numbers, yes/no); an unknown name or a placeholder that
-    is not a plain name is left in the text unchanged, so a mistake is visible, not silent.
+    is not a plain name is left in the text unchanged, so a mistake is visible, not silent. A
+    placeholder whose value is empty takes one space next to it along (an optional sentence,
+    ``"… bei. {note} Der …"``, leaves no double space).
     """
     template = template[:MAX_TEXT]
 
@@ -70,6 +72,17 @@ def render_text(template: str, values: Mapping[str, Any]) -> str:
         if not _NAME.fullmatch(name) or name not in values:
             return whole
         shown = _show(values[name])
-        return whole if shown is None else shown[:MAX_VALUE]
+        if shown is None:
+            return whole
+        return shown.replace(_EMPTY, "")[:MAX_VALUE] or _EMPTY
 
-    return _TOKEN.sub(replace, template)[:MAX_TEXT]
+    return _EMPTY_RE.sub(_close_gap, _TOKEN.sub(replace, template))[:MAX_TEXT]
+
+
+_EMPTY = "\x00"  # marks where an empty value stood (a NUL never stays in a shown value)
+_EMPTY_RE = re.compile(" ?\x00 ?")
+
+
+def _close_gap(match: re.Match[str]) -> str:
+    gap = match.group()
+    return " " if gap.startswith(" ") and gap.endswith(" ") else ""

@@ -384,6 +384,25 @@ def test_a_refused_exemption_is_named_in_the_letter_and_on_the_status_page(submi
     assert application.status == "approved"
     assert f"Hundesteuer: {fee} € im Jahr ({refused}; {rate}" in application.history.last().public_text
     assert f"{refused}; {rate}" in _letter_text(application)
+    # And why the case worker refused it, in her words, in both (a written decision gives its reasons).
+    assert "Hinweis der Sachbearbeitung: Kein gültiger Ausweis." in application.history.last().public_text
+    assert "Hinweis der Sachbearbeitung: Kein gültiger Ausweis." in _letter_text(application)
+
+
+def test_a_granted_exemption_or_an_automatic_decision_carries_no_empty_note(submit, dog_data, town, make_staff):
+    from .conftest import PDF
+
+    automatic = submit("hund-anmelden", dog_data)
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    granted = submit("hund-anmelden", dog_data)
+    task_complete(task=UserTask.objects.get(application=granted), user=make_staff(town),
+                  data={"decision": {"outcome": "approve", "note": "Ausweis liegt vor."}})
+    for application in (automatic, granted):
+        application.refresh_from_db()
+        text = application.history.last().public_text
+        assert application.status == "approved"
+        assert "Hinweis" not in text and "{" not in text and "  " not in text
 
 
 def test_an_exemption_refused_for_want_of_proof_after_28_days_says_so(request_proof, town, make_staff):

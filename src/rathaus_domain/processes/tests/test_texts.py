@@ -53,3 +53,12 @@ def test_template_check_names_each_bad_placeholder() -> None:
 @given(st.text(max_size=200), st.dictionaries(st.from_regex(r"[a-z]{1,5}", fullmatch=True), st.text(max_size=50)))
 def test_rendering_never_raises_and_stays_bounded(template: str, values: dict[str, str]) -> None:
     assert len(render_text(template, values)) <= MAX_TEXT
+
+
+def test_an_empty_value_leaves_no_double_space_where_its_optional_sentence_would_stand():
+    template = "Hundesteuer: 90 € im Jahr. {note} Der Bescheid liegt bei. {closing}"
+    assert render_text(template, {"note": "", "closing": ""}) == "Hundesteuer: 90 € im Jahr. Der Bescheid liegt bei."
+    assert render_text(template, {"note": "Hinweis: kein Ausweis.", "closing": "Gruß"}) == (
+        "Hundesteuer: 90 € im Jahr. Hinweis: kein Ausweis. Der Bescheid liegt bei. Gruß")
+    assert render_text("{a}{b}x", {"a": "", "b": ""}) == "x"
+    assert render_text("x {a}", {"a": "\x00"}) == "x"  # a NUL in a value is no marker
