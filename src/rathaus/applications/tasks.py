@@ -181,7 +181,8 @@ def status_email(status_change_id: int) -> EmailMessage | None:
         return None
     with translation.override("de"):
         body = _("Guten Tag,\n\nes gibt Neuigkeiten zu Ihrem Antrag %(ref)s:\n\n%(status)s – %(text)s\n\n"
-                 "Den vollständigen Verlauf sehen Sie mit dem Link aus Ihrer Eingangsbestätigung.\n\n%(town)s") % {
+                 "Den vollständigen Verlauf sehen Sie mit dem Link aus Ihrer Eingangsbestätigung.\n\n"
+                 "Mit freundlichen Grüßen\n%(town)s") % {
             "ref": application.reference, "status": change.get_status_display(), "text": change.public_text,
             "town": application.municipality.name}
         return EmailMessage(_("Neuer Stand zu %(ref)s") % {"ref": application.reference}, body,

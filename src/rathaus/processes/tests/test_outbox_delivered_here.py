@@ -78,6 +78,7 @@ def test_a_status_change_by_staff_is_sent_by_a_job_of_its_own_exactly_once(db_qu
     [sent] = mail.outbox
     assert sent.subject == f"Neuer Stand zu {application.reference}"
     assert "Wir prüfen Ihre Angaben." in sent.body and _key(sent).startswith("status:")
+    assert sent.body.endswith(f"Mit freundlichen Grüßen\n{town.name}")  # a letter's closing, like every other e-mail
 
 
 def test_a_status_email_is_not_sent_once_the_application_was_anonymised(db_queue, town, demo_services, dog_data,
