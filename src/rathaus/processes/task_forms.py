@@ -10,19 +10,32 @@ _NOTE = {"type": "string", "title": "Begründung / Hinweis", "maxLength": 2000, 
 
 def _decision_form(title: str, approve: str, reject: str | None,
                    request: tuple[str, str] | None = None) -> dict[str, Any]:
-    """One radio group of outcomes (approve, reject, optionally a third) and a note."""
+    """One radio group of outcomes (approve, reject, optionally a third) and a note.
+
+    A refusal is a written decision, which must give its reasons (§ 39 VwVfG): with "reject" the
+    note is required, and the process puts it into the letter and the status text.
+    """
     options = [("approve", approve)] + ([("reject", reject)] if reject else []) + ([request] if request else [])
+    decision: dict[str, Any] = {
+        "type": "object", "title": title, "additionalProperties": False,
+        "properties": {
+            "outcome": {"type": "string", "title": "Ergebnis", "enum": [value for value, _ in options],
+                        "x-enum-labels": [label for _, label in options], "x-widget": "radio"},
+            "note": dict(_NOTE),
+        },
+        "required": ["outcome"],
+    }
+    if reject:
+        decision["properties"]["note"]["x-required-when"] = "bei einer Ablehnung nötig"
+        # Said as "not one of the others": a condition on one value would also hide the note for them
+        # (docs/forms.md), and a note goes with a request for documents too.
+        others = [value for value, _ in options if value != "reject"]
+        decision["if"] = {"properties": {"outcome": {"not": {"const": others[0]} if len(others) == 1 else {"enum": others}}},
+                          "required": ["outcome"]}
+        decision["then"] = {"required": ["note"], "properties": {"note": {"minLength": 1}}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": title,
-        "properties": {"decision": {
-            "type": "object", "title": title, "additionalProperties": False,
-            "properties": {
-                "outcome": {"type": "string", "title": "Ergebnis", "enum": [value for value, _ in options],
-                            "x-enum-labels": [label for _, label in options], "x-widget": "radio"},
-                "note": _NOTE,
-            },
-            "required": ["outcome"],
-        }},
+        "properties": {"decision": decision},
         "required": ["decision"], "additionalProperties": False,
     }
 

@@ -212,10 +212,10 @@ def test_today_in_a_process_is_the_day_in_germany_not_in_utc(town, demo_services
     from rathaus.processes.services import process_start
 
     bpmn = (DEMO_DIR / "dog_registration.bpmn").read_text()
-    bpmn = bpmn.replace('<bpmn:script>exemption_review = "pending"</bpmn:script>',
-                        '<bpmn:script>exemption_review = "pending"\nreceived_on = str(today())</bpmn:script>')
-    bpmn = bpmn.replace("Ihr Hund ist angemeldet. Hundesteuer: {fee} € im Jahr ({reason}). Der Bescheid liegt bei.",
-                        "Eingegangen am {received_on}.")
+    script, text = ('<bpmn:script>exemption_review = "pending"\n',
+                    "Ihr Hund ist angemeldet. Hundesteuer: {fee} € im Jahr ({reason}). {review_note} Der Bescheid liegt bei.")
+    assert script in bpmn and text in bpmn
+    bpmn = bpmn.replace(script, script + "received_on = str(today())\n").replace(text, "Eingegangen am {received_on}.")
     (tmp_path / "dog.bpmn").write_text(bpmn)
     code, out = _run("import_process", str(tmp_path / "dog.bpmn"), str(DEMO_DIR / "dog_tax.dmn"),
                      "--municipality", town.slug, "--service", "hund-anmelden", "--publish")

@@ -161,7 +161,29 @@ def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(su
     task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "reject", "note": "Falsche Zone."}})
     application.refresh_from_db()
     assert application.status == "rejected"
-    assert "Falsche Zone." in application.history.last().public_text
+    assert "Falsche Zone. Der Bescheid liegt bei." in application.history.last().public_text
+    # A refusal is a written decision with its reasons and the legal remedy, in her case file.
+    letter = _letter_text(application)
+    assert "Ihr Antrag auf einen Bewohnerparkausweis wird abgelehnt. Begründung: Falsche Zone." in letter
+    assert "Widerspruch" in letter
+
+
+def test_a_refusal_needs_its_reason_and_its_letter_charges_nothing(submit, street_data, town, make_staff):
+    from rathaus.processes.services import TaskInvalid
+
+    application = submit("halteverbot-umzug", street_data)
+    task = UserTask.objects.get(application=application)
+    worker = make_staff(town)
+    with pytest.raises(TaskInvalid) as refused:
+        task_complete(task=task, user=worker, data={"decision": {"outcome": "reject"}})
+    assert "Ablehnen" in refused.value.errors[0].message  # "… weil Sie bei „Ergebnis“ „Ablehnen“ angegeben haben"
+    task_complete(task=task, user=worker,
+                  data={"decision": {"outcome": "reject", "note": "Die Straße ist an dem Tag gesperrt."}})
+    application.refresh_from_db()
+    assert application.status == "rejected"
+    letter = _letter_text(application)
+    assert "Ihr Antrag auf eine Halteverbotszone wird abgelehnt. Begründung: Die Straße ist an dem Tag gesperrt." in letter
+    assert "Betrag" not in letter and "45" not in letter  # the fee computed for a grant is not charged
 
 
 def test_parking_permit_for_an_address_in_no_zone_tells_her_so_not_that_she_chose_the_wrong_zone(

@@ -117,7 +117,11 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
         return {"decision_issued": True}
     title = str(ctx.params["title"])
     body = _format(str(ctx.params["text"]), dict(ctx.data))
-    fee = ctx.data.get("fee")
+    # The outcome: the model's `outcome` parameter, else the case worker's decision, else a grant
+    # (the letter's default text grants the application).
+    outcome = str(ctx.params.get("outcome") or ctx.data.get("outcome") or "approve")
+    # A refusal charges nothing: the fee the process computed for a grant is not the letter's.
+    fee = ctx.data.get("fee") if outcome != "reject" else None
     raw = decision_letter_pdf(
         title=title, town=application.municipality.name, body=body,
         facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
@@ -132,13 +136,10 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     from rathaus.integration.models import EventKind
     from rathaus.integration.services import application_event_data, event_emit
 
-    # The outcome: the model's `outcome` parameter, else the case worker's decision, else a grant
-    # (the letter's default text grants the application).
-    outcome = str(ctx.params.get("outcome") or ctx.data.get("outcome") or "approve")
     event_emit(municipality=application.municipality, kind=EventKind.DECISION_ISSUED, application=application,
                data=application_event_data(application, decision={
                    "outcome": outcome, "title": title, "fee": None if fee in (None, "") else fee if isinstance(fee, int | float) else str(fee),
-                   "fee_reason": ctx.data.get("fee_reason") or "", "document_id": document.pk}))
+                   "fee_reason": (ctx.data.get("fee_reason") or "") if fee is not None else "", "document_id": document.pk}))
     return {"decision_issued": True, "decision_document": document.pk}
 
 
