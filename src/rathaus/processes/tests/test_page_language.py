@@ -1,0 +1,47 @@
+"""The process pages in English (language cookie "en"): what staff and citizens read is English, and
+what stays German (the case's recorded timeline, the rules' own words) is marked as German."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from rathaus.processes.models import CaseEvent, UserTask
+from rathaus.processes.services import task_complete
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(name, town, **kw):
+    return reverse(f"processes:{name}", kwargs={"municipality": town.slug, **kw})
+
+
+@pytest.fixture
+def waiting_payment(submit, street_data, make_staff, town):
+    """A street closure approved by a case worker; its process waits for the payment."""
+    application = submit("halteverbot-umzug", street_data)
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town, "lead@musterstadt.example"),
+                  data={"decision": {"outcome": "approve"}})
+    return application
+
+
+def test_the_awaited_payment_is_named_in_english_and_recorded_in_german(staff_client, town, waiting_payment):
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    detail = staff_client.get(reverse("applications:staff_detail", kwargs={
+        "municipality": town.slug, "reference": waiting_payment.reference})).content.decode()
+    assert "Record: Payment received" in detail and "Zahlung eingegangen" not in detail
+    url = _url("case_message", town, reference=waiting_payment.reference)
+    confirm = staff_client.get(url + "?message=payment_received").content.decode()
+    assert ">Payment received</label>" in confirm and "Zahlung eingegangen" not in confirm
+    done = staff_client.post(url, {"message": "payment_received"}, follow=True).content.decode()
+    assert "Receipt recorded: Payment received" in done
+    # The case's record stays in German, whoever recorded it in which language.
+    assert CaseEvent.objects.filter(application=waiting_payment, kind="message_received",
+                                    text="Zahlung eingegangen.").exists()
+
+
+def test_the_awaited_payment_is_named_in_german_on_the_german_page(staff_client, town, waiting_payment):
+    url = _url("case_message", town, reference=waiting_payment.reference)
+    assert ">Zahlung eingegangen</label>" in staff_client.get(url).content.decode()
+
