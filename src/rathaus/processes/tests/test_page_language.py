@@ -45,3 +45,36 @@ def test_the_awaited_payment_is_named_in_german_on_the_german_page(staff_client,
     url = _url("case_message", town, reference=waiting_payment.reference)
     assert ">Zahlung eingegangen</label>" in staff_client.get(url).content.decode()
 
+
+@pytest.fixture
+def admin_client(client, town, make_staff, login_verified, demo_processes):
+    from rathaus.accounts.models import Role
+
+    return login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+
+
+def _upload_unknown_step(admin_client, town, demo_processes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.processes.demo import demo_files
+
+    bpmn = demo_files("hund-anmelden")[0][1].replace(b'camunda:topic="check_documents"', b'camunda:topic="no_such_step"')
+    response = admin_client.post(_url("definitions", town), {
+        "action": "upload", "service": demo_processes["hund-anmelden"].pk, "files": [SimpleUploadedFile("bad.bpmn", bpmn)]})
+    assert response.status_code == 422
+    return response.content.decode()
+
+
+def test_the_problems_of_a_refused_model_are_listed_in_english(admin_client, town, demo_processes):
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = _upload_unknown_step(admin_client, town, demo_processes)
+    assert "(bad.bpmn, Error): automation step «no_such_step» (camunda:topic) is not registered" in page
+    assert "Automatisierungsschritt" not in page and "ist nicht registriert" not in page
+
+
+def test_the_problems_of_a_refused_model_are_listed_in_german_with_the_english_words_marked(admin_client, town,
+                                                                                             demo_processes):
+    page = _upload_unknown_step(admin_client, town, demo_processes)
+    assert "(bad.bpmn, Fehler): Automatisierungsschritt «no_such_step» (camunda:topic) ist nicht registriert" in page
+    assert '<span lang="en">(automation step «no_such_step»' in page
+    assert ", error)" not in page

@@ -1,0 +1,37 @@
+"""The process pages for keyboard and screen-reader users: buttons say what they act on, an error
+summary takes the focus without JavaScript too, every page says in plain words what it is for."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from rathaus.accounts.models import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(name, town, **kw):
+    return reverse(f"processes:{name}", kwargs={"municipality": town.slug, **kw})
+
+
+@pytest.fixture
+def admin_client(client, town, make_staff, login_verified):
+    return login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+
+
+def test_a_refused_model_upload_shows_an_error_summary_that_takes_the_focus(admin_client, town, demo_processes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.processes.demo import demo_files
+
+    bpmn = demo_files("hund-anmelden")[0][1].replace(b'camunda:topic="check_documents"', b'camunda:topic="no_such_step"')
+    response = admin_client.post(_url("definitions", town), {
+        "action": "upload", "service": demo_processes["hund-anmelden"].pk, "files": [SimpleUploadedFile("bad.bpmn", bpmn)]})
+    page = response.content.decode()
+    assert response.status_code == 422 and "<title>Fehler: Prozessmodelle" in page
+    summary = re.search(r'<div class="kern-alert kern-alert--danger error-summary"[^>]*>', page).group(0)
+    assert 'id="error-summary"' in summary and 'tabindex="-1"' in summary and "autofocus" in summary
+    assert 'aria-labelledby="error-summary-title"' in summary and 'id="error-summary-title"' in page
