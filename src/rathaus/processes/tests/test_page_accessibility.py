@@ -17,9 +17,32 @@ def _url(name, town, **kw):
     return reverse(f"processes:{name}", kwargs={"municipality": town.slug, **kw})
 
 
+def _button_names(page: str) -> list[str]:
+    """Each submit button's accessible name: its text, screen-reader-only parts included."""
+    return [" ".join(re.sub(r"<[^>]+>", "", inner).split())
+            for inner in re.findall(r"<button[^>]*>(.*?)</button>", page, flags=re.S)]
+
+
 @pytest.fixture
 def admin_client(client, town, make_staff, login_verified):
     return login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+
+
+def test_each_version_button_names_the_model_and_its_version(admin_client, town, demo_processes):
+    from rathaus.processes.demo import demo_files
+    from rathaus.processes.models import ProcessDefinition
+    from rathaus.processes.services import process_definition_create
+
+    # A second, draft version of the dog registration beside the three published models.
+    service = demo_processes["hund-anmelden"]
+    process_definition_create(municipality=town, service=service, files=demo_files("hund-anmelden"), publish=False,
+                              actor=None)
+    assert ProcessDefinition.objects.filter(municipality=town).count() == 4
+    names = [n for n in _button_names(admin_client.get(_url("definitions", town)).content.decode())
+             if n.startswith(("Veröffentlichen", "Außer Betrieb nehmen"))]
+    assert "Veröffentlichen: Hund anmelden (Hundesteuer), Version 2" in names
+    assert "Außer Betrieb nehmen: Hund anmelden (Hundesteuer), Version 1" in names
+    assert len(names) == len(set(names)) == 4
 
 
 def test_a_refused_model_upload_shows_an_error_summary_that_takes_the_focus(admin_client, town, demo_processes):
