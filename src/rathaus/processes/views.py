@@ -127,7 +127,7 @@ def task_detail(request, pk: int):
         except services.TaskInvalid as exc:
             errors, status = messages_by_name(exc.errors), 422
         except ProcessError as exc:
-            messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": exc.message_de})
+            messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": localized(exc)})
             return redirect(here)
         except services.TaskNotAllowed as exc:
             messages.error(request, exc.message)

@@ -78,3 +78,25 @@ def test_the_problems_of_a_refused_model_are_listed_in_german_with_the_english_w
     assert "(bad.bpmn, Fehler): Automatisierungsschritt «no_such_step» (camunda:topic) ist nicht registriert" in page
     assert '<span lang="en">(automation step «no_such_step»' in page
     assert ", error)" not in page
+
+
+def test_a_task_the_process_cannot_continue_from_says_why_in_english(staff_client, town, submit, dog_data, monkeypatch):
+    from rathaus.processes import views
+    from rathaus_domain.processes.engine import ProcessError
+
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
+    task = UserTask.objects.get(application=submit("hund-anmelden", dog_data))
+    url = _url("task_detail", town, pk=task.pk)
+    staff_client.post(url, {"action": "claim"})
+
+    def fails(**kwargs):
+        raise ProcessError("Die Gebührentabelle fehlt.", "the fee table is missing", element_id="fee")
+
+    monkeypatch.setattr(views.services, "task_complete", fails)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = staff_client.post(url, {"action": "complete", "decision.outcome": "approve"}, follow=True).content.decode()
+    assert "The process could not continue: the fee table is missing" in page
+    assert "Gebührentabelle" not in page
