@@ -58,3 +58,35 @@ def test_a_refused_model_upload_shows_an_error_summary_that_takes_the_focus(admi
     summary = re.search(r'<div class="kern-alert kern-alert--danger error-summary"[^>]*>', page).group(0)
     assert 'id="error-summary"' in summary and 'tabindex="-1"' in summary and "autofocus" in summary
     assert 'aria-labelledby="error-summary-title"' in summary and 'id="error-summary-title"' in page
+
+
+@pytest.fixture
+def open_task(submit, dog_data):
+    from rathaus.processes.models import UserTask
+
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
+    return UserTask.objects.get(application=submit("hund-anmelden", dog_data))
+
+
+def test_a_task_completed_without_an_outcome_focuses_its_error_summary_without_javascript(staff_client, town, open_task):
+    url = _url("task_detail", town, pk=open_task.pk)
+    staff_client.post(url, {"action": "claim"})
+    response = staff_client.post(url, {"action": "complete"})
+    page = response.content.decode()
+    assert response.status_code == 422 and "<title>Fehler: Nachweis für die Befreiung prüfen" in page
+    summary = re.search(r'<div class="kern-alert kern-alert--danger error-summary"[^>]*>', page).group(0)
+    assert 'id="error-summary"' in summary and "autofocus" in summary
+
+
+def test_handing_a_task_on_without_choosing_to_whom_is_an_error_in_the_title_and_focused(client, town, open_task,
+                                                                                         make_staff, login_verified):
+    lead = login_verified(client, make_staff(town, role=Role.TEAM_LEAD))
+    response = lead.post(_url("task_detail", town, pk=open_task.pk), {"action": "assign"})
+    page = response.content.decode()
+    assert response.status_code == 422 and "<title>Fehler: Nachweis für die Befreiung prüfen" in page
+    select = re.search(r'<select[^>]*id="assignee"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in select and 'aria-describedby="assignee-error"' in select and "autofocus" in select
+    assert "Bitte wählen Sie aus, an wen die Aufgabe gehen soll." in page
