@@ -100,3 +100,43 @@ def test_a_task_the_process_cannot_continue_from_says_why_in_english(staff_clien
     page = staff_client.post(url, {"action": "complete", "decision.outcome": "approve"}, follow=True).content.decode()
     assert "The process could not continue: the fee table is missing" in page
     assert "Gebührentabelle" not in page
+
+
+def _texts_marked_german(page: str, pattern: str) -> tuple[int, int]:
+    """How many recorded texts the page shows (`pattern` finds their opening tags) and how many say they are German."""
+    import re
+
+    tags = re.findall(pattern, page)
+    return len(tags), sum('lang="de"' in tag for tag in tags)
+
+
+def test_the_recorded_timeline_on_english_staff_pages_is_marked_as_german(staff_client, town, submit, dog_data):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    task = UserTask.objects.get(application=application)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for url in (_url("task_detail", town, pk=task.pk),
+                reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})):
+        # The task's history, and the process panel of the case page (its status history is the application's).
+        page = staff_client.get(url).content.decode().split('<ol class="timeline', 1)[1]
+        if "process-timeline" in page:
+            page = page.split('<ol class="timeline process-timeline">', 1)[1]
+        assert "Automatischer Schritt: Vorgang vorbereiten." in page  # recorded in German, as it happened
+        shown, german = _texts_marked_german(page, r'<p class="timeline__text[^>]*>')
+        assert shown >= 7 and german == shown, url
+
+
+def test_the_rules_on_the_english_status_page_are_marked_as_german(client, town, submit, parking_data):
+    from rathaus.applications.services import access_token_for
+
+    application = submit("bewohnerparkausweis", parking_data)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("applications:status", kwargs={
+        "municipality": town.slug, "reference": application.reference, "token": access_token_for(application)})).content.decode()
+    why = page.split('id="why-title"', 1)[1].split("</section>", 1)[0]
+    assert "These rules applied:" in why and "Automatisch bewilligen" in why
+    shown, german = _texts_marked_german(why, r"<li[^>]*>")
+    assert shown == 3 and german == 3
