@@ -40,8 +40,8 @@ def test_each_version_button_names_the_model_and_its_version(admin_client, town,
     assert ProcessDefinition.objects.filter(municipality=town).count() == 4
     names = [n for n in _button_names(admin_client.get(_url("definitions", town)).content.decode())
              if n.startswith(("Veröffentlichen", "Außer Betrieb nehmen"))]
-    assert "Veröffentlichen: Hund anmelden (Hundesteuer), Version 2" in names
-    assert "Außer Betrieb nehmen: Hund anmelden (Hundesteuer), Version 1" in names
+    assert "Veröffentlichen (Hund anmelden (Hundesteuer), Version 2)" in names
+    assert "Außer Betrieb nehmen (Hund anmelden (Hundesteuer), Version 1)" in names
     assert len(names) == len(set(names)) == 4
 
 
