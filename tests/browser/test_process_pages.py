@@ -108,3 +108,13 @@ def test_the_process_pages_in_english_have_no_axe_violations(page: Page, admin, 
     why = page.locator(".process-why")
     expect(why.get_by_role("heading")).to_have_text("Why this decision was made")
     expect(why.get_by_role("listitem").first).to_have_attribute("lang", "de")
+
+
+def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, admin, otp_code, case, live_server):
+    path = f"{TOWN}/verwaltung/antraege/{case.reference}/"
+    _log_in(page, admin, otp_code, path)
+    page.route(re.compile(r".*/prozess\.json$"), lambda route: route.abort())
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(path)
+    expect(page.locator("#process-diagram")).to_have_text(
+        "The diagram is not available. The process history below lists every step.")
