@@ -164,6 +164,7 @@ def diagram_data(request, reference: str):
 def definitions(request):
     """Upload a model (checked like `rathaus check-process`), publish or retire versions."""
     problems: list[dict] = []
+    files_error = ""
     status = 200
     if download := list_download(request, f"prozessmodelle-{request.municipality.slug}", lambda: [
             {"service": d.service.name, "name": d.name, "process_id": d.process_id, "version": d.version,
@@ -181,7 +182,7 @@ def definitions(request):
                                                      f"the file is larger than {MAX_XML_BYTES // 2**20} MB", "too-large"))
                        for f in uploads if f.size > MAX_XML_BYTES]
             if not uploads:
-                messages.error(request, _("Bitte wählen Sie mindestens eine BPMN-Datei."))
+                files_error, status = _("Bitte wählen Sie mindestens eine BPMN-Datei."), 422
             elif too_big:
                 problems, status = too_big, 422
             else:
@@ -210,7 +211,7 @@ def definitions(request):
             return redirect("processes:definitions", municipality=request.municipality.slug)
     return render(request, "processes/definitions.html", {
         "definitions": selectors.definition_list(municipality=request.municipality),
-        "services": service_choices(municipality=request.municipality), "problems": problems,
+        "services": service_choices(municipality=request.municipality), "problems": problems, "files_error": files_error,
         "states": DefinitionState, "steps": _step_rows()}, status=status)
 
 

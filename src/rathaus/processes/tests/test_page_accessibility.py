@@ -90,3 +90,17 @@ def test_handing_a_task_on_without_choosing_to_whom_is_an_error_in_the_title_and
     select = re.search(r'<select[^>]*id="assignee"[^>]*>', page).group(0)
     assert 'aria-invalid="true"' in select and 'aria-describedby="assignee-error"' in select and "autofocus" in select
     assert "Bitte wählen Sie aus, an wen die Aufgabe gehen soll." in page
+
+
+def test_an_upload_without_a_file_names_the_missing_file_at_the_field(admin_client, town, demo_processes):
+    from rathaus.processes.models import ProcessDefinition
+
+    before = ProcessDefinition.objects.count()
+    response = admin_client.post(_url("definitions", town), {"action": "upload", "service": demo_processes["hund-anmelden"].pk})
+    page = response.content.decode()
+    assert response.status_code == 422 and "<title>Fehler: Prozessmodelle" in page
+    summary = page.split('id="error-summary"', 1)[1].split("</div></div>", 1)[0]
+    assert '<a class="kern-link" href="#up-files">BPMN- und DMN-Dateien: Bitte wählen Sie mindestens eine BPMN-Datei.</a>' in summary
+    field = re.search(r'<input[^>]*id="up-files"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="up-files-error"' in field
+    assert ProcessDefinition.objects.count() == before
