@@ -1,9 +1,9 @@
 """The process pages in the states the site-wide axe walk does not reach, axe-checked.
 
 The walk (test_axe_every_page.py) sees each route once, in German and without errors. Here: the
-process models page after a refused upload (its error summary takes the focus), the task page after
-handing a task on to nobody (the choice takes the focus), and every process page in English, where
-the recorded timeline and the rules stay German and say so.
+process models page after an upload without a file and after a refused one (the error summary
+takes the focus), the task page after handing a task on to nobody (the choice takes the focus),
+and every process page in English, where the recorded timeline and the rules stay German and say so.
 """
 
 from __future__ import annotations
@@ -70,11 +70,18 @@ def test_a_refused_model_and_a_task_handed_to_nobody_show_focused_errors(page: P
     expect(page.get_by_role("button", name="Außer Betrieb nehmen (Hund anmelden (Hundesteuer), Version 1)")).to_be_visible()
     title = page.title()
 
+    page.get_by_role("button", name="Prüfen und speichern").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(page).to_have_title(f"Fehler: {title}")
+    expect(page.get_by_label("BPMN- und DMN-Dateien")).to_have_accessible_description(
+        "Fehler: Bitte wählen Sie mindestens eine BPMN-Datei.")
+    check(page, axe, "process models: upload without a file", reflow=False)
+
     bpmn = demo_files("hund-anmelden")[0][1].replace(b'camunda:topic="check_documents"', b'camunda:topic="no_such_step"')
     page.get_by_label("BPMN- und DMN-Dateien").set_input_files(
         {"name": "falsch.bpmn", "mimeType": "application/xml", "buffer": bpmn})
     page.get_by_role("button", name="Prüfen und speichern").click()
-    summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
     expect(summary.get_by_role("heading")).to_have_text("Das Modell wurde nicht gespeichert:")
     expect(summary).to_contain_text("(falsch.bpmn, Fehler): Automatisierungsschritt «no_such_step»")
