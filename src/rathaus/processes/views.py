@@ -299,10 +299,13 @@ def case_message(request, reference: str):
     waiting = instance.waiting_messages if instance else []
     back = redirect("applications:staff_detail", municipality=request.municipality.slug, reference=reference)
     name = (request.POST if request.method == "POST" else request.GET).get("message", "")[:100]
-    if request.method != "POST":
+    # Sent without a choice (the process waits for more than one event): ask again on the form.
+    unchosen = request.method == "POST" and not name and waiting
+    if request.method != "POST" or unchosen:
         return render(request, "processes/case_action.html", {
             "application": application, "action": "message", "waiting": [(n, services.message_label(n)) for n in waiting],
-            "selected": name})
+            "selected": name, "error": _("Bitte wählen Sie aus, was eingegangen ist.") if unchosen else ""},
+            status=422 if unchosen else 200)
     try:
         services.message_deliver(application=application, name=name, actor=request.user)
     except MessageNotExpected:

@@ -104,3 +104,31 @@ def test_an_upload_without_a_file_names_the_missing_file_at_the_field(admin_clie
     field = re.search(r'<input[^>]*id="up-files"[^>]*>', page).group(0)
     assert 'aria-invalid="true"' in field and 'aria-describedby="up-files-error"' in field
     assert ProcessDefinition.objects.count() == before
+
+
+def test_recording_a_receipt_without_choosing_which_asks_again_on_the_same_page(staff_client, town, submit, street_data,
+                                                                                make_staff):
+    from rathaus.processes.models import CaseEvent, ProcessInstance, UserTask
+    from rathaus.processes.services import task_complete
+
+    application = submit("halteverbot-umzug", street_data)
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town, "lead@musterstadt.example"),
+                  data={"decision": {"outcome": "approve"}})
+    # A model of the town's own may wait for two events at once: nothing is chosen for the clerk.
+    ProcessInstance.objects.filter(application=application).update(
+        waiting_messages=["payment_received", "backoffice_answer"])
+    url = _url("case_message", town, reference=application.reference)
+    assert " checked" not in staff_client.get(url).content.decode()
+    events_before = CaseEvent.objects.filter(application=application).count()
+
+    response = staff_client.post(url, {})
+    page = response.content.decode()
+    assert response.status_code == 422 and "<title>Fehler: Eingang erfassen" in page
+    summary = page.split('id="error-summary"', 1)[1].split("</div></div>", 1)[0]
+    opening = re.search(r'<div class="kern-alert kern-alert--danger error-summary"[^>]*>', page).group(0)
+    assert 'id="error-summary"' in opening and "autofocus" in opening
+    assert '<a class="kern-link" href="#message-1">Was ist eingegangen?: Bitte wählen Sie aus, was eingegangen ist.</a>' in summary
+    fieldset = re.search(r'<fieldset[^>]*>', page).group(0)
+    assert 'aria-describedby="message-error"' in fieldset
+    assert page.count('aria-invalid="true"') == 2  # both choices
+    assert CaseEvent.objects.filter(application=application).count() == events_before
