@@ -125,3 +125,18 @@ def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, adm
     page.goto(path)
     expect(page.locator("#process-diagram")).to_have_text(
         "The diagram is not available. The process history below lists every step.")
+
+
+def test_recording_a_receipt_without_a_choice_shows_a_focused_error(page: Page, admin, otp_code, axe, case):
+    from rathaus.processes.models import ProcessInstance
+
+    ProcessInstance.objects.filter(application__reference=case.reference).update(
+        waiting_messages=["payment_received", "backoffice_answer"])
+    path = f"{TOWN}/verwaltung/antraege/{case.reference}/eingang/"
+    _log_in(page, admin, otp_code, path)
+    expect(page.get_by_role("radio", name="Zahlung eingegangen")).not_to_be_checked()
+    page.locator("main").get_by_role("button", name="Eingang erfassen").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.get_by_role("group", name="Was ist eingegangen?")).to_have_accessible_description(
+        "Fehler: Bitte wählen Sie aus, was eingegangen ist.")
+    check(page, axe, "record receipt without a choice")
