@@ -2,8 +2,9 @@
 
 The walk (test_axe_every_page.py) sees each route once, in German and without errors. Here: the
 process models page after an upload without a file and after a refused one (the error summary
-takes the focus), the task page after handing a task on to nobody (the choice takes the focus),
-and every process page in English, where the recorded timeline and the rules stay German and say so.
+takes the focus), the task page after handing a task on to nobody and the record-receipt page
+sent without a choice (the error takes the focus), and every process page in English, where the
+recorded timeline and the rules stay German and say so.
 """
 
 from __future__ import annotations

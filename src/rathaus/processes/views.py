@@ -300,7 +300,7 @@ def case_message(request, reference: str):
     back = redirect("applications:staff_detail", municipality=request.municipality.slug, reference=reference)
     name = (request.POST if request.method == "POST" else request.GET).get("message", "")[:100]
     # Sent without a choice (the process waits for more than one event): ask again on the form.
-    unchosen = request.method == "POST" and not name and waiting
+    unchosen = request.method == "POST" and not name and bool(waiting)
     if request.method != "POST" or unchosen:
         return render(request, "processes/case_action.html", {
             "application": application, "action": "message", "waiting": [(n, services.message_label(n)) for n in waiting],
