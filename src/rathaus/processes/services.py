@@ -20,7 +20,7 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from rathaus.accounts.models import ROLE_RANK, Membership, Role
 from rathaus.applications.changes import touches_collected
@@ -573,15 +573,17 @@ DOCUMENT_MESSAGE = "document_uploaded"
 
 
 #: Plain-language names of the messages the standard processes wait for (anything else: its name).
+#: German here, as the case timeline records them; pages translate them with `message_label`.
 MESSAGE_LABELS = {
-    "payment_received": "Zahlung eingegangen",
-    "document_uploaded": "Unterlagen eingegangen",
-    "backoffice_answer": "Antwort des Fachverfahrens eingegangen",
+    "payment_received": gettext_noop("Zahlung eingegangen"),
+    "document_uploaded": gettext_noop("Unterlagen eingegangen"),
+    "backoffice_answer": gettext_noop("Antwort des Fachverfahrens eingegangen"),
 }
 
 
 def message_label(name: str) -> str:
-    return MESSAGE_LABELS.get(name, name)
+    """The awaited message's name for a page, in the page's language (an unknown one: its technical name)."""
+    return gettext(MESSAGE_LABELS[name]) if name in MESSAGE_LABELS else name
 
 
 def _waiting_instance(application: Application, name: str) -> tuple[ProcessInstance | None, Application]:

@@ -128,7 +128,7 @@ def task_detail(request, pk: int):
         except services.TaskInvalid as exc:
             errors, status = messages_by_name(exc.errors), 422
         except ProcessError as exc:
-            messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": exc.message_de})
+            messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": localized(exc)})
             return redirect(here)
         except services.TaskNotAllowed as exc:
             messages.error(request, exc.message)
@@ -165,6 +165,7 @@ def diagram_data(request, reference: str):
 def definitions(request):
     """Upload a model (checked like `rathaus check-process`), publish or retire versions."""
     problems: list[dict] = []
+    files_error = ""
     status = 200
     if download := list_download(request, f"prozessmodelle-{request.municipality.slug}", lambda: [
             {"service": d.service.name, "name": d.name, "process_id": d.process_id, "version": d.version,
@@ -186,7 +187,7 @@ def definitions(request):
                     "", "", ERROR, f"Ein Modell besteht aus höchstens {MAX_MODEL_FILES} Dateien; gewählt waren {len(uploads)}.",
                     f"a model has at most {MAX_MODEL_FILES} files; {len(uploads)} were chosen", "too-many-files")))
             if not uploads:
-                messages.error(request, _("Bitte wählen Sie mindestens eine BPMN-Datei."))
+                files_error, status = _("Bitte wählen Sie mindestens eine BPMN-Datei."), 422
             elif too_big:
                 problems, status = too_big, 422
             else:
@@ -215,7 +216,7 @@ def definitions(request):
             return redirect("processes:definitions", municipality=request.municipality.slug)
     return render(request, "processes/definitions.html", {
         "definitions": selectors.definition_list(municipality=request.municipality),
-        "services": service_choices(municipality=request.municipality), "problems": problems,
+        "services": service_choices(municipality=request.municipality), "problems": problems, "files_error": files_error,
         "states": DefinitionState, "steps": _step_rows()}, status=status)
 
 
@@ -303,10 +304,13 @@ def case_message(request, reference: str):
     waiting = instance.waiting_messages if instance else []
     back = redirect("applications:staff_detail", municipality=request.municipality.slug, reference=reference)
     name = (request.POST if request.method == "POST" else request.GET).get("message", "")[:100]
-    if request.method != "POST":
+    # Sent without a choice (the process waits for more than one event): ask again on the form.
+    unchosen = request.method == "POST" and not name and bool(waiting)
+    if request.method != "POST" or unchosen:
         return render(request, "processes/case_action.html", {
             "application": application, "action": "message", "waiting": [(n, services.message_label(n)) for n in waiting],
-            "selected": name})
+            "selected": name, "error": _("Bitte wählen Sie aus, was eingegangen ist.") if unchosen else ""},
+            status=422 if unchosen else 200)
     try:
         services.message_deliver(application=application, name=name, actor=request.user)
     except MessageNotExpected:

@@ -57,7 +57,7 @@ def _staff_timeline(client, town, application) -> dict[str, str]:
                                                                    "reference": application.reference})).content.decode()
     timeline = page.split('<ol class="timeline process-timeline">', 1)[1].split("</ol>", 1)[0]
     return {html.unescape(text): " ".join(re.sub(r"<[^>]+>", " ", head).split())
-            for head, text in re.findall(r'<p class="timeline__head">(.*?)</p><p class="timeline__text">(.*?)</p>', timeline)}
+            for head, text in re.findall(r'<p class="timeline__head">(.*?)</p><p class="timeline__text"[^>]*>(.*?)</p>', timeline)}
 
 
 def test_steps_after_a_persons_act_read_as_automatic_and_only_her_act_carries_her_name(

@@ -1,0 +1,143 @@
+"""The process pages in the states the site-wide axe walk does not reach, axe-checked.
+
+The walk (test_axe_every_page.py) sees each route once, in German and without errors. Here: the
+process models page after an upload without a file and after a refused one (the error summary
+takes the focus), the task page after handing a task on to nobody and the record-receipt page
+sent without a choice (the error takes the focus), and every process page in English, where the
+recorded timeline and the rules stay German and say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from types import SimpleNamespace
+
+import pytest
+from conftest import PASSWORD, fill_login
+from playwright.sync_api import Page, expect
+from test_accessibility import check
+
+pytestmark = pytest.mark.browser
+
+TOWN = "/m/musterstadt"
+TASK_NAME = "Nachweis für die Befreiung prüfen"
+PROOF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def admin(town):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rathaus.accounts.models import Membership, Role, User
+
+    email = "leitung@musterstadt.example"
+    user = User.objects.create_user(username=email, email=email, password=PASSWORD, first_name="Lena", last_name="Leitung",
+                                    email_verified=True)
+    Membership.objects.create(user=user, municipality=town, role=Role.TENANT_ADMIN)
+    return SimpleNamespace(user=user, email=email, device=TOTPDevice.objects.create(user=user, name="App", confirmed=True))
+
+
+@pytest.fixture
+def case(town, services, dog_data):
+    """A dog registration with an exemption: its published process waits at the review task."""
+    from rathaus.applications.services import application_submit
+    from rathaus.processes.demo import attach_demo_processes
+    from rathaus.processes.models import UserTask
+    from rathaus.processes.services import process_start
+
+    attach_demo_processes(town, {"hund-anmelden": services["dog"]})
+    dog_data["reduction"] = {"exemption": "rettungshund", "proof": {
+        "filename": "zeugnis.pdf", "content_type": "application/pdf", "content": base64.b64encode(PROOF).decode()}}
+    result = application_submit(municipality=town, service=services["dog"], data=dog_data)
+    process_start(application=result.application)
+    return SimpleNamespace(reference=result.application.reference, token=result.access_token,
+                           task=UserTask.objects.get(application=result.application))
+
+
+def _log_in(page: Page, admin, otp_code, next_path: str) -> None:
+    page.goto(f"/konto/anmelden/?next={next_path}")
+    fill_login(page, admin.email)
+    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(admin.device))
+    page.get_by_role("button", name="Bestätigen").click()
+    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+
+
+def test_a_refused_model_and_a_task_handed_to_nobody_show_focused_errors(page: Page, admin, otp_code, axe, case):
+    from rathaus.processes.demo import demo_files
+
+    _log_in(page, admin, otp_code, f"{TOWN}/verwaltung/prozesse/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Prozessmodelle")
+    expect(page.get_by_role("button", name="Außer Betrieb nehmen (Hund anmelden (Hundesteuer), Version 1)")).to_be_visible()
+    title = page.title()
+
+    page.get_by_role("button", name="Prüfen und speichern").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(page).to_have_title(f"Fehler: {title}")
+    expect(page.get_by_label("BPMN- und DMN-Dateien")).to_have_accessible_description(
+        "Fehler: Bitte wählen Sie mindestens eine BPMN-Datei.")
+    check(page, axe, "process models: upload without a file", reflow=False)
+
+    bpmn = demo_files("hund-anmelden")[0][1].replace(b'camunda:topic="check_documents"', b'camunda:topic="no_such_step"')
+    page.get_by_label("BPMN- und DMN-Dateien").set_input_files(
+        {"name": "falsch.bpmn", "mimeType": "application/xml", "buffer": bpmn})
+    page.get_by_role("button", name="Prüfen und speichern").click()
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("heading")).to_have_text("Das Modell wurde nicht gespeichert:")
+    expect(summary).to_contain_text("(falsch.bpmn, Fehler): Automatisierungsschritt «no_such_step»")
+    expect(page).to_have_title(f"Fehler: {title}")
+    check(page, axe, "process models with a refused upload")
+
+    page.goto(f"{TOWN}/verwaltung/aufgaben/{case.task.pk}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(TASK_NAME)
+    page.get_by_role("button", name="Zuweisen").click()
+    choice = page.get_by_label("An Kollegin/Kollegen")
+    expect(choice).to_be_focused()
+    expect(choice).to_have_accessible_description(re.compile("Bitte wählen Sie aus, an wen die Aufgabe gehen soll."))
+    expect(page).to_have_title(re.compile(f"^Fehler: {TASK_NAME}"))
+    check(page, axe, "task handed on to nobody", reflow=False)
+
+
+def test_the_process_pages_in_english_have_no_axe_violations(page: Page, admin, otp_code, axe, case, live_server):
+    _log_in(page, admin, otp_code, f"{TOWN}/verwaltung/aufgaben/team/")
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    for path, heading in ((f"{TOWN}/verwaltung/aufgaben/team/", "Team tasks"),
+                          (f"{TOWN}/verwaltung/aufgaben/ueberfaellig/", "Overdue tasks"),
+                          (f"{TOWN}/verwaltung/aufgaben/{case.task.pk}/", TASK_NAME),
+                          (f"{TOWN}/verwaltung/prozesse/", "Process models"),
+                          (f"{TOWN}/verwaltung/antraege/{case.reference}/", f"Application {case.reference}"),
+                          (f"{TOWN}/status/{case.reference}/{case.token}/", "Progress of your application")):
+        page.goto(path, wait_until="networkidle")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        check(page, axe, f"{path} in English")
+    # The status page's "why" (the rules' own words stay German, and say so).
+    why = page.locator(".process-why")
+    expect(why.get_by_role("heading")).to_have_text("Why this decision was made")
+    expect(why.get_by_role("listitem").first).to_have_attribute("lang", "de")
+
+
+def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, admin, otp_code, case, live_server):
+    path = f"{TOWN}/verwaltung/antraege/{case.reference}/"
+    _log_in(page, admin, otp_code, path)
+    page.route(re.compile(r".*/prozess\.json$"), lambda route: route.abort())
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(path)
+    expect(page.locator("#process-diagram")).to_have_text(
+        "The diagram is not available. The process history below lists every step.")
+
+
+def test_recording_a_receipt_without_a_choice_shows_a_focused_error(page: Page, admin, otp_code, axe, case):
+    from rathaus.processes.models import ProcessInstance
+
+    ProcessInstance.objects.filter(application__reference=case.reference).update(
+        waiting_messages=["payment_received", "backoffice_answer"])
+    path = f"{TOWN}/verwaltung/antraege/{case.reference}/eingang/"
+    _log_in(page, admin, otp_code, path)
+    expect(page.get_by_role("radio", name="Zahlung eingegangen")).not_to_be_checked()
+    page.locator("main").get_by_role("button", name="Eingang erfassen").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.get_by_role("group", name="Was ist eingegangen?")).to_have_accessible_description(
+        "Fehler: Bitte wählen Sie aus, was eingegangen ist.")
+    check(page, axe, "record receipt without a choice")
