@@ -68,7 +68,7 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
         return ProblemResponse(422, "Unprocessable Content", "Die Formulardaten sind ungültig.", type_="invalid-task-data",
                                errors=[{"pointer": "/data/" + "/".join(map(str, e.path)), "detail": e.message} for e in exc.errors])
     except services.TaskNotAllowed as exc:
-        return ProblemResponse(409, "Conflict", f"Nicht möglich: {exc.message}", type_="task-not-allowed",
+        return ProblemResponse(409, "Conflict", exc.message, type_="task-not-allowed",
                                reason=exc.reason)
     except ProcessError as exc:  # the process has ended meanwhile, or a step after the task failed (nothing is changed)
         return ProblemResponse(409, "Conflict", f"Das Verfahren konnte nicht fortgesetzt werden: {exc.message_de}",

@@ -97,7 +97,7 @@ TASK_REFUSALS = {
     "unassigned": gettext_lazy("Die Aufgabe liegt bereits beim Team."),
     "assignee": gettext_lazy("Die gewählte Person kann diese Aufgabe nicht bearbeiten (Rolle oder Konto)."),
     "same_assignee": gettext_lazy("Die Aufgabe ist bereits bei dieser Person."),
-    "self": gettext_lazy("Um die Aufgabe selbst zu bearbeiten, übernehmen Sie sie."),
+    "self": gettext_lazy("An sich selbst abgeben geht nicht: Übernehmen Sie die Aufgabe oder weisen Sie sie sich zu."),
     "not_failed": gettext_lazy("Das Verfahren ist nicht fehlgeschlagen."),
     "ended": gettext_lazy("Das Verfahren war schon beendet, als es fehlschlug; es wird nicht neu gestartet."),
 }
@@ -894,9 +894,22 @@ def _result_summary(schema: dict[str, Any], data: dict[str, Any]) -> str:
                      for label, value in rows)
 
 
+def _trimmed(value: Any) -> Any:
+    """Text trimmed and empty texts left out, as the task page's form does with what is typed
+    (so a reason of only spaces sent to the API is a missing reason there too)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict):
+        return {key: item for key, item in ((k, _trimmed(v)) for k, v in value.items()) if item != ""}
+    if isinstance(value, list):
+        return [_trimmed(item) for item in value]
+    return value
+
+
 def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime | None = None) -> UserTask:
     """Complete the task with its form data (validated against the task's JSON Schema) and move the process on."""
     now = now or timezone.now()
+    data = _trimmed(data)
     with transaction.atomic(), audit_batch():
         # The instance before its task, in the order every move of the process locks them (a timer
         # that interrupts the task, a status set by hand): the other order could deadlock with them.

@@ -76,13 +76,13 @@ def render_text(template: str, values: Mapping[str, Any]) -> str:
             return whole
         return shown.replace(_EMPTY, "")[:MAX_VALUE] or _EMPTY
 
-    return _EMPTY_RE.sub(_close_gap, _TOKEN.sub(replace, template))[:MAX_TEXT]
+    # A NUL cannot come from a model (XML has none); it marks where an empty value stood.
+    filled = _TOKEN.sub(replace, template.replace(_EMPTY, ""))
+    return _GAP_RE.sub("", filled)[:MAX_TEXT]
 
 
-_EMPTY = "\x00"  # marks where an empty value stood (a NUL never stays in a shown value)
-_EMPTY_RE = re.compile(" ?\x00 ?")
-
-
-def _close_gap(match: re.Match[str]) -> str:
-    gap = match.group()
-    return " " if gap.startswith(" ") and gap.endswith(" ") else ""
+_EMPTY = "\x00"
+# The space an empty value leaves: before it when a space, the end of a line or closing punctuation
+# follows ("bei. {note} Der", "bei. {note}"), after it at the start of a line ("{note} Der");
+# never one that separates two words ("Tag {title}{name}"), where only the marker goes.
+_GAP_RE = re.compile("(?m) \x00(?=[ .,;:!?)]|$)|^\x00 |\x00")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -161,7 +161,7 @@ def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(su
     task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "reject", "note": "Falsche Zone."}})
     application.refresh_from_db()
     assert application.status == "rejected"
-    assert "Falsche Zone. Der Bescheid liegt bei." in application.history.last().public_text
+    assert "Falsche Zone. Den Bescheid finden Sie auf Ihrer Statusseite." in application.history.last().public_text
     # A refusal is a written decision with its reasons and the legal remedy, in her case file.
     letter = _letter_text(application)
     assert "Ihr Antrag auf einen Bewohnerparkausweis wird abgelehnt. Begründung: Falsche Zone." in letter
@@ -278,10 +278,27 @@ def test_unpaid_street_space_closes_after_fourteen_days(submit, street_data, tow
     application = submit("halteverbot-umzug", street_data)
     task = UserTask.objects.get(application=application)
     task_complete(task=task, user=make_staff(town), data={"decision": {"outcome": "approve"}})
-    assert timer_fire_due(now=timezone.now() + timedelta(days=13)) == 0
-    assert timer_fire_due(now=timezone.now() + timedelta(days=15)) == 1
+    [timer] = Timer.objects.filter(instance__application=application)
+    last_day = timezone.localdate(timer.due_at)
+    assert last_day >= timezone.localdate() + timedelta(days=14)
+    # She may pay all through the last day the request names; the case closes after it.
+    evening = timezone.make_aware(datetime.combine(last_day, time(22, 0)))
+    assert timer_fire_due(now=evening) == 0
+    assert timer_fire_due(now=evening + timedelta(hours=2)) == 1
     application.refresh_from_db()
     assert application.status == "closed"
+
+
+def test_a_payment_deadline_on_a_weekend_or_holiday_runs_to_the_next_working_day(submit, street_data, town, make_staff):
+    application = submit("halteverbot-umzug", street_data)
+    # Approved on Friday 11 December 2026: 14 days later is Christmas Day, then Saturday and Sunday.
+    approved_at = timezone.make_aware(datetime(2026, 12, 11, 10, 0))
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                  data={"decision": {"outcome": "approve"}}, now=approved_at)
+    application.refresh_from_db()
+    assert "bis zum 28.12.2026" in application.history.last().public_text
+    [timer] = Timer.objects.filter(instance__application=application)
+    assert timezone.localtime(timer.due_at) == timezone.make_aware(datetime(2026, 12, 28, 23, 59, 59))
 
 
 def test_a_broken_case_neither_blocks_other_timers_nor_repeats_its_error(submit, street_data, town, make_staff):
@@ -295,7 +312,7 @@ def test_a_broken_case_neither_blocks_other_timers_nor_repeats_its_error(submit,
     instance = ProcessInstance.objects.get(application=broken)
     saved_state = instance.state
     ProcessInstance.objects.filter(pk=instance.pk).update(state="{kaputt")
-    later = timezone.now() + timedelta(days=15)
+    later = timezone.now() + timedelta(days=20)  # after the payment deadline, also if it moved past a holiday
 
     # The broken case's timer is due first; with one timer per tick it must not starve the other.
     assert timer_fire_due(now=later, limit=1) == 0
@@ -348,7 +365,6 @@ def test_street_space_payment_wait_asks_her_to_pay_by_a_date_not_a_query(client,
 
 
 def test_the_dog_exemption_review_is_due_in_five_working_days_not_five_calendar_days(submit, dog_data, town):
-    from datetime import datetime, time
 
     from rathaus_domain.shared.workdays import add_working_days
 
@@ -402,6 +418,13 @@ def test_a_refused_exemption_is_named_in_the_letter_and_on_the_status_page(submi
                   data={"decision": {"outcome": "reject", "note": "Kein gültiger Ausweis."}})
     application.refresh_from_db()
     # She applied for an exemption: the tax she must pay comes with the reason she gets no exemption.
+    # The case worker's "reject" refused the exemption, not the registration: the tax letter charges
+    # the tax, and the back office hears of a grant with its fee.
+    from rathaus.integration.models import DomainEvent
+
+    issued = DomainEvent.objects.get(application=application, kind="decision.issued").data["decision"]
+    assert (issued["outcome"], issued["fee"]) == ("approve", fee)
+    assert f"Betrag: {fee} EUR" in _letter_text(application)  # the core font spells out the euro sign
     refused = "Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt"
     assert application.status == "approved"
     assert f"Hundesteuer: {fee} € im Jahr ({refused}; {rate}" in application.history.last().public_text

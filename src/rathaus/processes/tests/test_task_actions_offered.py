@@ -185,7 +185,7 @@ def test_taking_a_task_again_records_nothing_and_handing_it_to_whoever_has_it_is
     url = reverse("processes:task_detail", kwargs={"municipality": town.slug, "pk": task.pk})
     # Handing it on to herself (a crafted request: the page does not list her).
     page = client.post(url, {"action": "delegate", "assignee": worker.pk}, follow=True).content.decode()
-    assert "Um die Aufgabe selbst zu bearbeiten, übernehmen Sie sie." in page
+    assert "An sich selbst abgeben geht nicht" in page
     lead_client = login_verified(Client(), lead)
     page = lead_client.post(url, {"action": "assign", "assignee": worker.pk}, follow=True).content.decode()
     assert "Die Aufgabe ist bereits bei dieser Person." in page

@@ -113,6 +113,11 @@ def test_task_api_lists_and_completes(staff_client, street_task, town):
     bad = staff_client.post(f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete", {"data": {"decision": {}}},
                             content_type="application/json")
     assert bad.status_code == 422
+    # A refusal gives its reasons: a note of only spaces is no reason, as on the task page.
+    blank = staff_client.post(f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete",
+                              {"data": {"decision": {"outcome": "reject", "note": "   "}}}, content_type="application/json")
+    assert blank.status_code == 422
+    assert blank.json()["errors"][0]["pointer"] == "/data/decision/note"
     ok = staff_client.post(f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete",
                            {"data": {"decision": {"outcome": "reject", "note": "Zu kurzfristig."}}}, content_type="application/json")
     assert ok.status_code == 200

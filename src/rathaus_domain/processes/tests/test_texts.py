@@ -62,3 +62,8 @@ def test_an_empty_value_leaves_no_double_space_where_its_optional_sentence_would
         "Hundesteuer: 90 € im Jahr. Hinweis: kein Ausweis. Der Bescheid liegt bei. Gruß")
     assert render_text("{a}{b}x", {"a": "", "b": ""}) == "x"
     assert render_text("x {a}", {"a": "\x00"}) == "x"  # a NUL in a value is no marker
+    # The space between two words stays.
+    assert render_text("Guten Tag {title}{name},", {"title": "", "name": "Müller"}) == "Guten Tag Müller,"
+    assert render_text("Betrag {prefix}100 €", {"prefix": ""}) == "Betrag 100 €"
+    assert render_text("Zeile {a}\n{b} Zeile 2 ({c})", {"a": "", "b": "", "c": ""}) == "Zeile\nZeile 2 ()"
+    assert render_text("a {n} {m} b", {"n": "", "m": ""}) == "a b"

@@ -120,8 +120,10 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     # The outcome: the model's `outcome` parameter, else the case worker's decision, else a grant
     # (the letter's default text grants the application).
     outcome = str(ctx.params.get("outcome") or ctx.data.get("outcome") or "approve")
-    # A refusal charges nothing: the fee the process computed for a grant is not the letter's.
-    fee = ctx.data.get("fee") if outcome != "reject" else None
+    # A refusal letter (the model says so) charges nothing: the fee the process computed for a grant
+    # is not the letter's. A case worker's "reject" left in the data (an exemption refused, the tax
+    # then set) does not make the model's tax letter a refusal.
+    fee = ctx.data.get("fee") if str(ctx.params.get("outcome") or "") != "reject" else None
     raw = decision_letter_pdf(
         title=title, town=application.municipality.name, body=body,
         facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
@@ -282,20 +284,26 @@ MAX_PAYMENT_DAYS = 366
           check_params=_payment_params,
           params=[StepParam("amount", "Betrag in Euro; ohne Angabe die Gebühr «fee» der Prozessdaten",
                             "amount in euros; without it the process data's «fee»"),
-                  StepParam("deadline_days", "Zahlungsfrist in Tagen, wie der Timer des Modells, der auf die Zahlung "
-                            "wartet; die Aufforderung nennt dann den letzten Tag",
-                            "days to pay, as the model's timer that waits for the payment; the request then names "
-                            "the last day")],
+                  StepParam("deadline_days", "Zahlungsfrist in Tagen; die Aufforderung nennt den letzten Tag (fällt er "
+                            "auf ein Wochenende oder einen Feiertag, der nächste Arbeitstag, § 31 Abs. 3 VwVfG), und "
+                            "«payment_due_at» ist sein Ende, für den Timer des Modells (timeDate)",
+                            "days to pay; the request names the last day (on a weekend or public holiday, the next "
+                            "working day), and «payment_due_at» is its end, for the model's timer (timeDate)")],
           results=[StepParam("payment_reference", "Verwendungszweck der Überweisung", "reference of the transfer"),
                    StepParam("amount_due", "der geforderte Betrag", "the amount requested"),
                    StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «deadline_days»",
-                             "last day to pay (DD.MM.YYYY), only with «deadline_days»")])
+                             "last day to pay (DD.MM.YYYY), only with «deadline_days»"),
+                   StepParam("payment_due_at", "Ende des letzten Tages (ISO 8601), nur mit «deadline_days»",
+                             "end of the last day (ISO 8601), only with «deadline_days»")])
 def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     """Send the payment request with a reference; the BPMN message ``payment_received`` continues.
 
     With ``deadline_days`` the request names the last day to pay, so she learns the deadline
-    before the model's timer closes the case for want of payment.
+    before the model's timer closes the case for want of payment; the timer waits for the end of
+    that day (``payment_due_at``), so text and timer agree.
     """
+    from rathaus_domain.shared.workdays import is_working_day
+
     from ...outbox import outbox_add
 
     case = current_case()
@@ -304,11 +312,16 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     shown = render_text("{amount}", {"amount": amount})
     reference = f"{application.reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
     days = str(ctx.params.get("deadline_days") or "").strip()
-    due_date = ""
+    due_date = due_at = ""
     if days:
         if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
             raise ValueError(f"deadline_days must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
-        due_date = timezone.localtime(ctx.now + timedelta(days=int(days))).strftime("%d.%m.%Y")
+        last = timezone.localdate(ctx.now) + timedelta(days=int(days))
+        state = (application.municipality.ags or "")[:2] or None
+        while not is_working_day(last, state):  # a deadline does not end on a weekend or a holiday
+            last += timedelta(days=1)
+        due_date = last.strftime("%d.%m.%Y")
+        due_at = timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
     by_when = f" bis zum {due_date}" if due_date else ""
     if application.applicant_email:
         body = (f"Guten Tag,\n\nbitte überweisen Sie {shown} €{by_when} mit dem Verwendungszweck {reference}.\n"
@@ -321,7 +334,7 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
               element_id=ctx.element_id)
     result = {"payment_reference": reference, "amount_due": amount}
     if due_date:
-        result["payment_due_date"] = due_date
+        result.update(payment_due_date=due_date, payment_due_at=due_at)
     return result
 
 
