@@ -25,7 +25,7 @@ _STATES = dict(zip([f"{n:02d}" for n in range(1, 17)],
 @lru_cache(maxsize=256)
 def public_holidays(year: int, state: str | None = None) -> frozenset[date]:
     """The public holidays of ``year`` in the whole country plus those of ``state`` ("01" to "16"; another value: none)."""
-    return frozenset(holidays.Germany(years=year, subdiv=_STATES.get(state or "")).keys())
+    return frozenset(holidays.country_holidays("DE", subdiv=_STATES.get(state or ""), years=year).keys())
 
 
 def is_working_day(day: date, state: str | None = None) -> bool:
