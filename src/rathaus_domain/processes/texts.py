@@ -4,12 +4,17 @@ Models are shared between municipalities, so their texts are untrusted like thei
 ``str.format`` would let ``{case_ref.__class__}`` reach attributes and ``{x:>200000000}`` build
 huge strings; here a placeholder is a plain variable name and nothing else, each value is cut
 to a bounded length, and so is the result. ``{{`` and ``}}`` stand for literal braces.
+
+A placeholder may name a field inside the form's data by its path, ``{vehicle.plate}``: the path
+goes through dictionaries only (keys, never attributes). Values are shown as Germans read them:
+decimal comma, dates as ``20.12.2026``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +26,9 @@ MAX_TEXT = 10_000
 MAX_VALUE = 500
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}(?:\.[A-Za-z0-9][A-Za-z0-9_]{0,63}){0,7}")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_MISSING = object()
 
 
 def template_problems(text: str) -> list[tuple[str, str]]:
@@ -34,8 +41,10 @@ def template_problems(text: str) -> list[tuple[str, str]]:
         if inner is not None and not _NAME.fullmatch(inner):
             problems.append(
                 (
-                    f"Platzhalter «{{{inner}}}» ist kein einfacher Variablenname (erlaubt: Buchstaben, Ziffern, _)",
-                    f"placeholder «{{{inner}}}» is not a plain variable name (allowed: letters, digits, _)",
+                    f"Platzhalter «{{{inner}}}» ist kein Variablenname (erlaubt: Buchstaben, Ziffern, _, "
+                    "und Punkte zwischen den Teilen eines Feldpfads wie vehicle.plate)",
+                    f"placeholder «{{{inner}}}» is not a variable name (allowed: letters, digits, _, and dots "
+                    "between the parts of a field path such as vehicle.plate)",
                 )
             )
     return problems
@@ -47,9 +56,25 @@ def _show(value: Any) -> str | None:
     if isinstance(value, Decimal | float):
         # German decimal comma; whole amounts without decimals.
         return f"{value:.2f}".replace(".", ",") if value != int(value) else str(int(value))
-    if isinstance(value, str | int):
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.strftime("%d.%m.%Y")
+    if isinstance(value, str):
+        # A date as forms store it (2026-12-20) is read as Germans write it (20.12.2026).
+        iso = _ISO_DATE.fullmatch(value)
+        return f"{iso[3]}.{iso[2]}.{iso[1]}" if iso else value
+    if isinstance(value, int):
         return str(value)
     return None
+
+
+def _lookup(values: Mapping[str, Any], name: str) -> Any:
+    """The value a placeholder names: a variable, or a field inside one by its dotted path."""
+    value: Any = values
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
 
 
 def render_text(template: str, values: Mapping[str, Any]) -> str:
@@ -69,9 +94,10 @@ def render_text(template: str, values: Mapping[str, Any]) -> str:
         if whole == "}}":
             return "}"
         name = match.group(1)
-        if not _NAME.fullmatch(name) or name not in values:
+        value = _lookup(values, name) if _NAME.fullmatch(name) else _MISSING
+        if value is _MISSING:
             return whole
-        shown = _show(values[name])
+        shown = _show(value)
         if shown is None:
             return whole
         return shown.replace(_EMPTY, "")[:MAX_VALUE] or _EMPTY

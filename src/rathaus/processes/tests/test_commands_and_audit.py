@@ -223,4 +223,4 @@ def test_today_in_a_process_is_the_day_in_germany_not_in_utc(town, demo_services
     application = application_submit(municipality=town, service=demo_services["hund-anmelden"], data=dog_data).application
     process_start(application=application, now=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
     approved = StatusChange.objects.get(application=application, status="approved")
-    assert approved.public_text == "Eingegangen am 2026-03-10."
+    assert approved.public_text == "Eingegangen am 10.03.2026."

@@ -150,6 +150,9 @@ def test_parking_permit_is_auto_approved_when_zone_matches(submit, parking_data)
     application = submit("bewohnerparkausweis", parking_data)
     assert application.status == "approved", ProcessInstance.objects.get(application=application).error
     assert not UserTask.objects.filter(application=application).exists()
+    # The permit says for which zone, which vehicle and from when (dates as Germans write them).
+    assert ("Ihr Bewohnerparkausweis für die Zone A ist ausgestellt: für das Fahrzeug mit dem Kennzeichen MU-AB 123, "
+            "gültig ab 01.12.2026 für ein Jahr.") in _letter_text(application)
 
 
 def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(submit, parking_data, town, make_staff):
@@ -256,6 +259,9 @@ def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_da
     assert application.status == "approved"
     assert instance.status == InstanceStatus.COMPLETED
     assert not Timer.objects.filter(instance=instance).exists()
+    # The permit says where and when the signs stand.
+    assert ("Das Halteverbot ist genehmigt: Hauptstraße 12, am 20.12.2026 von 07:00 bis 18:00 Uhr, auf 15 Metern."
+            in _letter_text(application))
 
 
 def test_the_status_step_checks_its_parameters_when_the_model_is_checked():

@@ -26,6 +26,19 @@ def test_attribute_and_index_access_is_not_evaluated() -> None:
         assert render_text(template, values) == template
 
 
+def test_a_placeholder_may_name_a_field_by_its_path_through_dictionaries_only() -> None:
+    values = {"vehicle": {"plate": "MU-AB 123"}, "place": {"date": "2026-12-20"}, "case_ref": "MUS-1"}
+    assert render_text("{vehicle.plate} am {place.date}", values) == "MU-AB 123 am 20.12.2026"
+    assert render_text("{vehicle.colour} {case_ref.upper}", values) == "{vehicle.colour} {case_ref.upper}"
+
+
+def test_dates_read_as_germans_write_them() -> None:
+    from datetime import date
+
+    assert render_text("{a} {b} {c}", {"a": "2026-03-10", "b": date(2026, 3, 10), "c": "2026-03-10T08:00"}) == (
+        "10.03.2026 10.03.2026 2026-03-10T08:00")
+
+
 def test_format_specs_cannot_build_huge_strings() -> None:
     assert render_text("{fee:>200000000}", {"fee": 5}) == "{fee:>200000000}"
 
@@ -44,7 +57,7 @@ def test_double_braces_are_literal_braces() -> None:
 
 
 def test_template_check_names_each_bad_placeholder() -> None:
-    problems = template_problems("{ok} {bad.attr} {x:>9} {0}")
+    problems = template_problems("{ok} {field.path} {bad.__attr} {x:>9} {0}")
     assert len(problems) == 3
     assert all("Platzhalter" in de and "placeholder" in en for de, en in problems)
     assert template_problems("Gebühr {fee} €, {{wörtlich}}") == []
