@@ -139,20 +139,33 @@ def services(town):
     }
 
 
-@pytest.fixture
-def staff(town):
-    """A case worker of the town with a confirmed TOTP device, as the demo sets them up."""
+def staff_member(town, email: str, role: str, first_name: str = "", last_name: str = "") -> SimpleNamespace:
+    """A staff member of the town with a confirmed TOTP device, as the demo sets them up."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from rathaus.accounts.models import Membership, Role, User
+    from rathaus.accounts.models import Membership, User
 
-    email = "sachbearbeitung@musterstadt.example"
-    user = User.objects.create_user(
-        username=email, email=email, password=PASSWORD, first_name="Sabine", last_name="Sachbearbeiterin", email_verified=True
-    )
-    Membership.objects.create(user=user, municipality=town, role=Role.CASE_WORKER)
+    user = User.objects.create_user(username=email, email=email, password=PASSWORD, first_name=first_name,
+                                    last_name=last_name, email_verified=True)
+    Membership.objects.create(user=user, municipality=town, role=role)
     device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
     return SimpleNamespace(user=user, email=email, password=PASSWORD, device=device)
+
+
+@pytest.fixture
+def staff(town):
+    """A case worker of the town."""
+    from rathaus.accounts.models import Role
+
+    return staff_member(town, "sachbearbeitung@musterstadt.example", Role.CASE_WORKER, "Sabine", "Sachbearbeiterin")
+
+
+@pytest.fixture
+def town_admin(town):
+    """The town's administrator (she leads the team too)."""
+    from rathaus.accounts.models import Role
+
+    return staff_member(town, "leitung@musterstadt.example", Role.TENANT_ADMIN, "Lena", "Leitung")
 
 
 def totp_code(device) -> str:

@@ -25,21 +25,6 @@ def citizen(town):
     return SimpleNamespace(user=user, email=email, password=PASSWORD)
 
 
-@pytest.fixture
-def lead(town):
-    from conftest import PASSWORD
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from rathaus.accounts.models import Membership, Role, User
-
-    email = "leitung@musterstadt.example"
-    user = User.objects.create_user(username=email, email=email, password=PASSWORD, first_name="Lena", last_name="Leitung",
-                                    email_verified=True)
-    Membership.objects.create(user=user, municipality=town, role=Role.TENANT_ADMIN)
-    device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
-    return SimpleNamespace(user=user, email=email, password=PASSWORD, device=device)
-
-
 def _log_in(page: Page, email: str, password: str, next_url: str) -> None:
     page.goto(f"/konto/anmelden/?next={next_url}")
     fill_login(page, email, password)
@@ -78,9 +63,9 @@ def test_citizen_keeps_her_data_sees_it_prefilled_and_asks_for_erasure(page: Pag
     check(page, axe, "release code")
 
 
-def test_staff_pages_of_the_case_file_and_integration(page: Page, lead, otp_code, axe, dog_application):
-    _log_in(page, lead.email, lead.password, f"/m/musterstadt/verwaltung/antraege/{dog_application.reference}/")
-    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(lead.device))
+def test_staff_pages_of_the_case_file_and_integration(page: Page, town_admin, otp_code, axe, dog_application):
+    _log_in(page, town_admin.email, town_admin.password, f"/m/musterstadt/verwaltung/antraege/{dog_application.reference}/")
+    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(town_admin.device))
     page.get_by_role("button", name="Bestätigen").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(dog_application.reference)
     expect(page.get_by_role("heading", name="E-Akte")).to_be_visible()

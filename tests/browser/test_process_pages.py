@@ -14,7 +14,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from conftest import PASSWORD, fill_login
+from conftest import fill_login
 from playwright.sync_api import Page, expect
 from test_accessibility import check
 
@@ -23,19 +23,6 @@ pytestmark = pytest.mark.browser
 TOWN = "/m/musterstadt"
 TASK_NAME = "Nachweis für die Befreiung prüfen"
 PROOF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def admin(town):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from rathaus.accounts.models import Membership, Role, User
-
-    email = "leitung@musterstadt.example"
-    user = User.objects.create_user(username=email, email=email, password=PASSWORD, first_name="Lena", last_name="Leitung",
-                                    email_verified=True)
-    Membership.objects.create(user=user, municipality=town, role=Role.TENANT_ADMIN)
-    return SimpleNamespace(user=user, email=email, device=TOTPDevice.objects.create(user=user, name="App", confirmed=True))
 
 
 @pytest.fixture
@@ -55,18 +42,18 @@ def case(town, services, dog_data):
                            task=UserTask.objects.get(application=result.application))
 
 
-def _log_in(page: Page, admin, otp_code, next_path: str) -> None:
+def _log_in(page: Page, town_admin, otp_code, next_path: str) -> None:
     page.goto(f"/konto/anmelden/?next={next_path}")
-    fill_login(page, admin.email)
-    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(admin.device))
+    fill_login(page, town_admin.email)
+    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(town_admin.device))
     page.get_by_role("button", name="Bestätigen").click()
     expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
 
 
-def test_a_refused_model_and_a_task_handed_to_nobody_show_focused_errors(page: Page, admin, otp_code, axe, case):
+def test_a_refused_model_and_a_task_handed_to_nobody_show_focused_errors(page: Page, town_admin, otp_code, axe, case):
     from rathaus.processes.demo import demo_files
 
-    _log_in(page, admin, otp_code, f"{TOWN}/verwaltung/prozesse/")
+    _log_in(page, town_admin, otp_code, f"{TOWN}/verwaltung/prozesse/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Prozessmodelle")
     expect(page.get_by_role("button", name="Außer Betrieb nehmen (Hund anmelden (Hundesteuer), Version 1)")).to_be_visible()
     title = page.title()
@@ -99,8 +86,8 @@ def test_a_refused_model_and_a_task_handed_to_nobody_show_focused_errors(page: P
     check(page, axe, "task handed on to nobody", reflow=False)
 
 
-def test_the_process_pages_in_english_have_no_axe_violations(page: Page, admin, otp_code, axe, case, live_server):
-    _log_in(page, admin, otp_code, f"{TOWN}/verwaltung/aufgaben/team/")
+def test_the_process_pages_in_english_have_no_axe_violations(page: Page, town_admin, otp_code, axe, case, live_server):
+    _log_in(page, town_admin, otp_code, f"{TOWN}/verwaltung/aufgaben/team/")
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
     for path, heading in ((f"{TOWN}/verwaltung/aufgaben/team/", "Team tasks"),
                           (f"{TOWN}/verwaltung/aufgaben/ueberfaellig/", "Overdue tasks"),
@@ -118,9 +105,9 @@ def test_the_process_pages_in_english_have_no_axe_violations(page: Page, admin, 
     expect(why.get_by_role("listitem").first).to_have_attribute("lang", "de")
 
 
-def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, admin, otp_code, case, live_server):
+def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, town_admin, otp_code, case, live_server):
     path = f"{TOWN}/verwaltung/antraege/{case.reference}/"
-    _log_in(page, admin, otp_code, path)
+    _log_in(page, town_admin, otp_code, path)
     page.route(re.compile(r".*/prozess\.json$"), lambda route: route.abort())
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
     page.goto(path)
@@ -128,13 +115,13 @@ def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, adm
         "The diagram is not available. The process history below lists every step.")
 
 
-def test_recording_a_receipt_without_a_choice_shows_a_focused_error(page: Page, admin, otp_code, axe, case):
+def test_recording_a_receipt_without_a_choice_shows_a_focused_error(page: Page, town_admin, otp_code, axe, case):
     from rathaus.processes.models import ProcessInstance
 
     ProcessInstance.objects.filter(application__reference=case.reference).update(
         waiting_messages=["payment_received", "backoffice_answer"])
     path = f"{TOWN}/verwaltung/antraege/{case.reference}/eingang/"
-    _log_in(page, admin, otp_code, path)
+    _log_in(page, town_admin, otp_code, path)
     expect(page.get_by_role("radio", name="Zahlung eingegangen")).not_to_be_checked()
     page.locator("main").get_by_role("button", name="Eingang erfassen").click()
     expect(page.locator("#error-summary")).to_be_focused()

@@ -11,30 +11,14 @@ from rathaus.integration.tests.receiver import receiver  # noqa: F401 - fixture
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def admin(town):
-    from types import SimpleNamespace
-
-    from conftest import PASSWORD
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from rathaus.accounts.models import Membership, Role, User
-
-    email = "admin@musterstadt.example"
-    user = User.objects.create_user(username=email, email=email, password=PASSWORD, email_verified=True)
-    Membership.objects.create(user=user, municipality=town, role=Role.TENANT_ADMIN)
-    device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
-    return SimpleNamespace(user=user, email=email, password=PASSWORD, device=device)
-
-
-def test_admin_adds_a_webhook_and_resends_a_failed_delivery(page: Page, admin, otp_code, axe, services, dog_data,
+def test_admin_adds_a_webhook_and_resends_a_failed_delivery(page: Page, town_admin, otp_code, axe, services, dog_data,
                                                             receiver, settings):  # noqa: F811
     settings.RATHAUS_WEBHOOK_MAX_ATTEMPTS = 1
     page.goto("/konto/anmelden/?next=/m/musterstadt/verwaltung/posteingang/")
-    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(admin.email)
-    page.get_by_label("Passwort").fill(admin.password)
+    page.get_by_label("E-Mail-Adresse oder Benutzername").fill(town_admin.email)
+    page.get_by_label("Passwort").fill(town_admin.password)
     page.locator("main").get_by_role("button", name="Anmelden").click()
-    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(admin.device))
+    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(otp_code(town_admin.device))
     page.get_by_role("button", name="Bestätigen").click()
     page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Anbindung").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Anbindung an Fachverfahren")
