@@ -44,8 +44,8 @@ from .steps.registry import step_catalogue
 PAGE_SIZE = 50
 TITLES = {"mine": gettext_lazy("Meine Aufgaben"), "team": gettext_lazy("Aufgaben im Team"),
           "overdue": gettext_lazy("Überfällige Aufgaben")}
-# The list a task was opened from (``?liste=team``), so that its page leads back there.
 MAX_MODEL_FILES = 10  # one BPMN file and its decision tables; more is a mistake in the choice of files
+# The list a task was opened from (``?liste=team``), so that its page leads back there.
 LISTS = {"meine": "mine", "team": "team", "ueberfaellig": "overdue"}
 LIST_PARAMS = {view: param for param, view in LISTS.items()}
 BACK_LABELS = {"mine": gettext_lazy("Zurück zu meinen Aufgaben"), "team": gettext_lazy("Zurück zu den Aufgaben im Team"),
@@ -179,17 +179,17 @@ def definitions(request):
                                         pk=_posted_int(request, "service") or 0)
             uploads = request.FILES.getlist("files")
             # Refused by their number and size before anything is read into memory.
-            too_big = [services.problem_dict(Problem(f.name, "", ERROR, f"Die Datei ist größer als {MAX_XML_BYTES // 2**20} MB.",
+            refused = [services.problem_dict(Problem(f.name, "", ERROR, f"Die Datei ist größer als {MAX_XML_BYTES // 2**20} MB.",
                                                      f"the file is larger than {MAX_XML_BYTES // 2**20} MB", "too-large"))
                        for f in uploads if f.size > MAX_XML_BYTES]
             if len(uploads) > MAX_MODEL_FILES:
-                too_big.insert(0, services.problem_dict(Problem(
+                refused.insert(0, services.problem_dict(Problem(
                     "", "", ERROR, f"Ein Modell besteht aus höchstens {MAX_MODEL_FILES} Dateien; gewählt waren {len(uploads)}.",
                     f"a model has at most {MAX_MODEL_FILES} files; {len(uploads)} were chosen", "too-many-files")))
             if not uploads:
                 files_error, status = _("Bitte wählen Sie mindestens eine BPMN-Datei."), 422
-            elif too_big:
-                problems, status = too_big, 422
+            elif refused:
+                problems, status = refused, 422
             else:
                 files = [(f.name, f.read()) for f in uploads]
                 try:
