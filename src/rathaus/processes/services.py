@@ -357,9 +357,6 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
     # the line of the person's own act (the task she completed, the message she delivered) carries
     # her; the steps the process then took by itself are its own (the audit trail keeps who set it going).
     actor_id = actor.pk if actor is not None else None
-
-    def line_actor(kind: str) -> int | None:
-        return actor_id if kind in PERSON_EVENT_KINDS else None
     events = run.drain_events()
     # A step's notes are made while it runs, just before the engine records the step itself: they
     # follow that step in the timeline, not the end of the whole run.
@@ -370,17 +367,17 @@ def _persist(instance: ProcessInstance, run: ProcessRun, case: CaseContext, *, a
             at += 1
         notes_before.setdefault(at, []).append(note)
     lines: list[CaseEvent] = []
+
+    def add_line(kind: str, element_id: str, text: str, public: bool, data: dict[str, Any]) -> None:
+        lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
+                               kind=kind, element_id=element_id, text=text[:1000], public=public,
+                               actor_id=actor_id if kind in PERSON_EVENT_KINDS else None, data=data))
     for index in range(len(events) + 1):
         for note in notes_before.pop(index, []):
-            lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
-                                   kind=note["kind"], element_id=note["element_id"], text=note["text"][:1000],
-                                   public=note["public"], actor_id=line_actor(note["kind"]), data=note["data"]))
+            add_line(note["kind"], note["element_id"], note["text"], note["public"], note["data"])
         if index < len(events):
-            event = events[index]
-            text, public, data = _event_line(event, run.model)
-            lines.append(CaseEvent(municipality_id=municipality.pk, application_id=application.pk, instance_id=instance.pk,
-                                   kind=event.kind, element_id=event.element_id or "", text=text[:1000], public=public,
-                                   actor_id=line_actor(event.kind), data=data))
+            text, public, data = _event_line(events[index], run.model)
+            add_line(events[index].kind, events[index].element_id or "", text, public, data)
     case.notes.clear()
     insert_many(lines)
     audit_record_many([
