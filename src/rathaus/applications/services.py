@@ -158,8 +158,17 @@ def add_working_days(start: date, days: int, *, municipality=None) -> date:
     The state is the first two digits of its Amtlicher Gemeindeschlüssel; without a municipality
     only the holidays of the whole country are skipped.
     """
-    state = (municipality.ags or "")[:2] or None if municipality is not None else None
-    return workdays.add_working_days(start, days, state)
+    return workdays.add_working_days(start, days, _state_of(municipality))
+
+
+def first_working_day(day: date, *, municipality) -> date:
+    """``day``, or the next working day if it falls on a weekend or a public holiday of the municipality's state."""
+    return workdays.first_working_day(day, _state_of(municipality))
+
+
+def _state_of(municipality) -> str | None:
+    """The state (Land) key of a municipality: the first two digits of its AGS; None without one."""
+    return (municipality.ags or "")[:2] or None if municipality is not None else None
 
 
 def _next_reference(municipality, year: int) -> str:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import holidays
 
-__all__ = ["add_working_days", "is_working_day", "public_holidays"]
+__all__ = ["add_working_days", "first_working_day", "is_working_day", "public_holidays"]
 
 # The AGS's state key (Länderschlüssel) and the state's ISO 3166-2 code that the library uses.
 _STATES = dict(zip([f"{n:02d}" for n in range(1, 17)],
@@ -41,3 +41,11 @@ def add_working_days(start: date, days: int, state: str | None = None) -> date:
         if is_working_day(current, state):
             days -= 1
     return current
+
+
+def first_working_day(day: date, state: str | None = None) -> date:
+    """``day`` itself if it is a working day, else the next one (a deadline does not end on a
+    weekend or a public holiday, § 31 (3) VwVfG)."""
+    while not is_working_day(day, state):
+        day += timedelta(days=1)
+    return day

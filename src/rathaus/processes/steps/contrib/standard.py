@@ -123,7 +123,7 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     # A refusal letter (the model says so) charges nothing: the fee the process computed for a grant
     # is not the letter's. A case worker's "reject" left in the data (an exemption refused, the tax
     # then set) does not make the model's tax letter a refusal.
-    fee = ctx.data.get("fee") if str(ctx.params.get("outcome") or "") != "reject" else None
+    fee = None if ctx.params.get("outcome") == "reject" else ctx.data.get("fee")
     raw = decision_letter_pdf(
         title=title, town=application.municipality.name, body=body,
         facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
@@ -302,7 +302,7 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     before the model's timer closes the case for want of payment; the timer waits for the end of
     that day (``payment_due_at``), so text and timer agree.
     """
-    from rathaus_domain.shared.workdays import is_working_day
+    from rathaus.applications.services import first_working_day
 
     from ...outbox import outbox_add
 
@@ -316,10 +316,8 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     if days:
         if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
             raise ValueError(f"deadline_days must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
-        last = timezone.localdate(ctx.now) + timedelta(days=int(days))
-        state = (application.municipality.ags or "")[:2] or None
-        while not is_working_day(last, state):  # a deadline does not end on a weekend or a holiday
-            last += timedelta(days=1)
+        last = first_working_day(timezone.localdate(ctx.now) + timedelta(days=int(days)),
+                                 municipality=application.municipality)
         due_date = last.strftime("%d.%m.%Y")
         due_at = timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
     by_when = f" bis zum {due_date}" if due_date else ""
