@@ -26,6 +26,7 @@ from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
 from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
 from rathaus.core.jobs import enqueue_on_commit, job_insert_select, queued_in_transaction
+from rathaus.core.problems import request_fingerprint
 from rathaus.core.ratelimit import counting_statement
 from rathaus.core.sql import insert_one, insert_select, prepared_cursor, update_one
 from rathaus_domain.forms.coerce import without_hidden
@@ -191,10 +192,6 @@ def _next_reference(municipality, year: int) -> str:
     return f"{municipality.reference_prefix}-{year}-{value:06d}"
 
 
-def _request_hash(service_id: int, data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps([service_id, data], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def _extract_files(spec: FormSpec, data: Any, path: tuple = ()) -> list[tuple[tuple, dict]]:
     """Find file leaves (objects with base64 `content`) anywhere in the data."""
     found: list[tuple[tuple, dict]] = []
@@ -307,7 +304,7 @@ def application_submit(
     if representation is not None and representation.kind not in MandateKind.values:
         raise ValueError(f"unknown mandate kind {representation.kind!r}")
     # Without a representation the hash stays what it always was, so earlier keys still replay.
-    request_hash = _request_hash(service.pk, data if representation is None
+    request_hash = request_fingerprint(service.pk, data if representation is None
                                  else {"data": data, "representation": representation.as_json()})
     if idempotency_key and not key_checked_by_insert:
         replay = _replay(municipality, idempotency_key, request_hash)

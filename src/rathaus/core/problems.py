@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.http import JsonResponse
@@ -49,6 +51,11 @@ class ProblemError(Exception):
 IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
     "description": "Beliebiger eindeutiger Wert; eine Wiederholung mit demselben Schlüssel und Inhalt liefert das erste Ergebnis."}
+
+
+def request_fingerprint(*parts: Any) -> str:
+    """The fingerprint of a request stored with its Idempotency-Key: a repetition must match it."""
+    return hashlib.sha256(json.dumps(list(parts), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def idempotency_key(request) -> str:

@@ -9,8 +9,6 @@ A crash anywhere rolls all of it back, so a retried job neither loses nor repeat
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from rathaus.applications.models import Application
 from rathaus.applications.selectors import ApplicationSelect, application_select
 from rathaus.cases.files import discard_files_on_error
 from rathaus.core.audit import audit_batch, audit_record, audit_record_many
+from rathaus.core.problems import request_fingerprint
 from rathaus.core.sql import insert_many, insert_one, instance_from_row, prepared_cursor, select_columns, update_one
 from rathaus.integration.services import event_batch
 from rathaus_domain.forms.model import FormSpec
@@ -545,8 +544,7 @@ def message_deliver_once(*, application: Application, name: str, payload: dict[s
     (a refused message stores no key, so it can be sent again once it fits).
     """
     check_message(name, payload or {})
-    request_hash = hashlib.sha256(json.dumps([application.reference, name, payload or {}], sort_keys=True,
-                                             ensure_ascii=False).encode()).hexdigest()
+    request_hash = request_fingerprint(application.reference, name, payload or {})
     with transaction.atomic():
         locked, app = _waiting_instance(application, name)
         seen = ReceivedMessage.objects.filter(municipality_id=app.municipality_id,
