@@ -23,7 +23,7 @@ from rathaus_domain.forms.model import (
     format_bytes,
     value_at,
 )
-from rathaus_domain.forms.validation import FILE_TYPES
+from rathaus_domain.forms.validation import accepted_labels
 
 
 def _dom_id(name: str) -> str:
@@ -97,8 +97,7 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]],
         "max": _html_number(constraints.get("maximum")),
         "step": "1" if field.type == "integer" else "any",
         "accept": ",".join(constraints.get("accept", []) or []),
-        "accept_labels": ", ".join(FILE_TYPES[t].label if t in FILE_TYPES else t.rsplit("/", 1)[-1].upper()
-                                   for t in constraints.get("accept", []) or []),
+        "accept_labels": accepted_labels(constraints.get("accept", []) or []),
         "max_bytes": format_bytes(constraints["max_bytes"]) if constraints.get("max_bytes") else "",
         "file_info": file_info,
         "condition": _condition(field.condition),

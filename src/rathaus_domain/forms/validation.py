@@ -50,6 +50,7 @@ __all__ = [
     "FileType",
     "MULTI_LINE_TEXT_PATTERN",
     "SINGLE_LINE_TEXT_PATTERN",
+    "accepted_labels",
     "check_form_schema",
     "content_pattern",
     "compiled",
@@ -739,7 +740,11 @@ def _file_message(code: str, target: Schema, part: str | None) -> tuple[str, str
 
 def _accepted_labels(target: Schema) -> str:
     content_type = target.get("properties", {}).get("content_type", {})
-    types = content_type.get("enum", []) if isinstance(content_type, Mapping) else []
+    return accepted_labels(content_type.get("enum", []) if isinstance(content_type, Mapping) else [])
+
+
+def accepted_labels(types: Sequence[str]) -> str:
+    """The accepted file types as people name them ("PDF, PNG, JPEG"), for the hint and the error alike."""
     return ", ".join(FILE_TYPES[t].label if t in FILE_TYPES else str(t) for t in types)
 
 
