@@ -49,11 +49,16 @@ def instance_for(*, municipality, application) -> ProcessInstance | None:
             .filter(application=application).first())
 
 
-def case_timeline(*, municipality, application, public_only: bool = False) -> list[CaseEvent]:
+def case_timeline(*, municipality, application) -> list[CaseEvent]:
     qs = CaseEvent.objects.for_municipality(municipality).filter(application=application).select_related("actor")
-    if public_only:
-        qs = qs.filter(public=True)
     return list(qs.order_by("created_at", "id"))
+
+
+def case_decision_texts(*, municipality, application) -> list[str]:
+    """The rules that decided the case, in the words the citizen may see, each once (a rule that
+    applied again, after a new proof, says nothing new the second time)."""
+    return list(dict.fromkeys(CaseEvent.objects.for_municipality(municipality).filter(
+        application=application, public=True, kind="decision").order_by("created_at", "id").values_list("text", flat=True)))
 
 
 def case_decided_by_a_person(*, municipality, application) -> bool:

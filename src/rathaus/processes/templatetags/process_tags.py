@@ -26,16 +26,10 @@ def process_staff_panel(context, application):
 def process_citizen_why(context, application, token=None):
     # The citizen's documents and uploads are the case file's partial (cases_tags.case_citizen_panel).
     municipality = application.municipality
-    # A rule that applied again (the same decision after a new proof) says nothing new the second time.
-    # Only decisions by rules: the other lines the citizen may see (a letter issued, a payment
-    # request) are what followed from them, not why (she has them as documents, e-mails and status).
-    reasons: dict[str, object] = {}
-    for event in selectors.case_timeline(municipality=municipality, application=application, public_only=True):
-        if event.kind == "decision":
-            reasons.setdefault(event.text, event)
+    reasons = selectors.case_decision_texts(municipality=municipality, application=application)
     return {
         "application": application, "municipality": municipality, "token": token,
-        "reasons": list(reasons.values()),
+        "reasons": reasons,
         "by_a_person": bool(reasons) and selectors.case_decided_by_a_person(municipality=municipality,
                                                                             application=application),
     }
