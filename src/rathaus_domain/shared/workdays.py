@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
-
 __all__ = ["add_working_days", "first_working_day", "is_working_day", "public_holidays"]
 
 # The AGS's state key (Länderschlüssel) and the state's ISO 3166-2 code that the library uses.
@@ -25,6 +23,8 @@ _STATES = dict(zip([f"{n:02d}" for n in range(1, 17)],
 @lru_cache(maxsize=256)
 def public_holidays(year: int, state: str | None = None) -> frozenset[date]:
     """The public holidays of ``year`` in the whole country plus those of ``state`` ("01" to "16"; another value: none)."""
+    import holidays  # here, not at start-up (about 40 ms): only a deadline needs it, and the result is cached
+
     return frozenset(holidays.country_holidays("DE", subdiv=_STATES.get(state or ""), years=year).keys())
 
 
