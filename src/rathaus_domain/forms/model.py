@@ -530,15 +530,14 @@ def _bind(node: Node, position: int, index: int) -> Node:
             return (*path[:position], index, *path[position + 1 :])
         return path
 
-    condition = node.condition
-    if condition is not None:
-        condition = replace(condition, field_path=bind_path(condition.field_path))
+    def bind(condition: Condition | None) -> Condition | None:
+        return None if condition is None else replace(condition, field_path=bind_path(condition.field_path))
+
+    condition = bind(node.condition)
     if isinstance(node, Field):
         path = bind_path(node.path)
-        required_if = node.required_if
-        if required_if is not None:
-            required_if = replace(required_if, field_path=bind_path(required_if.field_path))
-        return replace(node, path=path, name=FormSpec.html_name(path), condition=condition, required_if=required_if)
+        return replace(node, path=path, name=FormSpec.html_name(path), condition=condition,
+                       required_if=bind(node.required_if))
     return replace(
         node,
         path=bind_path(node.path),
