@@ -84,7 +84,8 @@ _MULTIPLE_OUTGOING_OK = frozenset(
     {"exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway", "complexGateway", "startEvent"}
 )
 # Children of an activity that flow_node reports for the activity itself.
-_ACTIVITY_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics", *_IGNORED_WITH_WARNING})
+_LOOP_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
+_ACTIVITY_MARKERS = _LOOP_MARKERS | _IGNORED_WITH_WARNING.keys()
 _FLOW_NODES = frozenset(
     {
         "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
@@ -326,7 +327,7 @@ class _Checker:
     ) -> None:
         for child in _bpmn_children(node):
             child_kind = local_name(child)
-            if child_kind in ("multiInstanceLoopCharacteristics", "standardLoopCharacteristics"):
+            if child_kind in _LOOP_MARKERS:
                 self.error(
                     node,
                     f"Schleifen und Mehrfachinstanzen wie {_describe(node)} werden nicht unterstützt",
