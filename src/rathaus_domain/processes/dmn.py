@@ -646,45 +646,34 @@ def _decide_literal(
     )
 
 
-#: What a text input must be for a column's typeRef: (German, English) for the error message.
+#: The typeRefs a text input is read as, by the name this module uses for them.
+_TYPE_KINDS = {
+    "date": "date", "datetime": "datetime", "date and time": "datetime", "integer": "integer", "long": "integer",
+    "int": "integer", "double": "number", "number": "number", "decimal": "number", "boolean": "boolean",
+}
+#: What a text input must be for its column's type: (German, English) for the error message.
 _TYPE_WORDS = {
     "date": ("ist kein Datum (2026-03-01)", "is not a date (2026-03-01)"),
     "datetime": ("ist kein Zeitpunkt (2026-03-01T09:00:00)", "is not a date and time (2026-03-01T09:00:00)"),
-    "date and time": ("ist kein Zeitpunkt (2026-03-01T09:00:00)", "is not a date and time (2026-03-01T09:00:00)"),
     "integer": ("ist keine ganze Zahl", "is not a whole number"),
-    "long": ("ist keine ganze Zahl", "is not a whole number"),
-    "int": ("ist keine ganze Zahl", "is not a whole number"),
-    "double": ("ist keine Zahl", "is not a number"),
     "number": ("ist keine Zahl", "is not a number"),
-    "decimal": ("ist keine Zahl", "is not a number"),
     "boolean": ("ist weder true noch false", "is neither true nor false"),
 }
-
-
-class _NotOfType(ValueError):
-    """A text input that cannot be read as its column's typeRef."""
-
-    def __init__(self, value: str, type_ref: str) -> None:
-        super().__init__(value)
-        text = value if len(value) <= 50 else value[:50] + "…"
-        is_not_de, is_not_en = _TYPE_WORDS[type_ref.strip().lower()]
-        self.message_de = f"«{text}» {is_not_de} (typeRef {type_ref})"
-        self.message_en = f"«{text}» {is_not_en} (typeRef {type_ref})"
 
 
 def _coerce_input(value: Any, type_ref: str | None) -> Any:
     """A text input as its column's type; a text that is not one is an error (as in Camunda),
     never kept as text: it would silently miss every comparison and pick another rule."""
-    kind = (type_ref or "").strip().lower()
-    if not isinstance(value, str) or kind not in _TYPE_WORDS:
+    kind = _TYPE_KINDS.get((type_ref or "").strip().lower())
+    if not isinstance(value, str) or kind is None:
         return value
     text = value.strip()
     try:
         if kind == "date":
             return date.fromisoformat(text[:10])
-        if kind in ("datetime", "date and time"):
+        if kind == "datetime":
             return datetime.fromisoformat(text)
-        if kind in ("integer", "long", "int"):
+        if kind == "integer":
             return int(text)
         if kind == "boolean":
             if text.lower() in ("true", "false"):
@@ -695,12 +684,14 @@ def _coerce_input(value: Any, type_ref: str | None) -> Any:
             raise ValueError(text)
         return number
     except ValueError:
-        raise _NotOfType(value, type_ref or "") from None
+        shown = value if len(value) <= 50 else value[:50] + "…"
+        is_not_de, is_not_en = _TYPE_WORDS[kind]
+        raise ExpressionError(f"«{shown}» {is_not_de} (typeRef {type_ref})",
+                              f"«{shown}» {is_not_en} (typeRef {type_ref})") from None
 
 
 def _coerce_output(value: Any, type_ref: str | None) -> Any:
-    kind = (type_ref or "").strip().lower()
-    if kind in ("integer", "long", "int") and isinstance(value, float) and value.is_integer():
+    if _TYPE_KINDS.get((type_ref or "").strip().lower()) == "integer" and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
@@ -720,7 +711,7 @@ def _decide_table(
     for column in table.inputs:
         try:
             value = _coerce_input(column.expression.evaluate(context, now=now), column.type_ref)
-        except (ExpressionError, _NotOfType) as exc:
+        except ExpressionError as exc:
             raise fail(
                 f"Eingabe «{column.label}»: {exc.message_de}", f"input «{column.label}»: {exc.message_en}", column.id
             ) from None
