@@ -79,10 +79,7 @@ _ELEMENT_NAMES_DE = {
     "callChoreography": "Choreographie", "subChoreography": "Choreographie",
     "choreographyTask": "Choreographie",
 }  # fmt: skip
-# Inclusive and complex gateways are refused as unsupported; telling them to "use a gateway" too would be wrong.
-_MULTIPLE_OUTGOING_OK = frozenset(
-    {"exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway", "complexGateway", "startEvent"}
-)
+_MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
 # Children of an activity that flow_node reports for the activity itself.
 _LOOP_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
 _ACTIVITY_MARKERS = _LOOP_MARKERS | _IGNORED_WITH_WARNING.keys()
@@ -337,14 +334,16 @@ class _Checker:
             elif child_kind in _IGNORED_WITH_WARNING:
                 de, en = _IGNORED_WITH_WARNING[child_kind]
                 self.warning(child, de, en)
-        if len(outgoing) > 1 and kind not in _MULTIPLE_OUTGOING_OK:
+        handler = getattr(self, f"check_{kind}", None)
+        # A node refused as unsupported gets no advice on its flows ("use a gateway" to an
+        # inclusive gateway would be wrong): the refusal says all there is to say.
+        if len(outgoing) > 1 and handler is not None and kind not in _MULTIPLE_OUTGOING_OK:
             self.error(
                 node,
                 f"{_describe(node)} hat mehrere ausgehende Flüsse; bitte ein Gateway verwenden",
                 f"{_describe(node)} has several outgoing flows; use a gateway",
                 "multiple-outgoing",
             )
-        handler = getattr(self, f"check_{kind}", None)
         if handler is None:
             self.unsupported(node)
         else:
