@@ -1,6 +1,8 @@
 """Users (citizens and staff) and staff memberships in municipalities."""
 
+from django.contrib import auth
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +21,25 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email or self.username
+
+    def has_perm(self, perm, obj=None) -> bool:
+        """A municipality's rights (asked with the municipality as `obj`) come from a membership only.
+
+        Django lets an active superuser pass every check. Superusers are the platform's operators:
+        they keep the Django admin (asked without an object), but a town's cases, tasks and API
+        are its staff's, as the staff pages already require a membership.
+        """
+        if obj is None:
+            return super().has_perm(perm, obj)
+        if not self.is_active:
+            return False
+        for backend in auth.get_backends():
+            try:
+                if hasattr(backend, "has_perm") and backend.has_perm(self, perm, obj):
+                    return True
+            except PermissionDenied:
+                return False
+        return False
 
 
 class Role(models.TextChoices):

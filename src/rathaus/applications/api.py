@@ -10,6 +10,7 @@ from typing import Any, Literal, NoReturn
 
 from django.conf import settings
 from django.urls import get_script_prefix, reverse
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -99,7 +100,7 @@ def _representation(value: Any) -> services.RepresentationData | None:
     except ValidationError as exc:
         errors = [{"pointer": "/representation" + "".join(f"/{_pointer_token(str(part))}" for part in error["loc"]),
                    "detail": _representation_message(error), "code": error["type"]} for error in exc.errors()]
-        raise ProblemError(422, "Unprocessable Content", "Die Angaben zur Vertretung sind nicht gültig.",
+        raise ProblemError(422, "Unprocessable Content", _("Die Angaben zur Vertretung sind nicht gültig."),
                            type_="invalid-representation", errors=errors) from None
     return services.RepresentationData(
         kind=parsed.kind, principal_name=parsed.principal_name, principal_birth_date=parsed.principal_birth_date,
@@ -161,21 +162,21 @@ def _reject_constant(name: str):
 def _parse_body(request) -> dict[str, Any]:
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise ProblemError(415, "Unsupported Media Type", "Bitte senden Sie JSON (Content-Type: application/json).",
+        raise ProblemError(415, "Unsupported Media Type", _("Bitte senden Sie JSON (Content-Type: application/json)."),
                            type_="unsupported-media-type")
     try:
         text = request.body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProblemError(400, "Bad Request", "Der Inhalt ist kein gültiges UTF-8.", type_="invalid-encoding") from None
+        raise ProblemError(400, "Bad Request", _("Der Inhalt ist kein gültiges UTF-8."), type_="invalid-encoding") from None
     try:
         # NaN and Infinity are not JSON (RFC 8259) and PostgreSQL's jsonb cannot store them.
         body = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ProblemError(400, "Bad Request", f"Ungültiges JSON (Zeile {exc.lineno}, Spalte {exc.colno}).",
+        raise ProblemError(400, "Bad Request", _("Ungültiges JSON (Zeile %(line)s, Spalte %(column)s).") % {"line": exc.lineno, "column": exc.colno},
                            type_="invalid-json") from None
     except (ValueError, RecursionError):
         # Integers beyond Python's digit limit, NaN/Infinity, or nesting deeper than the C parser allows.
-        raise ProblemError(400, "Bad Request", "Ungültiges JSON (unzulässige Zahl oder zu tief verschachtelt).",
+        raise ProblemError(400, "Bad Request", _("Ungültiges JSON (unzulässige Zahl oder zu tief verschachtelt)."),
                            type_="invalid-json") from None
     # The walk is needed only where the text could hold what it looks for: deep nesting takes more
     # brackets than MAX_JSON_DEPTH, a lone surrogate an escape \uD800-\uDFFF (raw ones are not UTF-8).
@@ -183,17 +184,17 @@ def _parse_body(request) -> dict[str, Any]:
         check_json_structure(body)
     errors = []
     if not isinstance(body, dict):
-        raise ProblemError(422, "Unprocessable Content", "Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}.",
-                           type_="invalid-request", errors=[{"pointer": "", "detail": "Objekt erwartet", "code": "type"}])
+        raise ProblemError(422, "Unprocessable Content", _("Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}."),
+                           type_="invalid-request", errors=[{"pointer": "", "detail": _("Objekt erwartet"), "code": "type"}])
     for key in body:
         if key not in ("service", "data", "representation"):
-            errors.append({"pointer": f"/{_pointer_token(key)}", "detail": f"Unbekanntes Feld „{key}“.", "code": "additionalProperties"})
+            errors.append({"pointer": f"/{_pointer_token(key)}", "detail": _("Unbekanntes Feld „%(field)s“.") % {"field": key}, "code": "additionalProperties"})
     if not isinstance(body.get("service"), int) or isinstance(body.get("service"), bool):
-        errors.append({"pointer": "/service", "detail": "Die ID der Leistung (Ganzzahl) fehlt.", "code": "type"})
+        errors.append({"pointer": "/service", "detail": _("Die ID der Leistung (Ganzzahl) fehlt."), "code": "type"})
     if not isinstance(body.get("data"), dict):
-        errors.append({"pointer": "/data", "detail": "Die Antragsdaten (Objekt) fehlen.", "code": "type"})
+        errors.append({"pointer": "/data", "detail": _("Die Antragsdaten (Objekt) fehlen."), "code": "type"})
     if errors:
-        raise ProblemError(422, "Unprocessable Content", "Die Anfrage ist falsch aufgebaut.", type_="invalid-request", errors=errors)
+        raise ProblemError(422, "Unprocessable Content", _("Die Anfrage ist falsch aufgebaut."), type_="invalid-request", errors=errors)
     return body
 
 
@@ -223,7 +224,7 @@ def _status_path_parts(script_prefix: str) -> list[str]:
 
 
 def _refuse_rate() -> NoReturn:
-    raise ProblemError(429, "Too Many Requests", "Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute.",
+    raise ProblemError(429, "Too Many Requests", _("Zu viele Anträge in kurzer Zeit. Bitte warten Sie eine Minute."),
                        type_="rate-limited")
 
 
@@ -273,8 +274,8 @@ def submit(request, slug: str):
 
 
 def _refuse_service() -> NoReturn:
-    raise ProblemError(422, "Unprocessable Content", "Diese Leistung gibt es bei dieser Kommune nicht.",
-                       type_="unknown-service", errors=[{"pointer": "/service", "detail": "Unbekannte Leistung", "code": "unknown"}])
+    raise ProblemError(422, "Unprocessable Content", _("Diese Leistung gibt es bei dieser Kommune nicht."),
+                       type_="unknown-service", errors=[{"pointer": "/service", "detail": _("Unbekannte Leistung"), "code": "unknown"}])
 
 
 def _submitted(request, body: dict, representation, key: str, service, *, lookup=None,
@@ -300,7 +301,7 @@ def _submitted(request, body: dict, representation, key: str, service, *, lookup
     except services.IdempotencyConflict:
         if count is not None and over_limit(*count):
             _refuse_rate()
-        raise ProblemError(409, "Conflict", "Dieser Idempotency-Key wurde schon für eine andere Anfrage verwendet.",
+        raise ProblemError(409, "Conflict", _("Dieser Idempotency-Key wurde schon für eine andere Anfrage verwendet."),
                            type_="idempotency-conflict") from None
     if not result.created and count is not None and over_limit(*count):
         _refuse_rate()  # a replay: the statement that would have counted it did not run to the end
@@ -325,7 +326,7 @@ def get_application(request, slug: str, reference: str):
                 or token_user_for(request, municipality, Perm.VIEW_INBOX) is not None)
     if not is_staff and not services.access_token_matches(application, token):
         # Same answer for "wrong token" and "no such reference": nothing leaks about other applications.
-        raise ProblemError(404, "Not Found", "Nicht gefunden.", type_="not-found")
+        raise ProblemError(404, "Not Found", _("Nicht gefunden."), type_="not-found")
     return 200, {
         "reference": application.reference, "service": application.service_id, "status": application.status,
         "status_label": str(application.get_status_display()), "channel": application.channel,

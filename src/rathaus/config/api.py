@@ -75,8 +75,14 @@ def _unauthorized(request, exc):
     return ProblemResponse(401, "Unauthorized", _("Zugangsdaten fehlen oder sind ungültig."), type_="unauthorized")
 
 
+# django-ninja's own answer to a body it cannot parse (ninja/params/models.py), in English only.
+NINJA_UNPARSABLE_BODY = "Cannot parse request body"
+
+
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if exc.status_code == 400 and str(exc).startswith(NINJA_UNPARSABLE_BODY):
+        return ProblemResponse(400, "Bad Request", _("Der Inhalt der Anfrage ist kein gültiges JSON."), type_="invalid-json")
     return ProblemResponse(exc.status_code, str(exc) or "Error", str(exc), type_="http-error")
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django.db import OperationalError
 from django.http import FileResponse, Http404, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.params import Path
 
@@ -102,7 +103,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         if moment.tzinfo is None or not isinstance(pk, int) or isinstance(pk, bool) or not 0 < pk < 2**63:
             raise ValueError
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError):
-        raise ProblemError(400, "Bad Request", "Der Cursor ist ungültig. Verwenden Sie den Wert aus next_cursor.",
+        raise ProblemError(400, "Bad Request", _("Der Cursor ist ungültig. Verwenden Sie den Wert aus next_cursor."),
                            type_="invalid-cursor", errors=[{"pointer": "/cursor", "detail": "ungültig", "code": "cursor"}]) from None
     return moment, pk
 
@@ -124,7 +125,7 @@ def list_cases(request, slug: str, status: Status | None = None, service: int | 
     """
     access = staff_access(request, slug, Perm.VIEW_INBOX)
     if updated_since is not None and updated_since.tzinfo is None:
-        raise ProblemError(400, "Bad Request", "updated_since braucht eine Zeitzone (z. B. 2026-01-31T08:00:00Z).",
+        raise ProblemError(400, "Bad Request", _("updated_since braucht eine Zeitzone (z. B. 2026-01-31T08:00:00Z)."),
                            type_="invalid-request", errors=[{"pointer": "/updated_since", "detail": "ohne Zeitzone", "code": "timezone"}])
     after = _decode_cursor(cursor) if cursor else None
     rows = selectors.case_page(municipality=access.municipality, status=status.value if status else None,
@@ -286,7 +287,7 @@ def list_events(request, slug: str, after: int = Query(0, ge=0, le=2**63 - 1), l
         rows = selectors.event_page(municipality=access.municipality, after=after, limit=limit + 1)
     except OperationalError:
         # The read waited too long for writers (see selectors.event_page): nothing was skipped, try again.
-        raise ProblemError(503, "Service Unavailable", "Gerade werden viele Ereignisse geschrieben. Bitte gleich erneut abfragen.",
+        raise ProblemError(503, "Service Unavailable", _("Gerade werden viele Ereignisse geschrieben. Bitte gleich erneut abfragen."),
                            type_="busy") from None
     page, more = rows[:limit], len(rows) > limit
     cursor = page[-1].pk if page else after

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -78,7 +79,7 @@ def token_lookup(raw: str, *, now=None) -> ApiToken | None:
 
 def bearer_token(request) -> str:
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _space, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
@@ -148,13 +149,13 @@ def staff_access(request, slug: str, perm: str) -> StaffAccess:
         return StaffAccess(municipality, user, token)
     user = request.user
     if not (user.is_authenticated and user.is_verified()):
-        raise HttpError(401, "Anmeldung als Mitarbeiterin oder Mitarbeiter mit zweitem Faktor nötig.")
+        raise HttpError(401, _("Anmeldung als Mitarbeiterin oder Mitarbeiter mit zweitem Faktor nötig."))
     if not user.has_perm(perm, municipality):
         # Staff of another municipality learn nothing about this one, not even that it checks rights.
         raise Http404("not staff here")
     # The session cookie authenticates, so a cross-site form must not be able to post here.
     if request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request) is not None:
-        raise HttpError(403, "Sicherheitsprüfung (CSRF) fehlgeschlagen.")
+        raise HttpError(403, _("Sicherheitsprüfung (CSRF) fehlgeschlagen."))
     return StaffAccess(municipality, user, None)
 
 

@@ -136,6 +136,20 @@ def test_invalid_json_is_400_with_position(client, town, dog, body):
     _nothing_stored(audit)
 
 
+def test_the_api_answers_bad_input_in_the_callers_language(client, town, dog):
+    english = client.post(f"/api/v1/m/{town.slug}/applications", data='{"service": 1, "data": {',
+                          content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["detail"] == "Invalid JSON (line 1, column 25)."
+    unknown = client.post(f"/api/v1/m/{town.slug}/applications", data={"service": dog.pk, "data": {}, "colour": 1},
+                          content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert unknown["detail"] == "The request is not built correctly."
+    assert unknown["errors"] == [{"pointer": "/colour", "detail": "Unknown field “colour”.", "code": "additionalProperties"}]
+    german = client.post(f"/api/v1/m/{town.slug}/applications", data="{", content_type="text/plain",
+                         HTTP_ACCEPT_LANGUAGE="de")
+    assert german.json()["detail"] == "Bitte senden Sie JSON (Content-Type: application/json)."
+    assert Application.objects.count() == 0
+
+
 @pytest.mark.parametrize("escape", ["\\ud800", "\\uDC00"])
 def test_lone_surrogate_escape_is_refused_as_invalid_text(client, town, dog, dog_data, escape):
     # "\ud800" is valid JSON syntax but no Unicode text; it must not reach the database or the hash.

@@ -111,6 +111,25 @@ def test_the_session_api_still_needs_the_second_factor_and_csrf(town, admin, log
     assert task.state == TaskState.OPEN
 
 
+def test_a_superuser_without_membership_gets_no_town_rights_in_the_api_or_the_pages(town, make_user, login_verified,
+                                                                                    exempt_dog):
+    # The platform's operators run the Django admin; a town's cases and tasks are its staff's (as the pages say).
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    operator = make_user("betrieb@example.org", is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=operator, name="test", confirmed=True)
+    session = login_verified(Client(), operator)
+    task = UserTask.objects.get(application=exempt_dog, state=TaskState.OPEN)
+    for path in ("/api/v1/m/musterstadt/tasks", CASES, f"{CASES}/{exempt_dog.reference}"):
+        response = session.get(path)
+        assert response.status_code == 404, path
+        assert exempt_dog.reference not in response.content.decode()
+    assert session.get(f"/m/musterstadt/verwaltung/aufgaben/{task.pk}/").status_code == 404
+    assert session.get("/verwaltung/").status_code == 200  # the admin stays theirs
+    Membership.objects.create(user=operator, municipality=town, role="team_lead")
+    assert session.get(f"{CASES}/{exempt_dog.reference}").status_code == 200
+
+
 def test_staff_token_reads_an_application_status_and_the_citizen_code_still_works(town, make_token, demo_services, dog_data,
                                                                                   django_capture_on_commit_callbacks):
     from rathaus.applications.services import application_submit

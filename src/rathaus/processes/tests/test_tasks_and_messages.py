@@ -169,6 +169,20 @@ def test_a_method_the_task_and_message_endpoints_do_not_take_is_answered_with_a_
     assert street_task.state == "open"
 
 
+@pytest.mark.parametrize(("language", "detail"), [("de", "Der Inhalt der Anfrage ist kein gültiges JSON."),
+                                                  ("en", "The request body is not valid JSON.")])
+def test_a_body_that_is_not_json_is_answered_with_a_problem_in_the_callers_language(staff_client, street_task, town,
+                                                                                    language, detail):
+    response = staff_client.post(f"/api/v1/m/{town.slug}/tasks/{street_task.pk}/complete", data="{\"data\": {",
+                                 content_type="application/json", HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json() == {"type": "https://rathaus.example/problems/invalid-json", "title": "Bad Request",
+                               "status": 400, "detail": detail}
+    street_task.refresh_from_db()
+    assert street_task.state == "open"
+
+
 def test_process_audit_entries_form_an_intact_chain(submit, dog_data):
     from rathaus.core.audit import audit_verify
     from rathaus.core.models import AuditEntry
