@@ -3,8 +3,9 @@
 The walk (test_axe_every_page.py) sees each route once, in German and without errors. Here: the
 process models page after an upload without a file and after a refused one (the error summary
 takes the focus), the task page after handing a task on to nobody and the record-receipt page
-sent without a choice (the error takes the focus), and every process page in English, where the
-recorded timeline and the rules stay German and say so.
+sent without a choice (the error takes the focus), every process page in English, where the
+recorded timeline and the rules stay German and say so, and the case page's process diagram: drawn
+(done and current steps marked by more than colour), not loading, and without JavaScript.
 """
 
 from __future__ import annotations
@@ -111,8 +112,60 @@ def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, tow
     page.route(re.compile(r".*/prozess\.json$"), lambda route: route.abort())
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
     page.goto(path)
-    expect(page.locator("#process-diagram")).to_have_text(
-        "The diagram is not available. The process history below lists every step.")
+    box = page.locator("#process-diagram")
+    expect(box).to_have_text("The process diagram is not available. Every step is also described in words below: "
+                             "Tasks · Process history")
+    expect(box).not_to_have_attribute("role", re.compile("."))
+    expect(page.locator("#process-legend")).to_be_hidden()
+
+
+def test_the_drawn_diagram_marks_done_and_current_steps_beyond_colour(page: Page, town_admin, otp_code, axe, case):
+    path = f"{TOWN}/verwaltung/antraege/{case.reference}/"
+    _log_in(page, town_admin, otp_code, path)
+    diagram = page.get_by_role("group", name="Prozessdiagramm: erledigte Schritte mit Häkchen (grün), aktuelle Schritte "
+                                             "mit dickem, gestricheltem Rahmen (blau)")
+    expect(diagram.locator(".djs-element.is-current")).to_have_count(1)
+    state = page.request.get(f"{path}prozess.json").json()
+    assert state["current"] == ["review"] and len(state["completed"]) >= 3
+    drawn = [i for i in state["completed"] if diagram.locator(f'.djs-element[data-element-id="{i}"]').count()]
+    assert len(drawn) >= 3  # the start event, the preparation, the completeness check …
+    for element_id in drawn:
+        expect(diagram.locator(f'.djs-element[data-element-id="{element_id}"]')).to_have_class(re.compile(r"\bis-completed\b"))
+    # Each done step carries a check mark; the current one a thick dashed frame; neither is colour alone.
+    expect(diagram.locator(".djs-overlay .process-badge")).to_have_count(len(drawn))
+    frame = diagram.locator('.djs-element.is-current[data-element-id="review"] .djs-visual > :first-child')
+    assert frame.evaluate("e => [getComputedStyle(e).strokeDasharray, getComputedStyle(e).strokeWidth]") == ["10px, 5px", "4px"]
+    legend = page.locator("#process-legend")
+    expect(legend).to_be_visible()
+    expect(legend.get_by_role("listitem")).to_have_text(["erledigt (mit Häkchen)", "aktuell (dicker, gestrichelter Rahmen)"])
+    expect(legend.locator(".legend-shape--completed .process-badge")).to_be_visible()
+    expect(page.locator(".process-diagram__fallback")).to_have_count(0)
+    check(page, axe, "case page with its process diagram drawn")
+
+
+def test_without_javascript_the_diagram_box_points_to_the_steps_in_words(browser, page: Page, town_admin, otp_code, case,
+                                                                         live_server):
+    path = f"{TOWN}/verwaltung/antraege/{case.reference}/"
+    _log_in(page, town_admin, otp_code, path)
+    context = browser.new_context(base_url=live_server.url, locale="de-DE", java_script_enabled=False,
+                                  storage_state=page.context.storage_state())
+    try:
+        plain = context.new_page()
+        plain.goto(path)
+        box = plain.locator("#process-diagram")
+        expect(box).to_have_text("Das Prozessdiagramm lässt sich nur mit JavaScript anzeigen. Jeder Schritt steht auch "
+                                 "in Worten weiter unten: Aufgaben · Verlauf des Verfahrens")
+        # No empty group named after a diagram that is not there, and no legend for it.
+        expect(box).not_to_have_attribute("role", re.compile("."))
+        expect(box).not_to_have_attribute("aria-label", re.compile("."))
+        expect(plain.locator("#process-legend")).to_be_hidden()
+        box.get_by_role("link", name="Verlauf des Verfahrens").click()
+        expect(plain).to_have_url(re.compile("#process-timeline-title$"))
+        expect(plain.locator("#process-timeline-title")).to_have_text("Verlauf des Verfahrens")
+        expect(box.get_by_role("link", name="Aufgaben")).to_have_attribute("href", "#process-tasks-title")
+        expect(plain.locator("#process-tasks-title")).to_have_text("Aufgaben")
+    finally:
+        context.close()
 
 
 def test_recording_a_receipt_without_a_choice_shows_a_focused_error(page: Page, town_admin, otp_code, axe, case):

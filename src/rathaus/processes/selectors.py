@@ -73,7 +73,8 @@ def case_decided_by_a_person(*, municipality, application) -> bool:
 
 
 def case_tasks(*, municipality, application) -> list[UserTask]:
-    return list(UserTask.objects.for_municipality(municipality).filter(application=application).select_related("assignee"))
+    return list(UserTask.objects.for_municipality(municipality).filter(application=application)
+                .select_related("assignee", "completed_by"))
 
 
 def definition_list(*, municipality) -> QuerySet[ProcessDefinition]:

@@ -1,5 +1,5 @@
-"""Staff: task inbox (mine, team, overdue), task detail with its form, process diagram data, model upload.
-Citizens: their decision documents."""
+"""Staff: task inbox (mine, team, overdue), task detail with its form, process diagram data, a case's
+task list and process timeline as CSV/JSON, model upload. Citizens: their decision documents."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django_ratelimit.decorators import ratelimit
 from rathaus.accounts import selectors as account_selectors
 from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
-from rathaus.applications.selectors import application_get
+from rathaus.applications.selectors import application_get, application_row_get
 from rathaus.applications.services import access_token_matches
 from rathaus.cases.rules import mark_openable
 from rathaus.cases.selectors import case_file
@@ -26,7 +26,7 @@ from rathaus.catalog.models import Service
 from rathaus.catalog.selectors import service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_download, local_time
+from rathaus.core.exports import list_download, list_export, local_time
 from rathaus.core.language import in_english, localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
@@ -159,6 +159,33 @@ def diagram_data(request, reference: str):
     bpmn = next((f["content"] for f in instance.definition.files if f["kind"] == "bpmn"), "")
     return JsonResponse({"xml": bpmn, "completed": instance.completed_elements, "current": instance.current_elements,
                          "status": instance.status})
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+@require_GET
+def case_tasks_export(request, reference: str, fmt: str):
+    """The case's tasks as the case page lists them, as CSV or JSON (open, done and cancelled ones)."""
+    application = application_row_get(municipality=request.municipality, reference=reference)
+    rows = [{"task": t.pk, "name": t.name, "state": t.state, "assignee": _username(t.assignee), "role": t.role,
+             "due_at": local_time(t.due_at), "created_at": local_time(t.created_at),
+             "completed_at": local_time(t.completed_at), "completed_by": _username(t.completed_by)}
+            for t in selectors.case_tasks(municipality=request.municipality, application=application)]
+    return list_export(rows, fmt, f"aufgaben-{application.reference}", "task")
+
+
+@staff_view(Perm.HANDLE_APPLICATION)
+@require_GET
+def case_timeline_export(request, reference: str, fmt: str):
+    """The process timeline of the case page as CSV or JSON; its texts as recorded (German), like on the page."""
+    application = application_row_get(municipality=request.municipality, reference=reference)
+    rows = [{"event": e.pk, "time": local_time(e.created_at), "automatic": e.automatic, "actor": _username(e.actor),
+             "kind": e.kind, "element": e.element_id, "text": e.text}
+            for e in selectors.case_timeline(municipality=request.municipality, application=application)]
+    return list_export(rows, fmt, f"verlauf-{application.reference}", "event")
+
+
+def _username(user) -> str:
+    return user.get_username() if user else ""
 
 
 @staff_view(Perm.MANAGE_PROCESSES)

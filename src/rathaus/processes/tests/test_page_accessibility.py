@@ -132,3 +132,55 @@ def test_recording_a_receipt_without_choosing_which_asks_again_on_the_same_page(
     assert 'aria-describedby="message-error"' in fieldset
     assert page.count('aria-invalid="true"') == 2  # both choices
     assert CaseEvent.objects.filter(application=application).count() == events_before
+
+
+def _case_page(client, town, application) -> str:
+    return client.get(reverse("applications:staff_detail", kwargs={"municipality": town.slug,
+                                                                   "reference": application.reference})).content.decode()
+
+
+def test_without_javascript_the_diagram_box_says_why_it_is_empty_and_leads_to_the_steps_in_words(staff_client, town,
+                                                                                                  open_task):
+    page = _case_page(staff_client, town, open_task.application)
+    box = re.search(r'<div class="process-diagram" id="process-diagram"[^>]*>(.*?)</div>', page, flags=re.S)
+    # Not a group until the script has drawn a diagram into it: no empty, labelled group without JavaScript.
+    assert "role=" not in box.group(0).split(">", 1)[0] and "aria-label=" not in box.group(0).split(">", 1)[0]
+    text = " ".join(re.sub(r"<[^>]+>", "", box.group(1)).split())
+    assert text == ("Das Prozessdiagramm lässt sich nur mit JavaScript anzeigen. Jeder Schritt steht auch in Worten "
+                    "weiter unten: Aufgaben · Verlauf des Verfahrens")
+    assert re.findall(r'href="(#[^"]+)"', box.group(1)) == ["#process-tasks-title", "#process-timeline-title"]
+    assert '<h3 class="kern-heading-small" id="process-tasks-title">Aufgaben</h3>' in page
+    assert '<h3 class="kern-heading-small" id="process-timeline-title">Verlauf des Verfahrens</h3>' in page
+    # The label the script gives the drawn diagram names the marks, not only their colours.
+    label = re.search(r'data-label="([^"]*)"', box.group(0)).group(1)
+    assert "Häkchen" in label and "gestricheltem Rahmen" in label
+
+
+def test_the_legend_shows_done_and_current_steps_by_shape_as_well_as_colour(staff_client, town, open_task):
+    page = _case_page(staff_client, town, open_task.application)
+    legend = re.search(r'<ul class="process-legend[^"]*" id="process-legend" hidden>(.*?)</ul>', page, flags=re.S).group(1)
+    done, current = re.findall(r"<li>(.*?)</li>", legend, flags=re.S)
+    assert '<span class="legend-shape legend-shape--completed" aria-hidden="true"><span class="process-badge"></span></span>' in done
+    assert done.endswith("erledigt (mit Häkchen)")
+    assert '<span class="legend-shape legend-shape--current" aria-hidden="true"></span>' in current
+    assert current.endswith("aktuell (dicker, gestrichelter Rahmen)")
+
+
+def test_the_case_page_links_its_tasks_and_timeline_as_csv_and_json_by_name(staff_client, town, open_task, submit,
+                                                                             dog_data):
+    def links(page: str) -> dict[str, str]:
+        return {" ".join(re.sub(r"<[^>]+>", "", name).split()): href
+                for href, name in re.findall(r'<a class="kern-link" href="([^"]+)" download>(.*?)</a>', page, flags=re.S)}
+
+    reference = open_task.application.reference
+    base = f"/m/{town.slug}/verwaltung/antraege/{reference}/"
+    found = links(_case_page(staff_client, town, open_task.application))
+    assert {name: found.get(name) for name in ("Aufgaben als CSV", "Aufgaben als JSON", "Verlauf als CSV",
+                                               "Verlauf als JSON")} == {
+        "Aufgaben als CSV": f"{base}aufgaben.csv", "Aufgaben als JSON": f"{base}aufgaben.json",
+        "Verlauf als CSV": f"{base}verlauf.csv", "Verlauf als JSON": f"{base}verlauf.json"}
+    # A case decided without anyone's task has a timeline to export and no empty task list.
+    dog_data["reduction"] = {"exemption": "keine"}
+    found = links(_case_page(staff_client, town, submit("hund-anmelden", dog_data)))
+    assert "Verlauf als CSV" in found and "Verlauf als JSON" in found
+    assert "Aufgaben als CSV" not in found and "Aufgaben als JSON" not in found

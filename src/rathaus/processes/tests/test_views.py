@@ -96,6 +96,128 @@ def test_staff_detail_shows_diagram_endpoint_and_timeline(staff_client, town, su
     assert "decide_tax" in data["completed"] and data["status"] == "completed"
 
 
+# ---------------------------------------------------------------- the case's tasks and timeline as CSV and JSON
+
+CASE_EXPORTS = ("case_tasks_csv", "case_tasks_json", "case_timeline_csv", "case_timeline_json")
+
+
+@pytest.fixture
+def worker(town, make_staff):
+    return make_staff(town)
+
+
+@pytest.fixture
+def worker_client(client, worker, login_verified):
+    return login_verified(client, worker)
+
+
+def test_the_case_task_list_exports_every_task_with_its_state_people_and_times(worker_client, worker, town, exemption_case):
+    import csv
+    import io
+
+    from rathaus.core.exports import local_time
+
+    task = UserTask.objects.get(application=exemption_case)
+    open_row = {"task": task.pk, "name": "Nachweis für die Befreiung prüfen", "state": "open", "assignee": "",
+                "role": "case_worker", "due_at": local_time(task.due_at), "created_at": local_time(task.created_at),
+                "completed_at": "", "completed_by": ""}
+    response = worker_client.get(_url("case_tasks_json", town, reference=exemption_case.reference))
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="aufgaben-{exemption_case.reference}.json"'
+    assert response.json() == [open_row]
+
+    services.task_claim(task=task, user=worker)
+    services.task_complete(task=UserTask.objects.get(pk=task.pk), user=worker, data={"decision": {"outcome": "approve"}})
+    task.refresh_from_db()
+    response = worker_client.get(_url("case_tasks_csv", town, reference=exemption_case.reference))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="aufgaben-{exemption_case.reference}.csv"'
+    assert response.content.startswith("\ufeff".encode())
+    [row] = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert row == {**open_row, "task": str(task.pk), "state": "completed", "assignee": worker.get_username(),
+                   "completed_at": local_time(task.completed_at), "completed_by": worker.get_username()}
+
+
+def test_the_timeline_exports_as_on_the_page_with_its_german_texts_in_an_english_session(worker_client, worker, town,
+                                                                                        exemption_case):
+    import csv
+    import io
+
+    from django.conf import settings
+
+    from rathaus.core.exports import local_time
+    from rathaus.processes.models import CaseEvent
+
+    task = UserTask.objects.get(application=exemption_case)
+    services.task_claim(task=task, user=worker)
+    events = list(CaseEvent.objects.filter(application=exemption_case).order_by("created_at", "id"))
+    worker_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = worker_client.get(_url("case_timeline_json", town, reference=exemption_case.reference))
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="verlauf-{exemption_case.reference}.json"'
+    rows = response.json()
+    assert rows == [{"event": e.pk, "time": local_time(e.created_at), "automatic": e.automatic,
+                     "actor": e.actor.get_username() if e.actor else "", "kind": e.kind, "element": e.element_id,
+                     "text": e.text} for e in events]
+    assert rows[1]["text"] == "Automatischer Schritt: Vorgang vorbereiten." and rows[1]["automatic"] is True
+    assert rows[1]["actor"] == ""
+    claimed = rows[-1]
+    assert (claimed["kind"], claimed["automatic"], claimed["actor"]) == ("task_claimed", False, worker.get_username())
+    assert claimed["text"].startswith("Aufgabe „Nachweis für die Befreiung prüfen“ übernommen von")
+
+    response = worker_client.get(_url("case_timeline_csv", town, reference=exemption_case.reference))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="verlauf-{exemption_case.reference}.csv"'
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "event,time,automatic,actor,kind,element,text"
+    assert [r["text"] for r in csv.DictReader(io.StringIO("\n".join(lines)))] == [e.text for e in events]
+
+
+def test_case_exports_cannot_start_a_formula_in_a_spreadsheet(staff_client, town, exemption_case):
+    from rathaus.processes.models import CaseEvent
+
+    # A task name comes from the model, a timeline text may quote what a citizen or clerk typed.
+    UserTask.objects.filter(application=exemption_case).update(name='=HYPERLINK("http://evil.example";"Klick")')
+    CaseEvent.objects.filter(application=exemption_case, kind="process_started").update(text="@SUMME(A1)")
+    tasks = staff_client.get(_url("case_tasks_csv", town, reference=exemption_case.reference)).content.decode("utf-8-sig")
+    assert '\'=HYPERLINK(""http://evil.example"";""Klick"")' in tasks and ',=HYPERLINK' not in tasks
+    timeline = staff_client.get(_url("case_timeline_csv", town, reference=exemption_case.reference)).content.decode("utf-8-sig")
+    assert ",'@SUMME(A1)" in timeline and ",@SUMME" not in timeline
+    # JSON is data, not a spreadsheet: the text stays as it is.
+    rows = staff_client.get(_url("case_timeline_json", town, reference=exemption_case.reference)).json()
+    assert rows[0]["text"] == "@SUMME(A1)"
+
+
+def test_case_exports_are_refused_to_whom_the_case_page_is_refused(client, town, other_town, exemption_case, make_staff,
+                                                                   make_user, login_verified):
+    from urllib.parse import urlencode
+
+    from django.test import Client
+
+    ours = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": exemption_case.reference})
+    stranger = login_verified(Client(), make_staff(other_town, "x@beispielhausen.example"))
+    citizen = Client()
+    citizen.force_login(make_user("buergerin@example.org"))
+    without_second_factor = Client()
+    without_second_factor.force_login(make_staff(town, "ohne-2fa@musterstadt.example"))
+    for who, visitor, status in (("staff of another town", stranger, 404), ("a citizen", citizen, 404),
+                                 ("anonymous", Client(), 302), ("staff without the second factor", without_second_factor, 302)):
+        assert visitor.get(ours).status_code == status, who  # the case page itself
+        for name in CASE_EXPORTS:
+            export = _url(name, town, reference=exemption_case.reference)
+            response = visitor.get(export)
+            assert response.status_code == status, (who, name)
+            body = response.content.decode()
+            assert "Befreiung prüfen" not in body and "Vorgang vorbereiten" not in body, (who, name)
+            if status == 302:
+                # Sent where the case page sends them (the login or the second factor), and back to the file after.
+                target = visitor.get(ours)["Location"].split("?", 1)[0]
+                assert response["Location"] == f"{target}?{urlencode({'next': export})}", (who, name)
+    # Another town's staff asking under their own town's address find no such case there.
+    for name in CASE_EXPORTS:
+        assert stranger.get(_url(name, other_town, reference=exemption_case.reference)).status_code == 404, name
+
+
 def test_citizen_status_page_explains_the_automatic_decision(client, town, submit, dog_data):
     application = submit("hund-anmelden", dog_data)
     token = access_token_for(application)

@@ -1,26 +1,69 @@
 /* Process diagram for staff: loads the BPMN XML and the highlighted elements from a same-origin
-   JSON endpoint and shows them with the vendored bpmn-js NavigatedViewer (no inline script). */
+   JSON endpoint and shows them with the vendored bpmn-js NavigatedViewer (no inline script).
+   Until the diagram is drawn the box keeps its text (the page's words for "needs JavaScript",
+   "loading", "not available"), so it is never an empty box; only a drawn diagram makes it a
+   labelled group. Done steps carry a check mark and current ones a thick dashed frame, besides
+   their colour (WCAG 1.4.1); the legend under the box shows the same. */
 (function () {
   "use strict";
+  var COMPLETED = "is-completed";
+  var CURRENT = "is-current";
+
+  function checkMark() {
+    var badge = document.createElement("span");
+    badge.className = "process-badge";
+    badge.setAttribute("aria-hidden", "true");
+    return badge;
+  }
+
+  function show(box, viewer, data) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var overlays = viewer.get("overlays");
+    var current = (data.current || []).filter(function (id) { return registry.get(id); });
+    // A step that runs again (a proof checked a second time) is current, not done.
+    var completed = (data.completed || []).filter(function (id) { return registry.get(id) && current.indexOf(id) < 0; });
+    completed.forEach(function (id) {
+      canvas.addMarker(id, COMPLETED);
+      // At least its own size when the diagram is zoomed out to fit, so the mark stays legible.
+      overlays.add(id, "process-state", { position: { top: -9, right: 9 }, scale: { min: 1 }, html: checkMark() });
+    });
+    current.forEach(function (id) { canvas.addMarker(id, CURRENT); });
+    box.textContent = "";
+    box.classList.add("process-diagram--drawn");
+    viewer.attachTo(box);
+    canvas.zoom("fit-viewport");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", box.getAttribute("data-label"));
+    var legend = document.getElementById("process-legend");
+    if (legend) { legend.hidden = false; }
+  }
+
   function init() {
     var box = document.getElementById("process-diagram");
-    if (!box || !window.BpmnJS) { return; }
+    if (!box) { return; }
+    var fallback = box.querySelector(".process-diagram__fallback");
+    var reason = box.querySelector(".process-diagram__reason");
+    var viewer = null;
+    function say(attribute) { if (reason) { reason.textContent = box.getAttribute(attribute); } }
+    function fail() {
+      if (viewer) { viewer.destroy(); }
+      box.classList.remove("process-diagram--drawn");
+      box.removeAttribute("role");
+      box.removeAttribute("aria-label");
+      if (fallback && !fallback.parentNode) { box.appendChild(fallback); }
+      say("data-error");
+    }
+    if (!window.BpmnJS) { fail(); return; }
+    say("data-loading");
     fetch(box.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (data) {
-        var viewer = new window.BpmnJS({ container: box });
-        return viewer.importXML(data.xml).then(function () {
-          var canvas = viewer.get("canvas");
-          var registry = viewer.get("elementRegistry");
-          function mark(ids, cls) {
-            ids.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, cls); } });
-          }
-          mark(data.completed || [], "is-completed");
-          mark(data.current || [], "is-current");
-          canvas.zoom("fit-viewport");
-        });
+        // Drawn off the page first: the box keeps its text until the diagram is complete.
+        viewer = new window.BpmnJS();
+        return viewer.importXML(data.xml).then(function () { show(box, viewer, data); });
       })
-      .catch(function () { box.textContent = box.getAttribute("data-error") || "Diagramm nicht verfügbar."; });
+      .catch(fail);
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();
