@@ -536,7 +536,8 @@ def _receipt_part(alias: str) -> tuple[str, tuple[Any, ...]]:
     sql, params = insert_select(connections[alias], template, source="app", exprs={
         "municipality_id": "app.municipality_id", "idempotency_key": f"'{RECEIPT_MESSAGE_PREFIX}' || app.id::text",
         "kind": f"'{OutboxKind.EMAIL}'", "payload": "jsonb_set($value, '{args,0}', to_jsonb(app.id))",
-        "created_at": "app.submitted_at", "attempts": "0", "last_error": "''"})
+        "created_at": "app.submitted_at", "attempts": "0", "last_error": "''",
+        "cancel_reason": "''"})
     return sql, tuple(params)
 
 

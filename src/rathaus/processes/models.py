@@ -154,23 +154,52 @@ class OutboxKind(models.TextChoices):
     HTTP = "http", _("HTTP")
 
 
+class OutboxCancelReason(models.TextChoices):
+    PROCESS_ENDED = "process_ended", _("Verfahren von Hand beendet")
+
+
+class OutboxState(models.TextChoices):
+    """Where a message stands, as staff read it (derived from its fields: `outbox.outbox_state`)."""
+
+    PENDING = "pending", _("Wartet auf Versand")
+    RETRYING = "retrying", _("Fehlgeschlagen, wird erneut versucht")
+    FAILED = "failed", _("Endgültig fehlgeschlagen")
+    SENT = "sent", _("Versandt")
+    CANCELLED = "cancelled", _("Storniert (nicht versandt)")
+
+
 class OutboxMessage(TenantModel):
     """A side effect to perform after commit; the idempotency key makes a repeated step a no-op."""
 
     # unique=True also gives a LIKE index, which the anonymisation's search by case reference prefix uses.
     idempotency_key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=8, choices=OutboxKind.choices)
+    kind = models.CharField(_("Art"), max_length=8, choices=OutboxKind.choices)
     payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    # The process whose run queued it (a step's e-mail or call, a status e-mail of its set_status, a
+    # reminder of one of its tasks); None for everything else (receipt, account e-mails, staff's own).
+    # A process ended by hand cancels its unsent e-mails by it. Indexed below, without the NULLs.
+    instance = models.ForeignKey(ProcessInstance, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="outbox_messages", db_index=False, verbose_name=_("Prozessinstanz"))
+    created_at = models.DateTimeField(_("erstellt am"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("versandt am"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("Versuche"), default=0)
+    last_error = models.TextField(_("letzter Fehler"), blank=True)
     # After a failed attempt: not before this time again (outbox.retry_delay); None after a failure: given up.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("nächster Versuch"), null=True, blank=True)
+    # Set once, never cleared: a cancelled message is never sent (not by its job, the sweep or a retry).
+    cancelled_at = models.DateTimeField(_("storniert am"), null=True, blank=True)
+    cancel_reason = models.CharField(_("Grund der Stornierung"), max_length=20, choices=OutboxCancelReason.choices,
+                                     blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["sent_at", "id"])]
+        indexes = [
+            models.Index(fields=["sent_at", "id"]),
+            # Only a process's messages: the receipts and other e-mails (most rows) stay out of it.
+            models.Index(fields=["instance"], condition=Q(instance__isnull=False), name="outbox_instance_idx"),
+        ]
+        verbose_name = _("Nachricht im Postausgang")
+        verbose_name_plural = _("Postausgang")
 
     def __str__(self) -> str:
         return self.idempotency_key

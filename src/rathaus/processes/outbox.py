@@ -26,7 +26,8 @@ from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
 from rathaus.integration.transport import open_request
 
-from .models import OutboxKind, OutboxMessage
+from .models import OutboxCancelReason, OutboxKind, OutboxMessage, OutboxState
+from .steps.registry import running_case
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +38,22 @@ _DELIVER_HERE: ContextVar[list[int] | None] = ContextVar("outbox_deliver_here", 
 _BATCH = 20
 
 
-def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True) -> OutboxMessage:
+def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True,
+               instance_id: int | None = None) -> OutboxMessage:
     """Queue a side effect once per idempotency key (a second call with the same key is a no-op).
 
     With `enqueue` a delivery job runs after commit, unless the caller delivers what it queues
     (`outbox_delivered_here`); without, the caller delivers it itself (`outbox_deliver`). The
     periodic sweep retries what failed either way.
+
+    `instance_id`: the process instance the message belongs to (see `outbox_cancel_for_process`);
+    while a process moves (its steps, a status its set_status step sets) it is that process,
+    taken from the running case without a query.
     """
+    if instance_id is None and (case := running_case()) is not None:
+        instance_id = case.instance.pk
     message, created = _stored_once(OutboxMessage(municipality=municipality, idempotency_key=key[:200], kind=kind,
-                                                  payload=payload))
+                                                  payload=payload, instance_id=instance_id))
     if created and enqueue:
         pending = _DELIVER_HERE.get()
         if pending is not None:
@@ -67,7 +75,8 @@ def _stored_once(message: OutboxMessage) -> tuple[OutboxMessage, bool]:
     """
     if not connection.features.can_return_columns_from_insert:
         return OutboxMessage.objects.get_or_create(idempotency_key=message.idempotency_key, defaults={
-            "municipality_id": message.municipality_id, "kind": message.kind, "payload": message.payload})
+            "municipality_id": message.municipality_id, "kind": message.kind, "payload": message.payload,
+            "instance_id": message.instance_id})
     sql, params = insert_values(connection, [message])
     with prepared_cursor(connection) as cursor:
         cursor.execute(f"{sql} ON CONFLICT ({connection.ops.quote_name('idempotency_key')}) DO NOTHING RETURNING "
@@ -329,19 +338,23 @@ def _delivery_sql(alias: str) -> tuple[str, str, tuple]:
     table = quote(OutboxMessage._meta.db_table)
     columns, fields = select_columns(OutboxMessage, "o", connections[alias])
     select = (f"SELECT {columns} FROM {table} o WHERE o.{quote('id')} = ANY(%s::bigint[]) "  # noqa: S608 - names from the model
-              f"AND o.{quote('sent_at')} IS NULL ORDER BY o.{quote('id')} FOR UPDATE SKIP LOCKED")
+              f"AND o.{quote('sent_at')} IS NULL AND o.{quote('cancelled_at')} IS NULL "
+              f"ORDER BY o.{quote('id')} FOR UPDATE SKIP LOCKED")
     mark = (f"UPDATE {table} SET {quote('sent_at')} = %s, {quote('attempts')} = {quote('attempts')} + 1, "  # noqa: S608 - names from the model
             f"{quote('next_attempt_at')} = NULL WHERE {quote('id')} = ANY(%s::bigint[])")
     return select, mark, fields
 
 
 def _unsent_locked(message_ids: list[int]) -> list[OutboxMessage]:
-    """The messages among `message_ids` still unsent, locked until commit; rows another worker holds are skipped.
+    """The messages among `message_ids` still unsent and not cancelled, locked until commit; rows another
+    worker holds are skipped.
 
-    On PostgreSQL one prepared statement for any number of ids (every job delivers this way).
+    On PostgreSQL one prepared statement for any number of ids (every job delivers this way). The
+    lock re-reads the row: a message cancelled while this waited for it is not sent.
     """
     if connection.vendor != "postgresql":
-        qs = OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).order_by("pk")
+        qs = OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True,
+                                          cancelled_at__isnull=True).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         return list(qs)
@@ -373,7 +386,8 @@ def outbox_message_id(key: str) -> int | None:
 
 def _failed_by_id(message_id_: int, exc: Exception, now: datetime | None) -> None:
     with transaction.atomic():
-        message = OutboxMessage.objects.select_for_update().filter(pk=message_id_, sent_at__isnull=True).first()
+        message = OutboxMessage.objects.select_for_update().filter(pk=message_id_, sent_at__isnull=True,
+                                                                   cancelled_at__isnull=True).first()
         if message is not None:
             _failed(message, exc, now)
 
@@ -411,7 +425,63 @@ def outbox_deliver_pending(*, limit: int = 200, now: datetime | None = None) -> 
     """
     now = now or timezone.now()
     # Failed and without a next attempt: given up (a lower RATHAUS_OUTBOX_MAX_ATTEMPTS also stops retries).
-    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=max_attempts())
+    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, cancelled_at__isnull=True, attempts__lt=max_attempts())
                .filter(Q(attempts=0) | Q(next_attempt_at__lte=now))
                .order_by("attempts", "id").values_list("pk", flat=True)[:limit])
     return sum(outbox_deliver_many(batch, now=now) for batch in _batches(ids))
+
+
+def outbox_state(message: OutboxMessage) -> OutboxState:
+    """Where `message` stands for staff: sent, cancelled, waiting for its first or next attempt, or given up."""
+    if message.sent_at is not None:
+        return OutboxState.SENT
+    if message.cancelled_at is not None:
+        return OutboxState.CANCELLED
+    if message.attempts == 0:
+        return OutboxState.PENDING
+    if message.next_attempt_at is None or message.attempts >= max_attempts():
+        return OutboxState.FAILED
+    return OutboxState.RETRYING
+
+
+def outbox_state_filter(state: str) -> Q:
+    """The messages in `state` (an `OutboxState` value), as `outbox_state` tells it."""
+    unsent = Q(sent_at__isnull=True, cancelled_at__isnull=True)
+    given_up = Q(next_attempt_at__isnull=True) | Q(attempts__gte=max_attempts())
+    return {
+        OutboxState.SENT: Q(sent_at__isnull=False),
+        OutboxState.CANCELLED: Q(sent_at__isnull=True, cancelled_at__isnull=False),
+        OutboxState.PENDING: unsent & Q(attempts=0),
+        OutboxState.FAILED: unsent & Q(attempts__gt=0) & given_up,
+        OutboxState.RETRYING: unsent & Q(attempts__gt=0) & ~given_up,
+    }[OutboxState(state)]
+
+
+def outbox_cancel_for_process(*, instance_id: int, reason: str = OutboxCancelReason.PROCESS_ENDED,
+                              now: datetime | None = None) -> list[OutboxMessage]:
+    """Cancel the e-mails process instance `instance_id` queued that are not sent yet; returns them.
+
+    For a process that staff ended by hand: what it wrote before (a decision notice, a payment
+    request, a status e-mail, a reminder about one of its tasks) no longer holds, and must not
+    reach anyone after the decision, also not when the mail server was down and a retry is due.
+    Call it in the transaction that ends the process: cancelled with it or not at all.
+
+    Calls to back-office systems (`notify_backoffice`) are left to go out: they carry no decision,
+    only the reference and the event, and the back-office system keeps a record of the case that
+    needs every event the process sent it (the hand decision follows as the status_changed event);
+    a dropped call would leave a hole in it that no one notices.
+
+    A message a worker is sending right now is waited for (its row is locked while it is sent): it
+    went out and is not cancelled, so what is returned is exactly what was held back.
+    """
+    now = now or timezone.now()
+    # Locked first (a concurrent delivery holds its rows while sending): the lock re-reads each row.
+    messages = list(OutboxMessage.objects.select_for_update().filter(
+        instance_id=instance_id, kind=OutboxKind.EMAIL, sent_at__isnull=True, cancelled_at__isnull=True,
+    ).order_by("pk"))
+    if messages:
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
+            cancelled_at=now, cancel_reason=reason, next_attempt_at=None)
+        for message in messages:
+            message.cancelled_at, message.cancel_reason, message.next_attempt_at = now, reason, None
+    return messages

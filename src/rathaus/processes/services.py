@@ -681,14 +681,18 @@ def process_end_for_decision(*, application_id: int, status: str, actor, now: da
     for would otherwise move the case on later and overwrite the decision (a withdrawn application
     "closed" when its payment deadline passes, with an e-mail about it; an "approved" one refused
     when a task is completed). Its open tasks are cancelled, its timers dropped, and it ends like
-    a completed process (its state is not kept; the timeline says why it ended).
+    a completed process (its state is not kept; the timeline says why it ended). The e-mails it
+    queued and could not send yet (a decision notice, a payment request while the mail server was
+    down) are cancelled (`outbox.outbox_cancel_for_process`), and the timeline says how many.
 
     Call inside the status change's transaction before the application is locked: the rows are
     locked in the engine's order (the instance, its tasks, then the application; the audit chain
-    last). The tasks are read after the instance's lock, so a task that a move of the process
+    last); its unsent e-mails are locked after its tasks (a worker that sends one holds only it). The tasks are read after the instance's lock, so a task that a move of the process
     created meanwhile (it held the lock) is cancelled too.
     """
     from rathaus.applications.models import Status
+
+    from .outbox import outbox_cancel_for_process
 
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
@@ -698,15 +702,21 @@ def process_end_for_decision(*, application_id: int, status: str, actor, now: da
             return False
         cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
             state=TaskState.CANCELLED, completed_at=now)
+        # What the process wrote and has not sent yet (the mail server was down, say) no longer holds.
+        held_back = outbox_cancel_for_process(instance_id=instance.pk, now=now)
         instance_end(instance, now=now)
         with translation.override("de"):  # the timeline is written in German, whatever the language of the page
             label = str(Status(status).label)
         text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
+        if held_back:
+            text += (" Deshalb wurde 1 E-Mail, die das Verfahren vorbereitet hatte, nicht versandt." if len(held_back) == 1
+                     else f" Deshalb wurden {len(held_back)} E-Mails, die das Verfahren vorbereitet hatte, nicht versandt.")
+        data = {"status": status, "cancelled_tasks": cancelled, "cancelled_emails": len(held_back),
+                "cancelled_outbox_ids": [message.pk for message in held_back]}
         CaseEvent.objects.create(municipality=instance.municipality, application_id=application_id, instance=instance,
-                                 kind="process_ended", text=text, actor=actor,
-                                 data={"status": status, "cancelled_tasks": cancelled})
+                                 kind="process_ended", text=text, actor=actor, data=data)
         audit_record(action="process.ended", municipality=instance.municipality, actor=actor, obj=instance,
-                     summary=text, data={"status": status, "cancelled_tasks": cancelled})
+                     summary=text, data=data)
     return True
 
 
@@ -967,7 +977,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
                 outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
-                    "to": [task.assignee.email]})
+                    "to": [task.assignee.email]}, instance_id=task.instance_id)  # cancelled if the process is ended by hand
             reminded += 1
     overdue = {"state": TaskState.OPEN, "escalated_at__isnull": True, "due_at__lte": now}
     leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
@@ -987,7 +997,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
                 outbox_add(municipality=task.municipality, key=f"escalate:{task.pk}", kind="email", payload={
                     "subject": f"Überfällig: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ war am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig "
-                            "und ist noch offen.", "to": leads})
+                            "und ist noch offen.", "to": leads}, instance_id=task.instance_id)
                 text = f"Aufgabe „{task.name}“ ist überfällig und wurde an die Teamleitung eskaliert."
             else:
                 text = (f"Aufgabe „{task.name}“ ist überfällig. Niemand mit Teamleitung oder Administration hat eine "

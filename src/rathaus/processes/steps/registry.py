@@ -36,7 +36,8 @@ from typing import Any
 from rathaus.core.plugins import import_submodules
 from rathaus_domain.processes.engine import ServiceStepRegistry, StepInfo, StepParam
 
-__all__ = ["CaseContext", "StepParam", "case_context", "current_case", "load_contrib", "register", "step_catalogue", "steps"]
+__all__ = ["CaseContext", "StepParam", "case_context", "current_case", "load_contrib", "register", "running_case",
+           "step_catalogue", "steps"]
 
 steps = ServiceStepRegistry()
 register = steps.register
@@ -70,6 +71,11 @@ def current_case() -> CaseContext:
     if case is None:
         raise RuntimeError("this step needs a case; it runs only inside the process services")
     return case
+
+
+def running_case() -> CaseContext | None:
+    """The case the engine is running for, or None outside a process's move."""
+    return _current.get()
 
 
 @contextlib.contextmanager

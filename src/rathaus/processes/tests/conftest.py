@@ -85,3 +85,20 @@ def request_proof(submit, dog_data):
         return application
 
     return run
+
+
+@pytest.fixture
+def mail_server_down(monkeypatch):
+    """Every e-mail fails as if the mail server refused connections, until the returned set is cleared."""
+    from django.core.mail import EmailMessage
+
+    real_send = EmailMessage.send
+
+    def send(message, *args, **kwargs):
+        if "down" in state:
+            raise ConnectionRefusedError("mail server down")
+        return real_send(message, *args, **kwargs)
+
+    state = {"down"}
+    monkeypatch.setattr(EmailMessage, "send", send)
+    return state

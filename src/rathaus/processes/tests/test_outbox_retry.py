@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.mail import EmailMessage
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.test import override_settings
 from django.utils import timezone
 
@@ -14,20 +15,6 @@ from rathaus.processes.models import OutboxMessage
 from rathaus.processes.outbox import outbox_add, outbox_deliver, outbox_deliver_pending, retry_delay
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def mail_server_down(monkeypatch):
-    real_send = EmailMessage.send
-
-    def send(message, *args, **kwargs):
-        if "down" in state:
-            raise ConnectionRefusedError("mail server down")
-        return real_send(message, *args, **kwargs)
-
-    state = {"down"}
-    monkeypatch.setattr(EmailMessage, "send", send)
-    return state
 
 
 def _queue(town, key):
@@ -92,7 +79,8 @@ def test_after_the_upgrade_messages_still_retried_stay_due_and_those_given_up_st
     for key, attempts in (("fresh", 0), ("failing", 3), ("given-up", 10)):
         old.objects.create(municipality_id=town.pk, kind="email", idempotency_key=key, attempts=attempts,
                            payload={"subject": key, "body": "Text", "to": ["a@example.org"]})
-    migrator([("processes", "0005_outbox_retry_backoff")])
+    # Through 0005 (which schedules the retries) to the schema the code of today reads.
+    migrator(MigrationLoader(connection).graph.leaf_nodes("processes"))
     assert outbox_deliver_pending() == 2
     assert sorted(m.subject for m in mail.outbox) == ["failing", "fresh"]
     assert OutboxMessage.objects.get(idempotency_key="given-up").sent_at is None
