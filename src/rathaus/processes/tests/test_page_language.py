@@ -139,7 +139,7 @@ def test_the_rules_on_the_english_status_page_are_marked_as_german(client, town,
     why = page.split('id="why-title"', 1)[1].split("</section>", 1)[0]
     assert "These rules applied:" in why and "Automatisch bewilligen" in why
     shown, german = _texts_marked_german(why, r"<li[^>]*>")
-    assert shown == 2 and german == 2  # the zone rule and the approval rule
+    assert shown == 3 and german == 3  # the zone rule, the approval rule and the fee rule
 
 
 @pytest.fixture
