@@ -20,6 +20,7 @@ from rathaus_domain.processes.engine import RESERVED_DATA_KEY, MessageInvalid, M
 from rathaus_domain.processes.evaluator import MAX_INT_BITS
 
 from . import selectors, services
+from .task_forms import localized_form
 
 router = Router(tags=["Aufgaben"])
 
@@ -45,7 +46,7 @@ STAFF_ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem}
 def _out(task) -> dict[str, Any]:
     return {"id": task.pk, "name": task.name, "reference": task.application.reference, "service": task.application.service.slug,
             "role": task.role, "assignee": task.assignee.get_username() if task.assignee else None, "due_at": task.due_at,
-            "form_schema": task.form_schema}
+            "form_schema": localized_form(task.form_schema)}
 
 
 @router.get("/m/{slug}/tasks", response={200: list[TaskOut], **STAFF_ERRORS, 422: Problem}, auth=STAFF_AUTH,
@@ -65,13 +66,14 @@ def complete_task(request, slug: str, task_id: int, body: CompleteIn):
     try:
         services.task_complete(task=task, user=access.user, data=body.data)
     except services.TaskInvalid as exc:
-        return ProblemResponse(422, "Unprocessable Content", "Die Formulardaten sind ungültig.", type_="invalid-task-data",
-                               errors=[{"pointer": "/data/" + "/".join(map(str, e.path)), "detail": e.message} for e in exc.errors])
+        return ProblemResponse(422, "Unprocessable Content", _("Die Formulardaten sind ungültig."), type_="invalid-task-data",
+                               errors=[{"pointer": "/data/" + "/".join(map(str, e.path)), "detail": localized(e)}
+                                       for e in exc.errors])
     except services.TaskNotAllowed as exc:
         return ProblemResponse(409, "Conflict", exc.message, type_="task-not-allowed",
                                reason=exc.reason)
     except ProcessError as exc:  # the process has ended meanwhile, or a step after the task failed (nothing is changed)
-        return ProblemResponse(409, "Conflict", f"Das Verfahren konnte nicht fortgesetzt werden: {exc.message_de}",
+        return ProblemResponse(409, "Conflict", _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": localized(exc)},
                                type_="process-not-continued")
     return _out(selectors.task_get(municipality=municipality, pk=task_id))
 

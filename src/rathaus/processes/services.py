@@ -55,7 +55,7 @@ from .models import (
     UserTask,
 )
 from .steps.registry import CaseContext, case_context, load_contrib, steps
-from .task_forms import TASK_FORMS, flatten, task_form
+from .task_forms import TASK_FORMS, flatten, localized_form, task_form
 
 logger = logging.getLogger(__name__)
 
@@ -922,7 +922,8 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         # Rights and state first: someone who may not complete the task learns nothing from field errors.
         locked = _locked_task(task)
         _check(locked, user, "complete")
-        errors = validate(locked.form_schema, data)
+        # Validated against the form in the reader's language, so that an error names the field as she sees it.
+        errors = validate(localized_form(locked.form_schema), data)
         if errors:
             raise TaskInvalid(errors)
         flat = flatten(data)

@@ -40,6 +40,7 @@ from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
 from . import selectors, services
 from .models import DefinitionState
 from .steps.registry import step_catalogue
+from .task_forms import localized_form
 
 PAGE_SIZE = 50
 TITLES = {"mine": gettext_lazy("Meine Aufgaben"), "team": gettext_lazy("Aufgaben im Team"),
@@ -88,7 +89,7 @@ class _NoAssignee(Exception):
 @staff_view(Perm.WORK_TASKS)
 def task_detail(request, pk: int):
     task = selectors.task_get(municipality=request.municipality, pk=pk)
-    spec = FormSpec.from_schema(task.form_schema)
+    spec = FormSpec.from_schema(localized_form(task.form_schema))
     step = spec.steps[0]
     data: dict = {}
     errors: dict[str, list[str]] = {}

@@ -146,13 +146,38 @@ def test_a_proof_handed_in_later_is_checked_and_the_citizen_is_no_longer_asked_f
     assert application.history.last().public_text == "Ihr Nachweis für die Steuerbefreiung wird geprüft."
 
 
-def test_parking_permit_is_auto_approved_when_zone_matches(submit, parking_data):
+def _parking_payment(application, town) -> tuple[str, str]:
+    """The last day to pay the permit's fee (14 days, moved to a working day) and its payment reference."""
+    import re
+
+    from rathaus.applications.services import first_working_day
+
+    due = first_working_day(timezone.localdate() + timedelta(days=14), municipality=town).strftime("%d.%m.%Y")
+    [reference] = set(re.findall(re.escape(application.reference) + r"-[0-9A-F]{6}", _letter_text(application)))
+    return due, reference
+
+
+# The letter spells € as EUR (its core PDF font covers Latin-1 only).
+PARKING_FEE_LINE = ("Gebührenfestsetzung: Für diesen Bescheid wird eine Gebühr von 30,00 EUR festgesetzt "
+                    "(Bewohnerparkausweis für ein Jahr nach der Gebührenordnung der Gemeinde). Bitte überweisen Sie den "
+                    "Betrag bis zum {due} mit dem Verwendungszweck {reference}.")
+
+
+def test_parking_permit_is_auto_approved_when_zone_matches_and_its_letter_fixes_the_fee(submit, parking_data, town):
     application = submit("bewohnerparkausweis", parking_data)
     assert application.status == "approved", ProcessInstance.objects.get(application=application).error
     assert not UserTask.objects.filter(application=application).exists()
     # The permit says for which zone, which vehicle and from when (dates as Germans write them).
+    letter = _letter_text(application)
     assert ("Ihr Bewohnerparkausweis für die Zone A ist ausgestellt: für das Fahrzeug mit dem Kennzeichen MU-AB 123, "
-            "gültig ab 01.12.2026 für ein Jahr.") in _letter_text(application)
+            "gültig ab 01.12.2026 für ein Jahr.") in letter
+    # The permit letter fixes the fee, with the last day to pay and the reference of the transfer.
+    due, reference = _parking_payment(application, town)
+    assert PARKING_FEE_LINE.format(due=due, reference=reference) in letter
+    to_pay = f"Bitte überweisen Sie die Gebühr von 30 € bis zum {due} mit dem Verwendungszweck {reference}."
+    assert application.history.last().public_text.endswith(to_pay)
+    [notice] = [m for m in mail.outbox if m.subject == f"Ihr Bewohnerparkausweis ({application.reference})"]
+    assert f"Ihr Bewohnerparkausweis ist ausgestellt. Sie finden ihn auf Ihrer Statusseite. {to_pay}" in notice.body
 
 
 def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(submit, parking_data, town, make_staff):
@@ -169,6 +194,33 @@ def test_parking_permit_with_wrong_zone_needs_a_human_within_ten_working_days(su
     letter = _letter_text(application)
     assert "Ihr Antrag auf einen Bewohnerparkausweis wird abgelehnt. Begründung: Falsche Zone." in letter
     assert "Widerspruch" in letter
+    # It costs nothing: no fee is fixed, none is computed, none is asked for.
+    assert "Gebühr" not in letter and "30" not in letter and "überweisen" not in letter
+    assert not CaseEvent.objects.filter(application=application, text__contains="Gebühr").exists()
+    assert "Gebühr" not in " ".join(application.history.values_list("public_text", flat=True))
+
+
+def test_parking_permit_approved_by_a_case_worker_fixes_the_fee_in_its_letter(submit, parking_data, town, make_staff,
+                                                                              django_capture_on_commit_callbacks):
+    parking_data["zone"]["zone"] = "C"
+    application = submit("bewohnerparkausweis", parking_data)
+    with django_capture_on_commit_callbacks(execute=True):  # the e-mail goes out after the commit
+        task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                      data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    assert application.status == "approved"
+    letter = _letter_text(application)
+    assert "Ihr Bewohnerparkausweis für die Zone C ist nach Prüfung ausgestellt" in letter
+    due, reference = _parking_payment(application, town)
+    assert PARKING_FEE_LINE.format(due=due, reference=reference) in letter
+    status_text = (f"Ihr Bewohnerparkausweis ist ausgestellt. Bitte überweisen Sie die Gebühr von 30 € bis zum {due} "
+                   f"mit dem Verwendungszweck {reference}. Den Bescheid finden Sie auf Ihrer Statusseite.")
+    assert application.history.last().public_text == status_text
+    assert status_text in mail.outbox[-1].body  # the status e-mail says it too
+    from rathaus.integration.models import DomainEvent
+
+    [issued] = DomainEvent.objects.filter(application=application, kind="decision.issued")
+    assert (issued.data["decision"]["outcome"], issued.data["decision"]["fee"]) == ("approve", 30)
 
 
 def test_a_refusal_needs_its_reason_and_its_letter_charges_nothing(submit, street_data, town, make_staff):
@@ -233,6 +285,32 @@ def test_seeding_publishes_a_changed_demo_model_as_a_new_version_once(town, demo
     assert [(d.version, d.state) for d in versions] == [(1, DefinitionState.RETIRED), (2, DefinitionState.PUBLISHED)]
     assert [f["content"] for f in versions[1].files] == [c.decode() for _, c in demo_files("bewohnerparkausweis")]
     assert attach_demo_processes(town, demo_services) == []
+
+
+def test_a_parking_case_under_review_when_the_demo_is_seeded_again_keeps_the_model_it_started_with(
+        town, demo_services, parking_data, make_staff, django_capture_on_commit_callbacks):
+    from rathaus.applications.services import application_submit
+    from rathaus.processes.demo import attach_demo_processes, demo_files
+    from rathaus.processes.models import ProcessDefinition
+    from rathaus.processes.services import process_definition_create
+
+    service = demo_services["bewohnerparkausweis"]
+    # A town seeded before the permit letter fixed the fee: its model issues the letter without payment terms.
+    older = [(name, content.replace(b'<camunda:inputParameter name="payment_days">14</camunda:inputParameter>', b""))
+             for name, content in demo_files("bewohnerparkausweis")]
+    first = process_definition_create(municipality=town, service=service, files=older, publish=True)
+    parking_data["zone"]["zone"] = "C"
+    with django_capture_on_commit_callbacks(execute=True):
+        application = application_submit(municipality=town, service=service, data=parking_data).application
+    [seeded] = [d for d in attach_demo_processes(town, demo_services) if d.service == service]
+    assert seeded.version == 2
+    # The running case finishes on its version; only new applications get the new model.
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                  data={"decision": {"outcome": "approve"}})
+    assert ProcessInstance.objects.get(application=application).definition == first
+    letter = _letter_text(application)
+    assert "Betrag: 30 EUR." in letter and "Gebührenfestsetzung" not in letter
+    assert ProcessDefinition.objects.get(service=service, state="published") == seeded
 
 
 def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_data, town, make_staff,

@@ -139,4 +139,71 @@ def test_the_rules_on_the_english_status_page_are_marked_as_german(client, town,
     why = page.split('id="why-title"', 1)[1].split("</section>", 1)[0]
     assert "These rules applied:" in why and "Automatisch bewilligen" in why
     shown, german = _texts_marked_german(why, r"<li[^>]*>")
-    assert shown == 2 and german == 2  # the zone rule and the approval rule
+    assert shown == 3 and german == 3  # the zone rule, the approval rule and the fee rule
+
+
+@pytest.fixture
+def parking_task(submit, parking_data):
+    """A residents' parking permit for a zone other than her address's: a case worker decides it."""
+    parking_data["zone"]["zone"] = "C"
+    return UserTask.objects.get(application=submit("bewohnerparkausweis", parking_data))
+
+
+def test_the_task_form_on_the_english_page_is_english_and_the_model_words_are_marked_as_german(
+        staff_client, town, parking_task):
+    stored = parking_task.form_schema
+    url = _url("task_detail", town, pk=parking_task.pk)
+    staff_client.post(url, {"action": "claim"})
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = staff_client.get(url).content.decode()
+    form = page.split('<form method="post" action="' + url + '" novalidate', 1)[1].split("</form>", 1)[0]
+    assert '<h2 class="kern-heading-medium">Check the residents’ parking permit</h2>' in page
+    assert '<legend class="kern-label">Result</legend>' in form
+    assert ">Issue the permit</label>" in form and ">Refuse the application</label>" in form
+    assert "Reason / note" in form and "– needed for a refusal" in form
+    assert "Sent to the applicant with a refusal or a request for documents." in form
+    assert not any(german in form for german in ("Ausweis ausstellen", "Antrag ablehnen", "Begründung", "Ergebnis"))
+    # The task's name is the town's model, which has it in German only.
+    assert '<h1 class="kern-heading-large" lang="de">Bewohnerparkausweis prüfen</h1>' in page
+    # A refusal without its reason is named in the page's words, in the summary and at the field.
+    refused = staff_client.post(url, {"action": "complete", "decision.outcome": "reject"})
+    assert refused.status_code == 422
+    error = "This field is required – it is needed because you answered “Refuse the application” to “Result”."
+    assert f'<a class="kern-link" href="#f-decision-note">Reason / note: {error}</a>' in refused.content.decode()
+    staff_client.post(url, {"action": "complete", "decision.outcome": "reject", "decision.note": "Zone C passt nicht."})
+    parking_task.refresh_from_db()
+    # What is stored stays as it was: the German form, the values chosen, the German record of the case.
+    assert parking_task.form_schema == stored and parking_task.form_schema["title"] == "Bewohnerparkausweis prüfen"
+    assert parking_task.result == {"decision": {"outcome": "reject", "note": "Zone C passt nicht."}}
+    assert CaseEvent.objects.filter(application=parking_task.application, kind="task_result").get().text == (
+        "Aufgabe „Bewohnerparkausweis prüfen“ – Ergebnis: Antrag ablehnen; Begründung / Hinweis: Zone C passt nicht.")
+
+
+def test_the_task_form_on_the_german_page_keeps_its_german_words(staff_client, town, parking_task):
+    url = _url("task_detail", town, pk=parking_task.pk)
+    staff_client.post(url, {"action": "claim"})
+    page = staff_client.get(url).content.decode()
+    assert '<h2 class="kern-heading-medium">Bewohnerparkausweis prüfen</h2>' in page
+    assert ">Ausweis ausstellen</label>" in page and "– bei einer Ablehnung nötig" in page
+
+
+@pytest.mark.parametrize(("language", "labels", "invalid", "needed"), [
+    ("de", ["Ausweis ausstellen", "Antrag ablehnen"], "Die Formulardaten sind ungültig.",
+     "Dieses Feld ist ein Pflichtfeld – das ist nötig, weil Sie bei „Ergebnis“ „Antrag ablehnen“ angegeben haben."),
+    ("en", ["Issue the permit", "Refuse the application"], "The form data are invalid.",
+     "This field is required – it is needed because you answered “Refuse the application” to “Result”."),
+])
+def test_the_task_api_gives_the_form_and_its_errors_in_the_language_asked_for(staff_client, town, parking_task,
+                                                                              language, labels, invalid, needed):
+    listed = staff_client.get(f"/api/v1/m/{town.slug}/tasks", HTTP_ACCEPT_LANGUAGE=language).json()
+    [decision] = [t["form_schema"]["properties"]["decision"] for t in listed if t["id"] == parking_task.pk]
+    assert decision["properties"]["outcome"]["x-enum-labels"] == labels
+    assert decision["properties"]["outcome"]["enum"] == ["approve", "reject"]  # the values do not change
+    refused = staff_client.post(f"/api/v1/m/{town.slug}/tasks/{parking_task.pk}/complete",
+                                {"data": {"decision": {"outcome": "reject"}}}, content_type="application/json",
+                                HTTP_ACCEPT_LANGUAGE=language)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == invalid
+    assert refused.json()["errors"] == [{"pointer": "/data/decision/note", "detail": needed}]
+    parking_task.refresh_from_db()
+    assert parking_task.state == "open"

@@ -50,3 +50,11 @@ def test_compute_fee_must_name_a_decision_of_the_model():
     assert _step_problems([("fee.bpmn", _model("compute_fee", {})), dmn]) == [
         "parameter «decision»: the decision «fee» is missing from the DMN files (available: street_fee)"]
     assert _step_problems([("expr.bpmn", _model("compute_fee", {"decision": "=fee_table"})), dmn]) == []
+
+
+def test_a_decision_letter_refuses_days_to_pay_that_are_not_a_whole_number_of_days():
+    assert _step_problems([("ok.bpmn", _model("issue_decision", {"payment_days": "14"}))]) == []
+    assert _step_problems([("expr.bpmn", _model("issue_decision", {"payment_days": "${days}"}))]) == []
+    for days in ("vierzehn", "0", "367", "²"):
+        assert _step_problems([("bad.bpmn", _model("issue_decision", {"payment_days": days}))]) == [
+            f"parameter «payment_days»: «{days}» is not a whole number of days (1 to 366)"], days

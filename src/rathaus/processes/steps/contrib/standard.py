@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
@@ -91,8 +92,12 @@ def check_documents(ctx: StepContext) -> dict[str, Any]:
     return {"documents_complete": complete, "missing_documents": missing}
 
 
+def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    return _days_problems(params, "payment_days")
+
+
 @register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen",
-          description_en="Create the decision letter (PDF) from a template",
+          description_en="Create the decision letter (PDF) from a template", check_params=_decision_params,
           params=[StepParam("title", "Überschrift des Bescheids und Titel des Dokuments in der Akte",
                             "heading of the letter and title of the document in the case file", default="Bescheid"),
                   StepParam("text", "Text des Bescheids; {name} setzt Werte der Prozessdaten ein",
@@ -100,9 +105,19 @@ def check_documents(ctx: StepContext) -> dict[str, Any]:
                             default="Ihrem Antrag wird entsprochen."),
                   StepParam("outcome", "Ergebnis im Ereignis «decision.issued» (approve oder reject); ohne Angabe das "
                             "Feld «outcome» der Prozessdaten, sonst approve", "outcome in the «decision.issued» event "
-                            "(approve or reject); without it the process data's «outcome», else approve")],
+                            "(approve or reject); without it the process data's «outcome», else approve"),
+                  StepParam("payment_days", "Zahlungsfrist in Tagen: der Bescheid setzt die Gebühr «fee» fest und nennt "
+                            "Betrag, Verwendungszweck und den letzten Tag der Zahlung (wie bei wait_for_payment)",
+                            "days to pay: the letter fixes the fee «fee» and names the amount, the payment reference "
+                            "and the last day to pay (as wait_for_payment does)")],
           results=[StepParam("decision_issued", "ja", "true"),
-                   StepParam("decision_document", "Nummer des Bescheids in der Akte", "id of the letter in the case file")])
+                   StepParam("decision_document", "Nummer des Bescheids in der Akte", "id of the letter in the case file"),
+                   StepParam("payment_reference", "Verwendungszweck der Überweisung, nur mit «payment_days»",
+                             "reference of the transfer, only with «payment_days»"),
+                   StepParam("amount_due", "die festgesetzte Gebühr, nur mit «payment_days»",
+                             "the fee fixed, only with «payment_days»"),
+                   StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «payment_days»",
+                             "last day to pay (DD.MM.YYYY), only with «payment_days»")])
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
     from rathaus.cases.models import DocumentType
@@ -113,22 +128,38 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
 
     case = current_case()
     application = case.application
+    # A refusal letter (the model says so) charges nothing: the fee the process computed for a grant
+    # is not the letter's. A case worker's "reject" left in the data (an exemption refused, the tax
+    # then set) does not make the model's tax letter a refusal.
+    fee = None if ctx.params.get("outcome") == "reject" else ctx.data.get("fee")
+    charged = fee not in (None, "")
+    days = str(ctx.params.get("payment_days") or "").strip()
+    # The payment terms come from the step's key and day, so a retry names the same ones as the letter.
+    terms: dict[str, Any] = {}
+    if charged and days:
+        terms = {"payment_reference": _payment_reference(ctx), "amount_due": fee,
+                 "payment_due_date": _last_day_to_pay(ctx, days)[0]}
     if document_key_used(ctx.idempotency_key):
-        return {"decision_issued": True}
+        return {"decision_issued": True, **terms}
     title = str(ctx.params["title"])
     body = _format(str(ctx.params["text"]), dict(ctx.data))
     # The outcome: the model's `outcome` parameter, else the case worker's decision, else a grant
     # (the letter's default text grants the application).
     outcome = str(ctx.params.get("outcome") or ctx.data.get("outcome") or "approve")
-    # A refusal letter (the model says so) charges nothing: the fee the process computed for a grant
-    # is not the letter's. A case worker's "reject" left in the data (an exemption refused, the tax
-    # then set) does not make the model's tax letter a refusal.
-    fee = None if ctx.params.get("outcome") == "reject" else ctx.data.get("fee")
+    reason = str(ctx.data.get("fee_reason") or "")
+    if terms:
+        # A fee assessment (Gebührenfestsetzung) in the letter: the amount with its cents, as a
+        # cash office books it, and what she needs to pay it.
+        amount_line = (f"Gebührenfestsetzung: Für diesen Bescheid wird eine Gebühr von {_euros(fee)} € festgesetzt"
+                       f"{f' ({reason})' if reason else ''}. Bitte überweisen Sie den Betrag bis zum "
+                       f"{terms['payment_due_date']} mit dem Verwendungszweck {terms['payment_reference']}.")
+    else:
+        amount_line = f"Betrag: {fee} €. {reason}" if charged else ""
     raw = decision_letter_pdf(
         title=title, town=application.municipality.name, body=body,
         facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
                ("Datum", timezone.localtime(ctx.now).strftime("%d.%m.%Y")), ("Empfänger/in", application.applicant_name or "–")],
-        amount_line=f"Betrag: {fee} €. {ctx.data.get('fee_reason') or ''}" if fee not in (None, "") else "")
+        amount_line=amount_line)
     filename = f"Bescheid-{application.reference}.pdf"
     # Into the case file as a decision the citizen may download (version 1, stored with the step's transaction).
     document = document_add_generated(application=application, generated=Generated(raw=raw, filename=filename),
@@ -142,7 +173,34 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
                data=application_event_data(application, decision={
                    "outcome": outcome, "title": title, "fee": None if fee in (None, "") else fee if isinstance(fee, int | float) else str(fee),
                    "fee_reason": (ctx.data.get("fee_reason") or "") if fee is not None else "", "document_id": document.pk}))
-    return {"decision_issued": True, "decision_document": document.pk}
+    return {"decision_issued": True, "decision_document": document.pk, **terms}
+
+
+def _euros(amount: Any) -> str:
+    """An amount as a German fee assessment writes it: 1.234,50."""
+    try:
+        value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return str(amount)
+    return f"{value:,.2f}".translate(str.maketrans(",.", ".,"))
+
+
+def _payment_reference(ctx: StepContext) -> str:
+    """The reference of the transfer this step asks for (the same on a retry of the step)."""
+    reference = current_case().application.reference
+    return f"{reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
+
+
+def _last_day_to_pay(ctx: StepContext, days: str) -> tuple[str, str]:
+    """The last day to pay (DD.MM.YYYY) and its end (ISO 8601): `days` from today, moved to the
+    town's next working day (§ 31 (3) VwVfG)."""
+    from rathaus.applications.services import first_working_day
+
+    if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
+        raise ValueError(f"the days to pay must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
+    last = first_working_day(timezone.localdate(ctx.now) + timedelta(days=int(days)),
+                             municipality=current_case().application.municipality)
+    return last.strftime("%d.%m.%Y"), timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
 
 
 @register("notify_citizen", description="Antragsteller/in per E-Mail benachrichtigen",
@@ -267,12 +325,16 @@ def set_deadline(ctx: StepContext) -> dict[str, Any]:
     return {str(ctx.params["variable"]): deadline.isoformat()}
 
 
-def _payment_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
-    days = params.get("deadline_days", "").strip()
+def _days_problems(params: Mapping[str, str], name: str) -> list[tuple[str, str]]:
+    days = params.get(name, "").strip()
     if days and not (re.fullmatch(r"[0-9]{1,4}", days) and 1 <= int(days) <= MAX_PAYMENT_DAYS):
-        return [(f"Parameter «deadline_days»: «{days[:50]}» ist keine ganze Zahl von Tagen (1 bis {MAX_PAYMENT_DAYS})",
-                 f"parameter «deadline_days»: «{days[:50]}» is not a whole number of days (1 to {MAX_PAYMENT_DAYS})")]
+        return [(f"Parameter «{name}»: «{days[:50]}» ist keine ganze Zahl von Tagen (1 bis {MAX_PAYMENT_DAYS})",
+                 f"parameter «{name}»: «{days[:50]}» is not a whole number of days (1 to {MAX_PAYMENT_DAYS})")]
     return []
+
+
+def _payment_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    return _days_problems(params, "deadline_days")
 
 
 #: Longest payment period in days a model may give (a year); more is a typo.
@@ -302,24 +364,15 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     before the model's timer closes the case for want of payment; the timer waits for the end of
     that day (``payment_due_at``), so text and timer agree.
     """
-    from rathaus.applications.services import first_working_day
-
     from ...outbox import outbox_add
 
     case = current_case()
     application = case.application
     amount = ctx.params.get("amount", ctx.data.get("fee"))
     shown = render_text("{amount}", {"amount": amount})
-    reference = f"{application.reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
+    reference = _payment_reference(ctx)
     days = str(ctx.params.get("deadline_days") or "").strip()
-    due_date = due_at = ""
-    if days:
-        if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
-            raise ValueError(f"deadline_days must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
-        last = first_working_day(timezone.localdate(ctx.now) + timedelta(days=int(days)),
-                                 municipality=application.municipality)
-        due_date = last.strftime("%d.%m.%Y")
-        due_at = timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
+    due_date, due_at = _last_day_to_pay(ctx, days) if days else ("", "")
     by_when = f" bis zum {due_date}" if due_date else ""
     if application.applicant_email:
         body = (f"Guten Tag,\n\nbitte überweisen Sie {shown} €{by_when} mit dem Verwendungszweck {reference}.\n"
