@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .models import OPEN_STATUSES, Application, Draft, StatusChange
+from .models import OPEN_STATUSES, Application, Draft, Status, StatusChange
 
 # A whole reference number as printed on receipts, e.g. MUS-2026-000123.
 FULL_REFERENCE = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{6,}$")
@@ -160,3 +161,44 @@ def _by_id(alias: str, defer: tuple[str, ...], lock: bool) -> tuple[ApplicationS
 
     select = _application_select(alias, defer)
     return select, select.statement(f"a.{connections[alias].ops.quote_name('id')} = %s", lock=lock)
+
+
+@dataclass(frozen=True)
+class Awaited:
+    """What an open application waits for from the citizen: ``documents`` (the missing ``items``
+    if staff named them), a ``payment`` or an ``answer`` to a question, and the last day for it
+    (None: not known)."""
+
+    kind: str
+    until: date | None = None
+    items: tuple[str, ...] = ()
+
+
+def application_awaited(*, municipality, application) -> Awaited | None:
+    """What the case waits for from her, or None if it is being processed (or closed).
+
+    While it waits, the processing norm's date is no promise the town can keep: the status page
+    names what is awaited and until when instead. Documents staff asked for come first (their
+    deadline is the one she was told), then what the process waits for, then the status alone.
+    """
+    if not application.takes_documents:
+        return None
+    from rathaus.cases.selectors import document_requests, request_rows
+    from rathaus.processes.models import DOCUMENT_MESSAGE, PAYMENT_MESSAGE
+    from rathaus.processes.selectors import citizen_wait
+
+    requests = document_requests(municipality=municipality, application=application, open_only=True)
+    if requests:
+        missing = tuple(item for request in requests for _index, item, done in request_rows(request) if not done)
+        return Awaited("documents", min(request.deadline for request in requests), missing)
+    wait = citizen_wait(municipality=municipality, application=application)
+    if wait is not None and PAYMENT_MESSAGE in wait.messages:
+        return Awaited("payment", wait.until)
+    if wait is not None and DOCUMENT_MESSAGE in wait.messages:
+        return Awaited("documents", wait.until)
+    if application.status == Status.PAYMENT_DUE:
+        return Awaited("payment")
+    if application.status == Status.WAITING:
+        return Awaited("answer")
+    return None
+

@@ -316,8 +316,16 @@ def application_submit(
         # A field whose condition does not hold has no value (docs/forms.md), however the data came:
         # the HTML steps drop it already, the API sends the whole form at once.
         data = without_hidden(spec, data)
-    errors = validate(schema, data)
+    now = timezone.now()
+    # Dates relative to the day of submission count from the town's day (Europe/Berlin), not UTC's.
+    errors = validate(schema, data, today=timezone.localdate(now))
     if errors:
+        if idempotency_key and key_checked_by_insert:
+            # The same body can be refused today that was accepted yesterday (a date drew nearer, the
+            # form changed): a retry of that request gets its application, not today's refusal.
+            replay = _replay(municipality, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
         raise ApplicationInvalid(errors)
     # The data is stored as it came (less hidden fields); a copy only where files are found, which
     # the copy then refers to by their place in the case file instead of their content.
@@ -329,7 +337,6 @@ def application_submit(
         stored = json.loads(json.dumps(data))
         found = _extract_files(spec, stored)
     files = _checked_files(spec, found)
-    now = timezone.now()
     name, email = _applicant_from_data(spec, data)
     if applicant is not None and not email:
         email = applicant.email

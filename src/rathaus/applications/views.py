@@ -213,7 +213,8 @@ def step(request, token: str, index: int):
                           "resume_url": request.build_absolute_uri(request.path)})
         if "_back" in request.POST:
             return redirect("applications:step", municipality=request.municipality.slug, token=token, index=max(1, index - 1))
-        all_errors = messages_by_name(validate(spec.schema, _validation_view(data, spec, index)), current.key)
+        all_errors = messages_by_name(validate(spec.schema, _validation_view(data, spec, index),
+                                               today=timezone.localdate()), current.key)
         for name, msgs in all_errors.items():
             errors.setdefault(name, []).extend(msgs)
         if not errors:
@@ -313,7 +314,8 @@ def review(request, token: str):
             raise
         return receipt
     form_data = draft.data
-    errors = validate(spec.schema, form_data)
+    # A draft saved days ago may hold a date that is too near by now: the review sends her back to it.
+    errors = validate(spec.schema, form_data, today=timezone.localdate())
     refused: list[str] = []
     # Unpublished since the draft was started: the page says so before the citizen tries to send it.
     not_offered = not draft.service.is_published
@@ -375,13 +377,13 @@ def _application_by_token(request, reference: str, token: str):
 @tenant_view
 def receipt(request, reference: str, token: str):
     application = _application_by_token(request, reference, token)
-    return render(request, "applications/receipt.html", _status_context(request, application, token))
+    return render(request, "applications/receipt.html", _citizen_context(request, application, token))
 
 
 @tenant_view
 def status(request, reference: str, token: str):
     application = _application_by_token(request, reference, token)
-    return render(request, "applications/status.html", _status_context(request, application, token))
+    return render(request, "applications/status.html", _citizen_context(request, application, token))
 
 
 @tenant_view
@@ -398,6 +400,13 @@ def _pdf_response(application) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="Eingangsbestaetigung-{application.reference}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _citizen_context(request, application, token: str | None) -> dict:
+    """The status context, and what the case waits for from her (then no date is promised)."""
+    context = _status_context(request, application, token)
+    context["awaited"] = selectors.application_awaited(municipality=application.municipality, application=application)
+    return context
 
 
 def _status_context(request, application, token: str | None) -> dict:
@@ -439,7 +448,7 @@ def my_status(request, reference: str):
         raise Http404
     if request.GET.get("format") == "pdf":
         return _pdf_response(application)
-    context = _status_context(request, application, None)
+    context = _citizen_context(request, application, None)
     context["own"] = True
     return render(request, "applications/status.html", context)
 

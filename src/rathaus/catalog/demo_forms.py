@@ -199,7 +199,8 @@ def street_space() -> dict[str, Any]:
             "length_m": {"type": "integer", "minimum": 5, "maximum": 50, "title": "Länge der Fläche in Metern",
                          "description": "Für einen Umzugswagen reichen meist 15 Meter."},
             "side": choice("Straßenseite", [("house", "Vor dem Haus"), ("opposite", "Gegenüber"), ("both", "Beide Seiten")], widget="radio"),
-            "date": date("Datum des Umzugs", "Mindestens 14 Tage im Voraus beantragen."),
+            # The signs must stand 72 hours ahead and the fee be paid first: the office needs the two weeks.
+            "date": date("Datum des Umzugs", "Mindestens 14 Tage im Voraus beantragen.", **{"x-date-min-days-ahead": 14}),
             "from_time": text("Von (Uhrzeit)", max_length=5, pattern=TIME_PATTERN, description="Zum Beispiel 07:00", min_length=5),
             "to_time": text("Bis (Uhrzeit)", max_length=5, pattern=TIME_PATTERN, description="Zum Beispiel 18:00", min_length=5),
         }, ["street", "house_number", "length_m", "side", "date", "from_time", "to_time"]),

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rathaus.core.params import parse_int
 from rathaus_domain.forms.model import (
+    RELATIVE_DATE_KEYWORDS,
     Condition,
     Field,
     FormSpec,
     Group,
     Step,
+    date_limits,
     display_value,
     format_bytes,
     value_at,
@@ -102,7 +105,30 @@ def render_field(field: Field, data: dict, errors: dict[str, list[str]],
         "file_info": file_info,
         "condition": _condition(field.condition),
         "prefilled": is_prefilled,
+        **_date_range(field),
     }
+
+
+def _date_range(field: Field) -> dict[str, str]:
+    """A date field's limits relative to today, as of now: ISO dates for scripts and a hint for people.
+
+    Computed when the page is rendered (the town's day, settings.TIME_ZONE), since they move with
+    every day; the server checks them again when the form is sent.
+    """
+    if field.widget != "date" or not any(k in field.constraints for k in RELATIVE_DATE_KEYWORDS):
+        return {"date_min": "", "date_max": "", "date_range": ""}
+    earliest, latest = date_limits(field.constraints, timezone.localdate())
+    words = {"earliest": f"{earliest:%d.%m.%Y}" if earliest else "", "latest": f"{latest:%d.%m.%Y}" if latest else ""}
+    if earliest and latest:
+        hint = _("Frühestens am %(earliest)s, spätestens am %(latest)s.") % words
+    elif earliest:
+        hint = _("Frühestens am %(earliest)s.") % words
+    elif latest:
+        hint = _("Spätestens am %(latest)s.") % words
+    else:
+        hint = ""
+    return {"date_min": earliest.isoformat() if earliest else "", "date_max": latest.isoformat() if latest else "",
+            "date_range": hint}
 
 
 def _condition(condition: Condition | None) -> dict[str, Any] | None:

@@ -171,6 +171,7 @@ def submission_build(application) -> Submission:
         raise ExportRefused("Der Antrag ist anonymisiert; es gibt keine Antragsdaten mehr zum Übermitteln.")
     uploads = case_attachment_files(application)
     data = submission_data(application, uploads)
+    # No `today`: a move date checked as "14 days ahead" when it was sent is nearer now and still right.
     errors = validate(application.form.schema, data)
     if errors:
         # Only what the form describes goes out: a receiving system validates against the same schema.

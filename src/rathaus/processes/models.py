@@ -10,6 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from rathaus.core.models import OrderedJSONField, TenantModel
 
+#: The BPMN messages that come from the citizen: a document she hands in, a payment she makes.
+DOCUMENT_MESSAGE = "document_uploaded"
+PAYMENT_MESSAGE = "payment_received"
+CITIZEN_MESSAGES = (DOCUMENT_MESSAGE, PAYMENT_MESSAGE)
+
 
 class DefinitionState(models.TextChoices):
     DRAFT = "draft", _("Entwurf")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from rathaus.accounts.models import ROLE_RANK, Membership
 
-from .models import CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
+from .models import CITIZEN_MESSAGES, PAYMENT_MESSAGE, CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
 
 TASK_VIEWS = ("mine", "team", "overdue")
 
@@ -47,6 +50,43 @@ def staff_members(*, municipality) -> list:
 def instance_for(*, municipality, application) -> ProcessInstance | None:
     return (ProcessInstance.objects.for_municipality(municipality).select_related("definition")
             .filter(application=application).first())
+
+
+@dataclass(frozen=True)
+class CitizenWait:
+    """What a case's process waits for from the citizen (message names) and its last day (None: not known)."""
+
+    messages: tuple[str, ...]
+    until: date | None
+
+
+def citizen_wait(*, municipality, application) -> CitizenWait | None:
+    """The citizen's part the process waits for (a document, a payment), or None if it waits for nothing of hers.
+
+    The last day is the one the payment request named, else the day the process stops waiting:
+    the earliest of its timers, leaving out reminders (timers that let the waiting go on).
+    """
+    instance = instance_for(municipality=municipality, application=application)
+    messages = tuple(m for m in (instance.waiting_messages if instance else ()) if m in CITIZEN_MESSAGES)
+    if not messages:
+        return None
+    until = None
+    if PAYMENT_MESSAGE in messages:
+        named = (CaseEvent.objects.for_municipality(municipality).filter(application=application, data__has_key="payment_due")
+                 .order_by("-created_at", "-id").values_list("data", flat=True).first())
+        until = date.fromisoformat(named["payment_due"]) if named else None
+    if until is None:
+        from rathaus_domain.processes.engine import ProcessError
+
+        from .engine import model_for
+
+        try:
+            reminders = model_for(instance.definition).reminder_timer_ids()
+        except ProcessError:  # a model that no longer loads: every timer may end the wait
+            reminders = frozenset()
+        ends = instance.timers.exclude(element_id__in=reminders).order_by("due_at").values_list("due_at", flat=True).first()
+        until = timezone.localdate(ends) if ends else None
+    return CitizenWait(messages, until)
 
 
 def case_timeline(*, municipality, application) -> list[CaseEvent]:

@@ -43,6 +43,7 @@ from rathaus_domain.processes.lint import check_files, file_kind, has_errors
 
 from .engine import model_for
 from .models import (
+    DOCUMENT_MESSAGE,
     PERSON_EVENT_KINDS,
     CaseEvent,
     DefinitionState,
@@ -564,9 +565,6 @@ def message_deliver_once(*, application: Application, name: str, payload: dict[s
         return MessageDelivery(instance, replayed=False)
 
 
-DOCUMENT_MESSAGE = "document_uploaded"
-
-
 #: Plain-language names of the messages the standard processes wait for (anything else: its name).
 #: German here, as the case timeline records them; pages translate them with `message_label`.
 MESSAGE_LABELS = {
@@ -923,7 +921,7 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         locked = _locked_task(task)
         _check(locked, user, "complete")
         # Validated against the form in the reader's language, so that an error names the field as she sees it.
-        errors = validate(localized_form(locked.form_schema), data)
+        errors = validate(localized_form(locked.form_schema), data, today=timezone.localdate(now))
         if errors:
             raise TaskInvalid(errors)
         flat = flatten(data)

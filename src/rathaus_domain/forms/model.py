@@ -34,6 +34,10 @@ from ._schema import (
 from .identity import IdentityCache
 
 __all__ = [
+    "DATE_MAX_DAYS_AHEAD",
+    "DATE_MIN_DAYS_AHEAD",
+    "RELATIVE_DATE_KEYWORDS",
+    "RELATIVE_DAYS_LIMIT",
     "WILDCARD",
     "Condition",
     "Field",
@@ -42,10 +46,12 @@ __all__ = [
     "Group",
     "Node",
     "Step",
+    "date_limits",
     "default_widget",
     "display_value",
     "format_bytes",
     "parse_condition",
+    "relative_days",
     "value_at",
     "value_label",
 ]
@@ -54,6 +60,15 @@ __all__ = [
 RADIO_MAX_CHOICES = 5
 
 YES, NO = "Ja", "Nein"
+
+#: A date relative to the day of submission (docs/forms.md): the value must lie at least
+#: (``DATE_MIN_DAYS_AHEAD``) or at most (``DATE_MAX_DAYS_AHEAD``) this many days after the day the
+#: form is sent, negative numbers counting back (``-30``: not longer ago than 30 days).
+DATE_MIN_DAYS_AHEAD = "x-date-min-days-ahead"
+DATE_MAX_DAYS_AHEAD = "x-date-max-days-ahead"
+RELATIVE_DATE_KEYWORDS = (DATE_MIN_DAYS_AHEAD, DATE_MAX_DAYS_AHEAD)
+#: How far either limit may reach, in days (about a hundred years; further is a typo).
+RELATIVE_DAYS_LIMIT = 36_600
 
 # Keywords copied into Field.constraints under their JSON Schema names, so that renderers
 # can derive HTML attributes (maxlength, min, max, pattern) without reading the schema.
@@ -70,6 +85,8 @@ _CONSTRAINT_KEYWORDS = (
     "minItems",
     "maxItems",
     "const",
+    DATE_MIN_DAYS_AHEAD,
+    DATE_MAX_DAYS_AHEAD,
 )
 
 
@@ -300,6 +317,24 @@ def default_widget(schema: Schema) -> str:
     if schema.get("format") == "email":
         return "email"
     return "text"
+
+
+def relative_days(value: Any) -> int | None:
+    """A relative date limit as a number of days, or None if it is not one ``check_form_schema`` accepts."""
+    if isinstance(value, int) and not isinstance(value, bool) and -RELATIVE_DAYS_LIMIT <= value <= RELATIVE_DAYS_LIMIT:
+        return value
+    return None
+
+
+def date_limits(schema: Mapping[str, Any], today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The earliest and latest date the relative limits of a date field allow on ``today`` (None: no limit).
+
+    ``schema`` is the field's schema or its ``Field.constraints``; ``today`` is the day of submission
+    in the town (the caller knows its time zone). A value the lint would refuse is no limit here.
+    """
+    low, high = relative_days(schema.get(DATE_MIN_DAYS_AHEAD)), relative_days(schema.get(DATE_MAX_DAYS_AHEAD))
+    return (None if low is None else today + dt.timedelta(days=low),
+            None if high is None else today + dt.timedelta(days=high))
 
 
 def format_bytes(size: int) -> str:

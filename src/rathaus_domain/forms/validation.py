@@ -7,6 +7,7 @@ and ``check_form_schema`` lints a form definition before it is published.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import re
@@ -33,11 +34,23 @@ from ._schema import (
     property_order,
     property_schema,
     resolve,
+    resolve_pointer,
     schema_for_path,
     schema_type,
 )
 from .identity import IdentityCache
-from .model import FormSpec, format_bytes, parse_condition, value_label
+from .model import (
+    DATE_MAX_DAYS_AHEAD,
+    DATE_MIN_DAYS_AHEAD,
+    RELATIVE_DATE_KEYWORDS,
+    RELATIVE_DAYS_LIMIT,
+    FormSpec,
+    date_limits,
+    format_bytes,
+    parse_condition,
+    relative_days,
+    value_label,
+)
 
 __all__ = [
     "CONTROL_CHARACTERS",
@@ -216,15 +229,21 @@ _Validator = validators.extend(Draft202012Validator, {
 })
 
 
-def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
+def validate(schema: Mapping[str, Any], data: Any, *, today: dt.date | None = None) -> list[FieldError]:
     """Validate ``data`` against a form schema (2020-12, formats asserted).
 
     Returns at most one error per field (the most helpful one), sorted by the position of
     the field in the schema. ``required`` errors point at the missing field itself; for
     ``oneOf``/``anyOf`` the errors of the alternative that came closest are reported.
+
+    ``today``: the day of submission in the town (Europe/Berlin), for the dates relative to it
+    (``x-date-min-days-ahead``, ``x-date-max-days-ahead``). Without it those limits are not
+    checked: data stored when it was sent stays valid although its dates draw nearer every day.
     """
     if _fast_valid(schema, data) and next(_nul_errors(schema, data, ()), None) is None:
-        return []
+        if today is None or not _has_relative_dates(schema):
+            return []
+        return sorted(_relative_date_errors(schema, data, today, ()), key=lambda e: _order_key(schema, e.path))
     # An empty registry: a reference is resolved within the form's own schema, never fetched from
     # the network (jsonschema's default would download an http(s) `$ref`).
     validator = _Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, registry=_LOCAL_ONLY)
@@ -240,7 +259,101 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     # forgot one from sending it to the database, which cannot store it (PostgreSQL).
     for field_error in list(_nul_errors(schema, data, best)):
         best[field_error.pointer] = (_rank(schema, field_error), field_error)
+    if today is not None and _has_relative_dates(schema):
+        # Only where the field has no error yet: a date that is no date says so first.
+        for field_error in list(_relative_date_errors(schema, data, today, best)):
+            best[field_error.pointer] = (_rank(schema, field_error), field_error)
     return sorted((e for _, e in best.values()), key=lambda e: _order_key(schema, e.path))
+
+
+# --------------------------------------------------------------------------- dates relative to today
+
+_RELATIVE: IdentityCache[bool] = IdentityCache()
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _has_relative_dates(schema: Mapping[str, Any]) -> bool:
+    return _RELATIVE.get(schema, lambda s: any(next(_keyword_uses(s, (), k), None) for k in RELATIVE_DATE_KEYWORDS))
+
+
+def _relative_date_errors(root: Schema, data: Any, today: dt.date, reported: Iterable[str]) -> Iterator[FieldError]:
+    """An error for each date outside the limits its field sets relative to ``today``.
+
+    Walks the data along the schema as the form model reads it (properties, also those of
+    ``allOf`` parts, and items): that is where the lint allows the keywords. Values that are no
+    date are left to the ``format`` and ``pattern`` errors, fields in ``reported`` alone.
+    """
+    taken = set(reported)
+    stack: list[tuple[Path, Any, Any]] = [((), data, root)]
+    while stack:
+        path, value, node = stack.pop()
+        try:
+            node = resolve(node, root)
+        except SchemaReferenceError:
+            continue  # reported as a schema problem by the lint; nothing to check against
+        if not isinstance(node, Mapping):
+            continue
+        if isinstance(value, str):
+            earliest, latest = date_limits(node, today)
+            day = _iso_date(value) if earliest is not None or latest is not None else None
+            pointer = json_pointer(path)
+            if day is None or pointer in taken:
+                continue
+            if earliest is not None and day < earliest:
+                german, english = _relative_date_message(DATE_MIN_DAYS_AHEAD, node[DATE_MIN_DAYS_AHEAD], earliest)
+                code = DATE_MIN_DAYS_AHEAD
+            elif latest is not None and day > latest:
+                german, english = _relative_date_message(DATE_MAX_DAYS_AHEAD, node[DATE_MAX_DAYS_AHEAD], latest)
+                code = DATE_MAX_DAYS_AHEAD
+            else:
+                continue
+            taken.add(pointer)
+            yield FieldError(path=path, pointer=pointer, code=code, message=german, message_en=english)
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                child_schema = property_schema(node, str(key), root)
+                if child_schema is not None:
+                    stack.append(((*path, str(key)), child, child_schema))
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                child_schema = item_schema(node, index, root)
+                if child_schema is not None:
+                    stack.append(((*path, index), child, child_schema))
+
+
+def _iso_date(text: str) -> dt.date | None:
+    # Python 3.11 also reads "20261221" and week dates; a form date is YYYY-MM-DD only.
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _relative_date_message(keyword: str, days: int, limit: dt.date) -> tuple[str, str]:
+    """What the citizen reads: the rule in words, and the first (or last) day it allows."""
+    when = limit.strftime("%d.%m.%Y")
+    count = abs(days)
+    de_days = "einen Tag" if count == 1 else f"{count} Tage"
+    en_days = f"{count} {_plural(count, 'day')}"
+    if keyword == DATE_MIN_DAYS_AHEAD:
+        if days > 0:
+            return (f"Das Datum muss mindestens {de_days} in der Zukunft liegen, also frühestens am {when}.",
+                    f"The date must be at least {en_days} from today, so {when} at the earliest.")
+        if days == 0:
+            return (f"Das Datum darf nicht in der Vergangenheit liegen, also frühestens heute, am {when}.",
+                    f"The date must not be in the past, so today, {when}, at the earliest.")
+        return (f"Das Datum darf höchstens {de_days} zurückliegen, also frühestens am {when}.",
+                f"The date may be at most {en_days} in the past, so {when} at the earliest.")
+    if days > 0:
+        return (f"Das Datum darf höchstens {de_days} in der Zukunft liegen, also spätestens am {when}.",
+                f"The date may be at most {en_days} from today, so {when} at the latest.")
+    if days == 0:
+        return (f"Das Datum darf nicht in der Zukunft liegen, also spätestens heute, am {when}.",
+                f"The date must not be in the future, so today, {when}, at the latest.")
+    return (f"Das Datum muss mindestens {de_days} zurückliegen, also spätestens am {when}.",
+            f"The date must be at least {en_days} in the past, so {when} at the latest.")
 
 
 # The fast path of `validate`: jsonschema-rs answers "valid?" about fifty times faster than
@@ -781,7 +894,8 @@ def check_form_schema(schema: Any) -> list[str]:
     every object closed, every string bounded, every ``format`` backed by a ``pattern``,
     patterns that read alike in Python's ``re`` and ECMA-262 (``END_OF_TEXT``, not ``$``; no
     ``.``, ``\\d``, ``\\w``, ``\\b`` or lone ``\\s``) and refuse NUL, file leaves complete, enum
-    labels matching, conditions referring to real fields.
+    labels matching, conditions referring to real fields, relative date limits (whole numbers of
+    days, the earliest not after the latest, on date fields only, where the form model reads them).
     Messages start with the JSON pointer of the offending subschema.
     """
     if not isinstance(schema, Mapping):
@@ -804,6 +918,7 @@ def check_form_schema(schema: Any) -> list[str]:
         return problems
     linter = _Linter(schema)
     linter.check_root()
+    linter.check_unread_relative_dates()
     if not linter.problems:
         # The form model must be buildable too: a schema it cannot render would fail for every citizen.
         try:
@@ -811,6 +926,40 @@ def check_form_schema(schema: Any) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - whatever breaks the form must refuse it, not fail later
             linter.report("", f"the form cannot be built: {type(exc).__name__}: {exc}")
     return linter.problems
+
+
+def _places_read(root: Schema) -> set[str]:
+    """The pointers of the subschemas the form model reads as fields and groups, where they are written.
+
+    From the root along ``properties`` (also those of ``allOf`` parts) and ``items``, following
+    each local ``$ref`` to its target: what ``FormSpec`` and ``validate`` walk. A keyword anywhere
+    else (``if``/``then``, ``not``, ``anyOf``, an unused definition) is read by neither.
+    """
+    read: set[str] = set()
+    seen: set[tuple[str, bool]] = set()
+    stack: list[tuple[str, Any, bool]] = [("", root, True)]
+    while stack:
+        pointer, node, own = stack.pop()
+        if not isinstance(node, Mapping) or (pointer, own) in seen:
+            continue
+        seen.add((pointer, own))
+        if own:
+            read.add(pointer)  # an allOf part (own=False) lends its properties, not its keywords
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            try:
+                stack.append((ref[1:], resolve_pointer(root, ref[1:]), own))
+            except KeyError:
+                pass  # reported by the check
+        properties = node.get("properties")
+        for name, subschema in (properties.items() if isinstance(properties, Mapping) else ()):
+            stack.append((f"{pointer}/properties/{json_pointer((name,))[1:]}", subschema, True))
+        parts = node.get("allOf")
+        for index, part in enumerate(parts if isinstance(parts, list) else ()):
+            stack.append((f"{pointer}/allOf/{index}", part, False))
+        if isinstance(node.get("items"), Mapping):
+            stack.append((f"{pointer}/items", node["items"], True))
+    return read
 
 
 def _outside_references(schema: Any) -> Iterator[tuple[str, str, str]]:
@@ -947,10 +1096,11 @@ class _Linter:
     def check_schema(self, schema: Any, pointer: str) -> None:
         if not isinstance(schema, Mapping):
             return  # boolean schemas need no limits
+        kind = schema_type(schema)
+        self.check_relative_date(schema, kind, pointer)
         if is_file_schema(schema):
             self.check_file(schema, pointer)
             return
-        kind = schema_type(schema)
         self.check_widget(schema, kind, pointer)
         if kind == "object":
             self.check_object(schema, pointer)
@@ -972,6 +1122,40 @@ class _Linter:
         if not fits(schema, kind, self.root):
             self.report(pointer, f"x-widget {widget!r} needs {needs}")
 
+    def check_relative_date(self, schema: Schema, kind: str | None, pointer: str) -> None:
+        used = [keyword for keyword in RELATIVE_DATE_KEYWORDS if keyword in schema]
+        if not used:
+            return
+        names = " and ".join(used)
+        if kind != "string" or schema.get("format") != "date" or "enum" in schema or "const" in schema:
+            self.report(pointer, f"{names} only applies to a date field (a string with format date)")
+            return
+        days: dict[str, int] = {}
+        for keyword in used:
+            value = schema[keyword]
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.report(pointer, f"{keyword} must be a whole number of days (negative: before the day of "
+                                     f"submission), not {value!r}")
+            elif relative_days(value) is None:
+                self.report(pointer, f"{keyword} {value} reaches further than {RELATIVE_DAYS_LIMIT} days "
+                                     "(about a hundred years) from the day of submission")
+            else:
+                days[keyword] = value
+        low, high = days.get(DATE_MIN_DAYS_AHEAD), days.get(DATE_MAX_DAYS_AHEAD)
+        if low is not None and high is not None and low > high:
+            self.report(pointer, f"{DATE_MIN_DAYS_AHEAD} ({low}) is greater than {DATE_MAX_DAYS_AHEAD} ({high}), "
+                                 "so no date can ever be valid")
+
+    def check_unread_relative_dates(self) -> None:
+        """A relative limit where neither the form model nor ``validate`` reads it would be silently ignored."""
+        read: set[str] | None = None
+        for keyword in RELATIVE_DATE_KEYWORDS:
+            for pointer, _value in _keyword_uses(self.root, (), keyword):
+                read = _places_read(self.root) if read is None else read
+                if pointer not in read:
+                    self.report(pointer, f"{keyword} is read only on a date field's own schema (in properties or "
+                                         "items), not inside if/then/else, not, anyOf, oneOf or an unused definition")
+
     def check_object(self, schema: Schema, pointer: str) -> None:
         if schema.get("additionalProperties") is not False and schema.get("unevaluatedProperties") is not False:
             self.report(pointer, "object is not closed (additionalProperties: false missing)")
@@ -983,7 +1167,7 @@ class _Linter:
         for index, part in enumerate(all_of if isinstance(all_of, list) else []):
             part_properties = part.get("properties") if isinstance(part, Mapping) else None
             for name, subschema in (part_properties or {}).items():
-                self.check(subschema, f"{pointer}/allOf/{index}/properties/{name}")
+                self.check(subschema, f"{pointer}/allOf/{index}/properties/{json_pointer((name,))[1:]}")
         known = set(property_order(schema, self.root))
         for condition, consequence in conditionals(schema, self.root):
             self.check_condition(condition, consequence, known, pointer)

@@ -842,6 +842,17 @@ class ProcessModel:
             warnings=tuple(problems),
         )
 
+    def reminder_timer_ids(self) -> frozenset[str]:
+        """Element ids of the timers that let the task they are attached to go on (non-interrupting
+        boundary events): a reminder when they fire, not the end of what the task waits for."""
+        ids: set[str] = set()
+        for spec in [self.spec, *self.subprocess_specs.values()]:
+            for task_spec in spec.task_specs.values():
+                if (getattr(task_spec, "cancel_activity", True) is False
+                        and isinstance(getattr(task_spec, "event_definition", None), _ClockedTimer)):
+                    ids.add(str(task_spec.bpmn_id))
+        return frozenset(ids)
+
     def step_names(self) -> set[str]:
         """Names of all automation steps the model's service tasks call."""
         names: set[str] = set()

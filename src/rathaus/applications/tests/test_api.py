@@ -24,7 +24,7 @@ from rathaus.applications.models import Application, StatusChange
 from rathaus.cases.models import Document, DocumentVersion
 from rathaus.core.models import AuditEntry
 from rathaus_domain.forms._schema import json_pointer, schema_for_path
-from rathaus_domain.forms.tests.schema_data import DEFECTS, broken_data, instance, valid_data
+from rathaus_domain.forms.tests.schema_data import DEFECTS, broken_data, form_validator, instance, valid_data
 from rathaus_domain.forms.validation import SINGLE_LINE_TEXT_PATTERN
 
 pytestmark = pytest.mark.django_db
@@ -416,7 +416,9 @@ THOROUGH = settings(max_examples=200, deadline=None, database=None, suppress_hea
 
 
 def _validator(schema):
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # 2020-12 with formats, plus the form language's dates relative to the day of submission (the
+    # street-space form's moving day): the town's day when each example is checked, as the server's.
+    return form_validator(schema)
 
 
 def _counts():

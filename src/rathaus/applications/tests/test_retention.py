@@ -68,8 +68,9 @@ def submit(town, processes, django_capture_on_commit_callbacks):
 def street_data(dog_data):
     return {
         "applicant": {key: dog_data["owner"][key] for key in ("given_name", "family_name", "address", "email")},
-        "place": {"street": "Hauptstraße", "house_number": "12", "length_m": 15, "side": "house", "date": "2026-12-20",
-                  "from_time": "07:00", "to_time": "18:00"},
+        # At least 14 days ahead, as the form asks (x-date-min-days-ahead).
+        "place": {"street": "Hauptstraße", "house_number": "12", "length_m": 15, "side": "house",
+                  "date": (timezone.localdate() + timedelta(days=30)).isoformat(), "from_time": "07:00", "to_time": "18:00"},
         "vehicles": {"items": [{"kind": "van"}]},
         "declaration": {"truthful": True, "privacy": True},
     }

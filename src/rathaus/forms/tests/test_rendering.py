@@ -126,3 +126,59 @@ def test_a_form_may_say_in_its_own_words_when_a_field_is_needed() -> None:
     schema["properties"]["pet"]["properties"]["litter"]["x-required-when"] = "nur bei Katzen nötig"
 
     assert _labels(schema)["litter"] == "Katzenklo vorhanden? – nur bei Katzen nötig"
+
+
+MOVING = {
+    "type": "object", "title": "Test", "required": ["place"], "additionalProperties": False,
+    "properties": {"place": {
+        "type": "object", "title": "Ort und Zeit", "additionalProperties": False,
+        "properties": {
+            "date": {"type": "string", "format": "date", "pattern": DATE_PATTERN, "maxLength": 10,
+                     "title": "Datum des Umzugs", "x-date-min-days-ahead": 14},
+            "inspection": {"type": "string", "format": "date", "pattern": DATE_PATTERN, "maxLength": 10,
+                           "title": "Letzte Besichtigung", "x-date-min-days-ahead": -30, "x-date-max-days-ahead": 0},
+        },
+    }},
+}
+
+
+def _moving_html(language: str = "de") -> str:
+    step = FormSpec.from_schema(MOVING).step("place")
+    with translation.override(language):
+        return render_to_string("forms/nodes.html", {"nodes": render_nodes(step.children, {}, {})})
+
+
+def test_relative_date_limits_are_computed_when_the_page_is_rendered_on_the_day_in_germany() -> None:
+    from datetime import UTC, datetime
+    from unittest import mock
+
+    # 23:30 UTC on 10 March is already 11 March in Berlin.
+    with mock.patch("django.utils.timezone.now", return_value=datetime(2026, 3, 10, 23, 30, tzinfo=UTC)):
+        html = _moving_html()
+    moving_day, inspection = _input(html, "place.date"), _input(html, "place.inspection")
+
+    assert 'data-min="2026-03-25"' in moving_day and "data-max" not in moving_day
+    assert 'id="f-place-date-range">Frühestens am 25.03.2026.</div>' in html
+    assert 'data-min="2026-02-09"' in inspection and 'data-max="2026-03-11"' in inspection
+    assert "Frühestens am 09.02.2026, spätestens am 11.03.2026." in html
+    described = re.search(r'aria-describedby="([^"]*)"', moving_day)
+    assert described and described.group(1).split() == ["f-place-date-format", "f-place-date-range"]
+    # min and max do not apply to a text input; the date stays a text field (see field.html).
+    assert 'type="text"' in moving_day and " min=" not in moving_day
+
+
+def test_the_range_hint_is_translated() -> None:
+    from datetime import UTC, datetime
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.now", return_value=datetime(2026, 3, 11, 9, 0, tzinfo=UTC)):
+        html = _moving_html("en")
+
+    assert "At the earliest on 25.03.2026." in html
+    assert "At the earliest on 09.02.2026, at the latest on 11.03.2026." in html
+
+
+def test_a_date_without_relative_limits_gets_no_range() -> None:
+    birth_date = _input(_html(), "dog.birth_date")
+
+    assert "data-min" not in birth_date and "-range" not in birth_date

@@ -1,5 +1,6 @@
 import base64
 import copy
+from datetime import date, timedelta
 
 import pytest
 
@@ -12,6 +13,13 @@ def demo_processes(town, demo_services):
 
     attach_demo_processes(town, demo_services)
     return demo_services
+
+
+def move_day() -> date:
+    """A moving day the street-space form accepts: it must be at least 14 days ahead (x-date-min-days-ahead)."""
+    from django.utils import timezone
+
+    return timezone.localdate() + timedelta(days=30)
 
 
 def _person(street="Hauptstraße", number="12"):
@@ -46,8 +54,8 @@ def parking_data():
 def street_data():
     return {
         "applicant": _person(),
-        "place": {"street": "Hauptstraße", "house_number": "12", "length_m": 15, "side": "house", "date": "2026-12-20",
-                  "from_time": "07:00", "to_time": "18:00"},
+        "place": {"street": "Hauptstraße", "house_number": "12", "length_m": 15, "side": "house",
+                  "date": move_day().isoformat(), "from_time": "07:00", "to_time": "18:00"},
         "vehicles": {"items": [{"kind": "van"}]},
         "declaration": {"truthful": True, "privacy": True},
     }

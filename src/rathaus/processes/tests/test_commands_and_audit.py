@@ -139,10 +139,10 @@ def test_import_process_versions_and_running_cases_stay_on_their_version(town, d
     files = [str(DEMO_DIR / "street_space.bpmn"), str(DEMO_DIR / "street_fee.dmn")]
     code, _ = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")
     assert code == 0
-    from .conftest import _person
+    from .conftest import _person, move_day
 
     data = {"applicant": _person(), "place": {"street": "Hauptstraße", "house_number": "1", "length_m": 20, "side": "house",
-                                              "date": "2026-12-20", "from_time": "07:00", "to_time": "18:00"},
+                                              "date": move_day().isoformat(), "from_time": "07:00", "to_time": "18:00"},
             "vehicles": {"items": [{"kind": "van"}]}, "declaration": {"truthful": True, "privacy": True}}
     first = submit("halteverbot-umzug", data)
     v_first = ProcessInstance.objects.get(application=first).definition

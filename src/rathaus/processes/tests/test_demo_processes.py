@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -338,7 +338,8 @@ def test_street_space_waits_for_payment_then_issues_the_permit(submit, street_da
     assert instance.status == InstanceStatus.COMPLETED
     assert not Timer.objects.filter(instance=instance).exists()
     # The permit says where and when the signs stand.
-    assert ("Das Halteverbot ist genehmigt: Hauptstraße 12, am 20.12.2026 von 07:00 bis 18:00 Uhr, auf 15 Metern."
+    day = date.fromisoformat(street_data["place"]["date"])
+    assert (f"Das Halteverbot ist genehmigt: Hauptstraße 12, am {day:%d.%m.%Y} von 07:00 bis 18:00 Uhr, auf 15 Metern."
             in _letter_text(application))
 
 

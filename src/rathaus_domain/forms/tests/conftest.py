@@ -245,3 +245,60 @@ def waffenbesitzkarte() -> ImportedForm:
 @pytest.fixture(scope="session")
 def blaue_karte() -> ImportedForm:
     return import_xdf(BLAUE_KARTE.read_bytes())
+
+
+def _date(title: str, **limits: int) -> dict[str, Any]:
+    keywords = {f"x-date-{side}-days-ahead": days for side, days in limits.items()}
+    return {"type": "string", "title": title, "format": "date", "pattern": DATE_PATTERN, "maxLength": 10, **keywords}
+
+
+def moving_form_schema() -> dict[str, Any]:
+    """A form with dates relative to the day of submission: in a step, in a group, in a list of
+    entries, in a list of plain values, through a definition and in an ``allOf`` part."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "title": "Umzug",
+        "properties": {
+            "move": {
+                "type": "object",
+                "title": "Umzug",
+                "properties": {
+                    "day": _date("Tag des Umzugs", min=14, max=365),
+                    "contract": {
+                        "type": "object",
+                        "title": "Mietvertrag",
+                        "properties": {"signed": _date("Unterschrieben am", min=-90, max=0)},
+                        "required": ["signed"],
+                        "additionalProperties": False,
+                    },
+                    "helpers": {
+                        "type": "array",
+                        "title": "Helfer",
+                        "maxItems": 3,
+                        "items": {
+                            "type": "object",
+                            "title": "Helfer",
+                            "properties": {
+                                "name": {"type": "string", "title": "Name", "maxLength": 40,
+                                         "pattern": SINGLE_LINE_TEXT_PATTERN},
+                                "from": _date("Hilft ab", min=0),
+                            },
+                            "required": ["name", "from"],
+                            "additionalProperties": False,
+                        },
+                    },
+                    "spare_days": {"type": "array", "title": "Ausweichtermine", "maxItems": 2,
+                                   "items": _date("Ausweichtermin", min=14)},
+                    "handover": {"$ref": "#/$defs/not_future", "title": "Schlüsselübergabe der alten Wohnung"},
+                },
+                "required": ["day", "contract"],
+                # Closed with unevaluatedProperties: additionalProperties would not see the allOf part's field.
+                "unevaluatedProperties": False,
+                "allOf": [{"properties": {"registered": _date("Angemeldet am", max=-1)}}],
+            },
+        },
+        "required": ["move"],
+        "additionalProperties": False,
+        "$defs": {"not_future": _date("Datum", max=0)},
+    }

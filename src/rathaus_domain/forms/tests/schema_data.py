@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError
 
 from rathaus_domain.forms._schema import (
     WILDCARD,
@@ -37,13 +39,73 @@ from rathaus_domain.forms.validation import END_OF_TEXT, FILE_TYPES
 
 SAMPLE_TEXT = "Beispieltext"
 
+# The relative date keywords (docs/forms.md), spelled out here rather than imported: this module
+# is the tests' independent reading of the form language.
+DATE_MIN_DAYS_AHEAD = "x-date-min-days-ahead"
+DATE_MAX_DAYS_AHEAD = "x-date-max-days-ahead"
+# A date field limited on one side only is drawn within this many days of that limit.
+_OPEN_SIDE_DAYS = 3650
+_TOWNS = ZoneInfo("Europe/Berlin")
 
-def instance(schema: Schema, *, full: bool = False) -> Any:
-    """A valid instance: only what is required (``full=False``) or every property."""
-    return _instance(schema, schema, full)
+
+def town_today() -> dt.date:
+    """The day in the towns (Europe/Berlin): the server counts relative dates from it, not from UTC's."""
+    return dt.datetime.now(_TOWNS).date()
 
 
-def _instance(node: Any, root: Schema, full: bool) -> Any:
+def relative_window(node: Schema) -> tuple[int, int] | None:
+    """The offsets from today (earliest, latest) a date field with relative limits allows, else None."""
+    low, high = node.get(DATE_MIN_DAYS_AHEAD), node.get(DATE_MAX_DAYS_AHEAD)
+    if low is None and high is None:
+        return None
+    if low is None:
+        low = high - _OPEN_SIDE_DAYS
+    if high is None:
+        high = low + _OPEN_SIDE_DAYS
+    return low, high
+
+
+def _day(offset: int, today: dt.date | None) -> str:
+    # Without a fixed day, today's is taken when the value is made, so examples drawn over midnight stay valid.
+    return ((today or town_today()) + dt.timedelta(days=offset)).isoformat()
+
+
+def form_validator(schema: Schema, today: dt.date | None = None) -> Any:
+    """A `jsonschema` validator that reads a form schema as docs/forms.md defines it: 2020-12 with
+    formats asserted, plus the dates relative to the day of submission (``today``, else the towns' day).
+
+    The oracle of the property tests, written apart from the code under test.
+    """
+
+    def relative(earliest: bool) -> Any:
+        def check(validator: Any, days: Any, value: Any, node: Schema) -> Iterator[ValidationError]:
+            if not validator.is_type(value, "string") or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+                return
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                return  # no date: the format says so
+            limit = (today or town_today()) + dt.timedelta(days=days)
+            if (day < limit) if earliest else (day > limit):
+                yield ValidationError(f"{value} is {'before' if earliest else 'after'} {limit}")
+
+        return check
+
+    cls = validators.extend(Draft202012Validator, {DATE_MIN_DAYS_AHEAD: relative(True),
+                                                   DATE_MAX_DAYS_AHEAD: relative(False)})
+    return cls(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def instance(schema: Schema, *, full: bool = False, today: dt.date | None = None) -> Any:
+    """A valid instance: only what is required (``full=False``) or every property.
+
+    A date limited relative to the day of submission is its earliest (else latest) allowed day
+    counted from ``today`` (else the towns' day).
+    """
+    return _instance(schema, schema, full, today)
+
+
+def _instance(node: Any, root: Schema, full: bool, today: dt.date | None = None) -> Any:
     node = resolve(node, root)
     if is_file_schema(node):
         return _file(node["properties"]["content_type"]["enum"][0])
@@ -53,7 +115,7 @@ def _instance(node: Any, root: Schema, full: bool) -> Any:
         return node["enum"][-1 if full else 0]
     kind = schema_type(node)
     if kind == "object":
-        return _object(node, root, full)
+        return _object(node, root, full, today)
     if kind == "array":
         items = item_schema(node, WILDCARD, root)
         count = node.get("minItems", 0)
@@ -61,7 +123,7 @@ def _instance(node: Any, root: Schema, full: bool) -> Any:
             count = min(max(count, 2), node.get("maxItems", 2))
         if "enum" in items:
             return list(items["enum"][:count])
-        return [_instance(items, root, full) for _ in range(count)]
+        return [_instance(items, root, full, today) for _ in range(count)]
     if kind == "boolean":
         return full
     if kind in ("integer", "number"):
@@ -69,6 +131,9 @@ def _instance(node: Any, root: Schema, full: bool) -> Any:
         value = max(low, 1) if full else low
         return value if kind == "integer" else value + (0.5 if full else 0)
     if node.get("format") == "date":
+        window = relative_window(node)
+        if window is not None:
+            return _day(window[0] if DATE_MIN_DAYS_AHEAD in node else window[1], today)
         return "2024-02-29"
     if node.get("format") == "email":
         return "erika@example.de"
@@ -77,15 +142,15 @@ def _instance(node: Any, root: Schema, full: bool) -> Any:
     return text + "x" * max(low - len(text), 0)
 
 
-def _object(node: Schema, root: Schema, full: bool) -> dict[str, Any]:
+def _object(node: Schema, root: Schema, full: bool, today: dt.date | None) -> dict[str, Any]:
     names = property_order(node, root) if full else list(node.get("required", []))
-    result = {name: _instance(property_schema(node, name, root), root, full) for name in names}
+    result = {name: _instance(property_schema(node, name, root), root, full, today) for name in names}
     # Conditionally required fields must be added once their condition holds.
     for condition, consequence in conditionals(node, root):
         if Draft202012Validator(condition).is_valid(result):
             for name in consequence.get("required", []):
                 if name not in result:
-                    result[name] = _instance(property_schema(node, name, root), root, full)
+                    result[name] = _instance(property_schema(node, name, root), root, full, today)
     return result
 
 
@@ -207,27 +272,34 @@ _FILE_STARTS = {"application/pdf": b"1.7\n", "image/png": b"\x00\x00\x00\x0dIHDR
 _FREE_TEXT = re.compile(r"\^\[\^((?:\\.|[^\]\\])+)\]([*+])" + re.escape(END_OF_TEXT))
 
 
-def valid_data(schema: Schema) -> st.SearchStrategy[Any]:
-    """Data valid under the form ``schema`` (docs/forms.md), optional parts included at random."""
-    return _valid(schema, schema)
+def valid_data(schema: Schema, today: dt.date | None = None) -> st.SearchStrategy[Any]:
+    """Data valid under the form ``schema`` (docs/forms.md), optional parts included at random.
+
+    Dates limited relative to the day of submission lie within their limits counted from
+    ``today`` (else the towns' day when the example is drawn), their first and last day included.
+    """
+    return _valid(schema, schema, today)
 
 
-def _valid(node: Any, root: Schema) -> st.SearchStrategy[Any]:
+def _valid(node: Any, root: Schema, today: dt.date | None = None) -> st.SearchStrategy[Any]:
     node = resolve(node, root)
     if is_file_schema(node):
         return _valid_file(node)
     kind = schema_type(node)
     if kind == "object" and "enum" not in node and "const" not in node:
-        return _valid_object(node, root)
+        return _valid_object(node, root, today)
     if kind == "array" and "enum" not in node and "const" not in node:
         items = item_schema(node, WILDCARD, root)
         low = node.get("minItems", 0)
         return st.lists(
-            _valid(items, root),
+            _valid(items, root, today),
             min_size=low,
             max_size=min(node.get("maxItems", low + _EXTRA_ITEMS), low + _EXTRA_ITEMS),
             unique_by=_canonical if node.get("uniqueItems") else None,
         )
+    window = relative_window(node) if kind == "string" and node.get("format") == "date" else None
+    if window is not None:
+        return st.builds(_day, st.integers(*window), st.just(today))
     plain_text = kind == "string" and "enum" not in node and "format" not in node
     alphabet = _free_text_alphabet(node.get("pattern")) if plain_text else None
     if alphabet is not None:
@@ -239,12 +311,12 @@ def _valid(node: Any, root: Schema) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def _valid_object(draw: st.DrawFn, node: Schema, root: Schema) -> dict[str, Any]:
+def _valid_object(draw: st.DrawFn, node: Schema, root: Schema, today: dt.date | None) -> dict[str, Any]:
     required = set(node.get("required", []))
     result: dict[str, Any] = {}
     for name in property_order(node, root):
         if name in required or draw(st.booleans()):
-            result[name] = draw(_valid(property_schema(node, name, root), root))
+            result[name] = draw(_valid(property_schema(node, name, root), root, today))
     # A field required by a condition is added once the condition holds; adding it may make
     # another condition hold, so repeat until nothing changes.
     changed = True
@@ -256,7 +328,7 @@ def _valid_object(draw: st.DrawFn, node: Schema, root: Schema) -> dict[str, Any]
             if Draft202012Validator(condition).is_valid(result):
                 for name in consequence.get("required", []):
                     if name not in result:
-                        result[name] = draw(_valid(property_schema(node, name, root), root))
+                        result[name] = draw(_valid(property_schema(node, name, root), root, today))
                         changed = True
     return result
 
@@ -315,21 +387,22 @@ _UNKNOWN_KEY = "x_unbekannt"
 DEFECTS = ("type", "unknown", "missing", "pattern", "enum", "bounds")
 
 
-def broken_data(schema: Schema, prefer: str | None = None) -> st.SearchStrategy[Broken]:
+def broken_data(schema: Schema, prefer: str | None = None, today: dt.date | None = None) -> st.SearchStrategy[Broken]:
     """Valid data with one known defect: a wrong type, an unknown field, a missing required
-    field, a text against its pattern, a value outside its enum or its bounds.
+    field, a text against its pattern, a value outside its enum or its bounds (a number's, or
+    the day before or after the limits of a date relative to ``today``, else the towns' day).
 
     With ``prefer`` (one of ``DEFECTS``) that kind is planted whenever the drawn data has a
     place for it, so a handful of examples per kind covers them all.
     """
-    return _broken(schema, prefer)
+    return _broken(schema, prefer, today)
 
 
 @st.composite
-def _broken(draw: st.DrawFn, schema: Schema, prefer: str | None) -> Broken:
-    data = draw(valid_data(schema))
+def _broken(draw: st.DrawFn, schema: Schema, prefer: str | None, today: dt.date | None) -> Broken:
+    data = draw(valid_data(schema, today))
     sites: dict[str, list[tuple[Path, Any]]] = {}
-    for how, path, value in _defect_sites(schema, data):
+    for how, path, value in _defect_sites(schema, data, today):
         sites.setdefault(how, []).append((path, value))
     # The kind of defect first, then where: otherwise the many objects (each a site for an
     # unknown field) would crowd out the rarer kinds.
@@ -346,7 +419,7 @@ def _broken(draw: st.DrawFn, schema: Schema, prefer: str | None) -> Broken:
     return Broken(broken, json_pointer(reported), how)
 
 
-def _defect_sites(schema: Schema, data: Any) -> Iterator[tuple[str, Path, Any]]:
+def _defect_sites(schema: Schema, data: Any, today: dt.date | None = None) -> Iterator[tuple[str, Path, Any]]:
     """``(how, path, new value)`` for every defect that can be planted in ``data``."""
     for path, value in _nodes(data):
         node = resolve(schema_for_path(schema, path), schema) if path else resolve(schema, schema)
@@ -358,7 +431,7 @@ def _defect_sites(schema: Schema, data: Any) -> Iterator[tuple[str, Path, Any]]:
                 if kind not in allowed and not (kind == "integer" and "number" in allowed):
                     yield "type", path, wrong
         if isinstance(value, dict):
-            assert node.get("additionalProperties") is False, path
+            assert node.get("additionalProperties") is False or node.get("unevaluatedProperties") is False, path
             yield "unknown", (*path, _UNKNOWN_KEY), "1"
             for name in node.get("required", []):
                 yield "missing", (*path, name), None
@@ -370,6 +443,11 @@ def _defect_sites(schema: Schema, data: Any) -> Iterator[tuple[str, Path, Any]]:
                     break
         if isinstance(node.get("enum"), list) and "kein-wert" not in node["enum"]:
             yield "enum", path, "kein-wert"
+        if isinstance(value, str) and node.get("format") == "date":
+            if DATE_MIN_DAYS_AHEAD in node:
+                yield "bounds", path, _day(node[DATE_MIN_DAYS_AHEAD] - 1, today)
+            if DATE_MAX_DAYS_AHEAD in node:
+                yield "bounds", path, _day(node[DATE_MAX_DAYS_AHEAD] + 1, today)
         if isinstance(value, int | float) and not isinstance(value, bool):
             if "maximum" in node:
                 yield "bounds", path, node["maximum"] + 1

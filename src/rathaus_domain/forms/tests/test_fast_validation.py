@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rathaus_domain.forms.validation import compiled, prepare, validate
 
 from .schema_data import DEFECTS, broken_data, near_valid, valid_data
-from .test_properties import FORMS
+from .test_properties import FORMS, TODAY
 
 SETTINGS = settings(max_examples=40, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -25,8 +25,8 @@ def _same_answer(name: str, data: Any) -> list:
     prepared = PREPARED[name]
     prepare(prepared)  # again, in case another test filled the cache and it was cleared
     assert compiled(prepared) is not None, "the fast path must be in use, or this compares nothing"
-    reference = validate(copy.deepcopy(FORMS[name]), data)
-    assert validate(prepared, data) == reference
+    reference = validate(copy.deepcopy(FORMS[name]), data, today=TODAY)
+    assert validate(prepared, data, today=TODAY) == reference
     return reference
 
 
@@ -40,7 +40,7 @@ def test_every_form_is_compiled_for_the_fast_path(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(FORMS))
 def test_fast_path_accepts_and_refuses_what_the_reference_does(name: str) -> None:
     @settings(SETTINGS, max_examples=15)
-    @given(st.one_of(valid_data(FORMS[name]), near_valid(FORMS[name])))
+    @given(st.one_of(valid_data(FORMS[name], TODAY), near_valid(FORMS[name])))
     def check(data: Any) -> None:
         _same_answer(name, data)
 
@@ -51,7 +51,7 @@ def test_fast_path_accepts_and_refuses_what_the_reference_does(name: str) -> Non
 @pytest.mark.parametrize("how", DEFECTS)
 def test_fast_path_refuses_each_kind_of_broken_data(name: str, how: str) -> None:
     @settings(SETTINGS, max_examples=3)
-    @given(broken_data(FORMS[name], how))
+    @given(broken_data(FORMS[name], how, TODAY))
     def check(broken: Any) -> None:
         assert broken.pointer in [e.pointer for e in _same_answer(name, broken.data)]
 
