@@ -383,7 +383,7 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
                             "to": [application.applicant_email]})
     # The last day, as data too: her status page says until when the case waits for her payment.
     case.note(f"Zahlungsaufforderung über {shown} €{by_when} gesendet (Verwendungszweck {reference}).", public=True,
-              element_id=ctx.element_id, **({"payment_due": last.isoformat()} if days else {}))
+              element_id=ctx.element_id, **({"payment_due": datetime.fromisoformat(due_at).date().isoformat()} if due_at else {}))
     result = {"payment_reference": reference, "amount_due": amount}
     if due_date:
         result.update(payment_due_date=due_date, payment_due_at=due_at)
