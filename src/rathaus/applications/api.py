@@ -76,9 +76,9 @@ class RepresentationIn(Schema):
     @model_validator(mode="after")
     def _birth_date(self) -> RepresentationIn:
         if self.kind in BIRTH_DATE_MANDATES and self.principal_birth_date is None:
-            raise ValueError("Bei parent und guardian ist principal_birth_date Pflicht.")
+            raise ValueError(_("Bei parent und guardian ist principal_birth_date Pflicht."))
         if self.principal_birth_date is not None and self.principal_birth_date > date.today():  # noqa: DTZ011 - a calendar date
-            raise ValueError("principal_birth_date liegt in der Zukunft.")
+            raise ValueError(_("principal_birth_date liegt in der Zukunft."))
         return self
 
 
@@ -86,8 +86,8 @@ def _representation_message(error: dict) -> str:
     """Pydantic's message, but in words for a pattern (not the pattern itself)."""
     if error["type"] == "string_pattern_mismatch":
         if error["loc"][-1:] == ("representative_email",):
-            return "Keine gültige E-Mail-Adresse."
-        return "Steuerzeichen (z. B. Zeilenumbrüche) sind hier nicht erlaubt."
+            return _("Keine gültige E-Mail-Adresse.")
+        return _("Steuerzeichen (z. B. Zeilenumbrüche) sind hier nicht erlaubt.")
     return error["msg"].removeprefix("Value error, ")
 
 
@@ -294,7 +294,7 @@ def _submitted(request, body: dict, representation, key: str, service, *, lookup
     except services.ApplicationInvalid as exc:
         if lookup is not None:
             raise
-        return ProblemResponse(422, "Unprocessable Content", "Die Antragsdaten erfüllen das Formular nicht.",
+        return ProblemResponse(422, "Unprocessable Content", _("Die Antragsdaten erfüllen das Formular nicht."),
                                type_="invalid-application", errors=[
                                    {"pointer": "/data" + e.pointer, "detail": localized(e),
                                     "detail_en": e.message_en, "code": e.code} for e in exc.errors])

@@ -104,7 +104,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise ProblemError(400, "Bad Request", _("Der Cursor ist ungültig. Verwenden Sie den Wert aus next_cursor."),
-                           type_="invalid-cursor", errors=[{"pointer": "/cursor", "detail": "ungültig", "code": "cursor"}]) from None
+                           type_="invalid-cursor", errors=[{"pointer": "/cursor", "detail": _("ungültig"), "code": "cursor"}]) from None
     return moment, pk
 
 
@@ -126,7 +126,7 @@ def list_cases(request, slug: str, status: Status | None = None, service: int | 
     access = staff_access(request, slug, Perm.VIEW_INBOX)
     if updated_since is not None and updated_since.tzinfo is None:
         raise ProblemError(400, "Bad Request", _("updated_since braucht eine Zeitzone (z. B. 2026-01-31T08:00:00Z)."),
-                           type_="invalid-request", errors=[{"pointer": "/updated_since", "detail": "ohne Zeitzone", "code": "timezone"}])
+                           type_="invalid-request", errors=[{"pointer": "/updated_since", "detail": _("ohne Zeitzone"), "code": "timezone"}])
     after = _decode_cursor(cursor) if cursor else None
     rows = selectors.case_page(municipality=access.municipality, status=status.value if status else None,
                                service_id=service, updated_since=updated_since, after=after, limit=limit + 1)

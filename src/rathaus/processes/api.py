@@ -163,7 +163,7 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
         raise ProblemError(409, "Conflict", _("Dieser Idempotency-Key wurde schon für eine andere Nachricht verwendet."),
                            type_="idempotency-conflict") from None
     except MessageNotExpected:
-        return ProblemResponse(409, "Conflict", f"Das Verfahren wartet nicht auf «{body.name}».",
+        return ProblemResponse(409, "Conflict", _("Das Verfahren wartet nicht auf «%(name)s».") % {"name": body.name},
                                type_="message-not-expected")
     except MessageInvalid as exc:  # refused before the process moved: it waits as before
         return ProblemResponse(422, "Unprocessable Content",

@@ -144,6 +144,14 @@ def test_the_api_answers_bad_input_in_the_callers_language(client, town, dog):
                           content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").json()
     assert unknown["detail"] == "The request is not built correctly."
     assert unknown["errors"] == [{"pointer": "/colour", "detail": "Unknown field “colour”.", "code": "additionalProperties"}]
+    invalid = client.post(f"/api/v1/m/{town.slug}/applications", data={"service": dog.pk, "data": {}},
+                          content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert invalid["detail"] == "The application data do not meet the form."
+    representation = client.post(f"/api/v1/m/{town.slug}/applications", data={
+        "service": dog.pk, "data": {}, "representation": {"kind": "parent", "principal_name": "Mia",
+                                                           "representative_name": "Erika"}},
+        content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert representation["errors"][0]["detail"] == "principal_birth_date is required for parent and guardian."
     german = client.post(f"/api/v1/m/{town.slug}/applications", data="{", content_type="text/plain",
                          HTTP_ACCEPT_LANGUAGE="de")
     assert german.json()["detail"] == "Bitte senden Sie JSON (Content-Type: application/json)."

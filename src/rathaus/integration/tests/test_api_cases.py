@@ -113,6 +113,10 @@ def test_a_broken_cursor_is_a_400_problem(town, reader, cursor):
     response = get(CASES, reader, cursor=cursor)
     assert response.status_code == 400
     assert response.json()["type"].endswith("/invalid-cursor")
+    assert response.json()["errors"][0]["detail"] == "ungültig"
+    english = Client().get(CASES, {"cursor": cursor}, headers={**bearer(reader), "Accept-Language": "en"}).json()
+    assert english["detail"] == "The cursor is not valid. Use the value from next_cursor."
+    assert english["errors"][0]["detail"] == "invalid"
 
 
 def test_a_page_costs_the_same_queries_whatever_its_size(town, reader, submit_dog):

@@ -212,6 +212,11 @@ class TestMessageApi:
         client = self._client(worker, login_verified)
         early = self._post(client, town, waiting_payment.reference, {"name": "document_uploaded"}, key="k-1")
         assert early.status_code == 409 and early.json()["type"].endswith("message-not-expected")
+        assert early.json()["detail"] == "Das Verfahren wartet nicht auf «document_uploaded»."
+        english = client.post(f"/api/v1/m/{town.slug}/applications/{waiting_payment.reference}/messages",
+                              json.dumps({"name": "document_uploaded"}), content_type="application/json",
+                              HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value, HTTP_ACCEPT_LANGUAGE="en")
+        assert english.json()["detail"] == "The process is not waiting for «document_uploaded»."
         assert not ReceivedMessage.objects.exists()
         too_long = self._post(client, town, waiting_payment.reference, {"name": "payment_received"}, key="x" * 201)
         assert too_long.status_code == 400 and too_long.json()["type"].endswith("invalid-idempotency-key")
