@@ -1,43 +1,12 @@
 """Outbox messages can be cancelled (when, why) and name the process instance that queued them.
 
 A process that staff end by hand (a final status on the case page) cancels the e-mails it queued
-and has not sent yet. Unsent messages of running processes queued before this migration are tied
-to their instance here, from their keys: a process step's are "<reference>:<engine task id>"
-(a document request's "<reference>:request:<id>" is staff's, not the process's), a task
-reminder's "remind:<task id>" and "escalate:<task id>", and a status e-mail's "status:<change id>"
-when no person made the change (only the process's set_status step changes a status without one).
+and has not sent yet. The messages queued before are tied to their process in 0010, after this
+schema change has committed (its lock on the table is held only for the change itself).
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def tie_unsent_to_their_process(apps, schema_editor):
-    OutboxMessage = apps.get_model("processes", "OutboxMessage")
-    ProcessInstance = apps.get_model("processes", "ProcessInstance")
-    UserTask = apps.get_model("processes", "UserTask")
-    StatusChange = apps.get_model("applications", "StatusChange")
-    # Few rows (unsent messages are sent within minutes or kept after their last attempt), read before
-    # any is written: SQLite does not isolate a cursor from writes to its table on the same connection.
-    unsent = list(OutboxMessage.objects.filter(sent_at__isnull=True, instance__isnull=True).values_list(
-        "pk", "idempotency_key", "municipality_id"))
-    for pk, key, municipality_id in unsent:
-        head, _, rest = key.partition(":")
-        if head in ("remind", "escalate") and rest.isdigit():
-            instance_id = UserTask.objects.filter(pk=int(rest), municipality_id=municipality_id).values_list(
-                "instance_id", flat=True).first()
-        elif head == "status" and rest.isdigit():
-            application_id = StatusChange.objects.filter(pk=int(rest), municipality_id=municipality_id,
-                                                         actor__isnull=True).values_list("application_id", flat=True).first()
-            instance_id = ProcessInstance.objects.filter(application_id=application_id).values_list(
-                "pk", flat=True).first() if application_id is not None else None
-        elif head not in ("receipt", "dsr") and rest and not rest.startswith("request:"):
-            instance_id = ProcessInstance.objects.filter(
-                municipality_id=municipality_id, application__reference=head).values_list("pk", flat=True).first()
-        else:
-            continue
-        if instance_id is not None:
-            OutboxMessage.objects.filter(pk=pk).update(instance_id=instance_id)
 
 
 class Migration(migrations.Migration):
@@ -105,5 +74,4 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(("instance__isnull", False)), fields=["instance"],
                                name="outbox_instance_idx"),
         ),
-        migrations.RunPython(tie_unsent_to_their_process, migrations.RunPython.noop, elidable=True),
     ]
