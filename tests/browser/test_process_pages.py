@@ -139,7 +139,11 @@ def test_the_drawn_diagram_marks_done_and_current_steps_beyond_colour(page: Page
     expect(legend).to_be_visible()
     expect(legend.get_by_role("listitem")).to_have_text(["erledigt (mit Häkchen)", "aktuell (dicker, gestrichelter Rahmen)"])
     expect(legend.locator(".legend-shape--completed .process-badge")).to_be_visible()
-    expect(page.locator(".process-diagram__fallback")).to_have_count(0)
+    # The way to the steps in words stays, under the diagram, without the "needs JavaScript" reason.
+    after = page.locator("#process-diagram + .process-diagram__fallback")
+    expect(after).to_be_visible()
+    expect(after.locator(".process-diagram__reason")).to_be_hidden()
+    expect(after.get_by_role("link")).to_have_text(["Aufgaben", "Verlauf des Verfahrens"])
     check(page, axe, "case page with its process diagram drawn")
 
 

@@ -207,3 +207,14 @@ def test_the_task_api_gives_the_form_and_its_errors_in_the_language_asked_for(st
     assert refused.json()["errors"] == [{"pointer": "/data/decision/note", "detail": needed}]
     parking_task.refresh_from_db()
     assert parking_task.state == "open"
+
+
+def test_the_models_task_and_process_names_are_marked_as_german_in_the_inbox_and_on_the_case_page(
+        staff_client, town, parking_task):
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    inbox = staff_client.get(_url("tasks_team", town)).content.decode()
+    assert '" lang="de">Bewohnerparkausweis prüfen</a>' in inbox
+    case = staff_client.get(reverse("applications:staff_detail", kwargs={
+        "municipality": town.slug, "reference": parking_task.application.reference})).content.decode()
+    assert '" lang="de">Bewohnerparkausweis prüfen</a>' in case
+    assert f'<span lang="de">{parking_task.instance.definition.name}</span>' in case

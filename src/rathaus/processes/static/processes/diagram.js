@@ -2,7 +2,7 @@
    JSON endpoint and shows them with the vendored bpmn-js NavigatedViewer (no inline script).
    Until the diagram is drawn the box keeps its text (the page's words for "needs JavaScript",
    "loading", "not available"), so it is never an empty box; only a drawn diagram makes it a
-   labelled group. Done steps carry a check mark and current ones a thick dashed frame, besides
+   labelled group, and the links to the steps in words then follow it. Done steps carry a check mark and current ones a thick dashed frame, besides
    their colour (WCAG 1.4.1); the legend under the box shows the same. */
 (function () {
   "use strict";
@@ -29,6 +29,13 @@
       overlays.add(id, "process-state", { position: { top: -9, right: 9 }, scale: { min: 1 }, html: checkMark() });
     });
     current.forEach(function (id) { canvas.addMarker(id, CURRENT); });
+    // The way to the steps in words stays, under the drawn diagram (only its "why no diagram" goes).
+    var fallback = box.querySelector(".process-diagram__fallback");
+    if (fallback) {
+      var reason = fallback.querySelector(".process-diagram__reason");
+      if (reason) { reason.hidden = true; }
+      box.parentNode.insertBefore(fallback, box.nextSibling);
+    }
     box.textContent = "";
     box.classList.add("process-diagram--drawn");
     viewer.attachTo(box);
@@ -51,7 +58,8 @@
       box.classList.remove("process-diagram--drawn");
       box.removeAttribute("role");
       box.removeAttribute("aria-label");
-      if (fallback && !fallback.parentNode) { box.appendChild(fallback); }
+      if (fallback && fallback.parentNode !== box) { box.appendChild(fallback); }
+      if (reason) { reason.hidden = false; }
       say("data-error");
     }
     if (!window.BpmnJS) { fail(); return; }
