@@ -6,9 +6,11 @@ import re
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from rathaus.accounts.models import Role
 from rathaus.processes.models import CaseEvent, Timer, UserTask
 from rathaus.processes.services import task_complete
 from rathaus.tenants.services import municipality_update
@@ -86,3 +88,43 @@ def test_without_bank_details_the_parking_letter_names_no_account(submit, parkin
     assert PARKING_FEE_LINE.format(due=due, reference=reference) in letter
     assert "IBAN" not in letter and "IBAN" not in application.history.last().public_text
 
+
+@pytest.fixture
+def admin_client(client, town, make_staff, login_verified):
+    return login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+
+
+def _warning(page: str) -> str:
+    import lxml.html
+
+    found = lxml.html.fromstring(page).xpath('//*[@id="keine-bankverbindung"]')
+    return " ".join(found[0].text_content().split()) if found else ""
+
+
+def test_the_definitions_page_warns_when_a_model_asks_for_payment_and_the_town_names_no_account(
+        admin_client, town, demo_processes):
+    url = reverse("processes:definitions", kwargs={"municipality": town.slug})
+    page = admin_client.get(url).content.decode()
+    warning = _warning(page)
+    assert 'role="alert" aria-labelledby="no-account-title" id="keine-bankverbindung"' in page
+    assert warning.startswith("Keine Bankverbindung hinterlegt Diese Prozessmodelle fordern zur Zahlung auf")
+    # The street-space model waits for a payment, the parking permit's letter fixes a fee; the dog
+    # tax letter names the tax but asks for no transfer.
+    names = {demo_processes[slug].name for slug in ("halteverbot-umzug", "bewohnerparkausweis")}
+    assert all(name in warning for name in names)
+    assert demo_processes["hund-anmelden"].name not in warning
+    english = admin_client.get(url, headers={"accept-language": "en"}).content.decode()
+    assert _warning(english).startswith("No bank details given These process models ask for payment")
+
+
+def test_the_definitions_page_has_no_warning_once_the_town_names_its_account(admin_client, town, demo_processes):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    municipality_update(municipality=town, payee_name="Stadtkasse Musterstadt", iban="DE89370400440532013000")
+    url = reverse("processes:definitions", kwargs={"municipality": town.slug})
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(url).content.decode()
+    assert _warning(page) == "" and "Keine Bankverbindung" not in page
+    # With an account the page reads no model files to look for payment steps.
+    assert not [q for q in queries if '"files"' in q["sql"]]
