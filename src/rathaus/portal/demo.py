@@ -22,13 +22,17 @@ DEMO_PASSWORD = "Rathaus-Demo-2026"  # noqa: S105 - the published demo password 
 DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"
 FIM_DIR = Path(__file__).resolve().parent.parent / "catalog" / "demo_data"
 
+# The bank details are the well-known test IBANs (valid check digits, no real account behind them);
+# Beispielhausen prints no BIC, as SEPA transfers within the EU need none.
 TOWNS = [
     {"slug": "musterstadt", "name": "Musterstadt", "ags": "09999001", "reference_prefix": "MUS",
      "contact_email": "buergerbuero@musterstadt.example", "contact_phone": "09999 123-0",
-     "address": "Rathausplatz 1, 99999 Musterstadt"},
+     "address": "Rathausplatz 1, 99999 Musterstadt",
+     "payee_name": "Stadtkasse Musterstadt", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"},
     {"slug": "beispielhausen", "name": "Beispielhausen", "ags": "09999002", "reference_prefix": "BSP",
      "contact_email": "rathaus@beispielhausen.example", "contact_phone": "09998 456-0",
-     "address": "Marktstraße 3, 99998 Beispielhausen"},
+     "address": "Marktstraße 3, 99998 Beispielhausen",
+     "payee_name": "Gemeindekasse Beispielhausen", "iban": "DE12500105170648489890", "bic": ""},
 ]
 
 STAFF = [

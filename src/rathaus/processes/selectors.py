@@ -11,7 +11,16 @@ from django.utils import timezone
 
 from rathaus.accounts.models import ROLE_RANK, Membership
 
-from .models import CITIZEN_MESSAGES, PAYMENT_MESSAGE, CaseEvent, ProcessDefinition, ProcessInstance, TaskState, UserTask
+from .models import (
+    CITIZEN_MESSAGES,
+    PAYMENT_MESSAGE,
+    CaseEvent,
+    DefinitionState,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskState,
+    UserTask,
+)
 
 TASK_VIEWS = ("mine", "team", "overdue")
 
@@ -115,6 +124,12 @@ def case_decided_by_a_person(*, municipality, application) -> bool:
 def case_tasks(*, municipality, application) -> list[UserTask]:
     return list(UserTask.objects.for_municipality(municipality).filter(application=application)
                 .select_related("assignee", "completed_by"))
+
+
+def published_definitions(*, municipality) -> list[ProcessDefinition]:
+    """The version in force of each service's process, with its files (one query)."""
+    return list(ProcessDefinition.objects.for_municipality(municipality).filter(state=DefinitionState.PUBLISHED)
+                .select_related("service").order_by("service__name"))
 
 
 def definition_list(*, municipality) -> QuerySet[ProcessDefinition]:

@@ -39,6 +39,7 @@ from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
 
 from . import selectors, services
 from .models import DefinitionState
+from .steps.contrib.standard import model_asks_for_payment
 from .steps.registry import step_catalogue
 from .task_forms import localized_form
 
@@ -245,7 +246,20 @@ def definitions(request):
     return render(request, "processes/definitions.html", {
         "definitions": selectors.definition_list(municipality=request.municipality),
         "services": service_choices(municipality=request.municipality), "problems": problems, "files_error": files_error,
-        "states": DefinitionState, "steps": _step_rows()}, status=status)
+        "states": DefinitionState, "steps": _step_rows(),
+        "unpayable": _services_asking_for_payment_without_account(request.municipality)}, status=status)
+
+
+def _services_asking_for_payment_without_account(municipality) -> list[str]:
+    """Services whose model in force asks citizens to transfer money while the town names no account to pay to.
+
+    Such a model still runs (its letters name amount, last day and reference), so the upload does
+    not refuse it; the staff see here what is missing. Towns with bank details pay no query for it.
+    """
+    if municipality.has_bank_account:
+        return []
+    return [d.service.name for d in selectors.published_definitions(municipality=municipality)
+            if model_asks_for_payment(d.digest, d.bpmn_files())]
 
 
 def _step_rows() -> list[dict]:

@@ -11,7 +11,8 @@ from .services import municipality_create
 class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "ags", "is_active")
     search_fields = ("name", "slug", "ags")
-    audit_values = ("slug", "ags", "is_active")
+    # The bank details are the town's published account, not personal data; a change is worth seeing in the trail.
+    audit_values = ("slug", "ags", "is_active", "payee_name", "iban", "bic")
     audited_by_service = frozenset({"added"})
 
     def save_model(self, request, obj, form, change):

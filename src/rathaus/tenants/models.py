@@ -1,15 +1,93 @@
 """Municipalities: the tenants every owned row points to."""
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from schwifty import BIC, IBAN, registry
+from schwifty.exceptions import InvalidChecksumDigits, InvalidCountryCode, InvalidLength, SchwiftyException
 
 # The Amtlicher Gemeindeschlüssel: 2 digits state, 1 district, 2 county, 3 municipality.
 AGS_VALIDATOR = RegexValidator(
     r"^(0[1-9]|1[0-6])[0-9]{6}$",
     _("Der Amtliche Gemeindeschlüssel (AGS) hat 8 Ziffern und beginnt mit dem Länderschlüssel 01–16."),
 )
+
+
+def compact_code(value: str) -> str:
+    """An IBAN or BIC as stored and compared: without spaces, in upper case ("de89 3704 …" → "DE893704…")."""
+    return "".join(str(value).split()).upper()
+
+
+def grouped_iban(value: str) -> str:
+    """An IBAN as printed on paper, in groups of four: DE89 3704 0044 0532 0130 00."""
+    value = compact_code(value)
+    return " ".join(value[at:at + 4] for at in range(0, len(value), 4))
+
+
+def validate_iban(value: str) -> None:
+    """Checks country, length, structure and check digits with schwifty; German messages name the mistake."""
+    value = compact_code(value)
+    try:
+        IBAN(value)
+    except InvalidCountryCode:
+        raise ValidationError(_("Eine IBAN beginnt mit dem Kürzel eines Landes, das IBANs vergibt (z. B. DE); "
+                                "«%(country)s» ist keines."), code="iban_country", params={"country": value[:2]}) from None
+    except InvalidLength:
+        expected = registry.get_iban_spec(value[:2]).iban_length
+        raise ValidationError(_("Eine IBAN aus %(country)s hat %(expected)s Zeichen, diese hat %(length)s."),
+                              code="iban_length",
+                              params={"country": value[:2], "expected": expected, "length": len(value)}) from None
+    except InvalidChecksumDigits:
+        raise ValidationError(_("Die Prüfziffern der IBAN stimmen nicht: vermutlich ist ein Zeichen vertippt oder "
+                                "vertauscht."), code="iban_checksum") from None
+    except SchwiftyException:
+        raise ValidationError(_("Das ist keine gültige IBAN: nach dem Länderkürzel folgen zwei Prüfziffern und "
+                                "die Kontonummer (z. B. DE89 3704 0044 0532 0130 00)."), code="iban_invalid") from None
+
+
+def validate_bic(value: str) -> None:
+    """Checks the form of a BIC (8 or 11 characters, a known country); not whether the bank exists."""
+    try:
+        BIC(compact_code(value))
+    except SchwiftyException:
+        raise ValidationError(_("Das ist kein gültiger BIC: er hat 8 oder 11 Zeichen, z. B. COBADEFFXXX."),
+                              code="bic_invalid") from None
+
+
+class CompactCodeFormField(forms.CharField):
+    """Accepts an IBAN or BIC typed with spaces or in lower case; shows an IBAN in groups of four."""
+
+    def __init__(self, *, grouped: bool = False, **kwargs) -> None:
+        self.grouped = grouped
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return compact_code(value) if value else value
+
+    def prepare_value(self, value):
+        return grouped_iban(value) if self.grouped and isinstance(value, str) and value else value
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        if "maxlength" in attrs:  # room for the spaces she may type between the groups
+            attrs["maxlength"] = str(self.max_length + self.max_length // 4 + 1)
+        attrs.update(autocomplete="off", spellcheck="false")
+        return attrs
+
+
+class CompactCodeField(models.CharField):
+    """A CharField for IBAN and BIC that stores the compact form, however the value was typed."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return compact_code(value) if value else value
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": CompactCodeFormField, "grouped": self.name == "iban", **kwargs})
 
 
 class Municipality(models.Model):
@@ -25,6 +103,12 @@ class Municipality(models.Model):
     address = models.TextField(_("Anschrift"), max_length=300, blank=True)
     website = models.URLField(_("Webseite"), blank=True)
     logo = models.ImageField(_("Wappen oder Logo"), upload_to="logos/", blank=True)
+    # Where citizens transfer fees to; letters and payment requests name it. All empty: not given (yet).
+    payee_name = models.CharField(_("Zahlungsempfänger (Kontoinhaber)"), max_length=70, blank=True,
+                                  help_text=_("wie er auf Überweisungen steht, z. B. Stadtkasse Musterstadt"))
+    iban = CompactCodeField(_("IBAN"), max_length=34, blank=True, validators=[validate_iban])
+    bic = CompactCodeField(_("BIC"), max_length=11, blank=True, validators=[validate_bic],
+                           help_text=_("freiwillig: innerhalb des SEPA-Raums genügt die IBAN"))
     is_active = models.BooleanField(_("aktiv"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -38,3 +122,30 @@ class Municipality(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:index", kwargs={"municipality": self.slug})
+
+    def clean(self) -> None:
+        # A name without an account, or an account without a name, is no bank connection a citizen can use.
+        errors = {}
+        if self.iban and not self.payee_name.strip():
+            errors["payee_name"] = _("Bitte geben Sie an, auf wessen Namen das Konto lautet (z. B. Stadtkasse "
+                                     "Musterstadt).")
+        if (self.payee_name.strip() or self.bic) and not self.iban:
+            errors["iban"] = _("Bitte geben Sie die IBAN an oder lassen Sie auch Zahlungsempfänger und BIC leer.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def has_bank_account(self) -> bool:
+        """Whether letters and payment requests can tell the citizen where to transfer the money."""
+        return bool(self.iban and self.payee_name)
+
+    @property
+    def iban_display(self) -> str:
+        return grouped_iban(self.iban) if self.iban else ""
+
+    def bank_account_text(self) -> str:
+        """«Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00 (BIC COBADEFFXXX)», or "" without an account."""
+        if not self.has_bank_account:
+            return ""
+        bic = f" (BIC {self.bic})" if self.bic else ""
+        return f"{self.payee_name.strip()}, IBAN {self.iban_display}{bic}"

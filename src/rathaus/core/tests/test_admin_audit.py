@@ -77,7 +77,35 @@ def test_changing_a_municipality_is_audited_in_its_chain_with_the_changed_fields
     [entry] = _entries("admin.changed", town)
     assert (entry.actor, entry.municipality) == (operator, town)
     assert entry.data == {"via": "admin", "model": "tenants.municipality", "fields": ["Name"],
-                          "values": {"slug": "musterstadt", "ags": "09999001", "is_active": True}}
+                          "values": {"slug": "musterstadt", "ags": "09999001", "is_active": True,
+                                     "payee_name": "", "iban": "", "bic": ""}}
+
+
+def test_an_operator_enters_the_bank_details_in_the_admin_and_the_change_is_audited(admin_client, operator, town):
+    url = f"/verwaltung/tenants/municipality/{town.pk}/change/"
+    data = _form(admin_client, url) | {"payee_name": ["Stadtkasse Musterstadt"], "iban": ["de89 3704 0044 0532 0130 00"]}
+    assert admin_client.post(url, data).status_code == 302
+    town.refresh_from_db()
+    assert (town.payee_name, town.iban, town.bic) == ("Stadtkasse Musterstadt", "DE89370400440532013000", "")
+    [entry] = _entries("admin.changed", town)
+    assert entry.data["fields"] == ["Zahlungsempfänger (Kontoinhaber)", "IBAN"]
+    assert entry.data["values"]["iban"] == "DE89370400440532013000"
+    # The form shows the IBAN in groups of four; sent back unchanged, it is no change.
+    data = _form(admin_client, url)
+    assert data["iban"] == ["DE89 3704 0044 0532 0130 00"]
+    assert admin_client.post(url, data | {"name": ["Musterstadt am See"]}).status_code == 302
+    assert [e.data["fields"] for e in sorted(_entries("admin.changed", town), key=lambda e: e.pk)] == [
+        ["Zahlungsempfänger (Kontoinhaber)", "IBAN"], ["Name"]]
+
+
+def test_the_admin_refuses_a_wrong_iban_with_its_reason(admin_client, town):
+    url = f"/verwaltung/tenants/municipality/{town.pk}/change/"
+    data = _form(admin_client, url) | {"payee_name": ["Stadtkasse Musterstadt"], "iban": ["DE88 3704 0044 0532 0130 00"]}
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "Die Prüfziffern der IBAN stimmen nicht" in response.content.decode()
+    town.refresh_from_db()
+    assert town.iban == "" and not _entries("admin.changed", town)
 
 
 def test_granting_changing_and_revoking_a_role_is_audited_in_the_towns_chain(admin_client, operator, town, make_user):

@@ -79,3 +79,100 @@ def test_demo_seed_creates_its_towns_through_the_service_once():
     assert Profile.objects.get(user__email="buergerin@example.org").street == "Lindenweg"
     assert sorted(Subscription.objects.values_list("municipality__slug", "kind")) == [
         ("beispielhausen", "email"), ("musterstadt", "email")]
+
+
+# The bank details citizens transfer fees to: checked with schwifty, stored compact, printed in groups.
+BANK = {"payee_name": "Stadtkasse Musterstadt", "iban": "de89 3704 0044 0532 0130 00", "bic": "cobadeffxxx"}
+
+
+def test_an_iban_typed_in_groups_and_lower_case_is_stored_compact_and_shown_in_groups():
+    town = municipality_create(**VALID, **BANK)
+    stored = Municipality.objects.get()
+    assert (stored.payee_name, stored.iban, stored.bic) == ("Stadtkasse Musterstadt", "DE89370400440532013000",
+                                                            "COBADEFFXXX")
+    assert town.iban_display == "DE89 3704 0044 0532 0130 00"
+    assert stored.bank_account_text() == "Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00 (BIC COBADEFFXXX)"
+    assert Municipality(**VALID, payee_name="Stadtkasse", iban="DE89370400440532013000").bank_account_text() == (
+        "Stadtkasse, IBAN DE89 3704 0044 0532 0130 00")
+    assert Municipality(**VALID).bank_account_text() == "" and not Municipality(**VALID).has_bank_account
+
+
+@pytest.mark.parametrize(("iban", "code", "message"), [
+    ("DE88 3704 0044 0532 0130 00", "iban_checksum", "Die Prüfziffern der IBAN stimmen nicht"),
+    ("DE89 3704 0044 0532 0130 0", "iban_length", "Eine IBAN aus DE hat 22 Zeichen, diese hat 21."),
+    ("XX89 3704 0044 0532 0130 00", "iban_country", "«XX» ist keines"),
+    ("DE89 3704 0044 0532 0130 0A", "iban_invalid", "Das ist keine gültige IBAN"),
+])
+def test_a_wrong_iban_is_refused_with_a_message_naming_the_mistake(iban, code, message):
+    with pytest.raises(ValidationError) as raised:
+        municipality_create(**VALID, **{**BANK, "iban": iban})
+    [error] = raised.value.error_dict["iban"]
+    assert error.code == code and message in " ".join(error.messages)
+    assert not Municipality.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_the_iban_messages_are_translated():
+    from django.utils import translation
+
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as raised:
+            Municipality(**VALID, **{**BANK, "iban": "DE88370400440532013000"}).full_clean()
+        assert raised.value.message_dict["iban"] == [
+            "The check digits of the IBAN do not match: a character is probably mistyped or swapped."]
+        with pytest.raises(ValidationError) as raised:
+            Municipality(**VALID, **{**BANK, "iban": "DE8937040044053201300"}).full_clean()
+        assert raised.value.message_dict["iban"] == ["An IBAN from DE has 22 characters, this one has 21."]
+
+
+def test_a_bad_bic_is_refused():
+    with pytest.raises(ValidationError) as raised:
+        municipality_create(**VALID, **{**BANK, "bic": "COBA1EFF"})
+    assert list(raised.value.message_dict) == ["bic"]
+
+
+@pytest.mark.parametrize(("given", "field"), [({"iban": BANK["iban"]}, "payee_name"),
+                                              ({"payee_name": "Stadtkasse Musterstadt"}, "iban"),
+                                              ({"bic": "COBADEFFXXX"}, "iban")])
+def test_an_iban_without_a_payee_or_a_payee_without_an_iban_is_refused(given, field):
+    with pytest.raises(ValidationError) as raised:
+        municipality_create(**VALID, **given)
+    assert list(raised.value.message_dict) == [field]
+    assert not Municipality.objects.exists()
+
+
+def test_a_change_of_the_bank_details_is_audited_with_the_old_and_the_new_account(make_user):
+    operator = make_user("betrieb@example.org")
+    town = municipality_create(**VALID, **BANK)
+    # The same account typed in groups is no change: nothing is written, nothing audited.
+    municipality_update(municipality=town, actor=operator, iban="DE89 3704 0044 0532 0130 00", bic="COBADEFFXXX")
+    assert not AuditEntry.objects.filter(action="municipality.changed").exists()
+    municipality_update(municipality=town, actor=operator, iban="de12 5001 0517 0648 4898 90", bic="")
+    entry = AuditEntry.objects.get(action="municipality.changed")
+    assert entry.actor == operator
+    assert entry.data == {"fields": ["iban", "bic"], "bank": {
+        "iban": {"old": "DE89370400440532013000", "new": "DE12500105170648489890"},
+        "bic": {"old": "COBADEFFXXX", "new": ""}}}
+    assert Municipality.objects.get().iban == "DE12500105170648489890"
+
+
+def test_a_refused_bank_change_leaves_the_stored_account():
+    town = municipality_create(**VALID, **BANK)
+    with pytest.raises(ValidationError):
+        municipality_update(municipality=town, iban="DE88370400440532013000")
+    assert town.iban == Municipality.objects.get().iban == "DE89370400440532013000"
+    with pytest.raises(ValidationError) as raised:
+        municipality_update(municipality=town, payee_name="")
+    assert list(raised.value.message_dict) == ["payee_name"]
+    assert not AuditEntry.objects.filter(action="municipality.changed").exists()
+
+
+def test_the_demo_towns_have_valid_bank_details():
+    from rathaus.portal.demo import seed_demo
+
+    seed_demo(with_exchanges=False)
+    towns = {t.slug: t for t in Municipality.objects.all()}
+    assert towns["musterstadt"].bank_account_text() == (
+        "Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00 (BIC COBADEFFXXX)")
+    assert towns["beispielhausen"].bank_account_text() == "Gemeindekasse Beispielhausen, IBAN DE12 5001 0517 0648 4898 90"
+    for town in towns.values():
+        town.full_clean()

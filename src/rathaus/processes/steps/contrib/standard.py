@@ -24,6 +24,16 @@ def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = 
     return render_text(template, {**data, **(extra or {})})
 
 
+#: The step result naming the account; a text writes «bis zum {payment_due_date}{payment_account} mit dem …».
+PAYMENT_ACCOUNT_RESULT = StepParam(
+    "payment_account", "«an Zahlungsempfänger, IBAN … (BIC …),» mit einem Leerzeichen davor, zum Einsetzen zwischen "
+    "Frist und Verwendungszweck: «bis zum {payment_due_date}{payment_account} mit dem Verwendungszweck …»; leer, "
+    "wenn die Kommune keine Bankverbindung angegeben hat",
+    "«an payee, IBAN … (BIC …),» (German: to payee) with a space before it, to insert between the last day and the "
+    "reference: «bis zum {payment_due_date}{payment_account} mit dem Verwendungszweck …»; empty when the "
+    "municipality has given no bank details")
+
+
 @register("compute_fee", description="Gebühr nach Entscheidungstabelle (DMN) berechnen",
           description_en="Compute the fee with a decision table (DMN)",
           params=[StepParam("decision", "Id der Entscheidung in den DMN-Dateien des Modells; ihre Ausgabe «fee» (oder "
@@ -117,7 +127,8 @@ def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                    StepParam("amount_due", "die festgesetzte Gebühr, nur mit «payment_days»",
                              "the fee fixed, only with «payment_days»"),
                    StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «payment_days»",
-                             "last day to pay (DD.MM.YYYY), only with «payment_days»")])
+                             "last day to pay (DD.MM.YYYY), only with «payment_days»"),
+                   PAYMENT_ACCOUNT_RESULT])
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
     from rathaus.cases.models import DocumentType
@@ -138,7 +149,8 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     terms: dict[str, Any] = {}
     if charged and days:
         terms = {"payment_reference": _payment_reference(ctx), "amount_due": fee,
-                 "payment_due_date": _last_day_to_pay(ctx, days)[0]}
+                 "payment_due_date": _last_day_to_pay(ctx, days)[0],
+                 "payment_account": _payment_account(application.municipality)}
     if document_key_used(ctx.idempotency_key):
         return {"decision_issued": True, **terms}
     title = str(ctx.params["title"])
@@ -152,7 +164,8 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
         # cash office books it, and what she needs to pay it.
         amount_line = (f"Gebührenfestsetzung: Für diesen Bescheid wird eine Gebühr von {_euros(fee)} € festgesetzt"
                        f"{f' ({reason})' if reason else ''}. Bitte überweisen Sie den Betrag bis zum "
-                       f"{terms['payment_due_date']} mit dem Verwendungszweck {terms['payment_reference']}.")
+                       f"{terms['payment_due_date']}{terms['payment_account']} mit dem Verwendungszweck "
+                       f"{terms['payment_reference']}.")
     else:
         amount_line = f"Betrag: {fee} €. {reason}" if charged else ""
     raw = decision_letter_pdf(
@@ -189,6 +202,16 @@ def _payment_reference(ctx: StepContext) -> str:
     """The reference of the transfer this step asks for (the same on a retry of the step)."""
     reference = current_case().application.reference
     return f"{reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
+
+
+def _payment_account(municipality) -> str:
+    """« an Stadtkasse Musterstadt, IBAN DE89 … (BIC …),» to follow the last day in a payment sentence.
+
+    Empty when the town has given no bank details: the sentence then reads as it did before
+    they existed, with no empty label (the definitions page warns the staff instead).
+    """
+    account = municipality.bank_account_text()
+    return f" an {account}," if account else ""
 
 
 def _last_day_to_pay(ctx: StepContext, days: str) -> tuple[str, str]:
@@ -356,7 +379,8 @@ MAX_PAYMENT_DAYS = 366
                    StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «deadline_days»",
                              "last day to pay (DD.MM.YYYY), only with «deadline_days»"),
                    StepParam("payment_due_at", "Ende des letzten Tages (ISO 8601), nur mit «deadline_days»",
-                             "end of the last day (ISO 8601), only with «deadline_days»")])
+                             "end of the last day (ISO 8601), only with «deadline_days»"),
+                   PAYMENT_ACCOUNT_RESULT])
 def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     """Send the payment request with a reference; the BPMN message ``payment_received`` continues.
 
@@ -374,17 +398,19 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     days = str(ctx.params.get("deadline_days") or "").strip()
     due_date, due_at = _last_day_to_pay(ctx, days) if days else ("", "")
     by_when = f" bis zum {due_date}" if due_date else ""
+    account = _payment_account(application.municipality)
     if application.applicant_email:
-        body = (f"Guten Tag,\n\nbitte überweisen Sie {shown} €{by_when} mit dem Verwendungszweck {reference}.\n"
+        body = (f"Guten Tag,\n\nbitte überweisen Sie {shown} €{by_when}{account} mit dem Verwendungszweck {reference}.\n"
                 f"Sobald die Zahlung eingegangen ist, erhalten Sie die Erlaubnis.\n\n"
                 f"Mit freundlichen Grüßen\n{application.municipality.name}")
         outbox_add(municipality=application.municipality, key=ctx.idempotency_key, kind="email",
                    payload={"subject": f"Zahlungsaufforderung {application.reference}", "body": body,
                             "to": [application.applicant_email]})
     # The last day, as data too: her status page says until when the case waits for her payment.
-    case.note(f"Zahlungsaufforderung über {shown} €{by_when} gesendet (Verwendungszweck {reference}).", public=True,
-              element_id=ctx.element_id, **({"payment_due": datetime.fromisoformat(due_at).date().isoformat()} if due_at else {}))
-    result = {"payment_reference": reference, "amount_due": amount}
+    case.note(f"Zahlungsaufforderung über {shown} €{by_when}{account.rstrip(',')} gesendet (Verwendungszweck "
+              f"{reference}).", public=True, element_id=ctx.element_id,
+              **({"payment_due": datetime.fromisoformat(due_at).date().isoformat()} if due_at else {}))
+    result = {"payment_reference": reference, "amount_due": amount, "payment_account": account}
     if due_date:
         result.update(payment_due_date=due_date, payment_due_at=due_at)
     return result
@@ -422,3 +448,35 @@ def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
                payload={"url": url, "body": {"reference": application.reference, "service": application.service.slug,
                                              "event": str(ctx.params["event"])}})
     return {"backoffice_notified": True}
+
+
+#: Models already scanned for payment steps, by digest (a version's files never change).
+_ASKS_FOR_PAYMENT: dict[str, bool] = {}
+
+
+def model_asks_for_payment(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
+    """Whether a model has a step that asks the citizen to transfer money: ``wait_for_payment``,
+    or ``issue_decision`` fixing a fee with ``payment_days``."""
+    if digest in _ASKS_FOR_PAYMENT:
+        return _ASKS_FOR_PAYMENT[digest]
+    from rathaus_domain.processes.bpmnext import BPMN_NS, ConfigError, service_step_config
+    from rathaus_domain.processes.xmlutil import XmlError, parse_xml
+
+    found = False
+    for _name, content in bpmn_files:
+        try:
+            root = parse_xml(content)
+        except XmlError:  # stored models passed the check; a broken one asks for nothing it can run
+            continue
+        for node in root.iter(f"{{{BPMN_NS}}}serviceTask"):
+            try:
+                config = service_step_config(node)
+            except ConfigError:
+                continue
+            if config.step == "wait_for_payment" or (
+                    config.step == "issue_decision" and config.params.get("payment_days", "").strip()):
+                found = True
+    if len(_ASKS_FOR_PAYMENT) > 1000:
+        _ASKS_FOR_PAYMENT.clear()
+    _ASKS_FOR_PAYMENT[digest] = found
+    return found
