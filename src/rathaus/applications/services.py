@@ -167,6 +167,11 @@ def first_working_day(day: date, *, municipality) -> date:
     return workdays.first_working_day(day, _state_of(municipality))
 
 
+def last_working_day_before(day: date, *, municipality) -> date:
+    """The last working day before ``day`` in the municipality's state (weekends and public holidays skipped)."""
+    return workdays.last_working_day_before(day, _state_of(municipality))
+
+
 def _state_of(municipality) -> str | None:
     """The state (Land) key of a municipality: the first two digits of its AGS; None without one."""
     return (municipality.ags or "")[:2] or None if municipality is not None else None

@@ -43,6 +43,14 @@ def add_working_days(start: date, days: int, state: str | None = None) -> date:
     return current
 
 
+def last_working_day_before(day: date, state: str | None = None) -> date:
+    """The last working day before ``day`` (``day`` itself not counted)."""
+    day -= timedelta(days=1)
+    while not is_working_day(day, state):
+        day -= timedelta(days=1)
+    return day
+
+
 def first_working_day(day: date, state: str | None = None) -> date:
     """``day`` itself if it is a working day, else the next one (a deadline does not end on a
     weekend or a public holiday, § 31 (3) VwVfG)."""

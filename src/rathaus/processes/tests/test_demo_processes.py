@@ -386,6 +386,38 @@ def test_a_payment_deadline_on_a_weekend_or_holiday_runs_to_the_next_working_day
     assert timezone.localtime(timer.due_at) == timezone.make_aware(datetime(2026, 12, 28, 23, 59, 59))
 
 
+def _approved_days_before_the_move(submit, street_data, town, make_staff, days: int):
+    move = date.fromisoformat(street_data["place"]["date"])
+    application = submit("halteverbot-umzug", street_data)
+    approved_at = timezone.make_aware(datetime.combine(move - timedelta(days=days), time(10, 0)))
+    task_complete(task=UserTask.objects.get(application=application), user=make_staff(town),
+                  data={"decision": {"outcome": "approve"}}, now=approved_at)
+    application.refresh_from_db()
+    return application, move, approved_at
+
+
+def test_the_payment_deadline_ends_before_the_signs_must_stand_not_after_the_move(submit, street_data, town,
+                                                                                   make_staff):
+    from rathaus_domain.shared.workdays import is_working_day
+
+    # Approved ten days before the move: 14 days to pay would end after it. The signs must stand
+    # 72 hours before the move, so the money must be in before the third day before it.
+    application, move, _approved = _approved_days_before_the_move(submit, street_data, town, make_staff, 10)
+    last_day = move - timedelta(days=4)
+    while not is_working_day(last_day, town.ags[:2]):
+        last_day -= timedelta(days=1)
+    assert f"bis zum {last_day:%d.%m.%Y}" in application.history.last().public_text
+    [timer] = Timer.objects.filter(instance__application=application)
+    assert timezone.localtime(timer.due_at) == timezone.make_aware(datetime.combine(last_day, time(23, 59, 59)))
+    assert timer.due_at < timezone.make_aware(datetime.combine(move, time(0, 0)))
+
+
+def test_a_payment_asked_for_too_late_for_the_signs_is_due_the_same_day(submit, street_data, town, make_staff):
+    # Approved two days before the move (the case worker's call): there is no earlier day to name.
+    application, _move, approved_at = _approved_days_before_the_move(submit, street_data, town, make_staff, 2)
+    assert f"bis zum {approved_at:%d.%m.%Y}" in application.history.last().public_text
+
+
 def test_a_broken_case_neither_blocks_other_timers_nor_repeats_its_error(submit, street_data, town, make_staff):
     from rathaus.processes.services import process_retry
 

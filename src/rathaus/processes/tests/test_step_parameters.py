@@ -58,3 +58,14 @@ def test_a_decision_letter_refuses_days_to_pay_that_are_not_a_whole_number_of_da
     for days in ("vierzehn", "0", "367", "²"):
         assert _step_problems([("bad.bpmn", _model("issue_decision", {"payment_days": days}))]) == [
             f"parameter «payment_days»: «{days}» is not a whole number of days (1 to 366)"], days
+
+
+def test_a_payment_request_refuses_a_pay_before_that_is_no_date_or_has_no_days_to_pay():
+    ok = {"deadline_days": "14", "pay_before": "2027-01-05"}
+    assert _step_problems([("ok.bpmn", _model("wait_for_payment", ok))]) == []
+    assert _step_problems([("expr.bpmn", _model("wait_for_payment", {**ok, "pay_before": "${add_days(place.date, -3)}"}))]) == []
+    for day in ("morgen", "05.01.2027", "2027-02-30"):
+        assert _step_problems([("bad.bpmn", _model("wait_for_payment", {**ok, "pay_before": day}))]) == [
+            f"parameter «pay_before»: «{day}» is neither a date (YYYY-MM-DD) nor an expression"], day
+    assert _step_problems([("alone.bpmn", _model("wait_for_payment", {"pay_before": "2027-01-05"}))]) == [
+        "parameter «pay_before» needs «deadline_days»"]

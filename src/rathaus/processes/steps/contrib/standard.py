@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from rathaus.integration.transport import http_url_ok
 from rathaus_domain.processes import dmn
+from rathaus_domain.processes.bpmnext import is_expression_param
 from rathaus_domain.processes.engine import StepContext, is_data_key
 from rathaus_domain.processes.texts import render_text
 
@@ -214,15 +215,20 @@ def _payment_account(municipality) -> str:
     return f" an {account}," if account else ""
 
 
-def _last_day_to_pay(ctx: StepContext, days: str) -> tuple[str, str]:
+def _last_day_to_pay(ctx: StepContext, days: str, *, before: date | None = None) -> tuple[str, str]:
     """The last day to pay (DD.MM.YYYY) and its end (ISO 8601): `days` from today, moved to the
-    town's next working day (§ 31 (3) VwVfG)."""
-    from rathaus.applications.services import first_working_day
+    town's next working day (§ 31 (3) VwVfG); with `before` (the payment must be in before that day,
+    e.g. the moving day less the days the signs must stand) at most the last working day before it,
+    and never before today."""
+    from rathaus.applications.services import first_working_day, last_working_day_before
 
     if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
         raise ValueError(f"the days to pay must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
-    last = first_working_day(timezone.localdate(ctx.now) + timedelta(days=int(days)),
-                             municipality=current_case().application.municipality)
+    municipality = current_case().application.municipality
+    today = timezone.localdate(ctx.now)
+    last = first_working_day(today + timedelta(days=int(days)), municipality=municipality)
+    if before is not None and last >= before:
+        last = max(today, last_working_day_before(before, municipality=municipality))
     return last.strftime("%d.%m.%Y"), timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
 
 
@@ -357,7 +363,27 @@ def _days_problems(params: Mapping[str, str], name: str) -> list[tuple[str, str]
 
 
 def _payment_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
-    return _days_problems(params, "deadline_days")
+    problems = _days_problems(params, "deadline_days")
+    before = params.get("pay_before", "").strip()
+    if before and not is_expression_param(before) and _as_date(before) is None:
+        problems.append((f"Parameter «pay_before»: «{before[:50]}» ist kein Datum (JJJJ-MM-TT) und kein Ausdruck",
+                         f"parameter «pay_before»: «{before[:50]}» is neither a date (YYYY-MM-DD) nor an expression"))
+    if before and not params.get("deadline_days", "").strip():
+        problems.append(("Parameter «pay_before» braucht «deadline_days»", "parameter «pay_before» needs «deadline_days»"))
+    return problems
+
+
+def _as_date(value: Any) -> date | None:
+    """A date given as a date, a datetime (its day) or an ISO text (YYYY-MM-DD); None otherwise."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:  # 2026-02-30
+        return None
 
 
 #: Longest payment period in days a model may give (a year); more is a typo.
@@ -373,7 +399,13 @@ MAX_PAYMENT_DAYS = 366
                             "auf ein Wochenende oder einen Feiertag, der nächste Arbeitstag, § 31 Abs. 3 VwVfG), und "
                             "«payment_due_at» ist sein Ende, für den Timer des Modells (timeDate)",
                             "days to pay; the request names the last day (on a weekend or public holiday, the next "
-                            "working day), and «payment_due_at» is its end, for the model's timer (timeDate)")],
+                            "working day), and «payment_due_at» is its end, for the model's timer (timeDate)"),
+                  StepParam("pay_before", "Die Zahlung muss vor diesem Tag eingehen (Datum oder Ausdruck, z. B. "
+                            "${add_days(place.date, -3)}): der letzte Tag ist dann höchstens der Arbeitstag davor, "
+                            "frühestens heute; nur mit «deadline_days»",
+                            "the payment must arrive before this day (a date or an expression, e.g. "
+                            "${add_days(place.date, -3)}): the last day is then at most the working day before it, "
+                            "today at the earliest; only with «deadline_days»")],
           results=[StepParam("payment_reference", "Verwendungszweck der Überweisung", "reference of the transfer"),
                    StepParam("amount_due", "der geforderte Betrag", "the amount requested"),
                    StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «deadline_days»",
@@ -396,7 +428,11 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
     shown = render_text("{amount}", {"amount": amount})
     reference = _payment_reference(ctx)
     days = str(ctx.params.get("deadline_days") or "").strip()
-    due_date, due_at = _last_day_to_pay(ctx, days) if days else ("", "")
+    before = ctx.params.get("pay_before")
+    before_day = _as_date(before) if before not in (None, "") else None
+    if before not in (None, "") and before_day is None:
+        raise ValueError(f"pay_before is not a date: {str(before)[:50]}")
+    due_date, due_at = _last_day_to_pay(ctx, days, before=before_day) if days else ("", "")
     by_when = f" bis zum {due_date}" if due_date else ""
     account = _payment_account(application.municipality)
     if application.applicant_email:
