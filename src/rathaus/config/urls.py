@@ -28,5 +28,6 @@ urlpatterns = [
     path("m/<slug:municipality>/", include("rathaus.cases.urls")),
     path("m/<slug:municipality>/", include("rathaus.integration.urls")),
     path("m/<slug:municipality>/", include("rathaus.accounts.tenant_urls")),
+    path("m/<slug:municipality>/", include("rathaus.tenants.urls")),
     path("", include("rathaus.portal.urls")),
 ]

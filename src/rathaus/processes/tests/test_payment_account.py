@@ -113,6 +113,8 @@ def test_the_definitions_page_warns_when_a_model_asks_for_payment_and_the_town_n
     names = {demo_processes[slug].name for slug in ("halteverbot-umzug", "bewohnerparkausweis")}
     assert all(name in warning for name in names)
     assert demo_processes["hund-anmelden"].name not in warning
+    # The town's administration can fix it at once, on its own page.
+    assert f'href="/m/{town.slug}/verwaltung/bankverbindung/">Bankverbindung eintragen</a>' in page
     english = admin_client.get(url, headers={"accept-language": "en"}).content.decode()
     assert _warning(english).startswith("No bank details given These process models ask for payment")
 

@@ -1,0 +1,57 @@
+"""The town's administration sets the account citizens pay fees to, on its own staff page."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from rathaus.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(town) -> str:
+    return reverse("tenants:bank_account", kwargs={"municipality": town.slug})
+
+
+@pytest.fixture
+def admin_client(client, town, make_staff, login_verified):
+    return login_verified(client, make_staff(town, "admin@musterstadt.example", role="tenant_admin"))
+
+
+def test_the_towns_admin_sets_the_account_and_the_change_is_audited_with_the_old_value(admin_client, town):
+    page = admin_client.get(_url(town)).content.decode()
+    assert "Bankverbindung für Zahlungen" in page and 'name="iban"' in page
+    response = admin_client.post(_url(town), {"payee_name": "Stadtkasse Musterstadt", "iban": "de89 3704 0044 0532 0130 00",
+                                              "bic": ""})
+    assert response.status_code == 302
+    town.refresh_from_db()
+    assert (town.payee_name, town.iban) == ("Stadtkasse Musterstadt", "DE89370400440532013000")
+    shown = admin_client.get(_url(town)).content.decode()
+    assert 'value="DE89 3704 0044 0532 0130 00"' in shown and "Bankverbindung gespeichert." in shown
+    entry = AuditEntry.objects.filter(action="municipality.changed").latest("pk")
+    assert entry.data["bank"]["iban"] == {"old": "", "new": "DE89370400440532013000"}
+    assert entry.actor.email == "admin@musterstadt.example"
+
+
+def test_a_wrong_iban_is_named_at_its_field_and_nothing_changes(admin_client, town):
+    response = admin_client.post(_url(town), {"payee_name": "Stadtkasse", "iban": "DE89 3704 0044 0532 0130 01", "bic": ""})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert '<a class="kern-link" href="#id_iban">IBAN: ' in page and 'aria-invalid="true"' in page
+    town.refresh_from_db()
+    assert town.iban == "" and not AuditEntry.objects.filter(action="municipality.changed").exists()
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = admin_client.post(_url(town), {"payee_name": "", "iban": "", "bic": "COBADEFFXXX"}).content.decode()
+    assert "Bank details for payments" in english
+
+
+def test_only_the_towns_administration_may_see_or_change_it(client, town, other_town, make_staff, login_verified):
+    worker = login_verified(client, make_staff(town, "sb@musterstadt.example", role="case_worker"))
+    assert worker.get(_url(town)).status_code == 404
+    assert worker.post(_url(town), {"payee_name": "Betrüger", "iban": "DE89370400440532013000"}).status_code == 404
+    theirs = login_verified(client, make_staff(other_town, "admin@beispielhausen.example", role="tenant_admin"))
+    assert theirs.get(_url(town)).status_code == 404
+    town.refresh_from_db()
+    assert town.iban == ""

@@ -1,0 +1,33 @@
+"""Staff pages of a municipality's own settings (its administration)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from rathaus.accounts.rules import Perm
+from rathaus.core.audit import client_ip
+from rathaus.core.decorators import staff_view
+
+from .forms import BankAccountForm
+from .models import Municipality
+from .services import municipality_update
+
+
+@staff_view(Perm.MANAGE_BANK_ACCOUNT)
+def bank_account(request):
+    """The account citizens pay fees to: letters and payment requests name it."""
+    municipality = request.municipality
+    # The form checks a copy: municipality_update compares with the stored values to audit the change.
+    form = BankAccountForm(request.POST or None, instance=Municipality.objects.get(pk=municipality.pk))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            municipality_update(municipality=municipality, actor=request.user, ip_address=client_ip(request),
+                                **form.cleaned_data)
+            messages.success(request, _("Bankverbindung gespeichert.") if municipality.has_bank_account
+                             else _("Bankverbindung entfernt: Zahlungsaufforderungen nennen kein Konto mehr."))
+            return redirect(request.path)
+        status = 422
+    return render(request, "tenants/bank_account.html", {"form": form}, status=status)
