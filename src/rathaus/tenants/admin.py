@@ -1,10 +1,11 @@
 from django.contrib import admin
+from django.db import transaction
 
 from rathaus.core.admin import AuditedAdminMixin
 from rathaus.core.audit import client_ip
 
 from .models import Municipality
-from .services import municipality_create
+from .services import BANK_FIELDS, bank_change_notify, municipality_create
 
 
 @admin.register(Municipality)
@@ -17,7 +18,13 @@ class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            changed = [name for name in BANK_FIELDS if name in form.changed_data]
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+                if changed:
+                    old = {name: form.initial.get(name, getattr(obj, name)) if name in changed else getattr(obj, name)
+                           for name in BANK_FIELDS}
+                    bank_change_notify(municipality=obj, old=old, actor=request.user)
             return
         fields = {f.name: getattr(obj, f.name) for f in Municipality._meta.concrete_fields if f.editable and not f.primary_key}
         created = municipality_create(actor=request.user, ip_address=client_ip(request), **fields)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from rathaus.core.audit import audit_record
 
-from .models import Municipality, compact_code
+from .models import Municipality, compact_code, grouped_iban
 
 #: Where fees go: a change is what a fraudster would try, so its audit entry keeps old and new value.
 BANK_FIELDS = ("payee_name", "iban", "bic")
@@ -17,6 +20,41 @@ BANK_FIELDS = ("payee_name", "iban", "bic")
 
 def _bank_changes(before: dict[str, Any], municipality: Municipality) -> dict[str, dict[str, str]]:
     return {name: {"old": before[name], "new": getattr(municipality, name)} for name in before}
+
+
+def _account_in_words(values: dict[str, Any]) -> str:
+    if not values.get("iban"):
+        return "keine"
+    bic = f", BIC {values['bic']}" if values.get("bic") else ""
+    return f"{values.get('payee_name') or '–'}, IBAN {grouped_iban(values['iban'])}{bic}"
+
+
+def bank_change_notify(*, municipality: Municipality, old: dict[str, Any], actor=None) -> None:
+    """Tell the town's contact address and every administrator that its bank details changed.
+
+    Where citizens send their money is what a stolen login would change first: the audit trail
+    keeps the old value, and this e-mail makes sure people who know the right account see the change
+    at once, not when the first payment is missing. Queued in the caller's transaction (outbox).
+    """
+    from rathaus.accounts.models import Membership, Role
+    from rathaus.processes.outbox import outbox_add
+
+    recipients = [municipality.contact_email, *Membership.objects.filter(
+        municipality=municipality, role=Role.TENANT_ADMIN, user__is_active=True).values_list("user__email", flat=True)]
+    recipients = list(dict.fromkeys(address for address in recipients if address))
+    if not recipients:
+        return
+    now = timezone.localtime()
+    new = {name: getattr(municipality, name) for name in BANK_FIELDS}
+    who = f" von {actor.get_full_name() or actor.email}" if actor is not None else ""
+    url = settings.SITE_URL.rstrip("/") + reverse("tenants:bank_account", kwargs={"municipality": municipality.slug})
+    body = (f"Guten Tag,\n\ndie Bankverbindung von {municipality.name} für Zahlungen wurde am {now:%d.%m.%Y} um "
+            f"{now:%H:%M} Uhr{who} geändert.\n\nBisher: {_account_in_words(old)}\nJetzt: {_account_in_words(new)}\n\n"
+            f"Bescheide und Zahlungsaufforderungen nennen ab jetzt dieses Konto. Ist die Änderung nicht mit Ihrer "
+            f"Kasse abgesprochen, prüfen Sie sie sofort: {url}\nEine falsche IBAN lenkt Zahlungen auf ein fremdes "
+            f"Konto.\n\nRathaus")
+    outbox_add(municipality=municipality, key=f"bank-changed:{municipality.pk}:{now.isoformat()}", kind="email",
+               payload={"subject": f"Bankverbindung von {municipality.name} geändert", "body": body, "to": recipients})
 
 
 def municipality_create(*, name: str, slug: str, ags: str, reference_prefix: str, contact_email: str, actor=None,
@@ -64,6 +102,8 @@ def municipality_update(*, municipality: Municipality, actor=None, actor_label: 
         data: dict[str, Any] = {"fields": changed}
         if before:
             data["bank"] = _bank_changes(before, municipality)
+            bank_change_notify(municipality=municipality, actor=actor,
+                               old={name: before.get(name, getattr(municipality, name)) for name in BANK_FIELDS})
         audit_record(action="municipality.changed", municipality=municipality, actor=actor, obj=municipality,
                      summary=f"{municipality.slug}: {', '.join(changed)}", data=data,
                      ip_address=ip_address, actor_label=actor_label)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from rathaus.core.models import AuditEntry
+from rathaus.processes.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,32 @@ def test_the_towns_admin_sets_the_account_and_the_change_is_audited_with_the_old
     entry = AuditEntry.objects.filter(action="municipality.changed").latest("pk")
     assert entry.data["bank"]["iban"] == {"old": "", "new": "DE89370400440532013000"}
     assert entry.actor.email == "admin@musterstadt.example"
+    # Whoever knows the right account hears of the change at once: the town's address and its administrators.
+    [notice] = OutboxMessage.objects.filter(idempotency_key__startswith="bank-changed:")
+    assert notice.payload["to"] == [town.contact_email, "admin@musterstadt.example"]
+    assert notice.payload["subject"] == "Bankverbindung von Musterstadt geändert"
+    assert "Bisher: keine\nJetzt: Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00\n" in notice.payload["body"]
+    admin_client.post(_url(town), {"payee_name": "Stadtkasse Musterstadt", "iban": "DE89370400440532013000", "bic": ""})
+    assert OutboxMessage.objects.filter(idempotency_key__startswith="bank-changed:").count() == 1  # nothing changed
+
+
+def test_an_operator_changing_the_account_in_the_admin_is_announced_too(client, town, make_user, login_verified):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rathaus.core.tests.test_admin_audit import _form
+    from rathaus.tenants.services import municipality_update
+
+    municipality_update(municipality=town, payee_name="Stadtkasse Musterstadt", iban="DE89370400440532013000")
+    OutboxMessage.objects.all().delete()
+    operator = make_user("betrieb@example.org", is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=operator, name="test", confirmed=True)
+    login_verified(client, operator)
+    url = f"/verwaltung/tenants/municipality/{town.pk}/change/"
+    response = client.post(url, _form(client, url) | {"iban": ["DE12 5001 0517 0648 4898 90"]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    [notice] = OutboxMessage.objects.filter(idempotency_key__startswith="bank-changed:")
+    assert "Bisher: Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00\n" in notice.payload["body"]
+    assert "Jetzt: Stadtkasse Musterstadt, IBAN DE12 5001 0517 0648 4898 90\n" in notice.payload["body"]
 
 
 def test_a_wrong_iban_is_named_at_its_field_and_nothing_changes(admin_client, town):
