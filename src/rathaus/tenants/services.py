@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from rathaus.core.audit import audit_record
 
-from .models import Municipality, compact_code, grouped_iban
+from .models import Municipality, compact_code
 
 #: Where fees go: a change is what a fraudster would try, so its audit entry keeps old and new value.
 BANK_FIELDS = ("payee_name", "iban", "bic")
@@ -20,13 +20,6 @@ BANK_FIELDS = ("payee_name", "iban", "bic")
 
 def _bank_changes(before: dict[str, Any], municipality: Municipality) -> dict[str, dict[str, str]]:
     return {name: {"old": before[name], "new": getattr(municipality, name)} for name in before}
-
-
-def _account_in_words(values: dict[str, Any]) -> str:
-    if not values.get("iban"):
-        return "keine"
-    bic = f", BIC {values['bic']}" if values.get("bic") else ""
-    return f"{values.get('payee_name') or '–'}, IBAN {grouped_iban(values['iban'])}{bic}"
 
 
 def bank_change_notify(*, municipality: Municipality, old: dict[str, Any], actor=None) -> None:
@@ -45,11 +38,13 @@ def bank_change_notify(*, municipality: Municipality, old: dict[str, Any], actor
     if not recipients:
         return
     now = timezone.localtime()
-    new = {name: getattr(municipality, name) for name in BANK_FIELDS}
+    # The account as letters name it (Municipality.bank_account_text), before and after.
+    before = Municipality(**{name: old.get(name) or "" for name in BANK_FIELDS}).bank_account_text() or "keine"
+    after = municipality.bank_account_text() or "keine"
     who = f" von {actor.get_full_name() or actor.email}" if actor is not None else ""
     url = settings.SITE_URL.rstrip("/") + reverse("tenants:bank_account", kwargs={"municipality": municipality.slug})
     body = (f"Guten Tag,\n\ndie Bankverbindung von {municipality.name} für Zahlungen wurde am {now:%d.%m.%Y} um "
-            f"{now:%H:%M} Uhr{who} geändert.\n\nBisher: {_account_in_words(old)}\nJetzt: {_account_in_words(new)}\n\n"
+            f"{now:%H:%M} Uhr{who} geändert.\n\nBisher: {before}\nJetzt: {after}\n\n"
             f"Bescheide und Zahlungsaufforderungen nennen ab jetzt dieses Konto. Ist die Änderung nicht mit Ihrer "
             f"Kasse abgesprochen, prüfen Sie sie sofort: {url}\nEine falsche IBAN lenkt Zahlungen auf ein fremdes "
             f"Konto.\n\nRathaus")
