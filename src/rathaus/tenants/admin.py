@@ -18,12 +18,10 @@ class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            changed = [name for name in BANK_FIELDS if name in form.changed_data]
             with transaction.atomic():
                 super().save_model(request, obj, form, change)
-                if changed:
-                    old = {name: form.initial.get(name, getattr(obj, name)) if name in changed else getattr(obj, name)
-                           for name in BANK_FIELDS}
+                if any(name in form.changed_data for name in BANK_FIELDS):
+                    old = {name: form.initial.get(name) for name in BANK_FIELDS}  # the stored values the form started from
                     bank_change_notify(municipality=obj, old=old, actor=request.user)
             return
         fields = {f.name: getattr(obj, f.name) for f in Municipality._meta.concrete_fields if f.editable and not f.primary_key}
