@@ -7,6 +7,8 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as N_
 
+from rathaus.core.language import in_english
+
 # The forms are stored with each task in German (the case's record, like its timeline) and translated
 # only when shown: every text below is marked for the catalogue and looked up by its German wording.
 _NOTE = {"type": "string", "title": N_("Begründung / Hinweis"), "maxLength": 2000, "x-widget": "textarea",
@@ -90,13 +92,18 @@ def localized_form(schema: Any) -> Any:
     """A task's stored form in the current language, for the task page, its error messages and the API.
 
     Only words change (titles, help texts, choice labels), never values or constraints, so the copy
-    validates exactly as the stored form does.
+    validates exactly as the stored form does. A German page gets the stored form itself: its words
+    are the German ones (no copy for every task shown or completed).
     """
+    return _localized(schema) if in_english() else schema
+
+
+def _localized(schema: Any) -> Any:
     if isinstance(schema, list):
-        return [localized_form(item) for item in schema]
+        return [_localized(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    copy = {key: _translate(value) if key in _WORDED_KEYS and isinstance(value, str) else localized_form(value)
+    copy = {key: _translate(value) if key in _WORDED_KEYS and isinstance(value, str) else _localized(value)
             for key, value in schema.items()}
     if isinstance(schema.get("x-enum-labels"), list):
         copy["x-enum-labels"] = [_translate(label) for label in schema["x-enum-labels"]]
