@@ -174,24 +174,25 @@ class Awaited:
     items: tuple[str, ...] = ()
 
 
-def application_awaited(*, municipality, application) -> Awaited | None:
+def application_awaited(*, municipality, application, requests, instance) -> Awaited | None:
     """What the case waits for from her, or None if it is being processed (or closed).
 
-    While it waits, the processing norm's date is no promise the town can keep: the status page
-    names what is awaited and until when instead. Documents staff asked for come first (their
-    deadline is the one she was told), then what the process waits for, then the status alone.
+    `requests` are its open document requests and `instance` its process (None: none), as the
+    status page reads them once for this and for the upload panel. While it waits, the processing
+    norm's date is no promise the town can keep: the status page names what is awaited and until
+    when instead. Documents staff asked for come first (their deadline is the one she was told),
+    then what the process waits for, then the status alone.
     """
     if not application.takes_documents:
         return None
-    from rathaus.cases.selectors import document_requests, request_rows
+    from rathaus.cases.selectors import request_rows
     from rathaus.processes.models import DOCUMENT_MESSAGE, PAYMENT_MESSAGE
     from rathaus.processes.selectors import citizen_wait
 
-    requests = document_requests(municipality=municipality, application=application, open_only=True)
     if requests:
         missing = tuple(item for request in requests for _index, item, done in request_rows(request) if not done)
         return Awaited("documents", min(request.deadline for request in requests), missing)
-    wait = citizen_wait(municipality=municipality, application=application)
+    wait = citizen_wait(municipality=municipality, application=application, instance=instance)
     if wait is not None and PAYMENT_MESSAGE in wait.messages:
         return Awaited("payment", wait.until)
     if wait is not None and DOCUMENT_MESSAGE in wait.messages:

@@ -21,6 +21,7 @@ from rathaus.accounts import selectors as account_selectors
 from rathaus.accounts import services as account_services
 from rathaus.accounts.rules import Perm
 from rathaus.cases.files import read_bytes
+from rathaus.cases.selectors import document_requests
 from rathaus.cases.services import receipt_document_ensure
 from rathaus.cases.uploads import UploadRefused, check_upload
 from rathaus.catalog.selectors import service_choices, service_get, service_list
@@ -31,6 +32,7 @@ from rathaus.core.language import localized
 from rathaus.core.pagination import paginate_by_keys
 from rathaus.core.params import parse_int
 from rathaus.forms.rendering import error_summary, messages_by_name, name_matches, render_step
+from rathaus.processes.selectors import instance_for
 from rathaus_domain.forms.coerce import drop_hidden, is_shown, step_data_from_post, with_file
 from rathaus_domain.forms.model import WILDCARD, FormSpec, Group, format_bytes, value_at
 from rathaus_domain.forms.prefill import apply_prefill, prefilled_names, profile_changes
@@ -403,9 +405,18 @@ def _pdf_response(application) -> HttpResponse:
 
 
 def _citizen_context(request, application, token: str | None) -> dict:
-    """The status context, and what the case waits for from her (then no date is promised)."""
+    """The status context, and what the case waits for from her (then no date is promised).
+
+    Its open document requests and its process are read once, for that and for the upload panel.
+    A closed case takes no more documents: neither are read then.
+    """
+    municipality = application.municipality
+    expects = application.takes_documents
+    requests = document_requests(municipality=municipality, application=application, open_only=True) if expects else []
+    instance = instance_for(municipality=municipality, application=application) if expects else None
     context = _status_context(request, application, token)
-    context["awaited"] = selectors.application_awaited(municipality=application.municipality, application=application)
+    context.update(open_requests=requests, process_instance=instance, awaited=selectors.application_awaited(
+        municipality=municipality, application=application, requests=requests, instance=instance))
     return context
 
 

@@ -69,13 +69,13 @@ class CitizenWait:
     until: date | None
 
 
-def citizen_wait(*, municipality, application) -> CitizenWait | None:
+def citizen_wait(*, municipality, application, instance: ProcessInstance | None) -> CitizenWait | None:
     """The citizen's part the process waits for (a document, a payment), or None if it waits for nothing of hers.
 
-    The last day is the one the payment request named, else the day the process stops waiting:
-    the earliest of its timers, leaving out reminders (timers that let the waiting go on).
+    `instance` is the case's process (`instance_for`), None if it has none. The last day is the one
+    the payment request named, else the day the process stops waiting: the earliest of its timers,
+    leaving out reminders (timers that let the waiting go on).
     """
-    instance = instance_for(municipality=municipality, application=application)
     messages = tuple(m for m in (instance.waiting_messages if instance else ()) if m in CITIZEN_MESSAGES)
     if not messages:
         return None

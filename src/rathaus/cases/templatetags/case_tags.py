@@ -39,17 +39,16 @@ def case_request_form(context, application):
 
 
 @register.inclusion_tag("cases/_citizen_panel.html", takes_context=True)
-def case_citizen_panel(context, application, token=None):
-    """Requests for documents, the upload form (when documents are expected) and her documents."""
-    from rathaus.processes.selectors import instance_for
-    from rathaus.processes.services import DOCUMENT_MESSAGE
+def case_citizen_panel(context, application, token=None, *, requests, instance):
+    """Requests for documents, the upload form (when documents are expected) and her documents.
+
+    `requests` (the open document requests) and `instance` (the case's process) are the status
+    page's, read once (applications.views._citizen_context): empty for a closed case, which takes
+    no more documents, so neither requests nor the upload form are shown.
+    """
+    from rathaus.processes.models import DOCUMENT_MESSAGE
 
     municipality = application.municipality
-    # A closed case takes no more documents: neither requests nor the upload form are shown.
-    expects = application.takes_documents
-    requests = (selectors.document_requests(municipality=municipality, application=application, open_only=True)
-                if expects else [])
-    instance = instance_for(municipality=municipality, application=application) if expects else None
     types = configured_types()
     return {
         "application": application, "municipality": municipality, "token": token, "owner_view": token is None,
