@@ -1,5 +1,7 @@
 """Municipalities: the tenants every owned row points to."""
 
+import contextlib
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -55,6 +57,33 @@ def validate_bic(value: str) -> None:
     except SchwiftyException:
         raise ValidationError(_("Das ist kein gültiger BIC: er hat 8 oder 11 Zeichen, z. B. COBADEFFXXX."),
                               code="bic_invalid") from None
+
+
+def bic_mismatch(iban: str, bic: str) -> ValidationError | None:
+    """Why `bic` is not the BIC of the bank that keeps `iban`, or None.
+
+    Both must be valid on their own (checked by the field validators; an invalid one gives None
+    here). Only where schwifty's bank registry knows the IBAN's bank (German banks and many
+    others): a bank may use several BICs for its branches, so the BIC matches when the registry
+    lists the IBAN's bank code for it, or when bank, country and location (its first eight
+    characters) are those of the bank's registered BIC. A transfer with a wrong BIC may go to
+    another bank or bounce, and the citizen pays the charges.
+    """
+    try:
+        account, given = IBAN(compact_code(iban)), BIC(compact_code(bic))
+        registered = account.bic
+    except SchwiftyException:
+        return None
+    if registered is None or str(registered)[:8] == str(given)[:8]:
+        return None
+    with contextlib.suppress(SchwiftyException):
+        if account.bank_code in given.domestic_bank_codes:
+            return None
+    return ValidationError(
+        _("Der BIC passt nicht zur IBAN: zur Bank der IBAN (%(bank)s, Bankleitzahl %(code)s) gehört der BIC "
+          "%(registered)s. Bitte prüfen Sie beide Angaben; innerhalb Deutschlands genügt die IBAN allein."),
+        code="bic_mismatch",
+        params={"bank": account.bank_name or account.bank_code, "code": account.bank_code, "registered": str(registered)})
 
 
 class CompactCodeFormField(forms.CharField):
@@ -131,6 +160,8 @@ class Municipality(models.Model):
                                      "Musterstadt).")
         if (self.payee_name.strip() or self.bic) and not self.iban:
             errors["iban"] = _("Bitte geben Sie die IBAN an oder lassen Sie auch Zahlungsempfänger und BIC leer.")
+        elif self.iban and self.bic and (mismatch := bic_mismatch(self.iban, self.bic)):
+            errors["bic"] = mismatch
         if errors:
             raise ValidationError(errors)
 

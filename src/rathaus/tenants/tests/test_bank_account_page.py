@@ -74,6 +74,17 @@ def test_a_wrong_iban_is_named_at_its_field_and_nothing_changes(admin_client, to
     assert "Bank details for payments" in english
 
 
+def test_a_bic_of_another_bank_is_named_at_its_field_and_nothing_changes(admin_client, town):
+    response = admin_client.post(_url(town), {"payee_name": "Stadtkasse", "iban": "DE12 5001 0517 0648 4898 90",
+                                              "bic": "COBADEFFXXX"})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert '<a class="kern-link" href="#id_bic">BIC: Der BIC passt nicht zur IBAN' in page
+    assert "gehört der BIC INGDDEFFXXX" in page
+    town.refresh_from_db()
+    assert (town.iban, town.bic) == ("", "") and not AuditEntry.objects.filter(action="municipality.changed").exists()
+
+
 def test_only_the_towns_administration_may_see_or_change_it(client, town, other_town, make_staff, login_verified):
     worker = login_verified(client, make_staff(town, "sb@musterstadt.example", role="case_worker"))
     assert worker.get(_url(town)).status_code == 404

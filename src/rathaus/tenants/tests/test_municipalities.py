@@ -122,12 +122,42 @@ def test_the_iban_messages_are_translated():
         with pytest.raises(ValidationError) as raised:
             Municipality(**VALID, **{**BANK, "iban": "DE8937040044053201300"}).full_clean()
         assert raised.value.message_dict["iban"] == ["An IBAN from DE has 22 characters, this one has 21."]
+        with pytest.raises(ValidationError) as raised:
+            Municipality(**VALID, **{**BANK, "iban": "DE12500105170648489890"}).full_clean()
+        assert raised.value.message_dict["bic"] == [
+            "The BIC does not match the IBAN: the IBAN's bank (ING-DiBa, bank code 50010517) has the BIC INGDDEFFXXX. "
+            "Please check both; within Germany the IBAN alone is enough."]
 
 
 def test_a_bad_bic_is_refused():
     with pytest.raises(ValidationError) as raised:
         municipality_create(**VALID, **{**BANK, "bic": "COBA1EFF"})
     assert list(raised.value.message_dict) == ["bic"]
+
+
+def test_a_bic_of_another_bank_than_the_ibans_is_refused_naming_the_right_one():
+    # DE12 5001 0517 … is kept by ING (Bankleitzahl 50010517); COBADEFFXXX is Commerzbank's.
+    with pytest.raises(ValidationError) as raised:
+        municipality_create(**VALID, **{**BANK, "iban": "DE12500105170648489890"})
+    [error] = raised.value.error_dict["bic"]
+    assert error.code == "bic_mismatch"
+    assert error.messages == ["Der BIC passt nicht zur IBAN: zur Bank der IBAN (ING-DiBa, Bankleitzahl 50010517) "
+                              "gehört der BIC INGDDEFFXXX. Bitte prüfen Sie beide Angaben; innerhalb Deutschlands "
+                              "genügt die IBAN allein."]
+    assert not Municipality.objects.exists() and not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("bic", ["INGDDEFFXXX", "ingd deff", "INGDDEFF"])
+def test_the_banks_bic_with_or_without_branch_code_is_accepted(bic):
+    town = municipality_create(**VALID, **{**BANK, "iban": "DE12500105170648489890", "bic": bic})
+    assert town.bic == "".join(bic.split()).upper()
+
+
+def test_a_bic_listed_for_the_ibans_bank_code_is_accepted_though_not_its_registered_one():
+    # Bankleitzahl 48020151 is registered with HAUKDEFFXXX and with LAMPDEDDXXX (a bank taken over):
+    # both are the bank of the IBAN.
+    town = municipality_create(**VALID, **{**BANK, "iban": "DE12480201510123456789", "bic": "LAMPDEDDXXX"})
+    assert town.bic == "LAMPDEDDXXX"
 
 
 @pytest.mark.parametrize(("given", "field"), [({"iban": BANK["iban"]}, "payee_name"),
