@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
+from rathaus.accounts.models import Role
 from rathaus.tenants.services import municipality_update
 
 from .test_demo_processes import _letter_text
@@ -49,3 +51,31 @@ def test_without_settings_the_letter_still_names_an_objection_at_the_town(submit
     letter = _letter_text(submit("bewohnerparkausweis", parking_data))
     assert OBJECTION.format(sender="Musterstadt, Rathausplatz 1, 99999 Musterstadt") in letter
 
+
+@pytest.fixture
+def admin_client(client, town, make_staff, login_verified):
+    return login_verified(client, make_staff(town, role=Role.TENANT_ADMIN))
+
+
+def _warning(page: str) -> str:
+    import lxml.html
+
+    found = lxml.html.fromstring(page).xpath('//*[@id="keine-anschrift"]')
+    return " ".join(found[0].text_content().split()) if found else ""
+
+
+def test_the_definitions_page_warns_when_models_issue_letters_and_the_town_has_no_address(
+        admin_client, town, demo_processes):
+    url = reverse("processes:definitions", kwargs={"municipality": town.slug})
+    page = admin_client.get(url).content.decode()
+    warning = _warning(page)
+    assert 'role="alert" aria-labelledby="no-address-title" id="keine-anschrift"' in page
+    assert warning.startswith("Keine Anschrift für Bescheide hinterlegt Diese Prozessmodelle erstellen Bescheide")
+    # Every demo model ends in a decision letter.
+    assert all(service.name in warning for service in demo_processes.values() if service.slug in
+               ("hund-anmelden", "bewohnerparkausweis", "halteverbot-umzug"))
+    assert f'href="/m/{town.slug}/verwaltung/bescheide/">Angaben für Bescheide eintragen</a>' in page
+    english = admin_client.get(url, headers={"accept-language": "en"}).content.decode()
+    assert _warning(english).startswith("No address for decision letters These process models issue decision letters")
+    municipality_update(municipality=town, address="Rathausplatz 1, 99999 Musterstadt")
+    assert _warning(admin_client.get(url).content.decode()) == ""
