@@ -150,7 +150,9 @@ def model_issues_letters(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bo
             continue
         for node in root.iter(f"{{{BPMN_NS}}}serviceTask"):
             try:
-                found = found or service_step_config(node).step == "issue_decision"
+                if service_step_config(node).step == "issue_decision":
+                    found = True
+                    break
             except ConfigError:
                 continue
     if len(_ISSUES_LETTERS) > 1000:
