@@ -20,6 +20,7 @@ class Perm:
     VIEW_DATA_REQUESTS = "accounts.view_data_requests"
     DECIDE_DATA_REQUESTS = "accounts.decide_data_requests"
     MANAGE_BANK_ACCOUNT = "tenants.manage_bank_account"
+    MANAGE_LETTER_SETTINGS = "tenants.manage_letter_settings"
 
 
 rules.add_perm(Perm.VIEW_INBOX, is_case_worker)
@@ -35,6 +36,8 @@ rules.add_perm(Perm.MANAGE_API_TOKENS, is_tenant_admin)
 rules.add_perm(Perm.MANAGE_INTEGRATION, is_tenant_admin)
 # Where citizens send their money: the town's administration sets it (audited with the old value).
 rules.add_perm(Perm.MANAGE_BANK_ACCOUNT, is_tenant_admin)
+# What every decision letter says about the remedy against it: the town's administration, audited.
+rules.add_perm(Perm.MANAGE_LETTER_SETTINGS, is_tenant_admin)
 rules.add_perm(Perm.VIEW_DATA_REQUESTS, is_case_worker)
 # Erasing a person's data cannot be undone: a team lead decides.
 rules.add_perm(Perm.DECIDE_DATA_REQUESTS, is_team_lead)

@@ -23,16 +23,22 @@ DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"
 FIM_DIR = Path(__file__).resolve().parent.parent / "catalog" / "demo_data"
 
 # The bank details are the well-known test IBANs (valid check digits, no real account behind them);
-# Beispielhausen prints no BIC, as SEPA transfers within the EU need none.
+# Beispielhausen prints no BIC, as SEPA transfers within the EU need none. The two towns show both
+# kinds of remedy instruction: an action at a (made-up) administrative court, as in Länder that
+# abolished the objection procedure, and an objection at the town.
 TOWNS = [
     {"slug": "musterstadt", "name": "Musterstadt", "ags": "09999001", "reference_prefix": "MUS",
      "contact_email": "buergerbuero@musterstadt.example", "contact_phone": "09999 123-0",
      "address": "Rathausplatz 1, 99999 Musterstadt",
-     "payee_name": "Stadtkasse Musterstadt", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"},
+     "payee_name": "Stadtkasse Musterstadt", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+     "remedy": "action", "court_name": "Verwaltungsgericht Musterburg", "court_address": "Justizplatz 2, 99990 Musterburg",
+     "remedy_note": "Kraft Bundesrechts wird in Prozessverfahren vor den Verwaltungsgerichten infolge der "
+                    "Klageerhebung eine Verfahrensgebühr fällig."},
     {"slug": "beispielhausen", "name": "Beispielhausen", "ags": "09999002", "reference_prefix": "BSP",
      "contact_email": "rathaus@beispielhausen.example", "contact_phone": "09998 456-0",
      "address": "Marktstraße 3, 99998 Beispielhausen",
-     "payee_name": "Gemeindekasse Beispielhausen", "iban": "DE12500105170648489890", "bic": ""},
+     "payee_name": "Gemeindekasse Beispielhausen", "iban": "DE12500105170648489890", "bic": "",
+     "remedy": "objection"},
 ]
 
 STAFF = [

@@ -132,6 +132,35 @@ def published_definitions(*, municipality) -> list[ProcessDefinition]:
                 .select_related("service").order_by("service__name"))
 
 
+_ISSUES_LETTERS: dict[str, bool] = {}
+
+
+def model_issues_letters(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
+    """Whether a model has an ``issue_decision`` step, i.e. writes decision letters (cached by its digest)."""
+    if digest in _ISSUES_LETTERS:
+        return _ISSUES_LETTERS[digest]
+    from rathaus_domain.processes.bpmnext import BPMN_NS, ConfigError, service_step_config
+    from rathaus_domain.processes.xmlutil import XmlError, parse_xml
+
+    found = False
+    for _name, content in bpmn_files:
+        try:
+            root = parse_xml(content)
+        except XmlError:  # stored models passed the check; a broken one writes no letter
+            continue
+        for node in root.iter(f"{{{BPMN_NS}}}serviceTask"):
+            try:
+                if service_step_config(node).step == "issue_decision":
+                    found = True
+                    break
+            except ConfigError:
+                continue
+    if len(_ISSUES_LETTERS) > 1000:
+        _ISSUES_LETTERS.clear()
+    _ISSUES_LETTERS[digest] = found
+    return found
+
+
 def definition_list(*, municipality) -> QuerySet[ProcessDefinition]:
     return (ProcessDefinition.objects.for_municipality(municipality).select_related("service")
             .defer("files").order_by("service__name", "-version"))

@@ -247,19 +247,26 @@ def definitions(request):
         "definitions": selectors.definition_list(municipality=request.municipality),
         "services": service_choices(municipality=request.municipality), "problems": problems, "files_error": files_error,
         "states": DefinitionState, "steps": _step_rows(),
-        "unpayable": _services_asking_for_payment_without_account(request.municipality)}, status=status)
+        **_models_missing_town_details(request.municipality)}, status=status)
 
 
-def _services_asking_for_payment_without_account(municipality) -> list[str]:
-    """Services whose model in force asks citizens to transfer money while the town names no account to pay to.
+def _models_missing_town_details(municipality) -> dict[str, list[str]]:
+    """Services whose model in force needs a detail of the town it has not given.
 
-    Such a model still runs (its letters name amount, last day and reference), so the upload does
-    not refuse it; the staff see here what is missing. Towns with bank details pay no query for it.
+    `unpayable`: the model asks citizens to transfer money, but the town names no account to pay to.
+    `unaddressed`: the model writes decision letters, but the town has no address for their sender
+    and remedy instruction. Such models still run (their letters leave the detail out), so the
+    upload does not refuse them; the staff see here what is missing. Towns with both details pay
+    no query for it.
     """
-    if municipality.has_bank_account:
-        return []
-    return [d.service.name for d in selectors.published_definitions(municipality=municipality)
-            if model_asks_for_payment(d.digest, d.bpmn_files())]
+    no_account, no_address = not municipality.has_bank_account, not municipality.address.strip()
+    if not (no_account or no_address):
+        return {"unpayable": [], "unaddressed": []}
+    definitions = selectors.published_definitions(municipality=municipality)
+    return {"unpayable": [d.service.name for d in definitions
+                          if no_account and model_asks_for_payment(d.digest, d.bpmn_files())],
+            "unaddressed": [d.service.name for d in definitions
+                            if no_address and selectors.model_issues_letters(d.digest, d.bpmn_files())]}
 
 
 def _step_rows() -> list[dict]:

@@ -5,15 +5,16 @@ from rathaus.core.admin import AuditedAdminMixin
 from rathaus.core.audit import client_ip
 
 from .models import Municipality
-from .services import BANK_FIELDS, bank_change_notify, municipality_create
+from .services import BANK_FIELDS, LETTER_FIELDS, bank_change_notify, municipality_create
 
 
 @admin.register(Municipality)
 class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "ags", "is_active")
     search_fields = ("name", "slug", "ags")
-    # The bank details are the town's published account, not personal data; a change is worth seeing in the trail.
-    audit_values = ("slug", "ags", "is_active", "payee_name", "iban", "bic")
+    # The bank details and what letters print (address, remedy) are the town's published data, not
+    # personal data; a change is worth seeing in the trail.
+    audit_values = ("slug", "ags", "is_active", "payee_name", "iban", "bic", *LETTER_FIELDS)
     audited_by_service = frozenset({"added"})
 
     def save_model(self, request, obj, form, change):

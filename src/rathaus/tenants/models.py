@@ -119,6 +119,20 @@ class CompactCodeField(models.CharField):
         return super().formfield(**{"form_class": CompactCodeFormField, "grouped": self.name == "iban", **kwargs})
 
 
+class Remedy(models.TextChoices):
+    """The legal remedy against the town's decision letters (§ 58 (1) VwGO: the letter must name it)."""
+
+    # An objection procedure (Widerspruchsverfahren, §§ 68 ff. VwGO) where the Land keeps it.
+    OBJECTION = "objection", _("Widerspruch bei der Kommune")
+    # Where the Land has abolished it for the town's matters (e.g. Bavaria, Lower Saxony, NRW).
+    ACTION = "action", _("Klage beim Verwaltungsgericht")
+
+
+def one_line(text: str) -> str:
+    """An address typed over several lines, for a sentence: «Rathausplatz 1, 99999 Musterstadt»."""
+    return ", ".join(line.strip().rstrip(",") for line in str(text).splitlines() if line.strip())
+
+
 class Municipality(models.Model):
     name = models.CharField(_("Name"), max_length=120)
     slug = models.SlugField(_("Kürzel in der Adresse"), max_length=60, unique=True)
@@ -138,6 +152,15 @@ class Municipality(models.Model):
     iban = CompactCodeField(_("IBAN"), max_length=34, blank=True, validators=[validate_iban])
     bic = CompactCodeField(_("BIC"), max_length=11, blank=True, validators=[validate_bic],
                            help_text=_("freiwillig: innerhalb des SEPA-Raums genügt die IBAN"))
+    # What decision letters say about the legal remedy against them. Empty: not given (yet); letters
+    # then name an objection at the town, the only remedy that needs no further details.
+    remedy = models.CharField(_("Rechtsbehelf gegen Bescheide"), max_length=10, choices=Remedy.choices, blank=True)
+    court_name = models.CharField(_("Verwaltungsgericht"), max_length=120, blank=True,
+                                  help_text=_("nur bei Klage, z. B. Verwaltungsgericht Würzburg"))
+    court_address = models.TextField(_("Anschrift des Verwaltungsgerichts"), max_length=300, blank=True,
+                                     help_text=_("nur bei Klage: Straße, Hausnummer, Postleitzahl und Ort"))
+    remedy_note = models.TextField(_("Zusatz zur Rechtsbehelfsbelehrung"), max_length=500, blank=True,
+                                   help_text=_("freiwillig: ein Satz, den jeder Bescheid nach der Belehrung abdruckt"))
     is_active = models.BooleanField(_("aktiv"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -162,6 +185,19 @@ class Municipality(models.Model):
             errors["iban"] = _("Bitte geben Sie die IBAN an oder lassen Sie auch Zahlungsempfänger und BIC leer.")
         elif self.iban and self.bic and (mismatch := bic_mismatch(self.iban, self.bic)):
             errors["bic"] = mismatch
+        # A remedy instruction without the place where the remedy is lodged is incomplete: the time
+        # limit then is a year instead of a month (§ 58 (2) VwGO).
+        if self.remedy == Remedy.OBJECTION and not self.address.strip():
+            errors["address"] = _("Für den Widerspruch muss der Bescheid die Anschrift der Kommune nennen, bei der er "
+                                  "einzulegen ist. Bitte geben Sie die Anschrift an.")
+        if self.remedy == Remedy.ACTION:
+            if not self.court_name.strip():
+                errors["court_name"] = _("Bitte nennen Sie das Verwaltungsgericht, bei dem die Klage zu erheben ist "
+                                         "(z. B. Verwaltungsgericht Würzburg).")
+            if not self.court_address.strip():
+                errors["court_address"] = _("Bitte geben Sie die Anschrift des Verwaltungsgerichts an: Ohne sie ist die "
+                                            "Belehrung unvollständig und die Klagefrist beträgt ein Jahr statt eines "
+                                            "Monats.")
         if errors:
             raise ValidationError(errors)
 
@@ -180,3 +216,30 @@ class Municipality(models.Model):
             return ""
         bic = f" (BIC {self.bic})" if self.bic else ""
         return f"{self.payee_name.strip()}, IBAN {self.iban_display}{bic}"
+
+    @property
+    def sender(self) -> str:
+        """The issuing authority as a letter names it (§ 37 (3) VwVfG): «Musterstadt, Rathausplatz 1, 99999 Musterstadt»."""
+        address = one_line(self.address)
+        return f"{self.name}, {address}" if address else self.name
+
+    def remedy_instruction(self) -> str:
+        """The Rechtsbehelfsbelehrung every decision letter of the town prints (German: the letter's language).
+
+        It names the remedy, where it is lodged with its address, the time limit and the form
+        (§ 58 (1), § 70, § 81 VwGO). Without settings it names an objection at the town, with its
+        address when the town has one.
+        """
+        if self.remedy == Remedy.ACTION:
+            text = ("Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe "
+                    "Klage erhoben werden. Die Klage ist schriftlich oder zu Protokoll des Urkundsbeamten der "
+                    f"Geschäftsstelle bei diesem Gericht zu erheben: {self.court_name.strip()}, "
+                    f"{one_line(self.court_address)}. Sie kann auch als elektronisches Dokument nach § 55a der "
+                    "Verwaltungsgerichtsordnung eingereicht werden; eine einfache E-Mail genügt dafür nicht.")
+        else:
+            text = ("Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe "
+                    "Widerspruch erhoben werden. Der Widerspruch ist schriftlich, in elektronischer Form nach § 3a "
+                    "Abs. 2 des Verwaltungsverfahrensgesetzes oder zur Niederschrift bei der Behörde zu erheben, die "
+                    f"den Bescheid erlassen hat: {self.sender}. Eine einfache E-Mail genügt dafür nicht.")
+        note = " ".join(self.remedy_note.split())
+        return f"{text} {note}" if note else text

@@ -16,9 +16,13 @@ from .models import Municipality, compact_code
 
 #: Where fees go: a change is what a fraudster would try, so its audit entry keeps old and new value.
 BANK_FIELDS = ("payee_name", "iban", "bic")
+#: What decision letters print about the town as their sender and the remedy against them: a change
+#: alters every later letter's legal effect (a wrong instruction extends the time limit to a year),
+#: so its audit entry keeps old and new value as well.
+LETTER_FIELDS = ("address", "remedy", "court_name", "court_address", "remedy_note")
 
 
-def _bank_changes(before: dict[str, Any], municipality: Municipality) -> dict[str, dict[str, str]]:
+def _changes(before: dict[str, Any], municipality: Municipality) -> dict[str, dict[str, str]]:
     return {name: {"old": before[name], "new": getattr(municipality, name)} for name in before}
 
 
@@ -57,7 +61,8 @@ def municipality_create(*, name: str, slug: str, ags: str, reference_prefix: str
     """Create a municipality; raises ValidationError (nothing stored) when a field is invalid or taken.
 
     `details` are the optional fields (phone, address, website, logo, is_active, payee_name, iban, bic;
-    an IBAN or BIC may be typed with spaces and in lower case).
+    an IBAN or BIC may be typed with spaces and in lower case; remedy, court_name, court_address,
+    remedy_note for the decision letters).
     """
     municipality = Municipality(name=name, slug=slug, ags=ags, reference_prefix=reference_prefix,
                                 contact_email=contact_email, **details)
@@ -76,7 +81,8 @@ def municipality_update(*, municipality: Municipality, actor=None, actor_label: 
                         **fields: Any) -> Municipality:
     """Change fields of a municipality with the same validation; an update that changes nothing writes nothing.
 
-    A change of the bank details is audited with the old and the new values.
+    A change of the bank details or of what letters print (LETTER_FIELDS) is audited with the old
+    and the new values.
     """
     # The stored IBAN is compact: the same IBAN typed in groups of four is no change.
     fields = {name: compact_code(value) if name in ("iban", "bic") and isinstance(value, str) else value
@@ -85,6 +91,7 @@ def municipality_update(*, municipality: Municipality, actor=None, actor_label: 
     if not changed:
         return municipality
     before = {name: getattr(municipality, name) for name in changed if name in BANK_FIELDS}
+    letters_before = {name: getattr(municipality, name) for name in changed if name in LETTER_FIELDS}
     for name in changed:
         setattr(municipality, name, fields[name])
     try:
@@ -96,9 +103,11 @@ def municipality_update(*, municipality: Municipality, actor=None, actor_label: 
         municipality.save(update_fields=changed)
         data: dict[str, Any] = {"fields": changed}
         if before:
-            data["bank"] = _bank_changes(before, municipality)
+            data["bank"] = _changes(before, municipality)
             bank_change_notify(municipality=municipality, actor=actor,
                                old={name: before.get(name, getattr(municipality, name)) for name in BANK_FIELDS})
+        if letters_before:
+            data["letters"] = _changes(letters_before, municipality)
         audit_record(action="municipality.changed", municipality=municipality, actor=actor, obj=municipality,
                      summary=f"{municipality.slug}: {', '.join(changed)}", data=data,
                      ip_address=ip_address, actor_label=actor_label)

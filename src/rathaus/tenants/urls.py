@@ -6,4 +6,5 @@ app_name = "tenants"
 
 urlpatterns = [
     path("verwaltung/bankverbindung/", views.bank_account, name="bank_account"),
+    path("verwaltung/bescheide/", views.letter_settings, name="letter_settings"),
 ]

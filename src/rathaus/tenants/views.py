@@ -10,7 +10,7 @@ from rathaus.accounts.rules import Perm
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
 
-from .forms import BankAccountForm
+from .forms import BankAccountForm, LetterSettingsForm
 from .models import Municipality
 from .services import municipality_update
 
@@ -31,3 +31,25 @@ def bank_account(request):
             return redirect(request.path)
         status = 422
     return render(request, "tenants/bank_account.html", {"form": form}, status=status)
+
+
+@staff_view(Perm.MANAGE_LETTER_SETTINGS)
+def letter_settings(request):
+    """The sender's address and the legal remedy every decision letter names, with a preview of the text."""
+    municipality = request.municipality
+    # As on the bank page, the form works on a copy; "Vorschau" shows its values without storing them.
+    form = LetterSettingsForm(request.POST or None, instance=Municipality.objects.get(pk=municipality.pk))
+    shown, previewing, status = municipality, False, 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 422
+        elif request.POST.get("action") == "preview":
+            shown, previewing = form.instance, True
+        else:
+            municipality_update(municipality=municipality, actor=request.user, ip_address=client_ip(request),
+                                **form.cleaned_data)
+            messages.success(request, _("Angaben für Bescheide gespeichert. Jeder neue Bescheid druckt sie ab."))
+            return redirect(request.path)
+    return render(request, "tenants/letter_settings.html", {
+        "form": form, "previewing": previewing, "configured": bool(shown.remedy),
+        "sender": shown.sender, "instruction": shown.remedy_instruction()}, status=status)

@@ -52,7 +52,10 @@ def test_page_breaks_keep_every_line_and_number_the_pages():
 
 
 def test_decision_letter_in_the_core_font_spells_out_what_latin1_lacks():
-    raw = decision_letter_pdf(title="Hundesteuerbescheid", town="Musterstadt", body="Die Steuer beträgt 120 € – jährlich.",
+    from rathaus.tenants.models import Municipality
+
+    raw = decision_letter_pdf(title="Hundesteuerbescheid", municipality=Municipality(name="Musterstadt"),
+                              body="Die Steuer beträgt 120 € – jährlich.",
                               facts=[("Empfänger/in", "Łukasz Müller")], amount_line="Betrag: 120 €")
     text = _text(raw)
     assert "Die Steuer beträgt 120 EUR - jährlich." in text

@@ -78,7 +78,8 @@ def test_changing_a_municipality_is_audited_in_its_chain_with_the_changed_fields
     assert (entry.actor, entry.municipality) == (operator, town)
     assert entry.data == {"via": "admin", "model": "tenants.municipality", "fields": ["Name"],
                           "values": {"slug": "musterstadt", "ags": "09999001", "is_active": True,
-                                     "payee_name": "", "iban": "", "bic": ""}}
+                                     "payee_name": "", "iban": "", "bic": "", "address": "", "remedy": "",
+                                     "court_name": "", "court_address": "", "remedy_note": ""}}
 
 
 def test_an_operator_enters_the_bank_details_in_the_admin_and_the_change_is_audited(admin_client, operator, town):

@@ -123,10 +123,11 @@ def test_the_definitions_page_has_no_warning_once_the_town_names_its_account(adm
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    municipality_update(municipality=town, payee_name="Stadtkasse Musterstadt", iban="DE89370400440532013000")
+    municipality_update(municipality=town, payee_name="Stadtkasse Musterstadt", iban="DE89370400440532013000",
+                        address="Rathausplatz 1, 99999 Musterstadt")
     url = reverse("processes:definitions", kwargs={"municipality": town.slug})
     with CaptureQueriesContext(connection) as queries:
         page = admin_client.get(url).content.decode()
     assert _warning(page) == "" and "Keine Bankverbindung" not in page
-    # With an account the page reads no model files to look for payment steps.
+    # With an account (and an address for letters) the page reads no model files to look for steps.
     assert not [q for q in queries if '"files"' in q["sql"]]

@@ -170,7 +170,7 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     else:
         amount_line = f"Betrag: {fee} €. {reason}" if charged else ""
     raw = decision_letter_pdf(
-        title=title, town=application.municipality.name, body=body,
+        title=title, municipality=application.municipality, body=body,
         facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
                ("Datum", timezone.localtime(ctx.now).strftime("%d.%m.%Y")), ("Empfänger/in", application.applicant_name or "–")],
         amount_line=amount_line)
