@@ -472,6 +472,10 @@ def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINA
       set_status step) and staff's (the e-mail about an earlier status set by hand, a request for
       documents, which the final status withdraws anyway). Each tells of a state of the case that
       the final status has replaced; she would read it after the decision as its contradiction.
+      One that agrees with the new status is held back too (a tax notice when staff close the
+      approved case): whether a status confirms what was written or overrules it cannot be told
+      ("closed" also ends a case for want of payment), the e-mail about the new status carries
+      staff's own text, and the timeline tells them how many were held back.
     * The receipt never is: that the application arrived stays true, and it carries the link to the
       status page, where she reads the decision.
     * Reminders and escalations to staff about the case's tasks are cancelled too: a decided case
