@@ -23,7 +23,9 @@ class StatusChangeForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Neuer Status"), choices=Status.choices,
         help_text=_("„Bewilligt“, „Abgelehnt“, „Zurückgezogen“ und „Abgeschlossen“ beenden das Verfahren des Antrags: "
-                    "offene Aufgaben, Fristen und erwartete Nachrichten entfallen. Das lässt sich nicht rückgängig machen."))
+                    "offene Aufgaben, Fristen und erwartete Nachrichten entfallen, und E-Mails zum Antrag, die noch nicht "
+                    "versandt sind, werden nicht mehr versandt (außer der Eingangsbestätigung). Das lässt sich nicht "
+                    "rückgängig machen."))
     public_text = forms.CharField(label=_("Nachricht an die antragstellende Person"), max_length=2000, required=False,
                                   widget=forms.Textarea(attrs={"rows": 3}),
                                   help_text=_("Leer lassen für den Standardtext. Die Person sieht diesen Text auf ihrer Statusseite."))

@@ -597,7 +597,9 @@ def application_change_status(*, application: Application, status: str, public_t
     `email`: whether the citizen gets an e-mail about it (a process that has just sent her a notice
     saying the same thing turns it off); the status page shows the change either way.
     `by_process`: the case's own process sets the status (its `set_status` step). A final status set
-    any other way decides the case by hand and ends its process (`process_end_for_decision`).
+    any other way decides the case by hand: it ends its process and cancels every e-mail about the
+    case not sent yet but the receipt (`case_decide_by_hand`); the e-mail about this status, queued
+    afterwards, goes.
     """
     status = Status(status)
     text = public_text.strip() or str(DEFAULT_PUBLIC_TEXT[status])
@@ -606,10 +608,10 @@ def application_change_status(*, application: Application, status: str, public_t
     # batch is joined), so a status change never waits for a case while holding every audit write.
     with transaction.atomic(savepoint=False), audit_batch():
         if status in FINAL_STATUSES and not by_process:
-            from rathaus.processes.services import process_end_for_decision
+            from rathaus.processes.services import case_decide_by_hand
 
             # Before the application's lock: the process rows are locked first, as the engine does.
-            process_end_for_decision(application_id=application.pk, status=status, actor=actor)
+            case_decide_by_hand(application=application, status=status, actor=actor)
         locked = application if read_locked else application_for_job(application.pk, lock=True)
         if locked is None:
             raise Application.DoesNotExist(f"application {application.pk} does not exist")

@@ -160,6 +160,10 @@ class OutboxKind(models.TextChoices):
 
 
 class OutboxCancelReason(models.TextChoices):
+    # Staff gave the case a final status by hand: every unsent e-mail about it but the receipt
+    # (`outbox.outbox_cancel_for_case`). PROCESS_ENDED is what such messages were cancelled with
+    # before the rule covered more than the process's own e-mails; kept for them.
+    FINAL_STATUS = "final_status", _("Abschließender Status von Hand gesetzt")
     PROCESS_ENDED = "process_ended", _("Verfahren von Hand beendet")
 
 
@@ -182,7 +186,8 @@ class OutboxMessage(TenantModel):
     payload = models.JSONField(default=dict)
     # The process whose run queued it (a step's e-mail or call, a status e-mail of its set_status, a
     # reminder of one of its tasks); None for everything else (receipt, account e-mails, staff's own).
-    # A process ended by hand cancels its unsent e-mails by it. Indexed below, without the NULLs.
+    # A final status set by hand cancels the case's unsent e-mails, found by it and by their keys
+    # (`outbox.outbox_cancel_for_case`). Indexed below, without the NULLs.
     instance = models.ForeignKey(ProcessInstance, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="outbox_messages", db_index=False, verbose_name=_("Prozessinstanz"))
     created_at = models.DateTimeField(_("erstellt am"), auto_now_add=True)
@@ -211,11 +216,12 @@ class OutboxMessage(TenantModel):
 
 
 # Timeline lines that are a person's own act (a task completed, claimed, handed on, a message she
-# delivered, a process ended or retried by hand). Every other line is the process's own work, even
+# delivered, a process ended or retried by hand, a final status set by hand that held back e-mails
+# of a case whose process had ended or that has none). Every other line is the process's own work, even
 # when a person's act set the run going: it is shown as done automatically, not under her name.
 PERSON_EVENT_KINDS = frozenset({
     "user_task_completed", "message_received", "task_result", "task_claimed", "task_assigned", "task_delegated",
-    "task_returned", "process_ended", "retried",
+    "task_returned", "process_ended", "emails_held_back", "retried",
 })
 
 

@@ -21,12 +21,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from rathaus.applications.models import StatusChange
 from rathaus.core.batching import collected
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
 from rathaus.integration.transport import open_request
 
-from .models import OutboxCancelReason, OutboxKind, OutboxMessage, OutboxState
+from .models import OutboxCancelReason, OutboxKind, OutboxMessage, OutboxState, ProcessInstance, UserTask
 from .steps.registry import running_case
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     (`outbox_delivered_here`); without, the caller delivers it itself (`outbox_deliver`). The
     periodic sweep retries what failed either way.
 
-    `instance_id`: the process instance the message belongs to (see `outbox_cancel_for_process`);
+    `instance_id`: the process instance the message belongs to (see `outbox_cancel_for_case`);
     while a process moves (its steps, a status its set_status step sets) it is that process,
     taken from the running case without a query.
     """
@@ -457,28 +458,64 @@ def outbox_state_filter(state: str) -> Q:
     }[OutboxState(state)]
 
 
-def outbox_cancel_for_process(*, instance_id: int, reason: str = OutboxCancelReason.PROCESS_ENDED,
-                              now: datetime | None = None) -> list[OutboxMessage]:
-    """Cancel the e-mails process instance `instance_id` queued that are not sent yet; returns them.
+def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINAL_STATUS,
+                           now: datetime | None = None) -> list[OutboxMessage]:
+    """Cancel the e-mails about case `application` that have not gone out, but its receipt; returns them.
 
-    For a process that staff ended by hand: what it wrote before (a decision notice, a payment
-    request, a status e-mail, a reminder about one of its tasks) no longer holds, and must not
-    reach anyone after the decision, also not when the mail server was down and a retry is due.
-    Call it in the transaction that ends the process: cancelled with it or not at all.
+    For a case that staff have just given a final status by hand (`services.case_decide_by_hand`):
+    what was written before the decision no longer holds and must reach no one, neither after the
+    decision's e-mail (the mail server was down and a retry is due) nor before it (the retry came
+    first). The rule, message by message:
 
-    Calls to back-office systems (`notify_backoffice`) are left to go out: they carry no decision,
-    only the reference and the event, and the back-office system keeps a record of the case that
-    needs every event the process sent it (the hand decision follows as the status_changed event);
-    a dropped call would leave a hole in it that no one notices.
+    * E-mails to the citizen about the case, whoever queued them, are cancelled: the process's (a
+      decision notice of an approval it reached by itself, a payment request, the e-mail of a
+      set_status step) and staff's (the e-mail about an earlier status set by hand, a request for
+      documents, which the final status withdraws anyway). Each tells of a state of the case that
+      the final status has replaced; she would read it after the decision as its contradiction.
+      One that agrees with the new status is held back too (a tax notice when staff close the
+      approved case): whether a status confirms what was written or overrules it cannot be told
+      ("closed" also ends a case for want of payment), the e-mail about the new status carries
+      staff's own text, and the timeline tells them how many were held back.
+    * The receipt never is: that the application arrived stays true, and it carries the link to the
+      status page, where she reads the decision.
+    * Reminders and escalations to staff about the case's tasks are cancelled too: a decided case
+      has no open task (the process's were cancelled with it, or it had ended), and a reminder would
+      send someone to work that is no longer there.
+    * Calls to back-office systems (`notify_backoffice`) still go, retried as usual: they carry no
+      decision, only the reference and an event, and the back-office system keeps its own record of
+      the case, which needs every event (the decision by hand reaches it as the status_changed
+      event); a dropped call would leave a hole in it that no one notices. Webhooks to subscribers
+      are not in this outbox.
+    * The e-mail about the new status itself is queued after this call, so it goes.
 
-    A message a worker is sending right now is waited for (its row is locked while it is sent): it
-    went out and is not cancelled, so what is returned is exactly what was held back.
+    A case's messages are told by their keys, as the anonymisation tells them: a process step's and
+    a document request's start with "<reference>:", a status e-mail's is "status:<status change>",
+    a reminder's "remind:<task>" or "escalate:<task>"; and by the process instance they name (since
+    0009; also a later step whose key might say nothing of the case). So a submission and a process's
+    move write nothing more for it: the ids are read here, and the outbox is searched by its indexes
+    only (key, LIKE prefix, instance).
+
+    Call it in the transaction that sets the status: cancelled with it or not at all. A message a
+    worker is sending right now is waited for (its row is locked while it is sent): it went out and
+    is not cancelled, so what is returned is exactly what was held back.
     """
+    from rathaus.applications.services import receipt_message_key
+
     now = now or timezone.now()
+    # The ids first, as values: an IN (subquery) under OR would have the database read the whole outbox.
+    keys = [f"status:{pk}" for pk in StatusChange.objects.filter(application_id=application.pk).values_list(
+        "pk", flat=True)]
+    keys += [f"{kind}:{pk}" for pk in UserTask.objects.filter(application_id=application.pk).values_list(
+        "pk", flat=True) for kind in ("remind", "escalate")]
+    about_the_case = Q(idempotency_key__startswith=f"{application.reference}:") | Q(idempotency_key__in=keys)
+    instance_id = ProcessInstance.objects.filter(application_id=application.pk).values_list("pk", flat=True).first()
+    if instance_id is not None:  # a case has one process at most
+        about_the_case |= Q(instance_id=instance_id)
     # Locked first (a concurrent delivery holds its rows while sending): the lock re-reads each row.
     messages = list(OutboxMessage.objects.select_for_update().filter(
-        instance_id=instance_id, kind=OutboxKind.EMAIL, sent_at__isnull=True, cancelled_at__isnull=True,
-    ).order_by("pk"))
+        about_the_case, municipality_id=application.municipality_id, kind=OutboxKind.EMAIL,
+        sent_at__isnull=True, cancelled_at__isnull=True,
+    ).exclude(idempotency_key=receipt_message_key(application.pk)).order_by("pk"))
     if messages:
         OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
             cancelled_at=now, cancel_reason=reason, next_attempt_at=None)

@@ -48,6 +48,7 @@ from .models import (
     CaseEvent,
     DefinitionState,
     InstanceStatus,
+    OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
     ReceivedMessage,
@@ -672,50 +673,65 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
     return fired
 
 
-def process_end_for_decision(*, application_id: int, status: str, actor, now: datetime | None = None) -> bool:
-    """End the case's process because staff gave the case a final status by hand; False if none was running.
+def case_decide_by_hand(*, application, status: str, actor, now: datetime | None = None) -> list[OutboxMessage]:
+    """Staff gave `application` the final status `status` by hand: nothing under way for the case may
+    contradict the decision afterwards; returns the e-mails held back.
 
-    A decided case waits for nothing more: a timer, a message or a task the process still waited
-    for would otherwise move the case on later and overwrite the decision (a withdrawn application
-    "closed" when its payment deadline passes, with an e-mail about it; an "approved" one refused
-    when a task is completed). Its open tasks are cancelled, its timers dropped, and it ends like
-    a completed process (its state is not kept; the timeline says why it ended). The e-mails it
-    queued and could not send yet (a decision notice, a payment request while the mail server was
-    down) are cancelled (`outbox.outbox_cancel_for_process`), and the timeline says how many.
+    Its process, if still running, ends: a timer, a message or a task it still waited for would
+    otherwise move the case on later and overwrite the decision (a withdrawn application "closed"
+    when its payment deadline passes, with an e-mail about it; an "approved" one refused when a
+    task is completed). Its open tasks are cancelled, its timers dropped, and it ends like a
+    completed process (its state is not kept; the timeline says why it ended).
 
-    Call inside the status change's transaction before the application is locked: the rows are
-    locked in the engine's order (the instance, its tasks, then the application; the audit chain
-    last); its unsent e-mails are locked after its tasks (a worker that sends one holds only it). The tasks are read after the instance's lock, so a task that a move of the process
-    created meanwhile (it held the lock) is cancelled too.
+    Every e-mail about the case that has not gone out yet (the mail server was down) is cancelled,
+    whoever queued it and whether or not the process still ran (an approval the process reached by
+    itself is overruled, say): the receipt and back-office calls still go, see
+    `outbox.outbox_cancel_for_case` for the rule and why. The timeline and the audit trail say how
+    many were held back: in the line about the process's end, or, when none was running, in a line
+    of their own ("emails_held_back", only if there were any).
+
+    Call inside the status change's transaction, before the application is locked and before the
+    e-mail about the new status is queued (it must go): the rows are locked in the engine's order
+    (the instance, its tasks, then the application; the audit chain last); the unsent e-mails are
+    locked after the tasks (a worker that sends one holds only it). The tasks are read after the
+    instance's lock, so a task that a move of the process created meanwhile (it held the lock) is
+    cancelled too, and so is an e-mail that move queued.
     """
     from rathaus.applications.models import Status
 
-    from .outbox import outbox_cancel_for_process
+    from .outbox import outbox_cancel_for_case
 
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
         instance = ProcessInstance.objects.select_for_update(of=("self",)).select_related("municipality").filter(
-            application_id=application_id).exclude(status=InstanceStatus.COMPLETED).first()
-        if instance is None:
-            return False
-        cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
-            state=TaskState.CANCELLED, completed_at=now)
-        # What the process wrote and has not sent yet (the mail server was down, say) no longer holds.
-        held_back = outbox_cancel_for_process(instance_id=instance.pk, now=now)
-        instance_end(instance, now=now)
+            application_id=application.pk).exclude(status=InstanceStatus.COMPLETED).first()
+        cancelled = 0
+        if instance is not None:
+            cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
+                state=TaskState.CANCELLED, completed_at=now)
+        # What was written for the case and has not gone out yet no longer holds.
+        held_back = outbox_cancel_for_case(application=application, now=now)
+        if instance is None and not held_back:
+            return held_back
         with translation.override("de"):  # the timeline is written in German, whatever the language of the page
             label = str(Status(status).label)
-        text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
+        data: dict[str, Any] = {"status": status, "cancelled_emails": len(held_back),
+                                "cancelled_outbox_ids": [message.pk for message in held_back]}
+        if instance is not None:
+            instance_end(instance, now=now)
+            text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
+            kind, action, obj, data["cancelled_tasks"] = "process_ended", "process.ended", instance, cancelled
+        else:
+            text = f"Der Antrag erhielt von Hand den Status „{label}“."
+            kind, action, obj = "emails_held_back", "application.emails_held_back", application
         if held_back:
-            text += (" Deshalb wurde 1 E-Mail, die das Verfahren vorbereitet hatte, nicht versandt." if len(held_back) == 1
-                     else f" Deshalb wurden {len(held_back)} E-Mails, die das Verfahren vorbereitet hatte, nicht versandt.")
-        data = {"status": status, "cancelled_tasks": cancelled, "cancelled_emails": len(held_back),
-                "cancelled_outbox_ids": [message.pk for message in held_back]}
-        CaseEvent.objects.create(municipality=instance.municipality, application_id=application_id, instance=instance,
-                                 kind="process_ended", text=text, actor=actor, data=data)
-        audit_record(action="process.ended", municipality=instance.municipality, actor=actor, obj=instance,
-                     summary=text, data=data)
-    return True
+            text += (" Deshalb wurde 1 noch nicht versandte E-Mail zu diesem Antrag zurückgehalten." if len(held_back) == 1
+                     else f" Deshalb wurden {len(held_back)} noch nicht versandte E-Mails zu diesem Antrag zurückgehalten.")
+        municipality = instance.municipality if instance is not None else application.municipality
+        CaseEvent.objects.create(municipality=municipality, application_id=application.pk, instance=instance, kind=kind,
+                                 text=text, actor=actor, data=data)
+        audit_record(action=action, municipality=municipality, actor=actor, obj=obj, summary=text, data=data)
+    return held_back
 
 
 def instance_end(instance: ProcessInstance, *, now: datetime) -> int:

@@ -60,7 +60,7 @@ def test_a_withdrawn_application_is_not_closed_by_its_payment_deadline(client, l
     line = CaseEvent.objects.get(application=waiting_for_payment, kind="process_ended")
     # The payment request's delivery job did not run here (no commit): it was still unsent, and is not sent now.
     assert line.text == ("Das Verfahren wurde beendet, weil der Antrag von Hand den Status „Zurückgezogen“ erhielt. "
-                         "Deshalb wurde 1 E-Mail, die das Verfahren vorbereitet hatte, nicht versandt.")
+                         "Deshalb wurde 1 noch nicht versandte E-Mail zu diesem Antrag zurückgehalten.")
     assert line.actor == worker
 
 

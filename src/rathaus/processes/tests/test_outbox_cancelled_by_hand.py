@@ -100,7 +100,7 @@ def test_a_payment_request_waiting_for_the_mail_server_is_not_sent_after_the_cas
     for name in ("payment", "in_review"):
         message = OutboxMessage.objects.get(pk=waiting[name].pk)
         assert (message.sent_at, message.cancel_reason, outbox_state(message)) == (
-            None, "process_ended", OutboxState.CANCELLED)
+            None, "final_status", OutboxState.CANCELLED)
         assert message.cancelled_at is not None and message.next_attempt_at is None
     # Neither its own job, nor a later sweep, nor a retry of the whole batch sends it.
     assert outbox_deliver(message_id_=waiting["payment"].pk) is False
@@ -115,7 +115,7 @@ def test_the_timeline_and_the_audit_trail_say_how_many_emails_were_not_sent(
     staff, url = _withdraw_by_hand(client, login_verified, worker, application)
 
     text = ("Das Verfahren wurde beendet, weil der Antrag von Hand den Status „Zurückgezogen“ erhielt. "
-            "Deshalb wurden 2 E-Mails, die das Verfahren vorbereitet hatte, nicht versandt.")
+            "Deshalb wurden 2 noch nicht versandte E-Mails zu diesem Antrag zurückgehalten.")
     line = CaseEvent.objects.get(application=application, kind="process_ended")
     assert (line.text, line.actor, line.data["cancelled_emails"]) == (text, worker, 2)
     entry = AuditEntry.objects.get(action="process.ended")
@@ -217,10 +217,10 @@ def test_the_outbox_in_the_admin_shows_a_cancelled_email_as_cancelled_not_as_fai
     retrying = operator_client.get("/verwaltung/processes/outboxmessage/?zustand=retrying").content.decode()
     assert payment.idempotency_key not in retrying and f"receipt:{application.pk}" in retrying
     page = operator_client.get(f"/verwaltung/processes/outboxmessage/{payment.pk}/change/").content.decode()
-    assert "Storniert (nicht versandt)" in page and "Verfahren von Hand beendet" in page
+    assert "Storniert (nicht versandt)" in page and "Abschließender Status von Hand gesetzt" in page
     operator_client.cookies["django_language"] = "en"
     page = operator_client.get(f"/verwaltung/processes/outboxmessage/{payment.pk}/change/").content.decode()
-    assert "Cancelled (not sent)" in page and "Process ended by hand" in page
+    assert "Cancelled (not sent)" in page and "Final status set by hand" in page
 
 
 @pytest.mark.django_db(transaction=True)  # the schema changes
