@@ -69,3 +69,5 @@ def test_a_payment_request_refuses_a_pay_before_that_is_no_date_or_has_no_days_t
             f"parameter «pay_before»: «{day}» is neither a date (YYYY-MM-DD) nor an expression"], day
     assert _step_problems([("alone.bpmn", _model("wait_for_payment", {"pay_before": "2027-01-05"}))]) == [
         "parameter «pay_before» needs «deadline_days»"]
+    # Days to pay from an expression are days to pay: the check sees that they are given.
+    assert _step_problems([("expr_days.bpmn", _model("wait_for_payment", {**ok, "deadline_days": "${days}"}))]) == []

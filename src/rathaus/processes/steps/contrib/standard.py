@@ -368,8 +368,6 @@ def _payment_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
     if before and not is_expression_param(before) and _as_date(before) is None:
         problems.append((f"Parameter «pay_before»: «{before[:50]}» ist kein Datum (JJJJ-MM-TT) und kein Ausdruck",
                          f"parameter «pay_before»: «{before[:50]}» is neither a date (YYYY-MM-DD) nor an expression"))
-    if before and not params.get("deadline_days", "").strip():
-        problems.append(("Parameter «pay_before» braucht «deadline_days»", "parameter «pay_before» needs «deadline_days»"))
     return problems
 
 
@@ -405,7 +403,7 @@ MAX_PAYMENT_DAYS = 366
                             "frühestens heute; nur mit «deadline_days»",
                             "the payment must arrive before this day (a date or an expression, e.g. "
                             "${add_days(place.date, -3)}): the last day is then at most the working day before it, "
-                            "today at the earliest; only with «deadline_days»")],
+                            "today at the earliest; only with «deadline_days»", needs=("deadline_days",))],
           results=[StepParam("payment_reference", "Verwendungszweck der Überweisung", "reference of the transfer"),
                    StepParam("amount_due", "der geforderte Betrag", "the amount requested"),
                    StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «deadline_days»",
