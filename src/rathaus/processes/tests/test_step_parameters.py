@@ -64,10 +64,12 @@ TAX_LETTER = {"tax": "Hundesteuer", "tax_from": "${tax_from}", "tax_due_now": "$
               "tax_due": "jeweils zum 1. Juli", "payment_months": "1"}
 
 
-def test_a_tax_letter_with_its_terms_passes_the_check():
+def test_a_tax_letter_with_its_terms_passes_the_check_and_the_demo_dog_model_is_one():
     assert _step_problems([("ok.bpmn", _model("issue_decision", TAX_LETTER))]) == []
     literal = {**TAX_LETTER, "tax_from": "2026-12-01", "tax_due_now": "10.50", "payment_months": "", "payment_days": "30"}
     assert _step_problems([("literal.bpmn", _model("issue_decision", literal))]) == []
+    dog = [(name, (DEMO_DIR / name).read_bytes()) for name in ("dog_registration.bpmn", "dog_tax.dmn")]
+    assert _step_problems(dog) == []
 
 
 def test_a_tax_letter_refuses_a_bad_tax_name_start_amount_or_months_to_pay():
