@@ -39,6 +39,7 @@ from typing import Any, NoReturn
 
 from simpleeval import EvalWithCompoundTypes
 
+from ..shared.workdays import months_after
 from .errors import BilingualError
 from .hints import syntax_hint
 
@@ -223,16 +224,10 @@ def _fn_add_days(value: Any, days: Any) -> date:
 def _fn_add_months(value: Any, months: Any) -> date:
     if type(months) is not int or abs(months) > 12 * 3000:
         raise ExpressionError("add_months() erwartet eine ganze Zahl", "add_months() expects a whole number")
-    start = _to_date(value)
-    index = start.year * 12 + (start.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    for day in (start.day, 30, 29, 28):
-        try:
-            return date(year, month, min(start.day, day))
-        except ValueError:
-            continue
-    raise ExpressionError("Datum außerhalb des gültigen Bereichs", "date out of range")
+    try:
+        return months_after(_to_date(value), months)
+    except ValueError:  # before year 1 or after 9999
+        raise ExpressionError("Datum außerhalb des gültigen Bereichs", "date out of range") from None
 
 
 def _fn_years_between(start: Any, end: Any) -> int:

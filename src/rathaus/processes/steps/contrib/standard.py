@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import re
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from rathaus_domain.processes import dmn
 from rathaus_domain.processes.bpmnext import is_expression_param
 from rathaus_domain.processes.engine import StepContext, is_data_key
 from rathaus_domain.processes.texts import render_text
+from rathaus_domain.shared.workdays import months_after
 
 from ..registry import StepParam, current_case, register
 
@@ -368,19 +368,11 @@ def _last_day_to_pay(ctx: StepContext, days: str, *, months: str = "", before: d
         raise ValueError(f"the days to pay must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
     municipality = current_case().application.municipality
     today = timezone.localdate(ctx.now)
-    end = _months_after(today, int(months)) if months else today + timedelta(days=int(days))
+    end = months_after(today, int(months)) if months else today + timedelta(days=int(days))
     last = first_working_day(end, municipality=municipality)
     if before is not None and last >= before:
         last = max(today, last_working_day_before(before, municipality=municipality))
     return last.strftime("%d.%m.%Y"), timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
-
-
-def _months_after(day: date, months: int) -> date:
-    """The day with the same number `months` later, or the last day of that month if it has none
-    (a period of months ends so, § 188 (2) and (3) BGB: 31 January + 1 month → 28 February)."""
-    year, index = divmod(day.month - 1 + months, 12)
-    year, month = day.year + year, index + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @register("notify_citizen", description="Antragsteller/in per E-Mail benachrichtigen",
