@@ -162,11 +162,13 @@ def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                             "day of that month), otherwise as «payment_days»"),
                   StepParam("tax", "Name der Steuer, z. B. «Hundesteuer»: der Bescheid setzt dann statt einer Gebühr "
                             "eine Jahressteuer fest (Steuerfestsetzung): «fee» ist der Jahresbetrag; er nennt, was "
-                            "jetzt bis wann zu zahlen ist, und die Fälligkeit der folgenden Jahre. Ohne Angabe setzt "
+                            "jetzt bis wann zu zahlen ist, und die Fälligkeit der folgenden Jahre. Braucht «tax_from», "
+                            "«tax_due_now», «tax_due» und «payment_days» oder «payment_months». Ohne Angabe setzt "
                             "er eine Gebühr fest (Gebührenfestsetzung)",
                             "name of the tax, e.g. «Hundesteuer» (dog tax): the letter then fixes a yearly tax instead "
                             "of a fee (tax assessment): «fee» is the yearly amount; it names what to pay now and by "
-                            "when, and the due date of the following years. Without it the letter fixes a fee",
+                            "when, and the due date of the following years. Needs «tax_from», «tax_due_now», "
+                            "«tax_due» and «payment_days» or «payment_months». Without it the letter fixes a fee",
                             needs=("tax_from", "tax_due_now", "tax_due", "payment_days|payment_months")),
                   StepParam("tax_from", "Beginn der Steuerpflicht: ein Datum (JJJJ-MM-TT) oder ein Ausdruck, "
                             "z. B. ${tax_from}; nur mit «tax»",
