@@ -33,7 +33,8 @@ only the task backend differs, see below. A throwaway ``test_…`` database is c
   same results, serialized with its own serializer (its default: state and spec, the Camunda
   configuration plus a converter for plain service tasks); one process per CPU. Its DMN engine
   cannot evaluate our table (see the printed reason), so the decision's output is supplied the
-  same way.
+  same way, and so is the tax script's (its date functions, ``add_months``, ``today``,
+  ``round_half_up``, are our evaluator's, not Python's).
 
 Every phase's processes freeze what they hold after their warm-up (``gc.freeze()``, as ``rathaus
 serve`` and ``rathaus worker`` do after their first requests or job, see rathaus/core/heap.py).
@@ -51,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import multiprocessing
 import os
 import resource
@@ -260,6 +262,7 @@ def _plain_spiff_model():
     from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
     from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
     from SpiffWorkflow.camunda.parser import CamundaParser
+    from SpiffWorkflow.camunda.parser.task_spec import ScriptTaskParser
 
     from rathaus.processes.demo import DEMO_DIR, DEMO_PROCESSES
 
@@ -282,9 +285,11 @@ def _plain_spiff_model():
             return None
 
     class Parser(CamundaParser):
-        # The business-rule task becomes an external task whose result the loop supplies.
+        # The business-rule task becomes an external task whose result the loop supplies; a script
+        # with a supplied result (our evaluator's functions) gets it instead of running.
         OVERRIDE_PARSER_CLASSES = {**CamundaParser.OVERRIDE_PARSER_CLASSES,
-                                   full_tag("businessRuleTask"): (ExternalDecision, ServiceTask)}
+                                   full_tag("businessRuleTask"): (ExternalDecision, ServiceTask),
+                                   full_tag("scriptTask"): (ScriptTaskParser, _supplied_script_class())}
 
     parser = Parser()
     parser.add_bpmn_file(bpmn)
@@ -293,7 +298,25 @@ def _plain_spiff_model():
 
 _PLAIN_RESULTS = {"check_documents": RESULTS["check_documents"], "issue_decision": RESULTS["issue_decision"],
                   "notify": RESULTS["notify_citizen"], "set_approved": RESULTS["set_status"],
-                  "decide_tax": {"fee": 120, "needs_review": False, "reason": "Weiterer Hund"}}
+                  "notify_payment": RESULTS["notify_citizen"], "set_approved_payment": RESULTS["set_status"],
+                  "decide_tax": {"fee": 120, "needs_review": False, "reason": "Weiterer Hund"},
+                  "compute_tax": {"tax_from": "2026-12-01", "tax_months": 1, "tax_due_now": 10.0}}
+
+
+@functools.cache
+def _supplied_script_class():
+    """SpiffWorkflow's script task, except that a script with a result in _PLAIN_RESULTS gets that result."""
+    from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
+
+    class SuppliedScript(ScriptTask):
+        def _execute(self, task):
+            result = _PLAIN_RESULTS.get(self.bpmn_id)
+            if result is None:
+                return super()._execute(task)
+            task.data.update(result)
+            return True
+
+    return SuppliedScript
 
 
 def _plain_data(i: int) -> dict:
@@ -326,13 +349,14 @@ def _plain_spiff(share):
 
     from SpiffWorkflow.bpmn import BpmnWorkflow
     from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-    from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+    from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, ScriptTaskConverter
     from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
     from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
     spec, subprocess_specs, _reason = _plain_spiff_model()
     config = dict(CAMUNDA_CONFIG)
     config[ServiceTask] = BpmnTaskSpecConverter  # the default configuration has no converter for it
+    config[_supplied_script_class()] = ScriptTaskConverter
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
     def one(i: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import secrets
 from datetime import date, datetime, timedelta
 
@@ -17,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rathaus.core.audit import audit_record
 from rathaus.core.jobs import enqueue_on_commit
+from rathaus_domain.shared.workdays import months_after
 
 from .models import AssistanceCode, DataSubjectRequest, Profile, RequestKind, RequestState, User
 from .tasks import ACCOUNT_EXISTS, ERASURE_RECEIVED, VERIFY, VERIFY_AGAIN, send_account_mail
@@ -196,8 +196,7 @@ def profile_update_from_application(*, user: User, application, keys: list[str],
 
 def one_month_after(day: date) -> date:
     """The same day next month, or its last day (Art. 12(3) GDPR: answer within one month)."""
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return months_after(day, 1)
 
 
 def data_export_record(*, user: User, fmt: str, ip: str | None = None) -> None:

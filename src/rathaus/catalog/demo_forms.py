@@ -145,7 +145,7 @@ def dog_registration() -> dict[str, Any]:
             "sex": choice("Geschlecht", [("maennlich", "Rüde"), ("weiblich", "Hündin")]),
             "chip_number": text("Chipnummer", max_length=15, pattern=CHIP_NUMBER_PATTERN,
                                 description="15 Ziffern, steht im Heimtierausweis.", min_length=15),
-            "kept_since": date("Gehalten seit", "Ab diesem Tag ist die Steuer zu zahlen."),
+            "kept_since": date("Gehalten seit", "Die Steuer ist ab dem Ersten des folgenden Monats zu zahlen, im ersten Jahr anteilig."),
             "other_dogs": {"type": "integer", "minimum": 0, "maximum": 20, "title": "Wie viele andere Hunde halten Sie bereits in Musterstadt?",
                            "description": "Für den zweiten und jeden weiteren Hund gilt ein höherer Steuersatz."},
         }, ["name", "breed", "birth_date", "sex", "chip_number", "kept_since", "other_dogs"]),

@@ -71,7 +71,8 @@ def _services(town: Municipality) -> None:
                     "einen Steuerbescheid und eine Hundesteuermarke. Blindenführhunde, Assistenzhunde und geprüfte "
                     "Rettungshunde sind von der Steuer befreit.",
         legal_basis="Hundesteuersatzung der Gemeinde; Art. 3 Kommunalabgabengesetz", fee=Decimal("0"),
-        fee_note="Die Anmeldung ist gebührenfrei; die Hundesteuer beträgt 90 € im Jahr (jeder weitere Hund 120 €).",
+        fee_note="Die Anmeldung ist gebührenfrei; die Hundesteuer beträgt 90 € im Jahr (jeder weitere Hund 120 €), ab dem "
+                 "Monat nach der Aufnahme des Hundes, im ersten Jahr anteilig.",
         processing_days=5, office=office, office_contact=contact, retention_days=365 * 3,
         required_documents=["Chipnummer des Hundes", "bei Ermäßigung: Nachweis (z. B. Ausweis mit Merkzeichen Bl)"],
         life_situations=[("tiere", "Tiere", "Animals")],

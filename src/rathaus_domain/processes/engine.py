@@ -232,6 +232,8 @@ class StepParam:
 
     ``decision``: the value names a DMN decision of the model; a literal (or the default) that is
     not among the model's decisions is reported by the check, as for a business-rule task.
+    ``needs``: parameters the task must give as well when it gives this one (a literal or an
+    expression); ``"a|b"`` is satisfied by either.
     """
 
     name: str
@@ -239,6 +241,7 @@ class StepParam:
     description_en: str = ""
     default: str | None = None
     decision: bool = False
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,8 @@ class ServiceStepRegistry:
 
         Only literal values are checked (an expression's value is known when the step runs): by
         the step's own check and, with ``decisions`` (the model's decision ids), a parameter
-        described as naming a decision must name one of them (its default when not given).
+        described as naming a decision must name one of them (its default when not given). A
+        parameter given without one it ``needs`` is reported whatever the values.
         """
         step = self._steps.get(name)
         if step is None:
@@ -335,6 +339,17 @@ class ServiceStepRegistry:
                     f"Parameter «{param.name}»: die Entscheidung «{value[:100]}» fehlt in den DMN-Dateien (vorhanden: {known})",
                     f"parameter «{param.name}»: the decision «{value[:100]}» is missing from the DMN files (available: {known})",
                 ))
+        # Which parameters are given is known before any expression runs (check_params sees the literals only).
+        given = {key for key, value in params.items() if str(value).strip()}
+        for param in step.params:
+            if param.name not in given:
+                continue
+            for need in param.needs:
+                names = need.split("|")
+                if not given.intersection(names):
+                    de = " oder ".join(f"«{name}»" for name in names)
+                    en = " or ".join(f"«{name}»" for name in names)
+                    problems.append((f"Parameter «{param.name}» braucht {de}", f"parameter «{param.name}» needs {en}"))
         if step.check_params is not None:
             problems.extend(step.check_params(literal))
         return problems

@@ -39,6 +39,7 @@ from typing import Any, NoReturn
 
 from simpleeval import EvalWithCompoundTypes
 
+from ..shared.workdays import months_after
 from .errors import BilingualError
 from .hints import syntax_hint
 
@@ -223,16 +224,10 @@ def _fn_add_days(value: Any, days: Any) -> date:
 def _fn_add_months(value: Any, months: Any) -> date:
     if type(months) is not int or abs(months) > 12 * 3000:
         raise ExpressionError("add_months() erwartet eine ganze Zahl", "add_months() expects a whole number")
-    start = _to_date(value)
-    index = start.year * 12 + (start.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    for day in (start.day, 30, 29, 28):
-        try:
-            return date(year, month, min(start.day, day))
-        except ValueError:
-            continue
-    raise ExpressionError("Datum außerhalb des gültigen Bereichs", "date out of range")
+    try:
+        return months_after(_to_date(value), months)
+    except ValueError:  # before year 1 or after 9999
+        raise ExpressionError("Datum außerhalb des gültigen Bereichs", "date out of range") from None
 
 
 def _fn_years_between(start: Any, end: Any) -> int:
@@ -257,6 +252,27 @@ def _fn_round(value: Any, ndigits: Any = None) -> Any:
     if type(ndigits) is not int or abs(ndigits) > MAX_ROUND_DIGITS:
         _limit("round(): zu viele Stellen", "round(): too many digits")
     return round(value, ndigits)
+
+
+def _fn_round_half_up(value: Any, ndigits: Any = None) -> Any:
+    """Round as a cash office does (kaufmännisch): a half goes away from zero, 0.125 → 0.13.
+
+    ``round`` rounds a half to the even neighbour (2.5 → 2) and a float as its binary value is
+    (2.675 → 2.67); this one rounds the number as it is written (2.675 → 2.68). Like ``round``,
+    without ``ndigits`` it gives a whole number.
+    """
+    _number_arg(value, "round_half_up")
+    places = 0 if ndigits is None else ndigits
+    if type(places) is not int or abs(places) > MAX_ROUND_DIGITS:
+        _limit("round_half_up(): zu viele Stellen", "round_half_up(): too many digits")
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else int(value))
+    try:
+        rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP)
+    except decimal.InvalidOperation:  # more digits than the context holds, or not a finite number
+        raise ExpressionError("round_half_up(): Zahl zu groß", "round_half_up(): number too large") from None
+    if ndigits is None or isinstance(value, int):
+        return int(rounded)
+    return rounded if isinstance(value, Decimal) else float(rounded)
 
 
 def _fn_int(value: Any) -> int:
@@ -543,6 +559,7 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sum": _fn_sum,
     "abs": _fn_abs,
     "round": _fn_round,
+    "round_half_up": _fn_round_half_up,
     "floor": _fn_floor,
     "ceil": _fn_ceil,
     "int": _fn_int,

@@ -175,7 +175,7 @@ _FUNCTIONS: dict[str, tuple[int | None, str]] = {
     "floor": (1, "floor({0})"),
     "ceiling": (1, "ceil({0})"),
     "decimal": (2, "round({0}, {1})"),
-    "round half up": (2, "round({0}, {1})"),
+    "round half up": (2, "round_half_up({0}, {1})"),
     "min": (None, "min({args})"),
     "max": (None, "max({args})"),
     "sum": (None, "sum({list})"),

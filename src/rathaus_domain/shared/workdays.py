@@ -10,10 +10,11 @@ Friedensfest) are not counted: a deadline then ends a day early, never late.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 from functools import lru_cache
 
-__all__ = ["add_working_days", "first_working_day", "is_working_day", "public_holidays"]
+__all__ = ["add_working_days", "first_working_day", "is_working_day", "months_after", "public_holidays"]
 
 # The AGS's state key (Länderschlüssel) and the state's ISO 3166-2 code that the library uses.
 _STATES = dict(zip([f"{n:02d}" for n in range(1, 17)],
@@ -57,3 +58,10 @@ def first_working_day(day: date, state: str | None = None) -> date:
     while not is_working_day(day, state):
         day += timedelta(days=1)
     return day
+
+
+def months_after(day: date, months: int) -> date:
+    """The day with the same number ``months`` later (earlier if negative), or the last day of that
+    month if it has none: a period of months ends so (§ 188 (2), (3) BGB; 31 January + 1: 28 February)."""
+    year, index = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, index + 1, min(day.day, calendar.monthrange(year, index + 1)[1]))

@@ -42,6 +42,19 @@ def test_check_process_names_the_element_and_explains_in_german_and_english(tmp_
     assert "issue_decision" in out and "unknown_step" in out
 
 
+def test_check_process_accepts_the_dog_tax_model_and_refuses_a_tax_letter_without_its_start(tmp_path):
+    code, out = _run("check_process", str(DEMO_DIR / "dog_registration.bpmn"), str(DEMO_DIR / "dog_tax.dmn"))
+    assert code == 0 and "OK" in out
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes((DEMO_DIR / "dog_registration.bpmn").read_bytes().replace(
+        b'<camunda:inputParameter name="tax_from">${tax_from}</camunda:inputParameter>', b"").replace(
+        b'name="payment_months">1<', b'name="payment_months">einen<'))
+    code, out = _run("check_process", str(bad), str(DEMO_DIR / "dog_tax.dmn"))
+    assert code == 1
+    assert "issue_decision: error: Parameter «tax» braucht «tax_from»\n    (parameter «tax» needs «tax_from»)" in out
+    assert "Parameter «payment_months»: «einen» ist keine ganze Zahl von Monaten (1 bis 12)" in out
+
+
 @pytest.mark.skipif(not MIWG.exists(), reason="bpmn-miwg data not available")
 def test_every_miwg_model_gets_ok_or_named_problems_never_a_traceback():
     files = sorted(MIWG.rglob("*.bpmn"))
@@ -212,8 +225,11 @@ def test_today_in_a_process_is_the_day_in_germany_not_in_utc(town, demo_services
     from rathaus.processes.services import process_start
 
     bpmn = (DEMO_DIR / "dog_registration.bpmn").read_text()
+    # The dog was taken in in November: on 10 March the letter asks for the tax of December.
     script, text = ('<bpmn:script>exemption_review = "pending"\n',
-                    "Ihr Hund ist angemeldet. Hundesteuer: {fee} € im Jahr ({reason}). {review_note} Der Bescheid liegt bei.")
+                    "Ihr Hund ist angemeldet. Hundesteuer: {fee} € im Jahr ({reason}) ab dem {tax_from}. {review_note} "
+                    "Bitte überweisen Sie {amount_due} € bis zum {payment_due_date}{payment_account} mit dem "
+                    "Verwendungszweck {payment_reference}. Der Bescheid liegt bei.")
     assert script in bpmn and text in bpmn
     bpmn = bpmn.replace(script, script + "received_on = str(today())\n").replace(text, "Eingegangen am {received_on}.")
     (tmp_path / "dog.bpmn").write_text(bpmn)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -174,6 +176,7 @@ def test_parking_permit_is_auto_approved_when_zone_matches_and_its_letter_fixes_
     # The permit letter fixes the fee, with the last day to pay and the reference of the transfer.
     due, reference = _parking_payment(application, town)
     assert PARKING_FEE_LINE.format(due=due, reference=reference) in letter
+    assert "Steuer" not in letter  # a fee, worded as one (the dog registration's letter fixes a tax)
     to_pay = f"Bitte überweisen Sie die Gebühr von 30 € bis zum {due} mit dem Verwendungszweck {reference}."
     assert application.history.last().public_text.endswith(to_pay)
     [notice] = [m for m in mail.outbox if m.subject == f"Ihr Bewohnerparkausweis ({application.reference})"]
@@ -541,7 +544,9 @@ def test_a_refused_exemption_is_named_in_the_letter_and_on_the_status_page(submi
 
     issued = DomainEvent.objects.get(application=application, kind="decision.issued").data["decision"]
     assert (issued["outcome"], issued["fee"]) == ("approve", fee)
-    assert f"Betrag: {fee} EUR" in _letter_text(application)  # the core font spells out the euro sign
+    # The tax assessment in the letter (the core font spells out the euro sign).
+    assert f"Steuerfestsetzung: Die Hundesteuer wird ab dem 01.12.2026 auf {fee},00 EUR jährlich festgesetzt." in \
+        _letter_text(application)
     refused = "Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt"
     assert application.status == "approved"
     assert f"Hundesteuer: {fee} € im Jahr ({refused}; {rate}" in application.history.last().public_text
@@ -575,3 +580,121 @@ def test_an_exemption_refused_for_want_of_proof_after_28_days_says_so(request_pr
     assert "90 € im Jahr (Befreiung nicht gewährt, weil kein anerkannter Nachweis vorliegt; erster Hund)" in \
         application.history.last().public_text
     assert "Befreiung nicht gewährt" in _letter_text(application)
+
+
+# ---------------------------------------------------------------- the dog tax: what to pay, by when, where
+
+ACCOUNT = "an Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00 (BIC COBADEFFXXX),"
+
+
+@pytest.fixture
+def town_with_account(town):
+    from rathaus.tenants.services import municipality_update
+
+    return municipality_update(municipality=town, payee_name="Stadtkasse Musterstadt",
+                               iban="DE89 3704 0044 0532 0130 00", bic="COBADEFFXXX")
+
+
+def _on(day: datetime):
+    """The clock of the submission, the process and its letter at `day`."""
+    return mock.patch("django.utils.timezone.now", return_value=day)
+
+
+def _tax_notice(application):
+    [notice] = [m for m in mail.outbox if m.subject == f"Ihr Hundesteuerbescheid ({application.reference})"]
+    return notice.body
+
+
+def test_a_dog_taken_in_during_the_year_pays_the_months_left_within_a_month_of_the_letter(
+        submit, dog_data, town_with_account):
+    # Taken in on 10 January: taxed from 1 February, 11 of 12 months of 90 € this year, 82,50 €. The
+    # letter of Sunday 31 January gives one month: Sunday 28 February, so Monday 1 March.
+    dog_data["dog"]["kept_since"] = "2027-01-10"
+    with _on(datetime(2027, 1, 31, 9, 0, tzinfo=UTC)):
+        application = submit("hund-anmelden", dog_data)
+    assert application.status == "approved", ProcessInstance.objects.get(application=application).error
+    letter = _letter_text(application)
+    [reference] = set(re.findall(re.escape(application.reference) + r"-[0-9A-F]{6}", letter))
+    assert (f"Steuerfestsetzung: Die Hundesteuer wird ab dem 01.02.2027 auf 90,00 EUR jährlich festgesetzt. Für 2027 "
+            f"(11 Monate) sind 82,50 EUR bis zum 01.03.2027 {ACCOUNT} mit dem Verwendungszweck {reference} zu zahlen. "
+            f"Ab 2028 ist die Steuer jeweils zum 1. Juli fällig.") in letter
+    assert "Gebühr" not in letter
+    to_pay = f"82,50 € bis zum 01.03.2027 {ACCOUNT} mit dem Verwendungszweck {reference}."
+    assert application.history.last().public_text == (
+        f"Ihr Hund ist angemeldet. Hundesteuer: 90 € im Jahr (Erster Hund) ab dem 01.02.2027. Bitte überweisen Sie "
+        f"{to_pay} Der Bescheid liegt bei.")
+    assert f"Die Hundesteuer beträgt 90 € im Jahr, ab dem 01.02.2027. Bitte überweisen Sie jetzt {to_pay}" in \
+        _tax_notice(application)
+
+
+def test_a_dog_taken_in_in_december_is_taxed_from_next_year_and_nothing_is_due_now(submit, dog_data,
+                                                                                   town_with_account):
+    dog_data["dog"].update(kept_since="2026-12-03", other_dogs=1)
+    with _on(datetime(2026, 12, 7, 9, 0, tzinfo=UTC)):
+        application = submit("hund-anmelden", dog_data)
+    assert application.status == "approved", ProcessInstance.objects.get(application=application).error
+    letter = _letter_text(application)
+    assert ("Steuerfestsetzung: Die Hundesteuer wird ab dem 01.01.2027 auf 120,00 EUR jährlich festgesetzt. "
+            "Für 2026 ist nichts zu zahlen. Ab 2027 ist die Steuer jeweils zum 1. Juli fällig.") in letter
+    status = application.history.last().public_text
+    assert status == ("Ihr Hund ist angemeldet. Hundesteuer: 120 € im Jahr (Weiterer Hund) ab dem 01.01.2027. "
+                      "Jetzt ist nichts zu zahlen. Der Bescheid liegt bei.")
+    notice = _tax_notice(application)
+    assert "Die Hundesteuer beträgt 120 € im Jahr, ab dem 01.01.2027. Jetzt ist nichts zu zahlen." in notice
+    for text in (letter, status, notice):
+        assert "Verwendungszweck" not in text and "IBAN" not in text and "bis zum" not in text
+
+
+def test_an_exempt_dog_is_assessed_at_nothing_and_no_payment_is_asked_for(submit, dog_data, town_with_account,
+                                                                          make_staff, django_capture_on_commit_callbacks):
+    from .conftest import PDF
+
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    with _on(datetime(2026, 11, 20, 9, 0, tzinfo=UTC)):
+        application = submit("hund-anmelden", dog_data)
+    with _on(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)), django_capture_on_commit_callbacks(execute=True):
+        task_complete(task=UserTask.objects.get(application=application), user=make_staff(town_with_account),
+                      data={"decision": {"outcome": "approve"}})
+    application.refresh_from_db()
+    assert application.status == "approved"
+    letter = _letter_text(application)
+    assert "Steuerbefreiung nach § 4 Hundesteuersatzung" in letter
+    assert "Steuerfestsetzung: Die Hundesteuer wird ab dem 01.12.2026 auf 0,00 EUR festgesetzt; es ist nichts zu zahlen." \
+        in letter
+    status = application.history.last().public_text
+    assert status == ("Ihr Hund ist angemeldet. Hundesteuer: 0 € im Jahr (Steuerbefreiung nach § 4 Hundesteuersatzung) "
+                      "ab dem 01.12.2026. Jetzt ist nichts zu zahlen. Der Bescheid liegt bei.")
+    notice = _tax_notice(application)
+    for text in (letter, status, notice):
+        assert "Verwendungszweck" not in text and "IBAN" not in text and "jährlich" not in text
+
+
+def test_a_dog_case_keeps_the_model_it_started_with_and_seeding_publishes_the_tax_letter_once(
+        town, demo_services, dog_data, django_capture_on_commit_callbacks):
+    from rathaus.applications.services import application_submit
+    from rathaus.processes.demo import attach_demo_processes, demo_files
+    from rathaus.processes.models import DefinitionState, ProcessDefinition
+    from rathaus.processes.services import process_definition_create
+
+    service = demo_services["hund-anmelden"]
+    # A town seeded before the tax letter: its letter step fixes no tax and names only the amount.
+    terms = re.compile(rb'\s*<camunda:inputParameter name="(tax|tax_from|tax_due_now|tax_due|payment_months)">[^<]*'
+                       rb"</camunda:inputParameter>")
+    older = [(name, terms.sub(b"", content)) for name, content in demo_files("hund-anmelden")]
+    first = process_definition_create(municipality=town, service=service, files=older, publish=True)
+
+    def submit():
+        with django_capture_on_commit_callbacks(execute=True):
+            return application_submit(municipality=town, service=service, data=dog_data).application
+
+    before = submit()
+    assert "Betrag: 90 EUR." in _letter_text(before) and "Steuerfestsetzung" not in _letter_text(before)
+    [seeded] = [d for d in attach_demo_processes(town, demo_services) if d.service == service]
+    assert seeded.version == 2 and attach_demo_processes(town, demo_services) == []
+    assert [(d.version, d.state) for d in ProcessDefinition.objects.filter(service=service).order_by("version")] == [
+        (1, DefinitionState.RETIRED), (2, DefinitionState.PUBLISHED)]
+    after = submit()
+    assert ProcessInstance.objects.get(application=before).definition == first
+    assert ProcessInstance.objects.get(application=after).definition == seeded
+    assert "Steuerfestsetzung: Die Hundesteuer wird ab dem 01.12.2026" in _letter_text(after)

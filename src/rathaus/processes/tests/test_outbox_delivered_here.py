@@ -56,7 +56,7 @@ def test_the_submission_job_sends_every_email_of_the_automatic_decision_without_
     assert _keys() == sorted([application.reference, "receipt"])
     assert [m.to for m in mail.outbox] == [[dog_data["owner"]["email"]]] * 2
     notice = next(m for m in mail.outbox if m.subject.startswith("Ihr Hundesteuerbescheid"))
-    assert application.reference in notice.subject and "Die Hundesteuer beträgt 90 € im Jahr." in notice.body
+    assert application.reference in notice.subject and "Die Hundesteuer beträgt 90 € im Jahr, ab dem 01.12.2026." in notice.body
     assert "Bewilligt" not in " ".join(m.subject for m in mail.outbox)
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
     assert [j.task_path for j in _jobs()] == ["rathaus.applications.tasks.application_received"]  # no job per e-mail

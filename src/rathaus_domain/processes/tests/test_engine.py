@@ -20,6 +20,7 @@ from rathaus_domain.processes.engine import (
     ServiceStepRegistry,
     StepContext,
     StepFailed,
+    StepParam,
     UnknownStep,
 )
 
@@ -655,6 +656,19 @@ def test_registry_contract() -> None:
         registry.add("compute_fee", compute_fee)
     with pytest.raises(ValueError, match="invalid step name"):
         registry.add("bad name!", compute_fee)
+
+
+def test_a_parameter_given_without_one_it_needs_is_reported_also_when_the_other_is_an_expression() -> None:
+    registry = ServiceStepRegistry()
+    registry.add("letter", lambda ctx: None, params=[
+        StepParam("tax", "Steuer", needs=("tax_from", "payment_days|payment_months")), StepParam("tax_from", "ab"),
+        StepParam("payment_days", "Tage"), StepParam("payment_months", "Monate")])
+    assert registry.param_problems("letter", {"tax_from": "2026-12-01"}) == []
+    assert registry.param_problems("letter", {"tax": "Hundesteuer", "tax_from": "${start}", "payment_months": "1"}) == []
+    assert registry.param_problems("letter", {"tax": "Hundesteuer", "tax_from": " "}) == [
+        ("Parameter «tax» braucht «tax_from»", "parameter «tax» needs «tax_from»"),
+        ("Parameter «tax» braucht «payment_days» oder «payment_months»",
+         "parameter «tax» needs «payment_days» or «payment_months»")]
 
 
 def test_start_data_with_dates_and_nested_values_round_trips() -> None:

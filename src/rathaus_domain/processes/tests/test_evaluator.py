@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -287,6 +288,28 @@ def test_timedelta_and_date_attributes() -> None:
     assert evaluate("date('2026-03-01').weekday()") == 6
     with pytest.raises(ExpressionError):
         evaluate("date('2026-03-01').resolution")
+
+
+def test_round_half_up_rounds_as_a_cash_office_where_round_rounds_to_even() -> None:
+    # A half cent goes up, as a cash office books it: round() gives 22.62 (half to even) and 2.67
+    # (the float just below 2.675); round_half_up the amount as it is written.
+    assert evaluate("round(90.5 * 3 / 12, 2)") == 22.62
+    assert evaluate("round_half_up(90.5 * 3 / 12, 2)") == 22.63
+    assert evaluate("round(2.675, 2)") == 2.67
+    assert evaluate("round_half_up(2.675, 2)") == 2.68
+    assert evaluate("round_half_up(120 / 12 * 1, 2)") == 10.0
+    assert evaluate("round_half_up(100 / 12, 2)") == 8.33
+    # Without places a whole number, like round(); halves away from zero; whole numbers stay whole.
+    assert (evaluate("round_half_up(2.5)"), evaluate("round(2.5)")) == (3, 2)
+    assert evaluate("round_half_up(-2.5)") == -3
+    assert evaluate("round_half_up(125, -1)") == 130
+    assert evaluate("round_half_up(x, 1)", {"x": Decimal("0.25")}) == Decimal("0.3")
+    with pytest.raises(ExpressionError, match="expects a number"):
+        evaluate("round_half_up('1.5', 1)")
+    with pytest.raises(LimitExceeded):
+        evaluate("round_half_up(1.5, 99)")
+    with pytest.raises(ExpressionError, match="number too large"):
+        evaluate("round_half_up(1e300, 2)")
 
 
 # --- hypothesis: safe arithmetic agrees with Python ------------------------------------------

@@ -1,6 +1,6 @@
 from datetime import date
 
-from rathaus_domain.shared.workdays import add_working_days, public_holidays
+from rathaus_domain.shared.workdays import add_working_days, months_after, public_holidays
 
 
 def test_the_national_holidays_of_2026():
@@ -37,3 +37,11 @@ def test_one_off_holidays_count_too():
 
 def test_an_unknown_state_key_counts_the_national_holidays_only():
     assert public_holidays(2026, "99") == public_holidays(2026) == public_holidays(2026, "")
+
+
+def test_a_period_of_months_ends_on_the_same_day_or_the_last_day_of_a_shorter_month():
+    assert months_after(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert months_after(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert months_after(date(2026, 12, 7), 1) == date(2027, 1, 7)
+    assert months_after(date(2026, 11, 30), 14) == date(2028, 1, 30)
+    assert months_after(date(2026, 3, 31), -1) == date(2026, 2, 28)

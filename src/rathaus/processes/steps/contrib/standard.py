@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +17,7 @@ from rathaus_domain.processes import dmn
 from rathaus_domain.processes.bpmnext import is_expression_param
 from rathaus_domain.processes.engine import StepContext, is_data_key
 from rathaus_domain.processes.texts import render_text
+from rathaus_domain.shared.workdays import months_after
 
 from ..registry import StepParam, current_case, register
 
@@ -103,8 +105,39 @@ def check_documents(ctx: StepContext) -> dict[str, Any]:
     return {"documents_complete": complete, "missing_documents": missing}
 
 
+#: A tax's name as a letter writes it: «Die Hundesteuer wird …» (a German noun, capitalised).
+_TAX_NAME_RE = re.compile(r"[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]{1,59}")
+#: An amount in euros as a model writes it: 10 or 10.50.
+_AMOUNT_RE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
+#: Longest text of «tax_due» (the bylaw's due date in the following years).
+MAX_TAX_DUE = 200
+
+
 def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
-    return _days_problems(params, "payment_days")
+    problems = _days_problems(params, "payment_days") + _months_problems(params)
+    if params.get("payment_days", "").strip() and params.get("payment_months", "").strip():
+        problems.append(("Parameter «payment_days» und «payment_months»: nur eine Zahlungsfrist, in Tagen oder in Monaten",
+                         "parameters «payment_days» and «payment_months»: only one period to pay, in days or in months"))
+    tax = params.get("tax", "").strip()
+    if tax and not _TAX_NAME_RE.fullmatch(tax):
+        problems.append((f"Parameter «tax»: «{tax[:50]}» ist nicht der Name einer Steuer (ein Wort, groß geschrieben, "
+                         "z. B. «Hundesteuer»)",
+                         f"parameter «tax»: «{tax[:50]}» is not the name of a tax (one capitalised word, e.g. "
+                         "«Hundesteuer»)"))
+    start = params.get("tax_from", "").strip()
+    if start and _as_date(start) is None:
+        problems.append((f"Parameter «tax_from»: «{start[:50]}» ist kein Datum (JJJJ-MM-TT) und kein Ausdruck",
+                         f"parameter «tax_from»: «{start[:50]}» is neither a date (YYYY-MM-DD) nor an expression"))
+    now = params.get("tax_due_now", "").strip()
+    if now and not _AMOUNT_RE.fullmatch(now):
+        problems.append((f"Parameter «tax_due_now»: «{now[:50]}» ist kein Betrag in Euro (z. B. 10 oder 10.50) und "
+                         "kein Ausdruck",
+                         f"parameter «tax_due_now»: «{now[:50]}» is neither an amount in euros (e.g. 10 or 10.50) "
+                         "nor an expression"))
+    if len(params.get("tax_due", "").strip()) > MAX_TAX_DUE:
+        problems.append((f"Parameter «tax_due» ist länger als {MAX_TAX_DUE} Zeichen",
+                         f"parameter «tax_due» is longer than {MAX_TAX_DUE} characters"))
+    return problems
 
 
 @register("issue_decision", description="Bescheid (PDF) aus einer Vorlage erstellen",
@@ -120,15 +153,51 @@ def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                   StepParam("payment_days", "Zahlungsfrist in Tagen: der Bescheid setzt die Gebühr «fee» fest und nennt "
                             "Betrag, Verwendungszweck und den letzten Tag der Zahlung (wie bei wait_for_payment)",
                             "days to pay: the letter fixes the fee «fee» and names the amount, the payment reference "
-                            "and the last day to pay (as wait_for_payment does)")],
+                            "and the last day to pay (as wait_for_payment does)"),
+                  StepParam("payment_months", "Zahlungsfrist in Monaten statt in Tagen (1 bis 12; z. B. 1: «einen Monat "
+                            "nach Bekanntgabe»): der letzte Tag ist der Tag mit derselben Zahl so viele Monate später "
+                            "(gibt es ihn nicht, der letzte Tag dieses Monats), sonst wie «payment_days»",
+                            "months to pay instead of days (1 to 12; e.g. 1: «one month after the notice»): the last "
+                            "day is the day with the same number that many months later (if there is none, the last "
+                            "day of that month), otherwise as «payment_days»"),
+                  StepParam("tax", "Name der Steuer, z. B. «Hundesteuer»: der Bescheid setzt dann statt einer Gebühr "
+                            "eine Jahressteuer fest (Steuerfestsetzung): «fee» ist der Jahresbetrag; er nennt, was "
+                            "jetzt bis wann zu zahlen ist, und die Fälligkeit der folgenden Jahre. Braucht «tax_from», "
+                            "«tax_due_now», «tax_due» und «payment_days» oder «payment_months». Ohne Angabe setzt "
+                            "er eine Gebühr fest (Gebührenfestsetzung)",
+                            "name of the tax, e.g. «Hundesteuer» (dog tax): the letter then fixes a yearly tax instead "
+                            "of a fee (tax assessment): «fee» is the yearly amount; it names what to pay now and by "
+                            "when, and the due date of the following years. Needs «tax_from», «tax_due_now», "
+                            "«tax_due» and «payment_days» or «payment_months». Without it the letter fixes a fee",
+                            needs=("tax_from", "tax_due_now", "tax_due", "payment_days|payment_months")),
+                  StepParam("tax_from", "Beginn der Steuerpflicht: ein Datum (JJJJ-MM-TT) oder ein Ausdruck, "
+                            "z. B. ${tax_from}; nur mit «tax»",
+                            "first day of the tax liability: a date (YYYY-MM-DD) or an expression, e.g. ${tax_from}; "
+                            "only with «tax»", needs=("tax",)),
+                  StepParam("tax_due_now", "Betrag in Euro, den dieser Bescheid jetzt fordert: die Steuer vom Beginn "
+                            "der Steuerpflicht bis zum Ende des laufenden Jahres (im ersten Jahr anteilig, im Modell "
+                            "berechnet, z. B. ${tax_due_now}); 0: in diesem Jahr ist nichts zu zahlen; nur mit «tax»",
+                            "amount in euros this letter asks for now: the tax from the first day of the liability "
+                            "to the end of the current year (pro rata in the first year, computed in the model, e.g. "
+                            "${tax_due_now}); 0: nothing to pay this year; only with «tax»", needs=("tax",)),
+                  StepParam("tax_due", "Fälligkeit in den folgenden Jahren, wie die Satzung sie nennt, z. B. "
+                            "«jeweils zum 1. Juli» («Ab 2027 ist die Steuer jeweils zum 1. Juli fällig.»); nur mit «tax»",
+                            "due date in the following years as the bylaw words it, e.g. «jeweils zum 1. Juli» "
+                            "(«from 2027 the tax is due on 1 July each year»); only with «tax»", needs=("tax",))],
           results=[StepParam("decision_issued", "ja", "true"),
                    StepParam("decision_document", "Nummer des Bescheids in der Akte", "id of the letter in the case file"),
-                   StepParam("payment_reference", "Verwendungszweck der Überweisung, nur mit «payment_days»",
-                             "reference of the transfer, only with «payment_days»"),
-                   StepParam("amount_due", "die festgesetzte Gebühr, nur mit «payment_days»",
-                             "the fee fixed, only with «payment_days»"),
-                   StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «payment_days»",
-                             "last day to pay (DD.MM.YYYY), only with «payment_days»"),
+                   StepParam("payment_reference", "Verwendungszweck der Überweisung, nur mit einer Zahlungsfrist "
+                             "(«payment_days» oder «payment_months») und wenn jetzt etwas zu zahlen ist",
+                             "reference of the transfer, only with a period to pay («payment_days» or "
+                             "«payment_months») and when something is to be paid now"),
+                   StepParam("amount_due", "der jetzt zu zahlende Betrag: die festgesetzte Gebühr, bei einer Steuer "
+                             "«tax_due_now»; nur mit einer Zahlungsfrist und wenn jetzt etwas zu zahlen ist",
+                             "the amount to pay now: the fee fixed, for a tax «tax_due_now»; only with a period to pay "
+                             "and when something is to be paid now"),
+                   StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit einer "
+                             "Zahlungsfrist und wenn jetzt etwas zu zahlen ist",
+                             "last day to pay (DD.MM.YYYY), only with a period to pay and when something is to be "
+                             "paid now"),
                    PAYMENT_ACCOUNT_RESULT])
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
@@ -146,11 +215,18 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     fee = None if ctx.params.get("outcome") == "reject" else ctx.data.get("fee")
     charged = fee not in (None, "")
     days = str(ctx.params.get("payment_days") or "").strip()
+    months = str(ctx.params.get("payment_months") or "").strip()
+    tax = _tax_assessment(ctx, fee) if charged and str(ctx.params.get("tax") or "").strip() else None
+    # What this letter asks her to pay now: the fee, or the tax up to the end of this year (an
+    # exemption, or a liability that begins next year, asks for nothing now).
+    due = fee if tax is None else tax.due_now if tax.yearly else 0
+    if tax is not None and due and not (days or months):  # the check asks for them; an expression may be empty
+        raise ValueError("a tax letter that asks for payment needs payment_days or payment_months")
     # The payment terms come from the step's key and day, so a retry names the same ones as the letter.
     terms: dict[str, Any] = {}
-    if charged and days:
-        terms = {"payment_reference": _payment_reference(ctx), "amount_due": fee,
-                 "payment_due_date": _last_day_to_pay(ctx, days)[0],
+    if charged and (days or months) and (tax is None or due):
+        terms = {"payment_reference": _payment_reference(ctx), "amount_due": due,
+                 "payment_due_date": _last_day_to_pay(ctx, days, months=months)[0],
                  "payment_account": _payment_account(application.municipality)}
     if document_key_used(ctx.idempotency_key):
         return {"decision_issued": True, **terms}
@@ -160,7 +236,9 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     # (the letter's default text grants the application).
     outcome = str(ctx.params.get("outcome") or ctx.data.get("outcome") or "approve")
     reason = str(ctx.data.get("fee_reason") or "")
-    if terms:
+    if tax is not None:
+        amount_line = tax.line(reason=reason, terms=terms)
+    elif terms:
         # A fee assessment (Gebührenfestsetzung) in the letter: the amount with its cents, as a
         # cash office books it, and what she needs to pay it.
         amount_line = (f"Gebührenfestsetzung: Für diesen Bescheid wird eine Gebühr von {_euros(fee)} € festgesetzt"
@@ -190,6 +268,67 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     return {"decision_issued": True, "decision_document": document.pk, **terms}
 
 
+@dataclass(frozen=True)
+class _TaxAssessment:
+    """A yearly tax a letter fixes (Steuerfestsetzung): from `start` at `yearly` euros a year; `due_now`
+    for the time up to the end of `year`, the year of the letter; `following`: the bylaw's due date after it."""
+
+    name: str
+    start: date
+    yearly: Decimal
+    due_now: int | float
+    year: int
+    following: str
+
+    def line(self, *, reason: str, terms: Mapping[str, Any]) -> str:
+        """The letter's assessment: what is fixed from when, what to pay now by when and where, and later."""
+        why = f" ({reason})" if reason else ""
+        start = self.start.strftime("%d.%m.%Y")
+        if not self.yearly:  # exempt: nothing to pay, now or later
+            return f"Steuerfestsetzung: Die {self.name} wird ab dem {start} auf 0,00 € festgesetzt{why}; es ist nichts zu zahlen."
+        line = f"Steuerfestsetzung: Die {self.name} wird ab dem {start} auf {_euros(self.yearly)} € jährlich festgesetzt{why}."
+        if terms:
+            line += (f" Für {self.period()} sind {_euros(self.due_now)} € bis zum {terms['payment_due_date']}"
+                     f"{terms['payment_account']} mit dem Verwendungszweck {terms['payment_reference']} zu zahlen.")
+        else:
+            line += f" Für {self.year} ist nichts zu zahlen."
+        return line + f" Ab {max(self.year + 1, self.start.year)} ist die Steuer {self.following} fällig."
+
+    def period(self) -> str:
+        """«2026 (1 Monat)»; from an earlier year «die Zeit vom 01.07.2025 bis zum 31.12.2026 (18 Monate)»
+        (whole months only when the liability begins on the first of a month)."""
+        months = (self.year - self.start.year) * 12 + 13 - self.start.month
+        count = f" ({months} {'Monat' if months == 1 else 'Monate'})" if self.start.day == 1 else ""
+        if self.start.year == self.year and count:
+            return f"{self.year}{count}"
+        return f"die Zeit vom {self.start:%d.%m.%Y} bis zum 31.12.{self.year}{count}"
+
+
+def _tax_assessment(ctx: StepContext, fee: Any) -> _TaxAssessment:
+    """The tax a letter with «tax» fixes, from the step's parameters and the yearly amount `fee`."""
+    start = _as_date(ctx.params.get("tax_from"))
+    if start is None:
+        raise ValueError(f"tax_from is not a date: {str(ctx.params.get('tax_from'))[:50]}")
+    due_now, yearly = _amount(ctx.params.get("tax_due_now"), "tax_due_now"), _amount(fee, "fee")
+    following = str(ctx.params.get("tax_due") or "").strip()
+    if not following or len(following) > MAX_TAX_DUE:
+        raise ValueError("tax_due must name the due date of the following years (at most 200 characters)")
+    return _TaxAssessment(name=str(ctx.params["tax"]).strip(), start=start, yearly=yearly,
+                          due_now=int(due_now) if due_now == int(due_now) else float(due_now),
+                          year=timezone.localdate(ctx.now).year, following=following)
+
+
+def _amount(value: Any, name: str) -> Decimal:
+    """An amount in euros (a number, or a text such as 10.50) of at most a billion, to the cent."""
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if isinstance(value, bool) or not amount.is_finite() or not 0 <= amount < 10**9 or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"{name} is not an amount in euros: {str(value)[:50]}")
+    return amount
+
+
 def _euros(amount: Any) -> str:
     """An amount as a German fee assessment writes it: 1.234,50."""
     try:
@@ -215,18 +354,24 @@ def _payment_account(municipality) -> str:
     return f" an {account}," if account else ""
 
 
-def _last_day_to_pay(ctx: StepContext, days: str, *, before: date | None = None) -> tuple[str, str]:
-    """The last day to pay (DD.MM.YYYY) and its end (ISO 8601): `days` from today, moved to the
-    town's next working day (§ 31 (3) VwVfG); with `before` (the payment must be in before that day,
-    e.g. the moving day less the days the signs must stand) at most the last working day before it,
-    and never before today."""
+def _last_day_to_pay(ctx: StepContext, days: str, *, months: str = "", before: date | None = None) -> tuple[str, str]:
+    """The last day to pay (DD.MM.YYYY) and its end (ISO 8601): `days` (or `months`) from today,
+    moved to the town's next working day (§ 31 (3) VwVfG); with `before` (the payment must be in
+    before that day, e.g. the moving day less the days the signs must stand) at most the last
+    working day before it, and never before today."""
     from rathaus.applications.services import first_working_day, last_working_day_before
 
-    if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
+    if days and months:
+        raise ValueError("give the time to pay in days or in months, not both")
+    if months:
+        if not (months.isascii() and months.isdigit() and 1 <= int(months) <= MAX_PAYMENT_MONTHS):
+            raise ValueError(f"the months to pay must be between 1 and {MAX_PAYMENT_MONTHS}, not {months[:50]}")
+    elif not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
         raise ValueError(f"the days to pay must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
     municipality = current_case().application.municipality
     today = timezone.localdate(ctx.now)
-    last = first_working_day(today + timedelta(days=int(days)), municipality=municipality)
+    end = months_after(today, int(months)) if months else today + timedelta(days=int(days))
+    last = first_working_day(end, municipality=municipality)
     if before is not None and last >= before:
         last = max(today, last_working_day_before(before, municipality=municipality))
     return last.strftime("%d.%m.%Y"), timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
@@ -362,14 +507,20 @@ def _days_problems(params: Mapping[str, str], name: str) -> list[tuple[str, str]
     return []
 
 
+def _months_problems(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    months = params.get("payment_months", "").strip()
+    if months and not (re.fullmatch(r"[0-9]{1,2}", months) and 1 <= int(months) <= MAX_PAYMENT_MONTHS):
+        return [(f"Parameter «payment_months»: «{months[:50]}» ist keine ganze Zahl von Monaten (1 bis {MAX_PAYMENT_MONTHS})",
+                 f"parameter «payment_months»: «{months[:50]}» is not a whole number of months (1 to {MAX_PAYMENT_MONTHS})")]
+    return []
+
+
 def _payment_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = _days_problems(params, "deadline_days")
     before = params.get("pay_before", "").strip()
     if before and not is_expression_param(before) and _as_date(before) is None:
         problems.append((f"Parameter «pay_before»: «{before[:50]}» ist kein Datum (JJJJ-MM-TT) und kein Ausdruck",
                          f"parameter «pay_before»: «{before[:50]}» is neither a date (YYYY-MM-DD) nor an expression"))
-    if before and not params.get("deadline_days", "").strip():
-        problems.append(("Parameter «pay_before» braucht «deadline_days»", "parameter «pay_before» needs «deadline_days»"))
     return problems
 
 
@@ -388,6 +539,8 @@ def _as_date(value: Any) -> date | None:
 
 #: Longest payment period in days a model may give (a year); more is a typo.
 MAX_PAYMENT_DAYS = 366
+#: The same in months.
+MAX_PAYMENT_MONTHS = 12
 
 
 @register("wait_for_payment", description="Zahlungsaufforderung senden und auf die Zahlung warten",
@@ -405,7 +558,7 @@ MAX_PAYMENT_DAYS = 366
                             "frühestens heute; nur mit «deadline_days»",
                             "the payment must arrive before this day (a date or an expression, e.g. "
                             "${add_days(place.date, -3)}): the last day is then at most the working day before it, "
-                            "today at the earliest; only with «deadline_days»")],
+                            "today at the earliest; only with «deadline_days»", needs=("deadline_days",))],
           results=[StepParam("payment_reference", "Verwendungszweck der Überweisung", "reference of the transfer"),
                    StepParam("amount_due", "der geforderte Betrag", "the amount requested"),
                    StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit «deadline_days»",
@@ -492,7 +645,7 @@ _ASKS_FOR_PAYMENT: dict[str, bool] = {}
 
 def model_asks_for_payment(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
     """Whether a model has a step that asks the citizen to transfer money: ``wait_for_payment``,
-    or ``issue_decision`` fixing a fee with ``payment_days``."""
+    or ``issue_decision`` fixing a fee or a tax with ``payment_days`` or ``payment_months``."""
     if digest in _ASKS_FOR_PAYMENT:
         return _ASKS_FOR_PAYMENT[digest]
     from rathaus_domain.processes.bpmnext import BPMN_NS, ConfigError, service_step_config
@@ -509,8 +662,8 @@ def model_asks_for_payment(digest: str, bpmn_files: list[tuple[str, bytes]]) -> 
                 config = service_step_config(node)
             except ConfigError:
                 continue
-            if config.step == "wait_for_payment" or (
-                    config.step == "issue_decision" and config.params.get("payment_days", "").strip()):
+            if config.step == "wait_for_payment" or (config.step == "issue_decision" and (
+                    config.params.get("payment_days", "").strip() or config.params.get("payment_months", "").strip())):
                 found = True
     if len(_ASKS_FOR_PAYMENT) > 1000:
         _ASKS_FOR_PAYMENT.clear()
