@@ -323,7 +323,9 @@ def review(request, token: str):
     not_offered = not draft.service.is_published
     if request.method == "POST" and not errors:
         try:
-            result = services.draft_submit(draft=draft, ip=client_ip(request))
+            # Asked explicitly, never ticked in advance (§ 41 (2a) VwVfG needs her consent).
+            result = services.draft_submit(draft=draft, ip=client_ip(request),
+                                           retrieval_consent=request.POST.get("retrieval_consent") == "1")
         except services.ServiceNotOffered:
             not_offered = True
         except services.ApplicationInvalid as exc:
