@@ -23,7 +23,7 @@ from .models import (
 def case_file(*, municipality, application, public_only: bool = False) -> list[Document]:
     """The documents of one case with their versions (oldest first), newest document last."""
     qs = (Document.objects.for_municipality(municipality).filter(application=application)
-          .select_related("created_by", "request")
+          .select_related("created_by", "request", "notice")
           .prefetch_related(Prefetch("versions", queryset=DocumentVersion.objects.select_related("added_by")
                                      .order_by("number"))))
     if public_only:

@@ -28,7 +28,9 @@ from . import selectors
 from .files import discard_files_on_error, file_written, files_delete_after_commit
 from .models import (
     OUTCOMES,
+    RETRIEVAL_DAYS,
     Confidentiality,
+    DecisionNotice,
     Document,
     DocumentRequest,
     DocumentType,
@@ -127,6 +129,8 @@ def _document_add(*, application: Application, upload: CheckedUpload, title: str
             created_by=actor))
         version = _store_version(document=document, number=1, upload=upload, added_by=actor)
         _added(document, version, actor=actor, ip=ip, actor_label=actor_label)
+        if document_type == DocumentType.DECISION and confidentiality == Confidentiality.PUBLIC:
+            _decision_provide(document, application)
     return document, version
 
 
@@ -266,6 +270,76 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
     except IntegrityError:
         # A concurrent first download stored it a moment earlier.
         return DocumentVersion.objects.get(document__idempotency_key=key, number=1)
+
+
+# ---------------------------------------------------------------- notice of decision letters (§ 41 VwVfG)
+
+def _decision_provide(document: Document, application: Application) -> DecisionNotice:
+    """Record how a decision letter just added for the citizen is to be given notice (in the caller's transaction).
+
+    With her consent it is provided for retrieval until the 10th day (§ 41 (2a) VwVfG; moved to the
+    next working day as § 31 (3) moves the end of a period); counted from its provision, which comes
+    no later than the e-mail telling her of it, so the provision never outlasts the law's. Without
+    consent it goes straight onto the town's list of letters to post.
+    """
+    from rathaus.applications.services import first_working_day
+
+    now = timezone.now()
+    consent = application.retrieval_consent_at is not None
+    retrieve_by = (first_working_day(timezone.localdate(now) + timedelta(days=RETRIEVAL_DAYS),
+                                     municipality=application.municipality) if consent else None)
+    return insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document, provided_at=now,
+                                     retrieve_by=retrieve_by, post_due_since=None if consent else now))
+
+
+def _timeline(application: Application, *, kind: str, text: str, actor=None, data: dict | None = None) -> None:
+    """A line of the case timeline (staff read it on the case page), in German as the timeline is kept."""
+    from rathaus.processes.models import CaseEvent
+
+    CaseEvent.objects.create(municipality_id=application.municipality_id, application=application, kind=kind,
+                             text=text[:1000], actor=actor if getattr(actor, "is_authenticated", False) else None,
+                             data=data or {})
+
+
+def _letter(document: Document) -> str:
+    """The letter as the timeline names it: its title where that says it is one («Hundesteuerbescheid»),
+    else «Bescheid „Title“» (a case may have several letters)."""
+    title = document.title.strip()
+    return title if title.lower().endswith("bescheid") else f"Bescheid „{title}“"
+
+
+def _notice_summary(notice: DecisionNotice) -> dict[str, Any]:
+    return {"document": notice.document_id, "notice_date": notice.notice_date.isoformat() if notice.notice_date else None}
+
+
+def decision_retrieval_record(*, document: Document, actor=None, ip: str | None = None) -> DecisionNotice | None:
+    """The citizen downloads a decision letter provided for retrieval: her first download is its retrieval.
+
+    Recorded once (the first download only, also when two arrive at once) and only while the
+    provision runs; the letter is then deemed notified on the next day (§ 41 (2a) sentence 3
+    VwVfG). Returns the notice when this download was the retrieval, else None.
+    """
+    if document.document_type != DocumentType.DECISION:
+        return None
+    now = timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        # The conditional UPDATE is the gate: of two concurrent first downloads only one matches.
+        if not DecisionNotice.objects.filter(document=document, retrieved_at__isnull=True,
+                                             provision_ended_at__isnull=True, retrieve_by__gte=today
+                                             ).update(retrieved_at=now):
+            return None
+        notice = DecisionNotice.objects.select_related("document__application__municipality").get(document=document)
+        application = notice.document.application
+        application_touch(application)
+        _timeline(application, kind="decision_retrieved", data=_notice_summary(notice),
+                  text=f"{_letter(notice.document)} abgerufen am {today:%d.%m.%Y}; er gilt am "
+                       f"{notice.notice_date:%d.%m.%Y} als bekannt gegeben.")
+        audit_record(action="case.decision_retrieved", municipality=application.municipality, actor=actor, obj=notice,
+                     summary=f"{application.reference}: {notice.document.title} abgerufen, bekannt gegeben am "
+                             f"{notice.notice_date:%d.%m.%Y}", data=_notice_summary(notice), ip_address=ip,
+                     actor_label="" if getattr(actor, "is_authenticated", False) else "citizen")
+    return notice
 
 
 # ---------------------------------------------------------------- requests for documents

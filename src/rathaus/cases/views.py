@@ -239,7 +239,12 @@ def retention_settings(request):
 def _citizen_version(request, application, document_id: int):
     document = selectors.document_get(municipality=request.municipality, application=application, pk=document_id,
                                       public_only=True)
-    return _file_response(selectors.version_get(document=document))
+    version = selectors.version_get(document=document)
+    if request.method == "GET":
+        # Her first download of a decision letter is its retrieval (§ 41 (2a) VwVfG); a HEAD is not.
+        services.decision_retrieval_record(document=document, ip=client_ip(request),
+                                           actor=request.user if request.user.is_authenticated else None)
+    return _file_response(version)
 
 
 @tenant_view
