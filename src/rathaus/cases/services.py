@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -340,6 +340,72 @@ def decision_retrieval_record(*, document: Document, actor=None, ip: str | None 
                              f"{notice.notice_date:%d.%m.%Y}", data=_notice_summary(notice), ip_address=ip,
                      actor_label="" if getattr(actor, "is_authenticated", False) else "citizen")
     return notice
+
+
+def decision_provisions_end(*, now: datetime | None = None) -> dict[str, int]:
+    """The worker's sweep: end every provision not retrieved by its last day; the letter goes to post.
+
+    The provision has then not given notice (§ 41 (2a) sentence 5 VwVfG); the letter appears on
+    the town's list of letters to post. Reads only the open provisions that are due (a partial
+    index); each is ended in its own transaction with its timeline and audit entries.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    due = Q(retrieve_by__isnull=False, retrieve_by__lt=today, retrieved_at__isnull=True, provision_ended_at__isnull=True)
+    ended = 0
+    for pk in list(DecisionNotice.objects.filter(due).order_by("retrieve_by", "pk").values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Checked again under the lock: a download may have retrieved it meanwhile.
+            notice = (DecisionNotice.objects.select_for_update(of=("self",))
+                      .select_related("document__application__municipality").filter(due, pk=pk).first())
+            if notice is None:
+                continue
+            notice.provision_ended_at = notice.post_due_since = now
+            notice.save(update_fields=["provision_ended_at", "post_due_since"])
+            application = notice.document.application
+            application_touch(application)
+            _timeline(application, kind="decision_provision_ended", data=_notice_summary(notice),
+                      text=f"Bereitstellung zum Abruf beendet: nicht innerhalb von {RETRIEVAL_DAYS} Tagen abgerufen "
+                           f"({_letter(notice.document)}, abrufbar bis {notice.retrieve_by:%d.%m.%Y}). Der Bescheid ist "
+                           "per Post bekannt zu geben.")
+            audit_record(action="case.decision_provision_ended", municipality=application.municipality, obj=notice,
+                         summary=f"{application.reference}: {notice.document.title} nicht abgerufen, per Post bekannt "
+                                 "zu geben", data=_notice_summary(notice), actor_label="rathaus")
+        ended += 1
+    if ended:
+        logger.info("decision letters: %d provision(s) ended unretrieved", ended)
+    return {"ended": ended}
+
+
+def decision_post_record(*, notice: DecisionNotice, posted_on: date, actor, ip: str | None = None) -> DecisionNotice:
+    """Staff record that a letter on the list was posted; it is deemed notified on the fourth day after (§ 41 (2) VwVfG).
+
+    Raises CaseFileError for a day in the future or before the letter existed, or for a letter
+    that is not (or no longer) to be posted; nothing changes then.
+    """
+    if posted_on > timezone.localdate():
+        raise CaseFileError("Das Versanddatum darf nicht in der Zukunft liegen.", "the day of posting is in the future")
+    with transaction.atomic():
+        locked = (DecisionNotice.objects.select_for_update(of=("self",))
+                  .select_related("document__application__municipality").get(pk=notice.pk))
+        if locked.post_due_since is None or locked.posted_on is not None or locked.retrieved_at is not None:
+            raise CaseFileError("Dieser Bescheid ist nicht (mehr) per Post bekannt zu geben.",
+                                "this letter is not (or no longer) to be given notice by post")
+        if posted_on < timezone.localdate(locked.provided_at):
+            raise CaseFileError("Das Versanddatum liegt vor dem Tag, an dem der Bescheid erstellt wurde.",
+                                "the day of posting is before the letter was made")
+        locked.posted_on, locked.posted_by = posted_on, actor
+        locked.save(update_fields=["posted_on", "posted_by"])
+        application = locked.document.application
+        application_touch(application)
+        _timeline(application, kind="decision_posted", actor=actor, data=_notice_summary(locked),
+                  text=f"{_letter(locked.document)} per Post versandt am {posted_on:%d.%m.%Y}; er gilt am "
+                       f"{locked.notice_date:%d.%m.%Y} als bekannt gegeben (§ 41 Abs. 2 VwVfG).")
+        audit_record(action="case.decision_posted", municipality=application.municipality, actor=actor, obj=locked,
+                     summary=f"{application.reference}: {locked.document.title} per Post versandt am "
+                             f"{posted_on:%d.%m.%Y}", data={**_notice_summary(locked), "posted_on": posted_on.isoformat()},
+                     ip_address=ip)
+    return locked
 
 
 # ---------------------------------------------------------------- requests for documents
