@@ -90,7 +90,7 @@ class RetentionForm(forms.Form):
 class DecisionPostedForm(forms.Form):
     """The day a decision letter on the list was handed to the post (not in the future)."""
 
-    notice = forms.IntegerField(widget=forms.HiddenInput)
+    notice = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
     posted_on = forms.DateField(label=_("Per Post versandt am"),
                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                                 help_text=_("Der Tag, an dem der Bescheid zur Post gegeben wurde. Er gilt am vierten "

@@ -633,7 +633,8 @@ def case_file_purge(*, application: Application) -> dict[str, Any]:
     versions = DocumentVersion.objects.filter(document__application=application)
     files = [(v.file.storage, v.file.name) for v in versions if v.file]
     counts = {"document_versions": versions.delete()[0],
-              "documents": Document.objects.filter(application=application).delete()[0],
+              # The documents alone (their decision letters' notices go with them, uncounted).
+              "documents": Document.objects.filter(application=application).delete()[1].get(Document._meta.label, 0),
               "document_requests": DocumentRequest.objects.filter(application=application).delete()[0]}
     files_delete_after_commit(files)
     return counts

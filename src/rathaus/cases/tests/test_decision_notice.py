@@ -296,6 +296,14 @@ def test_a_letter_still_provided_cannot_be_recorded_as_posted(staff_client, deci
     assert notice.posted_on is None
 
 
+def test_a_posting_for_no_letter_of_the_list_is_refused(staff_client, decided, town):
+    decided(consent=False)
+    for bad in ("99999999999999999999999", "abc", ""):
+        response = staff_client.post(_to_post_url(town), {"notice": bad, "posted_on": "2026-12-07"})
+        assert response.status_code == 422, bad
+    assert not DecisionNotice.objects.filter(posted_on__isnull=False).exists()
+
+
 def test_the_list_of_letters_to_post_exports_as_csv_and_json(staff_client, decided, town):
     application, _letter, _token = decided(consent=False)
     from rathaus.applications.models import Application
