@@ -256,6 +256,8 @@ def _post_row(notice) -> dict:
             "applicant_name": application.applicant_name, "letter": notice.document.title,
             "letter_made_at": local_time(notice.provided_at),
             "reason": "not_retrieved" if notice.provision_ended_at else "no_consent",
+            "reason_label": (_("nicht innerhalb von 10 Tagen abgerufen") if notice.provision_ended_at
+                             else _("keine Einwilligung in den Abruf")),
             "retrieve_by": notice.retrieve_by.isoformat() if notice.retrieve_by else "",
             "post_due_since": local_time(notice.post_due_since)}
 

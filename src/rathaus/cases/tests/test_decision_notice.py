@@ -313,6 +313,7 @@ def test_the_list_of_letters_to_post_exports_as_csv_and_json(staff_client, decid
     header, row = csv_text.splitlines()[:2]
     assert header.split(",")[:5] == ["reference", "service", "applicant_name", "letter", "letter_made_at"]
     assert application.reference in row and "'=HYPERLINK" in row and "no_consent" in row
+    assert "keine Einwilligung in den Abruf" in row
     rows = staff_client.get(_to_post_url(town) + "?export=json").json()
     assert [(r["reference"], r["reason"], r["retrieve_by"]) for r in rows] == [(application.reference, "no_consent", "")]
 
@@ -371,3 +372,12 @@ def test_the_case_page_shows_each_letters_notice_state(staff_client, decided, to
         decision_post_record(notice=DecisionNotice.objects.get(document=other_letter), posted_on=date(2026, 12, 18),
                              actor=None)
     assert "per Post versandt am 18.12.2026; bekannt gegeben am 22.12.2026" in staff_client.get(url).content.decode()
+
+
+def test_the_case_page_shows_the_notice_state_in_english(staff_client, decided, town):
+    application, _letter, _token = decided(consent=True)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})
+    with at(MONDAY + timedelta(hours=1)):
+        page = staff_client.get(url).content.decode()
+    assert "provided for retrieval on 07.12.2026, retrievable until 17.12.2026; not retrieved yet" in page
