@@ -116,6 +116,11 @@ SUBMIT_BODY = {
             "data": {"type": "object", "description": "Antragsdaten; gültig nach dem JSON Schema des Formulars der Leistung"},
             "representation": {**RepresentationIn.model_json_schema(),
                                "description": "Optional: der Antrag wird für eine andere Person oder ein Unternehmen gestellt."},
+            "retrieval_consent": {"type": "boolean", "default": False,
+                                  "description": "Optional: die antragstellende Person ist einverstanden, dass ihr der "
+                                                 "Bescheid zum Abruf online bereitgestellt wird (§ 41 Abs. 2a VwVfG). "
+                                                 "Nur mit ihrer ausdrücklichen Zustimmung true; sonst wird der Bescheid "
+                                                 "per Post bekannt gegeben."},
         },
     }}},
 }
@@ -187,12 +192,14 @@ def _parse_body(request) -> dict[str, Any]:
         raise ProblemError(422, "Unprocessable Content", _("Erwartet wird ein Objekt {\"service\": …, \"data\": {…}}."),
                            type_="invalid-request", errors=[{"pointer": "", "detail": _("Objekt erwartet"), "code": "type"}])
     for key in body:
-        if key not in ("service", "data", "representation"):
+        if key not in ("service", "data", "representation", "retrieval_consent"):
             errors.append({"pointer": f"/{_pointer_token(key)}", "detail": _("Unbekanntes Feld „%(field)s“.") % {"field": key}, "code": "additionalProperties"})
     if not isinstance(body.get("service"), int) or isinstance(body.get("service"), bool):
         errors.append({"pointer": "/service", "detail": _("Die ID der Leistung (Ganzzahl) fehlt."), "code": "type"})
     if not isinstance(body.get("data"), dict):
         errors.append({"pointer": "/data", "detail": _("Die Antragsdaten (Objekt) fehlen."), "code": "type"})
+    if not isinstance(body.get("retrieval_consent", False), bool):
+        errors.append({"pointer": "/retrieval_consent", "detail": _("Erwartet wird true oder false."), "code": "type"})
     if errors:
         raise ProblemError(422, "Unprocessable Content", _("Die Anfrage ist falsch aufgebaut."), type_="invalid-request", errors=errors)
     return body
@@ -288,7 +295,8 @@ def _submitted(request, body: dict, representation, key: str, service, *, lookup
         result = services.application_submit(municipality=municipality, service=service, data=body["data"],
                                               channel=Channel.ONLINE, idempotency_key=key or None, ip=client_ip(request),
                                               key_checked_by_insert=True,
-                                              representation=representation, lookup=lookup, count=count)
+                                              representation=representation, lookup=lookup, count=count,
+                                              retrieval_consent=body.get("retrieval_consent", False))
     except services.RateLimited:
         _refuse_rate()
     except services.ApplicationInvalid as exc:

@@ -80,6 +80,10 @@ class Application(TenantModel):
     submitted_at = models.DateTimeField(_("eingegangen am"), db_index=True)
     due_date = models.DateField(_("Richtwert erledigt bis"), db_index=True)
     closed_at = models.DateTimeField(_("abgeschlossen am"), null=True, blank=True)
+    # When the applicant consented to notice of decision letters by retrieval online (§ 41 (2a)
+    # VwVfG); empty: no consent, so a decision letter is given notice by post.
+    retrieval_consent_at = models.DateTimeField(_("Einwilligung in den Abruf von Bescheiden am"), null=True,
+                                                blank=True)
     # Last change a back-office system should notice (submission, status, document, anonymisation):
     # the order of the staff API's case list, so it is a column with an index, not a subquery.
     updated_at = models.DateTimeField(_("zuletzt geändert"))
@@ -111,6 +115,11 @@ class Application(TenantModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def retrieval_consent(self) -> bool:
+        """Whether decision letters may be given notice by being retrieved online (§ 41 (2a) VwVfG)."""
+        return self.retrieval_consent_at is not None
 
     @property
     def takes_documents(self) -> bool:

@@ -283,6 +283,7 @@ def application_submit(
     representation: RepresentationData | None = None,
     lookup: SubmissionLookup | None = None,
     count: tuple[str, str, str] | None = None,
+    retrieval_consent: bool = False,
 ) -> SubmissionResult:
     """Validate and store an application with its reference and first status, all or nothing.
 
@@ -293,6 +294,8 @@ def application_submit(
     API does so: a new key, by far the common case, then costs no look-up). A concurrent first
     use of the key is caught by the constraint either way. A `representation` (applying on
     behalf of someone else) is stored with the application in the same transaction.
+    `retrieval_consent`: the applicant agreed that decision letters are given notice by being
+    retrieved online (§ 41 (2a) VwVfG); stored with the time of submission.
 
     `lookup`: the service (with municipality and form) was not looked up for this request but
     remembered from an earlier one (see `catalog.selectors.SubmissionLookup`); the statement that
@@ -308,9 +311,13 @@ def application_submit(
         raise ValueError("service belongs to another municipality")
     if representation is not None and representation.kind not in MandateKind.values:
         raise ValueError(f"unknown mandate kind {representation.kind!r}")
-    # Without a representation the hash stays what it always was, so earlier keys still replay.
-    request_hash = request_fingerprint(service.pk, data if representation is None
-                                 else {"data": data, "representation": representation.as_json()})
+    # Without a representation or consent the hash stays what it always was, so earlier keys still replay.
+    fingerprinted: dict[str, Any] = {"data": data}
+    if representation is not None:
+        fingerprinted["representation"] = representation.as_json()
+    if retrieval_consent:
+        fingerprinted["retrieval_consent"] = True
+    request_hash = request_fingerprint(service.pk, data if len(fingerprinted) == 1 else fingerprinted)
     if idempotency_key and not key_checked_by_insert:
         replay = _replay(municipality, idempotency_key, request_hash)
         if replay is not None:
@@ -373,6 +380,7 @@ def application_submit(
             data=stored, applicant=applicant, applicant_name=name, applicant_email=email, entered_by=entered_by,
             access_token_hash=secrets.token_hex(16), idempotency_key=idempotency_key or None,
             request_hash=request_hash, submitted_at=now, updated_at=now,
+            retrieval_consent_at=now if retrieval_consent else None,
             due_date=add_working_days(timezone.localdate(now), service.processing_days, municipality=municipality),
         )
         received = StatusChange(municipality=municipality, application=application, status=Status.RECEIVED,
@@ -382,7 +390,8 @@ def application_submit(
         # once this commits.
         event_data = application_event_data(application, channel=channel)
         audit = {"action": "application.submitted", "municipality": municipality, "actor": actor,
-                 "data": {"channel": channel, "service": service.pk}, "ip_address": ip}
+                 "data": {"channel": channel, "service": service.pk, "retrieval_consent": bool(retrieval_consent)},
+                 "ip_address": ip}
         if one_statement:
             # Atomic by itself; inside a caller's transaction it gets a savepoint, so a lost race
             # for the Idempotency-Key leaves that transaction usable for the replay below.
@@ -690,8 +699,10 @@ def draft_idempotency_key(token: str) -> str:
     return f"draft:{token[:40]}"
 
 
-def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
+def draft_submit(*, draft: Draft, ip: str | None = None, retrieval_consent: bool = False) -> SubmissionResult:
     """Submit a finished draft through the same path as the API, then drop the draft.
+
+    `retrieval_consent`: ticked on the review page (by her, or by staff entering it for her with her agreement).
 
     ServiceNotOffered if the service is no longer published (the API refuses those too); the draft stays.
     """
@@ -702,6 +713,7 @@ def draft_submit(*, draft: Draft, ip: str | None = None) -> SubmissionResult:
             municipality=draft.municipality, service=draft.service, data=draft.data, channel=draft.channel,
             applicant=draft.user, entered_by=draft.assisted_by, ip=ip,
             idempotency_key=draft_idempotency_key(draft.token), representation=draft_representation(draft),
+            retrieval_consent=retrieval_consent,
         )
         Draft.objects.filter(pk=draft.pk).delete()
     return result

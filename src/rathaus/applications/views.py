@@ -21,7 +21,7 @@ from rathaus.accounts import selectors as account_selectors
 from rathaus.accounts import services as account_services
 from rathaus.accounts.rules import Perm
 from rathaus.cases.files import read_bytes
-from rathaus.cases.selectors import document_requests
+from rathaus.cases.selectors import decisions_to_post_count, document_requests
 from rathaus.cases.services import receipt_document_ensure
 from rathaus.cases.uploads import UploadRefused, check_upload
 from rathaus.catalog.selectors import service_choices, service_get, service_list
@@ -323,7 +323,9 @@ def review(request, token: str):
     not_offered = not draft.service.is_published
     if request.method == "POST" and not errors:
         try:
-            result = services.draft_submit(draft=draft, ip=client_ip(request))
+            # Asked explicitly, never ticked in advance (§ 41 (2a) VwVfG needs her consent).
+            result = services.draft_submit(draft=draft, ip=client_ip(request),
+                                           retrieval_consent=request.POST.get("retrieval_consent") == "1")
         except services.ServiceNotOffered:
             not_offered = True
         except services.ApplicationInvalid as exc:
@@ -484,12 +486,13 @@ def inbox(request):
         return _export(qs, export, request.municipality)
     page = paginate_by_keys(qs, INBOX_PAGE_SIZE, params.get("seite"))
     open_data_requests = account_selectors.data_request_open_count(municipality=request.municipality)
+    letters_to_post = decisions_to_post_count(municipality=request.municipality)
     query = params.copy()
     query.pop("seite", None)
     return render(request, "applications/inbox.html", {
         "page": page, "services": service_choices(municipality=request.municipality),
         "statuses": Status.choices, "channels": Channel.choices, "params": params, "query": query.urlencode(),
-        "today": timezone.localdate(), "open_data_requests": open_data_requests,
+        "today": timezone.localdate(), "open_data_requests": open_data_requests, "letters_to_post": letters_to_post,
     })
 
 

@@ -85,3 +85,19 @@ class RetentionForm(forms.Form):
 
     def rules(self) -> dict[tuple[str, str], int | None]:
         return {(t, o): self.cleaned_data[retention_field_name(t, o)] for t in DocumentType.values for o in OUTCOMES}
+
+
+class DecisionPostedForm(forms.Form):
+    """The day a decision letter on the list was handed to the post (not in the future)."""
+
+    notice = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
+    posted_on = forms.DateField(label=_("Per Post versandt am"),
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                                help_text=_("Der Tag, an dem der Bescheid zur Post gegeben wurde. Er gilt am vierten "
+                                            "Tag danach als bekannt gegeben."))
+
+    def clean_posted_on(self):
+        posted_on = self.cleaned_data["posted_on"]
+        if posted_on > timezone.localdate():
+            raise forms.ValidationError(_("Das Versanddatum darf nicht in der Zukunft liegen."))
+        return posted_on

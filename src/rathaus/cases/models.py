@@ -3,9 +3,12 @@ retention rules per document type and case result, and legal holds."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rathaus.applications.models import FINAL_STATUSES
@@ -201,3 +204,68 @@ class LegalHold(TenantModel):
     @property
     def is_active(self) -> bool:
         return self.released_at is None
+
+
+#: Days a decision letter stays provided for retrieval (§ 41 (2a) sentence 4 VwVfG).
+RETRIEVAL_DAYS = 10
+#: A letter sent by post is deemed notified on this day after posting (§ 41 (2) VwVfG).
+POSTAL_NOTICE_DAYS = 4
+
+
+class DecisionNotice(TenantModel):
+    """How a decision letter of the case file is given notice (Bekanntgabe).
+
+    With the applicant's consent it is provided for retrieval online and deemed notified on the day
+    after her first download (§ 41 (2a) VwVfG). Without consent, or when she does not retrieve it
+    within 10 days, the provision ends and staff give notice by post (deemed notified on the fourth
+    day after posting, § 41 (2)). One row per public decision document, written when it is added.
+    """
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="notice")
+    provided_at = models.DateTimeField(_("bereitgestellt am"))
+    # The last day she may retrieve it (the 10 days, moved to a working day); empty without consent.
+    retrieve_by = models.DateField(_("abrufbar bis"), null=True, blank=True)
+    retrieved_at = models.DateTimeField(_("abgerufen am"), null=True, blank=True)
+    provision_ended_at = models.DateTimeField(_("Bereitstellung beendet am"), null=True, blank=True)
+    # Since when it waits for staff to post it (no consent, or the provision ended).
+    post_due_since = models.DateTimeField(_("per Post bekannt zu geben seit"), null=True, blank=True)
+    posted_on = models.DateField(_("per Post versandt am"), null=True, blank=True)
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("versandt von"))
+
+    class Meta:
+        ordering = ["provided_at", "id"]
+        indexes = [
+            # The worker's sweep: provisions whose 10 days are over (only the open ones are indexed).
+            models.Index(fields=["retrieve_by"], name="notice_retrieval_open_idx",
+                         condition=Q(retrieve_by__isnull=False, retrieved_at__isnull=True,
+                                     provision_ended_at__isnull=True)),
+            # The town's work list of letters to post.
+            models.Index(fields=["municipality", "post_due_since"], name="notice_post_due_idx",
+                         condition=Q(post_due_since__isnull=False, posted_on__isnull=True)),
+        ]
+        verbose_name = _("Bekanntgabe eines Bescheids")
+        verbose_name_plural = _("Bekanntgaben von Bescheiden")
+
+    def __str__(self) -> str:
+        return f"{self.document_id}: {self.state}"
+
+    @property
+    def notice_date(self) -> date | None:
+        """The day the letter is deemed notified (from it the objection period runs), once known."""
+        if self.retrieved_at is not None:
+            return timezone.localdate(self.retrieved_at) + timedelta(days=1)
+        if self.posted_on is not None:
+            return self.posted_on + timedelta(days=POSTAL_NOTICE_DAYS)
+        return None
+
+    @property
+    def state(self) -> str:
+        """provided (waiting for her download), retrieved, post_due (to be posted) or posted."""
+        if self.retrieved_at is not None:
+            return "retrieved"
+        if self.posted_on is not None:
+            return "posted"
+        if self.post_due_since is not None:
+            return "post_due"
+        return "provided"

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,7 +28,9 @@ from . import selectors
 from .files import discard_files_on_error, file_written, files_delete_after_commit
 from .models import (
     OUTCOMES,
+    RETRIEVAL_DAYS,
     Confidentiality,
+    DecisionNotice,
     Document,
     DocumentRequest,
     DocumentType,
@@ -127,6 +129,8 @@ def _document_add(*, application: Application, upload: CheckedUpload, title: str
             created_by=actor))
         version = _store_version(document=document, number=1, upload=upload, added_by=actor)
         _added(document, version, actor=actor, ip=ip, actor_label=actor_label)
+        if document_type == DocumentType.DECISION and confidentiality == Confidentiality.PUBLIC:
+            _decision_provide(document, application)
     return document, version
 
 
@@ -266,6 +270,142 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
     except IntegrityError:
         # A concurrent first download stored it a moment earlier.
         return DocumentVersion.objects.get(document__idempotency_key=key, number=1)
+
+
+# ---------------------------------------------------------------- notice of decision letters (§ 41 VwVfG)
+
+def _decision_provide(document: Document, application: Application) -> DecisionNotice:
+    """Record how a decision letter just added for the citizen is to be given notice (in the caller's transaction).
+
+    With her consent it is provided for retrieval until the 10th day (§ 41 (2a) VwVfG; moved to the
+    next working day as § 31 (3) moves the end of a period); counted from its provision, which comes
+    no later than the e-mail telling her of it, so the provision never outlasts the law's. Without
+    consent it goes straight onto the town's list of letters to post.
+    """
+    from rathaus.applications.services import first_working_day
+
+    now = timezone.now()
+    consent = application.retrieval_consent_at is not None
+    retrieve_by = (first_working_day(timezone.localdate(now) + timedelta(days=RETRIEVAL_DAYS),
+                                     municipality=application.municipality) if consent else None)
+    return insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document, provided_at=now,
+                                     retrieve_by=retrieve_by, post_due_since=None if consent else now))
+
+
+def _timeline(application: Application, *, kind: str, text: str, actor=None, data: dict | None = None) -> None:
+    """A line of the case timeline (staff read it on the case page), in German as the timeline is kept."""
+    from rathaus.processes.models import CaseEvent
+
+    CaseEvent.objects.create(municipality_id=application.municipality_id, application=application, kind=kind,
+                             text=text[:1000], actor=actor if getattr(actor, "is_authenticated", False) else None,
+                             data=data or {})
+
+
+def _letter(document: Document) -> str:
+    """The letter as the timeline names it: its title where that says it is one («Hundesteuerbescheid»),
+    else «Bescheid „Title“» (a case may have several letters)."""
+    title = document.title.strip()
+    return title if title.lower().endswith("bescheid") else f"Bescheid „{title}“"
+
+
+def _notice_summary(notice: DecisionNotice) -> dict[str, Any]:
+    return {"document": notice.document_id, "notice_date": notice.notice_date.isoformat() if notice.notice_date else None}
+
+
+def decision_retrieval_record(*, document: Document, actor=None, ip: str | None = None) -> DecisionNotice | None:
+    """The citizen downloads a decision letter provided for retrieval: her first download is its retrieval.
+
+    Recorded once (the first download only, also when two arrive at once) and only while the
+    provision runs; the letter is then deemed notified on the next day (§ 41 (2a) sentence 3
+    VwVfG). Returns the notice when this download was the retrieval, else None.
+    """
+    if document.document_type != DocumentType.DECISION:
+        return None
+    now = timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        # The conditional UPDATE is the gate: of two concurrent first downloads only one matches.
+        if not DecisionNotice.objects.filter(document=document, retrieved_at__isnull=True,
+                                             provision_ended_at__isnull=True, retrieve_by__gte=today
+                                             ).update(retrieved_at=now):
+            return None
+        notice = DecisionNotice.objects.select_related("document__application__municipality").get(document=document)
+        application = notice.document.application
+        application_touch(application)
+        _timeline(application, kind="decision_retrieved", data=_notice_summary(notice),
+                  text=f"{_letter(notice.document)} abgerufen am {today:%d.%m.%Y}; er gilt am "
+                       f"{notice.notice_date:%d.%m.%Y} als bekannt gegeben.")
+        audit_record(action="case.decision_retrieved", municipality=application.municipality, actor=actor, obj=notice,
+                     summary=f"{application.reference}: {notice.document.title} abgerufen, bekannt gegeben am "
+                             f"{notice.notice_date:%d.%m.%Y}", data=_notice_summary(notice), ip_address=ip,
+                     actor_label="" if getattr(actor, "is_authenticated", False) else "citizen")
+    return notice
+
+
+def decision_provisions_end(*, now: datetime | None = None) -> dict[str, int]:
+    """The worker's sweep: end every provision not retrieved by its last day; the letter goes to post.
+
+    The provision has then not given notice (§ 41 (2a) sentence 5 VwVfG); the letter appears on
+    the town's list of letters to post. Reads only the open provisions that are due (a partial
+    index); each is ended in its own transaction with its timeline and audit entries.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    due = Q(retrieve_by__isnull=False, retrieve_by__lt=today, retrieved_at__isnull=True, provision_ended_at__isnull=True)
+    ended = 0
+    for pk in list(DecisionNotice.objects.filter(due).order_by("retrieve_by", "pk").values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Checked again under the lock: a download may have retrieved it meanwhile.
+            notice = (DecisionNotice.objects.select_for_update(of=("self",))
+                      .select_related("document__application__municipality").filter(due, pk=pk).first())
+            if notice is None:
+                continue
+            notice.provision_ended_at = notice.post_due_since = now
+            notice.save(update_fields=["provision_ended_at", "post_due_since"])
+            application = notice.document.application
+            application_touch(application)
+            _timeline(application, kind="decision_provision_ended", data=_notice_summary(notice),
+                      text=f"Bereitstellung zum Abruf beendet: nicht innerhalb von {RETRIEVAL_DAYS} Tagen abgerufen "
+                           f"({_letter(notice.document)}, abrufbar bis {notice.retrieve_by:%d.%m.%Y}). Der Bescheid ist "
+                           "per Post bekannt zu geben.")
+            audit_record(action="case.decision_provision_ended", municipality=application.municipality, obj=notice,
+                         summary=f"{application.reference}: {notice.document.title} nicht abgerufen, per Post bekannt "
+                                 "zu geben", data=_notice_summary(notice), actor_label="rathaus")
+        ended += 1
+    if ended:
+        logger.info("decision letters: %d provision(s) ended unretrieved", ended)
+    return {"ended": ended}
+
+
+def decision_post_record(*, notice: DecisionNotice, posted_on: date, actor, ip: str | None = None) -> DecisionNotice:
+    """Staff record that a letter on the list was posted; it is deemed notified on the fourth day after (§ 41 (2) VwVfG).
+
+    Raises CaseFileError for a day in the future or before the letter existed, or for a letter
+    that is not (or no longer) to be posted; nothing changes then.
+    """
+    if posted_on > timezone.localdate():
+        raise CaseFileError("Das Versanddatum darf nicht in der Zukunft liegen.", "the day of posting is in the future")
+    with transaction.atomic():
+        locked = (DecisionNotice.objects.select_for_update(of=("self",))
+                  .select_related("document__application__municipality").get(pk=notice.pk))
+        if locked.post_due_since is None or locked.posted_on is not None or locked.retrieved_at is not None:
+            raise CaseFileError("Dieser Bescheid ist nicht (mehr) per Post bekannt zu geben.",
+                                "this letter is not (or no longer) to be given notice by post")
+        if posted_on < timezone.localdate(locked.provided_at):
+            raise CaseFileError("Das Versanddatum liegt vor dem Tag, an dem der Bescheid erstellt wurde.",
+                                "the day of posting is before the letter was made")
+        locked.posted_on, locked.posted_by = posted_on, actor
+        locked.save(update_fields=["posted_on", "posted_by"])
+        application = locked.document.application
+        application_touch(application)
+        _timeline(application, kind="decision_posted", actor=actor, data=_notice_summary(locked),
+                  text=f"{_letter(locked.document)} per Post versandt am {posted_on:%d.%m.%Y}; er gilt am "
+                       f"{locked.notice_date:%d.%m.%Y} als bekannt gegeben (§ 41 Abs. 2 VwVfG).")
+        audit_record(action="case.decision_posted", municipality=application.municipality, actor=actor, obj=locked,
+                     summary=f"{application.reference}: {locked.document.title} per Post versandt am "
+                             f"{posted_on:%d.%m.%Y}", data={**_notice_summary(locked), "posted_on": posted_on.isoformat()},
+                     ip_address=ip)
+    return locked
 
 
 # ---------------------------------------------------------------- requests for documents
@@ -493,7 +633,8 @@ def case_file_purge(*, application: Application) -> dict[str, Any]:
     versions = DocumentVersion.objects.filter(document__application=application)
     files = [(v.file.storage, v.file.name) for v in versions if v.file]
     counts = {"document_versions": versions.delete()[0],
-              "documents": Document.objects.filter(application=application).delete()[0],
+              # The documents alone (their decision letters' notices go with them, uncounted).
+              "documents": Document.objects.filter(application=application).delete()[1].get(Document._meta.label, 0),
               "document_requests": DocumentRequest.objects.filter(application=application).delete()[0]}
     files_delete_after_commit(files)
     return counts

@@ -9,3 +9,11 @@ def apply_document_retention() -> dict:
     from .services import documents_apply_retention
 
     return documents_apply_retention()
+
+
+@task()
+def end_unretrieved_provisions() -> dict:
+    """Decision letters not retrieved within 10 days go to post (hourly; see RATHAUS_PERIODIC_TASKS)."""
+    from .services import decision_provisions_end
+
+    return decision_provisions_end()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("verwaltung/antraege/<str:reference>/unterlagen-nachfordern/", views.document_requests, name="document_requests"),
     path("verwaltung/antraege/<str:reference>/aufbewahrungssperre/", views.legal_hold, name="legal_hold"),
     path("verwaltung/aufbewahrung/", views.retention_settings, name="retention"),
+    path("verwaltung/bescheide-per-post/", views.decisions_to_post, name="decisions_to_post"),
     path("status/<str:reference>/<str:token>/dokumente/<int:document_id>/", views.citizen_download, name="citizen_download"),
     path("meine-antraege/<str:reference>/dokumente/<int:document_id>/", views.my_download, name="my_download"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rathaus.applications.selectors import application_row_get
@@ -16,7 +17,14 @@ from rathaus.core.exports import list_export, local_time
 from rathaus.core.language import localized
 
 from . import selectors, services
-from .forms import DocumentRequestForm, DocumentUploadForm, LegalHoldForm, RetentionForm, VersionUploadForm
+from .forms import (
+    DecisionPostedForm,
+    DocumentRequestForm,
+    DocumentUploadForm,
+    LegalHoldForm,
+    RetentionForm,
+    VersionUploadForm,
+)
 from .models import OUTCOMES
 from .rules import CasePerm, mark_openable, may_open
 from .uploads import UploadRefused, configured_types, max_bytes_default, types_label
@@ -210,6 +218,50 @@ def legal_hold(request, reference: str):
         status=status)
 
 
+# ---------------------------------------------------------------- staff: decision letters to post
+
+@staff_view(CasePerm.HANDLE_DOCUMENTS)
+def decisions_to_post(request):
+    """Decision letters to be given notice by post (no consent to retrieval, or not retrieved in 10 days):
+    staff post them and record the day; the letter then leaves the list."""
+    notices = selectors.decisions_to_post(municipality=request.municipality)
+    if request.GET.get("export") in ("csv", "json") and request.method == "GET":
+        return list_export([_post_row(n) for n in notices], request.GET["export"],
+                           f"bescheide-per-post-{request.municipality.slug}", "reference")
+    form, failed, status = None, None, 200
+    if request.method == "POST":
+        form = DecisionPostedForm(request.POST)
+        if form.is_valid():
+            notice = notices.filter(pk=form.cleaned_data["notice"]).first()
+            if notice is None:
+                raise Http404("not on the list")
+            try:
+                posted = services.decision_post_record(notice=notice, posted_on=form.cleaned_data["posted_on"],
+                                                       actor=request.user, ip=client_ip(request))
+            except services.CaseFileError as exc:
+                form.add_error("posted_on", localized(exc))
+            else:
+                messages.success(request, _("Versand per Post für %(reference)s erfasst. Der Bescheid gilt am %(day)s "
+                                            "als bekannt gegeben.") % {
+                    "reference": notice.document.application.reference, "day": f"{posted.notice_date:%d.%m.%Y}"})
+                return redirect(request.path)
+        failed, status = form.data.get("notice"), 422
+    return render(request, "cases/decisions_to_post.html", {
+        "notices": list(notices), "form": form, "failed": failed, "today": timezone.localdate()}, status=status)
+
+
+def _post_row(notice) -> dict:
+    application = notice.document.application
+    return {"reference": application.reference, "service": application.service.name,
+            "applicant_name": application.applicant_name, "letter": notice.document.title,
+            "letter_made_at": local_time(notice.provided_at),
+            "reason": "not_retrieved" if notice.provision_ended_at else "no_consent",
+            "reason_label": (_("nicht innerhalb von 10 Tagen abgerufen") if notice.provision_ended_at
+                             else _("keine Einwilligung in den Abruf")),
+            "retrieve_by": notice.retrieve_by.isoformat() if notice.retrieve_by else "",
+            "post_due_since": local_time(notice.post_due_since)}
+
+
 # ---------------------------------------------------------------- tenant admin: retention classes
 
 @staff_view(CasePerm.MANAGE_RETENTION)
@@ -239,7 +291,20 @@ def retention_settings(request):
 def _citizen_version(request, application, document_id: int):
     document = selectors.document_get(municipality=request.municipality, application=application, pk=document_id,
                                       public_only=True)
-    return _file_response(selectors.version_get(document=document))
+    version = selectors.version_get(document=document)
+    if request.method == "GET" and _hers(request, application):
+        # Her first download of a decision letter is its retrieval (§ 41 (2a) VwVfG); a HEAD is not.
+        services.decision_retrieval_record(document=document, ip=client_ip(request),
+                                           actor=request.user if request.user.is_authenticated else None)
+    return _file_response(version)
+
+
+def _hers(request, application) -> bool:
+    """Whether the download is the citizen's: not the town's staff following her link (their download is no retrieval)."""
+    user = request.user
+    if not user.is_authenticated or application.applicant_id == user.pk:
+        return True
+    return not user.memberships.filter(municipality=request.municipality).exists()
 
 
 @tenant_view

@@ -221,7 +221,7 @@ class OutboxMessage(TenantModel):
 # when a person's act set the run going: it is shown as done automatically, not under her name.
 PERSON_EVENT_KINDS = frozenset({
     "user_task_completed", "message_received", "task_result", "task_claimed", "task_assigned", "task_delegated",
-    "task_returned", "process_ended", "emails_held_back", "retried",
+    "task_returned", "process_ended", "emails_held_back", "retried", "decision_retrieved", "decision_posted",
 })
 
 

@@ -244,6 +244,8 @@ RATHAUS_PERIODIC_TASKS = {
     "applications.retention": ("rathaus.applications.tasks.apply_retention", 24 * 3600),
     # Case files: delete documents whose retention class has run out (legal holds excepted).
     "cases.retention": ("rathaus.cases.tasks.apply_document_retention", 24 * 3600),
+    # Decision letters provided for retrieval and not retrieved within 10 days go to post (§ 41 (2a) VwVfG).
+    "cases.decision_provisions": ("rathaus.cases.tasks.end_unretrieved_provisions", 3600),
     # Processes: fire due timers, deliver the outbox, restart work a killed worker left behind.
     "processes.timers": ("rathaus.processes.tasks.fire_due_timers", env.int("RATHAUS_PROCESS_TIMER_SECONDS", default=60)),
     "processes.sweep": ("rathaus.processes.tasks.sweep", env.int("RATHAUS_PROCESS_SWEEP_SECONDS", default=60)),

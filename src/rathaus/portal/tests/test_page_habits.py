@@ -150,7 +150,7 @@ def _help_texts_of_their_own_in_german_and_english(pages) -> None:
 LISTS = {
     "applications:inbox", "applications:staff_detail",  # the case file's documents
     "processes:tasks_mine", "processes:tasks_team", "processes:tasks_overdue", "processes:definitions",
-    "dataprotection:list",
+    "dataprotection:list", "cases:decisions_to_post",
     "integration:tokens", "integration:subscriptions", "integration:deliveries", "integration:case_deliveries",
     "exchanges:directory",
     "exchanges:staff_providers", "exchanges:staff_offers", "exchanges:staff_categories", "exchanges:staff_facilities",

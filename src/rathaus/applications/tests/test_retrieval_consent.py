@@ -1,0 +1,110 @@
+"""Consent to notice by retrieval (§ 41 (2a) VwVfG): asked explicitly at submission, on the web form,
+in the assisted channel and in the API, and never assumed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+
+from rathaus.applications.models import Application
+from rathaus.applications.tests.test_web_flow import STEP_VALUES, _start
+from rathaus.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+CHECKBOX = 'name="retrieval_consent" value="1"'
+
+
+def _fill(client, base):
+    for index, values in STEP_VALUES.items():
+        assert client.post(f"{base}/schritt/{index}/", values).status_code == 302
+
+
+def test_the_review_page_asks_for_consent_with_an_unticked_box_and_an_explanation(client, town, demo_services):
+    base = _start(client, town)
+    _fill(client, base)
+    page = client.get(f"{base}/pruefen/").content.decode()
+    box = page[page.index('id="retrieval-consent"') - 80:page.index('id="retrieval-consent"') + 80]
+    assert CHECKBOX in box and "checked" not in box
+    assert '<label class="kern-label" for="retrieval-consent">Ich bin einverstanden' in page
+    assert "gilt dann am Tag nach dem ersten Herunterladen als bekannt gegeben" in page
+    assert "Ohne Häkchen kommt der Bescheid per Post." in page
+
+
+def test_without_the_tick_the_application_records_no_consent(client, town, demo_services,
+                                                             django_capture_on_commit_callbacks):
+    base = _start(client, town)
+    _fill(client, base)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"{base}/pruefen/").status_code == 302
+    application = Application.objects.get()
+    assert application.retrieval_consent_at is None and not application.retrieval_consent
+
+
+def test_with_the_tick_the_consent_is_recorded_with_its_time_and_audited(client, town, demo_services,
+                                                                         django_capture_on_commit_callbacks):
+    base = _start(client, town)
+    _fill(client, base)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"{base}/pruefen/", {"retrieval_consent": "1"}).status_code == 302
+    application = Application.objects.get()
+    assert application.retrieval_consent_at == application.submitted_at
+    entry = AuditEntry.objects.get(action="application.submitted")
+    assert entry.data["retrieval_consent"] is True
+
+
+def test_staff_entering_an_application_ask_the_person_and_tick_only_with_her_agreement(staff_client, town,
+                                                                                       demo_services):
+    response = staff_client.post(f"/m/{town.slug}/verwaltung/erfassen/", {"service": "hund-anmelden", "channel": "office"})
+    base = response["Location"].rsplit("/schritt/", 1)[0]
+    _fill(staff_client, base)
+    page = staff_client.get(f"{base}/pruefen/").content.decode()
+    assert "Die Person ist einverstanden, dass ihr der Bescheid zum Abruf online bereitgestellt wird" in page
+    assert "setzen Sie das Häkchen nur, wenn sie zustimmt" in page
+    staff_client.post(f"{base}/pruefen/", {"retrieval_consent": "1"})
+    application = Application.objects.get()
+    assert application.channel == "office" and application.retrieval_consent
+
+
+def test_the_review_page_asks_in_english(client, town, demo_services):
+    base = _start(client, town)
+    _fill(client, base)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"{base}/pruefen/").content.decode()
+    assert "I agree that the decision letter is provided to me for retrieval online" in page
+    assert "Ich bin einverstanden" not in page
+
+
+def _post(client, slug, body):
+    return client.post(f"/api/v1/m/{slug}/applications", data=json.dumps(body), content_type="application/json")
+
+
+def test_the_api_records_consent_only_when_it_is_sent_as_true(client, town, demo_services, dog_data):
+    dog = demo_services["hund-anmelden"]
+    assert _post(client, town.slug, {"service": dog.pk, "data": dog_data}).status_code == 201
+    assert _post(client, town.slug, {"service": dog.pk, "data": dog_data, "retrieval_consent": False}).status_code == 201
+    assert _post(client, town.slug, {"service": dog.pk, "data": dog_data, "retrieval_consent": True}).status_code == 201
+    consents = list(Application.objects.order_by("pk").values_list("retrieval_consent_at", flat=True))
+    assert consents[0] is None and consents[1] is None and consents[2] is not None
+
+
+def test_the_api_refuses_a_consent_that_is_not_a_boolean_and_stores_nothing(client, town, demo_services, dog_data):
+    dog = demo_services["hund-anmelden"]
+    response = _post(client, town.slug, {"service": dog.pk, "data": dog_data, "retrieval_consent": "ja"})
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/retrieval_consent"]
+    assert not Application.objects.exists()
+
+
+def test_a_retry_with_another_consent_is_another_request(client, town, demo_services, dog_data):
+    dog = demo_services["hund-anmelden"]
+    headers = {"Idempotency-Key": "consent-1"}
+    first = client.post(f"/api/v1/m/{town.slug}/applications", data=json.dumps({"service": dog.pk, "data": dog_data}),
+                        content_type="application/json", headers=headers)
+    again = client.post(f"/api/v1/m/{town.slug}/applications",
+                        data=json.dumps({"service": dog.pk, "data": dog_data, "retrieval_consent": True}),
+                        content_type="application/json", headers=headers)
+    assert first.status_code == 201 and again.status_code == 409
+    assert Application.objects.get().retrieval_consent_at is None

@@ -1,0 +1,383 @@
+"""Notice of decision letters (§ 41 VwVfG): provided for retrieval with the applicant's consent, her
+first download is the retrieval (deemed notified the next day); without consent or when not retrieved
+within 10 days staff give notice by post (deemed notified on the fourth day after posting)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from rathaus.applications.services import application_submit
+from rathaus.cases.models import DecisionNotice, Document, DocumentType
+from rathaus.core.models import AuditEntry
+from rathaus.processes.models import CaseEvent
+
+pytestmark = pytest.mark.django_db
+
+# Monday 7 December 2026, 10:00 in Berlin: ten days later is Thursday 17 December, a working day.
+MONDAY = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+def at(moment: datetime):
+    return mock.patch("django.utils.timezone.now", return_value=moment)
+
+
+@pytest.fixture
+def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks):
+    """``decided(consent)``: a dog registration whose process wrote its decision letter on MONDAY."""
+
+    def run(consent: bool = True, municipality=None, services=None):
+        with at(MONDAY), django_capture_on_commit_callbacks(execute=True):
+            result = application_submit(municipality=municipality or town,
+                                        service=(services or demo_processes)["hund-anmelden"], data=dog_data,
+                                        retrieval_consent=consent)
+        application = result.application
+        letter = Document.objects.get(application=application, document_type=DocumentType.DECISION)
+        return application, letter, result.access_token
+
+    return run
+
+
+def _download(client, application, letter, token):
+    return client.get(reverse("cases:citizen_download", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference, "token": token,
+        "document_id": letter.pk}))
+
+
+def _status(client, application, token):
+    return client.get(reverse("applications:status", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference,
+        "token": token})).content.decode()
+
+
+# ---------------------------------------------------------------- provision and retrieval
+
+def test_a_decision_letter_with_consent_is_provided_for_ten_days(decided):
+    application, letter, _token = decided(consent=True)
+    notice = letter.notice
+    assert notice.provided_at == MONDAY
+    assert notice.retrieve_by == date(2026, 12, 17)
+    assert notice.state == "provided" and notice.post_due_since is None
+
+
+def test_the_end_of_the_ten_days_moves_to_the_next_working_day(decided, town):
+    # Thursday 10 December + 10 days = Sunday 20 December: she may retrieve it until Monday 21.
+    from rathaus.cases.services import _decision_provide
+
+    application, _letter, _token = decided(consent=True)
+
+    with at(datetime(2026, 12, 10, 9, 0, tzinfo=UTC)):
+        other = Document.objects.create(municipality=town, application=application, title="Bescheid",
+                                        document_type=DocumentType.DECISION, source="staff")
+        assert _decision_provide(other, application).retrieve_by == date(2026, 12, 21)
+
+
+def test_the_status_page_says_until_when_to_retrieve_the_letter(client, decided):
+    application, _letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=1)):
+        page = _status(client, application, token)
+    assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in page
+
+
+def test_the_first_download_is_the_retrieval_and_the_letter_is_notified_the_next_day(client, decided):
+    application, letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=2)):
+        assert _download(client, application, letter, token).status_code == 200
+    with at(MONDAY + timedelta(days=1)):
+        assert _download(client, application, letter, token).status_code == 200
+        page = _status(client, application, token)
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.retrieved_at == MONDAY + timedelta(hours=2)
+    assert notice.notice_date == date(2026, 12, 8)
+    assert list(CaseEvent.objects.filter(application=application, kind="decision_retrieved").values_list(
+        "text", flat=True)) == ["Hundesteuerbescheid abgerufen am 07.12.2026; er gilt am 08.12.2026 als bekannt gegeben."]
+    assert AuditEntry.objects.filter(action="case.decision_retrieved").count() == 1
+    assert "Abgerufen am 07.12.2026. Der Bescheid gilt am 08.12.2026 als bekannt gegeben" in page
+
+
+def test_her_account_download_is_a_retrieval_too(client, town, demo_processes, dog_data, make_user,
+                                                 django_capture_on_commit_callbacks):
+    citizen = make_user("erika@example.org")
+    with at(MONDAY), django_capture_on_commit_callbacks(execute=True):
+        application = application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data,
+                                          applicant=citizen, retrieval_consent=True).application
+    letter = Document.objects.get(application=application, document_type=DocumentType.DECISION)
+    client.force_login(citizen)
+    with at(MONDAY + timedelta(days=3)):
+        response = client.get(reverse("cases:my_download", kwargs={
+            "municipality": town.slug, "reference": application.reference, "document_id": letter.pk}))
+    assert response.status_code == 200
+    assert DecisionNotice.objects.get(document=letter).notice_date == date(2026, 12, 11)
+
+
+def test_a_staff_download_is_no_retrieval(staff_client, decided):
+    application, letter, _token = decided(consent=True)
+    response = staff_client.get(reverse("cases:staff_download", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
+    assert response.status_code == 200
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+    assert not CaseEvent.objects.filter(kind="decision_retrieved").exists()
+
+
+def test_staff_following_her_status_link_do_not_retrieve_the_letter(staff_client, decided):
+    application, letter, token = decided(consent=True)
+    assert _download(staff_client, application, letter, token).status_code == 200
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+
+
+def test_a_download_with_a_wrong_token_changes_nothing(client, decided):
+    application, letter, _token = decided(consent=True)
+    assert _download(client, application, letter, "falsch").status_code == 404
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+
+
+def test_without_consent_a_download_is_no_retrieval_and_the_letter_comes_by_post(client, decided):
+    application, letter, token = decided(consent=False)
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.retrieve_by is None and notice.post_due_since == MONDAY and notice.state == "post_due"
+    with at(MONDAY + timedelta(hours=1)):
+        assert _download(client, application, letter, token).status_code == 200
+        page = _status(client, application, token)
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+    assert "Sie erhalten diesen Bescheid per Post." in page
+
+
+def test_the_status_page_names_the_dates_in_english(client, decided):
+    application, letter, token = decided(consent=True)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with at(MONDAY + timedelta(hours=1)):
+        assert "Please download the decision letter by 17.12.2026." in _status(client, application, token)
+        _download(client, application, letter, token)
+        page = _status(client, application, token)
+    assert "Retrieved on 07.12.2026. The decision letter counts as notified on 08.12.2026" in page
+
+
+def test_an_internal_decision_document_is_not_provided(town, decided, make_staff):
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    application, _letter, _token = decided(consent=True)
+    document = document_upload_staff(application=application, filename="entwurf.pdf", raw=PDF, title="Entwurf",
+                                     document_type=DocumentType.DECISION, confidentiality="internal",
+                                     actor=make_staff(town))
+    assert not DecisionNotice.objects.filter(document=document).exists()
+
+
+# ---------------------------------------------------------------- when retrieval fails: the post
+
+def _end_provisions(moment):
+    from rathaus.cases.services import decision_provisions_end
+
+    with at(moment):
+        return decision_provisions_end()
+
+
+def _to_post_url(municipality):
+    return reverse("cases:decisions_to_post", kwargs={"municipality": municipality.slug})
+
+
+def test_the_provision_runs_through_its_last_day(decided):
+    _application, letter, _token = decided(consent=True)
+    assert _end_provisions(datetime(2026, 12, 17, 22, 30, tzinfo=UTC)) == {"ended": 0}  # 23:30 in Berlin
+    assert DecisionNotice.objects.get(document=letter).provision_ended_at is None
+
+
+def test_a_letter_not_retrieved_in_ten_days_ends_its_provision_and_goes_to_post(client, decided):
+    application, letter, token = decided(consent=True)
+    after = datetime(2026, 12, 17, 23, 5, tzinfo=UTC)  # 00:05 on the 18th in Berlin
+    assert _end_provisions(after) == {"ended": 1}
+    assert _end_provisions(after + timedelta(hours=1)) == {"ended": 0}
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.provision_ended_at == notice.post_due_since == after and notice.state == "post_due"
+    assert list(CaseEvent.objects.filter(application=application, kind="decision_provision_ended")
+                .values_list("text", flat=True)) == [
+        "Bereitstellung zum Abruf beendet: nicht innerhalb von 10 Tagen abgerufen (Hundesteuerbescheid, abrufbar bis "
+        "17.12.2026). Der Bescheid ist per Post bekannt zu geben."]
+    assert AuditEntry.objects.filter(action="case.decision_provision_ended").count() == 1
+    # A download after the end is no retrieval: the letter is given notice by post.
+    with at(after + timedelta(days=1)):
+        assert _download(client, application, letter, token).status_code == 200
+        assert "Sie erhalten diesen Bescheid per Post." in _status(client, application, token)
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+
+
+def test_a_retrieved_letter_never_goes_to_post(client, decided):
+    application, letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(days=9)):
+        _download(client, application, letter, token)
+    assert _end_provisions(MONDAY + timedelta(days=30)) == {"ended": 0}
+    assert DecisionNotice.objects.get(document=letter).post_due_since is None
+
+
+def test_the_sweep_is_a_periodic_job_of_the_worker(settings):
+    task_path, seconds = settings.RATHAUS_PERIODIC_TASKS["cases.decision_provisions"]
+    assert task_path == "rathaus.cases.tasks.end_unretrieved_provisions" and seconds <= 3600
+
+
+def test_staff_see_the_letters_to_post_and_record_the_posting(staff_client, decided, town):
+    without, letter_without, _t = decided(consent=False)
+    unretrieved, letter_unretrieved, _t = decided(consent=True)
+    retrieved, letter_retrieved, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=1)):
+        _download(Client(), retrieved, letter_retrieved, token)
+    _end_provisions(datetime(2026, 12, 18, 9, 0, tzinfo=UTC))
+    page = staff_client.get(_to_post_url(town)).content.decode()
+    assert without.reference in page and unretrieved.reference in page and retrieved.reference not in page
+    assert "keine Einwilligung in den Abruf" in page and "nicht abgerufen (abrufbar bis 17.12.2026)" in page
+    inbox = staff_client.get(reverse("applications:inbox", kwargs={"municipality": town.slug})).content.decode()
+    assert "2 Bescheide sind noch per Post bekannt zu geben." in inbox
+
+    notice = DecisionNotice.objects.get(document=letter_without)
+    with at(datetime(2026, 12, 18, 9, 0, tzinfo=UTC)):
+        response = staff_client.post(_to_post_url(town), {"notice": notice.pk, "posted_on": "2026-12-18"}, follow=True)
+    assert "Der Bescheid gilt am 22.12.2026 als bekannt gegeben." in response.content.decode()
+    notice.refresh_from_db()
+    assert notice.posted_on == date(2026, 12, 18) and notice.notice_date == date(2026, 12, 22)
+    assert notice.posted_by.memberships.get().municipality == town
+    event = CaseEvent.objects.get(application=without, kind="decision_posted")
+    assert event.text == ("Hundesteuerbescheid per Post versandt am 18.12.2026; er gilt am 22.12.2026 als bekannt "
+                          "gegeben (§ 41 Abs. 2 VwVfG).")
+    assert event.actor == notice.posted_by and not event.automatic
+    assert AuditEntry.objects.filter(action="case.decision_posted").count() == 1
+    page = staff_client.get(_to_post_url(town)).content.decode()
+    assert without.reference not in page and unretrieved.reference in page
+
+
+def test_a_posting_day_in_the_future_is_refused_and_nothing_changes(staff_client, decided, town):
+    application, letter, _token = decided(consent=False)
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(datetime(2026, 12, 8, 9, 0, tzinfo=UTC)):
+        response = staff_client.post(_to_post_url(town), {"notice": notice.pk, "posted_on": "2026-12-09"})
+    assert response.status_code == 422
+    assert "Das Versanddatum darf nicht in der Zukunft liegen." in response.content.decode()
+    notice.refresh_from_db()
+    assert notice.posted_on is None
+    assert not CaseEvent.objects.filter(kind="decision_posted").exists()
+    assert not AuditEntry.objects.filter(action="case.decision_posted").exists()
+
+
+def test_a_posting_day_before_the_letter_existed_is_refused(decided, town, make_staff):
+    from rathaus.cases.services import CaseFileError, decision_post_record
+
+    _application, letter, _token = decided(consent=False)
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(datetime(2026, 12, 20, 9, 0, tzinfo=UTC)), pytest.raises(CaseFileError, match="before the letter"):
+        decision_post_record(notice=notice, posted_on=date(2026, 12, 6), actor=make_staff(town))
+    notice.refresh_from_db()
+    assert notice.posted_on is None
+
+
+def test_a_letter_posted_once_cannot_be_posted_again(decided, town, make_staff):
+    from rathaus.cases.services import CaseFileError, decision_post_record
+
+    _application, letter, _token = decided(consent=False)
+    notice = DecisionNotice.objects.get(document=letter)
+    clerk = make_staff(town)
+    with at(datetime(2026, 12, 20, 9, 0, tzinfo=UTC)):
+        decision_post_record(notice=notice, posted_on=date(2026, 12, 7), actor=clerk)
+        with pytest.raises(CaseFileError, match="no longer"):
+            decision_post_record(notice=notice, posted_on=date(2026, 12, 8), actor=clerk)
+    notice.refresh_from_db()
+    assert notice.posted_on == date(2026, 12, 7)
+
+
+def test_a_letter_still_provided_cannot_be_recorded_as_posted(staff_client, decided, town):
+    _application, letter, _token = decided(consent=True)
+    notice = DecisionNotice.objects.get(document=letter)
+    response = staff_client.post(_to_post_url(town), {"notice": notice.pk, "posted_on": "2026-12-07"})
+    assert response.status_code == 404
+    notice.refresh_from_db()
+    assert notice.posted_on is None
+
+
+def test_a_posting_for_no_letter_of_the_list_is_refused(staff_client, decided, town):
+    decided(consent=False)
+    for bad in ("99999999999999999999999", "abc", ""):
+        response = staff_client.post(_to_post_url(town), {"notice": bad, "posted_on": "2026-12-07"})
+        assert response.status_code == 422, bad
+    assert not DecisionNotice.objects.filter(posted_on__isnull=False).exists()
+
+
+def test_the_list_of_letters_to_post_exports_as_csv_and_json(staff_client, decided, town):
+    application, _letter, _token = decided(consent=False)
+    from rathaus.applications.models import Application
+
+    Application.objects.filter(pk=application.pk).update(applicant_name="=HYPERLINK(\"http://x\")")
+    csv_text = staff_client.get(_to_post_url(town) + "?export=csv").content.decode("utf-8-sig")
+    header, row = csv_text.splitlines()[:2]
+    assert header.split(",")[:5] == ["reference", "service", "applicant_name", "letter", "letter_made_at"]
+    assert application.reference in row and "'=HYPERLINK" in row and "no_consent" in row
+    assert "keine Einwilligung in den Abruf" in row
+    rows = staff_client.get(_to_post_url(town) + "?export=json").json()
+    assert [(r["reference"], r["reason"], r["retrieve_by"]) for r in rows] == [(application.reference, "no_consent", "")]
+
+
+def test_the_list_and_the_posting_are_for_case_workers_of_the_town_only(client, decided, town, other_town,
+                                                                        make_staff, make_user, login_verified):
+    from rathaus.accounts.models import Role
+
+    _application, letter, _token = decided(consent=False)
+    notice = DecisionNotice.objects.get(document=letter)
+    # A citizen, and the other town's case worker (on our town's address, and on her own town's list).
+    client.force_login(make_user("buerger@example.org"))
+    assert client.get(_to_post_url(town)).status_code in (302, 403, 404)
+    assert client.post(_to_post_url(town), {"notice": notice.pk, "posted_on": "2026-12-07"}).status_code in (302, 403, 404)
+    stranger = login_verified(client, make_staff(other_town, "sb@beispielhausen.example", role=Role.CASE_WORKER))
+    assert stranger.get(_to_post_url(town)).status_code in (302, 403, 404)
+    assert stranger.post(_to_post_url(town), {"notice": notice.pk, "posted_on": "2026-12-07"}).status_code in (
+        302, 403, 404)
+    theirs = stranger.get(_to_post_url(other_town))
+    assert theirs.status_code == 200 and notice.document.application.reference not in theirs.content.decode()
+    assert stranger.post(_to_post_url(other_town), {"notice": notice.pk, "posted_on": "2026-12-07"}).status_code == 404
+    assert notice.document.application.reference not in stranger.get(_to_post_url(other_town) + "?export=csv").content.decode()
+    notice.refresh_from_db()
+    assert notice.posted_on is None and not AuditEntry.objects.filter(action="case.decision_posted").exists()
+
+
+def test_the_list_of_letters_to_post_reads_in_english(staff_client, decided, town):
+    decided(consent=False)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = staff_client.get(_to_post_url(town)).content.decode()
+    assert "Give notice of decision letters by post" in page and "no consent to retrieval" in page
+    assert "Per Post versandt am" not in page
+
+
+# ---------------------------------------------------------------- the staff case page
+
+def test_the_case_page_shows_each_letters_notice_state(staff_client, decided, town):
+    client = Client()
+    application, letter, token = decided(consent=True)
+    url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})
+    with at(MONDAY + timedelta(hours=1)):
+        page = staff_client.get(url).content.decode()
+    assert "zum Abruf bereitgestellt am 07.12.2026, abrufbar bis 17.12.2026; noch nicht abgerufen" in page
+    with at(MONDAY + timedelta(hours=2)):
+        _download(client, application, letter, token)
+    page = staff_client.get(url).content.decode()
+    assert "abgerufen am 07.12.2026, 12:00 Uhr; bekannt gegeben am 08.12.2026" in page
+
+    other, other_letter, _token = decided(consent=True)
+    _end_provisions(datetime(2026, 12, 18, 9, 0, tzinfo=UTC))
+    url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": other.reference})
+    assert "Bereitstellung beendet am 18.12.2026: nicht bis 17.12.2026 abgerufen" in staff_client.get(url).content.decode()
+    from rathaus.cases.services import decision_post_record
+
+    with at(datetime(2026, 12, 18, 9, 0, tzinfo=UTC)):
+        decision_post_record(notice=DecisionNotice.objects.get(document=other_letter), posted_on=date(2026, 12, 18),
+                             actor=None)
+    assert "per Post versandt am 18.12.2026; bekannt gegeben am 22.12.2026" in staff_client.get(url).content.decode()
+
+
+def test_the_case_page_shows_the_notice_state_in_english(staff_client, decided, town):
+    application, _letter, _token = decided(consent=True)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})
+    with at(MONDAY + timedelta(hours=1)):
+        page = staff_client.get(url).content.decode()
+    assert "provided for retrieval on 07.12.2026, retrievable until 17.12.2026; not retrieved yet" in page
