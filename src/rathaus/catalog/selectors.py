@@ -47,8 +47,9 @@ def service_choices(*, municipality):
 
 # What the hot paths (a submission, the jobs after it) never read of a service and of its
 # municipality: left out of their hand-written reads (time stamps are the dearest columns to load).
+# The town's address is read: every decision letter prints it as sender and in its remedy instruction.
 SERVICE_UNREAD = ("description", "required_documents", "created_at", "updated_at")
-MUNICIPALITY_UNREAD = ("address", "created_at")
+MUNICIPALITY_UNREAD = ("created_at",)
 
 _SCHEMAS: dict[str, Any] = {}  # form schema text -> parsed document (forms change rarely; bounded below)
 

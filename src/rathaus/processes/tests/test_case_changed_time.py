@@ -59,3 +59,19 @@ def test_outside_a_process_a_touch_is_written_at_once(town, demo_services, dog_d
     with transaction.atomic():
         application_touch(application)
         assert Application.objects.get(pk=application.pk).updated_at > before
+
+
+def test_the_decision_letter_takes_the_towns_address_from_the_row_the_process_start_read(town, demo_processes,
+                                                                                         dog_data):
+    # The letter prints the town's address (sender, remedy instruction): read with the case, not
+    # in a statement of its own for every letter.
+    from rathaus.applications.services import application_submit
+
+    town.address = "Rathausplatz 1\n99999 Musterstadt"
+    town.save(update_fields=["address"])
+    with mock.patch("rathaus.applications.tasks.application_received"):
+        application = application_submit(municipality=town, service=demo_processes["hund-anmelden"], data=dog_data).application
+    with CaptureQueriesContext(connection) as queries:
+        process_start(application=application)
+    assert Document.objects.filter(application=application, document_type="decision").exists()
+    assert not [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "tenants_municipality"')]
