@@ -228,7 +228,7 @@ def test_today_in_a_process_is_the_day_in_germany_not_in_utc(town, demo_services
     # The dog was taken in in November: on 10 March the letter asks for the tax of December.
     script, text = ('<bpmn:script>exemption_review = "pending"\n',
                     "Ihr Hund ist angemeldet. Hundesteuer: {fee} € im Jahr ({reason}) ab dem {tax_from}. {review_note} "
-                    "Bitte überweisen Sie {amount_due} € bis zum {payment_due_date}{payment_account} mit dem "
+                    "Bitte überweisen Sie {amount_due} € {payment_period}{payment_account} mit dem "
                     "Verwendungszweck {payment_reference}. Der Bescheid liegt bei.")
     assert script in bpmn and text in bpmn
     bpmn = bpmn.replace(script, script + "received_on = str(today())\n").replace(text, "Eingegangen am {received_on}.")

@@ -149,20 +149,20 @@ def test_a_proof_handed_in_later_is_checked_and_the_citizen_is_no_longer_asked_f
 
 
 def _parking_payment(application, town) -> tuple[str, str]:
-    """The last day to pay the permit's fee (14 days, moved to a working day) and its payment reference."""
+    """The permit fee's period to pay as the status text and e-mail say it (14 days from the letter's
+    notice: no date, the notice comes when she downloads it or it is posted) and its payment reference."""
     import re
 
-    from rathaus.applications.services import first_working_day
-
-    due = first_working_day(timezone.localdate() + timedelta(days=14), municipality=town).strftime("%d.%m.%Y")
     [reference] = set(re.findall(re.escape(application.reference) + r"-[0-9A-F]{6}", _letter_text(application)))
-    return due, reference
+    return "innerhalb von 14 Tagen nach Bekanntgabe des Bescheids", reference
 
 
 # The letter spells € as EUR (its core PDF font covers Latin-1 only).
 PARKING_FEE_LINE = ("Gebührenfestsetzung: Für diesen Bescheid wird eine Gebühr von 30,00 EUR festgesetzt "
                     "(Bewohnerparkausweis für ein Jahr nach der Gebührenordnung der Gemeinde). Bitte überweisen Sie den "
-                    "Betrag bis zum {due} mit dem Verwendungszweck {reference}.")
+                    "Betrag innerhalb von 14 Tagen nach Bekanntgabe dieses Bescheids{account} mit dem Verwendungszweck "
+                    "{reference}. Der Bescheid gilt als bekannt gegeben: online bereitgestellt am Tag nach dem Abruf, "
+                    "mit der Post versandt am vierten Tag nach der Aufgabe zur Post.")
 
 
 def test_parking_permit_is_auto_approved_when_zone_matches_and_its_letter_fixes_the_fee(submit, parking_data, town):
@@ -173,11 +173,11 @@ def test_parking_permit_is_auto_approved_when_zone_matches_and_its_letter_fixes_
     letter = _letter_text(application)
     assert ("Ihr Bewohnerparkausweis für die Zone A ist ausgestellt: für das Fahrzeug mit dem Kennzeichen MU-AB 123, "
             "gültig ab 01.12.2026 für ein Jahr.") in letter
-    # The permit letter fixes the fee, with the last day to pay and the reference of the transfer.
+    # The permit letter fixes the fee, with the period to pay from its notice and the reference of the transfer.
     due, reference = _parking_payment(application, town)
-    assert PARKING_FEE_LINE.format(due=due, reference=reference) in letter
+    assert PARKING_FEE_LINE.format(account="", reference=reference) in letter
     assert "Steuer" not in letter  # a fee, worded as one (the dog registration's letter fixes a tax)
-    to_pay = f"Bitte überweisen Sie die Gebühr von 30 € bis zum {due} mit dem Verwendungszweck {reference}."
+    to_pay = f"Bitte überweisen Sie die Gebühr von 30 € {due} mit dem Verwendungszweck {reference}."
     assert application.history.last().public_text.endswith(to_pay)
     [notice] = [m for m in mail.outbox if m.subject == f"Ihr Bewohnerparkausweis ({application.reference})"]
     assert f"Ihr Bewohnerparkausweis ist ausgestellt. Sie finden ihn auf Ihrer Statusseite. {to_pay}" in notice.body
@@ -215,8 +215,8 @@ def test_parking_permit_approved_by_a_case_worker_fixes_the_fee_in_its_letter(su
     letter = _letter_text(application)
     assert "Ihr Bewohnerparkausweis für die Zone C ist nach Prüfung ausgestellt" in letter
     due, reference = _parking_payment(application, town)
-    assert PARKING_FEE_LINE.format(due=due, reference=reference) in letter
-    status_text = (f"Ihr Bewohnerparkausweis ist ausgestellt. Bitte überweisen Sie die Gebühr von 30 € bis zum {due} "
+    assert PARKING_FEE_LINE.format(account="", reference=reference) in letter
+    status_text = (f"Ihr Bewohnerparkausweis ist ausgestellt. Bitte überweisen Sie die Gebühr von 30 € {due} "
                    f"mit dem Verwendungszweck {reference}. Den Bescheid finden Sie auf Ihrer Statusseite.")
     assert application.history.last().public_text == status_text
     assert status_text in mail.outbox[-1].body  # the status e-mail says it too
@@ -605,10 +605,10 @@ def _tax_notice(application):
     return notice.body
 
 
-def test_a_dog_taken_in_during_the_year_pays_the_months_left_within_a_month_of_the_letter(
+def test_a_dog_taken_in_during_the_year_pays_the_months_left_within_a_month_of_the_notice(
         submit, dog_data, town_with_account):
-    # Taken in on 10 January: taxed from 1 February, 11 of 12 months of 90 € this year, 82,50 €. The
-    # letter of Sunday 31 January gives one month: Sunday 28 February, so Monday 1 March.
+    # Taken in on 10 January: taxed from 1 February, 11 of 12 months of 90 € this year, 82,50 €, due
+    # one month after the letter is notified (no date: she downloads it, or it is posted, later).
     dog_data["dog"]["kept_since"] = "2027-01-10"
     with _on(datetime(2027, 1, 31, 9, 0, tzinfo=UTC)):
         application = submit("hund-anmelden", dog_data)
@@ -616,14 +616,17 @@ def test_a_dog_taken_in_during_the_year_pays_the_months_left_within_a_month_of_t
     letter = _letter_text(application)
     [reference] = set(re.findall(re.escape(application.reference) + r"-[0-9A-F]{6}", letter))
     assert (f"Steuerfestsetzung: Die Hundesteuer wird ab dem 01.02.2027 auf 90,00 EUR jährlich festgesetzt. Für 2027 "
-            f"(11 Monate) sind 82,50 EUR bis zum 01.03.2027 {ACCOUNT} mit dem Verwendungszweck {reference} zu zahlen. "
-            f"Ab 2028 ist die Steuer jeweils zum 1. Juli fällig.") in letter
+            f"(11 Monate) sind 82,50 EUR innerhalb eines Monats nach Bekanntgabe dieses Bescheids {ACCOUNT} mit dem "
+            f"Verwendungszweck {reference} zu zahlen. Ab 2028 ist die Steuer jeweils zum 1. Juli fällig. Der Bescheid "
+            f"gilt als bekannt gegeben: online bereitgestellt am Tag nach dem Abruf, mit der Post versandt am vierten "
+            f"Tag nach der Aufgabe zur Post.") in letter
     assert "Gebühr" not in letter
-    to_pay = f"82,50 € bis zum 01.03.2027 {ACCOUNT} mit dem Verwendungszweck {reference}."
+    to_pay = (f"82,50 € innerhalb eines Monats nach Bekanntgabe des Bescheids {ACCOUNT} mit dem Verwendungszweck "
+              f"{reference}.")
     assert application.history.last().public_text == (
         f"Ihr Hund ist angemeldet. Hundesteuer: 90 € im Jahr (Erster Hund) ab dem 01.02.2027. Bitte überweisen Sie "
         f"{to_pay} Der Bescheid liegt bei.")
-    assert f"Die Hundesteuer beträgt 90 € im Jahr, ab dem 01.02.2027. Bitte überweisen Sie jetzt {to_pay}" in \
+    assert f"Die Hundesteuer beträgt 90 € im Jahr, ab dem 01.02.2027. Bitte überweisen Sie {to_pay}" in \
         _tax_notice(application)
 
 

@@ -17,7 +17,6 @@ from rathaus_domain.processes import dmn
 from rathaus_domain.processes.bpmnext import is_expression_param
 from rathaus_domain.processes.engine import StepContext, is_data_key
 from rathaus_domain.processes.texts import render_text
-from rathaus_domain.shared.workdays import months_after
 
 from ..registry import StepParam, current_case, register
 
@@ -150,16 +149,16 @@ def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                   StepParam("outcome", "Ergebnis im Ereignis «decision.issued» (approve oder reject); ohne Angabe das "
                             "Feld «outcome» der Prozessdaten, sonst approve", "outcome in the «decision.issued» event "
                             "(approve or reject); without it the process data's «outcome», else approve"),
-                  StepParam("payment_days", "Zahlungsfrist in Tagen: der Bescheid setzt die Gebühr «fee» fest und nennt "
-                            "Betrag, Verwendungszweck und den letzten Tag der Zahlung (wie bei wait_for_payment)",
-                            "days to pay: the letter fixes the fee «fee» and names the amount, the payment reference "
-                            "and the last day to pay (as wait_for_payment does)"),
-                  StepParam("payment_months", "Zahlungsfrist in Monaten statt in Tagen (1 bis 12; z. B. 1: «einen Monat "
-                            "nach Bekanntgabe»): der letzte Tag ist der Tag mit derselben Zahl so viele Monate später "
-                            "(gibt es ihn nicht, der letzte Tag dieses Monats), sonst wie «payment_days»",
-                            "months to pay instead of days (1 to 12; e.g. 1: «one month after the notice»): the last "
-                            "day is the day with the same number that many months later (if there is none, the last "
-                            "day of that month), otherwise as «payment_days»"),
+                  StepParam("payment_days", "Zahlungsfrist in Tagen nach Bekanntgabe: der Bescheid setzt die Gebühr «fee» "
+                            "fest und nennt Betrag, Verwendungszweck, Konto und die Frist («innerhalb von 14 Tagen nach "
+                            "Bekanntgabe dieses Bescheids») mit der Regel, wann er als bekannt gegeben gilt",
+                            "days to pay after the notice: the letter fixes the fee «fee» and names the amount, the "
+                            "payment reference, the account and the period («within 14 days of the notice of this "
+                            "letter») with the rule of when it counts as notified"),
+                  StepParam("payment_months", "Zahlungsfrist in Monaten nach Bekanntgabe statt in Tagen (1 bis 12; z. B. "
+                            "1: «innerhalb eines Monats nach Bekanntgabe dieses Bescheids»), sonst wie «payment_days»",
+                            "months to pay after the notice instead of days (1 to 12; e.g. 1: «within one month of the "
+                            "notice of this letter»), otherwise as «payment_days»"),
                   StepParam("tax", "Name der Steuer, z. B. «Hundesteuer»: der Bescheid setzt dann statt einer Gebühr "
                             "eine Jahressteuer fest (Steuerfestsetzung): «fee» ist der Jahresbetrag; er nennt, was "
                             "jetzt bis wann zu zahlen ist, und die Fälligkeit der folgenden Jahre. Braucht «tax_from», "
@@ -194,10 +193,15 @@ def _decision_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
                              "«tax_due_now»; nur mit einer Zahlungsfrist und wenn jetzt etwas zu zahlen ist",
                              "the amount to pay now: the fee fixed, for a tax «tax_due_now»; only with a period to pay "
                              "and when something is to be paid now"),
-                   StepParam("payment_due_date", "letzter Tag der Zahlungsfrist (TT.MM.JJJJ), nur mit einer "
-                             "Zahlungsfrist und wenn jetzt etwas zu zahlen ist",
-                             "last day to pay (DD.MM.YYYY), only with a period to pay and when something is to be "
-                             "paid now"),
+                   StepParam("payment_period", "die Zahlungsfrist in Worten, ab der Bekanntgabe des Bescheids gezählt: "
+                             "«innerhalb eines Monats nach Bekanntgabe des Bescheids»; nur mit einer Zahlungsfrist und "
+                             "wenn jetzt etwas zu zahlen ist. Ein Datum nennt der Bescheid nicht: wann er bekannt "
+                             "gegeben ist (am Tag nach dem Abruf, am vierten Tag nach der Aufgabe zur Post), steht "
+                             "erst danach fest",
+                             "the period to pay in words, counted from the notice of the letter (German: «within one "
+                             "month of the notice of the letter»); only with a period to pay and when something is to "
+                             "be paid now. The letter names no date: when it is notified (the day after its retrieval, "
+                             "the fourth day after posting) is known only later"),
                    PAYMENT_ACCOUNT_RESULT])
 def issue_decision(ctx: StepContext) -> dict[str, Any]:
     """Write the decision letter as a PDF document of the case (once per step execution)."""
@@ -225,8 +229,11 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     # The payment terms come from the step's key and day, so a retry names the same ones as the letter.
     terms: dict[str, Any] = {}
     if charged and (days or months) and (tax is None or due):
+        # Counted from the notice, not from today: a letter provided for retrieval is notified the day
+        # after she downloads it (up to ten days later), one sent by post on the fourth day after
+        # posting (§ 41 (2), (2a) VwVfG), and nothing can be due before it is notified.
         terms = {"payment_reference": _payment_reference(ctx), "amount_due": due,
-                 "payment_due_date": _last_day_to_pay(ctx, days, months=months)[0],
+                 "payment_period": _payment_period(days, months),
                  "payment_account": _payment_account(application.municipality)}
     if document_key_used(ctx.idempotency_key):
         return {"decision_issued": True, **terms}
@@ -242,9 +249,8 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
         # A fee assessment (Gebührenfestsetzung) in the letter: the amount with its cents, as a
         # cash office books it, and what she needs to pay it.
         amount_line = (f"Gebührenfestsetzung: Für diesen Bescheid wird eine Gebühr von {_euros(fee)} € festgesetzt"
-                       f"{f' ({reason})' if reason else ''}. Bitte überweisen Sie den Betrag bis zum "
-                       f"{terms['payment_due_date']}{terms['payment_account']} mit dem Verwendungszweck "
-                       f"{terms['payment_reference']}.")
+                       f"{f' ({reason})' if reason else ''}. Bitte überweisen Sie den Betrag {_in_letter(terms)}"
+                       f"{terms['payment_account']} mit dem Verwendungszweck {terms['payment_reference']}. {NOTICE_RULE}")
     else:
         amount_line = f"Betrag: {fee} €. {reason}" if charged else ""
     raw = decision_letter_pdf(
@@ -288,11 +294,12 @@ class _TaxAssessment:
             return f"Steuerfestsetzung: Die {self.name} wird ab dem {start} auf 0,00 € festgesetzt{why}; es ist nichts zu zahlen."
         line = f"Steuerfestsetzung: Die {self.name} wird ab dem {start} auf {_euros(self.yearly)} € jährlich festgesetzt{why}."
         if terms:
-            line += (f" Für {self.period()} sind {_euros(self.due_now)} € bis zum {terms['payment_due_date']}"
+            line += (f" Für {self.period()} sind {_euros(self.due_now)} € {_in_letter(terms)}"
                      f"{terms['payment_account']} mit dem Verwendungszweck {terms['payment_reference']} zu zahlen.")
         else:
             line += f" Für {self.year} ist nichts zu zahlen."
-        return line + f" Ab {max(self.year + 1, self.start.year)} ist die Steuer {self.following} fällig."
+        line += f" Ab {max(self.year + 1, self.start.year)} ist die Steuer {self.following} fällig."
+        return f"{line} {NOTICE_RULE}" if terms else line
 
     def period(self) -> str:
         """«2026 (1 Monat)»; from an earlier year «die Zeit vom 01.07.2025 bis zum 31.12.2026 (18 Monate)»
@@ -354,24 +361,46 @@ def _payment_account(municipality) -> str:
     return f" an {account}," if account else ""
 
 
-def _last_day_to_pay(ctx: StepContext, days: str, *, months: str = "", before: date | None = None) -> tuple[str, str]:
-    """The last day to pay (DD.MM.YYYY) and its end (ISO 8601): `days` (or `months`) from today,
-    moved to the town's next working day (§ 31 (3) VwVfG); with `before` (the payment must be in
-    before that day, e.g. the moving day less the days the signs must stand) at most the last
-    working day before it, and never before today."""
-    from rathaus.applications.services import first_working_day, last_working_day_before
+#: How a letter that asks for payment "after notice" is notified, so she can count the period.
+NOTICE_RULE = ("Der Bescheid gilt als bekannt gegeben: online bereitgestellt am Tag nach dem Abruf, mit der Post "
+               "versandt am vierten Tag nach der Aufgabe zur Post.")
 
+
+def _payment_period(days: str, months: str) -> str:
+    """«innerhalb eines Monats nach Bekanntgabe des Bescheids» for `months` (or `days`) to pay."""
     if days and months:
         raise ValueError("give the time to pay in days or in months, not both")
     if months:
         if not (months.isascii() and months.isdigit() and 1 <= int(months) <= MAX_PAYMENT_MONTHS):
             raise ValueError(f"the months to pay must be between 1 and {MAX_PAYMENT_MONTHS}, not {months[:50]}")
-    elif not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
+        span = "eines Monats" if int(months) == 1 else f"von {int(months)} Monaten"
+    else:
+        _check_days(days)
+        span = "eines Tages" if int(days) == 1 else f"von {int(days)} Tagen"
+    return f"innerhalb {span} nach Bekanntgabe des Bescheids"
+
+
+def _in_letter(terms: Mapping[str, Any]) -> str:
+    """The period as the letter itself says it: «… nach Bekanntgabe dieses Bescheids»."""
+    return str(terms["payment_period"]).replace("des Bescheids", "dieses Bescheids")
+
+
+def _check_days(days: str) -> None:
+    if not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_PAYMENT_DAYS):
         raise ValueError(f"the days to pay must be between 1 and {MAX_PAYMENT_DAYS}, not {days[:50]}")
+
+
+def _last_day_to_pay(ctx: StepContext, days: str, *, before: date | None = None) -> tuple[str, str]:
+    """The last day to pay (DD.MM.YYYY) and its end (ISO 8601) of a payment request: `days` from
+    today, moved to the town's next working day (§ 31 (3) VwVfG); with `before` (the payment must be
+    in before that day, e.g. the moving day less the days the signs must stand) at most the last
+    working day before it, and never before today."""
+    from rathaus.applications.services import first_working_day, last_working_day_before
+
+    _check_days(days)
     municipality = current_case().application.municipality
     today = timezone.localdate(ctx.now)
-    end = months_after(today, int(months)) if months else today + timedelta(days=int(days))
-    last = first_working_day(end, municipality=municipality)
+    last = first_working_day(today + timedelta(days=int(days)), municipality=municipality)
     if before is not None and last >= before:
         last = max(today, last_working_day_before(before, municipality=municipality))
     return last.strftime("%d.%m.%Y"), timezone.make_aware(datetime.combine(last, time(23, 59, 59))).isoformat()
