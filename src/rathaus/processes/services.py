@@ -690,10 +690,10 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
     many were held back: in the line about the process's end, or, when none was running, in a line
     of their own ("emails_held_back", only if there were any).
 
-    Call inside the status change's transaction, before the application is locked and before the
-    e-mail about the new status is queued (it must go): the rows are locked in the engine's order
-    (the instance, its tasks, then the application; the audit chain last); the unsent e-mails are
-    locked after the tasks (a worker that sends one holds only it). The tasks are read after the
+    Call inside the status change's transaction, before the e-mail about the new status is queued
+    (it must go): the rows are locked in the engine's order (the instance, its tasks, then the
+    application; the audit chain last); the unsent e-mails are locked after the application (a
+    worker that sends one holds only it), so one that a concurrent change of the case queued is seen. The tasks are read after the
     instance's lock, so a task that a move of the process created meanwhile (it held the lock) is
     cancelled too, and so is an e-mail that move queued.
     """
@@ -709,6 +709,13 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
         if instance is not None:
             cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
                 state=TaskState.CANCELLED, completed_at=now)
+        # The application's row next (the engine's order: instance, tasks, application): another
+        # change of the case under way (a status with its e-mail, a request for documents) holds it
+        # until it commits, so the e-mail it queues is seen and held back below, not sent after the
+        # decision. The status change locks the row again after this, at no cost.
+        from rathaus.applications.models import Application
+
+        list(Application.objects.select_for_update().filter(pk=application.pk).values_list("pk", flat=True))
         # What was written for the case and has not gone out yet no longer holds.
         held_back = outbox_cancel_for_case(application=application, now=now)
         if instance is None and not held_back:

@@ -295,3 +295,48 @@ def test_a_status_email_a_worker_is_sending_while_staff_reject_the_case_is_waite
     line = CaseEvent.objects.get(application=application, kind="emails_held_back")
     notice = OutboxMessage.objects.filter(instance__application=application, kind="email").values_list("pk", flat=True)
     assert line.data["cancelled_outbox_ids"] == list(notice)  # not the one that went out, nor the receipt
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_email_staff_queue_while_another_rejects_the_case_is_held_back_too(
+        town, submit, dog_data, mail_server_down, worker, held_open):
+    import threading
+
+    from django.db import connection, connections
+
+    from rathaus.applications.services import application_change_status
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    application = submit("hund-anmelden", dog_data)  # approved by the process; its notice and the receipt wait
+    results = {}
+
+    def reject_by_hand():
+        try:
+            application_change_status(application=application, status="rejected", actor=worker, public_text="Nein.")
+        finally:
+            connections.close_all()
+
+    # One case worker asks a question ("in review", with an e-mail) and has not committed yet when
+    # another rejects the case: the rejection waits for her, then holds her e-mail back too.
+    with held_open(lambda: application_change_status(application=application, status="in_review", actor=worker,
+                                                     public_text="Wir prüfen.")):
+        thread = threading.Thread(target=reject_by_hand)
+        thread.start()
+        thread.join(0.5)
+        results["waited"] = thread.is_alive()
+    thread.join(10)
+
+    assert results == {"waited": True}
+    application.refresh_from_db()
+    assert application.status == "rejected"
+    from rathaus.applications.models import StatusChange
+
+    asked = StatusChange.objects.get(application=application, status="in_review")
+    in_review = OutboxMessage.objects.get(idempotency_key=f"status:{asked.pk}")
+    assert outbox_state(in_review) == OutboxState.CANCELLED
+    mail_server_down.clear()
+    outbox_deliver_pending(now=timezone.now() + LATER)
+    ref = application.reference
+    assert _received() == [f"Eingangsbestätigung {ref}", f"Neuer Stand zu {ref}"]  # not "in review", not the notice
+    assert "Nein." in _body(f"Neuer Stand zu {ref}")
