@@ -132,33 +132,37 @@ def published_definitions(*, municipality) -> list[ProcessDefinition]:
                 .select_related("service").order_by("service__name"))
 
 
-_ISSUES_LETTERS: dict[str, bool] = {}
+_STEPS: dict[str, tuple] = {}  # model digest -> its service steps' configurations (models never change under a digest)
 
 
-def model_issues_letters(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
-    """Whether a model has an ``issue_decision`` step, i.e. writes decision letters (cached by its digest)."""
-    if digest in _ISSUES_LETTERS:
-        return _ISSUES_LETTERS[digest]
+def model_step_configs(digest: str, bpmn_files: list[tuple[str, bytes]]) -> tuple:
+    """The configurations (step name, parameters) of a model's service tasks, cached by its digest,
+    for the staff pages' questions about a model (does it write letters, ask for payment?)."""
+    if digest in _STEPS:
+        return _STEPS[digest]
     from rathaus_domain.processes.bpmnext import BPMN_NS, ConfigError, service_step_config
     from rathaus_domain.processes.xmlutil import XmlError, parse_xml
 
-    found = False
+    configs = []
     for _name, content in bpmn_files:
         try:
             root = parse_xml(content)
-        except XmlError:  # stored models passed the check; a broken one writes no letter
+        except XmlError:  # stored models passed the check; a broken one runs no step
             continue
         for node in root.iter(f"{{{BPMN_NS}}}serviceTask"):
             try:
-                if service_step_config(node).step == "issue_decision":
-                    found = True
-                    break
+                configs.append(service_step_config(node))
             except ConfigError:
                 continue
-    if len(_ISSUES_LETTERS) > 1000:
-        _ISSUES_LETTERS.clear()
-    _ISSUES_LETTERS[digest] = found
+    if len(_STEPS) > 1000:
+        _STEPS.clear()
+    _STEPS[digest] = found = tuple(configs)
     return found
+
+
+def model_issues_letters(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
+    """Whether a model has an ``issue_decision`` step, i.e. writes decision letters."""
+    return any(config.step == "issue_decision" for config in model_step_configs(digest, bpmn_files))
 
 
 def definition_list(*, municipality) -> QuerySet[ProcessDefinition]:

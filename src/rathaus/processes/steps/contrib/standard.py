@@ -668,33 +668,11 @@ def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
     return {"backoffice_notified": True}
 
 
-#: Models already scanned for payment steps, by digest (a version's files never change).
-_ASKS_FOR_PAYMENT: dict[str, bool] = {}
-
-
 def model_asks_for_payment(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
     """Whether a model has a step that asks the citizen to transfer money: ``wait_for_payment``,
     or ``issue_decision`` fixing a fee or a tax with ``payment_days`` or ``payment_months``."""
-    if digest in _ASKS_FOR_PAYMENT:
-        return _ASKS_FOR_PAYMENT[digest]
-    from rathaus_domain.processes.bpmnext import BPMN_NS, ConfigError, service_step_config
-    from rathaus_domain.processes.xmlutil import XmlError, parse_xml
+    from ...selectors import model_step_configs
 
-    found = False
-    for _name, content in bpmn_files:
-        try:
-            root = parse_xml(content)
-        except XmlError:  # stored models passed the check; a broken one asks for nothing it can run
-            continue
-        for node in root.iter(f"{{{BPMN_NS}}}serviceTask"):
-            try:
-                config = service_step_config(node)
-            except ConfigError:
-                continue
-            if config.step == "wait_for_payment" or (config.step == "issue_decision" and (
-                    config.params.get("payment_days", "").strip() or config.params.get("payment_months", "").strip())):
-                found = True
-    if len(_ASKS_FOR_PAYMENT) > 1000:
-        _ASKS_FOR_PAYMENT.clear()
-    _ASKS_FOR_PAYMENT[digest] = found
-    return found
+    return any(config.step == "wait_for_payment" or (config.step == "issue_decision" and (
+        config.params.get("payment_days", "").strip() or config.params.get("payment_months", "").strip()))
+        for config in model_step_configs(digest, bpmn_files))
