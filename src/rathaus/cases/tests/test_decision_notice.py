@@ -381,3 +381,71 @@ def test_the_case_page_shows_the_notice_state_in_english(staff_client, decided, 
     with at(MONDAY + timedelta(hours=1)):
         page = staff_client.get(url).content.decode()
     assert "provided for retrieval on 07.12.2026, retrievable until 17.12.2026; not retrieved yet" in page
+
+
+# ---------------------------------------------------------------- a final status by hand withdraws the letter
+
+def _decide_by_hand(application, status, staff):
+    from rathaus.applications.services import application_change_status
+
+    with at(MONDAY + timedelta(days=1)):
+        application_change_status(application=application, status=status, actor=staff)
+
+
+@pytest.mark.parametrize("status", ["rejected", "withdrawn"])
+def test_a_status_set_by_hand_against_the_letter_withdraws_its_provision(client, decided, town, make_staff, status):
+    application, letter, token = decided(consent=True)
+    _decide_by_hand(application, status, make_staff(town))
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.state == "withdrawn" and notice.provision_ended_at == MONDAY + timedelta(days=1)
+    assert notice.withdrawn_reason.startswith("Der Antrag erhielt von Hand den Status")
+    with at(MONDAY + timedelta(days=2)):
+        _download(client, application, letter, token)
+        page = _status(client, application, token)
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+    assert "Dieser Bescheid wurde nicht bekannt gegeben und ist gegenstandslos" in page
+    assert "Bitte laden Sie den Bescheid" not in page
+    line = CaseEvent.objects.get(application=application, kind__in=["process_ended", "emails_held_back"],
+                                 data__withdrawn_letters=[letter.pk])
+    assert "Nicht bekannt gegeben und zurückgezogen: Hundesteuerbescheid" in line.text
+    assert AuditEntry.objects.filter(action="case.decision_withdrawn").count() == 1
+    # Nor does the sweep send it to post later.
+    assert _end_provisions(MONDAY + timedelta(days=30)) == {"ended": 0}
+    assert DecisionNotice.objects.get(document=letter).post_due_since is None
+
+
+def test_a_withdrawn_letter_leaves_the_list_of_letters_to_post(staff_client, decided, town, make_staff):
+    from rathaus.cases.services import CaseFileError, decision_post_record
+
+    application, letter, _token = decided(consent=False)
+    staff = make_staff(town, email="zweite@musterstadt.example")
+    _decide_by_hand(application, "rejected", staff)
+    assert application.reference not in staff_client.get(_to_post_url(town)).content.decode()
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(MONDAY + timedelta(days=2)), pytest.raises(CaseFileError):
+        decision_post_record(notice=notice, posted_on=date(2026, 12, 9), actor=staff)
+    notice.refresh_from_db()
+    assert notice.posted_on is None and notice.state == "withdrawn"
+    page = staff_client.get(reverse("applications:staff_detail", kwargs={
+        "municipality": town.slug, "reference": application.reference})).content.decode()
+    assert "nicht bekannt gegeben, zurückgezogen am 08.12.2026" in page
+
+
+def test_closing_an_approved_case_confirms_the_letter_and_keeps_its_notice(client, decided, town, make_staff):
+    application, letter, token = decided(consent=True)
+    application.refresh_from_db()
+    assert application.status == "approved"
+    _decide_by_hand(application, "closed", make_staff(town))
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.withdrawn_at is None and notice.state == "provided"
+    assert not AuditEntry.objects.filter(action="case.decision_withdrawn").exists()
+
+
+def test_a_letter_already_retrieved_is_not_withdrawn(client, decided, town, make_staff):
+    application, letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=1)):
+        _download(client, application, letter, token)
+    _decide_by_hand(application, "rejected", make_staff(town))
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.withdrawn_at is None and notice.state == "retrieved"
