@@ -265,13 +265,24 @@ class DecisionNotice(TenantModel):
 
     @property
     def state(self) -> str:
-        """provided (waiting for her download), retrieved, post_due (to be posted), posted or withdrawn."""
+        """provided (waiting for her download), retrieved, post_due (to be posted), posted or withdrawn.
+
+        Read with the town's today (Europe/Berlin): a provision whose last day has passed is over
+        (post_due) even before the hourly sweep has ended it, as `decision_retrieval_record`
+        refuses a retrieval from then on.
+        """
         if self.retrieved_at is not None:
             return "retrieved"
         if self.posted_on is not None:
             return "posted"
         if self.withdrawn_at is not None:
             return "withdrawn"
-        if self.post_due_since is not None:
+        if self.post_due_since is not None or self.lapsed:
             return "post_due"
         return "provided"
+
+    @property
+    def lapsed(self) -> bool:
+        """Whether the provision's last day has passed unretrieved (swept or not yet)."""
+        return (self.retrieve_by is not None and self.retrieved_at is None
+                and (self.provision_ended_at is not None or self.retrieve_by < timezone.localdate()))

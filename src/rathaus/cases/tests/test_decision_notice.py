@@ -449,3 +449,25 @@ def test_a_letter_already_retrieved_is_not_withdrawn(client, decided, town, make
     _decide_by_hand(application, "rejected", make_staff(town))
     notice = DecisionNotice.objects.get(document=letter)
     assert notice.withdrawn_at is None and notice.state == "retrieved"
+
+
+# ---------------------------------------------------------------- after the last day, before the sweep
+
+def test_after_the_last_day_the_status_page_says_post_even_before_the_sweep(client, decided):
+    application, letter, token = decided(consent=True)
+    before_the_sweep = datetime(2026, 12, 17, 23, 5, tzinfo=UTC)  # 00:05 on the 18th in Berlin, not swept yet
+    with at(before_the_sweep):
+        page = _status(client, application, token)
+        _download(client, application, letter, token)
+        assert DecisionNotice.objects.get(document=letter).state == "post_due"
+    assert "Sie erhalten diesen Bescheid per Post." in page
+    assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." not in page
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.retrieved_at is None and notice.provision_ended_at is None
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+
+
+def test_on_the_last_day_in_berlin_the_letter_is_still_provided(client, decided):
+    application, _letter, token = decided(consent=True)
+    with at(datetime(2026, 12, 17, 22, 30, tzinfo=UTC)):  # 23:30 on the 17th in Berlin
+        assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in _status(client, application, token)
