@@ -158,10 +158,22 @@ def _generated_add(*, application: Application, generated: Generated, title: str
 
 def document_version_add(*, document: Document, filename: str, raw: bytes, declared_type: str | None = None,
                          actor, ip: str | None = None) -> DocumentVersion:
-    """Staff add a new version of a document; the old versions stay. Raises UploadRefused."""
+    """Staff add a new version of a document; the old versions stay. Raises UploadRefused.
+
+    Raises CaseFileError for a decision letter that has a notice (provided, to be posted, notified
+    or withdrawn): the notice and the objection period belong to the letter she was given, so a
+    new version would change what was notified behind her back. A correction is a new document,
+    which gets its own notice.
+    """
     upload = check_upload(raw=raw, filename=filename, declared_type=declared_type)
     with discard_files_on_error(), transaction.atomic():
         locked = Document.objects.select_for_update().select_related("application__municipality").get(pk=document.pk)
+        if DecisionNotice.objects.filter(document=locked).exists():
+            raise CaseFileError(
+                "Dieser Bescheid wird bereits bekannt gegeben oder ist bekannt gegeben und erhält keine neue Version. "
+                "Legen Sie eine Berichtigung als neues Dokument an; es wird eigens bekannt gegeben.",
+                "this decision letter is being or has been given notice and takes no new version; add a correction "
+                "as a new document, which is given notice of its own")
         last = locked.versions.order_by("-number").values_list("number", flat=True).first() or 0
         version = _store_version(document=locked, number=last + 1, upload=upload, added_by=actor)
         _added(locked, version, actor=actor, ip=ip)

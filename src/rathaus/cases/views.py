@@ -134,7 +134,7 @@ def version_upload(request, reference: str, document_id: int):
                 version = services.document_version_add(document=document, filename=upload.name, raw=_read_upload(upload),
                                                         declared_type=upload.content_type, actor=request.user,
                                                         ip=client_ip(request))
-            except UploadRefused as exc:
+            except (UploadRefused, services.CaseFileError) as exc:
                 form.add_error("file", localized(exc))
             else:
                 messages.success(request, _("Version %(n)d von „%(title)s“ gespeichert.") % {

@@ -471,3 +471,43 @@ def test_on_the_last_day_in_berlin_the_letter_is_still_provided(client, decided)
     application, _letter, token = decided(consent=True)
     with at(datetime(2026, 12, 17, 22, 30, tzinfo=UTC)):  # 23:30 on the 17th in Berlin
         assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in _status(client, application, token)
+
+
+# ---------------------------------------------------------------- no new version of a letter given notice
+
+def _new_version(staff_client, application, document):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.cases.tests.conftest import PDF
+
+    return staff_client.post(reverse("cases:version_upload", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference,
+        "document_id": document.pk}), {"file": SimpleUploadedFile("korrektur.pdf", PDF, "application/pdf")})
+
+
+@pytest.mark.parametrize("consent", [True, False])
+def test_a_decision_letter_given_notice_takes_no_new_version(staff_client, decided, consent):
+    application, letter, _token = decided(consent=consent)
+    response = _new_version(staff_client, application, letter)
+    assert response.status_code == 422
+    assert "erhält keine neue Version. Legen Sie eine Berichtigung als neues Dokument an" in response.content.decode()
+    assert list(letter.versions.values_list("number", flat=True)) == [1]
+    assert not AuditEntry.objects.filter(action="case.version_added").exists()
+
+
+def test_the_refusal_of_a_new_version_reads_in_english(staff_client, decided):
+    application, letter, _token = decided(consent=True)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "add a correction as a new document" in _new_version(staff_client, application, letter).content.decode()
+
+
+def test_an_internal_draft_of_a_letter_still_takes_new_versions(staff_client, decided, town, make_staff):
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    application, _letter, _token = decided(consent=True)
+    draft = document_upload_staff(application=application, filename="entwurf.pdf", raw=PDF, title="Entwurf",
+                                  document_type=DocumentType.DECISION, confidentiality="internal",
+                                  actor=make_staff(town, email="entwurf@musterstadt.example"))
+    assert _new_version(staff_client, application, draft).status_code == 302
+    assert list(draft.versions.values_list("number", flat=True)) == [1, 2]
