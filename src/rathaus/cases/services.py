@@ -298,10 +298,42 @@ def _decision_provide(document: Document, application: Application) -> DecisionN
 
     now = timezone.now()
     consent = application.retrieval_consent_at is not None
+    # A letter a process step wrote is announced by the e-mail its model sends (nothing more on
+    # that path); one added any other way (staff's upload) gets ours, and without an address to
+    # send it to there is no notification, so no provision (§ 41 (2a) sentence 4): it goes to post.
+    by_process = document.source == Source.GENERATED
+    if consent and not by_process and not application.applicant_email:
+        consent = False
     retrieve_by = (first_working_day(timezone.localdate(now) + timedelta(days=RETRIEVAL_DAYS),
                                      municipality=application.municipality) if consent else None)
-    return insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document, provided_at=now,
-                                     retrieve_by=retrieve_by, post_due_since=None if consent else now))
+    notice = insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document,
+                                       provided_at=now, retrieve_by=retrieve_by,
+                                       post_due_since=None if consent else now))
+    if consent and not by_process:
+        _decision_provided_email(notice, application)
+    return notice
+
+
+def _decision_provided_email(notice: DecisionNotice, application: Application) -> None:
+    """Tell her that a letter is provided, which one and until when (once per document, through the outbox)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.outbox import outbox_add
+
+    municipality = application.municipality
+    url = settings.SITE_URL.rstrip("/") + reverse("applications:my_status", kwargs={
+        "municipality": municipality.slug, "reference": application.reference})
+    body = (f"Guten Tag,\n\nfür Ihren Antrag {application.reference} ({application.service.name}) steht ein Bescheid "
+            f"für Sie bereit: „{notice.document.title}“.\n\nBitte melden Sie sich an und laden Sie ihn bis zum "
+            f"{notice.retrieve_by:%d.%m.%Y} unter „Meine Anträge“ herunter:\n{url}\n\n"
+            "Der Bescheid gilt am Tag nach dem ersten Herunterladen als bekannt gegeben; ab dann laufen die Fristen, "
+            "zum Beispiel für einen Widerspruch. Laden Sie ihn bis dahin nicht herunter, schicken wir ihn Ihnen per "
+            f"Post.\n\nMit freundlichen Grüßen\n{municipality.name}")
+    outbox_add(municipality=municipality, key=decision_notice_email_key(notice.document_id), kind=OutboxKind.EMAIL,
+               payload={"subject": f"Ihr Bescheid steht zum Abruf bereit: {application.reference}", "body": body,
+                        "to": [application.applicant_email]})
 
 
 def _timeline(application: Application, *, kind: str, text: str, actor=None, data: dict | None = None) -> None:

@@ -511,3 +511,68 @@ def test_an_internal_draft_of_a_letter_still_takes_new_versions(staff_client, de
                                   actor=make_staff(town, email="entwurf@musterstadt.example"))
     assert _new_version(staff_client, application, draft).status_code == 302
     assert list(draft.versions.values_list("number", flat=True)) == [1, 2]
+
+
+# ---------------------------------------------------------------- a letter staff add is announced by e-mail
+
+def _staff_letter(application, town, make_staff, title="Änderungsbescheid"):
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    with at(MONDAY + timedelta(days=2)):
+        return document_upload_staff(application=application, filename="bescheid.pdf", raw=PDF, title=title,
+                                     document_type=DocumentType.DECISION, confidentiality="public",
+                                     actor=make_staff(town, email="bescheid@musterstadt.example"))
+
+
+def test_a_letter_staff_add_for_retrieval_is_announced_by_email_with_its_last_day(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    before = OutboxMessage.objects.count()
+    document = _staff_letter(application, town, make_staff)
+    notice = DecisionNotice.objects.get(document=document)
+    assert notice.state == "provided" and notice.retrieve_by == date(2026, 12, 21)  # 19th is a Saturday
+    message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
+    assert OutboxMessage.objects.count() == before + 1
+    assert message.payload["to"] == [application.applicant_email]
+    assert "„Änderungsbescheid“" in message.payload["body"] and "bis zum 21.12.2026" in message.payload["body"]
+    assert f"/meine-antraege/{application.reference}/" in message.payload["body"]
+
+
+def test_without_an_email_address_a_letter_staff_add_is_not_provided_but_goes_to_post(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    application.applicant_email = ""
+    application.save(update_fields=["applicant_email"])
+    document = _staff_letter(application, town, make_staff)
+    notice = DecisionNotice.objects.get(document=document)
+    assert notice.retrieve_by is None and notice.state == "post_due"
+    assert not OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{document.pk}").exists()
+
+
+def test_without_consent_a_letter_staff_add_sends_no_email(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=False)
+    document = _staff_letter(application, town, make_staff)
+    assert DecisionNotice.objects.get(document=document).state == "post_due"
+    assert not OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{document.pk}").exists()
+
+
+def test_a_letter_a_process_step_wrote_gets_no_second_email(decided):
+    from rathaus.processes.models import OutboxMessage
+
+    _application, letter, _token = decided(consent=True)
+    assert not OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{letter.pk}").exists()
+
+
+def test_withdrawing_a_letter_cancels_its_unsent_email(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    document = _staff_letter(application, town, make_staff)
+    _decide_by_hand(application, "rejected", make_staff(town))
+    message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
+    assert message.sent_at is None and message.cancelled_at is not None
