@@ -324,8 +324,10 @@ def review(request, token: str):
     if request.method == "POST" and not errors:
         try:
             # Asked explicitly, never ticked in advance (§ 41 (2a) VwVfG needs her consent).
+            # Only with an account behind the application: the retrieval needs her signed in.
             result = services.draft_submit(draft=draft, ip=client_ip(request),
-                                           retrieval_consent=request.POST.get("retrieval_consent") == "1")
+                                           retrieval_consent=bool(draft.user_id)
+                                           and request.POST.get("retrieval_consent") == "1")
         except services.ServiceNotOffered:
             not_offered = True
         except services.ApplicationInvalid as exc:

@@ -28,14 +28,18 @@ def at(moment: datetime):
 
 
 @pytest.fixture
-def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks):
-    """``decided(consent)``: a dog registration whose process wrote its decision letter on MONDAY."""
+def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks, make_user):
+    """``decided(consent)``: a dog registration by a citizen signed in to her account, whose process
+    wrote its decision letter on MONDAY."""
+
+    made = iter(range(1, 100))
 
     def run(consent: bool = True, municipality=None, services=None):
+        applicant = make_user(f"antragstellerin{next(made)}@example.org")
         with at(MONDAY), django_capture_on_commit_callbacks(execute=True):
             result = application_submit(municipality=municipality or town,
                                         service=(services or demo_processes)["hund-anmelden"], data=dog_data,
-                                        retrieval_consent=consent)
+                                        applicant=applicant, retrieval_consent=consent)
         application = result.application
         letter = Document.objects.get(application=application, document_type=DocumentType.DECISION)
         return application, letter, result.access_token
@@ -44,9 +48,25 @@ def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks):
 
 
 def _download(client, application, letter, token):
+    """A download with the status link's token: a copy for information, never a retrieval."""
     return client.get(reverse("cases:citizen_download", kwargs={
         "municipality": application.municipality.slug, "reference": application.reference, "token": token,
         "document_id": letter.pk}))
+
+
+def _retrieve(application, letter, client=None):
+    """Her download under "Meine Anträge", signed in to her account: the only one that is a retrieval."""
+    client = client or Client()
+    client.force_login(application.applicant)
+    return client.get(reverse("cases:my_download", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
+
+
+def _my_status(application, client=None):
+    client = client or Client()
+    client.force_login(application.applicant)
+    return client.get(reverse("applications:my_status", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference})).content.decode()
 
 
 def _status(client, application, token):
@@ -80,16 +100,16 @@ def test_the_end_of_the_ten_days_moves_to_the_next_working_day(decided, town):
 def test_the_status_page_says_until_when_to_retrieve_the_letter(client, decided):
     application, _letter, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=1)):
-        page = _status(client, application, token)
+        page = _my_status(application)
     assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in page
 
 
 def test_the_first_download_is_the_retrieval_and_the_letter_is_notified_the_next_day(client, decided):
     application, letter, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=2)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
     with at(MONDAY + timedelta(days=1)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
         page = _status(client, application, token)
     notice = DecisionNotice.objects.get(document=letter)
     assert notice.retrieved_at == MONDAY + timedelta(hours=2)
@@ -142,7 +162,7 @@ def test_without_consent_a_download_is_no_retrieval_and_the_letter_comes_by_post
     notice = DecisionNotice.objects.get(document=letter)
     assert notice.retrieve_by is None and notice.post_due_since == MONDAY and notice.state == "post_due"
     with at(MONDAY + timedelta(hours=1)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
         page = _status(client, application, token)
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
     assert "Sie erhalten diesen Bescheid per Post." in page
@@ -152,8 +172,8 @@ def test_the_status_page_names_the_dates_in_english(client, decided):
     application, letter, token = decided(consent=True)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     with at(MONDAY + timedelta(hours=1)):
-        assert "Please download the decision letter by 17.12.2026." in _status(client, application, token)
-        _download(client, application, letter, token)
+        assert "Please sign in and download the decision letter by 17.12.2026" in _status(client, application, token)
+        _retrieve(application, letter)
         page = _status(client, application, token)
     assert "Retrieved on 07.12.2026. The decision letter counts as notified on 08.12.2026" in page
 
@@ -202,7 +222,7 @@ def test_a_letter_not_retrieved_in_ten_days_ends_its_provision_and_goes_to_post(
     assert AuditEntry.objects.filter(action="case.decision_provision_ended").count() == 1
     # A download after the end is no retrieval: the letter is given notice by post.
     with at(after + timedelta(days=1)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
         assert "Sie erhalten diesen Bescheid per Post." in _status(client, application, token)
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
 
@@ -210,7 +230,7 @@ def test_a_letter_not_retrieved_in_ten_days_ends_its_provision_and_goes_to_post(
 def test_a_retrieved_letter_never_goes_to_post(client, decided):
     application, letter, token = decided(consent=True)
     with at(MONDAY + timedelta(days=9)):
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
     assert _end_provisions(MONDAY + timedelta(days=30)) == {"ended": 0}
     assert DecisionNotice.objects.get(document=letter).post_due_since is None
 
@@ -225,7 +245,7 @@ def test_staff_see_the_letters_to_post_and_record_the_posting(staff_client, deci
     unretrieved, letter_unretrieved, _t = decided(consent=True)
     retrieved, letter_retrieved, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=1)):
-        _download(Client(), retrieved, letter_retrieved, token)
+        _retrieve(retrieved, letter_retrieved)
     _end_provisions(datetime(2026, 12, 18, 9, 0, tzinfo=UTC))
     page = staff_client.get(_to_post_url(town)).content.decode()
     assert without.reference in page and unretrieved.reference in page and retrieved.reference not in page
@@ -351,14 +371,13 @@ def test_the_list_of_letters_to_post_reads_in_english(staff_client, decided, tow
 # ---------------------------------------------------------------- the staff case page
 
 def test_the_case_page_shows_each_letters_notice_state(staff_client, decided, town):
-    client = Client()
     application, letter, token = decided(consent=True)
     url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})
     with at(MONDAY + timedelta(hours=1)):
         page = staff_client.get(url).content.decode()
     assert "zum Abruf bereitgestellt am 07.12.2026, abrufbar bis 17.12.2026; noch nicht abgerufen" in page
     with at(MONDAY + timedelta(hours=2)):
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
     page = staff_client.get(url).content.decode()
     assert "abgerufen am 07.12.2026, 12:00 Uhr; bekannt gegeben am 08.12.2026" in page
 
@@ -400,7 +419,7 @@ def test_a_status_set_by_hand_against_the_letter_withdraws_its_provision(client,
     assert notice.state == "withdrawn" and notice.provision_ended_at == MONDAY + timedelta(days=1)
     assert notice.withdrawn_reason.startswith("Der Antrag erhielt von Hand den Status")
     with at(MONDAY + timedelta(days=2)):
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
         page = _status(client, application, token)
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
     assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
@@ -445,7 +464,7 @@ def test_closing_an_approved_case_confirms_the_letter_and_keeps_its_notice(clien
 def test_a_letter_already_retrieved_is_not_withdrawn(client, decided, town, make_staff):
     application, letter, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=1)):
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
     _decide_by_hand(application, "rejected", make_staff(town))
     notice = DecisionNotice.objects.get(document=letter)
     assert notice.withdrawn_at is None and notice.state == "retrieved"
@@ -458,7 +477,7 @@ def test_after_the_last_day_the_status_page_says_post_even_before_the_sweep(clie
     before_the_sweep = datetime(2026, 12, 17, 23, 5, tzinfo=UTC)  # 00:05 on the 18th in Berlin, not swept yet
     with at(before_the_sweep):
         page = _status(client, application, token)
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
         assert DecisionNotice.objects.get(document=letter).state == "post_due"
     assert "Sie erhalten diesen Bescheid per Post." in page
     assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." not in page
@@ -470,7 +489,7 @@ def test_after_the_last_day_the_status_page_says_post_even_before_the_sweep(clie
 def test_on_the_last_day_in_berlin_the_letter_is_still_provided(client, decided):
     application, _letter, token = decided(consent=True)
     with at(datetime(2026, 12, 17, 22, 30, tzinfo=UTC)):  # 23:30 on the 17th in Berlin
-        assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in _status(client, application, token)
+        assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in _my_status(application)
 
 
 # ---------------------------------------------------------------- no new version of a letter given notice
@@ -576,3 +595,42 @@ def test_withdrawing_a_letter_cancels_its_unsent_email(decided, town, make_staff
     _decide_by_hand(application, "rejected", make_staff(town))
     message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
     assert message.sent_at is None and message.cancelled_at is not None
+
+
+# ---------------------------------------------------------------- only her signed-in download is a retrieval
+
+def test_a_download_with_the_status_link_is_an_information_copy_not_a_retrieval(client, decided):
+    application, letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=1)):
+        response = _download(client, application, letter, token)
+        page = _status(client, application, token)
+    assert response.status_code == 200 and response.get("Content-Disposition", "").startswith("attachment")
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.retrieved_at is None and notice.state == "provided"
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+    assert not CaseEvent.objects.filter(kind="decision_retrieved").exists()
+    assert "nur eine Kopie zur Information und gilt nicht als Abruf" in page
+    login = reverse("accounts:login") + "?next=" + reverse("applications:my_status", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference})
+    assert f'href="{login}"' in page
+
+
+def test_a_head_request_under_her_account_is_no_retrieval(decided):
+    application, letter, _token = decided(consent=True)
+    client = Client()
+    client.force_login(application.applicant)
+    with at(MONDAY + timedelta(hours=1)):
+        client.head(reverse("cases:my_download", kwargs={
+            "municipality": application.municipality.slug, "reference": application.reference,
+            "document_id": letter.pk}))
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+
+
+def test_another_signed_in_person_cannot_download_or_retrieve_her_letter(decided, make_user):
+    application, letter, _token = decided(consent=True)
+    client = Client()
+    client.force_login(make_user("fremd@example.org"))
+    response = client.get(reverse("cases:my_download", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
+    assert response.status_code == 404
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
