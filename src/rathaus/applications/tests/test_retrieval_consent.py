@@ -154,3 +154,22 @@ def test_a_retry_with_another_consent_is_another_request(client, town, demo_serv
                         content_type="application/json", headers=headers)
     assert first.status_code == 201 and again.status_code == 422
     assert Application.objects.get().retrieval_consent_at is None
+
+
+def test_the_tick_is_kept_when_the_review_page_is_shown_again_with_an_error(signed_in, town, demo_services):
+    client = signed_in
+    base = _start(client, town)
+    _fill(client, base)
+    service = demo_services["hund-anmelden"]
+    service.is_published = False  # unpublished meanwhile: the page comes back with the error
+    service.save(update_fields=["is_published"])
+    response = client.post(f"{base}/pruefen/", {"retrieval_consent": "1"})
+    assert response.status_code == 422
+    page = response.content.decode()
+    box = page[page.index('id="retrieval-consent"') - 80:page.index('id="retrieval-consent"') + 80]
+    assert "checked" in box
+    assert not Application.objects.exists()
+    # Without the tick it stays unticked.
+    page = client.post(f"{base}/pruefen/").content.decode()
+    box = page[page.index('id="retrieval-consent"') - 80:page.index('id="retrieval-consent"') + 80]
+    assert "checked" not in box
