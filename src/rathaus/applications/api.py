@@ -119,8 +119,9 @@ SUBMIT_BODY = {
             "retrieval_consent": {"type": "boolean", "default": False,
                                   "description": "Optional: die antragstellende Person ist einverstanden, dass ihr der "
                                                  "Bescheid zum Abruf online bereitgestellt wird (§ 41 Abs. 2a VwVfG). "
-                                                 "Nur mit ihrer ausdrücklichen Zustimmung true; sonst wird der Bescheid "
-                                                 "per Post bekannt gegeben."},
+                                                 "Der Abruf setzt ihre Anmeldung mit einem Konto voraus; über die API "
+                                                 "eingereichte Anträge haben keines, daher wird true mit 422 abgelehnt. "
+                                                 "Der Bescheid wird per Post bekannt gegeben."},
         },
     }}},
 }
@@ -200,6 +201,12 @@ def _parse_body(request) -> dict[str, Any]:
         errors.append({"pointer": "/data", "detail": _("Die Antragsdaten (Objekt) fehlen."), "code": "type"})
     if not isinstance(body.get("retrieval_consent", False), bool):
         errors.append({"pointer": "/retrieval_consent", "detail": _("Erwartet wird true oder false."), "code": "type"})
+    elif body.get("retrieval_consent"):
+        # A submission through the API has no account behind it (anonymous, by Idempotency-Key), and a
+        # retrieval counts only as the download of the person signed in to hers (§ 41 (2a) sentence 2).
+        errors.append({"pointer": "/retrieval_consent", "code": "account_required",
+                       "detail": _("Der Abruf des Bescheids setzt ein Konto voraus, mit dem sich die Person anmeldet; "
+                                   "über die API eingereichte Anträge haben keines. Der Bescheid kommt per Post.")})
     if errors:
         raise ProblemError(422, "Unprocessable Content", _("Die Anfrage ist falsch aufgebaut."), type_="invalid-request", errors=errors)
     return body

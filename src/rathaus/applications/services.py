@@ -295,7 +295,9 @@ def application_submit(
     use of the key is caught by the constraint either way. A `representation` (applying on
     behalf of someone else) is stored with the application in the same transaction.
     `retrieval_consent`: the applicant agreed that decision letters are given notice by being
-    retrieved online (§ 41 (2a) VwVfG); stored with the time of submission.
+    retrieved online (§ 41 (2a) VwVfG); stored with the time of submission. Only with an
+    `applicant` (her account): the retrieval is her download after signing in (sentence 2), so
+    without an account it could never happen; ValueError then.
 
     `lookup`: the service (with municipality and form) was not looked up for this request but
     remembered from an earlier one (see `catalog.selectors.SubmissionLookup`); the statement that
@@ -309,6 +311,8 @@ def application_submit(
         raise ValueError("count needs a remembered lookup (otherwise the look-up counts)")
     if service.municipality_id != municipality.pk:
         raise ValueError("service belongs to another municipality")
+    if retrieval_consent and applicant is None:
+        raise ValueError("retrieval consent needs an applicant's account")
     if representation is not None and representation.kind not in MandateKind.values:
         raise ValueError(f"unknown mandate kind {representation.kind!r}")
     # Without a representation or consent the hash stays what it always was, so earlier keys still replay.

@@ -324,8 +324,10 @@ def review(request, token: str):
     if request.method == "POST" and not errors:
         try:
             # Asked explicitly, never ticked in advance (§ 41 (2a) VwVfG needs her consent).
+            # Only with an account behind the application: the retrieval needs her signed in.
             result = services.draft_submit(draft=draft, ip=client_ip(request),
-                                           retrieval_consent=request.POST.get("retrieval_consent") == "1")
+                                           retrieval_consent=bool(draft.user_id)
+                                           and request.POST.get("retrieval_consent") == "1")
         except services.ServiceNotOffered:
             not_offered = True
         except services.ApplicationInvalid as exc:
@@ -341,6 +343,8 @@ def review(request, token: str):
         "steps": spec.steps, "total": len(spec.steps), "first_bad": first_bad,
         "error_count": len(errors), "representation": services.draft_representation(draft),
         "mandate_labels": dict(MandateKind.choices), "refused": refused, "not_offered": not_offered,
+        # Shown again after an error as she left it: her tick is not lost (nor ever set for her).
+        "retrieval_consent": request.method == "POST" and request.POST.get("retrieval_consent") == "1",
     }, status=422 if request.method == "POST" and (errors or refused or not_offered) else 200)
 
 

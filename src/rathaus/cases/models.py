@@ -232,6 +232,10 @@ class DecisionNotice(TenantModel):
     posted_on = models.DateField(_("per Post versandt am"), null=True, blank=True)
     posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+", verbose_name=_("versandt von"))
+    # Withdrawn before it was notified: staff decided the case by hand against it (see
+    # `decision_notices_withdraw`); it is then given notice no more, neither by retrieval nor by post.
+    withdrawn_at = models.DateTimeField(_("zurückgezogen am"), null=True, blank=True)
+    withdrawn_reason = models.CharField(_("Grund der Zurückziehung"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["provided_at", "id"]
@@ -242,7 +246,7 @@ class DecisionNotice(TenantModel):
                                      provision_ended_at__isnull=True)),
             # The town's work list of letters to post.
             models.Index(fields=["municipality", "post_due_since"], name="notice_post_due_idx",
-                         condition=Q(post_due_since__isnull=False, posted_on__isnull=True)),
+                         condition=Q(post_due_since__isnull=False, posted_on__isnull=True, withdrawn_at__isnull=True)),
         ]
         verbose_name = _("Bekanntgabe eines Bescheids")
         verbose_name_plural = _("Bekanntgaben von Bescheiden")
@@ -261,11 +265,24 @@ class DecisionNotice(TenantModel):
 
     @property
     def state(self) -> str:
-        """provided (waiting for her download), retrieved, post_due (to be posted) or posted."""
+        """provided (waiting for her download), retrieved, post_due (to be posted), posted or withdrawn.
+
+        Read with the town's today (Europe/Berlin): a provision whose last day has passed is over
+        (post_due) even before the hourly sweep has ended it, as `decision_retrieval_record`
+        refuses a retrieval from then on.
+        """
         if self.retrieved_at is not None:
             return "retrieved"
         if self.posted_on is not None:
             return "posted"
-        if self.post_due_since is not None:
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.post_due_since is not None or self.lapsed:
             return "post_due"
         return "provided"
+
+    @property
+    def lapsed(self) -> bool:
+        """Whether the provision's last day has passed unretrieved (swept or not yet)."""
+        return (self.retrieve_by is not None and self.retrieved_at is None
+                and (self.provision_ended_at is not None or self.retrieve_by < timezone.localdate()))

@@ -84,14 +84,14 @@ def legal_holds(*, municipality, application) -> QuerySet[LegalHold]:
 def decisions_to_post(*, municipality) -> QuerySet[DecisionNotice]:
     """The town's decision letters to be given notice by post (no consent, or not retrieved in time), oldest first."""
     return (DecisionNotice.objects.for_municipality(municipality)
-            .filter(post_due_since__isnull=False, posted_on__isnull=True)
+            .filter(post_due_since__isnull=False, posted_on__isnull=True, withdrawn_at__isnull=True)
             .select_related("document__application__service", "document__application__municipality")
             .order_by("post_due_since", "id"))
 
 
 def decisions_to_post_count(*, municipality) -> int:
     return (DecisionNotice.objects.for_municipality(municipality)
-            .filter(post_due_since__isnull=False, posted_on__isnull=True).count())
+            .filter(post_due_since__isnull=False, posted_on__isnull=True, withdrawn_at__isnull=True).count())
 
 
 def retention_rules(*, municipality) -> dict[tuple[str, str], int | None]:

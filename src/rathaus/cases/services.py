@@ -158,10 +158,22 @@ def _generated_add(*, application: Application, generated: Generated, title: str
 
 def document_version_add(*, document: Document, filename: str, raw: bytes, declared_type: str | None = None,
                          actor, ip: str | None = None) -> DocumentVersion:
-    """Staff add a new version of a document; the old versions stay. Raises UploadRefused."""
+    """Staff add a new version of a document; the old versions stay. Raises UploadRefused.
+
+    Raises CaseFileError for a decision letter that has a notice (provided, to be posted, notified
+    or withdrawn): the notice and the objection period belong to the letter she was given, so a
+    new version would change what was notified behind her back. A correction is a new document,
+    which gets its own notice.
+    """
     upload = check_upload(raw=raw, filename=filename, declared_type=declared_type)
     with discard_files_on_error(), transaction.atomic():
         locked = Document.objects.select_for_update().select_related("application__municipality").get(pk=document.pk)
+        if DecisionNotice.objects.filter(document=locked).exists():
+            raise CaseFileError(
+                "Dieser Bescheid wird bereits bekannt gegeben oder ist bekannt gegeben und erhält keine neue Version. "
+                "Legen Sie eine Berichtigung als neues Dokument an; es wird eigens bekannt gegeben.",
+                "this decision letter is being or has been given notice and takes no new version; add a correction "
+                "as a new document, which is given notice of its own")
         last = locked.versions.order_by("-number").values_list("number", flat=True).first() or 0
         version = _store_version(document=locked, number=last + 1, upload=upload, added_by=actor)
         _added(locked, version, actor=actor, ip=ip)
@@ -286,10 +298,42 @@ def _decision_provide(document: Document, application: Application) -> DecisionN
 
     now = timezone.now()
     consent = application.retrieval_consent_at is not None
+    # A letter a process step wrote is announced by the e-mail its model sends (nothing more on
+    # that path); one added any other way (staff's upload) gets ours, and without an address to
+    # send it to there is no notification, so no provision (§ 41 (2a) sentence 4): it goes to post.
+    by_process = document.source == Source.GENERATED
+    if consent and not by_process and not application.applicant_email:
+        consent = False
     retrieve_by = (first_working_day(timezone.localdate(now) + timedelta(days=RETRIEVAL_DAYS),
                                      municipality=application.municipality) if consent else None)
-    return insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document, provided_at=now,
-                                     retrieve_by=retrieve_by, post_due_since=None if consent else now))
+    notice = insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document,
+                                       provided_at=now, retrieve_by=retrieve_by,
+                                       post_due_since=None if consent else now))
+    if consent and not by_process:
+        _decision_provided_email(notice, application)
+    return notice
+
+
+def _decision_provided_email(notice: DecisionNotice, application: Application) -> None:
+    """Tell her that a letter is provided, which one and until when (once per document, through the outbox)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from rathaus.processes.models import OutboxKind
+    from rathaus.processes.outbox import outbox_add
+
+    municipality = application.municipality
+    url = settings.SITE_URL.rstrip("/") + reverse("applications:my_status", kwargs={
+        "municipality": municipality.slug, "reference": application.reference})
+    body = (f"Guten Tag,\n\nfür Ihren Antrag {application.reference} ({application.service.name}) steht ein Bescheid "
+            f"für Sie bereit: „{notice.document.title}“.\n\nBitte melden Sie sich an und laden Sie ihn bis zum "
+            f"{notice.retrieve_by:%d.%m.%Y} unter „Meine Anträge“ herunter:\n{url}\n\n"
+            "Der Bescheid gilt am Tag nach dem ersten Herunterladen als bekannt gegeben; ab dann laufen die Fristen, "
+            "zum Beispiel für einen Widerspruch. Laden Sie ihn bis dahin nicht herunter, schicken wir ihn Ihnen per "
+            f"Post.\n\nMit freundlichen Grüßen\n{municipality.name}")
+    outbox_add(municipality=municipality, key=decision_notice_email_key(notice.document_id), kind=OutboxKind.EMAIL,
+               payload={"subject": f"Ihr Bescheid steht zum Abruf bereit: {application.reference}", "body": body,
+                        "to": [application.applicant_email]})
 
 
 def _timeline(application: Application, *, kind: str, text: str, actor=None, data: dict | None = None) -> None:
@@ -325,7 +369,7 @@ def decision_retrieval_record(*, document: Document, actor=None, ip: str | None 
     today = timezone.localdate(now)
     with transaction.atomic():
         # The conditional UPDATE is the gate: of two concurrent first downloads only one matches.
-        if not DecisionNotice.objects.filter(document=document, retrieved_at__isnull=True,
+        if not DecisionNotice.objects.filter(document=document, retrieved_at__isnull=True, withdrawn_at__isnull=True,
                                              provision_ended_at__isnull=True, retrieve_by__gte=today
                                              ).update(retrieved_at=now):
             return None
@@ -351,7 +395,8 @@ def decision_provisions_end(*, now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
-    due = Q(retrieve_by__isnull=False, retrieve_by__lt=today, retrieved_at__isnull=True, provision_ended_at__isnull=True)
+    due = Q(retrieve_by__isnull=False, retrieve_by__lt=today, retrieved_at__isnull=True, provision_ended_at__isnull=True,
+            withdrawn_at__isnull=True)
     ended = 0
     for pk in list(DecisionNotice.objects.filter(due).order_by("retrieve_by", "pk").values_list("pk", flat=True)):
         with transaction.atomic():
@@ -388,7 +433,8 @@ def decision_post_record(*, notice: DecisionNotice, posted_on: date, actor, ip: 
     with transaction.atomic():
         locked = (DecisionNotice.objects.select_for_update(of=("self",))
                   .select_related("document__application__municipality").get(pk=notice.pk))
-        if locked.post_due_since is None or locked.posted_on is not None or locked.retrieved_at is not None:
+        if (locked.post_due_since is None or locked.posted_on is not None or locked.retrieved_at is not None
+                or locked.withdrawn_at is not None):
             raise CaseFileError("Dieser Bescheid ist nicht (mehr) per Post bekannt zu geben.",
                                 "this letter is not (or no longer) to be given notice by post")
         if posted_on < timezone.localdate(locked.provided_at):
@@ -406,6 +452,66 @@ def decision_post_record(*, notice: DecisionNotice, posted_on: date, actor, ip: 
                              f"{posted_on:%d.%m.%Y}", data={**_notice_summary(locked), "posted_on": posted_on.isoformat()},
                      ip_address=ip)
     return locked
+
+
+#: (status before, status set by hand) under which a decision letter not yet notified stands: staff
+#: confirm an approval (they close the approved case, or approve it again). Every other final status
+#: set by hand overrules what the letter says (a rejection, a withdrawal; "closed" on a case not
+#: approved ends it without that decision), so the letter is withdrawn; staff who want a letter to
+#: go out after all add it again (a new document, with its own notice).
+LETTER_STANDS = {("approved", "approved"), ("approved", "closed")}
+
+
+def decision_notice_email_key(document_id: int) -> str:
+    """The outbox key of the e-mail telling her a letter staff added is provided (`_decision_provide`).
+
+    Not "<reference>:…": a final status by hand that lets the letter stand must not hold it back
+    (`outbox_cancel_for_case`); when the letter is withdrawn, `decision_notices_withdraw` cancels it.
+    """
+    return f"decision-notice:{document_id}"
+
+
+def decision_notices_withdraw(*, application: Application, status: str, previous_status: str, reason: str,
+                              actor=None, now: datetime | None = None) -> list[DecisionNotice]:
+    """Withdraw the case's decision letters not yet notified, as staff decided it by hand; returns them.
+
+    For `processes.services.case_decide_by_hand`, in the status change's transaction and before the
+    application is locked (a retrieval locks its notice, then the application). A letter neither
+    retrieved nor posted is then given notice no more: its provision ends, it leaves the list of
+    letters to post, a later download is no retrieval, and her status page says it was not given
+    notice. Nothing is withdrawn when the status confirms the letter (`LETTER_STANDS`). Each
+    withdrawn letter gets an audit entry; the caller's timeline line names them.
+    """
+    if (previous_status, status) in LETTER_STANDS:
+        return []
+    from rathaus.processes.models import OutboxCancelReason, OutboxMessage
+
+    now = now or timezone.now()
+    notices = list(DecisionNotice.objects.select_for_update(of=("self",)).select_related("document").filter(
+        document__application_id=application.pk, retrieved_at__isnull=True, posted_on__isnull=True,
+        withdrawn_at__isnull=True).order_by("pk"))
+    for notice in notices:
+        notice.withdrawn_at, notice.withdrawn_reason = now, reason[:300]
+        fields = ["withdrawn_at", "withdrawn_reason"]
+        if notice.retrieve_by is not None and notice.provision_ended_at is None:
+            notice.provision_ended_at = now
+            fields.append("provision_ended_at")
+        notice.save(update_fields=fields)
+        audit_record(action="case.decision_withdrawn", municipality=application.municipality, actor=actor, obj=notice,
+                     summary=f"{application.reference}: {notice.document.title} nicht bekannt gegeben, zurückgezogen "
+                             f"({reason[:150]})", data={"document": notice.document_id, "status": status},
+                     actor_label="" if getattr(actor, "is_authenticated", False) else "rathaus")
+    if notices:
+        OutboxMessage.objects.filter(
+            idempotency_key__in=[decision_notice_email_key(n.document_id) for n in notices],
+            sent_at__isnull=True, cancelled_at__isnull=True).update(
+                cancelled_at=now, cancel_reason=OutboxCancelReason.FINAL_STATUS, next_attempt_at=None)
+    return notices
+
+
+def letters_named(notices: list[DecisionNotice]) -> str:
+    """The withdrawn letters as the timeline names them ("Hundesteuerbescheid, Bescheid „X“")."""
+    return ", ".join(_letter(notice.document) for notice in notices)
 
 
 # ---------------------------------------------------------------- requests for documents

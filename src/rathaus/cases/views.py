@@ -134,7 +134,7 @@ def version_upload(request, reference: str, document_id: int):
                 version = services.document_version_add(document=document, filename=upload.name, raw=_read_upload(upload),
                                                         declared_type=upload.content_type, actor=request.user,
                                                         ip=client_ip(request))
-            except UploadRefused as exc:
+            except (UploadRefused, services.CaseFileError) as exc:
                 form.add_error("file", localized(exc))
             else:
                 messages.success(request, _("Version %(n)d von „%(title)s“ gespeichert.") % {
@@ -288,28 +288,24 @@ def retention_settings(request):
 
 # ---------------------------------------------------------------- citizens: downloads
 
-def _citizen_version(request, application, document_id: int):
+def _citizen_version(request, application, document_id: int, *, retrieval: bool = False):
     document = selectors.document_get(municipality=request.municipality, application=application, pk=document_id,
                                       public_only=True)
     version = selectors.version_get(document=document)
-    if request.method == "GET" and _hers(request, application):
+    if retrieval and request.method == "GET":
         # Her first download of a decision letter is its retrieval (§ 41 (2a) VwVfG); a HEAD is not.
-        services.decision_retrieval_record(document=document, ip=client_ip(request),
-                                           actor=request.user if request.user.is_authenticated else None)
+        services.decision_retrieval_record(document=document, ip=client_ip(request), actor=request.user)
     return _file_response(version)
-
-
-def _hers(request, application) -> bool:
-    """Whether the download is the citizen's: not the town's staff following her link (their download is no retrieval)."""
-    user = request.user
-    if not user.is_authenticated or application.applicant_id == user.pk:
-        return True
-    return not user.memberships.filter(municipality=request.municipality).exists()
 
 
 @tenant_view
 def citizen_download(request, reference: str, token: str, document_id: int):
-    """A document marked for the citizen, with the access token of her status page."""
+    """A document marked for the citizen, with the access token of her status page.
+
+    Never the retrieval of a decision letter: whoever holds the link can download (a forwarded
+    e-mail, a mail scanner fetching links), and § 41 (2a) sentence 2 VwVfG needs the entitled
+    person authenticated. It is a copy for information; the status page says so.
+    """
     application = application_row_get(municipality=request.municipality, reference=reference)
     if not access_token_matches(application, token):
         raise Http404("wrong token")
@@ -318,8 +314,9 @@ def citizen_download(request, reference: str, token: str, document_id: int):
 
 @tenant_view
 def my_download(request, reference: str, document_id: int):
-    """The same for a signed-in citizen under "Meine Anträge"."""
+    """The same for a signed-in citizen under "Meine Anträge": her download of a decision letter
+    provided to her is its retrieval, as her account authenticates her (§ 41 (2a) sentence 2)."""
     application = application_row_get(municipality=request.municipality, reference=reference)
     if not request.user.is_authenticated or application.applicant_id != request.user.pk:
         raise Http404("not yours")
-    return _citizen_version(request, application, document_id)
+    return _citizen_version(request, application, document_id, retrieval=True)

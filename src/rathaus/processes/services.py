@@ -690,14 +690,20 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
     many were held back: in the line about the process's end, or, when none was running, in a line
     of their own ("emails_held_back", only if there were any).
 
+    Every decision letter of the case not yet notified (neither retrieved nor posted) is withdrawn
+    (`cases.services.decision_notices_withdraw`): it must not take effect against the decision,
+    neither by her download nor by staff posting it. Only a status that confirms an approval
+    (approved → closed or approved) lets it stand; the same timeline line names the withdrawn letters.
+
     Call inside the status change's transaction, before the e-mail about the new status is queued
     (it must go): the rows are locked in the engine's order (the instance, its tasks, then the
     application; the audit chain last); the unsent e-mails are locked after the application (a
-    worker that sends one holds only it), so one that a concurrent change of the case queued is seen. The tasks are read after the
-    instance's lock, so a task that a move of the process created meanwhile (it held the lock) is
-    cancelled too, and so is an e-mail that move queued.
+    worker that sends one holds only it), so one that a concurrent change of the case queued is
+    seen. The tasks are read after the instance's lock, so a task that a move of the process created
+    meanwhile (it held the lock) is cancelled too, and so is an e-mail that move queued.
     """
-    from rathaus.applications.models import Status
+    from rathaus.applications.models import Application, Status
+    from rathaus.cases.services import decision_notices_withdraw, letters_named
 
     from .outbox import outbox_cancel_for_case
 
@@ -712,18 +718,23 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
         # The application's row next (the engine's order: instance, tasks, application): another
         # change of the case under way (a status with its e-mail, a request for documents) holds it
         # until it commits, so the e-mail it queues is seen and held back below, not sent after the
-        # decision. The status change locks the row again after this, at no cost.
-        from rathaus.applications.models import Application
-
-        list(Application.objects.select_for_update().filter(pk=application.pk).values_list("pk", flat=True))
+        # decision. The status change locks the row again after this, at no cost. Its status before
+        # this change is read under that lock (whether the new one confirms a letter).
+        previous = Application.objects.select_for_update().filter(pk=application.pk).values_list(
+            "status", flat=True).first()
         # What was written for the case and has not gone out yet no longer holds.
         held_back = outbox_cancel_for_case(application=application, now=now)
-        if instance is None and not held_back:
-            return held_back
         with translation.override("de"):  # the timeline is written in German, whatever the language of the page
             label = str(Status(status).label)
+        # Nor does a decision letter not yet notified, unless the status confirms it (LETTER_STANDS).
+        withdrawn = decision_notices_withdraw(application=application, status=status, previous_status=previous or "",
+                                              reason=f"Der Antrag erhielt von Hand den Status „{label}“.",
+                                              actor=actor, now=now)
+        if instance is None and not held_back and not withdrawn:
+            return held_back
         data: dict[str, Any] = {"status": status, "cancelled_emails": len(held_back),
-                                "cancelled_outbox_ids": [message.pk for message in held_back]}
+                                "cancelled_outbox_ids": [message.pk for message in held_back],
+                                "withdrawn_letters": [notice.document_id for notice in withdrawn]}
         if instance is not None:
             instance_end(instance, now=now)
             text = f"Das Verfahren wurde beendet, weil der Antrag von Hand den Status „{label}“ erhielt."
@@ -734,6 +745,9 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
         if held_back:
             text += (" Deshalb wurde 1 noch nicht versandte E-Mail zu diesem Antrag zurückgehalten." if len(held_back) == 1
                      else f" Deshalb wurden {len(held_back)} noch nicht versandte E-Mails zu diesem Antrag zurückgehalten.")
+        if withdrawn:
+            text += (f" Nicht bekannt gegeben und zurückgezogen: {letters_named(withdrawn)} (nicht mehr abrufbar, "
+                     "nicht mehr per Post zu versenden).")
         municipality = instance.municipality if instance is not None else application.municipality
         CaseEvent.objects.create(municipality=municipality, application_id=application.pk, instance=instance, kind=kind,
                                  text=text, actor=actor, data=data)

@@ -28,14 +28,18 @@ def at(moment: datetime):
 
 
 @pytest.fixture
-def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks):
-    """``decided(consent)``: a dog registration whose process wrote its decision letter on MONDAY."""
+def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks, make_user):
+    """``decided(consent)``: a dog registration by a citizen signed in to her account, whose process
+    wrote its decision letter on MONDAY."""
+
+    made = iter(range(1, 100))
 
     def run(consent: bool = True, municipality=None, services=None):
+        applicant = make_user(f"antragstellerin{next(made)}@example.org")
         with at(MONDAY), django_capture_on_commit_callbacks(execute=True):
             result = application_submit(municipality=municipality or town,
                                         service=(services or demo_processes)["hund-anmelden"], data=dog_data,
-                                        retrieval_consent=consent)
+                                        applicant=applicant, retrieval_consent=consent)
         application = result.application
         letter = Document.objects.get(application=application, document_type=DocumentType.DECISION)
         return application, letter, result.access_token
@@ -44,9 +48,25 @@ def decided(town, demo_processes, dog_data, django_capture_on_commit_callbacks):
 
 
 def _download(client, application, letter, token):
+    """A download with the status link's token: a copy for information, never a retrieval."""
     return client.get(reverse("cases:citizen_download", kwargs={
         "municipality": application.municipality.slug, "reference": application.reference, "token": token,
         "document_id": letter.pk}))
+
+
+def _retrieve(application, letter, client=None):
+    """Her download under "Meine Anträge", signed in to her account: the only one that is a retrieval."""
+    client = client or Client()
+    client.force_login(application.applicant)
+    return client.get(reverse("cases:my_download", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
+
+
+def _my_status(application, client=None):
+    client = client or Client()
+    client.force_login(application.applicant)
+    return client.get(reverse("applications:my_status", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference})).content.decode()
 
 
 def _status(client, application, token):
@@ -80,16 +100,16 @@ def test_the_end_of_the_ten_days_moves_to_the_next_working_day(decided, town):
 def test_the_status_page_says_until_when_to_retrieve_the_letter(client, decided):
     application, _letter, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=1)):
-        page = _status(client, application, token)
+        page = _my_status(application)
     assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in page
 
 
 def test_the_first_download_is_the_retrieval_and_the_letter_is_notified_the_next_day(client, decided):
     application, letter, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=2)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
     with at(MONDAY + timedelta(days=1)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
         page = _status(client, application, token)
     notice = DecisionNotice.objects.get(document=letter)
     assert notice.retrieved_at == MONDAY + timedelta(hours=2)
@@ -142,7 +162,7 @@ def test_without_consent_a_download_is_no_retrieval_and_the_letter_comes_by_post
     notice = DecisionNotice.objects.get(document=letter)
     assert notice.retrieve_by is None and notice.post_due_since == MONDAY and notice.state == "post_due"
     with at(MONDAY + timedelta(hours=1)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
         page = _status(client, application, token)
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
     assert "Sie erhalten diesen Bescheid per Post." in page
@@ -152,8 +172,8 @@ def test_the_status_page_names_the_dates_in_english(client, decided):
     application, letter, token = decided(consent=True)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     with at(MONDAY + timedelta(hours=1)):
-        assert "Please download the decision letter by 17.12.2026." in _status(client, application, token)
-        _download(client, application, letter, token)
+        assert "Please sign in and download the decision letter by 17.12.2026" in _status(client, application, token)
+        _retrieve(application, letter)
         page = _status(client, application, token)
     assert "Retrieved on 07.12.2026. The decision letter counts as notified on 08.12.2026" in page
 
@@ -202,7 +222,7 @@ def test_a_letter_not_retrieved_in_ten_days_ends_its_provision_and_goes_to_post(
     assert AuditEntry.objects.filter(action="case.decision_provision_ended").count() == 1
     # A download after the end is no retrieval: the letter is given notice by post.
     with at(after + timedelta(days=1)):
-        assert _download(client, application, letter, token).status_code == 200
+        assert _retrieve(application, letter).status_code == 200
         assert "Sie erhalten diesen Bescheid per Post." in _status(client, application, token)
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
 
@@ -210,7 +230,7 @@ def test_a_letter_not_retrieved_in_ten_days_ends_its_provision_and_goes_to_post(
 def test_a_retrieved_letter_never_goes_to_post(client, decided):
     application, letter, token = decided(consent=True)
     with at(MONDAY + timedelta(days=9)):
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
     assert _end_provisions(MONDAY + timedelta(days=30)) == {"ended": 0}
     assert DecisionNotice.objects.get(document=letter).post_due_since is None
 
@@ -225,7 +245,7 @@ def test_staff_see_the_letters_to_post_and_record_the_posting(staff_client, deci
     unretrieved, letter_unretrieved, _t = decided(consent=True)
     retrieved, letter_retrieved, token = decided(consent=True)
     with at(MONDAY + timedelta(hours=1)):
-        _download(Client(), retrieved, letter_retrieved, token)
+        _retrieve(retrieved, letter_retrieved)
     _end_provisions(datetime(2026, 12, 18, 9, 0, tzinfo=UTC))
     page = staff_client.get(_to_post_url(town)).content.decode()
     assert without.reference in page and unretrieved.reference in page and retrieved.reference not in page
@@ -351,14 +371,13 @@ def test_the_list_of_letters_to_post_reads_in_english(staff_client, decided, tow
 # ---------------------------------------------------------------- the staff case page
 
 def test_the_case_page_shows_each_letters_notice_state(staff_client, decided, town):
-    client = Client()
     application, letter, token = decided(consent=True)
     url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})
     with at(MONDAY + timedelta(hours=1)):
         page = staff_client.get(url).content.decode()
     assert "zum Abruf bereitgestellt am 07.12.2026, abrufbar bis 17.12.2026; noch nicht abgerufen" in page
     with at(MONDAY + timedelta(hours=2)):
-        _download(client, application, letter, token)
+        _retrieve(application, letter)
     page = staff_client.get(url).content.decode()
     assert "abgerufen am 07.12.2026, 12:00 Uhr; bekannt gegeben am 08.12.2026" in page
 
@@ -381,3 +400,237 @@ def test_the_case_page_shows_the_notice_state_in_english(staff_client, decided, 
     with at(MONDAY + timedelta(hours=1)):
         page = staff_client.get(url).content.decode()
     assert "provided for retrieval on 07.12.2026, retrievable until 17.12.2026; not retrieved yet" in page
+
+
+# ---------------------------------------------------------------- a final status by hand withdraws the letter
+
+def _decide_by_hand(application, status, staff):
+    from rathaus.applications.services import application_change_status
+
+    with at(MONDAY + timedelta(days=1)):
+        application_change_status(application=application, status=status, actor=staff)
+
+
+@pytest.mark.parametrize("status", ["rejected", "withdrawn"])
+def test_a_status_set_by_hand_against_the_letter_withdraws_its_provision(client, decided, town, make_staff, status):
+    application, letter, token = decided(consent=True)
+    _decide_by_hand(application, status, make_staff(town))
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.state == "withdrawn" and notice.provision_ended_at == MONDAY + timedelta(days=1)
+    assert notice.withdrawn_reason.startswith("Der Antrag erhielt von Hand den Status")
+    with at(MONDAY + timedelta(days=2)):
+        _retrieve(application, letter)
+        page = _status(client, application, token)
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+    assert "Dieser Bescheid wurde nicht bekannt gegeben und ist gegenstandslos" in page
+    assert "Bitte laden Sie den Bescheid" not in page
+    line = CaseEvent.objects.get(application=application, kind__in=["process_ended", "emails_held_back"],
+                                 data__withdrawn_letters=[letter.pk])
+    assert "Nicht bekannt gegeben und zurückgezogen: Hundesteuerbescheid" in line.text
+    assert AuditEntry.objects.filter(action="case.decision_withdrawn").count() == 1
+    # Nor does the sweep send it to post later.
+    assert _end_provisions(MONDAY + timedelta(days=30)) == {"ended": 0}
+    assert DecisionNotice.objects.get(document=letter).post_due_since is None
+
+
+def test_a_withdrawn_letter_leaves_the_list_of_letters_to_post(staff_client, decided, town, make_staff):
+    from rathaus.cases.services import CaseFileError, decision_post_record
+
+    application, letter, _token = decided(consent=False)
+    staff = make_staff(town, email="zweite@musterstadt.example")
+    _decide_by_hand(application, "rejected", staff)
+    assert application.reference not in staff_client.get(_to_post_url(town)).content.decode()
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(MONDAY + timedelta(days=2)), pytest.raises(CaseFileError):
+        decision_post_record(notice=notice, posted_on=date(2026, 12, 9), actor=staff)
+    notice.refresh_from_db()
+    assert notice.posted_on is None and notice.state == "withdrawn"
+    page = staff_client.get(reverse("applications:staff_detail", kwargs={
+        "municipality": town.slug, "reference": application.reference})).content.decode()
+    assert "nicht bekannt gegeben, zurückgezogen am 08.12.2026" in page
+
+
+def test_closing_an_approved_case_confirms_the_letter_and_keeps_its_notice(client, decided, town, make_staff):
+    application, letter, token = decided(consent=True)
+    application.refresh_from_db()
+    assert application.status == "approved"
+    _decide_by_hand(application, "closed", make_staff(town))
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.withdrawn_at is None and notice.state == "provided"
+    assert not AuditEntry.objects.filter(action="case.decision_withdrawn").exists()
+
+
+def test_a_letter_already_retrieved_is_not_withdrawn(client, decided, town, make_staff):
+    application, letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=1)):
+        _retrieve(application, letter)
+    _decide_by_hand(application, "rejected", make_staff(town))
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.withdrawn_at is None and notice.state == "retrieved"
+
+
+# ---------------------------------------------------------------- after the last day, before the sweep
+
+def test_after_the_last_day_the_status_page_says_post_even_before_the_sweep(client, decided):
+    application, letter, token = decided(consent=True)
+    before_the_sweep = datetime(2026, 12, 17, 23, 5, tzinfo=UTC)  # 00:05 on the 18th in Berlin, not swept yet
+    with at(before_the_sweep):
+        page = _status(client, application, token)
+        _retrieve(application, letter)
+        assert DecisionNotice.objects.get(document=letter).state == "post_due"
+    assert "Sie erhalten diesen Bescheid per Post." in page
+    assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." not in page
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.retrieved_at is None and notice.provision_ended_at is None
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+
+
+def test_on_the_last_day_in_berlin_the_letter_is_still_provided(client, decided):
+    application, _letter, token = decided(consent=True)
+    with at(datetime(2026, 12, 17, 22, 30, tzinfo=UTC)):  # 23:30 on the 17th in Berlin
+        assert "Bitte laden Sie den Bescheid bis zum 17.12.2026 herunter." in _my_status(application)
+
+
+# ---------------------------------------------------------------- no new version of a letter given notice
+
+def _new_version(staff_client, application, document):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rathaus.cases.tests.conftest import PDF
+
+    return staff_client.post(reverse("cases:version_upload", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference,
+        "document_id": document.pk}), {"file": SimpleUploadedFile("korrektur.pdf", PDF, "application/pdf")})
+
+
+@pytest.mark.parametrize("consent", [True, False])
+def test_a_decision_letter_given_notice_takes_no_new_version(staff_client, decided, consent):
+    application, letter, _token = decided(consent=consent)
+    response = _new_version(staff_client, application, letter)
+    assert response.status_code == 422
+    assert "erhält keine neue Version. Legen Sie eine Berichtigung als neues Dokument an" in response.content.decode()
+    assert list(letter.versions.values_list("number", flat=True)) == [1]
+    assert not AuditEntry.objects.filter(action="case.version_added").exists()
+
+
+def test_the_refusal_of_a_new_version_reads_in_english(staff_client, decided):
+    application, letter, _token = decided(consent=True)
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "add a correction as a new document" in _new_version(staff_client, application, letter).content.decode()
+
+
+def test_an_internal_draft_of_a_letter_still_takes_new_versions(staff_client, decided, town, make_staff):
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    application, _letter, _token = decided(consent=True)
+    draft = document_upload_staff(application=application, filename="entwurf.pdf", raw=PDF, title="Entwurf",
+                                  document_type=DocumentType.DECISION, confidentiality="internal",
+                                  actor=make_staff(town, email="entwurf@musterstadt.example"))
+    assert _new_version(staff_client, application, draft).status_code == 302
+    assert list(draft.versions.values_list("number", flat=True)) == [1, 2]
+
+
+# ---------------------------------------------------------------- a letter staff add is announced by e-mail
+
+def _staff_letter(application, town, make_staff, title="Änderungsbescheid"):
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    with at(MONDAY + timedelta(days=2)):
+        return document_upload_staff(application=application, filename="bescheid.pdf", raw=PDF, title=title,
+                                     document_type=DocumentType.DECISION, confidentiality="public",
+                                     actor=make_staff(town, email="bescheid@musterstadt.example"))
+
+
+def test_a_letter_staff_add_for_retrieval_is_announced_by_email_with_its_last_day(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    before = OutboxMessage.objects.count()
+    document = _staff_letter(application, town, make_staff)
+    notice = DecisionNotice.objects.get(document=document)
+    assert notice.state == "provided" and notice.retrieve_by == date(2026, 12, 21)  # 19th is a Saturday
+    message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
+    assert OutboxMessage.objects.count() == before + 1
+    assert message.payload["to"] == [application.applicant_email]
+    assert "„Änderungsbescheid“" in message.payload["body"] and "bis zum 21.12.2026" in message.payload["body"]
+    assert f"/meine-antraege/{application.reference}/" in message.payload["body"]
+
+
+def test_without_an_email_address_a_letter_staff_add_is_not_provided_but_goes_to_post(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    application.applicant_email = ""
+    application.save(update_fields=["applicant_email"])
+    document = _staff_letter(application, town, make_staff)
+    notice = DecisionNotice.objects.get(document=document)
+    assert notice.retrieve_by is None and notice.state == "post_due"
+    assert not OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{document.pk}").exists()
+
+
+def test_without_consent_a_letter_staff_add_sends_no_email(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=False)
+    document = _staff_letter(application, town, make_staff)
+    assert DecisionNotice.objects.get(document=document).state == "post_due"
+    assert not OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{document.pk}").exists()
+
+
+def test_a_letter_a_process_step_wrote_gets_no_second_email(decided):
+    from rathaus.processes.models import OutboxMessage
+
+    _application, letter, _token = decided(consent=True)
+    assert not OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{letter.pk}").exists()
+
+
+def test_withdrawing_a_letter_cancels_its_unsent_email(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    document = _staff_letter(application, town, make_staff)
+    _decide_by_hand(application, "rejected", make_staff(town))
+    message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
+    assert message.sent_at is None and message.cancelled_at is not None
+
+
+# ---------------------------------------------------------------- only her signed-in download is a retrieval
+
+def test_a_download_with_the_status_link_is_an_information_copy_not_a_retrieval(client, decided):
+    application, letter, token = decided(consent=True)
+    with at(MONDAY + timedelta(hours=1)):
+        response = _download(client, application, letter, token)
+        page = _status(client, application, token)
+    assert response.status_code == 200 and response.get("Content-Disposition", "").startswith("attachment")
+    notice = DecisionNotice.objects.get(document=letter)
+    assert notice.retrieved_at is None and notice.state == "provided"
+    assert not AuditEntry.objects.filter(action="case.decision_retrieved").exists()
+    assert not CaseEvent.objects.filter(kind="decision_retrieved").exists()
+    assert "nur eine Kopie zur Information und gilt nicht als Abruf" in page
+    login = reverse("accounts:login") + "?next=" + reverse("applications:my_status", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference})
+    assert f'href="{login}"' in page
+
+
+def test_a_head_request_under_her_account_is_no_retrieval(decided):
+    application, letter, _token = decided(consent=True)
+    client = Client()
+    client.force_login(application.applicant)
+    with at(MONDAY + timedelta(hours=1)):
+        client.head(reverse("cases:my_download", kwargs={
+            "municipality": application.municipality.slug, "reference": application.reference,
+            "document_id": letter.pk}))
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+
+
+def test_another_signed_in_person_cannot_download_or_retrieve_her_letter(decided, make_user):
+    application, letter, _token = decided(consent=True)
+    client = Client()
+    client.force_login(make_user("fremd@example.org"))
+    response = client.get(reverse("cases:my_download", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
+    assert response.status_code == 404
+    assert DecisionNotice.objects.get(document=letter).retrieved_at is None

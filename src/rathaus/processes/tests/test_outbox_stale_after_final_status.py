@@ -106,7 +106,10 @@ def test_an_approval_the_process_reached_by_itself_and_could_not_send_never_reac
     # Staff read why on the case page, with who set the status; the audit trail says the same.
     text = ("Der Antrag erhielt von Hand den Status „Abgelehnt“. Deshalb wurde"
             + (" 1 noch nicht versandte E-Mail" if len(approval) == 1 else f"n {len(approval)} noch nicht versandte E-Mails")
-            + " zu diesem Antrag zurückgehalten.")
+            + " zu diesem Antrag zurückgehalten."
+            # The tax letter the approval wrote was not notified yet: the rejection withdraws it.
+            + " Nicht bekannt gegeben und zurückgezogen: Hundesteuerbescheid (nicht mehr abrufbar, nicht mehr per Post"
+              " zu versenden).")
     line = CaseEvent.objects.get(application=application, kind="emails_held_back")
     assert (line.text, line.actor, line.automatic) == (text, worker, False)
     assert line.data["cancelled_outbox_ids"] == [m.pk for m in approval]
