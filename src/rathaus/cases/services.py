@@ -484,7 +484,8 @@ def decision_notices_withdraw(*, application: Application, status: str, previous
     """
     if (previous_status, status) in LETTER_STANDS:
         return []
-    from rathaus.processes.models import OutboxCancelReason, OutboxMessage
+    from rathaus.processes.models import OutboxCancelReason
+    from rathaus.processes.outbox import outbox_cancel
 
     now = now or timezone.now()
     notices = list(DecisionNotice.objects.select_for_update(of=("self",)).select_related("document").filter(
@@ -502,10 +503,9 @@ def decision_notices_withdraw(*, application: Application, status: str, previous
                              f"({reason[:150]})", data={"document": notice.document_id, "status": status},
                      actor_label="" if getattr(actor, "is_authenticated", False) else "rathaus")
     if notices:
-        OutboxMessage.objects.filter(
-            idempotency_key__in=[decision_notice_email_key(n.document_id) for n in notices],
-            sent_at__isnull=True, cancelled_at__isnull=True).update(
-                cancelled_at=now, cancel_reason=OutboxCancelReason.FINAL_STATUS, next_attempt_at=None)
+        outbox_cancel(Q(municipality_id=application.municipality_id,
+                        idempotency_key__in=[decision_notice_email_key(n.document_id) for n in notices]),
+                      reason=OutboxCancelReason.FINAL_STATUS, now=now)
     return notices
 
 

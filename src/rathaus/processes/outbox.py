@@ -511,11 +511,19 @@ def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINA
     instance_id = ProcessInstance.objects.filter(application_id=application.pk).values_list("pk", flat=True).first()
     if instance_id is not None:  # a case has one process at most
         about_the_case |= Q(instance_id=instance_id)
-    # Locked first (a concurrent delivery holds its rows while sending): the lock re-reads each row.
+    return outbox_cancel(Q(about_the_case, municipality_id=application.municipality_id) & ~Q(
+        idempotency_key=receipt_message_key(application.pk)), reason=reason, now=now)
+
+
+def outbox_cancel(which: Q, *, reason: str, now: datetime | None = None) -> list[OutboxMessage]:
+    """Cancel the unsent e-mails `which` selects, in the caller's transaction; returns them.
+
+    Locked first: a delivery holds its rows while it sends, so one going out right now is waited
+    for and then, sent, not cancelled (the lock re-reads each row).
+    """
+    now = now or timezone.now()
     messages = list(OutboxMessage.objects.select_for_update().filter(
-        about_the_case, municipality_id=application.municipality_id, kind=OutboxKind.EMAIL,
-        sent_at__isnull=True, cancelled_at__isnull=True,
-    ).exclude(idempotency_key=receipt_message_key(application.pk)).order_by("pk"))
+        which, kind=OutboxKind.EMAIL, sent_at__isnull=True, cancelled_at__isnull=True).order_by("pk"))
     if messages:
         OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
             cancelled_at=now, cancel_reason=reason, next_attempt_at=None)
