@@ -261,12 +261,34 @@ def test_webhooks_and_back_office_calls_about_the_case_still_go(town, submit, do
     assert outbox_state(call) == OutboxState.SENT
 
 
+def _reject_while_held(held_open, hold, application, worker) -> bool:
+    """Staff reject `application` by hand on another thread while `hold()` runs in a transaction kept
+    open (PostgreSQL: concurrent writers); True if the rejection had to wait for it."""
+    import threading
+
+    from django.db import connections
+
+    from rathaus.applications.services import application_change_status
+
+    def reject_by_hand():
+        try:
+            application_change_status(application=application, status="rejected", actor=worker, public_text="Nein.")
+        finally:
+            connections.close_all()
+
+    with held_open(hold):
+        thread = threading.Thread(target=reject_by_hand)
+        thread.start()
+        thread.join(0.5)
+        waited = thread.is_alive()
+    thread.join(10)
+    return waited
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_status_email_a_worker_is_sending_while_staff_reject_the_case_is_waited_for_and_not_counted(
         town, submit, dog_data, mail_server_down, worker, held_open):
-    import threading
-
-    from django.db import connection, connections
+    from django.db import connection
 
     from rathaus.applications.services import application_change_status
 
@@ -277,23 +299,10 @@ def test_a_status_email_a_worker_is_sending_while_staff_reject_the_case_is_waite
     in_review = OutboxMessage.objects.get(idempotency_key__startswith="status:", sent_at__isnull=True,
                                           instance__isnull=True)
     mail_server_down.clear()
-    results = {}
-
-    def reject_by_hand():
-        try:
-            application_change_status(application=application, status="rejected", actor=worker, public_text="Nein.")
-        finally:
-            connections.close_all()
-
     # The sweep's worker has sent the "in review" e-mail and not yet committed when staff reject the case.
-    with held_open(lambda: outbox_deliver(message_id_=in_review.pk)):
-        thread = threading.Thread(target=reject_by_hand)
-        thread.start()
-        thread.join(0.5)
-        results["waited"] = thread.is_alive()
-    thread.join(10)
+    waited = _reject_while_held(held_open, lambda: outbox_deliver(message_id_=in_review.pk), application, worker)
 
-    assert results == {"waited": True}
+    assert waited
     assert outbox_state(OutboxMessage.objects.get(pk=in_review.pk)) == OutboxState.SENT
     line = CaseEvent.objects.get(application=application, kind="emails_held_back")
     notice = OutboxMessage.objects.filter(instance__application=application, kind="email").values_list("pk", flat=True)
@@ -303,34 +312,19 @@ def test_a_status_email_a_worker_is_sending_while_staff_reject_the_case_is_waite
 @pytest.mark.django_db(transaction=True)
 def test_a_status_email_staff_queue_while_another_rejects_the_case_is_held_back_too(
         town, submit, dog_data, mail_server_down, worker, held_open):
-    import threading
-
-    from django.db import connection, connections
+    from django.db import connection
 
     from rathaus.applications.services import application_change_status
 
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers (PostgreSQL)")
     application = submit("hund-anmelden", dog_data)  # approved by the process; its notice and the receipt wait
-    results = {}
-
-    def reject_by_hand():
-        try:
-            application_change_status(application=application, status="rejected", actor=worker, public_text="Nein.")
-        finally:
-            connections.close_all()
-
     # One case worker asks a question ("in review", with an e-mail) and has not committed yet when
     # another rejects the case: the rejection waits for her, then holds her e-mail back too.
-    with held_open(lambda: application_change_status(application=application, status="in_review", actor=worker,
-                                                     public_text="Wir prüfen.")):
-        thread = threading.Thread(target=reject_by_hand)
-        thread.start()
-        thread.join(0.5)
-        results["waited"] = thread.is_alive()
-    thread.join(10)
+    waited = _reject_while_held(held_open, lambda: application_change_status(
+        application=application, status="in_review", actor=worker, public_text="Wir prüfen."), application, worker)
 
-    assert results == {"waited": True}
+    assert waited
     application.refresh_from_db()
     assert application.status == "rejected"
     from rathaus.applications.models import StatusChange
