@@ -529,18 +529,19 @@ def set_deadline(ctx: StepContext) -> dict[str, Any]:
 
 
 def _days_problems(params: Mapping[str, str], name: str) -> list[tuple[str, str]]:
-    days = params.get(name, "").strip()
-    if days and not (re.fullmatch(r"[0-9]{1,4}", days) and 1 <= int(days) <= MAX_PAYMENT_DAYS):
-        return [(f"Parameter «{name}»: «{days[:50]}» ist keine ganze Zahl von Tagen (1 bis {MAX_PAYMENT_DAYS})",
-                 f"parameter «{name}»: «{days[:50]}» is not a whole number of days (1 to {MAX_PAYMENT_DAYS})")]
-    return []
+    return _count_problems(params, name, ("Tagen", "days"), MAX_PAYMENT_DAYS)
 
 
 def _months_problems(params: Mapping[str, str]) -> list[tuple[str, str]]:
-    months = params.get("payment_months", "").strip()
-    if months and not (re.fullmatch(r"[0-9]{1,2}", months) and 1 <= int(months) <= MAX_PAYMENT_MONTHS):
-        return [(f"Parameter «payment_months»: «{months[:50]}» ist keine ganze Zahl von Monaten (1 bis {MAX_PAYMENT_MONTHS})",
-                 f"parameter «payment_months»: «{months[:50]}» is not a whole number of months (1 to {MAX_PAYMENT_MONTHS})")]
+    return _count_problems(params, "payment_months", ("Monaten", "months"), MAX_PAYMENT_MONTHS)
+
+
+def _count_problems(params: Mapping[str, str], name: str, unit: tuple[str, str], most: int) -> list[tuple[str, str]]:
+    """A period parameter given as a literal must be a whole number from 1 to `most` (of `unit`)."""
+    value = params.get(name, "").strip()
+    if value and not (re.fullmatch(r"[0-9]{1,4}", value) and 1 <= int(value) <= most):
+        return [(f"Parameter «{name}»: «{value[:50]}» ist keine ganze Zahl von {unit[0]} (1 bis {most})",
+                 f"parameter «{name}»: «{value[:50]}» is not a whole number of {unit[1]} (1 to {most})")]
     return []
 
 
