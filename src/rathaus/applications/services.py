@@ -784,8 +784,8 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
     """
     from django.db.models import Q
 
-    from rathaus.cases.models import LegalHold
-    from rathaus.cases.services import case_file_purge
+    from rathaus.cases.models import Document, LegalHold
+    from rathaus.cases.services import case_file_purge, decision_notice_email_key
     from rathaus.processes.models import (
         CaseEvent,
         OutboxMessage,
@@ -804,6 +804,11 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         if application is None or LegalHold.objects.filter(application=application, released_at__isnull=True).exists():
             return False
         municipality = application.municipality
+        # The e-mails announcing a letter staff added for retrieval are keyed by the letter's document
+        # ("decision-notice:<id>", see cases.services.decision_notice_email_key), which the purge below
+        # deletes: their keys are taken first.
+        notice_keys = [decision_notice_email_key(pk) for pk in
+                       Document.objects.filter(application_id=application_id).values_list("pk", flat=True)]
         counts = {
             # The whole case file: documents, all their versions (files after the commit), requests.
             **case_file_purge(application=application),
@@ -821,12 +826,14 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         for instance in instances:
             # The engine state holds the applicant's data; without it the case cannot move on, so it ends here.
             counts["timers"] += instance_end(instance, now=now)
-        # Outbox keys: the engine's steps use "<reference>:<task>", deadline mails "remind:<id>"/"escalate:<id>".
+        # Outbox keys: the engine's steps use "<reference>:<task>", deadline mails "remind:<id>"/"escalate:<id>",
+        # the announcement of a letter staff added "decision-notice:<document id>" (with her address).
         # The receipt ("receipt:<id>") and status e-mails ("status:<id>") hold only ids; their composers
         # write nothing for an anonymised application, so they are left as they are.
         outbox = OutboxMessage.objects.filter(municipality=municipality).filter(
             Q(idempotency_key__startswith=f"{application.reference}:")
-            | Q(idempotency_key__in=[f"{kind}:{task.pk}" for task in tasks for kind in ("remind", "escalate")]))
+            | Q(idempotency_key__in=[f"{kind}:{task.pk}" for task in tasks for kind in ("remind", "escalate")]
+                + notice_keys))
         # Unsent mail about a case whose data is gone must not go out; sent rows stay (without content) for statistics.
         counts["outbox_cancelled"] = outbox.filter(sent_at__isnull=True).delete()[0]
         counts["outbox_cleared"] = outbox.update(payload={}, last_error="")

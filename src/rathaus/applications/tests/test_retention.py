@@ -273,3 +273,38 @@ def test_the_worker_scheduler_runs_retention_from_the_configured_periodic_tasks(
     assert application.anonymised_at is not None and application.data == {}
     assert PeriodicRun.objects.get(name="applications.retention").last_run_at is not None
     assert AuditEntry.objects.filter(action="application.anonymised", object_id=str(application.pk)).count() == 1
+
+
+def test_retention_clears_the_announcement_of_a_letter_staff_added(town, processes, dog_data, make_user, make_staff,
+                                                                    django_capture_on_commit_callbacks):
+    """The e-mail telling her a letter is provided is keyed by the letter, not the case: it has her
+    address and must lose it, too (an unsent one must not go out at all)."""
+    from rathaus.cases.models import DocumentType
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.processes.outbox import outbox_deliver_pending
+
+    applicant = make_user("erika@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        application = application_submit(municipality=town, service=processes["hund-anmelden"], data=dog_data,
+                                         applicant=applicant, retrieval_consent=True).application
+    staff = make_staff(town)
+    sent, unsent = (document_upload_staff(application=application, filename=f"{title}.pdf", raw=base64.b64decode(PDF),
+                                          title=title, document_type=DocumentType.DECISION, confidentiality="public",
+                                          actor=staff) for title in ("Änderungsbescheid", "Zweiter Bescheid"))
+    announced = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{sent.pk}")
+    outbox_deliver_pending(limit=500)
+    waiting = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{unsent.pk}")
+    OutboxMessage.objects.filter(pk=waiting.pk).update(sent_at=None)  # as if the mail server had been down
+    announced.refresh_from_db()
+    assert announced.sent_at is not None and announced.payload["to"] == ["erika@example.org"]
+    application_change_status(application=application, status="closed", actor=staff, by_process=True)
+    _age(application)
+
+    assert _retention(django_capture_on_commit_callbacks)["anonymised"] == 1
+
+    announced.refresh_from_db()
+    assert announced.payload == {} and announced.sent_at is not None
+    assert not OutboxMessage.objects.filter(pk=waiting.pk).exists()
+    entry = AuditEntry.objects.get(action="application.anonymised", object_id=str(application.pk))
+    assert entry.data["removed"]["outbox_cancelled"] == 1
+    assert [word for word in PERSONAL if word in _dump()] == []
