@@ -946,6 +946,27 @@ def _trimmed(value: Any) -> Any:
     return value
 
 
+def audited_result(schema: Any, value: Any) -> Any:
+    """What the audit trail keeps of a task's result: choices, yes/no and numbers as given, free text
+    only by its length («<Freitext, 40 Zeichen>»).
+
+    The trail is append-only and kept for good, while retention clears the result itself (the
+    task, the timeline): a note such as «Frau Mustermann hat den Ausweis gezeigt» must not outlive
+    the case there. Who decided what (the outcome) stays; the words stay in the case until its
+    retention. Text is free unless the form restricts it to a list (enum, const).
+    """
+    schema = schema if isinstance(schema, dict) else {}
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        return {key: audited_result(properties.get(key), item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [audited_result(schema.get("items"), item) for item in value]
+    if isinstance(value, str) and "enum" not in schema and "const" not in schema:
+        return f"<Freitext, {len(value)} Zeichen>"
+    return value
+
+
 def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime | None = None) -> UserTask:
     """Complete the task with its form data (validated against the task's JSON Schema) and move the process on."""
     now = now or timezone.now()
@@ -967,7 +988,8 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         locked.assignee = locked.assignee or user
         locked.save(update_fields=["state", "completed_at", "completed_by", "result", "assignee"])
         audit_record(action="process.task_completed", municipality=locked.municipality, actor=user, obj=locked,
-                     summary=f"{application.reference}: {locked.name}", data={"result": data})
+                     summary=f"{application.reference}: {locked.name}",
+                     data={"result": audited_result(locked.form_schema, data)})
         summary = _result_summary(locked.form_schema, data)
         if summary:
             CaseEvent.objects.create(municipality=locked.municipality, application=application, instance=instance,

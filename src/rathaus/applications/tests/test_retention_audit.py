@@ -1,0 +1,90 @@
+"""The audit log keeps who decided what about a case, not the words that retention removes everywhere else."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from rathaus.applications.models import Application
+from rathaus.applications.services import application_change_status, application_submit, applications_apply_retention
+from rathaus.core.models import AuditEntry
+from rathaus.processes.models import UserTask
+from rathaus.processes.services import task_complete
+
+pytestmark = pytest.mark.django_db
+
+PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
+
+
+@pytest.fixture
+def submit(town, demo_services, django_capture_on_commit_callbacks):
+    from rathaus.processes.demo import attach_demo_processes
+
+    attach_demo_processes(town, demo_services)
+    for service in demo_services.values():
+        service.retention_days = 30
+        service.save(update_fields=["retention_days"])
+
+    def run(slug, data):
+        with django_capture_on_commit_callbacks(execute=True):
+            application = application_submit(municipality=town, service=demo_services[slug], data=data).application
+        application.refresh_from_db()
+        return application
+
+    return run
+
+
+def _close_and_age(application, actor, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        application_change_status(application=application, status="closed", actor=actor)
+    Application.objects.filter(pk=application.pk).update(closed_at=timezone.now() - timedelta(days=31))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert applications_apply_retention()["anonymised"] == 1
+
+
+def _audit_text(town) -> str:
+    return json.dumps([[e.action, e.summary, e.data] for e in AuditEntry.objects.filter(municipality=town)],
+                      ensure_ascii=False)
+
+
+def test_the_audit_trail_keeps_a_tasks_outcome_but_not_the_words_of_its_note(
+        submit, dog_data, town, make_staff, django_capture_on_commit_callbacks):
+    worker = make_staff(town)
+    dog_data["reduction"] = {"exemption": "blindenfuehrhund",
+                             "proof": {"filename": "ausweis.pdf", "content_type": "application/pdf", "content": PDF}}
+    application = submit("hund-anmelden", dog_data)
+    with django_capture_on_commit_callbacks(execute=True):
+        task_complete(task=UserTask.objects.get(application=application), user=worker,
+                      data={"decision": {"outcome": "approve", "note": "Frau Mustermann hat den Ausweis gezeigt."}})
+    task = UserTask.objects.get(application=application)
+    assert task.result["decision"]["note"] == "Frau Mustermann hat den Ausweis gezeigt."  # in the case while it lives
+    entry = AuditEntry.objects.get(action="process.task_completed", object_id=str(task.pk))
+    # The trail keeps the outcome (a choice of the form) and that a note of 40 characters was given.
+    assert entry.data == {"result": {"decision": {"outcome": "approve", "note": "<Freitext, 40 Zeichen>"}}}
+    assert entry.actor_id == worker.pk and "Mustermann" not in _audit_text(town)
+
+    _close_and_age(application, worker, django_capture_on_commit_callbacks)
+
+    assert UserTask.objects.get(application=application).result == {}
+    assert "Mustermann" not in _audit_text(town)
+    assert AuditEntry.objects.get(pk=entry.pk).data == entry.data
+
+
+def test_the_audit_trail_keeps_choices_yes_no_and_numbers_and_free_text_only_by_length():
+    from rathaus.processes.services import audited_result
+
+    schema = {"type": "object", "properties": {
+        "outcome": {"type": "string", "enum": ["approve", "reject"]}, "checked": {"type": "boolean"},
+        "dogs": {"type": "integer"}, "kind": {"const": "dog"}, "note": {"type": "string"},
+        "names": {"type": "array", "items": {"type": "string"}},
+        "codes": {"type": "array", "items": {"type": "string", "enum": ["A", "B"]}}}}
+    result = {"outcome": "reject", "checked": True, "dogs": 2, "kind": "dog", "note": "Bello beißt",
+              "names": ["Erika", "Max"], "codes": ["B"], "extra": "nicht im Formular"}
+    assert audited_result(schema, result) == {
+        "outcome": "reject", "checked": True, "dogs": 2, "kind": "dog", "note": "<Freitext, 11 Zeichen>",
+        "names": ["<Freitext, 5 Zeichen>", "<Freitext, 3 Zeichen>"], "codes": ["B"],
+        "extra": "<Freitext, 17 Zeichen>"}
