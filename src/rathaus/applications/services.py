@@ -24,8 +24,17 @@ from rathaus.cases.files import discard_files_on_error
 from rathaus.cases.services import document_requests_close, documents_from_submission
 from rathaus.cases.uploads import CheckedUpload, UploadRefused, check_upload
 from rathaus.catalog.selectors import SubmissionLookup, submission_lookup_guard
-from rathaus.core.audit import audit_batch, audit_entry, audit_record, chained_insert_parts, ensure_chain_head, placeholder
+from rathaus.core.audit import (
+    audit_batch,
+    audit_entry,
+    audit_record,
+    audit_redact,
+    chained_insert_parts,
+    ensure_chain_head,
+    placeholder,
+)
 from rathaus.core.jobs import enqueue_on_commit, job_insert_select, queued_in_transaction
+from rathaus.core.models import AuditEntry
 from rathaus.core.problems import request_fingerprint
 from rathaus.core.ratelimit import counting_statement
 from rathaus.core.sql import insert_one, insert_select, prepared_cursor, update_one
@@ -837,6 +846,13 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         # Unsent mail about a case whose data is gone must not go out; sent rows stay (without content) for statistics.
         counts["outbox_cancelled"] = outbox.filter(sent_at__isnull=True).delete()[0]
         counts["outbox_cleared"] = outbox.update(payload={}, last_error="")
+        # The audit trail's copies of the timeline (a decision's inputs, such as her street; a
+        # notification's subject) lose their words as the timeline did; who did what, when, stays.
+        counts["audit_redacted"] = audit_redact(
+            municipality=municipality, entries=AuditEntry.objects.filter(
+                object_type=Application._meta.label_lower, object_id=str(application.pk), action__startswith="process."),
+            reason=f"{application.reference}, Aufbewahrungsfrist abgelaufen",
+            actor=actor, actor_label="" if actor is not None else "retention-job")
         application.data = {}
         application.applicant_name = ""
         application.applicant_email = ""

@@ -117,6 +117,7 @@ def _append(municipality, entries: list[AuditEntry]) -> None:
         previous = head.last_hash
         for entry in entries:
             entry.created_at, entry.prev_hash = now, previous
+            entry.content_digest = content_digest(entry.summary, entry.data)
             entry.hash = previous = entry_hash(entry)
         if fast:
             # One round trip instead of two while the head is locked: the insert and the move
@@ -183,18 +184,32 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(_hashed_text(entry).encode()).hexdigest()
 
 
+def content_digest(summary: str, data: dict[str, Any]) -> str:
+    """SHA-256 over an entry's summary and data (canonical JSON), which its hash covers in their stead."""
+    return hashlib.sha256(_canonical([summary, _stored(data)]).encode()).hexdigest()
+
+
+def _stored(data: dict[str, Any]) -> Any:
+    # Normalised as the database will keep it: JSON round trip (int keys become strings).
+    return json.loads(json.dumps(data, default=str))
+
+
+def _canonical(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def _hashed_text(entry: AuditEntry, *, created: str | None = None) -> str:
-    """The canonical JSON an entry's hash covers; `created` stands in for its time (see chained_insert_parts)."""
+    """The canonical JSON an entry's hash covers; `created` stands in for its time (see chained_insert_parts).
+
+    With a content digest the hash covers it instead of summary and data (one item instead of
+    two: the two forms cannot be mistaken for each other), so they can be redacted.
+    """
     if created is None:
         created = entry.created_at.astimezone(UTC).isoformat(timespec="microseconds") if entry.created_at else ""
-    # Normalise as the database will: JSON round trip (int keys become strings), IPv6 spelling.
-    data = json.loads(json.dumps(entry.data, default=str))
     ip = AuditEntry._meta.get_field("ip_address").get_prep_value(entry.ip_address)
-    content = [
-        entry.municipality_id, entry.actor_id, entry.actor_label, entry.action, entry.object_type, str(entry.object_id),
-        entry.summary, data, ip, created, entry.prev_hash,
-    ]
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    content = [entry.content_digest] if entry.content_digest else [entry.summary, _stored(entry.data)]
+    return _canonical([entry.municipality_id, entry.actor_id, entry.actor_label, entry.action, entry.object_type,
+                       str(entry.object_id), *content, ip, created, entry.prev_hash])
 
 
 def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitutions: dict[str, str],
@@ -265,11 +280,46 @@ def ensure_chain_head(municipality_id: int | None) -> None:
     AuditChainHead.objects.get_or_create(key=chain_key(municipality_id))
 
 
+#: What a redacted entry's summary says instead (German, as the log is kept).
+REDACTED = "(gelöscht nach Ablauf der Aufbewahrungsfrist)"
+
+
+def audit_redact(*, municipality, entries, reason: str, actor=None, actor_label: str = "") -> int:
+    """Erase summary and data of `entries` (a queryset of the municipality's audit entries) and
+    record it; returns how many were redacted. Call inside the caller's transaction.
+
+    For retention: what an entry says about a person (a decision's inputs, a notification's
+    subject) must not outlive the case. Who did what and when (action, actor, object, time) stays,
+    and so does the chain: it covers the entries' content digests, not their content. Only entries
+    with a digest can be redacted (see AuditEntry.content_digest); the others are left as they are.
+    An "audit.redacted" entry names the redacted ones, so `verify-audit` can tell a redaction from
+    a tampering.
+    """
+    ids = list(entries.filter(municipality=municipality, redacted_at__isnull=True).filter(content_digest__isnull=False)
+               .order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return 0
+    AuditEntry.objects.filter(pk__in=ids).update(summary=REDACTED, data={}, redacted_at=timezone.now())
+    audit_record(action="audit.redacted", municipality=municipality, actor=actor, actor_label=actor_label,
+                 summary=f"{len(ids)} Protokolleinträge geschwärzt: {reason}"[:500], data={"entries": ids})
+    return len(ids)
+
+
+def _redaction_records(rows) -> set[int]:
+    """The ids of entries the chain's "audit.redacted" entries name."""
+    named: set[int] = set()
+    for data in rows.filter(action="audit.redacted").values_list("data", flat=True):
+        named.update(pk for pk in (data or {}).get("entries", []) if isinstance(pk, int))
+    return named
+
+
 def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True) -> list[dict[str, Any]]:
     """Recompute every chain; returns one finding per broken chain (empty list: intact).
 
     Entries written before the chain existed (empty hash, at the start of a chain) are legacy
-    and skipped; an unhashed entry after the first hashed one is a break.
+    and skipped; an unhashed entry after the first hashed one is a break. An entry with a content
+    digest must still have the content it was written with, unless it was redacted and a
+    redaction entry of the chain names it.
     """
     findings: list[dict[str, Any]] = []
     ids = AuditEntry.objects.order_by().values_list("municipality_id", flat=True).distinct()
@@ -281,6 +331,7 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
         started = False
         rows = AuditEntry.objects.filter(municipality_id=mid).order_by("id") if mid is not None else \
             AuditEntry.objects.filter(municipality__isnull=True).order_by("id")
+        redacted = _redaction_records(rows)
         for entry in rows.iterator(chunk_size=2000):
             if not entry.hash and not started:
                 continue
@@ -290,6 +341,11 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
                 problem = "prev_hash does not match the previous entry (entry deleted or reordered)"
             elif entry_hash(entry) != entry.hash:
                 problem = "content does not match its hash (entry changed)"
+            elif entry.content_digest and entry.redacted_at is None and \
+                    content_digest(entry.summary, entry.data) != entry.content_digest:
+                problem = "content does not match its hash (entry changed)"
+            elif entry.redacted_at is not None and entry.pk not in redacted:
+                problem = "content erased without a redaction entry (entry changed)"
             if problem:
                 findings.append({"chain": chain_key(mid), "entry_id": entry.pk, "problem": problem})
                 break

@@ -55,6 +55,16 @@ class AuditEntry(models.Model):
     # changed or deleted row breaks every later hash (`rathaus verify-audit`).
     prev_hash = models.CharField(max_length=64, blank=True, default="")
     hash = models.CharField(max_length=64, blank=True, default="")
+    # SHA-256 of summary and data. Where it is set, the chain's hash covers it instead of them, so
+    # retention can erase what they say about a person (`audit_redact`) and the chain still
+    # verifies; `verify-audit` checks them against it as long as they are not redacted. NULL:
+    # entries written before it existed, and those a submission writes in one statement, which
+    # hold nothing about the person but ids (their hash covers summary and data themselves). NULL
+    # rather than "": that statement leaves NULL columns out and must stay within psycopg's cache
+    # of converted queries (core/sql.py insert_select).
+    content_digest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: no digest, see above
+    # When summary and data were erased (retention); a later "audit.redacted" entry names it.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 

@@ -141,7 +141,11 @@ def test_retention_removes_personal_data_from_every_derived_row_and_keeps_the_st
     entry = AuditEntry.objects.get(action="application.anonymised", object_id=str(application.pk))
     assert entry.data["removed"] == {"document_versions": 3, "documents": 3, "document_requests": 0, "notes": 1, "status_texts": len(history),
                                      "events": events, "representations": 0, "tasks": 1, "processes": 1, "timers": 0,
-                                     "outbox_cancelled": 0, "outbox_cleared": entry.data["removed"]["outbox_cleared"]}
+                                     "outbox_cancelled": 0, "outbox_cleared": entry.data["removed"]["outbox_cleared"],
+                                     "audit_redacted": AuditEntry.objects.filter(
+                                         object_id=str(application.pk), action__startswith="process.",
+                                         object_type="applications.application").count()}
+    assert entry.data["removed"]["audit_redacted"] >= 10  # the process's steps and decisions
     assert entry.data["removed"]["outbox_cleared"] >= 1
     assert [word for word in PERSONAL if word in json.dumps([entry.summary, entry.data])] == []
     assert audit_verify() == []

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from rathaus.applications.models import Application
 from rathaus.applications.services import application_change_status, application_submit, applications_apply_retention
+from rathaus.core.audit import audit_verify
 from rathaus.core.models import AuditEntry
 from rathaus.processes.models import UserTask
 from rathaus.processes.services import task_complete
@@ -88,3 +89,38 @@ def test_the_audit_trail_keeps_choices_yes_no_and_numbers_and_free_text_only_by_
         "outcome": "reject", "checked": True, "dogs": 2, "kind": "dog", "note": "<Freitext, 11 Zeichen>",
         "names": ["<Freitext, 5 Zeichen>", "<Freitext, 3 Zeichen>"], "codes": ["B"],
         "extra": "<Freitext, 17 Zeichen>"}
+
+
+def test_the_applicants_street_read_by_a_decision_table_is_gone_from_the_audit_log_after_retention(
+        submit, dog_data, town, make_staff, django_capture_on_commit_callbacks):
+    person = {key: dog_data["owner"][key] for key in ("given_name", "family_name", "email")}
+    parking = {"applicant": {**person, "address": {"street": "Lindenallee", "house_number": "7", "postal_code": "99999",
+                                                   "city": "Musterstadt"}},
+               "vehicle": {"plate": "MU-AB 123", "holder": "self",
+                           "registration": {"filename": "schein.pdf", "content_type": "application/pdf",
+                                            "content": PDF}},
+               "zone": {"zone": "A", "start": (timezone.localdate() + timedelta(days=5)).isoformat()},
+               "declaration": {"truthful": True, "privacy": True}}
+    application = submit("bewohnerparkausweis", parking)
+    # While the case lives, the trail shows what the decision read (the transparency).
+    [decision] = [entry for entry in AuditEntry.objects.filter(action="process.decision", object_id=str(application.pk))
+                  if "Lindenallee" in json.dumps(entry.data, ensure_ascii=False)]
+    kept = AuditEntry.objects.filter(object_id=str(application.pk), object_type="applications.application")
+    before = {entry.pk: (entry.action, entry.actor_id, entry.created_at, entry.hash) for entry in kept}
+
+    _close_and_age(application, make_staff(town), django_capture_on_commit_callbacks)
+
+    assert "Lindenallee" not in _audit_text(town)
+    decision.refresh_from_db()
+    assert (decision.summary, decision.data) == ("(gelöscht nach Ablauf der Aufbewahrungsfrist)", {})
+    assert decision.redacted_at is not None
+    # Who did what and when stays, every entry's hash too, and the chain verifies.
+    assert {entry.pk: (entry.action, entry.actor_id, entry.created_at, entry.hash)
+            for entry in AuditEntry.objects.filter(pk__in=before)} == before
+    record = AuditEntry.objects.get(action="audit.redacted")
+    assert decision.pk in record.data["entries"] and record.summary.endswith(
+        f"{application.reference}, Aufbewahrungsfrist abgelaufen")
+    # The submission's own entry (no personal data, written in one statement) is not redacted.
+    submitted = AuditEntry.objects.get(action="application.submitted", object_id=str(application.pk))
+    assert submitted.redacted_at is None and submitted.summary.startswith(application.reference)
+    assert audit_verify() == []

@@ -208,6 +208,67 @@ def test_verify_audit_finds_a_deleted_entry(town):
 
 
 @pytest.mark.django_db
+def test_a_redacted_entry_keeps_the_chain_intact_and_a_changed_data_field_is_still_found(town):
+    from rathaus.core.audit import audit_redact
+
+    entries = [audit_record(action="test.decision", municipality=town, summary=f"Eintrag {i}",
+                            data={"inputs": {"Straße": "Lindenallee 7"}}) for i in range(3)]
+    redacted = audit_redact(municipality=town, entries=AuditEntry.objects.filter(pk=entries[1].pk),
+                            reason="MUS-1, Aufbewahrungsfrist abgelaufen", actor_label="retention-job")
+    assert redacted == 1
+    middle = AuditEntry.objects.get(pk=entries[1].pk)
+    assert (middle.summary, middle.data, middle.hash) == ("(gelöscht nach Ablauf der Aufbewahrungsfrist)", {},
+                                                          entries[1].hash)
+    record = AuditEntry.objects.get(action="audit.redacted")
+    assert record.data == {"entries": [entries[1].pk]} and record.actor_label == "retention-job"
+    assert audit_verify() == []
+    # Redacting again changes nothing and records nothing.
+    assert audit_redact(municipality=town, entries=AuditEntry.objects.filter(pk=entries[1].pk), reason="x") == 0
+    assert AuditEntry.objects.filter(action="audit.redacted").count() == 1
+    # The data of an entry not redacted is covered by its digest: a change is found.
+    AuditEntry.objects.filter(pk=entries[2].pk).update(data={"inputs": {"Straße": "Gefälscht"}})
+    assert audit_verify() == [{"chain": f"m:{town.pk}", "entry_id": entries[2].pk,
+                               "problem": "content does not match its hash (entry changed)"}]
+
+
+def test_entries_without_a_content_digest_are_hashed_as_before_it_existed():
+    # Entries written before content digests (and a submission's, written in one statement) keep
+    # their hash over summary and data: the value the code computed before digests existed.
+    from datetime import UTC, datetime
+
+    from rathaus.core.audit import entry_hash
+
+    entry = AuditEntry(municipality_id=7, actor_id=None, actor_label="rathaus", action="application.submitted",
+                       object_type="applications.application", object_id="42", summary="MUS-2026-000042 Hund anmelden",
+                       data={"channel": "online", 1: "x"}, ip_address="2001:DB8::1",
+                       created_at=datetime(2026, 12, 7, 9, 0, 0, 123456, tzinfo=UTC), prev_hash="ab" * 32)
+    assert entry_hash(entry) == "b309485820fc524b63728af458537b7eeb724410950a580f531da1ca1e9d7fcd"
+    entry.content_digest = "cd" * 32
+    assert entry_hash(entry) != "b309485820fc524b63728af458537b7eeb724410950a580f531da1ca1e9d7fcd"
+
+
+@pytest.mark.django_db
+def test_content_erased_without_a_redaction_entry_is_found(town, other_town):
+    from django.utils import timezone
+
+    entries = [audit_record(action="test.write", municipality=town, summary=f"Eintrag {i}") for i in range(2)]
+    audit_record(action="test.write", municipality=other_town, summary="anderswo")
+    AuditEntry.objects.filter(pk=entries[0].pk).update(summary="", data={}, redacted_at=timezone.now())
+    assert audit_verify() == [{"chain": f"m:{town.pk}", "entry_id": entries[0].pk,
+                               "problem": "content erased without a redaction entry (entry changed)"}]
+
+
+@pytest.mark.django_db
+def test_another_towns_entries_cannot_be_redacted(town, other_town):
+    from rathaus.core.audit import audit_redact
+
+    theirs = audit_record(action="test.decision", municipality=other_town, summary="Lindenallee 7")
+    assert audit_redact(municipality=town, entries=AuditEntry.objects.filter(pk=theirs.pk), reason="x") == 0
+    assert AuditEntry.objects.get(pk=theirs.pk).summary == "Lindenallee 7"
+    assert not AuditEntry.objects.filter(action="audit.redacted").exists()
+
+
+@pytest.mark.django_db
 def test_chain_survives_the_database_round_trip_of_odd_values(town):
     audit_record(action="test.write", municipality=town, ip_address="2001:DB8::1", data={1: "int key", "b": [1.5, None]})
     audit_record(action="test.write", municipality=None, summary="global chain")
