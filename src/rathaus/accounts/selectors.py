@@ -83,9 +83,10 @@ def subject_data_in(*, municipality, user) -> dict[str, list]:
     """What one municipality holds about a person: what staff weigh when deciding on erasure."""
     from rathaus.applications.models import Application
     from rathaus.exchanges.models import ChildRegistration, HolidayRegistration
+    from rathaus.exchanges.selectors import family_registrations_no_longer_needed
 
     if user is None:
-        return {"applications": [], "daycare": [], "holiday": []}
+        return {"applications": [], "daycare": [], "holiday": [], "exchange_erasable": set()}
     applications = (Application.objects.for_municipality(municipality).filter(applicant=user)
                     .select_related("service").order_by("-submitted_at"))
     return {
@@ -93,6 +94,8 @@ def subject_data_in(*, municipality, user) -> dict[str, list]:
         "daycare": list(ChildRegistration.objects.for_municipality(municipality).filter(parent=user)),
         "holiday": list(HolidayRegistration.objects.for_municipality(municipality).filter(parent=user)
                         .select_related("programme")),
+        # References of the registrations that completing the request anonymises (the rest is named as kept).
+        "exchange_erasable": family_registrations_no_longer_needed(municipality=municipality, parent=user),
     }
 
 

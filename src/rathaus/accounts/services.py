@@ -254,19 +254,23 @@ def _locked_open(request: DataSubjectRequest) -> DataSubjectRequest:
 
 def data_request_complete(*, request: DataSubjectRequest, actor: User, application_ids: list[int], message: str = "",
                           ip: str | None = None) -> DataSubjectRequest:
-    """Grant an erasure request: anonymise the chosen closed applications of the person and drop her drafts.
+    """Grant an erasure request: anonymise the chosen closed applications of the person, drop her drafts
+    and anonymise her exchange registrations that are no longer needed.
 
     Applications still in progress, or not chosen (a legal duty to keep them), stay and are named
-    in the answer. Everything happens in one transaction with an audit entry per application and
-    one for the request; the citizen gets the answer by e-mail through the outbox.
+    in the answer, as are registrations still in an allocation or holding a daycare place.
+    Everything happens in one transaction with an audit entry per application and registration
+    and one for the request; the citizen gets the answer by e-mail through the outbox.
     """
     from rathaus.applications.models import Application, Draft
     from rathaus.applications.services import application_anonymise
+    from rathaus.exchanges.services import family_registrations_anonymise
 
     with transaction.atomic():
         locked = _locked_open(request)
         municipality = locked.municipality
         anonymised, kept = [], []
+        exchanges: dict[str, list] = {"anonymised": [], "kept": []}
         if locked.user_id is not None:
             applications = (Application.objects.for_municipality(municipality).filter(applicant_id=locked.user_id)
                             .select_related("service").order_by("submitted_at", "id"))
@@ -279,14 +283,18 @@ def data_request_complete(*, request: DataSubjectRequest, actor: User, applicati
                     kept.append({"reference": application.reference,
                                  "reason": "open" if application.is_open else "retention"})
             drafts = Draft.objects.for_municipality(municipality).filter(user_id=locked.user_id).delete()[0]
+            exchanges = family_registrations_anonymise(municipality=municipality, parent=locked.user, actor=actor,
+                                                       reason=f"erasure request {locked.reference}")
         else:
             drafts = 0
         locked.state, locked.closed_at, locked.closed_by = RequestState.DONE, timezone.now(), actor
         locked.outcome_text = message.strip()[:4000]
-        locked.result = {"anonymised": anonymised, "kept": kept, "drafts_deleted": drafts}
+        locked.result = {"anonymised": anonymised, "kept": kept, "drafts_deleted": drafts, "exchanges": exchanges}
         locked.save(update_fields=["state", "closed_at", "closed_by", "outcome_text", "result"])
         audit_record(action="data_request.completed", municipality=municipality, actor=actor, obj=locked,
-                     summary=locked.reference, data={"anonymised": len(anonymised), "kept": len(kept), "drafts_deleted": drafts},
+                     summary=locked.reference, data={"anonymised": len(anonymised), "kept": len(kept), "drafts_deleted": drafts,
+                                                     "registrations_anonymised": len(exchanges["anonymised"]),
+                                                     "registrations_kept": len(exchanges["kept"])},
                      ip_address=ip)
         _notify_outcome(locked)
     request.refresh_from_db()
@@ -308,6 +316,13 @@ def data_request_refuse(*, request: DataSubjectRequest, actor: User, reason: str
         _notify_outcome(locked)
     request.refresh_from_db()
     return request
+
+
+def exchange_registration_label(entry: dict[str, str]) -> str:
+    """How the answer and the staff page name a registration of a request's result (no child's name)."""
+    if entry["kind"] == "daycare":
+        return _("Kita-Anmeldung %(ref)s") % {"ref": entry["reference"]}
+    return _("Ferienprogramm „%(programme)s“ (%(ref)s)") % {"programme": entry["programme"], "ref": entry["reference"]}
 
 
 def _notify_outcome(request: DataSubjectRequest) -> None:
@@ -333,6 +348,18 @@ def _notify_outcome(request: DataSubjectRequest) -> None:
             parts.append(_("Aufbewahrt wegen einer gesetzlichen Aufbewahrungspflicht: %(refs)s") % {"refs": ", ".join(kept_retention)})
         if result.get("drafts_deleted"):
             parts.append(_("Gelöschte Entwürfe: %(n)d") % {"n": result["drafts_deleted"]})
+        exchanges = result.get("exchanges", {})
+        if exchanges.get("anonymised"):
+            parts.append(_("Anmeldungen in Börsen gelöscht (anonymisiert): %(regs)s")
+                         % {"regs": ", ".join(exchange_registration_label(e) for e in exchanges["anonymised"])})
+        kept_running = [exchange_registration_label(e) for e in exchanges.get("kept", []) if e["reason"] == "open"]
+        kept_placed = [exchange_registration_label(e) for e in exchanges.get("kept", []) if e["reason"] != "open"]
+        if kept_running:
+            parts.append(_("Anmeldungen in Börsen, die noch nicht gelöscht sind, weil die Vergabe oder das Ferienprogramm "
+                           "noch läuft: %(regs)s") % {"regs": ", ".join(kept_running)})
+        if kept_placed:
+            parts.append(_("Kita-Anmeldungen mit angenommenem Platz; sie bleiben als Grundlage der Platzvergabe und "
+                           "werden nach Ablauf der Aufbewahrungsfrist gelöscht: %(regs)s") % {"regs": ", ".join(kept_placed)})
         if request.outcome_text:
             parts.append(_("Nachricht der Verwaltung: %(text)s") % {"text": request.outcome_text})
         body = _("Guten Tag %(name)s,\n\n%(town)s hat Ihren Antrag auf Löschung (%(ref)s) bearbeitet.\n\n%(text)s")

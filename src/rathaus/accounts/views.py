@@ -346,6 +346,18 @@ def data_requests(request):
         "today": timezone.localdate()})
 
 
+def _exchange_outcome(result: dict) -> list[dict]:
+    """The exchange registrations a completed request anonymised or kept, as the staff page lists them.
+
+    Read from the request's result: anonymised registrations no longer point to the person."""
+    from rathaus.exchanges.models import RegistrationStatus
+
+    return [{"label": services.exchange_registration_label(entry), "status": RegistrationStatus(entry["status"]).label,
+             "anonymised": anonymised, "reason": entry.get("reason", "")}
+            for anonymised, entries in ((True, result.get("anonymised", [])), (False, result.get("kept", [])))
+            for entry in entries]
+
+
 @staff_view(Perm.VIEW_DATA_REQUESTS)
 def data_request_detail(request, pk: int):
     """One request: what the municipality holds about the person, and the decision (team lead)."""
@@ -386,6 +398,7 @@ def data_request_detail(request, pk: int):
             return back
     return render(request, "accounts/data_request_detail.html", {
         "data_request": data_request, "held": held, "closable": closable, "may_decide": may_decide,
+        "exchange_outcome": _exchange_outcome(data_request.result.get("exchanges", {})),
         "complete_form": complete_form, "refuse_form": refuse_form, "today": timezone.localdate(),
         "checked": {str(value) for value in complete_form["applications"].value() or []},
     }, status=422 if complete_form.errors or refuse_form.errors else 200)

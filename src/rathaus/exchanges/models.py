@@ -402,7 +402,9 @@ class RegistrationStatus(models.TextChoices):
 class ChildRegistration(TenantModel):
     """A parent's application for a daycare place for one child, with the facts for priority."""
 
-    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="daycare_registrations")
+    # Empty once anonymised: the link to the account is what makes the remaining statistics personal.
+    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="daycare_registrations")
     child_first_name = models.CharField(_("Vorname des Kindes"), max_length=100)
     child_last_name = models.CharField(_("Nachname des Kindes"), max_length=100)
     birth_date = models.DateField(_("Geburtsdatum des Kindes"))
@@ -418,6 +420,7 @@ class ChildRegistration(TenantModel):
     special_needs = models.BooleanField(_("besonderer Förderbedarf"), default=False)
     status = models.CharField(_("Status"), max_length=10, choices=RegistrationStatus.choices,
                               default=RegistrationStatus.ACTIVE, db_index=True)
+    anonymised_at = models.DateTimeField(_("anonymisiert am"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -667,7 +670,8 @@ class HolidayActivity(TenantModel):
 
 class HolidayRegistration(TenantModel):
     programme = models.ForeignKey(HolidayProgramme, on_delete=models.PROTECT, related_name="registrations")
-    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holiday_registrations")
+    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="holiday_registrations")
     child_first_name = models.CharField(_("Vorname des Kindes"), max_length=100)
     child_last_name = models.CharField(_("Nachname des Kindes"), max_length=100)
     birth_date = models.DateField(_("Geburtsdatum des Kindes"))
@@ -676,6 +680,7 @@ class HolidayRegistration(TenantModel):
     notes = models.TextField(_("Hinweise für die Betreuung (z. B. Allergien)"), max_length=1000, blank=True)
     status = models.CharField(_("Status"), max_length=10, choices=RegistrationStatus.choices,
                               default=RegistrationStatus.ACTIVE)
+    anonymised_at = models.DateTimeField(_("anonymisiert am"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -685,6 +690,10 @@ class HolidayRegistration(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.child_first_name} {self.child_last_name}"
+
+    @property
+    def reference(self) -> str:
+        return f"FERIEN-{self.pk:06d}" if self.pk else "FERIEN-?"
 
     @property
     def child_name(self) -> str:

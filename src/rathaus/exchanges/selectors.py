@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -35,6 +35,7 @@ from .models import (
     ProgrammeStatus,
     Provider,
     ProviderStatus,
+    RegistrationStatus,
     RoundStatus,
     WaitingListEntry,
 )
@@ -380,6 +381,28 @@ def programme_registrations(*, municipality, programme: HolidayProgramme):
     return (HolidayRegistration.objects.for_municipality(municipality).filter(programme=programme)
             .select_related("parent").prefetch_related("wishes__activity", "placements__activity",
                                                        "waitlist_entries__activity"))
+
+
+# Registrations an erasure request removes at once; the others are still part of an allocation.
+DAYCARE_NO_LONGER_NEEDED = Q(status=RegistrationStatus.WITHDRAWN)
+
+
+def holiday_programme_over(before) -> Q:
+    """Holiday registrations whose programme, every activity included, ended before the day `before`."""
+    later = HolidayActivity.objects.filter(programme=OuterRef("programme"), end_date__gte=before)
+    return Q(programme__ends_on__lt=before) & ~Exists(later)
+
+
+def holiday_no_longer_needed(today) -> Q:
+    return Q(status=RegistrationStatus.WITHDRAWN) | holiday_programme_over(today)
+
+
+def family_registrations_no_longer_needed(*, municipality, parent) -> set[str]:
+    """References of a family's registrations that an erasure request would anonymise now."""
+    today = timezone.localdate()
+    daycare = ChildRegistration.objects.for_municipality(municipality).filter(DAYCARE_NO_LONGER_NEEDED, parent=parent)
+    holiday = HolidayRegistration.objects.for_municipality(municipality).filter(holiday_no_longer_needed(today), parent=parent)
+    return {r.reference for r in daycare.only("pk")} | {r.reference for r in holiday.only("pk")}
 
 
 def moderation_counts(*, municipality) -> dict[str, int]:

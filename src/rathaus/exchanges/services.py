@@ -8,6 +8,7 @@ family use cases check that the row belongs to the acting parent. A failed check
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,11 +16,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from rathaus.accounts.models import User
 from rathaus.accounts.rules import Perm
@@ -29,7 +32,7 @@ from rathaus.tenants.models import Municipality
 from rathaus_domain.allocation import daycare as daycare_core
 from rathaus_domain.allocation import holiday as holiday_core
 
-from . import priority
+from . import priority, selectors
 from .models import (
     AllocationOutcome,
     AllocationRound,
@@ -65,6 +68,8 @@ from .models import (
     RoundStatus,
     WaitingListEntry,
 )
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 SEED_BITS = 31  # fits every database's signed integer and is easy to read out at a public draw
@@ -1419,9 +1424,126 @@ def holiday_registration_withdraw(*, registration: HolidayRegistration, actor) -
         registration.status = RegistrationStatus.WITHDRAWN
         registration.save(update_fields=["status"])
         audit_record(action="exchanges.holiday_registration_withdrawn", municipality=registration.municipality,
-                     actor=actor, obj=registration, summary=registration.child_name)
+                     actor=actor, obj=registration, summary=registration.reference)
     return registration
 
 
 def today_plus(days: int) -> date:
     return timezone.localdate() + timedelta(days=days)
+
+
+# ============================================================================ erasure and retention
+
+# Stored in place of the child's name, translated when written (as the applications' marker is).
+ANONYMISED_MARKER = gettext_noop("(gelöscht)")
+
+# Why a registration stays when its family asks for erasure (the answer e-mail names the reason).
+KEPT_OPEN = "open"  # still in the allocation: waiting, competing, or a programme still to come
+KEPT_PLACED = "placed"  # an accepted daycare place: the allocation decision it rests on is kept
+
+
+def _registration_anonymise(*, model, registration_id: int, still_due: Q, now: datetime, actor=None,
+                            reason: str) -> str | None:
+    """Remove the personal data of one registration that `still_due` (re-checked under the lock) selects.
+
+    Returns its reference, or None when it is no longer due (changed or anonymised meanwhile).
+    What stays is what statistics and the reproducible allocation need: municipality, programme,
+    group, start month, care hours, district, wishes, offers, places, states, dates and the year of birth.
+    """
+    with transaction.atomic():
+        registration = (model.objects.select_for_update(of=("self",)).select_related("municipality")
+                        .filter(still_due, pk=registration_id, anonymised_at__isnull=True).first())
+        if registration is None:
+            return None
+        fields = ["child_first_name", "child_last_name", "birth_date", "parent"]
+        registration.child_first_name = _(ANONYMISED_MARKER)
+        registration.child_last_name = ""
+        # The year alone keeps the age statistics and the group plausible; the day identifies the child.
+        registration.birth_date = registration.birth_date.replace(month=1, day=1)
+        registration.parent = None
+        if model is ChildRegistration:
+            # The priority facts are about the family (health, household); the round's stored points stay anonymous.
+            registration.sibling_facility = None
+            registration.single_parent = registration.parents_working = registration.special_needs = False
+            fields += ["sibling_facility", "single_parent", "parents_working", "special_needs"]
+        else:
+            registration.emergency_phone = ""
+            registration.notes = ""
+            fields += ["emergency_phone", "notes"]
+        registration.anonymised_at = now
+        registration.save(update_fields=[*fields, "anonymised_at"])
+        # The exchanges write no outbox messages and their mail jobs carry ids only: nothing else holds a copy.
+        audit_record(action="exchanges.registration_anonymised", municipality=registration.municipality,
+                     obj=registration, summary=f"{registration.reference}: {reason}"[:500],
+                     data={"fields": sorted(fields), "reason": reason},
+                     actor=actor, actor_label="" if actor is not None else "retention-job")
+    return registration.reference
+
+
+def family_registrations_anonymise(*, municipality, parent, actor, reason: str) -> dict[str, list]:
+    """Anonymise a family's registrations in one municipality's exchanges that are no longer needed.
+
+    For a granted erasure request (Art. 17 GDPR). Withdrawn registrations and those of a holiday
+    programme that is over go now; registrations still in the allocation (waiting, competing, a
+    programme still to come) and accepted daycare places stay and are reported with the reason.
+    Returns {"anonymised": [entry], "kept": [entry with "reason"]}, each entry naming the kind,
+    reference, programme and state: ids and labels, nothing about the child. Called inside
+    `data_request_complete`, whose caller checked that `actor` may decide the request.
+    """
+    now = timezone.now()
+    due_by_model = ((ChildRegistration, selectors.DAYCARE_NO_LONGER_NEEDED),
+                    (HolidayRegistration, selectors.holiday_no_longer_needed(timezone.localdate(now))))
+    anonymised: list[dict[str, str]] = []
+    kept: list[dict[str, str]] = []
+    with transaction.atomic():
+        for model, due in due_by_model:
+            registrations = model.objects.for_municipality(municipality).filter(parent=parent).order_by("pk")
+            if model is HolidayRegistration:
+                registrations = registrations.select_related("programme")
+            due_ids = set(registrations.filter(due).values_list("pk", flat=True))
+            for registration in registrations:
+                entry = {"kind": "daycare" if model is ChildRegistration else "holiday",
+                         "reference": registration.reference, "status": registration.status,
+                         "programme": registration.programme.name if model is HolidayRegistration else ""}
+                if registration.pk in due_ids and _registration_anonymise(
+                        model=model, registration_id=registration.pk, still_due=due, now=now, actor=actor,
+                        reason=reason):
+                    anonymised.append(entry)
+                else:
+                    kept.append({**entry, "reason": KEPT_PLACED if registration.status == RegistrationStatus.PLACED
+                                 else KEPT_OPEN})
+    return {"anonymised": anonymised, "kept": kept}
+
+
+def registrations_apply_retention(*, now: datetime | None = None) -> dict[str, int]:
+    """Anonymise exchange registrations whose allocation ended before the retention period began.
+
+    The period is RATHAUS_EXCHANGE_RETENTION_YEARS whole calendar years after the year in which a
+    registration ended (1: a registration withdrawn in 2025 goes in January 2027), long enough for
+    objections and the follow-up rounds of the next year. A daycare registration ends when it is
+    withdrawn, or, placed, when the place has begun; a holiday registration when its programme is
+    over. Active ones are never due. Each registration runs in its own transaction.
+    """
+    now = now or timezone.now()
+    years = settings.RATHAUS_EXCHANGE_RETENTION_YEARS
+    cutoff = date(timezone.localdate(now).year - years, 1, 1)
+    cutoff_at = timezone.make_aware(datetime.combine(cutoff, time.min))
+    due_by_model = (
+        (ChildRegistration, Q(status=RegistrationStatus.WITHDRAWN, updated_at__lt=cutoff_at)
+         | Q(status=RegistrationStatus.PLACED, updated_at__lt=cutoff_at, desired_start__lt=cutoff)),
+        (HolidayRegistration, selectors.holiday_programme_over(cutoff)),
+    )
+    anonymised = failed = 0
+    for model, due in due_by_model:
+        # Ids first: each registration then runs in its own transaction without a cursor open across them.
+        for registration_id in list(model.objects.filter(due, anonymised_at__isnull=True).values_list("pk", flat=True)):
+            try:
+                if _registration_anonymise(model=model, registration_id=registration_id, still_due=due, now=now,
+                                           reason=f"retention {years} year(s)"):
+                    anonymised += 1
+            except Exception:  # noqa: BLE001 - one broken row must not keep the others past their period
+                logger.exception("retention: %s %s could not be anonymised; retried on the next run",
+                                 model._meta.label_lower, registration_id)
+                failed += 1
+    logger.info("retention: %d exchange registration(s) anonymised, %d failed", anonymised, failed)
+    return {"anonymised": anonymised, "failed": failed}

@@ -97,6 +97,14 @@ def send_place_offers(round_id: int) -> int:
 
 
 @task()
+def apply_retention() -> dict:
+    """Anonymise registrations past RATHAUS_EXCHANGE_RETENTION_YEARS (daily; see RATHAUS_PERIODIC_TASKS)."""
+    from .services import registrations_apply_retention
+
+    return registrations_apply_retention()
+
+
+@task()
 def expire_place_offers() -> int:
     """Periodic: open place offers past their deadline expire, in every municipality that has any.
 

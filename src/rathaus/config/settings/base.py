@@ -250,6 +250,8 @@ RATHAUS_PERIODIC_TASKS = {
     "processes.timers": ("rathaus.processes.tasks.fire_due_timers", env.int("RATHAUS_PROCESS_TIMER_SECONDS", default=60)),
     "processes.sweep": ("rathaus.processes.tasks.sweep", env.int("RATHAUS_PROCESS_SWEEP_SECONDS", default=60)),
     "processes.deadlines": ("rathaus.processes.tasks.task_deadlines", 3600),
+    # Exchange registrations withdrawn or allocated before RATHAUS_EXCHANGE_RETENTION_YEARS lose the child's data.
+    "exchanges.retention": ("rathaus.exchanges.tasks.apply_retention", 24 * 3600),
     # Daycare offers answer by a date; checking hourly expires them within an hour of the deadline.
     "exchanges.place_offers_expire": ("rathaus.exchanges.tasks.expire_place_offers", 3600),
     # Domain events to subscribers: fan out what a job missed, retry deliveries whose backoff ran out.
@@ -270,6 +272,9 @@ RATHAUS_WEBHOOK_ALLOW_PRIVATE = env.bool("RATHAUS_WEBHOOK_ALLOW_PRIVATE", defaul
 # The back-office system the process step `notify_backoffice` posts to when its model names no
 # `url`. Set by the operator, so it may lie in the town's own network (a model's `url` may not).
 RATHAUS_BACKOFFICE_URL = env.str("RATHAUS_BACKOFFICE_URL", default="")
+# Whole calendar years after the year an exchange registration ended (withdrawn, daycare place begun,
+# holiday programme over) before the child's data is removed: time for objections and the next year's rounds.
+RATHAUS_EXCHANGE_RETENTION_YEARS = env.int("RATHAUS_EXCHANGE_RETENTION_YEARS", default=1)
 # How long finished deliveries, their attempts and old events stay in the delivery log.
 RATHAUS_DELIVERY_LOG_DAYS = env.int("RATHAUS_DELIVERY_LOG_DAYS", default=180)
 RATHAUS_WEBHOOK_TIMEOUT_SECONDS = env.float("RATHAUS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)

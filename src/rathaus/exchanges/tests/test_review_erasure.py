@@ -1,4 +1,4 @@
-"""Review: an erasure request answered "done" leaves the family's exchange registrations (child's name, birth date) in place."""
+"""Review: an erasure request answered "done" removes the family's withdrawn exchange registrations (child's name, birth date)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ from rathaus.exchanges.models import ChildRegistration, HolidayRegistration
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.xfail(strict=True, reason="defect: data_request_complete erases applications and drafts only; exchange "
-                                       "registrations (which make a town ask for erasure at all) have no erasure or "
-                                       "retention path, yet the request is closed as done")
 def test_a_granted_erasure_request_removes_the_childs_data_from_the_exchanges(
         municipality, citizen, team_lead, register_child, register_holiday, activities,
         django_capture_on_commit_callbacks):
@@ -34,9 +31,18 @@ def test_a_granted_erasure_request_removes_the_childs_data_from_the_exchanges(
 
     request.refresh_from_db()
     assert request.state == RequestState.DONE
-    # The answer tells her there was nothing (left) to erase ...
-    assert any("Es waren keine Daten mehr zu löschen." in m.body for m in mail.outbox)
-    # ... while the child's name and birth date are still stored in both exchanges.
+    # The answer names both registrations as erased ...
+    [answer] = [m for m in mail.outbox if request.reference in m.subject]
+    assert (f"Anmeldungen in Börsen gelöscht (anonymisiert): Kita-Anmeldung {daycare.reference}, "
+            f"Ferienprogramm „Sommerferien“ ({holiday.reference})") in answer.body
+    assert "Es waren keine Daten mehr zu löschen." not in answer.body
+    # ... and neither the child's name nor the day of birth is stored in the exchanges any more.
     kept = [(r.child_first_name, r.birth_date) for r in ChildRegistration.objects.filter(parent=citizen)]
     kept += [(r.child_first_name, r.birth_date) for r in HolidayRegistration.objects.filter(parent=citizen)]
     assert kept == []
+    daycare.refresh_from_db()
+    holiday.refresh_from_db()
+    assert (daycare.child_first_name, daycare.child_last_name, daycare.birth_date, daycare.parent_id) == (
+        "(gelöscht)", "", daycare.birth_date.replace(month=1, day=1), None)
+    assert (holiday.child_first_name, holiday.child_last_name, holiday.emergency_phone, holiday.parent_id) == (
+        "(gelöscht)", "", "", None)
