@@ -1,4 +1,4 @@
-"""Review: an erasure request answered "done" removes the family's withdrawn exchange registrations (child's name, birth date)."""
+"""A granted erasure request removes the child's data from the exchanges and the answer says what was erased."""
 
 from __future__ import annotations
 
