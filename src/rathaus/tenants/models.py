@@ -282,10 +282,10 @@ class Municipality(models.Model):
                   "elektronisches Dokument nach § 55a der Verwaltungsgerichtsordnung eingereicht werden; eine einfache "
                   "E-Mail genügt dafür nicht.")
         # Where she may choose, both places with their forms follow one sentence that offers both.
-        what, forms = {Remedy.ACTION: ("Klage", [action]),
-                       Remedy.CHOICE: ("entweder Widerspruch oder unmittelbar Klage", [objection, action]),
-                       }.get(remedy or self.remedy, ("Widerspruch", [objection]))
+        what, places = {Remedy.ACTION: ("Klage", [action]),
+                        Remedy.CHOICE: ("entweder Widerspruch oder unmittelbar Klage", [objection, action]),
+                        }.get(remedy or self.remedy, ("Widerspruch", [objection]))
         text = " ".join([f"Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner "
-                         f"Bekanntgabe {what} erhoben werden.", *forms])
+                         f"Bekanntgabe {what} erhoben werden.", *places])
         note = " ".join(self.remedy_note.split())
         return f"{text} {note}" if note else text

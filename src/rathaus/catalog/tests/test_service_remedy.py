@@ -223,3 +223,25 @@ def test_only_those_who_manage_services_may_see_or_change_a_services_remedy(
     assert theirs.post(url, {"remedy": "choice", "action": "save"}).status_code == 404
     assert _stored_remedy(dog) == ""
     assert not AuditEntry.objects.filter(action="service.updated").exists()
+
+
+def test_an_operator_sets_a_service_remedy_in_the_admin_with_the_same_check(client, town, dog, make_user, login_verified):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rathaus.core.tests.test_admin_audit import _form
+
+    operator = make_user("betrieb@example.org", is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=operator, name="test", confirmed=True)
+    login_verified(client, operator)
+    municipality_update(municipality=town, address=ADDRESS, remedy="objection")
+    url = f"/verwaltung/catalog/service/{dog.pk}/change/"
+    refused = client.post(url, _form(client, url) | {"remedy": ["choice"]})
+    assert refused.status_code == 200
+    assert MISSING_COURT in refused.content.decode().replace("&#x27;", "'")
+    assert _stored_remedy(dog) == ""
+    municipality_update(municipality=town, **COURT)
+    response = client.post(url, _form(client, url) | {"remedy": ["choice"]})
+    assert response.status_code == 302
+    assert _stored_remedy(dog) == "choice"
+    entry = AuditEntry.objects.get(action="admin.changed", object_id=str(dog.pk))
+    assert entry.data["values"]["remedy"] == "choice"
