@@ -12,4 +12,4 @@ class ServiceAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "municipality", "leika_key", "is_published")
     list_filter = ("municipality", "is_published")
     search_fields = ("name", "leika_key")
-    audit_values = ("slug", "is_published", "retention_days")
+    audit_values = ("slug", "is_published", "retention_days", "remedy")

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rathaus.core.language import in_english
 from rathaus.core.models import TenantModel
+from rathaus.tenants.models import REMEDY_DETAIL_NAMES, Remedy
 
 
 class LifeSituation(models.Model):
@@ -57,6 +58,12 @@ class Service(TenantModel):
         _("Aufbewahrung nach Abschluss (Tage)"), default=365 * 2,
         help_text=_("So lange bleiben abgeschlossene Anträge gespeichert; danach werden sie anonymisiert."),
     )
+    # The remedy is fixed by the law of the subject matter, not only by the town: e.g. in Bavaria an
+    # objection stays optional against communal levies (Art. 12 (1) AGVwGO). Empty: the town's remedy.
+    remedy = models.CharField(
+        _("Rechtsbehelf gegen Bescheide dieser Leistung"), max_length=10, choices=Remedy.choices, blank=True,
+        help_text=_("Leer: wie für die Kommune eingestellt. Gericht und Anschriften kommen aus den Angaben für "
+                    "Bescheide der Kommune."))
     is_published = models.BooleanField(_("veröffentlicht"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -74,11 +81,28 @@ class Service(TenantModel):
         return reverse("catalog:detail", kwargs={"municipality": self.municipality.slug, "service": self.slug})
 
     def clean(self) -> None:
+        errors = {}
         # The admin takes any JSON here; the catalogue page and the API expect a list of texts.
         documents = self.required_documents
         if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
-            raise ValidationError({"required_documents": _(
-                'Bitte eine Liste von Texten angeben, z. B. ["Personalausweis", "Meldebescheinigung"].')})
+            errors["required_documents"] = _(
+                'Bitte eine Liste von Texten angeben, z. B. ["Personalausweis", "Meldebescheinigung"].')
+        # An instruction without the court or the address where the remedy is lodged is incomplete
+        # (the time limit becomes a year, § 58 (2) VwGO); the town's page is where they are entered.
+        if self.remedy and self.municipality_id is not None:
+            missing = self.municipality.missing_remedy_details(self.remedy)
+            if missing:
+                errors["remedy"] = ValidationError(
+                    _("Für „%(remedy)s“ fehlen in den Angaben für Bescheide der Kommune noch: %(missing)s. Bitte "
+                      "tragen Sie sie zuerst auf der Seite „Angaben für Bescheide“ ein."), code="remedy_details_missing",
+                    params={"remedy": Remedy(self.remedy).label,
+                            "missing": ", ".join(str(REMEDY_DETAIL_NAMES[name]) for name in missing)})
+        if errors:
+            raise ValidationError(errors)
+
+    def remedy_instruction(self) -> str:
+        """The remedy instruction of this service's decision letters: its own remedy, else the town's."""
+        return self.municipality.remedy_instruction(self.remedy)
 
     @property
     def required_document_texts(self) -> list[str]:

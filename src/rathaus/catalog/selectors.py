@@ -45,6 +45,17 @@ def service_choices(*, municipality):
     return Service.objects.for_municipality(municipality).order_by("name").values_list("id", "name")
 
 
+def service_remedy_list(*, municipality) -> list[Service]:
+    """Every service, published or not, with the remedy its letters name (its own, or "" for the town's)."""
+    return list(Service.objects.for_municipality(municipality).only("slug", "name", "remedy").order_by("name"))
+
+
+def own_remedies(*, municipality) -> set[str]:
+    """The remedies the town's services name instead of the town's (one small query, no rows)."""
+    return set(Service.objects.for_municipality(municipality).exclude(remedy="").values_list("remedy", flat=True)
+               .distinct())
+
+
 # What the hot paths (a submission, the jobs after it) never read of a service and of its
 # municipality: left out of their hand-written reads (time stamps are the dearest columns to load).
 # The town's address is read: every decision letter prints it as sender and in its remedy instruction.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from rathaus.core.audit import audit_record
 from rathaus.forms.models import FormDefinition
+from rathaus.tenants.models import Municipality
 from rathaus_domain.forms.fim import import_xdf
 from rathaus_domain.forms.validation import check_form_schema
 
@@ -64,6 +66,47 @@ def service_upsert(*, municipality, slug: str, form: FormDefinition, actor=None,
             service.life_situations.set(situations)
         audit_record(action="service.created" if created else "service.updated", municipality=municipality, actor=actor,
                      obj=service, summary=service.name)
+    return service
+
+
+#: What a service's decision letters print about the remedy against them: a change alters every later
+#: letter's legal effect (a wrong instruction extends the time limit to a year), so its audit entry
+#: keeps old and new value, as the town's letter settings do.
+SERVICE_LETTER_FIELDS = ("remedy",)
+
+
+def service_update(*, service: Service, actor=None, ip_address: str | None = None, **fields: Any) -> Service:
+    """Change fields of a service with the model's validation; an update that changes nothing writes nothing.
+
+    Raises ``ValidationError`` (nothing stored, `service` keeps its stored values) for a value the
+    model refuses, e.g. a remedy whose court or address the town has not given. A change of
+    SERVICE_LETTER_FIELDS is audited with the old and the new value.
+    """
+    changed = [name for name, value in fields.items() if getattr(service, name) != value]
+    if not changed:
+        return service
+    before = {name: getattr(service, name) for name in changed}
+    try:
+        with transaction.atomic():
+            # The town's row is locked, as municipality_update locks it: the remedy is checked
+            # against details the town cannot remove before this commits.
+            service.municipality = Municipality.objects.select_for_update().get(pk=service.municipality_id)
+            for name in changed:
+                setattr(service, name, fields[name])
+            # As in service_upsert: texts may still be left for the admin to fill in.
+            service.full_clean(exclude=["summary", "office"])
+            service.save(update_fields=[*changed, "updated_at"])
+            data: dict[str, Any] = {"fields": changed}
+            letters = {name: {"old": before[name], "new": fields[name]} for name in changed
+                       if name in SERVICE_LETTER_FIELDS}
+            if letters:
+                data["letters"] = letters
+            audit_record(action="service.updated", municipality=service.municipality, actor=actor, obj=service,
+                         summary=f"{service.name}: {', '.join(changed)}", data=data, ip_address=ip_address)
+    except ValidationError:
+        for name in changed:
+            setattr(service, name, before[name])
+        raise
     return service
 
 

@@ -25,7 +25,9 @@ FIM_DIR = Path(__file__).resolve().parent.parent / "catalog" / "demo_data"
 # The bank details are the well-known test IBANs (valid check digits, no real account behind them);
 # Beispielhausen prints no BIC, as SEPA transfers within the EU need none. The two towns show both
 # kinds of remedy instruction: an action at a (made-up) administrative court, as in Länder that
-# abolished the objection procedure, and an objection at the town.
+# abolished the objection procedure, and an objection at the town. Musterstadt's dog tax letters show
+# the third: the choice of both, as Bavaria keeps the objection optional against communal levies
+# (Art. 12 (1) AGVwGO).
 TOWNS = [
     {"slug": "musterstadt", "name": "Musterstadt", "ags": "09999001", "reference_prefix": "MUS",
      "contact_email": "buergerbuero@musterstadt.example", "contact_phone": "09999 123-0",
@@ -40,6 +42,8 @@ TOWNS = [
      "payee_name": "Gemeindekasse Beispielhausen", "iban": "DE12500105170648489890", "bic": "",
      "remedy": "objection"},
 ]
+
+DOG_TAX_REMEDY = {"musterstadt": "choice"}
 
 STAFF = [
     ("musterstadt", "sachbearbeitung@musterstadt.example", "Sabine", "Sachbearbeiterin", Role.CASE_WORKER),
@@ -75,7 +79,7 @@ def _services(town: Municipality) -> None:
                  "Monat nach der Aufnahme des Hundes, im ersten Jahr anteilig.",
         processing_days=5, office=office, office_contact=contact, retention_days=365 * 3,
         required_documents=["Chipnummer des Hundes", "bei Ermäßigung: Nachweis (z. B. Ausweis mit Merkzeichen Bl)"],
-        life_situations=[("tiere", "Tiere", "Animals")],
+        life_situations=[("tiere", "Tiere", "Animals")], remedy=DOG_TAX_REMEDY.get(town.slug, ""),
     )
     parking = form_definition_create(municipality=town, key="bewohnerparken", title="Bewohnerparkausweis", schema=demo_forms.parking_permit())
     service_upsert(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rathaus.applications.pdf import TextPdf
 
 if TYPE_CHECKING:
+    from rathaus.catalog.models import Service
     from rathaus.tenants.models import Municipality
 
 
@@ -32,12 +33,19 @@ class _LetterPdf(TextPdf):
 
 
 def decision_letter_pdf(*, title: str, municipality: Municipality, facts: list[tuple[str, str]], body: str,
-                        amount_line: str = "") -> bytes:
+                        amount_line: str = "", service: Service | None = None) -> bytes:
     """A one-page decision letter: sender, title, facts (reference, service, date, recipient), text, legal remedy.
 
-    The remedy instruction is the town's (`Municipality.remedy_instruction`): the remedy, where to
-    lodge it with the address, the time limit and the form.
+    The remedy instruction (`Municipality.remedy_instruction`) names the remedy, where to lodge it
+    with the address, the time limit and the form: the service's own remedy if it has one, else the
+    town's. Without `service`, the service of the case the process engine is running for.
     """
+    if service is None:
+        # The standard issue_decision step names no service: its letter is for the case being run.
+        from .steps.registry import running_case
+
+        case = running_case()
+        service = case.application.service if case is not None else None
     pdf = _LetterPdf(title, municipality.name, address=municipality.address.strip())
     pdf.add_page()
     pdf.block(title, 16, "B", 8)
@@ -51,5 +59,5 @@ def decision_letter_pdf(*, title: str, municipality: Municipality, facts: list[t
     pdf.ln(4)
     pdf.block("Dieser Bescheid wurde automatisch erstellt und ist ohne Unterschrift gültig.", 9, "", 5)
     pdf.ln(2)
-    pdf.block(municipality.remedy_instruction(), 9, "", 5)
+    pdf.block(municipality.remedy_instruction(service.remedy if service is not None else ""), 9, "", 5)
     return pdf.render()

@@ -23,7 +23,7 @@ from rathaus.cases.selectors import case_file
 from rathaus.cases.services import CaseFileError
 from rathaus.cases.uploads import UploadRefused, max_bytes_default
 from rathaus.catalog.models import Service
-from rathaus.catalog.selectors import service_choices
+from rathaus.catalog.selectors import own_remedies, service_choices
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
 from rathaus.core.exports import list_download, list_export, local_time
@@ -255,18 +255,30 @@ def _models_missing_town_details(municipality) -> dict[str, list[str]]:
 
     `unpayable`: the model asks citizens to transfer money, but the town names no account to pay to.
     `unaddressed`: the model writes decision letters, but the town has no address for their sender
-    and remedy instruction. Such models still run (their letters leave the detail out), so the
-    upload does not refuse them; the staff see here what is missing. Towns with both details pay
-    no query for it.
+    and remedy instruction. `no_court`: the model writes decision letters whose remedy (the
+    service's own, else the town's) is an action at a court the town has not named with its
+    address. Such models still run (their letters leave the detail out), so the upload does not
+    refuse them; the staff see here what is missing. Towns with every detail they need read no
+    model for it.
     """
     no_account, no_address = not municipality.has_bank_account, not municipality.address.strip()
-    if not (no_account or no_address):
-        return {"unpayable": [], "unaddressed": []}
+
+    def lacks_court(remedy: str) -> bool:
+        return any(name.startswith("court_") for name in municipality.missing_remedy_details(remedy))
+
+    # Without a court, only letters whose remedy is an action matter: the town's, or a service's own.
+    no_court = (not (municipality.court_name.strip() and municipality.court_address.strip())
+                and (lacks_court(municipality.remedy) or any(map(lacks_court, own_remedies(municipality=municipality)))))
+    if not (no_account or no_address or no_court):
+        return {"unpayable": [], "unaddressed": [], "no_court": []}
     definitions = selectors.published_definitions(municipality=municipality)
     return {"unpayable": [d.service.name for d in definitions
                           if no_account and model_asks_for_payment(d.digest, d.bpmn_files())],
             "unaddressed": [d.service.name for d in definitions
-                            if no_address and selectors.model_issues_letters(d.digest, d.bpmn_files())]}
+                            if no_address and selectors.model_issues_letters(d.digest, d.bpmn_files())],
+            "no_court": [d.service.name for d in definitions
+                         if no_court and lacks_court(d.service.remedy or municipality.remedy)
+                         and selectors.model_issues_letters(d.digest, d.bpmn_files())]}
 
 
 def _step_rows() -> list[dict]:

@@ -3,6 +3,7 @@
 import contextlib
 
 from django import forms
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -126,6 +127,20 @@ class Remedy(models.TextChoices):
     OBJECTION = "objection", _("Widerspruch bei der Kommune")
     # Where the Land has abolished it for the town's matters (e.g. Bavaria, Lower Saxony, NRW).
     ACTION = "action", _("Klage beim Verwaltungsgericht")
+    # Where the Land keeps the objection optional for some matters (Bavaria, Art. 12 (1) AGVwGO, e.g.
+    # communal levies such as the dog tax): she chooses between an objection and an action at once.
+    CHOICE = "choice", _("Wahlweise Widerspruch bei der Kommune oder Klage beim Verwaltungsgericht")
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        """The town's fields (Municipality) the instruction names: where the remedy is lodged."""
+        return {"objection": ("address",), "action": ("court_name", "court_address"),
+                "choice": ("address", "court_name", "court_address")}[self.value]
+
+
+#: How an error names a missing detail of the letter settings page (nominative, for a list).
+REMEDY_DETAIL_NAMES = {"address": _("Anschrift der Kommune"), "court_name": _("Name des Verwaltungsgerichts"),
+                       "court_address": _("Anschrift des Verwaltungsgerichts")}
 
 
 def one_line(text: str) -> str:
@@ -187,19 +202,47 @@ class Municipality(models.Model):
             errors["bic"] = mismatch
         # A remedy instruction without the place where the remedy is lodged is incomplete: the time
         # limit then is a year instead of a month (§ 58 (2) VwGO).
-        if self.remedy == Remedy.OBJECTION and not self.address.strip():
+        missing = self.missing_remedy_details(self.remedy)
+        if "address" in missing:
             errors["address"] = _("Für den Widerspruch muss der Bescheid die Anschrift der Kommune nennen, bei der er "
                                   "einzulegen ist. Bitte geben Sie die Anschrift an.")
-        if self.remedy == Remedy.ACTION:
-            if not self.court_name.strip():
-                errors["court_name"] = _("Bitte nennen Sie das Verwaltungsgericht, bei dem die Klage zu erheben ist "
-                                         "(z. B. Verwaltungsgericht Würzburg).")
-            if not self.court_address.strip():
-                errors["court_address"] = _("Bitte geben Sie die Anschrift des Verwaltungsgerichts an: Ohne sie ist die "
-                                            "Belehrung unvollständig und die Klagefrist beträgt ein Jahr statt eines "
-                                            "Monats.")
+        if "court_name" in missing:
+            errors["court_name"] = _("Bitte nennen Sie das Verwaltungsgericht, bei dem die Klage zu erheben ist "
+                                     "(z. B. Verwaltungsgericht Würzburg).")
+        if "court_address" in missing:
+            errors["court_address"] = _("Bitte geben Sie die Anschrift des Verwaltungsgerichts an: Ohne sie ist die "
+                                        "Belehrung unvollständig und die Klagefrist beträgt ein Jahr statt eines "
+                                        "Monats.")
+        for name, error in self._details_services_need().items():
+            errors.setdefault(name, error)
         if errors:
             raise ValidationError(errors)
+
+    def missing_remedy_details(self, remedy: str) -> list[str]:
+        """The fields an instruction about `remedy` names that the town has left empty (none for no remedy)."""
+        if remedy not in Remedy.values:
+            return []
+        return [name for name in Remedy(remedy).details if not str(getattr(self, name)).strip()]
+
+    def _details_services_need(self) -> dict[str, ValidationError]:
+        """Errors for the empty details that services with a remedy of their own name in their letters.
+
+        The service's page refuses such a remedy while the detail is missing; this keeps the town
+        from removing it afterwards. A town with every detail pays no query.
+        """
+        if self.pk is None or all(str(getattr(self, name)).strip() for name in REMEDY_DETAIL_NAMES):
+            return {}
+        # catalog.Service points here (and imports Remedy from here): looked up by name, not imported.
+        service_model = apps.get_model("catalog", "Service")
+        needing: dict[str, list[str]] = {}
+        for name, remedy in (service_model.objects.for_municipality(self).exclude(remedy="")
+                             .order_by("name").values_list("name", "remedy")):
+            for detail in self.missing_remedy_details(remedy):
+                needing.setdefault(detail, []).append(f"„{name}“: {Remedy(remedy).label}")
+        return {detail: ValidationError(
+            _("Diese Angabe steht in der Rechtsbehelfsbelehrung der Bescheide von Leistungen mit eigenem Rechtsbehelf "
+              "(%(services)s). Bitte lassen Sie sie stehen oder ändern Sie zuerst den Rechtsbehelf dieser Leistungen."),
+            code="needed_by_service", params={"services": "; ".join(services)}) for detail, services in needing.items()}
 
     @property
     def has_bank_account(self) -> bool:
@@ -223,23 +266,26 @@ class Municipality(models.Model):
         address = one_line(self.address)
         return f"{self.name}, {address}" if address else self.name
 
-    def remedy_instruction(self) -> str:
-        """The Rechtsbehelfsbelehrung every decision letter of the town prints (German: the letter's language).
+    def remedy_instruction(self, remedy: str = "") -> str:
+        """The Rechtsbehelfsbelehrung a decision letter of the town prints (German: the letter's language).
 
         It names the remedy, where it is lodged with its address, the time limit and the form
-        (§ 58 (1), § 70, § 81 VwGO). Without settings it names an objection at the town, with its
-        address when the town has one.
+        (§ 58 (1), § 70, § 81 VwGO). `remedy` is a service's own remedy (catalog.Service.remedy);
+        empty: the town's. Court and address are always the town's. Without settings it names an
+        objection at the town, with its address when the town has one.
         """
-        if self.remedy == Remedy.ACTION:
-            text = ("Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe "
-                    "Klage erhoben werden. Die Klage ist schriftlich oder zu Protokoll des Urkundsbeamten der "
-                    f"Geschäftsstelle bei diesem Gericht zu erheben: {self.court_name.strip()}, "
-                    f"{one_line(self.court_address)}. Sie kann auch als elektronisches Dokument nach § 55a der "
-                    "Verwaltungsgerichtsordnung eingereicht werden; eine einfache E-Mail genügt dafür nicht.")
-        else:
-            text = ("Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe "
-                    "Widerspruch erhoben werden. Der Widerspruch ist schriftlich, in elektronischer Form nach § 3a "
-                    "Abs. 2 des Verwaltungsverfahrensgesetzes oder zur Niederschrift bei der Behörde zu erheben, die "
-                    f"den Bescheid erlassen hat: {self.sender}. Eine einfache E-Mail genügt dafür nicht.")
+        objection = ("Der Widerspruch ist schriftlich, in elektronischer Form nach § 3a Abs. 2 des "
+                     "Verwaltungsverfahrensgesetzes oder zur Niederschrift bei der Behörde zu erheben, die den "
+                     f"Bescheid erlassen hat: {self.sender}. Eine einfache E-Mail genügt dafür nicht.")
+        action = ("Die Klage ist schriftlich oder zu Protokoll des Urkundsbeamten der Geschäftsstelle bei diesem "
+                  f"Gericht zu erheben: {self.court_name.strip()}, {one_line(self.court_address)}. Sie kann auch als "
+                  "elektronisches Dokument nach § 55a der Verwaltungsgerichtsordnung eingereicht werden; eine einfache "
+                  "E-Mail genügt dafür nicht.")
+        # Where she may choose, both places with their forms follow one sentence that offers both.
+        what, places = {Remedy.ACTION: ("Klage", [action]),
+                        Remedy.CHOICE: ("entweder Widerspruch oder unmittelbar Klage", [objection, action]),
+                        }.get(remedy or self.remedy, ("Widerspruch", [objection]))
+        text = " ".join([f"Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner "
+                         f"Bekanntgabe {what} erhoben werden.", *places])
         note = " ".join(self.remedy_note.split())
         return f"{text} {note}" if note else text

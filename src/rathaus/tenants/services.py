@@ -95,20 +95,24 @@ def municipality_update(*, municipality: Municipality, actor=None, actor_label: 
     for name in changed:
         setattr(municipality, name, fields[name])
     try:
-        municipality.full_clean()
+        with transaction.atomic():
+            # Locked while checked and written: services check their own remedy against these
+            # details under the same lock (catalog.services.service_update), so neither side
+            # removes what the other has just relied on.
+            list(Municipality.objects.select_for_update().filter(pk=municipality.pk).values_list("pk", flat=True))
+            municipality.full_clean()
+            municipality.save(update_fields=changed)
+            data: dict[str, Any] = {"fields": changed}
+            if before:
+                data["bank"] = _changes(before, municipality)
+                bank_change_notify(municipality=municipality, actor=actor,
+                                   old={name: before.get(name, getattr(municipality, name)) for name in BANK_FIELDS})
+            if letters_before:
+                data["letters"] = _changes(letters_before, municipality)
+            audit_record(action="municipality.changed", municipality=municipality, actor=actor, obj=municipality,
+                         summary=f"{municipality.slug}: {', '.join(changed)}", data=data,
+                         ip_address=ip_address, actor_label=actor_label)
     except ValidationError:
         municipality.refresh_from_db(fields=changed)  # the caller's object keeps the stored values
         raise
-    with transaction.atomic():
-        municipality.save(update_fields=changed)
-        data: dict[str, Any] = {"fields": changed}
-        if before:
-            data["bank"] = _changes(before, municipality)
-            bank_change_notify(municipality=municipality, actor=actor,
-                               old={name: before.get(name, getattr(municipality, name)) for name in BANK_FIELDS})
-        if letters_before:
-            data["letters"] = _changes(letters_before, municipality)
-        audit_record(action="municipality.changed", municipality=municipality, actor=actor, obj=municipality,
-                     summary=f"{municipality.slug}: {', '.join(changed)}", data=data,
-                     ip_address=ip_address, actor_label=actor_label)
     return municipality

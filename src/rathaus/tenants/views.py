@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from rathaus.accounts.rules import Perm
+from rathaus.catalog.selectors import service_remedy_list
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view
 
@@ -50,6 +51,10 @@ def letter_settings(request):
                                 **form.cleaned_data)
             messages.success(request, _("Angaben für Bescheide gespeichert. Jeder neue Bescheid druckt sie ab."))
             return redirect(request.path)
+    services = service_remedy_list(municipality=municipality)
+    # Services with a remedy of their own print it with these details: the preview shows their text too.
+    own = [{"service": s, "instruction": shown.remedy_instruction(s.remedy)} for s in services if s.remedy]
     return render(request, "tenants/letter_settings.html", {
         "form": form, "previewing": previewing, "configured": bool(shown.remedy),
-        "sender": shown.sender, "instruction": shown.remedy_instruction()}, status=status)
+        "sender": shown.sender, "instruction": shown.remedy_instruction(), "services": services,
+        "own_remedies": own}, status=status)

@@ -52,6 +52,32 @@ def test_the_instruction_names_remedy_place_with_address_time_limit_and_form():
         "die den Bescheid erlassen hat: Musterstadt. Eine einfache E-Mail genügt dafür nicht.")
 
 
+CHOICE = ("Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe entweder "
+          "Widerspruch oder unmittelbar Klage erhoben werden. Der Widerspruch ist schriftlich, in elektronischer Form "
+          "nach § 3a Abs. 2 des Verwaltungsverfahrensgesetzes oder zur Niederschrift bei der Behörde zu erheben, die den "
+          "Bescheid erlassen hat: Musterstadt, Rathausplatz 1, 99999 Musterstadt. Eine einfache E-Mail genügt dafür "
+          "nicht. Die Klage ist schriftlich oder zu Protokoll des Urkundsbeamten der Geschäftsstelle bei diesem Gericht "
+          "zu erheben: Verwaltungsgericht Würzburg, Burkarderstraße 26, 97082 Würzburg. Sie kann auch als "
+          "elektronisches Dokument nach § 55a der Verwaltungsgerichtsordnung eingereicht werden; eine einfache E-Mail "
+          "genügt dafür nicht.")
+
+
+def test_the_optional_objection_names_both_places_with_their_forms_and_one_time_limit():
+    town = Municipality(name="Musterstadt", address="Rathausplatz 1\n99999 Musterstadt", remedy="choice",
+                        court_name="Verwaltungsgericht Würzburg", court_address="Burkarderstraße 26\n97082 Würzburg",
+                        remedy_note="Ein  Zusatz.")
+    assert town.remedy_instruction() == CHOICE + " Ein Zusatz."
+    # A service's own remedy is told with the town's places and note.
+    objection_town = Municipality(name="Musterstadt", address="Rathausplatz 1, 99999 Musterstadt", remedy="objection",
+                                  court_name="Verwaltungsgericht Würzburg",
+                                  court_address="Burkarderstraße 26, 97082 Würzburg")
+    assert objection_town.remedy_instruction("choice") == CHOICE
+    assert objection_town.remedy_instruction("") == objection_town.remedy_instruction("objection")
+    assert objection_town.remedy_instruction("action").startswith(
+        "Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe Klage "
+        "erhoben werden. Die Klage ist schriftlich")
+
+
 def test_the_towns_admin_chooses_the_court_and_the_change_is_audited_with_the_old_value(admin_client, town):
     page = admin_client.get(_url(town)).content.decode()
     assert "Angaben für Bescheide" in page and 'name="court_address"' in page
@@ -93,6 +119,13 @@ def test_the_preview_shows_the_text_and_stores_nothing(admin_client, town):
      "nennen, bei der er einzulegen ist. Bitte geben Sie die Anschrift an."),
     ({"remedy": ""}, "remedy",
      "Rechtsbehelf gegen Bescheide: Bitte wählen Sie, welcher Rechtsbehelf gegen Ihre Bescheide gegeben ist."),
+    # The choice names both places: it needs the town's address and the court with its address.
+    ({"remedy": "choice", "address": ""}, "address",
+     "Anschrift der Kommune (Absender der Bescheide): Für den Widerspruch muss der Bescheid die Anschrift der Kommune "
+     "nennen, bei der er einzulegen ist. Bitte geben Sie die Anschrift an."),
+    ({"remedy": "choice", "court_address": ""}, "court_address",
+     "Anschrift des Verwaltungsgerichts: Bitte geben Sie die Anschrift des Verwaltungsgerichts an: Ohne sie ist die "
+     "Belehrung unvollständig und die Klagefrist beträgt ein Jahr statt eines Monats."),
 ])
 def test_incomplete_details_are_named_at_their_field_and_nothing_changes(admin_client, town, changes, field, message):
     for action in ("save", "preview"):
@@ -163,13 +196,22 @@ def test_an_operator_sets_the_remedy_in_the_admin_with_the_same_checks(client, t
     assert entry.data["values"]["court_address"] == "Burkarderstraße 26, 97082 Würzburg"
 
 
-def test_the_demo_towns_show_both_kinds_of_remedy():
+def test_the_demo_towns_show_all_three_kinds_of_remedy():
+    from rathaus.catalog.models import Service
     from rathaus.portal.demo import seed_demo
 
     seed_demo(with_exchanges=False)
     towns = {t.slug: t for t in Municipality.objects.all()}
-    assert "Klage erhoben werden" in towns["musterstadt"].remedy_instruction()
+    assert "Bekanntgabe Klage erhoben werden" in towns["musterstadt"].remedy_instruction()
     assert "Verwaltungsgericht Musterburg, Justizplatz 2, 99990 Musterburg" in towns["musterstadt"].remedy_instruction()
     assert towns["beispielhausen"].remedy_instruction().count("Marktstraße 3, 99998 Beispielhausen") == 1
+    # Musterstadt's dog tax letters offer the choice, naming the town and the court with their addresses.
+    dog_tax = Service.objects.get(municipality=towns["musterstadt"], slug="hund-anmelden").remedy_instruction()
+    assert "Bekanntgabe entweder Widerspruch oder unmittelbar Klage erhoben werden." in dog_tax
+    assert "erlassen hat: Musterstadt, Rathausplatz 1, 99999 Musterstadt." in dog_tax
+    assert "zu erheben: Verwaltungsgericht Musterburg, Justizplatz 2, 99990 Musterburg." in dog_tax
+    assert Service.objects.exclude(remedy="").count() == 1
     for town in towns.values():
         town.full_clean()
+    for service in Service.objects.all():
+        service.full_clean(exclude=["summary", "office"])
