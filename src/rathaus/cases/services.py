@@ -333,7 +333,7 @@ def _decision_provided_email(notice: DecisionNotice, application: Application) -
             f"Post.\n\nMit freundlichen Grüßen\n{municipality.name}")
     outbox_add(municipality=municipality, key=decision_notice_email_key(notice.document_id), kind=OutboxKind.EMAIL,
                payload={"subject": f"Ihr Bescheid steht zum Abruf bereit: {application.reference}", "body": body,
-                        "to": [application.applicant_email]})
+                        "to": [application.applicant_email]}, letter_id=notice.document_id)
 
 
 def _timeline(application: Application, *, kind: str, text: str, actor=None, data: dict | None = None) -> None:
@@ -465,8 +465,8 @@ LETTER_STANDS = {("approved", "approved"), ("approved", "closed")}
 def decision_notice_email_key(document_id: int) -> str:
     """The outbox key of the e-mail telling her a letter staff added is provided (`_decision_provide`).
 
-    Not "<reference>:…": a final status by hand that lets the letter stand must not hold it back
-    (`outbox_cancel_for_case`); when the letter is withdrawn, `decision_notices_withdraw` cancels it.
+    The e-mail names its letter (`OutboxMessage.letter`): a final status by hand holds it back with
+    the case's other unsent e-mails only when the letter is withdrawn (`outbox_cancel_for_case`).
     """
     return f"decision-notice:{document_id}"
 
@@ -480,13 +480,12 @@ def decision_notices_withdraw(*, application: Application, status: str, previous
     retrieved nor posted is then given notice no more: its provision ends, it leaves the list of
     letters to post, a later download is no retrieval, and her status page says it was not given
     notice. Nothing is withdrawn when the status confirms the letter (`LETTER_STANDS`). Each
-    withdrawn letter gets an audit entry; the caller's timeline line names them.
+    withdrawn letter gets an audit entry; the caller's timeline line names them. The e-mails that
+    would have told her of them the caller has held back just before (`outbox_cancel_for_case`,
+    counted with the others).
     """
     if (previous_status, status) in LETTER_STANDS:
         return []
-    from rathaus.processes.models import OutboxCancelReason
-    from rathaus.processes.outbox import outbox_cancel
-
     now = now or timezone.now()
     notices = list(DecisionNotice.objects.select_for_update(of=("self",)).select_related("document").filter(
         document__application_id=application.pk, retrieved_at__isnull=True, posted_on__isnull=True,
@@ -502,10 +501,6 @@ def decision_notices_withdraw(*, application: Application, status: str, previous
                      summary=f"{application.reference}: {notice.document.title} nicht bekannt gegeben, zurückgezogen "
                              f"({reason[:150]})", data={"document": notice.document_id, "status": status},
                      actor_label="" if getattr(actor, "is_authenticated", False) else "rathaus")
-    if notices:
-        outbox_cancel(Q(municipality_id=application.municipality_id,
-                        idempotency_key__in=[decision_notice_email_key(n.document_id) for n in notices]),
-                      reason=OutboxCancelReason.FINAL_STATUS, now=now)
     return notices
 
 

@@ -595,6 +595,24 @@ def test_withdrawing_a_letter_cancels_its_unsent_email(decided, town, make_staff
     _decide_by_hand(application, "rejected", make_staff(town))
     message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
     assert message.sent_at is None and message.cancelled_at is not None
+    # Counted with the case's other e-mails held back (the process's had gone out already).
+    line = CaseEvent.objects.get(application=application, kind="emails_held_back")
+    assert line.data["cancelled_outbox_ids"] == [message.pk]
+    assert "Deshalb wurde 1 noch nicht versandte E-Mail zu diesem Antrag zurückgehalten." in line.text
+
+
+def test_closing_an_approved_case_lets_the_announcement_of_a_letter_staff_added_go(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+    from rathaus.processes.outbox import outbox_deliver
+
+    application, _letter, _token = decided(consent=True)
+    document = _staff_letter(application, town, make_staff)
+    message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
+    assert (message.letter_id, message.sent_at) == (document.pk, None)
+    _decide_by_hand(application, "closed", make_staff(town))
+    assert outbox_deliver(message_id_=message.pk) is True
+    assert DecisionNotice.objects.get(document=document).state == "provided"
+    assert not CaseEvent.objects.filter(application=application, kind="emails_held_back").exists()
 
 
 # ---------------------------------------------------------------- only her signed-in download is a retrieval
@@ -634,3 +652,24 @@ def test_another_signed_in_person_cannot_download_or_retrieve_her_letter(decided
         "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
     assert response.status_code == 404
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+
+
+@pytest.mark.django_db(transaction=True)  # the schema changes
+def test_the_upgrade_links_an_unsent_announcement_to_its_letter(decided, town, make_staff, migrator):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    document = _staff_letter(application, town, make_staff)
+    sent = document_upload_staff(application=application, filename="b.pdf", raw=PDF, title="Berichtigungsbescheid",
+                                 document_type=DocumentType.DECISION, confidentiality="public", actor=document.created_by)
+    migrator([("processes", "0012_outbox_message_letter")])
+    # As queued before the upgrade; one still waits for the mail server, the other went out.
+    OutboxMessage.objects.update(letter=None)
+    OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{document.pk}").update(sent_at=None)
+    assert OutboxMessage.objects.get(idempotency_key=f"decision-notice:{sent.pk}").sent_at is not None
+    migrator([("processes", "0013_outbox_letter_of_staff_letters")])
+    linked = dict(OutboxMessage.objects.filter(letter__isnull=False).values_list("idempotency_key", "letter_id"))
+    assert linked == {f"decision-notice:{document.pk}": document.pk}  # a sent one needs no link

@@ -264,6 +264,7 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
                                       title=title, document_type=DocumentType.DECISION,
                                       idempotency_key=ctx.idempotency_key, key_unused=True)
     case.note(f"Bescheid erstellt: {title}.", public=True, element_id=ctx.element_id, document=document.pk)
+    case.letter_id = document.pk  # what the model writes to her next in this move announces it
     from rathaus.integration.models import EventKind
     from rathaus.integration.services import application_event_data, event_emit
 
