@@ -176,6 +176,12 @@ def first_working_day(day: date, *, municipality) -> date:
     return workdays.first_working_day(day, _state_of(municipality))
 
 
+def period_end(event_day: date, *, days: int = 0, months: int = 0, municipality) -> date:
+    """The last day of a period of ``days`` or ``months`` from an event on ``event_day`` (its notice),
+    moved off a weekend or a public holiday of the municipality's state (see `workdays.period_end`)."""
+    return workdays.period_end(event_day, days=days, months=months, state=_state_of(municipality))
+
+
 def last_working_day_before(day: date, *, municipality) -> date:
     """The last working day before ``day`` in the municipality's state (weekends and public holidays skipped)."""
     return workdays.last_working_day_before(day, _state_of(municipality))

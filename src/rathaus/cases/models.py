@@ -210,6 +210,8 @@ class LegalHold(TenantModel):
 RETRIEVAL_DAYS = 10
 #: A letter sent by post is deemed notified on this day after posting (§ 41 (2) VwVfG).
 POSTAL_NOTICE_DAYS = 4
+#: Months to object to a letter or to sue against it after its notice (§§ 70, 74 VwGO).
+REMEDY_MONTHS = 1
 
 
 class DecisionNotice(TenantModel):
@@ -236,9 +238,23 @@ class DecisionNotice(TenantModel):
     # `decision_notices_withdraw`); it is then given notice no more, neither by retrieval nor by post.
     withdrawn_at = models.DateTimeField(_("zurückgezogen am"), null=True, blank=True)
     withdrawn_reason = models.CharField(_("Grund der Zurückziehung"), max_length=300, blank=True)
+    # What the letter asks her to pay, as it says it (the process's issue_decision): the amount, by
+    # transfer to the account with the reference, within days or months counted from the notice. The
+    # letter can name no date, as the notice comes later; kept here, the day to pay is shown once the
+    # notice date is known. Empty for a letter that asks for nothing, one staff added (its terms are
+    # in its PDF only), and letters written before the terms were kept.
+    amount_due = models.DecimalField(_("zu zahlender Betrag"), max_digits=12, decimal_places=2, null=True, blank=True)
+    payment_days = models.PositiveSmallIntegerField(_("Zahlungsfrist in Tagen nach Bekanntgabe"), null=True, blank=True)
+    payment_months = models.PositiveSmallIntegerField(_("Zahlungsfrist in Monaten nach Bekanntgabe"), null=True,
+                                                      blank=True)
+    payment_reference = models.CharField(_("Verwendungszweck"), max_length=100, blank=True)
+    # «Stadtkasse Musterstadt, IBAN … (BIC …)» as the letter printed it; empty when the town had none.
+    payment_account = models.CharField(_("Bankverbindung"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["provided_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(payment_days__isnull=True) | Q(payment_months__isnull=True),
+                                              name="notice_one_period_to_pay")]
         indexes = [
             # The worker's sweep: provisions whose 10 days are over (only the open ones are indexed).
             models.Index(fields=["retrieve_by"], name="notice_retrieval_open_idx",
@@ -262,6 +278,11 @@ class DecisionNotice(TenantModel):
         if self.posted_on is not None:
             return self.posted_on + timedelta(days=POSTAL_NOTICE_DAYS)
         return None
+
+    @property
+    def asks_payment(self) -> bool:
+        """Whether the letter's payment terms are kept (an amount and a period counted from the notice)."""
+        return self.amount_due is not None and bool(self.payment_days or self.payment_months)
 
     @property
     def state(self) -> str:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -28,6 +29,7 @@ from . import selectors
 from .files import discard_files_on_error, file_written, files_delete_after_commit
 from .models import (
     OUTCOMES,
+    REMEDY_MONTHS,
     RETRIEVAL_DAYS,
     Confidentiality,
     DecisionNotice,
@@ -65,6 +67,19 @@ class Generated:
         name = sanitise_filename(self.filename, self.content_type) if self.content_type in KNOWN_TYPES else self.filename
         return CheckedUpload(raw=self.raw, content_type=self.content_type, filename=name, original_filename=self.filename,
                              size=len(self.raw), sha512=hashlib.sha512(self.raw).hexdigest())
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    """What a decision letter asks her to pay (the process's issue_decision): `amount` euros to
+    `account` («Stadtkasse …, IBAN … (BIC …)», "" without one) with `reference`, within `days` or
+    `months` of the letter's notice. Kept with its notice, which turns them into a day to pay."""
+
+    amount: Decimal
+    reference: str
+    account: str
+    days: int | None = None
+    months: int | None = None
 
 
 # ---------------------------------------------------------------- documents and versions
@@ -114,7 +129,8 @@ def document_add(*, application: Application, upload: CheckedUpload, title: str,
 def _document_add(*, application: Application, upload: CheckedUpload, title: str, document_type: str,
                   confidentiality: str, source: str, form_field: str = "", actor=None, ip: str | None = None,
                   idempotency_key: str | None = None, request: DocumentRequest | None = None,
-                  request_item: int | None = None, actor_label: str = "") -> tuple[Document, DocumentVersion]:
+                  request_item: int | None = None, actor_label: str = "",
+                  payment: PaymentTerms | None = None) -> tuple[Document, DocumentVersion]:
     DocumentType(document_type)
     Confidentiality(confidentiality)
     Source(source)
@@ -130,30 +146,32 @@ def _document_add(*, application: Application, upload: CheckedUpload, title: str
         version = _store_version(document=document, number=1, upload=upload, added_by=actor)
         _added(document, version, actor=actor, ip=ip, actor_label=actor_label)
         if document_type == DocumentType.DECISION and confidentiality == Confidentiality.PUBLIC:
-            _decision_provide(document, application)
+            _decision_provide(document, application, payment=payment)
     return document, version
 
 
 def document_add_generated(*, application: Application, generated: Generated, title: str, document_type: str,
                            idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC,
-                           key_unused: bool = False) -> Document:
+                           key_unused: bool = False, payment: PaymentTerms | None = None) -> Document:
     """Store a document Rathaus produced (once per key: a retried step or job returns the first).
 
     `key_unused` says the caller has just looked the key up and found no document (which saves
     the look-up here); a concurrent first use is caught by the key's unique constraint either way.
+    `payment`: what a decision letter asks her to pay, kept with its notice.
     """
     existing = None if key_unused else Document.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
     return _generated_add(application=application, generated=generated, title=title, document_type=document_type,
-                          idempotency_key=idempotency_key, confidentiality=confidentiality)[0]
+                          idempotency_key=idempotency_key, confidentiality=confidentiality, payment=payment)[0]
 
 
 def _generated_add(*, application: Application, generated: Generated, title: str, document_type: str,
-                   idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC) -> tuple[Document, DocumentVersion]:
+                   idempotency_key: str, confidentiality: str = Confidentiality.PUBLIC,
+                   payment: PaymentTerms | None = None) -> tuple[Document, DocumentVersion]:
     return _document_add(application=application, upload=generated.checked(), title=title, document_type=document_type,
                          confidentiality=confidentiality, source=Source.GENERATED, idempotency_key=idempotency_key,
-                         actor_label="rathaus")
+                         actor_label="rathaus", payment=payment)
 
 
 def document_version_add(*, document: Document, filename: str, raw: bytes, declared_type: str | None = None,
@@ -286,7 +304,8 @@ def receipt_document_ensure(*, application: Application) -> DocumentVersion | No
 
 # ---------------------------------------------------------------- notice of decision letters (§ 41 VwVfG)
 
-def _decision_provide(document: Document, application: Application) -> DecisionNotice:
+def _decision_provide(document: Document, application: Application, *, payment: PaymentTerms | None = None
+                      ) -> DecisionNotice:
     """Record how a decision letter just added for the citizen is to be given notice (in the caller's transaction).
 
     With her consent it is provided for retrieval until the 10th day (§ 41 (2a) VwVfG; moved to the
@@ -306,9 +325,12 @@ def _decision_provide(document: Document, application: Application) -> DecisionN
         consent = False
     retrieve_by = (first_working_day(timezone.localdate(now) + timedelta(days=RETRIEVAL_DAYS),
                                      municipality=application.municipality) if consent else None)
+    terms = {} if payment is None else {
+        "amount_due": payment.amount, "payment_reference": payment.reference[:100],
+        "payment_account": payment.account[:300], "payment_days": payment.days, "payment_months": payment.months}
     notice = insert_one(DecisionNotice(municipality_id=application.municipality_id, document=document,
                                        provided_at=now, retrieve_by=retrieve_by,
-                                       post_due_since=None if consent else now))
+                                       post_due_since=None if consent else now, **terms))
     if consent and not by_process:
         _decision_provided_email(notice, application)
     return notice
@@ -333,7 +355,7 @@ def _decision_provided_email(notice: DecisionNotice, application: Application) -
             f"Post.\n\nMit freundlichen Grüßen\n{municipality.name}")
     outbox_add(municipality=municipality, key=decision_notice_email_key(notice.document_id), kind=OutboxKind.EMAIL,
                payload={"subject": f"Ihr Bescheid steht zum Abruf bereit: {application.reference}", "body": body,
-                        "to": [application.applicant_email]})
+                        "to": [application.applicant_email]}, letter_id=notice.document_id)
 
 
 def _timeline(application: Application, *, kind: str, text: str, actor=None, data: dict | None = None) -> None:
@@ -354,6 +376,36 @@ def _letter(document: Document) -> str:
 
 def _notice_summary(notice: DecisionNotice) -> dict[str, Any]:
     return {"document": notice.document_id, "notice_date": notice.notice_date.isoformat() if notice.notice_date else None}
+
+
+@dataclass(frozen=True)
+class NoticeDates:
+    """The days a notified decision letter sets: its notice, the last day of the period for a legal
+    remedy, and the last day to pay (None for a letter whose payment terms were not kept)."""
+
+    notice_date: date
+    remedy_until: date
+    pay_by: date | None
+
+
+def notice_dates(notice: DecisionNotice, *, municipality) -> NoticeDates | None:
+    """The concrete days of a letter once its notice date is known (retrieved or posted), else None.
+
+    Both periods run from the notice: the legal remedy's month (§ 57 (2) VwGO with § 222 ZPO and
+    § 188 (2), (3) BGB), the period to pay the letter names in days or months (§ 31 VwVfG with the
+    same rules of the BGB); an end on a weekend or a public holiday of the town's state moves to the
+    next working day. The remedy's month assumes the letter's instruction on remedies (every letter
+    prints the town's); without one the period would be a year (§ 58 (2) VwGO).
+    """
+    from rathaus.applications.services import period_end
+
+    notified = notice.notice_date
+    if notified is None:
+        return None
+    pay_by = (period_end(notified, days=notice.payment_days or 0, months=notice.payment_months or 0,
+                         municipality=municipality) if notice.asks_payment else None)
+    return NoticeDates(notice_date=notified, remedy_until=period_end(notified, months=REMEDY_MONTHS,
+                                                                      municipality=municipality), pay_by=pay_by)
 
 
 def decision_retrieval_record(*, document: Document, actor=None, ip: str | None = None) -> DecisionNotice | None:
@@ -465,8 +517,8 @@ LETTER_STANDS = {("approved", "approved"), ("approved", "closed")}
 def decision_notice_email_key(document_id: int) -> str:
     """The outbox key of the e-mail telling her a letter staff added is provided (`_decision_provide`).
 
-    Not "<reference>:…": a final status by hand that lets the letter stand must not hold it back
-    (`outbox_cancel_for_case`); when the letter is withdrawn, `decision_notices_withdraw` cancels it.
+    The e-mail names its letter (`OutboxMessage.letter`): a final status by hand holds it back with
+    the case's other unsent e-mails only when the letter is withdrawn (`outbox_cancel_for_case`).
     """
     return f"decision-notice:{document_id}"
 
@@ -480,13 +532,12 @@ def decision_notices_withdraw(*, application: Application, status: str, previous
     retrieved nor posted is then given notice no more: its provision ends, it leaves the list of
     letters to post, a later download is no retrieval, and her status page says it was not given
     notice. Nothing is withdrawn when the status confirms the letter (`LETTER_STANDS`). Each
-    withdrawn letter gets an audit entry; the caller's timeline line names them.
+    withdrawn letter gets an audit entry; the caller's timeline line names them. The e-mails that
+    would have told her of them the caller has held back just before (`outbox_cancel_for_case`,
+    counted with the others).
     """
     if (previous_status, status) in LETTER_STANDS:
         return []
-    from rathaus.processes.models import OutboxCancelReason
-    from rathaus.processes.outbox import outbox_cancel
-
     now = now or timezone.now()
     notices = list(DecisionNotice.objects.select_for_update(of=("self",)).select_related("document").filter(
         document__application_id=application.pk, retrieved_at__isnull=True, posted_on__isnull=True,
@@ -502,10 +553,6 @@ def decision_notices_withdraw(*, application: Application, status: str, previous
                      summary=f"{application.reference}: {notice.document.title} nicht bekannt gegeben, zurückgezogen "
                              f"({reason[:150]})", data={"document": notice.document_id, "status": status},
                      actor_label="" if getattr(actor, "is_authenticated", False) else "rathaus")
-    if notices:
-        outbox_cancel(Q(municipality_id=application.municipality_id,
-                        idempotency_key__in=[decision_notice_email_key(n.document_id) for n in notices]),
-                      reason=OutboxCancelReason.FINAL_STATUS, now=now)
     return notices
 
 

@@ -70,7 +70,8 @@ def case_file_export(request, reference: str, fmt: str):
     """The case file's document list (one row per version) as CSV or JSON, for the paper trail or a transfer.
 
     A confidential document the user may not open is listed as the panel shows it: that it
-    exists, without its file's name, type, size or hash.
+    exists, without its file's name, type, size or hash. A decision letter whose notice date is
+    known carries the days it sets, as the case page shows them.
     """
     application = application_row_get(municipality=request.municipality, reference=reference)
     documents = mark_openable(selectors.case_file(municipality=request.municipality, application=application),
@@ -78,9 +79,18 @@ def case_file_export(request, reference: str, fmt: str):
     rows = [{"document": d.pk, "title": d.title, "type": d.document_type, "confidentiality": d.confidentiality,
              "source": d.source, "version": v.number, **_file_columns(v, d.may_open),
              "added_by": v.added_by.get_username() if v.added_by else "",
-             "added_at": local_time(v.created_at)}
+             "added_at": local_time(v.created_at), **_notice_columns(d, request.municipality)}
             for d in documents for v in d.versions.all()]
     return list_export(rows, fmt, f"akte-{application.reference}", "document")
+
+
+def _notice_columns(document, municipality) -> dict:
+    """The days a notified letter sets (ISO dates; empty for other documents and before its notice date)."""
+    notice = getattr(document, "notice", None)  # selected with the document; no row for other documents
+    dates = services.notice_dates(notice, municipality=municipality) if notice is not None else None
+    return {"notice_date": dates.notice_date.isoformat() if dates else "",
+            "remedy_until": dates.remedy_until.isoformat() if dates else "",
+            "pay_by": dates.pay_by.isoformat() if dates and dates.pay_by else ""}
 
 
 def _file_columns(version, may_open: bool) -> dict:

@@ -42,8 +42,9 @@ class OutboxMessageAdmin(admin.ModelAdmin):
                     "cancelled_at")
     list_filter = (OutboxStateFilter, "kind", "municipality")
     search_fields = ("idempotency_key",)
-    # Records, not settings: which process queued it, and a cancellation, which is never undone.
-    readonly_fields = ("state", "instance", "created_at", "cancelled_at", "cancel_reason")
+    # Records, not settings: which process queued it, which letter it tells of, and a cancellation,
+    # which is never undone.
+    readonly_fields = ("state", "instance", "letter", "created_at", "cancelled_at", "cancel_reason")
     list_select_related = ("municipality",)
 
     @admin.display(description=_("Zustand"))

@@ -190,6 +190,13 @@ class OutboxMessage(TenantModel):
     # (`outbox.outbox_cancel_for_case`). Indexed below, without the NULLs.
     instance = models.ForeignKey(ProcessInstance, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="outbox_messages", db_index=False, verbose_name=_("Prozessinstanz"))
+    # The decision letter the e-mail tells her about: one the process queued in the move that wrote the
+    # letter, after it (its notify_citizen, set_status or payment e-mail), or ours announcing a letter
+    # staff added (`cases.services._decision_provided_email`). It shares its letter's fate when staff
+    # decide the case by hand: it goes if the letter stands, it is cancelled if the letter is
+    # overruled (`outbox.outbox_cancel_for_case`). Indexed below, without the NULLs.
+    letter = models.ForeignKey("cases.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               db_index=False, verbose_name=_("Bescheid"))
     created_at = models.DateTimeField(_("erstellt am"), auto_now_add=True)
     sent_at = models.DateTimeField(_("versandt am"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("Versuche"), default=0)
@@ -207,6 +214,7 @@ class OutboxMessage(TenantModel):
             models.Index(fields=["sent_at", "id"]),
             # Only a process's messages: the receipts and other e-mails (most rows) stay out of it.
             models.Index(fields=["instance"], condition=Q(instance__isnull=False), name="outbox_instance_idx"),
+            models.Index(fields=["letter"], condition=Q(letter__isnull=False), name="outbox_letter_idx"),
         ]
         verbose_name = _("Nachricht im Postausgang")
         verbose_name_plural = _("Postausgang")

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from rathaus.applications.models import StatusChange
+from rathaus.cases.models import Document, DocumentType
 from rathaus.core.batching import collected
 from rathaus.core.jobs import enqueue_on_commit
 from rathaus.core.sql import insert_values, instance_from_row, prepared_cursor, select_columns
@@ -40,7 +41,7 @@ _BATCH = 20
 
 
 def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: bool = True,
-               instance_id: int | None = None) -> OutboxMessage:
+               instance_id: int | None = None, letter_id: int | None = None) -> OutboxMessage:
     """Queue a side effect once per idempotency key (a second call with the same key is a no-op).
 
     With `enqueue` a delivery job runs after commit, unless the caller delivers what it queues
@@ -50,11 +51,17 @@ def outbox_add(*, municipality, key: str, kind: str, payload: dict, enqueue: boo
     `instance_id`: the process instance the message belongs to (see `outbox_cancel_for_case`);
     while a process moves (its steps, a status its set_status step sets) it is that process,
     taken from the running case without a query.
+    `letter_id`: the decision letter an e-mail tells her about (`OutboxMessage.letter`). An e-mail
+    the process queues in the move that wrote a letter, after it, is about that letter: models
+    write the letter and then tell her of it (a notify_citizen step, the e-mail of a set_status
+    step, a payment request), and a later move's e-mail (a reminder) is not linked.
     """
-    if instance_id is None and (case := running_case()) is not None:
-        instance_id = case.instance.pk
+    if (case := running_case()) is not None:
+        instance_id = case.instance.pk if instance_id is None else instance_id
+        if letter_id is None and kind == OutboxKind.EMAIL:
+            letter_id = case.letter_id
     message, created = _stored_once(OutboxMessage(municipality=municipality, idempotency_key=key[:200], kind=kind,
-                                                  payload=payload, instance_id=instance_id))
+                                                  payload=payload, instance_id=instance_id, letter_id=letter_id))
     if created and enqueue:
         pending = _DELIVER_HERE.get()
         if pending is not None:
@@ -77,7 +84,7 @@ def _stored_once(message: OutboxMessage) -> tuple[OutboxMessage, bool]:
     if not connection.features.can_return_columns_from_insert:
         return OutboxMessage.objects.get_or_create(idempotency_key=message.idempotency_key, defaults={
             "municipality_id": message.municipality_id, "kind": message.kind, "payload": message.payload,
-            "instance_id": message.instance_id})
+            "instance_id": message.instance_id, "letter_id": message.letter_id})
     sql, params = insert_values(connection, [message])
     with prepared_cursor(connection) as cursor:
         cursor.execute(f"{sql} ON CONFLICT ({connection.ops.quote_name('idempotency_key')}) DO NOTHING RETURNING "
@@ -458,7 +465,7 @@ def outbox_state_filter(state: str) -> Q:
     }[OutboxState(state)]
 
 
-def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINAL_STATUS,
+def outbox_cancel_for_case(*, application, letters_stand: bool = False, reason: str = OutboxCancelReason.FINAL_STATUS,
                            now: datetime | None = None) -> list[OutboxMessage]:
     """Cancel the e-mails about case `application` that have not gone out, but its receipt; returns them.
 
@@ -472,10 +479,16 @@ def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINA
       set_status step) and staff's (the e-mail about an earlier status set by hand, a request for
       documents, which the final status withdraws anyway). Each tells of a state of the case that
       the final status has replaced; she would read it after the decision as its contradiction.
-      One that agrees with the new status is held back too (a tax notice when staff close the
-      approved case): whether a status confirms what was written or overrules it cannot be told
-      ("closed" also ends a case for want of payment), the e-mail about the new status carries
-      staff's own text, and the timeline tells them how many were held back.
+      One that agrees with the new status is held back too: whether a status confirms what was
+      written or overrules it cannot be told of the e-mail ("closed" also ends a case for want of
+      payment), the e-mail about the new status carries staff's own text, and the timeline tells
+      them how many were held back.
+    * But an e-mail about a decision letter (`OutboxMessage.letter`) shares the letter's fate. With
+      `letters_stand` (staff confirm the approval, `cases.services.LETTER_STANDS`) it goes: the
+      letter stays provided for retrieval and its ten days run, and this e-mail (the model's tax
+      notice, our announcement of a letter staff added) is how she learns of it; held back, she
+      would not know, and the letter would go to post unread. Otherwise the letter is withdrawn
+      (`cases.services.decision_notices_withdraw`) and its e-mail is held back with the others.
     * The receipt never is: that the application arrived stays true, and it carries the link to the
       status page, where she reads the decision.
     * Reminders and escalations to staff about the case's tasks are cancelled too: a decided case
@@ -490,10 +503,11 @@ def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINA
 
     A case's messages are told by their keys, as the anonymisation tells them: a process step's and
     a document request's start with "<reference>:", a status e-mail's is "status:<status change>",
-    a reminder's "remind:<task>" or "escalate:<task>"; and by the process instance they name (since
-    0009; also a later step whose key might say nothing of the case). So a submission and a process's
-    move write nothing more for it: the ids are read here, and the outbox is searched by its indexes
-    only (key, LIKE prefix, instance).
+    a reminder's "remind:<task>" or "escalate:<task>"; by the process instance they name (since
+    0009; also a later step whose key might say nothing of the case); and by the case's letter they
+    name (the announcement of a letter staff added, "decision-notice:<document>", names neither
+    case nor process). So a submission and a process's move write nothing more for it: the ids are
+    read here, and the outbox is searched by its indexes only (key, LIKE prefix, instance, letter).
 
     Call it in the transaction that sets the status: cancelled with it or not at all. A message a
     worker is sending right now is waited for (its row is locked while it is sent): it went out and
@@ -511,8 +525,17 @@ def outbox_cancel_for_case(*, application, reason: str = OutboxCancelReason.FINA
     instance_id = ProcessInstance.objects.filter(application_id=application.pk).values_list("pk", flat=True).first()
     if instance_id is not None:  # a case has one process at most
         about_the_case |= Q(instance_id=instance_id)
-    return outbox_cancel(Q(about_the_case, municipality_id=application.municipality_id) & ~Q(
-        idempotency_key=receipt_message_key(application.pk)), reason=reason, now=now)
+    letters = list(Document.objects.filter(application_id=application.pk, document_type=DocumentType.DECISION)
+                   .values_list("pk", flat=True))
+    if letters:
+        about_the_case |= Q(letter_id__in=letters)
+    which = Q(about_the_case, municipality_id=application.municipality_id) & ~Q(
+        idempotency_key=receipt_message_key(application.pk))
+    if letters_stand:
+        # Every letter of the case stands then: none is withdrawn, and an e-mail of a letter withdrawn
+        # by an earlier status was cancelled with it (it is queued when its letter is written).
+        which &= Q(letter__isnull=True)
+    return outbox_cancel(which, reason=reason, now=now)
 
 
 def outbox_cancel(which: Q, *, reason: str, now: datetime | None = None) -> list[OutboxMessage]:

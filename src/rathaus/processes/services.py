@@ -693,7 +693,9 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
     Every decision letter of the case not yet notified (neither retrieved nor posted) is withdrawn
     (`cases.services.decision_notices_withdraw`): it must not take effect against the decision,
     neither by her download nor by staff posting it. Only a status that confirms an approval
-    (approved → closed or approved) lets it stand; the same timeline line names the withdrawn letters.
+    (approved → closed or approved, `LETTER_STANDS`) lets it stand, and with it the e-mails that
+    tell her of it (they are not held back, nor counted); the same timeline line names the
+    withdrawn letters.
 
     Call inside the status change's transaction, before the e-mail about the new status is queued
     (it must go): the rows are locked in the engine's order (the instance, its tasks, then the
@@ -703,7 +705,7 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
     meanwhile (it held the lock) is cancelled too, and so is an e-mail that move queued.
     """
     from rathaus.applications.models import Application, Status
-    from rathaus.cases.services import decision_notices_withdraw, letters_named
+    from rathaus.cases.services import LETTER_STANDS, decision_notices_withdraw, letters_named
 
     from .outbox import outbox_cancel_for_case
 
@@ -722,8 +724,10 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
         # this change is read under that lock (whether the new one confirms a letter).
         previous = Application.objects.select_for_update().filter(pk=application.pk).values_list(
             "status", flat=True).first()
-        # What was written for the case and has not gone out yet no longer holds.
-        held_back = outbox_cancel_for_case(application=application, now=now)
+        # What was written for the case and has not gone out yet no longer holds, but what tells her
+        # of a letter that stands.
+        held_back = outbox_cancel_for_case(application=application, now=now,
+                                           letters_stand=(previous or "", status) in LETTER_STANDS)
         with translation.override("de"):  # the timeline is written in German, whatever the language of the page
             label = str(Status(status).label)
         # Nor does a decision letter not yet notified, unless the status confirms it (LETTER_STANDS).

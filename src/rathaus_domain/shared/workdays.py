@@ -14,7 +14,7 @@ import calendar
 from datetime import date, timedelta
 from functools import lru_cache
 
-__all__ = ["add_working_days", "first_working_day", "is_working_day", "months_after", "public_holidays"]
+__all__ = ["add_working_days", "first_working_day", "is_working_day", "months_after", "period_end", "public_holidays"]
 
 # The AGS's state key (Länderschlüssel) and the state's ISO 3166-2 code that the library uses.
 _STATES = dict(zip([f"{n:02d}" for n in range(1, 17)],
@@ -65,3 +65,23 @@ def months_after(day: date, months: int) -> date:
     month if it has none: a period of months ends so (§ 188 (2), (3) BGB; 31 January + 1: 28 February)."""
     year, index = divmod(day.year * 12 + day.month - 1 + months, 12)
     return date(year, index + 1, min(day.day, calendar.monthrange(year, index + 1)[1]))
+
+
+def period_end(event_day: date, *, days: int = 0, months: int = 0, state: str | None = None) -> date:
+    """The last day of a period of ``days`` or of ``months`` that the event on ``event_day`` sets
+    running, e.g. the notice of a decision letter: the day by which to pay, or to object.
+
+    The event's day does not count (§ 187 (1) BGB). A period of days ends with its last day, the
+    event's day plus ``days`` (§ 188 (1)); one of months with the day of the last month that has the
+    event's number, or that month's last day if it has none (§ 188 (2), (3): notified on 31 January,
+    one month ends on 28 or 29 February). An end on a Saturday, a Sunday or a public holiday (of the
+    country or of ``state``, "01" to "16") moves to the next working day: § 31 (3) VwVfG for periods
+    the authority sets (a letter's period to pay), § 222 (2) ZPO with § 57 (2) VwGO for the period
+    of a legal remedy (one month to object or to sue, §§ 70, 74 VwGO).
+
+    Give exactly one of ``days`` and ``months``, a whole number from 1; ValueError otherwise.
+    """
+    if (days > 0) == (months > 0) or days < 0 or months < 0:
+        raise ValueError(f"a period is days or months from 1, not days={days}, months={months}")
+    end = event_day + timedelta(days=days) if days else months_after(event_day, months)
+    return first_working_day(end, state)

@@ -3,7 +3,7 @@ the citizen's documents and uploads on her status page."""
 
 from django import template
 
-from .. import selectors
+from .. import selectors, services
 from ..forms import DocumentRequestForm, DocumentUploadForm
 from ..rules import CasePerm, mark_openable
 from ..uploads import accept_attribute, configured_types, max_bytes_default, types_label
@@ -29,6 +29,13 @@ def case_file_panel(context, application):
         "upload_hint": types_label(configured_types()), "upload_max_mb": max_bytes_default() // (1024 * 1024),
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.simple_tag
+def notice_dates(notice, municipality):
+    """``{% notice_dates notice municipality as dates %}``: the days a notified letter sets (its notice,
+    the end of the remedy's period, the day to pay), or None before its notice date is known."""
+    return services.notice_dates(notice, municipality=municipality)
 
 
 @register.inclusion_tag("cases/_request_form.html", takes_context=True)

@@ -595,6 +595,24 @@ def test_withdrawing_a_letter_cancels_its_unsent_email(decided, town, make_staff
     _decide_by_hand(application, "rejected", make_staff(town))
     message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
     assert message.sent_at is None and message.cancelled_at is not None
+    # Counted with the case's other e-mails held back (the process's had gone out already).
+    line = CaseEvent.objects.get(application=application, kind="emails_held_back")
+    assert line.data["cancelled_outbox_ids"] == [message.pk]
+    assert "Deshalb wurde 1 noch nicht versandte E-Mail zu diesem Antrag zurückgehalten." in line.text
+
+
+def test_closing_an_approved_case_lets_the_announcement_of_a_letter_staff_added_go(decided, town, make_staff):
+    from rathaus.processes.models import OutboxMessage
+    from rathaus.processes.outbox import outbox_deliver
+
+    application, _letter, _token = decided(consent=True)
+    document = _staff_letter(application, town, make_staff)
+    message = OutboxMessage.objects.get(idempotency_key=f"decision-notice:{document.pk}")
+    assert (message.letter_id, message.sent_at) == (document.pk, None)
+    _decide_by_hand(application, "closed", make_staff(town))
+    assert outbox_deliver(message_id_=message.pk) is True
+    assert DecisionNotice.objects.get(document=document).state == "provided"
+    assert not CaseEvent.objects.filter(application=application, kind="emails_held_back").exists()
 
 
 # ---------------------------------------------------------------- only her signed-in download is a retrieval
@@ -634,3 +652,154 @@ def test_another_signed_in_person_cannot_download_or_retrieve_her_letter(decided
         "municipality": application.municipality.slug, "reference": application.reference, "document_id": letter.pk}))
     assert response.status_code == 404
     assert DecisionNotice.objects.get(document=letter).retrieved_at is None
+
+
+@pytest.mark.django_db(transaction=True)  # the schema changes
+def test_the_upgrade_links_an_unsent_announcement_to_its_letter(decided, town, make_staff, migrator):
+    from rathaus.processes.models import OutboxMessage
+
+    application, _letter, _token = decided(consent=True)
+    from rathaus.cases.services import document_upload_staff
+    from rathaus.cases.tests.conftest import PDF
+
+    document = _staff_letter(application, town, make_staff)
+    sent = document_upload_staff(application=application, filename="b.pdf", raw=PDF, title="Berichtigungsbescheid",
+                                 document_type=DocumentType.DECISION, confidentiality="public", actor=document.created_by)
+    migrator([("processes", "0012_outbox_message_letter")])
+    # As queued before the upgrade; one still waits for the mail server, the other went out.
+    OutboxMessage.objects.update(letter=None)
+    OutboxMessage.objects.filter(idempotency_key=f"decision-notice:{document.pk}").update(sent_at=None)
+    assert OutboxMessage.objects.get(idempotency_key=f"decision-notice:{sent.pk}").sent_at is not None
+    migrator([("processes", "0013_outbox_letter_of_staff_letters")])
+    linked = dict(OutboxMessage.objects.filter(letter__isnull=False).values_list("idempotency_key", "letter_id"))
+    assert linked == {f"decision-notice:{document.pk}": document.pk}  # a sent one needs no link
+
+
+# ---------------------------------------------------------------- the days a notified letter sets
+
+BANK = "Stadtkasse Musterstadt, IBAN DE89 3704 0044 0532 0130 00 (BIC COBADEFFXXX)"
+
+
+@pytest.fixture
+def with_account(town):
+    from rathaus.tenants.models import Municipality
+
+    Municipality.objects.filter(pk=town.pk).update(payee_name="Stadtkasse Musterstadt", iban="DE89370400440532013000",
+                                                   bic="COBADEFFXXX")
+    town.refresh_from_db()
+    return town
+
+
+def _euros(amount) -> str:
+    return f"{amount:.2f}".replace(".", ",")
+
+
+def test_the_tax_letter_keeps_its_payment_terms_with_its_notice(decided, with_account):
+    from rathaus.processes.models import OutboxMessage
+
+    application, letter, _token = decided(consent=True)
+    notice = DecisionNotice.objects.get(document=letter)
+    assert (notice.payment_months, notice.payment_days, notice.payment_account) == (1, None, BANK)
+    assert notice.payment_reference.startswith(f"{application.reference}-") and len(notice.payment_reference) == len(
+        application.reference) + 7  # and six hex digits of the step's key
+    assert notice.amount_due is not None and notice.amount_due > 0 and notice.asks_payment
+    # What the letter's e-mail asked for: the same amount and reference.
+    body = OutboxMessage.objects.get(idempotency_key__startswith=f"{application.reference}:", letter=letter).payload["body"]
+    assert f"Bitte überweisen Sie {_euros(notice.amount_due)} € innerhalb eines Monats nach Bekanntgabe des Bescheids" in body
+    assert f"mit dem Verwendungszweck {notice.payment_reference}" in body
+
+
+def test_once_retrieved_her_status_page_names_the_notice_the_end_of_the_remedy_and_the_day_to_pay(decided, with_account):
+    application, letter, _token = decided(consent=True)
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(MONDAY + timedelta(hours=1)):
+        assert "Bekannt gegeben am" not in _my_status(application)  # not known before the retrieval
+        _retrieve(application, letter)
+    with at(MONDAY + timedelta(days=1)):
+        page = _my_status(application)
+    # Retrieved Monday 7 December: notified on the 8th; one month: Friday 8 January 2027, a working day.
+    assert '<dl class="facts notice-dates">' in page
+    assert "<dt>Bekannt gegeben am</dt><dd>08.12.2026</dd>" in page
+    assert "<dt>Rechtsbehelfsfrist</dt><dd>bis zum 08.01.2027</dd>" in page
+    assert (f"<dt>Zu zahlen</dt><dd>bis 08.01.2027: {_euros(notice.amount_due)} € an {BANK} mit dem Verwendungszweck "
+            f"{notice.payment_reference}</dd>") in page
+    assert "die Rechtsbehelfsfrist (bis zu diesem Tag können Sie Widerspruch oder Klage erheben" in page  # the help
+
+
+def test_the_days_read_in_english(client, decided, with_account):
+    application, letter, token = decided(consent=True)
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(MONDAY + timedelta(hours=1)):
+        _retrieve(application, letter)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = _status(client, application, token)
+    assert "<dt>Notified on</dt><dd>08.12.2026</dd>" in page
+    assert "<dt>Time limit for a legal remedy</dt><dd>until 08.01.2027</dd>" in page
+    assert (f"<dt>To pay</dt><dd>by 08.01.2027: {notice.amount_due:.2f} € to {BANK} with the payment reference "
+            f"{notice.payment_reference}</dd>") in page
+    assert "Once a decision letter has been notified, the days that matter are shown with it" in page
+
+
+def test_a_letter_posted_on_a_saturday_counts_to_the_monday_after_the_weekend(staff_client, decided, town):
+    from rathaus.cases.services import decision_post_record
+
+    application, letter, token = decided(consent=False)  # without an account at the town: no account in the line
+    notice = DecisionNotice.objects.get(document=letter)
+    with at(datetime(2026, 12, 19, 9, 0, tzinfo=UTC)):
+        decision_post_record(notice=notice, posted_on=date(2026, 12, 19), actor=None)
+    # Posted Saturday 19 December: notified Wednesday 23rd; one month ends Saturday 23 January 2027, so Monday 25th.
+    url = reverse("applications:staff_detail", kwargs={"municipality": town.slug, "reference": application.reference})
+    assert (f"per Post versandt am 19.12.2026; bekannt gegeben am 23.12.2026; Rechtsbehelfsfrist bis zum 25.01.2027; "
+            f"zu zahlen bis 25.01.2027: {_euros(notice.amount_due)} € (Verwendungszweck {notice.payment_reference})"
+            ) in staff_client.get(url).content.decode()
+    page = Client().get(reverse("applications:status", kwargs={
+        "municipality": town.slug, "reference": application.reference, "token": token})).content.decode()
+    assert "<dt>Rechtsbehelfsfrist</dt><dd>bis zum 25.01.2027</dd>" in page
+    assert (f"<dd>bis 25.01.2027: {_euros(notice.amount_due)} € mit dem Verwendungszweck {notice.payment_reference}"
+            "</dd>") in page
+
+
+def test_a_letter_whose_payment_terms_were_not_kept_shows_no_day_to_pay(decided):
+    application, letter, _token = decided(consent=True)
+    DecisionNotice.objects.filter(document=letter).update(amount_due=None, payment_months=None, payment_reference="")
+    with at(MONDAY + timedelta(hours=1)):
+        _retrieve(application, letter)
+        page = _my_status(application)
+    assert "<dt>Rechtsbehelfsfrist</dt><dd>bis zum 08.01.2027</dd>" in page
+    assert "Zu zahlen" not in page
+
+
+def test_the_case_file_export_gives_the_days_of_a_notified_letter(staff_client, decided, town):
+    application, letter, _token = decided(consent=True)
+    url = reverse("cases:export_json", kwargs={"municipality": town.slug, "reference": application.reference})
+    assert {(r["notice_date"], r["remedy_until"], r["pay_by"]) for r in staff_client.get(url).json()} == {("", "", "")}
+    with at(MONDAY + timedelta(hours=1)):
+        _retrieve(application, letter)
+    rows = {r["document"]: r for r in staff_client.get(url).json()}
+    assert (rows[letter.pk]["notice_date"], rows[letter.pk]["remedy_until"], rows[letter.pk]["pay_by"]) == (
+        "2026-12-08", "2027-01-08", "2027-01-08")
+    assert all(r["notice_date"] == "" for pk, r in rows.items() if pk != letter.pk)
+    header = staff_client.get(url.replace("akte.json", "akte.csv")).content.decode("utf-8-sig").splitlines()[0]
+    assert header.endswith(",notice_date,remedy_until,pay_by")
+
+
+def test_a_period_to_pay_in_days_moves_off_the_christmas_holidays(town):
+    from rathaus.cases.services import NoticeDates, notice_dates
+
+    # Retrieved Thursday 10 December: notified on the 11th; 14 days: Friday 25 December, then
+    # Boxing Day and a Sunday: Monday 28th.
+    notice = DecisionNotice(retrieved_at=datetime(2026, 12, 10, 9, 0, tzinfo=UTC), amount_due=25, payment_days=14)
+    assert notice_dates(notice, municipality=town) == NoticeDates(notice_date=date(2026, 12, 11),
+                                                                  remedy_until=date(2027, 1, 11), pay_by=date(2026, 12, 28))
+
+
+def test_the_periods_skip_the_holidays_of_the_towns_state(town):
+    from rathaus.cases.services import notice_dates
+    from rathaus.tenants.models import Municipality
+
+    # Notified Sunday 6 December 2026: one month ends Wednesday 6 January 2027, Epiphany in Bayern
+    # (the town's AGS begins with 09) but not in Niedersachsen (03).
+    notice = DecisionNotice(retrieved_at=datetime(2026, 12, 5, 9, 0, tzinfo=UTC))
+    assert notice_dates(notice, municipality=town).remedy_until == date(2027, 1, 7)
+    assert notice_dates(notice, municipality=Municipality(ags="03241001")).remedy_until == date(2027, 1, 6)
+    assert notice_dates(DecisionNotice(), municipality=town) is None  # not notified yet

@@ -56,6 +56,9 @@ class CaseContext:
     application_locked: bool = False
     # How many engine events the run has recorded so far: a note is placed among them by it (services._persist).
     events_so_far: Callable[[], int] = lambda: 0
+    # The decision letter this move wrote last (issue_decision): the e-mails the process queues after
+    # it in the same move tell her about it, and `outbox.outbox_add` links them to it.
+    letter_id: int | None = None
 
     def note(self, text: str, *, kind: str = "step", public: bool = False, element_id: str = "", **data: Any) -> None:
         self.notes.append({"kind": kind, "text": text, "public": public, "element_id": element_id, "data": data,

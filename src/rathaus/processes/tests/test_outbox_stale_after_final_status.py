@@ -337,3 +337,92 @@ def test_a_status_email_staff_queue_while_another_rejects_the_case_is_held_back_
     ref = application.reference
     assert _received() == [f"Eingangsbestätigung {ref}", f"Neuer Stand zu {ref}"]  # not "in review", not the notice
     assert "Nein." in _body(f"Neuer Stand zu {ref}")
+
+
+# ---------------------------------------------------------------- the e-mail about a letter that stands
+
+@pytest.fixture
+def submit_signed_in(town, demo_processes, make_user, django_capture_on_commit_callbacks):
+    """``submit_signed_in(slug, data)``: submitted by the citizen signed in to her account, agreeing that
+    decision letters are provided to her for retrieval; the process runs on commit."""
+    from rathaus.applications.services import application_submit
+
+    def run(slug, data):
+        with django_capture_on_commit_callbacks(execute=True):
+            result = application_submit(municipality=town, service=demo_processes[slug], data=data,
+                                        applicant=make_user(CITIZEN[0]), retrieval_consent=True)
+        result.application.refresh_from_db()
+        return result.application
+
+    return run
+
+
+def _tax_letter_and_its_email(application):
+    from rathaus.cases.models import Document
+
+    letter = Document.objects.get(application=application, document_type="decision")
+    instance = ProcessInstance.objects.get(application=application)
+    assert (application.status, instance.status) == ("approved", InstanceStatus.COMPLETED)
+    notice = OutboxMessage.objects.get(instance=instance, kind="email")  # the model's notify step, after the letter
+    assert (notice.letter_id, notice.payload["subject"], notice.sent_at) == (
+        letter.pk, f"Ihr Hundesteuerbescheid ({application.reference})", None)
+    return letter, notice
+
+
+def test_closing_the_approved_case_lets_the_email_about_its_letter_go_and_the_letter_stays_retrievable(
+        town, submit_signed_in, dog_data, mail_server_down, set_by_hand, worker):
+    from django.test import Client
+
+    from rathaus.cases.models import DecisionNotice
+
+    application = submit_signed_in("hund-anmelden", dog_data)  # approved by the process while the mail server is down
+    letter, notice_email = _tax_letter_and_its_email(application)
+    # An e-mail of the process about no letter (queued before e-mails named their letter): held back.
+    other = outbox_add(municipality=town, key=f"{application.reference}:legacy-step", kind="email", enqueue=False,
+                       instance_id=notice_email.instance_id, payload={"subject": "Alt", "body": "Alt", "to": CITIZEN})
+
+    set_by_hand(application, "closed", "Die Anmeldung ist abgeschlossen.")
+
+    mail_server_down.clear()
+    outbox_deliver_pending(now=timezone.now() + LATER)
+    ref = application.reference
+    assert _received() == [f"Eingangsbestätigung {ref}", f"Ihr Hundesteuerbescheid ({ref})", f"Neuer Stand zu {ref}"]
+    notice_email.refresh_from_db()
+    assert (outbox_state(notice_email), notice_email.cancel_reason) == (OutboxState.SENT, "")
+    assert outbox_state(OutboxMessage.objects.get(pk=other.pk)) == OutboxState.CANCELLED
+    # The timeline and the audit trail count what was held back: the other e-mail only.
+    text = ("Der Antrag erhielt von Hand den Status „Abgeschlossen“. Deshalb wurde 1 noch nicht versandte E-Mail zu "
+            "diesem Antrag zurückgehalten.")
+    line = CaseEvent.objects.get(application=application, kind="emails_held_back")
+    assert (line.text, line.data["cancelled_outbox_ids"], line.data["withdrawn_letters"]) == (text, [other.pk], [])
+    assert AuditEntry.objects.get(action="application.emails_held_back").data["cancelled_emails"] == 1
+    # The letter stands: still provided, and her download under her account is its retrieval.
+    assert DecisionNotice.objects.get(document=letter).state == "provided"
+    client = Client()
+    client.force_login(application.applicant)
+    assert client.get(reverse("cases:my_download", kwargs={"municipality": town.slug, "reference": ref,
+                                                           "document_id": letter.pk})).status_code == 200
+    assert DecisionNotice.objects.get(document=letter).state == "retrieved"
+
+
+def test_rejecting_the_approved_case_holds_back_the_email_about_its_letter_with_the_letter(
+        town, submit_signed_in, dog_data, mail_server_down, set_by_hand, worker):
+    from rathaus.cases.models import DecisionNotice
+
+    application = submit_signed_in("hund-anmelden", dog_data)
+    letter, notice_email = _tax_letter_and_its_email(application)
+
+    set_by_hand(application, "rejected", "Der Hund ist nicht anzumelden.")
+
+    mail_server_down.clear()
+    outbox_deliver_pending(now=timezone.now() + LATER)
+    ref = application.reference
+    assert _received() == [f"Eingangsbestätigung {ref}", f"Neuer Stand zu {ref}"]
+    notice_email.refresh_from_db()
+    assert (outbox_state(notice_email), notice_email.cancel_reason) == (OutboxState.CANCELLED, "final_status")
+    assert DecisionNotice.objects.get(document=letter).state == "withdrawn"
+    line = CaseEvent.objects.get(application=application, kind="emails_held_back")
+    assert line.text.startswith("Der Antrag erhielt von Hand den Status „Abgelehnt“. Deshalb wurde 1 noch nicht "
+                                "versandte E-Mail zu diesem Antrag zurückgehalten. Nicht bekannt gegeben und "
+                                "zurückgezogen: Hundesteuerbescheid")
+    assert line.data["cancelled_outbox_ids"] == [notice_email.pk]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -19,6 +19,9 @@ from rathaus_domain.processes.engine import StepContext, is_data_key
 from rathaus_domain.processes.texts import render_text
 
 from ..registry import StepParam, current_case, register
+
+if TYPE_CHECKING:
+    from rathaus.cases.services import PaymentTerms
 
 
 def _format(template: str, data: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
@@ -259,11 +262,14 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
                ("Datum", timezone.localtime(ctx.now).strftime("%d.%m.%Y")), ("Empfänger/in", application.applicant_name or "–")],
         amount_line=amount_line)
     filename = f"Bescheid-{application.reference}.pdf"
-    # Into the case file as a decision the citizen may download (version 1, stored with the step's transaction).
+    # Into the case file as a decision the citizen may download (version 1, stored with the step's transaction),
+    # its payment terms kept with its notice: once it is notified, her status page names the day to pay.
     document = document_add_generated(application=application, generated=Generated(raw=raw, filename=filename),
                                       title=title, document_type=DocumentType.DECISION,
-                                      idempotency_key=ctx.idempotency_key, key_unused=True)
+                                      idempotency_key=ctx.idempotency_key, key_unused=True,
+                                      payment=_kept_terms(due, terms, days, months, application.municipality))
     case.note(f"Bescheid erstellt: {title}.", public=True, element_id=ctx.element_id, document=document.pk)
+    case.letter_id = document.pk  # what the model writes to her next in this move announces it
     from rathaus.integration.models import EventKind
     from rathaus.integration.services import application_event_data, event_emit
 
@@ -323,6 +329,22 @@ def _tax_assessment(ctx: StepContext, fee: Any) -> _TaxAssessment:
     return _TaxAssessment(name=str(ctx.params["tax"]).strip(), start=start, yearly=yearly,
                           due_now=int(due_now) if due_now == int(due_now) else float(due_now),
                           year=timezone.localdate(ctx.now).year, following=following)
+
+
+def _kept_terms(due: Any, terms: Mapping[str, Any], days: str, months: str, municipality) -> PaymentTerms | None:
+    """The letter's payment terms (`terms`, for `due` euros) as its notice keeps them, or None: for a
+    letter that asks for nothing, or an amount that is no sum of euros and cents (the letter prints
+    it as given, and no line on the status page should restate it otherwise)."""
+    from rathaus.cases.services import PaymentTerms
+
+    if not terms:
+        return None
+    try:
+        amount = _amount(due, "amount_due")
+    except ValueError:
+        return None
+    return PaymentTerms(amount=amount, reference=str(terms["payment_reference"]), account=municipality.bank_account_text(),
+                        days=int(days) if days else None, months=int(months) if months else None)
 
 
 def _amount(value: Any, name: str) -> Decimal:
