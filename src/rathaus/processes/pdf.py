@@ -38,14 +38,8 @@ def decision_letter_pdf(*, title: str, municipality: Municipality, facts: list[t
 
     The remedy instruction (`Municipality.remedy_instruction`) names the remedy, where to lodge it
     with the address, the time limit and the form: the service's own remedy if it has one, else the
-    town's. Without `service`, the service of the case the process engine is running for.
+    town's (also without `service`).
     """
-    if service is None:
-        # The standard issue_decision step names no service: its letter is for the case being run.
-        from .steps.registry import running_case
-
-        case = running_case()
-        service = case.application.service if case is not None else None
     pdf = _LetterPdf(title, municipality.name, address=municipality.address.strip())
     pdf.add_page()
     pdf.block(title, 16, "B", 8)

@@ -260,7 +260,7 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
         title=title, municipality=application.municipality, body=body,
         facts=[("Vorgangsnummer", application.reference), ("Leistung", application.service.name),
                ("Datum", timezone.localtime(ctx.now).strftime("%d.%m.%Y")), ("Empfänger/in", application.applicant_name or "–")],
-        amount_line=amount_line)
+        amount_line=amount_line, service=application.service)
     filename = f"Bescheid-{application.reference}.pdf"
     # Into the case file as a decision the citizen may download (version 1, stored with the step's transaction),
     # its payment terms kept with its notice: once it is notified, her status page names the day to pay.
