@@ -854,9 +854,12 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         counts["outbox_cleared"] = outbox.update(payload={}, last_error="")
         # The audit trail's copies of the timeline (a decision's inputs, such as her street; a
         # notification's subject) lose their words as the timeline did; who did what, when, stays.
+        # Its process's own entries too (a failure's message may quote the case's data). Entries
+        # written before content digests existed cannot be redacted (AuditEntry.content_digest).
+        about_case = Q(object_type=Application._meta.label_lower, object_id=str(application.pk)) | Q(
+            object_type=ProcessInstance._meta.label_lower, object_id__in=[str(instance.pk) for instance in instances])
         counts["audit_redacted"] = audit_redact(
-            municipality=municipality, entries=AuditEntry.objects.filter(
-                object_type=Application._meta.label_lower, object_id=str(application.pk), action__startswith="process."),
+            municipality=municipality, entries=AuditEntry.objects.filter(about_case, action__startswith="process."),
             reason=f"{application.reference}, Aufbewahrungsfrist abgelaufen",
             actor=actor, actor_label="" if actor is not None else "retention-job")
         application.data = {}

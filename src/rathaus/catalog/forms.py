@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .models import Service
@@ -25,3 +26,15 @@ class ServiceLettersForm(forms.ModelForm):
             ("", _("Wie für die Kommune eingestellt (%(remedy)s)") % {"remedy": town_remedy}),
             *[c for c in remedy.choices if c[0]],
         ]
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model's clean checks other fields too (the required documents an operator typed as JSON
+        # in the admin): not this page's to report, and a form cannot show an error of a field it
+        # does not have (Django raises instead).
+        if hasattr(errors, "error_dict"):
+            kept = {name: messages for name, messages in errors.error_dict.items()
+                    if name in self.fields or name == NON_FIELD_ERRORS}
+            if not kept:
+                return
+            errors = ValidationError(kept)
+        super()._update_errors(errors)

@@ -318,8 +318,8 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
 
     Entries written before the chain existed (empty hash, at the start of a chain) are legacy
     and skipped; an unhashed entry after the first hashed one is a break. An entry with a content
-    digest must still have the content it was written with, unless it was redacted and a
-    redaction entry of the chain names it.
+    digest must still have the content it was written with, unless it was redacted (and then says
+    nothing but that) and a redaction entry of the chain names it.
     """
     findings: list[dict[str, Any]] = []
     ids = AuditEntry.objects.order_by().values_list("municipality_id", flat=True).distinct()
@@ -346,6 +346,9 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
                 problem = "content does not match its hash (entry changed)"
             elif entry.redacted_at is not None and entry.pk not in redacted:
                 problem = "content erased without a redaction entry (entry changed)"
+            elif entry.redacted_at is not None and (entry.summary != REDACTED or entry.data != {}):
+                # A redacted entry says only that it was redacted: words put there later are forged.
+                problem = "content does not match its hash (entry changed)"
             if problem:
                 findings.append({"chain": chain_key(mid), "entry_id": entry.pk, "problem": problem})
                 break

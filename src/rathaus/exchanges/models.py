@@ -402,7 +402,8 @@ class RegistrationStatus(models.TextChoices):
 class ChildRegistration(TenantModel):
     """A parent's application for a daycare place for one child, with the facts for priority."""
 
-    # Empty once anonymised: the link to the account is what makes the remaining statistics personal.
+    # Empty once anonymised: statistics and exports then name no family (the audit trail keeps which
+    # account registered and withdrew, see docs/exchanges.md).
     parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                related_name="daycare_registrations")
     child_first_name = models.CharField(_("Vorname des Kindes"), max_length=100)

@@ -77,8 +77,12 @@ def send_place_offers(round_id: int) -> int:
     allocation_round = AllocationRound.objects.select_related("municipality").get(pk=round_id)
     town = allocation_round.municipality.name
     sent = 0
-    offers = (PlaceOffer.objects.filter(round=allocation_round).select_related("registration__parent", "facility")
-              .iterator(chunk_size=500))
+    # A family whose registration was anonymised meanwhile (erasure granted before this job ran) has
+    # no address left here and is not written to; the others are.
+    # An offer answered or withdrawn before this job ran needs no e-mail either.
+    offers = (PlaceOffer.objects.filter(round=allocation_round, status=PlaceOfferStatus.OPEN,
+                                        registration__parent__isnull=False)
+              .select_related("registration__parent", "facility").iterator(chunk_size=500))
     with translation.override("de"):
         for offer in offers:
             registration = offer.registration
@@ -128,7 +132,7 @@ def send_holiday_results(programme_id: int) -> int:
     programme = HolidayProgramme.objects.select_related("municipality").get(pk=programme_id)
     sent = 0
     with translation.override("de"):
-        for registration in (programme.registrations.filter(status="active").select_related("parent")
+        for registration in (programme.registrations.filter(status="active", parent__isnull=False).select_related("parent")
                              .prefetch_related("placements__activity", "waitlist_entries__activity")):
             places = [p.activity.title for p in registration.placements.all() if p.status == PlacementStatus.CONFIRMED]
             waiting = [f"{w.activity.title} (Platz {w.position})" for w in registration.waitlist_entries.all()]
@@ -154,7 +158,7 @@ def send_holiday_move_up(moves: list[list]) -> int:
     """
     sent = 0
     released_by_placement = {int(pid): [int(a) for a in released] for pid, released in moves}
-    placements = (HolidayPlacement.objects.filter(pk__in=list(released_by_placement))
+    placements = (HolidayPlacement.objects.filter(pk__in=list(released_by_placement), registration__parent__isnull=False)
                   .select_related("registration__parent", "activity__programme__municipality"))
     with translation.override("de"):
         for placement in placements:

@@ -175,7 +175,8 @@ class Municipality(models.Model):
     court_address = models.TextField(_("Anschrift des Verwaltungsgerichts"), max_length=300, blank=True,
                                      help_text=_("nur bei Klage: Straße, Hausnummer, Postleitzahl und Ort"))
     remedy_note = models.TextField(_("Zusatz zur Rechtsbehelfsbelehrung"), max_length=500, blank=True,
-                                   help_text=_("freiwillig: ein Satz, den jeder Bescheid nach der Belehrung abdruckt"))
+                                   help_text=_("freiwillig: ein Satz, den die Bescheide nach der Belehrung abdrucken "
+                                               "(nicht die von Leistungen mit einem anderen Rechtsbehelf)"))
     is_active = models.BooleanField(_("aktiv"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -287,5 +288,8 @@ class Municipality(models.Model):
                         }.get(remedy or self.remedy, ("Widerspruch", [objection]))
         text = " ".join([f"Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner "
                          f"Bekanntgabe {what} erhoben werden.", *places])
-        note = " ".join(self.remedy_note.split())
+        # The town's sentence is about its own remedy (e.g. the court fee of an action): under a
+        # service's other remedy it would misinform, so it is left out there.
+        town = self.remedy or Remedy.OBJECTION
+        note = " ".join(self.remedy_note.split()) if (remedy or town) == town else ""
         return f"{text} {note}" if note else text

@@ -124,3 +124,23 @@ def test_the_applicants_street_read_by_a_decision_table_is_gone_from_the_audit_l
     submitted = AuditEntry.objects.get(action="application.submitted", object_id=str(application.pk))
     assert submitted.redacted_at is None and submitted.summary.startswith(application.reference)
     assert audit_verify() == []
+
+
+def test_retention_redacts_the_entries_of_the_cases_process_as_well(submit, dog_data, town, make_staff,
+                                                                    django_capture_on_commit_callbacks):
+    from rathaus.core.audit import audit_record
+    from rathaus.processes.models import ProcessInstance
+
+    application = submit("hund-anmelden", dog_data)
+    instance = ProcessInstance.objects.get(application=application)
+    # As _fail records an engine error, whose message may quote the case's data.
+    failed = audit_record(action="process.failed", municipality=town, obj=instance, actor_label="process-engine",
+                          summary="Schritt fehlgeschlagen: the months to pay must be between 1 and 12, not Mustermann")
+    other = submit("hund-anmelden", dog_data)  # another case of the town keeps its entries
+
+    _close_and_age(application, make_staff(town), django_capture_on_commit_callbacks)
+
+    failed.refresh_from_db()
+    assert (failed.summary, failed.redacted_at is not None) == ("(gelöscht nach Ablauf der Aufbewahrungsfrist)", True)
+    assert not AuditEntry.objects.filter(object_id=str(other.pk), redacted_at__isnull=False).exists()
+    assert audit_verify() == []

@@ -245,3 +245,15 @@ def test_an_operator_sets_a_service_remedy_in_the_admin_with_the_same_check(clie
     assert _stored_remedy(dog) == "choice"
     entry = AuditEntry.objects.get(action="admin.changed", object_id=str(dog.pk))
     assert entry.data["values"]["remedy"] == "choice"
+
+
+def test_a_service_with_a_malformed_list_of_documents_gets_a_message_not_a_server_error(admin_client, town, dog):
+    # Typed as JSON in the operators' admin long ago: the page shows what is wrong and stores nothing.
+    municipality_update(municipality=town, address=ADDRESS, remedy="objection")
+    Service.objects.filter(pk=dog.pk).update(required_documents={"Nachweis": 1})
+    assert admin_client.get(_url(town, dog)).status_code == 200
+    response = admin_client.post(_url(town, dog), {"remedy": "objection", "action": "save"})
+    assert response.status_code == 422
+    assert "Bitte eine Liste von Texten angeben" in response.content.decode()
+    assert _stored_remedy(dog) == ""
+    assert not AuditEntry.objects.filter(action="service.updated").exists()

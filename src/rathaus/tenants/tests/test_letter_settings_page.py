@@ -67,7 +67,7 @@ def test_the_optional_objection_names_both_places_with_their_forms_and_one_time_
                         court_name="Verwaltungsgericht Würzburg", court_address="Burkarderstraße 26\n97082 Würzburg",
                         remedy_note="Ein  Zusatz.")
     assert town.remedy_instruction() == CHOICE + " Ein Zusatz."
-    # A service's own remedy is told with the town's places and note.
+    # A service's own remedy is told with the town's places.
     objection_town = Municipality(name="Musterstadt", address="Rathausplatz 1, 99999 Musterstadt", remedy="objection",
                                   court_name="Verwaltungsgericht Würzburg",
                                   court_address="Burkarderstraße 26, 97082 Würzburg")
@@ -76,6 +76,21 @@ def test_the_optional_objection_names_both_places_with_their_forms_and_one_time_
     assert objection_town.remedy_instruction("action").startswith(
         "Rechtsbehelfsbelehrung: Gegen diesen Bescheid kann innerhalb eines Monats nach seiner Bekanntgabe Klage "
         "erhoben werden. Die Klage ist schriftlich")
+
+
+def test_the_towns_note_is_printed_under_its_own_remedy_only():
+    # "Kraft Bundesrechts wird infolge der Klageerhebung …" is about an action: a service whose letters
+    # name an objection, or offer both, must not print it.
+    town = Municipality(name="Musterstadt", address="Rathausplatz 1, 99999 Musterstadt", remedy="action",
+                        court_name="Verwaltungsgericht Würzburg", court_address="Burkarderstraße 26, 97082 Würzburg",
+                        remedy_note="Kraft Bundesrechts wird infolge der Klageerhebung eine Verfahrensgebühr fällig.")
+    note = " Kraft Bundesrechts wird infolge der Klageerhebung eine Verfahrensgebühr fällig."
+    assert town.remedy_instruction().endswith(note) and town.remedy_instruction("action").endswith(note)
+    assert town.remedy_instruction("objection").endswith("Eine einfache E-Mail genügt dafür nicht.")
+    assert town.remedy_instruction("choice") == CHOICE
+    # A town that chose nothing names an objection: a service set to objection prints its note.
+    unset = Municipality(name="Musterstadt", address="Rathausplatz 1, 99999 Musterstadt", remedy_note="Ein Zusatz.")
+    assert unset.remedy_instruction("objection").endswith("nicht. Ein Zusatz.")
 
 
 def test_the_towns_admin_chooses_the_court_and_the_change_is_audited_with_the_old_value(admin_client, town):
