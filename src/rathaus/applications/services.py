@@ -638,9 +638,11 @@ def application_change_status(*, application: Application, status: str, public_t
         if status in FINAL_STATUSES and not by_process:
             from rathaus.processes.services import case_decide_by_hand
 
-            # Before the application's lock: the process rows are locked first, as the engine does.
-            case_decide_by_hand(application=application, status=status, actor=actor)
-        locked = application if read_locked else application_for_job(application.pk, lock=True)
+            # It locks the process rows before the application's, as the engine does, and returns the
+            # application read under its lock.
+            locked = case_decide_by_hand(application=application, status=status, actor=actor)
+        else:
+            locked = application if read_locked else application_for_job(application.pk, lock=True)
         if locked is None:
             raise Application.DoesNotExist(f"application {application.pk} does not exist")
         old = locked.status

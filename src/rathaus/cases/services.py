@@ -523,25 +523,32 @@ def decision_notice_email_key(document_id: int) -> str:
     return f"decision-notice:{document_id}"
 
 
-def decision_notices_withdraw(*, application: Application, status: str, previous_status: str, reason: str,
-                              actor=None, now: datetime | None = None) -> list[DecisionNotice]:
-    """Withdraw the case's decision letters not yet notified, as staff decided it by hand; returns them.
+def decision_notices_not_notified(*, application: Application) -> list[DecisionNotice]:
+    """The case's decision letters neither retrieved nor posted nor withdrawn, locked until commit.
 
-    For `processes.services.case_decide_by_hand`, in the status change's transaction and before the
-    application is locked (a retrieval locks its notice, then the application). A letter neither
-    retrieved nor posted is then given notice no more: its provision ends, it leaves the list of
-    letters to post, a later download is no retrieval, and her status page says it was not given
-    notice. Nothing is withdrawn when the status confirms the letter (`LETTER_STANDS`). Each
-    withdrawn letter gets an audit entry; the caller's timeline line names them. The e-mails that
-    would have told her of them the caller has held back just before (`outbox_cancel_for_case`,
-    counted with the others).
+    For `processes.services.case_decide_by_hand`, before it locks the application (a retrieval locks
+    its notice, then the application): a retrieval under way is waited for, and the letter it
+    retrieved is not among them.
     """
-    if (previous_status, status) in LETTER_STANDS:
-        return []
-    now = now or timezone.now()
-    notices = list(DecisionNotice.objects.select_for_update(of=("self",)).select_related("document").filter(
+    return list(DecisionNotice.objects.select_for_update(of=("self",)).select_related("document").filter(
         document__application_id=application.pk, retrieved_at__isnull=True, posted_on__isnull=True,
         withdrawn_at__isnull=True).order_by("pk"))
+
+
+def decision_notices_withdraw(*, application: Application, notices: list[DecisionNotice], status: str, reason: str,
+                              actor=None, now: datetime | None = None) -> list[DecisionNotice]:
+    """Withdraw `notices` (`decision_notices_not_notified`), as staff decided the case by hand against
+    them; returns them.
+
+    For `processes.services.case_decide_by_hand`, in the status change's transaction, unless the
+    status confirms the letters (`LETTER_STANDS`). A letter neither retrieved nor posted is then
+    given notice no more: its provision ends, it leaves the list of letters to post, a later
+    download is no retrieval, and her status page says it was not given notice. Each withdrawn
+    letter gets an audit entry; the caller's timeline line names them. The e-mails that would have
+    told her of them the caller has held back just before (`outbox_cancel_for_case`, counted with
+    the others).
+    """
+    now = now or timezone.now()
     for notice in notices:
         notice.withdrawn_at, notice.withdrawn_reason = now, reason[:300]
         fields = ["withdrawn_at", "withdrawn_reason"]

@@ -465,8 +465,8 @@ def outbox_state_filter(state: str) -> Q:
     }[OutboxState(state)]
 
 
-def outbox_cancel_for_case(*, application, letters_stand: bool = False, reason: str = OutboxCancelReason.FINAL_STATUS,
-                           now: datetime | None = None) -> list[OutboxMessage]:
+def outbox_cancel_for_case(*, application, letters_stand: bool, instance_id: int | None,
+                           now: datetime) -> list[OutboxMessage]:
     """Cancel the e-mails about case `application` that have not gone out, but its receipt; returns them.
 
     For a case that staff have just given a final status by hand (`services.case_decide_by_hand`):
@@ -509,33 +509,38 @@ def outbox_cancel_for_case(*, application, letters_stand: bool = False, reason: 
     case nor process). So a submission and a process's move write nothing more for it: the ids are
     read here, and the outbox is searched by its indexes only (key, LIKE prefix, instance, letter).
 
+    `instance_id`: the case's running process, which the caller holds locked; when there is none
+    (or it has completed) its id, if any, is read here.
+
     Call it in the transaction that sets the status: cancelled with it or not at all. A message a
     worker is sending right now is waited for (its row is locked while it is sent): it went out and
     is not cancelled, so what is returned is exactly what was held back.
     """
     from rathaus.applications.services import receipt_message_key
 
-    now = now or timezone.now()
     # The ids first, as values: an IN (subquery) under OR would have the database read the whole outbox.
     keys = [f"status:{pk}" for pk in StatusChange.objects.filter(application_id=application.pk).values_list(
         "pk", flat=True)]
     keys += [f"{kind}:{pk}" for pk in UserTask.objects.filter(application_id=application.pk).values_list(
         "pk", flat=True) for kind in ("remind", "escalate")]
     about_the_case = Q(idempotency_key__startswith=f"{application.reference}:") | Q(idempotency_key__in=keys)
-    instance_id = ProcessInstance.objects.filter(application_id=application.pk).values_list("pk", flat=True).first()
+    if instance_id is None:
+        instance_id = ProcessInstance.objects.filter(application_id=application.pk).values_list("pk", flat=True).first()
     if instance_id is not None:  # a case has one process at most
         about_the_case |= Q(instance_id=instance_id)
-    letters = list(Document.objects.filter(application_id=application.pk, document_type=DocumentType.DECISION)
-                   .values_list("pk", flat=True))
-    if letters:
-        about_the_case |= Q(letter_id__in=letters)
+    if not letters_stand:
+        # The e-mails about its letters go with them (read only then: when the letters stand, they stay).
+        letters = list(Document.objects.filter(application_id=application.pk, document_type=DocumentType.DECISION)
+                       .values_list("pk", flat=True))
+        if letters:
+            about_the_case |= Q(letter_id__in=letters)
     which = Q(about_the_case, municipality_id=application.municipality_id) & ~Q(
         idempotency_key=receipt_message_key(application.pk))
     if letters_stand:
         # Every letter of the case stands then: none is withdrawn, and an e-mail of a letter withdrawn
         # by an earlier status was cancelled with it (it is queued when its letter is written).
         which &= Q(letter__isnull=True)
-    return outbox_cancel(which, reason=reason, now=now)
+    return outbox_cancel(which, reason=OutboxCancelReason.FINAL_STATUS, now=now)
 
 
 def outbox_cancel(which: Q, *, reason: str, now: datetime | None = None) -> list[OutboxMessage]:

@@ -48,7 +48,6 @@ from .models import (
     CaseEvent,
     DefinitionState,
     InstanceStatus,
-    OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
     ReceivedMessage,
@@ -673,9 +672,10 @@ def timer_fire_due(*, now: datetime | None = None, limit: int = 200) -> int:
     return fired
 
 
-def case_decide_by_hand(*, application, status: str, actor, now: datetime | None = None) -> list[OutboxMessage]:
+def case_decide_by_hand(*, application, status: str, actor, now: datetime | None = None):
     """Staff gave `application` the final status `status` by hand: nothing under way for the case may
-    contradict the decision afterwards; returns the e-mails held back.
+    contradict the decision afterwards; returns the application, read and locked (for the status
+    change that follows in the same transaction).
 
     Its process, if still running, ends: a timer, a message or a task it still waited for would
     otherwise move the case on later and overwrite the decision (a withdrawn application "closed"
@@ -699,13 +699,21 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
 
     Call inside the status change's transaction, before the e-mail about the new status is queued
     (it must go): the rows are locked in the engine's order (the instance, its tasks, then the
-    application; the audit chain last); the unsent e-mails are locked after the application (a
-    worker that sends one holds only it), so one that a concurrent change of the case queued is
-    seen. The tasks are read after the instance's lock, so a task that a move of the process created
-    meanwhile (it held the lock) is cancelled too, and so is an e-mail that move queued.
+    application; the audit chain last), the letters not yet notified before the application (a
+    retrieval locks its notice, then the application); the unsent e-mails are locked after the
+    application (a worker that sends one holds only it), so one that a concurrent change of the
+    case queued is seen. The tasks are read after the instance's lock, so a task that a move of the
+    process created meanwhile (it held the lock) is cancelled too, and so is an e-mail that move
+    queued.
     """
     from rathaus.applications.models import Application, Status
-    from rathaus.cases.services import LETTER_STANDS, decision_notices_withdraw, letters_named
+    from rathaus.applications.selectors import application_for_job
+    from rathaus.cases.services import (
+        LETTER_STANDS,
+        decision_notices_not_notified,
+        decision_notices_withdraw,
+        letters_named,
+    )
 
     from .outbox import outbox_cancel_for_case
 
@@ -717,25 +725,30 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
         if instance is not None:
             cancelled = UserTask.objects.filter(instance=instance, state=TaskState.OPEN).update(
                 state=TaskState.CANCELLED, completed_at=now)
+        # The letters not yet notified, before the application: a retrieval under way (it locks its
+        # notice, then the application) is waited for, and one that comes later finds them withdrawn.
+        letters = decision_notices_not_notified(application=application)
         # The application's row next (the engine's order: instance, tasks, application): another
         # change of the case under way (a status with its e-mail, a request for documents) holds it
         # until it commits, so the e-mail it queues is seen and held back below, not sent after the
-        # decision. The status change locks the row again after this, at no cost. Its status before
-        # this change is read under that lock (whether the new one confirms a letter).
-        previous = Application.objects.select_for_update().filter(pk=application.pk).values_list(
-            "status", flat=True).first()
+        # decision. Its status before this change is read under that lock (whether the new one
+        # confirms a letter); the status change goes on with this row.
+        locked = application_for_job(application.pk, lock=True)
+        if locked is None:
+            raise Application.DoesNotExist(f"application {application.pk} does not exist")
+        stands = (locked.status, status) in LETTER_STANDS
         # What was written for the case and has not gone out yet no longer holds, but what tells her
         # of a letter that stands.
-        held_back = outbox_cancel_for_case(application=application, now=now,
-                                           letters_stand=(previous or "", status) in LETTER_STANDS)
+        held_back = outbox_cancel_for_case(application=locked, letters_stand=stands, now=now,
+                                           instance_id=instance.pk if instance is not None else None)
         with translation.override("de"):  # the timeline is written in German, whatever the language of the page
             label = str(Status(status).label)
         # Nor does a decision letter not yet notified, unless the status confirms it (LETTER_STANDS).
-        withdrawn = decision_notices_withdraw(application=application, status=status, previous_status=previous or "",
-                                              reason=f"Der Antrag erhielt von Hand den Status „{label}“.",
-                                              actor=actor, now=now)
+        withdrawn = [] if stands else decision_notices_withdraw(
+            application=locked, notices=letters, status=status, actor=actor, now=now,
+            reason=f"Der Antrag erhielt von Hand den Status „{label}“.")
         if instance is None and not held_back and not withdrawn:
-            return held_back
+            return locked
         data: dict[str, Any] = {"status": status, "cancelled_emails": len(held_back),
                                 "cancelled_outbox_ids": [message.pk for message in held_back],
                                 "withdrawn_letters": [notice.document_id for notice in withdrawn]}
@@ -756,7 +769,7 @@ def case_decide_by_hand(*, application, status: str, actor, now: datetime | None
         CaseEvent.objects.create(municipality=municipality, application_id=application.pk, instance=instance, kind=kind,
                                  text=text, actor=actor, data=data)
         audit_record(action=action, municipality=municipality, actor=actor, obj=obj, summary=text, data=data)
-    return held_back
+    return locked
 
 
 def instance_end(instance: ProcessInstance, *, now: datetime) -> int:
