@@ -24,7 +24,7 @@ from .models import (
 def case_file(*, municipality, application, public_only: bool = False) -> list[Document]:
     """The documents of one case with their versions (oldest first), newest document last."""
     qs = (Document.objects.for_municipality(municipality).filter(application=application)
-          .select_related("created_by", "request", "notice")
+          .select_related("created_by", "request", "notice__posted_by")
           .prefetch_related(Prefetch("versions", queryset=DocumentVersion.objects.select_related("added_by")
                                      .order_by("number"))))
     if public_only:
@@ -81,17 +81,21 @@ def legal_holds(*, municipality, application) -> QuerySet[LegalHold]:
             .select_related("set_by", "released_by").order_by("-set_at", "-id"))
 
 
+def _to_post(municipality) -> QuerySet[DecisionNotice]:
+    # The condition of the index notice_post_due_idx.
+    return (DecisionNotice.objects.for_municipality(municipality)
+            .filter(post_due_since__isnull=False, posted_on__isnull=True, withdrawn_at__isnull=True))
+
+
 def decisions_to_post(*, municipality) -> QuerySet[DecisionNotice]:
     """The town's decision letters to be given notice by post (no consent, or not retrieved in time), oldest first."""
-    return (DecisionNotice.objects.for_municipality(municipality)
-            .filter(post_due_since__isnull=False, posted_on__isnull=True, withdrawn_at__isnull=True)
+    return (_to_post(municipality)
             .select_related("document__application__service", "document__application__municipality")
             .order_by("post_due_since", "id"))
 
 
 def decisions_to_post_count(*, municipality) -> int:
-    return (DecisionNotice.objects.for_municipality(municipality)
-            .filter(post_due_since__isnull=False, posted_on__isnull=True, withdrawn_at__isnull=True).count())
+    return _to_post(municipality).count()
 
 
 def retention_rules(*, municipality) -> dict[tuple[str, str], int | None]:

@@ -13,7 +13,7 @@ from rathaus.applications.selectors import application_row_get
 from rathaus.applications.services import access_token_matches
 from rathaus.core.audit import client_ip
 from rathaus.core.decorators import staff_view, tenant_view
-from rathaus.core.exports import list_export, local_time
+from rathaus.core.exports import list_download, list_export, local_time
 from rathaus.core.language import localized
 
 from . import selectors, services
@@ -235,9 +235,9 @@ def decisions_to_post(request):
     """Decision letters to be given notice by post (no consent to retrieval, or not retrieved in 10 days):
     staff post them and record the day; the letter then leaves the list."""
     notices = selectors.decisions_to_post(municipality=request.municipality)
-    if request.GET.get("export") in ("csv", "json") and request.method == "GET":
-        return list_export([_post_row(n) for n in notices], request.GET["export"],
-                           f"bescheide-per-post-{request.municipality.slug}", "reference")
+    if download := list_download(request, f"bescheide-per-post-{request.municipality.slug}",
+                                 lambda: [_post_row(n) for n in notices], "reference"):
+        return download
     form, failed, status = None, None, 200
     if request.method == "POST":
         form = DecisionPostedForm(request.POST)
