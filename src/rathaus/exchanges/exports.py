@@ -89,7 +89,7 @@ def facility_rows(facilities) -> list[dict[str, Any]]:
 
 def registration_rows(registrations) -> list[dict[str, Any]]:
     return [{"reference": r.reference, "child_first_name": r.child_first_name, "child_last_name": r.child_last_name,
-             "birth_date": r.birth_date.isoformat(), "parent_email": r.parent.email if r.parent_id else "", "group_kind": r.group_kind,
+             "birth_date": r.birth_date.isoformat(), "parent_email": r.parent_email, "group_kind": r.group_kind,
              "desired_start": r.desired_start.isoformat(), "care_hours": r.care_hours,
              "wishes": "; ".join(w.facility.code for w in r.wishes.all()), "single_parent": r.single_parent,
              "district": r.district.name if r.district_id else "", "parents_working": r.parents_working,

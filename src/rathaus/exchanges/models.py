@@ -399,7 +399,19 @@ class RegistrationStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("zurückgezogen")
 
 
-class ChildRegistration(TenantModel):
+class ParentContact:
+    """How lists, exports and PDFs name a registration's parent: empty once it is anonymised (no parent)."""
+
+    @property
+    def parent_email(self) -> str:
+        return self.parent.email if self.parent_id else ""
+
+    @property
+    def parent_name(self) -> str:
+        return self.parent.get_full_name() if self.parent_id else ""
+
+
+class ChildRegistration(ParentContact, TenantModel):
     """A parent's application for a daycare place for one child, with the facts for priority."""
 
     # Empty once anonymised: statistics and exports then name no family (the audit trail keeps which
@@ -669,7 +681,7 @@ class HolidayActivity(TenantModel):
         return tuple(self.start_date + timedelta(days=i) for i in range(max(count, 1)))
 
 
-class HolidayRegistration(TenantModel):
+class HolidayRegistration(ParentContact, TenantModel):
     programme = models.ForeignKey(HolidayProgramme, on_delete=models.PROTECT, related_name="registrations")
     parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                related_name="holiday_registrations")

@@ -36,7 +36,7 @@ def participants_pdf(activity: HolidayActivity, placements) -> bytes:
             registration = placement.registration
             row = table.row()
             for value in (str(index), registration.child_name, str(registration.age_on(programme.starts_on)),
-                          f"{registration.parent.get_full_name()} ({registration.parent.email})" if registration.parent_id else "–",
+                          f"{registration.parent_name} ({registration.parent_email})" if registration.parent_id else "–",
                           registration.emergency_phone, registration.notes or "–"):
                 row.cell(pdf.safe(value))
     pdf.ln(4)

@@ -406,8 +406,8 @@ def _participants_response(request, activity, fmt: str):
         starts = activity.programme.starts_on
         rows = [{"child_first_name": p.registration.child_first_name, "child_last_name": p.registration.child_last_name,
                  "age": p.registration.age_on(starts), "birth_date": p.registration.birth_date.isoformat(),
-                 "parent_name": p.registration.parent.get_full_name() if p.registration.parent_id else "",
-                 "parent_email": p.registration.parent.email if p.registration.parent_id else "",
+                 "parent_name": p.registration.parent_name,
+                 "parent_email": p.registration.parent_email,
                  "emergency_phone": p.registration.emergency_phone, "notes": p.registration.notes,
                  "moved_up": "ja" if p.via_move_up else "nein"} for p in placements]
         if fmt == "json":
@@ -969,7 +969,7 @@ def staff_round_export(request, pk: int, fmt: str):
         rows.append({
             "reference": registration.reference, "child_name": registration.child_name,
             "birth_date": registration.birth_date.isoformat(), "group": registration.group_kind,
-            "start_month": f"{registration.desired_start:%Y-%m}", "parent_email": registration.parent.email if registration.parent_id else "",
+            "start_month": f"{registration.desired_start:%Y-%m}", "parent_email": registration.parent_email,
             "facility": outcome.facility.code if outcome.facility else "",
             "offer_status": offer.status if offer else "", "lottery": outcome.lottery,
             "priorities": "; ".join(f"{e['facility']}={e['child_priority'] if e['child_priority'] is not None else '-'}"
