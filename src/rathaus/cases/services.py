@@ -336,17 +336,22 @@ def _decision_provide(document: Document, application: Application, *, payment: 
     return notice
 
 
-def _decision_provided_email(notice: DecisionNotice, application: Application) -> None:
-    """Tell her that a letter is provided, which one and until when (once per document, through the outbox)."""
+def _my_status_url(application: Application) -> str:
+    """The address of the case under "Meine Anträge" (her account), for an e-mail."""
     from django.conf import settings
     from django.urls import reverse
 
+    return settings.SITE_URL.rstrip("/") + reverse("applications:my_status", kwargs={
+        "municipality": application.municipality.slug, "reference": application.reference})
+
+
+def _decision_provided_email(notice: DecisionNotice, application: Application) -> None:
+    """Tell her that a letter is provided, which one and until when (once per document, through the outbox)."""
     from rathaus.processes.models import OutboxKind
     from rathaus.processes.outbox import outbox_add
 
     municipality = application.municipality
-    url = settings.SITE_URL.rstrip("/") + reverse("applications:my_status", kwargs={
-        "municipality": municipality.slug, "reference": application.reference})
+    url = _my_status_url(application)
     body = (f"Guten Tag,\n\nfür Ihren Antrag {application.reference} ({application.service.name}) steht ein Bescheid "
             f"für Sie bereit: „{notice.document.title}“.\n\nBitte melden Sie sich an und laden Sie ihn bis zum "
             f"{notice.retrieve_by:%d.%m.%Y} unter „Meine Anträge“ herunter:\n{url}\n\n"
@@ -595,11 +600,8 @@ def document_request_create(*, application: Application, items: list[str], messa
                      summary=f"{application.reference}: {len(request.items)} Unterlage(n) bis {deadline:%d.%m.%Y}",
                      data={"items": len(request.items), "deadline": deadline.isoformat()}, ip_address=ip)
         if application.applicant_email:
-            url = settings.SITE_URL.rstrip("/") + (
-                reverse("applications:my_status", kwargs={"municipality": municipality.slug,
-                                                          "reference": application.reference})
-                if application.applicant_id else reverse("applications:status_lookup",
-                                                         kwargs={"municipality": municipality.slug}))
+            url = _my_status_url(application) if application.applicant_id else settings.SITE_URL.rstrip("/") + reverse(
+                "applications:status_lookup", kwargs={"municipality": municipality.slug})
             listing = "\n".join(f"- {item}" for item in request.items)
             body = (f"Guten Tag,\n\nfür Ihren Antrag {application.reference} ({application.service.name}) brauchen wir "
                     f"noch folgende Unterlagen:\n\n{listing}\n\n{request.message}\n\n"
