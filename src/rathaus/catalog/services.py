@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from rathaus.core.audit import audit_record
+from rathaus.core.audit import audit_record, old_and_new
 from rathaus.forms.models import FormDefinition
 from rathaus.tenants.models import Municipality
 from rathaus_domain.forms.fim import import_xdf
@@ -97,10 +97,9 @@ def service_update(*, service: Service, actor=None, ip_address: str | None = Non
             service.full_clean(exclude=["summary", "office"])
             service.save(update_fields=[*changed, "updated_at"])
             data: dict[str, Any] = {"fields": changed}
-            letters = {name: {"old": before[name], "new": fields[name]} for name in changed
-                       if name in SERVICE_LETTER_FIELDS}
+            letters = {name: before[name] for name in changed if name in SERVICE_LETTER_FIELDS}
             if letters:
-                data["letters"] = letters
+                data["letters"] = old_and_new(letters, service)
             audit_record(action="service.updated", municipality=service.municipality, actor=actor, obj=service,
                          summary=f"{service.name}: {', '.join(changed)}", data=data, ip_address=ip_address)
     except ValidationError:

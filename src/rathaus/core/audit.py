@@ -68,6 +68,11 @@ def audit_record(
     return entry
 
 
+def old_and_new(before: dict[str, Any], obj) -> dict[str, dict[str, Any]]:
+    """For an audit entry's data: each field of `before` (its old values) with its value now on `obj`."""
+    return {name: {"old": before[name], "new": getattr(obj, name)} for name in before}
+
+
 def audit_record_many(records: list[dict[str, Any]], *, municipality=None) -> list[AuditEntry]:
     """Append several entries of one municipality with one chain-head lock and three queries.
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from rathaus.core.audit import audit_record
+from rathaus.core.audit import audit_record, old_and_new
 
 from .models import Municipality, compact_code
 
@@ -20,10 +20,6 @@ BANK_FIELDS = ("payee_name", "iban", "bic")
 #: alters every later letter's legal effect (a wrong instruction extends the time limit to a year),
 #: so its audit entry keeps old and new value as well.
 LETTER_FIELDS = ("address", "remedy", "court_name", "court_address", "remedy_note")
-
-
-def _changes(before: dict[str, Any], municipality: Municipality) -> dict[str, dict[str, str]]:
-    return {name: {"old": before[name], "new": getattr(municipality, name)} for name in before}
 
 
 def bank_change_notify(*, municipality: Municipality, old: dict[str, Any], actor=None) -> None:
@@ -104,11 +100,11 @@ def municipality_update(*, municipality: Municipality, actor=None, actor_label: 
             municipality.save(update_fields=changed)
             data: dict[str, Any] = {"fields": changed}
             if before:
-                data["bank"] = _changes(before, municipality)
+                data["bank"] = old_and_new(before, municipality)
                 bank_change_notify(municipality=municipality, actor=actor,
                                    old={name: before.get(name, getattr(municipality, name)) for name in BANK_FIELDS})
             if letters_before:
-                data["letters"] = _changes(letters_before, municipality)
+                data["letters"] = old_and_new(letters_before, municipality)
             audit_record(action="municipality.changed", municipality=municipality, actor=actor, obj=municipality,
                          summary=f"{municipality.slug}: {', '.join(changed)}", data=data,
                          ip_address=ip_address, actor_label=actor_label)
