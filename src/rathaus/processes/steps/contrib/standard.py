@@ -231,13 +231,15 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
         raise ValueError("a tax letter that asks for payment needs payment_days or payment_months")
     # The payment terms come from the step's key and day, so a retry names the same ones as the letter.
     terms: dict[str, Any] = {}
+    payment = None
     if charged and (days or months) and (tax is None or due):
         # Counted from the notice, not from today: a letter provided for retrieval is notified the day
         # after she downloads it (up to ten days later), one sent by post on the fourth day after
         # posting (§ 41 (2), (2a) VwVfG), and nothing can be due before it is notified.
+        account = application.municipality.bank_account_text()
         terms = {"payment_reference": _payment_reference(ctx), "amount_due": due,
-                 "payment_period": _payment_period(days, months),
-                 "payment_account": _payment_account(application.municipality)}
+                 "payment_period": _payment_period(days, months), "payment_account": _payment_account(account)}
+        payment = _kept_terms(due, terms["payment_reference"], account, days, months)
     if document_key_used(ctx.idempotency_key):
         return {"decision_issued": True, **terms}
     title = str(ctx.params["title"])
@@ -267,7 +269,7 @@ def issue_decision(ctx: StepContext) -> dict[str, Any]:
     document = document_add_generated(application=application, generated=Generated(raw=raw, filename=filename),
                                       title=title, document_type=DocumentType.DECISION,
                                       idempotency_key=ctx.idempotency_key, key_unused=True,
-                                      payment=_kept_terms(due, terms, days, months, application.municipality))
+                                      payment=payment)
     case.note(f"Bescheid erstellt: {title}.", public=True, element_id=ctx.element_id, document=document.pk)
     case.letter_id = document.pk  # what the model writes to her next in this move announces it
     from rathaus.integration.models import EventKind
@@ -331,19 +333,17 @@ def _tax_assessment(ctx: StepContext, fee: Any) -> _TaxAssessment:
                           year=timezone.localdate(ctx.now).year, following=following)
 
 
-def _kept_terms(due: Any, terms: Mapping[str, Any], days: str, months: str, municipality) -> PaymentTerms | None:
-    """The letter's payment terms (`terms`, for `due` euros) as its notice keeps them, or None: for a
-    letter that asks for nothing, or an amount that is no sum of euros and cents (the letter prints
-    it as given, and no line on the status page should restate it otherwise)."""
+def _kept_terms(due: Any, reference: str, account: str, days: str, months: str) -> PaymentTerms | None:
+    """The letter's payment terms (`due` euros) as its notice keeps them, or None for an amount that
+    is no sum of euros and cents (the letter prints it as given, and no line on the status page
+    should restate it otherwise)."""
     from rathaus.cases.services import PaymentTerms
 
-    if not terms:
-        return None
     try:
         amount = _amount(due, "amount_due")
     except ValueError:
         return None
-    return PaymentTerms(amount=amount, reference=str(terms["payment_reference"]), account=municipality.bank_account_text(),
+    return PaymentTerms(amount=amount, reference=reference, account=account,
                         days=int(days) if days else None, months=int(months) if months else None)
 
 
@@ -373,13 +373,13 @@ def _payment_reference(ctx: StepContext) -> str:
     return f"{reference}-{hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:6].upper()}"
 
 
-def _payment_account(municipality) -> str:
-    """« an Stadtkasse Musterstadt, IBAN DE89 … (BIC …),» to follow the last day in a payment sentence.
+def _payment_account(account: str) -> str:
+    """« an Stadtkasse Musterstadt, IBAN DE89 … (BIC …),» for the town's `account`
+    (`Municipality.bank_account_text`), to follow the last day in a payment sentence.
 
     Empty when the town has given no bank details: the sentence then reads as it did before
     they existed, with no empty label (the definitions page warns the staff instead).
     """
-    account = municipality.bank_account_text()
     return f" an {account}," if account else ""
 
 
@@ -639,7 +639,7 @@ def wait_for_payment(ctx: StepContext) -> dict[str, Any]:
         raise ValueError(f"pay_before is not a date: {str(before)[:50]}")
     due_date, due_at = _last_day_to_pay(ctx, days, before=before_day) if days else ("", "")
     by_when = f" bis zum {due_date}" if due_date else ""
-    account = _payment_account(application.municipality)
+    account = _payment_account(application.municipality.bank_account_text())
     if application.applicant_email:
         body = (f"Guten Tag,\n\nbitte überweisen Sie {shown} €{by_when}{account} mit dem Verwendungszweck {reference}.\n"
                 f"Sobald die Zahlung eingegangen ist, erhalten Sie die Erlaubnis.\n\n"
