@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -135,16 +136,19 @@ def published_definitions(*, municipality) -> list[ProcessDefinition]:
 _STEPS: dict[str, tuple] = {}  # model digest -> its service steps' configurations (models never change under a digest)
 
 
-def model_step_configs(digest: str, bpmn_files: list[tuple[str, bytes]]) -> tuple:
+def model_step_configs(digest: str, bpmn_files: Callable[[], list[tuple[str, bytes]]]) -> tuple:
     """The configurations (step name, parameters) of a model's service tasks, cached by its digest,
-    for the staff pages' questions about a model (does it write letters, ask for payment?)."""
+    for the staff pages' questions about a model (does it write letters, ask for payment?).
+
+    `bpmn_files` (e.g. ``definition.bpmn_files``) is called only when the digest is not cached yet.
+    """
     if digest in _STEPS:
         return _STEPS[digest]
     from rathaus_domain.processes.bpmnext import BPMN_NS, ConfigError, service_step_config
     from rathaus_domain.processes.xmlutil import XmlError, parse_xml
 
     configs = []
-    for _name, content in bpmn_files:
+    for _name, content in bpmn_files():
         try:
             root = parse_xml(content)
         except XmlError:  # stored models passed the check; a broken one runs no step
@@ -160,7 +164,7 @@ def model_step_configs(digest: str, bpmn_files: list[tuple[str, bytes]]) -> tupl
     return found
 
 
-def model_issues_letters(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
+def model_issues_letters(digest: str, bpmn_files: Callable[[], list[tuple[str, bytes]]]) -> bool:
     """Whether a model has an ``issue_decision`` step, i.e. writes decision letters."""
     return any(config.step == "issue_decision" for config in model_step_configs(digest, bpmn_files))
 

@@ -273,12 +273,12 @@ def _models_missing_town_details(municipality) -> dict[str, list[str]]:
         return {"unpayable": [], "unaddressed": [], "no_court": []}
     definitions = selectors.published_definitions(municipality=municipality)
     return {"unpayable": [d.service.name for d in definitions
-                          if no_account and model_asks_for_payment(d.digest, d.bpmn_files())],
+                          if no_account and model_asks_for_payment(d.digest, d.bpmn_files)],
             "unaddressed": [d.service.name for d in definitions
-                            if no_address and selectors.model_issues_letters(d.digest, d.bpmn_files())],
+                            if no_address and selectors.model_issues_letters(d.digest, d.bpmn_files)],
             "no_court": [d.service.name for d in definitions
                          if no_court and lacks_court(d.service.remedy or municipality.remedy)
-                         and selectors.model_issues_letters(d.digest, d.bpmn_files())]}
+                         and selectors.model_issues_letters(d.digest, d.bpmn_files)]}
 
 
 def _step_rows() -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -691,7 +691,7 @@ def notify_backoffice(ctx: StepContext) -> dict[str, Any]:
     return {"backoffice_notified": True}
 
 
-def model_asks_for_payment(digest: str, bpmn_files: list[tuple[str, bytes]]) -> bool:
+def model_asks_for_payment(digest: str, bpmn_files: Callable[[], list[tuple[str, bytes]]]) -> bool:
     """Whether a model has a step that asks the citizen to transfer money: ``wait_for_payment``,
     or ``issue_decision`` fixing a fee or a tax with ``payment_days`` or ``payment_months``."""
     from ...selectors import model_step_configs
