@@ -810,6 +810,7 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         TaskState,
         UserTask,
     )
+    from rathaus.processes.outbox import case_messages
     from rathaus.processes.services import instance_end
 
     with transaction.atomic():
@@ -848,9 +849,7 @@ def _application_anonymise(*, application_id: int, cutoff, now, retention_days: 
         # The receipt ("receipt:<id>") and status e-mails ("status:<id>") hold only ids; their composers
         # write nothing for an anonymised application, so they are left as they are.
         outbox = OutboxMessage.objects.filter(municipality=municipality).filter(
-            Q(idempotency_key__startswith=f"{application.reference}:")
-            | Q(idempotency_key__in=[f"{kind}:{task.pk}" for task in tasks for kind in ("remind", "escalate")]
-                + notice_keys))
+            case_messages(application.reference, [task.pk for task in tasks], notice_keys))
         # Unsent mail about a case whose data is gone must not go out; sent rows stay (without content) for statistics.
         counts["outbox_cancelled"] = outbox.filter(sent_at__isnull=True).delete()[0]
         counts["outbox_cleared"] = outbox.update(payload={}, last_error="")

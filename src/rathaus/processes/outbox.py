@@ -8,7 +8,7 @@ import json
 import logging
 import smtplib
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
@@ -465,6 +465,14 @@ def outbox_state_filter(state: str) -> Q:
     }[OutboxState(state)]
 
 
+def case_messages(reference: str, task_ids: Iterable[int], keys: Iterable[str] = ()) -> Q:
+    """The outbox messages of a case by their keys: a process step's and a request for documents'
+    ("<reference>:…"), the reminders and escalations of its tasks ("remind:<task>",
+    "escalate:<task>"), and the further `keys` the caller knows."""
+    tasks = [f"{kind}:{pk}" for pk in task_ids for kind in ("remind", "escalate")]
+    return Q(idempotency_key__startswith=f"{reference}:") | Q(idempotency_key__in=[*tasks, *keys])
+
+
 def outbox_cancel_for_case(*, application, letters_stand: bool, instance_id: int | None,
                            now: datetime) -> list[OutboxMessage]:
     """Cancel the e-mails about case `application` that have not gone out, but its receipt; returns them.
@@ -519,11 +527,9 @@ def outbox_cancel_for_case(*, application, letters_stand: bool, instance_id: int
     from rathaus.applications.services import receipt_message_key
 
     # The ids first, as values: an IN (subquery) under OR would have the database read the whole outbox.
-    keys = [f"status:{pk}" for pk in StatusChange.objects.filter(application_id=application.pk).values_list(
-        "pk", flat=True)]
-    keys += [f"{kind}:{pk}" for pk in UserTask.objects.filter(application_id=application.pk).values_list(
-        "pk", flat=True) for kind in ("remind", "escalate")]
-    about_the_case = Q(idempotency_key__startswith=f"{application.reference}:") | Q(idempotency_key__in=keys)
+    about_the_case = case_messages(
+        application.reference, UserTask.objects.filter(application_id=application.pk).values_list("pk", flat=True),
+        [f"status:{pk}" for pk in StatusChange.objects.filter(application_id=application.pk).values_list("pk", flat=True)])
     if instance_id is None:
         instance_id = ProcessInstance.objects.filter(application_id=application.pk).values_list("pk", flat=True).first()
     if instance_id is not None:  # a case has one process at most
