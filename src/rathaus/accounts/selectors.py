@@ -82,21 +82,15 @@ def data_request_open_count(*, municipality) -> int:
 def subject_data_in(*, municipality, user) -> dict[str, list]:
     """What one municipality holds about a person: what staff weigh when deciding on erasure."""
     from rathaus.applications.models import Application
-    from rathaus.exchanges.models import ChildRegistration, HolidayRegistration
-    from rathaus.exchanges.selectors import family_registrations_no_longer_needed
+    from rathaus.exchanges.selectors import family_registrations
 
     if user is None:
-        return {"applications": [], "daycare": [], "holiday": [], "exchange_erasable": set()}
+        return {"applications": [], "daycare": [], "holiday": []}
     applications = (Application.objects.for_municipality(municipality).filter(applicant=user)
                     .select_related("service").order_by("-submitted_at"))
-    return {
-        "applications": list(applications),
-        "daycare": list(ChildRegistration.objects.for_municipality(municipality).filter(parent=user)),
-        "holiday": list(HolidayRegistration.objects.for_municipality(municipality).filter(parent=user)
-                        .select_related("programme")),
-        # References of the registrations that completing the request anonymises (the rest is named as kept).
-        "exchange_erasable": family_registrations_no_longer_needed(municipality=municipality, parent=user),
-    }
+    # Each registration says whether completing the request anonymises it (`erasable`; the rest is named as kept).
+    daycare, holiday = family_registrations(municipality=municipality, parent=user, today=timezone.localdate())
+    return {"applications": list(applications), "daycare": list(daycare), "holiday": list(holiday)}
 
 
 def personal_data_export(*, user) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -397,12 +397,15 @@ def holiday_no_longer_needed(today) -> Q:
     return Q(status=RegistrationStatus.WITHDRAWN) | holiday_programme_over(today)
 
 
-def family_registrations_no_longer_needed(*, municipality, parent) -> set[str]:
-    """References of a family's registrations that an erasure request would anonymise now."""
-    today = timezone.localdate()
-    daycare = ChildRegistration.objects.for_municipality(municipality).filter(DAYCARE_NO_LONGER_NEEDED, parent=parent)
-    holiday = HolidayRegistration.objects.for_municipality(municipality).filter(holiday_no_longer_needed(today), parent=parent)
-    return {r.reference for r in daycare.only("pk")} | {r.reference for r in holiday.only("pk")}
+def family_registrations(*, municipality, parent, today) -> tuple[QuerySet, QuerySet]:
+    """A family's daycare and holiday registrations in the town's exchanges, each with `erasable`:
+    whether an erasure request would anonymise it now (`DAYCARE_NO_LONGER_NEEDED`,
+    `holiday_no_longer_needed`), read with the row."""
+    daycare = ChildRegistration.objects.for_municipality(municipality).filter(parent=parent).annotate(
+        erasable=ExpressionWrapper(DAYCARE_NO_LONGER_NEEDED, output_field=BooleanField()))
+    holiday = HolidayRegistration.objects.for_municipality(municipality).filter(parent=parent).select_related(
+        "programme").annotate(erasable=ExpressionWrapper(holiday_no_longer_needed(today), output_field=BooleanField()))
+    return daycare, holiday
 
 
 def moderation_counts(*, municipality) -> dict[str, int]:

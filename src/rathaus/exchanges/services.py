@@ -1496,16 +1496,14 @@ def family_registrations_anonymise(*, municipality, parent, actor, reason: str) 
     anonymised: list[dict[str, str]] = []
     kept: list[dict[str, str]] = []
     with transaction.atomic():
-        for model, due in due_by_model:
-            registrations = model.objects.for_municipality(municipality).filter(parent=parent).order_by("pk")
-            if model is HolidayRegistration:
-                registrations = registrations.select_related("programme")
-            due_ids = set(registrations.filter(due).values_list("pk", flat=True))
-            for registration in registrations:
+        family = selectors.family_registrations(municipality=municipality, parent=parent,
+                                                today=timezone.localdate(now))
+        for (model, due), registrations in zip(due_by_model, family, strict=True):
+            for registration in registrations.order_by("pk"):
                 entry = {"kind": "daycare" if model is ChildRegistration else "holiday",
                          "reference": registration.reference, "status": registration.status,
                          "programme": registration.programme.name if model is HolidayRegistration else ""}
-                if registration.pk in due_ids and _registration_anonymise(
+                if registration.erasable and _registration_anonymise(
                         model=model, registration_id=registration.pk, still_due=due, now=now, actor=actor,
                         reason=reason):
                     anonymised.append(entry)
