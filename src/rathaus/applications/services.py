@@ -513,7 +513,7 @@ def _insert_submission(application: Application, received: StatusChange, event_d
         *guard,
         *lock_head,
         ("number", f"INSERT INTO {counter} AS c (municipality_id, year, value) "  # noqa: S608 - table name from the model
-                   "SELECT %s::bigint, %s::integer, 1 FROM audit_head "
+                   "SELECT %s::bigint, %s::integer, 1 FROM head "
                    "ON CONFLICT (municipality_id, year) DO UPDATE SET value = c.value + 1 RETURNING value, municipality_id",
          [municipality.pk, year]),
         # The rows about the submission carry its time, town and status (one parameter instead of one each).
@@ -535,6 +535,8 @@ def _insert_submission(application: Application, received: StatusChange, event_d
     if job_in_statement:
         parts.append(("job", *job_insert_select(db, application_received, source="app", exprs={
             "args_kwargs": "jsonb_build_object('args', jsonb_build_array(app.id), 'kwargs', '{}'::jsonb)",
+            # A new job has no error: literals, not parameters (the statement's parameters must stay within 50).
+            "exception_class_path": "''", "traceback": "''",
             "enqueued_at": "app.submitted_at"})))
     parts += append_entry
     # One row in any case: what was stored (nothing while the chain has no head), whether the

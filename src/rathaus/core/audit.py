@@ -35,12 +35,16 @@ def audit_entry(*, action: str, municipality=None, actor=None, obj=None, summary
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     label = actor_label or (actor.get_username() if actor is not None else "")
-    return AuditEntry(
+    entry = AuditEntry(
         municipality=municipality, actor=actor, actor_label=label[:200], action=action,
         object_type=obj._meta.label_lower if obj is not None else object_type,
         object_id=str(obj.pk) if obj is not None else object_id,
         summary=summary[:500], data=data or {}, ip_address=ip_address,
     )
+    if ip_address:
+        entry.ip_salt = secrets.token_hex(16)
+        entry.ip_digest = ip_digest(entry.ip_salt, _prep_ip(ip_address))
+    return entry
 
 
 def audit_record(
@@ -194,6 +198,20 @@ def content_digest(summary: str, data: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical([summary, _stored(data)]).encode()).hexdigest()
 
 
+def ip_digest(salt: str, ip: str) -> str:
+    """SHA-256 over a salt and an IP address, which an entry's hash covers in the address's stead.
+
+    The salt is random per entry and erased with the address: the digest alone cannot be
+    matched against the few billion possible addresses.
+    """
+    return hashlib.sha256(_canonical([salt, ip]).encode()).hexdigest()
+
+
+def _prep_ip(ip_address: str | None) -> str | None:
+    """The address as the database keeps it (IPv6 normalised)."""
+    return AuditEntry._meta.get_field("ip_address").get_prep_value(ip_address)
+
+
 def _stored(data: dict[str, Any]) -> Any:
     # Normalised as the database will keep it: JSON round trip (int keys become strings).
     return json.loads(json.dumps(data, default=str))
@@ -207,11 +225,13 @@ def _hashed_text(entry: AuditEntry, *, created: str | None = None) -> str:
     """The canonical JSON an entry's hash covers; `created` stands in for its time (see chained_insert_parts).
 
     With a content digest the hash covers it instead of summary and data (one item instead of
-    two: the two forms cannot be mistaken for each other), so they can be redacted.
+    two: the two forms cannot be mistaken for each other), so they can be redacted; likewise the
+    IP address's digest instead of the address, so the address can be erased.
     """
     if created is None:
         created = entry.created_at.astimezone(UTC).isoformat(timespec="microseconds") if entry.created_at else ""
-    ip = AuditEntry._meta.get_field("ip_address").get_prep_value(entry.ip_address)
+    # An address's digest, where there is one, stands in for it (a digest has no dots or colons).
+    ip = entry.ip_digest or _prep_ip(entry.ip_address)
     content = [entry.content_digest] if entry.content_digest else [entry.summary, _stored(entry.data)]
     return _canonical([entry.municipality_id, entry.actor_id, entry.actor_label, entry.action, entry.object_type,
                        str(entry.object_id), *content, ip, created, entry.prev_hash])
@@ -224,7 +244,7 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitu
     """The audit entry of a one-statement write (PostgreSQL data-modifying CTE), chained like `_append`.
 
     Returns two lists of ``(name, sql, params)`` CTE parts. The first locks the chain head
-    (``audit_head``: id, last_hash); it must come first and the write's own first insert must read
+    (``head``: id, last_hash); it must come first and the write's own first insert must read
     from it, so the head is locked before anything else (the lock order of every submission). The
     second inserts the entry after the head and moves the head.
 
@@ -262,17 +282,19 @@ def chained_insert_parts(connection, entry: AuditEntry, *, source: str, substitu
     columns = ", ".join(["%s::text AS t", *(f"%s::text AS p{i}" for i in range(len(replacements))),
                          "clock_timestamp() AS ts"])
     insert, params = insert_select(
-        connection, entry, raw=True, source=f"{source}, audit_head h, audit_text t", returning=("id", "hash"),
+        connection, entry, raw=True, source=f"{source}, head h, hashed t", returning=("id", "hash"),
         exprs={"object_id": object_id, "summary": summary, "prev_hash": "h.last_hash", "created_at": "t.ts",
                "hash": f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')",
                **({"municipality_id": municipality} if municipality else {})})
-    move = (f'UPDATE {head_table} SET "last_hash" = audit_row.hash, "last_entry_id" = audit_row.id '  # noqa: S608 - table name from the model
-            f'FROM audit_row, audit_head WHERE {head_table}."id" = audit_head.id')
+    move = (f'UPDATE {head_table} SET "last_hash" = logged.hash, "last_entry_id" = logged.id '  # noqa: S608 - table name from the model
+            f'FROM logged, head WHERE {head_table}."id" = head.id')
     condition, condition_params = gate or ("", [])
-    return ([("audit_head", _head_lock_sql(connection, condition), [key, *condition_params])],
-            # FROM audit_head: the time is read once the head is locked, whatever order the joins run in.
-            [("audit_text", f"SELECT {columns} FROM audit_head", [_hashed_text(entry, created=created), *replacements]),  # noqa: S608 - no values in the text
-             ("audit_row", insert, params), ("audit_moved", move, [])])
+    # Short names: the statements they join must stay within psycopg's cache of converted queries
+    # (4,096 bytes; see the submission's statement, core/sql.py insert_select).
+    return ([("head", _head_lock_sql(connection, condition), [key, *condition_params])],
+            # FROM head: the time is read once the head is locked, whatever order the joins run in.
+            [("hashed", f"SELECT {columns} FROM head", [_hashed_text(entry, created=created), *replacements]),  # noqa: S608 - no values in the text
+             ("logged", insert, params), ("moved", move, [])])
 
 
 def placeholder() -> str:
@@ -310,6 +332,60 @@ def audit_redact(*, municipality, entries, reason: str, actor=None, actor_label:
     return len(ids)
 
 
+#: The action of the entry that records an erasure of IP addresses (`audit_erase_ips`).
+IP_ERASED = "audit.ip_erased"
+
+
+def audit_erase_ips(*, before) -> dict[str, int]:
+    """Erase the IP addresses of audit entries written before `before` (a datetime), chain by chain.
+
+    For data protection: an address is kept to trace abuse (logins, submissions, downloads) for
+    RATHAUS_AUDIT_IP_DAYS, then erased with its salt. Only entries with an address digest can be
+    erased (see AuditEntry.ip_digest); older ones keep their address, as their hash covers it.
+    Each chain gets an "audit.ip_erased" entry naming the cut-off, in the same transaction, so
+    `verify-audit` can tell an erasure from a tampering. Returns entries erased and chains touched.
+    """
+    erased = chains = 0
+    due = AuditEntry.objects.filter(created_at__lt=before, ip_digest__isnull=False, ip_salt__isnull=False)
+    towns = AuditEntry._meta.get_field("municipality").related_model._base_manager
+    for mid in due.order_by().values_list("municipality_id", flat=True).distinct():
+        with transaction.atomic():
+            municipality = towns.get(pk=mid) if mid is not None else None
+            rows = due.filter(municipality=municipality) if mid is not None else due.filter(municipality__isnull=True)
+            count = rows.update(ip_address=None, ip_salt=None)
+            if not count:
+                continue
+            cut_off = before.astimezone(UTC).isoformat(timespec="microseconds")
+            audit_record(action=IP_ERASED, municipality=municipality, actor_label="retention",
+                         summary=f"IP-Adressen von {count} Protokolleinträgen vor dem "
+                                 f"{timezone.localtime(before):%d.%m.%Y %H:%M} gelöscht",
+                         data={"before": cut_off, "entries": count})
+            erased, chains = erased + count, chains + 1
+    return {"erased": erased, "chains": chains}
+
+
+def _ip_erasure_cut_off(rows):
+    """The latest cut-off of the chain's "audit.ip_erased" entries (None: none)."""
+    from datetime import datetime
+
+    cut_offs = [datetime.fromisoformat(data["before"]) for data in rows.filter(action=IP_ERASED).values_list("data", flat=True)
+                if isinstance(data, dict) and isinstance(data.get("before"), str)]
+    return max(cut_offs, default=None)
+
+
+def _ip_problem(entry: AuditEntry, cut_off) -> str:
+    """What is wrong with an entry's IP address against its digest ("" if nothing)."""
+    if not entry.ip_digest:
+        return ""
+    if entry.ip_address is not None:
+        if not entry.ip_salt or ip_digest(entry.ip_salt, _prep_ip(entry.ip_address)) != entry.ip_digest:
+            return "IP address does not match its digest (entry changed)"
+        return ""
+    if entry.ip_salt is not None or cut_off is None or entry.created_at >= cut_off:
+        return "IP address erased without an erasure entry (entry changed)"
+    return ""
+
+
 def _redaction_records(rows) -> set[int]:
     """The ids of entries the chain's "audit.redacted" entries name."""
     named: set[int] = set()
@@ -336,7 +412,7 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
         started = False
         rows = AuditEntry.objects.filter(municipality_id=mid).order_by("id") if mid is not None else \
             AuditEntry.objects.filter(municipality__isnull=True).order_by("id")
-        redacted = _redaction_records(rows)
+        redacted, ip_cut_off = _redaction_records(rows), _ip_erasure_cut_off(rows)
         for entry in rows.iterator(chunk_size=2000):
             if not entry.hash and not started:
                 continue
@@ -354,6 +430,8 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
             elif entry.redacted_at is not None and (entry.summary != REDACTED or entry.data != {}):
                 # A redacted entry says only that it was redacted: words put there later are forged.
                 problem = "content does not match its hash (entry changed)"
+            else:
+                problem = _ip_problem(entry, ip_cut_off)
             if problem:
                 findings.append({"chain": chain_key(mid), "entry_id": entry.pk, "problem": problem})
                 break

@@ -65,6 +65,12 @@ class AuditEntry(models.Model):
     content_digest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: no digest, see above
     # When summary and data were erased (retention); a later "audit.redacted" entry names it.
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of a random salt and the IP address. Where it is set, the chain's hash covers it
+    # instead of the address, so the address can be erased after RATHAUS_AUDIT_IP_DAYS together
+    # with the salt (`audit_erase_ips`); without the salt the digest tells nothing about the address.
+    # NULL: no address, or an entry written before it existed (its hash covers the address itself).
+    ip_digest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: no digest, see above
+    ip_salt = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 - NULL once the address is erased
 
     objects = TenantQuerySet.as_manager()
 

@@ -33,3 +33,29 @@ def prune_task_results() -> dict:
                          verbosity=0)
             pruned.append(alias)
     return {"backends": pruned, "min_age_days": days}
+
+
+@task()
+def erase_old_ips() -> dict:
+    """Erase IP addresses older than RATHAUS_AUDIT_IP_DAYS (daily; see RATHAUS_PERIODIC_TASKS).
+
+    From the audit trail (`audit_erase_ips`: the chain stays verifiable) and from the login
+    records django-axes keeps (every login and failed attempt with address and browser).
+    """
+    return ips_erase()
+
+
+def ips_erase(*, now=None) -> dict:
+    """What `erase_old_ips` does, for the `rathaus retention` command too."""
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.utils import timezone
+
+    from .audit import audit_erase_ips
+
+    before = (now or timezone.now()) - timedelta(days=settings.RATHAUS_AUDIT_IP_DAYS)
+    result = audit_erase_ips(before=before)
+    result["login_records_deleted"] = sum(model.objects.filter(attempt_time__lt=before).delete()[0]
+                                          for model in (AccessLog, AccessFailureLog, AccessAttempt))
+    return result

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -19,7 +20,7 @@ def accessibility(request):
 
 
 def privacy(request):
-    return render(request, "portal/privacy.html")
+    return render(request, "portal/privacy.html", {"ip_days": settings.RATHAUS_AUDIT_IP_DAYS})
 
 
 @login_required

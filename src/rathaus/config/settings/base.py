@@ -257,6 +257,8 @@ RATHAUS_PERIODIC_TASKS = {
     # Domain events to subscribers: fan out what a job missed, retry deliveries whose backoff ran out.
     "integration.deliveries": ("rathaus.integration.tasks.deliveries_sweep",
                                env.int("RATHAUS_WEBHOOK_SWEEP_SECONDS", default=30)),
+    # IP addresses in the audit trail and in the login records older than RATHAUS_AUDIT_IP_DAYS.
+    "core.erase_old_ips": ("rathaus.core.tasks.erase_old_ips", 24 * 3600),
     # Rate-limit counters of past windows (one row per client address and endpoint).
     "core.rate_counters": ("rathaus.core.tasks.prune_rate_counters", 3600),
     # Rows of finished jobs (their arguments and results) older than RATHAUS_TASK_RESULTS_DAYS.
@@ -275,6 +277,9 @@ RATHAUS_BACKOFFICE_URL = env.str("RATHAUS_BACKOFFICE_URL", default="")
 # Whole calendar years after the year an exchange registration ended (withdrawn, daycare place begun,
 # holiday programme over) before the child's data is removed: time for objections and the next year's rounds.
 RATHAUS_EXCHANGE_RETENTION_YEARS = env.int("RATHAUS_EXCHANGE_RETENTION_YEARS", default=1)
+# Days an IP address is kept in the audit trail and the login records, to trace abuse (a failed
+# login series, a flood of submissions); then it is erased. The privacy page names the period.
+RATHAUS_AUDIT_IP_DAYS = env.int("RATHAUS_AUDIT_IP_DAYS", default=90)
 # How long finished deliveries, their attempts and old events stay in the delivery log.
 RATHAUS_DELIVERY_LOG_DAYS = env.int("RATHAUS_DELIVERY_LOG_DAYS", default=180)
 RATHAUS_WEBHOOK_TIMEOUT_SECONDS = env.float("RATHAUS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
