@@ -13,8 +13,9 @@ objects.  Everything else is named as an unsupported element.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lxml import etree
@@ -35,7 +36,7 @@ from .expressions import check_timer, compile_process_expression, timer_literal_
 from .texts import template_problems
 from .xmlutil import local_name, namespace
 
-__all__ = ["ERROR", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn"]
+__all__ = ["ERROR", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn", "check_processes"]
 
 ERROR = "error"
 WARNING = "warning"
@@ -79,6 +80,25 @@ _ELEMENT_NAMES_DE = {
     "callChoreography": "Choreographie", "subChoreography": "Choreographie",
     "choreographyTask": "Choreographie",
 }  # fmt: skip
+# Where ids live that SpiffWorkflow looks up: the model and its diagram (extension elements such as
+# Spiff's serviceTaskOperator use "id" for something else).
+_ID_NAMESPACES = frozenset({BPMN_NS, "http://www.omg.org/spec/BPMN/20100524/DI"})
+# What a boundary event may be attached to.
+_ACTIVITIES = frozenset(
+    {
+        "task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask", "sendTask",
+        "receiveTask", "subProcess", "transaction", "adHocSubProcess", "callActivity",
+    }
+)  # fmt: skip
+_CONTAINERS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
+# Where flow elements may stand (choreographies are refused as such, not for what they hold).
+_FLOW_CONTAINERS = _CONTAINERS | {"process", "choreography", "subChoreography"}
+_GATEWAYS = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway", "complexGateway"})
+# A cron expression as Camunda 7 takes it in timeCycle ("0 0 9 * * ?"): 5 to 7 fields.
+_CRON_RE = re.compile(r"^\s*[0-9*?/,#LW-]+(\s+[0-9A-Za-z*?/,#LW-]+){4,6}\s*$")
+_DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
+_DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
+_NUMBER_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
 # Children of an activity that flow_node reports for the activity itself.
 _LOOP_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
@@ -187,6 +207,8 @@ class _Checker:
     # -- top level -------------------------------------------------------------------------
     def run(self) -> list[Problem]:
         self.lengths()
+        self.unique_ids()
+        self.diagram()
         processes = _bpmn_children(self.root, "process")
         if not processes:
             self.error(None, "Die Datei enthält keinen Prozess", "the file contains no process", "no-process")
@@ -207,11 +229,40 @@ class _Checker:
                 'no process is marked executable (isExecutable="true")',
                 "no-executable-process",
             )
+        for process in executable:
+            if not (process.get("id") or "").strip():
+                name = " ".join((process.get("name") or "").split())
+                label = f" «{name}»" if name else ""
+                self.error(
+                    process,
+                    f"Ein Prozess{label} hat keine ID; ohne sie kann er nicht gestartet werden",
+                    f"a process{label} has no id; without one it cannot be started",
+                    "missing-id",
+                )
         for store in self.root.iter(f"{{{BPMN_NS}}}dataStore"):
             self.unsupported(store, "Datenspeicher", "data store")
+        self.misplaced()
         for process in executable:
             self.container(process)
         return self.problems
+
+    def misplaced(self) -> None:
+        """Flow elements anywhere but directly in a process or sub-process (inside a task, in the
+        diagram): SpiffWorkflow's parser finds them wherever they are and fails in its own words."""
+        for node in self.root.iter(f"{{{BPMN_NS}}}*"):
+            kind = local_name(node)
+            parent = node.getparent()
+            if (kind in _FLOW_NODES or kind == "sequenceFlow") and parent is not None and (
+                namespace(parent) != BPMN_NS or local_name(parent) not in _FLOW_CONTAINERS
+            ):
+                self.error(
+                    node,
+                    f"{kind} {_describe(node)} steht innerhalb von {_describe(parent)} ({local_name(parent)}); "
+                    "Ereignisse, Aufgaben und Flüsse gehören direkt in einen Prozess oder Unterprozess",
+                    f"{kind} {_describe(node)} is inside {_describe(parent)} ({local_name(parent)}); events, tasks "
+                    "and flows belong directly in a process or sub-process",
+                    "misplaced-element",
+                )
 
     def lengths(self) -> None:
         """Ids (of every BPMN element), lane names and process names longer than the database keeps."""
@@ -240,19 +291,68 @@ class _Checker:
                     "too-long",
                 )
 
+    def unique_ids(self) -> None:
+        """Ids used twice: SpiffWorkflow would take one element for the other (or refuse in its own words)."""
+        counts = Counter(
+            str(node.get("id"))
+            for node in self.root.iter()
+            if isinstance(node.tag, str) and namespace(node) in _ID_NAMESPACES and node.get("id")
+        )
+        for node_id, count in counts.items():
+            if count > 1:
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        node_id,
+                        ERROR,
+                        f"Die ID «{node_id}» kommt {count}-mal vor; jede ID darf im Modell nur einmal vorkommen",
+                        f"the id «{node_id}» occurs {count} times; every id may occur only once in a model",
+                        "duplicate-id",
+                    )  # fmt: skip
+                )
+
+    def diagram(self) -> None:
+        """Coordinates of the diagram that are no numbers (SpiffWorkflow reads them to order lanes)."""
+        for node in self.root.iter(f"{{{_DC_NS}}}Bounds", f"{{{_DI_NS}}}waypoint"):
+            for attribute in ("x", "y", "width", "height"):
+                value = node.get(attribute)
+                if value is None or _NUMBER_RE.match(value):
+                    continue
+                self.error(
+                    node,
+                    f"Diagramm: Koordinate {attribute}=«{value}» ist keine Zahl",
+                    f"diagram: coordinate {attribute}=«{value}» is not a number",
+                    "invalid-diagram",
+                )
+
     # -- processes and sub-processes -------------------------------------------------------
     def container(self, container: etree._Element) -> None:
         children = _bpmn_children(container)
         nodes = {str(c.get("id")): c for c in children if local_name(c) in _FLOW_NODES and c.get("id")}
         flows = [c for c in children if local_name(c) == "sequenceFlow"]
         outgoing: dict[str, list[etree._Element]] = defaultdict(list)
+        for child in children:
+            if local_name(child) in _FLOW_NODES and not (child.get("id") or "").strip():
+                name = " ".join((child.get("name") or "").split())
+                label = local_name(child) + (f" «{name}»" if name else "")
+                self.error(
+                    container,
+                    f"Ein Element {label} in {_describe(container)} hat keine ID; Sequenzflüsse, Aufgaben und "
+                    "Fristen brauchen sie",
+                    f"an element {label} in {_describe(container)} has no id; sequence flows, tasks and deadlines "
+                    "need it",
+                    "missing-id",
+                )
         for flow in flows:
             source, target = flow.get("sourceRef"), flow.get("targetRef")
             if source not in nodes or target not in nodes:
+                flow_id = flow.get("id") or "(ohne ID)"
+                ends_de = f"{source or '(fehlt)'} → {target or '(fehlt)'}"
+                ends_en = f"{source or '(missing)'} → {target or '(missing)'}"
                 self.error(
                     flow,
-                    f"Sequenzfluss {flow.get('id')} verbindet unbekannte Elemente ({source} → {target})",
-                    f"sequence flow {flow.get('id')} connects unknown elements ({source} → {target})",
+                    f"Sequenzfluss {flow_id} verbindet unbekannte Elemente ({ends_de})",
+                    f"sequence flow {flow.get('id') or '(without id)'} connects unknown elements ({ends_en})",
                     "invalid-reference",
                 )
                 continue
@@ -260,9 +360,9 @@ class _Checker:
                 # SpiffWorkflow would silently wait on such an event forever.
                 self.error(
                     flow,
-                    f"Sequenzfluss {flow.get('id')} führt in ein {local_name(nodes[str(target)])} ({target}); "
+                    f"Sequenzfluss {flow.get('id') or '(ohne ID)'} führt in ein {local_name(nodes[str(target)])} ({target}); "
                     "Start- und Randereignisse haben keine eingehenden Flüsse",
-                    f"sequence flow {flow.get('id')} leads into a {local_name(nodes[str(target)])} ({target}); "
+                    f"sequence flow {flow.get('id') or '(without id)'} leads into a {local_name(nodes[str(target)])} ({target}); "
                     "start and boundary events take no incoming flows",
                     "invalid-flow",
                 )
@@ -309,6 +409,7 @@ class _Checker:
                     f"internal error while checking: {type(exc).__name__}: {exc}",
                     "internal-error",
                 )
+        self.dead_ends(container, children, nodes, outgoing)
         for flow in flows:
             source = nodes.get(str(flow.get("sourceRef")))
             condition = _bpmn_children(flow, "conditionExpression")
@@ -318,6 +419,86 @@ class _Checker:
                     "Bedingungen sind nur an Ausgängen exklusiver Gateways wirksam und werden hier ignoriert",
                     "conditions only take effect on exclusive gateway outputs and are ignored here",
                 )
+
+    def dead_ends(
+        self,
+        container: etree._Element,
+        children: list[etree._Element],
+        nodes: dict[str, etree._Element],
+        outgoing: Mapping[str, list[etree._Element]],
+    ) -> None:
+        """A loop the process can enter but never leave: its case would never end (or would run
+        automatic steps until the engine gives up)."""
+        if any(
+            local_name(c) == "endEvent" and _bpmn_children(c, "terminateEventDefinition") for c in children
+        ) or self.interrupted(container):
+            # A terminate end event on another branch, or an interrupting event on the
+            # sub-process, ends the loop from outside.
+            return
+        successors: dict[str, set[str]] = {node_id: set() for node_id in nodes}
+        for source, flows in outgoing.items():
+            successors[source].update(str(f.get("targetRef")) for f in flows)
+        for node_id, node in nodes.items():
+            attached = node.get("attachedToRef")
+            if local_name(node) == "boundaryEvent" and attached in successors:
+                successors[str(attached)].add(node_id)
+        can_end = {node_id for node_id, after in successors.items() if not after}
+        predecessors: dict[str, set[str]] = defaultdict(set)
+        for node_id, after in successors.items():
+            for target in after:
+                predecessors[target].add(node_id)
+        todo = list(can_end)
+        while todo:
+            for before in predecessors[todo.pop()] - can_end:
+                can_end.add(before)
+                todo.append(before)
+        reached: set[str] = set()
+        todo = [node_id for node_id, node in nodes.items() if local_name(node) == "startEvent"]
+        while todo:
+            node_id = todo.pop()
+            if node_id not in reached:
+                reached.add(node_id)
+                todo.extend(successors[node_id])
+        trapped = [node_id for node_id in nodes if node_id in reached and node_id not in can_end]
+        if trapped:
+            # Named at the loop itself, not where the way into it starts.
+            first = nodes[next((n for n in trapped if self.on_loop(n, successors)), trapped[0])]
+            self.error(
+                first,
+                f"Von {_describe(first)} an führt kein Weg mehr zu einem Ende: eine Schleife ohne Ausgang "
+                "(der Vorgang würde nie abgeschlossen); bitte einen Ausgang modellieren, etwa ein Gateway mit "
+                "Bedingung zu einem Endereignis",
+                f"from {_describe(first)} on no path leads to an end: a loop without an exit (the case would never "
+                "finish); model a way out, such as a gateway with a condition leading to an end event",
+                "loop-without-exit",
+            )
+
+    @staticmethod
+    def on_loop(start: str, successors: Mapping[str, set[str]]) -> bool:
+        """Whether a path leads from ``start`` back to it."""
+        seen: set[str] = set()
+        todo = list(successors[start])
+        while todo:
+            node_id = todo.pop()
+            if node_id == start:
+                return True
+            if node_id not in seen:
+                seen.add(node_id)
+                todo.extend(successors.get(node_id, ()))
+        return False
+
+    def interrupted(self, container: etree._Element) -> bool:
+        """Whether an interrupting boundary event is attached to this sub-process."""
+        container_id = container.get("id")
+        parent = container.getparent()
+        if local_name(container) == "process" or not container_id or parent is None:
+            return False
+        return any(
+            local_name(c) == "boundaryEvent"
+            and c.get("attachedToRef") == container_id
+            and (c.get("cancelActivity") or "true").strip().lower() != "false"
+            for c in _bpmn_children(parent)
+        )
 
     def flow_node(
         self, node: etree._Element, kind: str, nodes: dict[str, etree._Element], outgoing: list[etree._Element]
@@ -343,6 +524,20 @@ class _Checker:
                 f"{_describe(node)} hat mehrere ausgehende Flüsse; bitte ein Gateway verwenden",
                 f"{_describe(node)} has several outgoing flows; use a gateway",
                 "multiple-outgoing",
+            )
+        if handler is not None and kind in _GATEWAYS and not outgoing:
+            self.error(
+                node,
+                f"Gateway {_describe(node)} hat keinen ausgehenden Fluss; der Vorgang bliebe hier stehen",
+                f"gateway {_describe(node)} has no outgoing flow; the case would stop here",
+                "gateway-without-outgoing",
+            )
+        if kind == "endEvent" and outgoing:
+            self.error(
+                node,
+                f"Endereignis {_describe(node)} hat einen ausgehenden Fluss; ein Endereignis beendet seinen Weg",
+                f"end event {_describe(node)} has an outgoing flow; an end event ends its path",
+                "invalid-flow",
             )
         if handler is None:
             self.unsupported(node)
@@ -396,6 +591,16 @@ class _Checker:
         if not text:
             self.error(node, "Timer ohne Wert", "timer without a value", "invalid-timer")
             return
+        if local_name(parts[0]) == "timeCycle" and _CRON_RE.match(text):
+            self.error(
+                node,
+                f"Timer: Cron-Ausdrücke wie «{text}» werden nicht unterstützt; bitte einen Zyklus nach ISO 8601 "
+                "angeben, etwa R/P1D (täglich) oder R3/PT1H (dreimal stündlich)",
+                f"timer: cron expressions like «{text}» are not supported; give an ISO 8601 cycle such as R/P1D "
+                "(daily) or R3/PT1H (three times, hourly)",
+                "invalid-timer",
+            )
+            return
         try:
             check_timer(local_name(parts[0]), text)
         except ExpressionError as exc:
@@ -444,8 +649,23 @@ class _Checker:
         if attached not in nodes:
             self.error(
                 node,
-                f"Randereignis hängt an unbekanntem Element «{attached}»",
-                f"boundary event is attached to unknown element «{attached}»",
+                f"Randereignis hängt an unbekanntem Element «{attached}»"
+                if attached
+                else "Randereignis hängt an keinem Element (attachedToRef fehlt)",
+                f"boundary event is attached to unknown element «{attached}»"
+                if attached
+                else "boundary event is attached to no element (attachedToRef missing)",
+                "invalid-reference",
+            )
+        elif local_name(nodes[str(attached)]) not in _ACTIVITIES:
+            self.error(
+                node,
+                f"Randereignis {_describe(node)} hängt an {_describe(nodes[str(attached)])} "
+                f"({local_name(nodes[str(attached)])}); Randereignisse gehören an Aufgaben, Unterprozesse "
+                "und Aufrufaktivitäten",
+                f"boundary event {_describe(node)} is attached to {_describe(nodes[str(attached)])} "
+                f"({local_name(nodes[str(attached)])}); boundary events belong on tasks, sub-processes "
+                "and call activities",
                 "invalid-reference",
             )
         self._event(node, ["timerEventDefinition", "messageEventDefinition"], "Randereignis", "boundary event")
@@ -474,8 +694,12 @@ class _Checker:
                 f"due date «{config.due_date}» repeats; a task is due once (a duration like P14D or a date like 2026-12-31)",
                 "invalid-due-date",
             )
-        elif config.due_date and due_kind not in ("duration", "datetime"):
-            self.expression(node, config.due_date, "Fälligkeit", "due date")
+        elif config.due_date:
+            # As a timer reads it: «P14X» is a broken duration, not the name of a variable.
+            try:
+                check_timer("dueDate", config.due_date)
+            except ExpressionError as exc:
+                self.error(node, f"Fälligkeit: {exc.message_de}", f"due date: {exc.message_en}", _expression_code(exc))
         if self.forms is not None and config.form_key and config.form_key not in self.forms:
             known = ", ".join(sorted(self.forms)) or "—"
             self.error(
@@ -566,8 +790,8 @@ class _Checker:
                 if len(outgoing) > 1:
                     self.error(
                         flow,
-                        f"Ausgang {flow.get('id')} des Gateways hat keine Bedingung",
-                        f"gateway output {flow.get('id')} has no condition",
+                        f"Ausgang {flow.get('id') or '(ohne ID)'} des Gateways hat keine Bedingung",
+                        f"gateway output {flow.get('id') or '(without id)'} has no condition",
                         "missing-condition",
                     )
                 continue
@@ -625,6 +849,98 @@ def executable_process_ids(root: etree._Element) -> list[str]:
         for p in _bpmn_children(root, "process")
         if p.get("id") and (p.get("isExecutable") or "true").strip().lower() == "true"
     ]
+
+
+def check_processes(files: Sequence[tuple[str | None, etree._Element]]) -> list[Problem]:
+    """What only the BPMN files of a model together tell: a process id defined twice, call
+    activities that call their own process again (directly or through others), and whether
+    exactly one executable process is left to start (the one no call activity calls)."""
+    problems: list[Problem] = []
+    where: dict[str, tuple[str | None, etree._Element]] = {}
+    for file, root in files:
+        for process in _bpmn_children(root, "process"):
+            process_id = str(process.get("id") or "")
+            if not process_id or process_id not in executable_process_ids(root):
+                continue
+            if process_id in where and where[process_id][0] == file:
+                continue  # named with the file's other duplicate ids
+            if process_id in where:
+                other = where[process_id][0] or "-"
+                problems.append(
+                    Problem(
+                        file,
+                        process_id,
+                        ERROR,
+                        f"Die Prozess-ID «{process_id}» gibt es schon in {other}; jede Prozess-ID darf im Modell nur "
+                        "einmal vorkommen",
+                        f"the process id «{process_id}» already exists in {other}; every process id may occur only "
+                        "once in a model",
+                        "duplicate-id",
+                    )  # fmt: skip
+                )
+                continue
+            where[process_id] = (file, process)
+    calls: dict[str, list[tuple[str, etree._Element]]] = {
+        process_id: [
+            (str(node.get("calledElement") or "").strip(), node)
+            for node in process.iter(f"{{{BPMN_NS}}}callActivity")
+        ]
+        for process_id, (_, process) in where.items()
+    }  # fmt: skip
+
+    def path_back(start: str, goal: str) -> list[str] | None:
+        """Processes from ``start`` whose calls lead to ``goal`` (breadth first: the shortest way)."""
+        paths = [[start]]
+        seen = {start}
+        while paths:
+            path = paths.pop(0)
+            if path[-1] == goal:
+                return path
+            for called, _ in calls.get(path[-1], []):
+                if called in calls and called not in seen:
+                    seen.add(called)
+                    paths.append([*path, called])
+        return None
+
+    for process_id, activities in calls.items():
+        for called, node in activities:
+            cycle = path_back(called, process_id) if called in calls else None
+            if cycle is None:
+                continue
+            chain = " → ".join([process_id, *cycle])
+            problems.append(
+                Problem(
+                    where[process_id][0],
+                    element_id(node),
+                    ERROR,
+                    f"Aufrufaktivität {_describe(node)} ruft «{called}» auf, und damit ruft sich der Prozess selbst "
+                    f"wieder auf ({chain}); rekursive Aufrufe werden nicht unterstützt",
+                    f"call activity {_describe(node)} calls «{called}», so the process calls itself again "
+                    f"({chain}); recursive calls are not supported",
+                    "recursive-call",
+                )  # fmt: skip
+            )
+    called_anywhere = {
+        str(node.get("calledElement")) for _, root in files for node in root.iter(f"{{{BPMN_NS}}}callActivity")
+    }
+    candidates = [process_id for process_id in where if process_id not in called_anywhere]
+    if len(candidates) > 1:
+        listed = ", ".join(f"«{c}»" for c in candidates)
+        problems.append(
+            Problem(
+                where[candidates[1]][0],
+                candidates[1],
+                ERROR,
+                f"Mehrere ausführbare Prozesse werden von keiner Aufrufaktivität aufgerufen ({listed}); gestartet "
+                "werden kann aber nur einer. "
+                'Bitte die übrigen als nicht ausführbar markieren (isExecutable="false") oder per Aufrufaktivität '
+                "aufrufen",
+                f"several executable processes are called by no call activity ({listed}); exactly one is started. "
+                'Mark the others as not executable (isExecutable="false") or call them from a call activity',
+                "several-main-processes",
+            )  # fmt: skip
+        )
+    return problems
 
 
 def check_bpmn(
