@@ -17,6 +17,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -32,7 +33,7 @@ from .bpmnext import (
     user_task_config,
 )
 from .evaluator import ExpressionError
-from .expressions import check_timer, compile_process_expression, timer_literal_kind
+from .expressions import check_timer, compile_process_expression, parse_datetime, timer_literal_kind
 from .texts import template_problems
 from .xmlutil import local_name, namespace
 
@@ -99,6 +100,8 @@ _CRON_RE = re.compile(r"^\s*[0-9*?/,#LW-]+(\s+[0-9A-Za-z*?/,#LW-]+){4,6}\s*$")
 _DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 _DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 _NUMBER_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_NEGATIVE_DURATION_RE = re.compile(r"^\s*-\s*PT?\d", re.IGNORECASE)
+_MAX_SHOWN_NAME = 120
 _MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
 # Children of an activity that flow_node reports for the activity itself.
 _LOOP_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
@@ -160,7 +163,20 @@ def _bpmn_children(node: etree._Element, name: str | None = None) -> list[etree.
 
 def _describe(node: etree._Element) -> str:
     name = " ".join((node.get("name") or "").split())
+    if len(name) > _MAX_SHOWN_NAME:
+        # Messages are printed, shown and stored with the version: a runaway name is cut.
+        name = name[: _MAX_SHOWN_NAME - 1] + "…"
     return f"«{name}»" if name else str(node.get("id") or local_name(node))
+
+
+def _negative_duration(text: str) -> ExpressionError | None:
+    """«-P1D» would be read as minus a variable named P1D (and fail when the case gets there)."""
+    if not _NEGATIVE_DURATION_RE.match(text):
+        return None
+    return ExpressionError(
+        f"«{text.strip()}» ist eine negative Dauer; eine Frist liegt immer in der Zukunft (etwa P1D)",
+        f"«{text.strip()}» is a negative duration; a deadline always lies ahead (such as P1D)",
+    )
 
 
 class _Checker:
@@ -602,9 +618,22 @@ class _Checker:
             )
             return
         try:
+            negative = _negative_duration(text)
+            if negative is not None:
+                raise negative
             check_timer(local_name(parts[0]), text)
         except ExpressionError as exc:
             self.error(node, f"Timer: {exc.message_de}", f"timer: {exc.message_en}", _expression_code(exc))
+            return
+        if local_name(parts[0]) == "timeDate" and timer_literal_kind(text) == "datetime":
+            moment = parse_datetime(text, UTC)
+            if moment < datetime.now(UTC):
+                self.warning(
+                    node,
+                    f"Timer: der Zeitpunkt {text} liegt in der Vergangenheit; der Timer löst in jedem Vorgang sofort aus",
+                    f"timer: the moment {text} lies in the past; the timer fires at once in every case",
+                    "timer-in-the-past",
+                )
 
     def message(self, node: etree._Element, definition: etree._Element) -> None:
         ref = definition.get("messageRef")
@@ -697,6 +726,9 @@ class _Checker:
         elif config.due_date:
             # As a timer reads it: «P14X» is a broken duration, not the name of a variable.
             try:
+                negative = _negative_duration(config.due_date)
+                if negative is not None:
+                    raise negative
                 check_timer("dueDate", config.due_date)
             except ExpressionError as exc:
                 self.error(node, f"Fälligkeit: {exc.message_de}", f"due date: {exc.message_en}", _expression_code(exc))

@@ -145,6 +145,37 @@ def test_models_that_would_fail_or_hang_are_named_by_element(files: list[tuple[s
         assert problem.message_de != problem.message_en
 
 
+@pytest.mark.parametrize(
+    "element",
+    [
+        '<bpmn:userTask id="bad" camunda:dueDate="-P1D"/>',
+        '<bpmn:intermediateCatchEvent id="bad"><bpmn:timerEventDefinition><bpmn:timeDuration>-P1D</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>",
+    ],
+    ids=["due-date", "timer"],
+)
+def test_a_negative_duration_is_named_not_taken_for_a_variable(element: str) -> None:
+    # Read as an expression, «-P1D» is minus a variable P1D: every case would fail on reaching it.
+    [problem] = check_files([("p.bpmn", bpmn(linear(element)))])
+    assert (problem.code, problem.element_id) == ("invalid-expression", "bad")
+    assert "«-P1D» ist eine negative Dauer; eine Frist liegt immer in der Zukunft (etwa P1D)" in problem.message_de
+
+
+def test_a_timer_date_in_the_past_is_a_warning_not_an_error() -> None:
+    timer = ('<bpmn:intermediateCatchEvent id="t"><bpmn:timerEventDefinition><bpmn:timeDate>2020-01-01T09:00:00+01:00'
+             "</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>")
+    [problem] = check_files([("p.bpmn", bpmn(linear(timer)))])
+    assert (problem.severity, problem.code, problem.element_id) == (WARNING, "timer-in-the-past", "t")
+    assert problem.message_de == ("Timer: der Zeitpunkt 2020-01-01T09:00:00+01:00 liegt in der Vergangenheit; der Timer "
+                                  "löst in jedem Vorgang sofort aus")
+
+
+def test_a_runaway_name_is_cut_in_the_message() -> None:
+    [problem] = check_files([("p.bpmn", bpmn(linear(f'<bpmn:sendTask id="send" name="{"Brief " * 100_000}"/>')))])
+    assert problem.code == "unsupported-element"
+    assert len(problem.message_de) < 200 and "…» wird nicht unterstützt" in problem.message_de
+
+
 def test_a_recursive_call_names_the_way_round() -> None:
     model = processes(("main", calling("a", "to_a")), ("a", calling("a", "again")))
     [problem] = check_files([("p.bpmn", model)])
