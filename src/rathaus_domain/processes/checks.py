@@ -37,7 +37,7 @@ from .expressions import check_timer, compile_process_expression, parse_datetime
 from .texts import template_problems
 from .xmlutil import local_name, namespace
 
-__all__ = ["ERROR", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn", "check_processes"]
+__all__ = ["ERROR", "MAX_FLOW_NODES", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn", "check_processes"]
 
 ERROR = "error"
 WARNING = "warning"
@@ -46,6 +46,8 @@ WARNING = "warning"
 #: columns of this size (tasks, timers and timeline entries the element id, tasks the lane,
 #: process versions the process id and name), which refuse anything longer.
 MAX_ID_LENGTH = 200
+#: Most events, tasks and gateways one BPMN file may hold (the richest reference models have about 100).
+MAX_FLOW_NODES = 1000
 
 # Element kinds that carry no behaviour we need to check.
 _PASSIVE = frozenset(
@@ -222,6 +224,16 @@ class _Checker:
 
     # -- top level -------------------------------------------------------------------------
     def run(self) -> list[Problem]:
+        count = sum(1 for node in self.root.iter(f"{{{BPMN_NS}}}*") if local_name(node) in _FLOW_NODES)
+        if count > MAX_FLOW_NODES:
+            # SpiffWorkflow's parser takes minutes over tens of thousands of elements (10 MB of them).
+            self.error(
+                None,
+                f"Das Modell hat {count} Ereignisse, Aufgaben und Gateways; höchstens {MAX_FLOW_NODES} sind erlaubt",
+                f"the model has {count} events, tasks and gateways; at most {MAX_FLOW_NODES} are allowed",
+                "too-large",
+            )
+            return self.problems
         self.lengths()
         self.unique_ids()
         self.diagram()
@@ -477,8 +489,14 @@ class _Checker:
                 todo.extend(successors[node_id])
         trapped = [node_id for node_id in nodes if node_id in reached and node_id not in can_end]
         if trapped:
-            # Named at the loop itself, not where the way into it starts.
-            first = nodes[next((n for n in trapped if self.on_loop(n, successors)), trapped[0])]
+            # Named at the loop itself, not where the way into it starts: every trapped node leads
+            # on to trapped nodes only, so walking on from one must come round to a node seen before.
+            seen: set[str] = set()
+            node_id = trapped[0]
+            while node_id not in seen:
+                seen.add(node_id)
+                node_id = min(successors[node_id] - can_end)
+            first = nodes[node_id]
             self.error(
                 first,
                 f"Von {_describe(first)} an führt kein Weg mehr zu einem Ende: eine Schleife ohne Ausgang "
@@ -488,20 +506,6 @@ class _Checker:
                 "finish); model a way out, such as a gateway with a condition leading to an end event",
                 "loop-without-exit",
             )
-
-    @staticmethod
-    def on_loop(start: str, successors: Mapping[str, set[str]]) -> bool:
-        """Whether a path leads from ``start`` back to it."""
-        seen: set[str] = set()
-        todo = list(successors[start])
-        while todo:
-            node_id = todo.pop()
-            if node_id == start:
-                return True
-            if node_id not in seen:
-                seen.add(node_id)
-                todo.extend(successors.get(node_id, ()))
-        return False
 
     def interrupted(self, container: etree._Element) -> bool:
         """Whether an interrupting boundary event is attached to this sub-process."""

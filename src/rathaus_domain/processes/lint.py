@@ -39,7 +39,7 @@ FileInput = str | os.PathLike[str] | tuple[str, bytes]
 #: Problem codes that concern a file as a whole (no element id).
 FILE_LEVEL_CODES = frozenset(
     {"read-error", "encoding", "parse-error", "unknown-file-type", "not-bpmn", "no-process", "no-executable-process",
-     "internal-error"}
+     "too-large", "internal-error"}
 )
 
 

@@ -5,6 +5,7 @@ are refused before they are published."""
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -174,6 +175,17 @@ def test_a_runaway_name_is_cut_in_the_message() -> None:
     [problem] = check_files([("p.bpmn", bpmn(linear(f'<bpmn:sendTask id="send" name="{"Brief " * 100_000}"/>')))])
     assert problem.code == "unsupported-element"
     assert len(problem.message_de) < 200 and "…» wird nicht unterstützt" in problem.message_de
+
+
+def test_a_model_of_ten_thousand_tasks_is_refused_at_once_in_plain_words() -> None:
+    # About 1 MB of tasks in a row: SpiffWorkflow's parser took a minute and then failed in its own words.
+    tasks = [f'<bpmn:userTask id="t{i}"/>' for i in range(10_000)]
+    started = time.monotonic()
+    problems = check_files([("p.bpmn", bpmn(linear(*tasks)))])
+    assert time.monotonic() - started < 10
+    assert [(p.code, p.element_id, p.message_de) for p in problems] == [
+        ("too-large", None, "Das Modell hat 10002 Ereignisse, Aufgaben und Gateways; höchstens 1000 sind erlaubt")
+    ]
 
 
 def test_a_recursive_call_names_the_way_round() -> None:
