@@ -104,6 +104,8 @@ _DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 _NUMBER_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _NEGATIVE_DURATION_RE = re.compile(r"^\s*-\s*PT?\d", re.IGNORECASE)
 _MAX_SHOWN_NAME = 120
+# Languages of scripted conditions (Camunda 7's «Script» condition type): never run here.
+_SCRIPT_LANGUAGE_RE = re.compile(r"(?i)\b(javascript|ecmascript|js|groovy|jruby|ruby|jython|kotlin|nashorn|graal)\b")
 _MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
 # Children of an activity that flow_node reports for the activity itself.
 _LOOP_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
@@ -830,6 +832,33 @@ class _Checker:
                         f"gateway output {flow.get('id') or '(without id)'} has no condition",
                         "missing-condition",
                     )
+                continue
+            language = " ".join((conditions[0].get("language") or "").split())
+            if language and _SCRIPT_LANGUAGE_RE.search(language):
+                self.error(
+                    flow,
+                    f"Bedingung in der Sprache «{language}» wird nicht unterstützt; bitte einen Ausdruck wie "
+                    "${betrag > 100} oder in FEEL =betrag > 100 ohne language-Angabe",
+                    f"a condition in the language «{language}» is not supported; give an expression such as "
+                    "${amount > 100} or in FEEL =amount > 100 without a language",
+                    "invalid-expression",
+                )
+                continue
+            if "feel" in language.lower() and not text.startswith("="):
+                # Read without «=», the text would be taken for our Python-like language.
+                try:
+                    compile_process_expression(f"={text}")
+                    still_de = still_en = ""
+                except ExpressionError as exc:
+                    still_de, still_en = f"; auch so ist sie ungültig: {exc.message_de}", f"; even so it is invalid: {exc.message_en}"
+                self.error(
+                    flow,
+                    f"Bedingung ist als FEEL angegeben (language=«{language}»); FEEL-Ausdrücke beginnen in Rathaus mit "
+                    f"«=»: «={text}»{still_de}",
+                    f"the condition is given as FEEL (language=«{language}»); in Rathaus FEEL expressions start "
+                    f"with «=»: «={text}»{still_en}",
+                    "invalid-expression",
+                )
                 continue
             self.expression(flow, text, "Bedingung", "condition")
 

@@ -188,6 +188,42 @@ def test_a_model_of_ten_thousand_tasks_is_refused_at_once_in_plain_words() -> No
     ]
 
 
+def gateway_with(condition: str) -> bytes:
+    return bpmn(
+        '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="gw"/>'
+        '<bpmn:exclusiveGateway id="gw" default="other"/>'
+        f'<bpmn:sequenceFlow id="yes" sourceRef="gw" targetRef="e">{condition}</bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="other" sourceRef="gw" targetRef="e"/><bpmn:endEvent id="e"/>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "message_de"),
+    [
+        # Camunda 7's «Script» condition: it happens to read like our language, but it was meant for a script engine.
+        ('<bpmn:conditionExpression language="javascript">approved == true</bpmn:conditionExpression>',
+         "Bedingung in der Sprache «javascript» wird nicht unterstützt; bitte einen Ausdruck wie ${betrag > 100} oder "
+         "in FEEL =betrag > 100 ohne language-Angabe"),
+        # FEEL as some tools mark it (the BPMN MIWG's C.8.1): without «=» it was read as Python and said «invalid syntax».
+        ('<bpmn:conditionExpression language="https://www.omg.org/spec/DMN/20191111/FEEL/">status = "ok"'
+         "</bpmn:conditionExpression>",
+         'Bedingung ist als FEEL angegeben (language=«https://www.omg.org/spec/DMN/20191111/FEEL/»); FEEL-Ausdrücke '
+         'beginnen in Rathaus mit «=»: «=status = "ok"»'),
+    ],
+    ids=["javascript", "feel-without-equals"],
+)
+def test_a_condition_in_another_language_is_named_with_what_to_write(condition: str, message_de: str) -> None:
+    [problem] = check_files([("p.bpmn", gateway_with(condition))])
+    assert (problem.code, problem.element_id, problem.message_de) == ("invalid-expression", "yes", message_de)
+
+
+def test_a_condition_without_or_with_our_language_is_read_as_before() -> None:
+    for condition in ("<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
+                      '<bpmn:conditionExpression language="feel">=approved</bpmn:conditionExpression>',
+                      '<bpmn:conditionExpression language="python">approved</bpmn:conditionExpression>'):
+        assert check_files([("p.bpmn", gateway_with(condition))]) == []
+
+
 def test_a_recursive_call_names_the_way_round() -> None:
     model = processes(("main", calling("a", "to_a")), ("a", calling("a", "again")))
     [problem] = check_files([("p.bpmn", model)])
