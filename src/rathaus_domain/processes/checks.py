@@ -101,7 +101,6 @@ _GATEWAYS = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway
 _CRON_RE = re.compile(r"^\s*[0-9*?/,#LW-]+(\s+[0-9A-Za-z*?/,#LW-]+){4,6}\s*$")
 _DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 _DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
-_NUMBER_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _NEGATIVE_DURATION_RE = re.compile(r"^\s*-\s*PT?\d", re.IGNORECASE)
 _MAX_SHOWN_NAME = 120
 # Languages of scripted conditions (Camunda 7's «Script» condition type): never run here.
@@ -171,6 +170,15 @@ def _describe(node: etree._Element) -> str:
         # Messages are printed, shown and stored with the version: a runaway name is cut.
         name = name[: _MAX_SHOWN_NAME - 1] + "…"
     return f"«{name}»" if name else str(node.get("id") or local_name(node))
+
+
+def _is_number(value: str) -> bool:
+    """Whether SpiffWorkflow can read a diagram coordinate (it takes them with ``float``)."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _negative_duration(text: str) -> ExpressionError | None:
@@ -346,12 +354,13 @@ class _Checker:
         for node in self.root.iter(f"{{{_DC_NS}}}Bounds", f"{{{_DI_NS}}}waypoint"):
             for attribute in ("x", "y", "width", "height"):
                 value = node.get(attribute)
-                if value is None or _NUMBER_RE.match(value):
+                if value is None or _is_number(value):
                     continue
+                shown = value if len(value) <= 40 else value[:39] + "…"
                 self.error(
                     node,
-                    f"Diagramm: Koordinate {attribute}=«{value}» ist keine Zahl",
-                    f"diagram: coordinate {attribute}=«{value}» is not a number",
+                    f"Diagramm: Koordinate {attribute}=«{shown}» ist keine Zahl",
+                    f"diagram: coordinate {attribute}=«{shown}» is not a number",
                     "invalid-diagram",
                 )
 

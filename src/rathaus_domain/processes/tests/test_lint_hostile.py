@@ -224,6 +224,18 @@ def test_a_condition_without_or_with_our_language_is_read_as_before() -> None:
         assert check_files([("p.bpmn", gateway_with(condition))]) == []
 
 
+def test_a_long_coordinate_is_named_at_once() -> None:
+    diagram = ('<bpmndi:BPMNDiagram xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+               'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" id="d"><bpmndi:BPMNPlane id="pl" bpmnElement="p">'
+               f'<bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="{"1" * 50_000}x" y="1" width="36" '
+               'height="36"/></bpmndi:BPMNShape></bpmndi:BPMNPlane></bpmndi:BPMNDiagram>')
+    started = time.monotonic()
+    problems = check_files([("p.bpmn", bpmn(linear(), root_extra=diagram))])
+    assert time.monotonic() - started < 5
+    assert codes(problems) == [("invalid-diagram", "start_di")]
+    assert problems[0].message_de == f"Diagramm: Koordinate x=«{'1' * 39}…» ist keine Zahl"
+
+
 def test_a_recursive_call_names_the_way_round() -> None:
     model = processes(("main", calling("a", "to_a")), ("a", calling("a", "again")))
     [problem] = check_files([("p.bpmn", model)])
