@@ -103,6 +103,9 @@ _DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 _DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 _NEGATIVE_DURATION_RE = re.compile(r"^\s*-\s*PT?\d", re.IGNORECASE)
 _MAX_SHOWN_NAME = 120
+_MAX_SHOWN_QUOTE = 200
+_MAX_SHOWN_ID = 1000
+_LONG_QUOTE_RE = re.compile(f"«([^«»]{{{_MAX_SHOWN_QUOTE + 1},}})»")
 # Languages of scripted conditions (Camunda 7's «Script» condition type): never run here.
 _SCRIPT_LANGUAGE_RE = re.compile(r"(?i)\b(javascript|ecmascript|js|groovy|jruby|ruby|jython|kotlin|nashorn|graal)\b")
 _MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
@@ -145,9 +148,21 @@ class Problem:
     message_en: str
     code: str = "invalid"
 
+    def __post_init__(self) -> None:
+        # A message quotes what the model says («…»); a runaway value (megabytes in one attribute)
+        # would make it unreadable, and it is printed, shown on the upload page and stored.
+        for field in ("message_de", "message_en"):
+            object.__setattr__(self, field, _LONG_QUOTE_RE.sub(_cut_quote, getattr(self, field)))
+        if self.element_id is not None and len(self.element_id) > _MAX_SHOWN_ID:
+            object.__setattr__(self, "element_id", self.element_id[: _MAX_SHOWN_ID - 1] + "…")
+
     def __str__(self) -> str:
         where = f"{self.file or '-'}: {self.element_id or '-'}"
         return f"{where}: {self.severity}: {self.message_de} / {self.message_en}"
+
+
+def _cut_quote(match: re.Match[str]) -> str:
+    return f"«{match.group(1)[: _MAX_SHOWN_QUOTE - 1]}…»"
 
 
 def element_id(element: etree._Element | None) -> str | None:

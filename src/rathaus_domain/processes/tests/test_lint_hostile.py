@@ -236,6 +236,24 @@ def test_a_long_coordinate_is_named_at_once() -> None:
     assert problems[0].message_de == f"Diagramm: Koordinate x=«{'1' * 39}…» ist keine Zahl"
 
 
+@pytest.mark.parametrize(
+    "element",
+    [
+        '<bpmn:intermediateCatchEvent id="bad"><bpmn:messageEventDefinition messageRef="{v}"/></bpmn:intermediateCatchEvent>',
+        '<bpmn:callActivity id="bad" calledElement="{v}"/>',
+        '<bpmn:intermediateCatchEvent id="bad"><bpmn:timerEventDefinition><bpmn:timeDuration>P1{v}X</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>",
+    ],
+    ids=["message", "called-process", "timer"],
+)
+def test_a_megabyte_value_is_quoted_cut_in_the_message(element: str) -> None:
+    # The message is printed, shown on the upload page (German and English) and stored with warnings.
+    [problem] = check_files([("p.bpmn", bpmn(linear(element.replace("{v}", "1" * 1_000_000))))])
+    assert problem.element_id == "bad"
+    assert len(problem.message_de) < 400 and len(problem.message_en) < 400
+    assert "1" * 150 + "…»" in problem.message_de
+
+
 def test_a_recursive_call_names_the_way_round() -> None:
     model = processes(("main", calling("a", "to_a")), ("a", calling("a", "again")))
     [problem] = check_files([("p.bpmn", model)])
