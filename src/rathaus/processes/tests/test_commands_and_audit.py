@@ -149,6 +149,18 @@ def test_check_and_import_name_a_directory_or_an_oversized_file_without_reading_
     assert not ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").exists()
 
 
+def test_check_process_prints_one_line_per_problem_even_for_a_multi_line_expression(tmp_path):
+    model = tmp_path / "street_space.bpmn"
+    model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(
+        '<camunda:inputParameter name="pay_before">${add_days(place.date, -3)}</camunda:inputParameter>',
+        '<camunda:inputParameter name="pay_before">=add_days(\n  place.date,\n  -3 +\n)</camunda:inputParameter>', 1))
+    code, out = _run("check_process", str(model), str(DEMO_DIR / "street_fee.dmn"))
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("street_space.bpmn: request_payment: error: Parameter «pay_before»: ")
+    assert lines[1].startswith("    (parameter «pay_before»: ") and lines[2] == "1 Fehler / error(s)"
+
+
 def _street_with_second_process(tmp_path) -> Path:
     # A second pool that nothing calls: which of the two would a case start?
     model = tmp_path / "street_space.bpmn"
