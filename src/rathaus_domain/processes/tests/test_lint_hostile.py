@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from rathaus_domain.processes.checks import ERROR, WARNING, Problem
+from rathaus_domain.processes.engine import ProcessModel, ProcessRun
 from rathaus_domain.processes.lint import FILE_LEVEL_CODES, check_files
 
-from .support import BPMN_HEAD, bpmn, fixture_bytes, linear
+from .support import BPMN_HEAD, T0, bpmn, fixture_bytes, linear
 
 STEPS = ["check_completeness", "issue_decision_letter", "notify_citizen", "set_case_status", "compute_fee"]
 TIMER = '<bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition>'
@@ -252,6 +253,16 @@ def test_a_megabyte_value_is_quoted_cut_in_the_message(element: str) -> None:
     assert problem.element_id == "bad"
     assert len(problem.message_de) < 400 and len(problem.message_en) < 400
     assert "1" * 150 + "…»" in problem.message_de
+
+
+def test_a_feel_null_among_candidate_groups_is_no_group_named_none() -> None:
+    model = ProcessModel.from_files([("p.bpmn", bpmn(linear(
+        '<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups=\'=["team", null]\'/>'
+        "</bpmn:extensionElements></bpmn:userTask>")))])
+    run = ProcessRun(model)
+    run.start({}, now=T0)
+    [task] = run.ready_user_tasks()
+    assert task.candidate_groups == ("team",)
 
 
 def test_a_recursive_call_names_the_way_round() -> None:
