@@ -265,7 +265,8 @@ def _names(value: str | None, what: str) -> tuple[str, ...]:
                 f"{what}: only fixed values are supported, not «{text}»",
             ) from None
         items = result if isinstance(result, list) else [result]
-        return tuple(str(i).strip() for i in items if str(i).strip())
+        # FEEL's null is no group (str() would make it one named "None").
+        return tuple(str(i).strip() for i in items if i is not None and str(i).strip())
     if "${" in text or "#{" in text:
         raise ConfigError(
             f"{what}: nur feste Werte werden unterstützt, nicht «{text}»",

@@ -13,9 +13,11 @@ objects.  Everything else is named as an unsupported element.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -31,11 +33,11 @@ from .bpmnext import (
     user_task_config,
 )
 from .evaluator import ExpressionError
-from .expressions import check_timer, compile_process_expression, timer_literal_kind
+from .expressions import check_timer, compile_process_expression, parse_datetime, timer_literal_kind
 from .texts import template_problems
 from .xmlutil import local_name, namespace
 
-__all__ = ["ERROR", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn"]
+__all__ = ["ERROR", "MAX_FLOW_NODES", "MAX_ID_LENGTH", "WARNING", "Problem", "check_bpmn", "check_processes"]
 
 ERROR = "error"
 WARNING = "warning"
@@ -44,6 +46,8 @@ WARNING = "warning"
 #: columns of this size (tasks, timers and timeline entries the element id, tasks the lane,
 #: process versions the process id and name), which refuse anything longer.
 MAX_ID_LENGTH = 200
+#: Most events, tasks and gateways one BPMN file may hold (the richest reference models have about 100).
+MAX_FLOW_NODES = 1000
 
 # Element kinds that carry no behaviour we need to check.
 _PASSIVE = frozenset(
@@ -79,6 +83,31 @@ _ELEMENT_NAMES_DE = {
     "callChoreography": "Choreographie", "subChoreography": "Choreographie",
     "choreographyTask": "Choreographie",
 }  # fmt: skip
+# Where ids live that SpiffWorkflow looks up: the model and its diagram (extension elements such as
+# Spiff's serviceTaskOperator use "id" for something else).
+_ID_NAMESPACES = frozenset({BPMN_NS, "http://www.omg.org/spec/BPMN/20100524/DI"})
+# What a boundary event may be attached to.
+_ACTIVITIES = frozenset(
+    {
+        "task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask", "sendTask",
+        "receiveTask", "subProcess", "transaction", "adHocSubProcess", "callActivity",
+    }
+)  # fmt: skip
+_CONTAINERS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
+# Where flow elements may stand (choreographies are refused as such, not for what they hold).
+_FLOW_CONTAINERS = _CONTAINERS | {"process", "choreography", "subChoreography"}
+_GATEWAYS = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway", "complexGateway"})
+# A cron expression as Camunda 7 takes it in timeCycle ("0 0 9 * * ?"): 5 to 7 fields.
+_CRON_RE = re.compile(r"^\s*[0-9*?/,#LW-]+(\s+[0-9A-Za-z*?/,#LW-]+){4,6}\s*$")
+_DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
+_DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
+_NEGATIVE_DURATION_RE = re.compile(r"^\s*-\s*PT?\d", re.IGNORECASE)
+_MAX_SHOWN_NAME = 120
+_MAX_SHOWN_QUOTE = 200
+_MAX_SHOWN_ID = 1000
+_LONG_QUOTE_RE = re.compile(f"«([^«»]{{{_MAX_SHOWN_QUOTE + 1},}})»")
+# Languages of scripted conditions (Camunda 7's «Script» condition type): never run here.
+_SCRIPT_LANGUAGE_RE = re.compile(r"(?i)\b(javascript|ecmascript|js|groovy|jruby|ruby|jython|kotlin|nashorn|graal)\b")
 _MULTIPLE_OUTGOING_OK = frozenset({"exclusiveGateway", "parallelGateway", "eventBasedGateway", "startEvent"})
 # Children of an activity that flow_node reports for the activity itself.
 _LOOP_MARKERS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
@@ -119,9 +148,21 @@ class Problem:
     message_en: str
     code: str = "invalid"
 
+    def __post_init__(self) -> None:
+        # A message quotes what the model says («…»); a runaway value (megabytes in one attribute)
+        # would make it unreadable, and it is printed, shown on the upload page and stored.
+        for field in ("message_de", "message_en"):
+            object.__setattr__(self, field, _LONG_QUOTE_RE.sub(_cut_quote, getattr(self, field)))
+        if self.element_id is not None and len(self.element_id) > _MAX_SHOWN_ID:
+            object.__setattr__(self, "element_id", self.element_id[: _MAX_SHOWN_ID - 1] + "…")
+
     def __str__(self) -> str:
         where = f"{self.file or '-'}: {self.element_id or '-'}"
         return f"{where}: {self.severity}: {self.message_de} / {self.message_en}"
+
+
+def _cut_quote(match: re.Match[str]) -> str:
+    return f"«{match.group(1)[: _MAX_SHOWN_QUOTE - 1]}…»"
 
 
 def element_id(element: etree._Element | None) -> str | None:
@@ -140,7 +181,29 @@ def _bpmn_children(node: etree._Element, name: str | None = None) -> list[etree.
 
 def _describe(node: etree._Element) -> str:
     name = " ".join((node.get("name") or "").split())
+    if len(name) > _MAX_SHOWN_NAME:
+        # Messages are printed, shown and stored with the version: a runaway name is cut.
+        name = name[: _MAX_SHOWN_NAME - 1] + "…"
     return f"«{name}»" if name else str(node.get("id") or local_name(node))
+
+
+def _is_number(value: str) -> bool:
+    """Whether SpiffWorkflow can read a diagram coordinate (it takes them with ``float``)."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _negative_duration(text: str) -> ExpressionError | None:
+    """«-P1D» would be read as minus a variable named P1D (and fail when the case gets there)."""
+    if not _NEGATIVE_DURATION_RE.match(text):
+        return None
+    return ExpressionError(
+        f"«{text.strip()}» ist eine negative Dauer; eine Frist liegt immer in der Zukunft (etwa P1D)",
+        f"«{text.strip()}» is a negative duration; a deadline always lies ahead (such as P1D)",
+    )
 
 
 class _Checker:
@@ -186,7 +249,19 @@ class _Checker:
 
     # -- top level -------------------------------------------------------------------------
     def run(self) -> list[Problem]:
+        count = sum(1 for node in self.root.iter(f"{{{BPMN_NS}}}*") if local_name(node) in _FLOW_NODES)
+        if count > MAX_FLOW_NODES:
+            # SpiffWorkflow's parser takes minutes over tens of thousands of elements (10 MB of them).
+            self.error(
+                None,
+                f"Das Modell hat {count} Ereignisse, Aufgaben und Gateways; höchstens {MAX_FLOW_NODES} sind erlaubt",
+                f"the model has {count} events, tasks and gateways; at most {MAX_FLOW_NODES} are allowed",
+                "too-large",
+            )
+            return self.problems
         self.lengths()
+        self.unique_ids()
+        self.diagram()
         processes = _bpmn_children(self.root, "process")
         if not processes:
             self.error(None, "Die Datei enthält keinen Prozess", "the file contains no process", "no-process")
@@ -207,11 +282,40 @@ class _Checker:
                 'no process is marked executable (isExecutable="true")',
                 "no-executable-process",
             )
+        for process in executable:
+            if not (process.get("id") or "").strip():
+                name = " ".join((process.get("name") or "").split())
+                label = f" «{name}»" if name else ""
+                self.error(
+                    process,
+                    f"Ein Prozess{label} hat keine ID; ohne sie kann er nicht gestartet werden",
+                    f"a process{label} has no id; without one it cannot be started",
+                    "missing-id",
+                )
         for store in self.root.iter(f"{{{BPMN_NS}}}dataStore"):
             self.unsupported(store, "Datenspeicher", "data store")
+        self.misplaced()
         for process in executable:
             self.container(process)
         return self.problems
+
+    def misplaced(self) -> None:
+        """Flow elements anywhere but directly in a process or sub-process (inside a task, in the
+        diagram): SpiffWorkflow's parser finds them wherever they are and fails in its own words."""
+        for node in self.root.iter(f"{{{BPMN_NS}}}*"):
+            kind = local_name(node)
+            parent = node.getparent()
+            if (kind in _FLOW_NODES or kind == "sequenceFlow") and parent is not None and (
+                namespace(parent) != BPMN_NS or local_name(parent) not in _FLOW_CONTAINERS
+            ):
+                self.error(
+                    node,
+                    f"{kind} {_describe(node)} steht innerhalb von {_describe(parent)} ({local_name(parent)}); "
+                    "Ereignisse, Aufgaben und Flüsse gehören direkt in einen Prozess oder Unterprozess",
+                    f"{kind} {_describe(node)} is inside {_describe(parent)} ({local_name(parent)}); events, tasks "
+                    "and flows belong directly in a process or sub-process",
+                    "misplaced-element",
+                )
 
     def lengths(self) -> None:
         """Ids (of every BPMN element), lane names and process names longer than the database keeps."""
@@ -240,19 +344,69 @@ class _Checker:
                     "too-long",
                 )
 
+    def unique_ids(self) -> None:
+        """Ids used twice: SpiffWorkflow would take one element for the other (or refuse in its own words)."""
+        counts = Counter(
+            str(node.get("id"))
+            for node in self.root.iter()
+            if isinstance(node.tag, str) and namespace(node) in _ID_NAMESPACES and node.get("id")
+        )
+        for node_id, count in counts.items():
+            if count > 1:
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        node_id,
+                        ERROR,
+                        f"Die ID «{node_id}» kommt {count}-mal vor; jede ID darf im Modell nur einmal vorkommen",
+                        f"the id «{node_id}» occurs {count} times; every id may occur only once in a model",
+                        "duplicate-id",
+                    )  # fmt: skip
+                )
+
+    def diagram(self) -> None:
+        """Coordinates of the diagram that are no numbers (SpiffWorkflow reads them to order lanes)."""
+        for node in self.root.iter(f"{{{_DC_NS}}}Bounds", f"{{{_DI_NS}}}waypoint"):
+            for attribute in ("x", "y", "width", "height"):
+                value = node.get(attribute)
+                if value is None or _is_number(value):
+                    continue
+                shown = value if len(value) <= 40 else value[:39] + "…"
+                self.error(
+                    node,
+                    f"Diagramm: Koordinate {attribute}=«{shown}» ist keine Zahl",
+                    f"diagram: coordinate {attribute}=«{shown}» is not a number",
+                    "invalid-diagram",
+                )
+
     # -- processes and sub-processes -------------------------------------------------------
     def container(self, container: etree._Element) -> None:
         children = _bpmn_children(container)
         nodes = {str(c.get("id")): c for c in children if local_name(c) in _FLOW_NODES and c.get("id")}
         flows = [c for c in children if local_name(c) == "sequenceFlow"]
         outgoing: dict[str, list[etree._Element]] = defaultdict(list)
+        for child in children:
+            if local_name(child) in _FLOW_NODES and not (child.get("id") or "").strip():
+                name = " ".join((child.get("name") or "").split())
+                label = local_name(child) + (f" «{name}»" if name else "")
+                self.error(
+                    container,
+                    f"Ein Element {label} in {_describe(container)} hat keine ID; Sequenzflüsse, Aufgaben und "
+                    "Fristen brauchen sie",
+                    f"an element {label} in {_describe(container)} has no id; sequence flows, tasks and deadlines "
+                    "need it",
+                    "missing-id",
+                )
         for flow in flows:
             source, target = flow.get("sourceRef"), flow.get("targetRef")
             if source not in nodes or target not in nodes:
+                flow_id = flow.get("id") or "(ohne ID)"
+                ends_de = f"{source or '(fehlt)'} → {target or '(fehlt)'}"
+                ends_en = f"{source or '(missing)'} → {target or '(missing)'}"
                 self.error(
                     flow,
-                    f"Sequenzfluss {flow.get('id')} verbindet unbekannte Elemente ({source} → {target})",
-                    f"sequence flow {flow.get('id')} connects unknown elements ({source} → {target})",
+                    f"Sequenzfluss {flow_id} verbindet unbekannte Elemente ({ends_de})",
+                    f"sequence flow {flow.get('id') or '(without id)'} connects unknown elements ({ends_en})",
                     "invalid-reference",
                 )
                 continue
@@ -260,9 +414,9 @@ class _Checker:
                 # SpiffWorkflow would silently wait on such an event forever.
                 self.error(
                     flow,
-                    f"Sequenzfluss {flow.get('id')} führt in ein {local_name(nodes[str(target)])} ({target}); "
+                    f"Sequenzfluss {flow.get('id') or '(ohne ID)'} führt in ein {local_name(nodes[str(target)])} ({target}); "
                     "Start- und Randereignisse haben keine eingehenden Flüsse",
-                    f"sequence flow {flow.get('id')} leads into a {local_name(nodes[str(target)])} ({target}); "
+                    f"sequence flow {flow.get('id') or '(without id)'} leads into a {local_name(nodes[str(target)])} ({target}); "
                     "start and boundary events take no incoming flows",
                     "invalid-flow",
                 )
@@ -309,6 +463,7 @@ class _Checker:
                     f"internal error while checking: {type(exc).__name__}: {exc}",
                     "internal-error",
                 )
+        self.dead_ends(container, children, nodes, outgoing)
         for flow in flows:
             source = nodes.get(str(flow.get("sourceRef")))
             condition = _bpmn_children(flow, "conditionExpression")
@@ -318,6 +473,78 @@ class _Checker:
                     "Bedingungen sind nur an Ausgängen exklusiver Gateways wirksam und werden hier ignoriert",
                     "conditions only take effect on exclusive gateway outputs and are ignored here",
                 )
+
+    def dead_ends(
+        self,
+        container: etree._Element,
+        children: list[etree._Element],
+        nodes: dict[str, etree._Element],
+        outgoing: Mapping[str, list[etree._Element]],
+    ) -> None:
+        """A loop the process can enter but never leave: its case would never end (or would run
+        automatic steps until the engine gives up)."""
+        if any(
+            local_name(c) == "endEvent" and _bpmn_children(c, "terminateEventDefinition") for c in children
+        ) or self.interrupted(container):
+            # A terminate end event on another branch, or an interrupting event on the
+            # sub-process, ends the loop from outside.
+            return
+        successors: dict[str, set[str]] = {node_id: set() for node_id in nodes}
+        for source, flows in outgoing.items():
+            successors[source].update(str(f.get("targetRef")) for f in flows)
+        for node_id, node in nodes.items():
+            attached = node.get("attachedToRef")
+            if local_name(node) == "boundaryEvent" and attached in successors:
+                successors[str(attached)].add(node_id)
+        can_end = {node_id for node_id, after in successors.items() if not after}
+        predecessors: dict[str, set[str]] = defaultdict(set)
+        for node_id, after in successors.items():
+            for target in after:
+                predecessors[target].add(node_id)
+        todo = list(can_end)
+        while todo:
+            for before in predecessors[todo.pop()] - can_end:
+                can_end.add(before)
+                todo.append(before)
+        reached: set[str] = set()
+        todo = [node_id for node_id, node in nodes.items() if local_name(node) == "startEvent"]
+        while todo:
+            node_id = todo.pop()
+            if node_id not in reached:
+                reached.add(node_id)
+                todo.extend(successors[node_id])
+        trapped = [node_id for node_id in nodes if node_id in reached and node_id not in can_end]
+        if trapped:
+            # Named at the loop itself, not where the way into it starts: every trapped node leads
+            # on to trapped nodes only, so walking on from one must come round to a node seen before.
+            seen: set[str] = set()
+            node_id = trapped[0]
+            while node_id not in seen:
+                seen.add(node_id)
+                node_id = min(successors[node_id] - can_end)
+            first = nodes[node_id]
+            self.error(
+                first,
+                f"Von {_describe(first)} an führt kein Weg mehr zu einem Ende: eine Schleife ohne Ausgang "
+                "(der Vorgang würde nie abgeschlossen); bitte einen Ausgang modellieren, etwa ein Gateway mit "
+                "Bedingung zu einem Endereignis",
+                f"from {_describe(first)} on no path leads to an end: a loop without an exit (the case would never "
+                "finish); model a way out, such as a gateway with a condition leading to an end event",
+                "loop-without-exit",
+            )
+
+    def interrupted(self, container: etree._Element) -> bool:
+        """Whether an interrupting boundary event is attached to this sub-process."""
+        container_id = container.get("id")
+        parent = container.getparent()
+        if local_name(container) == "process" or not container_id or parent is None:
+            return False
+        return any(
+            local_name(c) == "boundaryEvent"
+            and c.get("attachedToRef") == container_id
+            and (c.get("cancelActivity") or "true").strip().lower() != "false"
+            for c in _bpmn_children(parent)
+        )
 
     def flow_node(
         self, node: etree._Element, kind: str, nodes: dict[str, etree._Element], outgoing: list[etree._Element]
@@ -343,6 +570,20 @@ class _Checker:
                 f"{_describe(node)} hat mehrere ausgehende Flüsse; bitte ein Gateway verwenden",
                 f"{_describe(node)} has several outgoing flows; use a gateway",
                 "multiple-outgoing",
+            )
+        if handler is not None and kind in _GATEWAYS and not outgoing:
+            self.error(
+                node,
+                f"Gateway {_describe(node)} hat keinen ausgehenden Fluss; der Vorgang bliebe hier stehen",
+                f"gateway {_describe(node)} has no outgoing flow; the case would stop here",
+                "gateway-without-outgoing",
+            )
+        if kind == "endEvent" and outgoing:
+            self.error(
+                node,
+                f"Endereignis {_describe(node)} hat einen ausgehenden Fluss; ein Endereignis beendet seinen Weg",
+                f"end event {_describe(node)} has an outgoing flow; an end event ends its path",
+                "invalid-flow",
             )
         if handler is None:
             self.unsupported(node)
@@ -396,10 +637,33 @@ class _Checker:
         if not text:
             self.error(node, "Timer ohne Wert", "timer without a value", "invalid-timer")
             return
+        if local_name(parts[0]) == "timeCycle" and _CRON_RE.match(text):
+            self.error(
+                node,
+                f"Timer: Cron-Ausdrücke wie «{text}» werden nicht unterstützt; bitte einen Zyklus nach ISO 8601 "
+                "angeben, etwa R/P1D (täglich) oder R3/PT1H (dreimal stündlich)",
+                f"timer: cron expressions like «{text}» are not supported; give an ISO 8601 cycle such as R/P1D "
+                "(daily) or R3/PT1H (three times, hourly)",
+                "invalid-timer",
+            )
+            return
         try:
+            negative = _negative_duration(text)
+            if negative is not None:
+                raise negative
             check_timer(local_name(parts[0]), text)
         except ExpressionError as exc:
             self.error(node, f"Timer: {exc.message_de}", f"timer: {exc.message_en}", _expression_code(exc))
+            return
+        if local_name(parts[0]) == "timeDate" and timer_literal_kind(text) == "datetime":
+            moment = parse_datetime(text, UTC)
+            if moment < datetime.now(UTC):
+                self.warning(
+                    node,
+                    f"Timer: der Zeitpunkt {text} liegt in der Vergangenheit; der Timer löst in jedem Vorgang sofort aus",
+                    f"timer: the moment {text} lies in the past; the timer fires at once in every case",
+                    "timer-in-the-past",
+                )
 
     def message(self, node: etree._Element, definition: etree._Element) -> None:
         ref = definition.get("messageRef")
@@ -444,8 +708,23 @@ class _Checker:
         if attached not in nodes:
             self.error(
                 node,
-                f"Randereignis hängt an unbekanntem Element «{attached}»",
-                f"boundary event is attached to unknown element «{attached}»",
+                f"Randereignis hängt an unbekanntem Element «{attached}»"
+                if attached
+                else "Randereignis hängt an keinem Element (attachedToRef fehlt)",
+                f"boundary event is attached to unknown element «{attached}»"
+                if attached
+                else "boundary event is attached to no element (attachedToRef missing)",
+                "invalid-reference",
+            )
+        elif local_name(nodes[str(attached)]) not in _ACTIVITIES:
+            self.error(
+                node,
+                f"Randereignis {_describe(node)} hängt an {_describe(nodes[str(attached)])} "
+                f"({local_name(nodes[str(attached)])}); Randereignisse gehören an Aufgaben, Unterprozesse "
+                "und Aufrufaktivitäten",
+                f"boundary event {_describe(node)} is attached to {_describe(nodes[str(attached)])} "
+                f"({local_name(nodes[str(attached)])}); boundary events belong on tasks, sub-processes "
+                "and call activities",
                 "invalid-reference",
             )
         self._event(node, ["timerEventDefinition", "messageEventDefinition"], "Randereignis", "boundary event")
@@ -474,8 +753,15 @@ class _Checker:
                 f"due date «{config.due_date}» repeats; a task is due once (a duration like P14D or a date like 2026-12-31)",
                 "invalid-due-date",
             )
-        elif config.due_date and due_kind not in ("duration", "datetime"):
-            self.expression(node, config.due_date, "Fälligkeit", "due date")
+        elif config.due_date:
+            # As a timer reads it: «P14X» is a broken duration, not the name of a variable.
+            try:
+                negative = _negative_duration(config.due_date)
+                if negative is not None:
+                    raise negative
+                check_timer("dueDate", config.due_date)
+            except ExpressionError as exc:
+                self.error(node, f"Fälligkeit: {exc.message_de}", f"due date: {exc.message_en}", _expression_code(exc))
         if self.forms is not None and config.form_key and config.form_key not in self.forms:
             known = ", ".join(sorted(self.forms)) or "—"
             self.error(
@@ -566,10 +852,37 @@ class _Checker:
                 if len(outgoing) > 1:
                     self.error(
                         flow,
-                        f"Ausgang {flow.get('id')} des Gateways hat keine Bedingung",
-                        f"gateway output {flow.get('id')} has no condition",
+                        f"Ausgang {flow.get('id') or '(ohne ID)'} des Gateways hat keine Bedingung",
+                        f"gateway output {flow.get('id') or '(without id)'} has no condition",
                         "missing-condition",
                     )
+                continue
+            language = " ".join((conditions[0].get("language") or "").split())
+            if language and _SCRIPT_LANGUAGE_RE.search(language):
+                self.error(
+                    flow,
+                    f"Bedingung in der Sprache «{language}» wird nicht unterstützt; bitte einen Ausdruck wie "
+                    "${betrag > 100} oder in FEEL =betrag > 100 ohne language-Angabe",
+                    f"a condition in the language «{language}» is not supported; give an expression such as "
+                    "${amount > 100} or in FEEL =amount > 100 without a language",
+                    "invalid-expression",
+                )
+                continue
+            if "feel" in language.lower() and not text.startswith("="):
+                # Read without «=», the text would be taken for our Python-like language.
+                try:
+                    compile_process_expression(f"={text}")
+                    still_de = still_en = ""
+                except ExpressionError as exc:
+                    still_de, still_en = f"; auch so ist sie ungültig: {exc.message_de}", f"; even so it is invalid: {exc.message_en}"
+                self.error(
+                    flow,
+                    f"Bedingung ist als FEEL angegeben (language=«{language}»); FEEL-Ausdrücke beginnen in Rathaus mit "
+                    f"«=»: «={text}»{still_de}",
+                    f"the condition is given as FEEL (language=«{language}»); in Rathaus FEEL expressions start "
+                    f"with «=»: «={text}»{still_en}",
+                    "invalid-expression",
+                )
                 continue
             self.expression(flow, text, "Bedingung", "condition")
 
@@ -625,6 +938,98 @@ def executable_process_ids(root: etree._Element) -> list[str]:
         for p in _bpmn_children(root, "process")
         if p.get("id") and (p.get("isExecutable") or "true").strip().lower() == "true"
     ]
+
+
+def check_processes(files: Sequence[tuple[str | None, etree._Element]]) -> list[Problem]:
+    """What only the BPMN files of a model together tell: a process id defined twice, call
+    activities that call their own process again (directly or through others), and whether
+    exactly one executable process is left to start (the one no call activity calls)."""
+    problems: list[Problem] = []
+    where: dict[str, tuple[str | None, etree._Element]] = {}
+    for file, root in files:
+        for process in _bpmn_children(root, "process"):
+            process_id = str(process.get("id") or "")
+            if not process_id or process_id not in executable_process_ids(root):
+                continue
+            if process_id in where and where[process_id][0] == file:
+                continue  # named with the file's other duplicate ids
+            if process_id in where:
+                other = where[process_id][0] or "-"
+                problems.append(
+                    Problem(
+                        file,
+                        process_id,
+                        ERROR,
+                        f"Die Prozess-ID «{process_id}» gibt es schon in {other}; jede Prozess-ID darf im Modell nur "
+                        "einmal vorkommen",
+                        f"the process id «{process_id}» already exists in {other}; every process id may occur only "
+                        "once in a model",
+                        "duplicate-id",
+                    )  # fmt: skip
+                )
+                continue
+            where[process_id] = (file, process)
+    calls: dict[str, list[tuple[str, etree._Element]]] = {
+        process_id: [
+            (str(node.get("calledElement") or "").strip(), node)
+            for node in process.iter(f"{{{BPMN_NS}}}callActivity")
+        ]
+        for process_id, (_, process) in where.items()
+    }  # fmt: skip
+
+    def path_back(start: str, goal: str) -> list[str] | None:
+        """Processes from ``start`` whose calls lead to ``goal`` (breadth first: the shortest way)."""
+        paths = [[start]]
+        seen = {start}
+        while paths:
+            path = paths.pop(0)
+            if path[-1] == goal:
+                return path
+            for called, _ in calls.get(path[-1], []):
+                if called in calls and called not in seen:
+                    seen.add(called)
+                    paths.append([*path, called])
+        return None
+
+    for process_id, activities in calls.items():
+        for called, node in activities:
+            cycle = path_back(called, process_id) if called in calls else None
+            if cycle is None:
+                continue
+            chain = " → ".join([process_id, *cycle])
+            problems.append(
+                Problem(
+                    where[process_id][0],
+                    element_id(node),
+                    ERROR,
+                    f"Aufrufaktivität {_describe(node)} ruft «{called}» auf, und damit ruft sich der Prozess selbst "
+                    f"wieder auf ({chain}); rekursive Aufrufe werden nicht unterstützt",
+                    f"call activity {_describe(node)} calls «{called}», so the process calls itself again "
+                    f"({chain}); recursive calls are not supported",
+                    "recursive-call",
+                )  # fmt: skip
+            )
+    called_anywhere = {
+        str(node.get("calledElement")) for _, root in files for node in root.iter(f"{{{BPMN_NS}}}callActivity")
+    }
+    candidates = [process_id for process_id in where if process_id not in called_anywhere]
+    if len(candidates) > 1:
+        listed = ", ".join(f"«{c}»" for c in candidates)
+        problems.append(
+            Problem(
+                where[candidates[1]][0],
+                candidates[1],
+                ERROR,
+                f"Mehrere ausführbare Prozesse werden von keiner Aufrufaktivität aufgerufen ({listed}); gestartet "
+                "werden kann aber nur einer. "
+                'Bitte die übrigen als nicht ausführbar markieren (isExecutable="false") oder per Aufrufaktivität '
+                "aufrufen",
+                f"several executable processes are called by no call activity ({listed}); exactly one is started. "
+                'Mark the others as not executable (isExecutable="false") or call them from a call activity',
+                "several-main-processes",
+            )  # fmt: skip
+        )
+    return problems
 
 
 def check_bpmn(

@@ -38,7 +38,8 @@ FileInput = str | os.PathLike[str] | tuple[str, bytes]
 
 #: Problem codes that concern a file as a whole (no element id).
 FILE_LEVEL_CODES = frozenset(
-    {"read-error", "parse-error", "unknown-file-type", "not-bpmn", "no-process", "no-executable-process", "internal-error"}
+    {"read-error", "encoding", "parse-error", "unknown-file-type", "not-bpmn", "no-process", "no-executable-process",
+     "too-large", "internal-error"}
 )
 
 
@@ -140,6 +141,15 @@ def check_files(
             where_en = f" (line {exc.line})" if exc.line else ""
             problems.append(_problem(name, None, exc.message_de + where, exc.message_en + where_en, "parse-error"))
             continue
+        declared = str(root.getroottree().docinfo.encoding or "UTF-8")
+        if declared.upper().replace("_", "-") not in ("UTF-8", "UTF8") and not data.isascii():
+            # UTF-8 bytes read as the declared encoding: every umlaut would turn into two odd letters.
+            problems.append(_problem(name, None, f"Die Datei gibt die Kodierung «{declared}» an, ist aber in UTF-8 "
+                                     "gespeichert. Bitte speichern Sie sie im Modellierungswerkzeug mit der "
+                                     'Kodierung UTF-8 (encoding="UTF-8").',
+                                     f"the file declares the encoding «{declared}» but is stored as UTF-8; save it "
+                                     'as UTF-8 (encoding="UTF-8") in the modelling tool', "encoding"))
+            continue
         kind = _kind(root)
         if kind == "bpmn":
             bpmn.append((name, data, root))
@@ -193,6 +203,10 @@ def check_files(
             )
         except Exception as exc:  # noqa: BLE001 - report, never crash
             problems.append(_internal(name, exc))
+    try:
+        problems.extend(checks.check_processes([(name, root) for name, _, root in bpmn]))
+    except Exception as exc:  # noqa: BLE001 - report, never crash
+        problems.append(_internal(bpmn[0][0], exc))
 
     if bpmn and not has_errors(problems):
         problems.extend(_build(bpmn, dmn_files))

@@ -9,6 +9,8 @@ from .errors import BilingualError
 __all__ = ["MAX_XML_BYTES", "XmlError", "local_name", "namespace", "parse_xml"]
 
 MAX_XML_BYTES = 10 * 1024 * 1024
+#: How deeply elements may nest: libxml2's limit without its "huge tree" option.
+MAX_DEPTH = 256
 
 
 class XmlError(BilingualError, ValueError):
@@ -39,10 +41,19 @@ def parse_xml(data: bytes) -> etree._Element:
             f"Datei zu groß (höchstens {MAX_XML_BYTES // (1024 * 1024)} MB)",
             f"file too large (at most {MAX_XML_BYTES // (1024 * 1024)} MB)",
         )
+    if not bytes(data).strip():
+        raise XmlError("Die Datei ist leer", "the file is empty")
     try:
         root = etree.fromstring(bytes(data), parser=_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) else None
+        if "Excessive depth" in str(exc.msg):
+            # libxml2's own words advise an option the designer cannot set (and we refuse on purpose).
+            raise XmlError(
+                f"Die Datei ist zu tief verschachtelt (höchstens {MAX_DEPTH} Ebenen)",
+                f"the file is nested too deeply (at most {MAX_DEPTH} levels)",
+                line=line,
+            ) from None
         raise XmlError(f"Kein gültiges XML: {exc.msg}", f"not well-formed XML: {exc.msg}", line=line) from None
     # A DOCTYPE is never needed for BPMN/DMN and is how entity expansion attacks start.
     docinfo = root.getroottree().docinfo

@@ -134,6 +134,70 @@ def test_import_process_names_a_missing_file_town_or_service(town, demo_services
 
 
 @pytest.mark.django_db
+def test_check_and_import_name_a_directory_or_an_oversized_file_without_reading_it(town, demo_services, tmp_path):
+    from rathaus_domain.processes.xmlutil import MAX_XML_BYTES
+
+    with pytest.raises(CommandError, match=f"^Das ist ein Verzeichnis, keine Datei / is a directory, not a file: {tmp_path}$"):
+        _run("check_process", str(tmp_path))
+    huge = tmp_path / "aufnahme.bpmn"
+    with huge.open("wb") as file:
+        file.truncate(MAX_XML_BYTES + 1)  # sparse: nothing is written, and nothing must be read
+    with pytest.raises(CommandError, match=f"^Datei größer als 10 MB / file larger than 10 MB: {huge}$"):
+        _run("check_process", str(huge))
+    with pytest.raises(CommandError, match="^Datei größer als 10 MB"):
+        _run("import_process", str(huge), "--municipality", town.slug, "--service", "halteverbot-umzug")
+    assert not ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").exists()
+
+
+def test_check_process_prints_one_line_per_problem_even_for_a_multi_line_expression(tmp_path):
+    model = tmp_path / "street_space.bpmn"
+    model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(
+        '<camunda:inputParameter name="pay_before">${add_days(place.date, -3)}</camunda:inputParameter>',
+        '<camunda:inputParameter name="pay_before">=add_days(\n  place.date,\n  -3 +\n)</camunda:inputParameter>', 1))
+    code, out = _run("check_process", str(model), str(DEMO_DIR / "street_fee.dmn"))
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("street_space.bpmn: request_payment: error: Parameter «pay_before»: ")
+    assert lines[1].startswith("    (parameter «pay_before»: ") and lines[2] == "1 Fehler / error(s)"
+
+
+def _street_with_second_process(tmp_path) -> Path:
+    # A second pool that nothing calls: which of the two would a case start?
+    model = tmp_path / "street_space.bpmn"
+    model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(
+        "</bpmn:process>", '</bpmn:process><bpmn:process id="sketch" isExecutable="true"><bpmn:startEvent id="s2"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="s2" targetRef="e2"/><bpmn:endEvent id="e2"/></bpmn:process>', 1))
+    return model
+
+
+@pytest.mark.django_db
+def test_check_process_names_two_processes_to_start_as_the_import_refuses_them(town, demo_services, tmp_path):
+    files = [str(_street_with_second_process(tmp_path)), str(DEMO_DIR / "street_fee.dmn")]
+    expected = ("street_space.bpmn: sketch: error: Mehrere ausführbare Prozesse werden von keiner Aufrufaktivität "
+                "aufgerufen («street_space», «sketch»); gestartet werden kann aber nur einer.")
+    code, out = _run("check_process", *files)
+    assert code == 1 and out.startswith(expected), out
+    code, out = _run("import_process", *files, "--municipality", town.slug, "--service", "halteverbot-umzug", "--publish")
+    assert code == 1 and out.startswith(expected), out
+    assert not ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").exists()
+
+
+@pytest.mark.django_db
+def test_import_process_refuses_a_process_that_calls_itself_and_stores_nothing(town, demo_services, tmp_path):
+    # Stored, its first case would call the process again and again and never let the worker go.
+    model = tmp_path / "street_space.bpmn"
+    model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(
+        '<bpmn:userTask id="approve"', '<bpmn:callActivity id="approve" calledElement="street_space"', 1).replace(
+        "</bpmn:userTask>", "</bpmn:callActivity>", 1))
+    code, out = _run("import_process", str(model), str(DEMO_DIR / "street_fee.dmn"), "--municipality", town.slug,
+                     "--service", "halteverbot-umzug", "--publish")
+    assert code == 1
+    assert ("street_space.bpmn: approve: error: Aufrufaktivität «Halteverbot genehmigen» ruft «street_space» auf, und "
+            "damit ruft sich der Prozess selbst wieder auf (street_space → street_space)") in out
+    assert not ProcessDefinition.objects.filter(service__slug="halteverbot-umzug").exists()
+
+
+@pytest.mark.django_db
 def test_import_process_shows_the_warnings_it_stores_with_the_version(town, demo_services, tmp_path):
     model = tmp_path / "street_space.bpmn"
     model.write_text((DEMO_DIR / "street_space.bpmn").read_text().replace(

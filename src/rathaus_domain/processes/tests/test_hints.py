@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rathaus_domain.processes import evaluator, feel
+from rathaus_domain.processes import evaluator, feel, hints
 from rathaus_domain.processes.evaluator import ExpressionError
 from rathaus_domain.processes.expressions import compile_process_expression
 from rathaus_domain.processes.lint import check_files
@@ -150,3 +154,33 @@ def test_the_camunda_invoice_example_is_told_how_to_write_its_negated_condition(
             "write «not approved»",
         )
     ]
+
+
+def test_long_conditions_with_unclosed_quotes_are_refused_at_once() -> None:
+    # «"a\"a\"a…» without a closing quote: looking for string literals tried again from every escaped
+    # quote, seconds for each such condition, so a model of a few of them held a worker for a minute.
+    text = ('"a\\' * 6_000)[:19_000]
+    flows = "".join(
+        f'<bpmn:sequenceFlow id="c{i}" sourceRef="gw" targetRef="e"><bpmn:conditionExpression>{text}'
+        "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+        for i in range(5)
+    )
+    body = ('<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="gw"/>'
+            f'<bpmn:exclusiveGateway id="gw" default="other"/>{flows}'
+            '<bpmn:sequenceFlow id="other" sourceRef="gw" targetRef="e"/><bpmn:endEvent id="e"/>')
+    started = time.monotonic()
+    problems = check_files([("p.bpmn", bpmn(body))])
+    assert time.monotonic() - started < 5
+    assert [(p.code, p.element_id) for p in problems] == [("invalid-expression", f"c{i}") for i in range(5)]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.text(alphabet=['"', "'", "\\", "\n", "a", " ", "&"], max_size=16))
+def test_string_literals_are_masked_as_the_regular_expression_finds_them(source: str) -> None:
+    strings: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        strings.append(match.group())
+        return f"__s{len(strings) - 1}__"
+
+    assert hints._mask(source) == (hints._STRING_RE.sub(keep, source), strings)

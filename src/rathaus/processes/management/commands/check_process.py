@@ -19,7 +19,9 @@ class Command(BaseCommand):
         errors = 0
         for p in problems:
             errors += p["severity"] == "error"
-            message = {"de": p["message_de"], "en": p["message_en"]}.get(lang, f"{p['message_de']}\n    ({p['message_en']})")
+            # One line per problem (and its English line): a quoted multi-line expression is folded.
+            de, en = " ".join(p["message_de"].split()), " ".join(p["message_en"].split())
+            message = {"de": de, "en": en}.get(lang, f"{de}\n    ({en})")
             self.stdout.write(f"{p['file'] or '-'}: {p['element_id'] or '-'}: {p['severity']}: {message}")
         if errors:
             self.stdout.write(self.style.ERROR(f"{errors} Fehler / error(s)"))

@@ -36,4 +36,5 @@ class Command(BaseCommand):
 
     def write_problems(self, problems):
         for p in problems:
-            self.stdout.write(f"{p['file'] or '-'}: {p['element_id'] or '-'}: {p['severity']}: {p['message_de']} ({p['message_en']})")
+            de, en = " ".join(p["message_de"].split()), " ".join(p["message_en"].split())
+            self.stdout.write(f"{p['file'] or '-'}: {p['element_id'] or '-'}: {p['severity']}: {de} ({en})")
