@@ -504,7 +504,9 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
     """Deliver a BPMN message (e.g. `payment_received`, `document_uploaded`) to the case's process.
 
     Raises MessageNotExpected when the process does not wait for it, MessageInvalid when the payload
-    cannot be kept as process data; nothing changes then (bad input never fails the process).
+    cannot be kept as process data; nothing changes then (bad input never fails the process). Raises
+    ProcessError when a step the message leads to fails: nothing is stored either, the process still
+    waits for the message, and the sender may send it again.
     """
     check_message(name, payload or {})
     with transaction.atomic():
@@ -519,7 +521,13 @@ def _deliver_to(locked: ProcessInstance | None, app: Application, name: str, pay
             raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
         raise MessageNotExpected(f"Der Prozess erwartet die Nachricht «{name}» nicht",
                                  f"the process does not expect the message «{name}»")
-    return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+    instance = _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+    if instance.status == InstanceStatus.FAILED:
+        # Refused as a whole (the caller's transaction rolls back). A failure kept here would lose the
+        # message: the sender is told it arrived (and a repetition with its key changes nothing), while
+        # the instance keeps its state from before it, so a retry by staff waits for it once more.
+        raise ProcessError(instance.error, instance.error)
+    return instance
 
 
 class MessageKeyConflict(Exception):
