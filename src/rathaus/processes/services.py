@@ -894,7 +894,19 @@ def _task_event(task: UserTask, text: str, actor, kind: str, data: dict | None =
                  summary=text[:500], data=data or {})
 
 
-def _locked_task(task: UserTask) -> UserTask:
+def _lock_instance_of(task: UserTask) -> None:
+    """Lock the task's process instance, as every move of the process does before it touches a task.
+
+    Whoever writes to a task takes its instance first: a move holds the instance while it runs and
+    cancels the tasks it cut off at its end, and a row that refers to the instance (a timeline line,
+    a reminder) waits for the move; a task locked before that would deadlock with it.
+    """
+    list(ProcessInstance.objects.select_for_update().filter(pk=task.instance_id).values_list("pk", flat=True))
+
+
+def _locked_task(task: UserTask, *, instance_locked: bool = False) -> UserTask:
+    if not instance_locked:
+        _lock_instance_of(task)
     locked = UserTask.objects.select_for_update(of=("self",)).select_related("municipality").get(pk=task.pk)
     if locked.state != TaskState.OPEN:
         raise TaskNotAllowed("closed")
@@ -1001,7 +1013,7 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         # that interrupts the task, a status set by hand): the other order could deadlock with them.
         instance, application = _locked_instance(task.instance_id)
         # Rights and state first: someone who may not complete the task learns nothing from field errors.
-        locked = _locked_task(task)
+        locked = _locked_task(task, instance_locked=True)
         _check(locked, user, "complete")
         # Validated against the form in the reader's language, so that an error names the field as she sees it.
         errors = validate(localized_form(locked.form_schema), data, today=timezone.localdate(now))
@@ -1053,6 +1065,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     for task in list(UserTask.objects.filter(**due_soon).select_related("assignee", "application", "municipality")
                      .order_by("due_at", "pk")[:500]):
         with transaction.atomic():
+            _lock_instance_of(task)
             # Still open, not reminded, and still the assignee read above (else the reminder is hers).
             if not UserTask.objects.filter(pk=task.pk, assignee_id=task.assignee_id, **due_soon).update(reminded_at=now):
                 continue
@@ -1071,6 +1084,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     for task in list(UserTask.objects.filter(**overdue).exclude(Exists(about_to_move)).select_related(
             "application", "municipality").order_by("due_at", "pk")[:500]):
         with transaction.atomic():
+            _lock_instance_of(task)
             if not UserTask.objects.filter(pk=task.pk, **overdue).update(escalated_at=now):
                 continue
             if task.municipality_id not in leads_of:
