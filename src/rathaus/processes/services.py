@@ -913,6 +913,19 @@ def _locked_task(task: UserTask, *, instance_locked: bool = False) -> UserTask:
     return locked
 
 
+def _hand_to(task: UserTask, assignee) -> list[str]:
+    """Give the (locked) task to `assignee` (None: back to the team); the fields to save.
+
+    A reminder is the holder's: one sent to the one before does not count for the next, who is
+    reminded in her turn while the due date is still ahead (after it the task is escalated, once).
+    """
+    task.assignee = assignee
+    if task.reminded_at is not None and task.due_at is not None and task.due_at > timezone.now():
+        task.reminded_at = None
+        return ["assignee", "reminded_at"]
+    return ["assignee"]
+
+
 def task_claim(*, task: UserTask, user) -> UserTask:
     """Take an open, unassigned task of one's role (taking one's own again, a second click, changes nothing)."""
     with transaction.atomic():
@@ -920,8 +933,7 @@ def task_claim(*, task: UserTask, user) -> UserTask:
         if locked.assignee_id == user.pk:
             return locked
         _check(locked, user, "claim")
-        locked.assignee = user
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, user))
         _task_event(locked, f"Aufgabe „{locked.name}“ übernommen von {user}.", user, "task_claimed")
     return locked
 
@@ -932,8 +944,7 @@ def task_assign(*, task: UserTask, assignee, user) -> UserTask:
         locked = _locked_task(task)
         _check(locked, user, "assign")
         _require_assignee(assignee, locked)
-        locked.assignee = assignee
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, assignee))
         _task_event(locked, f"Aufgabe „{locked.name}“ zugewiesen an {assignee}.", user, "task_assigned",
                     {"assignee": assignee.pk})
     return locked
@@ -947,8 +958,7 @@ def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
         if assignee.pk == user.pk:
             raise TaskNotAllowed("self")
         _require_assignee(assignee, locked)
-        locked.assignee = assignee
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, assignee))
         _task_event(locked, f"Aufgabe „{locked.name}“ abgegeben an {assignee}.", user, "task_delegated",
                     {"assignee": assignee.pk})
     return locked
@@ -959,8 +969,7 @@ def task_return(*, task: UserTask, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         _check(locked, user, "give_back")
-        locked.assignee = None
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, None))
         _task_event(locked, f"Aufgabe „{locked.name}“ zurück an das Team.", user, "task_returned")
     return locked
 
@@ -1052,7 +1061,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     """Remind the assignee before the due date; escalate to the team leads after it (once each)."""
     from datetime import timedelta
 
-    from .outbox import outbox_add
+    from .outbox import outbox_add, outbox_message_id
 
     now = now or timezone.now()
     reminded = escalated = 0
@@ -1070,7 +1079,10 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
             if not UserTask.objects.filter(pk=task.pk, assignee_id=task.assignee_id, **due_soon).update(reminded_at=now):
                 continue
             if task.assignee.email:
-                outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
+                key = f"remind:{task.pk}"
+                if outbox_message_id(key) is not None:  # the task has changed hands since its first reminder
+                    key = f"{key}:{task.assignee_id}"
+                outbox_add(municipality=task.municipality, key=key, kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
                     "to": [task.assignee.email]}, instance_id=task.instance_id)  # cancelled if the process is ended by hand

@@ -97,3 +97,27 @@ def test_a_task_cut_off_by_its_due_timer_is_not_escalated(request_proof, town, m
     assert waiting.state == TaskState.CANCELLED
     assert task_deadlines(now=after_due + timedelta(hours=1))["escalated"] == 0
     assert not OutboxMessage.objects.filter(idempotency_key__startswith="escalate:").exists()
+
+
+@pytest.mark.django_db
+def test_a_task_handed_on_after_its_reminder_reminds_its_new_holder_and_nobody_after_the_due_date(
+        two_street_tasks, town, make_staff):
+    task = two_street_tasks[0]
+    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    first, second = make_staff(town, "a@musterstadt.example"), make_staff(town, "b@musterstadt.example")
+    lead = make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD)
+    due = task.due_at
+    services.task_claim(task=task, user=first)
+    assert task_deadlines(now=due - timedelta(hours=10))["reminded"] == 1
+    # She hands it on the evening before: her colleague, who must now finish it, is reminded too, once.
+    services.task_delegate(task=task, assignee=second, user=first)
+    assert task_deadlines(now=due - timedelta(hours=5))["reminded"] == 1
+    assert task_deadlines(now=due - timedelta(hours=4))["reminded"] == 0
+    reminders = OutboxMessage.objects.filter(idempotency_key__startswith=f"remind:{task.pk}").order_by("pk")
+    assert [m.payload["to"] for m in reminders] == [[first.email], [second.email]]
+    # Overdue, it is escalated once; handed on after that, nobody is reminded or escalated to again.
+    assert task_deadlines(now=due + timedelta(hours=1)) == {"reminded": 0, "escalated": 1}
+    services.task_assign(task=task, assignee=first, user=lead)
+    assert task_deadlines(now=due + timedelta(hours=2)) == {"reminded": 0, "escalated": 0}
+    assert reminders.count() == 2
+    assert OutboxMessage.objects.filter(idempotency_key__startswith="escalate:").count() == 1
