@@ -1078,14 +1078,21 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
             # Still open, not reminded, and still the assignee read above (else the reminder is hers).
             if not UserTask.objects.filter(pk=task.pk, assignee_id=task.assignee_id, **due_soon).update(reminded_at=now):
                 continue
+            due = f"{timezone.localtime(task.due_at):%d.%m.%Y %H:%M}"
             if task.assignee.email:
                 key = f"remind:{task.pk}"
                 if outbox_message_id(key) is not None:  # the task has changed hands since its first reminder
                     key = f"{key}:{task.assignee_id}"
                 outbox_add(municipality=task.municipality, key=key, kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
-                    "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
+                    "body": f"Die Aufgabe „{task.name}“ ist am {due} fällig.",
                     "to": [task.assignee.email]}, instance_id=task.instance_id)  # cancelled if the process is ended by hand
+                text = f"Erinnerung an {task.assignee} gesendet: Aufgabe „{task.name}“ ist am {due} fällig."
+            else:
+                text = (f"Aufgabe „{task.name}“ ist am {due} fällig. {task.assignee} hat keine E-Mail-Adresse, an die "
+                        "eine Erinnerung gehen könnte.")
+            # An automatic step like the escalation: in the timeline and the audit trail.
+            _task_event(task, text, None, "task_reminded", {"assignee": task.assignee_id, "sent": bool(task.assignee.email)})
             reminded += 1
     overdue = {"state": TaskState.OPEN, "escalated_at__isnull": True, "due_at__lte": now}
     leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
