@@ -169,6 +169,9 @@ def deliver_message(request, slug: str, reference: str, body: MessageIn):
         return ProblemResponse(422, "Unprocessable Content",
                                _("Die Nachricht kann so nicht verarbeitet werden: %(reason)s") % {"reason": localized(exc)},
                                type_="invalid-message-payload")
+    except ProcessError as exc:  # a step after the message failed: nothing is stored, it may be sent again
+        return ProblemResponse(409, "Conflict", _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": localized(exc)},
+                               type_="process-not-continued")
     application.refresh_from_db(fields=["status"])
     return 202, {"reference": application.reference, "status": application.status,
                  "process_status": instance.status if instance else "",

@@ -468,9 +468,14 @@ def outbox_state_filter(state: str) -> Q:
 def case_messages(reference: str, task_ids: Iterable[int], keys: Iterable[str] = ()) -> Q:
     """The outbox messages of a case by their keys: a process step's and a request for documents'
     ("<reference>:…"), the reminders and escalations of its tasks ("remind:<task>",
-    "escalate:<task>"), and the further `keys` the caller knows."""
+    "escalate:<task>", and "remind:<task>:<user>" for a later holder's), and the further `keys`
+    the caller knows."""
+    task_ids = list(task_ids)
     tasks = [f"{kind}:{pk}" for pk in task_ids for kind in ("remind", "escalate")]
-    return Q(idempotency_key__startswith=f"{reference}:") | Q(idempotency_key__in=[*tasks, *keys])
+    found = Q(idempotency_key__startswith=f"{reference}:") | Q(idempotency_key__in=[*tasks, *keys])
+    for pk in task_ids:
+        found |= Q(idempotency_key__startswith=f"remind:{pk}:")
+    return found
 
 
 def outbox_cancel_for_case(*, application, letters_stand: bool, instance_id: int | None,

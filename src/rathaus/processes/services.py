@@ -504,7 +504,9 @@ def message_deliver(*, application: Application, name: str, payload: dict[str, A
     """Deliver a BPMN message (e.g. `payment_received`, `document_uploaded`) to the case's process.
 
     Raises MessageNotExpected when the process does not wait for it, MessageInvalid when the payload
-    cannot be kept as process data; nothing changes then (bad input never fails the process).
+    cannot be kept as process data; nothing changes then (bad input never fails the process). Raises
+    ProcessError when a step the message leads to fails: nothing is stored either, the process still
+    waits for the message, and the sender may send it again.
     """
     check_message(name, payload or {})
     with transaction.atomic():
@@ -519,7 +521,13 @@ def _deliver_to(locked: ProcessInstance | None, app: Application, name: str, pay
             raise MessageNotExpected("Zu diesem Antrag läuft kein Verfahren", "no process runs for this application")
         raise MessageNotExpected(f"Der Prozess erwartet die Nachricht «{name}» nicht",
                                  f"the process does not expect the message «{name}»")
-    return _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+    instance = _move(locked, app, lambda run: run.deliver_message(name, payload or {}), actor=actor, now=now)
+    if instance.status == InstanceStatus.FAILED:
+        # Refused as a whole (the caller's transaction rolls back). A failure kept here would lose the
+        # message: the sender is told it arrived (and a repetition with its key changes nothing), while
+        # the instance keeps its state from before it, so a retry by staff waits for it once more.
+        raise ProcessError(instance.error, instance.error)
+    return instance
 
 
 class MessageKeyConflict(Exception):
@@ -886,11 +894,36 @@ def _task_event(task: UserTask, text: str, actor, kind: str, data: dict | None =
                  summary=text[:500], data=data or {})
 
 
-def _locked_task(task: UserTask) -> UserTask:
+def _lock_instance_of(task: UserTask) -> None:
+    """Lock the task's process instance, as every move of the process does before it touches a task.
+
+    Whoever writes to a task takes its instance first: a move holds the instance while it runs and
+    cancels the tasks it cut off at its end, and a row that refers to the instance (a timeline line,
+    a reminder) waits for the move; a task locked before that would deadlock with it.
+    """
+    list(ProcessInstance.objects.select_for_update().filter(pk=task.instance_id).values_list("pk", flat=True))
+
+
+def _locked_task(task: UserTask, *, instance_locked: bool = False) -> UserTask:
+    if not instance_locked:
+        _lock_instance_of(task)
     locked = UserTask.objects.select_for_update(of=("self",)).select_related("municipality").get(pk=task.pk)
     if locked.state != TaskState.OPEN:
         raise TaskNotAllowed("closed")
     return locked
+
+
+def _hand_to(task: UserTask, assignee) -> list[str]:
+    """Give the (locked) task to `assignee` (None: back to the team); the fields to save.
+
+    A reminder is the holder's: one sent to the one before does not count for the next, who is
+    reminded in her turn while the due date is still ahead (after it the task is escalated, once).
+    """
+    task.assignee = assignee
+    if task.reminded_at is not None and task.due_at is not None and task.due_at > timezone.now():
+        task.reminded_at = None
+        return ["assignee", "reminded_at"]
+    return ["assignee"]
 
 
 def task_claim(*, task: UserTask, user) -> UserTask:
@@ -900,8 +933,7 @@ def task_claim(*, task: UserTask, user) -> UserTask:
         if locked.assignee_id == user.pk:
             return locked
         _check(locked, user, "claim")
-        locked.assignee = user
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, user))
         _task_event(locked, f"Aufgabe „{locked.name}“ übernommen von {user}.", user, "task_claimed")
     return locked
 
@@ -912,8 +944,7 @@ def task_assign(*, task: UserTask, assignee, user) -> UserTask:
         locked = _locked_task(task)
         _check(locked, user, "assign")
         _require_assignee(assignee, locked)
-        locked.assignee = assignee
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, assignee))
         _task_event(locked, f"Aufgabe „{locked.name}“ zugewiesen an {assignee}.", user, "task_assigned",
                     {"assignee": assignee.pk})
     return locked
@@ -927,8 +958,7 @@ def task_delegate(*, task: UserTask, assignee, user) -> UserTask:
         if assignee.pk == user.pk:
             raise TaskNotAllowed("self")
         _require_assignee(assignee, locked)
-        locked.assignee = assignee
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, assignee))
         _task_event(locked, f"Aufgabe „{locked.name}“ abgegeben an {assignee}.", user, "task_delegated",
                     {"assignee": assignee.pk})
     return locked
@@ -939,8 +969,7 @@ def task_return(*, task: UserTask, user) -> UserTask:
     with transaction.atomic():
         locked = _locked_task(task)
         _check(locked, user, "give_back")
-        locked.assignee = None
-        locked.save(update_fields=["assignee"])
+        locked.save(update_fields=_hand_to(locked, None))
         _task_event(locked, f"Aufgabe „{locked.name}“ zurück an das Team.", user, "task_returned")
     return locked
 
@@ -993,7 +1022,7 @@ def task_complete(*, task: UserTask, user, data: dict[str, Any], now: datetime |
         # that interrupts the task, a status set by hand): the other order could deadlock with them.
         instance, application = _locked_instance(task.instance_id)
         # Rights and state first: someone who may not complete the task learns nothing from field errors.
-        locked = _locked_task(task)
+        locked = _locked_task(task, instance_locked=True)
         _check(locked, user, "complete")
         # Validated against the form in the reader's language, so that an error names the field as she sees it.
         errors = validate(localized_form(locked.form_schema), data, today=timezone.localdate(now))
@@ -1032,7 +1061,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     """Remind the assignee before the due date; escalate to the team leads after it (once each)."""
     from datetime import timedelta
 
-    from .outbox import outbox_add
+    from .outbox import outbox_add, outbox_message_id
 
     now = now or timezone.now()
     reminded = escalated = 0
@@ -1045,14 +1074,25 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     for task in list(UserTask.objects.filter(**due_soon).select_related("assignee", "application", "municipality")
                      .order_by("due_at", "pk")[:500]):
         with transaction.atomic():
+            _lock_instance_of(task)
             # Still open, not reminded, and still the assignee read above (else the reminder is hers).
             if not UserTask.objects.filter(pk=task.pk, assignee_id=task.assignee_id, **due_soon).update(reminded_at=now):
                 continue
+            due = f"{timezone.localtime(task.due_at):%d.%m.%Y %H:%M}"
             if task.assignee.email:
-                outbox_add(municipality=task.municipality, key=f"remind:{task.pk}", kind="email", payload={
+                key = f"remind:{task.pk}"
+                if outbox_message_id(key) is not None:  # the task has changed hands since its first reminder
+                    key = f"{key}:{task.assignee_id}"
+                outbox_add(municipality=task.municipality, key=key, kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
-                    "body": f"Die Aufgabe „{task.name}“ ist am {timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig.",
+                    "body": f"Die Aufgabe „{task.name}“ ist am {due} fällig.",
                     "to": [task.assignee.email]}, instance_id=task.instance_id)  # cancelled if the process is ended by hand
+                text = f"Erinnerung an {task.assignee} gesendet: Aufgabe „{task.name}“ ist am {due} fällig."
+            else:
+                text = (f"Aufgabe „{task.name}“ ist am {due} fällig. {task.assignee} hat keine E-Mail-Adresse, an die "
+                        "eine Erinnerung gehen könnte.")
+            # An automatic step like the escalation: in the timeline and the audit trail.
+            _task_event(task, text, None, "task_reminded", {"assignee": task.assignee_id, "sent": bool(task.assignee.email)})
             reminded += 1
     overdue = {"state": TaskState.OPEN, "escalated_at__isnull": True, "due_at__lte": now}
     leads_of: dict[int, list[str]] = {}  # per town, looked up once per call
@@ -1063,6 +1103,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     for task in list(UserTask.objects.filter(**overdue).exclude(Exists(about_to_move)).select_related(
             "application", "municipality").order_by("due_at", "pk")[:500]):
         with transaction.atomic():
+            _lock_instance_of(task)
             if not UserTask.objects.filter(pk=task.pk, **overdue).update(escalated_at=now):
                 continue
             if task.municipality_id not in leads_of:

@@ -376,6 +376,8 @@ def case_message(request, reference: str):
         services.message_deliver(application=application, name=name, actor=request.user)
     except MessageNotExpected:
         messages.error(request, _("Das Verfahren wartet nicht auf dieses Ereignis."))
+    except ProcessError as exc:  # a step after it failed: nothing is recorded, the process still waits for it
+        messages.error(request, _("Das Verfahren konnte nicht fortgesetzt werden: %(e)s") % {"e": localized(exc)})
     else:
         messages.success(request, _("Eingang erfasst: %(m)s") % {"m": services.message_label(name)})
     return back

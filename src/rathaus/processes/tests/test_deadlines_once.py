@@ -97,3 +97,46 @@ def test_a_task_cut_off_by_its_due_timer_is_not_escalated(request_proof, town, m
     assert waiting.state == TaskState.CANCELLED
     assert task_deadlines(now=after_due + timedelta(hours=1))["escalated"] == 0
     assert not OutboxMessage.objects.filter(idempotency_key__startswith="escalate:").exists()
+
+
+@pytest.mark.django_db
+def test_a_task_handed_on_after_its_reminder_reminds_its_new_holder_and_nobody_after_the_due_date(
+        two_street_tasks, town, make_staff):
+    task = two_street_tasks[0]
+    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    first, second = make_staff(town, "a@musterstadt.example"), make_staff(town, "b@musterstadt.example")
+    lead = make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD)
+    due = task.due_at
+    services.task_claim(task=task, user=first)
+    assert task_deadlines(now=due - timedelta(hours=10))["reminded"] == 1
+    # She hands it on the evening before: her colleague, who must now finish it, is reminded too, once.
+    services.task_delegate(task=task, assignee=second, user=first)
+    assert task_deadlines(now=due - timedelta(hours=5))["reminded"] == 1
+    assert task_deadlines(now=due - timedelta(hours=4))["reminded"] == 0
+    reminders = OutboxMessage.objects.filter(idempotency_key__startswith=f"remind:{task.pk}").order_by("pk")
+    assert [m.payload["to"] for m in reminders] == [[first.email], [second.email]]
+    # Overdue, it is escalated once; handed on after that, nobody is reminded or escalated to again.
+    assert task_deadlines(now=due + timedelta(hours=1)) == {"reminded": 0, "escalated": 1}
+    services.task_assign(task=task, assignee=first, user=lead)
+    assert task_deadlines(now=due + timedelta(hours=2)) == {"reminded": 0, "escalated": 0}
+    assert reminders.count() == 2
+    assert OutboxMessage.objects.filter(idempotency_key__startswith="escalate:").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_reminder_is_in_the_case_timeline_and_the_audit_trail(two_street_tasks, town, make_staff):
+    from rathaus.core.audit import audit_verify
+    from rathaus.core.models import AuditEntry
+
+    task = two_street_tasks[0]
+    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    worker = make_staff(town, "a@musterstadt.example")
+    services.task_claim(task=task, user=worker)
+    assert task_deadlines(now=task.due_at - timedelta(hours=10))["reminded"] == 1
+    line = CaseEvent.objects.get(application=task.application, kind="task_reminded")
+    assert line.text == f"Erinnerung an a@musterstadt.example gesendet: Aufgabe „{task.name}“ ist am " \
+                        f"{services.timezone.localtime(task.due_at):%d.%m.%Y %H:%M} fällig."
+    assert line.automatic and line.actor is None
+    entry = AuditEntry.objects.get(action="process.task_reminded")
+    assert entry.summary == line.text and entry.object_id == str(task.pk)
+    assert audit_verify() == []
