@@ -54,7 +54,7 @@ def test_each_problem_of_a_refused_upload_leads_to_the_file_field_which_asks_for
     items = re.findall(r"<li>(.*?)</li>", summary, flags=re.S)
     assert len(items) >= 2
     for item in items:
-        assert item.startswith('<a class="kern-link" href="#up-files">') and item.endswith("</a>")
+        assert item.startswith('<a class="kern-link" href="#up-files"><span>') and item.endswith("</span></a>")
     texts = [" ".join(re.sub(r"<[^>]+>", "", item).split()) for item in items]
     assert any(re.match(r"\w+ \(bad\.bpmn, Fehler\): Automatisierungsschritt «no_such_step»", text) for text in texts), texts
     # A problem of a whole file names no element, and no dash stands in for one.
