@@ -16,6 +16,7 @@ def process_staff_panel(context, application):
         "application": application, "municipality": municipality, "instance": instance,
         "tasks": selectors.case_tasks(municipality=municipality, application=application) if instance else [],
         "timeline": selectors.case_timeline(municipality=municipality, application=application) if instance else [],
+        "steps": selectors.instance_steps(instance) if instance else [],
         "waiting": [(name, message_label(name)) for name in (instance.waiting_messages if instance else [])],
         "can_handle": context["request"].user.has_perm("applications.handle", municipality),
         "csrf_token": context.get("csrf_token"),
