@@ -1,9 +1,9 @@
-"""The process diagram's content in words: which steps are done and which is current.
+"""The staff case page's process panel in words, for users who cannot see the diagram or its colours.
 
 The diagram marks done and current steps, but only for a sighted user with JavaScript, and at
 320 CSS pixels (400 % zoom) it is shrunk to fit and unreadable. The case page therefore lists the
 same steps, named as in the model, with their state in words: without JavaScript, for a screen
-reader and at any zoom.
+reader and at any zoom. An overdue task is called overdue there, as in the task inbox.
 """
 
 from __future__ import annotations
@@ -58,3 +58,23 @@ def test_the_steps_in_words_are_english_and_the_models_names_are_marked_as_germa
     assert '<h3 class="kern-heading-small" id="process-steps-title">Completed and current steps</h3>' in page
     assert steps[0] == "Antrag eingegangen – done" and steps[-1] == "Nachweis für die Befreiung prüfen – current"
     assert '<span lang="de">Nachweis für die Befreiung prüfen</span>' in page
+
+
+def test_an_overdue_task_is_called_overdue_in_the_case_pages_task_list(staff_client, town, open_task):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rathaus.processes.models import UserTask
+
+    def task_item() -> str:
+        page = staff_client.get(reverse("applications:staff_detail", kwargs={
+            "municipality": town.slug, "reference": open_task.application.reference})).content.decode()
+        tasks = page.split('id="process-tasks-title"', 1)[1].split("</ul>", 2)[1]
+        return " ".join(re.sub(r"<[^>]+>", "", re.search(r"<li>(.*?)</li>", tasks, flags=re.S).group(1)).split())
+
+    assert "überfällig" not in task_item()
+    UserTask.objects.filter(pk=open_task.pk).update(due_at=timezone.now() - timedelta(days=2))
+    due = timezone.localtime(timezone.now() - timedelta(days=2)).strftime("%d.%m.%Y")
+    # As in the task inbox and on the task page: in words, not by colour alone.
+    assert task_item() == f"Nachweis für die Befreiung prüfen – Offen, fällig {due} (überfällig)"
