@@ -78,3 +78,17 @@ def test_an_overdue_task_is_called_overdue_in_the_case_pages_task_list(staff_cli
     due = timezone.localtime(timezone.now() - timedelta(days=2)).strftime("%d.%m.%Y")
     # As in the task inbox and on the task page: in words, not by colour alone.
     assert task_item() == f"Nachweis für die Befreiung prüfen – Offen, fällig {due} (überfällig)"
+
+
+def test_a_finished_process_without_tasks_is_not_said_to_be_running(staff_client, town, submit, dog_data):
+    from rathaus.processes.models import ProcessInstance
+
+    dog_data["reduction"] = {"exemption": "keine"}
+    application = submit("hund-anmelden", dog_data)
+    assert ProcessInstance.objects.get(application=application).status == "completed"
+    page = staff_client.get(reverse("applications:staff_detail", kwargs={
+        "municipality": town.slug, "reference": application.reference})).content.decode()
+    tasks = page.split('id="process-tasks-title"', 1)[1].split("</ul>", 1)[0]
+    assert " ".join(re.sub(r"<[^>]+>", "", tasks.split('<ul class="kern-list">', 1)[1]).split()) == (
+        "Keine Aufgaben – das Verfahren ist abgeschlossen.")
+    assert "läuft automatisch" not in page
