@@ -114,7 +114,7 @@ def test_a_diagram_that_cannot_load_says_so_in_the_page_language(page: Page, tow
     page.goto(path)
     box = page.locator("#process-diagram")
     expect(box).to_have_text("The process diagram is not available. Every step is also described in words below: "
-                             "Tasks · Process history")
+                             "Completed and current steps · Tasks · Process history")
     expect(box).not_to_have_attribute("role", re.compile("."))
     expect(page.locator("#process-legend")).to_be_hidden()
 
@@ -143,7 +143,7 @@ def test_the_drawn_diagram_marks_done_and_current_steps_beyond_colour(page: Page
     after = page.locator("#process-diagram + .process-diagram__fallback")
     expect(after).to_be_visible()
     expect(after.locator(".process-diagram__reason")).to_be_hidden()
-    expect(after.get_by_role("link")).to_have_text(["Aufgaben", "Verlauf des Verfahrens"])
+    expect(after.get_by_role("link")).to_have_text(["Erledigte und aktuelle Schritte", "Aufgaben", "Verlauf des Verfahrens"])
     check(page, axe, "case page with its process diagram drawn")
 
 
@@ -158,7 +158,11 @@ def test_without_javascript_the_diagram_box_points_to_the_steps_in_words(browser
         plain.goto(path)
         box = plain.locator("#process-diagram")
         expect(box).to_have_text("Das Prozessdiagramm lässt sich nur mit JavaScript anzeigen. Jeder Schritt steht auch "
-                                 "in Worten weiter unten: Aufgaben · Verlauf des Verfahrens")
+                                 "in Worten weiter unten: Erledigte und aktuelle Schritte · Aufgaben · Verlauf des Verfahrens")
+        # The text alternative of the diagram: the done steps and the current one, by name and in words.
+        steps = plain.locator(".process-steps").get_by_role("listitem")
+        expect(steps.first).to_have_text("Antrag eingegangen – erledigt")
+        expect(steps.last).to_have_text("Nachweis für die Befreiung prüfen – aktuell")
         # No empty group named after a diagram that is not there, and no legend for it.
         expect(box).not_to_have_attribute("role", re.compile("."))
         expect(box).not_to_have_attribute("aria-label", re.compile("."))

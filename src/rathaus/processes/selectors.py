@@ -169,6 +169,41 @@ def model_issues_letters(digest: str, bpmn_files: Callable[[], list[tuple[str, b
     return any(config.step == "issue_decision" for config in model_step_configs(digest, bpmn_files))
 
 
+_NAMES: dict[str, dict[str, str]] = {}  # model digest -> its elements' names by id
+
+
+def model_element_names(digest: str, bpmn_files: Callable[[], list[tuple[str, bytes]]]) -> dict[str, str]:
+    """The names of a model's elements by id (as the diagram shows them), cached by its digest."""
+    if digest in _NAMES:
+        return _NAMES[digest]
+    from rathaus_domain.processes.xmlutil import XmlError, parse_xml
+
+    names: dict[str, str] = {}
+    for _name, content in bpmn_files():
+        try:
+            root = parse_xml(content)
+        except XmlError:  # stored models passed the check; a broken one names nothing
+            continue
+        for node in root.iter():
+            element_id, name = node.get("id"), " ".join((node.get("name") or "").split())
+            if element_id and name:
+                names.setdefault(element_id, name)
+    if len(_NAMES) > 1000:
+        _NAMES.clear()
+    _NAMES[digest] = names
+    return names
+
+
+def instance_steps(instance: ProcessInstance) -> list[tuple[str, str]]:
+    """What the diagram marks, in words: (name, "completed" | "current") of each named step, the done
+    ones in the order they were done, then the current ones. A step that runs again is current only."""
+    definition = instance.definition
+    names = model_element_names(definition.digest, definition.bpmn_files)
+    current = [i for i in dict.fromkeys(instance.current_elements or []) if i in names]
+    completed = [i for i in dict.fromkeys(instance.completed_elements or []) if i in names and i not in current]
+    return [(names[i], "completed") for i in completed] + [(names[i], "current") for i in current]
+
+
 def definition_list(*, municipality) -> QuerySet[ProcessDefinition]:
     return (ProcessDefinition.objects.for_municipality(municipality).select_related("service")
             .defer("files").order_by("service__name", "-version"))

@@ -246,6 +246,8 @@ def definitions(request):
     return render(request, "processes/definitions.html", {
         "definitions": selectors.definition_list(municipality=request.municipality),
         "services": service_choices(municipality=request.municipality), "problems": problems, "files_error": files_error,
+        # A refused upload keeps what was chosen (a browser keeps no file): sent again, it goes to the same service.
+        "chosen_service": request.POST.get("service", ""), "publish_chosen": request.POST.get("publish") == "1",
         "states": DefinitionState, "steps": _step_rows(),
         **_models_missing_town_details(request.municipality)}, status=status)
 

@@ -1,6 +1,7 @@
 """Partials other apps' templates include: the staff case panel and the citizen's "why" section."""
 
 from django import template
+from django.utils import timezone
 
 from .. import selectors
 from ..services import message_label
@@ -16,6 +17,8 @@ def process_staff_panel(context, application):
         "application": application, "municipality": municipality, "instance": instance,
         "tasks": selectors.case_tasks(municipality=municipality, application=application) if instance else [],
         "timeline": selectors.case_timeline(municipality=municipality, application=application) if instance else [],
+        "steps": selectors.instance_steps(instance) if instance else [],
+        "now": timezone.now(),
         "waiting": [(name, message_label(name)) for name in (instance.waiting_messages if instance else [])],
         "can_handle": context["request"].user.has_perm("applications.handle", municipality),
         "csrf_token": context.get("csrf_token"),

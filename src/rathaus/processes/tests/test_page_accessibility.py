@@ -147,8 +147,9 @@ def test_without_javascript_the_diagram_box_says_why_it_is_empty_and_leads_to_th
     assert "role=" not in box.group(0).split(">", 1)[0] and "aria-label=" not in box.group(0).split(">", 1)[0]
     text = " ".join(re.sub(r"<[^>]+>", "", box.group(1)).split())
     assert text == ("Das Prozessdiagramm lässt sich nur mit JavaScript anzeigen. Jeder Schritt steht auch in Worten "
-                    "weiter unten: Aufgaben · Verlauf des Verfahrens")
-    assert re.findall(r'href="(#[^"]+)"', box.group(1)) == ["#process-tasks-title", "#process-timeline-title"]
+                    "weiter unten: Erledigte und aktuelle Schritte · Aufgaben · Verlauf des Verfahrens")
+    assert re.findall(r'href="(#[^"]+)"', box.group(1)) == ["#process-steps-title", "#process-tasks-title",
+                                                            "#process-timeline-title"]
     assert '<h3 class="kern-heading-small" id="process-tasks-title">Aufgaben</h3>' in page
     assert '<h3 class="kern-heading-small" id="process-timeline-title">Verlauf des Verfahrens</h3>' in page
     # The label the script gives the drawn diagram names the marks, not only their colours.

@@ -3,7 +3,8 @@
    Until the diagram is drawn the box keeps its text (the page's words for "needs JavaScript",
    "loading", "not available"), so it is never an empty box; only a drawn diagram makes it a
    labelled group, and the links to the steps in words then follow it. Done steps carry a check mark and current ones a thick dashed frame, besides
-   their colour (WCAG 1.4.1); the legend under the box shows the same. */
+   their colour (WCAG 1.4.1); the legend under the box shows the same. The canvas, a tab stop of
+   bpmn-js, is named like the box and described by the hint to its keys (Ctrl and the arrow keys). */
 (function () {
   "use strict";
   var COMPLETED = "is-completed";
@@ -44,6 +45,13 @@
     box.setAttribute("aria-label", box.getAttribute("data-label"));
     var legend = document.getElementById("process-legend");
     if (legend) { legend.hidden = false; }
+    // bpmn-js makes the canvas a tab stop: it gets the diagram's name and the hint to its keys.
+    var svg = box.querySelector(".djs-container > svg");
+    var keys = document.getElementById("process-keys");
+    if (svg) {
+      svg.setAttribute("aria-label", box.getAttribute("data-label"));
+      if (keys) { keys.hidden = false; svg.setAttribute("aria-describedby", keys.id); }
+    }
   }
 
   function init() {
