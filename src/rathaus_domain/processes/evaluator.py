@@ -16,9 +16,10 @@ The language is a small subset of Python expressions:
 Everything else (imports, lambdas, comprehensions, ``:=``, names or attributes starting with
 ``_``, unknown functions, ``str.format``, printf-style ``%`` on strings, set literals, ``*args``)
 is rejected by a static check *before* anything runs.  While running, sizes are bounded
-(integers: :data:`MAX_INT_BITS` bits; strings and collections built by an expression:
-:data:`MAX_SIZE` elements/characters, checked before the allocation happens), and so are the
-number of evaluation steps and the wall time.
+(integers: :data:`MAX_INT_BITS` bits, floats finite; strings and collections built by an
+expression: :data:`MAX_SIZE` elements/characters, checked before the allocation happens, nested at
+most :data:`MAX_VALUE_DEPTH` levels; all values a script assigns together: :data:`MAX_SIZE`), and
+so are the number of evaluation steps and the wall time.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "FUNCTION_NAMES",
     "MAX_INT_BITS",
     "MAX_SIZE",
+    "MAX_VALUE_DEPTH",
     "CompiledExpression",
     "CompiledScript",
     "ExpressionError",
@@ -70,6 +72,9 @@ MAX_INT_BITS = 1024
 MAX_SIZE = 100_000
 MAX_ROUND_DIGITS = 50
 MAX_DAYS = 1_000_000
+#: Deepest nesting of lists and dicts a value may have: deeper ones could not be copied, stored as
+#: JSON or printed without running out of Python's stack.
+MAX_VALUE_DEPTH = 100
 
 
 # --------------------------------------------------------------------------------------------
@@ -761,6 +766,7 @@ def _check_tree(root: ast.AST, *, script: bool) -> tuple[frozenset[str], bool]:
                     f"Literale vom Typ {type(node.value).__name__} sind nicht erlaubt",
                     f"literals of type {type(node.value).__name__} are not allowed",
                 )
+            _guard(node.value)  # a literal is held to the bounds of a computed number (10**400, 1e999)
         elif isinstance(node, ast.Name):
             _check_identifier(node.id, "Name", "name")
             if isinstance(node.ctx, ast.Load):
@@ -864,37 +870,45 @@ def _check_identifier(name: str, kind_de: str, kind_en: str) -> None:
 
 
 def _weight(value: Any, limit: int = MAX_SIZE) -> int:
-    """Expanded size of a value (characters + elements), raising once it passes ``limit``."""
+    """Expanded size of a value (characters + elements), raising once it passes ``limit`` or
+    nests deeper than :data:`MAX_VALUE_DEPTH`."""
     total = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str:
-            total += len(item) or 1
-        elif kind is list or kind is tuple:
-            total += len(item) or 1
+    level = [value]
+    depth = 0
+    # Level by level, so the depth is known without a pair per item.
+    while level and total <= limit:
+        depth += 1
+        below: list[Any] = []
+        for item in level:
+            kind = type(item)
+            if kind is str:
+                total += len(item) or 1
+            elif kind is list or kind is tuple or kind is dict:
+                if depth > MAX_VALUE_DEPTH:
+                    _limit(
+                        f"Wert zu tief verschachtelt (höchstens {MAX_VALUE_DEPTH} Ebenen)",
+                        f"value nested too deeply (at most {MAX_VALUE_DEPTH} levels)",
+                    )
+                total += len(item) or 1
+                if total > limit:
+                    break
+                if kind is dict:
+                    below.extend(item.keys())
+                    below.extend(item.values())
+                else:
+                    below.extend(item)
+            elif kind is int or kind is float or kind is Decimal:
+                total += 1
+                _guard(item)
+            elif kind in (bool, type(None), date, datetime, timedelta):
+                total += 1
+            else:
+                raise ExpressionError(
+                    f"Werte vom Typ {kind.__name__} sind nicht erlaubt", f"values of type {kind.__name__} are not allowed"
+                )
             if total > limit:
                 break
-            stack.extend(item)
-        elif kind is dict:
-            total += len(item) or 1
-            if total > limit:
-                break
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif kind is int:
-            total += 1
-            if item.bit_length() > MAX_INT_BITS:
-                _too_big_int()
-        elif kind in (bool, float, type(None), Decimal, date, datetime, timedelta):
-            total += 1
-        else:
-            raise ExpressionError(
-                f"Werte vom Typ {kind.__name__} sind nicht erlaubt", f"values of type {kind.__name__} are not allowed"
-            )
-        if total > limit:
-            break
+        level = below
     if total > limit:
         _limit(
             f"Ergebnis zu groß (mehr als {limit} Zeichen/Elemente)",
@@ -907,16 +921,29 @@ def _too_big_int() -> NoReturn:
     _limit(f"Zahl zu groß (mehr als {MAX_INT_BITS} Bit)", f"number too large (more than {MAX_INT_BITS} bits)")
 
 
+def _not_finite() -> NoReturn:
+    _limit(
+        "Zahl außerhalb des darstellbaren Bereichs (unendlich oder keine Zahl)", "number out of range (infinite or not a number)"
+    )
+
+
 def _guard(value: Any) -> Any:
     """Check a value an expression has just built."""
     kind = type(value)
     if kind is int:
         if value.bit_length() > MAX_INT_BITS:
             _too_big_int()
+    elif kind is float:
+        # 1e308 * 10 is infinity rather than an OverflowError; neither it nor NaN is JSON.
+        if not math.isfinite(value):
+            _not_finite()
+    elif kind is Decimal:
+        if not value.is_finite():
+            _not_finite()
     elif kind is str:
         if len(value) > MAX_SIZE:
             _weight(value)
-    elif kind in (bool, float, type(None), Decimal, date, datetime, timedelta):
+    elif kind in (bool, type(None), date, datetime, timedelta):
         pass
     else:
         _weight(value)
@@ -1063,8 +1090,14 @@ class _Budget:
         self.steps += 1
         if self.steps > MAX_STEPS:
             _limit("Zu viele Rechenschritte", "too many evaluation steps")
-        if not self.steps & 63 and time.monotonic() > self.deadline:
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
             _limit("Zeitlimit für die Auswertung überschritten", "evaluation time limit exceeded")
+
+
+#: Nodes that only look a value up: reading the clock after them would cost more than they do.
+_CHEAP_NODES = frozenset({ast.Name, ast.Constant, ast.Attribute})
 
 
 class _Interpreter(EvalWithCompoundTypes):  # type: ignore[misc]
@@ -1124,7 +1157,12 @@ class _Interpreter(EvalWithCompoundTypes):  # type: ignore[misc]
             _unsafe(
                 f"Das Sprachmittel {type(node).__name__} ist nicht erlaubt", f"the construct {type(node).__name__} is not allowed"
             )
-        return handler(node)
+        value = handler(node)
+        # The clock is read when a node is done, not when it is entered: the work (building a
+        # value, checking its size, sorting) happens on the way back, after the last node entered.
+        if type(node) not in _CHEAP_NODES:
+            self._budget.check_time()
+        return value
 
     def _eval_name(self, node: ast.Name) -> Any:
         if node.id in self.names:
@@ -1233,7 +1271,9 @@ def _run(tree: ast.AST, source: str, names: Mapping[str, Any], now: datetime | N
         raise ExpressionError("Division durch null", "division by zero") from None
     except RecursionError:
         _limit("Ausdruck zu tief verschachtelt", "expression nested too deeply")
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, ArithmeticError, AttributeError) as exc:
+        # ArithmeticError: OverflowError, and what Decimal values from the task data raise
+        # (decimal.Overflow, decimal.InvalidOperation for NaN < 1 or x % 0).
         detail = _shorten(f"{type(exc).__name__}: {exc}", 160)
         raise ExpressionError(f"Auswertung fehlgeschlagen ({detail})", f"evaluation failed ({detail})") from None
 
@@ -1278,10 +1318,20 @@ class CompiledScript:
         """Run all lines; return the changed names. ``context`` itself is never modified."""
         scope: dict[str, Any] = dict(context or {})
         changes: dict[str, Any] = {}
+        sizes: dict[str, int] = {}
         budget = _Budget()
         for target, tree, line in self.assignments:
             try:
                 value = _run(tree, self.source, scope, now, budget)
+                # What a script hands back is stored with the task: bounded in total, not per line
+                # (300 lines of MAX_SIZE each would be 30 MB of task data).
+                sizes[target] = _weight(value)
+                budget.check_time()
+                if sum(sizes.values()) > MAX_SIZE:
+                    _limit(
+                        f"Die Werte des Skripts zusammen sind zu groß (mehr als {MAX_SIZE} Zeichen/Elemente)",
+                        f"the script's values together are too large (more than {MAX_SIZE} characters/elements)",
+                    )
             except ExpressionError as exc:
                 raise exc.with_context(line=line) from None
             scope[target] = value

@@ -379,3 +379,64 @@ def test_dates_round_trip_through_scripts() -> None:
     changes = run_script("due = add_days(start, 14)\nlate = today() > due", {"start": "2026-03-01"}, now=NOW)
     assert changes == {"due": date(2026, 3, 15), "late": False}
     assert evaluate("due - today()", changes, now=NOW) == timedelta(days=13)
+
+
+# --- bounds that hold for a whole script and for the work done between steps ---------------
+
+
+def test_the_time_limit_holds_for_work_done_after_the_last_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every node of the nested list is entered (and counted) first; the lists are built, and
+    # their sizes checked, only on the way back, so the clock must be read there too.
+    monkeypatch.setattr(evaluator, "MAX_SECONDS", 0.2)
+    script = "b = [0] * 49000\nc = " + "[" * 90 + "b" + "]" * 90
+    started = time.perf_counter()
+    with pytest.raises(LimitExceeded, match="time limit") as info:
+        run_script(script)
+    assert info.value.line == 2
+    assert time.perf_counter() - started < 1.0
+
+
+def test_values_nested_deeper_than_the_limit_are_refused_not_a_recursion_error() -> None:
+    # Each line may nest 150 levels; ten of them would be deeper than Python can copy or print.
+    line = "a = " + "[" * 150 + "a" + "]" * 150
+    with pytest.raises(LimitExceeded, match="nested too deeply") as info:
+        run_script("a = 1\n" + "\n".join([line] * 10))
+    assert info.value.line == 2
+    assert len(str(evaluate("[" * 99 + "1" + "]" * 99))) == 199
+
+
+def test_what_a_script_hands_back_is_bounded_in_total_not_only_per_line() -> None:
+    # 300 lines of 99,999 characters each would be 30 MB of task data from one script task.
+    script = "\n".join(f"text{i} = 'x' * 60000" for i in range(3))
+    with pytest.raises(LimitExceeded, match="script") as info:
+        run_script(script)
+    assert info.value.line == 2
+    # Assigning a name again replaces its value: only what is handed back counts.
+    assert len(run_script("text = 'x' * 60000\ntext = 'y' * 60000\ntext = 'z' * 60000")["text"]) == 60000
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "1e308 * 10",
+        "-1e308 * 10",
+        "sum([1e308, 1e308])",
+        "float('inf')",
+        "float('nan')",
+        "float('1' * 400)",
+        "number('1' + '0' * 399 + '.5')",
+        "1e999",
+        "1" + "0" * 400,
+    ],
+)
+def test_numbers_beyond_the_bounds_are_refused_also_as_floats_and_literals(expression: str) -> None:
+    # Infinity and NaN are not JSON: task data holding them cannot be stored in PostgreSQL.
+    with pytest.raises(LimitExceeded, match="number"):
+        evaluate(expression)
+
+
+@pytest.mark.parametrize("expression", ["big * big", "big ** 10", "big % 0", "nan < 1", "max([nan, 1])"])
+def test_decimal_failures_from_the_task_data_are_expression_errors(expression: str) -> None:
+    # Decimal raises its own ArithmeticErrors (decimal.Overflow, decimal.InvalidOperation).
+    with pytest.raises(ExpressionError):
+        evaluate(expression, {"big": Decimal("1e500000"), "nan": Decimal("NaN")})
