@@ -24,6 +24,7 @@ The translation calls the evaluator's ``feel_cmp``, ``feel_between``, ``feel_not
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -107,6 +108,20 @@ def _unescape(body: str, pos: int) -> str:
     return "".join(out)
 
 
+def _number(raw: str, pos: int) -> int | float:
+    """A number literal, within the evaluator's bounds (its ints have at most MAX_INT_BITS bits)."""
+    whole = raw.partition(".")[0]
+    # Python's int() refuses texts of more than 4,300 digits, and a float of 400 digits is infinity.
+    if len(whole) <= 400:
+        if "." in raw:
+            number = float(raw)
+            if math.isfinite(number):
+                return number
+        elif int(raw).bit_length() <= evaluator.MAX_INT_BITS:
+            return int(raw)
+    raise _error(f"Zahl zu groß an Position {pos + 1}", f"number too large at position {pos + 1}")
+
+
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
@@ -120,8 +135,7 @@ def _tokenize(text: str) -> list[_Token]:
         kind = match.lastgroup or ""
         raw = match.group()
         if kind == "number":
-            value: Any = int(raw) if "." not in raw else float(raw)
-            tokens.append(_Token(kind, raw, value, pos))
+            tokens.append(_Token(kind, raw, _number(raw, pos), pos))
         elif kind == "string":
             tokens.append(_Token(kind, raw, _unescape(raw[1:-1], pos), pos))
         elif kind in ("op", "name"):

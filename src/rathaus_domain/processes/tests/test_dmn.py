@@ -220,6 +220,9 @@ def _table(cell: str = "&lt; 5", output: str = '"x"', policy: str = "", extra: s
         (_table(cell="[1.."), "c1", "rule 1"),
         (_table(cell="__import__(&quot;os&quot;)"), "c1", "unknown FEEL function"),
         (_table(output="a +"), "c2", "value expected"),
+        # Python's int() refuses more than 4,300 digits with a ValueError of its own.
+        pytest.param(_table(cell="1" + "0" * 5000), "c1", "number too large", id="5000-digit cell"),
+        pytest.param(_table(output="1" * 400 + ".5"), "c2", "number too large", id="400-digit output"),
         (_table(policy='hitPolicy="SOMETIMES"'), "t", "unknown hit policy"),
         (_table(policy='hitPolicy="FIRST" aggregation="SUM"'), "t", "aggregation"),
         (_table(policy='hitPolicy="PRIORITY"'), "t", "output values"),

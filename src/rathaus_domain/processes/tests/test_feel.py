@@ -309,3 +309,18 @@ def test_a_missing_field_is_an_error_in_a_decision_and_null_in_a_process_conditi
     from rathaus_domain.processes.expressions import compile_process_expression
 
     assert compile_process_expression("=applicant.age >= 18").evaluate({"applicant": {}}) is None
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1" + "0" * 5000, "1" + "0" * 400, "1" * 400 + ".5", "0." + "0" * 5000 + "1"],
+    ids=["5000 digits", "400 digits", "400-digit float", "5000 decimals"],
+)
+def test_number_literals_beyond_the_evaluators_bounds_are_named_when_compiled(number: str) -> None:
+    # A float literal of 400 digits would be infinity, whose translation «inf» reads as a name.
+    if number.startswith("0."):
+        assert compile_expression(number).evaluate() == 0.0
+        return
+    for compile_ in (compile_expression, compile_unary_tests, lambda text: compile_unary_tests(f"< {text}")):
+        with pytest.raises(FeelError, match="number too large"):
+            compile_(number)
