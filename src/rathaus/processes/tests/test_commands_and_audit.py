@@ -119,6 +119,12 @@ def test_decide_refuses_numbers_that_are_not_finite(number):
              f'{{"dog": {{"breed": "mischling", "other_dogs": {number}}}}}')
 
 
+def test_decide_refuses_input_nested_deeper_than_json_can_read():
+    # Python's json gives up with a RecursionError at about a thousand levels.
+    with pytest.raises(CommandError, match="^--input ist zu tief verschachtelt / is nested too deeply$"):
+        _run("decide", str(DEMO_DIR / "dog_tax.dmn"), "--decision", "dog_tax", "--input", "[" * 100_000 + "]" * 100_000)
+
+
 @pytest.mark.django_db
 def test_import_process_names_a_missing_file_town_or_service(town, demo_services, tmp_path):
     before = ProcessDefinition.objects.count()

@@ -39,6 +39,8 @@ class Command(BaseCommand):
             inputs = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
         except ValueError as exc:
             raise CommandError(f"--input ist kein JSON / is not JSON: {exc}") from None
+        except RecursionError:
+            raise CommandError("--input ist zu tief verschachtelt / is nested too deeply") from None
         if not isinstance(inputs, dict):
             raise CommandError("--input muss ein JSON-Objekt sein / must be a JSON object")
         try:
