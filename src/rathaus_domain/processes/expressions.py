@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -101,6 +101,13 @@ def _timer_error(text: str, what_de: str, what_en: str) -> ExpressionError:
     return ExpressionError(f"«{text}» ist {what_de} nach ISO 8601", f"«{text}» is {what_en} in ISO 8601 form")
 
 
+def _out_of_range() -> ExpressionError:
+    return ExpressionError(
+        f"Zeitpunkt außerhalb des gültigen Bereichs (Jahr {MINYEAR} bis {MAXYEAR})",
+        f"date out of range (years {MINYEAR} to {MAXYEAR})",
+    )
+
+
 def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetime, timedelta]:
     """``start`` moved by ``times`` the calendar part of the duration (years, months, weeks, days), and
     ``times`` its clock part (``times`` may be negative: counted backwards)."""
@@ -115,6 +122,9 @@ def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetim
     if months:
         index = start.year * 12 + start.month - 1 + months
         year, month = divmod(index, 12)
+        if not MINYEAR <= year <= MAXYEAR:
+            # (the search for the month's last day below would never end: no day of year 10000 exists)
+            raise _out_of_range()
         day = start.day
         while True:
             try:
@@ -124,7 +134,10 @@ def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetim
                 day -= 1
     days = timedelta(weeks=int(parts.get("weeks", 0)), days=int(parts.get("days", 0))) * times
     if days:  # (adding even nothing would lose the fold: which 02:30 of the night the clocks go back)
-        end += days
+        try:
+            end += days
+        except OverflowError:
+            raise _out_of_range() from None
     clock = timedelta(
         hours=int(parts.get("hours", 0)),
         minutes=int(parts.get("minutes", 0)),
@@ -145,7 +158,10 @@ def _elapsed(moment: datetime, clock: timedelta) -> datetime:
     """``moment`` plus ``clock`` as time that passes, also across a change of the clocks (summer time)."""
     if not clock:
         return moment
-    return (moment.astimezone(UTC) + clock).astimezone(moment.tzinfo)
+    try:
+        return (moment.astimezone(UTC) + clock).astimezone(moment.tzinfo)
+    except OverflowError:
+        raise _out_of_range() from None
 
 
 def add_duration(text: str, start: datetime, *, times: int = 1) -> datetime:
@@ -166,9 +182,12 @@ def add_timedelta(start: datetime, delta: timedelta) -> datetime:
     days = timedelta(days=length.days)
     if not days:
         return _elapsed(start, delta)
-    if delta < timedelta(0):
-        return _elapsed(start - days, -(length - days))
-    return _elapsed(start + days, length - days)
+    try:
+        if delta < timedelta(0):
+            return _elapsed(start - days, -(length - days))
+        return _elapsed(start + days, length - days)
+    except OverflowError:
+        raise _out_of_range() from None
 
 
 def format_duration(delta: timedelta) -> str:
