@@ -23,6 +23,7 @@ Result shapes (``DecisionResult.output``):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -661,6 +662,11 @@ _TYPE_WORDS = {
 }
 
 
+# Python's int() and float() also read "1_000" and other scripts' digits ("٣"); a form's reader does not.
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _coerce_input(value: Any, type_ref: str | None) -> Any:
     """A text input as its column's type; a text that is not one is an error (as in Camunda),
     never kept as text: it would silently miss every comparison and pick another rule."""
@@ -670,16 +676,19 @@ def _coerce_input(value: Any, type_ref: str | None) -> Any:
     text = value.strip()
     try:
         if kind == "date":
-            return date.fromisoformat(text[:10])
+            # A date and time ("2026-03-01T10:00:00") is read as its day; anything else after the day is not a date.
+            return date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text).date()
         if kind == "datetime":
             return datetime.fromisoformat(text)
-        if kind == "integer":
-            return int(text)
         if kind == "boolean":
             if text.lower() in ("true", "false"):
                 return text.lower() == "true"
             raise ValueError(text)
-        number = int(text) if text.lstrip("-").isdigit() else float(text)
+        if not (_INTEGER_RE if kind == "integer" else _NUMBER_RE).fullmatch(text):
+            raise ValueError(text)
+        if kind == "integer":
+            return int(text)
+        number = int(text) if _INTEGER_RE.fullmatch(text) else float(text)
         if isinstance(number, float) and not math.isfinite(number):
             raise ValueError(text)
         return number

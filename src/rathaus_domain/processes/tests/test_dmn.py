@@ -338,6 +338,7 @@ def _typed(type_ref: str, cell: str) -> DmnModel:
         ("boolean", "true", "true", 150),
         ("boolean", "true", "False", 90),
         ("date", '&gt;= date("2026-01-01")', "2026-03-01", 150),
+        ("date", '&gt;= date("2026-01-01")', "2026-03-01T10:00:00", 150),
         ("dateTime", '&lt; date and time("2026-01-01T00:00:00")', "2025-12-31T23:00:00", 150),
     ],
 )
@@ -354,6 +355,12 @@ def test_a_text_input_is_read_as_its_columns_type(type_ref: str, cell: str, text
         ("double", "1e400", "«1e400» is not a number (typeRef double)"),
         ("boolean", "ja", "«ja» is neither true nor false (typeRef boolean)"),
         ("date", "01.03.2026", "«01.03.2026» is not a date (2026-03-01) (typeRef date)"),
+        # Python reads these as numbers and dates; Camunda (and a reader of the form) does not.
+        ("integer", "1_000", "«1_000» is not a whole number (typeRef integer)"),
+        ("integer", "٣", "«٣» is not a whole number (typeRef integer)"),
+        ("double", "1_5.5", "«1_5.5» is not a number (typeRef double)"),
+        ("double", "١٥", "«١٥» is not a number (typeRef double)"),
+        ("date", "2026-03-01 oder später", "«2026-03-01 oder später» is not a date (2026-03-01) (typeRef date)"),
     ],
 )
 def test_a_text_input_that_is_not_of_its_columns_type_is_an_error_naming_the_column(
