@@ -40,6 +40,7 @@ from .xmlutil import XmlError, local_name, namespace, parse_xml
 __all__ = [
     "CAMUNDA_DMN_NS",
     "DMN_NAMESPACES",
+    "MAX_REQUIREMENT_DEPTH",
     "Decision",
     "DecisionError",
     "DecisionResult",
@@ -62,6 +63,8 @@ DMN_NAMESPACES = frozenset(
     }
 )
 CAMUNDA_DMN_NS = "http://camunda.org/schema/1.0/dmn"
+#: Most decisions in one chain of requirements: evaluating and explaining a decision recurses along it.
+MAX_REQUIREMENT_DEPTH = 100
 
 SINGLE_HIT = frozenset({"UNIQUE", "FIRST", "PRIORITY", "ANY"})
 MULTI_HIT = frozenset({"RULE ORDER", "OUTPUT ORDER", "COLLECT"})
@@ -569,12 +572,21 @@ def _check_requirements(model: DmnModel, file: str | None = None) -> None:
                     element_id=decision.id,
                     file=decision.file,
                 )
-    state: dict[str, int] = {}
+    visiting: set[str] = set()
+    lengths: dict[str, int] = {}  # decisions in the longest chain a decision starts, itself included
 
-    def visit(decision_id: str, path: list[str]) -> None:
-        if state.get(decision_id) == 2:
-            return
-        if state.get(decision_id) == 1:
+    def too_long(decision_id: str) -> DmnError:
+        return DmnError(
+            f"Die Kette benötigter Entscheidungen ist zu lang (höchstens {MAX_REQUIREMENT_DEPTH})",
+            f"the chain of required decisions is too long (at most {MAX_REQUIREMENT_DEPTH})",
+            element_id=decision_id,
+            file=file or model.decisions[decision_id].file,
+        )
+
+    def visit(decision_id: str, path: list[str]) -> int:
+        if decision_id in lengths:
+            return lengths[decision_id]
+        if decision_id in visiting:
             cycle = " → ".join([*path[path.index(decision_id) :], decision_id])
             raise DmnError(
                 f"Zyklische Abhängigkeit: {cycle}",
@@ -582,10 +594,15 @@ def _check_requirements(model: DmnModel, file: str | None = None) -> None:
                 element_id=decision_id,
                 file=file or model.decisions[decision_id].file,
             )
-        state[decision_id] = 1
-        for ref in model.decisions[decision_id].required_decisions:
-            visit(ref, [*path, decision_id])
-        state[decision_id] = 2
+        if len(path) >= MAX_REQUIREMENT_DEPTH:  # (before recursing deeper than Python can)
+            raise too_long(decision_id)
+        visiting.add(decision_id)
+        length = 1 + max((visit(ref, [*path, decision_id]) for ref in model.decisions[decision_id].required_decisions), default=0)
+        visiting.discard(decision_id)
+        if length > MAX_REQUIREMENT_DEPTH:
+            raise too_long(decision_id)
+        lengths[decision_id] = length
+        return length
 
     for decision_id in model.decisions:
         visit(decision_id, [])

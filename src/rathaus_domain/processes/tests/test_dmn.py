@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rathaus_domain.processes.dmn import DecisionError, DmnError, DmnModel, decide, load_dmn
+from rathaus_domain.processes.dmn import MAX_REQUIREMENT_DEPTH, DecisionError, DmnError, DmnModel, decide, load_dmn
 
 from .support import fixture_bytes
 
@@ -251,6 +251,24 @@ def test_load_errors_name_the_element(body: str, element_id: str, message: str) 
     assert info.value.element_id == element_id
     assert message in info.value.message_en
     assert info.value.file == "t.dmn"
+
+
+def _chain(length: int, *, reverse: bool = False) -> bytes:
+    """A file of decisions d0 ← d1 ← … each requiring the one before."""
+    decisions = ['<decision id="d0"><literalExpression><text>1</text></literalExpression></decision>'] + [
+        f'<decision id="d{i}"><informationRequirement><requiredDecision href="#d{i - 1}"/></informationRequirement>'
+        f"<literalExpression><text>d{i - 1} + 1</text></literalExpression></decision>"
+        for i in range(1, length)
+    ]
+    return _dmn("".join(reversed(decisions) if reverse else decisions))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_chain_of_requirements_longer_than_the_limit_is_refused_when_loaded(reverse: bool) -> None:
+    # 600 decisions in a row made decide() (and the check of 1,000 written last-first) a RecursionError.
+    with pytest.raises(DmnError, match="chain of required decisions is too long"):
+        load_dmn(_chain(600, reverse=reverse))
+    assert decide(load_dmn(_chain(MAX_REQUIREMENT_DEPTH, reverse=reverse)), f"d{MAX_REQUIREMENT_DEPTH - 1}", {}).value == 100
 
 
 def test_not_a_dmn_file_and_dtds_are_refused() -> None:
