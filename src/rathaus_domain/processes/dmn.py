@@ -284,7 +284,22 @@ class DecisionResult:
         return names
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly explanation (for the audit trail and the status page)."""
+        """JSON-friendly explanation (for the audit trail and the status page).
+
+        A decision required along several paths is explained once, where it comes first, and
+        named (``explained_above``) elsewhere: repeated, 15 layers of two decisions that each
+        require both below would be explained 2**15 times.
+        """
+        return self._to_dict(set())
+
+    def _to_dict(self, explained: set[str]) -> dict[str, Any]:
+        explained.add(self.decision_id)
+        required = [
+            {"decision_id": result.decision_id, "decision_name": result.decision_name, "explained_above": True}
+            if result.decision_id in explained
+            else result._to_dict(explained)
+            for result in self.required
+        ]
         return {
             "decision_id": self.decision_id,
             "decision_name": self.decision_name,
@@ -292,7 +307,7 @@ class DecisionResult:
             "output": _jsonable(self.output),
             "matched_rules": [rule.to_dict() for rule in self.matched_rules],
             "inputs_used": _jsonable(self.inputs_used),
-            "required": [result.to_dict() for result in self.required],
+            "required": required,
         }
 
 

@@ -271,6 +271,39 @@ def test_a_chain_of_requirements_longer_than_the_limit_is_refused_when_loaded(re
     assert decide(load_dmn(_chain(MAX_REQUIREMENT_DEPTH, reverse=reverse)), f"d{MAX_REQUIREMENT_DEPTH - 1}", {}).value == 100
 
 
+def test_a_decision_required_along_many_paths_is_explained_once() -> None:
+    # Layers of two decisions, each requiring both of the layer below: 2**15 paths to a0. The
+    # explanation (the audit entry of every decision step) repeated a0 once per path.
+    layers = [
+        f'<decision id="{x}{i}">'
+        + "".join(f'<informationRequirement><requiredDecision href="#{y}{i - 1}"/></informationRequirement>' for y in "ab")
+        + f"<literalExpression><text>a{i - 1} + b{i - 1}</text></literalExpression></decision>"
+        for i in range(1, 16)
+        for x in "ab"
+    ]
+    first = '<decision id="a0"><literalExpression><text>1</text></literalExpression></decision>'
+    model = load_dmn(_dmn(first + first.replace("a0", "b0") + "".join(layers)))
+    result = decide(model, "a15", {})
+    assert result.value == 2**15
+    explained = result.to_dict()
+    assert len(json.dumps(explained)) < 50_000
+    full: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if "output" in node:
+            full.append(node["decision_id"])
+        for below in node["required"] if "output" in node else []:
+            walk(below)
+
+    walk(explained)
+    assert sorted(full) == sorted(f"{x}{i}" for i in range(16) for x in "ab" if f"{x}{i}" != "b15")
+    # b14 needs a13 and b13, which a14 has explained before it: they are named, not repeated.
+    assert explained["required"][1]["required"] == [
+        {"decision_id": "a13", "decision_name": "a13", "explained_above": True},
+        {"decision_id": "b13", "decision_name": "b13", "explained_above": True},
+    ]
+
+
 def test_not_a_dmn_file_and_dtds_are_refused() -> None:
     with pytest.raises(DmnError, match="not a DMN file"):
         load_dmn(b'<definitions xmlns="http://example.org/"/>')
