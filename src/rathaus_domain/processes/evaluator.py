@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NoReturn
@@ -165,11 +165,26 @@ def _to_date(value: Any) -> date:
     )
 
 
+def date_out_of_range() -> ExpressionError:
+    """The error for a date before year 1 or after 9999 (what Python's dates hold)."""
+    return ExpressionError(
+        f"Datum außerhalb des gültigen Bereichs (Jahr {MINYEAR} bis {MAXYEAR})", f"date out of range (years {MINYEAR} to {MAXYEAR})"
+    )
+
+
 def _fn_date(*args: Any) -> date:
     if len(args) == 1:
         return _to_date(args[0])
     if len(args) == 3 and all(type(a) is int for a in args):
-        return date(args[0], args[1], args[2])
+        year, month, day = args
+        if not MINYEAR <= year <= MAXYEAR:
+            raise date_out_of_range()
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise ExpressionError(
+                f"{year:04}-{month:02}-{day:02} ist kein gültiges Datum", f"{year:04}-{month:02}-{day:02} is not a valid date"
+            ) from None
     raise ExpressionError(
         "date() erwartet einen Text 'JJJJ-MM-TT' oder Jahr, Monat, Tag",
         "date() expects a text 'YYYY-MM-DD' or year, month, day",
@@ -223,7 +238,10 @@ def _fn_add_days(value: Any, days: Any) -> date:
         raise ExpressionError("add_days() erwartet eine ganze Zahl", "add_days() expects a whole number")
     if abs(days) > MAX_DAYS:
         _limit("add_days(): zu viele Tage", "add_days(): too many days")
-    return _to_date(value) + timedelta(days=days)
+    try:
+        return _to_date(value) + timedelta(days=days)
+    except OverflowError:
+        raise date_out_of_range() from None
 
 
 def _fn_add_months(value: Any, months: Any) -> date:
@@ -232,7 +250,7 @@ def _fn_add_months(value: Any, months: Any) -> date:
     try:
         return months_after(_to_date(value), months)
     except ValueError:  # before year 1 or after 9999
-        raise ExpressionError("Datum außerhalb des gültigen Bereichs", "date out of range") from None
+        raise date_out_of_range() from None
 
 
 def _fn_years_between(start: Any, end: Any) -> int:

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import evaluator, feel
-from .evaluator import CompiledExpression, ExpressionError
+from .evaluator import CompiledExpression, ExpressionError, date_out_of_range
 
 __all__ = [
     "ProcessExpression",
@@ -101,13 +101,6 @@ def _timer_error(text: str, what_de: str, what_en: str) -> ExpressionError:
     return ExpressionError(f"«{text}» ist {what_de} nach ISO 8601", f"«{text}» is {what_en} in ISO 8601 form")
 
 
-def _out_of_range() -> ExpressionError:
-    return ExpressionError(
-        f"Zeitpunkt außerhalb des gültigen Bereichs (Jahr {MINYEAR} bis {MAXYEAR})",
-        f"date out of range (years {MINYEAR} to {MAXYEAR})",
-    )
-
-
 def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetime, timedelta]:
     """``start`` moved by ``times`` the calendar part of the duration (years, months, weeks, days), and
     ``times`` its clock part (``times`` may be negative: counted backwards)."""
@@ -124,7 +117,7 @@ def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetim
         year, month = divmod(index, 12)
         if not MINYEAR <= year <= MAXYEAR:
             # (the search for the month's last day below would never end: no day of year 10000 exists)
-            raise _out_of_range()
+            raise date_out_of_range()
         day = start.day
         while True:
             try:
@@ -137,7 +130,7 @@ def _duration_parts(text: str, start: datetime, times: int = 1) -> tuple[datetim
         try:
             end += days
         except OverflowError:
-            raise _out_of_range() from None
+            raise date_out_of_range() from None
     clock = timedelta(
         hours=int(parts.get("hours", 0)),
         minutes=int(parts.get("minutes", 0)),
@@ -161,7 +154,7 @@ def _elapsed(moment: datetime, clock: timedelta) -> datetime:
     try:
         return (moment.astimezone(UTC) + clock).astimezone(moment.tzinfo)
     except OverflowError:
-        raise _out_of_range() from None
+        raise date_out_of_range() from None
 
 
 def add_duration(text: str, start: datetime, *, times: int = 1) -> datetime:
@@ -187,7 +180,7 @@ def add_timedelta(start: datetime, delta: timedelta) -> datetime:
             return _elapsed(start - days, -(length - days))
         return _elapsed(start + days, length - days)
     except OverflowError:
-        raise _out_of_range() from None
+        raise date_out_of_range() from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -440,3 +440,21 @@ def test_decimal_failures_from_the_task_data_are_expression_errors(expression: s
     # Decimal raises its own ArithmeticErrors (decimal.Overflow, decimal.InvalidOperation).
     with pytest.raises(ExpressionError):
         evaluate(expression, {"big": Decimal("1e500000"), "nan": Decimal("NaN")})
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("date(99999, 1, 1)", "date out of range (years 1 to 9999)"),
+        ("date(0, 1, 1)", "date out of range (years 1 to 9999)"),
+        ("date(2026, 2, 30)", "2026-02-30 is not a valid date"),
+        ("add_days(date(9999, 12, 31), 1)", "date out of range (years 1 to 9999)"),
+        ("add_days('0001-01-01', -1)", "date out of range (years 1 to 9999)"),
+    ],
+)
+def test_dates_beyond_the_calendar_are_named_as_such(expression: str, message: str) -> None:
+    # Not Python's «evaluation failed (ValueError: year 99999 is out of range)», in English in both texts.
+    with pytest.raises(ExpressionError) as info:
+        evaluate(expression)
+    assert info.value.message_en == f"expression «{expression}»: {message}"
+    assert "Error" not in info.value.message_de
