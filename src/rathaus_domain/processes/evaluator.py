@@ -30,13 +30,14 @@ import decimal
 import math
 import operator
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any, Generic, NoReturn, TypeVar
 
 from simpleeval import EvalWithCompoundTypes
 
@@ -1358,9 +1359,54 @@ class CompiledScript:
         return copy.deepcopy(changes)
 
 
-@lru_cache(maxsize=4096)
+_Compiled = TypeVar("_Compiled")
+
+
+class SourceCache(Generic[_Compiled]):
+    """Compiled texts by their text, the least recently used dropped first, bounded by the characters
+    it holds rather than by a count: a syntax tree costs some 200 bytes a character, so 4,096 long
+    conditions (a 10 MB model) kept by count would pin gigabytes in every process that checked them."""
+
+    def __init__(self, compile_: Callable[[str], _Compiled], size: Callable[[_Compiled], int], max_chars: int) -> None:
+        self._compile = compile_
+        self._size = size
+        self.max_chars = max_chars
+        self.chars = 0
+        self._items: OrderedDict[str, tuple[_Compiled, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> _Compiled:
+        """The compiled ``text``, from the cache or compiled now (errors are not cached)."""
+        with self._lock:
+            hit = self._items.get(text)
+            if hit is not None:
+                self._items.move_to_end(text)
+                return hit[0]
+        compiled = self._compile(text)
+        size = len(text) + self._size(compiled)
+        if size <= self.max_chars // 16:  # (one long text must not push out everything else)
+            with self._lock:
+                if text not in self._items:
+                    self._items[text] = (compiled, size)
+                    self.chars += size
+                    while self.chars > self.max_chars:
+                        _, (_, dropped) = self._items.popitem(last=False)
+                        self.chars -= dropped
+        return compiled
+
+    def cache_clear(self) -> None:
+        """Forget everything compiled so far."""
+        with self._lock:
+            self._items.clear()
+            self.chars = 0
+
+
 def compile_expression(source: str) -> CompiledExpression:
     """Parse and statically check one expression (cached). Raises :class:`ExpressionError`."""
+    return _cached_expression(source)
+
+
+def _compile_expression(source: str) -> CompiledExpression:
     tree = _parse(source, "eval")
     try:
         names, uses_clock = _check_tree(tree, script=False)
@@ -1370,9 +1416,15 @@ def compile_expression(source: str) -> CompiledExpression:
     return CompiledExpression(source=source, tree=tree.body, names=names, uses_clock=uses_clock)
 
 
-@lru_cache(maxsize=1024)
+_cached_expression = SourceCache(_compile_expression, lambda compiled: 0, max_chars=250_000)
+
+
 def compile_script(source: str) -> CompiledScript:
-    """Parse and statically check a script: only ``name = expression`` lines are allowed."""
+    """Parse and statically check a script: only ``name = expression`` lines are allowed (cached)."""
+    return _cached_script(source)
+
+
+def _compile_script(source: str) -> CompiledScript:
     tree = _parse(source, "exec")
     assert isinstance(tree, ast.Module)
     if len(tree.body) > MAX_STATEMENTS:
@@ -1399,6 +1451,9 @@ def compile_script(source: str) -> CompiledScript:
             raise exc.with_context(line=line) from None
         assignments.append((target, statement.value, line or 0))
     return CompiledScript(source=source, assignments=tuple(assignments))
+
+
+_cached_script = SourceCache(_compile_script, lambda compiled: 0, max_chars=100_000)
 
 
 def check_expression(source: str) -> None:

@@ -20,11 +20,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta, tzinfo
-from functools import lru_cache
 from typing import Any
 
 from . import evaluator, feel
-from .evaluator import CompiledExpression, ExpressionError, date_out_of_range
+from .evaluator import CompiledExpression, ExpressionError, SourceCache, date_out_of_range
 
 __all__ = [
     "ProcessExpression",
@@ -58,9 +57,12 @@ class ProcessExpression:
         return self.compiled.evaluate(context, now=now)
 
 
-@lru_cache(maxsize=4096)
 def compile_process_expression(text: str) -> ProcessExpression:
-    """Check and compile a BPMN expression in any of the three spellings."""
+    """Check and compile a BPMN expression in any of the three spellings (cached)."""
+    return _cached_process_expression(text)
+
+
+def _compile_process_expression(text: str) -> ProcessExpression:
     stripped = (text or "").strip()
     if not stripped:
         raise ExpressionError("Leerer Ausdruck", "empty expression")
@@ -69,6 +71,11 @@ def compile_process_expression(text: str) -> ProcessExpression:
     if stripped[:2] in ("${", "#{") and stripped.endswith("}"):
         return ProcessExpression(stripped, "juel", evaluator.compile_expression(stripped[2:-1]))
     return ProcessExpression(stripped, "python", evaluator.compile_expression(stripped))
+
+
+# A FEEL text's translation (what the tree is made of) is a few times longer than the text.
+_cached_process_expression = SourceCache(_compile_process_expression, lambda expression: len(expression.compiled.source),
+                                         max_chars=250_000)
 
 
 # --------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_the_hint_is_not_computed_for_an_expression_that_compiles(monkeypatch: p
 
     monkeypatch.setattr(evaluator, "syntax_hint", fail)
     monkeypatch.setattr(feel, "syntax_hint", fail)
-    evaluator.compile_expression.cache_clear()
+    evaluator._cached_expression.cache_clear()
     assert evaluator.compile_expression("fee > 100 and not urgent").evaluate({"fee": 120, "urgent": False}) is True
     assert feel.compile_expression("fee > 100 and not(urgent)").evaluate({"fee": 120, "urgent": False}) is True
     assert evaluator.compile_script("total = fee + 5").run({"fee": 1}) == {"total": 6}
