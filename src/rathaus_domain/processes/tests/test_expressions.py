@@ -57,11 +57,9 @@ FIRST_DAY = datetime(1, 1, 1, 12, 0, tzinfo=UTC)
         lambda: add_duration("P1D", LAST_DAY),
         lambda: add_duration("PT12H", LAST_DAY),
         lambda: add_duration("P1M", FIRST_DAY, times=-1),
-        lambda: add_timedelta(LAST_DAY, timedelta(days=2)),
-        lambda: add_timedelta(FIRST_DAY, timedelta(hours=-13)),
         lambda: parse_cycle("R3/P1D", LAST_DAY),
     ],
-    ids=["P1M", "P1Y", "P1D", "PT12H", "-P1M", "2 days", "-13 hours", "cycle"],
+    ids=["P1M", "P1Y", "P1D", "PT12H", "-P1M", "cycle"],
 )
 def test_moving_a_moment_past_the_calendar_is_an_error(within_two_seconds: None, call: Callable[[], Any]) -> None:
     with pytest.raises(ExpressionError, match="out of range"):
