@@ -54,11 +54,13 @@ __all__ = [
     "CompiledScript",
     "ExpressionError",
     "LimitExceeded",
+    "SourceCache",
     "UnsafeExpression",
     "check_expression",
     "check_script",
     "compile_expression",
     "compile_script",
+    "date_out_of_range",
     "evaluate",
     "run_script",
 ]
