@@ -301,7 +301,8 @@ class _Checker:
 
     def misplaced(self) -> None:
         """Flow elements anywhere but directly in a process or sub-process (inside a task, in the
-        diagram): SpiffWorkflow's parser finds them wherever they are and fails in its own words."""
+        diagram), processes anywhere but directly in the definitions: SpiffWorkflow's parser finds
+        them wherever they are and fails in its own words."""
         for node in self.root.iter(f"{{{BPMN_NS}}}*"):
             kind = local_name(node)
             parent = node.getparent()
@@ -314,6 +315,16 @@ class _Checker:
                     "Ereignisse, Aufgaben und Flüsse gehören direkt in einen Prozess oder Unterprozess",
                     f"{kind} {_describe(node)} is inside {_describe(parent)} ({local_name(parent)}); events, tasks "
                     "and flows belong directly in a process or sub-process",
+                    "misplaced-element",
+                )
+            elif kind == "process" and parent is not None and (namespace(parent) != BPMN_NS or local_name(parent) != "definitions"):
+                label = "" if _describe(node) == "process" else f" {_describe(node)}"
+                self.error(
+                    node,
+                    f"Ein Prozess{label} steht innerhalb von {_describe(parent)} ({local_name(parent)}); "
+                    "ein Prozess gehört direkt in die Definitionen (definitions) der Datei",
+                    f"a process{label} is inside {_describe(parent)} ({local_name(parent)}); a process "
+                    "belongs directly in the file's definitions",
                     "misplaced-element",
                 )
 

@@ -137,6 +137,14 @@ def calling(called: str, call_id: str = "call") -> str:
             [("invalid-diagram", "start_di")],
             id="diagram-coordinate-not-a-number",
         ),
+        pytest.param(
+            # Found by the slow fuzz test: SpiffWorkflow took it for a second process ("Duplicate process ID: None").
+            [("p.bpmn", bpmn(linear(), root_extra='<bpmndi:BPMNDiagram xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+                             'id="d"><bpmndi:BPMNPlane id="pl" bpmnElement="p"><bpmn:process/></bpmndi:BPMNPlane>'
+                             '</bpmndi:BPMNDiagram>'))],
+            [("misplaced-element", "pl")],
+            id="process-inside-the-diagram",
+        ),
     ],
 )
 def test_models_that_would_fail_or_hang_are_named_by_element(files: list[tuple[str, bytes]], expected) -> None:
