@@ -432,6 +432,10 @@ def audit_verify(*, municipality_id: int | None = None, all_chains: bool = True)
                 problem = "content does not match its hash (entry changed)"
             else:
                 problem = _ip_problem(entry, ip_cut_off)
+                if problem and entry.ip_address is None:
+                    # An erasure may have committed since the cut-off was read: read it again.
+                    ip_cut_off = _ip_erasure_cut_off(rows)
+                    problem = _ip_problem(entry, ip_cut_off)
             if problem:
                 findings.append({"chain": chain_key(mid), "entry_id": entry.pk, "problem": problem})
                 break

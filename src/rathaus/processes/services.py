@@ -48,6 +48,7 @@ from .models import (
     CaseEvent,
     DefinitionState,
     InstanceStatus,
+    OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
     ReceivedMessage,
@@ -919,11 +920,28 @@ def _hand_to(task: UserTask, assignee) -> list[str]:
     A reminder is the holder's: one sent to the one before does not count for the next, who is
     reminded in her turn while the due date is still ahead (after it the task is escalated, once).
     """
+    changed = task.assignee_id != getattr(assignee, "pk", None)
     task.assignee = assignee
-    if task.reminded_at is not None and task.due_at is not None and task.due_at > timezone.now():
-        task.reminded_at = None
+    if changed and task.reminded_at is not None and task.due_at is not None and task.due_at > timezone.now():
+        task.reminded_at = None  # whoever was reminded already is not reminded again (see task_deadlines)
         return ["assignee", "reminded_at"]
     return ["assignee"]
+
+
+def _reminder_key(task: UserTask) -> str | None:
+    """The outbox key of a reminder to the task's assignee, None if she has had one for it.
+
+    The first reminder of a task is "remind:<task>"; one to a later holder (the task changed hands
+    after it) "remind:<task>:<user>".
+    """
+    first = f"remind:{task.pk}"
+    sent_to = OutboxMessage.objects.filter(idempotency_key=first).values_list("payload__to", flat=True).first()
+    if sent_to is None:
+        return first
+    if sent_to == [task.assignee.email]:
+        return None
+    key = f"{first}:{task.assignee_id}"
+    return None if OutboxMessage.objects.filter(idempotency_key=key).exists() else key
 
 
 def task_claim(*, task: UserTask, user) -> UserTask:
@@ -1061,7 +1079,7 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
     """Remind the assignee before the due date; escalate to the team leads after it (once each)."""
     from datetime import timedelta
 
-    from .outbox import outbox_add, outbox_message_id
+    from .outbox import outbox_add
 
     now = now or timezone.now()
     reminded = escalated = 0
@@ -1080,9 +1098,9 @@ def task_deadlines(*, now: datetime | None = None, remind_before_hours: int = 24
                 continue
             due = f"{timezone.localtime(task.due_at):%d.%m.%Y %H:%M}"
             if task.assignee.email:
-                key = f"remind:{task.pk}"
-                if outbox_message_id(key) is not None:  # the task has changed hands since its first reminder
-                    key = f"{key}:{task.assignee_id}"
+                key = _reminder_key(task)
+                if key is None:  # reminded while she held the task before: once is enough
+                    continue
                 outbox_add(municipality=task.municipality, key=key, kind="email", payload={
                     "subject": f"Erinnerung: {task.name} ({task.application.reference})",
                     "body": f"Die Aufgabe „{task.name}“ ist am {due} fällig.",

@@ -14,7 +14,7 @@ objects.  Everything else is named as an unsupported element.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -121,6 +121,8 @@ _FLOW_NODES = frozenset(
         "callChoreography", "subChoreography", "choreographyTask",
     }
 )  # fmt: skip
+# What the size cap counts: flow nodes and processes (a file of nothing but processes is work too).
+_COUNTED = _FLOW_NODES | {"process"}
 _EVENT_NAMES = {
     "messageEventDefinition": ("Nachricht", "message"),
     "timerEventDefinition": ("Timer", "timer"),
@@ -177,6 +179,11 @@ def element_id(element: etree._Element | None) -> str | None:
 
 def _bpmn_children(node: etree._Element, name: str | None = None) -> list[etree._Element]:
     return [c for c in node if namespace(c) == BPMN_NS and (name is None or local_name(c) == name)]
+
+
+def _element_count(root: etree._Element) -> int:
+    """Events, tasks, gateways and processes of a file (what MAX_FLOW_NODES counts)."""
+    return sum(1 for node in root.iter(f"{{{BPMN_NS}}}*") if local_name(node) in _COUNTED)
 
 
 def _describe(node: etree._Element) -> str:
@@ -249,13 +256,13 @@ class _Checker:
 
     # -- top level -------------------------------------------------------------------------
     def run(self) -> list[Problem]:
-        count = sum(1 for node in self.root.iter(f"{{{BPMN_NS}}}*") if local_name(node) in _FLOW_NODES)
+        count = _element_count(self.root)
         if count > MAX_FLOW_NODES:
             # SpiffWorkflow's parser takes minutes over tens of thousands of elements (10 MB of them).
             self.error(
                 None,
-                f"Das Modell hat {count} Ereignisse, Aufgaben und Gateways; höchstens {MAX_FLOW_NODES} sind erlaubt",
-                f"the model has {count} events, tasks and gateways; at most {MAX_FLOW_NODES} are allowed",
+                f"Das Modell hat {count} Ereignisse, Aufgaben, Gateways und Prozesse; höchstens {MAX_FLOW_NODES} sind erlaubt",
+                f"the model has {count} events, tasks, gateways and processes; at most {MAX_FLOW_NODES} are allowed",
                 "too-large",
             )
             return self.problems
@@ -267,8 +274,9 @@ class _Checker:
             self.error(None, "Die Datei enthält keinen Prozess", "the file contains no process", "no-process")
             return self.problems
         executable = [p for p in processes if (p.get("isExecutable") or "true").strip().lower() == "true"]
+        runnable = set(executable)
         for process in processes:
-            if process not in executable:
+            if process not in runnable:
                 self.warning(
                     process,
                     f"Prozess {_describe(process)} ist nicht als ausführbar markiert und wird ignoriert",
@@ -956,11 +964,14 @@ def check_processes(files: Sequence[tuple[str | None, etree._Element]]) -> list[
     activities that call their own process again (directly or through others), and whether
     exactly one executable process is left to start (the one no call activity calls)."""
     problems: list[Problem] = []
+    if any(_element_count(root) > MAX_FLOW_NODES for _, root in files):
+        return problems  # refused as too large by check_bpmn; following every call would take too long
     where: dict[str, tuple[str | None, etree._Element]] = {}
     for file, root in files:
+        executable = set(executable_process_ids(root))
         for process in _bpmn_children(root, "process"):
             process_id = str(process.get("id") or "")
-            if not process_id or process_id not in executable_process_ids(root):
+            if not process_id or process_id not in executable:
                 continue
             if process_id in where and where[process_id][0] == file:
                 continue  # named with the file's other duplicate ids
@@ -990,16 +1001,19 @@ def check_processes(files: Sequence[tuple[str | None, etree._Element]]) -> list[
 
     def path_back(start: str, goal: str) -> list[str] | None:
         """Processes from ``start`` whose calls lead to ``goal`` (breadth first: the shortest way)."""
-        paths = [[start]]
-        seen = {start}
-        while paths:
-            path = paths.pop(0)
-            if path[-1] == goal:
-                return path
-            for called, _ in calls.get(path[-1], []):
-                if called in calls and called not in seen:
-                    seen.add(called)
-                    paths.append([*path, called])
+        came_from: dict[str, str | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            current = queue.popleft()
+            if current == goal:
+                path = [current]
+                while (before := came_from[path[-1]]) is not None:
+                    path.append(before)
+                return path[::-1]
+            for called, _ in calls.get(current, []):
+                if called in calls and called not in came_from:
+                    came_from[called] = current
+                    queue.append(called)
         return None
 
     for process_id, activities in calls.items():
@@ -1021,7 +1035,7 @@ def check_processes(files: Sequence[tuple[str | None, etree._Element]]) -> list[
                 )  # fmt: skip
             )
     called_anywhere = {
-        str(node.get("calledElement")) for _, root in files for node in root.iter(f"{{{BPMN_NS}}}callActivity")
+        str(node.get("calledElement") or "").strip() for _, root in files for node in root.iter(f"{{{BPMN_NS}}}callActivity")
     }
     candidates = [process_id for process_id in where if process_id not in called_anywhere]
     if len(candidates) > 1:

@@ -124,6 +124,30 @@ def test_a_task_handed_on_after_its_reminder_reminds_its_new_holder_and_nobody_a
 
 
 @pytest.mark.django_db
+def test_nobody_is_reminded_twice_of_one_task_however_often_it_changes_hands(two_street_tasks, town, make_staff):
+    task = two_street_tasks[0]
+    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    first, second = make_staff(town, "a@musterstadt.example"), make_staff(town, "b@musterstadt.example")
+    lead = make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD)
+    due = task.due_at
+    services.task_claim(task=task, user=first)
+    assert task_deadlines(now=due - timedelta(hours=10))["reminded"] == 1
+    # A → B → A → B: each of them is reminded once, and the timeline says only what was sent.
+    for hours, holder in ((8, second), (7, first), (6, second)):
+        services.task_assign(task=task, assignee=holder, user=lead)
+        task_deadlines(now=due - timedelta(hours=hours))
+    # Back to the team and taken again by the same person: no second reminder either.
+    services.task_return(task=task, user=second)
+    services.task_claim(task=task, user=second)
+    task_deadlines(now=due - timedelta(hours=5))
+    reminders = OutboxMessage.objects.filter(idempotency_key__startswith=f"remind:{task.pk}").order_by("pk")
+    assert [m.payload["to"] for m in reminders] == [[first.email], [second.email]]
+    lines = CaseEvent.objects.filter(application=task.application, kind="task_reminded").order_by("pk")
+    assert [line.text.split(" gesendet")[0] for line in lines] == ["Erinnerung an a@musterstadt.example",
+                                                                   "Erinnerung an b@musterstadt.example"]
+
+
+@pytest.mark.django_db
 def test_a_reminder_is_in_the_case_timeline_and_the_audit_trail(two_street_tasks, town, make_staff):
     from rathaus.core.audit import audit_verify
     from rathaus.core.models import AuditEntry

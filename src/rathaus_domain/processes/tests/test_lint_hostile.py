@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from rathaus_domain.processes.checks import ERROR, WARNING, Problem
+from rathaus_domain.processes.checks import ERROR, WARNING, Problem, check_processes
 from rathaus_domain.processes.engine import ProcessModel, ProcessRun
 from rathaus_domain.processes.lint import FILE_LEVEL_CODES, check_files
 
@@ -193,8 +193,41 @@ def test_a_model_of_ten_thousand_tasks_is_refused_at_once_in_plain_words() -> No
     problems = check_files([("p.bpmn", bpmn(linear(*tasks)))])
     assert time.monotonic() - started < 10
     assert [(p.code, p.element_id, p.message_de) for p in problems] == [
-        ("too-large", None, "Das Modell hat 10002 Ereignisse, Aufgaben und Gateways; höchstens 1000 sind erlaubt")
+        ("too-large", None, "Das Modell hat 10003 Ereignisse, Aufgaben, Gateways und Prozesse; höchstens 1000 sind erlaubt")
     ]
+
+
+def test_a_file_of_a_hundred_thousand_processes_is_refused_at_once() -> None:
+    # No events, tasks or gateways at all: before processes were counted, the check of which process
+    # calls which compared every process with every other (hours for 100,000).
+    processes = "".join(f'<bpmn:process id="p{i}" isExecutable="true"/>' for i in range(100_000))
+    started = time.monotonic()
+    problems = check_files([("p.bpmn", bpmn(linear(), root_extra=processes))])
+    assert time.monotonic() - started < 10
+    assert [p.code for p in problems] == ["too-large"]
+
+
+def test_a_long_chain_of_call_activities_is_checked_in_time() -> None:
+    """240 processes (as many as the size cap lets through) each calling the next, the last the first: one cycle."""
+    count = 240
+    processes = "".join(
+        f'<bpmn:process id="c{i}" isExecutable="true"><bpmn:startEvent id="s{i}"/><bpmn:sequenceFlow id="f{i}" '
+        f'sourceRef="s{i}" targetRef="a{i}"/><bpmn:callActivity id="a{i}" calledElement="c{(i + 1) % count}"/>'
+        f'<bpmn:sequenceFlow id="g{i}" sourceRef="a{i}" targetRef="e{i}"/><bpmn:endEvent id="e{i}"/></bpmn:process>'
+        for i in range(count))
+    started = time.monotonic()
+    problems = check_processes([("p.bpmn", etree.fromstring(bpmn(linear(), root_extra=processes)))])
+    assert time.monotonic() - started < 20
+    assert {p.code for p in problems} == {"recursive-call"}
+    assert "c0 → c1 → c2" in next(p.message_en for p in problems if p.element_id == "a0")
+
+
+def test_a_called_element_with_spaces_still_counts_as_called() -> None:
+    """Modelling tools may leave spaces around an id; the called process is no second process to start."""
+    sub = ('<bpmn:process id="sub" isExecutable="true"><bpmn:startEvent id="ss"/><bpmn:sequenceFlow id="sf" '
+           'sourceRef="ss" targetRef="se"/><bpmn:endEvent id="se"/></bpmn:process>')
+    main = bpmn(linear('<bpmn:callActivity id="call" calledElement=" sub "/>'), root_extra=sub)
+    assert [p.code for p in check_processes([("p.bpmn", etree.fromstring(main))])] == []
 
 
 def gateway_with(condition: str) -> bytes:
