@@ -76,6 +76,16 @@ def submit(town, demo_processes, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def open_task(submit, dog_data):
+    """A dog registration with an exemption, whose proof a case worker must check: its open task."""
+    from rathaus.processes.models import UserTask
+
+    dog_data["reduction"] = {"exemption": "assistenzhund",
+                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
+    return UserTask.objects.get(application=submit("hund-anmelden", dog_data))
+
+
+@pytest.fixture
 def request_proof(submit, dog_data):
     """``request_proof(case_worker)``: a dog registration with an exemption whose proof the case worker
     found insufficient; the process waits for a new one ("Nachweis abwarten", 14- and 28-day timers)."""

@@ -10,17 +10,6 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def open_task(submit, dog_data):
-    from rathaus.processes.models import UserTask
-
-    from .conftest import PDF
-
-    dog_data["reduction"] = {"exemption": "assistenzhund",
-                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
-    return UserTask.objects.get(application=submit("hund-anmelden", dog_data))
-
-
 def _empty_row(page: str) -> str:
     body = page.split('<tbody class="kern-table__body">', 1)[1].split("</tbody>", 1)[0]
     return " ".join(re.sub(r"<[^>]+>", "", body).split())

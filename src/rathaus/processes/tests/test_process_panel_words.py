@@ -17,17 +17,6 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def open_task(submit, dog_data):
-    from rathaus.processes.models import UserTask
-
-    from .conftest import PDF
-
-    dog_data["reduction"] = {"exemption": "assistenzhund",
-                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
-    return UserTask.objects.get(application=submit("hund-anmelden", dog_data))
-
-
 def _steps(client, town, application) -> tuple[str, list[str]]:
     page = client.get(reverse("applications:staff_detail", kwargs={"municipality": town.slug,
                                                                    "reference": application.reference})).content.decode()

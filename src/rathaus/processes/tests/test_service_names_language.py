@@ -14,17 +14,6 @@ from rathaus.accounts.models import Role
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def open_task(submit, dog_data):
-    from rathaus.processes.models import UserTask
-
-    from .conftest import PDF
-
-    dog_data["reduction"] = {"exemption": "assistenzhund",
-                             "proof": {"filename": "n.pdf", "content_type": "application/pdf", "content": PDF}}
-    return UserTask.objects.get(application=submit("hund-anmelden", dog_data))
-
-
 def _url(name, town, **kw):
     return reverse(f"processes:{name}", kwargs={"municipality": town.slug, **kw})
 
