@@ -41,12 +41,23 @@ def test_a_task_completed_while_the_run_is_under_way_is_not_escalated(two_street
     assert (second.state, second.escalated_at) == (TaskState.COMPLETED, None)
 
 
+def one_task_due(two_street_tasks) -> UserTask:
+    """The first of the two tasks; the second is due a month later, out of the way of the deadline runs."""
+    task = two_street_tasks[0]
+    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    return task
+
+
+def two_workers_and_a_lead(town, make_staff):
+    return (make_staff(town, "a@musterstadt.example"), make_staff(town, "b@musterstadt.example"),
+            make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_escalate_an_overdue_task_once(two_street_tasks, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers (PostgreSQL)")
-    task = two_street_tasks[0]
-    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    task = one_task_due(two_street_tasks)
     # Both runs meet here if both got as far as escalating; a run that finds the task taken never comes.
     meeting = threading.Barrier(2, timeout=3)
     team_leads = services._team_leads
@@ -102,10 +113,8 @@ def test_a_task_cut_off_by_its_due_timer_is_not_escalated(request_proof, town, m
 @pytest.mark.django_db
 def test_a_task_handed_on_after_its_reminder_reminds_its_new_holder_and_nobody_after_the_due_date(
         two_street_tasks, town, make_staff):
-    task = two_street_tasks[0]
-    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
-    first, second = make_staff(town, "a@musterstadt.example"), make_staff(town, "b@musterstadt.example")
-    lead = make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD)
+    task = one_task_due(two_street_tasks)
+    first, second, lead = two_workers_and_a_lead(town, make_staff)
     due = task.due_at
     services.task_claim(task=task, user=first)
     assert task_deadlines(now=due - timedelta(hours=10))["reminded"] == 1
@@ -125,10 +134,8 @@ def test_a_task_handed_on_after_its_reminder_reminds_its_new_holder_and_nobody_a
 
 @pytest.mark.django_db
 def test_nobody_is_reminded_twice_of_one_task_however_often_it_changes_hands(two_street_tasks, town, make_staff):
-    task = two_street_tasks[0]
-    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
-    first, second = make_staff(town, "a@musterstadt.example"), make_staff(town, "b@musterstadt.example")
-    lead = make_staff(town, "lead2@musterstadt.example", role=Role.TEAM_LEAD)
+    task = one_task_due(two_street_tasks)
+    first, second, lead = two_workers_and_a_lead(town, make_staff)
     due = task.due_at
     services.task_claim(task=task, user=first)
     assert task_deadlines(now=due - timedelta(hours=10))["reminded"] == 1
@@ -152,8 +159,7 @@ def test_a_reminder_is_in_the_case_timeline_and_the_audit_trail(two_street_tasks
     from rathaus.core.audit import audit_verify
     from rathaus.core.models import AuditEntry
 
-    task = two_street_tasks[0]
-    UserTask.objects.filter(pk=two_street_tasks[1].pk).update(due_at=task.due_at + timedelta(days=30))
+    task = one_task_due(two_street_tasks)
     worker = make_staff(town, "a@musterstadt.example")
     services.task_claim(task=task, user=worker)
     assert task_deadlines(now=task.due_at - timedelta(hours=10))["reminded"] == 1
